@@ -1,0 +1,124 @@
+import { readFileSync } from "node:fs";
+import { connect, credsAuthenticator, type NatsConnection, type TlsOptions } from "@nats-io/transport-node";
+import { Encoding } from "../schemas/index.ts";
+import { MeshError } from "./errors.ts";
+import { silentLogger, type Logger } from "./logger.ts";
+
+export interface MeshOptions {
+  /** NATS server URLs; default `NATS_URL` or nats://127.0.0.1:4222. */
+  servers?: string | string[];
+  /** Client name shown by `nats server report connections`; default "lyra". */
+  name?: string;
+  /** Path to a creds file (JWT + nkey seed). */
+  credsFile?: string;
+  token?: string;
+  user?: string;
+  pass?: string;
+  tls?: TlsOptions;
+  /** Private inbox prefix, so permissions can confine replies; default "_INBOX". */
+  inboxPrefix?: string;
+  /** Reconnect forever by default (-1); set a number to give up. */
+  maxReconnectAttempts?: number;
+  /** Wait between reconnect attempts, ms; default 1000. */
+  reconnectTimeWaitMs?: number;
+  /** Time allowed for the first connect, ms; default 5000. */
+  timeoutMs?: number;
+  /** Publishers' body encoding; default msgpack, `LYRA_ENCODING=json` switches the mesh to JSON. */
+  encoding?: Encoding;
+  log?: Logger;
+}
+
+/** A connection to the mesh. One per process; everything else borrows it. */
+export interface Mesh extends AsyncDisposable {
+  readonly nc: NatsConnection;
+  readonly log: Logger;
+  readonly encoding: Encoding;
+  /** The server's max_payload in bytes. */
+  maxPayload(): number;
+  /** Closes at once; pending requests are rejected. */
+  close(): Promise<void>;
+  /** Flushes subscriptions and outgoing messages, then closes. */
+  drain(): Promise<void>;
+  /** Resolves when the connection has closed, for whatever reason; never rejects. */
+  closed(): Promise<void>;
+}
+
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+
+export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
+  const log = (opts.log ?? silentLogger).child({ component: "nats" });
+  const servers = opts.servers ?? process.env.NATS_URL?.split(",") ?? DEFAULT_NATS_URL;
+  const encoding = opts.encoding ?? encodingFromEnv();
+  let authenticator;
+  if (opts.credsFile) {
+    let creds: Uint8Array;
+    try {
+      creds = readFileSync(opts.credsFile);
+    } catch (err) {
+      throw new MeshError("creds_unreadable", `cannot read NATS creds file '${opts.credsFile}': check the path and its permissions`, { cause: err });
+    }
+    authenticator = credsAuthenticator(creds);
+  }
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers,
+      name: opts.name ?? "lyra",
+      authenticator,
+      token: opts.token,
+      user: opts.user,
+      pass: opts.pass,
+      tls: opts.tls,
+      inboxPrefix: opts.inboxPrefix,
+      maxReconnectAttempts: opts.maxReconnectAttempts ?? -1,
+      reconnectTimeWait: opts.reconnectTimeWaitMs ?? 1000,
+      timeout: opts.timeoutMs ?? 5000,
+    });
+  } catch (err) {
+    throw new MeshError(
+      "connect_failed",
+      `cannot connect to NATS at ${[servers].flat().join(",")}: ${(err as Error).message}; start nats-server or set NATS_URL`,
+      { cause: err },
+    );
+  }
+  log.info({ server: nc.getServer(), name: opts.name ?? "lyra" }, "connected to NATS");
+  // The status loop ends when the connection closes, so it is owned by the connection.
+  const watching = (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect" || s.type === "error") log.warn({ status: s }, `NATS ${s.type}`);
+      else if (s.type === "reconnect") log.info({ status: s }, "NATS reconnected");
+      else log.debug({ status: s }, `NATS ${s.type}`);
+    }
+  })().catch(() => undefined);
+  const closed = nc.closed().then(
+    async (err) => {
+      if (err) log.error({ err }, "NATS connection closed with an error");
+      await watching;
+    },
+    () => undefined,
+  );
+  const close = async () => {
+    if (!nc.isClosed()) await nc.close().catch(() => undefined);
+    await closed;
+  };
+  return {
+    nc,
+    log,
+    encoding,
+    maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
+    close,
+    drain: async () => {
+      if (!nc.isClosed() && !nc.isDraining()) await nc.drain().catch(() => undefined);
+      await closed;
+    },
+    closed: () => closed,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function encodingFromEnv(): Encoding {
+  const v = process.env.LYRA_ENCODING;
+  if (v === undefined || v === "" || v === Encoding.Msgpack) return Encoding.Msgpack;
+  if (v === Encoding.Json) return Encoding.Json;
+  throw new MeshError("invalid_encoding", `LYRA_ENCODING='${v}' is not an encoding: use 'msgpack' or 'json'`);
+}

@@ -1,0 +1,62 @@
+/**
+ * The one module that builds subject strings. Every token is validated, so a conversation id or
+ * channel name can never inject a wildcard or an extra token.
+ */
+import { MeshError } from "./errors.ts";
+
+const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+const ROLE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const RESERVED_ROLES: ReadonlySet<string> = new Set(["inbox", "outbox", "log", "cancel"]);
+
+/** Throws a configuration error when `value` is not a safe single subject token. */
+export function token(what: string, value: string): string {
+  if (!TOKEN.test(value)) {
+    throw new MeshError(
+      "invalid_token",
+      `${what} '${value}' is not a valid subject token: use 1-128 letters, digits, '_' or '-'`,
+    );
+  }
+  return value;
+}
+
+export function roleToken(role: string): string {
+  if (!ROLE.test(role) || RESERVED_ROLES.has(role)) {
+    throw new MeshError(
+      "invalid_role",
+      `role '${role}' is not a valid role name: use lowercase letters, digits and '-', and not ${[...RESERVED_ROLES].join("/")}`,
+    );
+  }
+  return role;
+}
+
+export const subjects = {
+  /** `lyra.<role>`: role requests. */
+  role: (role: string) => `lyra.${roleToken(role)}`,
+  /** Queue group shared by every replica of a role. */
+  roleQueue: (role: string) => `lyra.${roleToken(role)}`,
+  /** `lyra.cancel.<requestId>`: a caller abandons a request; every replica listens. */
+  cancel: (requestId: string) => `lyra.cancel.${token("request id", requestId)}`,
+  cancelAll: "lyra.cancel.*",
+  /** `lyra.inbox.<channel>`: user messages in. */
+  inbox: (channel: string) => `lyra.inbox.${token("channel", channel)}`,
+  inboxAll: "lyra.inbox.>",
+  /** `lyra.outbox.<channel>.<conversation>`: replies and live partial output. */
+  outbox: (channel: string, conversation: string) =>
+    `lyra.outbox.${token("channel", channel)}.${token("conversation", conversation)}`,
+  outboxAll: "lyra.outbox.>",
+  /** `lyra.log.<conversation>`: conversation events. */
+  log: (conversation: string) => `lyra.log.${token("conversation", conversation)}`,
+  logAll: "lyra.log.>",
+  /** `lyra.dead.<channel>`: inbox messages given up on, with the reason. */
+  dead: (channel: string) => `lyra.dead.${token("channel", channel)}`,
+  deadAll: "lyra.dead.>",
+  /** `agents.lyra.<owner>.<role>.heartbeat`: liveness beacons (NATS Agent Protocol §8). */
+  heartbeat: (owner: string, role: string) => `agents.lyra.${token("owner", owner)}.${roleToken(role)}.heartbeat`,
+  heartbeatAll: "agents.*.*.*.heartbeat",
+} as const;
+
+/** The role of a `lyra.<role>` subject, or undefined. */
+export function roleOfSubject(subject: string): string | undefined {
+  const parts = subject.split(".");
+  return parts.length === 2 && parts[0] === "lyra" && ROLE.test(parts[1]!) ? parts[1] : undefined;
+}

@@ -1,0 +1,82 @@
+import { z } from "zod";
+import { ToolCall } from "./envelope.ts";
+
+/**
+ * Reply chunks. The shape is the NATS Agent Protocol v0.1 wrapper `{ type, data }`:
+ * `response` chunks concatenate into the answer, `status` chunks are lifecycle signals
+ * ("ack", then keep-alives such as "queued", "loading", "working"). Lyra adds `tool_call`,
+ * `tool_result` and `final`; clients ignore chunk types they do not know.
+ */
+export const Usage = z.looseObject({
+  prompt_tokens: z.number().int().nonnegative().default(0),
+  completion_tokens: z.number().int().nonnegative().default(0),
+});
+export type Usage = z.infer<typeof Usage>;
+
+export const Timings = z.looseObject({
+  /** Wall time of the whole call on the agent, ms. */
+  total_ms: z.number().nonnegative(),
+  /** Time to the first content token, ms. */
+  first_token_ms: z.number().nonnegative().optional(),
+  /** Model load time reported by the backend, ms. */
+  load_ms: z.number().nonnegative().optional(),
+});
+export type Timings = z.infer<typeof Timings>;
+
+/** What answered and how: sent as the `final` chunk, or inside a non-streamed `response`. */
+export const FinalInfo = z.looseObject({
+  model: z.string(),
+  backend: z.string(),
+  host: z.string(),
+  role: z.string().optional(),
+  usage: Usage,
+  timings: Timings,
+  /** Set when the fallback backend answered, with why. */
+  fallback: z.looseObject({ reason: z.string(), from: z.string() }).optional(),
+  done_reason: z.string().optional(),
+});
+export type FinalInfo = z.infer<typeof FinalInfo>;
+
+export const ToolResult = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  content: z.string(),
+  is_error: z.boolean().optional(),
+});
+export type ToolResult = z.infer<typeof ToolResult>;
+
+export const StatusChunk = z.object({ type: z.literal("status"), data: z.string() });
+export const ResponseChunk = z.object({
+  type: z.literal("response"),
+  data: z.union([z.string(), z.looseObject({ text: z.string() })]),
+});
+export const ToolCallChunk = z.object({ type: z.literal("tool_call"), data: ToolCall });
+export const ToolResultChunk = z.object({ type: z.literal("tool_result"), data: ToolResult });
+export const FinalChunk = z.object({ type: z.literal("final"), data: FinalInfo });
+
+export const Chunk = z.discriminatedUnion("type", [
+  StatusChunk,
+  ResponseChunk,
+  ToolCallChunk,
+  ToolResultChunk,
+  FinalChunk,
+]);
+export type Chunk = z.infer<typeof Chunk>;
+export const KnownChunkTypes: ReadonlySet<string> = new Set(["status", "response", "tool_call", "tool_result", "final"]);
+
+/** Status tokens Lyra sends. "ack" is the Agent Protocol's; the rest are keep-alives. */
+export const Status = { Ack: "ack", Queued: "queued", Loading: "loading", Working: "working" } as const;
+export type Status = (typeof Status)[keyof typeof Status];
+
+/** The text of a response chunk, in either of its two forms. */
+export function responseText(c: z.infer<typeof ResponseChunk>): string {
+  return typeof c.data === "string" ? c.data : c.data.text;
+}
+
+/** The body of an error message (after the error headers). */
+export const ErrorBody = z.looseObject({
+  error: z.string(),
+  message: z.string().optional(),
+  retry_after_s: z.number().nonnegative().optional(),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;

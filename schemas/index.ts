@@ -1,0 +1,7 @@
+// Public surface of schemas/: zod schemas, the codec and wire constants. Depends on nothing else
+// in the project.
+export * from "./wire.ts";
+export * from "./envelope.ts";
+export * from "./frames.ts";
+export * from "./codec.ts";
+export * from "./errors.ts";
