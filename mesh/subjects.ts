@@ -37,12 +37,21 @@ export const subjects = {
   /** `lyra.cancel.<requestId>`: a caller abandons a request; every replica listens. */
   cancel: (requestId: string) => `lyra.cancel.${token("request id", requestId)}`,
   cancelAll: "lyra.cancel.*",
-  /** `lyra.inbox.<channel>`: user messages in. */
-  inbox: (channel: string) => `lyra.inbox.${token("channel", channel)}`,
+  /**
+   * `lyra.inbox.<channel>.<conversation>`: user messages in. The conversation is in the subject so
+   * a conductor can tell whether a message is the oldest one pending for its conversation.
+   */
+  inbox: (channel: string, conversation: string) =>
+    `lyra.inbox.${token("channel", channel)}.${token("conversation", conversation)}`,
   inboxAll: "lyra.inbox.>",
   /** `lyra.outbox.<channel>.<conversation>`: replies and live partial output. */
   outbox: (channel: string, conversation: string) =>
     `lyra.outbox.${token("channel", channel)}.${token("conversation", conversation)}`,
+  /** Live partial output (core NATS, not stored): one more token under the outbox subject. */
+  outboxPartial: (channel: string, conversation: string) =>
+    `lyra.outbox.${token("channel", channel)}.${token("conversation", conversation)}.partial`,
+  /** What the outbox stream stores: final replies only. */
+  outboxStored: "lyra.outbox.*.*",
   outboxAll: "lyra.outbox.>",
   /** `lyra.log.<conversation>`: conversation events. */
   log: (conversation: string) => `lyra.log.${token("conversation", conversation)}`,

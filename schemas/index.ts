@@ -5,3 +5,4 @@ export * from "./envelope.ts";
 export * from "./frames.ts";
 export * from "./codec.ts";
 export * from "./errors.ts";
+export * from "./conversation.ts";

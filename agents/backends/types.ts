@@ -1,0 +1,77 @@
+import type { ChatMessage, ModelOptions, ToolCall, ToolSpec, Usage } from "../../schemas/index.ts";
+
+/** Time allowed for the first token of a chat (covers model load); default for every backend. */
+export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 20_000;
+/** Time allowed for a health probe. */
+export const DEFAULT_HEALTH_TIMEOUT_MS = 5_000;
+/** Time allowed for a warm-up (a cold load of a large model can take minutes). */
+export const DEFAULT_WARM_TIMEOUT_MS = 180_000;
+
+/** One model call, in Lyra's terms; each backend maps it to its own API. */
+export interface ModelRequest {
+  /** Model name (Ollama) or LiteLLM alias (OpenAI-compatible). */
+  model: string;
+  messages: ChatMessage[];
+  tools?: ToolSpec[];
+  /** JSON schema the answer must follow (schema-constrained output). */
+  format?: Record<string, unknown>;
+  options?: ModelOptions;
+  /** Ollama keep_alive for this call; default the backend's own. */
+  keepAlive?: string | number;
+}
+
+export interface ModelTimings {
+  total_ms: number;
+  first_token_ms?: number;
+  load_ms?: number;
+}
+
+/** What a backend streams: text deltas, tool calls, then exactly one final chunk. */
+export type ModelChunk =
+  | { type: "delta"; text: string }
+  | { type: "tool_call"; call: ToolCall }
+  | {
+      type: "final";
+      model: string;
+      backend: string;
+      usage: Usage;
+      timings: ModelTimings;
+      done_reason?: string;
+      /** Set by withFallback when the fallback answered. */
+      fallback?: { reason: string; from: string };
+    };
+export type FinalModelChunk = Extract<ModelChunk, { type: "final" }>;
+
+export interface ChatOptions {
+  signal?: AbortSignal;
+  /** Abort and throw FirstTokenTimeoutError if nothing arrives in time; default 20000. */
+  firstTokenTimeoutMs?: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Per-call timeout; the default depends on the call (health 5000, warm 180000). */
+  timeoutMs?: number;
+}
+
+export interface BackendHealth {
+  ok: boolean;
+  /** Models the backend has (pulled models, known aliases). */
+  models: string[];
+  /** Models loaded in memory now. */
+  loaded: string[];
+  error?: string;
+}
+
+/** A model server behind a small interface, so tests and the demo can swap it. */
+export interface ModelBackend {
+  /** "ollama", "openai", "scripted", or a wrapper's name. */
+  readonly name: string;
+  /** Streams the answer. Throws typed errors from agents/errors.ts. */
+  chat(req: ModelRequest, opts?: ChatOptions): AsyncIterable<ModelChunk>;
+  /** Never throws: a failed probe is `{ ok: false, error }`. */
+  health(opts?: CallOptions): Promise<BackendHealth>;
+  /** Loads a model and keeps it loaded (keep_alive). */
+  warm(model: string, opts?: CallOptions): Promise<void>;
+  close?(): void;
+}

@@ -1,0 +1,73 @@
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import { LogEvent } from "../../../schemas/index.ts";
+import { decodeBody } from "../../../mesh/publish.ts";
+import { StreamName } from "../../../mesh/streams.ts";
+import { subjects } from "../../../mesh/subjects.ts";
+import { defineCommand, UsageError } from "../command.ts";
+import { cliConnect, natsHelp, natsOption } from "../shared.ts";
+
+export const log = defineCommand({
+  name: "log",
+  summary: "A conversation's history from the JetStream log: every step, with host, backend, model and timings.",
+  usage: "CONVERSATION [--follow] [--json]",
+  options: { ...natsOption, follow: { type: "boolean", short: "f" }, json: { type: "boolean" } },
+  help: { ...natsHelp, follow: "keep printing new events", json: "one JSON event per line" },
+  async run(values, positionals) {
+    const conversation = positionals[0];
+    if (!conversation) throw new UsageError("which conversation? 'lyra ask' prints its id");
+    const subject = subjects.log(conversation);
+    const mesh = await cliConnect(values, "lyra-log");
+    try {
+      const js = jetstream(mesh.nc);
+      const c = await js.consumers.get(StreamName.Log, { filter_subjects: [subject], deliver_policy: DeliverPolicy.All });
+      const info = await c.info(true);
+      if (info.num_pending === 0 && !values.follow) {
+        process.stderr.write(`no events for conversation '${conversation}'\n`);
+        return 1;
+      }
+      const msgs = await c.consume();
+      const stop = () => msgs.stop();
+      process.once("SIGINT", stop);
+      for await (const m of msgs) {
+        try {
+          const e = decodeBody(LogEvent, m, "log event");
+          process.stdout.write((values.json ? JSON.stringify(e) : formatEvent(e)) + "\n");
+        } catch (err) {
+          process.stdout.write(`#${m.seq} (unreadable: ${(err as Error).message})\n`);
+        }
+        if (!values.follow && m.info.pending === 0) break;
+      }
+      return 0;
+    } finally {
+      await mesh.close();
+    }
+  },
+});
+
+export function formatEvent(e: LogEvent): string {
+  const t = new Date(e.ts).toISOString().slice(11, 23);
+  const where = "host" in e && e.host ? ` @${e.host}` : "";
+  const how = "backend" in e && e.backend ? ` ${e.backend}${"model" in e && e.model ? `/${e.model}` : ""}` : "";
+  const lat = (e as { latency_ms?: number }).latency_ms;
+  const ms = lat !== undefined ? ` ${Math.round(lat)}ms` : "";
+  switch (e.type) {
+    case "user_message":
+      return `${t} user ${e.user.id}: ${e.text}`;
+    case "routed":
+      return `${t} routed → ${e.specialist} (${e.confidence.toFixed(2)}: ${e.reason})${where}${how}${ms}`;
+    case "specialist_started":
+      return `${t} ${e.specialist} started`;
+    case "specialist_finished":
+      return `${t} ${e.specialist}${where}${how}${ms}: ${e.text}`;
+    case "voice_reply":
+      return `${t} voice${where}${how}${ms}: ${e.text}`;
+    case "tool_call":
+      return `${t} ${e.role} called ${e.tool} ${JSON.stringify(e.arguments)}`;
+    case "tool_result":
+      return `${t} ${e.tool} → ${e.outcome}`;
+    case "fallback_used":
+      return `${t} fallback for ${e.role}: ${e.reason}${e.backend ? ` (${e.backend})` : ""}`;
+    case "error":
+      return `${t} ERROR in ${e.step} [${e.code}]: ${e.message}`;
+  }
+}

@@ -1,0 +1,47 @@
+import { defineCommand } from "../command.ts";
+import { cliConnect, describeBody, headerRecord, natsHelp, natsOption } from "../shared.ts";
+import { Header } from "../../../schemas/index.ts";
+
+export const tap = defineCommand({
+  name: "tap",
+  summary: "Live, decoded view of mesh traffic (msgpack and JSON bodies shown as JSON, with headers).",
+  usage: "[SUBJECT] [--conversation ID] [--role ROLE] [--json]",
+  options: {
+    ...natsOption,
+    conversation: { type: "string", short: "c" },
+    role: { type: "string", short: "r" },
+    json: { type: "boolean" },
+  },
+  help: {
+    ...natsHelp,
+    conversation: "only messages of this conversation (Lyra-Conversation header or subject)",
+    role: "only requests to and replies from this role (Lyra-Role / subject lyra.<role>)",
+    json: "one JSON object per line",
+  },
+  details: "SUBJECT defaults to 'lyra.>'; try 'agents.>' for heartbeats or '>' for everything.",
+  async run(values, positionals) {
+    const subject = positionals[0] ?? "lyra.>";
+    const mesh = await cliConnect(values, "lyra-tap");
+    const sub = mesh.nc.subscribe(subject);
+    const stop = () => sub.unsubscribe();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    process.stderr.write(`tapping ${subject} (Ctrl-C to stop)\n`);
+    const conv = values.conversation as string | undefined;
+    const role = values.role as string | undefined;
+    for await (const m of sub) {
+      const h = headerRecord(m.headers);
+      if (conv && h[Header.Conversation] !== conv && !m.subject.includes(`.${conv}`)) continue;
+      if (role && h[Header.Role] !== role && m.subject !== `lyra.${role}` && h[Header.Host] === undefined) continue;
+      const body = describeBody(m.data, m.headers);
+      if (values.json) {
+        process.stdout.write(JSON.stringify({ subject: m.subject, reply: m.reply, headers: h, body }) + "\n");
+      } else {
+        const hs = Object.entries(h).map(([k, v]) => `${k}=${v}`).join(" ");
+        process.stdout.write(`${new Date().toISOString()} ${m.subject}${m.reply ? ` → ${m.reply}` : ""}${hs ? `  [${hs}]` : ""}\n  ${typeof body === "string" ? body : JSON.stringify(body)}\n`);
+      }
+    }
+    await mesh.close();
+    return 0;
+  },
+});

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/** `lyra`: one executable for every Lyra process and the operator's console. */
+import { runCommand, type Command } from "./command.ts";
+
+type Loader = () => Promise<Command>;
+const commands: Record<string, { summary: string; load: Loader }> = {
+  agent: { summary: "serve the roles placed on this GPU host, backed by its local Ollama", load: async () => (await import("./commands/agent.ts")).agent },
+  core: { summary: "the conductor: consume the inbox, run the committee, write log and outbox", load: async () => (await import("./commands/core.ts")).core },
+  ask: { summary: "send one message through the mesh and stream the reply", load: async () => (await import("./commands/ask.ts")).ask },
+  tap: { summary: "live decoded view of mesh traffic", load: async () => (await import("./commands/tap.ts")).tap },
+  status: { summary: "every agent, role, model and host on the mesh, with load", load: async () => (await import("./commands/status.ts")).status },
+  log: { summary: "a conversation's history from JetStream", load: async () => (await import("./commands/log.ts")).log },
+  up: { summary: "a whole mesh on this machine (nats-server, agent, conductor) for development and the demo", load: async () => (await import("./commands/up.ts")).up },
+};
+
+function usage(): string {
+  const rows = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(8)} ${c.summary}`);
+  return ["Usage: lyra <command> [options]", "", "Commands:", ...rows, "", "Run 'lyra <command> --help' for a command's options."].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(usage() + "\n");
+    return name ? 0 : 2;
+  }
+  if (name === "--version") {
+    process.stdout.write("lyra 0.1.0\n");
+    return 0;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    process.stderr.write(`lyra: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  return runCommand(await entry.load(), rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`lyra: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.LYRA_DEBUG) console.error(err);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,68 @@
+/** Reads a conversation's log and turns it into chat history for the next turn. */
+import { DeliverPolicy, jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { LogEvent, type ChatMessage } from "../../schemas/index.ts";
+import { decodeBody } from "../publish.ts";
+import { StreamName } from "../streams.ts";
+import { subjects } from "../subjects.ts";
+import type { Mesh } from "../connect.ts";
+
+export interface HistoryLimits {
+  /** Most recent turns kept; default 10. */
+  turns?: number;
+  /** Most bytes of history text kept; default 16 KiB. */
+  bytes?: number;
+}
+
+/** Every event of a conversation, oldest first. Reads with an ordered consumer until caught up. */
+export async function readConversation(mesh: Mesh, conversation: string, js: JetStreamClient = jetstream(mesh.nc)): Promise<LogEvent[]> {
+  const consumer = await js.consumers.get(StreamName.Log, {
+    filter_subjects: [subjects.log(conversation)],
+    deliver_policy: DeliverPolicy.All,
+  });
+  const events: LogEvent[] = [];
+  // fetch() ends after max_messages or when it has waited `expires` with nothing new.
+  for (;;) {
+    const batch = await consumer.fetch({ max_messages: 256, expires: 1000 });
+    let pending = 0;
+    let got = 0;
+    for await (const m of batch) {
+      got++;
+      pending = m.info.pending;
+      try {
+        events.push(decodeBody(LogEvent, m, "log event"));
+      } catch {
+        // A foreign or corrupt entry must not stop a conversation; it is simply not history.
+      }
+      if (pending === 0) break;
+    }
+    if (got === 0 || pending === 0) break;
+  }
+  await consumer.delete().catch(() => undefined);
+  return events;
+}
+
+/** User turns and Lyra's replies, most recent last, bounded by turns and bytes. */
+export function buildHistory(events: LogEvent[], excludeTurn: string, limits: HistoryLimits = {}): ChatMessage[] {
+  const maxTurns = limits.turns ?? 10;
+  const maxBytes = limits.bytes ?? 16 * 1024;
+  const turns = new Map<string, { user?: string; reply?: string }>();
+  for (const e of events) {
+    if (e.turn === excludeTurn) continue;
+    if (e.type === "user_message") turns.set(e.turn, { ...turns.get(e.turn), user: e.text });
+    else if (e.type === "voice_reply") turns.set(e.turn, { ...turns.get(e.turn), reply: e.text });
+  }
+  const out: ChatMessage[] = [];
+  let bytes = 0;
+  let kept = 0;
+  for (const t of [...turns.values()].reverse()) {
+    if (!t.user) continue;
+    if (kept >= maxTurns) break;
+    kept++;
+    const size = t.user.length + (t.reply?.length ?? 0);
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    if (t.reply) out.unshift({ role: "assistant", content: t.reply });
+    out.unshift({ role: "user", content: t.user });
+  }
+  return out;
+}

@@ -1,0 +1,5 @@
+export { startConductor } from "./conductor.ts";
+export type { Conductor, ConductorOptions } from "./conductor.ts";
+export { buildHistory, readConversation } from "./history.ts";
+export type { HistoryLimits } from "./history.ts";
+export type { CommitteeConfig, RoleCaller, RoleCallOptions, RoleResult, RoleStream } from "./types.ts";

@@ -1,0 +1,181 @@
+/**
+ * One turn of the committee: router → specialist → voice. Each step is logged with a
+ * deterministic message id; a step already in the log (a re-run after a crash) is reused, so the
+ * log and the outbox hold each step and the reply once.
+ */
+import { createHash } from "node:crypto";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import {
+  Header,
+  RouterChoice,
+  responseText,
+  type ChatMessage,
+  type InboxMessage,
+  type LogEvent,
+  type OutboxMessage,
+  type RoleRequest,
+} from "../../schemas/index.ts";
+import { UnavailableError } from "../errors.ts";
+import { encodeBody } from "../publish.ts";
+import { subjects } from "../subjects.ts";
+import type { Mesh } from "../connect.ts";
+import type { Logger } from "../logger.ts";
+import type { CommitteeConfig, RoleCaller, RoleResult } from "./types.ts";
+
+export interface TurnDeps {
+  mesh: Mesh;
+  js: JetStreamClient;
+  log: Logger;
+  roles: RoleCaller;
+  /** Answers for a role no agent serves (the role's LiteLLM alias); optional. */
+  fallback?: RoleCaller;
+  committee: CommitteeConfig;
+  /** Time allowed for each role call, ms. */
+  stepTimeoutMs: number;
+}
+
+type Omit2<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+type StepEvent = Omit2<LogEvent, "ts" | "conversation" | "turn">;
+
+export interface TurnResult {
+  reply: string;
+  specialist: string;
+  failed: string[];
+}
+
+export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent[], history: ChatMessage[], signal: AbortSignal): Promise<TurnResult> {
+  const { committee } = deps;
+  const turnKey = `${msg.channel}:${msg.id}`;
+  const done = new Map(prior.filter((e) => e.turn === msg.id).map((e) => [e.type, e] as const));
+  const reqId = (step: string) => `t${createHash("sha1").update(turnKey).digest("hex").slice(0, 20)}-${step}`;
+  const append = async (ev: StepEvent, step: string) => {
+    const full = { ...ev, ts: Date.now(), conversation: msg.conversation, turn: msg.id } as LogEvent;
+    const { data, headers } = encodeBody(deps.mesh, full);
+    await deps.js.publish(subjects.log(msg.conversation), data, { msgID: `${turnKey}:${step}`, headers });
+  };
+  const partial = (step: string, role: string, text: string) => {
+    const body: OutboxMessage = { conversation: msg.conversation, channel: msg.channel, in_reply_to: msg.id, text, final: false, step, role, ts: Date.now() };
+    const { data, headers } = encodeBody(deps.mesh, body);
+    deps.mesh.nc.publish(subjects.outboxPartial(msg.channel, msg.conversation), data, { headers });
+  };
+  // Calls a role, streaming its text to the outbox; falls to the fallback caller when no agent serves it.
+  const call = async (role: string, step: string, req: RoleRequest, stream: boolean): Promise<RoleResult> => {
+    const opts = { signal, timeoutMs: deps.stepTimeoutMs, requestId: reqId(step), conversation: msg.conversation };
+    const consume = async (caller: RoleCaller) => {
+      const s = caller.stream(role, req, opts);
+      for await (const c of s) if (stream && c.type === "response") partial(step, role, responseText(c));
+      return s.result;
+    };
+    try {
+      return await consume(deps.roles);
+    } catch (err) {
+      if (!(err instanceof UnavailableError) || !deps.fallback || signal.aborted) throw err;
+      deps.log.warn({ role, err }, "no agent serves the role; using its fallback");
+      const r = await consume(deps.fallback);
+      await append({ type: "fallback_used", role, reason: `no agent serves '${role}'`, backend: r.final.backend }, `${step}-fallback`);
+      return r;
+    }
+  };
+  const meta = (r: RoleResult) => ({
+    host: r.host,
+    backend: r.final.backend,
+    model: r.final.model,
+    tokens: r.final.usage.completion_tokens,
+    latency_ms: r.final.timings.total_ms,
+  });
+  const failed: string[] = [];
+  const fail = async (step: string, role: string, err: unknown) => {
+    failed.push(`${role} (${(err as Error).message})`);
+    deps.log.error({ err, step, role }, "committee step failed");
+    await append({ type: "error", step, code: (err as { code?: string }).code ?? "error", message: (err as Error).message }, `${step}-error`);
+  };
+
+  await append({ type: "user_message", channel: msg.channel, user: msg.user, text: msg.text }, "user");
+  const userTurn: ChatMessage[] = [...history, { role: "user", content: msg.text }];
+
+  // 1. Router
+  let specialist = committee.defaultSpecialist;
+  const routed = done.get("routed");
+  if (routed?.type === "routed") specialist = routed.specialist;
+  else {
+    let choice = { specialist, confidence: 0, reason: "router unavailable; default specialist" };
+    try {
+      const r = await call(committee.router, "router", { messages: userTurn, conversation: msg.conversation }, false);
+      const parsed = RouterChoice.safeParse(safeJson(r.text));
+      if (parsed.success && committee.specialists.includes(parsed.data.specialist)) choice = parsed.data;
+      else choice.reason = `router answer unusable (${parsed.success ? `unknown specialist '${parsed.data.specialist}'` : "off-schema"}); default specialist`;
+      await append({ type: "routed", ...choice, ...meta(r) }, "routed");
+    } catch (err) {
+      await fail("router", committee.router, err);
+      await append({ type: "routed", ...choice }, "routed");
+    }
+    specialist = choice.specialist;
+  }
+
+  // 2. Specialist
+  let draft: string | undefined;
+  const finished = done.get("specialist_finished");
+  if (finished?.type === "specialist_finished") draft = finished.text;
+  else {
+    await append({ type: "specialist_started", specialist }, "specialist-started");
+    try {
+      const r = await call(specialist, "specialist", { messages: userTurn, conversation: msg.conversation }, true);
+      draft = r.text;
+      for (const tc of r.toolCalls) await append({ type: "tool_call", role: specialist, tool: tc.name, arguments: tc.arguments, ...meta(r) }, `tool-${tc.id}`);
+      await append({ type: "specialist_finished", specialist, text: draft, ...meta(r) }, "specialist-finished");
+    } catch (err) {
+      await fail("specialist", specialist, err);
+    }
+  }
+
+  // 3. Voice
+  let reply: string | undefined;
+  const voiced = done.get("voice_reply");
+  if (voiced?.type === "voice_reply") reply = voiced.text;
+  else if (draft !== undefined) {
+    const voiceReq: RoleRequest = {
+      conversation: msg.conversation,
+      messages: [
+        ...userTurn,
+        { role: "system", content: `The ${specialist} drafted the answer in the next message. Rewrite it in Lyra's voice for the user.` },
+        { role: "user", content: draft },
+      ],
+    };
+    try {
+      const r = await call(committee.voice, "voice", voiceReq, true);
+      reply = r.text;
+      await append({ type: "voice_reply", text: reply, ...meta(r) }, "voice");
+    } catch (err) {
+      await fail("voice", committee.voice, err);
+      reply = draft; // the specialist's answer is better than silence
+      await append({ type: "voice_reply", text: reply, backend: "none (voice failed)" }, "voice");
+    }
+  }
+  if (reply === undefined) {
+    reply = `Sorry, I could not answer this time: ${failed.join("; ") || "no step produced a reply"}.`;
+    await append({ type: "voice_reply", text: reply, backend: "none (committee failed)" }, "voice");
+  }
+
+  // 4. The final reply, stored once.
+  const out: OutboxMessage = {
+    conversation: msg.conversation,
+    channel: msg.channel,
+    in_reply_to: msg.id,
+    text: reply,
+    final: true,
+    specialist,
+    error: failed.length ? failed.join("; ") : undefined,
+    ts: Date.now(),
+  };
+  const { data, headers } = encodeBody(deps.mesh, out, { [Header.Conversation]: msg.conversation });
+  await deps.js.publish(subjects.outbox(msg.channel, msg.conversation), data, { msgID: `${turnKey}:reply`, headers });
+  return { reply, specialist, failed };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

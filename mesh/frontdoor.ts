@@ -1,0 +1,73 @@
+/** What a front door (Discord, the CLI) does: publish a user message, follow the reply. */
+import { jetstream } from "@nats-io/jetstream";
+import { Header, InboxMessage, OutboxMessage, validate } from "../schemas/index.ts";
+import { decodeBody, encodeBody } from "./publish.ts";
+import { subjects } from "./subjects.ts";
+import type { Mesh } from "./connect.ts";
+
+/** Publishes a user message to the inbox; a re-send of the same platform id is deduplicated. */
+export async function publishInbox(mesh: Mesh, msg: InboxMessage): Promise<{ seq: number; duplicate: boolean }> {
+  const m = validate(InboxMessage, msg, "inbox message");
+  const { data, headers } = encodeBody(mesh, m, { [Header.Conversation]: m.conversation });
+  const ack = await jetstream(mesh.nc).publish(subjects.inbox(m.channel, m.conversation), data, {
+    msgID: `${m.channel}:${m.id}`,
+    headers,
+  });
+  return { seq: ack.seq, duplicate: ack.duplicate };
+}
+
+export interface ReplyWatch extends AsyncDisposable {
+  /** Partial text as it streams, then the final reply (final: true) for `inReplyTo`. */
+  [Symbol.asyncIterator](): AsyncIterator<OutboxMessage>;
+}
+
+/**
+ * Follows the live partial output and the stored final reply of a conversation. Subscribe
+ * BEFORE publishing, so nothing is missed. Ends after the final reply to `inReplyTo`.
+ */
+export function watchReplies(mesh: Mesh, channel: string, conversation: string, inReplyTo: string): ReplyWatch {
+  const sub = mesh.nc.subscribe(`${subjects.outbox(channel, conversation)}.>`);
+  const finalSub = mesh.nc.subscribe(subjects.outbox(channel, conversation));
+  const queue: OutboxMessage[] = [];
+  let wake: (() => void) | undefined;
+  let done = false;
+  const push = (m: { data: Uint8Array; headers?: import("@nats-io/nats-core").MsgHdrs }) => {
+    try {
+      const o = decodeBody(OutboxMessage, m, "outbox message");
+      if (o.in_reply_to !== inReplyTo) return;
+      queue.push(o);
+      wake?.();
+    } catch {
+      // not ours to judge: a tap shows it
+    }
+  };
+  const pump = async (s: typeof sub) => {
+    for await (const m of s) push(m);
+  };
+  const pumps = Promise.all([pump(sub), pump(finalSub)]);
+  const close = async () => {
+    done = true;
+    sub.unsubscribe();
+    finalSub.unsubscribe();
+    wake?.();
+    await pumps;
+  };
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        while (!done) {
+          const next = queue.shift();
+          if (!next) {
+            await new Promise<void>((r) => (wake = r));
+            continue;
+          }
+          yield next;
+          if (next.final) return;
+        }
+      } finally {
+        await close();
+      }
+    },
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,60 @@
+/** Turns an incoming request message into a validated request, or an InvalidBodyError. */
+import type { Msg } from "@nats-io/nats-core";
+import { nuid } from "@nats-io/nats-core";
+import {
+  decode,
+  Encoding,
+  encodingOf,
+  Header,
+  InvalidBodyError,
+  RoleRequest,
+  validate,
+} from "../../schemas/index.ts";
+
+/** A request ready to run. */
+export interface Inbound {
+  id: string;
+  conversation: string | undefined;
+  deadline: number;
+  stream: boolean;
+  /** The encoding replies use: the request's (plain text gets JSON). */
+  encoding: Encoding;
+  req: RoleRequest;
+}
+
+// Request ids become a subject token (lyra.cancel.<id>), so they follow the token rule.
+const REQUEST_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** The reply encoding when the body cannot be decoded: msgpack only if it was declared. */
+export function replyEncodingOf(msg: Msg): Encoding {
+  return encodingOf(msg.headers?.get(Header.ContentType)) === Encoding.Msgpack ? Encoding.Msgpack : Encoding.Json;
+}
+
+/** Decodes and validates a request; throws InvalidBodyError with the detail on any problem. */
+export function parseInbound(msg: Msg, defaultTimeoutMs: number, now = Date.now()): Inbound {
+  const h = msg.headers;
+  const decoded = decode(msg.data, h?.get(Header.ContentType) || undefined);
+  const value = decoded.encoding === "text" ? { prompt: decoded.value } : decoded.value;
+  const req = validate(RoleRequest, value, "role request");
+
+  const id = h?.get(Header.RequestId) || req.id || nuid.next();
+  if (!REQUEST_ID.test(id)) {
+    throw new InvalidBodyError(`invalid request id '${id.slice(0, 140)}': use 1-128 letters, digits, '_' or '-'`);
+  }
+  let deadline = req.deadline ?? now + defaultTimeoutMs;
+  const dh = h?.get(Header.Deadline);
+  if (dh) {
+    deadline = Number(dh);
+    if (!Number.isSafeInteger(deadline) || deadline <= 0) {
+      throw new InvalidBodyError(`invalid ${Header.Deadline} header '${dh.slice(0, 40)}': use epoch milliseconds`);
+    }
+  }
+  return {
+    id,
+    conversation: h?.get(Header.Conversation) || req.conversation,
+    deadline,
+    stream: h?.get(Header.Stream) === "1" || req.stream === true,
+    encoding: decoded.encoding === Encoding.Msgpack ? Encoding.Msgpack : Encoding.Json,
+    req,
+  };
+}

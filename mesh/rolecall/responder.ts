@@ -1,0 +1,236 @@
+/**
+ * Serves a role: admission (concurrency + small queue, 429 past it), de-duplication by request id,
+ * deadlines, cancellation, keep-alives, and an orderly drain. The wire is the NATS Agent Protocol
+ * v0.1 framing: typed chunks, an empty terminator, micro error headers.
+ */
+import type { Msg } from "@nats-io/nats-core";
+import type { ServiceMsg } from "@nats-io/services";
+import { InvalidBodyError, Status, WireCode } from "../../schemas/index.ts";
+import type { Mesh } from "../connect.ts";
+import { MeshError } from "../errors.ts";
+import { startHeartbeat } from "../heartbeat.ts";
+import { subjects } from "../subjects.ts";
+import { createAnswerCache, type CompletedAnswer } from "./dedup.ts";
+import { parseInbound, replyEncodingOf, type Inbound } from "./inbound.ts";
+import { createJob, joinJob, runJob, sendAnswer, stopJob, StopReason, type Job, type JobOutcome } from "./job.ts";
+import { addRoleService } from "./service.ts";
+import { createSink, replyError, type ReplySink } from "./sink.ts";
+import type { ResponderEvent, ResponderOptions, RoleResponder } from "./types.ts";
+
+/** How long stopped handlers get to notice their signal before closed() resolves anyway. */
+const ABORT_SETTLE_MS = 1000;
+
+export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<RoleResponder> {
+  const { role, host, handler } = opts;
+  subjects.role(role); // validates the name before anything is registered
+  const owner = opts.owner ?? "lyra";
+  const concurrency = positiveInt("concurrency", opts.concurrency ?? 1, 1);
+  const queueSize = positiveInt("queueSize", opts.queueSize ?? 4, 0);
+  const keepAliveMs = positiveInt("keepAliveMs", opts.keepAliveMs ?? 1000, 1);
+  const graceMs = opts.graceMs ?? 10_000;
+  const defaultTimeoutMs = opts.defaultTimeoutMs ?? 120_000;
+  const log = mesh.log.child({ component: "responder", role, host });
+  const emit = (e: ResponderEvent) => {
+    try {
+      opts.events?.(e);
+    } catch (err) {
+      log.warn({ err }, "responder event listener threw");
+    }
+  };
+
+  const jobs = new Map<string, Job>(); // queued or running, by request id: what a re-issue joins
+  const queue: Job[] = [];
+  let running = 0;
+  let avgMs = 1000; // moving average of request time, for retry_after_s
+  const answers = createAnswerCache(opts.dedupWindowMs ?? 60_000);
+  let accepting = true;
+  let idleWaiters: Array<() => void> = [];
+  const checkIdle = () => {
+    if (running > 0 || queue.length > 0) return;
+    for (const w of idleWaiters) w();
+    idleWaiters = [];
+  };
+
+  const onRequest = (msg: ServiceMsg) => {
+    if (!accepting) {
+      reject(msg, replyEncodingOf(msg), undefined, WireCode.Unavailable, `role '${role}' on ${host} is shutting down`);
+      return;
+    }
+    let inb: Inbound;
+    try {
+      inb = parseInbound(msg, defaultTimeoutMs);
+    } catch (err) {
+      const message = err instanceof InvalidBodyError ? err.message : `invalid request: ${String(err)}`;
+      reject(msg, replyEncodingOf(msg), undefined, WireCode.BadRequest, message);
+      return;
+    }
+    if (!msg.reply) return; // a publish without a reply subject asks nothing
+    if (inb.deadline <= Date.now()) {
+      reject(msg, inb.encoding, inb.id, WireCode.Timeout, "deadline already passed; the work was dropped");
+      return;
+    }
+    const live = jobs.get(inb.id);
+    if (live) return joinJob(live, msg, inb.stream, inb.encoding);
+    const done = answers.get(inb.id);
+    if (done) return replay(msg, inb, done);
+    if (running >= concurrency && queue.length >= queueSize) {
+      const retryAfterS = Math.max(1, Math.ceil((avgMs * (running + queue.length)) / concurrency / 1000));
+      reject(msg, inb.encoding, inb.id, WireCode.Busy, `role '${role}' on ${host} is busy`, retryAfterS);
+      return;
+    }
+    admit(msg, inb);
+  };
+
+  const reject = (msg: ServiceMsg, enc: Inbound["encoding"], id: string | undefined, code: WireCode, text: string, retryAfterS?: number) => {
+    replyError(msg, enc, code, text, retryAfterS);
+    emit({ type: "rejected", requestId: id, code });
+  };
+
+  const newSink = (msg: ServiceMsg, inb: Inbound): ReplySink =>
+    createSink(msg, { stream: inb.stream, encoding: inb.encoding, host, keepAliveMs });
+
+  const replay = (msg: ServiceMsg, inb: Inbound, answer: CompletedAnswer) => {
+    const sink = newSink(msg, inb);
+    if (sink.stream) {
+      sink.ack();
+      sink.send({ type: "response", data: answer.text });
+      for (const tc of answer.toolCalls) sink.send({ type: "tool_call", data: tc });
+    }
+    sendAnswer(sink, answer);
+  };
+
+  const admit = (msg: ServiceMsg, inb: Inbound) => {
+    const job = createJob(inb, newSink(msg, inb));
+    jobs.set(inb.id, job);
+    const timer = setTimeout(() => stop(job, StopReason.Deadline), inb.deadline - Date.now());
+    job.ctrl.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+    if (job.sink.stream) job.sink.ack();
+    emit({ type: "accepted", requestId: inb.id, queued: running >= concurrency });
+    if (running < concurrency) return start(job);
+    queue.push(job);
+    job.sink.keepAlive(Status.Queued);
+    if (job.sink.stream) job.sink.send({ type: "status", data: Status.Queued });
+  };
+
+  const start = (job: Job) => {
+    running++;
+    const { id, conversation, deadline, stream } = job.inbound;
+    const ctx = {
+      requestId: id,
+      conversation,
+      deadline,
+      stream,
+      signal: job.ctrl.signal,
+      log: log.child({ request: id, conversation }),
+      headers: (job.sink as unknown as { msg?: Msg }).msg?.headers,
+    };
+    void runJob(job, handler, ctx, host, role).then((outcome) => finished(job, outcome));
+  };
+
+  const finished = (job: Job, outcome: JobOutcome) => {
+    running--;
+    if (!job.ctrl.signal.aborted) job.ctrl.abort(new Error("request finished")); // clears the deadline timer
+    if (jobs.get(job.inbound.id) === job) jobs.delete(job.inbound.id);
+    const requestId = job.inbound.id;
+    if (outcome.type === "completed") {
+      const durationMs = Date.now() - job.acceptedAt;
+      avgMs = avgMs * 0.8 + durationMs * 0.2;
+      answers.set(requestId, outcome.answer);
+      emit({ type: "completed", requestId, durationMs, firstChunkMs: job.firstChunkAt && job.firstChunkAt - job.acceptedAt });
+    } else if (outcome.type === "failed") {
+      log.warn({ request: requestId, code: outcome.code, error: outcome.message }, "handler failed");
+      emit({ type: "failed", requestId, code: outcome.code });
+    }
+    while (running < concurrency && queue.length > 0) start(queue.shift()!);
+    checkIdle();
+  };
+
+  /** Stops a queued or running job from outside; a running one is accounted when its handler returns. */
+  const stop = (job: Job, reason: StopReason) => {
+    if (job.state === "done" || job.stopReason) return;
+    const wasQueued = job.state === "queued";
+    stopJob(job, reason);
+    if (jobs.get(job.inbound.id) === job) jobs.delete(job.inbound.id);
+    const requestId = job.inbound.id;
+    if (reason === StopReason.Cancelled) emit({ type: "cancelled", requestId });
+    else emit({ type: "failed", requestId, code: reason === StopReason.Deadline ? WireCode.Timeout : WireCode.Unavailable });
+    if (wasQueued) {
+      job.state = "done";
+      queue.splice(queue.indexOf(job), 1);
+      checkIdle();
+    }
+  };
+
+  // Cancels go to every replica (no queue group): only the one running the request acts.
+  const cancelSub = mesh.nc.subscribe(subjects.cancelAll, {
+    callback: (_err, m) => {
+      const job = jobs.get(m.subject.slice(subjects.cancelAll.length - 1));
+      if (job) stop(job, StopReason.Cancelled);
+    },
+  });
+  const maxPayload = opts.maxPayload ?? mesh.maxPayload();
+  const service = await addRoleService(mesh.nc, {
+    role,
+    host,
+    owner,
+    version: opts.version ?? "0.1.0",
+    description: opts.description ?? `Lyra role '${role}' on ${host}`,
+    metadata: opts.metadata ?? {},
+    maxPayload,
+    stats: () => ({ in_flight: running, queue_depth: queue.length, role, host, ...opts.stats?.() }),
+    handler: (err, msg) => {
+      if (err) log.error({ err }, "role endpoint failed");
+      else onRequest(msg);
+    },
+  });
+  const hbS = opts.heartbeatIntervalS ?? 30;
+  const heartbeat =
+    hbS > 0
+      ? startHeartbeat(mesh, { owner, role, instanceId: service.id, intervalS: hbS, extra: () => ({ host, in_flight: running, queue_depth: queue.length }) })
+      : undefined;
+  log.info({ subject: subjects.role(role), id: service.id, concurrency, queueSize }, "serving role");
+
+  let resolveClosed!: () => void;
+  const closedP = new Promise<void>((r) => (resolveClosed = r));
+  let stopping: Promise<void> | undefined;
+  const idle = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      idleWaiters.push(() => (clearTimeout(t), resolve()));
+      checkIdle();
+    });
+  const shutdown = (graceful: boolean, reason: StopReason) =>
+    (stopping ??= (async () => {
+      accepting = false;
+      heartbeat?.stop();
+      const stopped = service.stop().catch(() => null);
+      if (graceful) {
+        await stopped;
+        await idle(graceMs);
+      }
+      for (const job of [...jobs.values()]) stop(job, reason);
+      await idle(ABORT_SETTLE_MS);
+      if (!mesh.nc.isClosed()) cancelSub.unsubscribe();
+      log.info({ id: service.id }, "role stopped");
+      resolveClosed();
+    })());
+  void mesh.nc.closed().then(() => shutdown(false, StopReason.Closed));
+
+  return {
+    id: service.id,
+    role,
+    inFlight: () => running,
+    queueDepth: () => queue.length,
+    drain: () => shutdown(true, StopReason.Shutdown),
+    close: () => shutdown(false, StopReason.Shutdown),
+    closed: () => closedP,
+    [Symbol.asyncDispose]: () => shutdown(false, StopReason.Shutdown),
+  };
+}
+
+function positiveInt(name: string, v: number, min: number): number {
+  if (!Number.isInteger(v) || v < min) {
+    throw new MeshError("invalid_option", `responder option ${name}=${v} is invalid: use an integer >= ${min}`);
+  }
+  return v;
+}

@@ -1,0 +1,150 @@
+/**
+ * Where one request's replies go. It owns the encoding, the keep-alive timer and the terminator,
+ * and can be moved to a new reply subject when a re-issued request joins a running one.
+ */
+import { Empty, headers, type MsgHdrs } from "@nats-io/nats-core";
+import type { ServiceMsg } from "@nats-io/services";
+import {
+  contentTypeOf,
+  encode,
+  Header,
+  Status,
+  wireErrorName,
+  type Chunk,
+  type Encoding,
+  type ErrorBody,
+  type WireCode,
+} from "../../schemas/index.ts";
+
+export interface SinkOptions {
+  stream: boolean;
+  encoding: Encoding;
+  host: string;
+  keepAliveMs: number;
+}
+
+export interface ReplySink {
+  readonly stream: boolean;
+  /** True once the terminator went out (or the connection refused a publish). */
+  readonly finished: boolean;
+  /** Sends a chunk as is (streaming sinks only; callers check `stream`). */
+  send(chunk: Chunk): void;
+  /** Sends the ack with Lyra-Host. */
+  ack(): void;
+  /** The text later keep-alives carry ("queued", "working", "loading"...). */
+  keepAlive(text: string): void;
+  /** Sends the error message and the terminator. */
+  error(code: WireCode, message: string, retryAfterS?: number): void;
+  /** Sends the terminator. */
+  end(): void;
+  /** Stops sending without a terminator (the caller went away). */
+  abandon(): void;
+  /** Moves the rest of the output to a new request's reply subject. */
+  retarget(msg: ServiceMsg, stream: boolean, encoding: Encoding): void;
+}
+
+// Shared per-encoding headers: publish serialises them, nothing mutates them after this.
+const ctHeaders = new Map<Encoding, MsgHdrs>();
+function contentHeaders(enc: Encoding): MsgHdrs {
+  let h = ctHeaders.get(enc);
+  if (!h) {
+    h = headers();
+    h.set(Header.ContentType, contentTypeOf(enc));
+    ctHeaders.set(enc, h);
+  }
+  return h;
+}
+
+/** Sends a one-off error reply (and the terminator) to a request that never became a job. */
+export function replyError(msg: ServiceMsg, enc: Encoding, code: WireCode, message: string, retryAfterS?: number): void {
+  if (!msg.reply) return;
+  const body: ErrorBody = { error: wireErrorName[code], message };
+  if (retryAfterS !== undefined) body.retry_after_s = retryAfterS;
+  const h = headers();
+  h.set(Header.ContentType, contentTypeOf(enc));
+  try {
+    msg.respondError(code, shortDescription(message), encode(body, enc), { headers: h });
+    msg.respond(Empty);
+  } catch {
+    // the connection is closing: nobody can be told
+  }
+}
+
+function shortDescription(message: string): string {
+  // Header values cannot carry line breaks, and a tap should stay readable.
+  const one = message.replace(/[\r\n]+/g, " ");
+  return one.length > 200 ? `${one.slice(0, 197)}...` : one;
+}
+
+export function createSink(first: ServiceMsg, opts: SinkOptions): ReplySink {
+  let msg = first;
+  let stream = opts.stream;
+  let encoding = opts.encoding;
+  let finished = false;
+  let lastSent = 0;
+  let keepAliveText: string = Status.Working;
+  let timer: NodeJS.Timeout | undefined;
+
+  const publish = (data: Uint8Array, h?: MsgHdrs): void => {
+    if (finished) return;
+    try {
+      msg.respond(data, h ? { headers: h } : undefined);
+      lastSent = Date.now();
+    } catch {
+      finish(); // closed connection: stop quietly, the job sees `finished`
+    }
+  };
+  const finish = () => {
+    finished = true;
+    if (timer) clearInterval(timer);
+    timer = undefined;
+  };
+  const startKeepAlive = () => {
+    if (timer || !stream || finished) return;
+    timer = setInterval(() => {
+      if (Date.now() - lastSent >= opts.keepAliveMs * 0.9) send({ type: "status", data: keepAliveText });
+    }, opts.keepAliveMs);
+  };
+  const send = (chunk: Chunk) => publish(encode(chunk, encoding), contentHeaders(encoding));
+
+  startKeepAlive();
+  return {
+    get stream() {
+      return stream;
+    },
+    get finished() {
+      return finished;
+    },
+    send,
+    ack() {
+      const h = headers();
+      h.set(Header.ContentType, contentTypeOf(encoding));
+      h.set(Header.Host, opts.host);
+      publish(encode({ type: "status", data: Status.Ack }, encoding), h);
+    },
+    keepAlive(text) {
+      keepAliveText = text;
+    },
+    error(code, message, retryAfterS) {
+      if (finished) return;
+      replyError(msg, encoding, code, message, retryAfterS);
+      finish();
+    },
+    end() {
+      publish(Empty);
+      finish();
+    },
+    abandon: finish,
+    retarget(next, nextStream, nextEncoding) {
+      if (finished) return;
+      msg = next;
+      encoding = nextEncoding;
+      if (stream && !nextStream && timer) {
+        clearInterval(timer);
+        timer = undefined;
+      }
+      stream = nextStream;
+      startKeepAlive();
+    },
+  };
+}

@@ -1,0 +1,138 @@
+/** Public types of the role-call client and responder. */
+import type { MsgHdrs } from "@nats-io/nats-core";
+import type { Chunk, Encoding, FinalInfo, RoleRequest, ToolCall, WireCode } from "../../schemas/index.ts";
+import type { Logger } from "../logger.ts";
+
+/** What a handler gets besides the request. */
+export interface RoleContext {
+  readonly requestId: string;
+  readonly conversation: string | undefined;
+  /** Absolute deadline, epoch ms; the signal fires when it passes. */
+  readonly deadline: number;
+  /** Whether the caller asked for the chunk stream (it changes only what goes on the wire). */
+  readonly stream: boolean;
+  /** Fires on caller cancel, deadline, drain timeout or close. */
+  readonly signal: AbortSignal;
+  /** pino child bound to role, host, request and conversation. */
+  readonly log: Logger;
+  /** The request's NATS headers (traceparent and friends). */
+  readonly headers: MsgHdrs | undefined;
+}
+
+/**
+ * Serves one request: yields status (keep-alive text such as "loading"), response (content
+ * deltas), tool_call, tool_result and final chunks. Throwing a RoleCallError answers with its
+ * status, anything else with 500.
+ */
+export type RoleHandler = (req: RoleRequest, ctx: RoleContext) => AsyncIterable<Chunk>;
+
+/** Cheap lifecycle events for metrics. */
+export type ResponderEvent =
+  | { type: "accepted"; requestId: string; queued: boolean }
+  | { type: "rejected"; requestId: string | undefined; code: WireCode }
+  | { type: "completed"; requestId: string; durationMs: number; firstChunkMs: number | undefined }
+  | { type: "failed"; requestId: string; code: WireCode }
+  /** The caller cancelled; nothing more is sent to it. */
+  | { type: "cancelled"; requestId: string };
+
+export interface ResponderOptions {
+  role: string;
+  /** This machine's name, sent in the ack's Lyra-Host header and in service metadata. */
+  host: string;
+  /** Agent Protocol owner token; default "lyra". */
+  owner?: string;
+  handler: RoleHandler;
+  /** Requests run at once (match the backend's parallel slots); default 1. */
+  concurrency?: number;
+  /** Requests that may wait for a slot; past that the answer is 429; default 4. */
+  queueSize?: number;
+  /** Streaming keep-alive period, ms; default 1000. */
+  keepAliveMs?: number;
+  /** Time drain() gives in-flight work before aborting it, ms; default 10000. */
+  graceMs?: number;
+  /** How long a request id is remembered for de-duplication, ms; default 60000. */
+  dedupWindowMs?: number;
+  /** Service version (semver); default "0.1.0". */
+  version?: string;
+  /** Service description; default "Lyra role <role>". */
+  description?: string;
+  /** Extra static service metadata (model, backend...). */
+  metadata?: Record<string, string>;
+  /** Extra dynamic data for the $SRV.STATS endpoint `data`. */
+  stats?: () => Record<string, unknown>;
+  /** Heartbeat period, s; default 30, 0 turns it off. */
+  heartbeatIntervalS?: number;
+  /** Advertised in the endpoint metadata; default the server's max_payload. */
+  maxPayload?: number;
+  /** Default deadline of requests that carry none, ms; default 120000. */
+  defaultTimeoutMs?: number;
+  events?: (e: ResponderEvent) => void;
+}
+
+/** A role being served. */
+export interface RoleResponder extends AsyncDisposable {
+  /** The micro service instance id. */
+  readonly id: string;
+  readonly role: string;
+  inFlight(): number;
+  queueDepth(): number;
+  /** Stops taking work, lets in-flight work finish within graceMs, aborts the rest with 503. */
+  drain(): Promise<void>;
+  /** Aborts everything now (callers get 503 and re-issue elsewhere). */
+  close(): Promise<void>;
+  /** Resolves when stopped; never rejects. */
+  closed(): Promise<void>;
+}
+
+/** The collected answer of a role call. */
+export interface RoleResult {
+  text: string;
+  final: FinalInfo;
+  toolCalls: ToolCall[];
+  /** The host that answered (from the ack). */
+  host: string;
+  /** Attempts used, 1 when the first replica answered. */
+  attempts: number;
+}
+
+/** Chunks as they arrive, plus the collected result. */
+export interface RoleStream extends AsyncIterable<Chunk> {
+  readonly result: Promise<RoleResult>;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Overall deadline from now, ms; default 120000 (sent as Lyra-Deadline). */
+  timeoutMs?: number;
+  /** Default a fresh nuid; re-issues reuse it. */
+  requestId?: string;
+  conversation?: string;
+  /** Time allowed for the ack before the replica is presumed dead, ms; default 1000. */
+  ackWindowMs?: number;
+  /** Silence after the ack that marks the replica dead, ms; default 5000 (> responder keepAliveMs). */
+  keepAliveGapMs?: number;
+  /** Attempts in all (re-issues and 429 retries); default 5. */
+  maxAttempts?: number;
+  /** Extra request headers (traceparent...). */
+  headers?: Record<string, string>;
+  /** Request body encoding; default the mesh's. */
+  encoding?: Encoding;
+}
+
+/** A request: a RoleRequest, or a plain prompt. */
+export type RoleCallInput = RoleRequest | string;
+
+export interface RoleClient extends AsyncDisposable {
+  /** Calls a role and collects the answer. */
+  call(role: string, request: RoleCallInput, opts?: CallOptions): Promise<RoleResult>;
+  /** Calls a role and yields its chunks as they arrive. */
+  stream(role: string, request: RoleCallInput, opts?: CallOptions): RoleStream;
+  /** Pending calls. */
+  pending(): number;
+  /** Waits for pending calls to settle (each is bounded by its deadline). */
+  drain(): Promise<void>;
+  /** Rejects pending calls with ConnectionClosedError. */
+  close(): Promise<void>;
+  /** Resolves when closed; never rejects. */
+  closed(): Promise<void>;
+}

@@ -1,0 +1,121 @@
+/**
+ * The JetStream streams of the mesh, created or updated idempotently at start by every process
+ * that needs them (a second `ensureStreams` with the same config changes nothing).
+ */
+import {
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  DiscardPolicy,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
+import { MeshError } from "./errors.ts";
+import { subjects } from "./subjects.ts";
+import type { Mesh } from "./connect.ts";
+
+export const StreamName = {
+  Inbox: "LYRA_INBOX",
+  Outbox: "LYRA_OUTBOX",
+  Log: "LYRA_LOG",
+  Dead: "LYRA_DEAD",
+} as const;
+export type StreamName = (typeof StreamName)[keyof typeof StreamName];
+
+export interface StreamsConfig {
+  /** Replicas of every stream; 1 for development, 3 in production. */
+  replicas?: number;
+  /** "file" (survives restarts, default) or "memory". */
+  storage?: "file" | "memory";
+  /** How long an unprocessed inbox message is kept, ms; default 24 h. */
+  inboxMaxAgeMs?: number;
+  /** How long replies are kept in the outbox, ms; default 7 days. */
+  outboxMaxAgeMs?: number;
+  /** How long conversation events are kept, ms; default 30 days. */
+  logMaxAgeMs?: number;
+  /** Size cap of the conversation log, bytes; default 1 GiB. */
+  logMaxBytes?: number;
+  /** De-duplication window; it must cover redeliveries of a turn; default 2 h. */
+  duplicateWindowMs?: number;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export function streamConfigs(cfg: StreamsConfig = {}): StreamConfig[] {
+  const common = {
+    num_replicas: cfg.replicas ?? 1,
+    storage: cfg.storage === "memory" ? StorageType.Memory : StorageType.File,
+    duplicate_window: nanos(cfg.duplicateWindowMs ?? 2 * HOUR),
+    discard: DiscardPolicy.Old,
+  };
+  const all: Partial<StreamConfig>[] = [
+    {
+      ...common,
+      name: StreamName.Inbox,
+      description: "User messages waiting for a conductor (work queue)",
+      subjects: [subjects.inboxAll],
+      retention: RetentionPolicy.Workqueue,
+      // Direct get lets a conductor ask "what is the oldest message of this conversation?".
+      allow_direct: true,
+      max_age: nanos(cfg.inboxMaxAgeMs ?? DAY),
+    },
+    {
+      ...common,
+      name: StreamName.Outbox,
+      description: "Final replies, one per turn",
+      subjects: [subjects.outboxStored],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(cfg.outboxMaxAgeMs ?? 7 * DAY),
+    },
+    {
+      ...common,
+      name: StreamName.Log,
+      description: "Conversation events, one per step",
+      subjects: [subjects.logAll],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(cfg.logMaxAgeMs ?? 30 * DAY),
+      max_bytes: cfg.logMaxBytes ?? 1024 ** 3,
+    },
+    {
+      ...common,
+      name: StreamName.Dead,
+      description: "Inbox messages given up on, with the reason",
+      subjects: [subjects.deadAll],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(30 * DAY),
+    },
+  ];
+  return all as StreamConfig[];
+}
+
+/** Creates the streams, or updates them to the config. Returns the manager for further use. */
+export async function ensureStreams(mesh: Mesh, cfg: StreamsConfig = {}): Promise<JetStreamManager> {
+  let jsm: JetStreamManager;
+  try {
+    jsm = await jetstreamManager(mesh.nc);
+  } catch (err) {
+    throw new MeshError("jetstream_unavailable", "JetStream is not enabled on the NATS server: start nats-server with -js (or jetstream {} in its config)", { cause: err });
+  }
+  for (const sc of streamConfigs(cfg)) {
+    const existing = await jsm.streams.info(sc.name).catch(() => null);
+    try {
+      if (!existing) await jsm.streams.add(sc);
+      else if (needsUpdate(existing.config, sc)) {
+        // Retention and storage cannot change in place; everything else can.
+        const { retention: _r, storage: _s, ...rest } = sc;
+        await jsm.streams.update(sc.name, rest);
+      }
+    } catch (err) {
+      throw new MeshError("stream_setup_failed", `cannot create or update stream ${sc.name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  mesh.log.debug({ streams: Object.values(StreamName) }, "JetStream streams ready");
+  return jsm;
+}
+
+function needsUpdate(have: StreamConfig, want: StreamConfig): boolean {
+  const keys = ["allow_direct", "subjects", "max_age", "max_bytes", "num_replicas", "duplicate_window", "description"] as const;
+  return keys.some((k) => JSON.stringify(have[k] ?? null) !== JSON.stringify(want[k] ?? null) && want[k] !== undefined);
+}

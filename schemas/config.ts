@@ -1,0 +1,326 @@
+/**
+ * The mesh configuration file (YAML): which roles exist, which model serves each, where they run.
+ * Objects are strict so a typo is refused rather than silently ignored; every refusal names the
+ * file, the field, the value and the fix.
+ */
+import { readFile } from "node:fs/promises";
+import { parseDocument } from "yaml";
+import { z } from "zod";
+import { RoleName } from "./envelope.ts";
+import { SchemaError } from "./errors.ts";
+
+/** Model backends a role can use. */
+export const BackendKind = { Ollama: "ollama", OpenAI: "openai", Scripted: "scripted" } as const;
+export type BackendKind = (typeof BackendKind)[keyof typeof BackendKind];
+
+/** What a role does in the committee. */
+export const RoleKind = { Router: "router", Specialist: "specialist", Voice: "voice" } as const;
+export type RoleKind = (typeof RoleKind)[keyof typeof RoleKind];
+
+export const DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434";
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+export const DEFAULT_LITELLM_KEY_ENV = "LITELLM_API_KEY";
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 };
+const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+/** A duration: a number of ms or a string such as "90s", "24h", "7d". Parsed to ms. */
+const Duration = z
+  .union([z.number().int().nonnegative(), z.string().regex(DURATION_RE)])
+  .transform((v) => (typeof v === "number" ? v : durationMs(v)));
+function durationMs(s: string): number {
+  const [, n, unit] = DURATION_RE.exec(s) ?? [];
+  return Math.round(Number(n) * (UNIT_MS[unit ?? "ms"] ?? 1));
+}
+
+const UNIT_BYTES: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)$/;
+/** A size: a number of bytes or a string such as "512MiB", "1GiB". Parsed to bytes. */
+const Size = z.union([z.number().int().positive(), z.string().regex(SIZE_RE)]).transform((v) => {
+  if (typeof v === "number") return v;
+  const [, n, unit] = SIZE_RE.exec(v) ?? [];
+  return Math.round(Number(n) * (UNIT_BYTES[unit ?? "B"] ?? 1));
+});
+
+/** Ollama keep_alive: seconds (-1 forever, 0 unload at once) or a Go duration such as "30m". */
+const KeepAlive = z.union([z.number().int().min(-1), z.string().regex(/^-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/)]);
+
+/** Accepts what OLLAMA_HOST accepts ("host", "host:port", a URL) and returns a full URL. */
+export function normalizeOllamaUrl(v: string): string {
+  const withScheme = v.includes("://") ? v : `http://${v}`;
+  const url = new URL(withScheme);
+  if (!url.port && !v.includes("://")) url.port = "11434";
+  return url.toString().replace(/\/$/, "");
+}
+const OllamaUrl = z.string().refine((v) => URL.canParse(v.includes("://") ? v : `http://${v}`)).transform(normalizeOllamaUrl);
+
+const Token = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/);
+const EnvName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/);
+
+/** One rule of the scripted (development) backend. First match wins; no `match` = default. */
+export const ScriptRule = z
+  .strictObject({
+    /** Regex tested against the last user message, case-insensitive. */
+    match: z.string().refine(isRegex).optional(),
+    /** Reply template; `{input}` is the last user message, `{tool_result}` the last tool output. */
+    reply: z.string().optional(),
+    /** Structured answer, sent when the request asks for a format (the router). */
+    json: z.record(z.string(), z.unknown()).optional(),
+    /** A tool call to make first; once its result is back, the rule replies. */
+    tool_call: z.strictObject({ name: z.string().min(1), arguments: z.record(z.string(), z.unknown()).default({}) }).optional(),
+    /** Delay per streamed word, ms; default 0. */
+    delay_ms: z.number().int().nonnegative().max(60_000).optional(),
+  })
+  .refine((r) => r.reply !== undefined || r.json !== undefined || r.tool_call !== undefined, {
+    message: "has nothing to answer with; give it a reply, json or tool_call",
+  });
+export type ScriptRule = z.output<typeof ScriptRule>;
+function isRegex(s: string): boolean {
+  try {
+    new RegExp(s, "i");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const RoleConfig = z.strictObject({
+  model: z.string().min(1),
+  backend: z.enum(["ollama", "openai", "scripted"]).default("ollama"),
+  kind: z.enum(["router", "specialist", "voice"]).default("specialist"),
+  description: z.string().optional(),
+  system_prompt: z.string().optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  max_tokens: z.number().int().positive().optional(),
+  num_ctx: z.number().int().positive().optional(),
+  keep_alive: KeepAlive.optional(),
+  slots: z.number().int().min(1).max(256).default(1),
+  queue: z.number().int().min(0).max(10_000).default(4),
+  tools: z.array(z.string().min(1)).default([]),
+  fallback: z.string().min(1).optional(),
+  first_token_timeout_ms: z.number().int().positive().default(20_000),
+  script: z.array(ScriptRule).min(1).optional(),
+});
+export type RoleConfig = z.output<typeof RoleConfig>;
+
+export const HostConfig = z.strictObject({
+  ollama_url: OllamaUrl.default(DEFAULT_OLLAMA_URL),
+  roles: z.array(z.string()).min(1),
+});
+export type HostConfig = z.output<typeof HostConfig>;
+
+const Servers = z
+  .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+  .transform((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v));
+
+/** Sections without a default must be written; jetstream, conductor and nats fill in defaults. */
+const MeshConfigShape = z.strictObject({
+  mesh: z.strictObject({ name: Token, owner: Token }),
+  nats: z
+    .strictObject({
+      servers: Servers.default([DEFAULT_NATS_URL]),
+      creds_file: z.string().min(1).optional(),
+      tls: z.strictObject({ ca_file: z.string().optional(), cert_file: z.string().optional(), key_file: z.string().optional() }).optional(),
+      inbox_prefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).optional(),
+      encoding: z.enum(["msgpack", "json"]).default("msgpack"),
+    })
+    .prefault({}),
+  roles: z.record(z.string(), RoleConfig),
+  router: z.strictObject({ default_specialist: z.string().min(1) }).optional(),
+  hosts: z.record(z.string(), HostConfig),
+  litellm: z.strictObject({ base_url: z.url(), api_key_env: EnvName.default(DEFAULT_LITELLM_KEY_ENV) }).optional(),
+  jetstream: z
+    .strictObject({
+      replicas: z.number().int().min(1).max(5).default(1),
+      storage: z.enum(["file", "memory"]).default("file"),
+      inbox_max_age: Duration.default(24 * 3.6e6),
+      outbox_max_age: Duration.default(7 * 8.64e7),
+      log_max_age: Duration.default(30 * 8.64e7),
+      log_max_bytes: Size.default(1024 ** 3),
+      duplicate_window: Duration.default(2 * 3.6e6),
+    })
+    .prefault({}),
+  conductor: z
+    .strictObject({
+      history_turns: z.number().int().min(0).max(1000).default(10),
+      history_bytes: z.number().int().min(0).default(16_384),
+      max_parallel: z.number().int().min(1).max(1024).default(8),
+      max_deliver: z.number().int().min(1).max(100).default(5),
+      ack_wait_ms: z.number().int().min(1000).default(60_000),
+    })
+    .prefault({}),
+  metrics: z.strictObject({ port: z.number().int().min(0).max(65_535).default(9464) }).optional(),
+});
+export const MeshConfig = MeshConfigShape.superRefine(crossCheck);
+export type MeshConfig = z.output<typeof MeshConfig>;
+export type MeshConfigInput = z.input<typeof MeshConfig>;
+
+/** Rules that span fields: names, references between sections, required companions. */
+function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx): void {
+  const add = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  const roleNames = Object.keys(cfg.roles);
+  if (roleNames.length === 0) add(["roles"], "is empty; define at least one role, e.g. roles.voice with a model");
+  if (Object.keys(cfg.hosts).length === 0) add(["hosts"], "is empty; define at least one host, e.g. hosts.local with roles: [voice]");
+  for (const [name, role] of Object.entries(cfg.roles)) {
+    const ok = RoleName.safeParse(name);
+    if (!ok.success) add(["roles", name], `is not a usable role name (${ok.error.issues[0]?.message}); rename it with lowercase letters, digits and '-', not inbox, outbox, log or cancel`);
+    if (role.fallback !== undefined && !cfg.litellm) add(["roles", name, "fallback"], `is '${role.fallback}' but there is no litellm section; add litellm.base_url or remove the fallback`);
+    if (role.backend === "openai" && !cfg.litellm) add(["roles", name, "backend"], "is 'openai' but there is no litellm section; add litellm.base_url");
+    if (role.backend === "scripted" && !role.script) add(["roles", name, "script"], "is missing but backend is 'scripted'; add script rules (see config/mesh.dev.yaml)");
+  }
+  for (const [host, h] of Object.entries(cfg.hosts)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(host)) add(["hosts", host], "is not a usable host name; use letters, digits, '_' and '-'");
+    h.roles.forEach((r, i) => {
+      if (!cfg.roles[r]) add(["hosts", host, "roles", i], `is '${r}', which is not defined under roles; define roles.${r} or remove it from this host (defined: ${roleNames.join(", ")})`);
+    });
+  }
+  const d = cfg.router?.default_specialist;
+  if (d !== undefined && cfg.roles[d]?.kind !== "specialist") {
+    const specialists = roleNames.filter((r) => cfg.roles[r]?.kind === "specialist");
+    add(["router", "default_specialist"], `is '${d}', which is not a role of kind specialist; set it to one of: ${specialists.join(", ") || "(none defined)"}`);
+  }
+}
+
+/** A configuration file that cannot be used. `issues` holds one line per problem. */
+export class ConfigError extends SchemaError {
+  readonly source: string;
+  readonly issues: string[];
+  constructor(source: string, issues: string[], options?: { cause?: unknown }) {
+    super("invalid_config", issues.join("\n"), options);
+    this.source = source;
+    this.issues = issues;
+  }
+}
+
+export interface ParseConfigOptions {
+  /** Environment for overrides (NATS_URL, OLLAMA_HOST, LITELLM_BASE_URL); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** File name used in messages; default "<config>". */
+  source?: string;
+}
+
+/** Parses and validates a mesh configuration, applying environment overrides. Throws ConfigError. */
+export function parseMeshConfig(yamlText: string, opts: ParseConfigOptions = {}): MeshConfig {
+  const source = opts.source ?? "<config>";
+  const doc = parseDocument(yamlText);
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((e) => {
+      const at = e.linePos?.[0];
+      const what = (e.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
+      return `${source}:${at?.line ?? "?"}:${at?.col ?? "?"}: YAML syntax error: ${what}; fix the YAML at line ${at?.line ?? "?"}`;
+    });
+    throw new ConfigError(source, lines);
+  }
+  const raw: unknown = doc.toJS();
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError(source, [`${source}: the file is empty or not a mapping; start from config/mesh.example.yaml`]);
+  }
+  const overridden = applyEnv(raw as Record<string, unknown>, opts.env ?? process.env);
+  const result = MeshConfig.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.slice(0, 10).map((i) => describeIssue(source, raw, i, overridden));
+  throw new ConfigError(source, lines, { cause: result.error });
+}
+
+/** Reads and parses a configuration file. Throws ConfigError. */
+export async function loadMeshConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<MeshConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(path, [`${path}: cannot read the configuration file (${(err as NodeJS.ErrnoException).code ?? String(err)}); check the path, or copy config/mesh.example.yaml there`], { cause: err });
+  }
+  return parseMeshConfig(text, { env, source: path });
+}
+
+/** Writes the connection overrides into the raw document; returns which paths came from where. */
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<string, string> {
+  const from = new Map<string, string>();
+  const obj = (k: string) => (raw[k] !== null && typeof raw[k] === "object" ? (raw[k] as Record<string, unknown>) : undefined);
+  if (env.NATS_URL) {
+    raw.nats = { ...obj("nats"), servers: env.NATS_URL };
+    from.set("nats.servers", "NATS_URL");
+  }
+  const hosts = obj("hosts");
+  if (env.OLLAMA_HOST && hosts) {
+    for (const [name, h] of Object.entries(hosts)) {
+      if (h !== null && typeof h === "object") (h as Record<string, unknown>).ollama_url = env.OLLAMA_HOST;
+      from.set(`hosts.${name}.ollama_url`, "OLLAMA_HOST");
+    }
+  }
+  if (env.LITELLM_BASE_URL) {
+    raw.litellm = { ...obj("litellm"), base_url: env.LITELLM_BASE_URL };
+    from.set("litellm.base_url", "LITELLM_BASE_URL");
+  }
+  return from;
+}
+
+/** What a field should hold, for the "set X to …" part of a message. Keys use * for names. */
+const EXPECT: Record<string, string> = {
+  "mesh.name": "a short lowercase name such as 'lyra'",
+  "mesh.owner": "a short lowercase name such as 'ops'",
+  "nats.servers": "a NATS URL such as 'nats://127.0.0.1:4222', or a list of them",
+  "nats.encoding": "msgpack or json",
+  "nats.inbox_prefix": "dot-separated tokens such as '_INBOX.lyra'",
+  "roles.*.model": "an Ollama model name such as 'qwen3:8b'",
+  "roles.*.backend": "ollama, openai or scripted",
+  "roles.*.kind": "router, specialist or voice",
+  "roles.*.temperature": "a number from 0 to 2",
+  "roles.*.slots": "a whole number of at least 1 (match OLLAMA_NUM_PARALLEL)",
+  "roles.*.queue": "a whole number of at least 0",
+  "roles.*.keep_alive": "a duration such as '30m' or a number of seconds (-1 keeps it loaded)",
+  "roles.*.first_token_timeout_ms": "a positive number of milliseconds such as 20000",
+  "roles.*.tools": "a list of tool names",
+  "roles.*.script.*.match": "a valid regular expression",
+  "hosts.*.ollama_url": "a URL such as 'http://127.0.0.1:11434'",
+  "hosts.*.roles": "a non-empty list of role names defined under roles",
+  "litellm.base_url": "the LiteLLM proxy URL such as 'http://litellm:4000/v1'",
+  "litellm.api_key_env": "the NAME of the environment variable that holds the key, such as 'LITELLM_API_KEY' (never the key itself)",
+  "jetstream.replicas": "1, 3 or 5",
+  "jetstream.storage": "file or memory",
+  "jetstream.inbox_max_age": "a duration such as '24h' or a number of ms",
+  "jetstream.outbox_max_age": "a duration such as '7d' or a number of ms",
+  "jetstream.log_max_age": "a duration such as '30d' or a number of ms",
+  "jetstream.duplicate_window": "a duration such as '2h' or a number of ms",
+  "jetstream.log_max_bytes": "a size such as '1GiB' or a number of bytes",
+  "metrics.port": "a port number from 0 to 65535",
+};
+
+function describeIssue(source: string, raw: unknown, issue: z.core.$ZodIssue, overridden: Map<string, string>): string {
+  const path = issue.path.map(String);
+  const where = path.length > 0 ? path.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i > 0 ? `.${p}` : p)).join("") : "(top level)";
+  const envVar = overridden.get(where);
+  const fromEnv = envVar ? ` (from environment variable ${envVar})` : "";
+  const generic = path.map((p, i) => ((path[0] === "roles" || path[0] === "hosts") && i === 1) || /^\d+$/.test(p) ? "*" : p).join(".");
+  const fix = `set ${where} to ${EXPECT[generic] ?? "a valid value (see config/mesh.example.yaml)"}`;
+  const value = valueAt(raw, path);
+  if (issue.code === "custom") return `${source}: ${where}${fromEnv} ${issue.message}`;
+  if (issue.code === "unrecognized_keys") {
+    const known = knownKeys(path);
+    return `${source}: ${where === "(top level)" ? "the top level" : where} has unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}; remove or correct ${issue.keys.length > 1 ? "them" : "it"}${known.length ? ` (allowed: ${known.join(", ")})` : ""}`;
+  }
+  if (value === undefined) return `${source}: ${where} is missing; ${fix}`;
+  return `${source}: ${where}${fromEnv} is ${JSON.stringify(value)}, which is not valid (${issue.message}); ${fix}`;
+}
+
+function valueAt(raw: unknown, path: string[]): unknown {
+  let v = raw;
+  for (const p of path) v = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[p] : undefined;
+  return v;
+}
+
+/** The keys a strict object at `path` allows, found by walking the schema. */
+function knownKeys(path: string[]): string[] {
+  let s: z.core.$ZodType | undefined = MeshConfig;
+  const unwrap = (t: z.core.$ZodType | undefined): z.core.$ZodType | undefined => {
+    const def = t?._zod.def as { innerType?: z.core.$ZodType; in?: z.core.$ZodType; schema?: z.core.$ZodType } | undefined;
+    const next = def?.innerType ?? def?.in;
+    return next ? unwrap(next) : t;
+  };
+  for (const p of path) {
+    s = unwrap(s);
+    const def = s?._zod.def as { shape?: Record<string, z.core.$ZodType>; valueType?: z.core.$ZodType; element?: z.core.$ZodType } | undefined;
+    s = def?.shape?.[p] ?? def?.valueType ?? def?.element;
+  }
+  const shape = (unwrap(s)?._zod.def as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape ? Object.keys(shape) : [];
+}

@@ -1,0 +1,86 @@
+import { z } from "zod";
+
+/** Ids that become subject tokens (conversation, channel) or JetStream message ids. */
+export const TokenId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "use 1-128 letters, digits, '_' or '-'");
+
+/** A user message, as a front door publishes it to `lyra.inbox.<channel>.<conversation>`. */
+export const InboxMessage = z.looseObject({
+  /** The platform's message id; also the JetStream Nats-Msg-Id, so a re-send is deduplicated. */
+  id: TokenId,
+  channel: TokenId,
+  conversation: TokenId,
+  user: z.looseObject({ id: z.string().min(1).max(256), name: z.string().max(256).optional() }),
+  text: z.string().min(1, "the message has no text").max(32_000),
+  /** Epoch ms when the user sent it. */
+  ts: z.number().int().positive().optional(),
+});
+export type InboxMessage = z.infer<typeof InboxMessage>;
+
+/** A reply on `lyra.outbox.<channel>.<conversation>` (stored) or its `.partial` subject (live). */
+export const OutboxMessage = z.looseObject({
+  conversation: z.string(),
+  channel: z.string(),
+  /** The inbox message this answers. */
+  in_reply_to: z.string(),
+  /** Final reply: the whole text. Partial: the next piece of text. */
+  text: z.string(),
+  final: z.boolean(),
+  /** Which step produced a partial: "specialist" or "voice". */
+  step: z.string().optional(),
+  role: z.string().optional(),
+  specialist: z.string().optional(),
+  backend: z.string().optional(),
+  /** Set when something failed and this reply says so. */
+  error: z.string().optional(),
+  ts: z.number(),
+});
+export type OutboxMessage = z.infer<typeof OutboxMessage>;
+
+/** What the router answers (schema-constrained output). */
+export const RouterChoice = z.object({
+  specialist: z.string().min(1),
+  confidence: z.number().min(0).max(1),
+  reason: z.string(),
+});
+export type RouterChoice = z.infer<typeof RouterChoice>;
+
+const StepMeta = {
+  host: z.string().optional(),
+  backend: z.string().optional(),
+  model: z.string().optional(),
+  tokens: z.number().int().nonnegative().optional(),
+  latency_ms: z.number().nonnegative().optional(),
+};
+const base = {
+  ts: z.number(),
+  conversation: z.string(),
+  /** The inbox message id of the turn this event belongs to. */
+  turn: z.string(),
+};
+
+/** Events appended to `lyra.log.<conversation>`: one per step, with a deterministic message id. */
+export const LogEvent = z.discriminatedUnion("type", [
+  z.looseObject({ ...base, type: z.literal("user_message"), channel: z.string(), user: z.looseObject({ id: z.string() }), text: z.string() }),
+  z.looseObject({ ...base, ...StepMeta, type: z.literal("routed"), specialist: z.string(), confidence: z.number(), reason: z.string() }),
+  z.looseObject({ ...base, type: z.literal("specialist_started"), specialist: z.string() }),
+  z.looseObject({ ...base, ...StepMeta, type: z.literal("specialist_finished"), specialist: z.string(), text: z.string() }),
+  z.looseObject({ ...base, ...StepMeta, type: z.literal("tool_call"), role: z.string(), tool: z.string(), arguments: z.unknown() }),
+  z.looseObject({ ...base, ...StepMeta, type: z.literal("tool_result"), role: z.string(), tool: z.string(), outcome: z.string(), is_error: z.boolean().optional() }),
+  z.looseObject({ ...base, ...StepMeta, type: z.literal("voice_reply"), text: z.string() }),
+  z.looseObject({ ...base, type: z.literal("fallback_used"), role: z.string(), reason: z.string(), backend: z.string().optional() }),
+  z.looseObject({ ...base, type: z.literal("error"), step: z.string(), code: z.string(), message: z.string() }),
+]);
+export type LogEvent = z.infer<typeof LogEvent>;
+export type LogEventType = LogEvent["type"];
+
+/** Published to `lyra.dead.<channel>` when an inbox message is given up on. */
+export const DeadLetter = z.looseObject({
+  ts: z.number(),
+  stream_seq: z.number(),
+  subject: z.string(),
+  deliveries: z.number(),
+  reason: z.string(),
+  /** The original body, base64, so nothing is lost. */
+  body_b64: z.string(),
+});
+export type DeadLetter = z.infer<typeof DeadLetter>;
