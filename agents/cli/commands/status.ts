@@ -1,0 +1,49 @@
+import { discoverRoles } from "../../../mesh/discovery.ts";
+import { defineCommand, intOption } from "../command.ts";
+import { cliConnect, natsHelp, natsOption } from "../shared.ts";
+
+export const status = defineCommand({
+  name: "status",
+  summary: "Every agent, role, model and host on the mesh, with load and health, found through $SRV discovery.",
+  usage: "[--json] [--timeout MS]",
+  options: { ...natsOption, json: { type: "boolean" }, timeout: { type: "string", default: "1500" } },
+  help: { ...natsHelp, json: "print JSON instead of a table", timeout: "how long to wait for answers, ms" },
+  async run(values) {
+    const mesh = await cliConnect(values, "lyra-status");
+    try {
+      const found = await discoverRoles(mesh, { timeoutMs: intOption("timeout", values.timeout, 1500) });
+      if (values.json) {
+        process.stdout.write(JSON.stringify(found, null, 2) + "\n");
+        return found.length ? 0 : 1;
+      }
+      if (found.length === 0) {
+        process.stdout.write("no Lyra agents answer on this mesh: start one with 'lyra agent --host NAME' (or 'lyra up')\n");
+        return 1;
+      }
+      const rows = found
+        .map((f) => {
+          const d = (f.stats.data ?? {}) as Record<string, unknown>;
+          return [
+            f.role,
+            f.host,
+            String(d.model ?? f.metadata.model ?? "?"),
+            String(d.backend ?? f.metadata.backend ?? "?"),
+            d.loaded === undefined ? "?" : d.loaded ? "yes" : "no",
+            String(d.in_flight ?? 0),
+            String(d.queue_depth ?? 0),
+            String(f.stats.num_requests),
+            String(f.stats.num_errors),
+            d.degraded ? `DEGRADED${d.reason ? ` (${String(d.reason)})` : ""}` : "ok",
+            f.instanceId,
+          ];
+        })
+        .sort((a, b) => a[0]!.localeCompare(b[0]!) || a[1]!.localeCompare(b[1]!));
+      const head = ["ROLE", "HOST", "MODEL", "BACKEND", "LOADED", "IN-FLIGHT", "QUEUE", "REQUESTS", "ERRORS", "HEALTH", "INSTANCE"];
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      for (const r of [head, ...rows]) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+      return 0;
+    } finally {
+      await mesh.close();
+    }
+  },
+});

@@ -1,0 +1,137 @@
+import { randomUUID } from "node:crypto";
+import { createLogger } from "../../../mesh/logger.ts";
+import { startConductor } from "../../../mesh/conductor/index.ts";
+import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import { readConversation } from "../../../mesh/conductor/index.ts";
+import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
+import type { MeshConfig } from "../../../schemas/config.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
+import { startAgentHost, type AgentHost } from "../../host/host.ts";
+import { committeeFromConfig, fallbackCaller } from "../../host/committee.ts";
+import { streamsFromConfig } from "../../host/streams.ts";
+import { defineCommand } from "../command.ts";
+import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
+import { startLocalNats, type LocalNats } from "../natsd.ts";
+import { formatEvent } from "./log.ts";
+
+export const DEMO_CONVERSATION = [
+  "How do I keep a basil plant alive on a windowsill?",
+  "Why do we care so much about keeping things alive?",
+  "Thanks! What should I do first with the basil?",
+];
+
+export const up = defineCommand({
+  name: "up",
+  summary: "A whole mesh on this machine: nats-server (JetStream), the agent host for every host in the config, and the conductor.",
+  usage: "[--config FILE] [--scripted] [--demo]",
+  options: { ...configOption, scripted: { type: "boolean" }, demo: { type: "boolean" } },
+  help: {
+    ...configHelp,
+    scripted: "use the scripted development backend even when Ollama is reachable",
+    demo: "send a short conversation through the mesh, show the streamed replies and the log, then stop",
+  },
+  details:
+    "Uses $NATS_URL when set, else starts nats-server on 4222 (or the next free port).\n" +
+    "Roles of the dev config run on real Ollama ($OLLAMA_HOST or 127.0.0.1:11434) when it answers and has\n" +
+    "their models pulled; otherwise on the scripted backend, which labels every reply 'backend: scripted'.",
+  async run(values) {
+    const log = createLogger({ level: process.env.LYRA_LOG_LEVEL ?? (values.demo ? "warn" : "info") });
+    let cfg = await loadConfig(values);
+    let nats: LocalNats | undefined;
+    if (!process.env.NATS_URL) nats = await startLocalNats();
+    const url = nats?.url ?? process.env.NATS_URL!;
+    cfg = { ...cfg, nats: { ...cfg.nats, servers: url.split(",") } };
+    if (!values.scripted) cfg = await preferOllama(cfg, say);
+    else say("using the scripted backend (--scripted)");
+    const mesh = await connectWithConfig(cfg, "lyra-up", log);
+    const hosts: AgentHost[] = [];
+    try {
+      for (const host of Object.keys(cfg.hosts)) hosts.push(await startAgentHost({ config: cfg, host, mesh, log, metricsPort: null }));
+      const conductor = await startConductor(mesh, {
+        roles: createRoleClient(mesh),
+        fallback: fallbackCaller(cfg, log),
+        committee: committeeFromConfig(cfg),
+        streams: streamsFromConfig(cfg),
+        history: { turns: cfg.conductor.history_turns, bytes: cfg.conductor.history_bytes },
+        maxParallel: cfg.conductor.max_parallel,
+      });
+      say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}`);
+      if (values.demo) {
+        await runDemo(mesh);
+      } else {
+        const env = nats ? `NATS_URL=${url} ` : "";
+        say(
+          [
+            "try, in another terminal:",
+            `  ${env}npx lyra ask "How do I keep basil alive?"`,
+            `  ${env}npx lyra tap                      # decoded live traffic`,
+            `  ${env}npx lyra status                   # agents, models, load`,
+            `  nats --server ${url} sub 'lyra.>'`,
+            `  nats --server ${url} micro ls`,
+            `  nats --server ${url} req lyra.voice 'hello'`,
+            "Ctrl-C stops everything.",
+          ].join("\n"),
+        );
+        await untilSignal();
+        say("stopping…");
+      }
+      await conductor.drain();
+    } finally {
+      await Promise.all(hosts.map((h) => h.drain()));
+      await mesh.drain();
+      await nats?.stop();
+    }
+    return 0;
+  },
+});
+
+function say(s: string): void {
+  process.stderr.write(`lyra up: ${s}\n`);
+}
+
+/** Switches scripted roles to Ollama when Ollama answers and has every model they name. */
+async function preferOllama(cfg: MeshConfig, tell: (s: string) => void): Promise<MeshConfig> {
+  const scripted = Object.entries(cfg.roles).filter(([, r]) => r.backend === "scripted");
+  if (scripted.length === 0) return cfg;
+  const url = process.env.OLLAMA_HOST ?? Object.values(cfg.hosts)[0]?.ollama_url ?? "http://127.0.0.1:11434";
+  let models: string[] = [];
+  try {
+    const res = await fetch(new URL("/api/tags", url.startsWith("http") ? url : `http://${url}`), { signal: AbortSignal.timeout(1500) });
+    models = ((await res.json()) as { models?: { name: string }[] }).models?.map((m) => m.name) ?? [];
+  } catch {
+    tell(`Ollama is not reachable at ${url}: using the scripted development backend (replies say 'backend: scripted')`);
+    return cfg;
+  }
+  const missing = scripted.map(([, r]) => r.model).filter((m) => !models.includes(m) && !models.includes(`${m}:latest`));
+  if (missing.length) {
+    tell(`Ollama at ${url} lacks ${[...new Set(missing)].join(", ")} ('ollama pull' them): using the scripted development backend`);
+    return cfg;
+  }
+  tell(`using real Ollama at ${url}`);
+  const roles = Object.fromEntries(Object.entries(cfg.roles).map(([n, r]) => [n, r.backend === "scripted" ? { ...r, backend: "ollama" as const } : r]));
+  return { ...cfg, roles };
+}
+
+async function runDemo(mesh: Mesh): Promise<void> {
+  const conversation = `demo-${randomUUID().slice(0, 8)}`;
+  const out = process.stdout;
+  for (const text of DEMO_CONVERSATION) {
+    const id = `d${randomUUID().slice(0, 12)}`;
+    out.write(`\nyou: ${text}\n`);
+    const watch = watchReplies(mesh, "cli", conversation, id);
+    await mesh.nc.flush();
+    await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: "demo" }, text, ts: Date.now() });
+    let step: string | undefined;
+    for await (const o of watch) {
+      if (o.final) {
+        out.write(`\nlyra (via ${o.specialist}): ${o.text}\n`);
+        break;
+      }
+      if (o.step !== step) out.write(`  [${o.role ?? o.step}] `);
+      step = o.step;
+      out.write(o.text);
+    }
+  }
+  out.write(`\n--- conversation log (lyra log ${conversation}) ---\n`);
+  for (const e of await readConversation(mesh, conversation)) out.write(formatEvent(e) + "\n");
+}

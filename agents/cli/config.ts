@@ -1,0 +1,42 @@
+/** Loading the mesh config and connecting with it, shared by the long-running commands. */
+import { fileURLToPath } from "node:url";
+import { loadMeshConfig, type MeshConfig } from "../../schemas/config.ts";
+import { connectMesh, type Mesh } from "../../mesh/connect.ts";
+import type { Logger } from "../../mesh/logger.ts";
+
+/** config/mesh.dev.yaml of this checkout: the default when neither --config nor LYRA_CONFIG is given. */
+export const DEV_CONFIG = fileURLToPath(new URL("../../config/mesh.dev.yaml", import.meta.url));
+
+export const configOption = { config: { type: "string" as const, short: "c" as const } } as const;
+export const configHelp = { config: "mesh config file (default: $LYRA_CONFIG or config/mesh.dev.yaml)" };
+
+export async function loadConfig(values: Record<string, unknown>): Promise<MeshConfig> {
+  const path = (values.config as string | undefined) ?? process.env.LYRA_CONFIG ?? DEV_CONFIG;
+  return loadMeshConfig(path);
+}
+
+export async function connectWithConfig(cfg: MeshConfig, name: string, log: Logger): Promise<Mesh> {
+  const tls = cfg.nats.tls ? { caFile: cfg.nats.tls.ca_file, certFile: cfg.nats.tls.cert_file, keyFile: cfg.nats.tls.key_file } : undefined;
+  return connectMesh({
+    servers: cfg.nats.servers,
+    name,
+    credsFile: cfg.nats.creds_file,
+    tls,
+    inboxPrefix: cfg.nats.inbox_prefix,
+    encoding: cfg.nats.encoding,
+    log,
+  });
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off("SIGINT", on);
+      process.off("SIGTERM", on);
+      resolve(s);
+    };
+    process.on("SIGINT", on);
+    process.on("SIGTERM", on);
+  });
+}

@@ -1,0 +1,61 @@
+/** Builds each role's model backend from the mesh config: primary, plus the LiteLLM fallback. */
+import type { MeshConfig, RoleConfig } from "../../schemas/config.ts";
+import type { Logger } from "../../mesh/logger.ts";
+import { createOllamaBackend } from "../backends/ollama.ts";
+import { createOpenAIBackend } from "../backends/openai.ts";
+import { createScriptedBackend } from "../backends/scripted.ts";
+import { withFallback } from "../backends/fallback.ts";
+import { BackendConfigError } from "../errors.ts";
+import type { ModelBackend } from "../backends/types.ts";
+
+export interface RoleBackend {
+  /** What the role calls: the primary, wrapped with the fallback when one is configured. */
+  backend: ModelBackend;
+  /** The primary alone, for health checks and warm-up. */
+  primary: ModelBackend;
+  /** True while the primary's circuit breaker is open. */
+  breakerOpen: () => boolean;
+}
+
+export interface BackendFactoryOptions {
+  config: MeshConfig;
+  ollamaUrl: string;
+  log: Logger;
+  onFallback?: (role: string, reason: string) => void;
+}
+
+export function createRoleBackends(o: BackendFactoryOptions, roles: string[]): Map<string, RoleBackend> {
+  let ollama: ModelBackend | undefined; // one client per host, shared by its roles
+  let litellm: ModelBackend | undefined;
+  const lite = () => {
+    if (!o.config.litellm) throw new BackendConfigError("a role uses LiteLLM but the config has no 'litellm' section; add litellm.base_url");
+    return (litellm ??= createOpenAIBackend({ baseURL: o.config.litellm.base_url, apiKeyEnv: o.config.litellm.api_key_env }));
+  };
+  const primaryFor = (name: string, rc: RoleConfig): ModelBackend => {
+    switch (rc.backend) {
+      case "ollama":
+        return (ollama ??= createOllamaBackend({ host: o.ollamaUrl }));
+      case "openai":
+        return lite();
+      case "scripted":
+        if (!rc.script) throw new BackendConfigError(`role '${name}' uses the scripted backend but has no script; add roles.${name}.script`);
+        return createScriptedBackend(rc.script);
+    }
+  };
+  const out = new Map<string, RoleBackend>();
+  for (const name of roles) {
+    const rc = o.config.roles[name]!;
+    const primary = primaryFor(name, rc);
+    if (rc.fallback && rc.backend !== "openai") {
+      const fb = withFallback(primary, lite(), {
+        fallbackModel: rc.fallback,
+        onFallback: (e) => {
+          o.log.warn({ role: name, reason: e.reason, err: e.error, fallbackModel: e.fallbackModel }, "fallback backend answering");
+          o.onFallback?.(name, e.reason);
+        },
+      });
+      out.set(name, { backend: fb, primary, breakerOpen: () => fb.breaker.state() === "open" });
+    } else out.set(name, { backend: primary, primary, breakerOpen: () => false });
+  }
+  return out;
+}

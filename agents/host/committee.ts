@@ -1,0 +1,35 @@
+/** The committee as the conductor sees it, and its LiteLLM fallback, both from the mesh config. */
+import type { MeshConfig } from "../../schemas/config.ts";
+import type { CommitteeConfig, RoleCaller } from "../../mesh/conductor/index.ts";
+import type { Logger } from "../../mesh/logger.ts";
+import type { RoleHandler } from "../../mesh/rolecall/types.ts";
+import { createOpenAIBackend } from "../backends/openai.ts";
+import { BackendConfigError } from "../errors.ts";
+import { roleHandler } from "./handler.ts";
+import { localCaller } from "./local.ts";
+
+export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
+  const byKind = (k: string) => Object.entries(cfg.roles).filter(([, r]) => r.kind === k).map(([n]) => n);
+  const [router] = byKind("router");
+  const [voice] = byKind("voice");
+  const specialists = byKind("specialist");
+  if (!router || !voice || specialists.length === 0) {
+    throw new BackendConfigError("the committee needs a role of kind 'router', one of kind 'voice' and at least one 'specialist'; set roles.<name>.kind in the config");
+  }
+  return { router, voice, specialists, defaultSpecialist: cfg.router?.default_specialist ?? specialists[0]! };
+}
+
+/** Answers, through LiteLLM, for roles that have a fallback alias; undefined when none do. */
+export function fallbackCaller(cfg: MeshConfig, log: Logger): RoleCaller | undefined {
+  if (!cfg.litellm) return undefined;
+  const backend = createOpenAIBackend({ baseURL: cfg.litellm.base_url, apiKeyEnv: cfg.litellm.api_key_env });
+  const specialists = Object.entries(cfg.roles)
+    .filter(([, r]) => r.kind === "specialist")
+    .map(([name, r]) => ({ name, description: r.description }));
+  const handlers = new Map<string, RoleHandler>();
+  for (const [role, rc] of Object.entries(cfg.roles)) {
+    if (!rc.fallback) continue;
+    handlers.set(role, roleHandler({ role, host: "litellm", config: { ...rc, model: rc.fallback, backend: "openai" }, backend, specialists, defaultSpecialist: cfg.router?.default_specialist }));
+  }
+  return handlers.size ? localCaller(handlers, "litellm", log) : undefined;
+}

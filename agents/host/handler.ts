@@ -1,0 +1,123 @@
+/**
+ * Turns a role's configuration and a backend into a responder handler: the request's messages
+ * get the role's system prompt and options; model chunks become wire chunks. The router answers
+ * through schema-constrained output and falls to the default specialist when it cannot.
+ */
+import { z } from "zod";
+import { requestMessages, RouterChoice, type Chunk, type FinalInfo, type RoleRequest, WireCode } from "../../schemas/index.ts";
+import type { RoleConfig } from "../../schemas/config.ts";
+import { roleCallError } from "../../mesh/errors.ts";
+import type { RoleContext, RoleHandler } from "../../mesh/rolecall/types.ts";
+import {
+  AgentError,
+  BackendBusyError,
+  BackendError,
+} from "../errors.ts";
+import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
+
+export interface RoleHandlerOptions {
+  role: string;
+  host: string;
+  config: RoleConfig;
+  backend: ModelBackend;
+  /** For a router: the specialists it may choose from, with their descriptions. */
+  specialists?: { name: string; description?: string }[];
+  /** For a router: where an unusable answer goes. */
+  defaultSpecialist?: string;
+  /** Called with every final chunk (metrics). */
+  onFinal?: (f: FinalModelChunk) => void;
+}
+
+export function roleHandler(o: RoleHandlerOptions): RoleHandler {
+  return o.config.kind === "router" ? routerHandler(o) : generalHandler(o);
+}
+
+function modelRequest(o: RoleHandlerOptions, req: RoleRequest, extraSystem?: string): ModelRequest {
+  const system = [o.config.system_prompt, extraSystem].filter(Boolean).join("\n\n");
+  const messages = requestMessages(req);
+  return {
+    model: o.config.model,
+    messages: system ? [{ role: "system", content: system }, ...messages] : messages,
+    tools: req.tools,
+    format: req.format,
+    keepAlive: o.config.keep_alive,
+    options: {
+      temperature: o.config.temperature,
+      max_tokens: o.config.max_tokens,
+      num_ctx: o.config.num_ctx,
+      ...req.options,
+    },
+  };
+}
+
+function finalChunk(o: RoleHandlerOptions, f: FinalModelChunk): Chunk {
+  o.onFinal?.(f);
+  const data: FinalInfo = { model: f.model, backend: f.backend, host: o.host, role: o.role, usage: f.usage, timings: { ...f.timings } };
+  if (f.fallback) data.fallback = f.fallback;
+  if (f.done_reason) data.done_reason = f.done_reason;
+  return { type: "final", data };
+}
+
+/** Backend errors become wire errors the caller can act on: 429 retry, 503 go elsewhere. */
+function toWire(o: RoleHandlerOptions, err: unknown): unknown {
+  if (err instanceof BackendBusyError) return roleCallError(WireCode.Busy, o.role, err.message, { error: err.code, message: err.message, retry_after_s: 1 });
+  if (err instanceof BackendError) return roleCallError(WireCode.Unavailable, o.role, err.message, { error: err.code, message: err.message });
+  if (err instanceof AgentError) return roleCallError(WireCode.Internal, o.role, err.message, { error: err.code, message: err.message });
+  return err;
+}
+
+function generalHandler(o: RoleHandlerOptions): RoleHandler {
+  return async function* (req: RoleRequest, ctx: RoleContext) {
+    try {
+      for await (const c of o.backend.chat(modelRequest(o, req), { signal: ctx.signal, firstTokenTimeoutMs: o.config.first_token_timeout_ms })) {
+        if (c.type === "delta") yield { type: "response", data: c.text };
+        else if (c.type === "tool_call") yield { type: "tool_call", data: c.call };
+        else yield finalChunk(o, c);
+      }
+    } catch (err) {
+      throw toWire(o, err);
+    }
+  };
+}
+
+function routerHandler(o: RoleHandlerOptions): RoleHandler {
+  const names = (o.specialists ?? []).map((s) => s.name);
+  const fallbackChoice = o.defaultSpecialist ?? names[0] ?? "pragmatist";
+  const schema = RouterChoice.extend({ specialist: names.length ? z.enum(names as [string, ...string[]]) : z.string() });
+  const format = z.toJSONSchema(schema) as Record<string, unknown>;
+  const menu = (o.specialists ?? []).map((s) => `- ${s.name}: ${s.description ?? "(no description)"}`).join("\n");
+  const instructions =
+    `Choose the specialist best suited to answer the user's last message.\nSpecialists:\n${menu}\n` +
+    'Answer only with JSON: {"specialist": <name>, "confidence": <0..1>, "reason": <one short sentence>}.';
+  return async function* (req: RoleRequest, ctx: RoleContext) {
+    let text = "";
+    let final: FinalModelChunk | undefined;
+    try {
+      const mreq = { ...modelRequest(o, req, instructions), format, tools: undefined };
+      for await (const c of o.backend.chat(mreq, { signal: ctx.signal, firstTokenTimeoutMs: o.config.first_token_timeout_ms })) {
+        if (c.type === "delta") text += c.text;
+        else if (c.type === "final") final = c;
+      }
+    } catch (err) {
+      throw toWire(o, err);
+    }
+    const choice = parseChoice(text, schema, fallbackChoice);
+    if (choice.fallback) ctx.log.warn({ reason: choice.value.reason }, "router answer unusable; default specialist");
+    yield { type: "response", data: JSON.stringify(choice.value) };
+    if (final) yield finalChunk(o, final);
+  };
+}
+
+function parseChoice(text: string, schema: z.ZodType<RouterChoice>, fallback: string): { value: RouterChoice; fallback: boolean } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { value: { specialist: fallback, confidence: 0, reason: `router answer was not JSON; default specialist '${fallback}'` }, fallback: true };
+  }
+  const r = schema.safeParse(raw);
+  if (r.success) return { value: r.data, fallback: false };
+  const named = (raw as { specialist?: unknown } | null)?.specialist;
+  const why = typeof named === "string" ? `router named unknown specialist '${named}'` : `router answer off-schema (${r.error.issues[0]?.message ?? "invalid"})`;
+  return { value: { specialist: fallback, confidence: 0, reason: `${why}; default specialist '${fallback}'` }, fallback: true };
+}

@@ -1,0 +1,72 @@
+/** Prometheus metrics of an agent host, served on /metrics. */
+import { createServer, type Server } from "node:http";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface AgentMetrics {
+  registry: Registry;
+  requests: Counter<"role" | "code">;
+  duration: Histogram<"role">;
+  firstToken: Histogram<"role">;
+  tokensPerSecond: Histogram<"role" | "backend">;
+  tokens: Counter<"role" | "kind">;
+  fallbacks: Counter<"role" | "reason">;
+  inFlight: Gauge<"role">;
+  queueDepth: Gauge<"role">;
+  degraded: Gauge<"role">;
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** `live` is read at scrape time for the in-flight and queue gauges. */
+export function createAgentMetrics(live: () => { role: string; inFlight: number; queueDepth: number }[] = () => []): AgentMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "lyra_agent_" });
+  const r = { registers: [registry] };
+  return {
+    registry,
+    requests: new Counter({ name: "lyra_role_requests_total", help: "Role requests by outcome code (200 = answered)", labelNames: ["role", "code"], ...r }),
+    duration: new Histogram({ name: "lyra_role_request_duration_seconds", help: "Time from admission to the last chunk", labelNames: ["role"], buckets: LATENCY_BUCKETS, ...r }),
+    firstToken: new Histogram({ name: "lyra_role_time_to_first_token_seconds", help: "Time from admission to the first content chunk", labelNames: ["role"], buckets: LATENCY_BUCKETS, ...r }),
+    tokensPerSecond: new Histogram({ name: "lyra_role_tokens_per_second", help: "Generation speed of each answer", labelNames: ["role", "backend"], buckets: [1, 5, 10, 20, 40, 80, 160, 320, 1000], ...r }),
+    tokens: new Counter({ name: "lyra_role_tokens_total", help: "Tokens processed", labelNames: ["role", "kind"], ...r }),
+    fallbacks: new Counter({ name: "lyra_role_fallbacks_total", help: "Answers given by the fallback backend, by reason", labelNames: ["role", "reason"], ...r }),
+    inFlight: new Gauge({
+      name: "lyra_role_in_flight",
+      help: "Requests running now",
+      labelNames: ["role"],
+      collect() {
+        for (const l of live()) this.set({ role: l.role }, l.inFlight);
+      },
+      ...r,
+    }),
+    queueDepth: new Gauge({
+      name: "lyra_role_queue_depth",
+      help: "Requests waiting for a slot",
+      labelNames: ["role"],
+      collect() {
+        for (const l of live()) this.set({ role: l.role }, l.queueDepth);
+      },
+      ...r,
+    }),
+    degraded: new Gauge({ name: "lyra_role_degraded", help: "1 when the role's primary backend is unhealthy", labelNames: ["role"], ...r }),
+  };
+}
+
+/** Serves GET /metrics (and /healthz) on 127.0.0.1 or the given host; port 0 picks a free port. */
+export async function serveMetrics(registry: Registry, port: number, host = "0.0.0.0"): Promise<Server & { port: number }> {
+  const server = createServer((req, res) => {
+    if (req.url === "/metrics") {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { "Content-Type": registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    } else if (req.url === "/healthz") res.writeHead(200).end("ok\n");
+    else res.writeHead(404).end("try /metrics\n");
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address();
+  return Object.assign(server, { port: typeof addr === "object" && addr ? addr.port : port });
+}
