@@ -51,7 +51,10 @@ export function normalizeOllamaUrl(v: string): string {
   if (!url.port && !v.includes("://")) url.port = "11434";
   return url.toString().replace(/\/$/, "");
 }
-const OllamaUrl = z.string().refine((v) => URL.canParse(v.includes("://") ? v : `http://${v}`)).transform(normalizeOllamaUrl);
+const OllamaUrl = z
+  .string()
+  .refine((v) => URL.canParse(v.includes("://") ? v : `http://${v}`), "is not a URL")
+  .transform(normalizeOllamaUrl);
 
 const Token = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/);
 const EnvName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/);
@@ -60,7 +63,7 @@ const EnvName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/);
 export const ScriptRule = z
   .strictObject({
     /** Regex tested against the last user message, case-insensitive. */
-    match: z.string().refine(isRegex).optional(),
+    match: z.string().refine(isRegex, "is not a valid regular expression").optional(),
     /** Reply template; `{input}` is the last user message, `{tool_result}` the last tool output. */
     reply: z.string().optional(),
     /** Structured answer, sent when the request asks for a format (the router). */
@@ -72,6 +75,7 @@ export const ScriptRule = z
   })
   .refine((r) => r.reply !== undefined || r.json !== undefined || r.tool_call !== undefined, {
     message: "has nothing to answer with; give it a reply, json or tool_call",
+    params: { complete: true },
   });
 export type ScriptRule = z.output<typeof ScriptRule>;
 function isRegex(s: string): boolean {
@@ -110,7 +114,8 @@ export type HostConfig = z.output<typeof HostConfig>;
 
 const Servers = z
   .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-  .transform((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v));
+  .transform((v) => (typeof v === "string" ? v.split(",") : v).map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string()).min(1));
 
 /** Sections without a default must be written; jetstream, conductor and nats fill in defaults. */
 const MeshConfigShape = z.strictObject({
@@ -156,7 +161,8 @@ export type MeshConfigInput = z.input<typeof MeshConfig>;
 
 /** Rules that span fields: names, references between sections, required companions. */
 function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx): void {
-  const add = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  // `complete`: the message already says what to change, so it is printed as it is.
+  const add = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message, params: { complete: true } });
   const roleNames = Object.keys(cfg.roles);
   if (roleNames.length === 0) add(["roles"], "is empty; define at least one role, e.g. roles.voice with a model");
   if (Object.keys(cfg.hosts).length === 0) add(["hosts"], "is empty; define at least one host, e.g. hosts.local with roles: [voice]");
@@ -293,13 +299,14 @@ function describeIssue(source: string, raw: unknown, issue: z.core.$ZodIssue, ov
   const generic = path.map((p, i) => ((path[0] === "roles" || path[0] === "hosts") && i === 1) || /^\d+$/.test(p) ? "*" : p).join(".");
   const fix = `set ${where} to ${EXPECT[generic] ?? "a valid value (see config/mesh.example.yaml)"}`;
   const value = valueAt(raw, path);
-  if (issue.code === "custom") return `${source}: ${where}${fromEnv} ${issue.message}`;
+  if (issue.code === "custom" && (issue.params as { complete?: boolean } | undefined)?.complete) return `${source}: ${where}${fromEnv} ${issue.message}`;
   if (issue.code === "unrecognized_keys") {
     const known = knownKeys(path);
     return `${source}: ${where === "(top level)" ? "the top level" : where} has unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}; remove or correct ${issue.keys.length > 1 ? "them" : "it"}${known.length ? ` (allowed: ${known.join(", ")})` : ""}`;
   }
   if (value === undefined) return `${source}: ${where} is missing; ${fix}`;
-  return `${source}: ${where}${fromEnv} is ${JSON.stringify(value)}, which is not valid (${issue.message}); ${fix}`;
+  const why = issue.code === "invalid_format" && issue.format === "regex" ? "wrong format" : issue.message;
+  return `${source}: ${where}${fromEnv} is ${JSON.stringify(value)}, which is not valid (${why}); ${fix}`;
 }
 
 function valueAt(raw: unknown, path: string[]): unknown {

@@ -6,3 +6,4 @@ export * from "./frames.ts";
 export * from "./codec.ts";
 export * from "./errors.ts";
 export * from "./conversation.ts";
+export * from "./config.ts";

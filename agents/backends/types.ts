@@ -54,6 +54,11 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+export interface WarmOptions extends CallOptions {
+  /** How long the model stays loaded afterwards; default the backend's keepAlive. */
+  keepAlive?: string | number;
+}
+
 export interface BackendHealth {
   ok: boolean;
   /** Models the backend has (pulled models, known aliases). */
@@ -61,6 +66,10 @@ export interface BackendHealth {
   /** Models loaded in memory now. */
   loaded: string[];
   error?: string;
+  /** Set by withFallback: the primary's circuit breaker ("closed", "open", "half_open"). */
+  breaker?: string;
+  /** Set by withFallback: calls are going (or may go) to the fallback. */
+  degraded?: boolean;
 }
 
 /** A model server behind a small interface, so tests and the demo can swap it. */
@@ -72,6 +81,6 @@ export interface ModelBackend {
   /** Never throws: a failed probe is `{ ok: false, error }`. */
   health(opts?: CallOptions): Promise<BackendHealth>;
   /** Loads a model and keeps it loaded (keep_alive). */
-  warm(model: string, opts?: CallOptions): Promise<void>;
+  warm(model: string, opts?: WarmOptions): Promise<void>;
   close?(): void;
 }

@@ -119,7 +119,7 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
         const e = encodeBody(mesh, ev);
         await js.publish(subjects.log(inbox.conversation), e.data, { msgID: `${inbox.channel}:${inbox.id}:dead`, headers: e.headers });
       }
-      m.term(reason);
+      m.term(); // no reason: servers before 2.10.4 ignore "+TERM <reason>" and redeliver
     } catch (err) {
       log.error({ err }, "could not store the dead letter; leaving the message for redelivery");
       m.nak(5000);

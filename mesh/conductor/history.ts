@@ -16,10 +16,12 @@ export interface HistoryLimits {
 /** Every event of a conversation, oldest first. Reads with an ordered consumer until caught up. */
 export async function readConversation(mesh: Mesh, conversation: string, js: JetStreamClient = jetstream(mesh.nc)): Promise<LogEvent[]> {
   const consumer = await js.consumers.get(StreamName.Log, {
-    filter_subjects: [subjects.log(conversation)],
+    filter_subjects: subjects.log(conversation),
     deliver_policy: DeliverPolicy.All,
   });
   const events: LogEvent[] = [];
+  const info = await consumer.info(true);
+  if (info.num_pending === 0) return events; // a new conversation: nothing to wait for
   // fetch() ends after max_messages or when it has waited `expires` with nothing new.
   for (;;) {
     const batch = await consumer.fetch({ max_messages: 256, expires: 1000 });

@@ -164,9 +164,9 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
     text: reply,
     final: true,
     specialist,
-    error: failed.length ? failed.join("; ") : undefined,
     ts: Date.now(),
   };
+  if (failed.length) out.error = failed.join("; ");
   const { data, headers } = encodeBody(deps.mesh, out, { [Header.Conversation]: msg.conversation });
   await deps.js.publish(subjects.outbox(msg.channel, msg.conversation), data, { msgID: `${turnKey}:reply`, headers });
   return { reply, specialist, failed };

@@ -1,5 +1,4 @@
 /** Turns an incoming request message into a validated request, or an InvalidBodyError. */
-import type { Msg } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
 import {
   decode,
@@ -11,6 +10,18 @@ import {
   validate,
 } from "../../schemas/index.ts";
 
+/**
+ * What is read of a request message. Structural, because @nats-io/services brings its own copy of
+ * nats-core and its message types are not nominally the connection's.
+ */
+export interface RequestMsg {
+  readonly data: Uint8Array;
+  readonly headers?: RequestHeaders;
+}
+export interface RequestHeaders {
+  get(k: string): string;
+}
+
 /** A request ready to run. */
 export interface Inbound {
   id: string;
@@ -20,18 +31,20 @@ export interface Inbound {
   /** The encoding replies use: the request's (plain text gets JSON). */
   encoding: Encoding;
   req: RoleRequest;
+  /** The request's headers, for the handler (traceparent...). */
+  headers: RequestHeaders | undefined;
 }
 
 // Request ids become a subject token (lyra.cancel.<id>), so they follow the token rule.
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** The reply encoding when the body cannot be decoded: msgpack only if it was declared. */
-export function replyEncodingOf(msg: Msg): Encoding {
+export function replyEncodingOf(msg: RequestMsg): Encoding {
   return encodingOf(msg.headers?.get(Header.ContentType)) === Encoding.Msgpack ? Encoding.Msgpack : Encoding.Json;
 }
 
 /** Decodes and validates a request; throws InvalidBodyError with the detail on any problem. */
-export function parseInbound(msg: Msg, defaultTimeoutMs: number, now = Date.now()): Inbound {
+export function parseInbound(msg: RequestMsg, defaultTimeoutMs: number, now = Date.now()): Inbound {
   const h = msg.headers;
   const decoded = decode(msg.data, h?.get(Header.ContentType) || undefined);
   const value = decoded.encoding === "text" ? { prompt: decoded.value } : decoded.value;
@@ -56,5 +69,6 @@ export function parseInbound(msg: Msg, defaultTimeoutMs: number, now = Date.now(
     stream: h?.get(Header.Stream) === "1" || req.stream === true,
     encoding: decoded.encoding === Encoding.Msgpack ? Encoding.Msgpack : Encoding.Json,
     req,
+    headers: h,
   };
 }

@@ -1,5 +1,4 @@
 /** One admitted request: runs the handler and writes its output to the reply sink. */
-import type { ServiceMsg } from "@nats-io/services";
 import {
   responseText,
   Status,
@@ -12,7 +11,7 @@ import {
 import { RoleCallError } from "../errors.ts";
 import type { CompletedAnswer } from "./dedup.ts";
 import type { Inbound } from "./inbound.ts";
-import type { ReplySink } from "./sink.ts";
+import type { ReplySink, ReplyTarget } from "./sink.ts";
 import type { RoleContext, RoleHandler } from "./types.ts";
 
 /** Why a job was stopped from outside. */
@@ -31,6 +30,8 @@ export interface Job {
   readonly acceptedAt: number;
   state: "queued" | "running" | "done";
   stopReason?: StopReason;
+  /** Fires stopJob(Deadline); cleared when the job ends. */
+  deadlineTimer?: NodeJS.Timeout;
   firstChunkAt?: number;
   text: string;
   toolCalls: ToolCall[];
@@ -47,6 +48,7 @@ export function createJob(inbound: Inbound, sink: ReplySink): Job {
 export function stopJob(job: Job, reason: StopReason): void {
   if (job.state === "done" || job.stopReason) return;
   job.stopReason = reason;
+  clearTimeout(job.deadlineTimer);
   job.ctrl.abort(new Error(`request ${job.inbound.id} stopped: ${reason}`));
   // A cancelled caller has gone and a closed connection cannot carry anything: send nothing.
   if (reason === StopReason.Deadline) job.sink.error(WireCode.Timeout, "deadline passed before the answer was complete");
@@ -55,7 +57,7 @@ export function stopJob(job: Job, reason: StopReason): void {
 }
 
 /** Moves a job's remaining output to a re-issued request: ack, then what was already sent. */
-export function joinJob(job: Job, msg: ServiceMsg, stream: boolean, encoding: Encoding): void {
+export function joinJob(job: Job, msg: ReplyTarget, stream: boolean, encoding: Encoding): void {
   job.sink.retarget(msg, stream, encoding);
   if (!stream) return;
   job.sink.ack();
@@ -97,6 +99,7 @@ export async function runJob(job: Job, handler: RoleHandler, ctx: RoleContext, h
     return { type: "failed", code, message };
   } finally {
     job.state = "done";
+    clearTimeout(job.deadlineTimer);
   }
 }
 
@@ -129,6 +132,16 @@ export function sendAnswer(sink: ReplySink, answer: CompletedAnswer): void {
     sink.send({ type: "response", data: data as { text: string } });
   }
   sink.end();
+}
+
+/** Answers a repeat of a completed request id from memory: the handler does not run again. */
+export function replayAnswer(sink: ReplySink, answer: CompletedAnswer): void {
+  if (sink.stream) {
+    sink.ack();
+    sink.send({ type: "response", data: answer.text });
+    for (const tc of answer.toolCalls) sink.send({ type: "tool_call", data: tc });
+  }
+  sendAnswer(sink, answer);
 }
 
 /** The final info of a handler that sent none: the answer still says who and how long. */

@@ -3,17 +3,15 @@
  * deadlines, cancellation, keep-alives, and an orderly drain. The wire is the NATS Agent Protocol
  * v0.1 framing: typed chunks, an empty terminator, micro error headers.
  */
-import type { Msg } from "@nats-io/nats-core";
-import type { ServiceMsg } from "@nats-io/services";
 import { InvalidBodyError, Status, WireCode } from "../../schemas/index.ts";
 import type { Mesh } from "../connect.ts";
 import { MeshError } from "../errors.ts";
 import { startHeartbeat } from "../heartbeat.ts";
 import { subjects } from "../subjects.ts";
-import { createAnswerCache, type CompletedAnswer } from "./dedup.ts";
+import { createAnswerCache } from "./dedup.ts";
 import { parseInbound, replyEncodingOf, type Inbound } from "./inbound.ts";
-import { createJob, joinJob, runJob, sendAnswer, stopJob, StopReason, type Job, type JobOutcome } from "./job.ts";
-import { addRoleService } from "./service.ts";
+import { createJob, joinJob, replayAnswer, runJob, stopJob, StopReason, type Job, type JobOutcome } from "./job.ts";
+import { addRoleService, type RequestIn } from "./service.ts";
 import { createSink, replyError, type ReplySink } from "./sink.ts";
 import type { ResponderEvent, ResponderOptions, RoleResponder } from "./types.ts";
 
@@ -51,7 +49,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     idleWaiters = [];
   };
 
-  const onRequest = (msg: ServiceMsg) => {
+  const onRequest = (msg: RequestIn) => {
     if (!accepting) {
       reject(msg, replyEncodingOf(msg), undefined, WireCode.Unavailable, `role '${role}' on ${host} is shutting down`);
       return;
@@ -72,7 +70,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     const live = jobs.get(inb.id);
     if (live) return joinJob(live, msg, inb.stream, inb.encoding);
     const done = answers.get(inb.id);
-    if (done) return replay(msg, inb, done);
+    if (done) return replayAnswer(newSink(msg, inb), done);
     if (running >= concurrency && queue.length >= queueSize) {
       const retryAfterS = Math.max(1, Math.ceil((avgMs * (running + queue.length)) / concurrency / 1000));
       reject(msg, inb.encoding, inb.id, WireCode.Busy, `role '${role}' on ${host} is busy`, retryAfterS);
@@ -81,29 +79,20 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     admit(msg, inb);
   };
 
-  const reject = (msg: ServiceMsg, enc: Inbound["encoding"], id: string | undefined, code: WireCode, text: string, retryAfterS?: number) => {
+  const reject = (msg: RequestIn, enc: Inbound["encoding"], id: string | undefined, code: WireCode, text: string, retryAfterS?: number) => {
     replyError(msg, enc, code, text, retryAfterS);
     emit({ type: "rejected", requestId: id, code });
   };
 
-  const newSink = (msg: ServiceMsg, inb: Inbound): ReplySink =>
+  const newSink = (msg: RequestIn, inb: Inbound): ReplySink =>
     createSink(msg, { stream: inb.stream, encoding: inb.encoding, host, keepAliveMs });
 
-  const replay = (msg: ServiceMsg, inb: Inbound, answer: CompletedAnswer) => {
-    const sink = newSink(msg, inb);
-    if (sink.stream) {
-      sink.ack();
-      sink.send({ type: "response", data: answer.text });
-      for (const tc of answer.toolCalls) sink.send({ type: "tool_call", data: tc });
-    }
-    sendAnswer(sink, answer);
-  };
-
-  const admit = (msg: ServiceMsg, inb: Inbound) => {
+  const admit = (msg: RequestIn, inb: Inbound) => {
     const job = createJob(inb, newSink(msg, inb));
     jobs.set(inb.id, job);
-    const timer = setTimeout(() => stop(job, StopReason.Deadline), inb.deadline - Date.now());
-    job.ctrl.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+    // setTimeout overflows past 2^31 ms; a deadline that far away is as good as none.
+    const wait = Math.min(inb.deadline - Date.now(), 2 ** 31 - 1);
+    job.deadlineTimer = setTimeout(() => stop(job, StopReason.Deadline), wait);
     if (job.sink.stream) job.sink.ack();
     emit({ type: "accepted", requestId: inb.id, queued: running >= concurrency });
     if (running < concurrency) return start(job);
@@ -122,14 +111,15 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
       stream,
       signal: job.ctrl.signal,
       log: log.child({ request: id, conversation }),
-      headers: (job.sink as unknown as { msg?: Msg }).msg?.headers,
+      headers: job.inbound.headers,
     };
-    void runJob(job, handler, ctx, host, role).then((outcome) => finished(job, outcome));
+    void runJob(job, handler, ctx, host, role)
+      .then((outcome) => finished(job, outcome))
+      .catch((err: unknown) => log.error({ err }, "responder bookkeeping failed"));
   };
 
   const finished = (job: Job, outcome: JobOutcome) => {
     running--;
-    if (!job.ctrl.signal.aborted) job.ctrl.abort(new Error("request finished")); // clears the deadline timer
     if (jobs.get(job.inbound.id) === job) jobs.delete(job.inbound.id);
     const requestId = job.inbound.id;
     if (outcome.type === "completed") {
@@ -162,33 +152,42 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   };
 
   // Cancels go to every replica (no queue group): only the one running the request acts.
+  const cancelPrefix = subjects.cancelAll.slice(0, -1);
   const cancelSub = mesh.nc.subscribe(subjects.cancelAll, {
-    callback: (_err, m) => {
-      const job = jobs.get(m.subject.slice(subjects.cancelAll.length - 1));
+    callback: (err, m) => {
+      if (err) return;
+      const job = jobs.get(m.subject.slice(cancelPrefix.length));
       if (job) stop(job, StopReason.Cancelled);
     },
   });
   const maxPayload = opts.maxPayload ?? mesh.maxPayload();
-  const service = await addRoleService(mesh.nc, {
-    role,
-    host,
-    owner,
-    version: opts.version ?? "0.1.0",
-    description: opts.description ?? `Lyra role '${role}' on ${host}`,
-    metadata: opts.metadata ?? {},
-    maxPayload,
-    stats: () => ({ in_flight: running, queue_depth: queue.length, role, host, ...opts.stats?.() }),
-    handler: (err, msg) => {
-      if (err) log.error({ err }, "role endpoint failed");
-      else onRequest(msg);
-    },
-  });
+  let service: Awaited<ReturnType<typeof addRoleService>>;
+  try {
+    service = await addRoleService(mesh.nc, {
+      role,
+      host,
+      owner,
+      version: opts.version ?? "0.1.0",
+      description: opts.description ?? `Lyra role '${role}' on ${host}`,
+      metadata: opts.metadata ?? {},
+      maxPayload,
+      stats: () => ({ in_flight: running, queue_depth: queue.length, role, host, ...opts.stats?.() }),
+      handler: (err, msg) => {
+        if (err) log.error({ err }, "role endpoint failed");
+        else onRequest(msg);
+      },
+    });
+  } catch (err) {
+    cancelSub.unsubscribe(); // nothing else was started
+    throw err;
+  }
+  const serviceId = service.info().id;
   const hbS = opts.heartbeatIntervalS ?? 30;
   const heartbeat =
     hbS > 0
-      ? startHeartbeat(mesh, { owner, role, instanceId: service.id, intervalS: hbS, extra: () => ({ host, in_flight: running, queue_depth: queue.length }) })
+      ? startHeartbeat(mesh, { owner, role, instanceId: serviceId, intervalS: hbS, extra: () => ({ host, in_flight: running, queue_depth: queue.length }) })
       : undefined;
-  log.info({ subject: subjects.role(role), id: service.id, concurrency, queueSize }, "serving role");
+  log.info({ subject: subjects.role(role), id: serviceId, concurrency, queueSize }, "serving role");
 
   let resolveClosed!: () => void;
   const closedP = new Promise<void>((r) => (resolveClosed = r));
@@ -196,28 +195,37 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   const idle = (ms: number) =>
     new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
-      idleWaiters.push(() => (clearTimeout(t), resolve()));
+      idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
       checkIdle();
     });
-  const shutdown = (graceful: boolean, reason: StopReason) =>
-    (stopping ??= (async () => {
+  const abortAll = (reason: StopReason) => {
+    accepting = false;
+    for (const job of [...jobs.values()]) stop(job, reason);
+  };
+  const shutdown = (graceful: boolean, reason: StopReason) => {
+    if (!graceful) abortAll(reason); // also cuts short a drain in progress
+    return (stopping ??= (async () => {
       accepting = false;
       heartbeat?.stop();
-      const stopped = service.stop().catch(() => null);
+      // Unregisters the endpoint and $SRV handlers (one round trip), so no new work arrives.
+      await service.stop().catch(() => null);
       if (graceful) {
-        await stopped;
         await idle(graceMs);
+        abortAll(reason);
       }
-      for (const job of [...jobs.values()]) stop(job, reason);
       await idle(ABORT_SETTLE_MS);
       if (!mesh.nc.isClosed()) cancelSub.unsubscribe();
-      log.info({ id: service.id }, "role stopped");
+      log.info({ id: serviceId }, "role stopped");
       resolveClosed();
     })());
+  };
   void mesh.nc.closed().then(() => shutdown(false, StopReason.Closed));
 
   return {
-    id: service.id,
+    id: serviceId,
     role,
     inFlight: () => running,
     queueDepth: () => queue.length,

@@ -1,6 +1,12 @@
 /** The NATS micro registration of a role, so `nats micro ls` and Agent Protocol discovery find it. */
-import { Svcm, type Service, type ServiceHandler } from "@nats-io/services";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { Svcm, type Service } from "@nats-io/services";
 import { subjects } from "../subjects.ts";
+import type { RequestMsg } from "./inbound.ts";
+import type { ReplyTarget } from "./sink.ts";
+
+/** A request as the prompt endpoint delivers it (a micro ServiceMsg, seen structurally). */
+export type RequestIn = ReplyTarget & RequestMsg;
 
 /** The Agent Protocol's service name "Synadia Agents" (the micro name rule forbids the space). */
 export const AGENT_SERVICE_NAME = "SynadiaAgents";
@@ -16,11 +22,13 @@ export interface RoleServiceOptions {
   metadata: Record<string, string>;
   maxPayload: number;
   stats: () => Record<string, unknown>;
-  handler: ServiceHandler;
+  handler: (err: Error | null, msg: RequestIn) => void;
 }
 
-export async function addRoleService(nc: Svcm["nc"], o: RoleServiceOptions): Promise<Service> {
-  const service = await new Svcm(nc).add({
+export async function addRoleService(nc: NatsConnection, o: RoleServiceOptions): Promise<Service> {
+  // @nats-io/services carries its own nats-core copy: same protocol and shapes, but its enums
+  // make the types nominally different, hence the casts here and on the messages.
+  const service = await new Svcm(nc as unknown as Svcm["nc"]).add({
     name: AGENT_SERVICE_NAME,
     version: o.version,
     description: o.description,
@@ -39,7 +47,7 @@ export async function addRoleService(nc: Svcm["nc"], o: RoleServiceOptions): Pro
     subject: subjects.role(o.role),
     queue: subjects.roleQueue(o.role),
     metadata: { max_payload: `${o.maxPayload}B`, attachments_ok: "false" },
-    handler: o.handler,
+    handler: (err, msg) => o.handler(err, msg as unknown as RequestIn),
   });
   return service;
 }

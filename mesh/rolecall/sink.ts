@@ -3,7 +3,6 @@
  * and can be moved to a new reply subject when a re-issued request joins a running one.
  */
 import { Empty, headers, type MsgHdrs } from "@nats-io/nats-core";
-import type { ServiceMsg } from "@nats-io/services";
 import {
   contentTypeOf,
   encode,
@@ -15,6 +14,16 @@ import {
   type ErrorBody,
   type WireCode,
 } from "../../schemas/index.ts";
+
+/**
+ * What the sink needs of a request message: a micro ReplyTarget fits. Structural, because
+ * @nats-io/services brings its own copy of nats-core; its publish reads headers by shape.
+ */
+export interface ReplyTarget {
+  readonly reply?: string;
+  respond(data: Uint8Array, opts?: { headers?: MsgHdrs }): boolean;
+  respondError(code: number, description: string, data: Uint8Array, opts: { headers: MsgHdrs }): boolean;
+}
 
 export interface SinkOptions {
   stream: boolean;
@@ -40,7 +49,7 @@ export interface ReplySink {
   /** Stops sending without a terminator (the caller went away). */
   abandon(): void;
   /** Moves the rest of the output to a new request's reply subject. */
-  retarget(msg: ServiceMsg, stream: boolean, encoding: Encoding): void;
+  retarget(msg: ReplyTarget, stream: boolean, encoding: Encoding): void;
 }
 
 // Shared per-encoding headers: publish serialises them, nothing mutates them after this.
@@ -56,7 +65,7 @@ function contentHeaders(enc: Encoding): MsgHdrs {
 }
 
 /** Sends a one-off error reply (and the terminator) to a request that never became a job. */
-export function replyError(msg: ServiceMsg, enc: Encoding, code: WireCode, message: string, retryAfterS?: number): void {
+export function replyError(msg: ReplyTarget, enc: Encoding, code: WireCode, message: string, retryAfterS?: number): void {
   if (!msg.reply) return;
   const body: ErrorBody = { error: wireErrorName[code], message };
   if (retryAfterS !== undefined) body.retry_after_s = retryAfterS;
@@ -76,7 +85,7 @@ function shortDescription(message: string): string {
   return one.length > 200 ? `${one.slice(0, 197)}...` : one;
 }
 
-export function createSink(first: ServiceMsg, opts: SinkOptions): ReplySink {
+export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
   let msg = first;
   let stream = opts.stream;
   let encoding = opts.encoding;

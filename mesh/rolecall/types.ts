@@ -1,7 +1,7 @@
 /** Public types of the role-call client and responder. */
-import type { MsgHdrs } from "@nats-io/nats-core";
 import type { Chunk, Encoding, FinalInfo, RoleRequest, ToolCall, WireCode } from "../../schemas/index.ts";
 import type { Logger } from "../logger.ts";
+import type { RequestHeaders } from "./inbound.ts";
 
 /** What a handler gets besides the request. */
 export interface RoleContext {
@@ -16,7 +16,7 @@ export interface RoleContext {
   /** pino child bound to role, host, request and conversation. */
   readonly log: Logger;
   /** The request's NATS headers (traceparent and friends). */
-  readonly headers: MsgHdrs | undefined;
+  readonly headers: RequestHeaders | undefined;
 }
 
 /**

@@ -19,7 +19,7 @@ export const log = defineCommand({
     const mesh = await cliConnect(values, "lyra-log");
     try {
       const js = jetstream(mesh.nc);
-      const c = await js.consumers.get(StreamName.Log, { filter_subjects: [subject], deliver_policy: DeliverPolicy.All });
+      const c = await js.consumers.get(StreamName.Log, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
       const info = await c.info(true);
       if (info.num_pending === 0 && !values.follow) {
         process.stderr.write(`no events for conversation '${conversation}'\n`);

@@ -1,0 +1,107 @@
+/**
+ * The scripted backend: deterministic answers from rules, for the development mesh, the demo and
+ * tests. It is labelled, never silent: every final says backend "scripted" and model
+ * "scripted:<model>". A message no rule covers is an error, not a made-up answer.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import type { z } from "zod";
+import { ScriptRule } from "../../schemas/config.ts";
+import type { ChatMessage } from "../../schemas/index.ts";
+import { AbortedError, FirstTokenTimeoutError, ScriptError } from "../errors.ts";
+import { since } from "./control.ts";
+import { DEFAULT_FIRST_TOKEN_TIMEOUT_MS, type ChatOptions, type ModelBackend, type ModelChunk, type ModelRequest } from "./types.ts";
+
+export type ScriptRuleInput = z.input<typeof ScriptRule>;
+
+export interface ScriptedBackend extends ModelBackend {
+  /** Every request it was given, in order (for assertions). */
+  readonly requests: readonly ModelRequest[];
+}
+
+/** Builds the backend from rules (config roles.<name>.script). Throws ScriptError on a bad rule. */
+export function createScriptedBackend(script: readonly ScriptRuleInput[]): ScriptedBackend {
+  const rules = script.map((r, i) => {
+    const parsed = ScriptRule.safeParse(r);
+    if (!parsed.success) throw new ScriptError(`script rule ${i} is invalid: ${parsed.error.issues.map((x) => `${x.path.join(".") || "rule"} ${x.message}`).join("; ")}`);
+    return { ...parsed.data, re: parsed.data.match !== undefined ? new RegExp(parsed.data.match, "i") : undefined };
+  });
+  const requests: ModelRequest[] = [];
+  const warmed = new Set<string>();
+
+  async function* chat(req: ModelRequest, opts: ChatOptions = {}): AsyncGenerator<ModelChunk> {
+    requests.push(req);
+    const started = performance.now();
+    const input = req.messages.findLast((m) => m.role === "user")?.content ?? "";
+    const rule = rules.find((r) => r.re?.test(input) ?? true);
+    if (!rule) {
+      throw new ScriptError(
+        `scripted backend: no rule matches ${JSON.stringify(input.slice(0, 120))} for model '${req.model}', and the script has no default rule; add a rule without 'match'`,
+      );
+    }
+    const last = req.messages.at(-1);
+    const toolResult = last?.role === "tool" ? last.content : "";
+    const final = (completion: number, done_reason: string, firstTokenMs?: number): ModelChunk => ({
+      type: "final",
+      model: `scripted:${req.model}`,
+      backend: "scripted",
+      usage: { prompt_tokens: countWords(req.messages), completion_tokens: completion },
+      timings: { total_ms: since(started), ...(firstTokenMs !== undefined ? { first_token_ms: firstTokenMs } : {}) },
+      done_reason,
+    });
+    const wait = async (ms: number, first: boolean) => {
+      const limit = opts.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
+      try {
+        await delay(first ? Math.min(ms, limit) : ms, undefined, { signal: opts.signal });
+      } catch (err) {
+        throw new AbortedError(`scripted chat with '${req.model}'`, { cause: err });
+      }
+      if (first && ms > limit) throw new FirstTokenTimeoutError(req.model, limit, { backend: "scripted", where: "the scripted backend" });
+    };
+
+    // A tool-calling rule calls first; once the result is back (last message is a tool's) it replies.
+    if (rule.tool_call && last?.role !== "tool") {
+      const granted = (req.tools ?? []).map((t) => t.name);
+      if (!granted.includes(rule.tool_call.name)) {
+        throw new ScriptError(`scripted backend: the rule calls tool '${rule.tool_call.name}', but the request grants only [${granted.join(", ")}]; grant the tool to the role or change the script`);
+      }
+      await wait(rule.delay_ms ?? 0, true);
+      yield { type: "tool_call", call: { id: "call_0", name: rule.tool_call.name, arguments: rule.tool_call.arguments } };
+      yield final(1, "tool_calls", since(started));
+      return;
+    }
+    let text: string;
+    if (req.format !== undefined) {
+      if (!rule.json) throw new ScriptError(`scripted backend: the request asks for structured output, but the rule matching ${JSON.stringify(input.slice(0, 80))} has no 'json'; add json to that rule`);
+      text = JSON.stringify(rule.json);
+    } else if (rule.reply !== undefined) {
+      text = rule.reply.replaceAll("{input}", input).replaceAll("{tool_result}", toolResult).replaceAll("{model}", req.model);
+    } else if (rule.json) {
+      text = JSON.stringify(rule.json);
+    } else {
+      text = toolResult;
+    }
+    const words = text.match(/\s*\S+\s*/g) ?? [];
+    let firstTokenMs: number | undefined;
+    for (const word of words) {
+      if (opts.signal?.aborted) throw new AbortedError(`scripted chat with '${req.model}'`, { cause: opts.signal.reason });
+      await wait(rule.delay_ms ?? 0, firstTokenMs === undefined);
+      firstTokenMs ??= since(started);
+      yield { type: "delta", text: word };
+    }
+    yield final(words.length, "stop", firstTokenMs);
+  }
+
+  return {
+    name: "scripted",
+    requests,
+    chat,
+    health: async () => ({ ok: true, models: [...warmed], loaded: [...warmed] }),
+    warm: async (model: string) => {
+      warmed.add(model);
+    },
+  };
+}
+
+function countWords(messages: ChatMessage[]): number {
+  return messages.reduce((n, m) => n + (m.content.match(/\S+/g)?.length ?? 0), 0);
+}

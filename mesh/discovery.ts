@@ -1,0 +1,68 @@
+/**
+ * Finds the roles served on the mesh through NATS micro discovery ($SRV.INFO / $SRV.STATS of the
+ * Agent Protocol's service name), the same view `nats micro ls` gives. `lyra status` uses it.
+ */
+import { Svcm, type ServiceInfo, type ServiceStats } from "@nats-io/services";
+import type { Mesh } from "./connect.ts";
+import { AGENT_SERVICE_NAME, PROMPT_ENDPOINT } from "./rolecall/service.ts";
+
+export interface DiscoveredRole {
+  /** The micro service instance id. */
+  instanceId: string;
+  role: string;
+  host: string;
+  /** The prompt endpoint's subject (`lyra.<role>`). */
+  subject: string;
+  version: string;
+  metadata: Record<string, string>;
+  stats: { num_requests: number; num_errors: number; data: unknown };
+}
+
+export interface DiscoverOptions {
+  /** How long to collect answers, ms; default 1000 (collection also ends after a short silence). */
+  timeoutMs?: number;
+}
+
+/** Every Lyra role instance that answers within the timeout, sorted by role then host. */
+export async function discoverRoles(mesh: Mesh, opts: DiscoverOptions = {}): Promise<DiscoveredRole[]> {
+  const maxWait = opts.timeoutMs ?? 1000;
+  // @nats-io/services carries its own nats-core copy; the connection is the same at runtime.
+  const client = new Svcm(mesh.nc as unknown as Svcm["nc"]).client({ strategy: "stall", maxWait });
+  const [infos, stats] = await Promise.all([
+    collect<ServiceInfo>(() => client.info(AGENT_SERVICE_NAME)),
+    collect<ServiceStats>(() => client.stats(AGENT_SERVICE_NAME)),
+  ]);
+  const statsById = new Map(stats.map((s) => [s.id, s]));
+  const roles: DiscoveredRole[] = [];
+  for (const info of infos) {
+    const md = info.metadata ?? {};
+    if (md.agent !== "lyra") continue; // other agents share the Agent Protocol's service name
+    const endpoint = info.endpoints.find((e) => e.name === PROMPT_ENDPOINT) ?? info.endpoints[0];
+    const es = statsById.get(info.id)?.endpoints?.find((e) => e.name === endpoint?.name);
+    roles.push({
+      instanceId: info.id,
+      role: md.role ?? md.session ?? "",
+      host: md.host ?? "",
+      subject: endpoint?.subject ?? "",
+      version: info.version,
+      metadata: md,
+      stats: { num_requests: es?.num_requests ?? 0, num_errors: es?.num_errors ?? 0, data: es?.data },
+    });
+  }
+  return roles.sort((a, b) => a.role.localeCompare(b.role) || a.host.localeCompare(b.host));
+}
+
+async function collect<T>(query: () => Promise<AsyncIterable<T>>): Promise<T[]> {
+  const out: T[] = [];
+  try {
+    for await (const item of await query()) out.push(item);
+  } catch (err) {
+    // No service at all answers as NATS no-responders: that is an empty mesh, not a failure.
+    if (!isNoResponders(err)) throw err;
+  }
+  return out;
+}
+
+function isNoResponders(err: unknown): boolean {
+  return err instanceof Error && (err.name === "NoRespondersError" || /no responders/i.test(err.message));
+}

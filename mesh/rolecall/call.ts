@@ -1,0 +1,161 @@
+/**
+ * One role call on the wire: attempts with a fresh reply inbox each, re-issued with the same
+ * request id when a replica is presumed dead (no ack, keep-alive gap, 503 shutting down), retried
+ * with jittered backoff on 429, all within the call's deadline.
+ */
+import { createInbox, headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
+import {
+  Chunk,
+  decode,
+  ErrorBody,
+  Header,
+  KnownChunkTypes,
+  WireCode,
+  contentTypeOf,
+  type Encoding,
+} from "../../schemas/index.ts";
+import { DeadlineExceededError, InternalError, RoleCallError, UnavailableError, roleCallError } from "../errors.ts";
+import { subjects } from "../subjects.ts";
+import { createCollector } from "./collector.ts";
+import type { Mailbox } from "./mailbox.ts";
+import type { RoleResult } from "./types.ts";
+
+/** A reply message tagged with the attempt whose inbox it reached. */
+export interface Delivery {
+  attempt: number;
+  msg: Msg;
+}
+
+export interface CallPlan {
+  nc: NatsConnection;
+  role: string;
+  body: Uint8Array;
+  encoding: Encoding;
+  requestId: string;
+  conversation: string | undefined;
+  deadline: number;
+  ackWindowMs: number;
+  keepAliveGapMs: number;
+  maxAttempts: number;
+  headers: Record<string, string>;
+  /** Fed by the attempts' subscriptions; fail() on it interrupts the call. */
+  box: Mailbox<Delivery>;
+  onChunk: (c: Chunk) => void;
+}
+
+type AttemptEnd = { type: "done" } | { type: "retry"; error: RoleCallError; delayMs: number };
+
+export async function runCall(p: CallPlan): Promise<RoleResult> {
+  const collector = createCollector(p.role);
+  let lastError: RoleCallError | undefined;
+  for (let attempt = 1; attempt <= p.maxAttempts; attempt++) {
+    const end = await runAttempt(p, attempt, collector);
+    if (end.type === "done") return collector.result(attempt);
+    lastError = end.error;
+    if (attempt < p.maxAttempts) await p.box.sleep(end.delayMs);
+  }
+  throw lastError!;
+}
+
+async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<typeof createCollector>): Promise<AttemptEnd> {
+  const { nc, role, box, deadline } = p;
+  if (Date.now() >= deadline) throw deadlineError(p);
+  const inbox = createInbox(inboxPrefixOf(nc));
+  const sub = nc.subscribe(inbox, {
+    callback: (err, msg) => {
+      if (!err) box.push({ attempt, msg });
+    },
+  });
+  try {
+    nc.publish(subjects.role(role), p.body, { reply: inbox, headers: requestHeaders(p, attempt) });
+    collector.startAttempt();
+    let acked = false;
+    for (;;) {
+      const wait = Math.min(acked ? p.keepAliveGapMs : p.ackWindowMs, deadline - Date.now());
+      const d = await box.take(wait);
+      if (!d) {
+        if (Date.now() >= deadline) throw deadlineError(p);
+        const why = acked ? `no message for ${p.keepAliveGapMs} ms after the ack` : `no ack within ${p.ackWindowMs} ms`;
+        return { type: "retry", error: new UnavailableError(WireCode.Unavailable, role, `replica presumed dead: ${why}`), delayMs: 0 };
+      }
+      if (d.attempt !== attempt) continue; // an earlier attempt's straggler
+      const { msg } = d;
+      const h = msg.headers;
+      if (msg.data.length === 0 && !h) return { type: "done" };
+      if (msg.data.length === 0 && h?.status === "503") {
+        // NATS no-responders: nobody serves the role, known at once.
+        throw new UnavailableError(WireCode.Unavailable, role, `no agent serves role '${role}' (no responders on ${subjects.role(role)})`);
+      }
+      const code = h?.get(Header.ErrorCode);
+      if (code) return errorEnd(p, msg, Number(code), attempt);
+      const chunk = parseChunk(msg, role);
+      if (!chunk) continue;
+      acked = true; // any chunk proves the replica is alive, even from a responder that sends no ack
+      if (chunk.type === "status" && chunk.data === "ack") collector.setHost(h?.get(Header.Host) ?? "");
+      const out = collector.accept(chunk);
+      if (out) p.onChunk(out);
+    }
+  } finally {
+    sub.unsubscribe();
+  }
+}
+
+/** The connection's private inbox prefix: on the implementation, not the interface. */
+function inboxPrefixOf(nc: NatsConnection): string | undefined {
+  return (nc as NatsConnection & { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
+}
+
+function requestHeaders(p: CallPlan, attempt: number) {
+  const h = headers();
+  for (const [k, v] of Object.entries(p.headers)) h.set(k, v);
+  h.set(Header.ContentType, contentTypeOf(p.encoding));
+  h.set(Header.RequestId, p.requestId);
+  if (p.conversation) h.set(Header.Conversation, p.conversation);
+  h.set(Header.Deadline, String(p.deadline));
+  h.set(Header.Stream, "1");
+  h.set(Header.Attempt, String(attempt));
+  return h;
+}
+
+/** 429 and 503 are worth another attempt (another replica); any other code ends the call. */
+function errorEnd(p: CallPlan, msg: Msg, code: number, attempt: number): AttemptEnd {
+  let body: ErrorBody | undefined;
+  try {
+    body = ErrorBody.parse(decode(msg.data, msg.headers?.get(Header.ContentType) || undefined).value);
+  } catch {
+    body = undefined; // the headers alone still say what went wrong
+  }
+  const err = roleCallError(code, p.role, msg.headers?.get(Header.Error) || body?.message || `error ${code}`, body);
+  if (err.status === WireCode.Unavailable) return { type: "retry", error: err, delayMs: jitter(50) };
+  if (err.status !== WireCode.Busy) throw err;
+  const left = p.deadline - Date.now();
+  const base = err.retryAfterS !== undefined ? err.retryAfterS * 1000 : 100 * 2 ** (attempt - 1);
+  // Wait what the replica asked (jittered, so callers do not return together), but leave room
+  // for the attempt itself inside the deadline.
+  const delayMs = Math.min(jitter(base), left / 2);
+  if (delayMs < 1) throw err;
+  return { type: "retry", error: err, delayMs };
+}
+
+function jitter(ms: number): number {
+  return ms * (0.5 + Math.random() * 0.5);
+}
+
+/** A validated chunk, or undefined for a chunk type this client does not know. */
+function parseChunk(msg: Msg, role: string): Chunk | undefined {
+  let value: unknown;
+  try {
+    value = decode(msg.data, msg.headers?.get(Header.ContentType) || undefined).value;
+  } catch (err) {
+    throw new InternalError(WireCode.Internal, role, `role sent an undecodable chunk: ${(err as Error).message}`, undefined, { cause: err });
+  }
+  const type = (value as { type?: unknown } | null)?.type;
+  if (typeof type !== "string" || !KnownChunkTypes.has(type)) return undefined;
+  const r = Chunk.safeParse(value);
+  if (!r.success) throw new InternalError(WireCode.Internal, role, `role sent an invalid '${type}' chunk: ${r.error.issues[0]?.message}`);
+  return r.data;
+}
+
+function deadlineError(p: CallPlan): DeadlineExceededError {
+  return new DeadlineExceededError(WireCode.Timeout, p.role, `no complete answer before the deadline (${new Date(p.deadline).toISOString()})`);
+}

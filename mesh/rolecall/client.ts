@@ -1,0 +1,148 @@
+/**
+ * The caller side of role calls, where reliability lives: no-responders known at once, 429
+ * retried with jitter, dead replicas presumed from a missing ack or keep-alive and the request
+ * re-issued under the same id, every wait bounded by the call's deadline.
+ */
+import { nuid } from "@nats-io/nats-core";
+import { assertFits, encode, RoleRequest, validate, type Chunk } from "../../schemas/index.ts";
+import type { Mesh } from "../connect.ts";
+import { CancelledError, ConnectionClosedError } from "../errors.ts";
+import { subjects } from "../subjects.ts";
+import { runCall, type Delivery } from "./call.ts";
+import { createMailbox, type Mailbox } from "./mailbox.ts";
+import type { CallOptions, RoleCallInput, RoleClient, RoleResult, RoleStream } from "./types.ts";
+
+/** Defaults for every call of a client (each call may override them). */
+export type RoleClientOptions = Pick<CallOptions, "timeoutMs" | "ackWindowMs" | "keepAliveGapMs" | "maxAttempts" | "encoding">;
+
+export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): RoleClient {
+  const { nc } = mesh;
+  const pending = new Map<Mailbox<Delivery>, Promise<unknown>>();
+  let closedErr: ConnectionClosedError | undefined;
+  const failAll = (err: ConnectionClosedError) => {
+    closedErr ??= err;
+    for (const box of pending.keys()) box.fail(closedErr);
+  };
+  let resolveClosed!: () => void;
+  const closedP = new Promise<void>((r) => (resolveClosed = r));
+  const onConnectionClosed = () => {
+    failAll(new ConnectionClosedError("role call"));
+    resolveClosed();
+  };
+  void nc.closed().then(onConnectionClosed, onConnectionClosed);
+
+  const start = async (role: string, input: RoleCallInput, o: CallOptions, onChunk: (c: Chunk) => void): Promise<RoleResult> => {
+    if (closedErr) throw closedErr;
+    const opts = { ...defaults, ...o };
+    const timeoutMs = opts.timeoutMs ?? 120_000;
+    const requestId = opts.requestId ?? nuid.next();
+    const cancelSubject = subjects.cancel(requestId); // validates the id as a subject token
+    subjects.role(role);
+    const req = validate(RoleRequest, typeof input === "string" ? { prompt: input } : input, "role request");
+    const encoding = opts.encoding ?? mesh.encoding;
+    const body = encode(opts.conversation && !req.conversation ? { ...req, conversation: opts.conversation } : req, encoding);
+    assertFits(body, mesh.maxPayload(), `request to role '${role}'`);
+
+    if (opts.signal?.aborted) throw new CancelledError(role, { cause: opts.signal.reason });
+
+    const box = createMailbox<Delivery>();
+    const onAbort = () => box.fail(new CancelledError(role, { cause: opts.signal?.reason }));
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const run = runCall({
+      nc,
+      role,
+      body,
+      encoding,
+      requestId,
+      conversation: opts.conversation ?? req.conversation,
+      deadline: Date.now() + timeoutMs,
+      ackWindowMs: opts.ackWindowMs ?? 1000,
+      keepAliveGapMs: opts.keepAliveGapMs ?? 5000,
+      maxAttempts: opts.maxAttempts ?? 5,
+      headers: opts.headers ?? {},
+      box,
+      onChunk,
+    });
+    pending.set(box, run);
+    try {
+      return await run;
+    } catch (err) {
+      // The responder may still be working for a caller that has gone: tell it to stop.
+      if (box.failure && !nc.isClosed()) {
+        try {
+          nc.publish(cancelSubject);
+        } catch {
+          // draining: the responder's own deadline stops the work
+        }
+      }
+      if (nc.isClosed() && !(err instanceof CancelledError)) throw closedErr ?? new ConnectionClosedError("role call", { cause: err });
+      throw err;
+    } finally {
+      pending.delete(box);
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  };
+
+  const stream = (role: string, input: RoleCallInput, o: CallOptions = {}): RoleStream => {
+    const ctrl = new AbortController();
+    const signal = o.signal ? AbortSignal.any([o.signal, ctrl.signal]) : ctrl.signal;
+    const buffered: Chunk[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    const result = start(role, input, { ...o, signal }, (c) => {
+      buffered.push(c);
+      wake?.();
+    });
+    // This handler also keeps an unobserved `result` rejection from being reported as unhandled:
+    // the iterator reports it to a caller who only iterates.
+    const settled = result.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    void settled.then(() => {
+      done = true;
+      wake?.();
+    });
+    const iterator: AsyncIterator<Chunk> = {
+      async next() {
+        for (;;) {
+          if (buffered.length > 0) return { done: false, value: buffered.shift()! };
+          if (done) {
+            const err = await settled;
+            if (err) throw err as Error;
+            return { done: true, value: undefined };
+          }
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+      },
+      // Leaving the loop early cancels the call.
+      async return() {
+        if (!done) ctrl.abort(new Error("stream consumer stopped early"));
+        await settled;
+        return { done: true, value: undefined };
+      },
+    };
+    return { result, [Symbol.asyncIterator]: () => iterator };
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      failAll(new ConnectionClosedError("role call (client closed)"));
+      await Promise.allSettled([...pending.values()]);
+      resolveClosed();
+    })());
+
+  return {
+    call: (role, input, o = {}) => start(role, input, o, () => undefined),
+    stream,
+    pending: () => pending.size,
+    drain: async () => {
+      await Promise.allSettled([...pending.values()]);
+    },
+    close,
+    closed: () => closedP,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,16 @@
+// Public surface of mesh/rolecall/: serve a role, call a role.
+export { serveRole } from "./responder.ts";
+export { createRoleClient, type RoleClientOptions } from "./client.ts";
+export { AGENT_SERVICE_NAME, PROMPT_ENDPOINT, PROTOCOL_VERSION } from "./service.ts";
+export type {
+  CallOptions,
+  ResponderEvent,
+  ResponderOptions,
+  RoleCallInput,
+  RoleClient,
+  RoleContext,
+  RoleHandler,
+  RoleResponder,
+  RoleResult,
+  RoleStream,
+} from "./types.ts";

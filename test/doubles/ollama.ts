@@ -1,0 +1,193 @@
+/**
+ * An Ollama server double, faithful to docs/api.md: /api/chat (NDJSON stream or one JSON),
+ * /api/generate (enough to load a model), /api/tags, /api/ps, `{"error": "..."}` bodies, 404 for
+ * models not pulled, 503 when more requests are in flight than it has room for.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest } from "./http.ts";
+
+/** The /api/chat body, as far as the double looks at it. */
+export interface OllamaChatBody {
+  model: string;
+  messages?: { role: string; content: string; images?: string[]; tool_calls?: unknown[] }[];
+  tools?: { type: string; function: { name: string; description?: string; parameters?: unknown } }[];
+  format?: "json" | Record<string, unknown>;
+  options?: Record<string, unknown>;
+  keep_alive?: string | number;
+  stream?: boolean;
+}
+
+/** What the scripted reply can be: text, tool calls, or a failure. */
+export type OllamaDoubleReply =
+  | string
+  | { content?: string; tool_calls?: { function: { name: string; arguments: Record<string, unknown> } }[] }
+  | { error: string; status: number };
+
+export interface OllamaDoubleOptions {
+  /** Pulled models; default ["qwen3:8b"]. */
+  models?: string[];
+  /** Requests it takes at once (OLLAMA_NUM_PARALLEL plus queue); more get 503; default 4. */
+  parallel?: number;
+  /** Delay of the first request per model (cold load), ms; default 0. */
+  loadDelayMs?: number;
+  /** Delay before the first token of every chat, ms; default 0. */
+  firstTokenDelayMs?: number;
+  /** Delay between tokens, ms; default 0. */
+  tokenDelayMs?: number;
+  /** Scripts the answer; default "You said: <last user message>". */
+  reply?: (req: OllamaChatBody) => OllamaDoubleReply;
+  /** The JSON document sent when `format` is set; default a sample of the schema (or {}). */
+  json?: (req: OllamaChatBody) => unknown;
+  /** Port; default a random free one. */
+  port?: number;
+}
+
+export interface OllamaDouble extends AsyncDisposable {
+  readonly url: string;
+  /** Every request, in order. */
+  readonly requests: LoggedRequest[];
+  /** Models loaded now (as /api/ps reports them). */
+  loaded(): string[];
+  /** The next request gets this status and `{"error": message}`. */
+  failNext(status: number, message?: string): void;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const NS_PER_MS = 1e6;
+
+export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise<OllamaDouble> {
+  const models = new Set(opts.models ?? ["qwen3:8b"]);
+  const parallel = opts.parallel ?? 4;
+  const requests: LoggedRequest[] = [];
+  const loadedUntil = new Map<string, number>();
+  let inFlight = 0;
+  let failure: { status: number; message: string } | undefined;
+
+  const reply = opts.reply ?? ((b: OllamaChatBody) => `You said: ${b.messages?.findLast((m) => m.role === "user")?.content ?? ""}`);
+  const json = opts.json ?? ((b: OllamaChatBody) => (typeof b.format === "object" ? sampleForSchema(b.format) : {}));
+
+  /** Loads the model if needed; returns the load time in ms. */
+  const load = async (model: string, keepAlive: unknown, gone: AbortSignal): Promise<number> => {
+    const cold = (loadedUntil.get(model) ?? 0) < Date.now();
+    const started = performance.now();
+    if (cold) await sleep(opts.loadDelayMs ?? 0, gone);
+    loadedUntil.set(model, Date.now() + keepAliveMs(keepAlive));
+    return performance.now() - started;
+  };
+
+  const handler = async (req: IncomingMessage, res: ServerResponse, gone: AbortSignal) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const body = req.method === "POST" ? await readJson(req) : undefined;
+    const entry: LoggedRequest = { method: req.method ?? "GET", path, headers: req.headers, body, aborted: false };
+    requests.push(entry);
+    res.on("close", () => (entry.aborted = !res.writableFinished));
+    if (failure) {
+      const f = failure;
+      failure = undefined;
+      return sendJson(res, f.status, { error: f.message });
+    }
+    if (req.method === "GET" && path === "/api/tags") return sendJson(res, 200, { models: [...models].map(modelInfo) });
+    if (req.method === "GET" && path === "/api/ps") {
+      const now = Date.now();
+      const running = [...loadedUntil].filter(([, until]) => until > now);
+      return sendJson(res, 200, { models: running.map(([m, until]) => ({ ...modelInfo(m), expires_at: new Date(until).toISOString(), size_vram: 1e9 })) });
+    }
+    if (req.method !== "POST" || (path !== "/api/chat" && path !== "/api/generate")) return sendJson(res, 404, { error: "404 page not found" });
+    const b = (body ?? {}) as OllamaChatBody & { prompt?: string };
+    if (!b.model) return sendJson(res, 400, { error: "model is required" });
+    if (!models.has(b.model)) return sendJson(res, 404, { error: `model "${b.model}" not found, try pulling it first` });
+    if (inFlight >= parallel) return sendJson(res, 503, { error: "server busy, please try again.  maximum pending requests exceeded" });
+    inFlight++;
+    try {
+      if (path === "/api/generate") return await generate(b, res, gone);
+      return await chat(b, res, gone);
+    } finally {
+      inFlight--;
+    }
+  };
+
+  async function generate(b: OllamaChatBody & { prompt?: string }, res: ServerResponse, gone: AbortSignal) {
+    const loadMs = await load(b.model, b.keep_alive, gone);
+    if (keepAliveMs(b.keep_alive) === 0) loadedUntil.delete(b.model);
+    // An empty prompt only loads the model ("Load a model" in docs/api.md).
+    const text = b.prompt ? reply({ model: b.model, messages: [{ role: "user", content: b.prompt }] }) : "";
+    const record = { model: b.model, created_at: new Date().toISOString(), response: typeof text === "string" ? text : "", done: true, done_reason: b.prompt ? "stop" : "load", load_duration: Math.round(loadMs * NS_PER_MS) };
+    if (b.stream === false) return sendJson(res, 200, record);
+    res.writeHead(200, { "content-type": "application/x-ndjson" });
+    res.end(JSON.stringify(record) + "\n");
+  }
+
+  async function chat(b: OllamaChatBody, res: ServerResponse, gone: AbortSignal) {
+    const started = performance.now();
+    const loadMs = await load(b.model, b.keep_alive, gone);
+    let r = reply(b);
+    if (typeof r === "object" && "error" in r) return sendJson(res, r.status, { error: r.error });
+    if (b.format !== undefined) r = JSON.stringify(json(b));
+    const content = typeof r === "string" ? r : (r.content ?? "");
+    const toolCalls = typeof r === "string" ? undefined : r.tool_calls;
+    await sleep(opts.firstTokenDelayMs ?? 0, gone);
+    const promptTokens = (b.messages ?? []).reduce((n, m) => n + tokens(m.content ?? "").length, 0);
+    const pieces = tokens(content);
+    const final = () => ({
+      model: b.model,
+      created_at: new Date().toISOString(),
+      message: { role: "assistant", content: b.stream === false ? content : "", ...(b.stream === false && toolCalls ? { tool_calls: toolCalls } : {}) },
+      done: true,
+      done_reason: "stop",
+      total_duration: Math.round((performance.now() - started) * NS_PER_MS),
+      load_duration: Math.round(loadMs * NS_PER_MS),
+      prompt_eval_count: promptTokens,
+      prompt_eval_duration: 1_000_000,
+      eval_count: Math.max(pieces.length, toolCalls ? 1 : 0),
+      eval_duration: 2_000_000,
+    });
+    if (b.stream === false) return sendJson(res, 200, final());
+    res.writeHead(200, { "content-type": "application/x-ndjson" });
+    const record = (message: object) => ({ model: b.model, created_at: new Date().toISOString(), message: { role: "assistant", content: "", ...message }, done: false });
+    for (const [i, piece] of pieces.entries()) {
+      if (gone.aborted) return;
+      if (i > 0) await sleep(opts.tokenDelayMs ?? 0, gone);
+      res.write(JSON.stringify(record({ content: piece })) + "\n");
+    }
+    if (toolCalls) res.write(JSON.stringify(record({ tool_calls: toolCalls })) + "\n");
+    if (gone.aborted) return;
+    res.end(JSON.stringify(final()) + "\n");
+  }
+
+  const server = await startDoubleServer(handler, opts.port);
+  return {
+    url: server.url,
+    requests,
+    loaded: () => [...loadedUntil].filter(([, until]) => until > Date.now()).map(([m]) => m),
+    failNext: (status, message = "internal error") => (failure = { status, message }),
+    down: () => server.down(),
+    up: () => server.up(),
+    stop: () => server.stop(),
+    [Symbol.asyncDispose]: () => server.stop(),
+  };
+}
+
+function modelInfo(name: string) {
+  return {
+    name,
+    model: name,
+    modified_at: "2025-01-01T00:00:00Z",
+    size: 5_000_000_000,
+    digest: "sha256:" + Buffer.from(name).toString("hex").padEnd(64, "0").slice(0, 64),
+    details: { parent_model: "", format: "gguf", family: "qwen3", families: ["qwen3"], parameter_size: "8B", quantization_level: "Q4_K_M" },
+  };
+}
+
+/** Ollama keep_alive: seconds as a number, a Go duration string, negative = forever; default 5m. */
+function keepAliveMs(v: unknown): number {
+  if (v === undefined || v === null) return 5 * 60_000;
+  if (typeof v === "number") return v < 0 ? Number.MAX_SAFE_INTEGER : v * 1000;
+  const s = typeof v === "string" ? v : "5m";
+  if (s.startsWith("-")) return Number.MAX_SAFE_INTEGER;
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const [, n, u] of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)?/g)) total += Number(n) * (unit[u ?? "s"] ?? 1000);
+  return total;
+}

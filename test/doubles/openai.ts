@@ -1,0 +1,145 @@
+/**
+ * An OpenAI-compatible server double (what the LiteLLM proxy serves): POST /v1/chat/completions
+ * as an SSE stream (`data: {chunk}` lines, tool-call fragments, a usage chunk, `data: [DONE]`) or
+ * one JSON, GET /v1/models, and OpenAI's error bodies `{"error": {message, type, param, code}}`.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest } from "./http.ts";
+
+export interface OpenAIChatBody {
+  model: string;
+  messages: { role: string; content: unknown; tool_calls?: unknown[]; tool_call_id?: string }[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+  tools?: { type: "function"; function: { name: string; description?: string; parameters?: unknown } }[];
+  response_format?: { type: string; json_schema?: { name: string; schema: unknown; strict?: boolean } };
+  temperature?: number;
+  max_tokens?: number;
+}
+
+export type OpenAIDoubleReply = string | { content?: string; tool_calls?: { name: string; arguments: Record<string, unknown> }[] };
+
+export interface OpenAIDoubleOptions {
+  /** The key it accepts as `Authorization: Bearer <key>`; default "sk-test". */
+  apiKey?: string;
+  /** Model aliases it serves; default ["lyra-fallback"]. */
+  models?: string[];
+  /** Scripts the answer; default "Cloud says: <last user message>". */
+  reply?: (req: OpenAIChatBody) => OpenAIDoubleReply;
+  /** The document sent for a json_schema response_format; default a sample of the schema. */
+  json?: (req: OpenAIChatBody) => unknown;
+  /** Delay before the first chunk, ms; default 0. */
+  firstTokenDelayMs?: number;
+  /** Delay between chunks, ms; default 0. */
+  tokenDelayMs?: number;
+  port?: number;
+}
+
+export interface OpenAIDouble extends AsyncDisposable {
+  readonly url: string;
+  /** Base URL for the openai client: `<url>/v1`. */
+  readonly baseURL: string;
+  readonly apiKey: string;
+  readonly requests: LoggedRequest[];
+  /** The next request fails with this status and OpenAI's error body for it. */
+  failNext(status: number, message?: string): void;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const ERRORS: Record<number, { type: string; code: string | null; message: string }> = {
+  401: { type: "invalid_request_error", code: "invalid_api_key", message: "Invalid API key" },
+  404: { type: "invalid_request_error", code: "model_not_found", message: "The model does not exist" },
+  429: { type: "requests", code: "rate_limit_exceeded", message: "Rate limit reached for requests" },
+  500: { type: "server_error", code: null, message: "The server had an error while processing your request." },
+  503: { type: "server_error", code: null, message: "The engine is currently overloaded, please try again later" },
+};
+const errorBody = (status: number, message?: string) => {
+  const e = ERRORS[status] ?? { type: "server_error", code: null, message: "error" };
+  return { error: { message: message ?? e.message, type: e.type, param: null, code: e.code } };
+};
+
+export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise<OpenAIDouble> {
+  const apiKey = opts.apiKey ?? "sk-test";
+  const models = opts.models ?? ["lyra-fallback"];
+  const requests: LoggedRequest[] = [];
+  let failure: { status: number; message: string | undefined } | undefined;
+  let seq = 0;
+  const lastUser = (b: OpenAIChatBody) => {
+    const c = b.messages.findLast((m) => m.role === "user")?.content;
+    return typeof c === "string" ? c : Array.isArray(c) ? c.map((p: { text?: string }) => p.text ?? "").join("") : "";
+  };
+  const reply = opts.reply ?? ((b: OpenAIChatBody) => `Cloud says: ${lastUser(b)}`);
+  const json = opts.json ?? ((b: OpenAIChatBody) => sampleForSchema(b.response_format?.json_schema?.schema));
+
+  const handler = async (req: IncomingMessage, res: ServerResponse, gone: AbortSignal) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const body = req.method === "POST" ? await readJson(req) : undefined;
+    const entry: LoggedRequest = { method: req.method ?? "GET", path, headers: req.headers, body, aborted: false };
+    requests.push(entry);
+    res.on("close", () => (entry.aborted = !res.writableFinished));
+    if (req.headers.authorization !== `Bearer ${apiKey}`) return sendJson(res, 401, errorBody(401));
+    if (failure) {
+      const f = failure;
+      failure = undefined;
+      return sendJson(res, f.status, errorBody(f.status, f.message));
+    }
+    if (req.method === "GET" && path === "/v1/models") {
+      return sendJson(res, 200, { object: "list", data: models.map((id) => ({ id, object: "model", created: 1_700_000_000, owned_by: "litellm" })) });
+    }
+    if (req.method !== "POST" || path !== "/v1/chat/completions") return sendJson(res, 404, errorBody(404, `Unknown path ${path}`));
+    const b = body as OpenAIChatBody;
+    if (!models.includes(b.model)) return sendJson(res, 404, errorBody(404, `The model \`${b.model}\` does not exist`));
+    const n = ++seq;
+    const r = b.response_format?.type === "json_schema" ? JSON.stringify(json(b)) : reply(b);
+    const content = typeof r === "string" ? r : (r.content ?? "");
+    const calls = (typeof r === "string" ? [] : (r.tool_calls ?? [])).map((c, i) => ({ id: `call_${n}_${i}`, name: c.name, args: JSON.stringify(c.arguments) }));
+    const finish = calls.length ? "tool_calls" : "stop";
+    const promptTokens = b.messages.reduce((n, m) => n + tokens(typeof m.content === "string" ? m.content : "").length, 0);
+    const pieces = tokens(content);
+    const usage = { prompt_tokens: promptTokens, completion_tokens: pieces.length + calls.length, total_tokens: promptTokens + pieces.length + calls.length };
+    const id = `chatcmpl-${n}`;
+    const created = Math.floor(Date.now() / 1000);
+    await sleep(opts.firstTokenDelayMs ?? 0, gone);
+    if (!b.stream) {
+      const message = { role: "assistant", content: calls.length && !content ? null : content, ...(calls.length ? { tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.args } })) } : {}) };
+      return sendJson(res, 200, { id, object: "chat.completion", created, model: b.model, choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage });
+    }
+    const withUsage = b.stream_options?.include_usage === true;
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    const send = (choices: unknown[], extra: object = {}) => {
+      if (!gone.aborted) res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: b.model, system_fingerprint: null, choices, ...(withUsage ? { usage: null } : {}), ...extra })}\n\n`);
+    };
+    const delta = (d: object, finish_reason: string | null = null) => send([{ index: 0, delta: d, logprobs: null, finish_reason }]);
+    delta({ role: "assistant", content: "" });
+    for (const piece of pieces) {
+      await sleep(opts.tokenDelayMs ?? 0, gone);
+      delta({ content: piece });
+    }
+    for (const [index, c] of calls.entries()) {
+      delta({ tool_calls: [{ index, id: c.id, type: "function", function: { name: c.name, arguments: "" } }] });
+      // Arguments arrive in small fragments, as real servers send them.
+      for (let i = 0; i < c.args.length; i += 7) {
+        await sleep(opts.tokenDelayMs ?? 0, gone);
+        delta({ tool_calls: [{ index, function: { arguments: c.args.slice(i, i + 7) } }] });
+      }
+    }
+    delta({}, finish);
+    if (withUsage) send([], { usage });
+    if (!gone.aborted) res.end("data: [DONE]\n\n");
+  };
+
+  const server = await startDoubleServer(handler, opts.port);
+  return {
+    url: server.url,
+    baseURL: `${server.url}/v1`,
+    apiKey,
+    requests,
+    failNext: (status, message) => (failure = { status, message }),
+    down: () => server.down(),
+    up: () => server.up(),
+    stop: () => server.stop(),
+    [Symbol.asyncDispose]: () => server.stop(),
+  };
+}

@@ -1,0 +1,49 @@
+/** Shared steps of the committee tests: publish a turn, wait for its stored reply, read streams. */
+import { randomUUID } from "node:crypto";
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import { LogEvent, OutboxMessage } from "../../../schemas/index.ts";
+import { decodeBody } from "../../../mesh/publish.ts";
+import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
+import { StreamName } from "../../../mesh/streams.ts";
+import { subjects } from "../../../mesh/subjects.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
+
+export const newId = (p = "m") => `${p}${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+
+/** Publishes one user message and resolves with its final reply. */
+export async function askTurn(mesh: Mesh, conversation: string, text: string, id = newId()): Promise<OutboxMessage> {
+  const watch = watchReplies(mesh, "cli", conversation, id);
+  await mesh.nc.flush();
+  await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: "tester" }, text });
+  for await (const o of watch) if (o.final) return o;
+  throw new Error(`no final reply for ${id}`);
+}
+
+/** Every stored message of a stream under `subject`, decoded. */
+export async function readStream<T>(mesh: Mesh, stream: string, subject: string, schema: { parse(v: unknown): T } & import("zod").ZodType): Promise<T[]> {
+  const js = jetstream(mesh.nc);
+  const c = await js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
+  const info = await c.info(true);
+  const out: T[] = [];
+  if (info.num_pending === 0) return out;
+  for await (const m of await c.consume()) {
+    out.push(decodeBody(schema, m, "stored message") as T);
+    if (m.info.pending === 0) break;
+  }
+  await c.delete().catch(() => undefined);
+  return out;
+}
+
+export const outboxOf = (mesh: Mesh, conversation: string) => readStream(mesh, StreamName.Outbox, subjects.outbox("cli", conversation), OutboxMessage);
+export const logOf = (mesh: Mesh, conversation: string) => readStream(mesh, StreamName.Log, subjects.log(conversation), LogEvent);
+
+/** Polls until `check` returns a value, or fails after timeoutMs. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, what = "condition"): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

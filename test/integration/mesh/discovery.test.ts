@@ -1,0 +1,120 @@
+/** Roles are found the NATS micro way ($SRV.INFO / $SRV.STATS) and announce themselves with heartbeats. */
+import { Svcm } from "@nats-io/services";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import { discoverRoles } from "../../../mesh/discovery.ts";
+import { startHeartbeat, type HeartbeatBody } from "../../../mesh/heartbeat.ts";
+import { createRoleClient, serveRole, type RoleResponder } from "../../../mesh/rolecall/index.ts";
+import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { wordsHandler } from "../../fixtures/scripted.ts";
+
+let server: NatsServer;
+let agent: Mesh;
+let caller: Mesh;
+let responder: RoleResponder;
+const beats: HeartbeatBody[] = [];
+
+interface InfoReply {
+  id: string;
+  name: string;
+  metadata: Record<string, string>;
+  endpoints: { name: string; subject: string; queue_group?: string; metadata?: Record<string, string> }[];
+}
+interface StatsReply {
+  id: string;
+  endpoints: { name: string; num_requests: number; num_errors: number; data: Record<string, unknown> }[];
+}
+
+beforeAll(async () => {
+  server = await startNatsServer({ jetstream: false });
+  agent = await connectMesh({ servers: server.url });
+  caller = await connectMesh({ servers: server.url });
+  caller.nc.subscribe("agents.lyra.lyra.voice.heartbeat", { callback: (_e, m) => void beats.push(m.json<HeartbeatBody>()) });
+  await caller.nc.flush();
+  responder = await serveRole(agent, {
+    role: "voice",
+    host: "gpu-1",
+    handler: wordsHandler("gpu-1"),
+    heartbeatIntervalS: 1,
+    metadata: { model: "qwen3:8b" },
+    stats: () => ({ model_loaded: true }),
+  });
+  await agent.nc.flush();
+});
+afterAll(async () => {
+  await responder?.close();
+  await caller?.close();
+  await agent?.close();
+  await server?.[Symbol.asyncDispose]();
+});
+
+describe("discovery", () => {
+  it("$SRV.INFO.SynadiaAgents lists the role with its prompt endpoint and Agent Protocol metadata", async () => {
+    const info = (await caller.nc.request("$SRV.INFO.SynadiaAgents", "", { timeout: 2000 })).json<InfoReply>();
+    expect(info.name).toBe("SynadiaAgents");
+    expect(info.id).toBe(responder.id);
+    expect(info.metadata).toMatchObject({ agent: "lyra", owner: "lyra", session: "voice", protocol_version: "0.1", role: "voice", host: "gpu-1", model: "qwen3:8b" });
+    expect(info.endpoints).toHaveLength(1);
+    expect(info.endpoints[0]).toMatchObject({ name: "prompt", subject: "lyra.voice", queue_group: "lyra.voice" });
+    expect(info.endpoints[0]!.metadata).toEqual({ max_payload: `${agent.maxPayload()}B`, attachments_ok: "false" });
+  });
+
+  it("$SRV.STATS.SynadiaAgents counts the role's requests", async () => {
+    const client = createRoleClient(caller);
+    for (let i = 0; i < 3; i++) await client.call("voice", `q${i}`);
+    const stats = (await caller.nc.request(`$SRV.STATS.SynadiaAgents.${responder.id}`, "", { timeout: 2000 })).json<StatsReply>();
+    expect(stats.endpoints[0]!.num_requests).toBeGreaterThanOrEqual(3);
+    expect(stats.endpoints[0]!.data).toMatchObject({ in_flight: 0, queue_depth: 0, role: "voice", host: "gpu-1", model_loaded: true });
+  });
+
+  it("discoverRoles returns the role with its stats", async () => {
+    const roles = await discoverRoles(caller, { timeoutMs: 1000 });
+    expect(roles).toHaveLength(1);
+    expect(roles[0]).toMatchObject({ instanceId: responder.id, role: "voice", host: "gpu-1", subject: "lyra.voice" });
+    expect(roles[0]!.stats.num_requests).toBeGreaterThanOrEqual(3);
+  });
+
+  it("discoverRoles ignores other agents that share the Agent Protocol service name", async () => {
+    const other = await new Svcm(agent.nc as unknown as Svcm["nc"]).add({ name: "SynadiaAgents", version: "1.0.0", metadata: { agent: "other" } });
+    try {
+      expect((await discoverRoles(caller, { timeoutMs: 500 })).map((r) => r.role)).toEqual(["voice"]);
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+describe("heartbeat", () => {
+  it("arrives on agents.lyra.<owner>.<role>.heartbeat with the Agent Protocol fields", async () => {
+    const end = Date.now() + 5000;
+    while (beats.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(beats.length).toBeGreaterThanOrEqual(2);
+    expect(beats[0]).toMatchObject({ agent: "lyra", owner: "lyra", session: "voice", instance_id: responder.id, interval_s: 1, host: "gpu-1" });
+    expect(new Date(beats[0]!.ts).toISOString()).toBe(beats[0]!.ts);
+  });
+
+  it("startHeartbeat publishes at once and stops when told (twice is safe)", async () => {
+    const got: HeartbeatBody[] = [];
+    const sub = caller.nc.subscribe("agents.lyra.team.critic.heartbeat", { callback: (_e, m) => void got.push(m.json<HeartbeatBody>()) });
+    await caller.nc.flush();
+    const hb = startHeartbeat(agent, { owner: "team", role: "critic", instanceId: "abc", intervalS: 60, extra: () => ({ load: 0.5 }) });
+    await agent.nc.flush();
+    await caller.nc.flush();
+    hb.stop();
+    hb.stop();
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({ agent: "lyra", owner: "team", session: "critic", instance_id: "abc", interval_s: 60, load: 0.5 });
+    sub.unsubscribe();
+  });
+});
+
+describe("after close", () => {
+  it("the role is gone from discovery and heartbeats stop", async () => {
+    await responder.close();
+    await responder.closed();
+    const count = beats.length;
+    expect(await discoverRoles(caller, { timeoutMs: 300 })).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(beats.length).toBe(count);
+  });
+});

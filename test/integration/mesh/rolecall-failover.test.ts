@@ -1,0 +1,141 @@
+/** Several replicas of a role: load sharing, dead replicas, busy replicas, no replicas at all. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import { UnavailableError } from "../../../mesh/errors.ts";
+import { createRoleClient, serveRole, type ResponderEvent, type RoleHandler, type RoleResponder } from "../../../mesh/rolecall/index.ts";
+import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { ANSWER, wordsHandler } from "../../fixtures/scripted.ts";
+import { gate, until } from "./helpers.ts";
+
+let server: NatsServer;
+let caller: Mesh;
+const meshes: Mesh[] = [];
+const responders: RoleResponder[] = [];
+const children: ChildProcess[] = [];
+
+async function agentMesh(): Promise<Mesh> {
+  const m = await connectMesh({ servers: server.url });
+  meshes.push(m);
+  return m;
+}
+
+async function replica(role: string, host: string, handler: RoleHandler, extra: Partial<Parameters<typeof serveRole>[1]> = {}) {
+  const mesh = await agentMesh();
+  const r = await serveRole(mesh, { role, host, handler, heartbeatIntervalS: 0, keepAliveMs: 100, ...extra });
+  responders.push(r);
+  await mesh.nc.flush(); // the subscription is on the server before anyone calls
+  return { mesh, responder: r };
+}
+
+/** Collects a stream; calls `onFirstText` once, when the first content arrives. */
+async function consume(stream: AsyncIterable<{ type: string; data: unknown }>, onFirstText: () => Promise<void> | void) {
+  let text = "";
+  let fired = false;
+  for await (const c of stream) {
+    if (c.type !== "response") continue;
+    text += c.data as string;
+    if (!fired) {
+      fired = true;
+      await onFirstText();
+    }
+  }
+  return text;
+}
+
+beforeAll(async () => {
+  server = await startNatsServer({ jetstream: false });
+  caller = await connectMesh({ servers: server.url });
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  await Promise.all(responders.map((r) => r.close()));
+  await Promise.all(meshes.map((m) => m.close()));
+  await caller?.close();
+  await server?.[Symbol.asyncDispose]();
+});
+
+describe("replicas", () => {
+  it("two responders in one queue group share the load", async () => {
+    await replica("share", "a", wordsHandler("a"));
+    await replica("share", "b", wordsHandler("b"));
+    const client = createRoleClient(caller);
+    const hosts = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      const r = await client.call("share", `q${i}`);
+      expect(r.text).toBe(ANSWER);
+      hosts.set(r.host, (hosts.get(r.host) ?? 0) + 1);
+    }
+    expect(hosts.get("a")).toBeGreaterThan(0);
+    expect(hosts.get("b")).toBeGreaterThan(0);
+  });
+
+  it("a replica whose connection closes mid-stream: the call is re-issued and the stream holds one complete answer", async () => {
+    const a = await replica("closing", "a", wordsHandler("a", { delayMs: 100 }));
+    const client = createRoleClient(caller);
+    const s = client.stream("closing", "count", { keepAliveGapMs: 500 });
+    const text = await consume(s, async () => {
+      await replica("closing", "b", wordsHandler("b", { delayMs: 20 }));
+      await a.mesh.nc.close();
+    });
+    const r = await s.result;
+    expect(text).toBe(ANSWER);
+    expect(r.text).toBe(ANSWER);
+    expect(r.host).toBe("b");
+    expect(r.attempts).toBe(2);
+  });
+
+  it("a replica process killed with SIGKILL mid-stream: the call is re-issued and the stream holds one complete answer", async () => {
+    const child = spawn(process.execPath, ["test/fixtures/responder.ts", server.url, "child", "killed", "100"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    children.push(child);
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    await until(() => out.includes("ready"), 20_000, "the fixture responder to be ready");
+    const client = createRoleClient(caller);
+    const s = client.stream("killed", "count", { keepAliveGapMs: 500 });
+    const text = await consume(s, async () => {
+      await replica("killed", "b", wordsHandler("b", { delayMs: 20 }));
+      child.kill("SIGKILL");
+      await once(child, "exit");
+    });
+    const r = await s.result;
+    expect(text).toBe(ANSWER);
+    expect(r.text).toBe(ANSWER);
+    expect(r.host).toBe("b");
+    expect(r.attempts).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a saturated replica answers 429 and the call succeeds on the other replica", async () => {
+    const hold = gate();
+    const blocking: RoleHandler = async function* () {
+      await hold.promise;
+      yield { type: "response", data: "late" };
+    };
+    const events: ResponderEvent[] = [];
+    await replica("busy", "a", blocking, { concurrency: 1, queueSize: 0, events: (e) => events.push(e) });
+    const client = createRoleClient(caller);
+    const occupying = client.call("busy", "hold the slot");
+    await until(() => events.some((e) => e.type === "accepted"), 5000, "replica a to take the first call");
+    await replica("busy", "b", wordsHandler("b"));
+    // The queue group picks a replica at random: call until replica a has turned one away.
+    for (let i = 0; i < 20 && !events.some((e) => e.type === "rejected"); i++) {
+      const r = await client.call("busy", `q${i}`, { maxAttempts: 30 });
+      expect(r.host).toBe("b");
+      expect(r.text).toBe(ANSWER);
+    }
+    expect(events.find((e) => e.type === "rejected")).toMatchObject({ code: 429 });
+    hold.open();
+    expect((await occupying).text).toBe("late");
+  });
+
+  it("no responders: UnavailableError arrives well before the ack window would expire", async () => {
+    const client = createRoleClient(caller);
+    const t0 = Date.now();
+    const err = await client.call("nobody", "hello", { ackWindowMs: 3000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});

@@ -1,0 +1,125 @@
+/** The wire as a raw NATS client sees it: chunk sequences, encodings, terminator, error headers. */
+import { setTimeout as sleep } from "node:timers/promises";
+import { Packr } from "msgpackr";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import { ForbiddenError, InternalError, RoleCallError, UnavailableError } from "../../../mesh/errors.ts";
+import { createRoleClient, serveRole, type RoleHandler, type RoleResponder } from "../../../mesh/rolecall/index.ts";
+import { Header, WireCode } from "../../../schemas/index.ts";
+import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { ANSWER, finalInfo, wordsHandler } from "../../fixtures/scripted.ts";
+import { bodyOf, errorCodeOf, isTerminator, rawExchange } from "./helpers.ts";
+
+const packr = new Packr({ useRecords: false });
+let server: NatsServer;
+let agent: Mesh;
+let caller: Mesh;
+const responders: RoleResponder[] = [];
+
+/** Fails according to the prompt, answers otherwise. */
+const failing: RoleHandler = async function* (req) {
+  if (req.prompt === "boom") throw new Error("kaboom");
+  if (req.prompt === "nobackend") throw new UnavailableError(WireCode.Unavailable, "fails", "ollama is down");
+  if (req.prompt === "forbidden") throw new ForbiddenError(WireCode.Forbidden, "fails", "tool not granted");
+  yield { type: "response", data: "fine" };
+};
+
+const slowStatus: RoleHandler = async function* (_req, ctx) {
+  yield { type: "status", data: "loading" };
+  await sleep(450, undefined, { signal: ctx.signal });
+  yield { type: "tool_call", data: { id: "c1", name: "clock", arguments: {} } };
+  yield { type: "tool_result", data: { id: "c1", name: "clock", content: "noon" } };
+  yield { type: "response", data: "it is noon" };
+  yield { type: "final", data: finalInfo("h1", "slow") };
+};
+
+beforeAll(async () => {
+  server = await startNatsServer({ jetstream: false });
+  agent = await connectMesh({ servers: server.url });
+  caller = await connectMesh({ servers: server.url });
+  const common = { host: "h1", heartbeatIntervalS: 0, keepAliveMs: 100 };
+  responders.push(await serveRole(agent, { ...common, role: "voice", handler: wordsHandler("h1") }));
+  responders.push(await serveRole(agent, { ...common, role: "fails", handler: failing }));
+  responders.push(await serveRole(agent, { ...common, role: "slow", handler: slowStatus }));
+  await agent.nc.flush();
+});
+afterAll(async () => {
+  await Promise.all(responders.map((r) => r.close()));
+  await caller?.close();
+  await agent?.close();
+  await server?.[Symbol.asyncDispose]();
+});
+
+describe("non-streaming replies", () => {
+  it("a plain-text request gets one JSON response chunk with the whole answer, then the terminator", async () => {
+    const msgs = await rawExchange(caller.nc, "lyra.voice", "hello");
+    expect(msgs).toHaveLength(2);
+    expect(msgs[0]!.headers?.get(Header.ContentType)).toBe("application/json");
+    expect(bodyOf(msgs[0]!)).toMatchObject({ type: "response", data: { text: ANSWER, model: "scripted", host: "h1" } });
+    expect(isTerminator(msgs[1]!)).toBe(true);
+  });
+
+  it("a JSON request without the stream flag gets one response chunk, then the terminator", async () => {
+    const msgs = await rawExchange(caller.nc, "lyra.voice", JSON.stringify({ messages: [{ role: "user", content: "hi" }] }), {
+      [Header.ContentType]: "application/json",
+    });
+    expect(msgs.map((m) => (isTerminator(m) ? "end" : (bodyOf(m) as { type: string }).type))).toEqual(["response", "end"]);
+    expect((bodyOf(msgs[0]!) as { data: { text: string } }).data.text).toBe(ANSWER);
+  });
+
+  it("a msgpack request is answered in msgpack, tool calls included", async () => {
+    const msgs = await rawExchange(caller.nc, "lyra.slow", packr.pack({ prompt: "time?" }), { [Header.ContentType]: "application/msgpack" });
+    expect(msgs).toHaveLength(2);
+    expect(msgs[0]!.headers?.get(Header.ContentType)).toBe("application/msgpack");
+    expect(packr.unpack(msgs[0]!.data)).toMatchObject({
+      type: "response",
+      data: { text: "it is noon", tool_calls: [{ id: "c1", name: "clock" }] },
+    });
+    expect(isTerminator(msgs[1]!)).toBe(true);
+  });
+});
+
+describe("streaming replies", () => {
+  it("sends the ack with Lyra-Host, keep-alives carrying the handler's status, the chunks, final, terminator", async () => {
+    const msgs = await rawExchange(caller.nc, "lyra.slow", JSON.stringify({ prompt: "time?", stream: true }));
+    const types = msgs.map((m) => (isTerminator(m) ? "end" : (bodyOf(m) as { type: string; data: unknown })));
+    expect(types[0]).toEqual({ type: "status", data: "ack" });
+    expect(msgs[0]!.headers?.get(Header.Host)).toBe("h1");
+    const keepAlives = types.filter((t) => typeof t === "object" && t.type === "status" && t.data === "loading");
+    expect(keepAlives.length).toBeGreaterThanOrEqual(2);
+    const tail = types.slice(-5).map((t) => (typeof t === "object" ? t.type : t));
+    expect(tail).toEqual(["tool_call", "tool_result", "response", "final", "end"]);
+    for (const m of msgs.slice(0, -1)) expect(m.headers?.get(Header.ContentType)).toBe("application/json");
+  });
+
+  it("the Lyra-Stream header asks for streaming too", async () => {
+    const msgs = await rawExchange(caller.nc, "lyra.voice", "hello", { [Header.Stream]: "1" });
+    const chunks = msgs.slice(0, -1).map((m) => bodyOf(m) as { type: string; data: string });
+    expect(chunks[0]).toEqual({ type: "status", data: "ack" });
+    expect(chunks.filter((c) => c.type === "response").map((c) => c.data).join("")).toBe(ANSWER);
+  });
+});
+
+describe("errors", () => {
+  it.each([
+    ["boom", "500"],
+    ["nobackend", "503"],
+    ["forbidden", "403"],
+  ])("a handler failing with '%s' answers %s: the error message, then the terminator", async (prompt, code) => {
+    const msgs = await rawExchange(caller.nc, "lyra.fails", prompt);
+    expect(msgs).toHaveLength(2);
+    expect(errorCodeOf(msgs[0]!)).toBe(code);
+    expect(msgs[0]!.headers?.get(Header.Error)).toBeTruthy();
+    expect(bodyOf(msgs[0]!)).toMatchObject({ error: expect.any(String) as string, message: expect.any(String) as string });
+    expect(isTerminator(msgs[1]!)).toBe(true);
+  });
+
+  it("the client rebuilds typed errors and the responder keeps serving", async () => {
+    const client = createRoleClient(caller);
+    await expect(client.call("fails", "boom")).rejects.toBeInstanceOf(InternalError);
+    const forbidden = await client.call("fails", "forbidden").catch((e: unknown) => e);
+    expect(forbidden).toBeInstanceOf(ForbiddenError);
+    expect((forbidden as RoleCallError).status).toBe(403);
+    expect((await client.call("fails", "ok")).text).toBe("fine");
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { MeshError } from "../../../mesh/errors.ts";
+import { roleOfSubject, subjects, token } from "../../../mesh/subjects.ts";
+
+describe("subjects", () => {
+  it("builds the documented subjects", () => {
+    expect(subjects.role("voice")).toBe("lyra.voice");
+    expect(subjects.roleQueue("voice")).toBe("lyra.voice");
+    expect(subjects.cancel("abc_123")).toBe("lyra.cancel.abc_123");
+    expect(subjects.outbox("discord", "c-1")).toBe("lyra.outbox.discord.c-1");
+    expect(subjects.log("c-1")).toBe("lyra.log.c-1");
+    expect(subjects.heartbeat("lyra", "voice")).toBe("agents.lyra.lyra.voice.heartbeat");
+  });
+
+  it.each(["*", ">", "a.b", "a b", "", "x".repeat(129), "tab\there", "ünïcode"])("rejects the token %j", (bad) => {
+    expect(() => token("conversation", bad)).toThrow(MeshError);
+    expect(() => subjects.cancel(bad)).toThrow(/not a valid subject token/);
+  });
+
+  it.each(["Voice", "voice.x", "*", ">", "-voice", "", "inbox", "outbox", "log", "cancel", "v".repeat(64)])("rejects the role %j", (bad) => {
+    expect(() => subjects.role(bad)).toThrow(MeshError);
+  });
+
+  it("says what to change in the error", () => {
+    expect(() => subjects.role("inbox")).toThrow(/lowercase letters, digits and '-'/);
+  });
+
+  it("reads the role back from a role subject only", () => {
+    expect(roleOfSubject("lyra.voice")).toBe("voice");
+    expect(roleOfSubject("lyra.inbox.discord")).toBeUndefined();
+    expect(roleOfSubject("other.voice")).toBeUndefined();
+  });
+});
