@@ -87,6 +87,8 @@ export function streamConfigs(cfg: StreamsConfig = {}): StreamConfig[] {
       max_age: nanos(30 * DAY),
     },
   ];
+  // The server refuses a duplicate window longer than the stream's max age.
+  for (const sc of all) if (sc.max_age && sc.duplicate_window! > sc.max_age) sc.duplicate_window = sc.max_age;
   return all as StreamConfig[];
 }
 

@@ -35,10 +35,10 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
     if (closedErr) throw closedErr;
     const opts = { ...defaults, ...o };
     const timeoutMs = opts.timeoutMs ?? 120_000;
-    const requestId = opts.requestId ?? nuid.next();
-    const cancelSubject = subjects.cancel(requestId); // validates the id as a subject token
     subjects.role(role);
     const req = validate(RoleRequest, typeof input === "string" ? { prompt: input } : input, "role request");
+    const requestId = opts.requestId ?? req.id ?? nuid.next();
+    const cancelSubject = subjects.cancel(requestId); // validates the id as a subject token
     const encoding = opts.encoding ?? mesh.encoding;
     const body = encode(opts.conversation && !req.conversation ? { ...req, conversation: opts.conversation } : req, encoding);
     assertFits(body, mesh.maxPayload(), `request to role '${role}'`);
@@ -58,7 +58,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
       deadline: Date.now() + timeoutMs,
       ackWindowMs: opts.ackWindowMs ?? 1000,
       keepAliveGapMs: opts.keepAliveGapMs ?? 5000,
-      maxAttempts: opts.maxAttempts ?? 5,
+      maxAttempts: Math.max(1, opts.maxAttempts ?? 5),
       headers: opts.headers ?? {},
       box,
       onChunk,

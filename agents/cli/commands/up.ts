@@ -124,10 +124,10 @@ async function runDemo(mesh: Mesh): Promise<void> {
     let step: string | undefined;
     for await (const o of watch) {
       if (o.final) {
-        out.write(`\nlyra (via ${o.specialist}): ${o.text}\n`);
+        out.write(`\n  ✓ reply stored in the outbox (specialist: ${o.specialist}${o.error ? `; failed: ${o.error}` : ""})\n`);
         break;
       }
-      if (o.step !== step) out.write(`  [${o.role ?? o.step}] `);
+      if (o.step !== step) out.write(`${step ? "\n" : ""}  [${o.role ?? o.step}] `);
       step = o.step;
       out.write(o.text);
     }

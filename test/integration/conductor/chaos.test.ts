@@ -1,0 +1,137 @@
+/** The conductor under failure: killed mid-turn, the server restarted, replicas racing. */
+import { afterEach, describe, expect, it } from "vitest";
+import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import { silentLogger } from "../../../mesh/logger.ts";
+import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
+import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import { publishInbox } from "../../../mesh/frontdoor.ts";
+import { subjects } from "../../../mesh/subjects.ts";
+import { decodeBody } from "../../../mesh/publish.ts";
+import { OutboxMessage } from "../../../schemas/index.ts";
+import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
+import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee.ts";
+import { askTurn, eventually, logOf, newId, outboxOf } from "./helpers.ts";
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await Promise.resolve(cleanup.pop()!()).catch(() => undefined);
+});
+
+async function meshWithHost(server: NatsServer, delayMs = 0): Promise<{ mesh: Mesh; host: AgentHost }> {
+  const mesh = await connectMesh({ servers: server.url, reconnectTimeWaitMs: 100 });
+  const config = committeeConfig({ natsUrl: server.url, delayMs });
+  const host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
+  cleanup.push(() => mesh.close(), () => host.close());
+  return { mesh, host };
+}
+
+const conductorFor = async (mesh: Mesh, onTurn?: () => void): Promise<Conductor> => {
+  const config = committeeConfig({ natsUrl: "nats://unused" });
+  const c = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 3000, onTurn });
+  cleanup.push(() => c.close());
+  return c;
+};
+
+describe("conductor under failure", () => {
+  it("killed with SIGKILL mid-turn: another conductor finishes it; one reply, each step logged once", async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server[Symbol.asyncDispose]());
+    const { mesh } = await meshWithHost(server, 40); // ~1.5 s per streamed step
+    const cfgPath = writeCommitteeConfig({ natsUrl: server.url, ackWaitMs: 3000 });
+    const first = runLyra(["core", "--config", cfgPath, "--metrics-port", "0"]);
+    cleanup.push(async () => first.proc.kill("SIGKILL"));
+    await first.waitFor(/conductor ready/);
+
+    const conv = newId("c");
+    const id = newId();
+    const partials = mesh.nc.subscribe(subjects.outboxPartial("cli", conv), { max: 1 });
+    await mesh.nc.flush();
+    await publishInbox(mesh, { id, channel: "cli", conversation: conv, user: { id: "t" }, text: "How do I survive a crash?" });
+    for await (const _ of partials) break; // the specialist is streaming: mid-pipeline
+    first.proc.kill("SIGKILL");
+    await first.exited;
+
+    const second = runLyra(["core", "--config", cfgPath, "--metrics-port", "0"]);
+    cleanup.push(async () => second.proc.kill("SIGKILL"));
+    const replies = await eventually(async () => {
+      const r = await outboxOf(mesh, conv);
+      return r.length ? r : undefined;
+    }, 40_000, "the reply after the crash");
+    await new Promise((r) => setTimeout(r, 500)); // give a duplicate time to show up, if any
+    expect(await outboxOf(mesh, conv)).toHaveLength(1);
+    expect(replies[0]!.text).toBe("Lyra says: Pragmatist answer to: How do I survive a crash?");
+    const steps = (await logOf(mesh, conv)).map((e) => e.type);
+    for (const t of ["user_message", "routed", "specialist_started", "specialist_finished", "voice_reply"]) {
+      expect(steps.filter((s) => s === t), t).toHaveLength(1);
+    }
+  });
+
+  it("nats-server restarted: the log and unprocessed inbox messages survive; the conductor carries on", async () => {
+    const first = await startNatsServer();
+    const port = first.port;
+    const storeDir = first.storeDir;
+    const { mesh } = await meshWithHost(first);
+    const conductor = await conductorFor(mesh);
+    const conv = newId("c");
+    await askTurn(mesh, conv, "How do I turn one?");
+    // Stop consuming, leave a message unprocessed, restart the server on the same store.
+    await conductor.drain();
+    const pendingId = newId();
+    await publishInbox(mesh, { id: pendingId, channel: "cli", conversation: conv, user: { id: "t" }, text: "How do I turn two?" });
+    await first.stop();
+    const again = await startNatsServer({ port, storeDir });
+    cleanup.push(() => again[Symbol.asyncDispose](), () => first[Symbol.asyncDispose]());
+    await eventually(async () => (mesh.nc.isClosed() ? undefined : (await mesh.nc.flush().then(() => true, () => undefined))), 20_000, "reconnect");
+
+    const replacement = await conductorFor(mesh);
+    const second = await eventually(async () => (await outboxOf(mesh, conv)).find((o) => o.in_reply_to === pendingId), 30_000, "the pending turn");
+    expect(second.text).toBe("Lyra says: Pragmatist answer to: How do I turn two?");
+    // The conductor carries on across another restart.
+    await again.stop();
+    const third = await startNatsServer({ port, storeDir });
+    cleanup.push(() => third[Symbol.asyncDispose]());
+    await eventually(async () => (await mesh.nc.flush().then(() => true, () => undefined)), 20_000, "reconnect");
+    const r3 = await askTurn(mesh, conv, "How do I turn three?");
+    expect(r3.text).toContain("turn three");
+    const users = (await logOf(mesh, conv)).filter((e) => e.type === "user_message").map((e) => (e as { text: string }).text);
+    expect(users).toEqual(["How do I turn one?", "How do I turn two?", "How do I turn three?"]);
+    await eventually(() => (replacement.inFlight() === 0 ? true : undefined), 10_000, "the turn to be acknowledged");
+  });
+
+  it("two conductor replicas share the work; each conversation's order holds", async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server[Symbol.asyncDispose]());
+    const { mesh } = await meshWithHost(server, 2);
+    const meshB = await connectMesh({ servers: server.url });
+    cleanup.push(() => meshB.close());
+    const counts = [0, 0];
+    await conductorFor(mesh, () => counts[0]!++);
+    await conductorFor(meshB, () => counts[1]!++);
+    const convs = Array.from({ length: 6 }, () => newId("c"));
+    const perConv = 4;
+    const finals = new Map<string, string[]>();
+    const sub = mesh.nc.subscribe(subjects.outboxStored);
+    const collecting = (async () => {
+      for await (const m of sub) {
+        const o = decodeBody(OutboxMessage, m, "reply");
+        finals.set(o.conversation, [...(finals.get(o.conversation) ?? []), o.text]);
+        if ([...finals.values()].flat().length === convs.length * perConv) break;
+      }
+    })();
+    await mesh.nc.flush();
+    for (let i = 0; i < perConv; i++) {
+      for (const c of convs) await publishInbox(mesh, { id: newId(), channel: "cli", conversation: c, user: { id: "t" }, text: `How step ${i}` });
+    }
+    await Promise.race([collecting, new Promise((_, rej) => setTimeout(() => rej(new Error(`only ${[...finals.values()].flat().length} replies`)), 50_000))]);
+    for (const c of convs) {
+      expect(finals.get(c)).toEqual(Array.from({ length: perConv }, (_, i) => `Lyra says: Pragmatist answer to: How step ${i}`));
+      // The log shows each turn's user message and reply in order, never interleaved.
+      const types = (await logOf(mesh, c)).filter((e) => e.type === "user_message" || e.type === "voice_reply").map((e) => e.type);
+      expect(types).toEqual(Array.from({ length: perConv }, () => ["user_message", "voice_reply"]).flat());
+    }
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(counts[1]).toBeGreaterThan(0);
+  });
+});
