@@ -25,7 +25,7 @@ export class UsageError extends Error {
 }
 
 export function defineCommand<O extends Options>(c: Command<O>): Command {
-  return c as unknown as Command;
+  return c;
 }
 
 export function helpText(c: Command): string {
@@ -54,7 +54,7 @@ export async function runCommand(c: Command, argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await c.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+    return await c.run(parsed.values, parsed.positionals);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`lyra ${c.name}: ${err.message}\n\n${helpText(c)}\n`);
@@ -65,9 +65,9 @@ export async function runCommand(c: Command, argv: string[]): Promise<number> {
 }
 
 /** Parses a positive integer option, or throws a UsageError naming it. */
-export function intOption(name: string, v: unknown, def: number): number {
+export function intOption(name: string, v: string | boolean | string[] | undefined, def: number): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got '${String(v)}'`);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got '${typeof v === "string" ? v : JSON.stringify(v)}'`);
   return n;
 }

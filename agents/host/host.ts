@@ -52,11 +52,17 @@ export interface AgentHost extends AsyncDisposable {
   closed(): Promise<void>;
 }
 
-export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
-  const hostCfg = o.config.hosts[o.host];
+/** The config's entry for `host`; throws naming the hosts there are and the fix when it has none. */
+export function hostConfigOf(config: MeshConfig, host: string): MeshConfig["hosts"][string] {
+  const hostCfg = config.hosts[host];
   if (!hostCfg) {
-    throw new BackendConfigError(`host '${o.host}' is not in the config's hosts (${Object.keys(o.config.hosts).join(", ")}); pass --host with one of them or add hosts.${o.host}`);
+    throw new BackendConfigError(`host '${host}' is not in the config's hosts (${Object.keys(config.hosts).join(", ")}); pass --host with one of them or add hosts.${host}`);
   }
+  return hostCfg;
+}
+
+export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
+  const hostCfg = hostConfigOf(o.config, o.host);
   const log = o.log.child({ component: "agent", host: o.host });
   const responders: RoleResponder[] = [];
   const metrics = createAgentMetrics(() => responders.map((r) => ({ role: r.role, inFlight: r.inFlight(), queueDepth: r.queueDepth() })));

@@ -44,8 +44,12 @@ export function localCaller(handlers: Map<string, RoleHandler>, host: string, lo
       return {
         result,
         [Symbol.asyncIterator]: () => ({
-          next: () => it.next().catch((err: unknown) => (reject(err), Promise.reject(err))),
-          return: (v?: unknown) => it.return(v as never),
+          next: () =>
+            it.next().catch((err: unknown) => {
+              reject(err);
+              throw err;
+            }),
+          return: (v?: unknown) => it.return(v),
         }),
       } as RoleStream;
     },

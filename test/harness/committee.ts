@@ -88,7 +88,10 @@ export function writeCommitteeConfig(o: CommitteeYamlOptions): string {
 
 export interface CliProcess {
   proc: ChildProcess;
+  /** stdout and stderr, interleaved. */
   output(): string;
+  /** stdout alone. */
+  stdout(): string;
   /** Resolves when a line matching `re` has been printed (stdout or stderr). */
   waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
   exited: Promise<number | null>;
@@ -98,17 +101,24 @@ export interface CliProcess {
 export function runLyra(args: string[], env: Record<string, string> = {}): CliProcess {
   const proc = spawn(process.execPath, [LYRA_CLI, ...args], { env: { ...process.env, LYRA_LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
+  let stdout = "";
+  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   const onData = (d: Buffer) => {
     out += d.toString();
-    for (const w of [...waiters]) if (w.re.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    for (const w of [...waiters]) {
+      if (!w.re.test(out)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
   };
-  proc.stdout!.on("data", onData);
-  proc.stderr!.on("data", onData);
+  proc.stdout.on("data", onData);
+  proc.stderr.on("data", onData);
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
   return {
     proc,
     output: () => out,
+    stdout: () => stdout,
     exited,
     waitFor(re, timeoutMs = 20_000) {
       if (re.test(out)) return Promise.resolve();

@@ -60,7 +60,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   mkdirSync(portsDir, { recursive: true });
   const proc = spawn(NATS_SERVER_BIN, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
-  proc.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  proc.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
   const port = await waitForPort(portsDir, proc, () => stderr);
   const url = `nats://127.0.0.1:${port}`;

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { createLogger } from "../../../mesh/logger.ts";
-import { startAgentHost } from "../../host/host.ts";
+import { hostConfigOf, startAgentHost } from "../../host/host.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
 
@@ -22,6 +22,7 @@ export const agent = defineCommand({
   async run(values) {
     const cfg = await loadConfig(values);
     const host = (values.host as string | undefined) ?? hostname();
+    hostConfigOf(cfg, host); // a wrong --host is reported before (and without) connecting to NATS
     const log = createLogger().child({ process: "agent", host });
     const mesh = await connectWithConfig(cfg, `lyra-agent-${host}`, log);
     const metricsPort = values["metrics-port"] !== undefined ? intOption("metrics-port", values["metrics-port"], 9464) : undefined;

@@ -46,9 +46,10 @@ export const log = defineCommand({
 
 export function formatEvent(e: LogEvent): string {
   const t = new Date(e.ts).toISOString().slice(11, 23);
-  const where = "host" in e && e.host ? ` @${e.host}` : "";
-  const how = "backend" in e && e.backend ? ` ${e.backend}${"model" in e && e.model ? `/${e.model}` : ""}` : "";
-  const lat = (e as { latency_ms?: number }).latency_ms;
+  const m = e as { host?: string; backend?: string; model?: string; latency_ms?: number };
+  const where = m.host ? ` @${m.host}` : "";
+  const how = m.backend ? ` ${m.backend}${m.model ? `/${m.model}` : ""}` : "";
+  const lat = m.latency_ms;
   const ms = lat !== undefined ? ` ${Math.round(lat)}ms` : "";
   switch (e.type) {
     case "user_message":

@@ -22,18 +22,18 @@ export const status = defineCommand({
       }
       const rows = found
         .map((f) => {
-          const d = (f.stats.data ?? {}) as Record<string, unknown>;
+          const d = (f.stats.data ?? {}) as { model?: string; backend?: string; loaded?: boolean; in_flight?: number; queue_depth?: number; degraded?: boolean; reason?: string };
           return [
             f.role,
             f.host,
-            String(d.model ?? f.metadata.model ?? "?"),
-            String(d.backend ?? f.metadata.backend ?? "?"),
+            d.model ?? f.metadata.model ?? "?",
+            d.backend ?? f.metadata.backend ?? "?",
             d.loaded === undefined ? "?" : d.loaded ? "yes" : "no",
             String(d.in_flight ?? 0),
             String(d.queue_depth ?? 0),
             String(f.stats.num_requests),
             String(f.stats.num_errors),
-            d.degraded ? `DEGRADED${d.reason ? ` (${String(d.reason)})` : ""}` : "ok",
+            d.degraded ? `DEGRADED${d.reason ? ` (${d.reason})` : ""}` : "ok",
             f.instanceId,
           ];
         })

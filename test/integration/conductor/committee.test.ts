@@ -127,6 +127,6 @@ describe("the committee end to end (scripted backend)", () => {
     expect(ask.output()).toMatch(/\[voice\]/);
     const json = runLyra(["ask", "--nats", server.url, "--json", "Why json?"]);
     expect(await json.exited).toBe(0);
-    expect(JSON.parse(json.output().trim().split("\n").at(-1)!)).toMatchObject({ final: true, specialist: "philosopher" });
+    expect(JSON.parse(json.stdout())).toMatchObject({ final: true, specialist: "philosopher" });
   });
 });

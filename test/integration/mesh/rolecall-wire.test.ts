@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { ForbiddenError, InternalError, RoleCallError, UnavailableError } from "../../../mesh/errors.ts";
 import { createRoleClient, serveRole, type RoleHandler, type RoleResponder } from "../../../mesh/rolecall/index.ts";
-import { Header, WireCode } from "../../../schemas/index.ts";
+import { MeshError } from "../../../mesh/errors.ts";
+import { Header, InvalidBodyError, WireCode } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { ANSWER, finalInfo, wordsHandler } from "../../fixtures/scripted.ts";
 import { bodyOf, errorCodeOf, isTerminator, rawExchange } from "./helpers.ts";
@@ -17,11 +18,12 @@ let caller: Mesh;
 const responders: RoleResponder[] = [];
 
 /** Fails according to the prompt, answers otherwise. */
-const failing: RoleHandler = async function* (req) {
+const failing: RoleHandler = async function* (req, ctx) {
   if (req.prompt === "boom") throw new Error("kaboom");
   if (req.prompt === "nobackend") throw new UnavailableError(WireCode.Unavailable, "fails", "ollama is down");
   if (req.prompt === "forbidden") throw new ForbiddenError(WireCode.Forbidden, "fails", "tool not granted");
-  yield { type: "response", data: "fine" };
+  if (req.prompt === "trace") yield { type: "response", data: `${ctx.headers?.get("traceparent")} ${ctx.conversation} ${ctx.requestId}` };
+  else yield { type: "response", data: "fine" };
 };
 
 const slowStatus: RoleHandler = async function* (_req, ctx) {
@@ -121,5 +123,20 @@ describe("errors", () => {
     expect(forbidden).toBeInstanceOf(ForbiddenError);
     expect((forbidden as RoleCallError).status).toBe(403);
     expect((await client.call("fails", "ok")).text).toBe("fine");
+  });
+
+  it("the client refuses an invalid request or role locally, before sending", async () => {
+    const client = createRoleClient(caller);
+    await expect(client.call("voice", { messages: [] })).rejects.toBeInstanceOf(InvalidBodyError);
+    await expect(client.call("Not.A.Role", "hi")).rejects.toBeInstanceOf(MeshError);
+    await expect(client.call("voice", "hi", { requestId: "a.b" })).rejects.toThrow(/not a valid subject token/);
+  });
+});
+
+describe("request metadata", () => {
+  it("the handler sees the caller's headers, conversation and request id", async () => {
+    const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const r = await createRoleClient(caller).call("fails", "trace", { headers: { traceparent: tp }, conversation: "conv-1", requestId: "rid-1" });
+    expect(r.text).toBe(`${tp} conv-1 rid-1`);
   });
 });

@@ -111,7 +111,7 @@ describe("the dev mesh's scripts", () => {
     for (const name of ["pragmatist", "philosopher", "voice"]) {
       const out = await run(role(name).chat(ask("Why do we dream?", { model: cfg.roles[name]?.model ?? "" })));
       expect(out.text.startsWith(`[scripted ${name}]`)).toBe(true);
-      expect(out.final).toMatchObject({ backend: "scripted", model: `scripted:${name}` });
+      expect(out.final).toMatchObject({ backend: "scripted", model: `scripted:${cfg.roles[name]?.model}` });
     }
   });
 });

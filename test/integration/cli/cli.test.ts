@@ -1,0 +1,99 @@
+/** The lyra CLI as a user runs it: help, usage errors, status, log, tap, and the demo. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import { silentLogger } from "../../../mesh/logger.ts";
+import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
+import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
+import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { committeeConfig, runLyra } from "../../harness/committee.ts";
+import { askTurn, newId } from "../conductor/helpers.ts";
+
+let server: NatsServer;
+let mesh: Mesh;
+let host: AgentHost;
+let conductor: Conductor;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  mesh = await connectMesh({ servers: server.url });
+  const config = committeeConfig({ natsUrl: server.url });
+  host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
+  conductor = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config) });
+});
+afterAll(async () => {
+  await conductor?.close();
+  await host?.close();
+  await mesh?.close();
+  await server?.[Symbol.asyncDispose]();
+});
+
+describe("lyra CLI", () => {
+  it("every command has --help; unknown commands and options are usage errors", async () => {
+    const top = runLyra(["--help"]);
+    expect(await top.exited).toBe(0);
+    const names = ["agent", "core", "ask", "tap", "status", "log", "up"];
+    for (const n of names) expect(top.output()).toContain(`  ${n} `);
+    const helps = names.map((n) => ({ n, p: runLyra([n, "--help"]) }));
+    for (const { n, p } of helps) {
+      expect(await p.exited, n).toBe(0);
+      expect(p.output()).toContain(`Usage: lyra ${n}`);
+    }
+    const bad = runLyra(["frobnicate"]);
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toMatch(/unknown command 'frobnicate'/);
+    const badOpt = runLyra(["ask", "--bogus", "hi"]);
+    expect(await badOpt.exited).toBe(2);
+    expect(badOpt.output()).toMatch(/--bogus/);
+    const noText = runLyra(["ask", "--nats", server.url]);
+    expect(await noText.exited).toBe(2);
+    expect(noText.output()).toMatch(/say something/);
+  });
+
+  it("lyra status lists every role with host, model and load", async () => {
+    const p = runLyra(["status", "--nats", server.url, "--json"]);
+    expect(await p.exited).toBe(0);
+    const found = JSON.parse(p.stdout()) as { role: string; host: string }[];
+    expect(found.map((f) => f.role).sort()).toEqual(["philosopher", "pragmatist", "router", "voice"]);
+    const table = runLyra(["status", "--nats", server.url]);
+    expect(await table.exited).toBe(0);
+    expect(table.output()).toMatch(/ROLE\s+HOST\s+MODEL/);
+    expect(table.output()).toMatch(/voice\s+local\s+qwen3:4b\s+scripted/);
+  });
+
+  it("lyra log prints a conversation's steps; an unknown one exits 1", async () => {
+    const conv = newId("c");
+    await askTurn(mesh, conv, "Why log?");
+    const p = runLyra(["log", "--nats", server.url, conv]);
+    expect(await p.exited).toBe(0);
+    expect(p.output()).toMatch(/user tester: Why log\?/);
+    expect(p.output()).toMatch(/routed → philosopher/);
+    expect(p.output()).toMatch(/voice @local scripted/);
+    const none = runLyra(["log", "--nats", server.url, "nosuchconversation"]);
+    expect(await none.exited).toBe(1);
+  });
+
+  it("lyra tap decodes msgpack traffic and shows headers", async () => {
+    const tap = runLyra(["tap", "--nats", server.url, "lyra.>"]);
+    await tap.waitFor(/tapping lyra\.>/);
+    await new Promise((r) => setTimeout(r, 300)); // let its subscription reach the server
+    await askTurn(mesh, newId("c"), "Why tap?");
+    await tap.waitFor(/Lyra-Request-Id=/);
+    await tap.waitFor(/lyra\.outbox\.cli\.\S+\s.*\n.*"final":true/);
+    tap.proc.kill("SIGINT");
+    expect(await tap.exited).toBe(0);
+  });
+
+  it("lyra up --demo brings a mesh up, talks to two specialists, prints the log and stops", async () => {
+    const env: Record<string, string> = { NATS_URL: "", OLLAMA_HOST: "http://127.0.0.1:1" };
+    const demo = runLyra(["up", "--demo"], env);
+    expect(await demo.exited).toBe(0);
+    const out = demo.output();
+    expect(out).toMatch(/using the scripted development backend/);
+    expect(out).toMatch(/specialist: pragmatist/);
+    expect(out).toMatch(/specialist: philosopher/);
+    expect(out).toMatch(/conversation log/);
+    expect(out).toMatch(/routed → philosopher/);
+  }, 90_000);
+});
