@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 // Two projects: unit tests need nothing; integration tests start a real nats-server per file.
 export default defineConfig({
   test: {
+    // Under CI, also write the counts as JSON so .ci/run can print "N passed, N failed".
+    reporters: process.env.CI ? ["default", ["json", { outputFile: ".tmp/vitest-results.json" }]] : ["default"],
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 10_000 } },
       {

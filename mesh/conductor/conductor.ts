@@ -114,15 +114,19 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     try {
       const { data, headers } = encodeBody(mesh, body);
       await js.publish(subjects.dead(/^[A-Za-z0-9_-]+$/.test(channel) ? channel : "unknown"), data, { msgID: `dead:${m.seq}`, headers });
-      if (inbox) {
-        const ev = { type: "error", step: "inbox", code: "dead_letter", message: reason, ts: Date.now(), conversation: inbox.conversation, turn: inbox.id };
-        const e = encodeBody(mesh, ev);
-        await js.publish(subjects.log(inbox.conversation), e.data, { msgID: `${inbox.channel}:${inbox.id}:dead`, headers: e.headers });
-      }
-      m.term(); // no reason: servers before 2.10.4 ignore "+TERM <reason>" and redeliver
     } catch (err) {
       log.error({ err }, "could not store the dead letter; leaving the message for redelivery");
       m.nak(5000);
+      return;
+    }
+    m.term(); // no reason: servers before 2.10.4 ignore "+TERM <reason>" and redeliver
+    if (inbox) {
+      // Best effort: the log itself may be what keeps failing.
+      const ev = { type: "error", step: "inbox", code: "dead_letter", message: reason, ts: Date.now(), conversation: inbox.conversation, turn: inbox.id };
+      const e = encodeBody(mesh, ev);
+      await js
+        .publish(subjects.log(inbox.conversation), e.data, { msgID: `${inbox.channel}:${inbox.id}:dead`, headers: e.headers })
+        .catch((err: unknown) => log.warn({ err }, "could not log the dead letter"));
     }
   };
 

@@ -7,12 +7,13 @@ import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { decodeBody } from "../../../mesh/publish.ts";
-import { OutboxMessage } from "../../../schemas/index.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { DeadLetter, OutboxMessage } from "../../../schemas/index.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee.ts";
-import { askTurn, eventually, logOf, newId, outboxOf } from "./helpers.ts";
+import { askTurn, eventually, logOf, newId, outboxOf, readStream } from "./helpers.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -133,5 +134,45 @@ describe("conductor under failure", () => {
     }
     expect(counts[0]).toBeGreaterThan(0);
     expect(counts[1]).toBeGreaterThan(0);
+  });
+});
+
+describe("conductor delivery", () => {
+  it("a turn longer than the ack wait is not redelivered: progress keeps it", async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server[Symbol.asyncDispose]());
+    const { mesh } = await meshWithHost(server, 60); // each streamed step takes ~0.6-1 s
+    const config = committeeConfig({ natsUrl: server.url });
+    const turns: string[] = [];
+    const c = await startConductor(mesh, {
+      roles: createRoleClient(mesh),
+      committee: committeeFromConfig(config),
+      ackWaitMs: 600,
+      onTurn: (t) => turns.push(t.id),
+    });
+    cleanup.push(() => c.close());
+    const conv = newId("c");
+    const r = await askTurn(mesh, conv, "How long can a turn take before it is redelivered?");
+    expect(r.text).toMatch(/^Lyra says: Pragmatist answer to/);
+    await eventually(() => (turns.length > 0 ? true : undefined), 10_000, "the turn to finish");
+    await new Promise((res) => setTimeout(res, 1500)); // a redelivery would show up now
+    expect(turns).toHaveLength(1);
+    expect((await logOf(mesh, conv)).filter((e) => e.type === "specialist_started")).toHaveLength(1);
+  });
+
+  it("after the maximum deliveries a message is dead-lettered with the reason", async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server[Symbol.asyncDispose]());
+    const { mesh } = await meshWithHost(server);
+    const config = committeeConfig({ natsUrl: server.url });
+    const c = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 1000, maxDeliver: 2 });
+    cleanup.push(() => c.close());
+    // Every turn now fails: the conversation log is gone.
+    await (await jetstreamManager(mesh.nc)).streams.delete("LYRA_LOG");
+    const conv = newId("c");
+    await publishInbox(mesh, { id: newId(), channel: "cli", conversation: conv, user: { id: "t" }, text: "How do I fail?" });
+    const dead = await eventually(async () => (await readStream(mesh, "LYRA_DEAD", "lyra.dead.cli", DeadLetter)).find((d) => d.subject === `lyra.inbox.cli.${conv}`), 30_000, "the dead letter");
+    expect(dead.reason).toBe("gave up after 2 deliveries");
+    expect(dead.deliveries).toBe(3);
   });
 });
