@@ -31,6 +31,7 @@ export interface MeshOptions {
 /** A connection to the mesh. One per process; everything else borrows it. */
 export interface Mesh extends AsyncDisposable {
   readonly nc: NatsConnection;
+  /** The process's root logger; components take children of it. */
   readonly log: Logger;
   readonly encoding: Encoding;
   /** The server's max_payload in bytes. */
@@ -46,7 +47,8 @@ export interface Mesh extends AsyncDisposable {
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 
 export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
-  const log = (opts.log ?? silentLogger).child({ component: "nats" });
+  const root = opts.log ?? silentLogger;
+  const log = root.child({ component: "nats" });
   const servers = opts.servers ?? process.env.NATS_URL?.split(",") ?? DEFAULT_NATS_URL;
   const encoding = opts.encoding ?? encodingFromEnv();
   let authenticator;
@@ -103,7 +105,7 @@ export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
   };
   return {
     nc,
-    log,
+    log: root,
     encoding,
     maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
     close,

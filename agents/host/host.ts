@@ -140,7 +140,8 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     [...states.values()].map(async (st) => {
       const rb = backends.get(st.role)!;
       try {
-        await rb.primary.warm(st.model);
+        // With the role's keep_alive: otherwise Ollama unloads the pre-loaded model after its default 5 min.
+        await rb.primary.warm(st.model, { keepAlive: o.config.roles[st.role]!.keep_alive });
         log.info({ role: st.role, model: st.model }, "model warm");
       } catch (err) {
         log.warn({ role: st.role, model: st.model, err }, "could not pre-load the model; the role is degraded until it can");

@@ -52,7 +52,7 @@ export function createAgentMetrics(live: () => { role: string; inFlight: number;
   };
 }
 
-/** Serves GET /metrics (and /healthz) on 127.0.0.1 or the given host; port 0 picks a free port. */
+/** Serves GET /metrics (and /healthz) on every interface (0.0.0.0) or the given host; port 0 picks a free port. */
 export async function serveMetrics(registry: Registry, port: number, host = "0.0.0.0"): Promise<Server & { port: number }> {
   const server = createServer((req, res) => {
     if (req.url === "/metrics") {

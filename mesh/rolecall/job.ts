@@ -94,8 +94,9 @@ export async function runJob(job: Job, handler: RoleHandler, ctx: RoleContext, h
   } catch (err) {
     if (job.stopReason) return { type: "stopped", reason: job.stopReason };
     const code = err instanceof RoleCallError ? err.status : WireCode.Internal;
-    const message = err instanceof Error ? err.message : String(err);
-    sink.error(code, message);
+    // A RoleCallError's own message starts "role 'x': "; the caller adds that again.
+    const message = err instanceof RoleCallError ? (err.body?.message ?? err.message.replace(/^role '[^']*': /, "")) : err instanceof Error ? err.message : String(err);
+    sink.error(code, message, err instanceof RoleCallError ? err.body : undefined);
     return { type: "failed", code, message };
   } finally {
     job.state = "done";

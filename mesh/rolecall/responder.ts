@@ -80,7 +80,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   };
 
   const reject = (msg: RequestIn, enc: Inbound["encoding"], id: string | undefined, code: WireCode, text: string, retryAfterS?: number) => {
-    replyError(msg, enc, code, text, retryAfterS);
+    replyError(msg, enc, code, text, retryAfterS !== undefined ? { retry_after_s: retryAfterS } : undefined);
     emit({ type: "rejected", requestId: id, code });
   };
 

@@ -12,6 +12,7 @@ import {
   type Chunk,
   type Encoding,
   type ErrorBody,
+  type FinalInfo,
   type WireCode,
 } from "../../schemas/index.ts";
 
@@ -43,7 +44,8 @@ export interface ReplySink {
   /** The text later keep-alives carry ("queued", "working", "loading"...). */
   keepAlive(text: string): void;
   /** Sends the error message and the terminator. */
-  error(code: WireCode, message: string, retryAfterS?: number): void;
+  /** Sends the error message and the terminator; `extra` refines the body (error name, retry_after_s). */
+  error(code: WireCode, message: string, extra?: Partial<ErrorBody>): void;
   /** Sends the terminator. */
   end(): void;
   /** Stops sending without a terminator (the caller went away). */
@@ -64,11 +66,21 @@ function contentHeaders(enc: Encoding): MsgHdrs {
   return h;
 }
 
+/** The answer's metadata goes in headers too (DESIGN §8): which backend answered, and why a fallback did. */
+function chunkHeaders(chunk: Chunk, enc: Encoding): MsgHdrs {
+  const info = chunk.type === "final" ? chunk.data : chunk.type === "response" && typeof chunk.data === "object" ? (chunk.data as Partial<FinalInfo>) : undefined;
+  if (typeof info?.backend !== "string") return contentHeaders(enc);
+  const h = headers();
+  h.set(Header.ContentType, contentTypeOf(enc));
+  h.set(Header.Backend, info.backend);
+  if (info.fallback?.reason) h.set(Header.Fallback, info.fallback.reason);
+  return h;
+}
+
 /** Sends a one-off error reply (and the terminator) to a request that never became a job. */
-export function replyError(msg: ReplyTarget, enc: Encoding, code: WireCode, message: string, retryAfterS?: number): void {
+export function replyError(msg: ReplyTarget, enc: Encoding, code: WireCode, message: string, extra?: Partial<ErrorBody>): void {
   if (!msg.reply) return;
-  const body: ErrorBody = { error: wireErrorName[code], message };
-  if (retryAfterS !== undefined) body.retry_after_s = retryAfterS;
+  const body: ErrorBody = { ...extra, error: extra?.error ?? wireErrorName[code], message };
   const h = headers();
   h.set(Header.ContentType, contentTypeOf(enc));
   try {
@@ -114,7 +126,7 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
       if (Date.now() - lastSent >= opts.keepAliveMs * 0.9) send({ type: "status", data: keepAliveText });
     }, opts.keepAliveMs);
   };
-  const send = (chunk: Chunk) => publish(encode(chunk, encoding), contentHeaders(encoding));
+  const send = (chunk: Chunk) => publish(encode(chunk, encoding), chunkHeaders(chunk, encoding));
 
   startKeepAlive();
   return {
@@ -134,9 +146,9 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
     keepAlive(text) {
       keepAliveText = text;
     },
-    error(code, message, retryAfterS) {
+    error(code, message, extra) {
       if (finished) return;
-      replyError(msg, encoding, code, message, retryAfterS);
+      replyError(msg, encoding, code, message, extra);
       finish();
     },
     end() {

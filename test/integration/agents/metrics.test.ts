@@ -1,0 +1,105 @@
+/** /metrics of a running agent host: request counts, first-token latency, in-flight, fallbacks. */
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import type { RoleClient } from "../../../mesh/rolecall/types.ts";
+import type { AgentHost } from "../../../agents/host/host.ts";
+import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
+import { startOpenAIDouble, type OpenAIDouble } from "../../doubles/openai.ts";
+import { agentConfig, eventually, MODEL, PATIENT, startTestAgent, within, words } from "./helpers.ts";
+
+let server: NatsServer;
+let mesh: Mesh;
+let ollama: OllamaDouble;
+let litellm: OpenAIDouble;
+let host: AgentHost;
+let client: RoleClient;
+/** The next /api/chat answer fails with 500 when set (a crashed llama runner). */
+let failChat = false;
+
+beforeAll(async () => {
+  server = await startNatsServer({ jetstream: false });
+  mesh = await connectMesh({ servers: server.url });
+  ollama = await startOllamaDouble({
+    models: [MODEL],
+    tokenDelayMs: 50,
+    reply: (b) => {
+      if (failChat) return (failChat = false), { status: 500, error: "llama runner process has terminated" };
+      return b.messages?.at(-1)?.content === "slow" ? words(40) : "fine";
+    },
+  });
+  litellm = await startOpenAIDouble({ models: ["lyra-voice"] });
+  const config = agentConfig({
+    natsUrl: server.url,
+    ollamaUrl: ollama.url,
+    litellmUrl: litellm.baseURL,
+    roles: { voice: { fallback: "lyra-voice" } },
+    hosts: { local: { roles: ["voice"] } },
+  });
+  host = await startTestAgent(mesh, config, { metricsPort: 0 });
+  client = createRoleClient(mesh, PATIENT);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await host?.close();
+  await mesh?.close();
+  await ollama?.stop();
+  await litellm?.stop();
+  await server?.[Symbol.asyncDispose]();
+});
+
+async function scrape(): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${host.metricsPort}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+  return res.text();
+}
+
+/** The value of one sample line, e.g. sample(text, 'lyra_role_requests_total{role="voice",code="200"}'). */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(series + " "));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe("agent host: /metrics", () => {
+  it("serves requests, time to first token, in-flight and fallbacks after some calls", async () => {
+    expect(host.metricsPort).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) await within(client.call("voice", "hi"), 15_000, "a call");
+    failChat = true;
+    const fb = await within(client.call("voice", "hi"), 15_000, "the fallback call");
+    expect(fb.final.fallback?.reason).toBe("backend_error");
+
+    // One call still running: in-flight reads 1 while it streams.
+    const slow = client.stream("voice", "slow");
+    await eventually(async () => sample(await scrape(), 'lyra_role_in_flight{role="voice"}') === 1, "in-flight = 1 on /metrics");
+    for await (const _ of slow) {
+      // drain
+    }
+
+    const text = await scrape();
+    expect(sample(text, 'lyra_role_requests_total{role="voice",code="200"}')).toBe(5);
+    expect(sample(text, 'lyra_role_in_flight{role="voice"}')).toBe(0);
+    expect(sample(text, 'lyra_role_queue_depth{role="voice"}')).toBe(0);
+    expect(sample(text, 'lyra_role_fallbacks_total{role="voice",reason="backend_error"}')).toBe(1);
+    expect(sample(text, 'lyra_role_time_to_first_token_seconds_count{role="voice"}')).toBe(5);
+    expect(sample(text, 'lyra_role_time_to_first_token_seconds_bucket{le="+Inf",role="voice"}')).toBe(5);
+    expect(sample(text, 'lyra_role_degraded{role="voice"}')).toBe(0);
+    expect(text).toContain("# TYPE lyra_role_requests_total counter");
+    expect(text).toContain("# TYPE lyra_role_time_to_first_token_seconds histogram");
+    expect(text).toContain("# TYPE lyra_role_in_flight gauge");
+    expect(text).toContain("# TYPE lyra_role_fallbacks_total counter");
+    expect(text).toMatch(/^lyra_role_tokens_total\{role="voice",kind="completion"\} \d+$/m);
+
+    // The exposition format, checked by Prometheus' own tool where it is installed.
+    const promtool = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+    if (!promtool.error) expect(promtool.status, promtool.stdout + promtool.stderr).toBe(0);
+  });
+
+  it("answers /healthz, and 404 elsewhere", async () => {
+    expect(await (await fetch(`http://127.0.0.1:${host.metricsPort}/healthz`)).text()).toBe("ok\n");
+    expect((await fetch(`http://127.0.0.1:${host.metricsPort}/nope`)).status).toBe(404);
+  });
+});

@@ -1,0 +1,82 @@
+/** The router role: schema-constrained output picks a specialist; an unusable answer goes to the default. */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import type { RoleClient } from "../../../mesh/rolecall/types.ts";
+import type { AgentHost } from "../../../agents/host/host.ts";
+import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { startOllamaDouble, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
+import { agentConfig, PATIENT, ROUTER_MODEL, startTestAgent, within } from "./helpers.ts";
+
+let server: NatsServer;
+let mesh: Mesh;
+let ollama: OllamaDouble;
+let host: AgentHost;
+let client: RoleClient;
+/** What the (double of the) router model answers next. */
+let modelAnswer: unknown;
+
+beforeAll(async () => {
+  server = await startNatsServer({ jetstream: false });
+  mesh = await connectMesh({ servers: server.url });
+  ollama = await startOllamaDouble({ models: [ROUTER_MODEL], json: () => modelAnswer });
+  // The host serves only the router; the specialists exist in the config, as on a real mesh.
+  host = await startTestAgent(mesh, agentConfig({ natsUrl: server.url, ollamaUrl: ollama.url, hosts: { local: { roles: ["router"] } } }));
+  client = createRoleClient(mesh, PATIENT);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await host?.close();
+  await mesh?.close();
+  await ollama?.stop();
+  await server?.[Symbol.asyncDispose]();
+});
+
+beforeEach(() => {
+  modelAnswer = undefined;
+});
+
+const route = async (prompt: string) => {
+  const r = await within(client.call("router", prompt), 15_000, "the router call");
+  return { choice: JSON.parse(r.text) as { specialist: string; confidence: number; reason: string }, final: r.final };
+};
+
+describe("agent host: the router", () => {
+  it("asks Ollama for schema-constrained output and passes the model's choice on", async () => {
+    modelAnswer = { specialist: "philosopher", confidence: 0.9, reason: "a why-question" };
+    const { choice, final } = await route("Why do we dream?");
+    expect(choice).toEqual(modelAnswer);
+    expect(final).toMatchObject({ backend: "ollama", model: ROUTER_MODEL, host: "local", role: "router" });
+    // The model was given a JSON schema whose specialist is an enum of the configured specialists.
+    const chat = ollama.requests.findLast((r) => r.path === "/api/chat")?.body as OllamaChatBody;
+    const format = chat.format as { properties: { specialist: { enum: string[] } }; required: string[] };
+    expect(format.properties.specialist.enum.sort()).toEqual(["philosopher", "pragmatist"]);
+    expect(format.required).toEqual(expect.arrayContaining(["specialist", "confidence", "reason"]));
+    expect(chat.messages?.[0]?.content).toContain("philosopher: why-questions and meaning");
+  });
+
+  it("an off-schema answer ({foo: 1}) falls to the default specialist, and says why", async () => {
+    modelAnswer = { foo: 1 };
+    const { choice, final } = await route("How do I fix a flat tyre?");
+    expect(choice.specialist).toBe("pragmatist");
+    expect(choice.confidence).toBe(0);
+    expect(choice.reason).toMatch(/off-schema/);
+    expect(choice.reason).toContain("default specialist 'pragmatist'");
+    expect(final.backend).toBe("ollama");
+  });
+
+  it("a bare string instead of the object is off-schema as well", async () => {
+    modelAnswer = "philosopher";
+    const { choice } = await route("Why?");
+    expect(choice.specialist).toBe("pragmatist");
+    expect(choice.reason).toMatch(/off-schema/);
+  });
+
+  it("a specialist that does not exist falls to the default specialist, naming it", async () => {
+    modelAnswer = { specialist: "astrologer", confidence: 0.7, reason: "stars" };
+    const { choice } = await route("What does my horoscope say?");
+    expect(choice).toMatchObject({ specialist: "pragmatist", confidence: 0 });
+    expect(choice.reason).toBe("router named unknown specialist 'astrologer'; default specialist 'pragmatist'");
+  });
+});
