@@ -1,6 +1,9 @@
 /** The committee as the conductor sees it, and its LiteLLM fallback, both from the mesh config. */
 import type { MeshConfig } from "../../schemas/config.ts";
-import type { CommitteeConfig, RoleCaller } from "../../mesh/conductor/index.ts";
+import type { CommitteeConfig, ConductorOptions, RoleCaller } from "../../mesh/conductor/index.ts";
+import type { Mesh } from "../../mesh/connect.ts";
+import { createRoleClient } from "../../mesh/rolecall/client.ts";
+import { streamsFromConfig } from "./streams.ts";
 import type { Logger } from "../../mesh/logger.ts";
 import type { RoleHandler } from "../../mesh/rolecall/types.ts";
 import { createOpenAIBackend } from "../backends/openai.ts";
@@ -32,4 +35,18 @@ export function fallbackCaller(cfg: MeshConfig, log: Logger): RoleCaller | undef
     handlers.set(role, roleHandler({ role, host: "litellm", config: { ...rc, model: rc.fallback, backend: "openai" }, backend, specialists, defaultSpecialist: cfg.router?.default_specialist }));
   }
   return handlers.size ? localCaller(handlers, "litellm", log) : undefined;
+}
+
+/** Everything `startConductor` needs, from the mesh config: the role client, fallback, limits. */
+export function conductorOptions(cfg: MeshConfig, mesh: Mesh, log: Logger): ConductorOptions {
+  return {
+    roles: createRoleClient(mesh),
+    fallback: fallbackCaller(cfg, log),
+    committee: committeeFromConfig(cfg),
+    streams: streamsFromConfig(cfg),
+    history: { turns: cfg.conductor.history_turns, bytes: cfg.conductor.history_bytes },
+    maxParallel: cfg.conductor.max_parallel,
+    maxDeliver: cfg.conductor.max_deliver,
+    ackWaitMs: cfg.conductor.ack_wait_ms,
+  };
 }

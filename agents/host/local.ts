@@ -51,7 +51,7 @@ export function localCaller(handlers: Map<string, RoleHandler>, host: string, lo
             }),
           return: (v?: unknown) => it.return(v),
         }),
-      } as RoleStream;
+      };
     },
   };
 }

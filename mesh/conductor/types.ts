@@ -1,23 +1,10 @@
-import type { Chunk, FinalInfo, RoleRequest, ToolCall } from "../../schemas/index.ts";
+import type { RoleRequest } from "../../schemas/index.ts";
+import type { CallOptions, RoleStream } from "../rolecall/types.ts";
 
-/** What a role call returns once complete. */
-export interface RoleResult {
-  text: string;
-  final: FinalInfo;
-  toolCalls: ToolCall[];
-  host: string;
-  attempts: number;
-}
+export type { RoleResult, RoleStream } from "../rolecall/types.ts";
 
-export interface RoleCallOptions {
-  signal?: AbortSignal;
-  timeoutMs?: number;
-  requestId?: string;
-  conversation?: string;
-}
-
-/** A stream of chunks that also resolves to the whole result. */
-export type RoleStream = AsyncIterable<Chunk> & { result: Promise<RoleResult> };
+/** The call options the conductor sets. */
+export type RoleCallOptions = Pick<CallOptions, "signal" | "timeoutMs" | "requestId" | "conversation">;
 
 /** The part of the role client the conductor uses (the mesh client, or a fallback). */
 export interface RoleCaller {

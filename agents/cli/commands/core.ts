@@ -1,10 +1,8 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { createLogger } from "../../../mesh/logger.ts";
 import { startConductor } from "../../../mesh/conductor/index.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
-import { committeeFromConfig, fallbackCaller } from "../../host/committee.ts";
+import { conductorOptions } from "../../host/committee.ts";
 import { serveMetrics } from "../../host/metrics.ts";
-import { streamsFromConfig } from "../../host/streams.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
 
@@ -24,14 +22,7 @@ export const core = defineCommand({
     const turns = new Counter({ name: "lyra_turns_total", help: "Turns handled, by outcome", labelNames: ["outcome"], registers: [registry] });
     const turnSeconds = new Histogram({ name: "lyra_turn_duration_seconds", help: "Inbox to stored reply", buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [registry] });
     const conductor = await startConductor(mesh, {
-      roles: createRoleClient(mesh),
-      fallback: fallbackCaller(cfg, log),
-      committee: committeeFromConfig(cfg),
-      streams: streamsFromConfig(cfg),
-      history: { turns: cfg.conductor.history_turns, bytes: cfg.conductor.history_bytes },
-      maxParallel: cfg.conductor.max_parallel,
-      maxDeliver: cfg.conductor.max_deliver,
-      ackWaitMs: cfg.conductor.ack_wait_ms,
+      ...conductorOptions(cfg, mesh, log),
       onTurn: (t) => {
         turns.inc({ outcome: t.ok ? "ok" : "retry" });
         turnSeconds.observe(t.ms / 1000);

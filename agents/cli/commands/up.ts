@@ -1,14 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { createLogger } from "../../../mesh/logger.ts";
-import { startConductor } from "../../../mesh/conductor/index.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
-import { readConversation } from "../../../mesh/conductor/index.ts";
+import { readConversation, startConductor } from "../../../mesh/conductor/index.ts";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
 import type { MeshConfig } from "../../../schemas/config.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
-import { committeeFromConfig, fallbackCaller } from "../../host/committee.ts";
-import { streamsFromConfig } from "../../host/streams.ts";
+import { conductorOptions } from "../../host/committee.ts";
 import { defineCommand } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
 import { startLocalNats, type LocalNats } from "../natsd.ts";
@@ -47,14 +44,7 @@ export const up = defineCommand({
     const hosts: AgentHost[] = [];
     try {
       for (const host of Object.keys(cfg.hosts)) hosts.push(await startAgentHost({ config: cfg, host, mesh, log, metricsPort: null }));
-      const conductor = await startConductor(mesh, {
-        roles: createRoleClient(mesh),
-        fallback: fallbackCaller(cfg, log),
-        committee: committeeFromConfig(cfg),
-        streams: streamsFromConfig(cfg),
-        history: { turns: cfg.conductor.history_turns, bytes: cfg.conductor.history_bytes },
-        maxParallel: cfg.conductor.max_parallel,
-      });
+      const conductor = await startConductor(mesh, conductorOptions(cfg, mesh, log));
       say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}`);
       if (values.demo) {
         await runDemo(mesh);
