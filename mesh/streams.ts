@@ -75,6 +75,8 @@ export function streamConfigs(cfg: StreamsConfig = {}): StreamConfig[] {
       description: "Conversation events, one per step",
       subjects: [subjects.logAll],
       retention: RetentionPolicy.Limits,
+      // Direct get lets a conductor check its cached history against the log's last sequence.
+      allow_direct: true,
       max_age: nanos(cfg.logMaxAgeMs ?? 30 * DAY),
       max_bytes: cfg.logMaxBytes ?? 1024 ** 3,
     },

@@ -17,6 +17,8 @@ export const Header = {
   Fallback: "Lyra-Fallback",
   /** The reply attempt number, so a re-issued request can be told apart in a tap. */
   Attempt: "Lyra-Attempt",
+  /** On the ack: the responder's keep-alive period, ms, from which the caller sizes its keep-alive gap. */
+  KeepAlive: "Lyra-Keep-Alive",
   TraceParent: "traceparent",
   ContentType: "Content-Type",
   ErrorCode: "Nats-Service-Error-Code",

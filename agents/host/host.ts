@@ -23,7 +23,7 @@ export interface AgentHostOptions {
   metricsPort?: number | null;
   /** How often backend health is checked, ms; default 10000. */
   healthIntervalMs?: number;
-  /** Responder keep-alive period, ms (tests shorten it); default 1000. */
+  /** Responder keep-alive period, ms (tests shorten it); default the responder's (250). */
   keepAliveMs?: number;
   /** Heartbeat period, s; default 30. */
   heartbeatIntervalS?: number;

@@ -14,7 +14,8 @@ import { decodeBody, encodeBody } from "../publish.ts";
 import { ensureStreams, StreamName, type StreamsConfig } from "../streams.ts";
 import { subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";
-import { buildHistory, readConversation, type HistoryLimits } from "./history.ts";
+import { buildHistory, type HistoryLimits } from "./history.ts";
+import { createLogCache } from "./logcache.ts";
 import { runTurn, type TurnDeps } from "./turn.ts";
 import type { CommitteeConfig, RoleCaller } from "./types.ts";
 
@@ -58,7 +59,18 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   const maxDeliver = opts.maxDeliver ?? 5;
   await ensureConsumer(jsm, durable, ackWaitMs, maxParallel);
   const consumer = await js.consumers.get(StreamName.Inbox, durable);
-  const deps: TurnDeps = { mesh, js, log, roles: opts.roles, fallback: opts.fallback, committee: opts.committee, stepTimeoutMs: opts.stepTimeoutMs ?? 120_000 };
+  // A turn's history comes from this cache, checked against the log with one direct get.
+  const logs = createLogCache(jsm, js, { keepTurns: (opts.history?.turns ?? 10) + 1 });
+  const deps: TurnDeps = {
+    mesh,
+    js,
+    log,
+    roles: opts.roles,
+    fallback: opts.fallback,
+    committee: opts.committee,
+    stepTimeoutMs: opts.stepTimeoutMs ?? 120_000,
+    logged: (conversation, body, ack) => logs.appended(conversation, body, ack),
+  };
 
   const abort = new AbortController();
   const running = new Set<Promise<void>>();
@@ -81,12 +93,13 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     const progress = setInterval(() => m.working(), Math.max(100, ackWaitMs / 3));
     try {
       if (!(await waitForTurn(m))) return;
-      const prior = await readConversation(mesh, inbox.conversation, js);
+      const prior = await logs.read(inbox.conversation);
       const history = buildHistory(prior, inbox.id, opts.history);
       await runTurn(deps, inbox, prior, history, abort.signal);
       await m.ackAck();
       opts.onTurn?.({ conversation: inbox.conversation, id: inbox.id, ok: true, ms: Date.now() - started });
     } catch (err) {
+      logs.forget(inbox.conversation); // the re-run reads what the log holds
       log.error({ err, conversation: inbox.conversation, id: inbox.id }, "turn failed; the message will be redelivered");
       m.nak(abort.signal.aborted ? 0 : 1000);
       opts.onTurn?.({ conversation: inbox.conversation, id: inbox.id, ok: false, ms: Date.now() - started });
@@ -121,6 +134,7 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     }
     m.term(); // no reason: servers before 2.10.4 ignore "+TERM <reason>" and redeliver
     if (inbox) {
+      logs.forget(inbox.conversation);
       // Best effort: the log itself may be what keeps failing.
       const ev = { type: "error", step: "inbox", code: "dead_letter", message: reason, ts: Date.now(), conversation: inbox.conversation, turn: inbox.id };
       const e = encodeBody(mesh, ev);

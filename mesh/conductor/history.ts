@@ -1,5 +1,6 @@
 /** Reads a conversation's log and turns it into chat history for the next turn. */
 import { DeliverPolicy, jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/nats-core";
 import { LogEvent, type ChatMessage } from "../../schemas/index.ts";
 import { decodeBody } from "../publish.ts";
 import { StreamName } from "../streams.ts";
@@ -15,13 +16,22 @@ export interface HistoryLimits {
 
 /** Every event of a conversation, oldest first. Reads with an ordered consumer until caught up. */
 export async function readConversation(mesh: Mesh, conversation: string, js: JetStreamClient = jetstream(mesh.nc)): Promise<LogEvent[]> {
+  return (await readLog(js, conversation)).events;
+}
+
+/**
+ * Every event of a conversation, oldest first, and the stream sequence of the last message on
+ * its subject (0 when there is none; an undecodable last message still counts).
+ */
+export async function readLog(js: JetStreamClient, conversation: string): Promise<{ events: LogEvent[]; lastSeq: number }> {
   const consumer = await js.consumers.get(StreamName.Log, {
     filter_subjects: subjects.log(conversation),
     deliver_policy: DeliverPolicy.All,
   });
   const events: LogEvent[] = [];
+  let lastSeq = 0;
   const info = await consumer.info(true);
-  if (info.num_pending === 0) return events; // a new conversation: nothing to wait for
+  if (info.num_pending === 0) return { events, lastSeq }; // a new conversation: nothing to wait for
   // fetch() ends after max_messages or when it has waited `expires` with nothing new.
   for (;;) {
     const batch = await consumer.fetch({ max_messages: 256, expires: 1000 });
@@ -30,17 +40,25 @@ export async function readConversation(mesh: Mesh, conversation: string, js: Jet
     for await (const m of batch) {
       got++;
       pending = m.info.pending;
-      try {
-        events.push(decodeBody(LogEvent, m, "log event"));
-      } catch {
-        // A foreign or corrupt entry must not stop a conversation; it is simply not history.
-      }
+      lastSeq = m.seq;
+      const e = decodeLogEvent(m);
+      if (e) events.push(e);
       if (pending === 0) break;
     }
     if (got === 0 || pending === 0) break;
   }
   await consumer.delete().catch(() => undefined);
-  return events;
+  return { events, lastSeq };
+}
+
+/** A stored log message as a conversation read sees it: undefined for a foreign or corrupt entry. */
+export function decodeLogEvent(m: { data: Uint8Array; headers?: MsgHdrs }): LogEvent | undefined {
+  try {
+    return decodeBody(LogEvent, m, "log event");
+  } catch {
+    // A foreign or corrupt entry must not stop a conversation; it is simply not history.
+    return undefined;
+  }
 }
 
 /** User turns and Lyra's replies, most recent last, bounded by turns and bytes. */

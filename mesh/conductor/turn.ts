@@ -4,7 +4,8 @@
  * log and the outbox hold each step and the reply once.
  */
 import { createHash } from "node:crypto";
-import type { JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/nats-core";
 import {
   Header,
   RouterChoice,
@@ -32,6 +33,8 @@ export interface TurnDeps {
   committee: CommitteeConfig;
   /** Time allowed for each role call, ms. */
   stepTimeoutMs: number;
+  /** Told of every event this turn appended to the conversation log (the conductor's log cache). */
+  logged?: (conversation: string, body: { data: Uint8Array; headers: MsgHdrs }, ack: PubAck) => void;
 }
 
 type Omit2<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
@@ -47,11 +50,13 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   const { committee } = deps;
   const turnKey = `${msg.channel}:${msg.id}`;
   const done = new Map(prior.filter((e) => e.turn === msg.id).map((e) => [e.type, e] as const));
-  const reqId = (step: string) => `t${createHash("sha1").update(turnKey).digest("hex").slice(0, 20)}-${step}`;
+  let turnHash: string | undefined;
+  const reqId = (step: string) => `t${(turnHash ??= createHash("sha1").update(turnKey).digest("hex").slice(0, 20))}-${step}`;
   const append = async (ev: StepEvent, step: string) => {
     const full = { ...ev, ts: Date.now(), conversation: msg.conversation, turn: msg.id } as LogEvent;
     const { data, headers } = encodeBody(deps.mesh, full);
-    await deps.js.publish(subjects.log(msg.conversation), data, { msgID: `${turnKey}:${step}`, headers });
+    const ack = await deps.js.publish(subjects.log(msg.conversation), data, { msgID: `${turnKey}:${step}`, headers });
+    deps.logged?.(msg.conversation, { data, headers }, ack);
   };
   const partial = (step: string, role: string, text: string) => {
     const body: OutboxMessage = { conversation: msg.conversation, channel: msg.channel, in_reply_to: msg.id, text, final: false, step, role, ts: Date.now() };

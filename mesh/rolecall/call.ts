@@ -3,7 +3,7 @@
  * request id when a replica is presumed dead (no ack, keep-alive gap, 503 shutting down), retried
  * with jittered backoff on 429, all within the call's deadline.
  */
-import { createInbox, headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
+import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import {
   Chunk,
   decode,
@@ -18,6 +18,7 @@ import { DeadlineExceededError, InternalError, RoleCallError, UnavailableError, 
 import { subjects } from "../subjects.ts";
 import { createCollector } from "./collector.ts";
 import type { Mailbox } from "./mailbox.ts";
+import type { ReplyRoutes } from "./replies.ts";
 import type { RoleResult } from "./types.ts";
 
 /** A reply message tagged with the attempt whose inbox it reached. */
@@ -28,6 +29,8 @@ export interface Delivery {
 
 export interface CallPlan {
   nc: NatsConnection;
+  /** The client's reply inboxes: each attempt gets its own. */
+  replies: ReplyRoutes;
   role: string;
   body: Uint8Array;
   encoding: Encoding;
@@ -35,7 +38,8 @@ export interface CallPlan {
   conversation: string | undefined;
   deadline: number;
   ackWindowMs: number;
-  keepAliveGapMs: number;
+  /** Undefined: sized from the keep-alive the responder advertises (gapFor). */
+  keepAliveGapMs: number | undefined;
   maxAttempts: number;
   headers: Record<string, string>;
   /** Fed by the attempts' subscriptions; fail() on it interrupts the call. */
@@ -44,6 +48,19 @@ export interface CallPlan {
 }
 
 type AttemptEnd = { type: "done" } | { type: "retry"; error: RoleCallError; delayMs: number };
+
+/** The keep-alive gap when the responder advertises no keep-alive period (older responders, other Agent Protocol agents). */
+export const UNADVERTISED_GAP_MS = 5000;
+/** The gap is this many advertised keep-alive periods (a healthy responder is silent for at most ~2)... */
+const GAP_PERIODS = 4;
+/** ...and never shorter than this. */
+const MIN_GAP_MS = 1000;
+
+/** The keep-alive gap for an advertised keep-alive period (the ack's Lyra-Keep-Alive header). */
+export function gapFor(advertised: string | undefined): number {
+  const k = Number(advertised);
+  return advertised && Number.isFinite(k) && k > 0 ? Math.max(MIN_GAP_MS, GAP_PERIODS * k) : UNADVERTISED_GAP_MS;
+}
 
 export async function runCall(p: CallPlan): Promise<RoleResult> {
   const collector = createCollector(p.role);
@@ -60,22 +77,18 @@ export async function runCall(p: CallPlan): Promise<RoleResult> {
 async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<typeof createCollector>): Promise<AttemptEnd> {
   const { nc, role, box, deadline } = p;
   if (Date.now() >= deadline) throw deadlineError(p);
-  const inbox = createInbox(inboxPrefixOf(nc));
-  const sub = nc.subscribe(inbox, {
-    callback: (err, msg) => {
-      if (!err) box.push({ attempt, msg });
-    },
-  });
+  const inbox = p.replies.open((msg) => box.push({ attempt, msg }));
   try {
-    nc.publish(subjects.role(role), p.body, { reply: inbox, headers: requestHeaders(p, attempt) });
+    nc.publish(subjects.role(role), p.body, { reply: inbox.subject, headers: requestHeaders(p, attempt) });
     collector.startAttempt();
     let acked = false;
+    let gapMs = p.keepAliveGapMs ?? UNADVERTISED_GAP_MS;
     for (;;) {
-      const wait = Math.min(acked ? p.keepAliveGapMs : p.ackWindowMs, deadline - Date.now());
+      const wait = Math.min(acked ? gapMs : p.ackWindowMs, deadline - Date.now());
       const d = await box.take(wait);
       if (!d) {
         if (Date.now() >= deadline) throw deadlineError(p);
-        const why = acked ? `no message for ${p.keepAliveGapMs} ms after the ack` : `no ack within ${p.ackWindowMs} ms`;
+        const why = acked ? `no message for ${gapMs} ms after the ack` : `no ack within ${p.ackWindowMs} ms`;
         return { type: "retry", error: new UnavailableError(WireCode.Unavailable, role, `replica presumed dead: ${why}`), delayMs: 0 };
       }
       if (d.attempt !== attempt) continue; // an earlier attempt's straggler
@@ -91,18 +104,16 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
       const chunk = parseChunk(msg, role);
       if (!chunk) continue;
       acked = true; // any chunk proves the replica is alive, even from a responder that sends no ack
-      if (chunk.type === "status" && chunk.data === "ack") collector.setHost(h?.get(Header.Host) ?? "");
+      if (chunk.type === "status" && chunk.data === "ack") {
+        collector.setHost(h?.get(Header.Host) ?? "");
+        if (p.keepAliveGapMs === undefined) gapMs = gapFor(h?.get(Header.KeepAlive));
+      }
       const out = collector.accept(chunk);
       if (out) p.onChunk(out);
     }
   } finally {
-    sub.unsubscribe();
+    inbox.close();
   }
-}
-
-/** The connection's private inbox prefix: on the implementation, not the interface. */
-function inboxPrefixOf(nc: NatsConnection): string | undefined {
-  return (nc as NatsConnection & { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
 }
 
 function requestHeaders(p: CallPlan, attempt: number) {

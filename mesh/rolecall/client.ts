@@ -10,6 +10,7 @@ import { CancelledError, ConnectionClosedError } from "../errors.ts";
 import { subjects } from "../subjects.ts";
 import { runCall, type Delivery } from "./call.ts";
 import { createMailbox, type Mailbox } from "./mailbox.ts";
+import { createReplyRoutes } from "./replies.ts";
 import type { CallOptions, RoleCallInput, RoleClient, RoleResult, RoleStream } from "./types.ts";
 
 /** Defaults for every call of a client (each call may override them). */
@@ -18,6 +19,7 @@ export type RoleClientOptions = Pick<CallOptions, "timeoutMs" | "ackWindowMs" | 
 export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): RoleClient {
   const { nc } = mesh;
   const pending = new Map<Mailbox<Delivery>, Promise<unknown>>();
+  const replies = createReplyRoutes(nc);
   let closedErr: ConnectionClosedError | undefined;
   const failAll = (err: ConnectionClosedError) => {
     closedErr ??= err;
@@ -50,6 +52,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     const run = runCall({
       nc,
+      replies,
       role,
       body,
       encoding,
@@ -57,7 +60,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
       conversation: opts.conversation ?? req.conversation,
       deadline: Date.now() + timeoutMs,
       ackWindowMs: opts.ackWindowMs ?? 1000,
-      keepAliveGapMs: opts.keepAliveGapMs ?? 5000,
+      keepAliveGapMs: opts.keepAliveGapMs,
       maxAttempts: Math.max(1, opts.maxAttempts ?? 5),
       headers: opts.headers ?? {},
       box,
@@ -131,6 +134,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
     (closing ??= (async () => {
       failAll(new ConnectionClosedError("role call (client closed)"));
       await Promise.allSettled([...pending.values()]);
+      replies.close();
       resolveClosed();
     })());
 

@@ -30,7 +30,18 @@ export function createMailbox<T>(): Mailbox<T> {
     if (items.length > 0) return Promise.resolve(items.shift());
     if (ms <= 0) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
-      waiter = { resolve, reject, timer: setTimeout(() => settle((w) => w.resolve(undefined)), ms) };
+      const w: NonNullable<typeof waiter> = {
+        resolve,
+        reject,
+        // Timers run before I/O in an event-loop turn: when the time is up, let I/O that is already
+        // there in first, so a message received during a stall of this process is not a timeout.
+        timer: setTimeout(() => {
+          setImmediate(() => {
+            if (waiter === w) settle((x) => x.resolve(undefined));
+          });
+        }, ms),
+      };
+      waiter = w;
     });
   };
   return {

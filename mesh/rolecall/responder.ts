@@ -15,6 +15,12 @@ import { addRoleService, type RequestIn } from "./service.ts";
 import { createSink, replyError, type ReplySink } from "./sink.ts";
 import type { ResponderEvent, ResponderOptions, RoleResponder } from "./types.ts";
 
+/**
+ * Streaming keep-alive period. The ack advertises it (Lyra-Keep-Alive) and callers presume the
+ * replica dead after 4 periods of silence, so it bounds how fast a crash is noticed (about 1 s).
+ */
+export const DEFAULT_KEEP_ALIVE_MS = 250;
+
 /** How long stopped handlers get to notice their signal before closed() resolves anyway. */
 const ABORT_SETTLE_MS = 1000;
 
@@ -24,7 +30,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   const owner = opts.owner ?? "lyra";
   const concurrency = positiveInt("concurrency", opts.concurrency ?? 1, 1);
   const queueSize = positiveInt("queueSize", opts.queueSize ?? 4, 0);
-  const keepAliveMs = positiveInt("keepAliveMs", opts.keepAliveMs ?? 1000, 1);
+  const keepAliveMs = positiveInt("keepAliveMs", opts.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS, 1);
   const graceMs = opts.graceMs ?? 10_000;
   const defaultTimeoutMs = opts.defaultTimeoutMs ?? 120_000;
   const log = mesh.log.child({ component: "responder", role, host });

@@ -1,6 +1,10 @@
 /**
  * Where one request's replies go. It owns the encoding, the keep-alive timer and the terminator,
  * and can be moved to a new reply subject when a re-issued request joins a running one.
+ *
+ * What a request's handler sends within one turn of the event loop goes out together (in order,
+ * at setImmediate): the ack, an instant answer's chunks and the terminator then share one socket
+ * write instead of taking one each.
  */
 import { Empty, headers, type MsgHdrs } from "@nats-io/nats-core";
 import {
@@ -105,15 +109,32 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
   let lastSent = 0;
   let keepAliveText: string = Status.Working;
   let timer: NodeJS.Timeout | undefined;
+  // Sends not yet handed to the connection, each bound to the reply subject of its time.
+  let outbox: Array<() => void> = [];
+  let flushing: NodeJS.Immediate | undefined;
 
+  const flush = () => {
+    flushing = undefined;
+    const sends = outbox;
+    outbox = [];
+    for (const s of sends) {
+      try {
+        s();
+      } catch {
+        finish(); // closed connection: stop quietly, the job sees `finished`
+        return;
+      }
+    }
+  };
+  const enqueue = (s: () => void) => {
+    outbox.push(s);
+    flushing ??= setImmediate(flush);
+  };
   const publish = (data: Uint8Array, h?: MsgHdrs): void => {
     if (finished) return;
-    try {
-      msg.respond(data, h ? { headers: h } : undefined);
-      lastSent = Date.now();
-    } catch {
-      finish(); // closed connection: stop quietly, the job sees `finished`
-    }
+    const target = msg;
+    enqueue(() => target.respond(data, h ? { headers: h } : undefined));
+    lastSent = Date.now();
   };
   const finish = () => {
     finished = true;
@@ -141,6 +162,7 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
       const h = headers();
       h.set(Header.ContentType, contentTypeOf(encoding));
       h.set(Header.Host, opts.host);
+      h.set(Header.KeepAlive, String(opts.keepAliveMs));
       publish(encode({ type: "status", data: Status.Ack }, encoding), h);
     },
     keepAlive(text) {
@@ -148,7 +170,9 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
     },
     error(code, message, extra) {
       if (finished) return;
-      replyError(msg, encoding, code, message, extra);
+      const target = msg;
+      const enc = encoding;
+      enqueue(() => replyError(target, enc, code, message, extra));
       finish();
     },
     end() {

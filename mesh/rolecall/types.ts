@@ -46,7 +46,7 @@ export interface ResponderOptions {
   concurrency?: number;
   /** Requests that may wait for a slot; past that the answer is 429; default 4. */
   queueSize?: number;
-  /** Streaming keep-alive period, ms; default 1000. */
+  /** Streaming keep-alive period, ms, advertised on the ack (Lyra-Keep-Alive); default 250. */
   keepAliveMs?: number;
   /** Time drain() gives in-flight work before aborting it, ms; default 10000. */
   graceMs?: number;
@@ -109,7 +109,11 @@ export interface CallOptions {
   conversation?: string;
   /** Time allowed for the ack before the replica is presumed dead, ms; default 1000. */
   ackWindowMs?: number;
-  /** Silence after the ack that marks the replica dead, ms; default 5000 (> responder keepAliveMs). */
+  /**
+   * Silence after the ack that marks the replica dead, ms. Default: 4 × the keep-alive period the
+   * responder advertises on its ack (Lyra-Keep-Alive; 1000 for the default 250), at least 1000;
+   * 5000 when the responder advertises none.
+   */
   keepAliveGapMs?: number;
   /** Attempts in all (re-issues and 429 retries); default 5. */
   maxAttempts?: number;

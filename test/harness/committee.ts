@@ -24,6 +24,10 @@ export interface CommitteeYamlOptions {
   ollamaUrl?: string;
   /** Ollama model names (ollama backend). */
   model?: string;
+  /** Every role's slots (requests run at once); default 4. */
+  slots?: number;
+  /** Every role's admission queue; default the config's (4). */
+  queue?: number;
 }
 
 /** Router: "why/meaning" → philosopher, else pragmatist. Specialists answer with a fixed sentence. */
@@ -31,6 +35,7 @@ export function committeeYaml(o: CommitteeYamlOptions): string {
   const d = o.delayMs ?? 0;
   const backend = o.backend ?? "scripted";
   const model = o.model ?? "qwen3:4b";
+  const cap = `slots: ${o.slots ?? 4}${o.queue !== undefined ? `\n    queue: ${o.queue}` : ""}`;
   return `
 mesh: { name: test, owner: tester }
 nats: { servers: ["${o.natsUrl}"] }
@@ -39,7 +44,7 @@ roles:
     kind: router
     model: ${model}
     backend: ${backend}
-    slots: 4
+    ${cap}
     script:
       - { match: "\\\\b(why|meaning)\\\\b", json: { specialist: philosopher, confidence: 0.9, reason: "a why-question" } }
       - { match: "off-schema", json: { pick: nobody } }
@@ -48,21 +53,21 @@ roles:
     model: ${model}
     backend: ${backend}
     description: practical how-to answers
-    slots: 4
+    ${cap}
     script:
       - { reply: "Pragmatist answer to: {input}", delay_ms: ${d} }
   philosopher:
     model: ${model}
     backend: ${backend}
     description: why and meaning
-    slots: 4
+    ${cap}
     script:
       - { reply: "Philosopher musing on: {input}", delay_ms: ${d} }
   voice:
     kind: voice
     model: ${model}
     backend: ${backend}
-    slots: 4
+    ${cap}
     script:
       - { reply: "Lyra says: {input}", delay_ms: ${d} }
 router: { default_specialist: pragmatist }

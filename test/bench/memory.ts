@@ -1,0 +1,133 @@
+/**
+ * Memory of an agent host process: `lyra agent` as a child process with the scripted committee
+ * config, its resident set (VmRSS, /proc/<pid>/status) idle after a warm-up, and its peak while
+ * it serves 64 concurrent streams (the scripted voice waits a little per word, so all 64 are in
+ * flight at once; VmRSS is sampled every 10 ms during them).
+ */
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connectMesh } from "../../mesh/connect.ts";
+import { createRoleClient } from "../../mesh/rolecall/index.ts";
+import { runLyra, writeCommitteeConfig } from "../harness/committee.ts";
+import { startNatsServer } from "../harness/nats-server.ts";
+import { statusMB } from "./procfs.ts";
+import type { BenchContext, SectionResult } from "./report.ts";
+import { fmt, quantile } from "./stats.ts";
+
+const STREAMS = 64;
+const WORD_DELAY_MS = 40;
+const IDLE_TARGET_MB = 80;
+const BUSY_TARGET_MB = 150;
+const mb = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "—");
+const RSS_FLOOR = fileURLToPath(new URL("./rss-floor.ts", import.meta.url));
+
+/** RSS of a Node process that has loaded nothing, and of one loading what the agent loads, step by step. */
+function floors(): { step: string; rss_mb: number }[] {
+  const plain = execFileSync(process.execPath, ["-e", `setTimeout(() => console.log(/VmRSS:\\s+(\\d+)/.exec(require("fs").readFileSync("/proc/self/status", "utf8"))[1]), 100)`], { encoding: "utf8" });
+  const steps = JSON.parse(execFileSync(process.execPath, [RSS_FLOOR], { encoding: "utf8" })) as { step: string; rss_mb: number }[];
+  return [{ step: "Node, plain JavaScript, nothing imported", rss_mb: Math.round((Number(plain) * 1024) / 1e5) / 10 }, ...steps];
+}
+
+export async function memory(ctx: BenchContext): Promise<SectionResult> {
+  ctx.progress("memory: what a Node process holds before the agent does anything");
+  const floor = floors();
+  await using server = await startNatsServer();
+  const cfgPath = writeCommitteeConfig({ natsUrl: server.url, delayMs: WORD_DELAY_MS, slots: 128, queue: 128 });
+  const agent = runLyra(["agent", "--config", cfgPath, "--host", "local", "--metrics-port", "0"], { LYRA_LOG_LEVEL: "warn" });
+  try {
+    // The process logs nothing below warn: wait for its four roles to answer instead.
+    await using caller = await connectMesh({ servers: server.url, name: "bench-memory" });
+    const client = createRoleClient(caller);
+    ctx.progress("memory: waiting for the agent host, then warming it up");
+    for (let i = 0; ; i++) {
+      try {
+        await Promise.all(["router", "pragmatist", "philosopher", "voice"].map((r) => client.call(r, "hello", { timeoutMs: 2000, maxAttempts: 1 })));
+        break;
+      } catch (err) {
+        if (i > 100 || agent.proc.exitCode !== null) throw new Error(`lyra agent did not serve: ${String(err)}\n${agent.output()}`);
+        await sleep(100);
+      }
+    }
+    const pid = agent.proc.pid!;
+    const roles = ["router", "pragmatist", "philosopher", "voice"];
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(Array.from({ length: 8 }, (_, i) => client.call(roles[i % roles.length]!, `Why warm up, round ${round}?`)));
+    }
+    await sleep(2000);
+    const idleSamples: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      idleSamples.push(statusMB(pid, "VmRSS") ?? Number.NaN);
+      await sleep(100);
+    }
+    const idle = quantile([...idleSamples].sort((a, b) => a - b), 0.5);
+
+    ctx.progress(`memory: ${STREAMS} concurrent voice streams`);
+    const words = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const busySamples: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        busySamples.push(statusMB(pid, "VmRSS") ?? Number.NaN);
+        await sleep(10);
+      }
+    })();
+    const streamOnce = async (i: number) => {
+      let counted = false;
+      for await (const c of client.stream("voice", `${words} (${i})`)) {
+        if (!counted && c.type === "response") {
+          counted = true;
+          maxInFlight = Math.max(maxInFlight, ++inFlight);
+        }
+      }
+      if (counted) inFlight--;
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: STREAMS }, (_, i) => streamOnce(i)));
+    const streamSeconds = (performance.now() - t0) / 1000;
+    sampling = false;
+    await sampler;
+    const peak = Math.max(...busySamples);
+    const hwm = statusMB(pid, "VmHWM") ?? Number.NaN;
+    await client.close();
+
+    const rows = [
+      ["state", "RSS MB", "samples"],
+      ["idle, after warm-up (median)", mb(idle), String(idleSamples.length)],
+      [`serving ${STREAMS} streams (peak)`, mb(peak), String(busySamples.length)],
+      ["high-water mark over the whole run (VmHWM)", mb(hwm), "1"],
+      ...floor.map((f) => [`floor: ${f.step}`, mb(f.rss_mb), "1"]),
+    ];
+    return {
+      name: "memory",
+      title: "5. Memory of an agent host (`lyra agent`, scripted committee config)",
+      table: rows,
+      notes: [
+        `${STREAMS} voice streams of 42 words at ${WORD_DELAY_MS} ms per word, ${fmt(streamSeconds)} s; at most ${maxInFlight} streaming at once; RSS sampled every 10 ms`,
+        `Node ${process.version}, default heap settings`,
+      ],
+      json: {
+        idle_rss_mb: Math.round(idle * 10) / 10,
+        busy_peak_rss_mb: Math.round(peak * 10) / 10,
+        vm_hwm_mb: Math.round(hwm * 10) / 10,
+        streams: STREAMS,
+        max_in_flight: maxInFlight,
+        word_delay_ms: WORD_DELAY_MS,
+        floor,
+      },
+      targets: [
+        { name: "Idle agent host RSS", goal: `≤ ${IDLE_TARGET_MB} MB`, figure: `${mb(idle)} MB`, met: idle <= IDLE_TARGET_MB },
+        { name: `Agent host RSS, ${STREAMS} streams`, goal: `≤ ${BUSY_TARGET_MB} MB`, figure: `${mb(peak)} MB`, met: peak <= BUSY_TARGET_MB },
+      ],
+    };
+  } finally {
+    if (agent.proc.exitCode === null && agent.proc.signalCode === null) agent.proc.kill("SIGTERM");
+    await Promise.race([agent.exited, sleep(5000)]);
+    if (agent.proc.exitCode === null && agent.proc.signalCode === null) agent.proc.kill("SIGKILL");
+    rmSync(dirname(cfgPath), { recursive: true, force: true });
+  }
+}
