@@ -49,6 +49,7 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
       done_reason,
     });
     const wait = async (ms: number, first: boolean) => {
+      if (ms === 0) return; // an instant script must not pay a timer per word
       const limit = opts.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
       try {
         await delay(first ? Math.min(ms, limit) : ms, undefined, { signal: opts.signal });

@@ -22,6 +22,8 @@ const WORD_DELAY_MS = 40;
 const IDLE_TARGET_MB = 80;
 const BUSY_TARGET_MB = 150;
 const mb = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "—");
+/** How infra/systemd/lyra-agent@.service runs the agent: a small young generation. */
+export const AGENT_NODE_OPTIONS = "--max-semi-space-size=1";
 const RSS_FLOOR = fileURLToPath(new URL("./rss-floor.ts", import.meta.url));
 
 /** RSS of a Node process that has loaded nothing, and of one loading what the agent loads, step by step. */
@@ -36,7 +38,7 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
   const floor = floors();
   await using server = await startNatsServer();
   const cfgPath = writeCommitteeConfig({ natsUrl: server.url, delayMs: WORD_DELAY_MS, slots: 128, queue: 128 });
-  const agent = runLyra(["agent", "--config", cfgPath, "--host", "local", "--metrics-port", "0"], { LYRA_LOG_LEVEL: "warn" });
+  const agent = runLyra(["agent", "--config", cfgPath, "--host", "local", "--metrics-port", "0"], { LYRA_LOG_LEVEL: "warn", NODE_OPTIONS: AGENT_NODE_OPTIONS });
   try {
     // The process logs nothing below warn: wait for its four roles to answer instead.
     await using caller = await connectMesh({ servers: server.url, name: "bench-memory" });
@@ -108,7 +110,7 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
       table: rows,
       notes: [
         `${STREAMS} voice streams of 42 words at ${WORD_DELAY_MS} ms per word, ${fmt(streamSeconds)} s; at most ${maxInFlight} streaming at once; RSS sampled every 10 ms`,
-        `Node ${process.version}, default heap settings`,
+        `Node ${process.version}, agent run as infra/systemd runs it: NODE_OPTIONS=${AGENT_NODE_OPTIONS}`,
       ],
       json: {
         idle_rss_mb: Math.round(idle * 10) / 10,
@@ -117,6 +119,7 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
         streams: STREAMS,
         max_in_flight: maxInFlight,
         word_delay_ms: WORD_DELAY_MS,
+        node_options: AGENT_NODE_OPTIONS,
         floor,
       },
       targets: [
