@@ -112,9 +112,13 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
   // Sends not yet handed to the connection, each bound to the reply subject of its time.
   let outbox: Array<() => void> = [];
   let flushing: NodeJS.Immediate | undefined;
+  // The last queued text delta, still open: deltas produced in the same event-loop turn go out as
+  // one `response` chunk (clients concatenate them anyway), so an instant model costs one message.
+  let openDelta: { text: string } | undefined;
 
   const flush = () => {
     flushing = undefined;
+    openDelta = undefined;
     const sends = outbox;
     outbox = [];
     for (const s of sends) {
@@ -126,7 +130,8 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
       }
     }
   };
-  const enqueue = (s: () => void) => {
+  const enqueue = (s: () => void, delta?: { text: string }) => {
+    openDelta = delta; // anything else queued closes the open delta, so order is kept
     outbox.push(s);
     flushing ??= setImmediate(flush);
   };
@@ -147,7 +152,19 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
       if (Date.now() - lastSent >= opts.keepAliveMs * 0.9) send({ type: "status", data: keepAliveText });
     }, opts.keepAliveMs);
   };
-  const send = (chunk: Chunk) => publish(encode(chunk, encoding), chunkHeaders(chunk, encoding));
+  const send = (chunk: Chunk) => {
+    if (chunk.type !== "response" || typeof chunk.data !== "string") return publish(encode(chunk, encoding), chunkHeaders(chunk, encoding));
+    if (finished) return;
+    lastSent = Date.now();
+    if (openDelta) {
+      openDelta.text += chunk.data;
+      return;
+    }
+    const delta = { text: chunk.data };
+    const target = msg;
+    const enc = encoding;
+    enqueue(() => target.respond(encode({ type: "response", data: delta.text }, enc), { headers: contentHeaders(enc) }), delta);
+  };
 
   startKeepAlive();
   return {
@@ -182,6 +199,7 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
     abandon: finish,
     retarget(next, nextStream, nextEncoding) {
       if (finished) return;
+      openDelta = undefined; // it belongs to the old reply subject
       msg = next;
       encoding = nextEncoding;
       if (stream && !nextStream && timer) {
