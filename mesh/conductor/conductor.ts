@@ -169,11 +169,11 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     (stopping ??= (async () => {
       messages?.stop();
       await loop;
-      const all = Promise.allSettled([...running]);
-      const timer = sleep(graceMs).then(() => abort.abort());
-      await Promise.race([all, timer]);
+      // In-flight turns get graceMs, then their role calls are aborted (the messages are redelivered).
+      const timer = setTimeout(() => abort.abort(), graceMs);
+      await Promise.allSettled([...running]);
+      clearTimeout(timer);
       abort.abort();
-      await all;
       log.info("conductor stopped");
     })());
   return {

@@ -85,6 +85,20 @@ describe("lyra CLI", () => {
     expect(await tap.exited).toBe(0);
   });
 
+  it("lyra up serves until Ctrl-C: ask works against it, then everything stops cleanly", async () => {
+    const up = runLyra(["up"], { NATS_URL: "", OLLAMA_HOST: "http://127.0.0.1:1" });
+    await up.waitFor(/Ctrl-C stops everything/, 30_000);
+    const url = /mesh up on (nats:\/\/127\.0\.0\.1:\d+)/.exec(up.output())![1]!;
+    const ask = runLyra(["ask", "--nats", url, "How do I stop a mesh?"]);
+    expect(await ask.exited).toBe(0);
+    expect(ask.stdout()).toMatch(/\[scripted voice\]/);
+    up.proc.kill("SIGINT");
+    expect(await up.exited).toBe(0);
+    expect(up.output()).toMatch(/stopping/);
+    // nats-server went with it: nothing answers on that port any more.
+    await expect(connectMesh({ servers: url, timeoutMs: 500, maxReconnectAttempts: 0 })).rejects.toThrow(/cannot connect/);
+  }, 90_000);
+
   it("lyra up --demo brings a mesh up, talks to two specialists, prints the log and stops", async () => {
     const env: Record<string, string> = { NATS_URL: "", OLLAMA_HOST: "http://127.0.0.1:1" };
     const demo = runLyra(["up", "--demo"], env);
