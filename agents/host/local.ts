@@ -2,12 +2,11 @@
  * Runs a role handler in this process and presents it as a role stream: the conductor's
  * fallback for roles no agent serves (the handler over the LiteLLM backend).
  */
-import { responseText, type Chunk, type FinalInfo, type RoleRequest, type ToolCall } from "../../schemas/index.ts";
+import { responseText, WireCode, type Chunk, type FinalInfo, type RoleRequest, type ToolCall } from "../../schemas/index.ts";
 import type { RoleCaller, RoleCallOptions, RoleResult, RoleStream } from "../../mesh/conductor/index.ts";
 import type { RoleHandler } from "../../mesh/rolecall/types.ts";
 import type { Logger } from "../../mesh/logger.ts";
 import { UnavailableError } from "../../mesh/errors.ts";
-import { WireCode } from "../../schemas/index.ts";
 
 export function localCaller(handlers: Map<string, RoleHandler>, host: string, log: Logger): RoleCaller {
   return {
@@ -19,39 +18,33 @@ export function localCaller(handlers: Map<string, RoleHandler>, host: string, lo
       const result = new Promise<RoleResult>((res, rej) => ((resolve = res), (reject = rej)));
       result.catch(() => undefined); // consumers that only iterate still see the error there
       async function* run(): AsyncGenerator<Chunk> {
-        if (!handler) throw new UnavailableError(WireCode.Unavailable, role, "no agent serves this role and it has no fallback alias");
-        let text = "";
-        let final: FinalInfo | undefined;
-        const toolCalls: ToolCall[] = [];
-        const ctx = {
-          requestId: opts.requestId ?? "local",
-          conversation: opts.conversation,
-          deadline: Date.now() + (opts.timeoutMs ?? 120_000),
-          stream: true,
-          signal,
-          log: log.child({ role, fallback: true }),
-          headers: undefined,
-        };
-        for await (const c of handler(req, ctx)) {
-          if (c.type === "response") text += responseText(c);
-          else if (c.type === "tool_call") toolCalls.push(c.data);
-          else if (c.type === "final") final = c.data;
-          yield c;
+        try {
+          if (!handler) throw new UnavailableError(WireCode.Unavailable, role, "no agent serves this role and it has no fallback alias");
+          let text = "";
+          let final: FinalInfo | undefined;
+          const toolCalls: ToolCall[] = [];
+          const ctx = {
+            requestId: opts.requestId ?? "local",
+            conversation: opts.conversation,
+            deadline: Date.now() + (opts.timeoutMs ?? 120_000),
+            stream: true,
+            signal,
+            log: log.child({ role, fallback: true }),
+            headers: undefined,
+          };
+          for await (const c of handler(req, ctx)) {
+            if (c.type === "response") text += responseText(c);
+            else if (c.type === "tool_call") toolCalls.push(c.data);
+            else if (c.type === "final") final = c.data;
+            yield c;
+          }
+          resolve({ text, final: final ?? { model: "unknown", backend: "unknown", host, usage: { prompt_tokens: 0, completion_tokens: 0 }, timings: { total_ms: 0 } }, toolCalls, host, attempts: 1 });
+        } catch (err) {
+          reject(err);
+          throw err;
         }
-        resolve({ text, final: final ?? { model: "unknown", backend: "unknown", host, usage: { prompt_tokens: 0, completion_tokens: 0 }, timings: { total_ms: 0 } }, toolCalls, host, attempts: 1 });
       }
-      const it = run();
-      return {
-        result,
-        [Symbol.asyncIterator]: () => ({
-          next: () =>
-            it.next().catch((err: unknown) => {
-              reject(err);
-              throw err;
-            }),
-          return: (v?: unknown) => it.return(v),
-        }),
-      };
+      return Object.assign(run(), { result });
     },
   };
 }
