@@ -62,7 +62,68 @@ export const subjects = {
   /** `agents.lyra.<owner>.<role>.heartbeat`: liveness beacons (NATS Agent Protocol §8). */
   heartbeat: (owner: string, role: string) => `agents.lyra.${token("owner", owner)}.${roleToken(role)}.heartbeat`,
   heartbeatAll: "agents.*.*.*.heartbeat",
+  /**
+   * `mcp.v1.req.<tenant>.<user>.<server>.<method tokens>.<name>`: one MCP request (the
+   * nats-mcp-gateway wire v1). `tools/call` is `tools.call`; the name token is the tool name when it
+   * is token-safe, else `_`, and `_` for methods that name nothing.
+   */
+  mcpRequest: (tenant: string, user: string, server: string, method: string, name?: string) =>
+    `${MCP_PREFIX}.req.${token("tenant", tenant)}.${token("user", user)}.${token("tool server", server)}.${methodTokens(method)}.${mcpNameToken(name)}`,
+  /** What one tool server's replicas subscribe to: every user of the tenant. */
+  mcpServer: (tenant: string, server: string) => `${MCP_PREFIX}.req.${token("tenant", tenant)}.*.${token("tool server", server)}.>`,
+  /** Queue group shared by the replicas of one tool server. */
+  mcpQueue: (server: string) => `mcp.${token("tool server", server)}`,
+  /** Every MCP request of a tenant (for taps). */
+  mcpAll: (tenant: string) => `${MCP_PREFIX}.req.${token("tenant", tenant)}.>`,
+  /** Cancellation of an in-flight MCP request: its reply subject plus `.ctl`. */
+  mcpControl: (reply: string) => `${reply}.ctl`,
+  /** `mcp.v1.hb.<tenant>.<server>`: a tool server replica's liveness beacon. */
+  mcpHeartbeat: (tenant: string, server: string) => `${MCP_PREFIX}.hb.${token("tenant", tenant)}.${token("tool server", server)}`,
+  mcpHeartbeatAll: `mcp.v1.hb.>`,
 } as const;
+
+const MCP_PREFIX = "mcp.v1";
+/** The `{user}` token of an unattributed caller, and the name token of an unnamed or unsafe name. */
+export const MCP_UNSET = "_";
+
+/** A raw MCP name's subject token: itself when token-safe (and not `_`), else `_`. */
+export function mcpNameToken(name: string | undefined): string {
+  if (name === undefined || name === "" || name === MCP_UNSET) return MCP_UNSET;
+  return TOKEN.test(name) ? name : MCP_UNSET;
+}
+
+function methodTokens(method: string): string {
+  const segs = method.split("/");
+  for (const seg of segs) {
+    if (!TOKEN.test(seg)) throw new MeshError("invalid_token", `MCP method '${method}' has a segment that is not a subject token`);
+  }
+  return segs.join(".");
+}
+
+/** The parts of an MCP request subject, or undefined when it is not one. Every token is re-checked. */
+export interface McpSubject {
+  tenant: string;
+  user: string;
+  server: string;
+  /** The MCP form, with slashes (`tools/call`). */
+  method: string;
+  /** The name token (`_` when unset). */
+  name: string;
+}
+
+export function parseMcpSubject(subject: string): McpSubject | undefined {
+  const head = `${MCP_PREFIX}.req.`;
+  if (!subject.startsWith(head)) return undefined;
+  const toks = subject.slice(head.length).split(".");
+  if (toks.length < 5 || !toks.every((t) => TOKEN.test(t))) return undefined;
+  return {
+    tenant: toks[0]!,
+    user: toks[1]!,
+    server: toks[2]!,
+    method: toks.slice(3, -1).join("/"),
+    name: toks[toks.length - 1]!,
+  };
+}
 
 /** The role of a `lyra.<role>` subject, or undefined. */
 export function roleOfSubject(subject: string): string | undefined {

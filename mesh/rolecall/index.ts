@@ -1,6 +1,7 @@
 // Public surface of mesh/rolecall/: serve a role, call a role.
 export { serveRole } from "./responder.ts";
 export { createRoleClient, type RoleClientOptions } from "./client.ts";
+export { createReplyRoutes, type ReplyInbox, type ReplyRoutes } from "./replies.ts";
 export { AGENT_SERVICE_NAME, PROMPT_ENDPOINT, PROTOCOL_VERSION } from "./service.ts";
 export type {
   CallOptions,

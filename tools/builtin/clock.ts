@@ -1,0 +1,49 @@
+/**
+ * `clock`: the small built-in tool server `lyra up` starts, so the demo shows a specialist using a
+ * mesh tool end to end. Tools: `now` (the time in a time zone) and `wait` (sleeps, with progress
+ * notifications; for trying cancellation and keep-alives).
+ */
+import { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+
+const MAX_WAIT_S = 600;
+
+export function clockServer(): McpServer {
+  const server = new McpServer({ name: "lyra-clock", version: "0.1.0" });
+  server.registerTool(
+    "now",
+    {
+      description: "The current date and time. Give an IANA time zone such as 'Europe/Paris' or 'UTC' (default UTC).",
+      inputSchema: z.object({ timezone: z.string().max(64).optional().describe("IANA time zone name, e.g. 'America/New_York'") }),
+    },
+    async ({ timezone }) => {
+      const tz = timezone ?? "UTC";
+      let text: string;
+      try {
+        text = new Intl.DateTimeFormat("en-GB", { dateStyle: "full", timeStyle: "long", timeZone: tz }).format(new Date());
+      } catch {
+        return { content: [{ type: "text", text: `unknown time zone '${tz}': use an IANA name such as 'UTC' or 'Europe/Paris'` }], isError: true };
+      }
+      return { content: [{ type: "text", text: `${text} (${tz})` }] };
+    },
+  );
+  server.registerTool(
+    "wait",
+    {
+      description: "Waits the given number of seconds (at most 600), reporting progress each second.",
+      inputSchema: z.object({ seconds: z.number().min(0).max(MAX_WAIT_S) }),
+    },
+    async ({ seconds }, ctx) => {
+      const token = ctx.mcpReq._meta?.progressToken;
+      for (let i = 0; i < Math.ceil(seconds); i++) {
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(resolve, Math.min(1, seconds - i) * 1000);
+          ctx.mcpReq.signal.addEventListener("abort", () => (clearTimeout(t), reject(new Error("cancelled"))), { once: true });
+        });
+        if (token !== undefined) await ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken: token, progress: i + 1, total: Math.ceil(seconds) } });
+      }
+      return { content: [{ type: "text", text: `waited ${seconds} s` }] };
+    },
+  );
+  return server;
+}
