@@ -87,6 +87,28 @@ function isRegex(s: string): boolean {
   }
 }
 
+/** A tool server's name: lowercase letters, digits and '-' (no '_': `server__tool` names must split). */
+export const ToolServerName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "tool server names use lowercase letters, digits and '-' (1-32 chars)");
+export const ToolGrant = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,31}\.(\*|[A-Za-z0-9_-]{1,128})$/, "a tool grant is 'server.tool' or 'server.*'");
+
+const EnvMap = z.record(z.string(), z.string());
+/** One tool server `lyra tools` hosts: a built-in, a stdio MCP server, or a Streamable HTTP one. */
+export const ToolServerConfig = z.union([
+  z.strictObject({ builtin: z.string().min(1), description: z.string().optional() }),
+  z.strictObject({
+    command: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    /** `${VAR}` is expanded from the environment of `lyra tools`, so secrets stay out of the file. */
+    env: EnvMap.default({}),
+    cwd: z.string().min(1).optional(),
+    description: z.string().optional(),
+  }),
+  z.strictObject({ url: z.url(), headers: EnvMap.default({}), description: z.string().optional() }),
+]);
+export type ToolServerConfig = z.output<typeof ToolServerConfig>;
+
 export const RoleConfig = z.strictObject({
   model: z.string().min(1),
   backend: z.enum(["ollama", "openai", "scripted"]).default("ollama"),
@@ -99,7 +121,12 @@ export const RoleConfig = z.strictObject({
   keep_alive: KeepAlive.optional(),
   slots: z.number().int().min(1).max(256).default(1),
   queue: z.number().int().min(0).max(10_000).default(4),
-  tools: z.array(z.string().min(1)).default([]),
+  /** Tool grants: `server.tool` or `server.*` patterns over the `tools.servers` of this file. */
+  tools: z.array(ToolGrant).default([]),
+  /** Model → tool calls → results rounds per answer. */
+  max_tool_steps: z.number().int().min(1).max(64).default(6),
+  /** Time one tool call may take before its result is an error the model reads. */
+  tool_timeout_ms: z.number().int().positive().default(30_000),
   fallback: z.string().min(1).optional(),
   first_token_timeout_ms: z.number().int().positive().default(20_000),
   script: z.array(ScriptRule).min(1).optional(),
@@ -154,6 +181,13 @@ const MeshConfigShape = z.strictObject({
     })
     .prefault({}),
   metrics: z.strictObject({ port: z.number().int().min(0).max(65_535).default(9464) }).optional(),
+  tools: z
+    .strictObject({
+      servers: z.record(ToolServerName, ToolServerConfig).default({}),
+      /** How long a server's tools/list result is reused, s. */
+      list_ttl_s: z.number().int().min(0).default(60),
+    })
+    .prefault({}),
 });
 export const MeshConfig = MeshConfigShape.superRefine(crossCheck);
 export type MeshConfig = z.output<typeof MeshConfig>;
@@ -172,6 +206,12 @@ function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx)
     if (role.fallback !== undefined && !cfg.litellm) add(["roles", name, "fallback"], `is '${role.fallback}' but there is no litellm section; add litellm.base_url or remove the fallback`);
     if (role.backend === "openai" && !cfg.litellm) add(["roles", name, "backend"], "is 'openai' but there is no litellm section; add litellm.base_url");
     if (role.backend === "scripted" && !role.script) add(["roles", name, "script"], "is missing but backend is 'scripted'; add script rules (see config/mesh.dev.yaml)");
+    role.tools.forEach((g, i) => {
+      const server = g.split(".")[0]!;
+      if (!cfg.tools.servers[server]) {
+        add(["roles", name, "tools", i], `grants '${g}' but no tool server '${server}' is defined; add tools.servers.${server} or remove the grant (defined: ${Object.keys(cfg.tools.servers).join(", ") || "none"})`);
+      }
+    });
   }
   for (const [host, h] of Object.entries(cfg.hosts)) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(host)) add(["hosts", host], "is not a usable host name; use letters, digits, '_' and '-'");
@@ -275,7 +315,12 @@ const EXPECT: Record<string, string> = {
   "roles.*.queue": "a whole number of at least 0",
   "roles.*.keep_alive": "a duration such as '30m' or a number of seconds (-1 keeps it loaded)",
   "roles.*.first_token_timeout_ms": "a positive number of milliseconds such as 20000",
-  "roles.*.tools": "a list of tool names",
+  "roles.*.tools": "a list of grants such as ['clock.now', 'memory.*'] (server.tool or server.*)",
+  "roles.*.max_tool_steps": "a whole number from 1 to 64 (default 6)",
+  "roles.*.tool_timeout_ms": "a positive number of milliseconds such as 30000",
+  "tools.servers": "a map of tool server names (lowercase letters, digits, '-') to { builtin }, { command, args, env } or { url, headers }",
+  "tools.servers.*": "{ builtin: NAME }, { command, args, env, cwd } (stdio MCP server) or { url, headers } (Streamable HTTP)",
+  "tools.list_ttl_s": "a whole number of seconds (0 disables the cache)",
   "roles.*.script.*.match": "a valid regular expression",
   "hosts.*.ollama_url": "a URL such as 'http://127.0.0.1:11434'",
   "hosts.*.roles": "a non-empty list of role names defined under roles",

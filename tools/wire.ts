@@ -122,3 +122,22 @@ export function decodeHeaderValue(v: string): string {
   const m = BASE64_SENTINEL.exec(v);
   return m ? Buffer.from(m[1]!, "base64").toString("utf8") : v;
 }
+
+/**
+ * The name a model (or an MCP client of `lyra mcp`) sees for a mesh tool: `<server>__<tool>`.
+ * Server names have no `_`, so the first `__` splits it back unambiguously.
+ */
+export function qualifiedToolName(server: string, tool: string): string {
+  return `${server}__${tool}`;
+}
+
+export function splitToolName(qualified: string): { server: string; tool: string } | undefined {
+  const at = qualified.indexOf("__");
+  if (at <= 0 || at + 2 >= qualified.length) return undefined;
+  return { server: qualified.slice(0, at), tool: qualified.slice(at + 2) };
+}
+
+/** Whether a grant (`server.tool`, `server.*`) allows a tool. */
+export function grantAllows(grants: readonly string[], server: string, tool: string): boolean {
+  return grants.some((g) => g === `${server}.*` || g === `${server}.${tool}`);
+}

@@ -14,7 +14,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
 };
 
 function usage(): string {
-  const rows = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(8)} ${c.summary}`);
+  const rows = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(11)} ${c.summary}`);
   return ["Usage: lyra <command> [options]", "", "Commands:", ...rows, "", "Run 'lyra <command> --help' for a command's options."].join("\n");
 }
 
@@ -28,12 +28,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write("lyra 0.1.0\n");
     return 0;
   }
-  const entry = commands[name];
+  // Two-word commands ("tools ls") are entries of their own.
+  const sub = rest[0] !== undefined ? commands[`${name} ${rest[0]}`] : undefined;
+  const entry = sub ?? commands[name];
   if (!entry) {
     process.stderr.write(`lyra: unknown command '${name}'\n\n${usage()}\n`);
     return 2;
   }
-  return runCommand(await entry.load(), rest);
+  return runCommand(await entry.load(), sub ? rest.slice(1) : rest);
 }
 
 main(process.argv.slice(2)).then(
