@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import { subjects } from "../../../mesh/subjects.ts";
+import { clockServer } from "../../../tools/builtin/clock.ts";
+import { createMcpClient, type McpClient } from "../../../tools/client.ts";
+import { sdkHandler } from "../../../tools/sdk.ts";
+import { serveMcp } from "../../../tools/server.ts";
+import { McpCode, type JsonRpcRequest } from "../../../tools/wire.ts";
+import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+
+const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
+const waitCall = (seconds: number): JsonRpcRequest => ({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "wait", arguments: { seconds }, _meta: { ...META, progressToken: "p" } } });
+
+describe("tool server lifecycle on the wire", () => {
+  let nats: NatsServer;
+  let mesh: Mesh;
+  let client: McpClient;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    mesh = await connectMesh({ servers: nats.url });
+    client = createMcpClient(mesh, { tenant: "t", user: "tester" });
+  });
+  afterAll(async () => {
+    client?.close();
+    await mesh?.close();
+    await nats?.stop();
+  });
+
+  it("sends keep-alive frames while a call works, then msg frames and one end", async () => {
+    await using _ts = await serveMcp(mesh, { server: "clock", tenant: "t", host: "h", handler: sdkHandler(() => clockServer()), keepAliveMs: 100 });
+    const frames: string[] = [];
+    const res = await client.request("clock", waitCall(2), { onFrame: (f) => frames.push(f) });
+    expect("result" in res).toBe(true);
+    expect(frames.filter((f) => f === "ka").length).toBeGreaterThan(0);
+    expect(frames.filter((f) => f === "msg")).toHaveLength(2);
+    expect(frames.filter((f) => f === "end")).toHaveLength(1);
+    expect(frames.at(-1)).toBe("end");
+  });
+
+  it("ends calls still running when the server stops with -32010 (re-issue)", async () => {
+    const ts = await serveMcp(mesh, { server: "clock2", tenant: "t", host: "h", handler: sdkHandler(() => clockServer()) });
+    let frame = "";
+    const p = client.request("clock2", waitCall(60), { onFrame: (f) => (frame = f) });
+    while (ts.inFlight() === 0) await new Promise((r) => setTimeout(r, 20));
+    await ts.drain(50);
+    const res = await p;
+    expect("error" in res && res.error.code).toBe(McpCode.StreamLost);
+    expect(frame).toBe("err");
+  });
+
+  it("presumes a silent server dead after the inactivity limit (-32010)", async () => {
+    // A subscriber that takes requests and never answers: a hung or partitioned tool host.
+    const sub = mesh.nc.subscribe(subjects.mcpServer("t", "silent"), { callback: () => undefined });
+    const res = await client.request("silent", waitCall(1), { inactivityMs: 300 });
+    sub.unsubscribe();
+    expect("error" in res && res.error.code).toBe(McpCode.StreamLost);
+  });
+
+  it("answers no responders with -32011 at once", async () => {
+    const res = await client.request("nobody", waitCall(1));
+    expect("error" in res && res.error.code).toBe(McpCode.NoServer);
+    expect("error" in res && res.error.message).toMatch(/lyra tools/);
+  });
+
+  it("honours a whole-request timeout and cancels the work", async () => {
+    await using ts = await serveMcp(mesh, { server: "clock3", tenant: "t", host: "h", handler: sdkHandler(() => clockServer()) });
+    const res = await client.request("clock3", waitCall(60), { timeoutMs: 300 });
+    expect("error" in res && res.error.code).toBe(-32001);
+    for (let i = 0; i < 100 && ts.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(ts.inFlight()).toBe(0);
+  });
+});
