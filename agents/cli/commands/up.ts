@@ -57,8 +57,9 @@ export const up = defineCommand({
             `  ${env}npx lyra tap                      # decoded live traffic`,
             `  ${env}npx lyra status                   # agents, models, load`,
             `  nats --server ${url} sub 'lyra.>'`,
-            `  nats --server ${url} micro ls`,
-            `  nats --server ${url} req lyra.voice 'hello'`,
+            `  nats --server ${url} micro ls agents`,
+            `  nats --server ${url} sub 'agents.hb.>'          # heartbeats`,
+            `  nats --server ${url} req --wait-for-empty lyra.voice 'hello'`,
             "Ctrl-C stops everything.",
           ].join("\n"),
         );
