@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { subjects } from "../../../mesh/subjects.ts";
 import { createLogger } from "../../../mesh/logger.ts";
 import { readConversation, startConductor } from "../../../mesh/conductor/index.ts";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
@@ -58,7 +59,7 @@ export const up = defineCommand({
             `  ${env}npx lyra status                   # agents, models, load`,
             `  nats --server ${url} sub 'lyra.>'`,
             `  nats --server ${url} micro ls agents`,
-            `  nats --server ${url} sub 'agents.hb.>'          # heartbeats`,
+            `  nats --server ${url} sub '${subjects.heartbeatAll}'      # heartbeats`,
             `  nats --server ${url} req --wait-for-empty lyra.voice 'hello'`,
             "Ctrl-C stops everything.",
           ].join("\n"),
