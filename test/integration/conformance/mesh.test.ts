@@ -8,6 +8,7 @@ import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { CallCode } from "../../../schemas/index.ts";
 import { ForbiddenError, NotFoundError } from "../../../mesh/errors.ts";
 import { serveRole, type RoleHandler, type RoleResponder } from "../../../mesh/rolecall/index.ts";
+import { addRoleService } from "../../../mesh/rolecall/service.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { wordsHandler } from "../../fixtures/scripted.ts";
 import { gate } from "../mesh/helpers.ts";
@@ -106,5 +107,40 @@ describe("serveRole: §3.4 instances and shutting down", () => {
     expect(e.code).toBe("429");
     expect(e.body).toMatchObject({ error: "shutting_down", lyra_status: 503 });
     hold.open();
+  });
+});
+
+describe("serveRole: §8.7.1 status failures", () => {
+  it("a status payload that cannot be built is a 500 response, and the service keeps serving", async () => {
+    let fail = true;
+    const service = await addRoleService(agent.nc, {
+      role: "shaky",
+      host: "h1",
+      owner: "team",
+      version: "0.1.0",
+      description: "a role whose status builder fails once",
+      metadata: {},
+      maxPayload: 1024,
+      attachments: false,
+      stats: () => ({}),
+      status: () => {
+        if (fail) throw new Error("clock unavailable");
+        return { agent: "lyra", owner: "team", instance_id: "x", ts: new Date().toISOString(), interval_s: 30 };
+      },
+      handler: () => undefined,
+    });
+    try {
+      const r = (await discover(caller.nc)).find((x) => instanceName(x) === "shaky")!;
+      const status = r.endpoints.find((e) => e.name === "status")!.subject;
+      const bad = await caller.nc.request(status, "", { timeout: 5000 });
+      expect(bad.headers?.get("Nats-Service-Error-Code")).toBe("500");
+      expect(bad.headers?.get("Nats-Service-Error")).toMatch(/clock unavailable/);
+      fail = false;
+      const good = await caller.nc.request(status, "", { timeout: 5000 });
+      expect(good.headers?.get("Nats-Service-Error-Code")).toBeUndefined();
+      expect(good.json<{ interval_s: number }>().interval_s).toBe(30);
+    } finally {
+      await service.stop();
+    }
   });
 });
