@@ -1,17 +1,19 @@
 /**
  * Finds the roles served on the mesh through NATS micro discovery ($SRV.INFO / $SRV.STATS of the
- * Agent Protocol's service name), the same view `nats micro ls` gives. `lyra status` uses it.
+ * Agent Protocol's service name `agents`), the same view `nats micro ls agents` gives. `lyra
+ * status` uses it.
  */
 import { Svcm, type ServiceInfo, type ServiceStats } from "@nats-io/services";
 import type { Mesh } from "./connect.ts";
-import { AGENT_SERVICE_NAME, PROMPT_ENDPOINT } from "./rolecall/service.ts";
+import { AGENT_SERVICE_NAME, LYRA_ENDPOINT, PROMPT_ENDPOINT } from "./rolecall/service.ts";
+import { AGENT } from "./subjects.ts";
 
 export interface DiscoveredRole {
   /** The micro service instance id. */
   instanceId: string;
   role: string;
   host: string;
-  /** The prompt endpoint's subject (`lyra.<role>`). */
+  /** The prompt endpoint's subject (`agents.prompt.lyra.<owner>.<role>`). */
   subject: string;
   version: string;
   metadata: Record<string, string>;
@@ -36,9 +38,11 @@ export async function discoverRoles(mesh: Mesh, opts: DiscoverOptions = {}): Pro
   const roles: DiscoveredRole[] = [];
   for (const info of infos) {
     const md = info.metadata ?? {};
-    if (md.agent !== "lyra") continue; // other agents share the Agent Protocol's service name
+    if (md.agent !== AGENT) continue; // other agents share the Agent Protocol's service name
     const endpoint = info.endpoints.find((e) => e.name === PROMPT_ENDPOINT) ?? info.endpoints[0];
-    const es = statsById.get(info.id)?.endpoints?.find((e) => e.name === endpoint?.name);
+    // A role's requests arrive on two endpoints (the spec's prompt subject and lyra.<role>).
+    const served = statsById.get(info.id)?.endpoints?.filter((e) => e.name === PROMPT_ENDPOINT || e.name === LYRA_ENDPOINT) ?? [];
+    const es = served.find((e) => e.name === PROMPT_ENDPOINT);
     roles.push({
       instanceId: info.id,
       role: md.role ?? md.session ?? "",
@@ -46,7 +50,11 @@ export async function discoverRoles(mesh: Mesh, opts: DiscoverOptions = {}): Pro
       subject: endpoint?.subject ?? "",
       version: info.version,
       metadata: md,
-      stats: { num_requests: es?.num_requests ?? 0, num_errors: es?.num_errors ?? 0, data: es?.data },
+      stats: {
+        num_requests: served.reduce((n, e) => n + e.num_requests, 0),
+        num_errors: served.reduce((n, e) => n + e.num_errors, 0),
+        data: es?.data,
+      },
     });
   }
   return roles.sort((a, b) => a.role.localeCompare(b.role) || a.host.localeCompare(b.host));

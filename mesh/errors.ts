@@ -2,7 +2,7 @@
  * Errors of mesh/. Local errors (configuration, connection) carry a string code and never go on
  * the wire. Wire errors (RoleCallError) are rebuilt from the NATS micro error headers.
  */
-import { WireCode, wireErrorName, type ErrorBody } from "../schemas/index.ts";
+import { CallCode, wireErrorName, type ErrorBody } from "../schemas/index.ts";
 
 export class MeshError extends Error {
   readonly code: string;
@@ -22,11 +22,12 @@ export class ConnectionClosedError extends MeshError {
 
 /** An error a role answered with, or one the caller concluded (no responders, deadline). */
 export class RoleCallError extends MeshError {
-  readonly status: WireCode;
+  /** What the call ended with, as a CallCode: 408 and 503 are Lyra's cases, whatever spec code carried them. */
+  readonly status: CallCode;
   readonly role: string;
   readonly retryAfterS: number | undefined;
   readonly body: ErrorBody | undefined;
-  constructor(status: WireCode, role: string, message: string, body?: ErrorBody, options?: { cause?: unknown }) {
+  constructor(status: CallCode, role: string, message: string, body?: ErrorBody, options?: { cause?: unknown }) {
     super(body?.error ?? wireErrorName[status], `role '${role}': ${message}`, options);
     this.status = status;
     this.role = role;
@@ -35,6 +36,7 @@ export class RoleCallError extends MeshError {
   }
 }
 export class BadRequestError extends RoleCallError {}
+export class UnauthorizedError extends RoleCallError {}
 export class ForbiddenError extends RoleCallError {}
 export class NotFoundError extends RoleCallError {}
 export class DeadlineExceededError extends RoleCallError {}
@@ -50,20 +52,26 @@ export class CancelledError extends MeshError {
   }
 }
 
-const byStatus: Record<WireCode, typeof RoleCallError> = {
-  [WireCode.BadRequest]: BadRequestError,
-  [WireCode.Forbidden]: ForbiddenError,
-  [WireCode.NotFound]: NotFoundError,
-  [WireCode.Timeout]: DeadlineExceededError,
-  [WireCode.Conflict]: ConflictError,
-  [WireCode.Busy]: BusyError,
-  [WireCode.Internal]: InternalError,
-  [WireCode.Unavailable]: UnavailableError,
+const byStatus: Record<CallCode, typeof RoleCallError> = {
+  [CallCode.BadRequest]: BadRequestError,
+  [CallCode.Unauthorized]: UnauthorizedError,
+  [CallCode.Forbidden]: ForbiddenError,
+  [CallCode.NotFound]: NotFoundError,
+  [CallCode.Timeout]: DeadlineExceededError,
+  [CallCode.Conflict]: ConflictError,
+  [CallCode.Busy]: BusyError,
+  [CallCode.Internal]: InternalError,
+  [CallCode.Unavailable]: UnavailableError,
 };
 
-/** Rebuilds the typed error for a wire code. Unknown codes become InternalError. */
+/**
+ * Rebuilds the typed error for a status: a wire code, or the Lyra status (408, 503) an error
+ * body names in `lyra_status`, which wins. Unknown codes become InternalError.
+ */
 export function roleCallError(status: number, role: string, message: string, body?: ErrorBody): RoleCallError {
-  const ctor = byStatus[status as WireCode] ?? InternalError;
-  const code = (byStatus[status as WireCode] ? status : WireCode.Internal) as WireCode;
+  const lyra = body?.lyra_status;
+  const s = lyra === CallCode.Timeout || lyra === CallCode.Unavailable ? lyra : status;
+  const ctor = byStatus[s as CallCode] ?? InternalError;
+  const code = (byStatus[s as CallCode] ? s : CallCode.Internal) as CallCode;
   return new ctor(code, role, message, body);
 }

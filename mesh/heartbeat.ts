@@ -1,9 +1,10 @@
 /**
- * Liveness beacons on `agents.lyra.<owner>.<role>.heartbeat`, with the NATS Agent Protocol's
- * fields, so a watcher can tell a silent role from a dead one without asking it anything.
+ * Liveness beacons on `agents.hb.lyra.<owner>.<role>` with the NATS Agent Protocol 0.3 payload
+ * (§8.3), so a watcher can tell a silent role from a dead one without asking it anything. The
+ * status endpoint (§8.7) answers with the same builder, so the two never disagree.
  */
 import type { Mesh } from "./connect.ts";
-import { subjects } from "./subjects.ts";
+import { AGENT, subjects } from "./subjects.ts";
 
 export interface HeartbeatOptions {
   owner: string;
@@ -16,10 +17,11 @@ export interface HeartbeatOptions {
   extra?: () => object;
 }
 
-/** The body of a heartbeat. */
+/** The body of a heartbeat (and of a status reply). */
 export interface HeartbeatBody {
-  agent: "lyra";
+  agent: typeof AGENT;
   owner: string;
+  /** The role: Lyra's roles are session-less, but the label lets a tracker name them without a lookup. */
   session: string;
   instance_id: string;
   /** ISO 8601, UTC. */
@@ -33,24 +35,28 @@ export interface Heartbeat extends Disposable {
   stop(): void;
 }
 
+/** A fresh heartbeat body; Lyra's extras first, so they can never overwrite a spec field. */
+export function heartbeatBody(opts: HeartbeatOptions): HeartbeatBody {
+  return {
+    ...opts.extra?.(),
+    agent: AGENT,
+    owner: opts.owner,
+    session: opts.role,
+    instance_id: opts.instanceId,
+    ts: new Date().toISOString(),
+    interval_s: opts.intervalS,
+  };
+}
+
 /** Publishes a beat now and every `intervalS` until stopped. */
 export function startHeartbeat(mesh: Mesh, opts: HeartbeatOptions): Heartbeat {
   const subject = subjects.heartbeat(opts.owner, opts.role);
   const beat = () => {
     if (mesh.nc.isClosed()) return;
-    const body: HeartbeatBody = {
-      agent: "lyra",
-      owner: opts.owner,
-      session: opts.role,
-      instance_id: opts.instanceId,
-      ts: new Date().toISOString(),
-      interval_s: opts.intervalS,
-      ...opts.extra?.(),
-    };
     try {
-      mesh.nc.publish(subject, JSON.stringify(body));
+      mesh.nc.publish(subject, JSON.stringify(heartbeatBody(opts)));
     } catch (err) {
-      // A draining connection refuses publishes; the next beat (if any) tries again.
+      // A draining connection refuses publishes (or an extra() threw); the next beat tries again.
       mesh.log.debug({ err, subject }, "heartbeat not sent");
     }
   };

@@ -4,6 +4,8 @@
  */
 import { MeshError } from "./errors.ts";
 
+/** The `agent` token of Lyra's Agent Protocol subjects (and its `metadata.agent`). */
+export const AGENT = "lyra";
 const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 const ROLE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const RESERVED_ROLES: ReadonlySet<string> = new Set(["inbox", "outbox", "log", "cancel"]);
@@ -32,8 +34,11 @@ export function roleToken(role: string): string {
 export const subjects = {
   /** `lyra.<role>`: role requests. */
   role: (role: string) => `lyra.${roleToken(role)}`,
-  /** Queue group shared by every replica of a role. */
-  roleQueue: (role: string) => `lyra.${roleToken(role)}`,
+  /**
+   * Queue group of every Agent Protocol endpoint (§3.3 requires "agents"). Queue groups are per
+   * subject, so the replicas of one role still share its requests and no other role's.
+   */
+  agentsQueue: "agents",
   /** `lyra.cancel.<requestId>`: a caller abandons a request; every replica listens. */
   cancel: (requestId: string) => `lyra.cancel.${token("request id", requestId)}`,
   cancelAll: "lyra.cancel.*",
@@ -59,9 +64,19 @@ export const subjects = {
   /** `lyra.dead.<channel>`: inbox messages given up on, with the reason. */
   dead: (channel: string) => `lyra.dead.${token("channel", channel)}`,
   deadAll: "lyra.dead.>",
-  /** `agents.lyra.<owner>.<role>.heartbeat`: liveness beacons (NATS Agent Protocol §8). */
-  heartbeat: (owner: string, role: string) => `agents.lyra.${token("owner", owner)}.${roleToken(role)}.heartbeat`,
-  heartbeatAll: "agents.*.*.*.heartbeat",
+  /**
+   * NATS Agent Protocol 0.3 subjects, `agents.<verb>.<agent>.<owner>.<name>` (§2): the agent token
+   * is "lyra" and each role is an instance name, so `agents.prompt.*.*.voice` finds every voice.
+   */
+  agentPrompt: (owner: string, role: string) => `agents.prompt.${AGENT}.${token("owner", owner)}.${roleToken(role)}`,
+  /** The status endpoint (§8.7): a heartbeat-shaped reply on request. */
+  agentStatus: (owner: string, role: string) => `agents.status.${AGENT}.${token("owner", owner)}.${roleToken(role)}`,
+  /** Liveness beacons (§8.1); the one subject the protocol fixes. */
+  heartbeat: (owner: string, role: string) => `agents.hb.${AGENT}.${token("owner", owner)}.${roleToken(role)}`,
+  /** Every agent's heartbeats, Lyra's and others' (§2.4). */
+  heartbeatAll: "agents.hb.*.*.*",
+  /** Lyra's heartbeats only. */
+  heartbeatLyra: `agents.hb.${AGENT}.*.*`,
   /**
    * `mcp.v1.req.<tenant>.<user>.<server>.<method tokens>.<name>`: one MCP request (the
    * nats-mcp-gateway wire v1). `tools/call` is `tools.call`; the name token is the tool name when it
@@ -125,8 +140,10 @@ export function parseMcpSubject(subject: string): McpSubject | undefined {
   };
 }
 
-/** The role of a `lyra.<role>` subject, or undefined. */
+/** The role of a `lyra.<role>` or `agents.<verb>.lyra.<owner>.<role>` subject, or undefined. */
 export function roleOfSubject(subject: string): string | undefined {
   const parts = subject.split(".");
-  return parts.length === 2 && parts[0] === "lyra" && ROLE.test(parts[1]!) ? parts[1] : undefined;
+  if (parts.length === 2 && parts[0] === "lyra" && ROLE.test(parts[1]!)) return parts[1];
+  if (parts.length === 5 && parts[0] === "agents" && parts[2] === AGENT && ROLE.test(parts[4]!)) return parts[4];
+  return undefined;
 }

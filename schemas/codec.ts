@@ -7,6 +7,8 @@ import { InvalidBodyError, PayloadTooLargeError } from "./errors.ts";
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+/** The Agent Protocol's discrimination rule (§5.3): after tab, LF, CR and space, a `{` means JSON. */
+const JSON_START = /^[\t\n\r ]*\{/;
 
 /** A decoded body: which encoding it came in, and its value (a string for plain text). */
 export type Decoded =
@@ -53,7 +55,7 @@ export function decode(data: Uint8Array, contentType?: string): Decoded {
     }
   }
   const text = decodeText(data);
-  if (declared === Encoding.Json || (declared === undefined && text.trimStart().startsWith("{"))) {
+  if (declared === Encoding.Json || (declared === undefined && JSON_START.test(text))) {
     try {
       return { encoding: Encoding.Json, value: JSON.parse(text) };
     } catch (err) {

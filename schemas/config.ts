@@ -130,6 +130,11 @@ export const RoleConfig = z.strictObject({
   fallback: z.string().min(1).optional(),
   first_token_timeout_ms: z.number().int().positive().default(20_000),
   script: z.array(ScriptRule).min(1).optional(),
+  /**
+   * The model takes images: the role advertises attachments_ok and passes request attachments to
+   * it (NATS Agent Protocol §2.1); default false, and then attachments are refused with 400.
+   */
+  vision: z.boolean().default(false),
 });
 export type RoleConfig = z.output<typeof RoleConfig>;
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Attachment, attachmentParts } from "./attachments.ts";
 
 /** Role names are subject tokens: lowercase letters, digits, '-'. */
 export const RoleName = z
@@ -44,15 +45,20 @@ export const ModelOptions = z.looseObject({
 export type ModelOptions = z.infer<typeof ModelOptions>;
 
 /**
- * A role request. A NATS Agent Protocol client sends `{ prompt }` (or plain text, promoted to
- * that); Lyra callers send `messages`. Unknown fields are tolerated and kept.
+ * A role request: the NATS Agent Protocol 0.3 request (§5.1: `prompt`, `attachments`) is the base,
+ * and Lyra's envelope is a superset of it (`messages`, options, tools, deadline...). Plain text is
+ * promoted to `{ prompt }`. A request needs a non-empty `prompt` or, as Lyra's equivalent, at
+ * least one entry in `messages`; without either it is a 400 (§5.3). Unknown fields are kept (§5.6).
  */
 export const RoleRequest = z
   .looseObject({
     /** Request id; the Lyra-Request-Id header wins when both are present. */
     id: z.string().min(1).max(128).optional(),
     conversation: z.string().min(1).max(256).optional(),
+    /** The spec's prompt text; MUST be non-empty when present (§5.1). */
     prompt: z.string().min(1).optional(),
+    /** Files for the model (§5.2); only roles that advertise attachments_ok take them. */
+    attachments: z.array(Attachment).max(64).optional(),
     messages: z.array(ChatMessage).max(10_000).optional(),
     options: ModelOptions.optional(),
     /** Tool grants: the tools this call may use. */
@@ -68,9 +74,19 @@ export const RoleRequest = z
   });
 export type RoleRequest = z.infer<typeof RoleRequest>;
 
-/** The messages a request stands for: `messages`, then `prompt` as a last user turn. */
+/**
+ * The messages a request stands for: `messages`, then `prompt` as a last user turn. Attachments
+ * join the last user turn: images as its images, text files appended to its content. Throws
+ * InvalidBodyError for an attachment that is neither (see attachmentKind).
+ */
 export function requestMessages(req: RoleRequest): ChatMessage[] {
   const msgs = [...(req.messages ?? [])];
   if (req.prompt !== undefined) msgs.push({ role: "user", content: req.prompt });
+  if (!req.attachments?.length) return msgs;
+  const { images, text } = attachmentParts(req.attachments);
+  let i = msgs.findLastIndex((m) => m.role === "user");
+  if (i < 0) i = msgs.push({ role: "user", content: "" }) - 1;
+  const last = msgs[i]!;
+  msgs[i] = { ...last, content: last.content + text, ...(images.length ? { images: [...(last.images ?? []), ...images] } : {}) };
   return msgs;
 }

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ToolCall } from "./envelope.ts";
 
 /**
- * Reply chunks. The shape is the NATS Agent Protocol v0.1 wrapper `{ type, data }`:
+ * Reply chunks. The shape is the NATS Agent Protocol 0.3 wrapper `{ type, data }` (§6.2):
  * `response` chunks concatenate into the answer, `status` chunks are lifecycle signals
  * ("ack", then keep-alives such as "queued", "loading", "working"). Lyra adds `tool_call`,
  * `tool_result` and `final`; clients ignore chunk types they do not know.
@@ -78,5 +78,7 @@ export const ErrorBody = z.looseObject({
   error: z.string(),
   message: z.string().optional(),
   retry_after_s: z.number().nonnegative().optional(),
+  /** Lyra extension: 408 or 503 when the code on the wire stands for one of those (CallCode). */
+  lyra_status: z.number().int().optional(),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;

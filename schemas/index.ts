@@ -2,6 +2,7 @@
 // in the project.
 export * from "./wire.ts";
 export * from "./envelope.ts";
+export * from "./attachments.ts";
 export * from "./frames.ts";
 export * from "./codec.ts";
 export * from "./errors.ts";

@@ -40,24 +40,33 @@ export const ContentType = {
 export type ContentType = (typeof ContentType)[keyof typeof ContentType];
 
 /**
- * Error codes that travel on the wire (NATS micro error headers). Aligned with the NATS Agent
- * Protocol v0.1 taxonomy, plus 408 (deadline passed) and 503 (no capacity or no backend).
+ * The status codes a responder may put in `Nats-Service-Error-Code`: exactly the NATS Agent
+ * Protocol 0.3 table (§9.2). "Agents MUST use codes from this table", so nothing else goes out.
  */
 export const WireCode = {
   BadRequest: 400,
+  Unauthorized: 401,
   Forbidden: 403,
   NotFound: 404,
-  Timeout: 408,
   Conflict: 409,
   Busy: 429,
   Internal: 500,
-  Unavailable: 503,
 } as const;
 export type WireCode = (typeof WireCode)[keyof typeof WireCode];
 
+/**
+ * What a role call can end with, as Lyra's callers see it: the wire codes plus two cases the spec
+ * has no code for. 408: the request's deadline passed. 503: nobody can serve it here (shutting
+ * down, no working backend, no responders). On the wire they travel as spec codes (wireFormOf)
+ * with the Lyra status in the error body's `lyra_status`, from which Lyra's client rebuilds them.
+ */
+export const CallCode = { ...WireCode, Timeout: 408, Unavailable: 503 } as const;
+export type CallCode = (typeof CallCode)[keyof typeof CallCode];
+
 /** Stable machine-readable names that go in the error body's `error` field. */
-export const wireErrorName: Record<WireCode, string> = {
+export const wireErrorName: Record<CallCode, string> = {
   400: "bad_request",
+  401: "unauthorized",
   403: "forbidden",
   404: "not_found",
   408: "deadline_exceeded",
@@ -66,6 +75,20 @@ export const wireErrorName: Record<WireCode, string> = {
   500: "internal",
   503: "unavailable",
 };
+
+/** Error name of a responder that is shutting down: its callers should go to another replica. */
+export const SHUTTING_DOWN = "shutting_down";
+
+/**
+ * The spec code a call code travels as. A passed deadline is 409 (the request conflicts with the
+ * agent's state: its clock and queue), shutting down is 429 (try again shortly, elsewhere), and
+ * no working backend is 500 (the agent's fault, not the caller's).
+ */
+export function wireFormOf(code: CallCode, errorName?: string): WireCode {
+  if (code === CallCode.Timeout) return WireCode.Conflict;
+  if (code === CallCode.Unavailable) return errorName === SHUTTING_DOWN ? WireCode.Busy : WireCode.Internal;
+  return code;
+}
 
 export function isWireCode(n: number): n is WireCode {
   return Object.values(WireCode).includes(n as WireCode);

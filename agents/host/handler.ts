@@ -4,7 +4,7 @@
  * through schema-constrained output and falls to the default specialist when it cannot.
  */
 import { z } from "zod";
-import { requestMessages, RouterChoice, type Chunk, type FinalInfo, type RoleRequest, WireCode } from "../../schemas/index.ts";
+import { requestMessages, RouterChoice, type Chunk, type FinalInfo, type RoleRequest, CallCode } from "../../schemas/index.ts";
 import type { RoleConfig } from "../../schemas/config.ts";
 import { roleCallError } from "../../mesh/errors.ts";
 import type { RoleContext, RoleHandler } from "../../mesh/rolecall/types.ts";
@@ -60,9 +60,9 @@ function finalChunk(o: RoleHandlerOptions, f: FinalModelChunk): Chunk {
 
 /** Backend errors become wire errors the caller can act on: 429 retry, 503 go elsewhere. */
 function toWire(o: RoleHandlerOptions, err: unknown): unknown {
-  if (err instanceof BackendBusyError) return roleCallError(WireCode.Busy, o.role, err.message, { error: err.code, message: err.message, retry_after_s: 1 });
-  if (err instanceof BackendError) return roleCallError(WireCode.Unavailable, o.role, err.message, { error: err.code, message: err.message });
-  if (err instanceof AgentError) return roleCallError(WireCode.Internal, o.role, err.message, { error: err.code, message: err.message });
+  if (err instanceof BackendBusyError) return roleCallError(CallCode.Busy, o.role, err.message, { error: err.code, message: err.message, retry_after_s: 1 });
+  if (err instanceof BackendError) return roleCallError(CallCode.Unavailable, o.role, err.message, { error: err.code, message: err.message });
+  if (err instanceof AgentError) return roleCallError(CallCode.Internal, o.role, err.message, { error: err.code, message: err.message });
   return err;
 }
 

@@ -94,6 +94,8 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
           concurrency: rc.slots,
           queueSize: rc.queue,
           keepAliveMs: o.keepAliveMs,
+          // Only a vision model can use what a request attaches (attachments_ok, §2.1).
+          attachments: rc.vision,
           heartbeatIntervalS: o.heartbeatIntervalS,
           metadata: { mesh: o.config.mesh.name, model: rc.model, backend: rc.backend, kind: rc.kind },
           stats: () => ({ model: st.model, backend: st.backend, loaded: st.loaded, degraded: st.degraded, reason: st.reason }),

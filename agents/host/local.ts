@@ -2,7 +2,7 @@
  * Runs a role handler in this process and presents it as a role stream: the conductor's
  * fallback for roles no agent serves (the handler over the LiteLLM backend).
  */
-import { responseText, WireCode, type Chunk, type FinalInfo, type RoleRequest, type ToolCall } from "../../schemas/index.ts";
+import { responseText, CallCode, type Chunk, type FinalInfo, type RoleRequest, type ToolCall } from "../../schemas/index.ts";
 import type { RoleCaller, RoleCallOptions, RoleResult, RoleStream } from "../../mesh/conductor/index.ts";
 import type { RoleHandler } from "../../mesh/rolecall/types.ts";
 import type { Logger } from "../../mesh/logger.ts";
@@ -19,7 +19,7 @@ export function localCaller(handlers: Map<string, RoleHandler>, host: string, lo
       result.catch(() => undefined); // consumers that only iterate still see the error there
       async function* run(): AsyncGenerator<Chunk> {
         try {
-          if (!handler) throw new UnavailableError(WireCode.Unavailable, role, "no agent serves this role and it has no fallback alias");
+          if (!handler) throw new UnavailableError(CallCode.Unavailable, role, "no agent serves this role and it has no fallback alias");
           let text = "";
           let final: FinalInfo | undefined;
           const toolCalls: ToolCall[] = [];

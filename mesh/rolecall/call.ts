@@ -10,7 +10,7 @@ import {
   ErrorBody,
   Header,
   KnownChunkTypes,
-  WireCode,
+  CallCode,
   contentTypeOf,
   type Encoding,
 } from "../../schemas/index.ts";
@@ -89,7 +89,7 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
       if (!d) {
         if (Date.now() >= deadline) throw deadlineError(p);
         const why = acked ? `no message for ${gapMs} ms after the ack` : `no ack within ${p.ackWindowMs} ms`;
-        return { type: "retry", error: new UnavailableError(WireCode.Unavailable, role, `replica presumed dead: ${why}`), delayMs: 0 };
+        return { type: "retry", error: new UnavailableError(CallCode.Unavailable, role, `replica presumed dead: ${why}`), delayMs: 0 };
       }
       if (d.attempt !== attempt) continue; // an earlier attempt's straggler
       const { msg } = d;
@@ -97,7 +97,7 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
       if (msg.data.length === 0 && !h) return { type: "done" };
       if (msg.data.length === 0 && h?.status === "503") {
         // NATS no-responders: nobody serves the role, known at once.
-        throw new UnavailableError(WireCode.Unavailable, role, `no agent serves role '${role}' (no responders on ${subjects.role(role)})`);
+        throw new UnavailableError(CallCode.Unavailable, role, `no agent serves role '${role}' (no responders on ${subjects.role(role)})`);
       }
       const code = h?.get(Header.ErrorCode);
       if (code) return errorEnd(p, msg, Number(code), attempt);
@@ -137,8 +137,8 @@ function errorEnd(p: CallPlan, msg: Msg, code: number, attempt: number): Attempt
     body = undefined; // the headers alone still say what went wrong
   }
   const err = roleCallError(code, p.role, msg.headers?.get(Header.Error) || body?.message || `error ${code}`, body);
-  if (err.status === WireCode.Unavailable) return { type: "retry", error: err, delayMs: jitter(50) };
-  if (err.status !== WireCode.Busy) throw err;
+  if (err.status === CallCode.Unavailable) return { type: "retry", error: err, delayMs: jitter(50) };
+  if (err.status !== CallCode.Busy) throw err;
   const left = p.deadline - Date.now();
   const base = err.retryAfterS !== undefined ? err.retryAfterS * 1000 : 100 * 2 ** (attempt - 1);
   // Wait what the replica asked (jittered, so callers do not return together), but leave room
@@ -158,15 +158,15 @@ function parseChunk(msg: Msg, role: string): Chunk | undefined {
   try {
     value = decode(msg.data, msg.headers?.get(Header.ContentType) || undefined).value;
   } catch (err) {
-    throw new InternalError(WireCode.Internal, role, `role sent an undecodable chunk: ${(err as Error).message}`, undefined, { cause: err });
+    throw new InternalError(CallCode.Internal, role, `role sent an undecodable chunk: ${(err as Error).message}`, undefined, { cause: err });
   }
   const type = (value as { type?: unknown } | null)?.type;
   if (typeof type !== "string" || !KnownChunkTypes.has(type)) return undefined;
   const r = Chunk.safeParse(value);
-  if (!r.success) throw new InternalError(WireCode.Internal, role, `role sent an invalid '${type}' chunk: ${r.error.issues[0]?.message}`);
+  if (!r.success) throw new InternalError(CallCode.Internal, role, `role sent an invalid '${type}' chunk: ${r.error.issues[0]?.message}`);
   return r.data;
 }
 
 function deadlineError(p: CallPlan): DeadlineExceededError {
-  return new DeadlineExceededError(WireCode.Timeout, p.role, `no complete answer before the deadline (${new Date(p.deadline).toISOString()})`);
+  return new DeadlineExceededError(CallCode.Timeout, p.role, `no complete answer before the deadline (${new Date(p.deadline).toISOString()})`);
 }

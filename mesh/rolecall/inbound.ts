@@ -1,6 +1,7 @@
 /** Turns an incoming request message into a validated request, or an InvalidBodyError. */
 import { nuid } from "@nats-io/nats-core";
 import {
+  attachmentKind,
   decode,
   Encoding,
   encodingOf,
@@ -71,4 +72,17 @@ export function parseInbound(msg: RequestMsg, defaultTimeoutMs: number, now = Da
     req,
     headers: h,
   };
+}
+
+/**
+ * Refuses attachments a role cannot use (§5.1: MUST reject with 400 where attachments_ok is false)
+ * and, where it can, any attachment that is neither an image nor text, before the request is
+ * admitted, so the caller hears it at once and not from a failed model call.
+ */
+export function checkAttachments(req: RoleRequest, attachmentsOk: boolean, role: string): void {
+  if (!req.attachments?.length) return;
+  if (!attachmentsOk) {
+    throw new InvalidBodyError(`role '${role}' does not take attachments (its prompt endpoint says attachments_ok: false); send the prompt without them or ask a vision role`);
+  }
+  for (const a of req.attachments) attachmentKind(a);
 }

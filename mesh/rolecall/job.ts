@@ -1,8 +1,9 @@
 /** One admitted request: runs the handler and writes its output to the reply sink. */
 import {
+  CallCode,
   responseText,
+  SHUTTING_DOWN,
   Status,
-  WireCode,
   type Chunk,
   type Encoding,
   type FinalInfo,
@@ -20,7 +21,7 @@ export type StopReason = (typeof StopReason)[keyof typeof StopReason];
 
 export type JobOutcome =
   | { type: "completed"; answer: CompletedAnswer }
-  | { type: "failed"; code: WireCode; message: string }
+  | { type: "failed"; code: CallCode; message: string }
   | { type: "stopped"; reason: StopReason };
 
 export interface Job {
@@ -51,17 +52,17 @@ export function stopJob(job: Job, reason: StopReason): void {
   clearTimeout(job.deadlineTimer);
   job.ctrl.abort(new Error(`request ${job.inbound.id} stopped: ${reason}`));
   // A cancelled caller has gone and a closed connection cannot carry anything: send nothing.
-  if (reason === StopReason.Deadline) job.sink.error(WireCode.Timeout, "deadline passed before the answer was complete");
-  else if (reason === StopReason.Shutdown) job.sink.error(WireCode.Unavailable, "responder is shutting down; re-issue the request");
+  if (reason === StopReason.Deadline) job.sink.error(CallCode.Timeout, "deadline passed before the answer was complete");
+  else if (reason === StopReason.Shutdown) job.sink.error(CallCode.Unavailable, "responder is shutting down; re-issue the request", { error: SHUTTING_DOWN, retry_after_s: 1 });
   else job.sink.abandon();
 }
 
-/** Moves a job's remaining output to a re-issued request: ack, then what was already sent. */
+/** Moves a job's remaining output to a re-issued request: ack, then (streaming) what was already sent. */
 export function joinJob(job: Job, msg: ReplyTarget, stream: boolean, encoding: Encoding): void {
   job.sink.retarget(msg, stream, encoding);
-  if (!stream) return;
   job.sink.ack();
   if (job.state === "queued") job.sink.send({ type: "status", data: Status.Queued });
+  if (!stream) return;
   // Every attempt's stream starts from the beginning; the client skips what it already yielded.
   let text = "";
   for (const c of job.history) {
@@ -93,7 +94,7 @@ export async function runJob(job: Job, handler: RoleHandler, ctx: RoleContext, h
     return { type: "completed", answer };
   } catch (err) {
     if (job.stopReason) return { type: "stopped", reason: job.stopReason };
-    const code = err instanceof RoleCallError ? err.status : WireCode.Internal;
+    const code = err instanceof RoleCallError ? err.status : CallCode.Internal;
     // A RoleCallError's own message starts "role 'x': "; the caller adds that again.
     const message = err instanceof RoleCallError ? (err.body?.message ?? err.message.replace(/^role '[^']*': /, "")) : err instanceof Error ? err.message : String(err);
     sink.error(code, message, err instanceof RoleCallError ? err.body : undefined);
@@ -137,8 +138,8 @@ export function sendAnswer(sink: ReplySink, answer: CompletedAnswer): void {
 
 /** Answers a repeat of a completed request id from memory: the handler does not run again. */
 export function replayAnswer(sink: ReplySink, answer: CompletedAnswer): void {
+  sink.ack();
   if (sink.stream) {
-    sink.ack();
     sink.send({ type: "response", data: answer.text });
     for (const tc of answer.toolCalls) sink.send({ type: "tool_call", data: tc });
   }

@@ -1,17 +1,17 @@
 /**
  * Serves a role: admission (concurrency + small queue, 429 past it), de-duplication by request id,
  * deadlines, cancellation, keep-alives, and an orderly drain. The wire is the NATS Agent Protocol
- * v0.1 framing: typed chunks, an empty terminator, micro error headers.
+ * 0.3 framing: an ack first, typed chunks, an empty terminator, micro error headers (§6, §9).
  */
-import { InvalidBodyError, Status, WireCode } from "../../schemas/index.ts";
+import { CallCode, InvalidBodyError, SHUTTING_DOWN, Status, WireCode } from "../../schemas/index.ts";
 import type { Mesh } from "../connect.ts";
 import { MeshError } from "../errors.ts";
-import { startHeartbeat } from "../heartbeat.ts";
+import { heartbeatBody, startHeartbeat, type HeartbeatOptions } from "../heartbeat.ts";
 import { subjects } from "../subjects.ts";
 import { createAnswerCache } from "./dedup.ts";
-import { parseInbound, replyEncodingOf, type Inbound } from "./inbound.ts";
+import { checkAttachments, parseInbound, replyEncodingOf, type Inbound } from "./inbound.ts";
 import { createJob, joinJob, replayAnswer, runJob, stopJob, StopReason, type Job, type JobOutcome } from "./job.ts";
-import { addRoleService, type RequestIn } from "./service.ts";
+import { addRoleService, PROMPT_ENDPOINT, PROTOCOL_VERSION, promptMetadata, type RequestIn } from "./service.ts";
 import { createSink, replyError, type ReplySink } from "./sink.ts";
 import type { ResponderEvent, ResponderOptions, RoleResponder } from "./types.ts";
 
@@ -20,6 +20,9 @@ import type { ResponderEvent, ResponderOptions, RoleResponder } from "./types.ts
  * replica dead after 4 periods of silence, so it bounds how fast a crash is noticed (about 1 s).
  */
 export const DEFAULT_KEEP_ALIVE_MS = 250;
+
+/** The heartbeat period (s) when none is given; the spec's recommended default (§8.2). */
+export const DEFAULT_HEARTBEAT_S = 30;
 
 /** How long stopped handlers get to notice their signal before closed() resolves anyway. */
 const ABORT_SETTLE_MS = 1000;
@@ -33,6 +36,8 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   const keepAliveMs = positiveInt("keepAliveMs", opts.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS, 1);
   const graceMs = opts.graceMs ?? 10_000;
   const defaultTimeoutMs = opts.defaultTimeoutMs ?? 120_000;
+  const attachmentsOk = opts.attachments ?? false;
+  const maxPayload = opts.maxPayload ?? mesh.maxPayload();
   const log = mesh.log.child({ component: "responder", role, host });
   const emit = (e: ResponderEvent) => {
     try {
@@ -57,12 +62,18 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
 
   const onRequest = (msg: RequestIn) => {
     if (!accepting) {
-      reject(msg, replyEncodingOf(msg), undefined, WireCode.Unavailable, `role '${role}' on ${host} is shutting down`);
+      reject(msg, replyEncodingOf(msg), undefined, CallCode.Unavailable, `role '${role}' on ${host} is shutting down`, 1, SHUTTING_DOWN);
+      return;
+    }
+    if (maxPayload > 0 && msg.data.length > maxPayload) {
+      // §5.4: agents MAY enforce the advertised limit too (a smaller one than the server's).
+      reject(msg, replyEncodingOf(msg), undefined, WireCode.BadRequest, `request is ${msg.data.length} bytes, over this role's max_payload of ${maxPayload} bytes`);
       return;
     }
     let inb: Inbound;
     try {
       inb = parseInbound(msg, defaultTimeoutMs);
+      checkAttachments(inb.req, attachmentsOk, role);
     } catch (err) {
       const message = err instanceof InvalidBodyError ? err.message : `invalid request: ${String(err)}`;
       reject(msg, replyEncodingOf(msg), undefined, WireCode.BadRequest, message);
@@ -70,7 +81,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     }
     if (!msg.reply) return; // a publish without a reply subject asks nothing
     if (inb.deadline <= Date.now()) {
-      reject(msg, inb.encoding, inb.id, WireCode.Timeout, "deadline already passed; the work was dropped");
+      reject(msg, inb.encoding, inb.id, CallCode.Timeout, "deadline already passed; the work was dropped");
       return;
     }
     const live = jobs.get(inb.id);
@@ -85,8 +96,9 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     admit(msg, inb);
   };
 
-  const reject = (msg: RequestIn, enc: Inbound["encoding"], id: string | undefined, code: WireCode, text: string, retryAfterS?: number) => {
-    replyError(msg, enc, code, text, retryAfterS !== undefined ? { retry_after_s: retryAfterS } : undefined);
+  /** Refuses a request before it is admitted: no ack (nothing was accepted), the error, the terminator. */
+  const reject = (msg: RequestIn, enc: Inbound["encoding"], id: string | undefined, code: CallCode, text: string, retryAfterS?: number, error?: string) => {
+    replyError(msg, enc, code, text, { ...(retryAfterS !== undefined ? { retry_after_s: retryAfterS } : {}), ...(error ? { error } : {}) });
     emit({ type: "rejected", requestId: id, code });
   };
 
@@ -99,12 +111,13 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     // setTimeout overflows past 2^31 ms; a deadline that far away is as good as none.
     const wait = Math.min(inb.deadline - Date.now(), 2 ** 31 - 1);
     job.deadlineTimer = setTimeout(() => stop(job, StopReason.Deadline), wait);
-    if (job.sink.stream) job.sink.ack();
+    // Every admitted request, streamed or not, gets exactly one ack first (§6.4).
+    job.sink.ack();
     emit({ type: "accepted", requestId: inb.id, queued: running >= concurrency });
     if (running < concurrency) return start(job);
     queue.push(job);
     job.sink.keepAlive(Status.Queued);
-    if (job.sink.stream) job.sink.send({ type: "status", data: Status.Queued });
+    job.sink.send({ type: "status", data: Status.Queued });
   };
 
   const start = (job: Job) => {
@@ -149,7 +162,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     if (jobs.get(job.inbound.id) === job) jobs.delete(job.inbound.id);
     const requestId = job.inbound.id;
     if (reason === StopReason.Cancelled) emit({ type: "cancelled", requestId });
-    else emit({ type: "failed", requestId, code: reason === StopReason.Deadline ? WireCode.Timeout : WireCode.Unavailable });
+    else emit({ type: "failed", requestId, code: reason === StopReason.Deadline ? CallCode.Timeout : CallCode.Unavailable });
     if (wasQueued) {
       job.state = "done";
       queue.splice(queue.indexOf(job), 1);
@@ -166,7 +179,26 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
       if (job) stop(job, StopReason.Cancelled);
     },
   });
-  const maxPayload = opts.maxPayload ?? mesh.maxPayload();
+  const hbS = opts.heartbeatIntervalS ?? DEFAULT_HEARTBEAT_S;
+  let serviceId = "";
+  // One builder for heartbeats and status replies (§8.7.1): the spec's fields, then Lyra's extras.
+  const beatOpts: HeartbeatOptions = {
+    owner,
+    role,
+    get instanceId() {
+      return serviceId;
+    },
+    // With heartbeats off (tests), a status reply still needs a positive interval (§8.3).
+    intervalS: hbS > 0 ? hbS : DEFAULT_HEARTBEAT_S,
+    extra: () => ({
+      protocol_version: PROTOCOL_VERSION,
+      endpoints: { [PROMPT_ENDPOINT]: { subject: subjects.agentPrompt(owner, role), metadata: promptMetadata(maxPayload, attachmentsOk) } },
+      role,
+      host,
+      in_flight: running,
+      queue_depth: queue.length,
+    }),
+  };
   let service: Awaited<ReturnType<typeof addRoleService>>;
   try {
     service = await addRoleService(mesh.nc, {
@@ -177,6 +209,8 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
       description: opts.description ?? `Lyra role '${role}' on ${host}`,
       metadata: opts.metadata ?? {},
       maxPayload,
+      attachments: attachmentsOk,
+      status: () => heartbeatBody(beatOpts),
       stats: () => ({ in_flight: running, queue_depth: queue.length, role, host, ...opts.stats?.() }),
       handler: (err, msg) => {
         if (err) log.error({ err }, "role endpoint failed");
@@ -187,13 +221,10 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     cancelSub.unsubscribe(); // nothing else was started
     throw err;
   }
-  const serviceId = service.info().id;
-  const hbS = opts.heartbeatIntervalS ?? 30;
-  const heartbeat =
-    hbS > 0
-      ? startHeartbeat(mesh, { owner, role, instanceId: serviceId, intervalS: hbS, extra: () => ({ host, in_flight: running, queue_depth: queue.length }) })
-      : undefined;
-  log.info({ subject: subjects.role(role), id: serviceId, concurrency, queueSize }, "serving role");
+  serviceId = service.info().id;
+  // After registration, so a watcher that discovers from a beat finds the metadata (§8.2).
+  const heartbeat = hbS > 0 ? startHeartbeat(mesh, beatOpts) : undefined;
+  log.info({ subject: subjects.agentPrompt(owner, role), id: serviceId, concurrency, queueSize }, "serving role");
 
   let resolveClosed!: () => void;
   const closedP = new Promise<void>((r) => (resolveClosed = r));

@@ -17,7 +17,8 @@ import {
   type Encoding,
   type ErrorBody,
   type FinalInfo,
-  type WireCode,
+  type CallCode,
+  wireFormOf,
 } from "../../schemas/index.ts";
 
 /**
@@ -38,18 +39,18 @@ export interface SinkOptions {
 }
 
 export interface ReplySink {
+  /** Whether the caller asked for the full chunk stream (deltas, tool events, final). */
   readonly stream: boolean;
   /** True once the terminator went out (or the connection refused a publish). */
   readonly finished: boolean;
-  /** Sends a chunk as is (streaming sinks only; callers check `stream`). */
+  /** Sends a chunk as is. */
   send(chunk: Chunk): void;
-  /** Sends the ack with Lyra-Host. */
+  /** Sends the ack with Lyra-Host: the first message of every admitted request (§6.4). */
   ack(): void;
   /** The text later keep-alives carry ("queued", "working", "loading"...). */
   keepAlive(text: string): void;
-  /** Sends the error message and the terminator. */
   /** Sends the error message and the terminator; `extra` refines the body (error name, retry_after_s). */
-  error(code: WireCode, message: string, extra?: Partial<ErrorBody>): void;
+  error(code: CallCode, message: string, extra?: Partial<ErrorBody>): void;
   /** Sends the terminator. */
   end(): void;
   /** Stops sending without a terminator (the caller went away). */
@@ -81,14 +82,19 @@ function chunkHeaders(chunk: Chunk, enc: Encoding): MsgHdrs {
   return h;
 }
 
-/** Sends a one-off error reply (and the terminator) to a request that never became a job. */
-export function replyError(msg: ReplyTarget, enc: Encoding, code: WireCode, message: string, extra?: Partial<ErrorBody>): void {
+/**
+ * Sends an error message and the terminator (§9.3). Only §9.2 codes go out: Lyra's 408 and 503
+ * travel as the spec code wireFormOf gives, with the Lyra status in the body's `lyra_status`.
+ */
+export function replyError(msg: ReplyTarget, enc: Encoding, code: CallCode, message: string, extra?: Partial<ErrorBody>): void {
   if (!msg.reply) return;
-  const body: ErrorBody = { ...extra, error: extra?.error ?? wireErrorName[code], message };
+  const error = extra?.error ?? wireErrorName[code];
+  const wire = wireFormOf(code, error);
+  const body: ErrorBody = { ...extra, error, message, ...(wire !== code ? { lyra_status: code } : {}) };
   const h = headers();
   h.set(Header.ContentType, contentTypeOf(enc));
   try {
-    msg.respondError(code, shortDescription(message), encode(body, enc), { headers: h });
+    msg.respondError(wire, shortDescription(message), encode(body, enc), { headers: h });
     msg.respond(Empty);
   } catch {
     // the connection is closing: nobody can be told
@@ -146,8 +152,10 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
     if (timer) clearInterval(timer);
     timer = undefined;
   };
+  // Keep-alives go to every caller, streaming or not: a spec client's inactivity timeout (§6.6)
+  // would otherwise end a long or queued answer that is still being worked on.
   const startKeepAlive = () => {
-    if (timer || !stream || finished) return;
+    if (timer || finished) return;
     timer = setInterval(() => {
       if (Date.now() - lastSent >= opts.keepAliveMs * 0.9) send({ type: "status", data: keepAliveText });
     }, opts.keepAliveMs);
@@ -202,12 +210,7 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
       openDelta = undefined; // it belongs to the old reply subject
       msg = next;
       encoding = nextEncoding;
-      if (stream && !nextStream && timer) {
-        clearInterval(timer);
-        timer = undefined;
-      }
       stream = nextStream;
-      startKeepAlive();
     },
   };
 }

@@ -1,5 +1,5 @@
 /** Public types of the role-call client and responder. */
-import type { Chunk, Encoding, FinalInfo, RoleRequest, ToolCall, WireCode } from "../../schemas/index.ts";
+import type { CallCode, Chunk, Encoding, FinalInfo, RoleRequest, ToolCall } from "../../schemas/index.ts";
 import type { Logger } from "../logger.ts";
 import type { RequestHeaders } from "./inbound.ts";
 
@@ -29,9 +29,9 @@ export type RoleHandler = (req: RoleRequest, ctx: RoleContext) => AsyncIterable<
 /** Cheap lifecycle events for metrics. */
 export type ResponderEvent =
   | { type: "accepted"; requestId: string; queued: boolean }
-  | { type: "rejected"; requestId: string | undefined; code: WireCode }
+  | { type: "rejected"; requestId: string | undefined; code: CallCode }
   | { type: "completed"; requestId: string; durationMs: number; firstChunkMs: number | undefined }
-  | { type: "failed"; requestId: string; code: WireCode }
+  | { type: "failed"; requestId: string; code: CallCode }
   /** The caller cancelled; nothing more is sent to it. */
   | { type: "cancelled"; requestId: string };
 
@@ -52,7 +52,7 @@ export interface ResponderOptions {
   graceMs?: number;
   /** How long a request id is remembered for de-duplication, ms; default 60000. */
   dedupWindowMs?: number;
-  /** Service version (semver); default "0.1.0". */
+  /** Service version: the harness's semver, not the protocol's (§3.1); default "0.1.0". */
   version?: string;
   /** Service description; default "Lyra role <role>". */
   description?: string;
@@ -62,7 +62,12 @@ export interface ResponderOptions {
   stats?: () => Record<string, unknown>;
   /** Heartbeat period, s; default 30, 0 turns it off. */
   heartbeatIntervalS?: number;
-  /** Advertised in the endpoint metadata; default the server's max_payload. */
+  /**
+   * Whether the role takes request attachments (the model sees images): advertised as
+   * `attachments_ok`; when false, a request with attachments is a 400 (§5.1). Default false.
+   */
+  attachments?: boolean;
+  /** Advertised in the endpoint metadata and enforced on requests; default the server's max_payload. */
   maxPayload?: number;
   /** Default deadline of requests that carry none, ms; default 120000. */
   defaultTimeoutMs?: number;
@@ -76,9 +81,9 @@ export interface RoleResponder extends AsyncDisposable {
   readonly role: string;
   inFlight(): number;
   queueDepth(): number;
-  /** Stops taking work, lets in-flight work finish within graceMs, aborts the rest with 503. */
+  /** Stops taking work, lets in-flight work finish within graceMs, aborts the rest (shutting_down). */
   drain(): Promise<void>;
-  /** Aborts everything now (callers get 503 and re-issue elsewhere). */
+  /** Aborts everything now (callers get shutting_down and re-issue elsewhere). */
   close(): Promise<void>;
   /** Resolves when stopped; never rejects. */
   closed(): Promise<void>;

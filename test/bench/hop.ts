@@ -4,8 +4,9 @@
  *   lyra  — a role call (client → responder whose handler yields the answer at once): codec,
  *           zod validation, the Agent Protocol frames (ack, response, final, terminator);
  *   http  — POST /api/chat (stream: false) to the Ollama double: what a caller without the mesh pays;
- *   plain — `nats req lyra.<role> '<prompt>'`: a plain-text request to the same responder, which
- *           answers an Agent Protocol client with one JSON response (no stream, no ack).
+ *   plain — `nats req --wait-for-empty lyra.<role> '<prompt>'`: a plain-text request to the same
+ *           responder, which answers an Agent Protocol client with the ack, one JSON response and
+ *           the terminator (no stream); timed to the terminator.
  * At 1 and at 64 requests in flight. The three are interleaved in rounds, so drift in the
  * machine's load hits all three alike.
  */
@@ -67,7 +68,10 @@ export async function hop(ctx: BenchContext): Promise<SectionResult> {
   const once: Record<Way, () => Promise<unknown>> = {
     raw: () => caller.nc.request("bench.raw", rawBody, { timeout: 5000 }),
     lyra: () => client.call("echo", request),
-    plain: () => caller.nc.request("lyra.echo", PROMPT, { timeout: 5000 }),
+    plain: async () => {
+      // Reads to the zero-byte terminator (the sentinel), as an Agent Protocol caller does.
+      for await (const m of await caller.nc.requestMany("lyra.echo", PROMPT, { strategy: "sentinel", maxWait: 5000 })) void m;
+    },
     http: async () => {
       const res = await fetch(url, { method: "POST", body: httpBody, headers: { "content-type": "application/json" } });
       if (!res.ok) throw new Error(`Ollama double answered ${res.status}`);

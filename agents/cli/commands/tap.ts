@@ -1,6 +1,7 @@
 import { defineCommand } from "../command.ts";
 import { cliConnect, describeBody, headerRecord, natsHelp, natsOption } from "../shared.ts";
 import { Header } from "../../../schemas/index.ts";
+import { roleOfSubject } from "../../../mesh/subjects.ts";
 
 export const tap = defineCommand({
   name: "tap",
@@ -15,10 +16,12 @@ export const tap = defineCommand({
   help: {
     ...natsHelp,
     conversation: "only messages of this conversation (Lyra-Conversation header or subject)",
-    role: "only requests to and replies from this role (Lyra-Role / subject lyra.<role>)",
+    role: "only requests to and replies from this role (Lyra-Role / subject lyra.<role> or agents.<verb>.lyra.<owner>.<role>)",
     json: "one JSON object per line",
   },
-  details: "SUBJECT defaults to 'lyra.>'; try 'agents.>' for heartbeats or '>' for everything.",
+  details:
+    "SUBJECT defaults to 'lyra.>'; try 'agents.>' for Agent Protocol traffic (prompts on agents.prompt.lyra.<owner>.<role>, " +
+    "heartbeats on agents.hb.lyra.<owner>.<role>) or '>' for everything.",
   async run(values, positionals) {
     const subject = positionals[0] ?? "lyra.>";
     const mesh = await cliConnect(values, "lyra-tap");
@@ -32,7 +35,7 @@ export const tap = defineCommand({
     for await (const m of sub) {
       const h = headerRecord(m.headers);
       if (conv && h[Header.Conversation] !== conv && !m.subject.includes(`.${conv}`)) continue;
-      if (role && h[Header.Role] !== role && m.subject !== `lyra.${role}` && h[Header.Host] === undefined) continue;
+      if (role && h[Header.Role] !== role && roleOfSubject(m.subject) !== role && h[Header.Host] === undefined) continue;
       const body = describeBody(m.data, m.headers);
       if (values.json) {
         process.stdout.write(JSON.stringify({ subject: m.subject, reply: m.reply, headers: h, body }) + "\n");

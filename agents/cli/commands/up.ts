@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { subjects } from "../../../mesh/subjects.ts";
 import { createLogger } from "../../../mesh/logger.ts";
 import { readConversation, startConductor } from "../../../mesh/conductor/index.ts";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
@@ -57,8 +58,9 @@ export const up = defineCommand({
             `  ${env}npx lyra tap                      # decoded live traffic`,
             `  ${env}npx lyra status                   # agents, models, load`,
             `  nats --server ${url} sub 'lyra.>'`,
-            `  nats --server ${url} micro ls`,
-            `  nats --server ${url} req lyra.voice 'hello'`,
+            `  nats --server ${url} micro ls agents`,
+            `  nats --server ${url} sub '${subjects.heartbeatAll}'      # heartbeats`,
+            `  nats --server ${url} req --wait-for-empty lyra.voice 'hello'`,
             "Ctrl-C stops everything.",
           ].join("\n"),
         );

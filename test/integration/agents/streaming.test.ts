@@ -49,18 +49,18 @@ describe("agent host: a role answered from Ollama", () => {
     expect(chat.messages.at(-1)?.content).toBe("say something");
   });
 
-  it("a plain request (what `nats req lyra.voice hello` sends) gets one response chunk with the whole answer", async () => {
+  it("a plain request (what `nats req --wait-for-empty lyra.voice hello` sends) gets the ack, then one response chunk with the whole answer", async () => {
+    // The first message is the ack (§6.4): a bare `nats req` prints only that.
     const first = await mesh.nc.request("lyra.voice", "hello", { timeout: 15_000 });
-    const chunk = JSON.parse(new TextDecoder().decode(first.data)) as { type: string; data: Record<string, unknown> };
-    expect(chunk.type).toBe("response");
-    expect(chunk.data).toMatchObject({ text: ANSWER, backend: "ollama", host: "local", model: MODEL });
+    expect(JSON.parse(new TextDecoder().decode(first.data))).toEqual({ type: "status", data: "ack" });
 
-    // The whole exchange: that one chunk, then the zero-byte terminator; nothing else.
+    // The whole exchange: the ack, keep-alives while it works, that one chunk, then the zero-byte terminator.
     const msgs = await rawExchange(mesh.nc, "lyra.voice", "hello", {}, 15_000);
-    expect(msgs).toHaveLength(2);
-    expect(bodyOf(msgs[0]!)).toMatchObject({ type: "response", data: { text: ANSWER, backend: "ollama" } });
-    expect(isTerminator(msgs[1]!)).toBe(true);
-    expect(msgs[1]!.data.length).toBe(0);
+    expect(bodyOf(msgs[0]!)).toEqual({ type: "status", data: "ack" });
+    for (const m of msgs.slice(1, -2)) expect(bodyOf(m)).toMatchObject({ type: "status" });
+    expect(bodyOf(msgs.at(-2)!)).toMatchObject({ type: "response", data: { text: ANSWER, backend: "ollama", host: "local", model: MODEL } });
+    expect(isTerminator(msgs.at(-1)!)).toBe(true);
+    expect(msgs.at(-1)!.data.length).toBe(0);
   });
 
   it("reports the role healthy, with its model pre-loaded at start for the role's keep_alive", async () => {

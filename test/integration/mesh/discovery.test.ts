@@ -29,7 +29,7 @@ beforeAll(async () => {
   server = await startNatsServer({ jetstream: false });
   agent = await connectMesh({ servers: server.url });
   caller = await connectMesh({ servers: server.url });
-  caller.nc.subscribe("agents.lyra.lyra.voice.heartbeat", { callback: (_e, m) => void beats.push(m.json<HeartbeatBody>()) });
+  caller.nc.subscribe("agents.hb.lyra.lyra.voice", { callback: (_e, m) => void beats.push(m.json<HeartbeatBody>()) });
   await caller.nc.flush();
   responder = await serveRole(agent, {
     role: "voice",
@@ -49,33 +49,37 @@ afterAll(async () => {
 });
 
 describe("discovery", () => {
-  it("$SRV.INFO.SynadiaAgents lists the role with its prompt endpoint and Agent Protocol metadata", async () => {
-    const info = (await caller.nc.request("$SRV.INFO.SynadiaAgents", "", { timeout: 2000 })).json<InfoReply>();
-    expect(info.name).toBe("SynadiaAgents");
+  it("$SRV.INFO.agents lists the role with its prompt, status and lyra endpoints and Agent Protocol 0.3 metadata", async () => {
+    const info = (await caller.nc.request("$SRV.INFO.agents", "", { timeout: 2000 })).json<InfoReply>();
+    expect(info.name).toBe("agents");
     expect(info.id).toBe(responder.id);
-    expect(info.metadata).toMatchObject({ agent: "lyra", owner: "lyra", session: "voice", protocol_version: "0.1", role: "voice", host: "gpu-1", model: "qwen3:8b" });
-    expect(info.endpoints).toHaveLength(1);
-    expect(info.endpoints[0]).toMatchObject({ name: "prompt", subject: "lyra.voice", queue_group: "lyra.voice" });
-    expect(info.endpoints[0]!.metadata).toEqual({ max_payload: `${agent.maxPayload()}B`, attachments_ok: "false" });
+    expect(info.metadata).toMatchObject({ agent: "lyra", owner: "lyra", session: "voice", protocol_version: "0.3", role: "voice", host: "gpu-1", model: "qwen3:8b" });
+    expect(info.endpoints.map((e) => e.name)).toEqual(["prompt", "status", "lyra"]);
+    expect(info.endpoints[0]).toMatchObject({ name: "prompt", subject: "agents.prompt.lyra.lyra.voice", queue_group: "agents" });
+    expect(info.endpoints[0]!.metadata).toEqual({ max_payload: "1MB", attachments_ok: "false" });
+    expect(info.endpoints[1]).toMatchObject({ name: "status", subject: "agents.status.lyra.lyra.voice", queue_group: "agents" });
+    expect(info.endpoints[2]).toMatchObject({ name: "lyra", subject: "lyra.voice", queue_group: "agents", metadata: info.endpoints[0]!.metadata });
   });
 
-  it("$SRV.STATS.SynadiaAgents counts the role's requests", async () => {
+  it("$SRV.STATS.agents counts the role's requests", async () => {
     const client = createRoleClient(caller);
     for (let i = 0; i < 3; i++) await client.call("voice", `q${i}`);
-    const stats = (await caller.nc.request(`$SRV.STATS.SynadiaAgents.${responder.id}`, "", { timeout: 2000 })).json<StatsReply>();
-    expect(stats.endpoints[0]!.num_requests).toBeGreaterThanOrEqual(3);
-    expect(stats.endpoints[0]!.data).toMatchObject({ in_flight: 0, queue_depth: 0, role: "voice", host: "gpu-1", model_loaded: true });
+    const stats = (await caller.nc.request(`$SRV.STATS.agents.${responder.id}`, "", { timeout: 2000 })).json<StatsReply>();
+    const lyra = stats.endpoints.find((e) => e.name === "lyra")!;
+    expect(lyra.num_requests).toBeGreaterThanOrEqual(3);
+    expect(lyra.data).toMatchObject({ in_flight: 0, queue_depth: 0, role: "voice", host: "gpu-1", model_loaded: true });
   });
 
-  it("discoverRoles returns the role with its stats", async () => {
+  it("discoverRoles returns the role with its stats (both request endpoints counted)", async () => {
+    await caller.nc.request("agents.prompt.lyra.lyra.voice", "spec client", { timeout: 2000 });
     const roles = await discoverRoles(caller, { timeoutMs: 1000 });
     expect(roles).toHaveLength(1);
-    expect(roles[0]).toMatchObject({ instanceId: responder.id, role: "voice", host: "gpu-1", subject: "lyra.voice" });
-    expect(roles[0]!.stats.num_requests).toBeGreaterThanOrEqual(3);
+    expect(roles[0]).toMatchObject({ instanceId: responder.id, role: "voice", host: "gpu-1", subject: "agents.prompt.lyra.lyra.voice" });
+    expect(roles[0]!.stats.num_requests).toBeGreaterThanOrEqual(4);
   });
 
   it("discoverRoles ignores other agents that share the Agent Protocol service name", async () => {
-    const other = await new Svcm(agent.nc as unknown as Svcm["nc"]).add({ name: "SynadiaAgents", version: "1.0.0", metadata: { agent: "other" } });
+    const other = await new Svcm(agent.nc as unknown as Svcm["nc"]).add({ name: "agents", version: "1.0.0", metadata: { agent: "other" } });
     try {
       expect((await discoverRoles(caller, { timeoutMs: 500 })).map((r) => r.role)).toEqual(["voice"]);
     } finally {
@@ -85,7 +89,7 @@ describe("discovery", () => {
 });
 
 describe("heartbeat", () => {
-  it("arrives on agents.lyra.<owner>.<role>.heartbeat with the Agent Protocol fields", async () => {
+  it("arrives on agents.hb.lyra.<owner>.<role> with the Agent Protocol fields", async () => {
     const end = Date.now() + 5000;
     while (beats.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     expect(beats.length).toBeGreaterThanOrEqual(2);
@@ -95,7 +99,7 @@ describe("heartbeat", () => {
 
   it("startHeartbeat publishes at once and stops when told (twice is safe)", async () => {
     const got: HeartbeatBody[] = [];
-    const sub = caller.nc.subscribe("agents.lyra.team.critic.heartbeat", { callback: (_e, m) => void got.push(m.json<HeartbeatBody>()) });
+    const sub = caller.nc.subscribe("agents.hb.lyra.team.critic", { callback: (_e, m) => void got.push(m.json<HeartbeatBody>()) });
     await caller.nc.flush();
     const hb = startHeartbeat(agent, { owner: "team", role: "critic", instanceId: "abc", intervalS: 60, extra: () => ({ load: 0.5 }) });
     await agent.nc.flush();

@@ -5,6 +5,7 @@ import { BusyError, roleCallError } from "../../../mesh/errors.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { serveRole } from "../../../mesh/rolecall/responder.ts";
 import { Header, WireCode } from "../../../schemas/index.ts";
+import { rawExchange } from "./helpers.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
 
 describe("role errors and answer headers", () => {
@@ -39,7 +40,9 @@ describe("role errors and answer headers", () => {
         yield { type: "final", data: final };
       },
     });
-    const reply = await mesh.nc.request("lyra.probe", "hello", { timeout: 5000 });
+    // The first message is the ack (§6.4); the answer follows it.
+    const msgs = await rawExchange(mesh.nc, "lyra.probe", "hello");
+    const reply = msgs[1]!;
     expect(reply.headers?.get(Header.Backend)).toBe("openai");
     expect(reply.headers?.get(Header.Fallback)).toBe("backend_unavailable");
   });

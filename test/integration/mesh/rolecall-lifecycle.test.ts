@@ -83,17 +83,18 @@ describe("cancellation", () => {
 });
 
 describe("deadlines", () => {
-  it("a request whose deadline already passed gets 408 and never runs", async () => {
+  it("a request whose deadline already passed gets 409 deadline_exceeded (Lyra's 408) and never runs", async () => {
     const runs = { count: 0 };
     await serve({ role: "late", handler: wordsHandler("h1", { runs }) });
     const msgs = await rawExchange(caller.nc, "lyra.late", "hello", { [Header.Deadline]: String(Date.now() - 1000) });
     expect(msgs).toHaveLength(2);
-    expect(errorCodeOf(msgs[0]!)).toBe("408");
+    expect(errorCodeOf(msgs[0]!)).toBe("409");
+    expect(bodyOf(msgs[0]!)).toMatchObject({ error: "deadline_exceeded", lyra_status: 408 });
     expect(isTerminator(msgs[1]!)).toBe(true);
     expect(runs.count).toBe(0);
   });
 
-  it("queued work whose deadline passes is dropped with 408", async () => {
+  it("queued work whose deadline passes is dropped with 409 deadline_exceeded", async () => {
     const hold = gate();
     let runs = 0;
     const blocking: RoleHandler = async function* () {
@@ -107,7 +108,8 @@ describe("deadlines", () => {
     const msgs = await rawExchange(caller.nc, "lyra.queued", "second", { [Header.Stream]: "1", [Header.Deadline]: String(Date.now() + 400) });
     const chunks = msgs.slice(0, 2).map((m) => bodyOf(m));
     expect(chunks).toEqual([{ type: "status", data: "ack" }, { type: "status", data: "queued" }]);
-    expect(errorCodeOf(msgs.at(-2)!)).toBe("408");
+    expect(errorCodeOf(msgs.at(-2)!)).toBe("409");
+    expect(bodyOf(msgs.at(-2)!)).toMatchObject({ error: "deadline_exceeded", lyra_status: 408 });
     expect(isTerminator(msgs.at(-1)!)).toBe(true);
     expect(r.queueDepth()).toBe(0);
     hold.open();
@@ -153,7 +155,9 @@ describe("de-duplication", () => {
     expect(b.text).toBe(a.text);
     expect(b.final).toEqual(a.final);
     const raw = await rawExchange(caller.nc, "lyra.dedup", "hello", { [Header.RequestId]: "req-1" });
-    expect((bodyOf(raw[0]!) as { data: { text: string } }).data.text).toBe(ANSWER);
+    // A replay is a fresh reply stream: the ack first (§6.4), then the answer.
+    expect(bodyOf(raw[0]!)).toEqual({ type: "status", data: "ack" });
+    expect((bodyOf(raw[1]!) as { data: { text: string } }).data.text).toBe(ANSWER);
     expect(runs.count).toBe(1);
   });
 
@@ -196,14 +200,15 @@ describe("drain and close", () => {
     await r[Symbol.asyncDispose]();
   });
 
-  it("drain aborts what is still running after graceMs: the caller gets 503, the handler's signal fires", async () => {
+  it("drain aborts what is still running after graceMs: the caller gets 429 shutting_down (Lyra's 503), the handler's signal fires", async () => {
     const state = { started: 0, aborted: 0 };
     const r = await serve({ role: "grace", handler: waitsForAbort(state), graceMs: 200 });
     const pending = rawExchange(caller.nc, "lyra.grace", "hello", { [Header.Stream]: "1" });
     await until(() => state.started === 1);
     await r.drain();
     const msgs = await pending;
-    expect(errorCodeOf(msgs.at(-2)!)).toBe("503");
+    expect(errorCodeOf(msgs.at(-2)!)).toBe("429");
+    expect(bodyOf(msgs.at(-2)!)).toMatchObject({ error: "shutting_down", lyra_status: 503, retry_after_s: 1 });
     expect(isTerminator(msgs.at(-1)!)).toBe(true);
     expect(state.aborted).toBe(1);
   });

@@ -1,12 +1,13 @@
 /** The wire as a raw NATS client sees it: chunk sequences, encodings, terminator, error headers. */
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Msg } from "@nats-io/nats-core";
 import { Packr } from "msgpackr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { ForbiddenError, InternalError, RoleCallError, UnavailableError } from "../../../mesh/errors.ts";
 import { createRoleClient, serveRole, type RoleHandler, type RoleResponder } from "../../../mesh/rolecall/index.ts";
 import { MeshError } from "../../../mesh/errors.ts";
-import { Header, InvalidBodyError, WireCode } from "../../../schemas/index.ts";
+import { CallCode, Header, InvalidBodyError, WireCode } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { ANSWER, finalInfo, wordsHandler } from "../../fixtures/scripted.ts";
 import { bodyOf, errorCodeOf, isTerminator, rawExchange } from "./helpers.ts";
@@ -20,7 +21,7 @@ const responders: RoleResponder[] = [];
 /** Fails according to the prompt, answers otherwise. */
 const failing: RoleHandler = async function* (req, ctx) {
   if (req.prompt === "boom") throw new Error("kaboom");
-  if (req.prompt === "nobackend") throw new UnavailableError(WireCode.Unavailable, "fails", "ollama is down");
+  if (req.prompt === "nobackend") throw new UnavailableError(CallCode.Unavailable, "fails", "ollama is down");
   if (req.prompt === "forbidden") throw new ForbiddenError(WireCode.Forbidden, "fails", "tool not granted");
   if (req.prompt === "trace") yield { type: "response", data: `${ctx.headers?.get("traceparent")} ${ctx.conversation} ${ctx.requestId}` };
   else yield { type: "response", data: "fine" };
@@ -52,32 +53,43 @@ afterAll(async () => {
   await server?.[Symbol.asyncDispose]();
 });
 
+/** Each reply as its chunk type (status chunks as "status:<data>"), the terminator as "end". */
+function kinds(msgs: Msg[]): string[] {
+  return msgs.map((m) => {
+    if (isTerminator(m)) return "end";
+    const b = bodyOf(m) as { type: string; data: unknown };
+    return b.type === "status" ? `status:${String(b.data)}` : b.type;
+  });
+}
+
 describe("non-streaming replies", () => {
-  it("a plain-text request gets one JSON response chunk with the whole answer, then the terminator", async () => {
+  it("a plain-text request gets the ack, one JSON response chunk with the whole answer, then the terminator", async () => {
     const msgs = await rawExchange(caller.nc, "lyra.voice", "hello");
-    expect(msgs).toHaveLength(2);
-    expect(msgs[0]!.headers?.get(Header.ContentType)).toBe("application/json");
-    expect(bodyOf(msgs[0]!)).toMatchObject({ type: "response", data: { text: ANSWER, model: "scripted", host: "h1" } });
-    expect(isTerminator(msgs[1]!)).toBe(true);
+    expect(kinds(msgs)).toEqual(["status:ack", "response", "end"]);
+    expect(msgs[1]!.headers?.get(Header.ContentType)).toBe("application/json");
+    expect(bodyOf(msgs[1]!)).toMatchObject({ type: "response", data: { text: ANSWER, model: "scripted", host: "h1" } });
   });
 
   it("a JSON request without the stream flag gets one response chunk, then the terminator", async () => {
     const msgs = await rawExchange(caller.nc, "lyra.voice", JSON.stringify({ messages: [{ role: "user", content: "hi" }] }), {
       [Header.ContentType]: "application/json",
     });
-    expect(msgs.map((m) => (isTerminator(m) ? "end" : (bodyOf(m) as { type: string }).type))).toEqual(["response", "end"]);
-    expect((bodyOf(msgs[0]!) as { data: { text: string } }).data.text).toBe(ANSWER);
+    expect(kinds(msgs)).toEqual(["status:ack", "response", "end"]);
+    expect((bodyOf(msgs[1]!) as { data: { text: string } }).data.text).toBe(ANSWER);
   });
 
-  it("a msgpack request is answered in msgpack, tool calls included", async () => {
+  it("a msgpack request is answered in msgpack, tool calls included; keep-alives while it works", async () => {
     const msgs = await rawExchange(caller.nc, "lyra.slow", packr.pack({ prompt: "time?" }), { [Header.ContentType]: "application/msgpack" });
-    expect(msgs).toHaveLength(2);
-    expect(msgs[0]!.headers?.get(Header.ContentType)).toBe("application/msgpack");
-    expect(packr.unpack(msgs[0]!.data)).toMatchObject({
+    for (const m of msgs.slice(0, -1)) expect(m.headers?.get(Header.ContentType)).toBe("application/msgpack");
+    const k = kinds(msgs);
+    expect(k[0]).toBe("status:ack");
+    expect(k.slice(-2)).toEqual(["response", "end"]);
+    // Not streamed, so no deltas or tool events: only the handler's status as keep-alives between.
+    expect(new Set(k.slice(1, -2))).toEqual(new Set(["status:loading"]));
+    expect(packr.unpack(msgs.at(-2)!.data)).toMatchObject({
       type: "response",
       data: { text: "it is noon", tool_calls: [{ id: "c1", name: "clock" }] },
     });
-    expect(isTerminator(msgs[1]!)).toBe(true);
   });
 });
 
@@ -104,16 +116,18 @@ describe("streaming replies", () => {
 
 describe("errors", () => {
   it.each([
-    ["boom", "500"],
-    ["nobackend", "503"],
-    ["forbidden", "403"],
-  ])("a handler failing with '%s' answers %s: the error message, then the terminator", async (prompt, code) => {
+    ["boom", "500", undefined],
+    ["nobackend", "500", 503],
+    ["forbidden", "403", undefined],
+  ])("a handler failing with '%s' answers %s: the ack, the error message, then the terminator", async (prompt, code, lyraStatus) => {
     const msgs = await rawExchange(caller.nc, "lyra.fails", prompt);
-    expect(msgs).toHaveLength(2);
-    expect(errorCodeOf(msgs[0]!)).toBe(code);
-    expect(msgs[0]!.headers?.get(Header.Error)).toBeTruthy();
-    expect(bodyOf(msgs[0]!)).toMatchObject({ error: expect.any(String) as string, message: expect.any(String) as string });
-    expect(isTerminator(msgs[1]!)).toBe(true);
+    expect(msgs).toHaveLength(3);
+    expect(kinds(msgs.slice(0, 1))).toEqual(["status:ack"]);
+    expect(errorCodeOf(msgs[1]!)).toBe(code);
+    expect(msgs[1]!.headers?.get(Header.Error)).toBeTruthy();
+    expect(bodyOf(msgs[1]!)).toMatchObject({ error: expect.any(String) as string, message: expect.any(String) as string });
+    expect((bodyOf(msgs[1]!) as { lyra_status?: number }).lyra_status).toBe(lyraStatus);
+    expect(isTerminator(msgs[2]!)).toBe(true);
   });
 
   it("the client rebuilds typed errors and the responder keeps serving", async () => {
@@ -122,6 +136,10 @@ describe("errors", () => {
     const forbidden = await client.call("fails", "forbidden").catch((e: unknown) => e);
     expect(forbidden).toBeInstanceOf(ForbiddenError);
     expect((forbidden as RoleCallError).status).toBe(403);
+    // 503 travels as 500 with lyra_status (the spec has no 503); Lyra's client still knows it.
+    const nobackend = await client.call("fails", "nobackend", { maxAttempts: 1 }).catch((e: unknown) => e);
+    expect(nobackend).toBeInstanceOf(UnavailableError);
+    expect((nobackend as RoleCallError).status).toBe(503);
     expect((await client.call("fails", "ok")).text).toBe("fine");
   });
 

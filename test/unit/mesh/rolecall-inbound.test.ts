@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { headers } from "@nats-io/nats-core";
-import { parseInbound, replyEncodingOf } from "../../../mesh/rolecall/inbound.ts";
+import { checkAttachments, parseInbound, replyEncodingOf } from "../../../mesh/rolecall/inbound.ts";
 import { encode, Header, InvalidBodyError } from "../../../schemas/index.ts";
 
 const te = new TextEncoder();
@@ -21,6 +21,23 @@ describe("parseInbound", () => {
     expect(a.stream).toBe(false);
     expect(a.id).toMatch(/^[A-Za-z0-9]{22}$/);
     expect(parseInbound(msg("hello"), 1000, NOW).id).not.toBe(a.id);
+  });
+
+  it("§5.3 discrimination: after tab, LF, CR or space a '{' is JSON; anything else is a prompt", () => {
+    expect(parseInbound(msg(' \t\r\n{"prompt":"j"}'), 1000, NOW).req).toEqual({ prompt: "j" });
+    expect(parseInbound(msg('\u00a0{"prompt":"j"}'), 1000, NOW).req).toEqual({ prompt: '\u00a0{"prompt":"j"}' });
+    expect(parseInbound(msg("[1, 2]"), 1000, NOW).req).toEqual({ prompt: "[1, 2]" });
+    expect(() => parseInbound(msg(" {nope"), 1000, NOW)).toThrow(InvalidBodyError);
+    expect(() => parseInbound(msg(new Uint8Array(0)), 1000, NOW)).toThrow(InvalidBodyError);
+  });
+
+  it("checkAttachments: any attachment is refused where attachments_ok is false; where true, only images and text", () => {
+    const txt = { filename: "a.txt", content: Buffer.from("hi").toString("base64") };
+    const bin = { filename: "a.bin", content: Buffer.from([0, 255, 0]).toString("base64") };
+    expect(() => checkAttachments({ prompt: "x", attachments: [txt] }, false, "voice")).toThrow(/attachments_ok: false/);
+    expect(() => checkAttachments({ prompt: "x", attachments: [] }, false, "voice")).not.toThrow();
+    expect(() => checkAttachments({ prompt: "x", attachments: [txt] }, true, "eye")).not.toThrow();
+    expect(() => checkAttachments({ prompt: "x", attachments: [bin] }, true, "eye")).toThrow(/neither an image/);
   });
 
   it("headers win over body fields", () => {

@@ -5,11 +5,14 @@ import { roleOfSubject, subjects, token } from "../../../mesh/subjects.ts";
 describe("subjects", () => {
   it("builds the documented subjects", () => {
     expect(subjects.role("voice")).toBe("lyra.voice");
-    expect(subjects.roleQueue("voice")).toBe("lyra.voice");
+    expect(subjects.agentsQueue).toBe("agents");
+    expect(subjects.agentPrompt("lyra", "voice")).toBe("agents.prompt.lyra.lyra.voice");
+    expect(subjects.agentStatus("ops", "voice")).toBe("agents.status.lyra.ops.voice");
     expect(subjects.cancel("abc_123")).toBe("lyra.cancel.abc_123");
     expect(subjects.outbox("discord", "c-1")).toBe("lyra.outbox.discord.c-1");
     expect(subjects.log("c-1")).toBe("lyra.log.c-1");
-    expect(subjects.heartbeat("lyra", "voice")).toBe("agents.lyra.lyra.voice.heartbeat");
+    expect(subjects.heartbeat("lyra", "voice")).toBe("agents.hb.lyra.lyra.voice");
+    expect(subjects.heartbeatAll).toBe("agents.hb.*.*.*");
   });
 
   it.each(["*", ">", "a.b", "a b", "", "x".repeat(129), "tab\there", "ünïcode"])("rejects the token %j", (bad) => {
@@ -27,6 +30,8 @@ describe("subjects", () => {
 
   it("reads the role back from a role subject only", () => {
     expect(roleOfSubject("lyra.voice")).toBe("voice");
+    expect(roleOfSubject("agents.prompt.lyra.ops.voice")).toBe("voice");
+    expect(roleOfSubject("agents.prompt.other.ops.voice")).toBeUndefined();
     expect(roleOfSubject("lyra.inbox.discord")).toBeUndefined();
     expect(roleOfSubject("other.voice")).toBeUndefined();
   });
