@@ -1,0 +1,101 @@
+/**
+ * `lyra mcp` as MCP clients use it: the real MCP inspector in CLI mode (SDK 1.x, 2025-era
+ * `initialize`) and the SDK v2's own stdio Client, both reaching a clock tool server over NATS.
+ */
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import { clockServer, sdkHandler, serveMcp, type ToolServer } from "../../../tools/index.ts";
+import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { LYRA_CLI } from "../../harness/committee.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..");
+const BIN = join(ROOT, "node_modules/.bin");
+const INSPECTOR = join(BIN, "mcp-inspector");
+
+let nats: NatsServer;
+let mesh: Mesh;
+let clock: ToolServer;
+/** What the MCP client's child needs: Node 24 first on PATH, and the mesh's NATS. */
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  mesh = await connectMesh({ servers: nats.url });
+  // Tenant 'lyra': the mesh name of config/mesh.dev.yaml, the config `lyra mcp` loads by default.
+  clock = await serveMcp(mesh, { server: "clock", tenant: "lyra", host: "h1", handler: sdkHandler(() => clockServer()), keepAliveMs: 200 });
+  env = { ...(process.env as Record<string, string>), PATH: `${BIN}:${process.env.PATH ?? ""}`, NATS_URL: nats.url, LYRA_LOG_LEVEL: "warn" };
+});
+afterAll(async () => {
+  await clock?.close();
+  await mesh?.close();
+  await nats?.stop();
+});
+
+function inspector(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(INSPECTOR, ["--cli", "-e", `NATS_URL=${nats.url}`, process.execPath, LYRA_CLI, "mcp", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => proc.once("exit", (code) => resolve({ code, stdout, stderr })));
+}
+
+describe("lyra mcp", () => {
+  it("the MCP inspector (CLI mode) lists the mesh's tools as server__tool", async () => {
+    const r = await inspector(["--method", "tools/list"]);
+    expect(r.code, r.stderr).toBe(0);
+    const { tools } = JSON.parse(r.stdout) as { tools: { name: string; description: string; inputSchema: { properties: object } }[] };
+    expect(tools.map((t) => t.name)).toEqual(["clock__now", "clock__wait"]);
+    expect(tools[0]!.description).toMatch(/current date and time/);
+    expect(tools[0]!.inputSchema.properties).toHaveProperty("timezone");
+  });
+
+  it("the MCP inspector calls a mesh tool", async () => {
+    const r = await inspector(["--method", "tools/call", "--tool-name", "clock__now", "--tool-arg", "timezone=UTC"]);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout) as { content: { type: string; text: string }[]; isError?: boolean };
+    expect(res.isError ?? false).toBe(false);
+    expect(res.content[0]!.text).toMatch(/\(UTC\)$/);
+  });
+
+  describe("with the SDK's own stdio Client", () => {
+    let client: Client;
+    let transport: StdioClientTransport;
+    beforeAll(async () => {
+      transport = new StdioClientTransport({ command: process.execPath, args: [LYRA_CLI, "mcp", "--nats", nats.url], env, stderr: "pipe" });
+      client = new Client({ name: "mcp-test", version: "1.0.0" });
+      await client.connect(transport);
+    });
+    afterAll(async () => {
+      await client?.close();
+    });
+
+    it("lists and calls a mesh tool; an unknown one is an error", async () => {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(["clock__now", "clock__wait"]);
+      const res = await client.callTool({ name: "clock__now", arguments: { timezone: "Europe/Paris" } });
+      expect(JSON.stringify(res.content)).toContain("Europe/Paris");
+      await expect(client.callTool({ name: "nosuchtool", arguments: {} })).rejects.toThrow(/server__tool|<server>__<tool>/);
+      await expect(client.callTool({ name: "ghost__now", arguments: {} })).rejects.toThrow(/no tool server 'ghost'/);
+    });
+
+    it("passes progress notifications through, and cancellation back to the tool server", async () => {
+      const progress: number[] = [];
+      const res = await client.callTool({ name: "clock__wait", arguments: { seconds: 2 } }, { onprogress: (p) => progress.push(p.progress) });
+      expect(progress).toEqual([1, 2]);
+      expect(JSON.stringify(res.content)).toContain("waited 2 s");
+
+      const ac = new AbortController();
+      const call = client.callTool({ name: "clock__wait", arguments: { seconds: 60 } }, { signal: ac.signal, onprogress: () => ac.abort() });
+      await expect(call).rejects.toThrow();
+      // The cancel travelled lyra mcp → {reply}.ctl → the tool server, which stopped the call.
+      for (let i = 0; i < 250 && clock.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(clock.inFlight()).toBe(0);
+    });
+  });
+});
