@@ -63,13 +63,18 @@ describe("lyra mcp", () => {
     expect(res.content[0]!.text).toMatch(/\(UTC\)$/);
   });
 
-  describe("with the SDK's own stdio Client", () => {
+  // The SDK Client defaults to the 2025 era (initialize); pinned, it speaks 2026-07-28 envelopes.
+  describe.each([
+    { era: "2025-11-25", opts: {} },
+    { era: "2026-07-28", opts: { versionNegotiation: { mode: { pin: "2026-07-28" as const } } } },
+  ])("with the SDK's own stdio Client, protocol $era", ({ era, opts }) => {
     let client: Client;
     let transport: StdioClientTransport;
     beforeAll(async () => {
       transport = new StdioClientTransport({ command: process.execPath, args: [LYRA_CLI, "mcp", "--nats", nats.url], env, stderr: "pipe" });
-      client = new Client({ name: "mcp-test", version: "1.0.0" });
+      client = new Client({ name: "mcp-test", version: "1.0.0" }, opts);
       await client.connect(transport);
+      expect(client.getNegotiatedProtocolVersion()).toBe(era);
     });
     afterAll(async () => {
       await client?.close();
