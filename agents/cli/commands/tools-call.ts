@@ -80,7 +80,9 @@ function target(positionals: string[]): [string, string] {
   if (positionals.length !== 2) {
     throw new UsageError(`name a server and a tool, e.g. 'lyra tools call clock now' (got ${positionals.length ? `'${positionals.join(" ")}'` : "nothing"}); 'lyra tools ls' lists them`);
   }
-  return [positionals[0]!, positionals[1]!];
+  const server = positionals[0]!;
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(server)) throw new UsageError(`tool server '${server}' is not a subject token: use letters, digits, '-' (as in config tools.servers); 'lyra tools ls' lists them`);
+  return [server, positionals[1]!];
 }
 
 function parseArgsJson(text: string): Record<string, unknown> {

@@ -71,11 +71,11 @@ describe("lyra tools call", () => {
     expect(ghost.output()).toMatch(/error -32011: no tool server 'ghost'/);
   });
 
-  it("usage errors exit 2: bad JSON, not an object, no tool", async () => {
-    const runs = [["clock", "now", "--args", "{nope"], ["clock", "now", "--args", "[1,2]"], ["clock"], []].map((args) => ({ args, p: lyra(["tools", "call", ...args]) }));
+  it("usage errors exit 2: bad JSON, not an object, no tool, a server name that is no subject token", async () => {
+    const runs = [["clock", "now", "--args", "{nope"], ["clock", "now", "--args", "[1,2]"], ["clock"], [], ["a.b", "now"]].map((args) => ({ args, p: lyra(["tools", "call", ...args]) }));
     for (const { args, p } of runs) {
       expect(await p.exited, args.join(" ")).toBe(2);
-      expect(p.output()).toMatch(/--args .* (is not JSON|must be a JSON object)|name a server and a tool/);
+      expect(p.output()).toMatch(/--args .* (is not JSON|must be a JSON object)|name a server and a tool|is not a subject token/);
     }
   });
 

@@ -137,6 +137,18 @@ describe("malformed input", () => {
     expect(JSON.stringify(after)).toContain("(UTC)");
   });
 
+  it("reply subjects with wildcards or empty tokens do not break the server", async () => {
+    const g = goodCall(TENANT, "clock", "now");
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(g.headers)) h.set(k, v);
+    for (const reply of ["odd.*", "odd.>", "odd..reply"]) mesh.nc.publish(g.subject, g.body, { reply, headers: h });
+    await mesh.nc.flush();
+    const res = await client.request("clock", call("now", { timezone: "UTC" }));
+    expect(JSON.stringify(res)).toContain("(UTC)");
+    for (let i = 0; i < 100 && clock.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(clock.inFlight()).toBe(0);
+  });
+
   it("a request over max_payload is refused before it is sent (-32012) and by NATS itself", async () => {
     const res = await client.request("clock", call("now", { timezone: "x".repeat(MAX_PAYLOAD) }));
     expect(res).toMatchObject({ error: { code: McpCode.PayloadTooLarge } });
