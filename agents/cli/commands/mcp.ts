@@ -59,6 +59,8 @@ function meshServer(tm: ToolMesh, catalog: MeshCatalog, log: Logger): Server {
     if (!q) throw new ProtocolError(McpCode.InvalidParams, `unknown tool '${name}': mesh tools are named <server>__<tool>; tools/list shows them`);
     const token = request.params._meta?.progressToken;
     const req = meshRequest("tools/call", { name: q.tool, arguments: request.params.arguments ?? {} }, token === undefined ? {} : { progressToken: token });
+    // Notifications are written asynchronously: the response must not overtake them.
+    const forwarded: Promise<void>[] = [];
     let res;
     try {
       res = await tm.client.request(q.server, req, {
@@ -66,7 +68,7 @@ function meshServer(tm: ToolMesh, catalog: MeshCatalog, log: Logger): Server {
         onNotification: (n) => {
           // Progress goes back only to a client that asked for it (its own token rides through).
           if (token !== undefined && n.method === "notifications/progress") {
-            ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0]).catch((err: unknown) => log.debug({ err }, "progress not forwarded"));
+            forwarded.push(ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0]).catch((err: unknown) => log.debug({ err }, "progress not forwarded")));
           }
         },
       });
@@ -74,8 +76,11 @@ function meshServer(tm: ToolMesh, catalog: MeshCatalog, log: Logger): Server {
       if (err instanceof ToolsError && err.code === "cancelled") log.info({ tool: name }, "call cancelled by the client");
       throw err;
     }
+    await Promise.all(forwarded);
     if ("error" in res) throw new ProtocolError(res.error.code, res.error.message, res.error.data);
-    return asCallToolResult(res.result);
+    // The tool server spoke 2026-07-28; the SDK projects its result into this client's era.
+    const outputSchema = (await catalog.find(name))?.def.outputSchema as Record<string, unknown> | undefined;
+    return server.projectCallToolResult(asCallToolResult(res.result), outputSchema);
   });
   return server;
 }
