@@ -79,6 +79,19 @@ describe("lyra tools call", () => {
     }
   });
 
+  it("--user names the caller in the subject; --timeout ends (and cancels) a call that runs too long", async () => {
+    const seen: string[] = [];
+    const tap = mesh.nc.subscribe("mcp.v1.req.lyra.pragmatist.>", { callback: (_e, m) => seen.push(m.subject) });
+    await mesh.nc.flush();
+    const p = lyra(["tools", "call", "clock", "wait", "--args", '{"seconds":30}', "--user", "pragmatist", "--timeout", "1500"]);
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toMatch(/error -32001: .*timed out after 1500 ms/);
+    tap.unsubscribe();
+    expect(seen).toEqual(["mcp.v1.req.lyra.pragmatist.clock.tools.call.wait"]);
+    for (let i = 0; i < 250 && clock.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(clock.inFlight()).toBe(0);
+  });
+
   it("Ctrl-C cancels the call through {reply}.ctl; exit 130", async () => {
     const p = lyra(["tools", "call", "clock", "wait", "--args", '{"seconds":60}']);
     await p.waitFor(/^msg /m);
