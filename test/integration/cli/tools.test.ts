@@ -81,7 +81,7 @@ describe("lyra tools call", () => {
 
   it("--user names the caller in the subject; --timeout ends (and cancels) a call that runs too long", async () => {
     const seen: string[] = [];
-    const tap = mesh.nc.subscribe("mcp.v1.req.lyra.pragmatist.>", { callback: (_e, m) => seen.push(m.subject) });
+    const tap = mesh.nc.subscribe("mcp.v1.req.lyra.pragmatist.>", { callback: (_e, m) => void seen.push(m.subject) });
     await mesh.nc.flush();
     const p = lyra(["tools", "call", "clock", "wait", "--args", '{"seconds":30}', "--user", "pragmatist", "--timeout", "1500"]);
     expect(await p.exited).toBe(1);
