@@ -33,7 +33,8 @@ describe("lyra tools ls", () => {
     const json = lyra(["tools", "ls", "--json"]);
     expect(await json.exited).toBe(0);
     const found = JSON.parse(json.stdout()) as { server: string; hosts: string[]; tools: { name: string }[] }[];
-    expect(found).toMatchObject([{ server: "clock", hosts: ["h1"], tools: [{ name: "now" }, { name: "wait" }] }]);
+    // Servers the dev config names but nobody serves here are listed too, as not answering.
+    expect(found.find((f) => f.server === "clock")).toMatchObject({ hosts: ["h1"], tools: [{ name: "now" }, { name: "wait" }] });
   });
 
   it("exits 1 with a hint when no tool server answers", async () => {
