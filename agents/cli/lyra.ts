@@ -10,6 +10,9 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   tap: { summary: "live decoded view of mesh traffic", load: async () => (await import("./commands/tap.ts")).tap },
   status: { summary: "every agent, role, model and host on the mesh, with load", load: async () => (await import("./commands/status.ts")).status },
   log: { summary: "a conversation's history from JetStream", load: async () => (await import("./commands/log.ts")).log },
+  mcp: { summary: "a stdio MCP server offering every tool of the mesh (server__tool) to any MCP client", load: async () => (await import("./commands/mcp.ts")).mcp },
+  "tools ls": { summary: "every tool server on the mesh and its tools", load: async () => (await import("./commands/tools-ls.ts")).toolsLs },
+  "tools call": { summary: "call one mesh tool and print its reply frames as they arrive", load: async () => (await import("./commands/tools-call.ts")).toolsCall },
   up: { summary: "a whole mesh on this machine (nats-server, agent, conductor) for development and the demo", load: async () => (await import("./commands/up.ts")).up },
 };
 
