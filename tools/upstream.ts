@@ -81,6 +81,7 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
   const startTimeoutMs = o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   let state: ServerState = ServerState.Starting;
   let error: string | undefined;
+  let lastError: string | undefined;
   let restarts = 0;
   let retryAt: number | undefined;
   let gen = 0;
@@ -131,7 +132,10 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
         error = `could not start ${o.target}: ${(err as Error).message}`;
         const delay = backoff.next(0);
         retryAt = Date.now() + delay;
-        o.log.warn({ err: (err as Error).message, retryInMs: delay }, `tool server '${o.server}' failed to start`);
+        // Said once at warn; the same failure again (every backoff step) only at debug.
+        const level = error === lastError ? "debug" : "warn";
+        lastError = error;
+        o.log[level]({ err: (err as Error).message, retryInMs: delay }, `tool server '${o.server}' failed to start`);
         firstDone();
         await sleep(delay);
         continue;
@@ -154,7 +158,8 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
       state = ServerState.Up;
       error = undefined;
       retryAt = undefined;
-      o.log.info({ pid: l.attempt.pid?.(), server: o.server }, `tool server '${o.server}' up (${o.target})`);
+      lastError = undefined;
+      o.log.info({ pid: l.attempt.pid?.() }, `tool server '${o.server}' up (${o.target})`);
       firstDone();
       await ended;
       live = undefined;

@@ -10,6 +10,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   tap: { summary: "live decoded view of mesh traffic", load: async () => (await import("./commands/tap.ts")).tap },
   status: { summary: "every agent, role, model and host on the mesh, with load", load: async () => (await import("./commands/status.ts")).status },
   log: { summary: "a conversation's history from JetStream", load: async () => (await import("./commands/log.ts")).log },
+  tools: { summary: "host the config's tool servers (built-in, stdio, Streamable HTTP MCP) on NATS", load: async () => (await import("./commands/tools.ts")).tools },
   up: { summary: "a whole mesh on this machine (nats-server, agent, conductor) for development and the demo", load: async () => (await import("./commands/up.ts")).up },
 };
 
