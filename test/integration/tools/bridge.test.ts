@@ -58,6 +58,15 @@ describe("a bridged stdio MCP server", () => {
     expect(JSON.stringify(sum.content)).toContain("5");
   });
 
+  it("answers server/discover in 2026-07-28 shape from the server's own info (tools only)", async () => {
+    const res = await mcp.request("everything", mcpRequest("server/discover"));
+    expect("result" in res).toBe(true);
+    if (!("result" in res)) return;
+    expect(res.result).toMatchObject({ supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete" });
+    expect(Object.keys(res.result.capabilities as object)).toEqual(["tools"]);
+    expect((res.result._meta as Record<string, { name: string }>)["io.modelcontextprotocol/serverInfo"]!.name).toBe("mcp-servers/everything");
+  });
+
   it("passes the server's own errors through and refuses what it does not bridge with -32601", async () => {
     const unknown = await mcp.request("everything", mcpRequest("tools/call", { name: "no-such-tool", arguments: {} }));
     if ("error" in unknown) expect(unknown.error.code).toBe(McpCode.InvalidParams);

@@ -49,8 +49,21 @@ describe("lyra tools", () => {
       expect(metrics).toMatch(/lyra_tool_server_up\{server="broken"\} 0/);
       expect(metrics).toMatch(/lyra_tool_server_up\{server="clock"\} 1/);
 
-      p.proc.kill("SIGTERM");
+      // SIGTERM while a call runs: it finishes (drain), then the process exits 0.
+      const sdk2 = await connectSdkClient(createMcpClient(mesh, { tenant: "test", user: "tester" }), "clock");
+      let signalled = false;
+      const waited = sdk2.callTool({ name: "wait", arguments: { seconds: 2 } }, {
+        onprogress: () => {
+          if (signalled) return;
+          signalled = true;
+          p.proc.kill("SIGTERM");
+        },
+      });
+      expect(JSON.stringify((await waited).content)).toContain("waited 2 s");
+      expect(signalled).toBe(true);
+      await sdk2.close();
       expect(await within(p.exited, 30_000, "lyra tools after SIGTERM")).toBe(0);
+      expect(p.output()).toMatch(/shutting down: finishing calls in flight/);
     } finally {
       p.proc.kill("SIGKILL");
     }
