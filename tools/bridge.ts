@@ -53,6 +53,13 @@ export function bridgeHandler(up: Upstream, o: BridgeOptions): BridgeHandler {
     return inflightList;
   };
 
+  // A (re)started server is listed at once, so status and metrics show its tools; a server that
+  // says its list changed is asked again on the next tools/list.
+  up.onEvent((e) => {
+    if (e === "tools_changed") cache = undefined;
+    else void tools().catch(() => undefined);
+  });
+
   const serverMeta = () => {
     const info = up.client()?.getServerVersion();
     return info ? { [SERVER_INFO_META]: { name: info.name, version: info.version } } : {};

@@ -64,6 +64,8 @@ export interface ToolHost extends AsyncDisposable {
   /** Stops taking calls, lets those in flight finish up to `graceMs` (default 10 s), then stops the servers. */
   drain(graceMs?: number): Promise<void>;
   close(): Promise<void>;
+  /** Resolves (never rejects) once the host has stopped. */
+  closed(): Promise<void>;
 }
 
 interface Hosted {
@@ -112,7 +114,9 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
   o.log.info({ servers: hosted.map((h) => h.server) }, "tool host serving");
 
   let stopping: Promise<void> | undefined;
-  const stop = (graceMs: number) => (stopping ??= stopAll(hosted, graceMs));
+  let done!: () => void;
+  const closed = new Promise<void>((r) => (done = r));
+  const stop = (graceMs: number) => (stopping ??= stopAll(hosted, graceMs).finally(done));
   return {
     metrics,
     servers: () =>
@@ -122,6 +126,7 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
       }),
     drain: (graceMs = 10_000) => stop(graceMs),
     close: () => stop(0),
+    closed: () => closed,
     [Symbol.asyncDispose]: () => stop(0),
   };
 }

@@ -64,10 +64,14 @@ export interface Upstream {
    * that came in the same read, so the last progress of a call would be lost.)
    */
   onProgress(token: string, fn: (params: Record<string, unknown>) => void): () => void;
+  /** Called when the server comes up (again) and when it says its tool list changed. */
+  onEvent(fn: (e: UpstreamEvent) => void): void;
   /** Runs `fn` on the live client; rejects with ToolsError('upstream_down') when down or lost meanwhile. */
   run<T>(fn: (c: Client) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+export type UpstreamEvent = "up" | "tools_changed";
 
 export const DEFAULT_START_TIMEOUT_MS = 30_000;
 
@@ -90,6 +94,10 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
   let closed = false;
   let wake: (() => void) | undefined;
   const progress = new Map<string, (params: Record<string, unknown>) => void>();
+  const listeners: ((e: UpstreamEvent) => void)[] = [];
+  const emit = (e: UpstreamEvent) => {
+    for (const f of listeners) f(e);
+  };
   let firstDone!: () => void;
   const firstAttempt = new Promise<void>((r) => (firstDone = r));
 
@@ -151,6 +159,7 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
         const m = msg as { method?: string; params?: { progressToken?: unknown } };
         const fn = m.method === "notifications/progress" ? progress.get(String(m.params?.progressToken)) : undefined;
         if (fn) return fn(m.params as Record<string, unknown>);
+        if (m.method === "notifications/tools/list_changed") emit("tools_changed");
         deliver?.(msg, extra);
       };
       live = l;
@@ -161,6 +170,7 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
       lastError = undefined;
       o.log.info({ pid: l.attempt.pid?.() }, `tool server '${o.server}' up (${o.target})`);
       firstDone();
+      emit("up");
       await ended;
       live = undefined;
       const tail = l.attempt.stderrTail?.().trim();
@@ -199,6 +209,7 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
     status: () => ({ state, error, restarts, pid: live?.attempt.pid?.(), retryAt }),
     generation: () => gen,
     client: () => live?.attempt.client,
+    onEvent: (fn) => void listeners.push(fn),
     onProgress(token, fn) {
       progress.set(token, fn);
       return () => progress.delete(token);
