@@ -1,4 +1,5 @@
 /** `lyra tools` as an operator runs it: serves the config's servers, shows in `lyra status`, exports /metrics, exits 0 on SIGTERM. */
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
@@ -48,6 +49,13 @@ describe("lyra tools", () => {
       expect(metrics).toMatch(/lyra_tool_calls_total\{server="clock",tool="now",outcome="ok"\} 1/);
       expect(metrics).toMatch(/lyra_tool_server_up\{server="broken"\} 0/);
       expect(metrics).toMatch(/lyra_tool_server_up\{server="clock"\} 1/);
+      expect(metrics).toMatch(/lyra_tool_call_duration_seconds_count\{server="clock",tool="now"\} 1/);
+      // The exposition format, checked by Prometheus' own tool (lint: only prom-client's defaults may show).
+      const promtool = spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" });
+      if (promtool.error) throw new Error("promtool not found: install it with 'sudo apt-get install --no-install-recommends prometheus' (Debian/Ubuntu)");
+      const findings = (promtool.stdout + promtool.stderr).split("\n").filter((l) => l.trim() && !/^lyra_tools_nodejs_active_\w+_total /.test(l));
+      expect([0, 3], promtool.stdout + promtool.stderr).toContain(promtool.status);
+      expect(findings).toEqual([]);
 
       // SIGTERM while a call runs: it finishes (drain), then the process exits 0.
       const sdk2 = await connectSdkClient(createMcpClient(mesh, { tenant: "test", user: "tester" }), "clock");
