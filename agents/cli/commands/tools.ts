@@ -36,13 +36,16 @@ export const tools = defineCommand({
     const log = createLogger().child({ process: "tools", host });
     const mesh = await connectWithConfig(cfg, `lyra-tools-${host}`, log);
     let toolHost;
+    let server;
     try {
       toolHost = await startToolHost(mesh, { tenant: cfg.mesh.name, host, servers: cfg.tools.servers, only, listTtlS: cfg.tools.list_ttl_s, log });
+      server = await serveMetrics(toolHost.metrics.registry, port);
     } catch (err) {
+      // The bridged children stop with the host, not with this process's exit.
+      await toolHost?.close();
       await mesh.close();
       throw err;
     }
-    const server = await serveMetrics(toolHost.metrics.registry, port);
     log.info({ metricsPort: server.port, servers: toolHost.servers().map((s) => `${s.server}:${s.state}`) }, "lyra tools ready");
     const sig = await untilSignal();
     log.info({ signal: sig, graceMs }, "shutting down: finishing calls in flight");
