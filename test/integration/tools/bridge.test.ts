@@ -48,6 +48,9 @@ const status = () => host.servers().find((s) => s.server === "everything")!;
 describe("a bridged stdio MCP server", () => {
   it("lists and calls its tools for the SDK's client over NATS", async () => {
     expect(status().state).toBe("up");
+    // connectSdkClient ran server/discover: the bridge synthesized it from the child's own info.
+    expect(sdk.getServerVersion()?.name).toBe("mcp-servers/everything");
+    expect(sdk.getServerCapabilities()).toEqual({ tools: {} });
     const { tools } = await sdk.listTools(undefined, { cacheMode: "refresh" });
     const names = tools.map((t) => t.name);
     expect(names).toContain("echo");
