@@ -108,6 +108,21 @@ describe("servers that cannot start", () => {
   });
 });
 
+describe("a server that starts but never answers initialize", () => {
+  it("is failed after the start timeout, not waited on forever", async () => {
+    await using mute = await startToolHost(mesh, {
+      tenant: "test3",
+      host: "h1",
+      servers: { mute: { command: process.execPath, args: ["-e", "setInterval(() => {}, 1000)"], env: {} } },
+      startTimeoutMs: 1500,
+      log: silentLogger,
+    });
+    const s = mute.servers()[0]!;
+    expect(s.state).toBe("failed");
+    expect(s.error).toMatch(/could not start command '.*': no answer to initialize within 1500 ms/);
+  });
+});
+
 describe("a Streamable HTTP MCP server", () => {
   it("is bridged with its headers (${VAR} expanded) and serves the SDK's client over NATS", async () => {
     const sdk = await connectSdkClient(mcp, "remote");
