@@ -81,6 +81,11 @@ describe("a bridged stdio MCP server", () => {
     expect("result" in ping).toBe(true);
   });
 
+  it("carries concurrent calls over the one stdio connection, each answered with its own result", async () => {
+    const results = await Promise.all(Array.from({ length: 32 }, (_, i) => sdk.callTool({ name: "echo", arguments: { message: `m${i}` } })));
+    expect(results.map((r) => (r.content as { text: string }[])[0]!.text)).toEqual(Array.from({ length: 32 }, (_, i) => `Echo: m${i}`));
+  });
+
   it("caches tools/list for list_ttl_s: repeated lists reach the child once", async () => {
     const before = status().listFetches;
     await sdk.listTools(undefined, { cacheMode: "refresh" });
