@@ -1,0 +1,190 @@
+/**
+ * The tool host (`lyra tools`): every configured tool server on NATS, each its own micro service
+ * `mcp-<name>`. Built-ins run in process; stdio and Streamable HTTP servers are bridged through
+ * the SDK client and supervised (restart with backoff, report when they cannot start). A server
+ * that is down still serves: its calls fail fast with -32010 and `lyra status` shows why.
+ */
+import type { Mesh } from "../mesh/connect.ts";
+import type { Logger } from "../mesh/logger.ts";
+import type { ToolServerConfig } from "../schemas/config.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import { bridgeHandler } from "./bridge.ts";
+import { BUILTIN_TOOL_SERVERS, type BuiltinToolServer } from "./builtin/index.ts";
+import { describeTarget, httpConnector, stdioConnector } from "./connectors.ts";
+import { ToolsError } from "./errors.ts";
+import { createToolMetrics, instrumentCalls, type ToolMetrics } from "./metrics.ts";
+import { sdkHandler } from "./sdk.ts";
+import { serveMcp, type McpHandler, type ToolServer } from "./server.ts";
+import { ServerState, superviseUpstream, type Upstream } from "./upstream.ts";
+import { MCP_PROTOCOL_VERSION, MetaKey } from "./wire.ts";
+
+export const ToolServerKind = { Builtin: "builtin", Stdio: "stdio", Http: "http" } as const;
+export type ToolServerKind = (typeof ToolServerKind)[keyof typeof ToolServerKind];
+
+export interface ToolHostOptions {
+  /** The mesh name (the MCP tenant). */
+  tenant: string;
+  /** This machine's name, in service metadata and `lyra status`. */
+  host: string;
+  /** `tools.servers` of the mesh config. */
+  servers: Readonly<Record<string, ToolServerConfig>>;
+  /** Host only these (default: all). */
+  only?: readonly string[];
+  /** `tools.list_ttl_s`; default 60. */
+  listTtlS?: number;
+  log: Logger;
+  /** Default BUILTIN_TOOL_SERVERS. */
+  builtins?: Readonly<Record<string, BuiltinToolServer>>;
+  /** Where `${VAR}` comes from; default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  backoff?: BackoffOptions;
+  /** A bridged server's spawn + initialize limit, ms; default 30000. */
+  startTimeoutMs?: number;
+  keepAliveMs?: number;
+  heartbeatS?: number;
+}
+
+export interface HostedServerStatus {
+  server: string;
+  kind: ToolServerKind;
+  state: ServerState;
+  error?: string;
+  tools: string[];
+  restarts: number;
+  /** The bridged child's pid (stdio, while up). */
+  pid?: number;
+  inFlight: number;
+  /** tools/list requests that reached a bridged server (the rest came from the cache). */
+  listFetches: number;
+}
+
+export interface ToolHost extends AsyncDisposable {
+  readonly metrics: ToolMetrics;
+  servers(): HostedServerStatus[];
+  /** Stops taking calls, lets those in flight finish up to `graceMs` (default 10 s), then stops the servers. */
+  drain(graceMs?: number): Promise<void>;
+  close(): Promise<void>;
+  /** Resolves (never rejects) once the host has stopped. */
+  closed(): Promise<void>;
+}
+
+interface Hosted {
+  server: string;
+  kind: ToolServerKind;
+  handler: McpHandler & { close?(): Promise<void> };
+  upstream?: Upstream;
+  tools: () => string[];
+  listFetches: () => number;
+  /** The first start (bridged) or tool listing (built-in); bounded, never rejects. */
+  ready: () => Promise<void>;
+  ts?: ToolServer;
+}
+
+export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<ToolHost> {
+  const names = selectServers(o.servers, o.only);
+  // Everything that can be wrong in the config is found before anything starts.
+  const plans = names.map((server) => plan(server, o.servers[server]!, o));
+  const hosted = plans.map((start) => start());
+  const metrics = createToolMetrics(() => hosted.map((h) => ({ server: h.server, up: stateOf(h) === ServerState.Up, restarts: h.upstream?.status().restarts ?? 0 })));
+  // First starts run side by side and are bounded (start timeout): a bad server never holds the others up.
+  await Promise.all(hosted.map((h) => h.ready()));
+
+  try {
+    for (const h of hosted) {
+      h.ts = await serveMcp(mesh, {
+        server: h.server,
+        tenant: o.tenant,
+        host: o.host,
+        handler: instrumentCalls(h.handler, h.server, metrics, h.tools),
+        description: `MCP server '${h.server}' (${h.kind}) hosted by lyra tools on ${o.host}`,
+        metadata: { kind: h.kind, tools: h.tools().join(",") },
+        stats: () => ({ kind: h.kind, state: stateOf(h), error: h.upstream?.status().error, tools: h.tools(), restarts: h.upstream?.status().restarts ?? 0 }),
+        keepAliveMs: o.keepAliveMs,
+        heartbeatS: o.heartbeatS,
+      });
+    }
+  } catch (err) {
+    await stopAll(hosted, 0);
+    throw err;
+  }
+  for (const h of hosted) {
+    const st = stateOf(h);
+    o.log.info({ server: h.server, kind: h.kind, state: st, tools: h.tools(), error: h.upstream?.status().error }, `tool server '${h.server}': ${st}`);
+  }
+  o.log.info({ servers: hosted.map((h) => h.server) }, "tool host serving");
+
+  let stopping: Promise<void> | undefined;
+  let done!: () => void;
+  const closed = new Promise<void>((r) => (done = r));
+  const stop = (graceMs: number) => (stopping ??= stopAll(hosted, graceMs).finally(done));
+  return {
+    metrics,
+    servers: () =>
+      hosted.map((h) => {
+        const s = h.upstream?.status();
+        return { server: h.server, kind: h.kind, state: stateOf(h), error: s?.error, tools: h.tools(), restarts: s?.restarts ?? 0, pid: s?.pid, inFlight: h.ts?.inFlight() ?? 0, listFetches: h.listFetches() };
+      }),
+    drain: (graceMs = 10_000) => stop(graceMs),
+    close: () => stop(0),
+    closed: () => closed,
+    [Symbol.asyncDispose]: () => stop(0),
+  };
+}
+
+/** Checks one server's config (builtin name, `${VAR}`s) and returns what starts it. */
+function plan(server: string, cfg: ToolServerConfig, o: ToolHostOptions): () => Hosted {
+  const log = o.log.child({ component: "tool-server", server });
+  if ("builtin" in cfg) {
+    const builtins = o.builtins ?? BUILTIN_TOOL_SERVERS;
+    const b = builtins[cfg.builtin];
+    if (!b) {
+      throw new ToolsError("config", `tools.servers.${server}.builtin is '${cfg.builtin}', which is not a built-in tool server; use one of: ${Object.keys(builtins).join(", ")}`);
+    }
+    return () => {
+      const handler = sdkHandler(b.create);
+      let tools: string[] = [];
+      const ready = async () => {
+        tools = await listOnce(handler, o.tenant).catch((err: unknown) => (log.warn({ err }, "built-in tool server does not list its tools"), []));
+      };
+      return { server, kind: ToolServerKind.Builtin, handler, tools: () => tools, listFetches: () => 0, ready };
+    };
+  }
+  const kind = "command" in cfg ? ToolServerKind.Stdio : ToolServerKind.Http;
+  const connect = "command" in cfg ? stdioConnector(server, cfg, o.env) : httpConnector(server, cfg, o.env);
+  return () => {
+    const upstream = superviseUpstream({ server, target: describeTarget(cfg), connect, log, backoff: o.backoff, startTimeoutMs: o.startTimeoutMs });
+    const bridge = bridgeHandler(upstream, { listTtlMs: (o.listTtlS ?? 60) * 1000 });
+    const ready = async () => {
+      await upstream.firstAttempt;
+      if (upstream.status().state === ServerState.Up) await bridge.refreshTools().catch((err: unknown) => log.warn({ err }, "bridged MCP server does not list its tools"));
+    };
+    return { server, kind, handler: bridge, upstream, tools: bridge.toolNames, listFetches: bridge.listFetches, ready };
+  };
+}
+
+function selectServers(servers: Readonly<Record<string, ToolServerConfig>>, only: readonly string[] | undefined): string[] {
+  const all = Object.keys(servers);
+  if (!only) return all;
+  const unknown = only.filter((n) => !servers[n]);
+  if (unknown.length) {
+    throw new ToolsError("config", `--only names ${unknown.map((n) => `'${n}'`).join(", ")}, not in the config's tools.servers (${all.join(", ") || "none"}); pass names from there`);
+  }
+  return [...new Set(only)];
+}
+
+function stateOf(h: Hosted): ServerState {
+  return h.upstream ? h.upstream.status().state : ServerState.Up;
+}
+
+/** The services stop taking calls first (drain), then the bridged servers stop. */
+async function stopAll(hosted: Hosted[], graceMs: number): Promise<void> {
+  await Promise.all(hosted.map(async (h) => h.ts?.drain(graceMs)));
+  await Promise.all(hosted.map(async (h) => (await h.upstream?.close(), await h.handler.close?.())));
+}
+
+/** A built-in's tool names, asked the way a mesh client would. */
+async function listOnce(handler: McpHandler, tenant: string): Promise<string[]> {
+  const meta = { [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {} };
+  const res = await handler({ jsonrpc: "2.0", id: 0, method: "tools/list", params: { _meta: meta } }, { signal: new AbortController().signal, notify: () => undefined, tenant, user: "_" });
+  return "result" in res ? ((res.result.tools as { name: string }[] | undefined) ?? []).map((t) => t.name) : [];
+}
