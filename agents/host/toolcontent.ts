@@ -29,6 +29,9 @@ export interface ToolOutcome {
 
 type Block = { type?: unknown; text?: unknown; mimeType?: unknown; data?: unknown; uri?: unknown; name?: unknown; resource?: Record<string, unknown> };
 
+/** A field a server may have filled with anything, as short text. */
+const str = (v: unknown, dflt = ""): string => (typeof v === "string" ? v : v === undefined || v === null ? dflt : JSON.stringify(v));
+
 /** One content block as text. */
 function blockText(b: Block): string {
   switch (b.type) {
@@ -36,16 +39,16 @@ function blockText(b: Block): string {
       return typeof b.text === "string" ? b.text : "";
     case "image":
     case "audio":
-      return `[${b.type}: ${String(b.mimeType ?? "unknown type")}, ${typeof b.data === "string" ? Math.floor((b.data.length * 3) / 4) : 0} bytes, not shown]`;
+      return `[${b.type}: ${str(b.mimeType, "unknown type")}, ${typeof b.data === "string" ? Math.floor((b.data.length * 3) / 4) : 0} bytes, not shown]`;
     case "resource_link":
-      return `[resource link: ${String(b.uri ?? "")}${b.name ? ` (${String(b.name)})` : ""}]`;
+      return `[resource link: ${str(b.uri)}${b.name ? ` (${str(b.name)})` : ""}]`;
     case "resource": {
       const r = b.resource ?? {};
       if (typeof r.text === "string") return r.text;
-      return `[resource: ${String(r.uri ?? "")}${r.mimeType ? `, ${String(r.mimeType)}` : ""}, binary, not shown]`;
+      return `[resource: ${str(r.uri)}${r.mimeType ? `, ${str(r.mimeType)}` : ""}, binary, not shown]`;
     }
     default:
-      return `[${String(b.type ?? "unknown")} content, not shown]`;
+      return `[${str(b.type, "unknown")} content, not shown]`;
   }
 }
 
