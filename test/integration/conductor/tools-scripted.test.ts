@@ -1,0 +1,39 @@
+/** The demo's path without Ollama: a scripted specialist does one tool round with the clock over NATS. */
+import { describe, expect, it } from "vitest";
+import { connectMesh } from "../../../mesh/connect.ts";
+import { silentLogger } from "../../../mesh/logger.ts";
+import { startConductor } from "../../../mesh/conductor/index.ts";
+import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import { startAgentHost } from "../../../agents/host/host.ts";
+import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { clockServer, sdkHandler, serveMcp } from "../../../tools/index.ts";
+import { startNatsServer } from "../../harness/nats-server.ts";
+import { committeeConfig } from "../../harness/committee.ts";
+import { askTurn, logOf } from "./helpers.ts";
+
+describe("a scripted specialist with a tool grant", () => {
+  it("calls clock.now once, then answers with the result, labelled scripted", async () => {
+    await using server = await startNatsServer();
+    await using mesh = await connectMesh({ servers: server.url });
+    const clock = await serveMcp(mesh, { server: "clock", tenant: "test", host: "tools-1", handler: sdkHandler(() => clockServer()) });
+    try {
+      const config = committeeConfig({ natsUrl: server.url, clock: true });
+      await using _host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
+      await using _core = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config) });
+
+      const reply = await askTurn(mesh, "scripted-tool", "what time is it?");
+      expect(reply.text).toMatch(/^Lyra says: Pragmatist read the clock: .* \(UTC\)$/);
+      const log = await logOf(mesh, "scripted-tool");
+      expect(log.map((e) => e.type)).toEqual(["user_message", "routed", "specialist_started", "tool_call", "tool_result", "specialist_finished", "voice_reply"]);
+      expect(log.find((e) => e.type === "tool_result")).toMatchObject({ server: "clock", tool: "now", status: "ok", is_error: false });
+      expect(log.find((e) => e.type === "specialist_finished")).toMatchObject({ backend: "scripted", model: "scripted:qwen3:4b" });
+
+      // A question the tool rule does not match is answered without a tool call.
+      const plain = await askTurn(mesh, "scripted-plain", "how do I boil an egg?");
+      expect(plain.text).toBe("Lyra says: Pragmatist answer to: how do I boil an egg?");
+      expect((await logOf(mesh, "scripted-plain")).some((e) => e.type === "tool_call")).toBe(false);
+    } finally {
+      await clock.close();
+    }
+  });
+});
