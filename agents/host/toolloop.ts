@@ -36,7 +36,7 @@ export const budgetNote = (steps: number) =>
 
 export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: AbortSignal): AsyncGenerator<LoopOutput> {
   const started = performance.now();
-  const offer = await o.plane.offer(o.role, o.grants, { signal });
+  const offer = await o.plane.offer(o.role, o.grants);
   const messages: ChatMessage[] = [...base.messages];
   const usage = { prompt_tokens: 0, completion_tokens: 0 };
   const ids = new Set<string>();

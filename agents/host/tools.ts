@@ -54,7 +54,7 @@ export interface ToolCallOptions {
 
 export interface ToolPlane {
   /** The role's granted tools that the servers list now; a server that does not answer is left out. */
-  offer(role: string, grants: readonly string[], opts?: { signal?: AbortSignal }): Promise<ToolOffer>;
+  offer(role: string, grants: readonly string[]): Promise<ToolOffer>;
   /** Runs one model call. Never throws: refusals, timeouts and failures are outcomes. */
   call(role: string, grants: readonly string[], call: ToolCall, opts: ToolCallOptions): Promise<ToolOutcome & { server?: string; tool?: string }>;
   close(): void;
@@ -86,11 +86,12 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
     params: { ...params, _meta: { [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {}, [MetaKey.ClientInfo]: { name: "lyra-agent", version: "0.1.0" } } },
   });
 
-  async function fetchListing(role: string, server: string, signal?: AbortSignal): Promise<Listing> {
+  // No caller's signal: the listing is shared by every answer waiting for it (and cached).
+  async function fetchListing(role: string, server: string): Promise<Listing> {
     const tools: McpTool[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const res = await clientFor(role).request(server, request("tools/list", cursor ? { cursor } : {}), { signal, timeoutMs: o.listTimeoutMs ?? DEFAULT_TOOL_LIST_TIMEOUT_MS });
+      const res = await clientFor(role).request(server, request("tools/list", cursor ? { cursor } : {}), { timeoutMs: o.listTimeoutMs ?? DEFAULT_TOOL_LIST_TIMEOUT_MS });
       if ("error" in res) return { at: Date.now(), error: `${res.error.message} (code ${res.error.code})` };
       const r = res.result as { tools?: unknown; nextCursor?: unknown };
       for (const t of Array.isArray(r.tools) ? (r.tools as McpTool[]) : []) if (typeof t?.name === "string") tools.push(t);
@@ -100,13 +101,13 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
     return { at: Date.now(), tools };
   }
 
-  async function listing(role: string, server: string, signal?: AbortSignal): Promise<Listing> {
+  async function listing(role: string, server: string): Promise<Listing> {
     const key = `${role}\u0000${server}`;
     const cached = listings.get(key);
     if (cached && Date.now() - cached.at < (cached.error ? Math.min(ttl, FAILED_LIST_TTL_MS) : ttl)) return cached;
     let p = pending.get(key);
     if (!p) {
-      p = fetchListing(role, server, signal)
+      p = fetchListing(role, server)
         .catch((err: unknown) => ({ at: Date.now(), error: (err as Error).message }))
         .then((l) => {
           if (ttl > 0) listings.set(key, l);
@@ -119,11 +120,11 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
   }
 
   return {
-    async offer(role, grants, opts = {}) {
+    async offer(role, grants) {
       const servers = [...new Set(grants.map((g) => g.split(".")[0]!))];
       const specs: ToolSpec[] = [];
       const names = new Map<string, { server: string; tool: string }>();
-      const lists = await Promise.all(servers.map((s) => listing(role, s, opts.signal)));
+      const lists = await Promise.all(servers.map((s) => listing(role, s)));
       servers.forEach((server, i) => {
         const l = lists[i]!;
         if (l.error !== undefined) {
