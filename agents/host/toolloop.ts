@@ -9,7 +9,8 @@ import type { Logger } from "../../mesh/logger.ts";
 import { since } from "../backends/control.ts";
 import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
 import { errorOutcome, ToolStatus, type ToolOutcome } from "./toolcontent.ts";
-import type { ToolPlane } from "./tools.ts";
+import type { ToolOffer, ToolPlane } from "./tools.ts";
+import { splitToolName } from "../../tools/index.ts";
 
 export interface ToolLoopOptions {
   role: string;
@@ -65,11 +66,11 @@ export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: 
 
     messages.push({ role: "assistant", content: text, tool_calls: calls });
     for (const call of calls) {
-      const where = offer.names.get(call.name);
+      const where = offer.names.get(call.name) ?? splitToolName(call.name);
       yield { kind: "chunk", chunk: { type: "tool_call", data: { ...call, ...(where ?? {}), host: o.host } } };
     }
     const results: ToolOutcome[] = [];
-    for await (const { i, r, ms } of runParallel(o, calls, signal)) {
+    for await (const { i, r, ms } of runParallel(o, calls, offer.names, signal)) {
       results[i] = r;
       const call = calls[i]!;
       o.onResult?.({ server: r.server ?? "none", tool: r.tool ?? call.name, status: r.status, latencyMs: ms });
@@ -86,12 +87,12 @@ export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: 
 type Done = { i: number; r: ToolOutcome & { server?: string; tool?: string }; ms: number };
 
 /** Runs every call at once; yields each result as it finishes. */
-async function* runParallel(o: ToolLoopOptions, calls: ToolCall[], signal: AbortSignal): AsyncGenerator<Done> {
+async function* runParallel(o: ToolLoopOptions, calls: ToolCall[], names: ToolOffer["names"], signal: AbortSignal): AsyncGenerator<Done> {
   const pending = new Map<number, Promise<Done>>();
   calls.forEach((call, i) => {
     const t0 = performance.now();
     const run = o.plane
-      .call(o.role, o.grants, call, { signal, timeoutMs: o.toolTimeoutMs })
+      .call(o.role, o.grants, call, { names, signal, timeoutMs: o.toolTimeoutMs })
       .catch((err: unknown) => errorOutcome(ToolStatus.Error, `tool '${call.name}' failed: ${(err as Error).message}`))
       .then((r) => ({ i, r, ms: Math.round(since(t0)) }));
     pending.set(i, run);

@@ -47,6 +47,8 @@ export interface ToolOffer {
 }
 
 export interface ToolCallOptions {
+  /** The offer's names, for tools whose name had to be made model-safe; default `server__tool` split. */
+  names?: ToolOffer["names"];
   signal?: AbortSignal;
   /** Per-call limit, ms (the role's tool_timeout_ms). */
   timeoutMs: number;
@@ -133,7 +135,7 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
         }
         for (const t of l.tools ?? []) {
           if (!grantAllows(grants, server, t.name)) continue;
-          const name = qualifiedToolName(server, t.name);
+          const name = modelSafeName(qualifiedToolName(server, t.name), names);
           names.set(name, { server, tool: t.name });
           specs.push({ name, description: t.description ?? "", parameters: t.inputSchema ?? { type: "object", properties: {} } });
         }
@@ -142,7 +144,7 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
     },
 
     async call(role, grants, call, opts) {
-      const split = splitToolName(call.name);
+      const split = opts.names?.get(call.name) ?? splitToolName(call.name);
       if (!split) return errorOutcome(ToolStatus.Unknown, `there is no tool '${call.name}': mesh tools are named server__tool; call one of the tools you were given`);
       const { server, tool } = split;
       if (!grantAllows(grants, server, tool)) {
@@ -170,4 +172,19 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
       clients.clear();
     },
   };
+}
+
+const MODEL_SAFE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * OpenAI-compatible APIs refuse a whole request whose function names are not `[A-Za-z0-9_-]{1,64}`,
+ * and MCP tool names may hold dots, slashes or be longer: such names are rewritten (and kept
+ * distinct) for the model; calls are mapped back through the offer.
+ */
+function modelSafeName(name: string, taken: ReadonlyMap<string, unknown>): string {
+  if (MODEL_SAFE.test(name)) return name;
+  const base = name.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 60);
+  let out = base;
+  for (let n = 2; taken.has(out); n++) out = `${base}_${n}`;
+  return out;
 }

@@ -6,6 +6,7 @@ import { RoleConfig, type Chunk } from "../../../schemas/index.ts";
 import { createOpenAIBackend } from "../../../agents/backends/index.ts";
 import { roleHandler } from "../../../agents/host/handler.ts";
 import { createToolPlane } from "../../../agents/host/tools.ts";
+import { McpServer } from "@modelcontextprotocol/server";
 import { clockServer, sdkHandler, serveMcp } from "../../../tools/index.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
 import { startOpenAIDouble, type OpenAIChatBody } from "../../doubles/openai.ts";
@@ -47,6 +48,35 @@ describe("the tool loop over the OpenAI-compatible backend", () => {
     } finally {
       plane.close();
       await clock.close();
+    }
+  });
+
+  it("a tool name OpenAI would refuse (a dot) is offered model-safe and still reaches its tool", async () => {
+    await using llm = await startOpenAIDouble({
+      reply: (b) => (b.messages.some((m) => m.role === "tool") ? "done" : { tool_calls: [{ name: "misc__get_time", arguments: {} }] }),
+    });
+    await using server = await startNatsServer();
+    await using mesh = await connectMesh({ servers: server.url });
+    const misc = () => {
+      const s = new McpServer({ name: "misc", version: "0.0.1" });
+      s.registerTool("get.time", { description: "a dotted name" }, async () => ({ content: [{ type: "text", text: "teatime" }] }));
+      return s;
+    };
+    const ts = await serveMcp(mesh, { server: "misc", tenant: "test", host: "tools-1", handler: sdkHandler(misc) });
+    const plane = createToolPlane({ mesh, tenant: "test", log: silentLogger });
+    try {
+      const config = RoleConfig.parse({ model: "lyra-fallback", backend: "openai", tools: ["misc.*"] });
+      const handler = roleHandler({ role: "pragmatist", host: "gpu-1", config, backend: createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey }), tools: plane });
+      const ctx = { requestId: "r2", deadline: Date.now() + 30_000, stream: true, signal: new AbortController().signal, log: silentLogger, headers: undefined, conversation: undefined };
+      const chunks: Chunk[] = [];
+      for await (const c of handler({ prompt: "tea?" }, ctx)) chunks.push(c);
+      const first = llm.requests.find((r) => r.path === "/v1/chat/completions")!.body as OpenAIChatBody;
+      expect(first.tools?.map((t) => t.function.name)).toEqual(["misc__get_time"]);
+      expect(chunks.find((c) => c.type === "tool_call")).toMatchObject({ data: { name: "misc__get_time", server: "misc", tool: "get.time" } });
+      expect(chunks.find((c) => c.type === "tool_result")).toMatchObject({ data: { content: "teatime", status: "ok", server: "misc", tool: "get.time" } });
+    } finally {
+      plane.close();
+      await ts.close();
     }
   });
 });
