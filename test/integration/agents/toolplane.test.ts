@@ -16,7 +16,7 @@ describe("the tool plane", () => {
     const hung = await serveMcp(mesh, { server: "hung", tenant: "test", host: "t1", keepAliveMs: 50, handler: (_req, ctx) => new Promise((_res, rej) => ctx.signal.addEventListener("abort", () => rej(new Error("cancelled")))) });
     const lists: string[] = [];
     const tap = mesh.nc.subscribe(subjects.mcpRequest("test", "pragmatist", "clock", "tools/list", undefined), { callback: (_e, m) => void lists.push(m.subject) });
-    const plane = createToolPlane({ mesh, tenant: "test", log: silentLogger, listTimeoutMs: 200 });
+    const plane = createToolPlane({ mesh, tenant: "test", log: silentLogger, listTimeoutMs: 1500 });
     try {
       const offer = await plane.offer("pragmatist", ["clock.now", "hung.*"]);
       expect(offer.specs.map((s) => s.name)).toEqual(["clock__now"]);
