@@ -92,6 +92,8 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   });
   const failed: string[] = [];
   const fail = async (step: string, role: string, err: unknown) => {
+    // A stopping conductor abandons the turn (it is redelivered and re-run): no failure reply.
+    if (signal.aborted) throw err;
     failed.push(`${role} (${(err as Error).message})`);
     deps.log.error({ err, step, role }, "committee step failed");
     await append({ type: "error", step, code: (err as { code?: string }).code ?? "error", message: (err as Error).message }, `${step}-error`);
