@@ -39,7 +39,7 @@ export interface CommitteeYamlOptions {
 const CLOCK_YAML = {
   servers: "tools: { servers: { clock: { builtin: clock } } }",
   grant: "    tools: [clock.now]",
-  rule: '      - { match: "\\\\btime\\\\b", tool_call: { name: clock__now, arguments: { timezone: UTC } }, reply: "Pragmatist read the clock: {tool_result}" }',
+  rule: '      - { match: "\\\\btime\\\\b", tool_call: { name: clock__now, arguments: { timezone: UTC } }, reply: "Pragmatist read the clock: {tool_result}", delay_ms: DELAY }',
 };
 
 /** Router: "why/meaning" → philosopher, else pragmatist. Specialists answer with a fixed sentence. */
@@ -67,7 +67,7 @@ roles:
     description: practical how-to answers
     ${cap}
     ${o.clock ? `${CLOCK_YAML.grant.trim()}\n    ` : ""}script:
-${o.clock ? `${CLOCK_YAML.rule}\n` : ""}      - { reply: "Pragmatist answer to: {input}", delay_ms: ${d} }
+${o.clock ? `${CLOCK_YAML.rule.replace("DELAY", String(d))}\n` : ""}      - { reply: "Pragmatist answer to: {input}", delay_ms: ${d} }
   philosopher:
     model: ${model}
     backend: ${backend}
