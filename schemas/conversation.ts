@@ -51,6 +51,12 @@ const StepMeta = {
   tokens: z.number().int().nonnegative().optional(),
   latency_ms: z.number().nonnegative().optional(),
 };
+const ToolMeta = {
+  server: z.string().optional(),
+  call: z.string().optional(),
+  /** ok, error, timeout, refused, unknown, unavailable, cancelled (tool_result only). */
+  status: z.string().optional(),
+};
 const base = {
   ts: z.number(),
   conversation: z.string(),
@@ -64,8 +70,9 @@ export const LogEvent = z.discriminatedUnion("type", [
   z.looseObject({ ...base, ...StepMeta, type: z.literal("routed"), specialist: z.string(), confidence: z.number(), reason: z.string() }),
   z.looseObject({ ...base, type: z.literal("specialist_started"), specialist: z.string() }),
   z.looseObject({ ...base, ...StepMeta, type: z.literal("specialist_finished"), specialist: z.string(), text: z.string() }),
-  z.looseObject({ ...base, ...StepMeta, type: z.literal("tool_call"), role: z.string(), tool: z.string(), arguments: z.unknown() }),
-  z.looseObject({ ...base, ...StepMeta, type: z.literal("tool_result"), role: z.string(), tool: z.string(), outcome: z.string(), is_error: z.boolean().optional() }),
+  // A specialist's mesh tool call and its result: `server` and `tool` (its own name), `call` the call id.
+  z.looseObject({ ...base, ...StepMeta, ...ToolMeta, type: z.literal("tool_call"), role: z.string(), tool: z.string(), arguments: z.unknown() }),
+  z.looseObject({ ...base, ...StepMeta, ...ToolMeta, type: z.literal("tool_result"), role: z.string(), tool: z.string(), outcome: z.string(), is_error: z.boolean().optional() }),
   z.looseObject({ ...base, ...StepMeta, type: z.literal("voice_reply"), text: z.string() }),
   z.looseObject({ ...base, type: z.literal("fallback_used"), role: z.string(), reason: z.string(), backend: z.string().optional() }),
   z.looseObject({ ...base, type: z.literal("error"), step: z.string(), code: z.string(), message: z.string() }),

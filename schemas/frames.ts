@@ -37,11 +37,29 @@ export const FinalInfo = z.looseObject({
 });
 export type FinalInfo = z.infer<typeof FinalInfo>;
 
+/** Where a mesh tool call ran and who made it; set by the agent host's tool loop. */
+const ToolWhere = {
+  /** The tool server (`clock`) and the tool's own name (`now`); `name` is the model's `server__tool`. */
+  server: z.string().optional(),
+  tool: z.string().optional(),
+  /** The agent host whose specialist made the call. */
+  host: z.string().optional(),
+};
+
+/** A `tool_call` chunk: the model's call, plus where it goes. */
+export const ToolCallEvent = ToolCall.extend(ToolWhere);
+export type ToolCallEvent = z.infer<typeof ToolCallEvent>;
+
 export const ToolResult = z.looseObject({
   id: z.string(),
   name: z.string(),
+  /** The text the model was given. */
   content: z.string(),
   is_error: z.boolean().optional(),
+  ...ToolWhere,
+  /** ok, error (the tool said so), timeout, refused (not granted), unknown, unavailable, cancelled. */
+  status: z.string().optional(),
+  latency_ms: z.number().nonnegative().optional(),
 });
 export type ToolResult = z.infer<typeof ToolResult>;
 
@@ -50,7 +68,7 @@ export const ResponseChunk = z.object({
   type: z.literal("response"),
   data: z.union([z.string(), z.looseObject({ text: z.string() })]),
 });
-export const ToolCallChunk = z.object({ type: z.literal("tool_call"), data: ToolCall });
+export const ToolCallChunk = z.object({ type: z.literal("tool_call"), data: ToolCallEvent });
 export const ToolResultChunk = z.object({ type: z.literal("tool_result"), data: ToolResult });
 export const FinalChunk = z.object({ type: z.literal("final"), data: FinalInfo });
 

@@ -38,8 +38,10 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
         `scripted backend: no rule matches ${JSON.stringify(input.slice(0, 120))} for model '${req.model}', and the script has no default rule; add a rule without 'match'`,
       );
     }
-    const last = req.messages.at(-1);
-    const toolResult = last?.role === "tool" ? last.content : "";
+    // The tool results of this turn: the `tool` messages after the last user message.
+    const sinceUser = req.messages.slice(req.messages.findLastIndex((m) => m.role === "user") + 1);
+    const toolResults = sinceUser.filter((m) => m.role === "tool");
+    const toolResult = toolResults.map((m) => m.content).join("\n");
     const final = (completion: number, done_reason: string, firstTokenMs?: number): ModelChunk => ({
       type: "final",
       model: `scripted:${req.model}`,
@@ -59,8 +61,8 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
       if (first && ms > limit) throw new FirstTokenTimeoutError(req.model, limit, { backend: "scripted", where: "the scripted backend" });
     };
 
-    // A tool-calling rule calls first; once the result is back (last message is a tool's) it replies.
-    if (rule.tool_call && last?.role !== "tool") {
+    // A tool-calling rule calls first (one round); once a result is back in this turn it replies.
+    if (rule.tool_call && toolResults.length === 0) {
       const granted = (req.tools ?? []).map((t) => t.name);
       if (!granted.includes(rule.tool_call.name)) {
         throw new ScriptError(`scripted backend: the rule calls tool '${rule.tool_call.name}', but the request grants only [${granted.join(", ")}]; grant the tool to the role or change the script`);

@@ -14,6 +14,8 @@ import {
   BackendError,
 } from "../errors.ts";
 import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
+import { toolLoop, type ToolLoopOptions } from "./toolloop.ts";
+import type { ToolPlane } from "./tools.ts";
 
 export interface RoleHandlerOptions {
   role: string;
@@ -26,6 +28,10 @@ export interface RoleHandlerOptions {
   defaultSpecialist?: string;
   /** Called with every final chunk (metrics). */
   onFinal?: (f: FinalModelChunk) => void;
+  /** The mesh's tools; a specialist with grants (`config.tools`) runs the tool loop through it. */
+  tools?: ToolPlane;
+  /** Every finished tool call (metrics). */
+  onToolResult?: ToolLoopOptions["onResult"];
 }
 
 export function roleHandler(o: RoleHandlerOptions): RoleHandler {
@@ -38,7 +44,6 @@ function modelRequest(o: RoleHandlerOptions, req: RoleRequest, extraSystem?: str
   return {
     model: o.config.model,
     messages: system ? [{ role: "system", content: system }, ...messages] : messages,
-    tools: req.tools,
     format: req.format,
     keepAlive: o.config.keep_alive,
     options: {
@@ -66,7 +71,10 @@ function toWire(o: RoleHandlerOptions, err: unknown): unknown {
   return err;
 }
 
+/** A specialist with tool grants and a tool plane runs the tool loop; other roles are never offered tools. */
 function generalHandler(o: RoleHandlerOptions): RoleHandler {
+  const plane = o.config.kind === "specialist" && o.config.tools.length > 0 ? o.tools : undefined;
+  if (plane) return toolHandler(o, plane);
   return async function* (req: RoleRequest, ctx: RoleContext) {
     try {
       for await (const c of o.backend.chat(modelRequest(o, req), { signal: ctx.signal, firstTokenTimeoutMs: o.config.first_token_timeout_ms })) {
@@ -74,6 +82,28 @@ function generalHandler(o: RoleHandlerOptions): RoleHandler {
         else if (c.type === "tool_call") yield { type: "tool_call", data: c.call };
         else yield finalChunk(o, c);
       }
+    } catch (err) {
+      throw toWire(o, err);
+    }
+  };
+}
+
+function toolHandler(o: RoleHandlerOptions, plane: ToolPlane): RoleHandler {
+  return async function* (req: RoleRequest, ctx: RoleContext) {
+    const loop: ToolLoopOptions = {
+      role: o.role,
+      host: o.host,
+      backend: o.backend,
+      plane,
+      grants: o.config.tools,
+      maxSteps: o.config.max_tool_steps,
+      toolTimeoutMs: o.config.tool_timeout_ms,
+      firstTokenTimeoutMs: o.config.first_token_timeout_ms,
+      log: ctx.log,
+      onResult: o.onToolResult,
+    };
+    try {
+      for await (const out of toolLoop(loop, modelRequest(o, req), ctx.signal)) yield out.kind === "chunk" ? out.chunk : finalChunk(o, out.final);
     } catch (err) {
       throw toWire(o, err);
     }

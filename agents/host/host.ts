@@ -12,6 +12,7 @@ import { BackendConfigError } from "../errors.ts";
 import { createRoleBackends } from "./backends.ts";
 import { roleHandler } from "./handler.ts";
 import { createAgentMetrics, serveMetrics, type AgentMetrics } from "./metrics.ts";
+import { createToolPlane } from "./tools.ts";
 
 export interface AgentHostOptions {
   config: MeshConfig;
@@ -70,6 +71,8 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     { config: o.config, ollamaUrl: hostCfg.ollama_url, log, onFallback: (role, reason) => metrics.fallbacks.inc({ role, reason }) },
     hostCfg.roles,
   );
+  // Only specialists with tool grants use it; it opens nothing until one lists or calls a tool.
+  const tools = createToolPlane({ mesh: o.mesh, tenant: o.config.mesh.name, log, listTtlMs: o.config.tools.list_ttl_s * 1000 });
   const specialists = Object.entries(o.config.roles)
     .filter(([, r]) => r.kind === "specialist")
     .map(([name, r]) => ({ name, description: r.description }));
@@ -107,6 +110,11 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
             backend: rb.backend,
             specialists,
             defaultSpecialist,
+            tools,
+            onToolResult: (r) => {
+              metrics.toolCalls.inc({ role, server: r.server, tool: r.tool, outcome: r.status });
+              metrics.toolDuration.observe({ role, server: r.server, tool: r.tool }, r.latencyMs / 1000);
+            },
             onFinal: (f) => {
               metrics.tokens.inc({ role, kind: "prompt" }, f.usage.prompt_tokens);
               metrics.tokens.inc({ role, kind: "completion" }, f.usage.completion_tokens);
@@ -119,6 +127,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     }
   } catch (err) {
     await Promise.all(responders.map((r) => r.close()));
+    tools.close();
     throw err;
   }
 
@@ -166,6 +175,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
       await Promise.all(responders.map((r) => (how === "drain" ? r.drain() : r.close())));
       await warming.catch(() => undefined);
       for (const rb of backends.values()) rb.primary.close?.();
+      tools.close();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       log.info("agent host stopped");
     })());

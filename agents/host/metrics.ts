@@ -13,6 +13,8 @@ export interface AgentMetrics {
   inFlight: Gauge<"role">;
   queueDepth: Gauge<"role">;
   degraded: Gauge<"role">;
+  toolCalls: Counter<"role" | "server" | "tool" | "outcome">;
+  toolDuration: Histogram<"role" | "server" | "tool">;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -49,6 +51,8 @@ export function createAgentMetrics(live: () => { role: string; inFlight: number;
       ...r,
     }),
     degraded: new Gauge({ name: "lyra_role_degraded", help: "1 when the role's primary backend is unhealthy", labelNames: ["role"], ...r }),
+    toolCalls: new Counter({ name: "lyra_tool_calls_total", help: "Mesh tool calls made by a role's tool loop, by outcome (ok, error, timeout, refused, unknown, unavailable, cancelled)", labelNames: ["role", "server", "tool", "outcome"], ...r }),
+    toolDuration: new Histogram({ name: "lyra_tool_call_duration_seconds", help: "Time from a tool call to its result, as the role saw it", labelNames: ["role", "server", "tool"], buckets: LATENCY_BUCKETS, ...r }),
   };
 }
 

@@ -21,7 +21,8 @@ import { encodeBody } from "../publish.ts";
 import { subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";
 import type { Logger } from "../logger.ts";
-import type { CommitteeConfig, RoleCaller, RoleResult } from "./types.ts";
+import type { CommitteeConfig, RoleCaller, RoleResult, StepEvent } from "./types.ts";
+import { toolLogger, type ToolEventSink } from "./toollog.ts";
 
 export interface TurnDeps {
   mesh: Mesh;
@@ -37,8 +38,6 @@ export interface TurnDeps {
   logged?: (conversation: string, body: { data: Uint8Array; headers: MsgHdrs }, ack: PubAck) => void;
 }
 
-type Omit2<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
-type StepEvent = Omit2<LogEvent, "ts" | "conversation" | "turn">;
 
 export interface TurnResult {
   reply: string;
@@ -64,11 +63,14 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
     deps.mesh.nc.publish(subjects.outboxPartial(msg.channel, msg.conversation), data, { headers });
   };
   // Calls a role, streaming its text to the outbox; falls to the fallback caller when no agent serves it.
-  const call = async (role: string, step: string, req: RoleRequest, stream: boolean): Promise<RoleResult> => {
+  const call = async (role: string, step: string, req: RoleRequest, stream: boolean, onTool?: ToolEventSink): Promise<RoleResult> => {
     const opts = { signal, timeoutMs: deps.stepTimeoutMs, requestId: reqId(step), conversation: msg.conversation };
     const consume = async (caller: RoleCaller) => {
       const s = caller.stream(role, req, opts);
-      for await (const c of s) if (stream && c.type === "response") partial(step, role, responseText(c));
+      for await (const c of s) {
+        if (stream && c.type === "response") partial(step, role, responseText(c));
+        else if (onTool && (c.type === "tool_call" || c.type === "tool_result")) await onTool(c);
+      }
       return s.result;
     };
     try {
@@ -90,6 +92,8 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   });
   const failed: string[] = [];
   const fail = async (step: string, role: string, err: unknown) => {
+    // A stopping conductor abandons the turn (it is redelivered and re-run): no failure reply.
+    if (signal.aborted) throw err;
     failed.push(`${role} (${(err as Error).message})`);
     deps.log.error({ err, step, role }, "committee step failed");
     await append({ type: "error", step, code: (err as { code?: string }).code ?? "error", message: (err as Error).message }, `${step}-error`);
@@ -124,9 +128,8 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   else {
     await append({ type: "specialist_started", specialist }, "specialist-started");
     try {
-      const r = await call(specialist, "specialist", { messages: userTurn, conversation: msg.conversation }, true);
+      const r = await call(specialist, "specialist", { messages: userTurn, conversation: msg.conversation }, true, toolLogger(specialist, append));
       draft = r.text;
-      for (const tc of r.toolCalls) await append({ type: "tool_call", role: specialist, tool: tc.name, arguments: tc.arguments, ...meta(r) }, `tool-${tc.id}`);
       await append({ type: "specialist_finished", specialist, text: draft, ...meta(r) }, "specialist-finished");
     } catch (err) {
       await fail("specialist", specialist, err);

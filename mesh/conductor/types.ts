@@ -1,4 +1,4 @@
-import type { RoleRequest } from "../../schemas/index.ts";
+import type { LogEvent, RoleRequest } from "../../schemas/index.ts";
 import type { CallOptions, RoleStream } from "../rolecall/types.ts";
 
 export type { RoleResult, RoleStream } from "../rolecall/types.ts";
@@ -22,3 +22,7 @@ export interface CommitteeConfig {
   /** Used when the router fails or names an unknown specialist. */
   defaultSpecialist: string;
 }
+
+type Omit2<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+/** A log event as a step writes it: the turn adds ts, conversation and turn. */
+export type StepEvent = Omit2<LogEvent, "ts" | "conversation" | "turn">;

@@ -1,10 +1,12 @@
 /** Completed answers kept for a while, so a re-issued request id is answered without re-running it. */
-import type { FinalInfo, ToolCall } from "../../schemas/index.ts";
+import type { Chunk, FinalInfo, ToolCall } from "../../schemas/index.ts";
 
 export interface CompletedAnswer {
   text: string;
   final: FinalInfo;
   toolCalls: ToolCall[];
+  /** The tool_call and tool_result chunks, in the order they were sent (replayed as they were). */
+  toolEvents?: Chunk[];
 }
 
 export interface AnswerCache {

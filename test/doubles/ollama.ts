@@ -6,10 +6,24 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest } from "./http.ts";
 
+/** A tool call as Ollama writes it in an assistant message: arguments are an object, not a string. */
+export interface OllamaToolCall {
+  function: { name: string; arguments: Record<string, unknown> };
+}
+
+/** A chat message as Ollama takes it; a tool's result is `{role: "tool", content, tool_name}`. */
+export interface OllamaMessage {
+  role: string;
+  content: string;
+  images?: string[];
+  tool_calls?: OllamaToolCall[];
+  tool_name?: string;
+}
+
 /** The /api/chat body, as far as the double looks at it. */
 export interface OllamaChatBody {
   model: string;
-  messages?: { role: string; content: string; images?: string[]; tool_calls?: unknown[] }[];
+  messages?: OllamaMessage[];
   tools?: { type: string; function: { name: string; description?: string; parameters?: unknown } }[];
   format?: "json" | Record<string, unknown>;
   options?: Record<string, unknown>;
@@ -20,7 +34,7 @@ export interface OllamaChatBody {
 /** What the scripted reply can be: text, tool calls, or a failure. */
 export type OllamaDoubleReply =
   | string
-  | { content?: string; tool_calls?: { function: { name: string; arguments: Record<string, unknown> } }[] }
+  | { content?: string; tool_calls?: OllamaToolCall[] }
   | { error: string; status: number };
 
 export interface OllamaDoubleOptions {
@@ -46,6 +60,8 @@ export interface OllamaDouble extends AsyncDisposable {
   readonly url: string;
   /** Every request, in order. */
   readonly requests: LoggedRequest[];
+  /** The bodies of the /api/chat requests, in order. */
+  chats(): OllamaChatBody[];
   /** Models loaded now (as /api/ps reports them). */
   loaded(): string[];
   /** The next request gets this status and `{"error": message}`. */
@@ -160,6 +176,7 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
   return {
     url: server.url,
     requests,
+    chats: () => requests.filter((r) => r.path === "/api/chat").map((r) => r.body as OllamaChatBody),
     loaded: () => [...loadedUntil].filter(([, until]) => until > Date.now()).map(([m]) => m),
     failNext: (status, message = "internal error") => (failure = { status, message }),
     down: () => server.down(),
@@ -190,4 +207,18 @@ function keepAliveMs(v: unknown): number {
   let total = 0;
   for (const [, n, u] of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)?/g)) total += Number(n) * (unit[u ?? "s"] ?? 1000);
   return total;
+}
+
+/**
+ * The tool results a chat request carries for its last user message: the `role: "tool"` messages
+ * after the last user message, each answering a call of an earlier assistant `tool_calls`.
+ */
+export function toolResultsOf(b: OllamaChatBody): { tool_name?: string; content: string }[] {
+  const msgs = b.messages ?? [];
+  return msgs.slice(msgs.findLastIndex((m) => m.role === "user") + 1).filter((m) => m.role === "tool").map((m) => ({ tool_name: m.tool_name, content: m.content }));
+}
+
+/** The names of the tools a chat request offered (Ollama `tools[].function.name`). */
+export function offeredTools(b: OllamaChatBody): string[] {
+  return (b.tools ?? []).map((t) => t.function.name);
 }

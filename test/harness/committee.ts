@@ -28,7 +28,19 @@ export interface CommitteeYamlOptions {
   slots?: number;
   /** Every role's admission queue; default the config's (4). */
   queue?: number;
+  /**
+   * Defines the built-in clock tool server and grants `clock.now` to the pragmatist, whose script
+   * then reads the clock for a "time" question (one tool round) before answering; default false.
+   */
+  clock?: boolean;
 }
+
+/** The YAML `clock: true` adds: the tool server, the grant, the tool-calling rule. */
+const CLOCK_YAML = {
+  servers: "tools: { servers: { clock: { builtin: clock } } }",
+  grant: "    tools: [clock.now]",
+  rule: '      - { match: "\\\\btime\\\\b", tool_call: { name: clock__now, arguments: { timezone: UTC } }, reply: "Pragmatist read the clock: {tool_result}", delay_ms: DELAY }',
+};
 
 /** Router: "why/meaning" → philosopher, else pragmatist. Specialists answer with a fixed sentence. */
 export function committeeYaml(o: CommitteeYamlOptions): string {
@@ -54,8 +66,8 @@ roles:
     backend: ${backend}
     description: practical how-to answers
     ${cap}
-    script:
-      - { reply: "Pragmatist answer to: {input}", delay_ms: ${d} }
+    ${o.clock ? `${CLOCK_YAML.grant.trim()}\n    ` : ""}script:
+${o.clock ? `${CLOCK_YAML.rule.replace("DELAY", String(d))}\n` : ""}      - { reply: "Pragmatist answer to: {input}", delay_ms: ${d} }
   philosopher:
     model: ${model}
     backend: ${backend}
@@ -71,6 +83,7 @@ roles:
     script:
       - { reply: "Lyra says: {input}", delay_ms: ${d} }
 router: { default_specialist: pragmatist }
+${o.clock ? CLOCK_YAML.servers : ""}
 hosts:
   local:
     ${o.ollamaUrl ? `ollama_url: ${o.ollamaUrl}` : ""}

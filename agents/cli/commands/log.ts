@@ -63,12 +63,30 @@ export function formatEvent(e: LogEvent): string {
     case "voice_reply":
       return `${t} voice${where}${how}${ms}: ${e.text}`;
     case "tool_call":
-      return `${t} ${e.role} called ${e.tool} ${JSON.stringify(e.arguments)}`;
     case "tool_result":
-      return `${t} ${e.tool} → ${e.outcome}`;
+      return `${t} ${formatToolEvent(e)}`;
     case "fallback_used":
       return `${t} fallback for ${e.role}: ${e.reason}${e.backend ? ` (${e.backend})` : ""}`;
     case "error":
       return `${t} ERROR in ${e.step} [${e.code}]: ${e.message}`;
   }
+}
+
+/** Longest tool outcome `lyra log` prints on one line; `--json` has the whole logged text. */
+const SHOWN_OUTCOME_CHARS = 200;
+
+/**
+ * A tool call or result, readably: `tool  pragmatist@gpu-1 → clock.now {"timezone":"UTC"}` and
+ * `  ← "Monday, 1 December 2026 at 00:10:00 UTC" (12 ms)` (or `  ← ERROR timeout: …`).
+ */
+export function formatToolEvent(e: Extract<LogEvent, { type: "tool_call" | "tool_result" }>): string {
+  const x = e as { server?: string; host?: string; status?: string; latency_ms?: number };
+  const name = x.server ? `${x.server}.${e.tool}` : e.tool;
+  const who = `${e.role}${x.host ? `@${x.host}` : ""}`;
+  if (e.type === "tool_call") return `tool  ${who ? `${who} ` : ""}→ ${name} ${JSON.stringify(e.arguments ?? {})}`;
+  const flat = e.outcome.replace(/\s+/g, " ").trim();
+  const shown = flat.length > SHOWN_OUTCOME_CHARS ? `${flat.slice(0, SHOWN_OUTCOME_CHARS)}…` : flat;
+  const ms = x.latency_ms !== undefined ? ` (${Math.round(x.latency_ms)} ms)` : "";
+  const err = e.is_error ? `ERROR${x.status && x.status !== "error" ? ` ${x.status}` : ""}: ` : "";
+  return `  ← ${name}: ${err}${JSON.stringify(shown)}${ms}`;
 }

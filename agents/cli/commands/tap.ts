@@ -1,7 +1,8 @@
 import { defineCommand } from "../command.ts";
 import { cliConnect, describeBody, headerRecord, natsHelp, natsOption } from "../shared.ts";
-import { Header } from "../../../schemas/index.ts";
+import { Chunk, Header, LogEvent } from "../../../schemas/index.ts";
 import { roleOfSubject } from "../../../mesh/subjects.ts";
+import { formatToolEvent } from "./log.ts";
 
 export const tap = defineCommand({
   name: "tap",
@@ -41,10 +42,31 @@ export const tap = defineCommand({
         process.stdout.write(JSON.stringify({ subject: m.subject, reply: m.reply, headers: h, body }) + "\n");
       } else {
         const hs = Object.entries(h).map(([k, v]) => `${k}=${v}`).join(" ");
-        process.stdout.write(`${new Date().toISOString()} ${m.subject}${m.reply ? ` → ${m.reply}` : ""}${hs ? `  [${hs}]` : ""}\n  ${typeof body === "string" ? body : JSON.stringify(body)}\n`);
+        const shown = toolLine(body) ?? (typeof body === "string" ? body : JSON.stringify(body));
+        process.stdout.write(`${new Date().toISOString()} ${m.subject}${m.reply ? ` → ${m.reply}` : ""}${hs ? `  [${hs}]` : ""}\n  ${shown}\n`);
       }
     }
     await mesh.close();
     return 0;
   },
 });
+
+/**
+ * Tool calls and results read as `lyra log` prints them, whether they pass as conversation log
+ * events (`lyra.log.>`) or as a specialist's reply chunks; anything else is undefined.
+ */
+export function toolLine(body: unknown): string | undefined {
+  const type = (body as { type?: unknown } | null)?.type;
+  if (type !== "tool_call" && type !== "tool_result") return undefined;
+  const ev = LogEvent.safeParse(body);
+  if (ev.success && (ev.data.type === "tool_call" || ev.data.type === "tool_result")) return formatToolEvent(ev.data);
+  const c = Chunk.safeParse(body);
+  if (!c.success) return undefined;
+  if (c.data.type === "tool_call") {
+    const d = c.data.data;
+    return formatToolEvent({ type: "tool_call", ts: 0, conversation: "", turn: "", role: "", tool: d.tool ?? d.name, arguments: d.arguments, server: d.server, host: d.host });
+  }
+  if (c.data.type !== "tool_result") return undefined;
+  const d = c.data.data;
+  return formatToolEvent({ type: "tool_result", ts: 0, conversation: "", turn: "", role: "", tool: d.tool ?? d.name, outcome: d.content, is_error: d.is_error, server: d.server, status: d.status, latency_ms: d.latency_ms });
+}

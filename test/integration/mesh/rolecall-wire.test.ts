@@ -106,6 +106,16 @@ describe("streaming replies", () => {
     for (const m of msgs.slice(0, -1)) expect(m.headers?.get(Header.ContentType)).toBe("application/json");
   });
 
+  it("a repeat of a completed request id replays its tool events in their order, then the text", async () => {
+    const body = JSON.stringify({ prompt: "time?", stream: true });
+    const kinds = (msgs: Awaited<ReturnType<typeof rawExchange>>) =>
+      msgs.map((m) => (isTerminator(m) ? "end" : (bodyOf(m) as { type: string; data: unknown }))).filter((t) => t === "end" || t.type !== "status").map((t) => (typeof t === "object" ? t.type : t));
+    const first = await rawExchange(caller.nc, "lyra.slow", body, { [Header.RequestId]: "replay-tools-1" });
+    const again = await rawExchange(caller.nc, "lyra.slow", body, { [Header.RequestId]: "replay-tools-1" });
+    expect(kinds(first)).toEqual(["tool_call", "tool_result", "response", "final", "end"]);
+    expect(kinds(again)).toEqual(kinds(first));
+  });
+
   it("the Lyra-Stream header asks for streaming too", async () => {
     const msgs = await rawExchange(caller.nc, "lyra.voice", "hello", { [Header.Stream]: "1" });
     const chunks = msgs.slice(0, -1).map((m) => bodyOf(m) as { type: string; data: string });
