@@ -21,10 +21,11 @@ import { committee } from "./committee.ts";
 import { failover } from "./failover.ts";
 import { hop } from "./hop.ts";
 import { memory } from "./memory.ts";
+import { tools } from "./tools.ts";
 import type { BenchContext, Section, SectionResult } from "./report.ts";
 import { table } from "./stats.ts";
 
-const SECTIONS: Record<string, Section> = { hop, committee, codec, failover, memory };
+const SECTIONS: Record<string, Section> = { hop, committee, codec, failover, memory, tools };
 
 const { values } = parseArgs({
   options: {

@@ -5,6 +5,7 @@ import { readConversation, startConductor } from "../../../mesh/conductor/index.
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
 import type { MeshConfig } from "../../../schemas/config.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
+import { startToolHost } from "../../../tools/index.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
 import { conductorOptions } from "../../host/committee.ts";
 import { defineCommand } from "../command.ts";
@@ -15,7 +16,7 @@ import { formatEvent } from "./log.ts";
 export const DEMO_CONVERSATION = [
   "How do I keep a basil plant alive on a windowsill?",
   "Why do we care so much about keeping things alive?",
-  "Thanks! What should I do first with the basil?",
+  "What time is it now in UTC? I want to water it at the right hour.",
 ];
 
 export const up = defineCommand({
@@ -43,10 +44,12 @@ export const up = defineCommand({
     else say("using the scripted backend (--scripted)");
     const mesh = await connectWithConfig(cfg, "lyra-up", log);
     const hosts: AgentHost[] = [];
+    // The tool servers first, so the specialists' first tool listing finds them.
+    const tools = await startToolHost(mesh, { tenant: cfg.mesh.name, host: "local", servers: cfg.tools.servers, listTtlS: cfg.tools.list_ttl_s, log });
     try {
       for (const host of Object.keys(cfg.hosts)) hosts.push(await startAgentHost({ config: cfg, host, mesh, log, metricsPort: null }));
       const conductor = await startConductor(mesh, conductorOptions(cfg, mesh, log));
-      say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}`);
+      say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}; tool servers ${tools.servers().map((t) => t.server).join(", ") || "none"}`);
       if (values.demo) {
         await runDemo(mesh);
       } else {
@@ -56,7 +59,9 @@ export const up = defineCommand({
             "try, in another terminal:",
             `  ${env}npx lyra ask "How do I keep basil alive?"`,
             `  ${env}npx lyra tap                      # decoded live traffic`,
-            `  ${env}npx lyra status                   # agents, models, load`,
+            `  ${env}npx lyra status                   # agents, models, load, tool servers`,
+            `  ${env}npx lyra ask "What time is it in UTC?"   # the pragmatist uses the clock tool`,
+            `  ${env}npx lyra tools call clock now --args '{"timezone":"UTC"}'`,
             `  nats --server ${url} sub 'lyra.>'`,
             `  nats --server ${url} micro ls agents`,
             `  nats --server ${url} sub '${subjects.heartbeatAll}'      # heartbeats`,
@@ -70,6 +75,7 @@ export const up = defineCommand({
       await conductor.drain();
     } finally {
       await Promise.all(hosts.map((h) => h.drain()));
+      await tools.drain();
       await mesh.drain();
       await nats?.stop();
     }
