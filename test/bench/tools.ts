@@ -35,7 +35,7 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
   await using server = await startNatsServer({ jetstream: false });
   await using hostMesh = await connectMesh({ servers: server.url, name: "bench-tools-host" });
   await using callerMesh = await connectMesh({ servers: server.url, name: "bench-tools-caller" });
-  await using host = await startToolHost(hostMesh, {
+  await using _host = await startToolHost(hostMesh, {
     tenant: "bench",
     host: "bench",
     servers: { everything: { command: process.execPath, args: [EVERYTHING, "stdio"], env: {} }, clock: { builtin: "clock" } },
