@@ -18,13 +18,18 @@ function formatter(tz: string): Intl.DateTimeFormat {
   return f;
 }
 
+// Built once: the SDK's per-request model builds a server per call, and a zod schema costs more
+// to build than the call itself.
+const NowInput = z.object({ timezone: z.string().max(64).optional().describe("IANA time zone name, e.g. 'America/New_York'") });
+const WaitInput = z.object({ seconds: z.number().min(0).max(MAX_WAIT_S) });
+
 export function clockServer(): McpServer {
   const server = new McpServer({ name: "lyra-clock", version: "0.1.0" });
   server.registerTool(
     "now",
     {
       description: "The current date and time. Give an IANA time zone such as 'Europe/Paris' or 'UTC' (default UTC).",
-      inputSchema: z.object({ timezone: z.string().max(64).optional().describe("IANA time zone name, e.g. 'America/New_York'") }),
+      inputSchema: NowInput,
     },
     async ({ timezone }) => {
       const tz = timezone ?? "UTC";
@@ -41,7 +46,7 @@ export function clockServer(): McpServer {
     "wait",
     {
       description: "Waits the given number of seconds (at most 600), reporting progress each second.",
-      inputSchema: z.object({ seconds: z.number().min(0).max(MAX_WAIT_S) }),
+      inputSchema: WaitInput,
     },
     async ({ seconds }, ctx) => {
       const token = ctx.mcpReq._meta?.progressToken;
