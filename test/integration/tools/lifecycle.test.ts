@@ -62,6 +62,29 @@ describe("tool server lifecycle on the wire", () => {
     expect("error" in res && res.error.message).toMatch(/lyra tools/);
   });
 
+  it("shares calls between replicas of one server (one queue group), each a micro service instance", async () => {
+    const served = { a: 0, b: 0 };
+    const replica = (which: "a" | "b") =>
+      serveMcp(mesh, {
+        server: "echo",
+        tenant: "t",
+        host: which,
+        handler: async (req) => {
+          served[which]++;
+          return { jsonrpc: "2.0", id: req.id, result: { content: [{ type: "text", text: which }] } };
+        },
+      });
+    await using a = await replica("a");
+    await using b = await replica("b");
+    expect(a.instanceId).not.toBe(b.instanceId);
+    const call: JsonRpcRequest = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "x", arguments: {}, _meta: META } };
+    const results = await Promise.all(Array.from({ length: 60 }, () => client.request("echo", call)));
+    expect(results.every((r) => "result" in r)).toBe(true);
+    expect(served.a + served.b).toBe(60);
+    expect(served.a).toBeGreaterThan(0);
+    expect(served.b).toBeGreaterThan(0);
+  });
+
   it("honours a whole-request timeout and cancels the work", async () => {
     await using ts = await serveMcp(mesh, { server: "clock3", tenant: "t", host: "h", handler: sdkHandler(() => clockServer()) });
     const res = await client.request("clock3", waitCall(60), { timeoutMs: 300 });
