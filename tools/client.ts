@@ -10,8 +10,8 @@ import { createReplyRoutes, type ReplyInbox } from "../mesh/rolecall/index.ts";
 import { MCP_UNSET, subjects } from "../mesh/subjects.ts";
 import { takeClaim } from "./claim.ts";
 import { McpWireError, ToolsError } from "./errors.ts";
-import { DEFAULT_MCP_KEEP_ALIVE_MS } from "./server.ts";
 import {
+  DEFAULT_MCP_KEEP_ALIVE_MS,
   encodeHeaderValue,
   errorResponse,
   Frame,

@@ -1,9 +1,9 @@
 // Public surface of tools/: MCP over NATS (wire v1 of nats-mcp-gateway), the SDK transports,
 // the tool host and the built-in tool servers. Knows MCP and NATS, nothing of models.
-export * from "./wire.ts";
-export { ToolsError, McpWireError } from "./errors.ts";
-export { serveMcp, DEFAULT_MCP_KEEP_ALIVE_MS, type McpHandler, type McpRequestContext, type ServeMcpOptions, type ToolServer } from "./server.ts";
-export { createMcpClient, DEFAULT_MCP_INACTIVITY_MS, REQUEST_TIMEOUT, type McpClient, type McpClientOptions, type McpRequestOptions } from "./client.ts";
+// A process that only calls tools (an agent) imports tools/caller.ts instead: the same caller's
+// side without the MCP SDK and the tool host (about 15 MB less resident memory).
+export * from "./caller.ts";
+export { serveMcp, type McpHandler, type McpRequestContext, type ServeMcpOptions, type ToolServer } from "./server.ts";
 export { sdkHandler, NatsClientTransport, connectSdkClient } from "./sdk.ts";
 export { checkInbound, UNSUPPORTED_PROTOCOL_VERSION } from "./integrity.ts";
 export { claimBucket, DEFAULT_CLAIM_MAX_AGE_MS } from "./claim.ts";

@@ -13,6 +13,7 @@ import { ToolsError } from "./errors.ts";
 import { checkInbound } from "./integrity.ts";
 import {
   errorResponse,
+  DEFAULT_MCP_KEEP_ALIVE_MS,
   Frame,
   McpCode,
   McpHeader,
@@ -22,8 +23,6 @@ import {
   type JsonRpcResponse,
 } from "./wire.ts";
 
-/** Keep-alive period of a working request, ms. */
-export const DEFAULT_MCP_KEEP_ALIVE_MS = 5_000;
 
 export interface McpRequestContext {
   /** Aborted when the caller cancels (`{reply}.ctl`) or the server stops. */

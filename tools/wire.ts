@@ -7,6 +7,9 @@
 /** Value of the `Mcp-Wire` header; bumped on any incompatible change to subjects or framing. */
 export const WIRE_VERSION = "1";
 
+/** Keep-alive period of a working request, ms (the gateway's is 15 s; see ARCHITECTURE.md). */
+export const DEFAULT_MCP_KEEP_ALIVE_MS = 5_000;
+
 /** The MCP revision the bus carries (stateless: no initialize, no sessions). */
 export const MCP_PROTOCOL_VERSION = "2026-07-28";
 

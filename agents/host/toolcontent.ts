@@ -1,5 +1,5 @@
 /** What a model reads of an MCP `tools/call` answer: text blocks joined, other blocks summarised. */
-import type { JsonRpcResponse } from "../../tools/index.ts";
+import type { JsonRpcResponse } from "../../tools/caller.ts";
 
 /** Longest tool result given to a model, characters; the rest is cut with a note saying so. */
 export const MAX_TOOL_RESULT_CHARS = 16_000;

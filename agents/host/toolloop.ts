@@ -10,7 +10,7 @@ import { since } from "../backends/control.ts";
 import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
 import { errorOutcome, ToolStatus, type ToolOutcome } from "./toolcontent.ts";
 import type { ToolOffer, ToolPlane } from "./tools.ts";
-import { splitToolName } from "../../tools/index.ts";
+import { splitToolName } from "../../tools/caller.ts";
 
 export interface ToolLoopOptions {
   role: string;

@@ -19,7 +19,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
   type McpClient,
-} from "../../tools/index.ts";
+} from "../../tools/caller.ts";
 import { callOutcome, errorOutcome, ToolStatus, type ToolOutcome } from "./toolcontent.ts";
 
 /** Time a tools/list may take before the server is left out of the offer, ms. */
