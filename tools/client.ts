@@ -18,6 +18,7 @@ import {
   McpCode,
   McpHeader,
   MetaKey,
+  parseResponse,
   requestName,
   WIRE_VERSION,
   type JsonRpcNotification,
@@ -56,7 +57,7 @@ export interface McpClient {
   readonly user: string;
   /**
    * Sends one request to a tool server. Resolves with its JSON-RPC response (errors included);
-   * rejects with `ToolsError('cancelled')` when the signal aborts.
+   * rejects only with `ToolsError`: `cancelled` when the signal aborts, `closed` when the client closes.
    */
   request(server: string, req: JsonRpcRequest, opts?: McpRequestOptions): Promise<JsonRpcResponse>;
   close(): void;
@@ -65,17 +66,23 @@ export interface McpClient {
 export function createMcpClient(mesh: Mesh, o: McpClientOptions): McpClient {
   const routes = createReplyRoutes(mesh.nc);
   const user = o.user ?? MCP_UNSET;
+  // Settlers of the requests in flight, so close() ends them at once.
+  const pending = new Set<(err: ToolsError) => void>();
   return {
     tenant: o.tenant,
     user,
-    request: (server, req, opts = {}) => request(mesh, routes.open.bind(routes), o.tenant, user, server, req, opts),
-    close: () => routes.close(),
+    request: (server, req, opts = {}) => request(mesh, routes.open.bind(routes), pending, o.tenant, user, server, req, opts),
+    close: () => {
+      for (const fail of [...pending]) fail(new ToolsError("closed", "the MCP client was closed while the request was in flight"));
+      routes.close();
+    },
   };
 }
 
 function request(
   mesh: Mesh,
   open: (deliver: (m: Msg) => void) => ReplyInbox,
+  pending: Set<(err: ToolsError) => void>,
   tenant: string,
   user: string,
   server: string,
@@ -85,7 +92,12 @@ function request(
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new ToolsError("cancelled", "the request was cancelled before it was sent"));
     const name = requestName(req.method, req.params);
-    const subject = subjects.mcpRequest(tenant, user, server, req.method, name);
+    let subject: string;
+    try {
+      subject = subjects.mcpRequest(tenant, user, server, req.method, name);
+    } catch (err) {
+      return resolve(errorResponse(req.id, McpCode.InvalidParams, (err as Error).message));
+    }
     const body = new TextEncoder().encode(JSON.stringify(req));
     if (body.length + 1024 > mesh.maxPayload()) {
       return resolve(errorResponse(req.id, McpCode.PayloadTooLarge, `the request is ${body.length} bytes, over the NATS max_payload of ${mesh.maxPayload()}`));
@@ -93,11 +105,14 @@ function request(
     let settled = false;
     // Frames are routed to onMsg (below) only after the publish at the end.
     const inbox: ReplyInbox = open((m) => onMsg(m));
+    const closed = (err: ToolsError) => done(() => reject(err));
+    pending.add(closed);
     let idle: NodeJS.Timeout | undefined;
     let overall: NodeJS.Timeout | undefined;
     const done = (fn: () => void) => {
       if (settled) return;
       settled = true;
+      pending.delete(closed);
       clearTimeout(idle);
       clearTimeout(overall);
       opts.signal?.removeEventListener("abort", onAbort);
@@ -170,7 +185,7 @@ function request(
     try {
       mesh.nc.publish(subject, body, { reply: inbox.subject, headers: h });
     } catch (err) {
-      done(() => reject(new McpWireError(McpCode.StreamLost, `MCP ${req.method} on '${server}' not sent: ${(err as Error).message}`, undefined, { cause: err })));
+      done(() => resolve(errorResponse(req.id, McpCode.StreamLost, `MCP ${req.method} on '${server}' not sent: ${(err as Error).message}`)));
     }
   });
 }
@@ -186,9 +201,7 @@ function parseJson(text: string): Record<string, unknown> | undefined {
 
 /** The terminal body as a response; an unreadable one is a lost stream (re-issue). */
 function asResponse(req: JsonRpcRequest, text: string): JsonRpcResponse {
-  const v = parseJson(text);
-  if (v && ("result" in v || "error" in v)) return { ...(v as JsonRpcResponse), id: req.id };
-  return errorResponse(req.id, McpCode.StreamLost, "the tool server's response was not a JSON-RPC response; re-issue the request");
+  return parseResponse(req.id, text) ?? errorResponse(req.id, McpCode.StreamLost, "the tool server's response was not a JSON-RPC response; re-issue the request");
 }
 
 function headerRecord(m: Msg): Record<string, string> {

@@ -15,6 +15,7 @@ import {
   errorResponse,
   McpCode,
   MCP_PROTOCOL_VERSION,
+  parseResponse,
   MetaKey,
   requestName,
   type JsonRpcNotification,
@@ -45,9 +46,9 @@ export function sdkHandler(factory: McpServerFactory): McpHandler & { close(): P
     if (!type.startsWith("text/event-stream")) return asResponse(req, await res.text(), res.status);
     let final: JsonRpcResponse | undefined;
     for await (const data of sseData(res)) {
-      const msg = JSON.parse(data) as Record<string, unknown>;
-      if ("id" in msg && ("result" in msg || "error" in msg)) final = msg as unknown as JsonRpcResponse;
-      else if (typeof msg.method === "string") ctx.notify(msg as unknown as JsonRpcNotification);
+      const msg = parseEvent(data);
+      if (msg && "id" in msg && ("result" in msg || "error" in msg)) final = parseResponse(req.id, data);
+      else if (msg && typeof msg.method === "string") ctx.notify(msg as unknown as JsonRpcNotification);
     }
     return final ?? errorResponse(req.id, McpCode.Internal, "the MCP server ended its stream without a response");
   };
@@ -55,34 +56,42 @@ export function sdkHandler(factory: McpServerFactory): McpHandler & { close(): P
 }
 
 function asResponse(req: JsonRpcRequest, text: string, status: number): JsonRpcResponse {
+  return parseResponse(req.id, text) ?? errorResponse(req.id, McpCode.Internal, `the MCP server answered HTTP ${status} without a JSON-RPC response`);
+}
+
+function parseEvent(data: string): Record<string, unknown> | undefined {
   try {
-    const v = JSON.parse(text) as JsonRpcResponse;
-    if ("result" in v || "error" in v) return { ...v, id: req.id };
+    const v: unknown = JSON.parse(data);
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
-    // fall through
+    return undefined;
   }
-  return errorResponse(req.id, McpCode.Internal, `the MCP server answered HTTP ${status} without a JSON-RPC response`);
 }
 
 /** The `data:` payloads of a server-sent-events body. */
 async function* sseData(res: Response): AsyncGenerator<string> {
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (value) buf += value;
-    let end: number;
-    while ((end = buf.indexOf("\n\n")) >= 0) {
-      const event = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      const data = event
-        .split("\n")
-        .filter((l) => l.startsWith("data:"))
-        .map((l) => l.slice(5).trimStart())
-        .join("\n");
-      if (data) yield data;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (value) buf += value;
+      let end: number;
+      while ((end = buf.indexOf("\n\n")) >= 0) {
+        const event = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        const data = event
+          .split("\n")
+          .filter((l) => l.startsWith("data:"))
+          .map((l) => l.slice(5).trimStart())
+          .join("\n");
+        if (data) yield data;
+      }
+      if (done) return;
     }
-    if (done) return;
+  } finally {
+    // A consumer that stops early must not leave the exchange's stream open.
+    await reader.cancel().catch(() => undefined);
   }
 }
 

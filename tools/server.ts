@@ -4,7 +4,7 @@
  * checked (subject = headers = body), handed to the handler, and answered with `msg` frames for
  * its notifications, `ka` frames while it works, and one `end` (or `err`) frame.
  */
-import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
+import { headers as natsHeaders, type Msg, type Subscription } from "@nats-io/nats-core";
 import { Svcm, type Service } from "@nats-io/services";
 import type { Mesh } from "../mesh/connect.ts";
 import { parseMcpSubject, subjects } from "../mesh/subjects.ts";
@@ -70,9 +70,12 @@ export interface ToolServer extends AsyncDisposable {
 
 interface Live {
   abort: AbortController;
+  /** The last frame is sent (or being sent): nothing more goes to the caller. */
   done: boolean;
   reply: string;
   id: JsonRpcRequest["id"];
+  ka?: NodeJS.Timeout;
+  ctl?: Subscription;
 }
 
 export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServer> {
@@ -94,10 +97,18 @@ export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServ
     }
   };
   const sendError = (reply: string, res: JsonRpcResponse) => send(reply, Frame.Err, JSON.stringify(res));
+  /** Ends a request's stream: no more frames, timer and cancel subscription released. */
+  const terminate = (l: Live): boolean => {
+    if (l.done) return false;
+    l.done = true;
+    clearInterval(l.ka);
+    if (l.ctl && !l.ctl.isClosed() && !mesh.nc.isClosed()) l.ctl.unsubscribe();
+    live.delete(l);
+    return true;
+  };
 
   const finish = async (l: Live, res: JsonRpcResponse, acceptClaim: boolean) => {
-    if (l.done) return;
-    l.done = true;
+    if (!terminate(l)) return;
     const body = new TextEncoder().encode(JSON.stringify(res));
     // Headers and protocol overhead ride on top of the body: keep 1 KiB for them.
     if (body.length + 1024 <= mesh.maxPayload()) return send(l.reply, Frame.End, body);
@@ -124,17 +135,14 @@ export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServ
     const req = checked.request;
     const l: Live = { abort: new AbortController(), done: false, reply, id: req.id };
     live.add(l);
-    const ctl = mesh.nc.subscribe(subjects.mcpControl(reply), {
+    l.ctl = mesh.nc.subscribe(subjects.mcpControl(reply), {
       max: 1,
       callback: () => {
+        if (terminate(l)) send(reply, Frame.End); // empty end: cancelled, no response exists
         l.abort.abort(new ToolsError("cancelled", "the caller cancelled the request"));
-        if (!l.done) {
-          l.done = true;
-          send(reply, Frame.End); // empty end: cancelled, no response exists
-        }
       },
     });
-    const ka = setInterval(() => send(reply, Frame.KeepAlive), keepAliveMs);
+    l.ka = setInterval(() => send(reply, Frame.KeepAlive), keepAliveMs);
     const acceptClaim = msg.headers?.get(McpHeader.AcceptClaim) === "1";
     const ctx: McpRequestContext = {
       signal: l.abort.signal,
@@ -146,12 +154,12 @@ export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServ
     };
     void o
       .handler(req, ctx)
-      .catch((err: unknown) => errorResponse(req.id, McpCode.Internal, `tool server '${o.server}' failed: ${(err as Error).message ?? String(err)}`))
+      .catch((err: unknown) => errorResponse(req.id, McpCode.Internal, `tool server '${o.server}' failed: ${err instanceof Error ? err.message : String(err)}`))
       .then((res) => finish(l, res, acceptClaim))
-      .finally(() => {
-        clearInterval(ka);
-        ctl.unsubscribe();
-        live.delete(l);
+      .catch((err: unknown) => {
+        // finish() itself failed (a result that cannot be serialized): the caller still gets an end.
+        log.error({ err }, "could not send a result");
+        sendError(reply, errorResponse(req.id, McpCode.Internal, `tool server '${o.server}' could not send its result`));
       });
   };
 
@@ -187,12 +195,9 @@ export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServ
   log.info({ subject, instanceId }, "tool server serving");
 
   const endAll = (why: string) => {
-    for (const l of live) {
+    for (const l of [...live]) {
+      if (terminate(l)) sendError(l.reply, errorResponse(l.id, McpCode.StreamLost, `${why}; re-issue the request`));
       l.abort.abort(new ToolsError("stopped", why));
-      if (!l.done) {
-        l.done = true;
-        sendError(l.reply, errorResponse(l.id, McpCode.StreamLost, `${why}; re-issue the request`));
-      }
     }
   };
   let stopped: Promise<void> | undefined;

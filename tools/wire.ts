@@ -26,8 +26,6 @@ export const McpHeader = {
   Claim: "Mcp-Claim",
   /** Lyra: the SHA-256 of the claimed body, hex, checked after the fetch. */
   ClaimDigest: "Mcp-Claim-Sha256",
-  /** Lyra: the server's keep-alive period, ms, so the caller sizes its inactivity limit. */
-  KeepAlive: "Mcp-Keep-Alive",
 } as const;
 export type McpHeader = (typeof McpHeader)[keyof typeof McpHeader];
 
@@ -57,8 +55,6 @@ export const McpCode = {
   NoServer: -32011,
   /** A message exceeded the server's max_payload. */
   PayloadTooLarge: -32012,
-  /** The NATS server refused the publish (subject permissions). */
-  PermissionDenied: -32013,
   /** Subject, headers and body disagree. */
   HeaderMismatch: -32020,
 } as const;
@@ -101,6 +97,29 @@ export type JsonRpcResponse =
 
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
   return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
+}
+
+/**
+ * A JSON-RPC response from a terminal body, with the request's id, or undefined when the body is
+ * not one: `result` must be an object, `error` must have a numeric code and a string message.
+ */
+export function parseResponse(id: JsonRpcId, text: string): JsonRpcResponse | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+  const r = v as Record<string, unknown>;
+  if (typeof r.result === "object" && r.result !== null && !Array.isArray(r.result)) {
+    return { jsonrpc: "2.0", id, result: r.result as Record<string, unknown> };
+  }
+  const e = r.error as Record<string, unknown> | null | undefined;
+  if (typeof e === "object" && e !== null && typeof e.code === "number" && typeof e.message === "string") {
+    return errorResponse(id, e.code, e.message, e.data);
+  }
+  return undefined;
 }
 
 /** The name a request carries for its method (tool or prompt name, resource URI), or undefined. */

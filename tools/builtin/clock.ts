@@ -3,6 +3,7 @@
  * mesh tool end to end. Tools: `now` (the time in a time zone) and `wait` (sleeps, with progress
  * notifications; for trying cancellation and keep-alives).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 
@@ -51,10 +52,8 @@ export function clockServer(): McpServer {
     async ({ seconds }, ctx) => {
       const token = ctx.mcpReq._meta?.progressToken;
       for (let i = 0; i < Math.ceil(seconds); i++) {
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(resolve, Math.min(1, seconds - i) * 1000);
-          ctx.mcpReq.signal.addEventListener("abort", () => (clearTimeout(t), reject(new Error("cancelled"))), { once: true });
-        });
+        // Rejects at once when the call is cancelled, even if the abort came while notifying.
+        await sleep(Math.min(1, seconds - i) * 1000, undefined, { signal: ctx.mcpReq.signal });
         if (token !== undefined) await ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken: token, progress: i + 1, total: Math.ceil(seconds) } });
       }
       return { content: [{ type: "text", text: `waited ${seconds} s` }] };

@@ -5,7 +5,7 @@ import { readConversation, startConductor } from "../../../mesh/conductor/index.
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
 import type { MeshConfig } from "../../../schemas/config.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
-import { startToolHost } from "../../../tools/index.ts";
+import { startToolHost, type ToolHost } from "../../../tools/index.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
 import { conductorOptions } from "../../host/committee.ts";
 import { defineCommand } from "../command.ts";
@@ -44,9 +44,10 @@ export const up = defineCommand({
     else say("using the scripted backend (--scripted)");
     const mesh = await connectWithConfig(cfg, "lyra-up", log);
     const hosts: AgentHost[] = [];
-    // The tool servers first, so the specialists' first tool listing finds them.
-    const tools = await startToolHost(mesh, { tenant: cfg.mesh.name, host: "local", servers: cfg.tools.servers, listTtlS: cfg.tools.list_ttl_s, log });
+    let tools: ToolHost | undefined;
     try {
+      // The tool servers first, so the specialists' first tool listing finds them.
+      tools = await startToolHost(mesh, { tenant: cfg.mesh.name, host: "local", servers: cfg.tools.servers, listTtlS: cfg.tools.list_ttl_s, log });
       for (const host of Object.keys(cfg.hosts)) hosts.push(await startAgentHost({ config: cfg, host, mesh, log, metricsPort: null }));
       const conductor = await startConductor(mesh, conductorOptions(cfg, mesh, log));
       say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}; tool servers ${tools.servers().map((t) => t.server).join(", ") || "none"}`);
@@ -75,7 +76,7 @@ export const up = defineCommand({
       await conductor.drain();
     } finally {
       await Promise.all(hosts.map((h) => h.drain()));
-      await tools.drain();
+      await tools?.drain();
       await mesh.drain();
       await nats?.stop();
     }

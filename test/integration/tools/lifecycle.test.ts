@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createInbox, headers as natsHeaders } from "@nats-io/nats-core";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { clockServer } from "../../../tools/builtin/clock.ts";
 import { createMcpClient, type McpClient } from "../../../tools/client.ts";
 import { sdkHandler } from "../../../tools/sdk.ts";
-import { serveMcp } from "../../../tools/server.ts";
+import { serveMcp, type McpHandler } from "../../../tools/server.ts";
 import { McpCode, type JsonRpcRequest } from "../../../tools/wire.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { goodCall } from "./malformed.ts";
 
 const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
 const waitCall = (seconds: number): JsonRpcRequest => ({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "wait", arguments: { seconds }, _meta: { ...META, progressToken: "p" } } });
@@ -83,6 +85,46 @@ describe("tool server lifecycle on the wire", () => {
     expect(served.a + served.b).toBe(60);
     expect(served.a).toBeGreaterThan(0);
     expect(served.b).toBeGreaterThan(0);
+  });
+
+  it("sends nothing after the empty end of a cancelled call, even while its handler runs on", async () => {
+    // A handler that ignores cancellation (as a bridged server may): it answers 1 s later anyway.
+    const stubborn: McpHandler = (req) => new Promise((r) => setTimeout(() => r({ jsonrpc: "2.0", id: req.id, result: { content: [] } }), 1000));
+    await using ts = await serveMcp(mesh, { server: "clock4", tenant: "t", host: "h", handler: stubborn, keepAliveMs: 50 });
+    // A raw caller, so frames sent after the cancel would still be seen.
+    const call = goodCall("t", "clock4", "wait", { seconds: 30 });
+    const reply = createInbox();
+    const frames: string[] = [];
+    mesh.nc.subscribe(reply, { callback: (_e, m) => void frames.push(m.headers?.get("Mcp-Frame") ?? "?") });
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(call.headers)) h.set(k, v);
+    mesh.nc.publish(call.subject, call.body, { reply, headers: h });
+    while (!frames.includes("ka")) await new Promise((r) => setTimeout(r, 20));
+    mesh.nc.publish(subjects.mcpControl(reply));
+    while (!frames.includes("end")) await new Promise((r) => setTimeout(r, 20));
+    const ended = frames.length;
+    await new Promise((r) => setTimeout(r, 1300)); // past the handler's own answer
+    expect(frames.slice(ended - 1)).toEqual(["end"]);
+    expect(ts.inFlight()).toBe(0);
+  });
+
+  it("treats a terminal frame that is no JSON-RPC response as a lost stream, and close() ends pending calls", async () => {
+    const bad = mesh.nc.subscribe(subjects.mcpServer("t", "bad"), {
+      callback: (_e, m) => {
+        const h = natsHeaders();
+        h.set("Mcp-Frame", "end");
+        m.respond(JSON.stringify({ jsonrpc: "2.0", id: 1, result: null }), { headers: h });
+      },
+    });
+    const res = await client.request("bad", waitCall(1));
+    expect("error" in res && res.error.code).toBe(McpCode.StreamLost);
+    bad.unsubscribe();
+    const other = createMcpClient(mesh, { tenant: "t" });
+    const hang = mesh.nc.subscribe(subjects.mcpServer("t", "hang"), { callback: () => undefined });
+    const p = other.request("hang", waitCall(1));
+    other.close();
+    await expect(p).rejects.toMatchObject({ code: "closed" });
+    hang.unsubscribe();
   });
 
   it("honours a whole-request timeout and cancels the work", async () => {
