@@ -152,7 +152,7 @@ function plan(server: string, cfg: ToolServerConfig, o: ToolHostOptions): () => 
   const kind = "command" in cfg ? ToolServerKind.Stdio : ToolServerKind.Http;
   const connect = "command" in cfg ? stdioConnector(server, cfg, o.env) : httpConnector(server, cfg, o.env);
   return () => {
-    const upstream = superviseUpstream({ server, target: describeTarget(cfg), connect, log, backoff: o.backoff, startTimeoutMs: o.startTimeoutMs });
+    const upstream = superviseUpstream({ server, target: describeTarget(cfg), connect, log, host: o.host, backoff: o.backoff, startTimeoutMs: o.startTimeoutMs });
     const bridge = bridgeHandler(upstream, { listTtlMs: (o.listTtlS ?? 60) * 1000 });
     const ready = async () => {
       await upstream.firstAttempt;
