@@ -154,7 +154,7 @@ describe("a bridged stdio MCP server", () => {
     expect(JSON.stringify(after.content)).toContain("after restart");
     const metrics = await host.metrics.registry.metrics();
     expect(metrics).toContain(`lyra_tool_server_restarts_total{server="everything"} ${restartsBefore + 1}`);
-    expect(metrics).toMatch(/lyra_tool_calls_total\{server="everything",tool="trigger-long-running-operation",outcome="error"\} 1/);
+    expect(metrics).toMatch(/lyra_tool_server_calls_total\{server="everything",tool="trigger-long-running-operation",outcome="error"\} 1/);
     expect(metrics).toContain('lyra_tool_server_up{server="everything"} 1');
   }, 90_000);
 });

@@ -46,10 +46,10 @@ describe("lyra tools", () => {
 
       const port = Number(/"metricsPort":(\d+)/.exec(p.output())?.[1]);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(metrics).toMatch(/lyra_tool_calls_total\{server="clock",tool="now",outcome="ok"\} 1/);
+      expect(metrics).toMatch(/lyra_tool_server_calls_total\{server="clock",tool="now",outcome="ok"\} 1/);
       expect(metrics).toMatch(/lyra_tool_server_up\{server="broken"\} 0/);
       expect(metrics).toMatch(/lyra_tool_server_up\{server="clock"\} 1/);
-      expect(metrics).toMatch(/lyra_tool_call_duration_seconds_count\{server="clock",tool="now"\} 1/);
+      expect(metrics).toMatch(/lyra_tool_server_call_duration_seconds_count\{server="clock",tool="now"\} 1/);
       // The exposition format, checked by Prometheus' own tool (lint: only prom-client's defaults may show).
       const promtool = spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" });
       if (promtool.error) throw new Error("promtool not found: install it with 'sudo apt-get install --no-install-recommends prometheus' (Debian/Ubuntu)");
