@@ -33,31 +33,48 @@ export interface BridgeHandler extends McpHandler {
 
 export function bridgeHandler(up: Upstream, o: BridgeOptions): BridgeHandler {
   const callTimeoutMs = o.callTimeoutMs ?? DEFAULT_BRIDGE_CALL_TIMEOUT_MS;
-  let cache: { gen: number; at: number; tools: Tool[] } | undefined;
+  let cache: { gen: number; epoch: number; at: number; tools: Tool[] } | undefined;
   let fetches = 0;
   let progressSeq = 0;
-  let inflightList: Promise<Tool[]> | undefined;
+  // Bumped by every list_changed: a listing that was under way then may be stale, so it is
+  // answered to whoever asked before the change but neither cached nor shared after it.
+  let epoch = 0;
+  let inflight: { gen: number; epoch: number; list: Promise<Tool[]> } | undefined;
 
   const tools = async (): Promise<Tool[]> => {
     const gen = up.generation();
-    if (cache && cache.gen === gen && Date.now() - cache.at < o.listTtlMs) return cache.tools;
+    const at = epoch;
+    if (cache && cache.gen === gen && cache.epoch === at && Date.now() - cache.at < o.listTtlMs) return cache.tools;
     // Concurrent misses share one request to the server.
-    inflightList ??= up
-      .run(async (c) => {
-        fetches++;
-        const res = await c.listTools(undefined, { cacheMode: "refresh", timeout: callTimeoutMs });
-        return res.tools.map(toModernTool);
-      })
-      .then((list) => ((cache = { gen, at: Date.now(), tools: list }), list))
-      .finally(() => (inflightList = undefined));
-    return inflightList;
+    if (inflight && inflight.gen === gen && inflight.epoch === at) return inflight.list;
+    const mine = {
+      gen,
+      epoch: at,
+      list: up
+        .run(async (c) => {
+          fetches++;
+          const res = await c.listTools(undefined, { cacheMode: "refresh", timeout: callTimeoutMs });
+          return res.tools.map(toModernTool);
+        })
+        .then((list) => {
+          if (epoch === at) cache = { gen, epoch: at, at: Date.now(), tools: list };
+          return list;
+        })
+        .finally(() => {
+          if (inflight === mine) inflight = undefined;
+        }),
+    };
+    inflight = mine;
+    return mine.list;
   };
 
   // A (re)started server is listed at once, so status and metrics show its tools; a server that
   // says its list changed is asked again on the next tools/list.
   up.onEvent((e) => {
-    if (e === "tools_changed") cache = undefined;
-    else void tools().catch(() => undefined);
+    if (e === "tools_changed") {
+      epoch++;
+      cache = undefined;
+    } else void tools().catch(() => undefined);
   });
 
   const serverMeta = () => {
