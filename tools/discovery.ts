@@ -5,6 +5,7 @@
  */
 import { Svcm, type ServiceInfo, type ServiceStats } from "@nats-io/services";
 import type { Mesh } from "../mesh/connect.ts";
+import { isNoResponders } from "../mesh/errors.ts";
 import { WIRE_VERSION } from "./wire.ts";
 
 export interface DiscoveredToolServer {
@@ -71,7 +72,7 @@ async function collect<T>(query: () => Promise<AsyncIterable<T>>): Promise<T[]> 
     for await (const item of await query()) out.push(item);
   } catch (err) {
     // No service at all answers as NATS no-responders: an empty mesh, not a failure.
-    if (!(err instanceof Error && (err.name === "NoRespondersError" || /no responders/i.test(err.message)))) throw err;
+    if (!isNoResponders(err)) throw err;
   }
   return out;
 }
