@@ -14,9 +14,9 @@ import { describeTarget, httpConnector, stdioConnector } from "./connectors.ts";
 import { ToolsError } from "./errors.ts";
 import { createToolMetrics, instrumentCalls, type ToolMetrics } from "./metrics.ts";
 import { sdkHandler } from "./sdk.ts";
+import { meshRequest } from "./request.ts";
 import { serveMcp, type McpHandler, type ToolServer } from "./server.ts";
 import { ServerState, superviseUpstream, type Upstream } from "./upstream.ts";
-import { MCP_PROTOCOL_VERSION, MetaKey } from "./wire.ts";
 
 export const ToolServerKind = { Builtin: "builtin", Stdio: "stdio", Http: "http" } as const;
 export type ToolServerKind = (typeof ToolServerKind)[keyof typeof ToolServerKind];
@@ -184,7 +184,6 @@ async function stopAll(hosted: Hosted[], graceMs: number): Promise<void> {
 
 /** A built-in's tool names, asked the way a mesh client would. */
 async function listOnce(handler: McpHandler, tenant: string): Promise<string[]> {
-  const meta = { [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {} };
-  const res = await handler({ jsonrpc: "2.0", id: 0, method: "tools/list", params: { _meta: meta } }, { signal: new AbortController().signal, notify: () => undefined, tenant, user: "_" });
+  const res = await handler(meshRequest("tools/list"), { signal: new AbortController().signal, notify: () => undefined, tenant, user: "_" });
   return "result" in res ? ((res.result.tools as { name: string }[] | undefined) ?? []).map((t) => t.name) : [];
 }
