@@ -16,6 +16,8 @@ export interface DiscoveredToolServer {
   host: string;
   /** builtin, stdio, http (unknown for other implementations). */
   kind: string;
+  /** The service description: what the server is for (its configured description) and where it runs. */
+  description: string;
   /** up, starting, restarting, failed (a server that reports no state is up). */
   state: string;
   error?: string;
@@ -53,6 +55,7 @@ export async function discoverToolServers(mesh: Mesh, opts: DiscoverToolServersO
       mesh: md.mesh ?? "",
       host: md.host ?? "",
       kind: d.kind ?? md.kind ?? "",
+      description: info.description ?? "",
       state: d.state ?? "up",
       ...(d.error ? { error: d.error } : {}),
       tools,

@@ -71,6 +71,8 @@ export interface ToolHost extends AsyncDisposable {
 interface Hosted {
   server: string;
   kind: ToolServerKind;
+  /** What it is for (tools.servers.<s>.description, else the built-in's own); in $SRV.INFO. */
+  description?: string;
   handler: McpHandler & { close?(): Promise<void> };
   upstream?: Upstream;
   tools: () => string[];
@@ -96,7 +98,7 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
         tenant: o.tenant,
         host: o.host,
         handler: instrumentCalls(h.handler, h.server, metrics, h.tools),
-        description: `MCP server '${h.server}' (${h.kind}) hosted by lyra tools on ${o.host}`,
+        description: `${h.description ? `${h.description}: ` : ""}MCP server '${h.server}' (${h.kind}) hosted by lyra tools on ${o.host}`,
         metadata: { kind: h.kind, tools: h.tools().join(",") },
         stats: () => ({ kind: h.kind, state: stateOf(h), error: h.upstream?.status().error, tools: h.tools(), restarts: h.upstream?.status().restarts ?? 0 }),
         keepAliveMs: o.keepAliveMs,
@@ -146,7 +148,7 @@ function plan(server: string, cfg: ToolServerConfig, o: ToolHostOptions): () => 
       const ready = async () => {
         tools = await listOnce(handler, o.tenant).catch((err: unknown) => (log.warn({ err }, "built-in tool server does not list its tools"), []));
       };
-      return { server, kind: ToolServerKind.Builtin, handler, tools: () => tools, listFetches: () => 0, ready };
+      return { server, kind: ToolServerKind.Builtin, description: cfg.description ?? b.description, handler, tools: () => tools, listFetches: () => 0, ready };
     };
   }
   const kind = "command" in cfg ? ToolServerKind.Stdio : ToolServerKind.Http;
@@ -158,7 +160,7 @@ function plan(server: string, cfg: ToolServerConfig, o: ToolHostOptions): () => 
       await upstream.firstAttempt;
       if (upstream.status().state === ServerState.Up) await bridge.refreshTools().catch((err: unknown) => log.warn({ err }, "bridged MCP server does not list its tools"));
     };
-    return { server, kind, handler: bridge, upstream, tools: bridge.toolNames, listFetches: bridge.listFetches, ready };
+    return { server, kind, description: cfg.description, handler: bridge, upstream, tools: bridge.toolNames, listFetches: bridge.listFetches, ready };
   };
 }
 

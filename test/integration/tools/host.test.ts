@@ -60,7 +60,7 @@ beforeAll(async () => {
       clock: { builtin: "clock" },
       nosuch: { command: "/nonexistent/lyra-no-such-mcp-server", args: [], env: {} },
       quitter: { command: process.execPath, args: ["-e", "console.error('no config for me'); process.exit(3)"], env: {} },
-      remote: { url: httpUrl, headers: { Authorization: "Bearer ${LYRA_TEST_TOKEN}" } },
+      remote: { url: httpUrl, headers: { Authorization: "Bearer ${LYRA_TEST_TOKEN}" }, description: "a clock over HTTP" },
     },
     env: { LYRA_TEST_TOKEN: "t0ken" },
     log: createLogger({ level: "warn", destination: new Writable({ write: (c: Buffer, _e, cb) => (logLines.push(c.toString()), cb()) }) }),
@@ -111,6 +111,9 @@ describe("servers that cannot start", () => {
     expect(byName.clock).toMatchObject({ state: "up", kind: "builtin", tools: ["now", "wait"] });
     expect(byName.clock!.metadata.tools).toBe("now,wait");
     expect(byName.remote).toMatchObject({ state: "up", kind: "http" });
+    // The configured description, else the built-in's own, says what a server is for.
+    expect(byName.remote!.description).toMatch(/^a clock over HTTP: MCP server 'remote' \(http\) hosted by lyra tools on h1/);
+    expect(byName.clock!.description).toMatch(/^the time in any time zone.*: MCP server 'clock' \(builtin\)/);
   });
 });
 
