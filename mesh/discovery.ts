@@ -5,6 +5,7 @@
  */
 import { Svcm, type ServiceInfo, type ServiceStats } from "@nats-io/services";
 import type { Mesh } from "./connect.ts";
+import { isNoResponders } from "./errors.ts";
 import { AGENT_SERVICE_NAME, LYRA_ENDPOINT, PROMPT_ENDPOINT } from "./rolecall/service.ts";
 import { AGENT } from "./subjects.ts";
 
@@ -69,8 +70,4 @@ async function collect<T>(query: () => Promise<AsyncIterable<T>>): Promise<T[]> 
     if (!isNoResponders(err)) throw err;
   }
   return out;
-}
-
-function isNoResponders(err: unknown): boolean {
-  return err instanceof Error && (err.name === "NoRespondersError" || /no responders/i.test(err.message));
 }

@@ -13,6 +13,14 @@ export class MeshError extends Error {
   }
 }
 
+/**
+ * Whether a NATS request failed because nothing listens on the subject. Discovery ($SRV) reads
+ * it as "no service at all": an empty mesh, not a failure.
+ */
+export function isNoResponders(err: unknown): boolean {
+  return err instanceof Error && (err.name === "NoRespondersError" || /no responders/i.test(err.message));
+}
+
 /** The connection closed while a call or handler was pending. */
 export class ConnectionClosedError extends MeshError {
   constructor(what = "operation", options?: { cause?: unknown }) {

@@ -75,8 +75,6 @@ export const subjects = {
   heartbeat: (owner: string, role: string) => `agents.hb.${AGENT}.${token("owner", owner)}.${roleToken(role)}`,
   /** Every agent's heartbeats, Lyra's and others' (§2.4). */
   heartbeatAll: "agents.hb.*.*.*",
-  /** Lyra's heartbeats only. */
-  heartbeatLyra: `agents.hb.${AGENT}.*.*`,
   /**
    * `mcp.v1.req.<tenant>.<user>.<server>.<method tokens>.<name>`: one MCP request (the
    * nats-mcp-gateway wire v1). `tools/call` is `tools.call`; the name token is the tool name when it
@@ -88,13 +86,10 @@ export const subjects = {
   mcpServer: (tenant: string, server: string) => `${MCP_PREFIX}.req.${token("tenant", tenant)}.*.${token("tool server", server)}.>`,
   /** Queue group shared by the replicas of one tool server. */
   mcpQueue: (server: string) => `mcp.${token("tool server", server)}`,
-  /** Every MCP request of a tenant (for taps). */
-  mcpAll: (tenant: string) => `${MCP_PREFIX}.req.${token("tenant", tenant)}.>`,
   /** Cancellation of an in-flight MCP request: its reply subject plus `.ctl`. */
   mcpControl: (reply: string) => `${reply}.ctl`,
   /** `mcp.v1.hb.<tenant>.<server>`: a tool server replica's liveness beacon. */
   mcpHeartbeat: (tenant: string, server: string) => `${MCP_PREFIX}.hb.${token("tenant", tenant)}.${token("tool server", server)}`,
-  mcpHeartbeatAll: `mcp.v1.hb.>`,
 } as const;
 
 const MCP_PREFIX = "mcp.v1";

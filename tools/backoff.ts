@@ -12,13 +12,11 @@ export interface BackoffOptions {
   stableMs?: number;
 }
 
-export const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30_000, stableMs: 60_000 } as const;
+const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30_000, stableMs: 60_000 } as const;
 
 export interface Backoff {
   /** The delay before the next start, given how long the last run lasted (0 when it never started). */
   next(ranMs: number): number;
-  /** How many delays in a row since the last reset. */
-  attempts(): number;
 }
 
 export function createBackoff(o: BackoffOptions = {}): Backoff {
@@ -33,6 +31,5 @@ export function createBackoff(o: BackoffOptions = {}): Backoff {
       n++;
       return d;
     },
-    attempts: () => n,
   };
 }

@@ -14,11 +14,10 @@ import { errorResponse, McpCode, MCP_PROTOCOL_VERSION, type JsonRpcRequest, type
 export interface BridgeOptions {
   /** How long a tools/list answer is reused, ms; 0 asks the server every time. */
   listTtlMs: number;
-  /** Longest a forwarded call may run, ms; default 10 min (callers cancel sooner through `.ctl`). */
-  callTimeoutMs?: number;
 }
 
-export const DEFAULT_BRIDGE_CALL_TIMEOUT_MS = 600_000;
+/** Longest a forwarded request may run, ms (callers cancel sooner through `.ctl`). */
+const BRIDGE_CALL_TIMEOUT_MS = 600_000;
 const SERVER_INFO_META = "io.modelcontextprotocol/serverInfo";
 const BRIDGED_METHODS = ["server/discover", "tools/list", "tools/call", "ping"];
 
@@ -32,32 +31,48 @@ export interface BridgeHandler extends McpHandler {
 }
 
 export function bridgeHandler(up: Upstream, o: BridgeOptions): BridgeHandler {
-  const callTimeoutMs = o.callTimeoutMs ?? DEFAULT_BRIDGE_CALL_TIMEOUT_MS;
-  let cache: { gen: number; at: number; tools: Tool[] } | undefined;
+  let cache: { gen: number; epoch: number; at: number; tools: Tool[] } | undefined;
   let fetches = 0;
   let progressSeq = 0;
-  let inflightList: Promise<Tool[]> | undefined;
+  // Bumped by every list_changed: a listing that was under way then may be stale, so it is
+  // answered to whoever asked before the change but neither cached nor shared after it.
+  let epoch = 0;
+  let inflight: { gen: number; epoch: number; list: Promise<Tool[]> } | undefined;
 
   const tools = async (): Promise<Tool[]> => {
     const gen = up.generation();
-    if (cache && cache.gen === gen && Date.now() - cache.at < o.listTtlMs) return cache.tools;
+    const at = epoch;
+    if (cache && cache.gen === gen && cache.epoch === at && Date.now() - cache.at < o.listTtlMs) return cache.tools;
     // Concurrent misses share one request to the server.
-    inflightList ??= up
-      .run(async (c) => {
-        fetches++;
-        const res = await c.listTools(undefined, { cacheMode: "refresh", timeout: callTimeoutMs });
-        return res.tools.map(toModernTool);
-      })
-      .then((list) => ((cache = { gen, at: Date.now(), tools: list }), list))
-      .finally(() => (inflightList = undefined));
-    return inflightList;
+    if (inflight && inflight.gen === gen && inflight.epoch === at) return inflight.list;
+    const mine = {
+      gen,
+      epoch: at,
+      list: up
+        .run(async (c) => {
+          fetches++;
+          const res = await c.listTools(undefined, { cacheMode: "refresh", timeout: BRIDGE_CALL_TIMEOUT_MS });
+          return res.tools.map(toModernTool);
+        })
+        .then((list) => {
+          if (epoch === at) cache = { gen, epoch: at, at: Date.now(), tools: list };
+          return list;
+        })
+        .finally(() => {
+          if (inflight === mine) inflight = undefined;
+        }),
+    };
+    inflight = mine;
+    return mine.list;
   };
 
   // A (re)started server is listed at once, so status and metrics show its tools; a server that
   // says its list changed is asked again on the next tools/list.
   up.onEvent((e) => {
-    if (e === "tools_changed") cache = undefined;
-    else void tools().catch(() => undefined);
+    if (e === "tools_changed") {
+      epoch++;
+      cache = undefined;
+    } else void tools().catch(() => undefined);
   });
 
   const serverMeta = () => {
@@ -88,7 +103,7 @@ export function bridgeHandler(up: Upstream, o: BridgeOptions): BridgeHandler {
         case "tools/list":
           return ok(req, { tools: await tools(), ttlMs: 0, cacheScope: "private" });
         case "ping":
-          return await up.run(async (c) => (await c.ping({ timeout: callTimeoutMs }), ok(req, {})));
+          return await up.run(async (c) => (await c.ping({ timeout: BRIDGE_CALL_TIMEOUT_MS }), ok(req, {})));
         case "tools/call":
           return await call(req, ctx);
         default:
@@ -109,7 +124,7 @@ export function bridgeHandler(up: Upstream, o: BridgeOptions): BridgeHandler {
     const token = `lyra-${++progressSeq}`;
     const off = callerToken === undefined ? () => undefined : up.onProgress(token, (pr) => ctx.notify({ jsonrpc: "2.0", method: "notifications/progress", params: { ...pr, progressToken: callerToken } }));
     const result = await up
-      .run((c) => c.callTool({ name, arguments: args, ...(callerToken === undefined ? {} : { _meta: { progressToken: token } }) }, { signal: ctx.signal, timeout: callTimeoutMs }))
+      .run((c) => c.callTool({ name, arguments: args, ...(callerToken === undefined ? {} : { _meta: { progressToken: token } }) }, { signal: ctx.signal, timeout: BRIDGE_CALL_TIMEOUT_MS }))
       .finally(off);
     return ok(req, result);
   };

@@ -4,3 +4,4 @@
 export * from "./wire.ts";
 export { ToolsError, McpWireError } from "./errors.ts";
 export { createMcpClient, DEFAULT_MCP_INACTIVITY_MS, REQUEST_TIMEOUT, type McpClient, type McpClientOptions, type McpRequestOptions } from "./client.ts";
+export { meshRequest, listTools, MAX_TOOL_LIST_PAGES, DEFAULT_LIST_PAGE_TIMEOUT_MS, type ListedTool, type ListToolsOptions } from "./request.ts";

@@ -35,7 +35,8 @@ export function stdioConnector(server: string, cfg: StdioServerConfig, env: Env 
   return () => {
     const transport = new StdioClientTransport({ command: cfg.command, args, env: childEnv, cwd: cfg.cwd, stderr: "pipe" });
     let tail = "";
-    // The child's stderr is kept (last lines only) for the error a failed start or a crash reports.
+    // The child's stderr is kept (last lines only) for the local log of a failed start or a crash;
+    // it never goes on the mesh (it may hold secrets or paths).
     transport.stderr?.on("data", (d: Buffer) => {
       tail = (tail + d.toString()).slice(-STDERR_TAIL_CHARS);
     });

@@ -5,6 +5,7 @@
  */
 import { Svcm, type ServiceInfo, type ServiceStats } from "@nats-io/services";
 import type { Mesh } from "../mesh/connect.ts";
+import { isNoResponders } from "../mesh/errors.ts";
 import { WIRE_VERSION } from "./wire.ts";
 
 export interface DiscoveredToolServer {
@@ -15,6 +16,8 @@ export interface DiscoveredToolServer {
   host: string;
   /** builtin, stdio, http (unknown for other implementations). */
   kind: string;
+  /** The service description: what the server is for (its configured description) and where it runs. */
+  description: string;
   /** up, starting, restarting, failed (a server that reports no state is up). */
   state: string;
   error?: string;
@@ -52,6 +55,7 @@ export async function discoverToolServers(mesh: Mesh, opts: DiscoverToolServersO
       mesh: md.mesh ?? "",
       host: md.host ?? "",
       kind: d.kind ?? md.kind ?? "",
+      description: info.description ?? "",
       state: d.state ?? "up",
       ...(d.error ? { error: d.error } : {}),
       tools,
@@ -71,7 +75,7 @@ async function collect<T>(query: () => Promise<AsyncIterable<T>>): Promise<T[]> 
     for await (const item of await query()) out.push(item);
   } catch (err) {
     // No service at all answers as NATS no-responders: an empty mesh, not a failure.
-    if (!(err instanceof Error && (err.name === "NoRespondersError" || /no responders/i.test(err.message)))) throw err;
+    if (!isNoResponders(err)) throw err;
   }
   return out;
 }

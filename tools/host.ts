@@ -14,9 +14,9 @@ import { describeTarget, httpConnector, stdioConnector } from "./connectors.ts";
 import { ToolsError } from "./errors.ts";
 import { createToolMetrics, instrumentCalls, type ToolMetrics } from "./metrics.ts";
 import { sdkHandler } from "./sdk.ts";
+import { meshRequest } from "./request.ts";
 import { serveMcp, type McpHandler, type ToolServer } from "./server.ts";
 import { ServerState, superviseUpstream, type Upstream } from "./upstream.ts";
-import { MCP_PROTOCOL_VERSION, MetaKey } from "./wire.ts";
 
 export const ToolServerKind = { Builtin: "builtin", Stdio: "stdio", Http: "http" } as const;
 export type ToolServerKind = (typeof ToolServerKind)[keyof typeof ToolServerKind];
@@ -71,6 +71,8 @@ export interface ToolHost extends AsyncDisposable {
 interface Hosted {
   server: string;
   kind: ToolServerKind;
+  /** What it is for (tools.servers.<s>.description, else the built-in's own); in $SRV.INFO. */
+  description?: string;
   handler: McpHandler & { close?(): Promise<void> };
   upstream?: Upstream;
   tools: () => string[];
@@ -96,7 +98,7 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
         tenant: o.tenant,
         host: o.host,
         handler: instrumentCalls(h.handler, h.server, metrics, h.tools),
-        description: `MCP server '${h.server}' (${h.kind}) hosted by lyra tools on ${o.host}`,
+        description: `${h.description ? `${h.description}: ` : ""}MCP server '${h.server}' (${h.kind}) hosted by lyra tools on ${o.host}`,
         metadata: { kind: h.kind, tools: h.tools().join(",") },
         stats: () => ({ kind: h.kind, state: stateOf(h), error: h.upstream?.status().error, tools: h.tools(), restarts: h.upstream?.status().restarts ?? 0 }),
         keepAliveMs: o.keepAliveMs,
@@ -146,19 +148,19 @@ function plan(server: string, cfg: ToolServerConfig, o: ToolHostOptions): () => 
       const ready = async () => {
         tools = await listOnce(handler, o.tenant).catch((err: unknown) => (log.warn({ err }, "built-in tool server does not list its tools"), []));
       };
-      return { server, kind: ToolServerKind.Builtin, handler, tools: () => tools, listFetches: () => 0, ready };
+      return { server, kind: ToolServerKind.Builtin, description: cfg.description ?? b.description, handler, tools: () => tools, listFetches: () => 0, ready };
     };
   }
   const kind = "command" in cfg ? ToolServerKind.Stdio : ToolServerKind.Http;
   const connect = "command" in cfg ? stdioConnector(server, cfg, o.env) : httpConnector(server, cfg, o.env);
   return () => {
-    const upstream = superviseUpstream({ server, target: describeTarget(cfg), connect, log, backoff: o.backoff, startTimeoutMs: o.startTimeoutMs });
+    const upstream = superviseUpstream({ server, target: describeTarget(cfg), connect, log, host: o.host, backoff: o.backoff, startTimeoutMs: o.startTimeoutMs });
     const bridge = bridgeHandler(upstream, { listTtlMs: (o.listTtlS ?? 60) * 1000 });
     const ready = async () => {
       await upstream.firstAttempt;
       if (upstream.status().state === ServerState.Up) await bridge.refreshTools().catch((err: unknown) => log.warn({ err }, "bridged MCP server does not list its tools"));
     };
-    return { server, kind, handler: bridge, upstream, tools: bridge.toolNames, listFetches: bridge.listFetches, ready };
+    return { server, kind, description: cfg.description, handler: bridge, upstream, tools: bridge.toolNames, listFetches: bridge.listFetches, ready };
   };
 }
 
@@ -184,7 +186,6 @@ async function stopAll(hosted: Hosted[], graceMs: number): Promise<void> {
 
 /** A built-in's tool names, asked the way a mesh client would. */
 async function listOnce(handler: McpHandler, tenant: string): Promise<string[]> {
-  const meta = { [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {} };
-  const res = await handler({ jsonrpc: "2.0", id: 0, method: "tools/list", params: { _meta: meta } }, { signal: new AbortController().signal, notify: () => undefined, tenant, user: "_" });
+  const res = await handler(meshRequest("tools/list"), { signal: new AbortController().signal, notify: () => undefined, tenant, user: "_" });
   return "result" in res ? ((res.result.tools as { name: string }[] | undefined) ?? []).map((t) => t.name) : [];
 }

@@ -52,9 +52,9 @@ export function createToolMetrics(live: () => { server: string; up: boolean; res
   });
   return {
     registry,
-    calls: new Counter({ name: "lyra_tool_calls_total", help: "tools/call requests by outcome", labelNames: ["server", "tool", "outcome"], ...r }),
-    duration: new Histogram({ name: "lyra_tool_call_duration_seconds", help: "Time a tools/call took on this host", labelNames: ["server", "tool"], buckets: LATENCY_BUCKETS, ...r }),
-    inFlight: new Gauge({ name: "lyra_tool_calls_in_flight", help: "tools/call requests running now", labelNames: ["server"], ...r }),
+    calls: new Counter({ name: "lyra_tool_server_calls_total", help: "tools/call requests a tool server answered, by outcome", labelNames: ["server", "tool", "outcome"], ...r }),
+    duration: new Histogram({ name: "lyra_tool_server_call_duration_seconds", help: "Time a tools/call took on this host", labelNames: ["server", "tool"], buckets: LATENCY_BUCKETS, ...r }),
+    inFlight: new Gauge({ name: "lyra_tool_server_calls_in_flight", help: "tools/call requests running now", labelNames: ["server"], ...r }),
   };
 }
 

@@ -25,7 +25,7 @@ export interface UpstreamAttempt {
   client: Client;
   transport: Parameters<Client["connect"]>[0];
   pid?: () => number | undefined;
-  /** The last lines the server wrote to stderr, for error messages. */
+  /** The last lines the server wrote to stderr, for the local log only (never on the mesh). */
   stderrTail?: () => string;
 }
 
@@ -35,6 +35,8 @@ export interface UpstreamOptions {
   target: string;
   connect: () => UpstreamAttempt;
   log: Logger;
+  /** This machine's name, for messages that point at its log; default "this host". */
+  host?: string;
   backoff?: BackoffOptions;
   /** How long a start (spawn + initialize) may take, ms; default 30000. */
   startTimeoutMs?: number;
@@ -93,6 +95,7 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
   let starting: UpstreamAttempt | undefined;
   let closed = false;
   let wake: (() => void) | undefined;
+  let cancelStart: (() => void) | undefined;
   const progress = new Map<string, (params: Record<string, unknown>) => void>();
   const listeners: ((e: UpstreamEvent) => void)[] = [];
   const emit = (e: UpstreamEvent) => {
@@ -101,14 +104,22 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
   let firstDone!: () => void;
   const firstAttempt = new Promise<void>((r) => (firstDone = r));
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(() => ((wake = undefined), resolve()), ms);
-      wake = () => (clearTimeout(t), (wake = undefined), resolve());
-    });
+  // What a server printed stays in this host's log: errors go out in heartbeats, $SRV.STATS and
+  // -32010 answers (so to models and the conversation log), and stderr may hold secrets.
+  const seeLog = `see the lyra tools log on ${o.host ?? "this host"}`;
+  const stderrOf = (a: UpstreamAttempt) => a.stderrTail?.().trim() || undefined;
 
-  const start = async (): Promise<Live> => {
-    const attempt = (starting = o.connect());
+  // Backoff waits end at once on close(), so a stop never waits out a 30 s delay.
+  const sleep = (ms: number) =>
+    closed
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const t = setTimeout(() => ((wake = undefined), resolve()), ms);
+          wake = () => (clearTimeout(t), (wake = undefined), resolve());
+        });
+
+  const start = async (attempt: UpstreamAttempt): Promise<Live> => {
+    starting = attempt;
     const l: Live = { attempt, lost: new Set() };
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -116,15 +127,16 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
         attempt.client.connect(attempt.transport),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`no answer to initialize within ${startTimeoutMs} ms`)), startTimeoutMs);
+          cancelStart = () => reject(new Error("lyra tools is shutting down"));
         }),
       ]);
     } catch (err) {
       await attempt.client.close().catch(() => undefined);
-      const tail = attempt.stderrTail?.().trim();
-      throw new ToolsError("upstream_start", `${(err as Error).message}${tail ? ` (its stderr: ${tail})` : ""}`, { cause: err });
+      throw new ToolsError("upstream_start", (err as Error).message, { cause: err });
     } finally {
       clearTimeout(timer);
       starting = undefined;
+      cancelStart = undefined;
     }
     return l;
   };
@@ -133,17 +145,22 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
     while (!closed) {
       const began = Date.now();
       let l: Live;
+      let attempt: UpstreamAttempt | undefined;
       try {
-        l = await start();
+        attempt = o.connect();
+        l = await start(attempt);
       } catch (err) {
+        // close() cut the start short: not a failure, and nothing to wait for.
+        if (closed) break;
         state = ServerState.Failed;
-        error = `could not start ${o.target}: ${(err as Error).message}`;
+        const stderr = attempt && stderrOf(attempt);
+        error = `could not start ${o.target}: ${(err as Error).message}${stderr ? `; ${seeLog}` : ""}`;
         const delay = backoff.next(0);
         retryAt = Date.now() + delay;
         // Said once at warn; the same failure again (every backoff step) only at debug.
         const level = error === lastError ? "debug" : "warn";
         lastError = error;
-        o.log[level]({ err: (err as Error).message, retryInMs: delay }, `tool server '${o.server}' failed to start`);
+        o.log[level]({ err: (err as Error).message, stderr, retryInMs: delay }, `tool server '${o.server}' failed to start`);
         firstDone();
         await sleep(delay);
         continue;
@@ -173,16 +190,16 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
       emit("up");
       await ended;
       live = undefined;
-      const tail = l.attempt.stderrTail?.().trim();
-      const why = `tool server '${o.server}' (${o.target}) exited${tail ? ` (its stderr: ${tail})` : ""}`;
+      const stderr = stderrOf(l.attempt);
+      const why = `tool server '${o.server}' (${o.target}) exited`;
       for (const f of l.lost) f(why);
       if (closed) break;
       restarts++;
       const delay = backoff.next(Date.now() - began);
       state = ServerState.Restarting;
-      error = why;
+      error = `${why}; ${seeLog}`;
       retryAt = Date.now() + delay;
-      o.log.warn({ restarts, retryInMs: delay }, `${why}; restarting`);
+      o.log.warn({ restarts, stderr, retryInMs: delay }, `${why}; restarting`);
       await sleep(delay);
     }
     state = ServerState.Stopped;
@@ -218,7 +235,7 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
       const l = live;
       if (!l || state !== ServerState.Up) return Promise.reject(downError());
       return new Promise((resolve, reject) => {
-        const onLost = (why: string) => reject(new ToolsError("upstream_down", `${why} while the call was in flight; it is restarting: re-issue the request`));
+        const onLost = (why: string) => reject(new ToolsError("upstream_down", `${why} while the call was in flight (${seeLog}); it is restarting: re-issue the request`));
         l.lost.add(onLost);
         fn(l.attempt.client)
           .then(resolve, reject)
@@ -228,6 +245,7 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
     async close() {
       closed = true;
       wake?.();
+      cancelStart?.();
       // A start in progress is cut short: its connect then fails and the loop ends.
       await starting?.client.close().catch(() => undefined);
       const l = live;

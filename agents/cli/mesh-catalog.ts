@@ -3,9 +3,9 @@
  * (collision-free: server names have no `_`), each with its server's input schema and description.
  * One listing is reused for the config's `tools.list_ttl_s`.
  */
-import { qualifiedToolName } from "../../tools/index.ts";
+import { qualifiedToolName, type ListedTool } from "../../tools/index.ts";
 import type { Logger } from "../../mesh/logger.ts";
-import { findToolServers, listServerTools, type ListedTool, type ToolMesh } from "./tool-mesh.ts";
+import { findToolServers, listServerTools, type ToolMesh } from "./tool-mesh.ts";
 
 export interface MeshTool {
   server: string;

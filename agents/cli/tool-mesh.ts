@@ -1,16 +1,14 @@
 /**
  * What `lyra mcp`, `lyra tools ls` and `lyra tools call` share: connecting as an MCP caller of the
- * mesh (tenant = the config's mesh name), finding the tool servers, and listing their tools.
- *
- * Discovery is local here until tools/ has its own: `$SRV.INFO` of every micro service, keeping
- * those whose metadata says `wire: mcp.v1` and `mesh: <tenant>` (the metadata `serveMcp` sets).
+ * mesh (tenant = the config's mesh name), finding the tool servers (the config's, and those
+ * tools/'s `discoverToolServers` finds through $SRV) and listing their tools (tools/'s `listTools`).
  */
-import { Svcm, type ServiceInfo } from "@nats-io/services";
 import type { Mesh } from "../../mesh/connect.ts";
 import { createLogger } from "../../mesh/logger.ts";
 import { MCP_UNSET } from "../../mesh/subjects.ts";
 import type { MeshConfig } from "../../schemas/config.ts";
-import { createMcpClient, MCP_PROTOCOL_VERSION, MetaKey, WIRE_VERSION, type JsonRpcRequest, type McpClient } from "../../tools/index.ts";
+import { createMcpClient, discoverToolServers, listTools, McpWireError, type ListedTool, type McpClient } from "../../tools/index.ts";
+import { AgentError, Fault } from "../errors.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig } from "./config.ts";
 import { UsageError } from "./command.ts";
 import { natsHelp, natsOption } from "./shared.ts";
@@ -64,70 +62,29 @@ export interface FoundToolServer {
 export async function findToolServers(tm: ToolMesh, timeoutMs = 1000): Promise<FoundToolServer[]> {
   const byName = new Map<string, FoundToolServer>();
   for (const server of Object.keys(tm.cfg.tools.servers)) byName.set(server, { server, hosts: [], configured: true });
-  for (const info of await serviceInfos(tm.mesh, timeoutMs)) {
-    const md = info.metadata ?? {};
-    if (md.wire !== `mcp.v${WIRE_VERSION}` || md.mesh !== tm.tenant || !md.server) continue;
-    const f = byName.get(md.server) ?? { server: md.server, hosts: [], configured: false };
-    if (md.host && !f.hosts.includes(md.host)) f.hosts.push(md.host);
-    byName.set(md.server, f);
+  for (const d of await discoverToolServers(tm.mesh, { timeoutMs, tenant: tm.tenant })) {
+    const f = byName.get(d.server) ?? { server: d.server, hosts: [], configured: false };
+    if (d.host && !f.hosts.includes(d.host)) f.hosts.push(d.host);
+    byName.set(d.server, f);
   }
   return [...byName.values()].sort((a, b) => a.server.localeCompare(b.server));
 }
 
-async function serviceInfos(mesh: Mesh, maxWait: number): Promise<ServiceInfo[]> {
-  // @nats-io/services carries its own nats-core copy; the connection is the same at runtime.
-  const client = new Svcm(mesh.nc as unknown as Svcm["nc"]).client({ strategy: "stall", maxWait });
-  const out: ServiceInfo[] = [];
-  try {
-    for await (const info of await client.info()) out.push(info);
-  } catch (err) {
-    // No service at all answers as NATS no-responders: an empty mesh, not a failure.
-    if (!(err instanceof Error && (err.name === "NoRespondersError" || /no responders/i.test(err.message)))) throw err;
-  }
-  return out;
-}
-
-let nextId = 1;
-
-/** A 2026-07-28 request as the wire wants it: protocol version and client capabilities in `_meta`. */
-export function meshRequest(method: string, params: Record<string, unknown> = {}, meta: Record<string, unknown> = {}): JsonRpcRequest {
-  return {
-    jsonrpc: "2.0",
-    id: nextId++,
-    method,
-    params: { ...params, _meta: { ...meta, [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {} } },
-  };
-}
-
-/** A tool as `tools/list` describes it. */
-export interface ListedTool {
-  name: string;
-  description?: string;
-  inputSchema?: Record<string, unknown>;
-  [key: string]: unknown;
-}
-
 /** Every tool of one server (all pages); throws a ToolListError with the JSON-RPC error. */
-export async function listServerTools(client: McpClient, server: string, timeoutMs = 10_000): Promise<ListedTool[]> {
-  const tools: ListedTool[] = [];
-  let cursor: string | undefined;
-  for (let page = 0; page < 100; page++) {
-    const res = await client.request(server, meshRequest("tools/list", cursor ? { cursor } : {}), { timeoutMs });
-    if ("error" in res) throw new ToolListError(server, res.error.code, res.error.message);
-    const r = res.result as { tools?: ListedTool[]; nextCursor?: string };
-    tools.push(...(r.tools ?? []));
-    if (!r.nextCursor) break;
-    cursor = r.nextCursor;
+export async function listServerTools(client: McpClient, server: string, timeoutMs?: number): Promise<ListedTool[]> {
+  try {
+    return await listTools(client, server, { timeoutMs });
+  } catch (err) {
+    if (err instanceof McpWireError) throw new ToolListError(server, err.rpcCode, err.message, { cause: err });
+    throw err;
   }
-  return tools;
 }
 
-export class ToolListError extends Error {
-  readonly code = "tools_list_failed";
+/** A tool server answered tools/list with an error (not running, unknown to the mesh, ...). */
+export class ToolListError extends AgentError {
   readonly rpcCode: number;
-  constructor(server: string, rpcCode: number, message: string) {
-    super(`tool server '${server}' did not list its tools (${rpcCode}): ${message}`);
-    this.name = new.target.name;
+  constructor(server: string, rpcCode: number, message: string, options?: { cause?: unknown }) {
+    super("tools_list_failed", Fault.System, `tool server '${server}' did not list its tools (${rpcCode}): ${message}`, options);
     this.rpcCode = rpcCode;
   }
 }

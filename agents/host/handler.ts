@@ -123,7 +123,7 @@ function routerHandler(o: RoleHandlerOptions): RoleHandler {
     let text = "";
     let final: FinalModelChunk | undefined;
     try {
-      const mreq = { ...modelRequest(o, req, instructions), format, tools: undefined };
+      const mreq = { ...modelRequest(o, req, instructions), format };
       for await (const c of o.backend.chat(mreq, { signal: ctx.signal, firstTokenTimeoutMs: o.config.first_token_timeout_ms })) {
         if (c.type === "delta") text += c.text;
         else if (c.type === "final") final = c;

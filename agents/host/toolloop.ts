@@ -25,12 +25,18 @@ export interface ToolLoopOptions {
   toolTimeoutMs: number;
   firstTokenTimeoutMs?: number;
   log: Logger;
-  /** Every finished call (metrics). */
+  /**
+   * Every finished call (metrics). `server` and `tool` are those of an offered tool, else `_other`:
+   * names the model invents (refused, unknown) must not grow the label set.
+   */
   onResult?: (r: { server: string; tool: string; status: string; latencyMs: number }) => void;
 }
 
 /** What the loop yields: wire chunks as they happen, then the answer's merged final. */
 export type LoopOutput = { kind: "chunk"; chunk: Chunk } | { kind: "final"; final: FinalModelChunk };
+
+/** The metric label of a server or tool the model named but was not offered (as tools/metrics.ts labels unknown tools). */
+const OTHER_LABEL = "_other";
 
 export const budgetNote = (steps: number) =>
   `You have used all ${steps} tool steps allowed for this answer. Answer the user now with what you have; do not call tools.`;
@@ -73,7 +79,8 @@ export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: 
     for await (const { i, r, ms } of runParallel(o, calls, offer.names, signal)) {
       results[i] = r;
       const call = calls[i]!;
-      o.onResult?.({ server: r.server ?? "none", tool: r.tool ?? call.name, status: r.status, latencyMs: ms });
+      const offered = offer.names.get(call.name);
+      o.onResult?.({ server: offered?.server ?? OTHER_LABEL, tool: offered?.tool ?? OTHER_LABEL, status: r.status, latencyMs: ms });
       const data = { id: call.id, name: call.name, content: r.text, is_error: r.isError, status: r.status, latency_ms: ms, host: o.host, ...(r.server ? { server: r.server, tool: r.tool } : {}) };
       yield { kind: "chunk", chunk: { type: "tool_result", data } };
     }

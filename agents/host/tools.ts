@@ -9,15 +9,17 @@ import type { Logger } from "../../mesh/logger.ts";
 import {
   createMcpClient,
   grantAllows,
+  listTools,
   McpCode,
-  MCP_PROTOCOL_VERSION,
+  meshRequest,
   MetaKey,
+  McpWireError,
   qualifiedToolName,
   REQUEST_TIMEOUT,
   splitToolName,
   ToolsError,
-  type JsonRpcRequest,
   type JsonRpcResponse,
+  type ListedTool,
   type McpClient,
 } from "../../tools/caller.ts";
 import { callOutcome, errorOutcome, ToolStatus, type ToolOutcome } from "./toolcontent.ts";
@@ -26,7 +28,8 @@ import { callOutcome, errorOutcome, ToolStatus, type ToolOutcome } from "./toolc
 export const DEFAULT_TOOL_LIST_TIMEOUT_MS = 5_000;
 /** How long a failed listing is remembered (so a dead server does not cost every turn), ms. */
 const FAILED_LIST_TTL_MS = 5_000;
-const MAX_LIST_PAGES = 20;
+/** Who is asking, in the `_meta` of every request (server logs say so). */
+const CLIENT_META = { [MetaKey.ClientInfo]: { name: "lyra-agent", version: "0.1.0" } };
 
 export interface ToolPlaneOptions {
   mesh: Mesh;
@@ -62,45 +65,28 @@ export interface ToolPlane {
   close(): void;
 }
 
-interface McpTool {
-  name: string;
-  description?: string;
-  inputSchema?: Record<string, unknown>;
-}
-
-type Listing = { at: number; tools?: McpTool[]; error?: string };
+type Listing = { at: number; tools?: ListedTool[]; error?: string };
 
 export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
   const ttl = o.listTtlMs ?? 60_000;
   const clients = new Map<string, McpClient>();
   const listings = new Map<string, Listing>();
   const pending = new Map<string, Promise<Listing>>();
-  let nextId = 0;
   const clientFor = (role: string) => {
     let c = clients.get(role);
     if (!c) clients.set(role, (c = createMcpClient(o.mesh, { tenant: o.tenant, user: role })));
     return c;
   };
-  const request = (method: string, params: Record<string, unknown>): JsonRpcRequest => ({
-    jsonrpc: "2.0",
-    id: ++nextId,
-    method,
-    params: { ...params, _meta: { [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {}, [MetaKey.ClientInfo]: { name: "lyra-agent", version: "0.1.0" } } },
-  });
 
   // No caller's signal: the listing is shared by every answer waiting for it (and cached).
   async function fetchListing(role: string, server: string): Promise<Listing> {
-    const tools: McpTool[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const res = await clientFor(role).request(server, request("tools/list", cursor ? { cursor } : {}), { timeoutMs: o.listTimeoutMs ?? DEFAULT_TOOL_LIST_TIMEOUT_MS });
-      if ("error" in res) return { at: Date.now(), error: `${res.error.message} (code ${res.error.code})` };
-      const r = res.result as { tools?: unknown; nextCursor?: unknown };
-      for (const t of Array.isArray(r.tools) ? (r.tools as McpTool[]) : []) if (typeof t?.name === "string") tools.push(t);
-      cursor = typeof r.nextCursor === "string" && r.nextCursor ? r.nextCursor : undefined;
-      if (!cursor) break;
+    try {
+      const tools = await listTools(clientFor(role), server, { timeoutMs: o.listTimeoutMs ?? DEFAULT_TOOL_LIST_TIMEOUT_MS, meta: CLIENT_META });
+      return { at: Date.now(), tools };
+    } catch (err) {
+      if (err instanceof McpWireError) return { at: Date.now(), error: `${err.message} (code ${err.rpcCode})` };
+      throw err;
     }
-    return { at: Date.now(), tools };
   }
 
   async function listing(role: string, server: string): Promise<Listing> {
@@ -152,7 +138,7 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
       }
       let res: JsonRpcResponse;
       try {
-        res = await clientFor(role).request(server, request("tools/call", { name: tool, arguments: call.arguments }), { signal: opts.signal, timeoutMs: opts.timeoutMs });
+        res = await clientFor(role).request(server, meshRequest("tools/call", { name: tool, arguments: call.arguments }, CLIENT_META), { signal: opts.signal, timeoutMs: opts.timeoutMs });
       } catch (err) {
         const cancelled = err instanceof ToolsError && err.code === "cancelled";
         return { server, tool, ...errorOutcome(cancelled ? ToolStatus.Cancelled : ToolStatus.Unavailable, `tool '${call.name}' was not completed: ${(err as Error).message}`) };

@@ -5,8 +5,8 @@ export interface CompletedAnswer {
   text: string;
   final: FinalInfo;
   toolCalls: ToolCall[];
-  /** The tool_call and tool_result chunks, in the order they were sent (replayed as they were). */
-  toolEvents?: Chunk[];
+  /** The tool_call and tool_result chunks, in the order they were sent (replayed as they were); empty without tools. */
+  toolEvents: Chunk[];
 }
 
 export interface AnswerCache {

@@ -90,7 +90,7 @@ export async function runJob(job: Job, handler: RoleHandler, ctx: RoleContext, h
     if (job.stopReason) return { type: "stopped", reason: job.stopReason };
     const final = job.final ?? synthesizedFinal(job, host, role);
     const toolEvents = job.history.filter((c) => c.type === "tool_call" || c.type === "tool_result");
-    const answer: CompletedAnswer = { text: job.text, final, toolCalls: job.toolCalls, ...(toolEvents.length ? { toolEvents } : {}) };
+    const answer: CompletedAnswer = { text: job.text, final, toolCalls: job.toolCalls, toolEvents };
     sendAnswer(sink, answer);
     return { type: "completed", answer };
   } catch (err) {
@@ -142,8 +142,7 @@ export function replayAnswer(sink: ReplySink, answer: CompletedAnswer): void {
   sink.ack();
   if (sink.stream) {
     // Tool events first, as they happened before the answer's text (a tool loop's order).
-    if (answer.toolEvents) for (const c of answer.toolEvents) sink.send(c);
-    else for (const tc of answer.toolCalls) sink.send({ type: "tool_call", data: tc });
+    for (const c of answer.toolEvents) sink.send(c);
     sink.send({ type: "response", data: answer.text });
   }
   sendAnswer(sink, answer);

@@ -8,10 +8,10 @@
 import { ProtocolError, Server, type CallToolResult, type Tool } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { createLogger, type Logger } from "../../../mesh/logger.ts";
-import { McpCode, splitToolName, ToolsError } from "../../../tools/index.ts";
+import { McpCode, meshRequest, splitToolName, ToolsError } from "../../../tools/index.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { createMeshCatalog, type MeshCatalog } from "../mesh-catalog.ts";
-import { meshRequest, openToolMesh, toolMeshHelp, toolMeshOptions, type ToolMesh } from "../tool-mesh.ts";
+import { openToolMesh, toolMeshHelp, toolMeshOptions, type ToolMesh } from "../tool-mesh.ts";
 
 const SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo";
 

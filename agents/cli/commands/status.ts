@@ -8,14 +8,14 @@ export const status = defineCommand({
   summary: "Every agent, role, model and host on the mesh, with load and health, and every tool server, found through $SRV discovery.",
   usage: "[--json] [--timeout MS]",
   options: { ...natsOption, json: { type: "boolean" }, timeout: { type: "string", default: "1500" } },
-  help: { ...natsHelp, json: "print JSON instead of a table", timeout: "how long to wait for answers, ms" },
+  help: { ...natsHelp, json: 'print JSON instead of the tables: { "roles": [...], "tool_servers": [...] }', timeout: "how long to wait for answers, ms" },
   async run(values) {
     const mesh = await cliConnect(values, "lyra-status");
     try {
       const timeoutMs = intOption("timeout", values.timeout, 1500);
       const [found, toolServers] = await Promise.all([discoverRoles(mesh, { timeoutMs }), discoverToolServers(mesh, { timeoutMs })]);
       if (values.json) {
-        process.stdout.write(JSON.stringify(found, null, 2) + "\n");
+        process.stdout.write(JSON.stringify({ roles: found, tool_servers: toolServers }, null, 2) + "\n");
         return found.length ? 0 : 1;
       }
       if (found.length === 0) {

@@ -1,6 +1,6 @@
-import { ToolsError, McpHeader, splitToolName, type JsonRpcResponse } from "../../../tools/index.ts";
+import { ToolsError, McpHeader, meshRequest, splitToolName, type JsonRpcResponse } from "../../../tools/index.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
-import { meshRequest, openToolMesh, toolMeshHelp, toolMeshOptions } from "../tool-mesh.ts";
+import { openToolMesh, toolMeshHelp, toolMeshOptions } from "../tool-mesh.ts";
 
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 

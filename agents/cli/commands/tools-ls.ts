@@ -1,5 +1,6 @@
 import { defineCommand, intOption } from "../command.ts";
-import { findToolServers, listServerTools, openToolMesh, toolMeshHelp, toolMeshOptions, type ListedTool } from "../tool-mesh.ts";
+import type { ListedTool } from "../../../tools/index.ts";
+import { findToolServers, listServerTools, openToolMesh, toolMeshHelp, toolMeshOptions } from "../tool-mesh.ts";
 
 interface ServerListing {
   server: string;

@@ -54,8 +54,10 @@ describe("lyra CLI", () => {
   it("lyra status lists every role with host, model and load", async () => {
     const p = runLyra(["status", "--nats", server.url, "--json"]);
     expect(await p.exited).toBe(0);
-    const found = JSON.parse(p.stdout()) as { role: string; host: string }[];
-    expect(found.map((f) => f.role).sort()).toEqual(["philosopher", "pragmatist", "router", "voice"]);
+    const found = JSON.parse(p.stdout()) as { roles: { role: string; host: string }[]; tool_servers: unknown[] };
+    expect(Object.keys(found)).toEqual(["roles", "tool_servers"]);
+    expect(found.roles.map((f) => f.role).sort()).toEqual(["philosopher", "pragmatist", "router", "voice"]);
+    expect(found.tool_servers).toEqual([]);
     const table = runLyra(["status", "--nats", server.url]);
     expect(await table.exited).toBe(0);
     expect(table.output()).toMatch(/ROLE\s+HOST\s+MODEL/);

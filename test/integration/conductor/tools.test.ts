@@ -201,5 +201,9 @@ describe("the specialists' tool loop, end to end (Ollama double, clock over NATS
     expect(events.filter((e) => e.type === "tool_result").length).toBe(2);
     const metrics = await host.metrics.registry.getSingleMetricAsString("lyra_tool_calls_total");
     expect(metrics).toMatch(/lyra_tool_calls_total\{role="pragmatist",server="clock",tool="now",outcome="ok"\} [3-9]/);
+    // Refused and unknown calls (earlier tests) are labelled _other: the model's names never become labels.
+    expect(metrics).toMatch(/lyra_tool_calls_total\{role="pragmatist",server="_other",tool="_other",outcome="refused"\} [1-9]/);
+    expect(metrics).toMatch(/lyra_tool_calls_total\{role="pragmatist",server="_other",tool="_other",outcome="unknown"\} [1-9]/);
+    expect(metrics).not.toMatch(/role="pragmatist",server="clock",tool="wait"|tool="(boo|nosuchtool)"/);
   });
 });

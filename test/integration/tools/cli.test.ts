@@ -43,13 +43,21 @@ describe("lyra tools", () => {
       expect(out).toMatch(/clock\s+tools-1\s+up\s+now,wait\s+0\s+\d+\s+0/);
       expect(out).toMatch(/broken\s+tools-1\s+failed/);
       expect(out).toMatch(/broken@tools-1: could not start command '\/nonexistent\/lyra-no-such-mcp-server'.*ENOENT/);
+      const json = runLyra(["status", "--nats", nats.url, "--json"], childEnv());
+      await within(json.exited, 30_000, "lyra status --json");
+      const st = JSON.parse(json.stdout()) as { roles: unknown[]; tool_servers: { server: string; host: string; state: string }[] };
+      expect(st.roles).toEqual([]);
+      expect(st.tool_servers.map((t) => [t.server, t.host, t.state])).toEqual([
+        ["broken", "tools-1", "failed"],
+        ["clock", "tools-1", "up"],
+      ]);
 
       const port = Number(/"metricsPort":(\d+)/.exec(p.output())?.[1]);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(metrics).toMatch(/lyra_tool_calls_total\{server="clock",tool="now",outcome="ok"\} 1/);
+      expect(metrics).toMatch(/lyra_tool_server_calls_total\{server="clock",tool="now",outcome="ok"\} 1/);
       expect(metrics).toMatch(/lyra_tool_server_up\{server="broken"\} 0/);
       expect(metrics).toMatch(/lyra_tool_server_up\{server="clock"\} 1/);
-      expect(metrics).toMatch(/lyra_tool_call_duration_seconds_count\{server="clock",tool="now"\} 1/);
+      expect(metrics).toMatch(/lyra_tool_server_call_duration_seconds_count\{server="clock",tool="now"\} 1/);
       // The exposition format, checked by Prometheus' own tool (lint: only prom-client's defaults may show).
       const promtool = spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" });
       if (promtool.error) throw new Error("promtool not found: install it with 'sudo apt-get install --no-install-recommends prometheus' (Debian/Ubuntu)");

@@ -3,10 +3,11 @@
  * bridged through the SDK's HTTP client transport, and what `lyra status` discovery sees.
  */
 import { createServer, type Server } from "node:http";
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMcpHandler } from "@modelcontextprotocol/server";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { silentLogger } from "../../../mesh/logger.ts";
+import { createLogger, silentLogger } from "../../../mesh/logger.ts";
 import { clockServer } from "../../../tools/builtin/clock.ts";
 import { createMcpClient, type McpClient } from "../../../tools/client.ts";
 import { discoverToolServers } from "../../../tools/discovery.ts";
@@ -24,6 +25,7 @@ let mcp: McpClient;
 let http: Server;
 let httpUrl: string;
 const seenAuth: string[] = [];
+const logLines: string[] = [];
 
 /** A real Streamable HTTP MCP server: the SDK's own handler on node:http. */
 async function startHttpMcp(): Promise<void> {
@@ -58,10 +60,10 @@ beforeAll(async () => {
       clock: { builtin: "clock" },
       nosuch: { command: "/nonexistent/lyra-no-such-mcp-server", args: [], env: {} },
       quitter: { command: process.execPath, args: ["-e", "console.error('no config for me'); process.exit(3)"], env: {} },
-      remote: { url: httpUrl, headers: { Authorization: "Bearer ${LYRA_TEST_TOKEN}" } },
+      remote: { url: httpUrl, headers: { Authorization: "Bearer ${LYRA_TEST_TOKEN}" }, description: "a clock over HTTP" },
     },
     env: { LYRA_TEST_TOKEN: "t0ken" },
-    log: silentLogger,
+    log: createLogger({ level: "warn", destination: new Writable({ write: (c: Buffer, _e, cb) => (logLines.push(c.toString()), cb()) }) }),
     heartbeatS: 1,
   });
   mcp = createMcpClient(mesh, { tenant: "test", user: "tester" });
@@ -81,7 +83,10 @@ describe("servers that cannot start", () => {
     expect(byName.nosuch!.state).toBe("failed");
     expect(byName.nosuch!.error).toMatch(/could not start command '\/nonexistent\/lyra-no-such-mcp-server'.*ENOENT/);
     expect(byName.quitter!.state).toBe("failed");
-    expect(byName.quitter!.error).toMatch(/no config for me/);
+    // What it printed stays in this host's log; the error (heartbeats, $SRV.STATS, -32010) points there.
+    expect(byName.quitter!.error).toMatch(/could not start command '.*'.*; see the lyra tools log on h1/);
+    expect(byName.quitter!.error).not.toMatch(/no config for me/);
+    expect(logLines.some((l) => l.includes("'quitter' failed to start") && l.includes("no config for me"))).toBe(true);
     expect(byName.clock!.state).toBe("up");
     expect(byName.clock!.tools).toEqual(["now", "wait"]);
     const sdk = await connectSdkClient(mcp, "clock");
@@ -102,9 +107,13 @@ describe("servers that cannot start", () => {
     expect(Object.keys(byName).sort()).toEqual(["clock", "nosuch", "quitter", "remote"]);
     expect(byName.nosuch).toMatchObject({ state: "failed", host: "h1", kind: "stdio", mesh: "test" });
     expect(byName.nosuch!.error).toMatch(/ENOENT/);
+    expect(byName.quitter!.error).not.toMatch(/no config for me/);
     expect(byName.clock).toMatchObject({ state: "up", kind: "builtin", tools: ["now", "wait"] });
     expect(byName.clock!.metadata.tools).toBe("now,wait");
     expect(byName.remote).toMatchObject({ state: "up", kind: "http" });
+    // The configured description, else the built-in's own, says what a server is for.
+    expect(byName.remote!.description).toMatch(/^a clock over HTTP: MCP server 'remote' \(http\) hosted by lyra tools on h1/);
+    expect(byName.clock!.description).toMatch(/^the time in any time zone.*: MCP server 'clock' \(builtin\)/);
   });
 });
 

@@ -45,6 +45,7 @@ describe("answer cache", () => {
   const answer = (text: string) => ({
     text,
     toolCalls: [],
+    toolEvents: [],
     final: { model: "m", backend: "b", host: "h", usage: { prompt_tokens: 0, completion_tokens: 0 }, timings: { total_ms: 1 } },
   });
 
