@@ -99,6 +99,7 @@ describe("serveRole: §3.4 instances and shutting down", () => {
         yield { type: "response", data: "never" };
       },
     });
+    await agent.nc.flush();
     const subject = await subjectOf("leaving");
     const pending = promptStream(caller.nc, subject, "stay", { inactivityMs: 20_000 });
     await started.promise;
@@ -129,6 +130,8 @@ describe("serveRole: §8.7.1 status failures", () => {
       },
       handler: () => undefined,
     });
+    // The service's subscriptions reach the server before the other connection asks for it.
+    await agent.nc.flush();
     try {
       const r = (await discover(caller.nc)).find((x) => instanceName(x) === "shaky")!;
       const status = r.endpoints.find((e) => e.name === "status")!.subject;
