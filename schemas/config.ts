@@ -96,7 +96,12 @@ export const ToolGrant = z
 const EnvMap = z.record(z.string(), z.string());
 /** One tool server `lyra tools` hosts: a built-in, a stdio MCP server, or a Streamable HTTP one. */
 export const ToolServerConfig = z.union([
-  z.strictObject({ builtin: z.string().min(1), description: z.string().optional() }),
+  z.strictObject({
+    builtin: z.string().min(1),
+    description: z.string().optional(),
+    /** The built-in's own settings (its README entry lists them); it checks them at start. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  }),
   z.strictObject({
     command: z.string().min(1),
     args: z.array(z.string()).default([]),

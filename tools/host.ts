@@ -9,7 +9,7 @@ import type { Logger } from "../mesh/logger.ts";
 import type { ToolServerConfig } from "../schemas/config.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { bridgeHandler } from "./bridge.ts";
-import { BUILTIN_TOOL_SERVERS, type BuiltinToolServer } from "./builtin/index.ts";
+import { BUILTIN_TOOL_SERVERS, type BuiltinToolServer, type StartedBuiltin } from "./builtin/index.ts";
 import { describeTarget, httpConnector, stdioConnector } from "./connectors.ts";
 import { ToolsError } from "./errors.ts";
 import { createToolMetrics, instrumentCalls, type ToolMetrics } from "./metrics.ts";
@@ -79,13 +79,17 @@ interface Hosted {
   listFetches: () => number;
   /** The first start (bridged) or tool listing (built-in); bounded, never rejects. */
   ready: () => Promise<void>;
+  /** Why a built-in could not start. */
+  error?: string;
+  /** Releases a built-in's long-lived parts. */
+  stop?: () => Promise<void>;
   ts?: ToolServer;
 }
 
 export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<ToolHost> {
   const names = selectServers(o.servers, o.only);
   // Everything that can be wrong in the config is found before anything starts.
-  const plans = names.map((server) => plan(server, o.servers[server]!, o));
+  const plans = names.map((server) => plan(mesh, server, o.servers[server]!, o));
   const hosted = plans.map((start) => start());
   const metrics = createToolMetrics(() => hosted.map((h) => ({ server: h.server, up: stateOf(h) === ServerState.Up, restarts: h.upstream?.status().restarts ?? 0 })));
   // First starts run side by side and are bounded (start timeout): a bad server never holds the others up.
@@ -100,7 +104,7 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
         handler: instrumentCalls(h.handler, h.server, metrics, h.tools),
         description: `${h.description ? `${h.description}: ` : ""}MCP server '${h.server}' (${h.kind}) hosted by lyra tools on ${o.host}`,
         metadata: { kind: h.kind, tools: h.tools().join(",") },
-        stats: () => ({ kind: h.kind, state: stateOf(h), error: h.upstream?.status().error, tools: h.tools(), restarts: h.upstream?.status().restarts ?? 0 }),
+        stats: () => ({ kind: h.kind, state: stateOf(h), error: errorOf(h), tools: h.tools(), restarts: h.upstream?.status().restarts ?? 0 }),
         keepAliveMs: o.keepAliveMs,
         heartbeatS: o.heartbeatS,
       });
@@ -111,7 +115,7 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
   }
   for (const h of hosted) {
     const st = stateOf(h);
-    o.log.info({ server: h.server, kind: h.kind, state: st, tools: h.tools(), error: h.upstream?.status().error }, `tool server '${h.server}': ${st}`);
+    o.log.info({ server: h.server, kind: h.kind, state: st, tools: h.tools(), error: errorOf(h) }, `tool server '${h.server}': ${st}`);
   }
   o.log.info({ servers: hosted.map((h) => h.server) }, "tool host serving");
 
@@ -124,7 +128,7 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
     servers: () =>
       hosted.map((h) => {
         const s = h.upstream?.status();
-        return { server: h.server, kind: h.kind, state: stateOf(h), error: s?.error, tools: h.tools(), restarts: s?.restarts ?? 0, pid: s?.pid, inFlight: h.ts?.inFlight() ?? 0, listFetches: h.listFetches() };
+        return { server: h.server, kind: h.kind, state: stateOf(h), error: errorOf(h), tools: h.tools(), restarts: s?.restarts ?? 0, pid: s?.pid, inFlight: h.ts?.inFlight() ?? 0, listFetches: h.listFetches() };
       }),
     drain: (graceMs = 10_000) => stop(graceMs),
     close: () => stop(0),
@@ -134,7 +138,7 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
 }
 
 /** Checks one server's config (builtin name, `${VAR}`s) and returns what starts it. */
-function plan(server: string, cfg: ToolServerConfig, o: ToolHostOptions): () => Hosted {
+function plan(mesh: Mesh, server: string, cfg: ToolServerConfig, o: ToolHostOptions): () => Hosted {
   const log = o.log.child({ component: "tool-server", server });
   if ("builtin" in cfg) {
     const builtins = o.builtins ?? BUILTIN_TOOL_SERVERS;
@@ -143,12 +147,31 @@ function plan(server: string, cfg: ToolServerConfig, o: ToolHostOptions): () => 
       throw new ToolsError("config", `tools.servers.${server}.builtin is '${cfg.builtin}', which is not a built-in tool server; use one of: ${Object.keys(builtins).join(", ")}`);
     }
     return () => {
-      const handler = sdkHandler(b.create);
-      let tools: string[] = [];
-      const ready = async () => {
-        tools = await listOnce(handler, o.tenant).catch((err: unknown) => (log.warn({ err }, "built-in tool server does not list its tools"), []));
+      let started: StartedBuiltin | undefined;
+      const h: Hosted = {
+        server,
+        kind: ToolServerKind.Builtin,
+        description: cfg.description ?? b.description,
+        handler: sdkHandler((ctx) => {
+          if (!started) throw new ToolsError("not_started", `built-in tool server '${server}' is not running: ${h.error ?? "starting"}`);
+          return started.create(ctx);
+        }),
+        tools: () => tools,
+        listFetches: () => 0,
+        ready: async () => {
+          try {
+            started = await b.start({ server, options: cfg.options ?? {}, mesh, tenant: o.tenant, host: o.host, env: o.env ?? process.env, log });
+          } catch (err) {
+            h.error = err instanceof Error ? err.message : String(err);
+            log.error({ err }, `built-in tool server '${server}' failed to start`);
+            return;
+          }
+          tools = await listOnce(h.handler, o.tenant).catch((err: unknown) => (log.warn({ err }, "built-in tool server does not list its tools"), []));
+        },
+        stop: async () => started?.close?.(),
       };
-      return { server, kind: ToolServerKind.Builtin, description: cfg.description ?? b.description, handler, tools: () => tools, listFetches: () => 0, ready };
+      let tools: string[] = [];
+      return h;
     };
   }
   const kind = "command" in cfg ? ToolServerKind.Stdio : ToolServerKind.Http;
@@ -175,13 +198,18 @@ function selectServers(servers: Readonly<Record<string, ToolServerConfig>>, only
 }
 
 function stateOf(h: Hosted): ServerState {
-  return h.upstream ? h.upstream.status().state : ServerState.Up;
+  if (h.upstream) return h.upstream.status().state;
+  return h.error === undefined ? ServerState.Up : ServerState.Failed;
+}
+
+function errorOf(h: Hosted): string | undefined {
+  return h.upstream?.status().error ?? h.error;
 }
 
 /** The services stop taking calls first (drain), then the bridged servers stop. */
 async function stopAll(hosted: Hosted[], graceMs: number): Promise<void> {
   await Promise.all(hosted.map(async (h) => h.ts?.drain(graceMs)));
-  await Promise.all(hosted.map(async (h) => (await h.upstream?.close(), await h.handler.close?.())));
+  await Promise.all(hosted.map(async (h) => (await h.upstream?.close(), await h.handler.close?.(), await h.stop?.())));
 }
 
 /** A built-in's tool names, asked the way a mesh client would. */

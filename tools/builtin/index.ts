@@ -1,16 +1,38 @@
 /**
- * The built-in tool servers `lyra tools` can host in process (`tools.servers.<name>.builtin`).
- * Each later tool server (memory, web, ...) adds one entry here.
+ * The built-in tool servers `lyra tools` can host in process (`tools.servers.<name>.builtin`, with
+ * its `options`). Each later tool server (memory, web, ...) adds one entry here.
  */
 import type { McpServerFactory } from "@modelcontextprotocol/server";
+import type { Mesh } from "../../mesh/connect.ts";
+import type { Logger } from "../../mesh/logger.ts";
 import { clockServer } from "./clock.ts";
+
+/** What a built-in gets when `lyra tools` starts it. */
+export interface BuiltinContext {
+  /** The config key (`tools.servers.<server>`), for error messages. */
+  server: string;
+  /** `tools.servers.<server>.options`, unchecked: the built-in validates it and says what to fix. */
+  options: Readonly<Record<string, unknown>>;
+  mesh: Mesh;
+  tenant: string;
+  host: string;
+  env: Readonly<Record<string, string | undefined>>;
+  log: Logger;
+}
+
+/** A started built-in: its per-request server factory, and what to release when the host stops. */
+export interface StartedBuiltin {
+  /** A fresh SDK server per request (the 2026-07-28 stateless model); share long-lived state by closure. */
+  create: McpServerFactory;
+  close?(): Promise<void>;
+}
 
 export interface BuiltinToolServer {
   description: string;
-  /** A fresh SDK server per request (the 2026-07-28 stateless model). */
-  create: McpServerFactory;
+  /** Opens what the server keeps between requests (a database, a browser); throws a ToolsError('config') for bad options. */
+  start(ctx: BuiltinContext): StartedBuiltin | Promise<StartedBuiltin>;
 }
 
 export const BUILTIN_TOOL_SERVERS: Readonly<Record<string, BuiltinToolServer>> = {
-  clock: { description: "the time in any time zone, and a wait with progress", create: () => clockServer() },
+  clock: { description: "the time in any time zone, and a wait with progress", start: () => ({ create: () => clockServer() }) },
 };
