@@ -18,14 +18,15 @@ export interface WikiArticle {
 }
 
 export interface MediaWikiDouble extends ServiceDouble {
-  /** The next request is answered as if replication lagged this many seconds beyond its maxlag. */
-  lagNext(seconds: number): void;
+  /** The next request is answered as if replication lagged this many seconds beyond its maxlag; Retry-After default 5 (MediaWiki's). */
+  lagNext(seconds: number, retryAfterS?: number): void;
 }
 
 const DOCREF = "See https://en.wikipedia.org/w/api.php for API usage.";
 
 export async function startMediaWikiDouble(articles: WikiArticle[]): Promise<MediaWikiDouble> {
   let lag: number | undefined;
+  let retryAfter = 5;
   const d = await startServiceDouble((url) => {
     if (url.pathname !== "/w/api.php") return json(404, { error: { code: "notfound", info: "Not Found" } });
     const q = url.searchParams;
@@ -33,7 +34,7 @@ export async function startMediaWikiDouble(articles: WikiArticle[]): Promise<Med
     if (lag !== undefined && Number.isFinite(maxlag)) {
       const l = lag;
       lag = undefined;
-      return json(200, { error: { code: "maxlag", info: `Waiting for 10.0.0.1: ${l} seconds lagged.`, host: "10.0.0.1", lag: l, type: "db", docref: DOCREF } }, { "retry-after": "5", "x-database-lag": String(Math.floor(l)) });
+      return json(200, { error: { code: "maxlag", info: `Waiting for 10.0.0.1: ${l} seconds lagged.`, host: "10.0.0.1", lag: l, type: "db", docref: DOCREF } }, { "retry-after": String(retryAfter), "x-database-lag": String(Math.floor(l)) });
     }
     if (q.get("action") !== "query") return json(200, { error: { code: "badvalue", info: `Unrecognized value for parameter "action": ${q.get("action")}.`, docref: DOCREF } });
     if (q.get("format") !== "json" || q.get("formatversion") !== "2") return json(200, { error: { code: "badformat", info: "the client must ask for format=json&formatversion=2", docref: DOCREF } });
@@ -41,7 +42,7 @@ export async function startMediaWikiDouble(articles: WikiArticle[]): Promise<Med
     if (q.get("prop")?.split("|").includes("extracts")) return extracts(articles, q, url.origin);
     return json(200, { batchcomplete: true });
   });
-  return { ...d, lagNext: (s) => void (lag = s) };
+  return { ...d, lagNext: (s, r = 5) => void ((lag = s), (retryAfter = r)) };
 }
 
 function search(articles: WikiArticle[], q: URLSearchParams): Reply {

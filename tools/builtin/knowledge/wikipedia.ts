@@ -30,7 +30,7 @@ export interface WikiPage {
 
 export async function wikipediaSearch(http: HttpContext, apiUrl: string, query: string, limit: number, signal?: AbortSignal): Promise<SearchHit[]> {
   const url = apiRequest(apiUrl, { list: "search", srsearch: query, srlimit: String(limit), srprop: "snippet|wordcount" });
-  const body = parse(await httpGet(http, url, signal));
+  const body = parse(http, await httpGet(http, url, signal));
   const search = (body.query as { search?: unknown } | undefined)?.search;
   if (!Array.isArray(search)) throw malformed("query.search is missing");
   const hits = search.map((h: { title?: unknown; snippet?: unknown; wordcount?: unknown }) => {
@@ -44,7 +44,7 @@ export async function wikipediaSearch(http: HttpContext, apiUrl: string, query: 
 export async function wikipediaPage(http: HttpContext, apiUrl: string, title: string, introOnly: boolean, maxChars: number, signal?: AbortSignal): Promise<WikiPage> {
   const params: Record<string, string> = { prop: "extracts|info", inprop: "url", explaintext: "1", redirects: "1", titles: title };
   if (introOnly) params.exintro = "1";
-  const body = parse(await httpGet(http, apiRequest(apiUrl, params), signal));
+  const body = parse(http, await httpGet(http, apiRequest(apiUrl, params), signal));
   const q = body.query as { pages?: unknown; redirects?: { from?: string }[] } | undefined;
   const page = Array.isArray(q?.pages) ? (q.pages[0] as Record<string, unknown> | undefined) : undefined;
   if (!page) throw malformed("query.pages is missing");
@@ -69,7 +69,7 @@ function apiRequest(apiUrl: string, params: Record<string, string>): URL {
 }
 
 /** Checks the status and the body's own error document; returns the parsed JSON object. */
-function parse(a: HttpAnswer): Record<string, unknown> {
+function parse(http: HttpContext, a: HttpAnswer): Record<string, unknown> {
   let body: unknown;
   try {
     body = JSON.parse(a.text);
@@ -80,6 +80,8 @@ function parse(a: HttpAnswer): Record<string, unknown> {
   if (error) {
     const wait = retryAfterS(a);
     if (error.code === "maxlag" || error.code === "ratelimited") {
+      // The wiki said how long to wait: no request of this server goes out before then.
+      http.limiter.holdOff((wait ?? 5) * 1000);
       throw new KnowledgeError(KnowledgeErrorCode.RateLimited, `Wikipedia asked to slow down (${error.code}: ${error.info}); retry after ${wait ?? 5} s`, { retryAfterS: wait ?? 5 });
     }
     throw statusError(SERVICE, a) ?? new KnowledgeError(KnowledgeErrorCode.Rejected, `Wikipedia refused the request (${error.code}: ${error.info}); check the arguments`);

@@ -44,9 +44,12 @@ describe("knowledge service failures", () => {
     await fails("arxiv_search", { query: "ti:attention OR au:vaswani" }, /\(rejected\): arXiv refused the query: malformed query term/);
   });
 
-  it("MediaWiki's maxlag error: rate limited with its Retry-After", async () => {
-    f.wiki.lagNext(7);
-    await fails("wikipedia_search", { query: "Babbage" }, /\(rate_limited\): Wikipedia asked to slow down \(maxlag: Waiting for 10\.0\.0\.1: 7 seconds lagged\.\); retry after 5 s/);
+  it("MediaWiki's maxlag error: rate limited with its Retry-After, and held off that long", async () => {
+    f.wiki.lagNext(7, 1);
+    await fails("wikipedia_search", { query: "Babbage" }, /\(rate_limited\): Wikipedia asked to slow down \(maxlag: Waiting for 10\.0\.0\.1: 7 seconds lagged\.\); retry after 1 s/);
+    const before = f.wiki.requests.at(-1)!.at;
+    expect((await k.call("wikipedia_search", { query: "Babbage" })).isError).toBe(false);
+    expect(f.wiki.requests.at(-1)!.at - before).toBeGreaterThanOrEqual(1000 - 50);
   });
 
   it("a service that does not answer in timeout_ms: timeout", async () => {
