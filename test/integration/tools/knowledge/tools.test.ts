@@ -61,6 +61,16 @@ describe("knowledge tools", () => {
   });
 });
 
+describe("knowledge options", () => {
+  it("a bad option makes the server 'failed' with what to fix; its calls fail fast", async () => {
+    const bad = await f.host("bad-options", { arxiv_interval_ms: -5 });
+    expect(bad.host.servers()[0]).toMatchObject({ server: "knowledge", state: "failed" });
+    expect(bad.host.servers()[0]!.error).toMatch(/tools\.servers\.knowledge\.options\.arxiv_interval_ms is -5/);
+    const r = await bad.call("wikipedia_search", { query: "Babbage" });
+    expect(r.isError).toBe(true);
+  });
+});
+
 describe("knowledge cache (JetStream KV)", () => {
   it("answers a repeated call from the cache, on a second host (replica) too", async () => {
     const replica = await f.host("replica");
