@@ -1,0 +1,76 @@
+/**
+ * One headless Chromium per web server (Debian's, through playwright-core), launched on the first
+ * browse call and closed with the server. Each call gets its own context (cookies, storage), closed
+ * after the call, so calls never see each other's state.
+ */
+import { access, constants } from "node:fs/promises";
+import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import { WebError, WebErrorCode } from "./errors.ts";
+import { checkUrlAddress, isPrivateAddress } from "./guard.ts";
+
+// Without the background-networking flags Chromium keeps calling Google's hosts, which a closed
+// network refuses at every start; --no-sandbox because the tool host may run as root in a container.
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+export interface BrowserPool {
+  /** A fresh context whose every request passes the SSRF guard; refusals are recorded in `refusals`. */
+  context(o: { allowPrivate: boolean; refusals: Map<string, string> }): Promise<BrowserContext>;
+  close(): Promise<void>;
+}
+
+export function browserPool(chromiumPath: string): BrowserPool {
+  let browser: Promise<Browser> | undefined;
+  let closed = false;
+
+  const launch = async (): Promise<Browser> => {
+    try {
+      await access(chromiumPath, constants.X_OK);
+    } catch {
+      throw new WebError(WebErrorCode.Unavailable, `browse needs Chromium, which is not at ${chromiumPath}: install it (sudo apt-get install chromium) or set tools.servers.web.options.chromium_path`);
+    }
+    const b = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
+    // A crashed browser is launched again on the next call.
+    b.on("disconnected", () => (browser = undefined));
+    return b;
+  };
+
+  return {
+    async context({ allowPrivate, refusals }) {
+      if (closed) throw new WebError(WebErrorCode.Unavailable, "the web server is stopping");
+      browser ??= launch().catch((err: unknown) => {
+        browser = undefined;
+        if (err instanceof WebError) throw err;
+        throw new WebError(WebErrorCode.Unavailable, `Chromium at ${chromiumPath} did not start: ${(err as Error).message.split("\n")[0]}`, { cause: err });
+      });
+      const ctx = await (await browser).newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: false, serviceWorkers: "block" });
+      if (!allowPrivate) {
+        // Every request the page makes (navigation, frames, fetches, images) passes the guard.
+        await ctx.route("**/*", async (route) => {
+          const url = route.request().url();
+          try {
+            const u = new URL(url);
+            if (u.protocol !== "http:" && u.protocol !== "https:") throw new WebError(WebErrorCode.Refused, `refused: '${url}' uses the scheme '${u.protocol}'; only http: and https: are allowed`);
+            await checkUrlAddress(u, false);
+            await route.continue();
+          } catch (err) {
+            refusals.set(url, (err as Error).message);
+            await route.abort("blockedbyclient").catch(() => {});
+          }
+        });
+        // WebSockets are not routed as requests and there is no resolver hook here: only those to public IP literals pass.
+        await ctx.routeWebSocket(/.*/, (ws) => {
+          const host = new URL(ws.url()).hostname.replace(/^\[|\]$/g, "");
+          if (isPrivateAddress(host) || host === "localhost") return ws.close({ code: 1008, reason: "refused by the SSRF guard" });
+          ws.connectToServer();
+        });
+      }
+      return ctx;
+    },
+    async close() {
+      closed = true;
+      const b = browser;
+      browser = undefined;
+      if (b) await (await b.catch(() => undefined))?.close().catch(() => {});
+    },
+  };
+}
