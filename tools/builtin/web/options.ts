@@ -36,7 +36,9 @@ export function parseWebOptions(server: string, options: Readonly<Record<string,
   const r = WebOptionsSchema.safeParse(options);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  const path = `tools.servers.${server}.options${issue.path.length ? "." + issue.path.join(".") : ""}`;
-  const value = issue.path.length ? JSON.stringify(issue.path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], options)) : "";
-  throw new ToolsError("config", `${path} is ${value ?? "invalid"}: ${issue.message}; see the web server's options in config/mesh.example.yaml`);
+  const where = `tools.servers.${server}.options`;
+  const hint = "see the web server's options in config/mesh.example.yaml";
+  if (issue.code === "unrecognized_keys") throw new ToolsError("config", `${where} has unknown option(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}; ${hint}`);
+  const value = issue.path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], options);
+  throw new ToolsError("config", `${where}.${issue.path.join(".")} is ${JSON.stringify(value) ?? "missing"}: ${issue.message}; ${hint}`);
 }
