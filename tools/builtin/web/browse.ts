@@ -35,7 +35,9 @@ export async function browse(pool: BrowserPool, url: string, steps: BrowseStep[]
   const ctx = await pool.context({ allowPrivate: o.allowPrivate, refusals });
   const deadline = AbortSignal.any([AbortSignal.timeout(o.browseTimeoutMs), ...(o.signal ? [o.signal] : [])]);
   // Closing the context makes whatever step is running reject at once.
-  const onAbort = () => void ctx.close().catch(() => {});
+  let closing: Promise<void> | undefined;
+  const closeCtx = () => (closing ??= ctx.close().catch(() => {}));
+  const onAbort = () => void closeCtx();
   deadline.addEventListener("abort", onAbort, { once: true });
   const out: BrowseContent[] = [];
   try {
@@ -54,7 +56,7 @@ export async function browse(pool: BrowserPool, url: string, steps: BrowseStep[]
     throw stepError(err, -1, undefined, deadline, o);
   } finally {
     deadline.removeEventListener("abort", onAbort);
-    await ctx.close().catch(() => {});
+    await closeCtx();
   }
 }
 

@@ -15,12 +15,15 @@ const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 export interface BrowserPool {
   /** A fresh context whose every request passes the SSRF guard; refusals are recorded in `refusals`. */
   context(o: { allowPrivate: boolean; refusals: Map<string, string> }): Promise<BrowserContext>;
+  /** Contexts open now (each call's is closed when it ends): for tests and stats. */
+  openContexts(): number;
   close(): Promise<void>;
 }
 
 export function browserPool(chromiumPath: string): BrowserPool {
   let browser: Promise<Browser> | undefined;
   let closed = false;
+  let open = 0;
 
   const launch = async (): Promise<Browser> => {
     try {
@@ -43,6 +46,8 @@ export function browserPool(chromiumPath: string): BrowserPool {
         throw new WebError(WebErrorCode.Unavailable, `Chromium at ${chromiumPath} did not start: ${(err as Error).message.split("\n")[0]}`, { cause: err });
       });
       const ctx = await (await browser).newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: false, serviceWorkers: "block" });
+      open++;
+      ctx.on("close", () => void open--);
       if (!allowPrivate) {
         // Every request the page makes (navigation, frames, fetches, images) passes the guard.
         await ctx.route("**/*", async (route) => {
@@ -66,6 +71,7 @@ export function browserPool(chromiumPath: string): BrowserPool {
       }
       return ctx;
     },
+    openContexts: () => open,
     async close() {
       closed = true;
       const b = browser;
