@@ -83,16 +83,21 @@ function refused(host: string, ip: string): WebError {
   return new WebError(WebErrorCode.Refused, `refused: ${shown} is a private, loopback or link-local address; only public addresses may be fetched (the server's options.allow_private allows them)`);
 }
 
+/** Which addresses are refused: `true` allows private ones, `false` refuses them; a function decides itself (tests). */
+export type AddressPolicy = boolean | ((ip: string) => boolean);
+const refuses = (p: AddressPolicy): ((ip: string) => boolean) => (typeof p === "function" ? p : p ? () => false : isPrivateAddress);
+
 /** Resolves the URL's host and throws unless every address is public (or private ones are allowed). */
-export async function checkUrlAddress(u: URL, allowPrivate: boolean): Promise<void> {
-  if (allowPrivate) return;
+export async function checkUrlAddress(u: URL, allowPrivate: AddressPolicy): Promise<void> {
+  if (allowPrivate === true) return;
+  const refused_ = refuses(allowPrivate);
   const host = hostOf(u);
   if (isIP(host)) {
-    if (isPrivateAddress(host)) throw refused(host, host);
+    if (refused_(host)) throw refused(host, host);
     return;
   }
   const addrs = await resolveAll(host);
-  const bad = addrs.find((a) => isPrivateAddress(a.address));
+  const bad = addrs.find((a) => refused_(a.address));
   if (bad) throw refused(host, bad.address);
 }
 
@@ -106,12 +111,13 @@ function resolveAll(host: string): Promise<{ address: string; family: number }[]
 }
 
 /** A `lookup` for http.request that refuses private answers: the socket connects only to checked addresses. */
-export function guardedLookup(allowPrivate: boolean): LookupFunction {
+export function guardedLookup(allowPrivate: AddressPolicy): LookupFunction {
+  const refused_ = refuses(allowPrivate);
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true, verbatim: true }, (err, addrs) => {
       if (err) return (callback as (e: Error | null, a: string, f?: number) => void)(err, "", 4);
       const list = addrs as { address: string; family: number }[];
-      const bad = allowPrivate ? undefined : list.find((a) => isPrivateAddress(a.address));
+      const bad = list.find((a) => refused_(a.address));
       if (bad) return (callback as (e: Error | null, a: string, f?: number) => void)(refused(hostname, bad.address), "", 4);
       if (options.all) return (callback as unknown as (e: null, a: typeof list) => void)(null, list);
       const first = list[0]!;

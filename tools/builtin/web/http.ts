@@ -5,10 +5,11 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { WebError, WebErrorCode } from "./errors.ts";
-import { checkUrlAddress, clip, guardedLookup, parseWebUrl } from "./guard.ts";
+import { checkUrlAddress, clip, guardedLookup, parseWebUrl, type AddressPolicy } from "./guard.ts";
 
 export interface GetOptions {
-  allowPrivate: boolean;
+  /** options.allow_private; tests pass a function to refuse chosen loopback addresses. */
+  allowPrivate: AddressPolicy;
   maxBytes: number;
   timeoutMs: number;
   maxRedirects: number;
@@ -53,7 +54,7 @@ export async function cappedGet(raw: string, o: GetOptions): Promise<GetResult> 
   }
 }
 
-function get(url: URL, allowPrivate: boolean, signal: AbortSignal): Promise<IncomingMessage> {
+function get(url: URL, allowPrivate: AddressPolicy, signal: AbortSignal): Promise<IncomingMessage> {
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(url, { method: "GET", signal, lookup: guardedLookup(allowPrivate), headers: { "user-agent": USER_AGENT, accept: "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5" } }, resolve);
