@@ -4,7 +4,7 @@
  * after the call, so calls never see each other's state.
  */
 import { access, constants } from "node:fs/promises";
-import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import type { Browser, BrowserContext } from "playwright-core";
 import { WebError, WebErrorCode } from "./errors.ts";
 import { checkUrlAddress, isPrivateAddress } from "./guard.ts";
 
@@ -31,6 +31,8 @@ export function browserPool(chromiumPath: string): BrowserPool {
     } catch {
       throw new WebError(WebErrorCode.Unavailable, `browse needs Chromium, which is not at ${chromiumPath}: install it (sudo apt-get install chromium) or set tools.servers.web.options.chromium_path`);
     }
+    // Loaded on first use: playwright-core takes seconds to import, and every `lyra` command loads the built-ins.
+    const { chromium } = await import("playwright-core");
     const b = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
     // A crashed browser is launched again on the next call.
     b.on("disconnected", () => (browser = undefined));

@@ -1,6 +1,4 @@
 /** Readable text from a fetched page: Mozilla's Readability over linkedom (a light pure-JS DOM). */
-import { Readability } from "@mozilla/readability";
-import { parseHTML } from "linkedom";
 import { WebError, WebErrorCode } from "./errors.ts";
 import type { GetResult } from "./http.ts";
 
@@ -11,11 +9,15 @@ export interface Readable {
 
 const TEXT_TYPES = /^(text\/|application\/(json|xml|ld\+json|javascript)|[^;]*\+xml)/i;
 
-export function readableText(page: GetResult): Readable {
+// Loaded on first use: linkedom takes about a second to import, and every `lyra` command loads the built-ins.
+let dom: Promise<[typeof import("@mozilla/readability"), typeof import("linkedom")]> | undefined;
+const loadDom = () => (dom ??= Promise.all([import("@mozilla/readability"), import("linkedom")]));
+
+export async function readableText(page: GetResult): Promise<Readable> {
   const type = page.contentType.split(";")[0]!.trim().toLowerCase();
   const charset = /charset=([\w-]+)/i.exec(page.contentType)?.[1];
   const raw = decode(page.body, charset);
-  if (type === "text/html" || type === "application/xhtml+xml" || (type === "" && /^\s*</.test(raw))) return fromHtml(raw);
+  if (type === "text/html" || type === "application/xhtml+xml" || (type === "" && /^\s*</.test(raw))) return fromHtml(raw, ...(await loadDom()));
   if (TEXT_TYPES.test(type)) return { title: "", text: raw.trim() };
   throw new WebError(WebErrorCode.BadInput, `'${page.url}' is '${type}', not a text or HTML page; fetch_page reads only text (use browse to see other pages)`);
 }
@@ -27,7 +29,7 @@ interface LightDocument {
   querySelectorAll(sel: string): Iterable<{ remove(): void }>;
 }
 
-function fromHtml(html: string): Readable {
+function fromHtml(html: string, { Readability }: typeof import("@mozilla/readability"), { parseHTML }: typeof import("linkedom")): Readable {
   const document = (parseHTML(html) as unknown as { document: LightDocument }).document;
   // Readability takes a DOM Document; linkedom's is close enough for it (its own test suite runs on a light DOM).
   const article = new Readability(document).parse();

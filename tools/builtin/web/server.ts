@@ -36,7 +36,7 @@ export function webServer(o: WebOptions, pool: BrowserPool): McpServer {
       try {
         const page = await cappedGet(url, { allowPrivate: o.allow_private, maxBytes: o.max_bytes, timeoutMs: o.timeout_ms, maxRedirects: o.max_redirects, signal: ctx.mcpReq.signal });
         if (page.status >= 400) return toolError(new Error(`'${page.url}' answered HTTP ${page.status}; try another page`));
-        const { title, text } = readableText(page);
+        const { title, text } = await readableText(page);
         const cut = text.length > o.max_chars;
         const body = cut ? `${text.slice(0, o.max_chars)}\n[cut at ${o.max_chars} characters]` : text;
         return { content: [{ type: "text", text: `${title ? `Title: ${title}\n` : ""}URL: ${page.url}\n\n${body}` }] };
