@@ -107,7 +107,7 @@ describe("fetch_page", () => {
       ["/loop", /too many redirects \(more than 3\)/],
       ["/to-file", /redirect target 'file:\/\/\/etc\/passwd' uses the scheme 'file:'/],
       ["/image.png", /is 'image\/png', not a text or HTML page/],
-      ["/missing", /answered HTTP 404/],
+      ["/missing", /^'http:\/\/127\.0\.0\.1:\d+\/missing' answered HTTP 404; try another page$/],
     ];
     for (const [path, reason] of cases) {
       const r = await call(open, "fetch_page", { url: `${pages.url}${path}` });

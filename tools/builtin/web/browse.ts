@@ -3,6 +3,7 @@ import type { Page } from "playwright-core";
 import type { BrowserPool } from "./browser.ts";
 import { WebError, WebErrorCode } from "./errors.ts";
 import { clip, parseWebUrl } from "./guard.ts";
+import { REFUSED_HEADER } from "./proxy.ts";
 import { tidy } from "./readable.ts";
 
 export const BrowseAction = { Navigate: "navigate", Click: "click", Type: "type", Extract: "extract", Screenshot: "screenshot" } as const;
@@ -17,7 +18,6 @@ export interface BrowseStep {
 }
 
 export interface BrowseOptions {
-  allowPrivate: boolean;
   browseTimeoutMs: number;
   actionTimeoutMs: number;
   maxChars: number;
@@ -32,7 +32,7 @@ export async function browse(pool: BrowserPool, url: string, steps: BrowseStep[]
   const start = parseWebUrl(url);
   steps.forEach(checkStep);
   const refusals = new Map<string, string>();
-  const ctx = await pool.context({ allowPrivate: o.allowPrivate, refusals });
+  const ctx = await pool.context({ refusals });
   const deadline = AbortSignal.any([AbortSignal.timeout(o.browseTimeoutMs), ...(o.signal ? [o.signal] : [])]);
   // Closing the context makes whatever step is running reject at once.
   let closing: Promise<void> | undefined;
@@ -101,6 +101,9 @@ async function run(page: Page, s: BrowseStep, o: BrowseOptions, refusals: Map<st
 async function navigate(page: Page, url: string, refusals: Map<string, string>): Promise<BrowseContent> {
   try {
     const res = await page.goto(url, { waitUntil: "load" });
+    // The guard proxy refused a hop (a redirect to a private address): say so, not "HTTP 403".
+    const refusal = res?.headers()[REFUSED_HEADER];
+    if (refusal) throw new WebError(WebErrorCode.Refused, decodeURIComponent(refusal));
     return text(`opened ${page.url()} (HTTP ${res?.status() ?? "?"}; title: ${JSON.stringify(await page.title())})`);
   } catch (err) {
     const reason = refusals.get(url) ?? [...refusals.values()][0];

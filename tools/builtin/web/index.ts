@@ -14,7 +14,7 @@ export const webBuiltin: BuiltinToolServer = {
   description: "web search (SearXNG), readable pages, and a real browser",
   start: ({ server, options }) => {
     const o = parseWebOptions(server, options);
-    const pool = browserPool(o.chromium_path);
+    const pool = browserPool(o.chromium_path, o.allow_private);
     return { create: () => webServer(o, pool), close: () => pool.close() };
   },
 };

@@ -2,7 +2,7 @@
 import { McpServer } from "@modelcontextprotocol/server";
 import { browse, BrowseAction } from "./browse.ts";
 import type { BrowserPool } from "./browser.ts";
-import { toolError } from "./errors.ts";
+import { toolError, WebError, WebErrorCode } from "./errors.ts";
 import { cappedGet } from "./http.ts";
 import type { WebOptions } from "./options.ts";
 import { readableText } from "./readable.ts";
@@ -35,7 +35,7 @@ export function webServer(o: WebOptions, pool: BrowserPool): McpServer {
     async ({ url }, ctx) => {
       try {
         const page = await cappedGet(url, { allowPrivate: o.allow_private, maxBytes: o.max_bytes, timeoutMs: o.timeout_ms, maxRedirects: o.max_redirects, signal: ctx.mcpReq.signal });
-        if (page.status >= 400) return toolError(new Error(`'${page.url}' answered HTTP ${page.status}; try another page`));
+        if (page.status >= 400) return toolError(new WebError(WebErrorCode.Upstream, `'${page.url}' answered HTTP ${page.status}; try another page`));
         const { title, text } = await readableText(page);
         const cut = text.length > o.max_chars;
         const body = cut ? `${text.slice(0, o.max_chars)}\n[cut at ${o.max_chars} characters]` : text;
@@ -57,7 +57,6 @@ export function webServer(o: WebOptions, pool: BrowserPool): McpServer {
     async ({ url, steps }, ctx) => {
       try {
         const content = await browse(pool, url, steps?.length ? steps : [{ action: BrowseAction.Extract }], {
-          allowPrivate: o.allow_private,
           browseTimeoutMs: o.browse_timeout_ms,
           actionTimeoutMs: o.action_timeout_ms,
           maxChars: o.max_chars,
