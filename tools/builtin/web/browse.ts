@@ -43,6 +43,8 @@ export async function browse(pool: BrowserPool, url: string, steps: BrowseStep[]
   try {
     const page = await ctx.newPage();
     page.setDefaultTimeout(o.actionTimeoutMs);
+    // A page load may take longer than a click: only the whole call's cap bounds navigations.
+    page.setDefaultNavigationTimeout(o.browseTimeoutMs);
     out.push(await navigate(page, start.href, refusals));
     for (const [i, step] of steps.entries()) {
       try {
