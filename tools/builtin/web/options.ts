@@ -7,7 +7,7 @@ export const WEB_DEFAULTS = {
   max_bytes: 5 * 1024 * 1024,
   timeout_ms: 15_000,
   max_redirects: 5,
-  max_chars: 20_000,
+  max_chars: 15_000,
   max_results: 8,
   chromium_path: "/usr/bin/chromium",
   browse_timeout_ms: 60_000,
