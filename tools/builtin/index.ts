@@ -7,6 +7,7 @@ import type { Mesh } from "../../mesh/connect.ts";
 import type { Logger } from "../../mesh/logger.ts";
 import { clockServer } from "./clock.ts";
 import { startKnowledge } from "./knowledge/index.ts";
+import { webBuiltin } from "./web/index.ts";
 
 /** What a built-in gets when `lyra tools` starts it. */
 export interface BuiltinContext {
@@ -37,4 +38,5 @@ export interface BuiltinToolServer {
 export const BUILTIN_TOOL_SERVERS: Readonly<Record<string, BuiltinToolServer>> = {
   clock: { description: "the time in any time zone, and a wait with progress", start: () => ({ create: () => clockServer() }) },
   knowledge: { description: "Wikipedia, arXiv and Wolfram|Alpha lookups, cached in JetStream KV", start: startKnowledge },
+  web: webBuiltin,
 };
