@@ -6,6 +6,7 @@ import type { McpServerFactory } from "@modelcontextprotocol/server";
 import type { Mesh } from "../../mesh/connect.ts";
 import type { Logger } from "../../mesh/logger.ts";
 import { clockServer } from "./clock.ts";
+import { startMemory } from "./memory/index.ts";
 
 /** What a built-in gets when `lyra tools` starts it. */
 export interface BuiltinContext {
@@ -35,4 +36,5 @@ export interface BuiltinToolServer {
 
 export const BUILTIN_TOOL_SERVERS: Readonly<Record<string, BuiltinToolServer>> = {
   clock: { description: "the time in any time zone, and a wait with progress", start: () => ({ create: () => clockServer() }) },
+  memory: { description: "long-term memory per user: journal entries with hybrid (BM25 + vector) search", start: startMemory },
 };
