@@ -69,7 +69,9 @@ describe("memory tool server", () => {
       for (const r of await Promise.all(batch)) expect(r.isError).toBe(false);
     }
     // More writes in flight when the kill lands: they may or may not be there, the 1,000 must.
-    const inFlight = Array.from({ length: 50 }, (_, k) => call(server, "commit_journal", { text: `late ${k}` }).catch(() => undefined));
+    const inFlight = Array.from({ length: 50 }, (_, k) =>
+      mcp.request(server, mcpRequest("tools/call", { name: "commit_journal", arguments: { text: `late ${k}` }, _meta: as("alice") }), { timeoutMs: 1_000 }).catch(() => undefined),
+    );
     child.kill("SIGKILL");
     await once(child, "exit");
     await Promise.all(inFlight);
