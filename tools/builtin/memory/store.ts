@@ -6,16 +6,23 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { dot, fromBlob, normalize, sketch, SKETCH_DIMS, toBlob } from "./vectors.ts";
+import { dot, fromBlob, normalize, popcount, sketch, sketchFromBlob, SKETCH_BITS, SKETCH_WORDS, toBlob } from "./vectors.ts";
 
 /** Exact vector scores computed per search after the sketch prefilter. */
-const VECTOR_CANDIDATES = 256;
+const VECTOR_CANDIDATES = 128;
 /** Lexical hits fused per search. */
 const LEXICAL_CANDIDATES = 100;
 /** Reciprocal-rank fusion constant (Cormack et al. 2009). */
 const RRF_K = 60;
 /** Words of a query given to FTS5; the rest are ignored. */
 const MAX_QUERY_TERMS = 32;
+/**
+ * Postings (term × entry) one lexical search may score. FTS5 scores every match before it sorts, so
+ * a word found in half the store costs ~1.5 µs × its matches; such words weigh almost nothing in
+ * BM25 (idf near 0) and the vector side covers them, so the most common terms are left out once the
+ * rarer ones fill this budget (Lucene's "common terms" idea).
+ */
+const LEXICAL_POSTINGS_BUDGET = 4_000;
 
 export interface MemoryEntry {
   id: number;
@@ -76,7 +83,7 @@ const entryOf = (r: Row): MemoryEntry => ({ id: r.id, user: r.user, conversation
 interface UserIndex {
   ids: number[];
   conversations: string[];
-  sketches: Float32Array;
+  sketches: Int32Array;
 }
 
 export function openMemoryStore(path: string): MemoryStore {
@@ -101,6 +108,7 @@ export function openMemoryStore(path: string): MemoryStore {
     CREATE TRIGGER IF NOT EXISTS memories_ai AFTER INSERT ON memories BEGIN
       INSERT INTO memories_fts (rowid, text) VALUES (new.id, new.text);
     END;
+    CREATE VIRTUAL TABLE IF NOT EXISTS memories_vocab USING fts5vocab (memories_fts, 'row');
     CREATE TRIGGER IF NOT EXISTS memories_ad AFTER DELETE ON memories BEGIN
       INSERT INTO memories_fts (memories_fts, rowid, text) VALUES ('delete', old.id, old.text);
     END;
@@ -117,7 +125,8 @@ export function openMemoryStore(path: string): MemoryStore {
     lexicalConv: db.prepare(
       `SELECT m.id AS id FROM memories_fts f JOIN memories m ON m.id = f.rowid WHERE memories_fts MATCH ? AND m.user = ? AND m.conversation = ? ORDER BY bm25(memories_fts) LIMIT ${LEXICAL_CANDIDATES}`,
     ),
-    vector: db.prepare("SELECT vector FROM memories WHERE id = ?"),
+    vectors: db.prepare("SELECT id, vector FROM memories WHERE id IN (SELECT value FROM json_each(?))"),
+    docs: db.prepare("SELECT doc FROM memories_vocab WHERE term = ?"),
     sketches: db.prepare("SELECT id, conversation, sketch FROM memories WHERE user = ? AND sketch IS NOT NULL ORDER BY id"),
     del: db.prepare("DELETE FROM memories WHERE user = ? AND id = ?"),
     count: db.prepare("SELECT count(*) AS n FROM memories"),
@@ -129,15 +138,15 @@ export function openMemoryStore(path: string): MemoryStore {
     let ix = indexes.get(user);
     if (ix) return ix;
     const rows = st.sketches.all(user) as { id: number; conversation: string; sketch: Uint8Array }[];
-    ix = { ids: [], conversations: [], sketches: new Float32Array(Math.max(64, rows.length) * SKETCH_DIMS) };
-    for (const r of rows) push(ix, r.id, r.conversation, fromBlob(r.sketch));
+    ix = { ids: [], conversations: [], sketches: new Int32Array(Math.max(64, rows.length) * SKETCH_WORDS) };
+    for (const r of rows) push(ix, r.id, r.conversation, sketchFromBlob(r.sketch));
     indexes.set(user, ix);
     return ix;
   };
-  const push = (ix: UserIndex, id: number, conversation: string, sk: Float32Array) => {
-    const at = ix.ids.length * SKETCH_DIMS;
-    if (at + SKETCH_DIMS > ix.sketches.length) {
-      const grown = new Float32Array(ix.sketches.length * 2);
+  const push = (ix: UserIndex, id: number, conversation: string, sk: Int32Array) => {
+    const at = ix.ids.length * SKETCH_WORDS;
+    if (at + SKETCH_WORDS > ix.sketches.length) {
+      const grown = new Int32Array(ix.sketches.length * 2);
       grown.set(ix.sketches);
       ix.sketches = grown;
     }
@@ -161,28 +170,51 @@ export function openMemoryStore(path: string): MemoryStore {
   const vectorRanks = (q: SearchQuery): number[] => {
     if (!q.vector) return [];
     const unit = normalize(q.vector);
-    const qs = sketch(unit);
+    const [a, b, c, d] = sketch(unit) as unknown as [number, number, number, number];
     const ix = indexOf(q.user);
-    // Prefilter by sketch: keep the best VECTOR_CANDIDATES (a small sorted buffer; n is small).
-    const best: { id: number; s: number }[] = [];
-    for (let i = 0; i < ix.ids.length; i++) {
-      const id = ix.ids[i]!;
-      if (id === 0 || (q.conversation !== undefined && ix.conversations[i] !== q.conversation)) continue;
-      const s = dot(qs, ix.sketches, i * SKETCH_DIMS, SKETCH_DIMS);
-      if (best.length === VECTOR_CANDIDATES) {
-        if (s <= best[VECTOR_CANDIDATES - 1]!.s) continue;
-        best.pop();
+    const n = ix.ids.length;
+    const sk = ix.sketches;
+    // Hamming distance of every sketch (SKETCH_BITS + 1 = out of scope), then the nearest by a histogram: O(n).
+    const dist = new Uint8Array(n);
+    const hist = new Uint32Array(SKETCH_BITS + 2);
+    for (let i = 0; i < n; i++) {
+      let h = SKETCH_BITS + 1;
+      if (ix.ids[i] !== 0 && (q.conversation === undefined || ix.conversations[i] === q.conversation)) {
+        const o = i * SKETCH_WORDS;
+        h = popcount(a ^ sk[o]!) + popcount(b ^ sk[o + 1]!) + popcount(c ^ sk[o + 2]!) + popcount(d ^ sk[o + 3]!);
       }
-      let j = best.length;
-      while (j > 0 && best[j - 1]!.s < s) j--;
-      best.splice(j, 0, { id, s });
+      dist[i] = h;
+      hist[h]!++;
     }
-    const exact = best.map(({ id }) => {
-      const row = st.vector.get(id) as { vector: Uint8Array | null } | undefined;
-      const v = row?.vector ? fromBlob(row.vector) : undefined;
-      return { id, s: v && v.length === unit.length ? dot(unit, v) : -1 };
+    let limit = 0;
+    for (let seen = 0; limit <= SKETCH_BITS && seen + hist[limit]! < VECTOR_CANDIDATES; limit++) seen += hist[limit]!;
+    const ids: number[] = [];
+    for (let i = 0; i < n && ids.length < VECTOR_CANDIDATES; i++) if (dist[i]! < limit) ids.push(ix.ids[i]!);
+    for (let i = 0; i < n && ids.length < VECTOR_CANDIDATES && limit <= SKETCH_BITS; i++) if (dist[i] === limit) ids.push(ix.ids[i]!);
+    if (!ids.length) return [];
+    const rows = st.vectors.all(JSON.stringify(ids)) as { id: number; vector: Uint8Array | null }[];
+    const exact = rows.map((r) => {
+      const v = r.vector ? fromBlob(r.vector) : undefined;
+      return { id: r.id, s: v && v.length === unit.length ? dot(unit, v) : -1 };
     });
-    return exact.filter((e) => e.s > 0).sort((a, b) => b.s - a.s).map((e) => e.id);
+    return exact.filter((e) => e.s > 0).sort((x, y) => y.s - x.s).map((e) => e.id);
+  };
+
+  /** The query's terms for FTS5: rarest first, within the postings budget (see LEXICAL_POSTINGS_BUDGET). */
+  const lexicalMatch = (text: string, haveVectors: boolean): string => {
+    const terms = queryTerms(text)
+      .map((t) => ({ t, n: Number((st.docs.get(t) as { doc: number } | undefined)?.doc ?? 0) }))
+      .filter((x) => x.n > 0)
+      .sort((x, y) => x.n - y.n);
+    const kept: string[] = [];
+    let postings = 0;
+    for (const { t, n } of terms) {
+      // Without vectors the rarest term is kept whatever it costs: it is the only way to find anything.
+      if (postings + n > LEXICAL_POSTINGS_BUDGET && (kept.length > 0 || haveVectors)) break;
+      kept.push(t);
+      postings += n;
+    }
+    return kept.map((t) => `"${t}"`).join(" OR ");
   };
 
   return {
@@ -201,7 +233,7 @@ export function openMemoryStore(path: string): MemoryStore {
     latest: (user, limit, conversation) =>
       ((conversation === undefined ? st.latest.all(user, limit) : st.latestConv.all(user, conversation, limit)) as Row[]).map(entryOf),
     search(q) {
-      const match = ftsQuery(q.text);
+      const match = lexicalMatch(q.text, q.vector !== undefined);
       const lexical = match
         ? ((q.conversation === undefined ? st.lexical.all(match, q.user) : st.lexicalConv.all(match, q.user, q.conversation)) as { id: number }[]).map((r) => r.id)
         : [];
@@ -237,8 +269,8 @@ export function openMemoryStore(path: string): MemoryStore {
   };
 }
 
-/** The query's words as an FTS5 OR of quoted terms (so no query text is FTS5 syntax); "" when none. */
-export function ftsQuery(text: string): string {
+/** The query's words, lowercased and unique; each is quoted for FTS5, so no query text is FTS5 syntax. */
+export function queryTerms(text: string): string[] {
   const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  return [...new Set(words)].slice(0, MAX_QUERY_TERMS).map((w) => `"${w}"`).join(" OR ");
+  return [...new Set(words)].slice(0, MAX_QUERY_TERMS);
 }

@@ -1,20 +1,28 @@
 /**
- * Vector helpers for the memory store: Float32 BLOBs, cosine, and a small random-projection sketch
- * that prefilters candidates so a search need not read every full vector (100,000 × 768 floats
- * scanned in JS is ~80 ms; the 64-float sketches are ~5 ms, then only the best are scored exactly).
+ * Vector helpers for the memory store: Float32 BLOBs, cosine, and a 128-bit SimHash sketch
+ * (signs of random projections; Charikar 2002) that prefilters candidates by Hamming distance, so a
+ * search need not read every full vector: 100,000 × 768 floats scanned in JS take ~80 ms, their
+ * sketches a few ms, and only the best few hundred are then scored exactly.
  */
 
-/** Floats in a sketch. */
-export const SKETCH_DIMS = 64;
+/** Bits in a sketch. */
+export const SKETCH_BITS = 128;
+/** 32-bit words in a sketch. */
+export const SKETCH_WORDS = SKETCH_BITS / 32;
 
-export function toBlob(v: Float32Array): Uint8Array {
+export function toBlob(v: Float32Array | Int32Array): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
+/** Copied: SQLite's buffer may not be 4-byte aligned. */
 export function fromBlob(b: Uint8Array): Float32Array {
-  // Copied: SQLite's buffer may not be 4-byte aligned.
   const copy = new Uint8Array(b);
   return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
+}
+
+export function sketchFromBlob(b: Uint8Array): Int32Array {
+  const copy = new Uint8Array(b);
+  return new Int32Array(copy.buffer, 0, copy.byteLength / 4);
 }
 
 /** Unit length (a zero vector stays zero), so cosine is a dot product. */
@@ -27,9 +35,9 @@ export function normalize(v: ArrayLike<number>): Float32Array {
   return out;
 }
 
-export function dot(a: Float32Array, b: Float32Array, bOffset = 0, len = a.length): number {
+export function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
-  for (let i = 0; i < len; i++) s += a[i]! * b[bOffset + i]!;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
 }
 
@@ -38,10 +46,10 @@ const projections = new Map<number, Int8Array>();
 function projection(dims: number): Int8Array {
   let p = projections.get(dims);
   if (!p) {
-    p = new Int8Array(dims * SKETCH_DIMS);
+    p = new Int8Array(dims * SKETCH_BITS);
     let s = 0x9e3779b9 ^ dims;
     for (let i = 0; i < p.length; i++) {
-      // xorshift32: deterministic ±1 entries (Achlioptas-style projection).
+      // xorshift32: deterministic ±1 entries.
       s ^= s << 13;
       s ^= s >>> 17;
       s ^= s << 5;
@@ -52,15 +60,24 @@ function projection(dims: number): Int8Array {
   return p;
 }
 
-/** The sketch of a unit vector: its projection on SKETCH_DIMS random ±1 directions, normalized. */
-export function sketch(v: Float32Array): Float32Array {
+/** The SimHash of a vector: bit j set when its projection on random direction j is positive. */
+export function sketch(v: Float32Array): Int32Array {
   const p = projection(v.length);
-  const out = new Float32Array(SKETCH_DIMS);
+  const acc = new Float64Array(SKETCH_BITS);
   for (let i = 0; i < v.length; i++) {
     const x = v[i]!;
     if (x === 0) continue;
-    const row = i * SKETCH_DIMS;
-    for (let j = 0; j < SKETCH_DIMS; j++) out[j] = out[j]! + p[row + j]! * x;
+    const row = i * SKETCH_BITS;
+    for (let j = 0; j < SKETCH_BITS; j++) acc[j] = acc[j]! + p[row + j]! * x;
   }
-  return normalize(out);
+  const out = new Int32Array(SKETCH_WORDS);
+  for (let j = 0; j < SKETCH_BITS; j++) if (acc[j]! > 0) out[j >> 5] = out[j >> 5]! | (1 << (j & 31));
+  return out;
+}
+
+export function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
 }
