@@ -37,7 +37,8 @@ export function startMemory(ctx: BuiltinContext): StartedBuiltin {
     throw new ToolsError("config", `tools.servers.${ctx.server}.options.${issue.path.join(".") || "(root)"} is invalid (${issue.message}); options are path, embedding_model, ollama_url, embed_timeout_ms`);
   }
   const o = parsed.data;
-  const path = o.path ?? DEFAULT_MEMORY_PATH;
+  // "~/..." as a shell would read it: the config file is written for the user running `lyra tools`.
+  const path = o.path === undefined ? DEFAULT_MEMORY_PATH : o.path.replace(/^~(?=\/|$)/, homedir());
   let store;
   try {
     store = openMemoryStore(path);
