@@ -118,7 +118,7 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     inFlight++;
     try {
       if (path === "/api/generate") return await generate(b, res, gone);
-      if (path === "/api/embed") return embedAnswer(b as unknown as { model: string; input?: unknown }, res);
+      if (path === "/api/embed") return embedAnswer(b, res);
       return await chat(b, res, gone);
     } finally {
       inFlight--;
@@ -175,7 +175,7 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
 
   // docs/api.md "Generate Embeddings": {model, input: string | string[]} → {model, embeddings: [[...]]}.
   function embedAnswer(b: { model: string; input?: unknown }, res: ServerResponse) {
-    const inputs = typeof b.input === "string" ? [b.input] : Array.isArray(b.input) && b.input.every((x) => typeof x === "string") ? (b.input as string[]) : undefined;
+    const inputs = typeof b.input === "string" ? [b.input] : Array.isArray(b.input) && b.input.every((x) => typeof x === "string") ? (b.input) : undefined;
     if (!inputs) return sendJson(res, 400, { error: "invalid input type" });
     return sendJson(res, 200, { model: b.model, embeddings: inputs.map(embedText), total_duration: 1_000_000, load_duration: 0, prompt_eval_count: inputs.reduce((n, t) => n + tokens(t).length, 0) });
   }

@@ -59,7 +59,7 @@ describe("memory tool server", () => {
     const child = spawn(process.execPath, ["test/fixtures/memory-host.ts", nats.url, path, ollama.url], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(child);
     let out = "";
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     await eventually(() => out.includes("ready"), "the memory host to be ready", 20_000);
     const server = "memory";
     await eventually(async () => (await call(server, "recall", {}).catch(() => undefined)) !== undefined, "the memory service", 10_000);
