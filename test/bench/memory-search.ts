@@ -87,9 +87,10 @@ export async function memorySearch(ctx: BenchContext): Promise<SectionResult> {
       bySize.push({ size, coldMs, stats });
     }
     const largest = bySize.at(-1)!;
-    const targets: Target[] = [
+    // A quick run stops at 10,000: the 100,000 target is only judged by a full run.
+    const targets: Target[] = ctx.quick ? [] : [
       {
-        name: `memory search p50 at ${largest.size.toLocaleString("en")} entries${ctx.quick ? " (quick run: the target is 100,000)" : ""}`,
+        name: `memory search p50 at ${largest.size.toLocaleString("en")} entries`,
         goal: `≤ ${TARGET_P50_MS} ms at 100,000`,
         figure: fmt(largest.stats.p50, "ms"),
         met: largest.stats.p50 <= TARGET_P50_MS && largest.size >= 100_000,
@@ -105,6 +106,7 @@ export async function memorySearch(ctx: BenchContext): Promise<SectionResult> {
       notes: [
         `writes: ${fmt(writesPerS)} entries/s, each its own committed transaction (WAL, synchronous=NORMAL), ${DIMS}-dimension vectors`,
         `${queries} queries of 4 words per size, top 5; embeddings made in process (a real call adds Ollama's /api/embed time)`,
+        ...(ctx.quick ? ["quick run: 10,000 entries only; the target (p50 ≤ 20 ms at 100,000) is judged by a full run"] : []),
       ],
       json: { writes_per_s: Math.round(writesPerS), dims: DIMS, queries, sizes: bySize.map((s) => ({ entries: s.size, first_search_ms: Math.round(s.coldMs), ...rounded(s.stats) })) },
       targets,
