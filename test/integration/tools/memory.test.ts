@@ -116,6 +116,10 @@ describe("memory tool server", () => {
     await call("memscope", "commit_journal", { text: "Alice's secret: the vault code is 4242" }, as("alice", "c1"));
     await call("memscope", "commit_journal", { text: "Alice likes sailing on the ocean" }, as("alice", "c2"));
     await call("memscope", "commit_journal", { text: "Bob's vault code is 9999" }, as("bob", "c1"));
+    // A user id in the model's arguments is not part of the schema: ignored, the entry is the caller's.
+    await call("memscope", "commit_journal", { text: "planted by a model as bob", user: "bob" }, as("alice", "c1"));
+    expect((await call("memscope", "semantic_search", { query: "planted" }, as("bob"))).text).not.toContain("planted by");
+    expect((await call("memscope", "semantic_search", { query: "planted", user: "bob" }, as("alice"))).text).toContain("planted by");
     const bob = await call("memscope", "semantic_search", { query: "vault code secret", limit: 50 }, as("bob"));
     expect(bob.text).toContain("9999");
     expect(bob.text).not.toContain("4242");
