@@ -190,6 +190,20 @@ const MeshConfigShape = z.strictObject({
       ack_wait_ms: z.number().int().min(1000).default(60_000),
     })
     .prefault({}),
+  /** Long-term memory: the `memory` built-in tool server (tools.servers.<server>). */
+  memory: z
+    .strictObject({
+      /**
+       * Before a specialist granted `<server>.recall` answers, its agent recalls the memories most
+       * relevant to the user's message into its context; the recall is a tool step in the log. Default false.
+       */
+      auto_recall: z.boolean().default(false),
+      /** Memories recalled; default 3. */
+      top_k: z.number().int().min(1).max(20).default(3),
+      /** The tool server that holds the memories; default "memory". */
+      server: ToolServerName.default("memory"),
+    })
+    .optional(),
   metrics: z.strictObject({ port: z.number().int().min(0).max(65_535).default(9464) }).optional(),
   tools: z
     .strictObject({

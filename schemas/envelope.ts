@@ -65,6 +65,8 @@ export const RoleRequest = z
     tools: z.array(ToolSpec).max(128).optional(),
     /** JSON schema the answer must follow (schema-constrained output). */
     format: z.record(z.string(), z.unknown()).optional(),
+    /** The end user the call is for (the inbox message's user.id): tools that keep per-user data scope by it. */
+    user: z.string().min(1).max(256).optional(),
     /** Absolute deadline, epoch ms. */
     deadline: z.number().int().positive().optional(),
     stream: z.boolean().optional(),

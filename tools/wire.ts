@@ -72,6 +72,10 @@ export const MetaKey = {
   ProtocolVersion: "io.modelcontextprotocol/protocolVersion",
   ClientCapabilities: "io.modelcontextprotocol/clientCapabilities",
   ClientInfo: "io.modelcontextprotocol/clientInfo",
+  /** The end user a call is made for (set by the agent's tool plane, never by the model): memory scopes by it. */
+  User: "lyra/user",
+  /** The conversation a call is made in (set by the agent's tool plane). */
+  Conversation: "lyra/conversation",
 } as const;
 
 export type JsonRpcId = string | number;

@@ -14,6 +14,7 @@ import {
   BackendError,
 } from "../errors.ts";
 import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
+import { autoRecall, type AutoRecallOptions } from "./recall.ts";
 import { toolLoop, type ToolLoopOptions } from "./toolloop.ts";
 import type { ToolPlane } from "./tools.ts";
 
@@ -32,6 +33,8 @@ export interface RoleHandlerOptions {
   tools?: ToolPlane;
   /** Every finished tool call (metrics). */
   onToolResult?: ToolLoopOptions["onResult"];
+  /** memory.auto_recall: recall memories into a granted specialist's context before it answers. */
+  autoRecall?: AutoRecallOptions;
 }
 
 export function roleHandler(o: RoleHandlerOptions): RoleHandler {
@@ -99,11 +102,19 @@ function toolHandler(o: RoleHandlerOptions, plane: ToolPlane): RoleHandler {
       maxSteps: o.config.max_tool_steps,
       toolTimeoutMs: o.config.tool_timeout_ms,
       firstTokenTimeoutMs: o.config.first_token_timeout_ms,
+      scope: { user: req.user, conversation: req.conversation },
       log: ctx.log,
       onResult: o.onToolResult,
     };
+    const mreq = modelRequest(o, req);
+    if (o.autoRecall) {
+      const recalled = await autoRecall({ ...o.autoRecall, ...loop, timeoutMs: loop.toolTimeoutMs, scope: loop.scope! }, mreq.messages, ctx.signal);
+      for (const c of recalled.chunks) yield c;
+      // Just before the user's message, after the role's system prompt and the history.
+      if (recalled.message) mreq.messages.splice(mreq.messages.findLastIndex((m) => m.role === "user"), 0, recalled.message);
+    }
     try {
-      for await (const out of toolLoop(loop, modelRequest(o, req), ctx.signal)) yield out.kind === "chunk" ? out.chunk : finalChunk(o, out.final);
+      for await (const out of toolLoop(loop, mreq, ctx.signal)) yield out.kind === "chunk" ? out.chunk : finalChunk(o, out.final);
     } catch (err) {
       throw toWire(o, err);
     }

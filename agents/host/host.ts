@@ -111,6 +111,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
             specialists,
             defaultSpecialist,
             tools,
+            autoRecall: o.config.memory?.auto_recall ? { server: o.config.memory.server, topK: o.config.memory.top_k } : undefined,
             onToolResult: (r) => {
               metrics.toolCalls.inc({ role, server: r.server, tool: r.tool, outcome: r.status });
               metrics.toolDuration.observe({ role, server: r.server, tool: r.tool }, r.latencyMs / 1000);

@@ -9,7 +9,7 @@ import type { Logger } from "../../mesh/logger.ts";
 import { since } from "../backends/control.ts";
 import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
 import { errorOutcome, ToolStatus, type ToolOutcome } from "./toolcontent.ts";
-import type { ToolOffer, ToolPlane } from "./tools.ts";
+import type { CallScope, ToolOffer, ToolPlane } from "./tools.ts";
 import { splitToolName } from "../../tools/caller.ts";
 
 export interface ToolLoopOptions {
@@ -24,6 +24,8 @@ export interface ToolLoopOptions {
   /** Per-call limit, ms (roles.<r>.tool_timeout_ms). */
   toolTimeoutMs: number;
   firstTokenTimeoutMs?: number;
+  /** The request's user and conversation, passed to every tool call's `_meta`. */
+  scope?: CallScope;
   log: Logger;
   /**
    * Every finished call (metrics). `server` and `tool` are those of an offered tool, else `_other`:
@@ -99,7 +101,7 @@ async function* runParallel(o: ToolLoopOptions, calls: ToolCall[], names: ToolOf
   calls.forEach((call, i) => {
     const t0 = performance.now();
     const run = o.plane
-      .call(o.role, o.grants, call, { names, signal, timeoutMs: o.toolTimeoutMs })
+      .call(o.role, o.grants, call, { names, signal, timeoutMs: o.toolTimeoutMs, scope: o.scope })
       .catch((err: unknown) => errorOutcome(ToolStatus.Error, `tool '${call.name}' failed: ${(err as Error).message}`))
       .then((r) => ({ i, r, ms: Math.round(since(t0)) }));
     pending.set(i, run);

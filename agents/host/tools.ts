@@ -55,6 +55,23 @@ export interface ToolCallOptions {
   signal?: AbortSignal;
   /** Per-call limit, ms (the role's tool_timeout_ms). */
   timeoutMs: number;
+  /** Who the call is for (`lyra/user`, `lyra/conversation` from the role request), in the request's `_meta`. */
+  scope?: CallScope;
+}
+
+/** The end user and conversation of the request a tool call serves; never taken from the model. */
+export interface CallScope {
+  user?: string;
+  conversation?: string;
+}
+
+function metaOf(scope: CallScope | undefined): Record<string, unknown> {
+  if (!scope) return CLIENT_META;
+  return {
+    ...CLIENT_META,
+    ...(scope.user !== undefined ? { [MetaKey.User]: scope.user } : {}),
+    ...(scope.conversation !== undefined ? { [MetaKey.Conversation]: scope.conversation } : {}),
+  };
 }
 
 export interface ToolPlane {
@@ -138,7 +155,7 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
       }
       let res: JsonRpcResponse;
       try {
-        res = await clientFor(role).request(server, meshRequest("tools/call", { name: tool, arguments: call.arguments }, CLIENT_META), { signal: opts.signal, timeoutMs: opts.timeoutMs });
+        res = await clientFor(role).request(server, meshRequest("tools/call", { name: tool, arguments: call.arguments }, metaOf(opts.scope)), { signal: opts.signal, timeoutMs: opts.timeoutMs });
       } catch (err) {
         const cancelled = err instanceof ToolsError && err.code === "cancelled";
         return { server, tool, ...errorOutcome(cancelled ? ToolStatus.Cancelled : ToolStatus.Unavailable, `tool '${call.name}' was not completed: ${(err as Error).message}`) };

@@ -128,7 +128,7 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   else {
     await append({ type: "specialist_started", specialist }, "specialist-started");
     try {
-      const r = await call(specialist, "specialist", { messages: userTurn, conversation: msg.conversation }, true, toolLogger(specialist, append));
+      const r = await call(specialist, "specialist", { messages: userTurn, conversation: msg.conversation, user: msg.user.id }, true, toolLogger(specialist, append));
       draft = r.text;
       await append({ type: "specialist_finished", specialist, text: draft, ...meta(r) }, "specialist-finished");
     } catch (err) {

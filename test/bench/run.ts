@@ -21,11 +21,12 @@ import { committee } from "./committee.ts";
 import { failover } from "./failover.ts";
 import { hop } from "./hop.ts";
 import { memory } from "./memory.ts";
+import { memorySearch } from "./memory-search.ts";
 import { tools } from "./tools.ts";
 import type { BenchContext, Section, SectionResult } from "./report.ts";
 import { table } from "./stats.ts";
 
-const SECTIONS: Record<string, Section> = { hop, committee, codec, failover, memory, tools };
+const SECTIONS: Record<string, Section> = { hop, committee, codec, failover, memory, tools, "memory-search": memorySearch };
 
 const { values } = parseArgs({
   options: {

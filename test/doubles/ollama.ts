@@ -1,7 +1,7 @@
 /**
  * An Ollama server double, faithful to docs/api.md: /api/chat (NDJSON stream or one JSON),
- * /api/generate (enough to load a model), /api/tags, /api/ps, `{"error": "..."}` bodies, 404 for
- * models not pulled, 503 when more requests are in flight than it has room for.
+ * /api/generate (enough to load a model), /api/embed, /api/tags, /api/ps, `{"error": "..."}` bodies,
+ * 404 for models not pulled, 503 when more requests are in flight than it has room for.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest } from "./http.ts";
@@ -38,7 +38,7 @@ export type OllamaDoubleReply =
   | { error: string; status: number };
 
 export interface OllamaDoubleOptions {
-  /** Pulled models; default ["qwen3:8b"]. */
+  /** Pulled models (chat and embedding alike); default ["qwen3:8b"]. */
   models?: string[];
   /** Requests it takes at once (OLLAMA_NUM_PARALLEL plus queue); more get 503; default 4. */
   parallel?: number;
@@ -110,7 +110,7 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
       const running = [...loadedUntil].filter(([, until]) => until > now);
       return sendJson(res, 200, { models: running.map(([m, until]) => ({ ...modelInfo(m), expires_at: new Date(until).toISOString(), size_vram: 1e9 })) });
     }
-    if (req.method !== "POST" || (path !== "/api/chat" && path !== "/api/generate")) return sendJson(res, 404, { error: "404 page not found" });
+    if (req.method !== "POST" || (path !== "/api/chat" && path !== "/api/generate" && path !== "/api/embed")) return sendJson(res, 404, { error: "404 page not found" });
     const b = (body ?? {}) as OllamaChatBody & { prompt?: string };
     if (!b.model) return sendJson(res, 400, { error: "model is required" });
     if (!models.has(b.model)) return sendJson(res, 404, { error: `model "${b.model}" not found, try pulling it first` });
@@ -118,6 +118,7 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     inFlight++;
     try {
       if (path === "/api/generate") return await generate(b, res, gone);
+      if (path === "/api/embed") return embedAnswer(b, res);
       return await chat(b, res, gone);
     } finally {
       inFlight--;
@@ -172,6 +173,13 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     res.end(JSON.stringify(final()) + "\n");
   }
 
+  // docs/api.md "Generate Embeddings": {model, input: string | string[]} → {model, embeddings: [[...]]}.
+  function embedAnswer(b: { model: string; input?: unknown }, res: ServerResponse) {
+    const inputs = typeof b.input === "string" ? [b.input] : Array.isArray(b.input) && b.input.every((x) => typeof x === "string") ? (b.input) : undefined;
+    if (!inputs) return sendJson(res, 400, { error: "invalid input type" });
+    return sendJson(res, 200, { model: b.model, embeddings: inputs.map(embedText), total_duration: 1_000_000, load_duration: 0, prompt_eval_count: inputs.reduce((n, t) => n + tokens(t).length, 0) });
+  }
+
   const server = await startDoubleServer(handler, opts.port);
   return {
     url: server.url,
@@ -221,4 +229,35 @@ export function toolResultsOf(b: OllamaChatBody): { tool_name?: string; content:
 /** The names of the tools a chat request offered (Ollama `tools[].function.name`). */
 export function offeredTools(b: OllamaChatBody): string[] {
   return (b.tools ?? []).map((t) => t.function.name);
+}
+
+/** Dimensions of the double's embeddings. */
+export const EMBED_DIMS = 256;
+/**
+ * Words the double takes as the same meaning: each group embeds as one concept, so a search for
+ * "canine" finds "my puppy" by vector while sharing no word with it.
+ */
+const CONCEPTS: readonly (readonly string[])[] = [
+  ["dog", "dogs", "puppy", "puppies", "canine", "hound", "pooch"],
+  ["cat", "cats", "kitten", "feline", "kitty"],
+  ["car", "cars", "automobile", "vehicle", "sedan"],
+  ["happy", "glad", "joyful", "cheerful", "delighted"],
+  ["food", "meal", "dinner", "lunch", "cuisine", "eat", "eating"],
+  ["music", "song", "songs", "melody", "tune"],
+  ["doctor", "physician", "medic", "clinic"],
+  ["ocean", "sea", "beach", "coast"],
+];
+const conceptOf = new Map(CONCEPTS.flatMap((g) => g.map((w) => [w, g[0]!] as const)));
+
+/** A deterministic, meaning-ish embedding: a bag of concepts (words, synonyms folded) hashed into EMBED_DIMS. */
+export function embedText(text: string): number[] {
+  const v = new Array<number>(EMBED_DIMS).fill(0);
+  for (const w of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
+    const c = conceptOf.get(w) ?? w;
+    let h = 2166136261;
+    for (let i = 0; i < c.length; i++) h = Math.imul(h ^ c.charCodeAt(i), 16777619);
+    const i = (h >>> 0) % EMBED_DIMS;
+    v[i] = v[i]! + (h & 0x100 ? 1 : -1);
+  }
+  return v;
 }

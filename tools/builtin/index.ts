@@ -8,6 +8,7 @@ import type { Logger } from "../../mesh/logger.ts";
 import { clockServer } from "./clock.ts";
 import { startKnowledge } from "./knowledge/index.ts";
 import { webBuiltin } from "./web/index.ts";
+import { startMemory } from "./memory/index.ts";
 
 /** What a built-in gets when `lyra tools` starts it. */
 export interface BuiltinContext {
@@ -39,4 +40,5 @@ export const BUILTIN_TOOL_SERVERS: Readonly<Record<string, BuiltinToolServer>> =
   clock: { description: "the time in any time zone, and a wait with progress", start: () => ({ create: () => clockServer() }) },
   knowledge: { description: "Wikipedia, arXiv and Wolfram|Alpha lookups, cached in JetStream KV", start: startKnowledge },
   web: webBuiltin,
+  memory: { description: "long-term memory per user: journal entries with hybrid (BM25 + vector) search", start: startMemory },
 };

@@ -1,4 +1,4 @@
-import { ToolsError, McpHeader, meshRequest, splitToolName, type JsonRpcResponse } from "../../../tools/index.ts";
+import { ToolsError, McpHeader, meshRequest, MetaKey, splitToolName, type JsonRpcResponse } from "../../../tools/index.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { openToolMesh, toolMeshHelp, toolMeshOptions } from "../tool-mesh.ts";
 
@@ -7,17 +7,21 @@ const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 export const toolsCall = defineCommand({
   name: "tools call",
   summary: "Send one tools/call over NATS and print its reply frames as they arrive (msg, ka, end, err).",
-  usage: "SERVER TOOL [--args JSON] [--user NAME] [--timeout MS] [--no-claim]",
+  usage: "SERVER TOOL [--args JSON] [--user NAME] [--for USER] [--conversation ID] [--timeout MS] [--no-claim]",
   options: {
     ...toolMeshOptions,
     args: { type: "string", short: "a", default: "{}" },
     timeout: { type: "string" },
     "no-claim": { type: "boolean" },
+    for: { type: "string" },
+    conversation: { type: "string" },
   },
   help: {
     ...toolMeshHelp,
     args: "the tool's arguments, a JSON object",
     timeout: "give up (and cancel) after this many ms (default: no limit; a silent server still ends the call after 3 missed keep-alives)",
+    for: "the end user the call is for (lyra/user in _meta), as an agent sets it from the conversation: memory reads and writes that user's memories",
+    conversation: "the conversation the call is made in (lyra/conversation in _meta)",
     "no-claim": "refuse a result over max_payload (-32012) instead of fetching it from the claim-check store",
   },
   details:
@@ -29,7 +33,11 @@ export const toolsCall = defineCommand({
     const args = parseArgsJson(values.args as string);
     const timeoutMs = values.timeout === undefined ? undefined : intOption("timeout", values.timeout, 0) || undefined;
     await using tm = await openToolMesh(values, "lyra-tools-call");
-    const req = meshRequest("tools/call", { name: tool, arguments: args }, { progressToken: 1 });
+    const scope = {
+      ...(values.for !== undefined ? { [MetaKey.User]: values.for as string } : {}),
+      ...(values.conversation !== undefined ? { [MetaKey.Conversation]: values.conversation as string } : {}),
+    };
+    const req = meshRequest("tools/call", { name: tool, arguments: args }, { progressToken: 1, ...scope });
     const abort = new AbortController();
     const onSigint = () => abort.abort(new Error("Ctrl-C"));
     process.once("SIGINT", onSigint);

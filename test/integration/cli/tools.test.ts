@@ -2,20 +2,27 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { clockServer, sdkHandler, serveMcp, type ToolServer } from "../../../tools/index.ts";
+import { memoryServer, openMemoryStore } from "../../../tools/builtin/memory/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { runLyra } from "../../harness/committee.ts";
 
 let nats: NatsServer;
 let mesh: Mesh;
 let clock: ToolServer;
+let memory: ToolServer;
+const store = openMemoryStore(":memory:");
 
 beforeAll(async () => {
   nats = await startNatsServer();
   mesh = await connectMesh({ servers: nats.url });
   // Tenant 'lyra': the mesh name of config/mesh.dev.yaml, which the commands load by default.
   clock = await serveMcp(mesh, { server: "clock", tenant: "lyra", host: "h1", handler: sdkHandler(() => clockServer()), keepAliveMs: 300 });
+  const embedder = { embed: async () => ({ reason: "no embedding model in this test" }) };
+  memory = await serveMcp(mesh, { server: "memory", tenant: "lyra", host: "h1", handler: sdkHandler(() => memoryServer({ store, embedder })) });
 });
 afterAll(async () => {
+  await memory?.close();
+  store.close();
   await clock?.close();
   await mesh?.close();
   await nats?.stop();
@@ -110,5 +117,21 @@ describe("lyra tools call", () => {
       expect(await p.exited).toBe(0);
       expect(p.output()).toContain(`Usage: lyra ${cmd.join(" ")}`);
     }
+  });
+});
+
+describe("lyra tools call --for", () => {
+  it("puts the end user (and conversation) in _meta, as an agent does; memory refuses a call for nobody", async () => {
+    const write = lyra(["tools", "call", "memory", "commit_journal", "--for", "dana", "--conversation", "c9", "--args", '{"text":"Dana keeps bees"}']);
+    expect(await write.exited, write.output()).toBe(0);
+    const read = lyra(["tools", "call", "memory", "semantic_search", "--for", "dana", "--args", '{"query":"bees"}']);
+    expect(await read.exited, read.output()).toBe(0);
+    expect(read.stdout()).toMatch(/conversation c9\): Dana keeps bees/);
+    const other = lyra(["tools", "call", "memory", "semantic_search", "--for", "erin", "--args", '{"query":"bees"}']);
+    expect(await other.exited).toBe(0);
+    expect(other.stdout()).not.toContain("Dana keeps bees");
+    const nobody = lyra(["tools", "call", "memory", "recall"]);
+    expect(await nobody.exited).toBe(1);
+    expect(nobody.stdout()).toContain("no 'lyra/user'");
   });
 });
