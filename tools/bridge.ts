@@ -124,7 +124,9 @@ export function bridgeHandler(up: Upstream, o: BridgeOptions): BridgeHandler {
     const token = `lyra-${++progressSeq}`;
     const off = callerToken === undefined ? () => undefined : up.onProgress(token, (pr) => ctx.notify({ jsonrpc: "2.0", method: "notifications/progress", params: { ...pr, progressToken: callerToken } }));
     const result = await up
-      .run((c) => c.callTool({ name, arguments: args, ...(callerToken === undefined ? {} : { _meta: { progressToken: token } }) }, { signal: ctx.signal, timeout: BRIDGE_CALL_TIMEOUT_MS }))
+      // A plain request, not callTool(): the bridge forwards results, and checking structuredContent
+      // against the tool's outputSchema is the calling client's business (it has the schema too).
+      .run((c) => c.request({ method: "tools/call", params: { name, arguments: args, ...(callerToken === undefined ? {} : { _meta: { progressToken: token } }) } }, { signal: ctx.signal, timeout: BRIDGE_CALL_TIMEOUT_MS }))
       .finally(off);
     return ok(req, result);
   };
