@@ -28,14 +28,7 @@ export interface DiscoverOptions {
 
 /** Every Lyra role instance that answers within the timeout, sorted by role then host. */
 export async function discoverRoles(mesh: Mesh, opts: DiscoverOptions = {}): Promise<DiscoveredRole[]> {
-  const maxWait = opts.timeoutMs ?? 1000;
-  // @nats-io/services carries its own nats-core copy; the connection is the same at runtime.
-  const client = new Svcm(mesh.nc as unknown as Svcm["nc"]).client({ strategy: "stall", maxWait });
-  const [infos, stats] = await Promise.all([
-    collect<ServiceInfo>(() => client.info(AGENT_SERVICE_NAME)),
-    collect<ServiceStats>(() => client.stats(AGENT_SERVICE_NAME)),
-  ]);
-  const statsById = new Map(stats.map((s) => [s.id, s]));
+  const { infos, statsById } = await queryServices(mesh, AGENT_SERVICE_NAME, opts.timeoutMs ?? 1000);
   const roles: DiscoveredRole[] = [];
   for (const info of infos) {
     const md = info.metadata ?? {};
@@ -59,6 +52,17 @@ export async function discoverRoles(mesh: Mesh, opts: DiscoverOptions = {}): Pro
     });
   }
   return roles.sort((a, b) => a.role.localeCompare(b.role) || a.host.localeCompare(b.host));
+}
+
+/**
+ * `$SRV.INFO` and `$SRV.STATS` of the services named `name` (every service when undefined), as
+ * `nats micro info/stats` see them; answers are collected for at most `maxWaitMs`.
+ */
+export async function queryServices(mesh: Mesh, name: string | undefined, maxWaitMs: number): Promise<{ infos: ServiceInfo[]; statsById: Map<string, ServiceStats> }> {
+  // @nats-io/services carries its own nats-core copy; the connection is the same at runtime.
+  const client = new Svcm(mesh.nc as unknown as Svcm["nc"]).client({ strategy: "stall", maxWait: maxWaitMs });
+  const [infos, stats] = await Promise.all([collect<ServiceInfo>(() => client.info(name)), collect<ServiceStats>(() => client.stats(name))]);
+  return { infos, statsById: new Map(stats.map((s) => [s.id, s])) };
 }
 
 async function collect<T>(query: () => Promise<AsyncIterable<T>>): Promise<T[]> {

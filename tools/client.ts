@@ -18,6 +18,7 @@ import {
   McpCode,
   McpHeader,
   MetaKey,
+  parseObject,
   parseResponse,
   requestName,
   WIRE_VERSION,
@@ -149,7 +150,7 @@ function request(
       opts.onFrame?.(frame, text, headerRecord(m));
       if (frame === Frame.KeepAlive) return;
       if (frame === Frame.Msg) {
-        const n = parseJson(text);
+        const n = parseObject(text);
         if (n && typeof n.method === "string") opts.onNotification?.(n as unknown as JsonRpcNotification);
         return;
       }
@@ -188,15 +189,6 @@ function request(
       done(() => resolve(errorResponse(req.id, McpCode.StreamLost, `MCP ${req.method} on '${server}' not sent: ${(err as Error).message}`)));
     }
   });
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The terminal body as a response; an unreadable one is a lost stream (re-issue). */

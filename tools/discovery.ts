@@ -3,9 +3,8 @@
  * says `wire: mcp.v1` (ours are `mcp-<server>`, but any peer on the gateway's wire counts), with
  * its state and load from `$SRV.STATS`. `lyra status` prints it; `nats micro ls` shows the same.
  */
-import { Svcm, type ServiceInfo, type ServiceStats } from "@nats-io/services";
 import type { Mesh } from "../mesh/connect.ts";
-import { isNoResponders } from "../mesh/errors.ts";
+import { queryServices } from "../mesh/discovery.ts";
 import { WIRE_VERSION } from "./wire.ts";
 
 export interface DiscoveredToolServer {
@@ -37,10 +36,8 @@ export interface DiscoverToolServersOptions {
 }
 
 export async function discoverToolServers(mesh: Mesh, opts: DiscoverToolServersOptions = {}): Promise<DiscoveredToolServer[]> {
-  const client = new Svcm(mesh.nc as unknown as Svcm["nc"]).client({ strategy: "stall", maxWait: opts.timeoutMs ?? 1000 });
   // Tool services have one name each, so ask every service and keep those on the MCP wire.
-  const [infos, stats] = await Promise.all([collect<ServiceInfo>(() => client.info()), collect<ServiceStats>(() => client.stats())]);
-  const statsById = new Map(stats.map((s) => [s.id, s]));
+  const { infos, statsById } = await queryServices(mesh, undefined, opts.timeoutMs ?? 1000);
   const out: DiscoveredToolServer[] = [];
   for (const info of infos) {
     const md = info.metadata ?? {};
@@ -67,15 +64,4 @@ export async function discoverToolServers(mesh: Mesh, opts: DiscoverToolServersO
     });
   }
   return out.sort((a, b) => a.server.localeCompare(b.server) || a.host.localeCompare(b.host));
-}
-
-async function collect<T>(query: () => Promise<AsyncIterable<T>>): Promise<T[]> {
-  const out: T[] = [];
-  try {
-    for await (const item of await query()) out.push(item);
-  } catch (err) {
-    // No service at all answers as NATS no-responders: an empty mesh, not a failure.
-    if (!isNoResponders(err)) throw err;
-  }
-  return out;
 }

@@ -15,6 +15,8 @@ import {
   errorResponse,
   McpCode,
   MCP_PROTOCOL_VERSION,
+  asJsonRpcResponse,
+  parseObject,
   parseResponse,
   MetaKey,
   requestName,
@@ -46,8 +48,8 @@ export function sdkHandler(factory: McpServerFactory): McpHandler & { close(): P
     if (!type.startsWith("text/event-stream")) return asResponse(req, await res.text(), res.status);
     let final: JsonRpcResponse | undefined;
     for await (const data of sseData(res)) {
-      const msg = parseEvent(data);
-      if (msg && "id" in msg && ("result" in msg || "error" in msg)) final = parseResponse(req.id, data);
+      const msg = parseObject(data);
+      if (msg && "id" in msg && ("result" in msg || "error" in msg)) final = asJsonRpcResponse(req.id, msg);
       else if (msg && typeof msg.method === "string") ctx.notify(msg as unknown as JsonRpcNotification);
     }
     return final ?? errorResponse(req.id, McpCode.Internal, "the MCP server ended its stream without a response");
@@ -57,15 +59,6 @@ export function sdkHandler(factory: McpServerFactory): McpHandler & { close(): P
 
 function asResponse(req: JsonRpcRequest, text: string, status: number): JsonRpcResponse {
   return parseResponse(req.id, text) ?? errorResponse(req.id, McpCode.Internal, `the MCP server answered HTTP ${status} without a JSON-RPC response`);
-}
-
-function parseEvent(data: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(data);
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The `data:` payloads of a server-sent-events body. */

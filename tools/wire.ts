@@ -103,19 +103,22 @@ export function errorResponse(id: JsonRpcId | null, code: number, message: strin
   return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
 }
 
-/**
- * A JSON-RPC response from a terminal body, with the request's id, or undefined when the body is
- * not one: `result` must be an object, `error` must have a numeric code and a string message.
- */
-export function parseResponse(id: JsonRpcId, text: string): JsonRpcResponse | undefined {
-  let v: unknown;
+/** A JSON object from text, or undefined for anything else (bad JSON, arrays, scalars). */
+export function parseObject(text: string): Record<string, unknown> | undefined {
   try {
-    v = JSON.parse(text);
+    const v: unknown = JSON.parse(text);
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
-  const r = v as Record<string, unknown>;
+}
+
+/**
+ * A JSON-RPC response from a decoded terminal body, with the request's id, or undefined when it is
+ * not one: `result` must be an object, `error` must have a numeric code and a string message.
+ */
+export function asJsonRpcResponse(id: JsonRpcId, r: Record<string, unknown> | undefined): JsonRpcResponse | undefined {
+  if (!r) return undefined;
   if (typeof r.result === "object" && r.result !== null && !Array.isArray(r.result)) {
     return { jsonrpc: "2.0", id, result: r.result as Record<string, unknown> };
   }
@@ -124,6 +127,11 @@ export function parseResponse(id: JsonRpcId, text: string): JsonRpcResponse | un
     return errorResponse(id, e.code, e.message, e.data);
   }
   return undefined;
+}
+
+/** `asJsonRpcResponse` of a terminal body's text. */
+export function parseResponse(id: JsonRpcId, text: string): JsonRpcResponse | undefined {
+  return asJsonRpcResponse(id, parseObject(text));
 }
 
 /** The name a request carries for its method (tool or prompt name, resource URI), or undefined. */

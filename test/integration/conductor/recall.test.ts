@@ -8,18 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { silentLogger } from "../../../mesh/logger.ts";
-import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
-import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { createMcpClient, meshRequest, MetaKey } from "../../../tools/caller.ts";
-import { startToolHost, type ToolHost } from "../../../tools/host.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { startOllamaDouble, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
-import { logOf, newId } from "./helpers.ts";
+import { logOf, newId, serveConfig } from "./helpers.ts";
 
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
 const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
@@ -48,9 +42,7 @@ describe("memory.auto_recall", () => {
   let nats: NatsServer;
   let mesh: Mesh;
   let ollama: OllamaDouble;
-  let tools: ToolHost;
-  let host: AgentHost;
-  let core: Conductor;
+  let serving: { close(): Promise<void> } | undefined;
   let dir: string;
 
   beforeAll(async () => {
@@ -63,14 +55,10 @@ describe("memory.auto_recall", () => {
     nats = await startNatsServer();
     mesh = await connectMesh({ servers: nats.url });
     const config = parseMeshConfig(yaml(nats.url, ollama.url, join(dir, "memory.db")), { source: "recall test", env: {} });
-    tools = await startToolHost(mesh, { tenant: "test", host: "tools-1", servers: config.tools.servers, log: silentLogger });
-    host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-    core = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config) });
+    serving = await serveConfig(mesh, config);
   });
   afterAll(async () => {
-    await core?.close();
-    await host?.close();
-    await tools?.close();
+    await serving?.close();
     await mesh?.close();
     await nats?.stop();
     await ollama?.stop();

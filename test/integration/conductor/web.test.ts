@@ -5,20 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { silentLogger } from "../../../mesh/logger.ts";
-import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
-import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
-import { startToolHost, type ToolHost } from "../../../tools/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { runLyra } from "../../harness/committee.ts";
 import type { DoubleServer } from "../../doubles/http.ts";
 import { offeredTools, startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble, type OllamaDoubleReply } from "../../doubles/ollama.ts";
 import { startSearxngDouble, type SearxngDouble } from "../../doubles/searxng.ts";
 import { ARTICLE_SENTENCE, startPages } from "../tools/web-pages.ts";
-import { logOf } from "./helpers.ts";
+import { logOf, serveConfig } from "./helpers.ts";
 
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
 const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
@@ -43,9 +37,7 @@ describe("the pragmatist searches the web and reads a page (web built-in over NA
   let ollama: OllamaDouble;
   let searx: SearxngDouble;
   let pages: DoubleServer;
-  let tools: ToolHost;
-  let host: AgentHost;
-  let core: Conductor;
+  let serving: { close(): Promise<void> } | undefined;
 
   beforeAll(async () => {
     pages = await startPages();
@@ -74,14 +66,10 @@ hosts:
 conductor: { ack_wait_ms: 5000 }
 `;
     const config = parseMeshConfig(yaml, { source: "web e2e test", env: {} });
-    tools = await startToolHost(mesh, { tenant: "test", host: "tools-1", servers: config.tools.servers, log: silentLogger });
-    host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-    core = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config) });
+    serving = await serveConfig(mesh, config);
   });
   afterAll(async () => {
-    await core?.close();
-    await host?.close();
-    await tools?.close();
+    await serving?.close();
     await mesh?.close();
     await nats?.stop();
     await ollama?.stop();

@@ -59,11 +59,15 @@ function scopeOf(meta: Record<string, unknown> | undefined): Scoped | string {
   return { user, conversation: typeof conversation === "string" && conversation ? conversation : undefined };
 }
 
-function conversationFor(s: Scoped, scope: "user" | "conversation" | undefined): string | undefined | false {
-  if (scope !== "conversation") return undefined;
-  return s.conversation ?? false;
-}
 const NO_CONVERSATION = `scope 'conversation' needs the request's _meta '${MetaKey.Conversation}', which is missing; use scope 'user'`;
+
+/** The caller's scope and the conversation a search is narrowed to (undefined: the whole user), or why not. */
+function searchScope(meta: Record<string, unknown> | undefined, scope: "user" | "conversation" | undefined): { s: Scoped; conv: string | undefined } | string {
+  const s = scopeOf(meta);
+  if (typeof s === "string") return s;
+  if (scope !== "conversation") return { s, conv: undefined };
+  return s.conversation === undefined ? NO_CONVERSATION : { s, conv: s.conversation };
+}
 
 export function formatEntry(e: MemoryEntry | SearchHit): string {
   const when = new Date(e.ts).toISOString().slice(0, 16).replace("T", " ");
@@ -92,10 +96,9 @@ export function memoryServer(d: MemoryDeps): McpServer {
       inputSchema: SearchInput,
     },
     async ({ query, limit, scope }, ctx) => {
-      const s = scopeOf(ctx.mcpReq._meta);
-      if (typeof s === "string") return fail(s);
-      const conv = conversationFor(s, scope);
-      if (conv === false) return fail(NO_CONVERSATION);
+      const scoped = searchScope(ctx.mcpReq._meta, scope);
+      if (typeof scoped === "string") return fail(scoped);
+      const { s, conv } = scoped;
       const { hits, note } = await hybridSearch(d, s, query, limit ?? 5, conv);
       return ok(listing(hits, note, `no memory matches '${query.slice(0, 80)}'`));
     },
@@ -107,10 +110,9 @@ export function memoryServer(d: MemoryDeps): McpServer {
       inputSchema: RecallInput,
     },
     async ({ query, ids, limit, scope }, ctx) => {
-      const s = scopeOf(ctx.mcpReq._meta);
-      if (typeof s === "string") return fail(s);
-      const conv = conversationFor(s, scope);
-      if (conv === false) return fail(NO_CONVERSATION);
+      const scoped = searchScope(ctx.mcpReq._meta, scope);
+      if (typeof scoped === "string") return fail(scoped);
+      const { s, conv } = scoped;
       if (ids && query) return fail("give either ids or a query, not both");
       if (ids) {
         const found = d.store.get(s.user, ids).filter((e) => conv === undefined || e.conversation === conv);
