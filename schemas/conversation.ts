@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Media } from "./media.ts";
 
 /** Ids that become subject tokens (conversation, channel) or JetStream message ids. */
 export const TokenId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "use 1-128 letters, digits, '_' or '-'");
@@ -13,6 +14,8 @@ export const InboxMessage = z.looseObject({
   text: z.string().min(1, "the message has no text").max(32_000),
   /** Epoch ms when the user sent it. */
   ts: z.number().int().positive().optional(),
+  /** Images (or audio) the user sent with the message: inline when small, else by LYRA_MEDIA reference. */
+  media: z.array(Media).max(16).optional(),
 });
 export type InboxMessage = z.infer<typeof InboxMessage>;
 
@@ -32,6 +35,8 @@ export const OutboxMessage = z.looseObject({
   backend: z.string().optional(),
   /** Set when something failed and this reply says so. */
   error: z.string().optional(),
+  /** Images and audio the reply carries (the artist's, speech): inline when small, else by LYRA_MEDIA reference. */
+  media: z.array(Media).max(16).optional(),
   ts: z.number(),
 });
 export type OutboxMessage = z.infer<typeof OutboxMessage>;

@@ -3,6 +3,7 @@
 export * from "./wire.ts";
 export * from "./envelope.ts";
 export * from "./attachments.ts";
+export * from "./media.ts";
 export * from "./frames.ts";
 export * from "./codec.ts";
 export * from "./errors.ts";
