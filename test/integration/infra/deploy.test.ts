@@ -79,6 +79,19 @@ describe("infra/compose.yaml", () => {
     for (const s of ["core", "tools"]) expect(cli).toContain(`\n  ${cfg.services[s]!.command![0]}: {`);
   });
 
+  it("the litellm service gets what lyra litellm-config writes, and the proxy's key from the mesh's variable", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "lyra-litellm-")), "config.yaml");
+    const r = run(process.execPath, [join(INFRA, "../agents/cli/lyra.ts"), "litellm-config", "--config", join(INFRA, "../config/mesh.example.yaml"), "--out", out], "Node 24");
+    expect(r.status, r.out).toBe(0);
+    const generated = parse(readFileSync(out, "utf8")) as { model_list: { model_name: string }[]; general_settings: { master_key: string } };
+    expect(generated.model_list.map((m) => m.model_name)).toEqual(["lyra-router", "lyra-specialist", "lyra-voice", "lyra-vision"]);
+    const cfg = parse(compose(["config"]).out) as { services: { litellm: { command: string[]; environment: Record<string, string>; volumes: unknown[] } } };
+    const env = generated.general_settings.master_key.replace("os.environ/", "");
+    expect(cfg.services.litellm.environment[env]).toBe("test-key");
+    expect(cfg.services.litellm.command).toEqual(["--config", "/etc/litellm/config.yaml", "--port", "4000"]);
+    expect(JSON.stringify(cfg.services.litellm.volumes)).toMatch(/infra\/litellm\/config\.yaml:\/etc\/litellm\/config\.yaml/);
+  });
+
   it("refuses to start without the secrets it needs", () => {
     const r = compose(["config", "-q"], { LITELLM_API_KEY: "", GRAFANA_ADMIN_PASSWORD: "" });
     expect(r.status).not.toBe(0);
