@@ -5,10 +5,13 @@ import { decodeBody, encodeBody } from "./publish.ts";
 import { subjects } from "./subjects.ts";
 import type { Mesh } from "./connect.ts";
 
-/** Publishes a user message to the inbox; a re-send of the same platform id is deduplicated. */
-export async function publishInbox(mesh: Mesh, msg: InboxMessage): Promise<{ seq: number; duplicate: boolean }> {
+/**
+ * Publishes a user message to the inbox; a re-send of the same platform id is deduplicated.
+ * `traceparent` (W3C) starts the turn's trace; every hop after this continues it.
+ */
+export async function publishInbox(mesh: Mesh, msg: InboxMessage, o: { traceparent?: string } = {}): Promise<{ seq: number; duplicate: boolean }> {
   const m = validate(InboxMessage, msg, "inbox message");
-  const { data, headers } = encodeBody(mesh, m, { [Header.Conversation]: m.conversation });
+  const { data, headers } = encodeBody(mesh, m, { [Header.Conversation]: m.conversation, ...(o.traceparent ? { [Header.TraceParent]: o.traceparent } : {}) });
   const ack = await jetstream(mesh.nc).publish(subjects.inbox(m.channel, m.conversation), data, {
     msgID: `${m.channel}:${m.id}`,
     headers,

@@ -59,6 +59,13 @@ const OllamaUrl = z
 const Token = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/);
 const EnvName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/);
 
+/** The model LiteLLM calls for an alias: `model` in LiteLLM's `provider/model` form, its key's variable, an optional base URL. */
+const LiteLLMUpstream = z.strictObject({
+  model: z.string().min(1),
+  api_key_env: EnvName.optional(),
+  api_base: z.url().optional(),
+});
+
 /** One rule of the scripted (development) backend. First match wins; no `match` = default. */
 export const ScriptRule = z
   .strictObject({
@@ -169,7 +176,17 @@ const MeshConfigShape = z.strictObject({
   roles: z.record(z.string(), RoleConfig),
   router: z.strictObject({ default_specialist: z.string().min(1) }).optional(),
   hosts: z.record(z.string(), HostConfig),
-  litellm: z.strictObject({ base_url: z.url(), api_key_env: EnvName.default(DEFAULT_LITELLM_KEY_ENV) }).optional(),
+  litellm: z
+    .strictObject({
+      base_url: z.url(),
+      api_key_env: EnvName.default(DEFAULT_LITELLM_KEY_ENV),
+      /**
+       * For `lyra litellm-config`: the upstream model behind each alias (LiteLLM's `provider/model`),
+       * keyed by alias; `default` serves every alias not listed. Unused by the mesh itself.
+       */
+      models: z.record(z.string().min(1), LiteLLMUpstream).optional(),
+    })
+    .optional(),
   jetstream: z
     .strictObject({
       replicas: z.number().int().min(1).max(5).default(1),
@@ -205,6 +222,21 @@ const MeshConfigShape = z.strictObject({
     })
     .optional(),
   metrics: z.strictObject({ port: z.number().int().min(0).max(65_535).default(9464) }).optional(),
+  /** Tracing: the W3C traceparent always travels; OTLP export of spans is off unless `otlp` is set. */
+  telemetry: z
+    .strictObject({
+      otlp: z
+        .strictObject({
+          /** OTLP/HTTP base URL, such as http://otel-collector:4318 (spans go to <endpoint>/v1/traces). */
+          endpoint: z.url(),
+          /** Request headers; `${VAR}` is expanded from the environment, so keys stay out of the file. */
+          headers: EnvMap.default({}),
+          /** Prefix of each process's `service.name` (lyra-core, lyra-agent...); default "lyra". */
+          service_prefix: Token.default("lyra"),
+        })
+        .optional(),
+    })
+    .optional(),
   tools: z
     .strictObject({
       servers: z.record(ToolServerName, ToolServerConfig).default({}),
@@ -358,6 +390,8 @@ const EXPECT: Record<string, string> = {
   "jetstream.duplicate_window": "a duration such as '2h' or a number of ms",
   "jetstream.log_max_bytes": "a size such as '1GiB' or a number of bytes",
   "metrics.port": "a port number from 0 to 65535",
+  "telemetry.otlp.endpoint": "the OTLP/HTTP collector URL such as 'http://otel-collector:4318'",
+  "litellm.models": "a map of aliases (or 'default') to { model: 'provider/model', api_key_env, api_base }",
 };
 
 function describeIssue(source: string, raw: unknown, issue: z.core.$ZodIssue, overridden: Map<string, string>): string {

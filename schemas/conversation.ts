@@ -67,6 +67,8 @@ const base = {
   conversation: z.string(),
   /** The inbox message id of the turn this event belongs to. */
   turn: z.string(),
+  /** The W3C trace id of the turn (from the front door's traceparent), when it had one. */
+  trace_id: z.string().optional(),
 };
 
 /** Events appended to `lyra.log.<conversation>`: one per step, with a deterministic message id. */

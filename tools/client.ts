@@ -44,6 +44,8 @@ export interface McpRequestOptions {
   onFrame?: (frame: string, body: string, headers: Record<string, string>) => void;
   /** Let a result over max_payload come through the claim-check store; default true. */
   acceptClaim?: boolean;
+  /** Extra NATS headers on the request (the caller's `traceparent`). */
+  headers?: Record<string, string>;
 }
 
 export interface McpClientOptions {
@@ -176,6 +178,7 @@ function request(
     }
     armIdle();
     const h = natsHeaders();
+    for (const [k, v] of Object.entries(opts.headers ?? {})) h.set(k, v);
     h.set(McpHeader.Wire, WIRE_VERSION);
     h.set(McpHeader.Method, req.method);
     if (name !== undefined) h.set(McpHeader.Name, encodeHeaderValue(name));

@@ -8,6 +8,7 @@ import { headers as natsHeaders, type Msg, type Subscription } from "@nats-io/na
 import { Svcm, type Service } from "@nats-io/services";
 import type { Mesh } from "../mesh/connect.ts";
 import { parseMcpSubject, subjects } from "../mesh/subjects.ts";
+import { tracer } from "../mesh/telemetry.ts";
 import { putClaim } from "./claim.ts";
 import { ToolsError } from "./errors.ts";
 import { checkInbound } from "./integrity.ts";
@@ -32,6 +33,8 @@ export interface McpRequestContext {
   tenant: string;
   /** The caller's identity token from the subject (`_` when unattributed). */
   user: string;
+  /** This request's span as a W3C traceparent (continues the caller's `traceparent` header). */
+  traceparent?: string;
 }
 
 /** Answers one JSON-RPC request; a thrown error becomes a -32603 response. */
@@ -144,6 +147,13 @@ export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServ
     });
     l.ka = setInterval(() => send(reply, Frame.KeepAlive), keepAliveMs);
     const acceptClaim = msg.headers?.get(McpHeader.AcceptClaim) === "1";
+    // The caller's traceparent continues here; a tools/call is logged with its trace id.
+    const name = typeof req.params?.name === "string" ? req.params.name : undefined;
+    const span = tracer().start(`mcp ${req.method}${name ? ` ${name}` : ""}`, msg.headers?.get("traceparent"), {
+      kind: "server",
+      attributes: { "mcp.method.name": req.method, "lyra.tool.server": o.server, "lyra.tool": name, "lyra.caller": parsed.user },
+    });
+    const started = Date.now();
     const ctx: McpRequestContext = {
       signal: l.abort.signal,
       notify: (n) => {
@@ -151,10 +161,19 @@ export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServ
       },
       tenant: parsed.tenant,
       user: parsed.user,
+      traceparent: span.traceparent,
     };
     void o
       .handler(req, ctx)
       .catch((err: unknown) => errorResponse(req.id, McpCode.Internal, `tool server '${o.server}' failed: ${err instanceof Error ? err.message : String(err)}`))
+      .then((res) => {
+        const error = "error" in res ? res.error.message : undefined;
+        span.end(error);
+        const fields = { trace_id: span.traceId, method: req.method, tool: name, caller: parsed.user, ms: Date.now() - started, ...(error ? { error } : {}) };
+        if (req.method === "tools/call") log.info(fields, "tool call answered");
+        else log.debug(fields, "mcp request answered");
+        return res;
+      })
       .then((res) => finish(l, res, acceptClaim))
       .catch((err: unknown) => {
         // finish() itself failed (a result that cannot be serialized): the caller still gets an end.

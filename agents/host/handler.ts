@@ -102,7 +102,7 @@ function toolHandler(o: RoleHandlerOptions, plane: ToolPlane): RoleHandler {
       maxSteps: o.config.max_tool_steps,
       toolTimeoutMs: o.config.tool_timeout_ms,
       firstTokenTimeoutMs: o.config.first_token_timeout_ms,
-      scope: { user: req.user, conversation: req.conversation },
+      scope: { user: req.user, conversation: req.conversation, traceparent: ctx.traceparent },
       log: ctx.log,
       onResult: o.onToolResult,
     };

@@ -3,9 +3,10 @@
  * servers on the mesh, cached briefly), offers them to the model as tool definitions, and runs
  * the model's calls over NATS. Every failure becomes a result the model can read, never a throw.
  */
-import type { ToolCall, ToolSpec } from "../../schemas/index.ts";
+import { Header, type ToolCall, type ToolSpec } from "../../schemas/index.ts";
 import type { Mesh } from "../../mesh/connect.ts";
 import type { Logger } from "../../mesh/logger.ts";
+import { tracer } from "../../mesh/telemetry.ts";
 import {
   createMcpClient,
   grantAllows,
@@ -63,6 +64,8 @@ export interface ToolCallOptions {
 export interface CallScope {
   user?: string;
   conversation?: string;
+  /** The role request's span (W3C traceparent); each tool call is a child span of it, on the request's `traceparent` header. */
+  traceparent?: string;
 }
 
 function metaOf(scope: CallScope | undefined): Record<string, unknown> {
@@ -153,21 +156,10 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
       if (!grantAllows(grants, server, tool)) {
         return { server, tool, ...errorOutcome(ToolStatus.Refused, `tool '${call.name}' is not granted to role '${role}'; it was not called. Use only the tools you were given.`) };
       }
-      let res: JsonRpcResponse;
-      try {
-        res = await clientFor(role).request(server, meshRequest("tools/call", { name: tool, arguments: call.arguments }, metaOf(opts.scope)), { signal: opts.signal, timeoutMs: opts.timeoutMs });
-      } catch (err) {
-        const cancelled = err instanceof ToolsError && err.code === "cancelled";
-        return { server, tool, ...errorOutcome(cancelled ? ToolStatus.Cancelled : ToolStatus.Unavailable, `tool '${call.name}' was not completed: ${(err as Error).message}`) };
-      }
-      if ("error" in res) {
-        const code = res.error.code;
-        if (code === REQUEST_TIMEOUT) return { server, tool, ...errorOutcome(ToolStatus.Timeout, `tool '${call.name}' timed out after ${opts.timeoutMs} ms and was cancelled; answer without it or try something else`) };
-        if (code === McpCode.NoServer || code === McpCode.StreamLost) {
-          return { server, tool, ...errorOutcome(ToolStatus.Unavailable, `tool '${call.name}' is unavailable: ${res.error.message}`) };
-        }
-      }
-      return { server, tool, ...callOutcome(res, `'${call.name}'`) };
+      const span = tracer().start(`tool ${server}.${tool}`, opts.scope?.traceparent, { kind: "client", attributes: { "lyra.role": role, "lyra.tool.server": server, "lyra.tool": tool } });
+      const out = await callTool(clientFor(role), server, tool, call, opts, span.traceparent);
+      span.end(out.isError ? out.status : undefined);
+      return out;
     },
 
     close() {
@@ -175,6 +167,25 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
       clients.clear();
     },
   };
+}
+
+async function callTool(client: McpClient, server: string, tool: string, call: ToolCall, opts: ToolCallOptions, traceparent: string): Promise<ToolOutcome & { server: string; tool: string }> {
+  let res: JsonRpcResponse;
+  try {
+    const req = meshRequest("tools/call", { name: tool, arguments: call.arguments }, metaOf(opts.scope));
+    res = await client.request(server, req, { signal: opts.signal, timeoutMs: opts.timeoutMs, headers: { [Header.TraceParent]: traceparent } });
+  } catch (err) {
+    const cancelled = err instanceof ToolsError && err.code === "cancelled";
+    return { server, tool, ...errorOutcome(cancelled ? ToolStatus.Cancelled : ToolStatus.Unavailable, `tool '${call.name}' was not completed: ${(err as Error).message}`) };
+  }
+  if ("error" in res) {
+    const code = res.error.code;
+    if (code === REQUEST_TIMEOUT) return { server, tool, ...errorOutcome(ToolStatus.Timeout, `tool '${call.name}' timed out after ${opts.timeoutMs} ms and was cancelled; answer without it or try something else`) };
+    if (code === McpCode.NoServer || code === McpCode.StreamLost) {
+      return { server, tool, ...errorOutcome(ToolStatus.Unavailable, `tool '${call.name}' is unavailable: ${res.error.message}`) };
+    }
+  }
+  return { server, tool, ...callOutcome(res, `'${call.name}'`) };
 }
 
 const MODEL_SAFE = /^[A-Za-z0-9_-]{1,64}$/;

@@ -9,7 +9,7 @@
 import { AckPolicy, jetstream, type ConsumerMessages, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { setTimeout as sleep } from "node:timers/promises";
-import { InboxMessage, type InboxMessage as Inbox } from "../../schemas/index.ts";
+import { Header, InboxMessage, type InboxMessage as Inbox } from "../../schemas/index.ts";
 import { decodeBody, encodeBody } from "../publish.ts";
 import { ensureStreams, StreamName, type StreamsConfig } from "../streams.ts";
 import { subjects } from "../subjects.ts";
@@ -17,7 +17,8 @@ import type { Mesh } from "../connect.ts";
 import { buildHistory, type HistoryLimits } from "./history.ts";
 import { createLogCache } from "./logcache.ts";
 import { runTurn, type TurnDeps } from "./turn.ts";
-import type { CommitteeConfig, RoleCaller } from "./types.ts";
+import { tracer } from "../telemetry.ts";
+import type { CommitteeConfig, ConductorEvent, RoleCaller } from "./types.ts";
 
 export interface ConductorOptions {
   roles: RoleCaller;
@@ -39,10 +40,14 @@ export interface ConductorOptions {
   graceMs?: number;
   /** Observer for tests and metrics. */
   onTurn?: (e: { conversation: string; id: string; ok: boolean; ms: number }) => void;
+  /** Inbox lag, redeliveries, steps, fallbacks and dead letters, for metrics (mesh/conductor/metrics.ts). */
+  onEvent?: (e: ConductorEvent) => void;
 }
 
 export interface Conductor extends AsyncDisposable {
   inFlight(): number;
+  /** The inbox consumer's backlog: messages not yet delivered, and delivered but not yet acknowledged. */
+  backlog(): Promise<{ pending: number; ackPending: number }>;
   /** Stop taking messages, let in-flight turns finish within graceMs, hand the rest back. */
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -70,6 +75,14 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     committee: opts.committee,
     stepTimeoutMs: opts.stepTimeoutMs ?? 120_000,
     logged: (conversation, body, ack) => logs.appended(conversation, body, ack),
+    onEvent: (e) => emit(e),
+  };
+  const emit = (e: ConductorEvent) => {
+    try {
+      opts.onEvent?.(e);
+    } catch (err) {
+      log.warn({ err }, "conductor event listener threw");
+    }
   };
 
   const abort = new AbortController();
@@ -81,26 +94,37 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
 
   const handle = async (m: JsMsg) => {
     const started = Date.now();
+    emit({ type: "received", lagMs: Math.max(0, started - m.info.timestampNanos / 1e6), deliveries: m.info.deliveryCount });
     let inbox: Inbox;
     try {
       inbox = decodeBody(InboxMessage, m, "inbox message");
     } catch (err) {
-      return deadLetter(m, (err as Error).message);
+      return deadLetter(m, (err as Error).message, "undecodable");
     }
     if (m.info.deliveryCount > maxDeliver) {
-      return deadLetter(m, `gave up after ${m.info.deliveryCount - 1} deliveries`, inbox);
+      return deadLetter(m, `gave up after ${m.info.deliveryCount - 1} deliveries`, "max_deliver", inbox);
     }
+    // The front door's traceparent continues here: the turn is a span of the user's trace.
+    const span = tracer().start("turn", m.headers?.get(Header.TraceParent), {
+      kind: "consumer",
+      attributes: { "lyra.conversation": inbox.conversation, "lyra.turn": inbox.id, "lyra.channel": inbox.channel, "lyra.deliveries": m.info.deliveryCount },
+    });
+    const turnLog = log.child({ conversation: inbox.conversation, turn: inbox.id, trace_id: span.traceId });
+    turnLog.info({ deliveries: m.info.deliveryCount }, "turn started");
     const progress = setInterval(() => m.working(), Math.max(100, ackWaitMs / 3));
     try {
-      if (!(await waitForTurn(m))) return;
+      if (!(await waitForTurn(m))) return span.end("handed back");
       const prior = await logs.read(inbox.conversation);
       const history = buildHistory(prior, inbox.id, opts.history);
-      await runTurn(deps, inbox, prior, history, abort.signal);
+      await runTurn({ ...deps, log: turnLog }, inbox, prior, history, abort.signal, span);
       await m.ackAck();
+      span.end();
+      turnLog.info({ ms: Date.now() - started }, "turn done");
       opts.onTurn?.({ conversation: inbox.conversation, id: inbox.id, ok: true, ms: Date.now() - started });
     } catch (err) {
+      span.end(err);
       logs.forget(inbox.conversation); // the re-run reads what the log holds
-      log.error({ err, conversation: inbox.conversation, id: inbox.id }, "turn failed; the message will be redelivered");
+      turnLog.error({ err }, "turn failed; the message will be redelivered");
       m.nak(abort.signal.aborted ? 0 : 1000);
       opts.onTurn?.({ conversation: inbox.conversation, id: inbox.id, ok: false, ms: Date.now() - started });
     } finally {
@@ -120,7 +144,7 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     return false;
   };
 
-  const deadLetter = async (m: JsMsg, reason: string, inbox?: Inbox) => {
+  const deadLetter = async (m: JsMsg, reason: string, cause: "undecodable" | "max_deliver", inbox?: Inbox) => {
     const channel = m.subject.split(".")[2] ?? "unknown";
     log.warn({ subject: m.subject, seq: m.seq, reason }, "dead-lettering inbox message");
     const body = { ts: Date.now(), stream_seq: m.seq, subject: m.subject, deliveries: m.info.deliveryCount, reason, body_b64: Buffer.from(m.data).toString("base64") };
@@ -133,6 +157,7 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
       return;
     }
     m.term(); // no reason: servers before 2.10.4 ignore "+TERM <reason>" and redeliver
+    emit({ type: "dead_letter", cause });
     if (inbox) {
       logs.forget(inbox.conversation);
       // Best effort: the log itself may be what keeps failing.
@@ -178,6 +203,10 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     })());
   return {
     inFlight: () => running.size,
+    async backlog() {
+      const i = await consumer.info(true);
+      return { pending: i.num_pending, ackPending: i.num_ack_pending };
+    },
     drain: () => stop(opts.graceMs ?? 15_000),
     close: () => stop(0),
     closed: () => stopping?.catch(() => undefined) ?? new Promise(() => undefined),

@@ -21,7 +21,8 @@ import { encodeBody } from "../publish.ts";
 import { subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";
 import type { Logger } from "../logger.ts";
-import type { CommitteeConfig, RoleCaller, RoleResult, StepEvent } from "./types.ts";
+import { tracer } from "../telemetry.ts";
+import type { CommitteeConfig, ConductorEvent, RoleCaller, RoleCallOptions, RoleResult, StepEvent } from "./types.ts";
 import { toolLogger, type ToolEventSink } from "./toollog.ts";
 
 export interface TurnDeps {
@@ -36,6 +37,14 @@ export interface TurnDeps {
   stepTimeoutMs: number;
   /** Told of every event this turn appended to the conversation log (the conductor's log cache). */
   logged?: (conversation: string, body: { data: Uint8Array; headers: MsgHdrs }, ack: PubAck) => void;
+  /** Steps and fallbacks, for metrics. */
+  onEvent?: (e: ConductorEvent) => void;
+}
+
+/** The turn's trace: its span (a W3C traceparent) and the trace id that goes on every log line and log event. */
+export interface TurnTrace {
+  traceId: string;
+  traceparent: string;
 }
 
 
@@ -45,14 +54,15 @@ export interface TurnResult {
   failed: string[];
 }
 
-export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent[], history: ChatMessage[], signal: AbortSignal): Promise<TurnResult> {
+export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent[], history: ChatMessage[], signal: AbortSignal, trace?: TurnTrace): Promise<TurnResult> {
   const { committee } = deps;
+  const traced = trace ? { trace_id: trace.traceId } : {};
   const turnKey = `${msg.channel}:${msg.id}`;
   const done = new Map(prior.filter((e) => e.turn === msg.id).map((e) => [e.type, e] as const));
   let turnHash: string | undefined;
   const reqId = (step: string) => `t${(turnHash ??= createHash("sha1").update(turnKey).digest("hex").slice(0, 20))}-${step}`;
   const append = async (ev: StepEvent, step: string) => {
-    const full = { ...ev, ts: Date.now(), conversation: msg.conversation, turn: msg.id } as LogEvent;
+    const full = { ...ev, ts: Date.now(), conversation: msg.conversation, turn: msg.id, ...traced } as LogEvent;
     const { data, headers } = encodeBody(deps.mesh, full);
     const ack = await deps.js.publish(subjects.log(msg.conversation), data, { msgID: `${turnKey}:${step}`, headers });
     deps.logged?.(msg.conversation, { data, headers }, ack);
@@ -64,7 +74,22 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   };
   // Calls a role, streaming its text to the outbox; falls to the fallback caller when no agent serves it.
   const call = async (role: string, step: string, req: RoleRequest, stream: boolean, onTool?: ToolEventSink): Promise<RoleResult> => {
-    const opts = { signal, timeoutMs: deps.stepTimeoutMs, requestId: reqId(step), conversation: msg.conversation };
+    const span = tracer().start(`step ${step}`, trace?.traceparent, { kind: "client", attributes: { "lyra.step": step, "lyra.role": role } });
+    const t0 = Date.now();
+    const opts = { signal, timeoutMs: deps.stepTimeoutMs, requestId: reqId(step), conversation: msg.conversation, headers: { [Header.TraceParent]: span.traceparent } };
+    try {
+      const r = await callRole(role, step, req, stream, opts, onTool);
+      span.end();
+      deps.log.info({ step, role, host: r.host, backend: r.final.backend, ms: Date.now() - t0 }, "committee step done");
+      deps.onEvent?.({ type: "step", step, role, ok: true, ms: Date.now() - t0 });
+      return r;
+    } catch (err) {
+      span.end(err);
+      deps.onEvent?.({ type: "step", step, role, ok: false, ms: Date.now() - t0 });
+      throw err;
+    }
+  };
+  const callRole = async (role: string, step: string, req: RoleRequest, stream: boolean, opts: RoleCallOptions, onTool?: ToolEventSink): Promise<RoleResult> => {
     const consume = async (caller: RoleCaller) => {
       const s = caller.stream(role, req, opts);
       for await (const c of s) {
@@ -78,6 +103,7 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
     } catch (err) {
       if (!(err instanceof UnavailableError) || !deps.fallback || signal.aborted) throw err;
       deps.log.warn({ role, err }, "no agent serves the role; using its fallback");
+      deps.onEvent?.({ type: "fallback", role });
       const r = await consume(deps.fallback);
       await append({ type: "fallback_used", role, reason: `no agent serves '${role}'`, backend: r.final.backend }, `${step}-fallback`);
       return r;

@@ -4,7 +4,7 @@ import type { CallOptions, RoleStream } from "../rolecall/types.ts";
 export type { RoleResult, RoleStream } from "../rolecall/types.ts";
 
 /** The call options the conductor sets. */
-export type RoleCallOptions = Pick<CallOptions, "signal" | "timeoutMs" | "requestId" | "conversation">;
+export type RoleCallOptions = Pick<CallOptions, "signal" | "timeoutMs" | "requestId" | "conversation" | "headers">;
 
 /** The part of the role client the conductor uses (the mesh client, or a fallback). */
 export interface RoleCaller {
@@ -26,3 +26,14 @@ export interface CommitteeConfig {
 type Omit2<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 /** A log event as a step writes it: the turn adds ts, conversation and turn. */
 export type StepEvent = Omit2<LogEvent, "ts" | "conversation" | "turn">;
+
+/** What the conductor reports for metrics; cheap, synchronous, never throws into the conductor. */
+export type ConductorEvent =
+  /** A message was taken from the inbox: `lagMs` since it was stored, `deliveries` 1 on first delivery. */
+  | { type: "received"; lagMs: number; deliveries: number }
+  /** One committee step (router, specialist, voice) ended. */
+  | { type: "step"; step: string; role: string; ok: boolean; ms: number }
+  /** A role no agent serves was answered by its fallback (the role's LiteLLM alias). */
+  | { type: "fallback"; role: string }
+  /** A message was given up on: `cause` is "undecodable" or "max_deliver". */
+  | { type: "dead_letter"; cause: "undecodable" | "max_deliver" };

@@ -3,11 +3,12 @@
  * deadlines, cancellation, keep-alives, and an orderly drain. The wire is the NATS Agent Protocol
  * 0.3 framing: an ack first, typed chunks, an empty terminator, micro error headers (§6, §9).
  */
-import { CallCode, InvalidBodyError, SHUTTING_DOWN, Status, WireCode } from "../../schemas/index.ts";
+import { CallCode, Header, InvalidBodyError, SHUTTING_DOWN, Status, WireCode } from "../../schemas/index.ts";
 import type { Mesh } from "../connect.ts";
 import { MeshError } from "../errors.ts";
 import { heartbeatBody, startHeartbeat, type HeartbeatOptions } from "../heartbeat.ts";
 import { subjects } from "../subjects.ts";
+import { tracer } from "../telemetry.ts";
 import { createAnswerCache } from "./dedup.ts";
 import { checkAttachments, parseInbound, replyEncodingOf, type Inbound } from "./inbound.ts";
 import { createJob, joinJob, replayAnswer, runJob, stopJob, StopReason, type Job, type JobOutcome } from "./job.ts";
@@ -123,17 +124,26 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   const start = (job: Job) => {
     running++;
     const { id, conversation, deadline, stream } = job.inbound;
+    // The caller's traceparent continues here: this request is a span of its trace.
+    const span = tracer().start(`role ${role}`, job.inbound.headers?.get(Header.TraceParent), { kind: "server", attributes: { "lyra.role": role, "lyra.host": host, "lyra.request": id, "lyra.conversation": conversation } });
+    const jobLog = log.child({ request: id, conversation, trace_id: span.traceId });
     const ctx = {
       requestId: id,
       conversation,
       deadline,
       stream,
       signal: job.ctrl.signal,
-      log: log.child({ request: id, conversation }),
+      log: jobLog,
       headers: job.inbound.headers,
+      traceparent: span.traceparent,
     };
     void runJob(job, handler, ctx, host, role)
-      .then((outcome) => finished(job, outcome))
+      .then((outcome) => {
+        const failed = outcome.type === "failed" ? `${outcome.code} ${outcome.message}` : outcome.type === "stopped" ? outcome.reason : undefined;
+        span.end(failed);
+        jobLog.info({ outcome: outcome.type, ms: Date.now() - job.acceptedAt }, "role request ended");
+        finished(job, outcome);
+      })
       .catch((err: unknown) => log.error({ err }, "responder bookkeeping failed"));
   };
 

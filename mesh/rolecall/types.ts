@@ -17,6 +17,8 @@ export interface RoleContext {
   readonly log: Logger;
   /** The request's NATS headers (traceparent and friends). */
   readonly headers: RequestHeaders | undefined;
+  /** This request's span as a W3C traceparent: put it on the calls the handler makes (tools). */
+  readonly traceparent?: string;
 }
 
 /**

@@ -3,6 +3,7 @@ import { createLogger } from "../../../mesh/logger.ts";
 import { hostConfigOf, startAgentHost } from "../../host/host.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
+import { startTelemetry } from "../telemetry.ts";
 
 export const agent = defineCommand({
   name: "agent",
@@ -24,6 +25,8 @@ export const agent = defineCommand({
     const host = (values.host as string | undefined) ?? hostname();
     hostConfigOf(cfg, host); // a wrong --host is reported before (and without) connecting to NATS
     const log = createLogger().child({ process: "agent", host });
+    // OpenTelemetry is loaded only when telemetry.otlp is set: an idle agent stays lean.
+    const stopTelemetry = await startTelemetry(cfg, "agent", log, { "host.name": host });
     const mesh = await connectWithConfig(cfg, `lyra-agent-${host}`, log);
     const metricsPort = values["metrics-port"] !== undefined ? intOption("metrics-port", values["metrics-port"], 9464) : undefined;
     let agentHost;
@@ -40,6 +43,7 @@ export const agent = defineCommand({
     log.info({ signal: sig }, "shutting down: finishing in-flight work");
     await agentHost.drain();
     await mesh.drain();
+    await stopTelemetry();
     return 0;
   },
 });

@@ -1,24 +1,27 @@
 import { randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
+import { rootTraceparent, traceIdOf } from "../../../mesh/telemetry.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { cliConnect, natsHelp, natsOption } from "../shared.ts";
 
 export const ask = defineCommand({
   name: "ask",
   summary: "Send one message through the mesh (inbox → conductor → committee) and stream the reply.",
-  usage: "[--conversation ID] [--json] [--timeout SECONDS] MESSAGE",
+  usage: "[--conversation ID] [--json] [--timeout SECONDS] [--trace ID] MESSAGE",
   options: {
     ...natsOption,
     conversation: { type: "string", short: "c" },
     json: { type: "boolean" },
     timeout: { type: "string", default: "180" },
+    trace: { type: "string" },
   },
   help: {
     ...natsHelp,
     conversation: "conversation id, to continue a conversation (default: a new one, printed)",
     json: "print the final reply as JSON instead of streaming text",
     timeout: "give up after this many seconds",
+    trace: "W3C trace id (32 hex digits) or traceparent for this turn; every hop logs it (default: a new one, printed)",
   },
   async run(values, positionals) {
     const text = positionals.join(" ").trim();
@@ -26,13 +29,19 @@ export const ask = defineCommand({
     const timeoutS = intOption("timeout", values.timeout, 180);
     const conversation = (values.conversation as string | undefined) ?? `cli-${randomUUID().slice(0, 8)}`;
     if (!/^[A-Za-z0-9_-]{1,128}$/.test(conversation)) throw new UsageError(`--conversation '${conversation}' must be letters, digits, '_' or '-'`);
+    let traceparent: string;
+    try {
+      traceparent = rootTraceparent(values.trace as string | undefined);
+    } catch (err) {
+      throw new UsageError(`--trace: ${(err as Error).message}`);
+    }
     const mesh = await cliConnect(values, "lyra-ask");
     try {
       const id = `m${Date.now().toString(36)}${randomUUID().slice(0, 6)}`;
       const watch = watchReplies(mesh, "cli", conversation, id);
       await mesh.nc.flush();
-      await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: userInfo().username || "cli" }, text, ts: Date.now() });
-      if (!values.json) process.stderr.write(`conversation ${conversation}\n`);
+      await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: userInfo().username || "cli" }, text, ts: Date.now() }, { traceparent });
+      if (!values.json) process.stderr.write(`conversation ${conversation}\ntrace ${traceIdOf(traceparent)}\n`);
       const timer = setTimeout(() => void watch[Symbol.asyncDispose](), timeoutS * 1000);
       let lastStep: string | undefined;
       for await (const o of watch) {

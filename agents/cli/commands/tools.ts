@@ -4,6 +4,7 @@ import { startToolHost } from "../../../tools/host.ts";
 import { serveMetrics } from "../../host/metrics.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
+import { startTelemetry } from "../telemetry.ts";
 
 export const tools = defineCommand({
   name: "tools",
@@ -34,6 +35,7 @@ export const tools = defineCommand({
     const graceMs = intOption("grace-ms", values["grace-ms"], 10_000);
     const port = intOption("metrics-port", values["metrics-port"], (cfg.metrics?.port ?? 9464) + 2);
     const log = createLogger().child({ process: "tools", host });
+    const stopTelemetry = await startTelemetry(cfg, "tools", log, { "host.name": host });
     const mesh = await connectWithConfig(cfg, `lyra-tools-${host}`, log);
     let toolHost;
     let server;
@@ -52,6 +54,7 @@ export const tools = defineCommand({
     await toolHost.drain(graceMs);
     server.close();
     await mesh.drain();
+    await stopTelemetry();
     return 0;
   },
 });

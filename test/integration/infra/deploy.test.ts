@@ -1,0 +1,121 @@
+/**
+ * The deployment files check out with the tools that read them: promtool (scrape config, alert
+ * rules and their unit tests), docker-compose (the compose file), systemd-analyze (the units).
+ */
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+
+const INFRA = fileURLToPath(new URL("../../../infra/", import.meta.url));
+
+/** Runs a tool; a missing binary fails the test with what to install. */
+function run(bin: string, args: string[], install: string, o: { cwd?: string; env?: Record<string, string> } = {}) {
+  const r = spawnSync(bin, args, { cwd: o.cwd, env: { ...process.env, ...o.env }, encoding: "utf8" });
+  if (r.error) throw new Error(`${bin} not found: install it with '${install}' (Debian/Ubuntu; .ci/run does)`);
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+const PROMTOOL = "sudo apt-get install --no-install-recommends prometheus";
+
+describe("infra/prometheus", () => {
+  const cwd = join(INFRA, "prometheus");
+
+  it("promtool check config accepts prometheus.yml and the rule files it loads", () => {
+    const r = run("promtool", ["check", "config", "prometheus.yml"], PROMTOOL, { cwd });
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toMatch(/SUCCESS: 1 rule files found/);
+  });
+
+  it("promtool check rules accepts the alert rules", () => {
+    const r = run("promtool", ["check", "rules", "rules/lyra.yml"], PROMTOOL, { cwd });
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toMatch(/SUCCESS: 9 rules found/);
+  });
+
+  it("promtool test rules: every alert fires on its failure and stays quiet when healthy", () => {
+    const r = run("promtool", ["test", "rules", "tests/lyra.test.yml"], PROMTOOL, { cwd });
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toMatch(/SUCCESS/);
+    // Every rule has a test.
+    const rules = (parse(readFileSync(join(cwd, "rules/lyra.yml"), "utf8")) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap((g) => g.rules.map((x) => x.alert));
+    const tests = parse(readFileSync(join(cwd, "tests/lyra.test.yml"), "utf8")) as { tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] };
+    const firing = new Set(tests.tests.flatMap((t) => t.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)));
+    expect(rules.filter((a) => !firing.has(a))).toEqual([]);
+  });
+
+  it("a broken rule test is reported (the check can fail)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lyra-rules-"));
+    copyFileSync(join(cwd, "rules/lyra.yml"), join(dir, "lyra.yml"));
+    const broken = readFileSync(join(cwd, "tests/lyra.test.yml"), "utf8").replace("../rules/lyra.yml", "lyra.yml").replace("summary: \"Role voice answers from its fallback (50%)\"", "summary: \"wrong\"");
+    const path = join(dir, "t.yml");
+    writeFileSync(path, broken);
+    const r = run("promtool", ["test", "rules", path], PROMTOOL);
+    expect(r.status).not.toBe(0);
+    expect(r.out).toMatch(/FAILED/);
+  });
+});
+
+describe("infra/compose.yaml", () => {
+  const env = { LITELLM_API_KEY: "test-key", GRAFANA_ADMIN_PASSWORD: "test-password" };
+  const compose = (args: string[], e: Record<string, string> = env) => run("docker-compose", ["-f", "compose.yaml", ...args], "sudo apt-get install docker-compose", { cwd: INFRA, env: e });
+
+  it("docker-compose config validates it, with every service the mesh needs", () => {
+    const r = compose(["config"]);
+    expect(r.status, r.out).toBe(0);
+    const cfg = parse(r.out) as { services: Record<string, { image?: string; command?: string[]; volumes?: (string | { source: string; target: string })[] }> };
+    const all = compose(["--profile", "discord", "--profile", "serve", "config", "--services"]);
+    expect(all.out.trim().split("\n").sort()).toEqual(["core", "discord", "grafana", "litellm", "nats-1", "nats-2", "nats-3", "prometheus", "serve", "tools"]);
+    // Each NATS node runs its own config file from infra/nats.
+    for (const n of [1, 2, 3]) expect(cfg.services[`nats-${n}`]!.command).toEqual(["-c", `/etc/nats/nats-${n}.conf`]);
+    // LiteLLM pinned to a version, never the compromised 1.82.7 or 1.82.8.
+    const litellm = cfg.services.litellm!.image!;
+    expect(litellm).toMatch(/^ghcr\.io\/berriai\/litellm:v\d+\.\d+\.\d+$/);
+    expect(litellm).not.toMatch(/1\.82\.[78]\b/);
+    // The lyra services run commands the CLI has.
+    const cli = readFileSync(join(INFRA, "../agents/cli/lyra.ts"), "utf8");
+    for (const s of ["core", "tools"]) expect(cli).toContain(`\n  ${cfg.services[s]!.command![0]}: {`);
+  });
+
+  it("the litellm service gets what lyra litellm-config writes, and the proxy's key from the mesh's variable", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "lyra-litellm-")), "config.yaml");
+    const r = run(process.execPath, [join(INFRA, "../agents/cli/lyra.ts"), "litellm-config", "--config", join(INFRA, "../config/mesh.example.yaml"), "--out", out], "Node 24");
+    expect(r.status, r.out).toBe(0);
+    const generated = parse(readFileSync(out, "utf8")) as { model_list: { model_name: string }[]; general_settings: { master_key: string } };
+    expect(generated.model_list.map((m) => m.model_name)).toEqual(["lyra-router", "lyra-specialist", "lyra-voice", "lyra-vision"]);
+    const cfg = parse(compose(["config"]).out) as { services: { litellm: { command: string[]; environment: Record<string, string>; volumes: unknown[] } } };
+    const env = generated.general_settings.master_key.replace("os.environ/", "");
+    expect(cfg.services.litellm.environment[env]).toBe("test-key");
+    expect(cfg.services.litellm.command).toEqual(["--config", "/etc/litellm/config.yaml", "--port", "4000"]);
+    expect(JSON.stringify(cfg.services.litellm.volumes)).toMatch(/infra\/litellm\/config\.yaml:\/etc\/litellm\/config\.yaml/);
+  });
+
+  it("refuses to start without the secrets it needs", () => {
+    const r = compose(["config", "-q"], { LITELLM_API_KEY: "", GRAFANA_ADMIN_PASSWORD: "" });
+    expect(r.status).not.toBe(0);
+    expect(r.out).toMatch(/set LITELLM_API_KEY/);
+  });
+});
+
+describe("infra/systemd", () => {
+  const dir = join(INFRA, "systemd");
+  const units = readdirSync(dir).filter((f) => f.endsWith(".service"));
+
+  it("has a unit for every process", () => {
+    expect(units.sort()).toEqual(["lyra-agent@.service", "lyra-core.service", "lyra-discord.service", "lyra-litellm.service", "lyra-nats@.service", "lyra-serve.service", "lyra-tools.service"]);
+  });
+
+  it("systemd-analyze verify finds nothing wrong but the binaries this machine lacks", () => {
+    const tmp = mkdtempSync(join(tmpdir(), "lyra-units-"));
+    for (const u of units) {
+      // A template is verified as an instance.
+      const name = u.replace("@.service", "@x1.service");
+      copyFileSync(join(dir, u), join(tmp, name));
+      const r = run("systemd-analyze", ["verify", "--man=no", join(tmp, name)], "sudo apt-get install systemd");
+      const problems = r.out.split("\n").filter((l) => l.trim() && !/Command .* is not executable: No such file or directory/.test(l));
+      expect(problems, u).toEqual([]);
+    }
+  });
+});
