@@ -222,10 +222,12 @@ function watchDenials(nc: NatsConnection): PermissionViolationError[] {
 /** Runs one action: "allowed" when it worked end to end, "denied" when the server refused it. */
 async function attempt(me: Mesh, denials: PermissionViolationError[], admin: Mesh, adminSeen: Msg[], a: Action): Promise<string> {
   const refused = (op: "publish" | "subscription") => denials.some((e) => e.operation === op && e.subject === a.subject);
-  const settle = async (nc: NatsConnection) => {
-    await nc.flush();
-    await tick();
+  // A round trip on the sender, then on both receivers: whatever the server routed before a PONG
+  // reaches that connection before it, so after this every delivery and -ERR has arrived.
+  const settle = async (sender: NatsConnection) => {
+    await sender.flush();
     await admin.nc.flush();
+    await me.nc.flush();
     await tick();
   };
   if (a.op === "pub") {

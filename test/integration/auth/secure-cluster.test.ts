@@ -91,6 +91,11 @@ describe("the committee on the secured three-node TLS cluster", () => {
     expect(await ask.exited, ask.output()).toBe(0);
     expect(ask.stdout()).toMatch(/^Lyra: Lyra: It is .* \d{4} at \d\d:\d\d:\d\d UTC/m);
 
+    // $SRV discovery: the operator asks, the agent host and the tool host answer (allow_responses).
+    const status = runLyra(["status", "--json"], { ...auth.env("cli"), NATS_URL: cluster.urls.join(","), NATS_CA_FILE: cluster.caFile });
+    expect(await status.exited, status.output()).toBe(0);
+    for (const name of ["router", "pragmatist", "philosopher", "voice", "clock"]) expect(status.stdout()).toContain(`"${name}"`);
+
     // A front door with its own user, following its reply live.
     const id = newId();
     const watch = watchReplies(meshes.discord!, "discord", "sec2", id);
