@@ -7,6 +7,8 @@ import { runLyra } from "../../harness/committee.ts";
 
 export interface GeneratedAuth {
   dir: string;
+  /** The mesh config it was generated from. */
+  configFile: string;
   /** The include file's text. */
   conf: string;
   /** A user's settings as its .env file gives them. */
@@ -24,6 +26,7 @@ export async function generateAuth(yaml: string): Promise<GeneratedAuth> {
   if (code !== 0) throw new Error(`lyra auth failed (${code}):\n${p.output()}`);
   return {
     dir: out,
+    configFile: cfg,
     conf: readFileSync(join(out, "auth.conf"), "utf8"),
     env(user) {
       const text = readFileSync(join(out, `${user}.env`), "utf8");

@@ -17,8 +17,7 @@ import { LogEvent, OutboxMessage } from "../../../schemas/index.ts";
 import { parseMeshConfig, type MeshConfig } from "../../../schemas/config.ts";
 import { conductorOptions } from "../../../agents/host/committee.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { startToolHost, type ToolHost } from "../../../tools/host.ts";
-import { committeeYaml, runLyra } from "../../harness/committee.ts";
+import { committeeYaml, runLyra, type CliProcess } from "../../harness/committee.ts";
 import { startSecureCluster, type SecureCluster } from "../../harness/secure-cluster.ts";
 import { startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
 import { eventually, newId, readStream } from "../conductor/helpers.ts";
@@ -42,7 +41,7 @@ describe("the committee on the secured three-node TLS cluster", () => {
   let ollama: OllamaDouble;
   let config: MeshConfig;
   const meshes: Record<string, Mesh> = {};
-  let tools: ToolHost;
+  let tools: CliProcess;
   let host: AgentHost;
   let core: Conductor;
 
@@ -52,8 +51,10 @@ describe("the committee on the secured three-node TLS cluster", () => {
     config = parseMeshConfig(yaml, { source: "test", env: {} });
     auth = await generateAuth(yaml);
     cluster = await startSecureCluster({ authConf: auth.conf });
-    for (const user of ["agent-local", "core", "tools", "discord", "cli"]) meshes[user] = await connectAs(auth, user, cluster.urls, cluster.caFile);
-    tools = await startToolHost(meshes.tools!, { tenant: config.mesh.name, host: "tools-1", servers: config.tools.servers, log: silentLogger });
+    for (const user of ["agent-local", "core", "discord", "cli"]) meshes[user] = await connectAs(auth, user, cluster.urls, cluster.caFile);
+    // `lyra tools` as deployed: the shared config, its identity and the CA from the environment.
+    tools = runLyra(["tools", "--config", auth.configFile, "--host", "tools-1", "--metrics-port", "0"], { ...auth.env("tools"), NATS_URL: cluster.urls.join(","), NATS_CA_FILE: cluster.caFile });
+    await tools.waitFor(/lyra tools ready/, 30_000);
     host = await startAgentHost({ config, host: "local", mesh: meshes["agent-local"]!, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
     // A fresh cluster elects its JetStream meta leader within seconds; the conductor creates the R3 streams.
     core = await eventually(async () => startConductor(meshes.core!, conductorOptions(config, meshes.core!, silentLogger)).catch(() => undefined), 30_000, "the conductor to create its streams");
@@ -62,7 +63,8 @@ describe("the committee on the secured three-node TLS cluster", () => {
   afterAll(async () => {
     await core?.close();
     await host?.close();
-    await tools?.close();
+    tools?.proc.kill("SIGTERM");
+    await tools?.exited;
     for (const m of Object.values(meshes)) await m.close();
     await cluster?.[Symbol.asyncDispose]();
     await ollama?.[Symbol.asyncDispose]();
