@@ -93,7 +93,14 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
   user("tools", ProcessKind.Tools, toolsPub, toolsSub, true);
 
   for (const [name, channel] of Object.entries(FRONT_DOORS)) {
-    user(name, ProcessKind.FrontDoor, [`lyra.inbox.${channel}.*`, JS_INFO, ...objectStore(MEDIA_BUCKET)], [`lyra.outbox.${channel}.*`, `lyra.outbox.${channel}.*.>`]);
+    const doorPub = [`lyra.inbox.${channel}.*`, JS_INFO, ...outboxReader(channel), ...objectStore(MEDIA_BUCKET)];
+    if (name === "serve") {
+      // `lyra serve` also offers each role as a model (direct role calls), checks that a conductor
+      // consumes the inbox, and looks up a conversation's last stored reply.
+      for (const r of roles) doorPub.push(subjects.role(r));
+      doorPub.push(subjects.cancelAll, `$JS.API.CONSUMER.INFO.${StreamName.Inbox}.${CORE_DURABLE}`, `$JS.API.STREAM.MSG.GET.${StreamName.Outbox}`);
+    }
+    user(name, ProcessKind.FrontDoor, doorPub, [`lyra.outbox.${channel}.*`, `lyra.outbox.${channel}.*.>`]);
   }
 
   // The operator's console: ask, tap, status, log, tools ls/call, mcp. It reads the mesh's traffic
@@ -143,6 +150,14 @@ const streamRead = (s: string) => [
   `$JS.ACK.${s}.>`,
   ...directGet(s),
 ];
+/**
+ * A front door's consumers on the outbox: created only with a filter inside its channel (nats.js
+ * names the filter in the create subject), then read and acked.
+ */
+const outboxReader = (channel: string) => {
+  const s = StreamName.Outbox;
+  return [`$JS.API.CONSUMER.CREATE.${s}.*.lyra.outbox.${channel}.>`, `$JS.API.CONSUMER.CREATE.${s}.*.lyra.outbox.${channel}.*`, ...["INFO", "DELETE", "MSG.NEXT"].map((op) => `$JS.API.CONSUMER.${op}.${s}.*`), `$JS.API.STREAM.INFO.${s}`, `$JS.ACK.${s}.>`];
+};
 /** An Object Store bucket: create/open, put, get, delete. */
 const objectStore = (bucket: string) => [`$O.${bucket}.>`, `$JS.API.STREAM.CREATE.OBJ_${bucket}`, `$JS.API.STREAM.PURGE.OBJ_${bucket}`, ...streamRead(`OBJ_${bucket}`)];
 /** A KV bucket: create/open, get, put. */

@@ -8,6 +8,9 @@ import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { putClaim, takeClaim } from "../../../tools/claim.ts";
 import { createKvCache } from "../../../tools/builtin/knowledge/cache.ts";
+import { jetstream } from "@nats-io/jetstream";
+import { ensureStreams, StreamName } from "../../../mesh/streams.ts";
+import { subjects } from "../../../mesh/subjects.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
 import { connectAs, generateAuth } from "./helpers.ts";
 
@@ -36,6 +39,25 @@ describe("JetStream buckets under the generated users", () => {
     await expect(takeClaim(stranger, "test", claim.id, claim.sha256)).rejects.toThrow(/could not be fetched/);
     expect(await takeClaim(agent, "test", claim.id, claim.sha256)).toEqual(body);
     await expect(takeClaim(agent, "test", claim.id, claim.sha256)).rejects.toThrow(/gone|could not be fetched/);
+  }, 30_000);
+
+  it("a front door reads its own channel's stored replies through a consumer, and not another's", async () => {
+    const auth = await generateAuth(YAML);
+    await using server = await startNatsServer({ config: auth.conf });
+    await using core = await connectAs(auth, "core", server.url);
+    await ensureStreams(core);
+    const js = jetstream(core.nc);
+    await js.publish(subjects.outbox("openai", "c1"), "reply for openai");
+    await js.publish(subjects.outbox("discord", "c1"), "reply for discord");
+    await using serve = await connectAs(auth, "serve", server.url);
+    const read = async (channel: string) => {
+      const c = await jetstream(serve.nc).consumers.get(StreamName.Outbox, { filter_subjects: subjects.outbox(channel, "c1") });
+      const m = await c.next({ expires: 2000 });
+      await c.delete().catch(() => undefined);
+      return m?.string();
+    };
+    expect(await read("openai")).toBe("reply for openai");
+    await expect(read("discord")).rejects.toThrow(/permission/i);
   }, 30_000);
 
   it("the knowledge cache: tools writes and reads its KV bucket", async () => {

@@ -164,16 +164,27 @@ function matrix(): Row[] {
       const other = door === "discord" ? "openai" : "discord";
       return {
         user: door,
-        allow: [pub(subjects.inbox(ch, "c1")), sub(subjects.outbox(ch, "c1")), sub(`${subjects.outbox(ch, "c1")}.>`, undefined, subjects.outboxPartial(ch, "c1")), pub("$O.LYRA_MEDIA.C.abc")],
+        allow: [
+          pub(subjects.inbox(ch, "c1")),
+          sub(subjects.outbox(ch, "c1")),
+          sub(`${subjects.outbox(ch, "c1")}.>`, undefined, subjects.outboxPartial(ch, "c1")),
+          pub(`$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.d1.lyra.outbox.${ch}.*`),
+          pub(`$JS.API.CONSUMER.MSG.NEXT.LYRA_OUTBOX.d1`),
+          pub("$O.LYRA_MEDIA.C.abc"),
+          ...(door === "serve" ? [pub(subjects.role("voice")), pub(subjects.cancel("r1")), pub("$JS.API.CONSUMER.INFO.LYRA_INBOX.lyra-core"), pub("$JS.API.STREAM.MSG.GET.LYRA_OUTBOX")] : []),
+        ],
         deny: [
+          pub(`$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.d1.lyra.outbox.${other}.*`),
+          pub("$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.d1"), // unfiltered: every channel's replies
+          pub("$JS.API.CONSUMER.CREATE.LYRA_INBOX.d1"),
+          ...(door === "discord" ? [pub(subjects.role("voice")), pub("$JS.API.STREAM.MSG.GET.LYRA_OUTBOX")] : [pub(subjects.outbox(ch, "c1"))]),
           pub(subjects.inbox(other, "c1")),
           pub(subjects.inbox("cli", "c1")),
           sub(subjects.outbox(other, "c1")),
           sub(subjects.outbox("cli", "c1")),
           sub("lyra.>", undefined, "lyra.log.c1"),
           sub(`_INBOX.${door === "discord" ? "serve" : "discord"}.>`, undefined, inbox(door === "discord" ? "serve" : "discord")),
-          pub(subjects.role("voice")),
-          pub(subjects.outbox(ch, "c1")),
+          pub(subjects.log("c1")),
           pub("$JS.API.STREAM.INFO.LYRA_LOG"),
           pub(call("pragmatist", "clock", "now")),
         ],
