@@ -97,10 +97,13 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
     if (name === "serve") {
       // `lyra serve` also offers each role as a model (direct role calls), checks that a conductor
       // consumes the inbox, and looks up a conversation's last stored reply.
-      for (const r of roles) doorPub.push(subjects.role(r));
+      for (const r of roles) doorPub.push(subjects.role(r), `${subjects.role(r)}.*`);
       doorPub.push(subjects.cancelAll, `$JS.API.CONSUMER.INFO.${StreamName.Inbox}.${CORE_DURABLE}`, `$JS.API.STREAM.MSG.GET.${StreamName.Outbox}`);
     }
-    user(name, ProcessKind.FrontDoor, doorPub, [`lyra.outbox.${channel}.*`, `lyra.outbox.${channel}.*.>`]);
+    const doorSub = [`lyra.outbox.${channel}.*`, `lyra.outbox.${channel}.*.>`];
+    // Its role client picks a replica by the capacity feed, like the conductor's.
+    if (name === "serve") doorSub.push(subjects.roleStateAll);
+    user(name, ProcessKind.FrontDoor, doorPub, doorSub);
   }
 
   // The operator's console: ask, tap, status, log, tools ls/call, mcp. It reads the mesh's traffic

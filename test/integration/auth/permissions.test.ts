@@ -171,13 +171,13 @@ function matrix(): Row[] {
           pub(`$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.d1.lyra.outbox.${ch}.*`),
           pub(`$JS.API.CONSUMER.MSG.NEXT.LYRA_OUTBOX.d1`),
           pub("$O.LYRA_MEDIA.C.abc"),
-          ...(door === "serve" ? [pub(subjects.role("voice")), pub(subjects.cancel("r1")), pub("$JS.API.CONSUMER.INFO.LYRA_INBOX.lyra-core"), pub("$JS.API.STREAM.MSG.GET.LYRA_OUTBOX")] : []),
+          ...(door === "serve" ? [pub(subjects.role("voice")), pub(subjects.roleInstance("voice", "i1")), sub(subjects.roleStateAll, undefined, subjects.roleState("voice", "i1")), pub(subjects.cancel("r1")), pub("$JS.API.CONSUMER.INFO.LYRA_INBOX.lyra-core"), pub("$JS.API.STREAM.MSG.GET.LYRA_OUTBOX")] : []),
         ],
         deny: [
           pub(`$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.d1.lyra.outbox.${other}.*`),
           pub("$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.d1"), // unfiltered: every channel's replies
           pub("$JS.API.CONSUMER.CREATE.LYRA_INBOX.d1"),
-          ...(door === "discord" ? [pub(subjects.role("voice")), pub("$JS.API.STREAM.MSG.GET.LYRA_OUTBOX")] : [pub(subjects.outbox(ch, "c1"))]),
+          ...(door === "discord" ? [pub(subjects.role("voice")), sub(subjects.roleStateAll, undefined, subjects.roleState("voice", "i1")), pub("$JS.API.STREAM.MSG.GET.LYRA_OUTBOX")] : [pub(subjects.outbox(ch, "c1"))]),
           pub(subjects.inbox(other, "c1")),
           pub(subjects.inbox("cli", "c1")),
           sub(subjects.outbox(other, "c1")),
