@@ -140,6 +140,13 @@ describe("the committee on the secured three-node TLS cluster", () => {
 
     expect(sent.length).toBe(conversations.length * turnsEach);
     expect(sentAtKill, "turns were still to come when the node died").toBeLessThan(sent.length);
+    // The restarted node caught up: the log has three current replicas again.
+    const jsm = await jetstreamManager(meshes.core!.nc);
+    await eventually(async () => {
+      const c = (await jsm.streams.info(StreamName.Log).catch(() => undefined))?.cluster;
+      const peers = c?.replicas ?? [];
+      return peers.length === 2 && peers.every((p) => p.current && !p.offline) ? true : undefined;
+    }, 30_000, "the log's replicas to be current again");
     expect(sent.every((s) => s.acked)).toBe(true);
     for (const conversation of conversations) {
       const ids = sent.filter((s) => s.conversation === conversation).map((s) => s.id);
