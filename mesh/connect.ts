@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { connect, credsAuthenticator, type NatsConnection, type TlsOptions } from "@nats-io/transport-node";
+import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type TlsOptions } from "@nats-io/transport-node";
 import { Encoding } from "../schemas/index.ts";
 import { MeshError } from "./errors.ts";
 import { silentLogger, type Logger } from "./logger.ts";
@@ -11,6 +11,8 @@ export interface MeshOptions {
   name?: string;
   /** Path to a creds file (JWT + nkey seed). */
   credsFile?: string;
+  /** Path to a file holding an nkey seed (SU...), as `lyra auth` writes it. */
+  nkeyFile?: string;
   token?: string;
   user?: string;
   pass?: string;
@@ -65,6 +67,8 @@ export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
       throw new MeshError("creds_unreadable", `cannot read NATS creds file '${opts.credsFile}': check the path and its permissions`, { cause: err });
     }
     authenticator = credsAuthenticator(creds);
+  } else if (opts.nkeyFile) {
+    authenticator = nkeyAuthenticator(readSecret(opts.nkeyFile, "nkey seed"));
   }
   let nc: NatsConnection;
   try {
@@ -122,6 +126,14 @@ export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
     closed: () => closed,
     [Symbol.asyncDispose]: close,
   };
+}
+
+function readSecret(path: string, what: string): Uint8Array {
+  try {
+    return new TextEncoder().encode(readFileSync(path, "utf8").trim());
+  } catch (err) {
+    throw new MeshError("creds_unreadable", `cannot read NATS ${what} file '${path}': check the path and its permissions (run 'lyra auth' to create it)`, { cause: err });
+  }
 }
 
 function encodingFromEnv(): Encoding {

@@ -8,7 +8,7 @@ import { MeshError } from "./errors.ts";
 export const AGENT = "lyra";
 const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 const ROLE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-export const RESERVED_ROLES: ReadonlySet<string> = new Set(["inbox", "outbox", "log", "cancel"]);
+export const RESERVED_ROLES: ReadonlySet<string> = new Set(["inbox", "outbox", "log", "cancel", "state"]);
 
 /** Throws a configuration error when `value` is not a safe single subject token. */
 export function token(what: string, value: string): string {
@@ -39,6 +39,12 @@ export const subjects = {
    * subject, so the replicas of one role still share its requests and no other role's.
    */
   agentsQueue: "agents",
+  /** `lyra.<role>.<instance>`: role requests addressed to one replica (capacity-aware dispatch). */
+  roleInstance: (role: string, instance: string) => `lyra.${roleToken(role)}.${token("instance", instance)}`,
+  /** `lyra.state.<role>.<instance>`: a replica's capacity state, published on change and at least every 500 ms. */
+  roleState: (role: string, instance: string) => `lyra.state.${roleToken(role)}.${token("instance", instance)}`,
+  /** Every replica's capacity state. */
+  roleStateAll: "lyra.state.>",
   /** `lyra.cancel.<requestId>`: a caller abandons a request; every replica listens. */
   cancel: (requestId: string) => `lyra.cancel.${token("request id", requestId)}`,
   cancelAll: "lyra.cancel.*",

@@ -168,6 +168,8 @@ const MeshConfigShape = z.strictObject({
     .strictObject({
       servers: Servers.default([DEFAULT_NATS_URL]),
       creds_file: z.string().min(1).optional(),
+      /** File holding this process's nkey seed (SU...), as `lyra auth` writes it; env NATS_NKEY_FILE. */
+      nkey_file: z.string().min(1).optional(),
       tls: z.strictObject({ ca_file: z.string().optional(), cert_file: z.string().optional(), key_file: z.string().optional() }).optional(),
       inbox_prefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).optional(),
       encoding: z.enum(["msgpack", "json"]).default("msgpack"),
@@ -342,6 +344,19 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
     raw.nats = { ...obj("nats"), servers: env.NATS_URL };
     from.set("nats.servers", "NATS_URL");
   }
+  // One config serves every process; each process's NATS identity comes from its environment.
+  const natsEnv = { NATS_NKEY_FILE: "nkey_file", NATS_INBOX_PREFIX: "inbox_prefix" } as const;
+  for (const [name, key] of Object.entries(natsEnv)) {
+    if (!env[name]) continue;
+    raw.nats = { ...obj("nats"), [key]: env[name] };
+    from.set(`nats.${key}`, name);
+  }
+  if (env.NATS_CA_FILE) {
+    const nats = obj("nats") ?? {};
+    const tls = nats.tls !== null && typeof nats.tls === "object" ? (nats.tls as Record<string, unknown>) : {};
+    raw.nats = { ...nats, tls: { ...tls, ca_file: env.NATS_CA_FILE } };
+    from.set("nats.tls.ca_file", "NATS_CA_FILE");
+  }
   const hosts = obj("hosts");
   if (env.OLLAMA_HOST && hosts) {
     for (const [name, h] of Object.entries(hosts)) {
@@ -363,6 +378,7 @@ const EXPECT: Record<string, string> = {
   "nats.servers": "a NATS URL such as 'nats://127.0.0.1:4222', or a list of them",
   "nats.encoding": "msgpack or json",
   "nats.inbox_prefix": "dot-separated tokens such as '_INBOX.lyra'",
+  "nats.nkey_file": "the path of an nkey seed file written by 'lyra auth'",
   "roles.*.model": "an Ollama model name such as 'qwen3:8b'",
   "roles.*.backend": "ollama, openai or scripted",
   "roles.*.kind": "router, specialist or voice",

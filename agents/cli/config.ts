@@ -21,6 +21,7 @@ export async function connectWithConfig(cfg: MeshConfig, name: string, log: Logg
     servers: cfg.nats.servers,
     name,
     credsFile: cfg.nats.creds_file,
+    nkeyFile: cfg.nats.nkey_file,
     tls,
     inboxPrefix: cfg.nats.inbox_prefix,
     encoding: cfg.nats.encoding,

@@ -16,6 +16,9 @@ export async function cliConnect(values: Record<string, unknown>, name: string):
     servers,
     name,
     credsFile: process.env.NATS_CREDS || undefined,
+    nkeyFile: process.env.NATS_NKEY_FILE || undefined,
+    inboxPrefix: process.env.NATS_INBOX_PREFIX || undefined,
+    tls: process.env.NATS_CA_FILE ? { caFile: process.env.NATS_CA_FILE } : undefined,
     maxReconnectAttempts: 10,
     log: createLogger({ level: process.env.LYRA_LOG_LEVEL ?? "warn" }),
   });

@@ -26,6 +26,10 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** Extra nats-server config text (e.g. "max_payload: 4096"). */
   config?: string;
+  /** A config file used where it is (its `include`s resolve next to it); instead of `config`. */
+  configFile?: string;
+  /** Environment of the server (config files may read `$VARIABLES`). */
+  env?: Record<string, string>;
   /** Reuse a store directory (restart tests). */
   storeDir?: string;
   /** Fixed client port (restart tests keep it); default random. */
@@ -51,14 +55,15 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const portsDir = join(dir, "ports");
   const args = ["-a", "127.0.0.1", "-p", String(opts.port ?? -1), "--ports_file_dir", portsDir];
   if (opts.jetstream !== false) args.push("-js", "-sd", storeDir);
-  if (opts.config) {
+  if (opts.configFile) args.push("-c", opts.configFile);
+  else if (opts.config) {
     const conf = join(dir, "server.conf");
     writeFileSync(conf, opts.config);
     args.push("-c", conf);
   }
   args.push(...(opts.args ?? []));
   mkdirSync(portsDir, { recursive: true });
-  const proc = spawn(NATS_SERVER_BIN, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(NATS_SERVER_BIN, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...opts.env } });
   let stderr = "";
   proc.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
