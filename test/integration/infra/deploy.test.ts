@@ -67,7 +67,7 @@ describe("infra/compose.yaml", () => {
     expect(r.status, r.out).toBe(0);
     const cfg = parse(r.out) as { services: Record<string, { image?: string; command?: string[]; volumes?: (string | { source: string; target: string })[] }> };
     const all = compose(["--profile", "discord", "--profile", "serve", "config", "--services"]);
-    expect(all.out.trim().split("\n").sort()).toEqual(["core", "discord", "grafana", "litellm", "nats-1", "nats-2", "nats-3", "prometheus", "serve", "tools"]);
+    expect(all.out.trim().split("\n").sort()).toEqual(["core", "discord", "grafana", "litellm", "nats-0", "nats-1", "nats-2", "prometheus", "serve", "tools"]);
     // Each NATS node runs its own config file from infra/nats.
     for (const n of [1, 2, 3]) expect(cfg.services[`nats-${n}`]!.command).toEqual(["-c", `/etc/nats/nats-${n}.conf`]);
     // LiteLLM pinned to a version, never the compromised 1.82.7 or 1.82.8.
