@@ -68,8 +68,13 @@ describe("infra/compose.yaml", () => {
     const cfg = parse(r.out) as { services: Record<string, { image?: string; command?: string[]; volumes?: (string | { source: string; target: string })[] }> };
     const all = compose(["--profile", "discord", "--profile", "serve", "config", "--services"]);
     expect(all.out.trim().split("\n").sort()).toEqual(["core", "discord", "grafana", "litellm", "nats-0", "nats-1", "nats-2", "prometheus", "serve", "tools"]);
-    // Each NATS node runs its own config file from infra/nats.
-    for (const n of [1, 2, 3]) expect(cfg.services[`nats-${n}`]!.command).toEqual(["-c", `/etc/nats/nats-${n}.conf`]);
+    // Every NATS node runs infra/nats/nats.conf, named by NATS_SERVER_NAME, with its own data volume.
+    for (const n of [0, 1, 2]) {
+      const node = cfg.services[`nats-${n}`] as { command?: string[]; environment?: Record<string, string>; volumes?: (string | { source: string; target: string })[] };
+      expect(node.command).toEqual(["-c", "/etc/nats/nats.conf"]);
+      expect(node.environment?.NATS_SERVER_NAME).toBe(`nats-${n}`);
+      expect(node.volumes?.map((v) => (typeof v === "string" ? v : `${v.source}:${v.target}`))).toContainEqual(expect.stringMatching(new RegExp(`^nats-${n}-data:/var/lib/nats`)));
+    }
     // LiteLLM pinned to a version, never the compromised 1.82.7 or 1.82.8.
     const litellm = cfg.services.litellm!.image!;
     expect(litellm).toMatch(/^ghcr\.io\/berriai\/litellm:v\d+\.\d+\.\d+$/);
