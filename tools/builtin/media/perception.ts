@@ -80,7 +80,9 @@ function perceptionServer(ctx: BuiltinContext, o: PerceptionOptions, input: z.Zo
         );
         return { content: [{ type: "text", text: r.text }], structuredContent: { answer: r.text, role: o.role, model: r.final.model, host: r.host, image: media.object } };
       } catch (err) {
-        if (err instanceof UnavailableError) return failed(`describe_image is unavailable: no agent serves the vision role '${o.role}' (${err.message}); the operator must run an agent whose host has roles.${o.role} with vision: true`);
+        if (err instanceof UnavailableError) {
+          return failed(`describe_image is unavailable: the vision role '${o.role}' cannot answer now (${err.message}); if no agent serves it, the operator must run one whose host has roles.${o.role} (with vision: true)`);
+        }
         ctx.log.info({ err, role: o.role }, "describe_image: the vision role failed");
         return failed(`describe_image failed: the vision role '${o.role}' answered with an error: ${(err as Error).message}`);
       }
