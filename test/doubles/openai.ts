@@ -204,7 +204,7 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     const format = b.response_format ?? "mp3";
     if (!SPEECH_CONTENT_TYPES[format]) return invalid(res, "response_format", `'${format}' is not one of mp3, opus, aac, flac, wav, pcm.`);
     const out = opts.speech ? opts.speech(b) : { bytes: fakeAudio(format, b.input) };
-    res.writeHead(200, { "content-type": out.contentType ?? SPEECH_CONTENT_TYPES[format]!, "content-length": out.bytes.length });
+    res.writeHead(200, { "content-type": out.contentType ?? SPEECH_CONTENT_TYPES[format], "content-length": out.bytes.length });
     res.end(out.bytes);
   };
 
