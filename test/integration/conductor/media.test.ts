@@ -5,7 +5,11 @@
  * byte-identical, the log's tool results hold the references, and a re-run of the turn (a
  * redelivery after the specialist finished) still attaches them.
  */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runLyra } from "../../harness/committee.ts";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { readMedia } from "../../../mesh/media.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
@@ -99,5 +103,30 @@ describe("media produced by tools go with the reply", () => {
     const reply = await askTurn(mesh, "fox2", "draw me 99 foxes");
     expect(reply.media).toBeUndefined();
     expect(reply.text).toMatch(/Input validation error: .*n: Too big: expected number to be <=4/);
+  });
+
+  it("lyra ask --image sends a picture with the message and --save writes the reply's media", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lyra-ask-media-"));
+    const picture = join(dir, "cat.png");
+    writeFileSync(picture, fakePng("a photo of a cat", 400_000));
+    const before = ollama.chats().length;
+    const ask = runLyra(["ask", "--nats", nats.url, "--conversation", "fox4", "--image", picture, "--save", join(dir, "out"), "draw me a fox and say it"]);
+    expect(await ask.exited, ask.output()).toBe(0);
+    expect(ask.stdout()).toMatch(/\[image: image\/png, 2000 bytes, image\/[0-9a-f]{64}\]\n\[audio: audio\/mpeg, \d+ bytes, audio\/[0-9a-f]{64}\]/);
+    expect(readFileSync(join(dir, "out", "image-1.png")).equals(fakePng("a red fox in snow#0"))).toBe(true);
+    expect(readFileSync(join(dir, "out", "speech.mp3")).equals(fakeAudio("mp3", "A red fox in snow."))).toBe(true);
+    // The pragmatist cannot see: it got the picture as a note with its reference (400 KB: stored, not inline).
+    const first = ollama.chats().slice(before).find((b) => b.format === undefined && !isVoice(b))!;
+    expect(lastUser(first)).toMatch(/\[The user attached an image \(image\/png, 400000 bytes, reference image\/[0-9a-f]{64}\)/);
+    expect(first.messages?.some((m) => m.images?.length)).toBe(false);
+  });
+
+  it("lyra ask --image refuses a file that is not an image, naming it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lyra-ask-media-"));
+    const notes = join(dir, "notes.txt");
+    writeFileSync(notes, "just text");
+    const ask = runLyra(["ask", "--nats", nats.url, "--image", notes, "what is this?"]);
+    expect(await ask.exited).not.toBe(0);
+    expect(ask.output()).toMatch(/--image .*notes\.txt: media is no supported format/);
   });
 });
