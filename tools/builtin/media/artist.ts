@@ -63,13 +63,13 @@ function artistServer(ctx: BuiltinContext, o: ArtistOptions, input: z.ZodType<{ 
       inputSchema: input,
     },
     async ({ prompt, size, n }, mctx): Promise<CallToolResult> => {
-      const client = openaiClient(o, ctx.env);
+      const client = await openaiClient(o, ctx.env);
       if (typeof client === "string") return failed(`generate_image is not available: ${client}`);
       let res;
       try {
         res = await client.images.generate({ model: o.model, prompt, n, size, response_format: "b64_json" }, { signal: mctx.mcpReq.signal });
       } catch (err) {
-        return failed(`generate_image failed: ${endpointError(err, "images", o, ctx.log)}`);
+        return failed(`generate_image failed: ${await endpointError(err, "images", o, ctx.log)}`);
       }
       const data = res.data ?? [];
       if (data.length === 0) return failed("generate_image failed: the images endpoint answered with no image; try again, or change the prompt");

@@ -3,7 +3,7 @@
  * proxy), the `openai` client, errors as text the model can act on, option checks with messages
  * that say what to fix, and the tool result of a stored media item.
  */
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import type { CallToolResult } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { sniffMedia, type Media } from "../../../schemas/index.ts";
@@ -39,12 +39,18 @@ export function parseOptions<S extends z.ZodType>(schema: S, server: string, opt
   throw new ToolsError("config", `${where}.${issue.path.join(".")} is ${JSON.stringify(value) ?? "missing"}: ${issue.message}; ${hint}`);
 }
 
-/** The client for one call; null (with the reason) when the key is missing from the environment. */
-export function openaiClient(o: { base_url: string; api_key_env: string; timeout_ms: number }, env: Readonly<Record<string, string | undefined>>): OpenAI | string {
+type OpenAIModule = typeof import("openai");
+let openaiModule: Promise<OpenAIModule> | undefined;
+/** The `openai` package, loaded on first use: importing it costs every `lyra tools` start about 0.5 s otherwise. */
+export const loadOpenAI = (): Promise<OpenAIModule> => (openaiModule ??= import("openai"));
+
+/** The client for one call, or the reason there is none (the key is missing from the environment). */
+export async function openaiClient(o: { base_url: string; api_key_env: string; timeout_ms: number }, env: Readonly<Record<string, string | undefined>>): Promise<OpenAI | string> {
   const apiKey = env[o.api_key_env];
   if (!apiKey) return `the tool host has no API key for ${o.base_url}; its operator must set ${o.api_key_env} in the environment of 'lyra tools'`;
+  const { default: OpenAIClient } = await loadOpenAI();
   // Retries are the model's call (it reads the error); one attempt per call here.
-  return new OpenAI({ apiKey, baseURL: o.base_url, maxRetries: 0, timeout: o.timeout_ms });
+  return new OpenAIClient({ apiKey, baseURL: o.base_url, maxRetries: 0, timeout: o.timeout_ms });
 }
 
 /** A failure as a tool result the model reads: what happened and what to do. */
@@ -53,7 +59,8 @@ export function failed(text: string): CallToolResult {
 }
 
 /** An error of the endpoint (or of reaching it) as text naming whose fault it is. */
-export function endpointError(err: unknown, endpoint: string, o: { base_url: string; api_key_env: string; model: string; timeout_ms: number }, log: Logger): string {
+export async function endpointError(err: unknown, endpoint: string, o: { base_url: string; api_key_env: string; model: string; timeout_ms: number }, log: Logger): Promise<string> {
+  const { default: OpenAI } = await loadOpenAI();
   if (err instanceof OpenAI.APIUserAbortError) return "the call was cancelled";
   if (err instanceof OpenAI.APIConnectionTimeoutError) return `the ${endpoint} endpoint did not answer within ${o.timeout_ms} ms; try again later, or with a smaller request`;
   if (err instanceof OpenAI.APIConnectionError) return `the ${endpoint} endpoint at ${o.base_url} cannot be reached (${err.message}); is the LiteLLM proxy running?`;

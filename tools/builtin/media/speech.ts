@@ -68,7 +68,7 @@ function speechServer(ctx: BuiltinContext, o: SpeechOptions, input: z.ZodType<Sp
       inputSchema: input,
     },
     async ({ text, voice, format, speed }, mctx): Promise<CallToolResult> => {
-      const client = openaiClient(o, ctx.env);
+      const client = await openaiClient(o, ctx.env);
       if (typeof client === "string") return failed(`speak is not available: ${client}`);
       let bytes: Buffer;
       let contentType: string | null;
@@ -82,7 +82,7 @@ function speechServer(ctx: BuiltinContext, o: SpeechOptions, input: z.ZodType<Sp
         }
         bytes = Buffer.from(await res.arrayBuffer());
       } catch (err) {
-        return failed(`speak failed: ${endpointError(err, "speech", o, ctx.log)}`);
+        return failed(`speak failed: ${await endpointError(err, "speech", o, ctx.log)}`);
       }
       if (bytes.length > o.max_audio_bytes) return failed(`speak failed: the audio is ${bytes.length} bytes, over this server's max_audio_bytes (${o.max_audio_bytes}); speak a shorter text`);
       const kind = trySniff(bytes);
