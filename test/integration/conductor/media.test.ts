@@ -11,12 +11,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runLyra } from "../../harness/committee.ts";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { readMedia } from "../../../mesh/media.ts";
+import { jetstream } from "@nats-io/jetstream";
+import { putMedia, readMedia } from "../../../mesh/media.ts";
+import { encodeBody } from "../../../mesh/publish.ts";
+import { subjects } from "../../../mesh/subjects.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
 import { fakeAudio, fakePng, startOpenAIDouble, type OpenAIDouble } from "../../doubles/openai.ts";
-import { askTurn, logOf, serveConfig } from "./helpers.ts";
+import { askTurn, logOf, newId, serveConfig } from "./helpers.ts";
 
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
 const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
@@ -128,5 +131,29 @@ describe("media produced by tools go with the reply", () => {
     const ask = runLyra(["ask", "--nats", nats.url, "--image", notes, "what is this?"]);
     expect(await ask.exited).not.toBe(0);
     expect(ask.output()).toMatch(/--image .*notes\.txt: media is no supported format/);
+  });
+
+  it("a turn re-run after the specialist finished (a conductor died before the reply) still attaches the media, from the log", async () => {
+    const id = newId();
+    const image = await putMedia(mesh, fakePng("logged fox"), { placement: "store" });
+    const js = jetstream(mesh.nc);
+    const base = { ts: Date.now(), conversation: "fox5", turn: id };
+    const steps: [string, object][] = [
+      ["user", { type: "user_message", channel: "cli", user: { id: "tester" }, text: "draw a fox" }],
+      ["routed", { type: "routed", specialist: "pragmatist", confidence: 0.9, reason: "double" }],
+      ["specialist-started", { type: "specialist_started", specialist: "pragmatist" }],
+      ["specialist-tool-1-result", { type: "tool_result", role: "pragmatist", tool: "generate_image", server: "artist", outcome: "Generated 1 image", is_error: false, call: "c1", media: [image] }],
+      ["specialist-finished", { type: "specialist_finished", specialist: "pragmatist", text: "Here is the fox I drew." }],
+    ];
+    for (const [step, ev] of steps) {
+      const { data, headers } = encodeBody(mesh, { ...base, ...ev });
+      await js.publish(subjects.log("fox5"), data, { msgID: `cli:${id}:${step}`, headers });
+    }
+    const before = ollama.chats().length;
+    const reply = await askTurn(mesh, "fox5", "draw a fox", id);
+    expect(reply.text).toBe("Lyra: Here is the fox I drew.");
+    expect(reply.media).toEqual([image]);
+    // Only the voice ran: the router's and the specialist's steps came from the log.
+    expect(ollama.chats().slice(before).every(isVoice)).toBe(true);
   });
 });
