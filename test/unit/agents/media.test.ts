@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { callOutcome } from "../../../agents/host/toolcontent.ts";
 import { resolveMedia, type MediaAccess } from "../../../agents/host/media.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
+import { formatEvent } from "../../../agents/cli/commands/log.ts";
 import type { Media } from "../../../schemas/index.ts";
 
 const ok = (result: Record<string, unknown>) => ({ jsonrpc: "2.0" as const, id: 1, result });
@@ -51,5 +52,15 @@ describe("media in a request's messages", () => {
     const [m] = await resolveMedia([{ role: "user", content: "x", media: [inline, stored] }], true, undefined, silentLogger);
     expect(m!.images).toEqual(["iVBO"]);
     expect(m!.content).toMatch(/this caller has no mesh connection to fetch it/);
+  });
+});
+
+describe("lyra log shows media", () => {
+  it("a user message's and a tool result's media, shortly", () => {
+    const ts = Date.UTC(2026, 11, 1, 0, 10, 1);
+    expect(formatEvent({ type: "user_message", ts, conversation: "c", turn: "t", channel: "cli", user: { id: "ana" }, text: "what is this?", media: [inline] })).toBe("00:10:01.000 user ana: what is this? [image/png 3 B inline]");
+    expect(formatEvent({ type: "tool_result", ts, conversation: "c", turn: "t", role: "artist", tool: "generate_image", server: "artist", outcome: "Generated 1 image", media: [stored, audio] })).toBe(
+      '00:10:01.000   ← artist.generate_image: "Generated 1 image" [image/png 4 B image/cccccccc…] [audio/mpeg 4 B audio/cccccccc…]',
+    );
   });
 });
