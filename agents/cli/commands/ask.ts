@@ -5,7 +5,7 @@ import { basename, join } from "node:path";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
 import { putMedia, readMedia } from "../../../mesh/media.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
-import type { Media, OutboxMessage } from "../../../schemas/index.ts";
+import { INLINE_MEDIA_MAX_BYTES, type Media, type OutboxMessage } from "../../../schemas/index.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { cliConnect, natsHelp, natsOption } from "../shared.ts";
 
@@ -67,14 +67,23 @@ export const ask = defineCommand({
   },
 });
 
-/** The files given with --image, as Media items (sniffed: only images are sent). */
+/**
+ * The files given with --image, as Media items (sniffed: only images are sent). Inline only while
+ * all of them together stay under the inline limit, so the inbox message stays far below max_payload.
+ */
 async function attach(mesh: Mesh, files: string[]): Promise<Media[]> {
-  return Promise.all(
-    files.map(async (f) => {
-      const bytes = await readFile(f).catch((err: NodeJS.ErrnoException) => {
+  const contents = await Promise.all(
+    files.map((f) =>
+      readFile(f).catch((err: NodeJS.ErrnoException) => {
         throw new UsageError(`--image ${f}: cannot read it (${err.code ?? err.message})`);
-      });
-      const m = await putMedia(mesh, bytes, { filename: basename(f) }).catch((err: Error) => {
+      }),
+    ),
+  );
+  const placement = contents.reduce((n, b) => n + b.length, 0) > INLINE_MEDIA_MAX_BYTES ? "store" : "auto";
+  return Promise.all(
+    files.map(async (f, i) => {
+      const bytes = contents[i]!;
+      const m = await putMedia(mesh, bytes, { filename: basename(f), placement }).catch((err: Error) => {
         throw new UsageError(`--image ${f}: ${err.message}`);
       });
       if (m.kind !== "image") throw new UsageError(`--image ${f}: it is ${m.mime}, not an image`);
