@@ -74,3 +74,29 @@ export async function readMedia(mesh: Mesh, media: Media): Promise<Uint8Array> {
   }
   return bytes;
 }
+
+/** The URI an MCP `resource_link` uses for a stored item: `lyra-media:<kind>/<sha256>`. */
+export const MEDIA_URI_PREFIX = "lyra-media:";
+export function mediaUri(media: Media): string | undefined {
+  return media.object === undefined ? undefined : `${MEDIA_URI_PREFIX}${media.object}`;
+}
+
+/**
+ * The Media reference of a stored object, from its name (`<kind>/<sha256>`, or its `lyra-media:` URI):
+ * the size from the store, the type sniffed from the first bytes. Null when the store has no such
+ * object (expired, deleted or never stored).
+ */
+export async function statMedia(mesh: Mesh, name: string): Promise<Media | null> {
+  const object = name.startsWith(MEDIA_URI_PREFIX) ? name.slice(MEDIA_URI_PREFIX.length) : name;
+  const sha256 = /^[a-z]+\/([0-9a-f]{64})$/.exec(object)?.[1];
+  if (!sha256) throw new MeshError("media_bad_reference", `'${name.slice(0, 100)}' is not a media reference; use '<kind>/<sha256>', e.g. image/3f5a… (64 hex digits)`);
+  const os = await new Objm(mesh.nc).open(MEDIA_BUCKET).catch(() => undefined);
+  const r = os && (await os.get(object));
+  if (!r || r.info.deleted) return null;
+  // Sniffing needs the first bytes only: read the first chunk, then let the rest go.
+  const reader = r.data.getReader();
+  const first = await reader.read();
+  await reader.cancel().catch(() => undefined);
+  const { kind, mime } = sniffMedia(first.value ?? new Uint8Array());
+  return validate(Media, { kind, mime, size: r.info.size, object, sha256 }, "media");
+}

@@ -61,6 +61,8 @@ const ToolMeta = {
   call: z.string().optional(),
   /** ok, error, timeout, refused, unknown, unavailable, cancelled (tool_result only). */
   status: z.string().optional(),
+  /** tool_result: media the tool produced (references), so a re-run turn still attaches them to the reply. */
+  media: z.array(Media).max(16).optional(),
 };
 const base = {
   ts: z.number(),
@@ -73,7 +75,7 @@ const base = {
 
 /** Events appended to `lyra.log.<conversation>`: one per step, with a deterministic message id. */
 export const LogEvent = z.discriminatedUnion("type", [
-  z.looseObject({ ...base, type: z.literal("user_message"), channel: z.string(), user: z.looseObject({ id: z.string() }), text: z.string() }),
+  z.looseObject({ ...base, type: z.literal("user_message"), channel: z.string(), user: z.looseObject({ id: z.string() }), text: z.string(), media: z.array(Media).max(16).optional() }),
   z.looseObject({ ...base, ...StepMeta, type: z.literal("routed"), specialist: z.string(), confidence: z.number(), reason: z.string() }),
   z.looseObject({ ...base, type: z.literal("specialist_started"), specialist: z.string() }),
   z.looseObject({ ...base, ...StepMeta, type: z.literal("specialist_finished"), specialist: z.string(), text: z.string() }),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Attachment, attachmentParts } from "./attachments.ts";
+import { Media } from "./media.ts";
 
 /** Role names are subject tokens: lowercase letters, digits, '-'. */
 export const RoleName = z
@@ -19,6 +20,11 @@ export const ChatMessage = z.looseObject({
   content: z.string(),
   /** Base64 images for vision models. */
   images: z.array(z.string().max(16 * 1024 * 1024)).max(16).optional(),
+  /**
+   * Images the user sent with this turn, inline when small, else by LYRA_MEDIA reference (never
+   * megabytes in a NATS message). The agent resolves them into `images` for a vision model.
+   */
+  media: z.array(Media).max(16).optional(),
   tool_calls: z.array(ToolCall).max(64).optional(),
   /** For role 'tool': the call this message answers. */
   tool_call_id: z.string().optional(),

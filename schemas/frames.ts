@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ToolCall } from "./envelope.ts";
+import { Media } from "./media.ts";
 
 /**
  * Reply chunks. The shape is the NATS Agent Protocol 0.3 wrapper `{ type, data }` (§6.2):
@@ -60,6 +61,8 @@ export const ToolResult = z.looseObject({
   /** ok, error (the tool said so), timeout, refused (not granted), unknown, unavailable, cancelled. */
   status: z.string().optional(),
   latency_ms: z.number().nonnegative().optional(),
+  /** Images and audio the tool produced (its structuredContent.media): the conductor attaches them to the reply. */
+  media: z.array(Media).max(16).optional(),
 });
 export type ToolResult = z.infer<typeof ToolResult>;
 

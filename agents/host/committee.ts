@@ -19,7 +19,8 @@ export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
   if (!router || !voice || specialists.length === 0) {
     throw new BackendConfigError("the committee needs a role of kind 'router', one of kind 'voice' and at least one 'specialist'; set roles.<name>.kind in the config");
   }
-  return { router, voice, specialists, defaultSpecialist: cfg.router?.default_specialist ?? specialists[0]! };
+  const vision = specialists.filter((s) => cfg.roles[s]!.vision);
+  return { router, voice, specialists, defaultSpecialist: cfg.router?.default_specialist ?? specialists[0]!, ...(vision.length ? { vision } : {}) };
 }
 
 /** Answers, through LiteLLM, for roles that have a fallback alias; undefined when none do. */
@@ -28,7 +29,7 @@ export function fallbackCaller(cfg: MeshConfig, log: Logger): RoleCaller | undef
   const backend = createOpenAIBackend({ baseURL: cfg.litellm.base_url, apiKeyEnv: cfg.litellm.api_key_env });
   const specialists = Object.entries(cfg.roles)
     .filter(([, r]) => r.kind === "specialist")
-    .map(([name, r]) => ({ name, description: r.description }));
+    .map(([name, r]) => ({ name, description: r.description, vision: r.vision }));
   const handlers = new Map<string, RoleHandler>();
   for (const [role, rc] of Object.entries(cfg.roles)) {
     if (!rc.fallback) continue;

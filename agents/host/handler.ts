@@ -14,6 +14,7 @@ import {
   BackendError,
 } from "../errors.ts";
 import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
+import { resolveMedia, type MediaAccess } from "./media.ts";
 import { autoRecall, type AutoRecallOptions } from "./recall.ts";
 import { toolLoop, type ToolLoopOptions } from "./toolloop.ts";
 import type { ToolPlane } from "./tools.ts";
@@ -23,8 +24,8 @@ export interface RoleHandlerOptions {
   host: string;
   config: RoleConfig;
   backend: ModelBackend;
-  /** For a router: the specialists it may choose from, with their descriptions. */
-  specialists?: { name: string; description?: string }[];
+  /** For a router: the specialists it may choose from, with their descriptions and whether they see images. */
+  specialists?: { name: string; description?: string; vision?: boolean }[];
   /** For a router: where an unusable answer goes. */
   defaultSpecialist?: string;
   /** Called with every final chunk (metrics). */
@@ -35,15 +36,17 @@ export interface RoleHandlerOptions {
   onToolResult?: ToolLoopOptions["onResult"];
   /** memory.auto_recall: recall memories into a granted specialist's context before it answers. */
   autoRecall?: AutoRecallOptions;
+  /** LYRA_MEDIA, for the media a request's messages carry (a vision role's images). */
+  media?: MediaAccess;
 }
 
 export function roleHandler(o: RoleHandlerOptions): RoleHandler {
   return o.config.kind === "router" ? routerHandler(o) : generalHandler(o);
 }
 
-function modelRequest(o: RoleHandlerOptions, req: RoleRequest, extraSystem?: string): ModelRequest {
+async function modelRequest(o: RoleHandlerOptions, req: RoleRequest, ctx: RoleContext, extraSystem?: string): Promise<ModelRequest> {
   const system = [o.config.system_prompt, extraSystem].filter(Boolean).join("\n\n");
-  const messages = requestMessages(req);
+  const messages = await resolveMedia(requestMessages(req), o.config.vision, o.media, ctx.log);
   return {
     model: o.config.model,
     messages: system ? [{ role: "system", content: system }, ...messages] : messages,
@@ -80,7 +83,7 @@ function generalHandler(o: RoleHandlerOptions): RoleHandler {
   if (plane) return toolHandler(o, plane);
   return async function* (req: RoleRequest, ctx: RoleContext) {
     try {
-      for await (const c of o.backend.chat(modelRequest(o, req), { signal: ctx.signal, firstTokenTimeoutMs: o.config.first_token_timeout_ms })) {
+      for await (const c of o.backend.chat(await modelRequest(o, req, ctx), { signal: ctx.signal, firstTokenTimeoutMs: o.config.first_token_timeout_ms })) {
         if (c.type === "delta") yield { type: "response", data: c.text };
         else if (c.type === "tool_call") yield { type: "tool_call", data: c.call };
         else yield finalChunk(o, c);
@@ -106,7 +109,7 @@ function toolHandler(o: RoleHandlerOptions, plane: ToolPlane): RoleHandler {
       log: ctx.log,
       onResult: o.onToolResult,
     };
-    const mreq = modelRequest(o, req);
+    const mreq = await modelRequest(o, req, ctx);
     if (o.autoRecall) {
       const recalled = await autoRecall({ ...o.autoRecall, ...loop, timeoutMs: loop.toolTimeoutMs, scope: loop.scope! }, mreq.messages, ctx.signal);
       for (const c of recalled.chunks) yield c;
@@ -126,15 +129,16 @@ function routerHandler(o: RoleHandlerOptions): RoleHandler {
   const fallbackChoice = o.defaultSpecialist ?? names[0] ?? "pragmatist";
   const schema = RouterChoice.extend({ specialist: names.length ? z.enum(names as [string, ...string[]]) : z.string() });
   const format = z.toJSONSchema(schema) as Record<string, unknown>;
-  const menu = (o.specialists ?? []).map((s) => `- ${s.name}: ${s.description ?? "(no description)"}`).join("\n");
+  const menu = (o.specialists ?? []).map((s) => `- ${s.name}: ${s.description ?? "(no description)"}${s.vision ? " (sees images)" : ""}`).join("\n");
+  const seeing = (o.specialists ?? []).some((s) => s.vision) ? "When the message carries an image, choose a specialist that sees images.\n" : "";
   const instructions =
-    `Choose the specialist best suited to answer the user's last message.\nSpecialists:\n${menu}\n` +
+    `Choose the specialist best suited to answer the user's last message.\nSpecialists:\n${menu}\n${seeing}` +
     'Answer only with JSON: {"specialist": <name>, "confidence": <0..1>, "reason": <one short sentence>}.';
   return async function* (req: RoleRequest, ctx: RoleContext) {
     let text = "";
     let final: FinalModelChunk | undefined;
     try {
-      const mreq = { ...modelRequest(o, req, instructions), format };
+      const mreq = { ...(await modelRequest(o, req, ctx, instructions)), format };
       for await (const c of o.backend.chat(mreq, { signal: ctx.signal, firstTokenTimeoutMs: o.config.first_token_timeout_ms })) {
         if (c.type === "delta") text += c.text;
         else if (c.type === "final") final = c;

@@ -2,6 +2,8 @@
  * The agent host: serves every role placed on one GPU host, each backed by that host's Ollama
  * (or the backend its config names), with the LiteLLM fallback, metrics and health reporting.
  */
+import { putMedia, readMedia } from "../../mesh/media.ts";
+import type { MediaAccess } from "./media.ts";
 import type { Server } from "node:http";
 import type { MeshConfig } from "../../schemas/config.ts";
 import type { Mesh } from "../../mesh/connect.ts";
@@ -75,7 +77,11 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
   const tools = createToolPlane({ mesh: o.mesh, tenant: o.config.mesh.name, log, listTtlMs: o.config.tools.list_ttl_s * 1000 });
   const specialists = Object.entries(o.config.roles)
     .filter(([, r]) => r.kind === "specialist")
-    .map(([name, r]) => ({ name, description: r.description }));
+    .map(([name, r]) => ({ name, description: r.description, vision: r.vision }));
+  const media: MediaAccess = {
+    read: (m) => readMedia(o.mesh, m),
+    store: async (m) => (m.object !== undefined ? m : putMedia(o.mesh, await readMedia(o.mesh, m), { placement: "store" })),
+  };
   const defaultSpecialist = o.config.router?.default_specialist ?? specialists[0]?.name;
   const states = new Map<string, RoleState>(
     hostCfg.roles.map((role) => {
@@ -111,6 +117,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
             specialists,
             defaultSpecialist,
             tools,
+            media,
             autoRecall: o.config.memory?.auto_recall ? { server: o.config.memory.server, topK: o.config.memory.top_k } : undefined,
             onToolResult: (r) => {
               metrics.toolCalls.inc({ role, server: r.server, tool: r.tool, outcome: r.status });

@@ -1,4 +1,5 @@
 /** What a model reads of an MCP `tools/call` answer: text blocks joined, other blocks summarised. */
+import { Media } from "../../schemas/index.ts";
 import type { JsonRpcResponse } from "../../tools/caller.ts";
 
 /** Longest tool result given to a model, characters; the rest is cut with a note saying so. */
@@ -25,6 +26,8 @@ export interface ToolOutcome {
   /** The text the model reads. */
   text: string;
   isError: boolean;
+  /** Media the tool produced (`structuredContent.media`, each a valid Media item): the reply carries them. */
+  media?: Media[];
 }
 
 type Block = { type?: unknown; text?: unknown; mimeType?: unknown; data?: unknown; uri?: unknown; name?: unknown; resource?: Record<string, unknown> };
@@ -64,7 +67,23 @@ export function callOutcome(res: JsonRpcResponse, what: string): ToolOutcome {
   let text = blocks.map(blockText).filter(Boolean).join("\n");
   if (!text && r.structuredContent !== undefined) text = JSON.stringify(r.structuredContent);
   const isError = r.isError === true;
-  return { status: isError ? ToolStatus.Error : ToolStatus.Ok, isError, text: truncate(text || (isError ? `tool ${what} failed without saying why` : "(no content)")) };
+  const media = isError ? [] : mediaOf(r.structuredContent);
+  return {
+    status: isError ? ToolStatus.Error : ToolStatus.Ok,
+    isError,
+    text: truncate(text || (isError ? `tool ${what} failed without saying why` : "(no content)")),
+    ...(media.length ? { media } : {}),
+  };
+}
+
+/** The valid Media items of a result's `structuredContent.media` (the artist's, speech's); anything else is ignored. */
+function mediaOf(structured: unknown): Media[] {
+  const list = (structured as { media?: unknown } | undefined)?.media;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((m) => {
+    const r = Media.safeParse(m);
+    return r.success ? [r.data] : [];
+  }).slice(0, 16);
 }
 
 /** An error result the loop makes itself (refused, unknown, unavailable, timeout). */

@@ -35,6 +35,7 @@ export function toolLogger(role: string, append: (ev: StepEvent, step: string) =
         call: d.id,
         ...(d.status !== undefined ? { status: d.status } : {}),
         ...(d.latency_ms !== undefined ? { latency_ms: d.latency_ms } : {}),
+        ...(d.media?.length ? { media: d.media } : {}),
         ...where(d),
       },
       `${step}-tool-${n}-result`,

@@ -13,6 +13,7 @@ import {
   type ChatMessage,
   type InboxMessage,
   type LogEvent,
+  type Media,
   type OutboxMessage,
   type RoleRequest,
 } from "../../schemas/index.ts";
@@ -125,8 +126,16 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
     await append({ type: "error", step, code: (err as { code?: string }).code ?? "error", message: (err as Error).message }, `${step}-error`);
   };
 
-  await append({ type: "user_message", channel: msg.channel, user: msg.user, text: msg.text }, "user");
+  await append({ type: "user_message", channel: msg.channel, user: msg.user, text: msg.text, ...(msg.media?.length ? { media: msg.media } : {}) }, "user");
   const userTurn: ChatMessage[] = [...history, { role: "user", content: msg.text }];
+  // The specialist gets the user's media (references, not bytes); the router is told they are there.
+  const images = (msg.media ?? []).filter((m) => m.kind === "image").length;
+  const specialistTurn: ChatMessage[] = msg.media?.length ? [...history, { role: "user", content: msg.text, media: msg.media }] : userTurn;
+  const routerTurn: ChatMessage[] = images ? [...history, { role: "user", content: `${msg.text}\n\n[The user attached ${images} image${images > 1 ? "s" : ""} to this message.]` }] : userTurn;
+  // Media the specialist's tools produce (the artist's images, speech audio) go with the reply.
+  const produced = new Map<string, Media>();
+  const keep = (ms: readonly Media[] | undefined) => ms?.forEach((m) => produced.size < 16 && produced.set(m.object ?? m.data ?? "", m));
+  for (const e of prior) if (e.turn === msg.id && e.type === "tool_result") keep(e.media);
 
   // 1. Router
   let specialist = committee.defaultSpecialist;
@@ -135,13 +144,15 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   else {
     let choice = { specialist, confidence: 0, reason: "router unavailable; default specialist" };
     try {
-      const r = await call(committee.router, "router", { messages: userTurn, conversation: msg.conversation }, false);
+      const r = await call(committee.router, "router", { messages: routerTurn, conversation: msg.conversation }, false);
       const parsed = RouterChoice.safeParse(safeJson(r.text));
       if (parsed.success && committee.specialists.includes(parsed.data.specialist)) choice = parsed.data;
       else choice.reason = `router answer unusable (${parsed.success ? `unknown specialist '${parsed.data.specialist}'` : "off-schema"}); default specialist`;
+      choice = seeing(choice, images, committee.vision);
       await append({ type: "routed", ...choice, ...meta(r) }, "routed");
     } catch (err) {
       await fail("router", committee.router, err);
+      choice = seeing(choice, images, committee.vision);
       await append({ type: "routed", ...choice }, "routed");
     }
     specialist = choice.specialist;
@@ -154,7 +165,12 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   else {
     await append({ type: "specialist_started", specialist }, "specialist-started");
     try {
-      const r = await call(specialist, "specialist", { messages: userTurn, conversation: msg.conversation, user: msg.user.id }, true, toolLogger(specialist, append));
+      const logTool = toolLogger(specialist, append);
+      const onTool: ToolEventSink = async (c) => {
+        if (c.type === "tool_result") keep(c.data.media);
+        await logTool(c);
+      };
+      const r = await call(specialist, "specialist", { messages: specialistTurn, conversation: msg.conversation, user: msg.user.id }, true, onTool);
       draft = r.text;
       await append({ type: "specialist_finished", specialist, text: draft, ...meta(r) }, "specialist-finished");
     } catch (err) {
@@ -201,9 +217,19 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
     ts: Date.now(),
   };
   if (failed.length) out.error = failed.join("; ");
+  if (produced.size) out.media = [...produced.values()];
   const { data, headers } = encodeBody(deps.mesh, out, { [Header.Conversation]: msg.conversation });
   await deps.js.publish(subjects.outbox(msg.channel, msg.conversation), data, { msgID: `${turnKey}:reply`, headers });
   return { reply, specialist, failed };
+}
+
+/**
+ * The vision rule: a message with an image goes to a specialist that sees images. When the router
+ * chose one that cannot, the first vision specialist takes the turn and the reason says so.
+ */
+function seeing<C extends { specialist: string; reason: string }>(choice: C, images: number, vision: readonly string[] | undefined): C {
+  if (!images || !vision?.length || vision.includes(choice.specialist)) return choice;
+  return { ...choice, specialist: vision[0]!, reason: `${choice.reason}; the message carries an image and '${choice.specialist}' cannot see images, so '${vision[0]}' takes it` };
 }
 
 function safeJson(text: string): unknown {

@@ -21,6 +21,11 @@ export interface CommitteeConfig {
   specialists: string[];
   /** Used when the router fails or names an unknown specialist. */
   defaultSpecialist: string;
+  /**
+   * Specialists whose model sees images (roles.<r>.vision). A message with an image that the
+   * router gives to another specialist goes to the first of these instead; none: no such rule.
+   */
+  vision?: string[];
 }
 
 type Omit2<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

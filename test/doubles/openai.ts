@@ -1,7 +1,9 @@
 /**
  * An OpenAI-compatible server double (what the LiteLLM proxy serves): POST /v1/chat/completions
  * as an SSE stream (`data: {chunk}` lines, tool-call fragments, a usage chunk, `data: [DONE]`) or
- * one JSON, GET /v1/models, and OpenAI's error bodies `{"error": {message, type, param, code}}`.
+ * one JSON, GET /v1/models, POST /v1/images/generations (`{created, data: [{b64_json,
+ * revised_prompt}]}`), POST /v1/audio/speech (the audio bytes, `Content-Type: audio/mpeg` etc.),
+ * and OpenAI's error bodies `{"error": {message, type, param, code}}`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest } from "./http.ts";
@@ -28,11 +30,61 @@ export interface OpenAIDoubleOptions {
   reply?: (req: OpenAIChatBody) => OpenAIDoubleReply;
   /** The document sent for a json_schema response_format; default a sample of the schema. */
   json?: (req: OpenAIChatBody) => unknown;
+  /** The images of a generation request; default `n` small PNGs made from the prompt. */
+  images?: (req: OpenAIImagesBody) => OpenAIImage[];
+  /** The audio of a speech request; default a few bytes with the format's header and OpenAI's Content-Type. */
+  speech?: (req: OpenAISpeechBody) => { bytes: Buffer; contentType?: string };
   /** Delay before the first chunk, ms; default 0. */
   firstTokenDelayMs?: number;
   /** Delay between chunks, ms; default 0. */
   tokenDelayMs?: number;
   port?: number;
+}
+
+/** POST /v1/images/generations, as far as the double looks at it. */
+export interface OpenAIImagesBody {
+  model: string;
+  prompt: string;
+  n?: number;
+  size?: string;
+  response_format?: "url" | "b64_json";
+}
+export interface OpenAIImage {
+  b64_json?: string;
+  url?: string;
+  revised_prompt?: string;
+}
+
+/** POST /v1/audio/speech. */
+export interface OpenAISpeechBody {
+  model: string;
+  input: string;
+  voice: string;
+  response_format?: string;
+  speed?: number;
+}
+
+/** Content types OpenAI documents for each speech format. */
+export const SPEECH_CONTENT_TYPES: Record<string, string> = { mp3: "audio/mpeg", opus: "audio/opus", aac: "audio/aac", flac: "audio/flac", wav: "audio/wav", pcm: "audio/pcm" };
+
+/** A tiny file of each format: its real header, then bytes made from the text. */
+export function fakeAudio(format: string, text: string): Buffer {
+  const head: Record<string, Buffer> = {
+    mp3: Buffer.from("ID3\x04\x00\x00\x00\x00\x00\x00", "latin1"),
+    opus: Buffer.from("OggS\x00\x02", "latin1"),
+    aac: Buffer.from([0xff, 0xf1, 0x50, 0x80]),
+    flac: Buffer.from("fLaC\x00\x00\x00\x22", "latin1"),
+    wav: Buffer.from("RIFF\x24\x00\x00\x00WAVEfmt ", "latin1"),
+    pcm: Buffer.alloc(0),
+  };
+  return Buffer.concat([head[format] ?? Buffer.alloc(0), Buffer.from(`audio of: ${text}`)]);
+}
+
+/** A small PNG-headed image made from the prompt (the double does not draw). */
+export function fakePng(seed: string, size = 2000): Buffer {
+  const body = Buffer.alloc(size - 8);
+  for (let i = 0; i < body.length; i++) body[i] = seed.charCodeAt(i % Math.max(1, seed.length)) ^ (i & 0xff);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), body]);
 }
 
 export interface OpenAIDouble extends AsyncDisposable {
@@ -49,6 +101,7 @@ export interface OpenAIDouble extends AsyncDisposable {
 }
 
 const ERRORS: Record<number, { type: string; code: string | null; message: string }> = {
+  400: { type: "invalid_request_error", code: null, message: "Invalid request" },
   401: { type: "invalid_request_error", code: "invalid_api_key", message: "Invalid API key" },
   404: { type: "invalid_request_error", code: "model_not_found", message: "The model does not exist" },
   429: { type: "requests", code: "rate_limit_exceeded", message: "Rate limit reached for requests" },
@@ -88,6 +141,8 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     if (req.method === "GET" && path === "/v1/models") {
       return sendJson(res, 200, { object: "list", data: models.map((id) => ({ id, object: "model", created: 1_700_000_000, owned_by: "litellm" })) });
     }
+    if (req.method === "POST" && path === "/v1/images/generations") return images(res, body as OpenAIImagesBody);
+    if (req.method === "POST" && path === "/v1/audio/speech") return speech(res, body as OpenAISpeechBody);
     if (req.method !== "POST" || path !== "/v1/chat/completions") return sendJson(res, 404, errorBody(404, `Unknown path ${path}`));
     const b = body as OpenAIChatBody;
     if (!models.includes(b.model)) return sendJson(res, 404, errorBody(404, `The model \`${b.model}\` does not exist`));
@@ -128,6 +183,29 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     delta({}, finish);
     if (withUsage) send([], { usage });
     if (!gone.aborted) res.end("data: [DONE]\n\n");
+  };
+
+  // The documented checks of the images and speech endpoints: 400 invalid_request_error with `param`.
+  const invalid = (res: ServerResponse, param: string, message: string) =>
+    sendJson(res, 400, { error: { message, type: "invalid_request_error", param, code: null } });
+  const images = (res: ServerResponse, b: OpenAIImagesBody) => {
+    if (!models.includes(b.model)) return sendJson(res, 404, errorBody(404, `The model \`${b.model}\` does not exist`));
+    if (typeof b.prompt !== "string" || !b.prompt) return invalid(res, "prompt", "You must provide a prompt.");
+    const n = b.n ?? 1;
+    if (!Number.isInteger(n) || n < 1 || n > 10) return invalid(res, "n", `${n} is not valid for 'n': it must be from 1 to 10.`);
+    const data = opts.images ? opts.images(b) : Array.from({ length: n }, (_, i) => ({ b64_json: fakePng(`${b.prompt}#${i}`).toString("base64"), revised_prompt: `${b.prompt} (revised)` }));
+    return sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data, usage: { input_tokens: tokens(b.prompt).length, output_tokens: 0, total_tokens: tokens(b.prompt).length } });
+  };
+  const speech = (res: ServerResponse, b: OpenAISpeechBody) => {
+    if (!models.includes(b.model)) return sendJson(res, 404, errorBody(404, `The model \`${b.model}\` does not exist`));
+    if (typeof b.input !== "string" || !b.input) return invalid(res, "input", "You must provide input text.");
+    if (b.input.length > 4096) return invalid(res, "input", `'input' is too long: ${b.input.length} characters, the maximum is 4096.`);
+    if (typeof b.voice !== "string" || !b.voice) return invalid(res, "voice", "You must provide a voice.");
+    const format = b.response_format ?? "mp3";
+    if (!SPEECH_CONTENT_TYPES[format]) return invalid(res, "response_format", `'${format}' is not one of mp3, opus, aac, flac, wav, pcm.`);
+    const out = opts.speech ? opts.speech(b) : { bytes: fakeAudio(format, b.input) };
+    res.writeHead(200, { "content-type": out.contentType ?? SPEECH_CONTENT_TYPES[format], "content-length": out.bytes.length });
+    res.end(out.bytes);
   };
 
   const server = await startDoubleServer(handler, opts.port);

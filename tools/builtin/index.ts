@@ -9,6 +9,7 @@ import { clockServer } from "./clock.ts";
 import { startKnowledge } from "./knowledge/index.ts";
 import { webBuiltin } from "./web/index.ts";
 import { startMemory } from "./memory/index.ts";
+import { artistBuiltin, perceptionBuiltin, speechBuiltin } from "./media/index.ts";
 
 /** What a built-in gets when `lyra tools` starts it. */
 export interface BuiltinContext {
@@ -41,4 +42,7 @@ export const BUILTIN_TOOL_SERVERS: Readonly<Record<string, BuiltinToolServer>> =
   knowledge: { description: "Wikipedia, arXiv and Wolfram|Alpha lookups, cached in JetStream KV", start: startKnowledge },
   web: webBuiltin,
   memory: { description: "long-term memory per user: journal entries with hybrid (BM25 + vector) search", start: startMemory },
+  artist: artistBuiltin,
+  speech: speechBuiltin,
+  perception: perceptionBuiltin,
 };

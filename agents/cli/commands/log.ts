@@ -1,5 +1,5 @@
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
-import { LogEvent } from "../../../schemas/index.ts";
+import { LogEvent, type Media } from "../../../schemas/index.ts";
 import { decodeBody } from "../../../mesh/publish.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
@@ -53,7 +53,7 @@ export function formatEvent(e: LogEvent): string {
   const ms = lat !== undefined ? ` ${Math.round(lat)}ms` : "";
   switch (e.type) {
     case "user_message":
-      return `${t} user ${e.user.id}: ${e.text}`;
+      return `${t} user ${e.user.id}: ${e.text}${mediaNote(e.media)}`;
     case "routed":
       return `${t} routed → ${e.specialist} (${e.confidence.toFixed(2)}: ${e.reason})${where}${how}${ms}`;
     case "specialist_started":
@@ -88,5 +88,10 @@ export function formatToolEvent(e: Extract<LogEvent, { type: "tool_call" | "tool
   const shown = flat.length > SHOWN_OUTCOME_CHARS ? `${flat.slice(0, SHOWN_OUTCOME_CHARS)}…` : flat;
   const ms = x.latency_ms !== undefined ? ` (${Math.round(x.latency_ms)} ms)` : "";
   const err = e.is_error ? `ERROR${x.status && x.status !== "error" ? ` ${x.status}` : ""}: ` : "";
-  return `  ← ${name}: ${err}${JSON.stringify(shown)}${ms}`;
+  return `  ← ${name}: ${err}${JSON.stringify(shown)}${ms}${mediaNote(e.media)}`;
+}
+
+/** Media an event carries, as ` [image/png 2000 B image/9c1f2a3b…]` per item. */
+export function mediaNote(media: readonly Media[] | undefined): string {
+  return (media ?? []).map((m) => ` [${m.mime} ${m.size} B ${m.object ? `${m.object.slice(0, m.kind.length + 9)}…` : "inline"}]`).join("");
 }

@@ -36,9 +36,14 @@ describe("shipped configuration files", () => {
     expect(cfg.jetstream.log_max_bytes).toBe(256 * 1024 ** 2);
   });
 
-  it("config/mesh.example.yaml parses: six roles on four GPU hosts with fallbacks", async () => {
+  it("config/mesh.example.yaml parses: six roles on five GPU hosts with fallbacks", async () => {
     const cfg = await loadMeshConfig(join(root, "config/mesh.example.yaml"), {});
-    expect(Object.keys(cfg.hosts)).toEqual(["gpu-0", "gpu-1", "gpu-2", "gpu-3"]);
+    expect(Object.keys(cfg.hosts)).toEqual(["gpu-0", "gpu-1", "gpu-2", "gpu-3", "gpu-5"]);
+    // The artist next to the image model on the seed's GPU 5; the vision role with vision on.
+    expect(cfg.hosts["gpu-5"]?.roles).toEqual(["artist"]);
+    expect(cfg.roles.artist?.tools).toEqual(expect.arrayContaining(["artist.generate_image", "speech.speak"]));
+    expect(cfg.roles.perception).toMatchObject({ vision: true, tools: [] });
+    expect(Object.keys(cfg.tools.servers)).toEqual(expect.arrayContaining(["artist", "speech", "perception"]));
     expect(cfg.hosts["gpu-0"]?.roles).toEqual(["router"]);
     expect(cfg.roles.router).toMatchObject({ kind: "router", model: "qwen3:4b" });
     expect(Object.keys(cfg.roles)).toEqual(expect.arrayContaining(["perception", "artist"]));
