@@ -19,6 +19,9 @@ import { createLogCache } from "./logcache.ts";
 import { runTurn, type TurnDeps } from "./turn.ts";
 import type { CommitteeConfig, RoleCaller } from "./types.ts";
 
+/** The durable inbox consumer every conductor replica shares (front doors check it has takers). */
+export const CONDUCTOR_DURABLE = "lyra-core";
+
 export interface ConductorOptions {
   roles: RoleCaller;
   fallback?: RoleCaller;
@@ -53,7 +56,7 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   const log = mesh.log.child({ component: "conductor" });
   const jsm = await ensureStreams(mesh, opts.streams);
   const js = jetstream(mesh.nc);
-  const durable = opts.durable ?? "lyra-core";
+  const durable = opts.durable ?? CONDUCTOR_DURABLE;
   const ackWaitMs = opts.ackWaitMs ?? 30_000;
   const maxParallel = opts.maxParallel ?? 8;
   const maxDeliver = opts.maxDeliver ?? 5;
