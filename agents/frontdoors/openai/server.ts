@@ -171,8 +171,13 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
       await Promise.allSettled([...running]);
       clearTimeout(timer);
       stopping.abort(new Error("lyra serve stopped"));
-      server.closeAllConnections();
+      // The last responses are still being written: connections close as they fall idle, the
+      // rest after a second.
+      const idle = setInterval(() => server.closeIdleConnections(), 20);
+      const late = setTimeout(() => server.closeAllConnections(), 1000);
       await listening;
+      clearInterval(idle);
+      clearTimeout(late);
       await roles.close();
       log.info("lyra serve stopped");
       resolveClosed();
