@@ -96,7 +96,8 @@ export function createCommittee(mesh: Mesh): Committee {
     };
     let stored: OutboxMessage | undefined;
     try {
-      await mesh.nc.flush();
+      // No flush before the publish: the server handles this connection's SUBs before its PUB, and
+      // the reply can only follow the publish, so the subscriptions are in place for it.
       const { duplicate } = await publishInbox(mesh, { ...msg, channel: CHANNEL }).catch((err: unknown) => {
         throw unavailable(`could not publish to the inbox: ${(err as Error).message}`, "mesh_unavailable", err);
       });
