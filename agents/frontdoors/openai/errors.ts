@@ -3,7 +3,6 @@
 /** The `type` values OpenAI's API uses, and the statuses Lyra sends with them. */
 export const ErrorType = {
   InvalidRequest: "invalid_request_error",
-  Authentication: "authentication_error",
   RateLimit: "rate_limit_exceeded",
   Server: "server_error",
 } as const;

@@ -4,7 +4,7 @@
  * role's options.
  */
 import type { RoleClient } from "../../../mesh/rolecall/index.ts";
-import { BadRequestError, BusyError, ConnectionClosedError, DeadlineExceededError, RoleCallError, UnavailableError } from "../../../mesh/errors.ts";
+import { BadRequestError, BusyError, CancelledError, ConnectionClosedError, DeadlineExceededError, RoleCallError, UnavailableError } from "../../../mesh/errors.ts";
 import { responseText, type ChatMessage, type Chunk, type FinalInfo, type RoleRequest } from "../../../schemas/index.ts";
 import { badRequest, ErrorType, OpenAIError, unavailable } from "./errors.ts";
 import { contentText, type ChatCompletionRequest } from "./request.ts";
@@ -58,6 +58,8 @@ export async function startRole(client: RoleClient, role: string, request: RoleR
 /** A role call's failure as the HTTP error a client should see. */
 export function asOpenAIError(err: unknown, role: string): unknown {
   if (err instanceof OpenAIError || !(err instanceof Error)) return err;
+  // Cancelled by the server's drain: its reason is the error to send.
+  if (err instanceof CancelledError && err.cause instanceof OpenAIError) return err.cause;
   if (err instanceof UnavailableError) return unavailable(`no agent serves role '${role}' right now (${err.message}); 'lyra status' shows the mesh`, "no_responders", err);
   if (err instanceof DeadlineExceededError) return unavailable(`role '${role}' did not answer in time: ${err.message}`, "timeout", err);
   if (err instanceof BusyError) return new OpenAIError(429, ErrorType.RateLimit, `role '${role}' is busy: ${err.message}`, { code: "role_busy", retryAfterS: Math.max(1, Math.ceil(err.retryAfterS ?? 1)), cause: err });

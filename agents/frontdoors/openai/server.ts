@@ -163,10 +163,11 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
       draining = true;
       const listening = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
-      const timer = setTimeout(() => stopping.abort(new Error("lyra serve stopped")), graceMs);
+      const cut = () => stopping.abort(unavailable("lyra serve stopped before the reply came; retry (a committee reply is kept for the retry)", "shutting_down"));
+      const timer = setTimeout(cut, graceMs);
       await Promise.allSettled([...running]);
       clearTimeout(timer);
-      stopping.abort(new Error("lyra serve stopped"));
+      cut();
       // The last responses are still being written: connections close as they fall idle, the
       // rest after a second.
       const idle = setInterval(() => server.closeIdleConnections(), 20);

@@ -92,4 +92,28 @@ describe("lyra serve on a mesh that cannot answer", () => {
     const metrics = await (await fetch(serve.url.replace(/\/v1$/, "/metrics"))).text();
     expect(metrics).toMatch(/lyra_frontdoor_rate_limited_total\{door="openai"\} 2/);
   });
+
+  it("drains: a request past the grace gets 503 shutting_down, a new one is refused", async () => {
+    await using _voice = await serveRole(f.mesh, {
+      role: "voice",
+      host: "test",
+      heartbeatIntervalS: 0,
+      async *handler(_req, ctx) {
+        await sleep(10_000, undefined, { signal: ctx.signal }).catch(() => undefined);
+        yield { type: "response", data: "too late" };
+      },
+    });
+    const serve = await startServe({ mesh: f.mesh, roles: ["voice"], keys: parseKeys(KEY, "K"), port: 0, log: silentLogger, graceMs: 200 });
+    const client = new OpenAI({ apiKey: KEY, baseURL: serve.url, maxRetries: 0 });
+    const pending = ask(client, "lyra/voice");
+    await sleep(300); // the call is in flight
+    expect(serve.inFlight()).toBe(1);
+    const drained = serve.drain();
+    const err = (await pending) as ApiError;
+    expect(err.status).toBe(503);
+    expect(err.code).toBe("shutting_down");
+    await drained;
+    expect(serve.inFlight()).toBe(0);
+    await expect(fetch(`${serve.url}/models`)).rejects.toThrow();
+  });
 });
