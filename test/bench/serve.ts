@@ -20,12 +20,14 @@ const TARGET_ADDED_MS = 2;
 const KEY = "bench-key";
 const TEXT = "How do I keep basil alive?";
 const BODY = JSON.stringify({ model: "lyra", messages: [{ role: "user", content: TEXT }] });
+const STREAM_BODY = JSON.stringify({ model: "lyra", stream: true, messages: [{ role: "user", content: TEXT }] });
 
-type Way = "ask" | "node" | "fetch" | "sdkStream";
-const WAYS: Way[] = ["ask", "node", "fetch", "sdkStream"];
+type Way = "ask" | "node" | "nodeStream" | "fetch" | "sdkStream";
+const WAYS: Way[] = ["ask", "node", "nodeStream", "fetch", "sdkStream"];
 const LABEL: Record<Way, string> = {
   ask: "lyra ask's path (publishInbox → outbox)",
   node: "lyra serve, node:http client, not streamed",
+  nodeStream: "lyra serve, node:http client, streamed (SSE)",
   fetch: "lyra serve, fetch, not streamed",
   sdkStream: "lyra serve, openai client, streamed",
 };
@@ -56,6 +58,17 @@ export async function serve(ctx: BenchContext): Promise<SectionResult> {
     const client = new OpenAI({ apiKey: KEY, baseURL: url, maxRetries: 0 });
     const headers = (conv: string) => ({ Authorization: `Bearer ${KEY}`, "Content-Type": "application/json", "X-Lyra-Conversation": conv });
 
+    const post = (conversation: string, body: string) =>
+      new Promise<string>((resolve, reject) => {
+        const req = httpRequest(`${url}/chat/completions`, { method: "POST", agent, headers: { ...headers(conversation), "Content-Length": Buffer.byteLength(body) } }, (res) => {
+          let b = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => (b += d));
+          res.on("end", () => (res.statusCode === 200 ? resolve(b) : reject(new Error(`lyra serve answered ${res.statusCode}: ${b}`))));
+        });
+        req.on("error", reject);
+        req.end(body);
+      });
     let seq = 0;
     const turn: Record<Way, () => Promise<string>> = {
       async ask() {
@@ -67,17 +80,16 @@ export async function serve(ctx: BenchContext): Promise<SectionResult> {
         for await (const o of watch) if (o.final) return o.text;
         throw new Error("no reply");
       },
-      node: () =>
-        new Promise<string>((resolve, reject) => {
-          const req = httpRequest(`${url}/chat/completions`, { method: "POST", agent, headers: { ...headers(`bench-node-${++seq}`), "Content-Length": Buffer.byteLength(BODY) } }, (res) => {
-            let b = "";
-            res.setEncoding("utf8");
-            res.on("data", (d: string) => (b += d));
-            res.on("end", () => (res.statusCode === 200 ? resolve((JSON.parse(b) as Reply).choices[0]!.message.content) : reject(new Error(`lyra serve answered ${res.statusCode}: ${b}`))));
-          });
-          req.on("error", reject);
-          req.end(BODY);
-        }),
+      node: () => post(`bench-node-${++seq}`, BODY).then((b) => (JSON.parse(b) as Reply).choices[0]!.message.content),
+      // The SSE body, read to its end, its deltas joined.
+      nodeStream: () =>
+        post(`bench-nodes-${++seq}`, STREAM_BODY).then((b) =>
+          b
+            .split("\n\n")
+            .filter((e) => e.startsWith("data: {"))
+            .map((e) => (JSON.parse(e.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? "")
+            .join(""),
+        ),
       async fetch() {
         const res = await fetch(`${url}/chat/completions`, { method: "POST", headers: headers(`bench-fetch-${++seq}`), body: BODY });
         if (res.status !== 200) throw new Error(`lyra serve answered ${res.status}: ${await res.text()}`);
@@ -98,7 +110,7 @@ export async function serve(ctx: BenchContext): Promise<SectionResult> {
     ctx.progress(`serve: warm-up (${warmup} turns each way)`);
     for (let i = 0; i < warmup; i++) for (const w of WAYS) await turn[w]();
     ctx.progress(`serve: ${n} turns each way, interleaved`);
-    const samples: Record<Way, number[]> = { ask: [], node: [], fetch: [], sdkStream: [] };
+    const samples = Object.fromEntries(WAYS.map((w) => [w, [] as number[]])) as Record<Way, number[]>;
     await ctx.measure("serve", async () => {
       for (let i = 0; i < n; i++) {
         for (const w of WAYS) {

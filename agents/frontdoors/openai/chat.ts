@@ -121,12 +121,29 @@ export function streamAnswer(a: Answer, model: string, includeUsage: boolean, on
   return new ReadableStream<Uint8Array>({
     start(controller) {
       let last = performance.now();
+      // Events made in one turn of the event loop go out in one write (the last delta, the finish
+      // chunk, the usage and [DONE] usually do).
+      let pending = "";
+      const flush = () => {
+        const text = pending;
+        pending = "";
+        if (!text) return;
+        try {
+          controller.enqueue(enc.encode(text));
+        } catch {
+          // cancelled by the client
+        }
+      };
       const send = (v: unknown) => {
         last = performance.now();
-        controller.enqueue(enc.encode(`data: ${typeof v === "string" ? v : JSON.stringify(v)}\n\n`));
+        if (!pending) setImmediate(flush);
+        pending += `data: ${typeof v === "string" ? v : JSON.stringify(v)}\n\n`;
       };
       const ka = setInterval(() => {
-        if (performance.now() - last >= SSE_KEEPALIVE_MS) controller.enqueue(enc.encode(": keep-alive\n\n"));
+        if (performance.now() - last < SSE_KEEPALIVE_MS) return;
+        last = performance.now();
+        pending += ": keep-alive\n\n";
+        flush();
       }, SSE_KEEPALIVE_MS / 3);
       void (async () => {
         let failure: unknown;
@@ -140,13 +157,10 @@ export function streamAnswer(a: Answer, model: string, includeUsage: boolean, on
         } catch (err) {
           failure = err;
           const e = err instanceof OpenAIError ? err : new OpenAIError(500, "server_error", "the answer failed; the server log has the details");
-          try {
-            send(e.body());
-          } catch {
-            // the client has gone
-          }
+          send(e.body());
         } finally {
           clearInterval(ka);
+          flush();
           try {
             controller.close();
           } catch {
