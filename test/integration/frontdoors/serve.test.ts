@@ -121,6 +121,18 @@ describe("lyra serve with the openai client", () => {
     expect(replies).toHaveLength(2);
   });
 
+  it("runs two identical requests sent at once as one turn; text parts are joined", async () => {
+    const conv = newId("c");
+    const body = { model: "lyra", messages: [{ role: "user" as const, content: [{ type: "text" as const, text: "How do I " }, { type: "text" as const, text: "prune basil?" }] }] };
+    const opts = { headers: { "X-Lyra-Conversation": conv } };
+    const [a, b] = await Promise.all([f.client.chat.completions.create(body, opts), f.client.chat.completions.create({ ...body, stream: true }, opts)]);
+    let streamed = "";
+    for await (const c of b) streamed += c.choices[0]?.delta.content ?? "";
+    expect(a.choices[0]!.message.content).toBe("Lyra says: Pragmatist answer to: How do I prune basil?");
+    expect(streamed).toBe(a.choices[0]!.message.content);
+    expect((await logOf(f.mesh, conv)).filter((e) => e.type === "user_message")).toHaveLength(1);
+  });
+
   it("keeps one conversation for a client that sends neither the header nor user", async () => {
     const opening = [{ role: "user" as const, content: `Hello ${newId()}` }];
     const r1 = await f.client.chat.completions.create({ model: "lyra", messages: opening }).withResponse();
