@@ -1,5 +1,5 @@
 import { createLogger } from "../../../mesh/logger.ts";
-import { serveFromConfig } from "../../frontdoors/openai/from-config.ts";
+import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/from-config.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
 
@@ -21,6 +21,7 @@ export const serve = defineCommand({
   async run(values) {
     const cfg = await loadConfig(values);
     const port = values.port === undefined ? undefined : intOption("port", values.port, 0);
+    keysFromConfig(cfg); // no keys: say so before connecting
     const log = createLogger().child({ process: "serve" });
     const mesh = await connectWithConfig(cfg, "lyra-serve", log);
     try {

@@ -7,7 +7,7 @@ import type { MeshConfig } from "../../../schemas/config.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
 import { startToolHost, type ToolHost } from "../../../tools/index.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
-import { serveFromConfig } from "../../frontdoors/openai/from-config.ts";
+import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/from-config.ts";
 import type { ServeServer } from "../../frontdoors/openai/index.ts";
 import { conductorOptions } from "../../host/committee.ts";
 import { defineCommand } from "../command.ts";
@@ -38,6 +38,7 @@ export const up = defineCommand({
   async run(values) {
     const log = createLogger({ level: process.env.LYRA_LOG_LEVEL ?? (values.demo ? "warn" : "info") });
     let cfg = await loadConfig(values);
+    if (cfg.serve) keysFromConfig(cfg); // the endpoint has no keys: say so before starting anything
     let nats: LocalNats | undefined;
     if (!process.env.NATS_URL) nats = await startLocalNats();
     const url = nats?.url ?? process.env.NATS_URL!;

@@ -2,12 +2,18 @@
 import { ServeConfig, type MeshConfig } from "../../../schemas/config.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
 import type { Logger } from "../../../mesh/logger.ts";
-import { parseKeys } from "./access.ts";
+import { parseKeys, type Keys } from "./access.ts";
 import { startServe, type ServeServer } from "./server.ts";
 
 export interface ServeOverrides {
   listen?: string;
   port?: number;
+}
+
+/** The API keys from the variable serve.keys_env names; throws, naming it, when it holds none. */
+export function keysFromConfig(cfg: MeshConfig, env: NodeJS.ProcessEnv = process.env): Keys {
+  const s = cfg.serve ?? ServeConfig.parse({});
+  return parseKeys(env[s.keys_env], s.keys_env);
 }
 
 /** Starts the endpoint; throws, naming the variable, when the environment holds no key. */
@@ -17,7 +23,7 @@ export function serveFromConfig(cfg: MeshConfig, mesh: Mesh, log: Logger, over: 
     mesh,
     log,
     roles: Object.keys(cfg.roles),
-    keys: parseKeys(env[s.keys_env], s.keys_env),
+    keys: keysFromConfig(cfg, env),
     listen: over.listen ?? s.listen,
     port: over.port ?? s.port,
     timeoutMs: s.timeout,
