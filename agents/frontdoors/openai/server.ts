@@ -75,14 +75,19 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
     if (!(err instanceof OpenAIError)) log.error({ err }, "request failed");
     return fail(c, e);
   });
-  app.notFound((c) => fail(c, new OpenAIError(404, ErrorType.InvalidRequest, `Invalid URL (${c.req.method} ${new URL(c.req.url).pathname}): lyra serve has POST /v1/chat/completions, GET /v1/models`, { code: "unknown_url" })));
+  app.notFound((c) => (metrics.requests.inc({ door: DOOR, outcome: "not_found" }), fail(c, new OpenAIError(404, ErrorType.InvalidRequest, `Invalid URL (${c.req.method} ${new URL(c.req.url).pathname}): lyra serve has POST /v1/chat/completions, GET /v1/models`, { code: "unknown_url" }))));
 
   app.get("/healthz", (c) => c.text(draining ? "draining\n" : "ok\n", draining ? 503 : 200));
   app.get("/metrics", async (c) => c.body(await metrics.registry.metrics(), 200, { "Content-Type": metrics.registry.contentType }));
 
   app.use("/v1/*", async (c, next) => {
-    if (draining) throw unavailable("lyra serve is shutting down; try again shortly", "shutting_down");
-    c.set("key", o.keys.check(c.req.header("authorization")));
+    try {
+      if (draining) throw unavailable("lyra serve is shutting down; try again shortly", "shutting_down");
+      c.set("key", o.keys.check(c.req.header("authorization")));
+    } catch (err) {
+      metrics.requests.inc({ door: DOOR, outcome: outcomeOf((err as OpenAIError).status) });
+      throw err;
+    }
     await next();
   });
   app.get("/v1/models", (c) => c.json(modelList(modelIds, started)));
@@ -143,11 +148,10 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   const listen = o.listen ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(o.port ?? 8080, listen, () => {
-      server.off("error", reject);
-      resolve();
-    });
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(err.code === "EADDRINUSE" ? new Error(`port ${o.port ?? 8080} on ${o.listen ?? "127.0.0.1"} is in use: set serve.port in the config or --port (0 picks a free one)`, { cause: err }) : err),
+    );
+    server.listen(o.port ?? 8080, listen, () => resolve());
   });
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : (o.port ?? 8080);

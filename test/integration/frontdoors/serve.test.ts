@@ -184,6 +184,8 @@ describe("lyra serve with the openai client", () => {
     const text = await res.text();
     expect(text).toMatch(/lyra_frontdoor_requests_total\{door="openai",outcome="ok"\} [1-9]/);
     expect(text).toMatch(/lyra_frontdoor_requests_total\{door="openai",outcome="not_found"\} [1-9]/);
+    expect(text).toMatch(/lyra_frontdoor_requests_total\{door="openai",outcome="unauthorized"\} [1-9]/);
+    expect(text).toMatch(/lyra_frontdoor_requests_total\{door="openai",outcome="bad_request"\} [1-9]/);
     expect(text).toMatch(/lyra_frontdoor_reply_seconds_count\{door="openai"\} [1-9]/);
     expect(text).toContain("lyra_frontdoor_rate_limited_total");
   });
