@@ -5,6 +5,7 @@
  */
 import type { RoleClient } from "../../../mesh/rolecall/index.ts";
 import type { Committee } from "./committee.ts";
+import type { Models } from "./models.ts";
 import { newUserMessage, conversationOf } from "./conversation.ts";
 import { OpenAIError } from "./errors.ts";
 import { chunk, completion, estimateTokens, usage, usageChunk, type FinishReason, type Usage } from "./format.ts";
@@ -23,16 +24,16 @@ interface Answer {
 export interface ChatDeps {
   committee: Committee;
   roles: RoleClient;
-  /** Role names served as `lyra/<role>`. */
-  roleNames: ReadonlySet<string>;
+  /** The models offered (`lyra/<role>` for which roles). */
+  models: Models;
   timeoutMs: number;
 }
 
 /** The request's target, or a 404 naming the models there are. */
-export function targetOf(model: string, roleNames: ReadonlySet<string>): { role?: string } {
+export async function targetOf(model: string, models: Models): Promise<{ role?: string }> {
   if (model === "lyra") return {};
   const role = model.startsWith("lyra/") ? model.slice(5) : undefined;
-  if (role && roleNames.has(role)) return { role };
+  if (role && (await models.hasRole(role))) return { role };
   return notFound(model);
 }
 
@@ -42,7 +43,7 @@ function notFound(model: string): never {
 
 /** Starts the answer: everything that can fail with an HTTP status fails here. */
 export async function startAnswer(deps: ChatDeps, req: ChatCompletionRequest, o: { keyLabel: string; conversationHeader: string | undefined; signal: AbortSignal }): Promise<Answer> {
-  const { role } = targetOf(req.model, deps.roleNames);
+  const { role } = await targetOf(req.model, deps.models);
   const opts = { signal: o.signal, timeoutMs: deps.timeoutMs };
   if (role === undefined) {
     const conversation = conversationOf(o.conversationHeader, req.user, req.messages, o.keyLabel);

@@ -14,12 +14,13 @@ import { createCommittee } from "./committee.ts";
 import { CONVERSATION_HEADER } from "./conversation.ts";
 import { badRequest, ErrorType, OpenAIError, unavailable } from "./errors.ts";
 import { modelList, modelObject } from "./format.ts";
+import { createModels } from "./models.ts";
 import { createServeMetrics, DOOR, outcomeOf, type ServeMetrics } from "./metrics.ts";
 import { parseChatRequest } from "./request.ts";
 
 export interface ServeOptions {
   mesh: Mesh;
-  /** Roles offered as `lyra/<role>` (the mesh config's). */
+  /** Roles offered as `lyra/<role>` (the mesh config's); roles found on the mesh are offered too. */
   roles: string[];
   keys: Keys;
   /** Address; default 127.0.0.1. */
@@ -58,8 +59,8 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   const metrics = createServeMetrics();
   const limiter = rateLimiter(o.rateLimit?.rpm ?? 60, o.rateLimit?.burst ?? 10);
   const roles = createRoleClient(o.mesh);
-  const deps: ChatDeps = { committee: createCommittee(o.mesh), roles, roleNames: new Set(o.roles), timeoutMs: o.timeoutMs ?? 180_000 };
-  const modelIds = ["lyra", ...o.roles.map((r) => `lyra/${r}`)];
+  const models = createModels(o.mesh, o.roles);
+  const deps: ChatDeps = { committee: createCommittee(o.mesh), roles, models, timeoutMs: o.timeoutMs ?? 180_000 };
   const started = Math.floor(Date.now() / 1000);
   const stopping = new AbortController();
   const running = new Set<Promise<void>>();
@@ -90,10 +91,10 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
     }
     await next();
   });
-  app.get("/v1/models", (c) => c.json(modelList(modelIds, started)));
-  app.get("/v1/models/:id{.+}", (c) => {
+  app.get("/v1/models", async (c) => c.json(modelList(await models.ids(), started)));
+  app.get("/v1/models/:id{.+}", async (c) => {
     const id = c.req.param("id");
-    if (!modelIds.includes(id)) throw new OpenAIError(404, ErrorType.InvalidRequest, `The model '${id}' does not exist`, { param: "model", code: "model_not_found" });
+    if (id !== "lyra" && !(id.startsWith("lyra/") && (await models.hasRole(id.slice(5))))) throw new OpenAIError(404, ErrorType.InvalidRequest, `The model '${id}' does not exist`, { param: "model", code: "model_not_found" });
     return c.json(modelObject(id, started));
   });
 

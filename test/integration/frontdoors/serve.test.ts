@@ -1,10 +1,11 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHANNEL } from "../../../agents/frontdoors/openai/index.ts";
-import { logOf, newId, readStream } from "../conductor/helpers.ts";
+import { eventually, logOf, newId, readStream } from "../conductor/helpers.ts";
 import { OutboxMessage } from "../../../schemas/index.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
+import { serveRole } from "../../../mesh/rolecall/responder.ts";
 import { KEY2, ROLES, serveFixture, type ServeFixture } from "./serve-helpers.ts";
 
 let f: ServeFixture;
@@ -24,6 +25,21 @@ describe("lyra serve with the openai client", () => {
     for await (const m of f.client.models.list()) ids.push(m.id);
     expect(ids).toEqual(["lyra", ...ROLES.map((r) => `lyra/${r}`)]);
     expect((await f.client.models.retrieve("lyra/voice")).owned_by).toBe("lyra");
+  });
+
+  it("offers a role found on the mesh but not in the config", async () => {
+    await using _extra = await serveRole(f.mesh, {
+      role: "storyteller",
+      host: "elsewhere",
+      heartbeatIntervalS: 0,
+      async *handler() {
+        yield { type: "response", data: "Once upon a time." };
+      },
+    });
+    // Found at the latest a second after the last look.
+    const r = await eventually(() => f.client.chat.completions.create({ model: "lyra/storyteller", messages: [{ role: "user", content: "a story" }] }).catch(() => undefined), 5000, "lyra/storyteller");
+    expect(r.choices[0]!.message.content).toBe("Once upon a time.");
+    expect((await f.client.models.retrieve("lyra/storyteller")).id).toBe("lyra/storyteller");
   });
 
   it("answers a tool-free committee turn (model lyra), not streamed, with usage", async () => {
@@ -156,7 +172,7 @@ describe("lyra serve with the openai client", () => {
     expect(((await none.json()) as { error: { code: string } }).error.code).toBe("missing_api_key");
     // The second key works.
     const other = new OpenAI({ apiKey: KEY2, baseURL: f.serve.url, maxRetries: 0 });
-    expect((await other.models.list()).data.length).toBe(ROLES.length + 1);
+    expect((await other.models.list()).data.map((m) => m.id)).toEqual(expect.arrayContaining(["lyra", ...ROLES.map((r) => `lyra/${r}`)]));
   });
 
   it("answers an unknown model with 404 model_not_found", async () => {
