@@ -161,6 +161,24 @@ const Servers = z
   .transform((v) => (typeof v === "string" ? v.split(",") : v).map((s) => s.trim()).filter(Boolean))
   .pipe(z.array(z.string()).min(1));
 
+/** `lyra serve`: the OpenAI-compatible endpoint. Its API keys come from the environment only. */
+export const ServeConfig = z.strictObject({
+  /** Address to listen on; default 127.0.0.1 (this machine only). */
+  listen: z.string().min(1).default("127.0.0.1"),
+  port: z.number().int().min(0).max(65_535).default(8080),
+  /** The NAME of the environment variable with the API keys, comma-separated (never the keys). */
+  keys_env: EnvName.default("LYRA_SERVE_KEYS"),
+  /** Time a request waits for its reply before a 503; default 180 s. */
+  timeout: Duration.default(180_000),
+  /** Largest request body; default 1 MiB. */
+  max_body: Size.default(1024 ** 2),
+  /** Requests per minute per key (token bucket holding `burst`); 0 turns the limit off. */
+  rate_limit: z.strictObject({ rpm: z.number().int().min(0).default(60), burst: z.number().int().min(1).default(10) }).prefault({}),
+  /** Time in-flight requests get to finish on SIGTERM; default 10 s. */
+  grace: Duration.default(10_000),
+});
+export type ServeConfig = z.output<typeof ServeConfig>;
+
 /** Sections without a default must be written; jetstream, conductor and nats fill in defaults. */
 const MeshConfigShape = z.strictObject({
   mesh: z.strictObject({ name: Token, owner: Token }),
@@ -239,6 +257,8 @@ const MeshConfigShape = z.strictObject({
         .optional(),
     })
     .optional(),
+  /** `lyra serve`, the OpenAI-compatible endpoint; `lyra up` starts it when this section is present. */
+  serve: ServeConfig.optional(),
   tools: z
     .strictObject({
       servers: z.record(ToolServerName, ToolServerConfig).default({}),
@@ -408,6 +428,12 @@ const EXPECT: Record<string, string> = {
   "metrics.port": "a port number from 0 to 65535",
   "telemetry.otlp.endpoint": "the OTLP/HTTP collector URL such as 'http://otel-collector:4318'",
   "litellm.models": "a map of aliases (or 'default') to { model: 'provider/model', api_key_env, api_base }",
+  "serve.listen": "an address such as '127.0.0.1' or '0.0.0.0'",
+  "serve.port": "a port number from 0 to 65535",
+  "serve.keys_env": "the NAME of the environment variable that holds the keys, such as 'LYRA_SERVE_KEYS' (never the keys)",
+  "serve.timeout": "a duration such as '180s' or a number of ms",
+  "serve.max_body": "a size such as '1MiB' or a number of bytes",
+  "serve.grace": "a duration such as '10s' or a number of ms",
 };
 
 function describeIssue(source: string, raw: unknown, issue: z.core.$ZodIssue, overridden: Map<string, string>): string {

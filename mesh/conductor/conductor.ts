@@ -20,6 +20,9 @@ import { runTurn, type TurnDeps } from "./turn.ts";
 import { tracer } from "../telemetry.ts";
 import type { CommitteeConfig, ConductorEvent, RoleCaller } from "./types.ts";
 
+/** The durable inbox consumer every conductor replica shares (front doors check it has takers). */
+export const CONDUCTOR_DURABLE = "lyra-core";
+
 export interface ConductorOptions {
   roles: RoleCaller;
   fallback?: RoleCaller;
@@ -58,7 +61,7 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   const log = mesh.log.child({ component: "conductor" });
   const jsm = await ensureStreams(mesh, opts.streams);
   const js = jetstream(mesh.nc);
-  const durable = opts.durable ?? "lyra-core";
+  const durable = opts.durable ?? CONDUCTOR_DURABLE;
   const ackWaitMs = opts.ackWaitMs ?? 30_000;
   const maxParallel = opts.maxParallel ?? 8;
   const maxDeliver = opts.maxDeliver ?? 5;

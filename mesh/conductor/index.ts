@@ -1,4 +1,4 @@
-export { startConductor } from "./conductor.ts";
+export { CONDUCTOR_DURABLE, startConductor } from "./conductor.ts";
 export type { Conductor, ConductorOptions } from "./conductor.ts";
 export { buildHistory, readConversation } from "./history.ts";
 export type { HistoryLimits } from "./history.ts";

@@ -22,11 +22,12 @@ import { failover } from "./failover.ts";
 import { hop } from "./hop.ts";
 import { memory } from "./memory.ts";
 import { memorySearch } from "./memory-search.ts";
+import { serve } from "./serve.ts";
 import { tools } from "./tools.ts";
 import type { BenchContext, Section, SectionResult } from "./report.ts";
 import { table } from "./stats.ts";
 
-const SECTIONS: Record<string, Section> = { hop, committee, codec, failover, memory, tools, "memory-search": memorySearch };
+const SECTIONS: Record<string, Section> = { hop, committee, codec, failover, memory, tools, "memory-search": memorySearch, serve };
 
 const { values } = parseArgs({
   options: {

@@ -7,6 +7,8 @@ import type { MeshConfig } from "../../../schemas/config.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
 import { startToolHost, type ToolHost } from "../../../tools/index.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
+import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/from-config.ts";
+import type { ServeServer } from "../../frontdoors/openai/index.ts";
 import { conductorOptions } from "../../host/committee.ts";
 import { defineCommand } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
@@ -36,6 +38,7 @@ export const up = defineCommand({
   async run(values) {
     const log = createLogger({ level: process.env.LYRA_LOG_LEVEL ?? (values.demo ? "warn" : "info") });
     let cfg = await loadConfig(values);
+    if (cfg.serve) keysFromConfig(cfg); // the endpoint has no keys: say so before starting anything
     let nats: LocalNats | undefined;
     if (!process.env.NATS_URL) nats = await startLocalNats();
     const url = nats?.url ?? process.env.NATS_URL!;
@@ -45,11 +48,17 @@ export const up = defineCommand({
     const mesh = await connectWithConfig(cfg, "lyra-up", log);
     const hosts: AgentHost[] = [];
     let tools: ToolHost | undefined;
+    let serve: ServeServer | undefined;
     try {
       // The tool servers first, so the specialists' first tool listing finds them.
       tools = await startToolHost(mesh, { tenant: cfg.mesh.name, host: "local", servers: cfg.tools.servers, listTtlS: cfg.tools.list_ttl_s, log });
       for (const host of Object.keys(cfg.hosts)) hosts.push(await startAgentHost({ config: cfg, host, mesh, log, metricsPort: null }));
       const conductor = await startConductor(mesh, conductorOptions(cfg, mesh, log));
+      // The OpenAI-compatible endpoint, when the config has a serve section.
+      if (cfg.serve) {
+        serve = await serveFromConfig(cfg, mesh, log);
+        say(`OpenAI-compatible API on ${serve.url} (model 'lyra', or 'lyra/<role>'; keys from $${cfg.serve.keys_env})`);
+      }
       say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}; tool servers ${tools.servers().map((t) => t.server).join(", ") || "none"}`);
       if (values.demo) {
         await runDemo(mesh);
@@ -73,8 +82,10 @@ export const up = defineCommand({
         await untilSignal();
         say("stopping…");
       }
+      await serve?.drain();
       await conductor.drain();
     } finally {
+      await serve?.close();
       await Promise.all(hosts.map((h) => h.drain()));
       await tools?.drain();
       await mesh.drain();

@@ -1,0 +1,38 @@
+import { createLogger } from "../../../mesh/logger.ts";
+import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/from-config.ts";
+import { defineCommand, intOption } from "../command.ts";
+import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
+
+export const serve = defineCommand({
+  name: "serve",
+  summary: "The OpenAI-compatible endpoint: POST /v1/chat/completions (model 'lyra' or 'lyra/<role>'), GET /v1/models.",
+  usage: "[--config FILE] [--listen ADDRESS] [--port PORT]",
+  options: { ...configOption, listen: { type: "string" }, port: { type: "string" } },
+  help: {
+    ...configHelp,
+    listen: "address to listen on (default: config serve.listen, 127.0.0.1)",
+    port: "port (default: config serve.port, 8080; 0 picks a free one)",
+  },
+  details:
+    "API keys come from $LYRA_SERVE_KEYS (comma-separated; serve.keys_env names another variable), never\n" +
+    "from the config. Model 'lyra' runs the whole committee through the inbox (a conductor must run);\n" +
+    "'lyra/<role>' calls one role directly. /metrics and /healthz are on the same port, without a key.\n" +
+    "SIGINT/SIGTERM drains: new requests get 503, in-flight ones finish within serve.grace.",
+  async run(values) {
+    const cfg = await loadConfig(values);
+    const port = values.port === undefined ? undefined : intOption("port", values.port, 0);
+    keysFromConfig(cfg); // no keys: say so before connecting
+    const log = createLogger().child({ process: "serve" });
+    const mesh = await connectWithConfig(cfg, "lyra-serve", log);
+    try {
+      const server = await serveFromConfig(cfg, mesh, log, { listen: values.listen as string | undefined, port });
+      process.stderr.write(`lyra serve: OpenAI-compatible API on ${server.url} (models: lyra, ${Object.keys(cfg.roles).map((r) => `lyra/${r}`).join(", ")})\n`);
+      const sig = await untilSignal();
+      log.info({ signal: sig }, "shutting down: finishing in-flight requests");
+      await server.drain();
+    } finally {
+      await mesh.drain();
+    }
+    return 0;
+  },
+});

@@ -1,0 +1,58 @@
+/** API keys (from the environment, never the config) and the per-key rate limit. */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { ErrorType, OpenAIError } from "./errors.ts";
+
+export interface Keys {
+  /** The label of the key a `Authorization: Bearer` header carries ("key-1", ...); throws a 401. */
+  check(authorization: string | undefined): string;
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+/** Keys from a comma-separated list; an empty list is a configuration error. */
+export function parseKeys(list: string | undefined, envName: string): Keys {
+  const keys = (list ?? "").split(",").map((k) => k.trim()).filter(Boolean);
+  if (keys.length === 0) throw new Error(`lyra serve needs API keys: set ${envName} to one or more keys, comma-separated (e.g. ${envName}=$(openssl rand -hex 24))`);
+  const digests = keys.map(digest);
+  return {
+    check(authorization) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+      if (!m) throw new OpenAIError(401, ErrorType.InvalidRequest, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' (a key of the server's " + envName + ").", { code: "missing_api_key" });
+      const d = digest(m[1]!);
+      // Compare digests of equal length in constant time, against every key.
+      let found = -1;
+      digests.forEach((k, i) => {
+        if (timingSafeEqual(k, d)) found = i;
+      });
+      if (found < 0) throw new OpenAIError(401, ErrorType.InvalidRequest, "Incorrect API key provided.", { code: "invalid_api_key" });
+      return `key-${found + 1}`;
+    },
+  };
+}
+
+export interface RateLimiter {
+  /** Takes one request from the key's bucket, or throws a 429 with the wait. */
+  take(key: string): void;
+}
+
+/** A token bucket per key: `burst` requests at once, refilled at `rpm` a minute; rpm 0 = no limit. */
+export function rateLimiter(rpm: number, burst: number, now: () => number = () => performance.now()): RateLimiter {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const perMs = rpm / 60_000;
+  return {
+    take(key) {
+      if (rpm === 0) return;
+      const t = now();
+      const b = buckets.get(key) ?? { tokens: burst, at: t };
+      b.tokens = Math.min(burst, b.tokens + (t - b.at) * perMs);
+      b.at = t;
+      buckets.set(key, b);
+      if (b.tokens >= 1) {
+        b.tokens -= 1;
+        return;
+      }
+      const waitS = Math.ceil((1 - b.tokens) / perMs / 1000);
+      throw new OpenAIError(429, ErrorType.RateLimit, `Rate limit reached: ${rpm} requests per minute for this key (burst ${burst}). Try again in ${waitS} s.`, { code: "rate_limit_exceeded", retryAfterS: waitS });
+    },
+  };
+}

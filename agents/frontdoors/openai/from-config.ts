@@ -1,0 +1,34 @@
+/** `lyra serve` from the mesh config (the serve section, or its defaults) and the environment. */
+import { ServeConfig, type MeshConfig } from "../../../schemas/config.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
+import type { Logger } from "../../../mesh/logger.ts";
+import { parseKeys, type Keys } from "./access.ts";
+import { startServe, type ServeServer } from "./server.ts";
+
+export interface ServeOverrides {
+  listen?: string;
+  port?: number;
+}
+
+/** The API keys from the variable serve.keys_env names; throws, naming it, when it holds none. */
+export function keysFromConfig(cfg: MeshConfig, env: NodeJS.ProcessEnv = process.env): Keys {
+  const s = cfg.serve ?? ServeConfig.parse({});
+  return parseKeys(env[s.keys_env], s.keys_env);
+}
+
+/** Starts the endpoint; throws, naming the variable, when the environment holds no key. */
+export function serveFromConfig(cfg: MeshConfig, mesh: Mesh, log: Logger, over: ServeOverrides = {}, env: NodeJS.ProcessEnv = process.env): Promise<ServeServer> {
+  const s = cfg.serve ?? ServeConfig.parse({});
+  return startServe({
+    mesh,
+    log,
+    roles: Object.keys(cfg.roles),
+    keys: keysFromConfig(cfg, env),
+    listen: over.listen ?? s.listen,
+    port: over.port ?? s.port,
+    timeoutMs: s.timeout,
+    maxBody: s.max_body,
+    rateLimit: s.rate_limit,
+    graceMs: s.grace,
+  });
+}
