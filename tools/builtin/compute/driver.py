@@ -2,7 +2,7 @@
 # Sets the resource limits on itself (inherited by anything it starts), then runs one request per
 # line read from stdin: {"id", "code", "cpu_s"}. The code's stdout and stderr go to fd 1; after
 # each request a frame "\x1e<id><result JSON>\n" follows on fd 1, so output and frame stay ordered.
-import ast, json, os, resource as R, signal, sys, traceback
+import ast, json, math, os, resource as R, signal, sys, traceback
 
 lim = json.loads(sys.argv[1])
 R.setrlimit(R.RLIMIT_CPU, (lim["cpu_hard_s"], lim["cpu_hard_s"]))
@@ -50,7 +50,7 @@ def run(code):
 for line in requests:
     req = json.loads(line)
     used = R.getrusage(R.RUSAGE_SELF)
-    soft = int(used.ru_utime + used.ru_stime) + 1 + req["cpu_s"]
+    soft = math.ceil(used.ru_utime + used.ru_stime) + req["cpu_s"]
     R.setrlimit(R.RLIMIT_CPU, (min(soft, lim["cpu_hard_s"]), lim["cpu_hard_s"]))
     result = run(req["code"])
     for f in (sys.stdout, sys.stderr):

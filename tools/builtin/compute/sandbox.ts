@@ -80,7 +80,7 @@ export function sandboxCommand(o: ComputeOptions, session: boolean): string[] {
     "--remount-ro", "/",
     "--chdir", "/tmp",
     "--",
-    o.python_path, "-I", "-X", "utf8", "-c", DRIVER, JSON.stringify(limits),
+    o.python_path, "-I", "-u", "-X", "utf8", "-c", DRIVER, JSON.stringify(limits),
   ];
   // As root, the sandbox's uid maps to root outside and the kernel ignores RLIMIT_NPROC for it:
   // drop to an unprivileged uid first (bwrap then makes an unprivileged user namespace).
