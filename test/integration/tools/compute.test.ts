@@ -1,7 +1,24 @@
 /** The compute server over NATS: bad inputs to python and calculate, sessions, and refusing without a sandbox. */
+import { readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../../../mesh/logger.ts";
+import { createMcpClient } from "../../../tools/client.ts";
+import { startToolHost } from "../../../tools/host.ts";
 import { as, computeFixture, TEST_LIMITS, type ComputeFixture } from "./compute-fixture.ts";
+import { eventually, mcpRequest } from "./helpers.ts";
+
+/** Pids of host processes whose command line holds `mark`. */
+function running(mark: string): string[] {
+  return readdirSync("/proc").filter((p) => {
+    if (!/^\d+$/.test(p)) return false;
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(mark);
+    } catch {
+      return false;
+    }
+  });
+}
 
 let f: ComputeFixture;
 beforeAll(async () => {
@@ -68,6 +85,31 @@ describe("compute: python", () => {
     expect(await f.call("compute", "python", { code: "6 * 7" })).toEqual({ text: "42", isError: false });
   });
 
+  it("counts processes per sandbox: calls running at once each get the whole process limit", async () => {
+    const code = [
+      "import os, signal, time",
+      "kids = []",
+      "try:",
+      `    for _ in range(${TEST_LIMITS.processes + 4}):`,
+      "        pid = os.fork()",
+      "        if pid == 0:",
+      "            time.sleep(20); os._exit(0)",
+      "        kids.append(pid)",
+      "except OSError:",
+      "    pass",
+      "time.sleep(1)",
+      "for k in kids: os.kill(k, signal.SIGKILL)",
+      "len(kids)",
+    ].join("\n");
+    const counts = await Promise.all([1, 2, 3].map(() => f.call("compute", "python", { code })));
+    for (const r of counts) {
+      expect(r.isError, r.text).toBe(false);
+      const n = Number(r.text);
+      expect(n).toBeGreaterThanOrEqual(TEST_LIMITS.processes - 4);
+      expect(n).toBeLessThan(TEST_LIMITS.processes);
+    }
+  });
+
   it("refuses with the reason when bubblewrap or python3 is missing, and never runs the code", async () => {
     for (const server of ["nobwrap", "nopython"]) {
       const r = await f.call(server, "python", { code: "print('ran')" });
@@ -78,6 +120,22 @@ describe("compute: python", () => {
       // calculate needs no sandbox.
       expect(await f.call(server, "calculate", { expression: "1/3 + 1/6" })).toEqual({ text: "0.5 (= 1/2)", isError: false });
     }
+  });
+
+  it("stopping the host kills the sandboxes of calls in flight and of sessions", async () => {
+    const host = await startToolHost(f.mesh, { tenant: "t", host: "h2", servers: { stopme: { builtin: "compute", options: { sessions: true } } }, log: silentLogger });
+    const mcp = createMcpClient(f.mesh, { tenant: "t" });
+    const marks = [`${Date.now() % 1e6}.111`, `${Date.now() % 1e6}.222`];
+    const spawnSleep = (mark: string) => `import subprocess\nsubprocess.Popen(['/usr/bin/sleep', '${mark}'])\nimport time\ntime.sleep(3600)`;
+    // One call without a conversation (one-shot), one in a session.
+    const calls = marks.map((mark, i) =>
+      mcp.request("stopme", mcpRequest("tools/call", { name: "python", arguments: { code: spawnSleep(mark) }, _meta: i ? as("u", "c") : {} }), { timeoutMs: 30_000 }),
+    );
+    await eventually(() => marks.every((m) => running(m).length > 0), "both sandboxes to start");
+    await host.close();
+    mcp.close();
+    await Promise.allSettled(calls);
+    await eventually(() => marks.every((m) => running(m).length === 0), "the sandboxes to be gone");
   });
 
   it("a bad option leaves the server failed with the option to fix", () => {

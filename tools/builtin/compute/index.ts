@@ -7,6 +7,7 @@ import type { BuiltinToolServer } from "../index.ts";
 import { parseComputeOptions } from "./options.ts";
 import { probeSandbox } from "./probe.ts";
 import { computeServer } from "./server.ts";
+import type { Sandbox } from "./sandbox.ts";
 import { sessionPool } from "./sessions.ts";
 
 export { COMPUTE_DEFAULTS, parseComputeOptions, type ComputeOptions } from "./options.ts";
@@ -40,9 +41,13 @@ export const computeBuiltin: BuiltinToolServer = {
         waiters.shift()?.();
       };
     };
+    const live = new Set<Sandbox>();
     return {
-      create: () => computeServer({ o, refusal: () => refusal, sessions, slot }),
-      close: async () => sessions?.close(),
+      create: () => computeServer({ o, refusal: () => refusal, sessions, slot, live }),
+      close: async () => {
+        sessions?.close();
+        for (const box of live) box.kill();
+      },
     };
   },
 };

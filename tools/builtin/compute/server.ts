@@ -4,7 +4,7 @@ import { z } from "zod";
 import { MetaKey } from "../../wire.ts";
 import { calculate, CalcError, MAX_EXPRESSION_CHARS } from "./calc/evaluate.ts";
 import type { ComputeOptions } from "./options.ts";
-import { startSandbox, type RunOutcome } from "./sandbox.ts";
+import { startSandbox, type RunOutcome, type Sandbox } from "./sandbox.ts";
 import type { SessionPool } from "./sessions.ts";
 
 export const MAX_CODE_CHARS = 100_000;
@@ -25,6 +25,8 @@ export interface ComputeDeps {
   sessions?: SessionPool;
   /** Waits for one of max_concurrent slots; the returned function frees it. */
   slot(signal?: AbortSignal): Promise<() => void>;
+  /** One-shot sandboxes running now, so that closing the server kills them. */
+  live: Set<Sandbox>;
 }
 
 const fail = (text: string): CallToolResult => ({ content: [{ type: "text", text }], isError: true });
@@ -67,10 +69,12 @@ export function computeServer(d: ComputeDeps): McpServer {
           return describe(r, r);
         }
         const box = startSandbox(d.o, false);
+        d.live.add(box);
         try {
           return describe(await box.run(code, ctx.mcpReq.signal), undefined);
         } finally {
           box.kill();
+          d.live.delete(box);
         }
       } finally {
         release();
