@@ -29,6 +29,7 @@ beforeAll(async () => {
     nobwrap: { bwrap_path: "/nonexistent/bwrap" },
     nopython: { python_path: "/nonexistent/python3" },
     badopts: { cpu_s: 0 },
+    slowcalc: { calculate_timeout_ms: 200 },
   });
 });
 afterAll(async () => {
@@ -253,5 +254,13 @@ describe("compute: calculate", () => {
       expect(r.text, JSON.stringify(args).slice(0, 60)).toMatch(why);
     }
     expect(await f.call("compute", "calculate", { expression: "6 * 7" })).toEqual({ text: "42", isError: false });
+  });
+
+  it("stops an expression past calculate_timeout_ms (in its worker thread) and serves the next", async () => {
+    // 124 factorials of 3000 (each about 30,000 bits): over a second on 2 cores, far past 200 ms anywhere.
+    const slow = Array.from({ length: 124 }, () => "3000!*0").join("+");
+    const r = await f.call("slowcalc", "calculate", { expression: slow });
+    expect(r).toEqual({ text: expect.stringMatching(/took longer than 0\.2 s and was stopped; use smaller numbers/) as string, isError: true });
+    expect(await f.call("slowcalc", "calculate", { expression: "2^10" })).toEqual({ text: "1024", isError: false });
   });
 });

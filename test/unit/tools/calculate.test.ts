@@ -56,5 +56,8 @@ describe("calculate", () => {
     expect(() => calculate("99999999^99999999")).toThrow(CalcError);
     expect(() => calculate("3000! * 3000! * 3000! * 3000!")).toThrow(/more than 40000 bits/);
     expect(calculate("2^39999").length).toBeGreaterThan(12_000);
+    expect(() => calculate("(2^39990+1)/(3^25000+7)")).toThrow(/too large to reduce exactly/);
+    expect(() => calculate("gcd(2^39990-1, 3^25000-1)")).toThrow(/too large to reduce exactly/);
+    expect(() => calculate("1/7^1000")).toThrow(/denominator has more than 2048 bits/);
   });
 });

@@ -4,6 +4,7 @@
  * sandbox is self-tested at start; while it fails, python refuses and says why.
  */
 import type { BuiltinToolServer } from "../index.ts";
+import { calculator } from "./calc/pool.ts";
 import { parseComputeOptions } from "./options.ts";
 import { probeSandbox } from "./probe.ts";
 import { computeServer } from "./server.ts";
@@ -14,6 +15,7 @@ export { COMPUTE_DEFAULTS, parseComputeOptions, type ComputeOptions } from "./op
 export { startSandbox, sandboxCommand, type RunOutcome, type Sandbox } from "./sandbox.ts";
 export { probeSandbox } from "./probe.ts";
 export { calculate, CalcError } from "./calc/evaluate.ts";
+export { calculator, type Calculator } from "./calc/pool.ts";
 
 export const computeBuiltin: BuiltinToolServer = {
   description: "python in a sandbox (bubblewrap, hard limits), exact calculation and unit conversion",
@@ -42,11 +44,14 @@ export const computeBuiltin: BuiltinToolServer = {
       };
     };
     const live = new Set<Sandbox>();
+    const calc = calculator(o.calculate_timeout_ms);
+    void calc.run("0"); // loads the worker now rather than on the first call
     return {
-      create: () => computeServer({ o, refusal: () => refusal, sessions, slot, live }),
+      create: () => computeServer({ o, refusal: () => refusal, sessions, slot, live, calc }),
       close: async () => {
         sessions?.close();
         for (const box of live) box.kill();
+        await calc.close();
       },
     };
   },

@@ -20,6 +20,7 @@ export const COMPUTE_DEFAULTS = {
   session_idle_s: 600,
   session_cpu_s: 300,
   max_sessions: 16,
+  calculate_timeout_ms: 2000,
 } as const;
 
 const ComputeOptionsSchema = z.strictObject({
@@ -52,6 +53,8 @@ const ComputeOptionsSchema = z.strictObject({
   session_cpu_s: z.int().min(1).max(86_400).default(COMPUTE_DEFAULTS.session_cpu_s),
   /** Sessions kept at once; the least recently used idle one is ended to make room. */
   max_sessions: z.int().min(1).max(1024).default(COMPUTE_DEFAULTS.max_sessions),
+  /** Time one calculate expression may take (it runs in a worker thread, stopped past this), ms. */
+  calculate_timeout_ms: z.int().min(1).max(60_000).default(COMPUTE_DEFAULTS.calculate_timeout_ms),
 });
 export type ComputeOptions = z.infer<typeof ComputeOptionsSchema>;
 

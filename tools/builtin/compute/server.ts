@@ -2,7 +2,8 @@
 import { McpServer, type CallToolResult } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { MetaKey } from "../../wire.ts";
-import { calculate, CalcError, MAX_EXPRESSION_CHARS } from "./calc/evaluate.ts";
+import { MAX_EXPRESSION_CHARS } from "./calc/evaluate.ts";
+import type { Calculator } from "./calc/pool.ts";
 import type { ComputeOptions } from "./options.ts";
 import { startSandbox, type RunOutcome, type Sandbox } from "./sandbox.ts";
 import type { SessionPool } from "./sessions.ts";
@@ -25,13 +26,15 @@ export interface ComputeDeps {
   sessions?: SessionPool;
   /** Waits for one of max_concurrent slots; the returned function frees it. */
   slot(signal?: AbortSignal): Promise<() => void>;
+  /** `calculate`, in a worker thread with a time limit. */
+  calc: Calculator;
   /** One-shot sandboxes running now, so that closing the server kills them. */
   live: Set<Sandbox>;
 }
 
 const fail = (text: string): CallToolResult => ({ content: [{ type: "text", text }], isError: true });
 
-function describe(r: RunOutcome, session: { started: boolean } | undefined): CallToolResult {
+function toResult(r: RunOutcome, session: { started: boolean } | undefined): CallToolResult {
   const parts: string[] = [];
   if (session?.started) parts.push("[new Python session for this conversation]");
   if (r.output) parts.push(r.output.replace(/\n$/, ""));
@@ -66,12 +69,12 @@ export function computeServer(d: ComputeDeps): McpServer {
         if (d.sessions && typeof conversation === "string" && conversation) {
           const user = typeof meta?.[MetaKey.User] === "string" ? (meta[MetaKey.User] as string) : "";
           const r = await d.sessions.run(`${user}\u0000${conversation}`, code, { fresh: reset, signal: ctx.mcpReq.signal });
-          return describe(r, r);
+          return toResult(r, r);
         }
         const box = startSandbox(d.o, false);
         d.live.add(box);
         try {
-          return describe(await box.run(code, ctx.mcpReq.signal), undefined);
+          return toResult(await box.run(code, ctx.mcpReq.signal), undefined);
         } finally {
           box.kill();
           d.live.delete(box);
@@ -90,13 +93,8 @@ export function computeServer(d: ComputeDeps): McpServer {
       inputSchema: CalculateInput,
     },
     async ({ expression }) => {
-      try {
-        return { content: [{ type: "text", text: calculate(expression) }] };
-      } catch (err) {
-        if (err instanceof CalcError) return fail(`cannot calculate '${expression.slice(0, 80)}': ${err.message}`);
-        if (err instanceof RangeError) return fail(`cannot calculate '${expression.slice(0, 80)}': the numbers are too large`);
-        throw err;
-      }
+      const r = await d.calc.run(expression);
+      return "text" in r ? { content: [{ type: "text", text: r.text }] } : fail(`cannot calculate '${expression.slice(0, 80)}': ${r.error}`);
     },
   );
   return server;

@@ -3,7 +3,7 @@
  * the grammar has numbers, units, + - * / // % ^ (or **), !, parentheses, a few functions, and a
  * final `to <unit>` (or `in`, `as`) conversion.
  */
-import { CalcError, Q } from "./rational.ts";
+import { CalcError, checkGcd, Q } from "./rational.ts";
 import { DIMENSIONLESS, formatDims, isDimensionless, mulDims, sameDims, unit, UNITS, type Dims } from "./units.ts";
 
 export { CalcError } from "./rational.ts";
@@ -67,6 +67,7 @@ const FUNCS: Record<string, (args: Val[]) => Val> = {
 };
 const abs = (a: bigint) => (a < 0n ? -a : a);
 function gcdBig(a: bigint, b: bigint): bigint {
+  checkGcd(a, b);
   a = abs(a);
   b = abs(b);
   while (b) [a, b] = [b, a % b];

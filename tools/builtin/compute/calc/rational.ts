@@ -1,7 +1,12 @@
 /** Exact rationals on BigInt, always in lowest terms with a positive denominator. */
 
-/** Largest numerator or denominator kept, in bits: bounds the work and memory of one expression. */
+/** Largest numerator kept, in bits: bounds the work and memory of one expression. */
 export const MAX_BITS = 40_000;
+/**
+ * Largest denominator kept, in bits. Reducing a fraction costs a Euclid gcd whose steps grow with
+ * the smaller operand's size; at 40,000 bits one sum took seconds of the tool host's event loop.
+ */
+export const MAX_DEN_BITS = 2_048;
 
 export class CalcError extends Error {
   constructor(message: string) {
@@ -18,17 +23,32 @@ export function gcd(a: bigint, b: bigint): bigint {
   return a;
 }
 
+const bitLength = (a: bigint) => (a < 0n ? -a : a).toString(16).length * 4;
+/** Largest smaller operand a gcd may take: Euclid's steps grow with it (about 20 ms at this size). */
+const MAX_GCD_BITS = 2 * MAX_DEN_BITS;
+
+/** Refuses a gcd whose cost would block the tool host, before doing it. */
+export function checkGcd(a: bigint, b: bigint): void {
+  if (Math.min(bitLength(a), bitLength(b)) > MAX_GCD_BITS) {
+    throw new CalcError(`the numbers are too large to reduce exactly (both over ${MAX_GCD_BITS} bits); use smaller numbers`);
+  }
+}
+
 export class Q {
   readonly n: bigint;
   readonly d: bigint;
   constructor(n: bigint, d: bigint = 1n) {
     if (d === 0n) throw new CalcError("division by zero");
     if (d < 0n) [n, d] = [-n, -d];
-    const g = gcd(n, d) || 1n;
+    if (d !== 1n) checkGcd(n, d);
+    const g = d === 1n ? 1n : gcd(n, d) || 1n;
     this.n = n / g;
     this.d = d / g;
-    if (this.n.toString(16).length * 4 > MAX_BITS || this.d.toString(16).length * 4 > MAX_BITS) {
+    if (this.n.toString(16).length * 4 > MAX_BITS) {
       throw new CalcError(`a number in the calculation has more than ${MAX_BITS} bits (about ${Math.round(MAX_BITS * 0.30103)} digits); use smaller numbers`);
+    }
+    if (this.d.toString(16).length * 4 > MAX_DEN_BITS) {
+      throw new CalcError(`a fraction's denominator has more than ${MAX_DEN_BITS} bits (about ${Math.round(MAX_DEN_BITS * 0.30103)} digits); use smaller numbers`);
     }
   }
   static int(n: number | bigint): Q {
