@@ -9,7 +9,7 @@ export const COMPUTE_DEFAULTS = {
   setpriv_path: "/usr/bin/setpriv",
   sandbox_uid: 65534,
   cpu_s: 10,
-  wall_s: 30,
+  wall_s: 20,
   memory_mb: 512,
   processes: 32,
   open_files: 256,
@@ -32,7 +32,7 @@ const ComputeOptionsSchema = z.strictObject({
   sandbox_uid: z.int().min(1).max(4_294_967_294).default(COMPUTE_DEFAULTS.sandbox_uid),
   /** CPU seconds per call (RLIMIT_CPU). */
   cpu_s: z.int().min(1).max(3600).default(COMPUTE_DEFAULTS.cpu_s),
-  /** Wall-clock seconds per call; the sandbox is killed past it. */
+  /** Wall-clock seconds per call; the sandbox is killed past it. Under the tool loop's tool_timeout_ms (30 s), so the model reads why. */
   wall_s: z.int().min(1).max(3600).default(COMPUTE_DEFAULTS.wall_s),
   /** Address space per process, MiB (RLIMIT_AS). */
   memory_mb: z.int().min(64).max(65_536).default(COMPUTE_DEFAULTS.memory_mb),
