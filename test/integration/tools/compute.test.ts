@@ -42,6 +42,9 @@ describe("compute: python", () => {
     expect(await f.call("compute", "python", { code: "x = 1" })).toEqual({ text: "(no output)", isError: false });
     const fr = await f.call("compute", "python", { code: "from fractions import Fraction as F\nF(1, 3) + F(1, 6)" });
     expect(fr.text).toBe("Fraction(1, 2)");
+    // The code's own __main__: its classes pickle, and rebinding names the driver uses breaks nothing.
+    const own = await f.call("compute", "python", { code: "import pickle\nclass P: pass\njson = run = None\ntype(pickle.loads(pickle.dumps(P()))).__name__" });
+    expect(own).toEqual({ text: "'P'", isError: false });
   });
 
   it("answers bad inputs with a tool error that says why, and keeps serving", async () => {

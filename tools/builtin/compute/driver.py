@@ -2,7 +2,7 @@
 # Sets the resource limits on itself (inherited by anything it starts), then runs one request per
 # line read from stdin: {"id", "code", "cpu_s"}. The code's stdout and stderr go to fd 1; after
 # each request a frame "\x1e<id><result JSON>\n" follows on fd 1, so output and frame stay ordered.
-import ast, json, math, os, resource as R, signal, sys, traceback
+import ast, json, math, os, resource as R, signal, sys, traceback, types
 
 lim = json.loads(sys.argv[1])
 R.setrlimit(R.RLIMIT_CPU, (lim["cpu_hard_s"], lim["cpu_hard_s"]))
@@ -20,7 +20,10 @@ os.close(null)
 os.dup2(1, 2)
 sys.stdin = open(os.devnull, encoding="utf-8")
 
-scope = {"__name__": "__main__", "__builtins__": __builtins__}
+# The code gets a __main__ module of its own (so pickle finds its classes), apart from this one's globals.
+main = types.ModuleType("__main__")
+sys.modules["__main__"] = main
+scope = main.__dict__
 
 
 def cut(s):
