@@ -28,6 +28,7 @@ beforeAll(async () => {
     shortidle: { ...TEST_LIMITS, sessions: true, session_idle_s: 1 },
     nobwrap: { bwrap_path: "/nonexistent/bwrap" },
     nopython: { python_path: "/nonexistent/python3" },
+    failedprobe: { bwrap_path: "/usr/bin/false" }, // present, but no sandbox comes up
     badopts: { cpu_s: 0 },
     slowcalc: { calculate_timeout_ms: 200 },
   });
@@ -140,6 +141,13 @@ describe("compute: python", () => {
     mcp.close();
     await Promise.allSettled(calls);
     await eventually(() => marks.every((m) => running(m).length === 0), "the sandboxes to be gone");
+  });
+
+  it("refuses when the sandbox's self-test fails at start", async () => {
+    const r = await f.call("failedprobe", "python", { code: "print('ran')" });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/python is unavailable on this host: the sandbox self-test failed: the sandbox ended \(exit code 1\)/);
+    expect(r.text).not.toMatch(/^ran/m);
   });
 
   it("a bad option leaves the server failed with the option to fix", () => {
