@@ -165,7 +165,7 @@ describe("compute sandbox escape suite", () => {
       "import os",
       "print(sorted(os.environ))",
       `if any('${SECRET}' in v for v in os.environ.values()) or 'LYRA_COMPUTE_TEST_SECRET' in os.environ: print('ESCAPED env')`,
-      "if set(os.environ) - {'PATH', 'HOME', 'TMPDIR', 'LANG', 'PWD', 'LC_CTYPE'}: print('ESCAPED extra env', sorted(os.environ))",
+      "if set(os.environ) - {'PATH', 'HOME', 'TMPDIR', 'LANG', 'PWD', 'LC_CTYPE', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS'}: print('ESCAPED extra env', sorted(os.environ))",
     ]));
   });
 

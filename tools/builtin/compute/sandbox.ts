@@ -68,6 +68,9 @@ export function sandboxCommand(o: ComputeOptions, session: boolean): string[] {
     "--setenv", "HOME", "/tmp",
     "--setenv", "TMPDIR", "/tmp",
     "--setenv", "LANG", "C.UTF-8",
+    // Numeric libraries start a thread per core by default, which the process limit would refuse.
+    "--setenv", "OMP_NUM_THREADS", "1",
+    "--setenv", "OPENBLAS_NUM_THREADS", "1",
     "--hostname", "sandbox",
     "--ro-bind", "/usr", "/usr",
     ...rootLinks(),
