@@ -6,6 +6,7 @@ import type { McpServerFactory } from "@modelcontextprotocol/server";
 import type { Mesh } from "../../mesh/connect.ts";
 import type { Logger } from "../../mesh/logger.ts";
 import { clockServer } from "./clock.ts";
+import { computeBuiltin } from "./compute/index.ts";
 import { startKnowledge } from "./knowledge/index.ts";
 import { webBuiltin } from "./web/index.ts";
 import { startMemory } from "./memory/index.ts";
@@ -41,6 +42,7 @@ export const BUILTIN_TOOL_SERVERS: Readonly<Record<string, BuiltinToolServer>> =
   clock: { description: "the time in any time zone, and a wait with progress", start: () => ({ create: () => clockServer() }) },
   knowledge: { description: "Wikipedia, arXiv and Wolfram|Alpha lookups, cached in JetStream KV", start: startKnowledge },
   web: webBuiltin,
+  compute: computeBuiltin,
   memory: { description: "long-term memory per user: journal entries with hybrid (BM25 + vector) search", start: startMemory },
   artist: artistBuiltin,
   speech: speechBuiltin,
