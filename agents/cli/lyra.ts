@@ -14,6 +14,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   "tools ls": { summary: "every tool server on the mesh and its tools", load: async () => (await import("./commands/tools-ls.ts")).toolsLs },
   "tools call": { summary: "call one mesh tool and print its reply frames as they arrive", load: async () => (await import("./commands/tools-call.ts")).toolsCall },
   tools: { summary: "host the config's tool servers (built-in, stdio, Streamable HTTP MCP) on NATS", load: async () => (await import("./commands/tools.ts")).tools },
+  discord: { summary: "the Discord front door: mentions, DMs, channels and slash commands through the mesh", load: async () => (await import("./commands/discord.ts")).discord },
   up: { summary: "a whole mesh on this machine (nats-server, agent, conductor) for development and the demo", load: async () => (await import("./commands/up.ts")).up },
 };
 

@@ -210,7 +210,7 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
       return;
     }
     if (!path.startsWith("/api/v10/")) return reply(res, 404, { message: "404: Not Found", code: 0 });
-    const route = path.slice("/api/v10".length);
+    const route = decodeURIComponent(path.slice("/api/v10".length));
     requests.push({ method, path: route });
     const key = `${method} ${route}`;
     for (const l of limits) {

@@ -12,6 +12,8 @@ import { defineCommand } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
 import { startLocalNats, type LocalNats } from "../natsd.ts";
 import { formatEvent } from "./log.ts";
+import { DISCORD_TOKEN_ENV, startDiscordFromConfig } from "./discord.ts";
+import type { DiscordAdapter } from "../../frontdoors/discord/index.ts";
 
 export const DEMO_CONVERSATION = [
   "How do I keep a basil plant alive on a windowsill?",
@@ -45,11 +47,16 @@ export const up = defineCommand({
     const mesh = await connectWithConfig(cfg, "lyra-up", log);
     const hosts: AgentHost[] = [];
     let tools: ToolHost | undefined;
+    let discord: DiscordAdapter | undefined;
     try {
       // The tool servers first, so the specialists' first tool listing finds them.
       tools = await startToolHost(mesh, { tenant: cfg.mesh.name, host: "local", servers: cfg.tools.servers, listTtlS: cfg.tools.list_ttl_s, log });
       for (const host of Object.keys(cfg.hosts)) hosts.push(await startAgentHost({ config: cfg, host, mesh, log, metricsPort: null }));
       const conductor = await startConductor(mesh, conductorOptions(cfg, mesh, log));
+      if (cfg.discord && process.env[DISCORD_TOKEN_ENV]) {
+        discord = await startDiscordFromConfig(cfg, mesh, process.env[DISCORD_TOKEN_ENV], log);
+        say("Discord front door connected: mention the bot, DM it, or use /ask");
+      } else if (cfg.discord) say(`the config has a discord section but ${DISCORD_TOKEN_ENV} is not set: the Discord front door stays off`);
       say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}; tool servers ${tools.servers().map((t) => t.server).join(", ") || "none"}`);
       if (values.demo) {
         await runDemo(mesh);
@@ -73,8 +80,10 @@ export const up = defineCommand({
         await untilSignal();
         say("stopping…");
       }
+      await discord?.close();
       await conductor.drain();
     } finally {
+      await discord?.close();
       await Promise.all(hosts.map((h) => h.drain()));
       await tools?.drain();
       await mesh.drain();

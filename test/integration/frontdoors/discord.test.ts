@@ -3,75 +3,33 @@
  * nats-server with JetStream, and the scripted committee (agent host + conductor).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { silentLogger } from "../../../mesh/logger.ts";
-import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { serveRole } from "../../../mesh/rolecall/responder.ts";
-import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
-import { DiscordConfig, type DiscordConfig as DiscordConfigT } from "../../../schemas/index.ts";
-import { startDiscordAdapter, Say, type DiscordAdapter } from "../../../agents/frontdoors/discord/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig } from "../../harness/committee.ts";
-import { DISCORD_TOKEN, startDiscordDouble, type DiscordDouble } from "../../doubles/discord.ts";
+import { Say, type DiscordAdapter } from "../../../agents/frontdoors/discord/index.ts";
+import { DISCORD_TOKEN, type DiscordDouble } from "../../doubles/discord.ts";
 import { eventually } from "../conductor/helpers.ts";
+import { discordFixture, type DiscordFixture } from "./fixture.ts";
 
-let server: NatsServer;
-let mesh: Mesh;
-let host: AgentHost;
-let conductor: Conductor;
+let f: DiscordFixture;
 let discord: DiscordDouble;
 let adapter: DiscordAdapter | undefined;
-
-const discordConfig = (o: Partial<DiscordConfigT> = {}) => DiscordConfig.parse({ edit_interval_ms: 250, user_rate: { messages: 50, window_s: 60 }, channel_concurrency: 8, ...o });
-const start = (o: Partial<DiscordConfigT> = {}) =>
-  startDiscordAdapter({ mesh, config: discordConfig(o), token: DISCORD_TOKEN, tenant: "test", log: silentLogger, apiUrl: discord.apiUrl });
+const start = (cfg: Record<string, unknown> = {}) => f.start(cfg);
+const pragmatist = (reply: (input: string) => string, delayMs = 10) => f.pragmatist(reply, delayMs);
+const repliesTo = (id: unknown) => f.repliesTo(id);
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  mesh = await connectMesh({ servers: server.url });
-  const config = committeeConfig({ natsUrl: server.url, delayMs: 15, hostRoles: ["router", "philosopher", "voice"] });
-  host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-  conductor = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 5000 });
-  discord = await startDiscordDouble();
+  f = await discordFixture();
+  discord = f.discord;
   adapter = await start();
 }, 60_000);
 
 afterEach(() => {
   // No send may ever have been able to ping, and the client used only documented routes.
-  expect(discord.violations).toEqual([]);
+  expect(discord.violations.splice(0)).toEqual([]);
 });
 
 afterAll(async () => {
-  await adapter?.close();
-  await conductor?.close();
-  await host?.close();
-  await mesh?.close();
-  await discord?.close();
-  await server?.[Symbol.asyncDispose]();
+  await f?.close();
 });
-
-/** The pragmatist, served by the test: answers `reply(text)` word by word. */
-async function pragmatist(reply: (input: string) => string, delayMs = 10) {
-  return serveRole(mesh, {
-    role: "pragmatist",
-    host: "test",
-    heartbeatIntervalS: 0,
-    async *handler(req) {
-      const input = req.messages?.at(-1)?.content ?? req.prompt ?? "";
-      const words = reply(input).split(/(?<= )/);
-      for (const w of words) {
-        yield { type: "response", data: w };
-        if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
-      }
-      yield { type: "final", data: { model: "m", backend: "test", host: "test", usage: { prompt_tokens: 0, completion_tokens: words.length }, timings: { total_ms: 1 } } };
-    },
-  });
-}
-
-/** The bot's messages that reply to (or continue the reply to) the user's message. */
-const repliesTo = (id: string) => [...discord.messages.values()].filter((m) => m.reply_to === id);
 
 describe("lyra discord through the Discord double", () => {
   it("logs in over the gateway (HELLO, IDENTIFY, heartbeats) and registers its slash commands", async () => {
@@ -89,7 +47,7 @@ describe("lyra discord through the Discord double", () => {
     await using _p = await pragmatist((q) => `Water the basil when the top of the soil is dry, about every ${"two or three ".repeat(8)}days. (${q})`, 60);
     const msg = discord.userMessage({ content: "How do I keep basil alive?" });
     const [reply] = await eventually(() => {
-      const r = repliesTo(msg.id as string);
+      const r = repliesTo(msg.id);
       return r.length && r[0]!.content.startsWith("Lyra says:") && r[0]!.content.endsWith("(How do I keep basil alive?)") ? r : undefined;
     }, 30_000, "the final reply");
     expect(discord.typing).toContain(discord.channelId);
@@ -110,7 +68,7 @@ describe("lyra discord through the Discord double", () => {
     await using _p = await pragmatist(() => long, 0);
     const msg = discord.userMessage({ content: "Give me the long version" });
     const parts = await eventually(() => {
-      const first = repliesTo(msg.id as string)[0];
+      const first = repliesTo(msg.id)[0];
       if (!first) return undefined;
       const all = discord.channelMessages(discord.channelId).filter((m) => BigInt(m.id) >= BigInt(first.id) && m.content.length > 0);
       const joined = all.map((m) => m.content).join("");
@@ -128,7 +86,7 @@ describe("lyra discord through the Discord double", () => {
     await using _p = await pragmatist(() => "@everyone @here <@4242> <@&123> the basil is ready!", 0);
     const msg = discord.userMessage({ content: "announce it" });
     const [reply] = await eventually(() => {
-      const r = repliesTo(msg.id as string);
+      const r = repliesTo(msg.id);
       return r[0]?.content.includes("the basil is ready!") ? r : undefined;
     }, 30_000, "the reply");
     expect(reply!.content).toContain("@everyone");
@@ -196,7 +154,7 @@ describe("lyra discord through the Discord double", () => {
     // The specialist waits for the gate: the adapter stops before the reply is stored.
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    await using _p = await serveRole(mesh, {
+    await using _p = await serveRole(f.mesh, {
       role: "pragmatist",
       host: "gate",
       heartbeatIntervalS: 0,
