@@ -286,6 +286,12 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
   client.on("raw", (packet: { t?: string; d?: unknown }) => {
     if (packet.t === "MESSAGE_CREATE") handleMessage(packet.d);
     else if (packet.t === "INTERACTION_CREATE") handleInteraction(packet.d);
+    else return;
+    // The adapter owns these two events (validated above). discord.js's handlers, which run on
+    // the same packet right after this listener, throw on a malformed payload (an uncaught
+    // exception that would end the process) and only fill a cache the adapter does not use:
+    // renamed, the packet is one discord.js ignores.
+    packet.t = `LYRA_${packet.t}`;
   });
   client.on("error", (err) => log.error({ err }, "discord client error"));
 
