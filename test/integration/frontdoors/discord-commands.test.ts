@@ -47,7 +47,7 @@ describe("slash commands", () => {
   it("/ask defers, then edits its reply with the answer from the mesh", async () => {
     await using _p = await f.pragmatist(() => "Repot it in spring.", 20);
     const i = discord.command("ask", [{ name: "question", type: 3, value: "When should I repot basil?" }]);
-    await eventually(() => (original(i.id)?.content.includes("Repot it in spring.") ? true : undefined), 30_000, "the /ask answer");
+    await eventually(() => (original(i.id)?.content === "Lyra says: Repot it in spring." ? true : undefined), 30_000, "the /ask answer");
     expect(discord.interactionResponses.find((r) => r.id === i.id)?.type).toBe(5);
   });
 
@@ -66,7 +66,7 @@ describe("slash commands", () => {
     const channelId = nextId();
     const say = async (text: string, n: number) => {
       const m = discord.userMessage({ content: text, channelId });
-      await eventually(() => (f.repliesTo(m.id)[0]?.content.includes(`turn ${n}`) ? true : undefined), 30_000, `reply ${n}`);
+      await eventually(() => (f.repliesTo(m.id)[0]?.content === `Lyra says: turn ${n}` ? true : undefined), 30_000, `reply ${n}`);
     };
     await say("first", 1);
     await say("second", 2);
@@ -103,7 +103,7 @@ describe("images", () => {
       await using _p = await f.pragmatist(() => "A fine basil.", 0);
       const url = discord.addFile("basil.png", PNG);
       const m = discord.userMessage({ content: "look at my basil", attachments: [{ id: nextId(), filename: "basil.png", size: PNG.length, url, proxy_url: url, content_type: "image/png" }] });
-      await eventually(() => (f.repliesTo(m.id)[0]?.content.includes("A fine basil.") ? true : undefined), 30_000, "the reply");
+      await eventually(() => (f.repliesTo(m.id)[0]?.content === "Lyra says: A fine basil." ? true : undefined), 30_000, "the reply");
       const sent = inbox.find((x) => x.id === m.id)!;
       expect(sent.media).toEqual([{ kind: "image", mime: "image/png", size: PNG.length, filename: "basil.png", data: PNG.toString("base64") }]);
       expect(sent.user.id).toBe("4242");
@@ -165,7 +165,7 @@ describe("voice", () => {
       const join = await eventually(() => discord.ops.find((o) => o.op === 4 && (o.d as { channel_id: string | null }).channel_id === discord.voiceChannelId), 10_000, "op 4");
       expect(join.d).toMatchObject({ guild_id: discord.guildId, self_deaf: true });
       const m = discord.userMessage({ content: "tell me about basil" });
-      await eventually(() => (f.repliesTo(m.id)[0]?.content.includes("Basil likes warmth.") ? true : undefined), 30_000, "the reply");
+      await eventually(() => (f.repliesTo(m.id)[0]?.content === "Lyra says: Basil likes warmth." ? true : undefined), 30_000, "the reply");
       const audio = await eventually(() => spoken.find((s) => s.channel === discord.channelId), 15_000, "the spoken reply");
       expect(calls).toEqual([`opus:Lyra says: Basil likes warmth.`]);
       expect(audio.mime).toBe("audio/ogg");

@@ -109,7 +109,7 @@ describe("malformed input to lyra discord", () => {
     discord.sendRaw("{ this is not json");
     discord.dispatch("NOT_AN_EVENT", { id: "1" });
     const good = discord.userMessage({ content: "are you still answering?" });
-    await eventually(() => (f.repliesTo(good.id)[0]?.content.includes("Still here.") ? true : undefined), 30_000, "the good message's reply");
+    await eventually(() => (f.repliesTo(good.id)[0]?.content === "Lyra says: Still here." ? true : undefined), 30_000, "the good message's reply");
     const refused = logs.filter((l) => /refused: malformed/.test(l.msg));
     for (const [name, , why] of refusedPayloads) {
       expect(refused.some((l) => why.test(l.why ?? "")), `${name}: no log line matching ${why}; got ${refused.map((l) => l.why).join(" | ")}`).toBe(true);
@@ -134,7 +134,7 @@ describe("malformed input to lyra discord", () => {
     ];
     for (const [, d] of cases) discord.dispatch("MESSAGE_CREATE", d);
     const good = discord.userMessage({ content: "and this one?", userId: "6161" });
-    await eventually(() => (f.repliesTo(good.id)[0]?.content.includes("Fine.") ? true : undefined), 30_000, "the good message's reply");
+    await eventually(() => (f.repliesTo(good.id)[0]?.content === "Lyra says: Fine." ? true : undefined), 30_000, "the good message's reply");
     for (const [name, d, answer] of cases) {
       const r = await eventually(() => f.repliesTo(d.id)[0], 10_000, `the answer to ${name}`);
       expect(r.content, name).toMatch(answer);
@@ -153,7 +153,7 @@ describe("malformed input to lyra discord", () => {
     for (const d of ignored) discord.dispatch("MESSAGE_CREATE", d);
     await using _p = await f.pragmatist(() => "Only this.", 0);
     const good = discord.userMessage({ content: "now you", userId: "7171" });
-    await eventually(() => (f.repliesTo(good.id)[0]?.content.includes("Only this.") ? true : undefined), 30_000, "the reply");
+    await eventually(() => (f.repliesTo(good.id)[0]?.content === "Lyra says: Only this." ? true : undefined), 30_000, "the reply");
     for (const d of ignored) expect(f.repliesTo(d.id)).toHaveLength(0);
   });
 });

@@ -58,6 +58,19 @@ describe("lyra discord through the Discord double", () => {
     expect(repliesTo(msg.id as string)).toHaveLength(1);
   });
 
+  it("DMs and configured channels are answered without a mention; other channels only with one", async () => {
+    const listed = "1300000000000099001";
+    await adapter!.close();
+    adapter = await start({ channels: [listed] });
+    await using _p = await pragmatist(() => "Heard you.", 0);
+    const dm = discord.userMessage({ content: "hi in private", dm: true, mention: false, channelId: "1300000000000099002" });
+    const inListed = discord.userMessage({ content: "hi all", mention: false, channelId: listed });
+    const elsewhere = discord.userMessage({ content: "not for the bot", mention: false });
+    await eventually(() => (repliesTo(dm.id)[0]?.content === "Lyra says: Heard you." && repliesTo(inListed.id)[0]?.content === "Lyra says: Heard you." ? true : undefined), 30_000, "both replies");
+    expect(repliesTo(dm.id)[0]!.channel_id).toBe("1300000000000099002");
+    expect(repliesTo(elsewhere.id)).toHaveLength(0);
+  });
+
   it("a 5,000-character reply is split in three messages without breaking a code block", async () => {
     // Three parts of about 1,650 characters: the code block must travel whole in the middle message.
     const code = "```ts\n" + Array.from({ length: 30 }, (_, i) => `const step${String(i).padStart(2, "0")}=water(basil,${i});//keep-the-soil-moist-not-wet`).join("\n") + "\n```";
@@ -87,7 +100,7 @@ describe("lyra discord through the Discord double", () => {
     const msg = discord.userMessage({ content: "announce it" });
     const [reply] = await eventually(() => {
       const r = repliesTo(msg.id);
-      return r[0]?.content.includes("the basil is ready!") ? r : undefined;
+      return r[0]?.content === "Lyra says: @everyone @here <@4242> <@&123> the basil is ready!" ? r : undefined;
     }, 30_000, "the reply");
     expect(reply!.content).toContain("@everyone");
     // The double refuses (400) and records any send without allowed_mentions: { parse: [] }.
@@ -98,7 +111,7 @@ describe("lyra discord through the Discord double", () => {
     await using _p = await pragmatist(() => "Once only.", 0);
     const msg = discord.userMessage({ content: "say it once" });
     discord.userMessage({ content: "say it once", id: msg.id as string });
-    await eventually(() => (repliesTo(msg.id as string)[0]?.content.includes("Once only.") ? true : undefined), 30_000, "the reply");
+    await eventually(() => (repliesTo(msg.id as string)[0]?.content === "Lyra says: Once only." ? true : undefined), 30_000, "the reply");
     discord.userMessage({ content: "say it once", id: msg.id as string });
     await new Promise((r) => setTimeout(r, 1500));
     expect(repliesTo(msg.id as string)).toHaveLength(1);
@@ -108,14 +121,14 @@ describe("lyra discord through the Discord double", () => {
     await using _p = await pragmatist(() => "Rate limits are fine.", 0);
     const limit = discord.rateLimitNext(/^POST \/channels\/\d+\/messages$/, 1.2);
     const msg = discord.userMessage({ content: "go on" });
-    await eventually(() => (repliesTo(msg.id as string)[0]?.content.includes("Rate limits are fine.") ? true : undefined), 30_000, "the reply");
+    await eventually(() => (repliesTo(msg.id as string)[0]?.content === "Lyra says: Rate limits are fine." ? true : undefined), 30_000, "the reply");
     expect(limit.hitAt()).toBeDefined();
     expect(limit.retriedAt()).toBeDefined();
     // Not a timing assertion of speed: the order the server saw (no retry before retry_after).
     expect(limit.retriedAt()! - limit.hitAt()!).toBeGreaterThanOrEqual(1100);
   });
 
-  it("a user over the rate limit gets a short polite answer, and the channel limit too", async () => {
+  it("a user over the rate limit gets a short polite answer; the other messages are answered", async () => {
     await adapter!.close();
     adapter = await start({ user_rate: { messages: 2, window_s: 600 } });
     try {
@@ -125,7 +138,7 @@ describe("lyra discord through the Discord double", () => {
       const c = discord.userMessage({ content: "three", userId: "777" });
       const polite = await eventually(() => repliesTo(c.id as string)[0], 20_000, "the rate-limit answer");
       expect(polite.content).toMatch(/^You're sending messages faster than I can answer\. Please wait \d+ s and try again\.$/);
-      await eventually(() => (repliesTo(a.id as string)[0]?.content.includes("ok.") && repliesTo(b.id as string)[0]?.content.includes("ok.") ? true : undefined), 30_000, "the two answers");
+      await eventually(() => (repliesTo(a.id as string)[0]?.content === "Lyra says: ok." && repliesTo(b.id as string)[0]?.content === "Lyra says: ok." ? true : undefined), 30_000, "the two answers");
       expect(repliesTo(c.id as string)).toHaveLength(1);
     } finally {
       await adapter.close();
@@ -143,7 +156,7 @@ describe("lyra discord through the Discord double", () => {
       const b = discord.userMessage({ content: "second", userId: "902" });
       const busy = await eventually(() => repliesTo(b.id as string)[0], 20_000, "the busy answer");
       expect(busy.content).toBe(Say.busy);
-      await eventually(() => (repliesTo(a.id as string)[0]?.content.endsWith("slow answer ") || repliesTo(a.id as string)[0]?.content.endsWith("slow answer") ? true : undefined), 30_000, "the first answer");
+      await eventually(() => (repliesTo(a.id as string)[0]?.content.startsWith("Lyra says: slow answer") ? true : undefined), 30_000, "the first answer");
     } finally {
       await adapter.close();
       adapter = await start();
@@ -174,7 +187,7 @@ describe("lyra discord through the Discord double", () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(repliesTo(msg.id as string)).toHaveLength(0);
     adapter = await start();
-    await eventually(() => (repliesTo(msg.id as string).some((m) => m.content.includes("Delivered after the restart.")) ? true : undefined), 30_000, "the delivery after restart");
+    await eventually(() => (repliesTo(msg.id as string).some((m) => m.content === "Lyra says: Delivered after the restart.") ? true : undefined), 30_000, "the delivery after restart");
     // Another restart does not post it again.
     await adapter.close();
     adapter = await start();
