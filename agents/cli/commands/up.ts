@@ -54,8 +54,13 @@ export const up = defineCommand({
       for (const host of Object.keys(cfg.hosts)) hosts.push(await startAgentHost({ config: cfg, host, mesh, log, metricsPort: null }));
       const conductor = await startConductor(mesh, conductorOptions(cfg, mesh, log));
       if (cfg.discord && process.env[DISCORD_TOKEN_ENV]) {
-        discord = await startDiscordFromConfig(cfg, mesh, process.env[DISCORD_TOKEN_ENV], log);
-        say("Discord front door connected: mention the bot, DM it, or use /ask");
+        // A development mesh stays up without Discord (a wrong token, no network); `lyra discord` fails instead.
+        try {
+          discord = await startDiscordFromConfig(cfg, mesh, process.env[DISCORD_TOKEN_ENV], log);
+          say("Discord front door connected: mention the bot, DM it, or use /ask");
+        } catch (err) {
+          say(`the Discord front door could not start: ${(err as Error).message} (check ${DISCORD_TOKEN_ENV})`);
+        }
       } else if (cfg.discord) say(`the config has a discord section but ${DISCORD_TOKEN_ENV} is not set: the Discord front door stays off`);
       say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}; tool servers ${tools.servers().map((t) => t.server).join(", ") || "none"}`);
       if (values.demo) {

@@ -58,6 +58,16 @@ describe("lyra discord (CLI)", () => {
     }
   });
 
+  it("lyra up stays up without Discord when the token is refused, and says why", async () => {
+    const up = runLyra(["up", "--scripted", "--config", configFile], { NATS_URL: server.url, DISCORD_TOKEN: "wrong-token", DISCORD_API_URL: discord.apiUrl });
+    try {
+      await up.waitFor(/mesh up on/, 30_000);
+      expect(up.output()).toMatch(/the Discord front door could not start: .*invalid token.* \(check DISCORD_TOKEN\)/i);
+    } finally {
+      expect(await stop(up)).toBe(0);
+    }
+  });
+
   it("lyra discord alone serves /metrics with the front-door metrics", async () => {
     const d = runLyra(["discord", "--config", configFile, "--metrics-port", "0"], { DISCORD_TOKEN, DISCORD_API_URL: discord.apiUrl, LYRA_LOG_LEVEL: "info" });
     try {
