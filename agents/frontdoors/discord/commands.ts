@@ -64,7 +64,10 @@ export async function handleCommand(i: CommandInteraction, c: CommandContext): P
       c.count(Outcome.Command);
       if (!i.guild_id) return say("I can only join voice channels in a server.", true);
       const chosen = option("channel");
-      return say(await c.voice.join(i.guild_id, i.channel_id, interactionUser(i).id, typeof chosen === "string" ? chosen : undefined), true);
+      // Looking for the speak tool may take longer than the 3 s Discord gives a first answer.
+      await c.poster.interactionReply(i.id, i.token, { defer: true, ephemeral: true });
+      const said = await c.voice.join(i.guild_id, i.channel_id, interactionUser(i).id, typeof chosen === "string" ? chosen : undefined);
+      return c.poster.editOriginal(i.application_id, i.token, { content: said });
     }
     case "leave": {
       c.count(Outcome.Command);

@@ -135,8 +135,9 @@ describe("voice", () => {
   it("/join says so and stays out when no speak tool is on the mesh", async () => {
     const ops = discord.ops.length;
     const i = discord.command("join", [{ name: "channel", type: 7, value: discord.voiceChannelId }]);
-    await eventually(() => (discord.interactionResponses.some((r) => r.id === i.id) ? true : undefined), 15_000, "/join's answer");
-    expect(discord.interactionResponses.find((r) => r.id === i.id)?.data?.content).toMatch(/^There is no `speak` tool on the mesh \(tool server 'speech'\)/);
+    const said = await eventually(() => original(i.id)?.content || undefined, 15_000, "/join's answer");
+    expect(discord.interactionResponses.find((r) => r.id === i.id)).toMatchObject({ type: 5, data: { flags: 64 } });
+    expect(said).toMatch(/^There is no `speak` tool on the mesh \(tool server 'speech'\)/);
     expect(discord.ops.slice(ops).filter((o) => o.op === 4)).toEqual([]);
   });
 
@@ -159,8 +160,8 @@ describe("voice", () => {
     try {
       await using _p = await f.pragmatist(() => "Basil likes warmth.", 0);
       const i = discord.command("join", [{ name: "channel", type: 7, value: discord.voiceChannelId }]);
-      await eventually(() => (discord.interactionResponses.some((r) => r.id === i.id) ? true : undefined), 15_000, "/join's answer");
-      expect(discord.interactionResponses.find((r) => r.id === i.id)?.data?.content).toBe(`Joined <#${discord.voiceChannelId}>: I'll speak my replies from this channel there. /leave to stop.`);
+      const said = await eventually(() => original(i.id)?.content || undefined, 15_000, "/join's answer");
+      expect(said).toBe(`Joined <#${discord.voiceChannelId}>: I'll speak my replies from this channel there. /leave to stop.`);
       // The gateway got the voice state update (op 4) for the voice channel.
       const join = await eventually(() => discord.ops.find((o) => o.op === 4 && (o.d as { channel_id: string | null }).channel_id === discord.voiceChannelId), 10_000, "op 4");
       expect(join.d).toMatchObject({ guild_id: discord.guildId, self_deaf: true });
