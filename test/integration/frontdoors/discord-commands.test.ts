@@ -77,6 +77,42 @@ describe("slash commands", () => {
     expect(seen).toEqual([1, 2, 1]);
   });
 
+  it("conversation: user keeps each user's history apart in one channel; a thread of a listed channel is its own conversation", async () => {
+    const listed = nextId();
+    const other = await f.start({ conversation: "user", channels: [listed] });
+    await adapter.close();
+    try {
+      const seen: string[][] = [];
+      await using _p = await serveRole(f.mesh, {
+        role: "pragmatist",
+        host: "test",
+        heartbeatIntervalS: 0,
+        async *handler(req) {
+          seen.push((req.messages ?? []).filter((m) => m.role === "user").map((m) => m.content));
+          yield { type: "response", data: `turn ${seen.length}` };
+          yield { type: "final", data: { model: "m", backend: "test", host: "test", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } } };
+        },
+      });
+      const say = async (text: string, userId: string, channelId: string, n: number) => {
+        const m = discord.userMessage({ content: text, channelId, userId, mention: false });
+        await eventually(() => (f.repliesTo(m.id)[0]?.content === `Lyra says: turn ${n}` ? true : undefined), 30_000, `reply ${n}`);
+      };
+      await say("alice here", "501", listed, 1);
+      await say("bob here", "502", listed, 2);
+      await say("alice again", "501", listed, 3);
+      expect(seen[1]).toEqual(["bob here"]);
+      expect(seen[2]).toEqual(["alice here", "alice again"]);
+      // A thread under the listed channel: answered without a mention, in the thread, apart.
+      const thread = nextId();
+      discord.dispatch("THREAD_CREATE", { id: thread, type: 11, guild_id: discord.guildId, parent_id: listed, name: "basil", owner_id: "501", thread_metadata: { archived: false, auto_archive_duration: 60, archive_timestamp: new Date().toISOString(), locked: false }, message_count: 0, member_count: 1, newly_created: true });
+      await say("in the thread", "501", thread, 4);
+      expect(seen[3]).toEqual(["in the thread"]);
+    } finally {
+      await other.close();
+      adapter = await f.start({}, { onAudio: (channel, a) => void spoken.push({ channel, ...a }) });
+    }
+  });
+
   it("/status shows the mesh's health in one embed", async () => {
     const i = discord.command("status");
     const m = await eventually(() => (original(i.id) as { embeds?: { title: string; fields: { name: string; value: string }[] }[] } | undefined)?.embeds?.[0], 15_000, "the status embed");
