@@ -61,6 +61,10 @@ export const subjects = {
   /** Live partial output (core NATS, not stored): one more token under the outbox subject. */
   outboxPartial: (channel: string, conversation: string) =>
     `lyra.outbox.${token("channel", channel)}.${token("conversation", conversation)}.partial`,
+  /** Every stored reply of one channel (a front door's durable consumer filters on it). */
+  outboxChannel: (channel: string) => `lyra.outbox.${token("channel", channel)}.*`,
+  /** Every live partial of one channel. */
+  outboxPartialChannel: (channel: string) => `lyra.outbox.${token("channel", channel)}.*.partial`,
   /** What the outbox stream stores: final replies only. */
   outboxStored: "lyra.outbox.*.*",
   outboxAll: "lyra.outbox.>",

@@ -179,6 +179,35 @@ export const ServeConfig = z.strictObject({
 });
 export type ServeConfig = z.output<typeof ServeConfig>;
 
+const Snowflake = z.string().regex(/^[0-9]{1,20}$/, "is not a Discord id (digits)");
+
+/** The Discord front door (`lyra discord`); the bot token comes from $DISCORD_TOKEN, never from here. */
+export const DiscordConfig = z.strictObject({
+  /** Channels (or threads) answered without a mention; mentions and DMs are always answered. */
+  channels: z.array(Snowflake).max(1000).default([]),
+  /** Answer direct messages; default true. */
+  dms: z.boolean().default(true),
+  /** What one conversation is: "channel" (a channel, a thread or a DM each; default) or "user" (each user apart in every channel). */
+  conversation: z.enum(["channel", "user"]).default("channel"),
+  /** Messages one user may send per window; default 5 per 60 s. */
+  user_rate: z.strictObject({ messages: z.number().int().min(1).max(10_000).default(5), window_s: z.number().int().min(1).max(86_400).default(60) }).prefault({}),
+  /** Turns waiting for a reply at once in one channel; default 2. */
+  channel_concurrency: z.number().int().min(1).max(100).default(2),
+  /** Least time between two edits of one streamed message, ms; default 1000 (Discord allows about one a second). */
+  edit_interval_ms: z.number().int().min(250).max(60_000).default(1000),
+  /** Largest image accepted from a user, bytes; default 8 MiB. */
+  max_image_bytes: Size.default(8 * 1024 ** 2),
+  /** Durable consumer of the outbox; one per bot. */
+  durable: Token.default("discord"),
+  /** Guild to register the slash commands in (instant); without it they are global (may take an hour to show). */
+  guild: Snowflake.optional(),
+  /** Port of /metrics; default metrics.port + 3 (0 picks a free port). */
+  metrics_port: z.number().int().min(0).max(65_535).optional(),
+  /** The tool server whose `speak` tool voices replies in joined voice channels; default "speech". */
+  speech_server: ToolServerName.default("speech"),
+});
+export type DiscordConfig = z.output<typeof DiscordConfig>;
+
 /** Sections without a default must be written; jetstream, conductor and nats fill in defaults. */
 const MeshConfigShape = z.strictObject({
   mesh: z.strictObject({ name: Token, owner: Token }),
@@ -259,6 +288,8 @@ const MeshConfigShape = z.strictObject({
     .optional(),
   /** `lyra serve`, the OpenAI-compatible endpoint; `lyra up` starts it when this section is present. */
   serve: ServeConfig.optional(),
+  /** The Discord front door; `lyra up` starts it when this is set and $DISCORD_TOKEN is too. */
+  discord: DiscordConfig.optional(),
   tools: z
     .strictObject({
       servers: z.record(ToolServerName, ToolServerConfig).default({}),

@@ -17,6 +17,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   "litellm-config": { summary: "print the LiteLLM proxy config for the mesh: one alias per role's fallback", load: async () => (await import("./commands/litellm-config.ts")).litellmConfigCommand },
   auth: { summary: "generate NATS users, per-process permissions and connection settings from the mesh config", load: async () => (await import("./commands/auth.ts")).auth },
   serve: { summary: "the OpenAI-compatible endpoint (POST /v1/chat/completions, GET /v1/models)", load: async () => (await import("./commands/serve.ts")).serve },
+  discord: { summary: "the Discord front door: mentions, DMs, channels and slash commands through the mesh", load: async () => (await import("./commands/discord.ts")).discord },
   up: { summary: "a whole mesh on this machine (nats-server, agent, conductor) for development and the demo", load: async () => (await import("./commands/up.ts")).up },
 };
 

@@ -14,6 +14,8 @@ import { defineCommand } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
 import { startLocalNats, type LocalNats } from "../natsd.ts";
 import { formatEvent } from "./log.ts";
+import { DISCORD_TOKEN_ENV, startDiscordFromConfig } from "./discord.ts";
+import type { DiscordAdapter } from "../../frontdoors/discord/index.ts";
 
 export const DEMO_CONVERSATION = [
   "How do I keep a basil plant alive on a windowsill?",
@@ -49,6 +51,7 @@ export const up = defineCommand({
     const hosts: AgentHost[] = [];
     let tools: ToolHost | undefined;
     let serve: ServeServer | undefined;
+    let discord: DiscordAdapter | undefined;
     try {
       // The tool servers first, so the specialists' first tool listing finds them.
       tools = await startToolHost(mesh, { tenant: cfg.mesh.name, host: "local", servers: cfg.tools.servers, listTtlS: cfg.tools.list_ttl_s, log });
@@ -59,6 +62,15 @@ export const up = defineCommand({
         serve = await serveFromConfig(cfg, mesh, log);
         say(`OpenAI-compatible API on ${serve.url} (model 'lyra', or 'lyra/<role>'; keys from $${cfg.serve.keys_env})`);
       }
+      if (cfg.discord && process.env[DISCORD_TOKEN_ENV]) {
+        // A development mesh stays up without Discord (a wrong token, no network); `lyra discord` fails instead.
+        try {
+          discord = await startDiscordFromConfig(cfg, mesh, process.env[DISCORD_TOKEN_ENV], log);
+          say("Discord front door connected: mention the bot, DM it, or use /ask");
+        } catch (err) {
+          say(`the Discord front door could not start: ${(err as Error).message} (check ${DISCORD_TOKEN_ENV})`);
+        }
+      } else if (cfg.discord) say(`the config has a discord section but ${DISCORD_TOKEN_ENV} is not set: the Discord front door stays off`);
       say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}; tool servers ${tools.servers().map((t) => t.server).join(", ") || "none"}`);
       if (values.demo) {
         await runDemo(mesh);
@@ -83,9 +95,11 @@ export const up = defineCommand({
         say("stopping…");
       }
       await serve?.drain();
+      await discord?.close();
       await conductor.drain();
     } finally {
       await serve?.close();
+      await discord?.close();
       await Promise.all(hosts.map((h) => h.drain()));
       await tools?.drain();
       await mesh.drain();

@@ -1,0 +1,197 @@
+/**
+ * `lyra discord` end to end: the real discord.js client against the Discord API double, a real
+ * nats-server with JetStream, and the scripted committee (agent host + conductor).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { serveRole } from "../../../mesh/rolecall/responder.ts";
+import { Say, type DiscordAdapter } from "../../../agents/frontdoors/discord/index.ts";
+import { DISCORD_TOKEN, type DiscordDouble } from "../../doubles/discord.ts";
+import { eventually } from "../conductor/helpers.ts";
+import { discordFixture, type DiscordFixture } from "./fixture.ts";
+
+let f: DiscordFixture;
+let discord: DiscordDouble;
+let adapter: DiscordAdapter | undefined;
+const start = (cfg: Record<string, unknown> = {}) => f.start(cfg);
+const pragmatist = (reply: (input: string) => string, delayMs = 10) => f.pragmatist(reply, delayMs);
+const repliesTo = (id: unknown) => f.repliesTo(id);
+
+beforeAll(async () => {
+  f = await discordFixture();
+  discord = f.discord;
+  adapter = await start();
+}, 60_000);
+
+afterEach(() => {
+  // No send may ever have been able to ping, and the client used only documented routes.
+  expect(discord.violations.splice(0)).toEqual([]);
+});
+
+afterAll(async () => {
+  await f?.close();
+});
+
+describe("lyra discord through the Discord double", () => {
+  it("logs in over the gateway (HELLO, IDENTIFY, heartbeats) and registers its slash commands", async () => {
+    expect(adapter!.botId).toBe(discord.botId);
+    const identify = discord.ops.find((o) => o.op === 2)!.d as { token: string; intents: number };
+    expect(identify.token).toBe(DISCORD_TOKEN);
+    // GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT | DIRECT_MESSAGES | GUILD_VOICE_STATES
+    expect(identify.intents & (1 | 512 | 32768 | 4096 | 128)).toBe(1 | 512 | 32768 | 4096 | 128);
+    await eventually(() => (discord.ops.some((o) => o.op === 1) ? true : undefined), 10_000, "a heartbeat");
+    await eventually(() => (discord.commands.length ? true : undefined), 10_000, "command registration");
+    expect((discord.commands as { name: string }[]).map((c) => c.name).sort()).toEqual(["ask", "forget", "join", "leave", "status"]);
+  });
+
+  it("a mention: typing, the reply streamed by editing one message, then the final text from the outbox", async () => {
+    await using _p = await pragmatist((q) => `Water the basil when the top of the soil is dry, about every ${"two or three ".repeat(8)}days. (${q})`, 60);
+    const msg = discord.userMessage({ content: "How do I keep basil alive?" });
+    const [reply] = await eventually(() => {
+      const r = repliesTo(msg.id);
+      return r.length && r[0]!.content.startsWith("Lyra says:") && r[0]!.content.endsWith("(How do I keep basil alive?)") ? r : undefined;
+    }, 30_000, "the final reply");
+    expect(discord.typing).toContain(discord.channelId);
+    // Streamed: the message was created with the first words and edited as more came.
+    expect(reply!.history.length).toBeGreaterThan(2);
+    expect(reply!.history[0]!.length).toBeLessThan(reply!.content.length);
+    expect(reply!.content).toMatch(/^Lyra says: Water the basil/);
+    expect(repliesTo(msg.id as string)).toHaveLength(1);
+  });
+
+  it("DMs and configured channels are answered without a mention; other channels only with one", async () => {
+    const listed = "1300000000000099001";
+    await adapter!.close();
+    adapter = await start({ channels: [listed] });
+    await using _p = await pragmatist(() => "Heard you.", 0);
+    const dm = discord.userMessage({ content: "hi in private", dm: true, mention: false, channelId: "1300000000000099002" });
+    const inListed = discord.userMessage({ content: "hi all", mention: false, channelId: listed });
+    const elsewhere = discord.userMessage({ content: "not for the bot", mention: false });
+    await eventually(() => (repliesTo(dm.id)[0]?.content === "Lyra says: Heard you." && repliesTo(inListed.id)[0]?.content === "Lyra says: Heard you." ? true : undefined), 30_000, "both replies");
+    expect(repliesTo(dm.id)[0]!.channel_id).toBe("1300000000000099002");
+    expect(repliesTo(elsewhere.id)).toHaveLength(0);
+  });
+
+  it("a 5,000-character reply is split in three messages without breaking a code block", async () => {
+    // Three parts of about 1,650 characters: the code block must travel whole in the middle message.
+    const code = "```ts\n" + Array.from({ length: 30 }, (_, i) => `const step${String(i).padStart(2, "0")}=water(basil,${i});//keep-the-soil-moist-not-wet`).join("\n") + "\n```";
+    const prose = (s: string) => Array.from({ length: 60 }, () => s).join(" ");
+    const long = `${prose("Basil-likes-sun-and-warmth.")}\n\n${code}\n\n${prose("Pinch-the-flowers-off-early.")}`;
+    expect(long.length).toBeGreaterThan(4900);
+    expect(code.length).toBeGreaterThan(1500);
+    await using _p = await pragmatist(() => long, 0);
+    const msg = discord.userMessage({ content: "Give me the long version" });
+    const parts = await eventually(() => {
+      const first = repliesTo(msg.id)[0];
+      if (!first) return undefined;
+      const all = discord.channelMessages(discord.channelId).filter((m) => BigInt(m.id) >= BigInt(first.id) && m.content.length > 0);
+      const joined = all.map((m) => m.content).join("");
+      return joined.includes("early. Pinch") && all.at(-1)!.content.endsWith("Pinch-the-flowers-off-early.") ? all : undefined;
+    }, 30_000, "all parts of the long reply");
+    expect(parts).toHaveLength(3);
+    for (const p of parts) {
+      expect(p.content.length).toBeLessThanOrEqual(2000);
+      expect((p.content.match(/^```/gm) ?? []).length % 2).toBe(0);
+    }
+    expect(parts[1]!.content).toBe(code);
+  });
+
+  it("an @everyone written by the model pings nobody: every send says allowed_mentions { parse: [] }", async () => {
+    await using _p = await pragmatist(() => "@everyone @here <@4242> <@&123> the basil is ready!", 0);
+    const msg = discord.userMessage({ content: "announce it" });
+    const [reply] = await eventually(() => {
+      const r = repliesTo(msg.id);
+      return r[0]?.content === "Lyra says: @everyone @here <@4242> <@&123> the basil is ready!" ? r : undefined;
+    }, 30_000, "the reply");
+    expect(reply!.content).toContain("@everyone");
+    // The double refuses (400) and records any send without allowed_mentions: { parse: [] }.
+    expect(discord.violations).toEqual([]);
+  });
+
+  it("a re-sent message id gives one reply", async () => {
+    await using _p = await pragmatist(() => "Once only.", 0);
+    const msg = discord.userMessage({ content: "say it once" });
+    discord.userMessage({ content: "say it once", id: msg.id as string });
+    await eventually(() => (repliesTo(msg.id as string)[0]?.content === "Lyra says: Once only." ? true : undefined), 30_000, "the reply");
+    discord.userMessage({ content: "say it once", id: msg.id as string });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(repliesTo(msg.id as string)).toHaveLength(1);
+  });
+
+  it("a 429 from Discord is obeyed: the request is retried only after retry_after", async () => {
+    await using _p = await pragmatist(() => "Rate limits are fine.", 0);
+    const limit = discord.rateLimitNext(/^POST \/channels\/\d+\/messages$/, 1.2);
+    const msg = discord.userMessage({ content: "go on" });
+    await eventually(() => (repliesTo(msg.id as string)[0]?.content === "Lyra says: Rate limits are fine." ? true : undefined), 30_000, "the reply");
+    expect(limit.hitAt()).toBeDefined();
+    expect(limit.retriedAt()).toBeDefined();
+    // Not a timing assertion of speed: the order the server saw (no retry before retry_after).
+    expect(limit.retriedAt()! - limit.hitAt()!).toBeGreaterThanOrEqual(1100);
+  });
+
+  it("a user over the rate limit gets a short polite answer; the other messages are answered", async () => {
+    await adapter!.close();
+    adapter = await start({ user_rate: { messages: 2, window_s: 600 } });
+    try {
+      await using _p = await pragmatist(() => "ok.", 0);
+      const a = discord.userMessage({ content: "one", userId: "777" });
+      const b = discord.userMessage({ content: "two", userId: "777" });
+      const c = discord.userMessage({ content: "three", userId: "777" });
+      const polite = await eventually(() => repliesTo(c.id as string)[0], 20_000, "the rate-limit answer");
+      expect(polite.content).toMatch(/^You're sending messages faster than I can answer\. Please wait \d+ s and try again\.$/);
+      await eventually(() => (repliesTo(a.id as string)[0]?.content === "Lyra says: ok." && repliesTo(b.id as string)[0]?.content === "Lyra says: ok." ? true : undefined), 30_000, "the two answers");
+      expect(repliesTo(c.id as string)).toHaveLength(1);
+    } finally {
+      await adapter.close();
+      adapter = await start();
+    }
+  });
+
+  it("a busy channel answers politely instead of queueing more turns", async () => {
+    await adapter!.close();
+    adapter = await start({ channel_concurrency: 1 });
+    try {
+      await using _p = await pragmatist(() => "slow answer ".repeat(10), 100);
+      const a = discord.userMessage({ content: "first", userId: "901" });
+      await eventually(() => (discord.typing.length ? true : undefined), 10_000, "typing");
+      const b = discord.userMessage({ content: "second", userId: "902" });
+      const busy = await eventually(() => repliesTo(b.id as string)[0], 20_000, "the busy answer");
+      expect(busy.content).toBe(Say.busy);
+      await eventually(() => (repliesTo(a.id as string)[0]?.content.startsWith("Lyra says: slow answer") ? true : undefined), 30_000, "the first answer");
+    } finally {
+      await adapter.close();
+      adapter = await start();
+    }
+  });
+
+  it("a reply finished while the adapter was stopped is delivered once when it comes back", async () => {
+    // The specialist waits for the gate: the adapter stops before the reply is stored.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await using _p = await serveRole(f.mesh, {
+      role: "pragmatist",
+      host: "gate",
+      heartbeatIntervalS: 0,
+      async *handler() {
+        await gate;
+        yield { type: "response", data: "Delivered after the restart." };
+        yield { type: "final", data: { model: "m", backend: "test", host: "gate", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } } };
+      },
+    });
+    const typed = discord.typing.length;
+    const msg = discord.userMessage({ content: "are you there?" });
+    await eventually(() => (discord.typing.length > typed ? true : undefined), 10_000, "typing");
+    await adapter!.close();
+    adapter = undefined;
+    release();
+    // The reply is stored while no adapter runs.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(repliesTo(msg.id as string)).toHaveLength(0);
+    adapter = await start();
+    await eventually(() => (repliesTo(msg.id as string).some((m) => m.content === "Lyra says: Delivered after the restart.") ? true : undefined), 30_000, "the delivery after restart");
+    // Another restart does not post it again.
+    await adapter.close();
+    adapter = await start();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(repliesTo(msg.id as string)).toHaveLength(1);
+  });
+});
