@@ -15,7 +15,8 @@ import { CONVERSATION_HEADER } from "./conversation.ts";
 import { badRequest, ErrorType, OpenAIError, unavailable } from "./errors.ts";
 import { modelList, modelObject } from "./format.ts";
 import { createModels } from "./models.ts";
-import { createServeMetrics, DOOR, outcomeOf, type ServeMetrics } from "./metrics.ts";
+import { createFrontdoorMetrics, type FrontdoorMetrics } from "../metrics.ts";
+import { DOOR, outcomeOf } from "./metrics.ts";
 import { parseChatRequest } from "./request.ts";
 
 export interface ServeOptions {
@@ -42,7 +43,7 @@ export interface ServeServer extends AsyncDisposable {
   /** Base URL of the API, e.g. http://127.0.0.1:8080/v1. */
   readonly url: string;
   readonly port: number;
-  readonly metrics: ServeMetrics;
+  readonly metrics: FrontdoorMetrics;
   inFlight(): number;
   /** Refuses new requests (503), lets in-flight ones finish within graceMs, then ends the rest. */
   drain(): Promise<void>;
@@ -56,7 +57,7 @@ type Env = { Bindings: HttpBindings; Variables: { key: string } };
 
 export async function startServe(o: ServeOptions): Promise<ServeServer> {
   const log = (o.log ?? o.mesh.log).child({ component: "serve" });
-  const metrics = createServeMetrics();
+  const metrics = createFrontdoorMetrics();
   const limiter = rateLimiter(o.rateLimit?.rpm ?? 60, o.rateLimit?.burst ?? 10);
   const roles = createRoleClient(o.mesh);
   const models = createModels(o.mesh, o.roles);

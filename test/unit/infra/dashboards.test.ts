@@ -11,15 +11,17 @@ import { describe, expect, it } from "vitest";
 import { createAgentMetrics } from "../../../agents/host/metrics.ts";
 import { createCoreMetrics } from "../../../mesh/conductor/metrics.ts";
 import { createToolMetrics } from "../../../tools/metrics.ts";
+import { createFrontdoorMetrics } from "../../../agents/frontdoors/metrics.ts";
 
 /**
- * Every process that serves /metrics, by the factory of its registry. A new process (the front
- * doors: lyra discord, lyra serve) is one more line here once its registry factory exists.
+ * Every process that serves /metrics, by the factory of its registry (the front doors, lyra
+ * discord and lyra serve, share one). A new process is one more line here.
  */
 const REGISTRIES: Record<string, () => Registry> = {
   agent: () => createAgentMetrics().registry,
   tools: () => createToolMetrics().registry,
   core: () => createCoreMetrics().registry,
+  frontdoor: () => createFrontdoorMetrics().registry,
 };
 /** Series Prometheus makes itself. */
 const SYNTHETIC = new Set(["up"]);
