@@ -28,6 +28,8 @@ export interface AgentHostOptions {
   keepAliveMs?: number;
   /** Heartbeat period, s; default 30. */
   heartbeatIntervalS?: number;
+  /** Capacity state period, ms; default 500; 0 turns the state feed off (callers use the queue group). */
+  stateIntervalMs?: number;
 }
 
 export interface RoleState {
@@ -102,7 +104,13 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
           heartbeatIntervalS: o.heartbeatIntervalS,
           metadata: { mesh: o.config.mesh.name, model: rc.model, backend: rc.backend, kind: rc.kind },
           stats: () => ({ model: st.model, backend: st.backend, loaded: st.loaded, degraded: st.degraded, reason: st.reason }),
-          events: (e) => observe(metrics, role, e),
+          events: (e) => {
+            // A model that answered is loaded; the health check (Ollama /api/ps) notices unloads.
+            if (e.type === "completed") st.loaded = true;
+            observe(metrics, role, e);
+          },
+          capacity: () => st,
+          stateIntervalMs: o.stateIntervalMs,
           handler: roleHandler({
             role,
             host: o.host,
@@ -149,7 +157,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
   await checkHealth();
   // Pre-load models so the first request does not pay the load; a failure leaves the role degraded.
   const warming = Promise.all(
-    [...states.values()].map(async (st) => {
+    [...states.values()].filter(() => hostCfg.preload).map(async (st) => {
       const rb = backends.get(st.role)!;
       try {
         // With the role's keep_alive: otherwise Ollama unloads the pre-loaded model after its default 5 min.
