@@ -1,7 +1,7 @@
 /**
  * The committee benchmark's front door, as its own process: closed-loop conversations that
  * publish user messages to the inbox (publishInbox) and wait for each final reply on the outbox.
- * Prints JSON lines on stdout: {"turns": n} every `every` replies, then {"done": {...}} with the
+ * Prints JSON lines on stdout: {"turns": n, "rss_mb": its own RSS} every `every` replies, then {"done": {...}} with the
  * latencies (ms), lost replies (none within LOST_MS) and duplicated ones (a second final reply).
  * Usage: node test/bench/frontdoor-proc.ts <nats-url> <tag> <conversations> <turns> [every]
  */
@@ -9,6 +9,7 @@ import { connectMesh } from "../../mesh/connect.ts";
 import { publishInbox } from "../../mesh/frontdoor.ts";
 import { decodeBody } from "../../mesh/publish.ts";
 import { OutboxMessage } from "../../schemas/index.ts";
+import { statusMB } from "./procfs.ts";
 
 const LOST_MS = 30_000;
 const [url, tag, convArg, turnsArg, everyArg] = process.argv.slice(2);
@@ -77,7 +78,7 @@ const conversation = async (c: number) => {
       continue;
     }
     record(performance.now() - t0);
-    if (every && ++replies % every === 0) process.stdout.write(`${JSON.stringify({ turns: replies })}\n`);
+    if (every && ++replies % every === 0) process.stdout.write(`${JSON.stringify({ turns: replies, rss_mb: statusMB(process.pid, "VmRSS") })}\n`);
   }
 };
 const t0 = performance.now();
@@ -86,5 +87,5 @@ const seconds = (performance.now() - t0) / 1000;
 // Late duplicates of the last replies still count.
 await new Promise((r) => setTimeout(r, 500));
 const stats = mesh.nc.stats();
-process.stdout.write(`${JSON.stringify({ done: { seconds, replies: seen, latencies, lost, duplicated, nats_msgs: stats.inMsgs + stats.outMsgs } })}\n`);
+process.stdout.write(`${JSON.stringify({ done: { seconds, replies: seen, latencies, lost, duplicated, nats_msgs: stats.inMsgs + stats.outMsgs, rss_mb: statusMB(process.pid, "VmRSS") } })}\n`);
 await mesh.close();

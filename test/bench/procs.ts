@@ -82,16 +82,17 @@ export interface FrontDoorResult {
   lost: number;
   duplicated: number;
   nats_msgs: number;
+  rss_mb: number;
 }
 
 /** Runs the front door process to the end; `onTurns` hears its progress lines. */
-export function runFrontDoor(url: string, tag: string, conversations: number, turns: number, every = 0, onTurns?: (n: number) => void): { proc: Proc; result: Promise<FrontDoorResult> } {
+export function runFrontDoor(url: string, tag: string, conversations: number, turns: number, every = 0, onTurns?: (n: number, rssMB: number) => void): { proc: Proc; result: Promise<FrontDoorResult> } {
   const p = start("frontdoor", [FRONTDOOR, url, tag, String(conversations), String(turns), String(every)]);
   const result = new Promise<FrontDoorResult>((resolve, reject) => {
     p.lines((l) => {
       if (!l.startsWith("{")) return;
-      const o = JSON.parse(l) as { turns?: number; done?: FrontDoorResult };
-      if (o.turns !== undefined) onTurns?.(o.turns);
+      const o = JSON.parse(l) as { turns?: number; rss_mb?: number; done?: FrontDoorResult };
+      if (o.turns !== undefined) onTurns?.(o.turns, o.rss_mb ?? Number.NaN);
       if (o.done) resolve(o.done);
     });
     p.proc.once("exit", (code) => reject(new Error(`front door exited (${code}) without a result:\n${p.output()}`)));
