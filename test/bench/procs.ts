@@ -19,8 +19,12 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
+/** LYRA_BENCH_CPU_PROF=DIR: every process writes a V8 CPU profile there when it exits (cpuprofile-top.ts reads them). */
+const PROF_DIR = process.env.LYRA_BENCH_CPU_PROF;
+
 function start(name: string, args: string[], env: Record<string, string> = {}): Proc {
-  const proc = spawn(process.execPath, args, { env: { ...process.env, LYRA_LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const prof = PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROF_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
+  const proc = spawn(process.execPath, [...prof, ...args], { env: { ...process.env, LYRA_LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let partial = "";
   const listeners: ((line: string) => void)[] = [];
