@@ -104,11 +104,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
           heartbeatIntervalS: o.heartbeatIntervalS,
           metadata: { mesh: o.config.mesh.name, model: rc.model, backend: rc.backend, kind: rc.kind },
           stats: () => ({ model: st.model, backend: st.backend, loaded: st.loaded, degraded: st.degraded, reason: st.reason }),
-          events: (e) => {
-            // A model that answered is loaded; the health check (Ollama /api/ps) notices unloads.
-            if (e.type === "completed") st.loaded = true;
-            observe(metrics, role, e);
-          },
+          events: (e) => observe(metrics, role, e),
           capacity: () => st,
           stateIntervalMs: o.stateIntervalMs,
           handler: roleHandler({
@@ -125,6 +121,8 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
               metrics.toolDuration.observe({ role, server: r.server, tool: r.tool }, r.latencyMs / 1000);
             },
             onFinal: (f) => {
+              // A model that answered is loaded (not the fallback's); the health check (Ollama /api/ps) notices unloads.
+              if (!f.fallback) st.loaded = true;
               metrics.tokens.inc({ role, kind: "prompt" }, f.usage.prompt_tokens);
               metrics.tokens.inc({ role, kind: "completion" }, f.usage.completion_tokens);
               const genMs = f.timings.total_ms - (f.timings.first_token_ms ?? 0);

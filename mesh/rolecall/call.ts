@@ -52,7 +52,8 @@ export interface CallPlan {
   onRouteFailed?: (instance: string) => void;
 }
 
-type AttemptEnd = { type: "done" } | { type: "retry"; error: RoleCallError; delayMs: number };
+/** `free`: the retry does not count as an attempt (a directly addressed replica that is gone). */
+type AttemptEnd = { type: "done" } | { type: "retry"; error: RoleCallError; delayMs: number; free?: boolean };
 
 /** The keep-alive gap when the responder advertises no keep-alive period (older responders, other Agent Protocol agents). */
 export const UNADVERTISED_GAP_MS = 5000;
@@ -85,7 +86,8 @@ export async function runCall(p: CallPlan): Promise<RoleResult> {
       p.onRouteFailed?.(route.instance);
       route = queueGroup(p.role, `re-issue after ${route.reason.split(":")[0]} failed (${end.error.message})`);
     }
-    if (attempt < p.maxAttempts) await p.box.sleep(end.delayMs);
+    if (end.free) attempt--; // nothing reached a replica: the queue group gets the attempt
+    else if (attempt < p.maxAttempts) await p.box.sleep(end.delayMs);
   }
   throw lastError!;
 }
@@ -113,7 +115,7 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
       if (msg.data.length === 0 && !h) return { type: "done" };
       if (msg.data.length === 0 && h?.status === "503") {
         // The addressed replica is gone (its state was not yet stale): the queue group next.
-        if (route.instance) return { type: "retry", error: new UnavailableError(CallCode.Unavailable, role, "the chosen replica is gone (no responders)"), delayMs: 0 };
+        if (route.instance) return { type: "retry", error: new UnavailableError(CallCode.Unavailable, role, "the chosen replica is gone (no responders)"), delayMs: 0, free: true };
         // NATS no-responders: nobody serves the role, known at once.
         throw new UnavailableError(CallCode.Unavailable, role, `no agent serves role '${role}' (no responders on ${subjects.role(role)})`);
       }

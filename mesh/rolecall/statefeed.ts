@@ -13,6 +13,7 @@ export const CHANGE_GAP_MS = 20;
 export interface StateFeed {
   /** Something changed: send the state soon. */
   changed(): void;
+  /** Sends the state now (a stopping replica says it is degraded) and stops. */
   stop(): void;
 }
 
@@ -41,6 +42,7 @@ export function startStateFeed(mesh: Mesh, role: string, instance: string, inter
       soon = setTimeout(send, Math.max(0, CHANGE_GAP_MS - (Date.now() - lastSent)));
     },
     stop() {
+      if (!stopped) send();
       stopped = true;
       clearInterval(timer);
       if (soon) clearTimeout(soon);
