@@ -2,7 +2,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "coverage/", "test/bench/results/", "infra/", ".tmp/"] },
+  { ignores: ["node_modules/", "coverage/", "test/bench/results/", "infra/", ".tmp/", "dist/"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -34,17 +34,17 @@ export function roleToken(role: string): string {
 export const subjects = {
   /** `lyra.<role>`: role requests. */
   role: (role: string) => `lyra.${roleToken(role)}`,
-  /**
-   * Queue group of every Agent Protocol endpoint (§3.3 requires "agents"). Queue groups are per
-   * subject, so the replicas of one role still share its requests and no other role's.
-   */
-  agentsQueue: "agents",
   /** `lyra.<role>.<instance>`: role requests addressed to one replica (capacity-aware dispatch). */
   roleInstance: (role: string, instance: string) => `lyra.${roleToken(role)}.${token("instance", instance)}`,
   /** `lyra.state.<role>.<instance>`: a replica's capacity state, published on change and at least every 500 ms. */
   roleState: (role: string, instance: string) => `lyra.state.${roleToken(role)}.${token("instance", instance)}`,
   /** Every replica's capacity state. */
   roleStateAll: "lyra.state.>",
+  /**
+   * Queue group of every Agent Protocol endpoint (§3.3 requires "agents"). Queue groups are per
+   * subject, so the replicas of one role still share its requests and no other role's.
+   */
+  agentsQueue: "agents",
   /** `lyra.cancel.<requestId>`: a caller abandons a request; every replica listens. */
   cancel: (requestId: string) => `lyra.cancel.${token("request id", requestId)}`,
   cancelAll: "lyra.cancel.*",
@@ -145,10 +145,11 @@ export function parseMcpSubject(subject: string): McpSubject | undefined {
   };
 }
 
-/** The role of a `lyra.<role>` or `agents.<verb>.lyra.<owner>.<role>` subject, or undefined. */
+/** The role of a `lyra.<role>`, `lyra.<role>.<instance>` or `agents.<verb>.lyra.<owner>.<role>` subject, or undefined. */
 export function roleOfSubject(subject: string): string | undefined {
   const parts = subject.split(".");
-  if (parts.length === 2 && parts[0] === "lyra" && ROLE.test(parts[1]!)) return parts[1];
+  const lyraRole = parts[0] === "lyra" && ROLE.test(parts[1] ?? "") && !RESERVED_ROLES.has(parts[1]!);
+  if ((parts.length === 2 || parts.length === 3) && lyraRole) return parts[1];
   if (parts.length === 5 && parts[0] === "agents" && parts[2] === AGENT && ROLE.test(parts[4]!)) return parts[4];
   return undefined;
 }

@@ -153,6 +153,8 @@ export type RoleConfig = z.output<typeof RoleConfig>;
 export const HostConfig = z.strictObject({
   ollama_url: OllamaUrl.default(DEFAULT_OLLAMA_URL),
   roles: z.array(z.string()).min(1),
+  /** Load each role's model at start (false: serve at once, the first call pays the load). */
+  preload: z.boolean().default(true),
 });
 export type HostConfig = z.output<typeof HostConfig>;
 

@@ -51,6 +51,8 @@ export type RouterChoice = z.infer<typeof RouterChoice>;
 
 const StepMeta = {
   host: z.string().optional(),
+  /** The caller's routing decision and its reason ("gpu-2: model warm, 1 of 2 slots free"). */
+  route: z.string().optional(),
   backend: z.string().optional(),
   model: z.string().optional(),
   tokens: z.number().int().nonnegative().optional(),

@@ -6,7 +6,7 @@ import { Media } from "./media.ts";
 export const RoleName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "role names use lowercase letters, digits and '-' (1-63 chars)")
-  .refine((r) => !["inbox", "outbox", "log", "cancel"].includes(r), "this role name is reserved");
+  .refine((r) => !["inbox", "outbox", "log", "cancel", "state"].includes(r), "this role name is reserved");
 
 export const ToolCall = z.looseObject({
   id: z.string().min(1).max(256),

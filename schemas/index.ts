@@ -9,3 +9,4 @@ export * from "./codec.ts";
 export * from "./errors.ts";
 export * from "./conversation.ts";
 export * from "./config.ts";
+export * from "./state.ts";

@@ -19,6 +19,11 @@ export const Header = {
   Attempt: "Lyra-Attempt",
   /** On the ack: the responder's keep-alive period, ms, from which the caller sizes its keep-alive gap. */
   KeepAlive: "Lyra-Keep-Alive",
+  /**
+   * The caller's routing decision and its reason ("gpu-2: model warm, 1 of 2 slots free" or
+   * "queue group: no fresh replica state"), on the request and echoed on the ack.
+   */
+  Route: "Lyra-Route",
   TraceParent: "traceparent",
   ContentType: "Content-Type",
   ErrorCode: "Nats-Service-Error-Code",

@@ -1,8 +1,9 @@
 /** Model backend for an OpenAI-compatible server (the LiteLLM proxy), through the `openai` client. */
 import OpenAI from "openai";
 import { DEFAULT_LITELLM_KEY_ENV } from "../../schemas/config.ts";
-import { BackendConfigError, BackendTimeoutError, BackendUnavailableError } from "../errors.ts";
+import { BackendTimeoutError, BackendUnavailableError } from "../errors.ts";
 import { callControl, since } from "./control.ts";
+import { openAIKey } from "./openai-key.ts";
 import { mapOpenAIError, toOpenAIParams, toolCallAssembler } from "./openai-map.ts";
 import {
   DEFAULT_FIRST_TOKEN_TIMEOUT_MS,
@@ -33,12 +34,8 @@ export interface OpenAIBackendConfig {
 /** Throws BackendConfigError at once when no key is found, so a bad setup fails at start. */
 export function createOpenAIBackend(cfg: OpenAIBackendConfig): ModelBackend {
   const keyEnv = cfg.apiKeyEnv ?? DEFAULT_LITELLM_KEY_ENV;
-  const apiKey = cfg.apiKey ?? (cfg.env ?? process.env)[keyEnv];
-  if (!apiKey) {
-    throw new BackendConfigError(
-      `no API key for ${cfg.baseURL}: environment variable ${keyEnv} is not set; export ${keyEnv}=<your LiteLLM key> (or set litellm.api_key_env to the variable that holds it)`,
-    );
-  }
+  const apiKey = openAIKey(cfg);
+
   const name = cfg.name ?? "openai";
   // Retries are the caller's business (fallback, another replica): one attempt per call here.
   const client = new OpenAI({ apiKey, baseURL: cfg.baseURL, maxRetries: 0, ...(cfg.fetch ? { fetch: cfg.fetch } : {}) });

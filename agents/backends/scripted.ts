@@ -13,8 +13,11 @@ import { DEFAULT_FIRST_TOKEN_TIMEOUT_MS, type ChatOptions, type ModelBackend, ty
 
 export type ScriptRuleInput = z.input<typeof ScriptRule>;
 
+/** Requests remembered for assertions. */
+export const REQUESTS_KEPT = 100;
+
 export interface ScriptedBackend extends ModelBackend {
-  /** Every request it was given, in order (for assertions). */
+  /** The last REQUESTS_KEPT requests it was given, in order (for assertions; bounded, so a long run does not grow). */
   readonly requests: readonly ModelRequest[];
 }
 
@@ -30,6 +33,7 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
 
   async function* chat(req: ModelRequest, opts: ChatOptions = {}): AsyncGenerator<ModelChunk> {
     requests.push(req);
+    if (requests.length > REQUESTS_KEPT) requests.shift();
     const started = performance.now();
     const input = req.messages.findLast((m) => m.role === "user")?.content ?? "";
     const rule = rules.find((r) => r.re?.test(input) ?? true);

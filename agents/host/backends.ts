@@ -1,8 +1,8 @@
 /** Builds each role's model backend from the mesh config: primary, plus the LiteLLM fallback. */
 import type { MeshConfig, RoleConfig } from "../../schemas/config.ts";
 import type { Logger } from "../../mesh/logger.ts";
-import { createOllamaBackend } from "../backends/ollama.ts";
-import { createOpenAIBackend } from "../backends/openai.ts";
+import { lazyBackend } from "../backends/lazy.ts";
+import { openAIKey } from "../backends/openai-key.ts";
 import { createScriptedBackend } from "../backends/scripted.ts";
 import { withFallback } from "../backends/fallback.ts";
 import { BackendConfigError } from "../errors.ts";
@@ -29,12 +29,15 @@ export function createRoleBackends(o: BackendFactoryOptions, roles: string[]): M
   let litellm: ModelBackend | undefined;
   const lite = () => {
     if (!o.config.litellm) throw new BackendConfigError("a role uses LiteLLM but the config has no 'litellm' section; add litellm.base_url");
-    return (litellm ??= createOpenAIBackend({ baseURL: o.config.litellm.base_url, apiKeyEnv: o.config.litellm.api_key_env }));
+    const cfg = { baseURL: o.config.litellm.base_url, apiKeyEnv: o.config.litellm.api_key_env };
+    openAIKey(cfg); // a missing key fails at start, not at the first fallback
+    // The clients are loaded on first use (agents/backends/lazy.ts): a fallback that never answers costs nothing.
+    return (litellm ??= lazyBackend("openai", async () => (await import("../backends/openai.ts")).createOpenAIBackend(cfg)));
   };
   const primaryFor = (name: string, rc: RoleConfig): ModelBackend => {
     switch (rc.backend) {
       case "ollama":
-        return (ollama ??= createOllamaBackend({ host: o.ollamaUrl }));
+        return (ollama ??= lazyBackend("ollama", async () => (await import("../backends/ollama.ts")).createOllamaBackend({ host: o.ollamaUrl })));
       case "openai":
         return lite();
       case "scripted":

@@ -30,6 +30,8 @@ export interface AgentHostOptions {
   keepAliveMs?: number;
   /** Heartbeat period, s; default 30. */
   heartbeatIntervalS?: number;
+  /** Capacity state period, ms; default 500; 0 turns the state feed off (callers use the queue group). */
+  stateIntervalMs?: number;
 }
 
 export interface RoleState {
@@ -109,6 +111,8 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
           metadata: { mesh: o.config.mesh.name, model: rc.model, backend: rc.backend, kind: rc.kind },
           stats: () => ({ model: st.model, backend: st.backend, loaded: st.loaded, degraded: st.degraded, reason: st.reason }),
           events: (e) => observe(metrics, role, e),
+          capacity: () => st,
+          stateIntervalMs: o.stateIntervalMs,
           handler: roleHandler({
             role,
             host: o.host,
@@ -124,6 +128,8 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
               metrics.toolDuration.observe({ role, server: r.server, tool: r.tool }, r.latencyMs / 1000);
             },
             onFinal: (f) => {
+              // A model that answered is loaded (not the fallback's); the health check (Ollama /api/ps) notices unloads.
+              if (!f.fallback) st.loaded = true;
               metrics.tokens.inc({ role, kind: "prompt" }, f.usage.prompt_tokens);
               metrics.tokens.inc({ role, kind: "completion" }, f.usage.completion_tokens);
               const genMs = f.timings.total_ms - (f.timings.first_token_ms ?? 0);
@@ -156,7 +162,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
   await checkHealth();
   // Pre-load models so the first request does not pay the load; a failure leaves the role degraded.
   const warming = Promise.all(
-    [...states.values()].map(async (st) => {
+    [...states.values()].filter(() => hostCfg.preload).map(async (st) => {
       const rb = backends.get(st.role)!;
       try {
         // With the role's keep_alive: otherwise Ollama unloads the pre-loaded model after its default 5 min.

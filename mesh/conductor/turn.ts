@@ -112,6 +112,7 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   };
   const meta = (r: RoleResult) => ({
     host: r.host,
+    ...(r.route ? { route: r.route } : {}),
     backend: r.final.backend,
     model: r.final.model,
     tokens: r.final.usage.completion_tokens,

@@ -17,6 +17,7 @@ import {
 import { DeadlineExceededError, InternalError, RoleCallError, UnavailableError, roleCallError } from "../errors.ts";
 import { subjects } from "../subjects.ts";
 import { createCollector } from "./collector.ts";
+import { queueGroup, type Route } from "./dispatch.ts";
 import type { Mailbox } from "./mailbox.ts";
 import type { ReplyRoutes } from "./replies.ts";
 import type { RoleResult } from "./types.ts";
@@ -45,9 +46,14 @@ export interface CallPlan {
   /** Fed by the attempts' subscriptions; fail() on it interrupts the call. */
   box: Mailbox<Delivery>;
   onChunk: (c: Chunk) => void;
+  /** Where the first attempt goes (capacity-aware dispatch); default the queue group. */
+  route?: () => Route;
+  /** A directly addressed replica failed: its state is dropped. */
+  onRouteFailed?: (instance: string) => void;
 }
 
-type AttemptEnd = { type: "done" } | { type: "retry"; error: RoleCallError; delayMs: number };
+/** `free`: the retry does not count as an attempt (a directly addressed replica that is gone). */
+type AttemptEnd = { type: "done" } | { type: "retry"; error: RoleCallError; delayMs: number; free?: boolean };
 
 /** The keep-alive gap when the responder advertises no keep-alive period (older responders, other Agent Protocol agents). */
 export const UNADVERTISED_GAP_MS = 5000;
@@ -65,21 +71,33 @@ export function gapFor(advertised: string | undefined): number {
 export async function runCall(p: CallPlan): Promise<RoleResult> {
   const collector = createCollector(p.role);
   let lastError: RoleCallError | undefined;
+  let route = p.route?.() ?? queueGroup(p.role, "dispatch off");
   for (let attempt = 1; attempt <= p.maxAttempts; attempt++) {
-    const end = await runAttempt(p, attempt, collector);
+    let end: AttemptEnd;
+    try {
+      end = await runAttempt(p, attempt, collector, route);
+    } finally {
+      route.release?.();
+    }
     if (end.type === "done") return collector.result(attempt);
     lastError = end.error;
-    if (attempt < p.maxAttempts) await p.box.sleep(end.delayMs);
+    // A re-issue after a direct send goes to the queue group: whoever is alive and free there.
+    if (route.instance) {
+      p.onRouteFailed?.(route.instance);
+      route = queueGroup(p.role, `re-issue after ${route.reason.split(":")[0]} failed (${end.error.message})`);
+    }
+    if (end.free) attempt--; // nothing reached a replica: the queue group gets the attempt
+    else if (attempt < p.maxAttempts) await p.box.sleep(end.delayMs);
   }
   throw lastError!;
 }
 
-async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<typeof createCollector>): Promise<AttemptEnd> {
+async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<typeof createCollector>, route: Route): Promise<AttemptEnd> {
   const { nc, role, box, deadline } = p;
   if (Date.now() >= deadline) throw deadlineError(p);
   const inbox = p.replies.open((msg) => box.push({ attempt, msg }));
   try {
-    nc.publish(subjects.role(role), p.body, { reply: inbox.subject, headers: requestHeaders(p, attempt) });
+    nc.publish(route.subject, p.body, { reply: inbox.subject, headers: requestHeaders(p, attempt, route.reason) });
     collector.startAttempt();
     let acked = false;
     let gapMs = p.keepAliveGapMs ?? UNADVERTISED_GAP_MS;
@@ -96,6 +114,8 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
       const h = msg.headers;
       if (msg.data.length === 0 && !h) return { type: "done" };
       if (msg.data.length === 0 && h?.status === "503") {
+        // The addressed replica is gone (its state was not yet stale): the queue group next.
+        if (route.instance) return { type: "retry", error: new UnavailableError(CallCode.Unavailable, role, "the chosen replica is gone (no responders)"), delayMs: 0, free: true };
         // NATS no-responders: nobody serves the role, known at once.
         throw new UnavailableError(CallCode.Unavailable, role, `no agent serves role '${role}' (no responders on ${subjects.role(role)})`);
       }
@@ -105,7 +125,7 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
       if (!chunk) continue;
       acked = true; // any chunk proves the replica is alive, even from a responder that sends no ack
       if (chunk.type === "status" && chunk.data === "ack") {
-        collector.setHost(h?.get(Header.Host) ?? "");
+        collector.setHost(h?.get(Header.Host) ?? "", h?.get(Header.Route) || route.reason);
         if (p.keepAliveGapMs === undefined) gapMs = gapFor(h?.get(Header.KeepAlive));
       }
       const out = collector.accept(chunk);
@@ -116,8 +136,9 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
   }
 }
 
-function requestHeaders(p: CallPlan, attempt: number) {
+function requestHeaders(p: CallPlan, attempt: number, route: string) {
   const h = headers();
+  h.set(Header.Route, route);
   for (const [k, v] of Object.entries(p.headers)) h.set(k, v);
   h.set(Header.ContentType, contentTypeOf(p.encoding));
   h.set(Header.RequestId, p.requestId);

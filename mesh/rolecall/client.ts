@@ -9,17 +9,20 @@ import type { Mesh } from "../connect.ts";
 import { CancelledError, ConnectionClosedError } from "../errors.ts";
 import { subjects } from "../subjects.ts";
 import { runCall, type Delivery } from "./call.ts";
+import { createDispatcher } from "./dispatch.ts";
 import { createMailbox, type Mailbox } from "./mailbox.ts";
 import { createReplyRoutes } from "./replies.ts";
 import type { CallOptions, RoleCallInput, RoleClient, RoleResult, RoleStream } from "./types.ts";
 
 /** Defaults for every call of a client (each call may override them). */
-export type RoleClientOptions = Pick<CallOptions, "timeoutMs" | "ackWindowMs" | "keepAliveGapMs" | "maxAttempts" | "encoding">;
+export type RoleClientOptions = Pick<CallOptions, "timeoutMs" | "ackWindowMs" | "keepAliveGapMs" | "maxAttempts" | "encoding" | "dispatch">;
 
 export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): RoleClient {
   const { nc } = mesh;
   const pending = new Map<Mailbox<Delivery>, Promise<unknown>>();
   const replies = createReplyRoutes(nc);
+  // Watches the replicas' capacity state; off when the client's default turns dispatch off.
+  const dispatcher = defaults.dispatch === false ? undefined : createDispatcher(nc);
   let closedErr: ConnectionClosedError | undefined;
   const failAll = (err: ConnectionClosedError) => {
     closedErr ??= err;
@@ -65,6 +68,8 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
       headers: opts.headers ?? {},
       box,
       onChunk,
+      route: dispatcher && opts.dispatch !== false ? () => dispatcher.pick(role) : undefined,
+      onRouteFailed: (instance) => dispatcher?.forget(role, instance),
     });
     pending.set(box, run);
     try {
@@ -135,6 +140,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
       failAll(new ConnectionClosedError("role call (client closed)"));
       await Promise.allSettled([...pending.values()]);
       replies.close();
+      dispatcher?.close();
       resolveClosed();
     })());
 

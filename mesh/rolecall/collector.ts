@@ -15,8 +15,8 @@ export interface Collector {
   startAttempt(): void;
   /** Records a chunk; returns what the consumer should see (trimmed or none) . */
   accept(chunk: Chunk): Chunk | undefined;
-  /** Sets the answering host (from the ack's Lyra-Host header). */
-  setHost(host: string): void;
+  /** Sets the answering host (from the ack's Lyra-Host header) and the attempt's routing decision. */
+  setHost(host: string, route?: string): void;
   result(attempts: number): RoleResult;
 }
 
@@ -27,6 +27,7 @@ export function createCollector(role: string, startedAt = Date.now()): Collector
   let toolResults = 0;
   let final: FinalInfo | undefined;
   let host = "";
+  let route: string | undefined;
 
   return {
     startAttempt() {
@@ -35,8 +36,9 @@ export function createCollector(role: string, startedAt = Date.now()): Collector
       toolResults = 0;
       final = undefined;
     },
-    setHost(h) {
+    setHost(h, r) {
       host = h;
+      route = r;
     },
     accept(chunk) {
       switch (chunk.type) {
@@ -76,7 +78,7 @@ export function createCollector(role: string, startedAt = Date.now()): Collector
         usage: { prompt_tokens: 0, completion_tokens: 0 },
         timings: { total_ms: Date.now() - startedAt },
       };
-      return { text, final: info, toolCalls, host: host || info.host, attempts };
+      return { text, final: info, toolCalls, host: host || info.host, attempts, ...(route ? { route } : {}) };
     },
   };
 }

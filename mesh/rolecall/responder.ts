@@ -3,12 +3,14 @@
  * deadlines, cancellation, keep-alives, and an orderly drain. The wire is the NATS Agent Protocol
  * 0.3 framing: an ack first, typed chunks, an empty terminator, micro error headers (§6, §9).
  */
+import type { Msg } from "@nats-io/nats-core";
 import { CallCode, Header, InvalidBodyError, SHUTTING_DOWN, Status, WireCode } from "../../schemas/index.ts";
 import type { Mesh } from "../connect.ts";
 import { MeshError } from "../errors.ts";
 import { heartbeatBody, startHeartbeat, type HeartbeatOptions } from "../heartbeat.ts";
 import { subjects } from "../subjects.ts";
 import { tracer } from "../telemetry.ts";
+import { startStateFeed, type StateFeed } from "./statefeed.ts";
 import { createAnswerCache } from "./dedup.ts";
 import { checkAttachments, parseInbound, replyEncodingOf, type Inbound } from "./inbound.ts";
 import { createJob, joinJob, replayAnswer, runJob, stopJob, StopReason, type Job, type JobOutcome } from "./job.ts";
@@ -52,6 +54,8 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   const queue: Job[] = [];
   let running = 0;
   let avgMs = 1000; // moving average of request time, for retry_after_s
+  let ttftMs: number | undefined; // moving average of time to first chunk, for the state feed
+  let feed: StateFeed | undefined;
   const answers = createAnswerCache(opts.dedupWindowMs ?? 60_000);
   let accepting = true;
   let idleWaiters: Array<() => void> = [];
@@ -104,7 +108,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   };
 
   const newSink = (msg: RequestIn, inb: Inbound): ReplySink =>
-    createSink(msg, { stream: inb.stream, encoding: inb.encoding, host, keepAliveMs });
+    createSink(msg, { stream: inb.stream, encoding: inb.encoding, host, keepAliveMs, route: inb.headers?.get(Header.Route) || undefined });
 
   const admit = (msg: RequestIn, inb: Inbound) => {
     const job = createJob(inb, newSink(msg, inb));
@@ -115,6 +119,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     // Every admitted request, streamed or not, gets exactly one ack first (§6.4).
     job.sink.ack();
     emit({ type: "accepted", requestId: inb.id, queued: running >= concurrency });
+    feed?.changed();
     if (running < concurrency) return start(job);
     queue.push(job);
     job.sink.keepAlive(Status.Queued);
@@ -154,6 +159,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     if (outcome.type === "completed") {
       const durationMs = Date.now() - job.acceptedAt;
       avgMs = avgMs * 0.8 + durationMs * 0.2;
+      if (job.firstChunkAt) ttftMs = ttftMs === undefined ? job.firstChunkAt - job.acceptedAt : ttftMs * 0.8 + (job.firstChunkAt - job.acceptedAt) * 0.2;
       answers.set(requestId, outcome.answer);
       emit({ type: "completed", requestId, durationMs, firstChunkMs: job.firstChunkAt && job.firstChunkAt - job.acceptedAt });
     } else if (outcome.type === "failed") {
@@ -161,6 +167,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
       emit({ type: "failed", requestId, code: outcome.code });
     }
     while (running < concurrency && queue.length > 0) start(queue.shift()!);
+    feed?.changed();
     checkIdle();
   };
 
@@ -234,6 +241,30 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   serviceId = service.info().id;
   // After registration, so a watcher that discovers from a beat finds the metadata (§8.2).
   const heartbeat = hbS > 0 ? startHeartbeat(mesh, beatOpts) : undefined;
+  // Capacity-aware dispatch: this replica's own subject (no queue group: it alone listens), and
+  // its state, from which callers choose it.
+  const directSub = mesh.nc.subscribe(subjects.roleInstance(role, serviceId), {
+    callback: (err, m) => {
+      if (!err) onRequest(directRequest(m));
+    },
+  });
+  const stateMs = opts.stateIntervalMs ?? 500;
+  if (stateMs > 0) {
+    feed = startStateFeed(mesh, role, serviceId, stateMs, () => {
+      const c = opts.capacity?.() ?? { loaded: true, degraded: false };
+      return {
+        host,
+        ...(c.model !== undefined ? { model: c.model } : {}),
+        loaded: c.loaded,
+        degraded: c.degraded || !accepting,
+        slots: concurrency,
+        in_flight: running,
+        queue_depth: queue.length,
+        queue_size: queueSize,
+        ...(ttftMs !== undefined ? { ttft_ms: Math.round(ttftMs * 10) / 10 } : {}),
+      };
+    });
+  }
   log.info({ subject: subjects.agentPrompt(owner, role), id: serviceId, concurrency, queueSize }, "serving role");
 
   let resolveClosed!: () => void;
@@ -257,6 +288,8 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     return (stopping ??= (async () => {
       accepting = false;
       heartbeat?.stop();
+      feed?.stop();
+      if (!mesh.nc.isClosed()) directSub.unsubscribe();
       // Unregisters the endpoint and $SRV handlers (one round trip), so no new work arrives.
       await service.stop().catch(() => null);
       if (graceful) {
@@ -280,6 +313,21 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     close: () => shutdown(false, StopReason.Shutdown),
     closed: () => closedP,
     [Symbol.asyncDispose]: () => shutdown(false, StopReason.Shutdown),
+  };
+}
+
+/** A message on the replica's own subject, given the micro ServiceMsg shape the endpoints deliver. */
+function directRequest(m: Msg): RequestIn {
+  return {
+    data: m.data,
+    headers: m.headers,
+    reply: m.reply,
+    respond: (data, o) => m.respond(data, o),
+    respondError: (code, description, data, o) => {
+      o.headers.set(Header.ErrorCode, String(code));
+      o.headers.set(Header.Error, description);
+      return m.respond(data, o);
+    },
   };
 }
 

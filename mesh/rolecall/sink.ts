@@ -36,6 +36,8 @@ export interface SinkOptions {
   encoding: Encoding;
   host: string;
   keepAliveMs: number;
+  /** The caller's routing decision (Lyra-Route), echoed on the ack. */
+  route?: string;
 }
 
 export interface ReplySink {
@@ -188,6 +190,7 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
       h.set(Header.ContentType, contentTypeOf(encoding));
       h.set(Header.Host, opts.host);
       h.set(Header.KeepAlive, String(opts.keepAliveMs));
+      if (opts.route) h.set(Header.Route, opts.route);
       publish(encode({ type: "status", data: Status.Ack }, encoding), h);
     },
     keepAlive(text) {

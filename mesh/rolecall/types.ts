@@ -74,6 +74,13 @@ export interface ResponderOptions {
   /** Default deadline of requests that carry none, ms; default 120000. */
   defaultTimeoutMs?: number;
   events?: (e: ResponderEvent) => void;
+  /**
+   * What the capacity state (`lyra.state.<role>.<instance>`) says of the model: loaded or not,
+   * degraded or not. Default: a loaded, healthy model.
+   */
+  capacity?: () => { model?: string; loaded: boolean; degraded: boolean };
+  /** Capacity state period, ms (it also goes out on change); default 500, 0 turns the state feed off. */
+  stateIntervalMs?: number;
 }
 
 /** A role being served. */
@@ -100,6 +107,8 @@ export interface RoleResult {
   host: string;
   /** Attempts used, 1 when the first replica answered. */
   attempts: number;
+  /** The routing decision of the answering attempt and its reason (Lyra-Route). */
+  route?: string;
 }
 
 /** Chunks as they arrive, plus the collected result. */
@@ -128,6 +137,8 @@ export interface CallOptions {
   headers?: Record<string, string>;
   /** Request body encoding; default the mesh's. */
   encoding?: Encoding;
+  /** Capacity-aware dispatch from the replicas' state feed; default true (false: always the queue group). */
+  dispatch?: boolean;
 }
 
 /** A request: a RoleRequest, or a plain prompt. */

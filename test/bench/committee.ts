@@ -1,152 +1,109 @@
 /**
  * Committee throughput: user messages per second from the inbox (publishInbox) through the
  * conductor (router → specialist → voice role calls, log appends, outbox) to the stored final
- * reply, with 1 and 2 conductor replicas. Everything but nats-server runs in this process, each
- * part on its own connection: the front door, the agent host (scripted committee, instant
- * models), the conductor(s). Conversations run in parallel, each closed-loop: a user sends the
- * next message when the reply to the last one has arrived. Latency = publish → final reply seen
- * on the outbox subject.
+ * reply. Every part is its own process, as in production: nats-server, `lyra agent` (scripted
+ * committee, instant models) and `lyra core` as the systemd units run them (compiled), and the
+ * front door (frontdoor-proc.ts). Conversations run in parallel, each closed-loop: a user sends
+ * the next message when the reply to the last one has arrived. Latency = publish → final reply
+ * seen on the outbox subject. The curve: 1, 16, 64 and 256 conversations with 1 conductor, and
+ * 64 with 2.
  */
-import { connectMesh, type Mesh } from "../../mesh/connect.ts";
-import { startConductor, type Conductor } from "../../mesh/conductor/index.ts";
-import { publishInbox } from "../../mesh/frontdoor.ts";
-import { silentLogger } from "../../mesh/logger.ts";
-import { decodeBody } from "../../mesh/publish.ts";
-import { OutboxMessage } from "../../schemas/index.ts";
-import { conductorOptions } from "../../agents/host/committee.ts";
-import { startAgentHost } from "../../agents/host/host.ts";
-import { committeeConfig } from "../harness/committee.ts";
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { writeCommitteeConfig } from "../harness/committee.ts";
 import { startNatsServer } from "../harness/nats-server.ts";
+import { buildDist } from "./memory.ts";
 import { cpuMeter } from "./procfs.ts";
+import { runFrontDoor, startAgent, startConductor, type Proc } from "./procs.ts";
 import type { BenchContext, SectionResult } from "./report.ts";
 import { fmt, rounded, summarize, type Summary } from "./stats.ts";
 
-const CHANNEL = "bench";
-const CONVERSATIONS = 64;
-const MAX_PARALLEL = 64;
 const TARGET_PER_S = 1000;
 
 interface RunFigures {
-  replicas: number;
+  conductors: number;
+  conversations: number;
   messages: number;
   seconds: number;
   perSecond: number;
   latency: Summary;
-  /** CPU use during the measured phase, % of one core. */
+  lost: number;
+  duplicated: number;
+  /** CPU use during the measured phase, % of one core, per process. */
   cpu: Record<string, number>;
-  /** NATS messages this process sent and received per turn, all its connections together. */
-  natsMsgsPerTurn: number;
 }
 
-async function runOnce(ctx: BenchContext, replicas: number, turns: number): Promise<RunFigures> {
+async function runOnce(ctx: BenchContext, conductors: number, conversations: number, turns: number): Promise<RunFigures> {
   await using server = await startNatsServer();
-  const meshes: Mesh[] = [];
-  const mesh = async (name: string) => {
-    const m = await connectMesh({ servers: server.url, name });
-    meshes.push(m);
-    return m;
-  };
-  const conductors: Conductor[] = [];
-  const config = committeeConfig({ natsUrl: server.url, slots: 256, queue: 1000 });
-  const host = await startAgentHost({ config, host: "local", mesh: await mesh("bench-agent"), log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
+  const cfgPath = writeCommitteeConfig({ natsUrl: server.url, slots: 256, queue: 1000, maxParallel: Math.max(64, conversations) });
+  const procs: Proc[] = [];
   try {
-    for (let i = 0; i < replicas; i++) {
-      const cm = await mesh(`bench-core-${i}`);
-      conductors.push(await startConductor(cm, { ...conductorOptions(config, cm, silentLogger), maxParallel: MAX_PARALLEL }));
-    }
-    const front = await mesh("bench-front");
-    const waiting = new Map<string, () => void>();
-    front.nc.subscribe(`lyra.outbox.${CHANNEL}.*`, {
-      callback: (err, m) => {
-        if (err) return;
-        const o = decodeBody(OutboxMessage, m, "outbox message");
-        if (o.final) waiting.get(o.in_reply_to)?.();
-      },
-    });
-    await front.nc.flush();
-
-    const conversation = async (tag: string, c: number, n: number, latencies: number[]) => {
-      for (let t = 0; t < n; t++) {
-        const id = `${tag}-${c}-${t}`;
-        const text = t % 2 === 0 ? `How do I keep basil alive, step ${t}?` : `Why does basil need so much sun, step ${t}?`;
-        const replied = new Promise<void>((resolve) => waiting.set(id, resolve));
-        const t0 = performance.now();
-        await publishInbox(front, { id, channel: CHANNEL, conversation: `${tag}c${c}`, user: { id: "bench" }, text });
-        await replied;
-        latencies.push(performance.now() - t0);
-        waiting.delete(id);
-      }
+    procs.push(await startAgent(server.url, cfgPath));
+    for (let i = 0; i < conductors; i++) procs.push(await startConductor(i, cfgPath));
+    ctx.progress(`committee: ${conductors} conductor(s), warm-up`);
+    const warm = runFrontDoor(server.url, "w", Math.min(16, conversations), 3);
+    await warm.result;
+    await warm.proc.stop();
+    ctx.progress(`committee: ${conductors} conductor(s), ${conversations} conversations × ${turns} turns`);
+    const fd = runFrontDoor(server.url, "m", conversations, turns);
+    procs.push(fd.proc);
+    const pids = Object.fromEntries([...procs.map((p) => [p.name, p.proc.pid!] as const), ["nats-server", server.process.pid!] as const]);
+    const cpu = cpuMeter(pids);
+    const r = await fd.result;
+    const used = cpu.stop();
+    return {
+      conductors,
+      conversations,
+      messages: r.replies,
+      seconds: r.seconds,
+      perSecond: r.replies / r.seconds,
+      latency: summarize(r.latencies),
+      lost: r.lost,
+      duplicated: r.duplicated,
+      cpu: used,
     };
-    const phase = async (tag: string, convs: number, n: number) => {
-      const latencies: number[] = [];
-      await Promise.all(Array.from({ length: convs }, (_, c) => conversation(tag, c, n, latencies)));
-      return latencies;
-    };
-
-    ctx.progress(`committee: ${replicas} conductor(s), warm-up`);
-    await phase("w", 16, 3);
-    ctx.progress(`committee: ${replicas} conductor(s), ${CONVERSATIONS} conversations × ${turns} turns`);
-    const natsMsgs = () => meshes.reduce((n, m) => n + m.nc.stats().inMsgs + m.nc.stats().outMsgs, 0);
-    const cpu = cpuMeter({ bench: process.pid, "nats-server": server.process.pid! });
-    const msgs0 = natsMsgs();
-    const t0 = performance.now();
-    const latencies = await ctx.measure(`committee-${replicas}`, () => phase("m", CONVERSATIONS, turns));
-    const seconds = (performance.now() - t0) / 1000;
-    const natsMsgsPerTurn = (natsMsgs() - msgs0) / latencies.length;
-    return { replicas, messages: latencies.length, seconds, perSecond: latencies.length / seconds, latency: summarize(latencies), cpu: cpu.stop(), natsMsgsPerTurn };
   } finally {
-    await Promise.all(conductors.map((c) => c.close()));
-    await host.close();
-    await Promise.all(meshes.map((m) => m.close()));
+    await Promise.all(procs.map((p) => p.stop()));
+    rmSync(dirname(cfgPath), { recursive: true, force: true });
   }
 }
 
 export async function committee(ctx: BenchContext): Promise<SectionResult> {
-  const turns = ctx.quick ? 3 : 12;
+  ctx.progress("committee: npm run build (agent and conductor run compiled, as the systemd units run them)");
+  buildDist();
+  const plan: [number, number, number][] = ctx.quick
+    ? [[1, 1, 30], [1, 16, 10], [1, 64, 4], [1, 256, 2], [2, 64, 4]]
+    : [[1, 1, 100], [1, 16, 40], [1, 64, 16], [1, 256, 6], [2, 64, 16], [2, 256, 6]];
   const runs: RunFigures[] = [];
-  for (const replicas of [1, 2]) runs.push(await runOnce(ctx, replicas, turns));
-  const cpuMsPerTurn = (r: RunFigures, who: string) => ((r.cpu[who]! / 100) * r.seconds * 1000) / r.messages;
-  const rows = [["conductors", "messages", "seconds", "messages/s", "p50 ms", "p95 ms", "p99 ms", "CPU bench %", "CPU nats %", "bench CPU ms/msg", "NATS msgs/msg"]];
+  for (const [c, convs, turns] of plan) runs.push(await runOnce(ctx, c, convs, turns));
+  const cpuCols = ["agent", "conductor-0", "conductor-1", "frontdoor", "nats-server"];
+  const rows = [["conductors", "conversations", "messages", "messages/s", "p50 ms", "p99 ms", "lost", "dup", ...cpuCols.map((c) => `CPU ${c} %`)]];
   for (const r of runs) {
-    rows.push([
-      String(r.replicas),
-      String(r.messages),
-      fmt(r.seconds),
-      fmt(r.perSecond),
-      fmt(r.latency.p50),
-      fmt(r.latency.p95),
-      fmt(r.latency.p99),
-      String(r.cpu.bench),
-      String(r.cpu["nats-server"]),
-      fmt(cpuMsPerTurn(r, "bench")),
-      fmt(r.natsMsgsPerTurn),
-    ]);
+    rows.push([String(r.conductors), String(r.conversations), String(r.messages), fmt(r.perSecond), fmt(r.latency.p50), fmt(r.latency.p99), String(r.lost), String(r.duplicated), ...cpuCols.map((c) => (r.cpu[c] === undefined ? "—" : String(r.cpu[c])))]);
   }
-  const best = Math.max(...runs.map((r) => r.perSecond));
+  const best = (n: number) => Math.max(0, ...runs.filter((r) => r.conductors === n).map((r) => r.perSecond));
   return {
     name: "committee",
-    title: "2. Committee throughput (inbox → router → specialist → voice → outbox)",
+    title: "2. Committee throughput, every part its own process (inbox → router → specialist → voice → outbox)",
     table: rows,
     notes: [
-      `${CONVERSATIONS} conversations in parallel × ${turns} turns each, closed-loop; conductor maxParallel ${MAX_PARALLEL}; scripted models, no delay; file-backed streams`,
-      "CPU = % of one core over the measured phase (bench = this process: front door, agent host, conductors; over 100 = GC and I/O threads too)",
-      "NATS msgs/msg = messages this process's connections sent and received per user message (role calls, streamed text, log appends, acks)",
+      "closed-loop conversations; scripted models, no delay; file-backed streams; conductor max_parallel = max(64, conversations)",
+      "agent: node --lite-mode dist/agents/cli/lyra.js agent (as lyra-agent@.service); conductor: node dist/agents/cli/lyra.js core (as lyra-core.service); front door: test/bench/frontdoor-proc.ts",
+      "CPU = % of one core per process over the measured phase (over 100 = GC and I/O threads too)",
     ],
     json: {
-      conversations: CONVERSATIONS,
-      turns_per_conversation: turns,
-      max_parallel: MAX_PARALLEL,
       runs: runs.map((r) => ({
-        replicas: r.replicas,
+        conductors: r.conductors,
+        conversations: r.conversations,
         messages: r.messages,
         seconds: Math.round(r.seconds * 100) / 100,
         messages_per_s: Math.round(r.perSecond),
         latency_ms: rounded(r.latency),
+        lost: r.lost,
+        duplicated: r.duplicated,
         cpu_percent: r.cpu,
-        bench_cpu_ms_per_message: Math.round(cpuMsPerTurn(r, "bench") * 100) / 100,
-        nats_messages_per_message: Math.round(r.natsMsgsPerTurn * 10) / 10,
       })),
     },
-    targets: [{ name: "Committee throughput", goal: `≥ ${fmt(TARGET_PER_S)} messages/s`, figure: `${fmt(best)} messages/s`, met: best >= TARGET_PER_S }],
+    targets: [1, 2].map((n) => ({ name: `Committee throughput, ${n} conductor${n > 1 ? "s" : ""}, separate processes`, goal: `≥ ${fmt(TARGET_PER_S)} messages/s`, figure: `${fmt(best(n))} messages/s`, met: best(n) >= TARGET_PER_S })),
   };
 }

@@ -4,14 +4,14 @@
  * it serves 64 concurrent streams (the scripted voice waits a little per word, so all 64 are in
  * flight at once; VmRSS is sampled every 10 ms during them).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connectMesh } from "../../mesh/connect.ts";
 import { createRoleClient } from "../../mesh/rolecall/index.ts";
-import { runLyra, writeCommitteeConfig } from "../harness/committee.ts";
+import { writeCommitteeConfig } from "../harness/committee.ts";
 import { startNatsServer } from "../harness/nats-server.ts";
 import { statusMB } from "./procfs.ts";
 import type { BenchContext, SectionResult } from "./report.ts";
@@ -22,8 +22,18 @@ const WORD_DELAY_MS = 40;
 const IDLE_TARGET_MB = 80;
 const BUSY_TARGET_MB = 150;
 const mb = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "—");
-/** How infra/systemd/lyra-agent@.service runs the agent: a small young generation. */
+/** How infra/systemd/lyra-agent@.service runs the agent: a small young generation... */
 export const AGENT_NODE_OPTIONS = "--max-semi-space-size=1";
+/** ...V8 without its optimising compiler, and the compiled CLI (`npm run build`). */
+export const AGENT_FLAGS = ["--lite-mode"];
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const COMPILED_CLI = `${ROOT}dist/agents/cli/lyra.js`;
+const STARTUP_TARGET_MS = 1000;
+
+/** `npm run build`: what the systemd units run. */
+export function buildDist(): void {
+  execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+}
 const RSS_FLOOR = fileURLToPath(new URL("./rss-floor.ts", import.meta.url));
 
 /** RSS of a Node process that has loaded nothing, and of one loading what the agent loads, step by step. */
@@ -36,24 +46,34 @@ function floors(): { step: string; rss_mb: number }[] {
 export async function memory(ctx: BenchContext): Promise<SectionResult> {
   ctx.progress("memory: what a Node process holds before the agent does anything");
   const floor = floors();
+  ctx.progress("memory: npm run build (the agent runs compiled, as the systemd unit runs it)");
+  buildDist();
   await using server = await startNatsServer();
   const cfgPath = writeCommitteeConfig({ natsUrl: server.url, delayMs: WORD_DELAY_MS, slots: 128, queue: 128 });
-  const agent = runLyra(["agent", "--config", cfgPath, "--host", "local", "--metrics-port", "0"], { LYRA_LOG_LEVEL: "warn", NODE_OPTIONS: AGENT_NODE_OPTIONS });
+  await using caller = await connectMesh({ servers: server.url, name: "bench-memory" });
+  const client = createRoleClient(caller);
+  const spawnedAt = performance.now();
+  const proc = spawn(process.execPath, [...AGENT_FLAGS, COMPILED_CLI, "agent", "--config", cfgPath, "--host", "local", "--metrics-port", "0"], {
+    env: { ...process.env, LYRA_LOG_LEVEL: "warn", NODE_OPTIONS: AGENT_NODE_OPTIONS },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let output = "";
+  proc.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise((resolve) => proc.once("exit", resolve));
   try {
-    // The process logs nothing below warn: wait for its four roles to answer instead.
-    await using caller = await connectMesh({ servers: server.url, name: "bench-memory" });
-    const client = createRoleClient(caller);
+    // Start-up to serving: until all four roles answer (no model pre-load: scripted models).
     ctx.progress("memory: waiting for the agent host, then warming it up");
     for (let i = 0; ; i++) {
       try {
         await Promise.all(["router", "pragmatist", "philosopher", "voice"].map((r) => client.call(r, "hello", { timeoutMs: 2000, maxAttempts: 1 })));
         break;
       } catch (err) {
-        if (i > 100 || agent.proc.exitCode !== null) throw new Error(`lyra agent did not serve: ${String(err)}\n${agent.output()}`);
-        await sleep(100);
+        if (i > 500 || proc.exitCode !== null) throw new Error(`lyra agent did not serve: ${String(err)}\n${output}`);
+        await sleep(10);
       }
     }
-    const pid = agent.proc.pid!;
+    const startupMs = performance.now() - spawnedAt;
+    const pid = proc.pid!;
     const roles = ["router", "pragmatist", "philosopher", "voice"];
     for (let round = 0; round < 10; round++) {
       await Promise.all(Array.from({ length: 8 }, (_, i) => client.call(roles[i % roles.length]!, `Why warm up, round ${round}?`)));
@@ -95,10 +115,10 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
     await sampler;
     const peak = Math.max(...busySamples);
     const hwm = statusMB(pid, "VmHWM") ?? Number.NaN;
-    await client.close();
 
     const rows = [
       ["state", "RSS MB", "samples"],
+      ["start-up to serving (spawn → 4 roles answer), ms", fmt(startupMs), "1"],
       ["idle, after warm-up (median)", mb(idle), String(idleSamples.length)],
       [`serving ${STREAMS} streams (peak)`, mb(peak), String(busySamples.length)],
       ["high-water mark over the whole run (VmHWM)", mb(hwm), "1"],
@@ -110,7 +130,8 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
       table: rows,
       notes: [
         `${STREAMS} voice streams of 42 words at ${WORD_DELAY_MS} ms per word, ${fmt(streamSeconds)} s; at most ${maxInFlight} streaming at once; RSS sampled every 10 ms`,
-        `Node ${process.version}, agent run as infra/systemd runs it: NODE_OPTIONS=${AGENT_NODE_OPTIONS}`,
+        `Node ${process.version}, agent run as infra/systemd runs it: node ${AGENT_FLAGS.join(" ")} dist/agents/cli/lyra.js, NODE_OPTIONS=${AGENT_NODE_OPTIONS}`,
+        "floor rows: the TypeScript sources, step by step, as `node test/bench/rss-floor.ts` loads them (compiled JavaScript saves the stripping)",
       ],
       json: {
         idle_rss_mb: Math.round(idle * 10) / 10,
@@ -120,17 +141,21 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
         max_in_flight: maxInFlight,
         word_delay_ms: WORD_DELAY_MS,
         node_options: AGENT_NODE_OPTIONS,
+        node_flags: AGENT_FLAGS,
+        startup_ms: Math.round(startupMs),
         floor,
       },
       targets: [
         { name: "Idle agent host RSS", goal: `≤ ${IDLE_TARGET_MB} MB`, figure: `${mb(idle)} MB`, met: idle <= IDLE_TARGET_MB },
         { name: `Agent host RSS, ${STREAMS} streams`, goal: `≤ ${BUSY_TARGET_MB} MB`, figure: `${mb(peak)} MB`, met: peak <= BUSY_TARGET_MB },
+        { name: "Agent start-up to serving", goal: `≤ ${fmt(STARTUP_TARGET_MS)} ms`, figure: `${fmt(startupMs)} ms`, met: startupMs <= STARTUP_TARGET_MS },
       ],
     };
   } finally {
-    if (agent.proc.exitCode === null && agent.proc.signalCode === null) agent.proc.kill("SIGTERM");
-    await Promise.race([agent.exited, sleep(5000)]);
-    if (agent.proc.exitCode === null && agent.proc.signalCode === null) agent.proc.kill("SIGKILL");
+    await client.close();
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+    await Promise.race([exited, sleep(5000)]);
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
     rmSync(dirname(cfgPath), { recursive: true, force: true });
   }
 }

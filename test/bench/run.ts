@@ -19,6 +19,7 @@ import { NATS_SERVER_BIN, requireNatsServer } from "../harness/nats-server.ts";
 import { codec } from "./codec.ts";
 import { committee } from "./committee.ts";
 import { compute } from "./compute.ts";
+import { dispatch } from "./dispatch.ts";
 import { failover } from "./failover.ts";
 import { hop } from "./hop.ts";
 import { memory } from "./memory.ts";
@@ -28,7 +29,7 @@ import { tools } from "./tools.ts";
 import type { BenchContext, Section, SectionResult } from "./report.ts";
 import { table } from "./stats.ts";
 
-const SECTIONS: Record<string, Section> = { hop, committee, codec, failover, memory, tools, "memory-search": memorySearch, serve, compute };
+const SECTIONS: Record<string, Section> = { hop, committee, codec, failover, memory, tools, "memory-search": memorySearch, serve, compute, dispatch };
 
 const { values } = parseArgs({
   options: {

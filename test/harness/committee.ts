@@ -28,6 +28,8 @@ export interface CommitteeYamlOptions {
   slots?: number;
   /** Every role's admission queue; default the config's (4). */
   queue?: number;
+  /** conductor.max_parallel; default the config's (8). */
+  maxParallel?: number;
   /**
    * Defines the built-in clock tool server and grants `clock.now` to the pragmatist, whose script
    * then reads the clock for a "time" question (one tool round) before answering; default false.
@@ -88,7 +90,7 @@ hosts:
   local:
     ${o.ollamaUrl ? `ollama_url: ${o.ollamaUrl}` : ""}
     roles: [${(o.hostRoles ?? ["router", "pragmatist", "philosopher", "voice"]).join(", ")}]
-conductor: { ack_wait_ms: ${o.ackWaitMs ?? 5000}, max_deliver: 5 }
+conductor: { ack_wait_ms: ${o.ackWaitMs ?? 5000}, max_deliver: 5${o.maxParallel ? `, max_parallel: ${o.maxParallel}` : ""} }
 `;
 }
 

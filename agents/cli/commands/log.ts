@@ -46,22 +46,24 @@ export const log = defineCommand({
 
 export function formatEvent(e: LogEvent): string {
   const t = new Date(e.ts).toISOString().slice(11, 23);
-  const m = e as { host?: string; backend?: string; model?: string; latency_ms?: number };
+  const m = e as { host?: string; backend?: string; model?: string; latency_ms?: number; route?: string };
   const where = m.host ? ` @${m.host}` : "";
   const how = m.backend ? ` ${m.backend}${m.model ? `/${m.model}` : ""}` : "";
   const lat = m.latency_ms;
   const ms = lat !== undefined ? ` ${Math.round(lat)}ms` : "";
+  // Where the caller sent the step and why (capacity-aware dispatch).
+  const via = m.route ? `  [${m.route}]` : "";
   switch (e.type) {
     case "user_message":
       return `${t} user ${e.user.id}: ${e.text}${mediaNote(e.media)}`;
     case "routed":
-      return `${t} routed → ${e.specialist} (${e.confidence.toFixed(2)}: ${e.reason})${where}${how}${ms}`;
+      return `${t} routed → ${e.specialist} (${e.confidence.toFixed(2)}: ${e.reason})${where}${how}${ms}${via}`;
     case "specialist_started":
       return `${t} ${e.specialist} started`;
     case "specialist_finished":
-      return `${t} ${e.specialist}${where}${how}${ms}: ${e.text}`;
+      return `${t} ${e.specialist}${where}${how}${ms}: ${e.text}${via}`;
     case "voice_reply":
-      return `${t} voice${where}${how}${ms}: ${e.text}`;
+      return `${t} voice${where}${how}${ms}: ${e.text}${via}`;
     case "tool_call":
     case "tool_result":
       return `${t} ${formatToolEvent(e)}`;

@@ -21,10 +21,12 @@ export const tap = defineCommand({
     json: "one JSON object per line",
   },
   details:
-    "SUBJECT defaults to 'lyra.>'; try 'agents.>' for Agent Protocol traffic (prompts on agents.prompt.lyra.<owner>.<role>, " +
+    "SUBJECT defaults to 'lyra.>' (without the replicas' capacity state: tap 'lyra.state.>' for it; requests and acks show the routing decision as Lyra-Route); try 'agents.>' for Agent Protocol traffic (prompts on agents.prompt.lyra.<owner>.<role>, " +
     "heartbeats on agents.hb.lyra.<owner>.<role>) or '>' for everything.",
   async run(values, positionals) {
     const subject = positionals[0] ?? "lyra.>";
+    // Replicas' capacity state comes every 500 ms from each: shown when asked for ('lyra.state.>').
+    const hideState = positionals[0] === undefined;
     const mesh = await cliConnect(values, "lyra-tap");
     const sub = mesh.nc.subscribe(subject);
     const stop = () => sub.unsubscribe();
@@ -34,6 +36,7 @@ export const tap = defineCommand({
     const conv = values.conversation as string | undefined;
     const role = values.role as string | undefined;
     for await (const m of sub) {
+      if (hideState && m.subject.startsWith("lyra.state.")) continue;
       const h = headerRecord(m.headers);
       if (conv && h[Header.Conversation] !== conv && !m.subject.includes(`.${conv}`)) continue;
       if (role && h[Header.Role] !== role && roleOfSubject(m.subject) !== role && h[Header.Host] === undefined) continue;

@@ -40,7 +40,7 @@ export interface AgentYamlOptions {
   /** Role overrides, merged over the defaults (router, pragmatist, philosopher, voice). */
   roles?: Record<string, RoleYaml>;
   /** Hosts and their roles; default `local` serving every role. */
-  hosts?: Record<string, { roles: string[]; ollama_url?: string }>;
+  hosts?: Record<string, { roles: string[]; ollama_url?: string; preload?: boolean }>;
 }
 
 export const ROUTER_MODEL = "qwen3:4b";
@@ -62,7 +62,7 @@ export function agentYaml(o: AgentYamlOptions): string {
     nats: { servers: [o.natsUrl] },
     roles: Object.fromEntries(Object.entries(roles).map(([name, r]) => [name, { backend: "ollama", ...r }])),
     router: { default_specialist: "pragmatist" },
-    hosts: Object.fromEntries(Object.entries(hosts).map(([name, h]) => [name, { ollama_url: h.ollama_url ?? o.ollamaUrl, roles: h.roles }])),
+    hosts: Object.fromEntries(Object.entries(hosts).map(([name, h]) => [name, { ollama_url: h.ollama_url ?? o.ollamaUrl, roles: h.roles, ...(h.preload !== undefined ? { preload: h.preload } : {}) }])),
   };
   if (o.litellmUrl) doc.litellm = { base_url: o.litellmUrl, api_key_env: LITELLM_KEY_ENV };
   return stringify(doc);

@@ -60,7 +60,7 @@ describe("replicas", () => {
   it("two responders in one queue group share the load", async () => {
     await replica("share", "a", wordsHandler("a"));
     await replica("share", "b", wordsHandler("b"));
-    const client = createRoleClient(caller);
+    const client = createRoleClient(caller, { dispatch: false }); // the queue group itself, not capacity-aware dispatch
     const hosts = new Map<string, number>();
     for (let i = 0; i < 40; i++) {
       const r = await client.call("share", `q${i}`);
@@ -116,7 +116,7 @@ describe("replicas", () => {
     };
     const events: ResponderEvent[] = [];
     await replica("busy", "a", blocking, { concurrency: 1, queueSize: 0, events: (e) => events.push(e) });
-    const client = createRoleClient(caller);
+    const client = createRoleClient(caller, { dispatch: false }); // the queue group picks at random: dispatch would avoid the full replica
     const occupying = client.call("busy", "hold the slot");
     await until(() => events.some((e) => e.type === "accepted"), 5000, "replica a to take the first call");
     await replica("busy", "b", wordsHandler("b"));

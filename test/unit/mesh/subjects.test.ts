@@ -34,5 +34,16 @@ describe("subjects", () => {
     expect(roleOfSubject("agents.prompt.other.ops.voice")).toBeUndefined();
     expect(roleOfSubject("lyra.inbox.discord")).toBeUndefined();
     expect(roleOfSubject("other.voice")).toBeUndefined();
+    expect(roleOfSubject("lyra.voice.5KLFGGK6NV3XIBBKHFUBW6")).toBe("voice");
+    expect(roleOfSubject("lyra.log.c1")).toBeUndefined();
+    expect(roleOfSubject("lyra.cancel.r1")).toBeUndefined();
+  });
+
+  it("builds the capacity-aware dispatch subjects, validating every token", () => {
+    expect(subjects.roleInstance("voice", "abc123")).toBe("lyra.voice.abc123");
+    expect(subjects.roleState("voice", "abc123")).toBe("lyra.state.voice.abc123");
+    expect(subjects.roleStateAll).toBe("lyra.state.>");
+    expect(() => subjects.roleInstance("voice", "a.b")).toThrow(/instance/);
+    expect(() => subjects.role("state")).toThrow(/not a valid role name/);
   });
 });

@@ -87,7 +87,7 @@ describe("RoleName", () => {
   it("follows the subject token rule and refuses reserved names", () => {
     expect(RoleName.safeParse("voice").success).toBe(true);
     expect(RoleName.safeParse("vision-2").success).toBe(true);
-    for (const bad of ["Voice", "a.b", "*", ">", "-x", "", "inbox", "outbox", "log", "cancel", "a b"]) {
+    for (const bad of ["Voice", "a.b", "*", ">", "-x", "", "inbox", "outbox", "log", "cancel", "state", "a b"]) {
       expect(RoleName.safeParse(bad).success, bad).toBe(false);
     }
   });

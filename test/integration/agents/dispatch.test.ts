@@ -1,0 +1,122 @@
+/**
+ * Capacity-aware dispatch: three `lyra agent` processes serve one role, each on its own Ollama
+ * double. Host a pre-loads its model; b and c do not, and their doubles take LOAD_MS to load it.
+ * Calls go to a (warm, a free slot) directly, and say so; when a is SIGKILLed with calls in flight
+ * the others take over and no call is lost. With the state feed off, and for an Agent Protocol
+ * plain request, the shared queue group still answers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import { subjects } from "../../../mesh/subjects.ts";
+import type { RoleClient } from "../../../mesh/rolecall/types.ts";
+import { Header } from "../../../schemas/index.ts";
+import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { runLyra, type CliProcess } from "../../harness/committee.ts";
+import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
+import { agentConfig, agentYaml, bodyOf, childEnv, eventually, isTerminator, MODEL, PATIENT, rawExchange, writeTempFile } from "./helpers.ts";
+import { startAgentHost } from "../../../agents/host/host.ts";
+import { silentLogger } from "../../../mesh/logger.ts";
+
+const LOAD_MS = 1500;
+const HOSTS = ["a", "b", "c"] as const;
+
+let server: NatsServer;
+let mesh: Mesh;
+let client: RoleClient;
+const ollama: Record<string, OllamaDouble> = {};
+const agents: Record<string, CliProcess> = {};
+
+const chatsOn = (h: string) => ollama[h]!.requests.filter((r) => r.path === "/api/chat").length;
+
+beforeAll(async () => {
+  server = await startNatsServer({ jetstream: false });
+  mesh = await connectMesh({ servers: server.url });
+  for (const h of HOSTS) {
+    ollama[h] = await startOllamaDouble({ models: [MODEL], loadDelayMs: h === "a" ? 0 : LOAD_MS, tokenDelayMs: 20, reply: (b) => `answer to ${b.messages?.at(-1)?.content}` });
+  }
+  const path = writeTempFile(
+    agentYaml({
+      natsUrl: server.url,
+      roles: { voice: { slots: 2, queue: 8 } },
+      hosts: Object.fromEntries(HOSTS.map((h) => [h, { roles: ["voice"], ollama_url: ollama[h]!.url, preload: h === "a" }])),
+    }),
+  );
+  for (const h of HOSTS) agents[h] = runLyra(["agent", "--host", h, "--config", path, "--metrics-port", "0"], childEnv());
+  await Promise.all(Object.values(agents).map((p) => p.waitFor(/agent host serving/, 30_000)));
+  client = createRoleClient(mesh, PATIENT);
+});
+
+afterAll(async () => {
+  await client?.close();
+  for (const p of Object.values(agents)) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill("SIGKILL");
+  await Promise.all(Object.values(agents).map((p) => p.exited));
+  await mesh?.close();
+  for (const d of Object.values(ollama)) await d.stop();
+  await server?.[Symbol.asyncDispose]();
+});
+
+describe("capacity-aware dispatch over three replicas, one warm", () => {
+  it("sends every call to the warm replica with a free slot, with the reason on the answer", async () => {
+    // The client learns the replicas' state within a state period (500 ms); a call sent before
+    // that would go to the queue group and might warm b or c.
+    await new Promise((r) => setTimeout(r, 800));
+    const before = { b: chatsOn("b"), c: chatsOn("c") };
+    for (let i = 0; i < 10; i++) {
+      // Two at a time: host a has two slots.
+      const rs = await Promise.all([client.call("voice", `q${i}x`), client.call("voice", `q${i}y`)]);
+      for (const r of rs) {
+        expect(r.host).toBe("a");
+        expect(r.route).toMatch(/^a: model warm, [12] of 2 slots free/);
+      }
+    }
+    expect({ b: chatsOn("b"), c: chatsOn("c") }).toEqual(before);
+    expect(ollama.b!.loaded()).toEqual([]);
+    expect(ollama.c!.loaded()).toEqual([]);
+  });
+
+  it("the decision travels on the request and on the ack (what lyra tap shows)", async () => {
+    const msgs = await rawExchange(mesh.nc, subjects.role("voice"), JSON.stringify({ prompt: "tap me" }), { [Header.Route]: "test: chosen by hand", [Header.Stream]: "1" });
+    const ack = msgs.find((m) => (bodyOf(m) as { data?: string } | undefined)?.data === "ack");
+    expect(ack?.headers?.get(Header.Route)).toBe("test: chosen by hand");
+  });
+
+  it("an Agent Protocol plain request gets its answer through the queue group", async () => {
+    const msgs = await rawExchange(mesh.nc, subjects.agentPrompt("tester", "voice"), JSON.stringify({ prompt: "plain" }));
+    expect(msgs.length).toBeGreaterThan(0);
+    expect(isTerminator(msgs.at(-1)!)).toBe(true);
+    const texts = msgs.map((m) => (m.data.length ? bodyOf(m) : undefined)).filter((b) => (b as { type?: string })?.type === "response");
+    expect(JSON.stringify(texts)).toContain("answer to plain");
+  });
+
+  it("when the warm replica is killed with calls in flight, the others answer every call once", async () => {
+    const calls = Array.from({ length: 6 }, (_, i) => client.call("voice", `survive ${i}`, { keepAliveGapMs: 1500 }));
+    // Let them reach a, then kill it.
+    await eventually(() => ollama.a!.requests.filter((r) => r.path === "/api/chat" && (r.body as { messages: { content: string }[] }).messages.at(-1)!.content.startsWith("survive")).length >= 2 || undefined, "calls running on a");
+    agents.a!.proc.kill("SIGKILL");
+    const more = Array.from({ length: 6 }, (_, i) => client.call("voice", `after ${i}`));
+    const results = await Promise.all([...calls, ...more]);
+    results.forEach((r, i) => {
+      expect(r.text).toBe(`answer to ${i < 6 ? `survive ${i}` : `after ${i - 6}`}`);
+      expect(["b", "c"]).toContain(r.host);
+    });
+    expect(results.some((r) => r.attempts > 1)).toBe(true);
+  });
+});
+
+describe("with the state feed off", () => {
+  it("calls go to the queue group and are answered", async () => {
+    await using s2 = await startNatsServer({ jetstream: false });
+    await using d = await startOllamaDouble({ models: [MODEL] });
+    await using m2 = await connectMesh({ servers: s2.url });
+    const config = agentConfig({ natsUrl: s2.url, ollamaUrl: d.url, roles: { voice: {} }, hosts: { x: { roles: ["voice"] } } });
+    await using _host = await startAgentHost({ config, host: "x", mesh: m2, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0, stateIntervalMs: 0 });
+    await using c2 = createRoleClient(m2, PATIENT);
+    await new Promise((r) => setTimeout(r, 700)); // a state period: none comes
+    for (let i = 0; i < 3; i++) {
+      const r = await c2.call("voice", `hello ${i}`);
+      expect(r.route).toBe("queue group: no replica state");
+      expect(r.host).toBe("x");
+    }
+  });
+});
