@@ -87,7 +87,7 @@ export async function compute(ctx: BenchContext): Promise<SectionResult> {
   for (const w of WAYS) rows.push([LABEL[w], String(stats[w].n), fmt(stats[w].p50), fmt(stats[w].p99), `${fmt(ratio(w))}×`]);
   return {
     name: "compute",
-    title: "8. compute: sandbox start-up and a trivial python call (ms)",
+    title: "9. compute: sandbox start-up and a trivial python call (ms)",
     table: rows,
     notes: [
       `warm-up 3 per way; ${ROUNDS} interleaved rounds; default limits; ${process.getuid?.() === 0 ? "as root, so each sandbox starts through setpriv" : "not root: bwrap directly"}`,

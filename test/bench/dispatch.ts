@@ -107,7 +107,7 @@ export async function dispatch(ctx: BenchContext): Promise<SectionResult> {
   const row = (name: string, r: typeof plain) => [name, fmt(r.latency.p50), fmt(r.latency.p95), fmt(r.latency.p99), ["gpu-1", "gpu-2", "gpu-3"].map((h) => r.byHost[h] ?? 0).join(" / ")];
   return {
     name: "dispatch",
-    title: "7. Capacity-aware dispatch: skewed replicas (one warm and free, one busy, one cold and busy)",
+    title: "10. Capacity-aware dispatch: skewed replicas (one warm and free, one busy, one cold and busy)",
     table: [["routing", "p50 ms", "p95 ms", "p99 ms", "calls gpu-1 / gpu-2 / gpu-3"], row("plain queue group", plain), row("capacity-aware dispatch", aware)],
     notes: [
       `${CALLS} calls, ${PARALLEL} at a time; answers take ${ANSWER_MS} ms; gpu-2 and gpu-3 each have both slots kept busy by another caller's ${HOG_MS} ms calls; gpu-3 starts with its model unloaded (its first call, usually the other caller's, loads it: ${LOAD_MS} ms); fresh replicas for each routing`,
