@@ -90,8 +90,15 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
   const voice: Voice = createVoice({ mesh, client, tenant: o.tenant, server: cfg.speech_server, log, onAudio: o.onAudio });
   const count = (outcome: Outcome) => metrics.requests.inc({ door: DOOR, outcome });
   const ready = new Promise<void>((resolve) => client.once("clientReady", () => resolve()));
-  await client.login(o.token);
-  await ready;
+  try {
+    await client.login(o.token);
+    await ready;
+  } catch (err) {
+    // A refused token or an unreachable gateway: leave nothing running behind (the caller may stay up).
+    voice.close();
+    await client.destroy();
+    throw err;
+  }
   const botId = client.user!.id;
   const appId = client.application!.id;
   log.info({ bot: client.user!.tag, channels: cfg.channels.length }, "discord adapter connected");
