@@ -69,9 +69,15 @@ export async function startAgent(url: string, cfgPath: string): Promise<Proc> {
   }
 }
 
-/** `lyra core` as lyra-core.service runs it; resolves once it consumes the inbox. */
+/**
+ * Extra Node flags for the conductors, for experiments (space-separated), such as
+ * LYRA_BENCH_CONDUCTOR_FLAGS="--lite-mode --max-semi-space-size=8".
+ */
+const CONDUCTOR_FLAGS = (process.env.LYRA_BENCH_CONDUCTOR_FLAGS ?? "").split(/\s+/).filter(Boolean);
+
+/** `lyra core` as lyra-core.service runs it (plus CONDUCTOR_FLAGS); resolves once it consumes the inbox. */
 export async function startConductor(i: number, cfgPath: string): Promise<Proc> {
-  const p = start(`conductor-${i}`, [COMPILED_CLI, "core", "--config", cfgPath, "--metrics-port", "0"]);
+  const p = start(`conductor-${i}`, [...CONDUCTOR_FLAGS, COMPILED_CLI, "core", "--config", cfgPath, "--metrics-port", "0"]);
   for (let t = 0; !/conductor ready/.test(p.output()); t++) {
     if (t > 600 || p.proc.exitCode !== null) throw new Error(`lyra core did not start:\n${p.output()}`);
     await sleep(50);
