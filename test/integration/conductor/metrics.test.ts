@@ -75,7 +75,9 @@ describe("lyra core metrics", () => {
       expect(sample(text, 'lyra_dead_letters_total{cause="max_deliver"}')).toBe(0);
       // Lag is measured on first deliveries: the two fresh turns and the unreadable message.
       expect(sample(text, "lyra_inbox_lag_seconds_count")).toBe(3);
-      expect(sample(text, 'lyra_turn_stage_duration_seconds_count{stage="router",role="router",outcome="ok"}')).toBe(3);
+      // The redelivered turn re-runs only the steps its first conductor had not logged: the router
+      // has no delay, so on a loaded machine the first conductor may have finished it already.
+      expect(sample(text, 'lyra_turn_stage_duration_seconds_count{stage="router",role="router",outcome="ok"}')).toBeOneOf([2, 3]);
       expect(sample(text, 'lyra_turn_stage_duration_seconds_count{stage="specialist",role="philosopher",outcome="ok"}')).toBe(1);
       expect(sample(text, 'lyra_turn_stage_duration_seconds_count{stage="specialist",role="pragmatist",outcome="ok"}')).toBe(2);
       expect(sample(text, 'lyra_turn_stage_duration_seconds_count{stage="voice",role="voice",outcome="ok"}')).toBe(3);
