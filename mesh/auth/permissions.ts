@@ -4,6 +4,7 @@
  * JetStream API subjects are scoped to the streams, consumers and buckets each process touches.
  */
 import type { MeshConfig } from "../../schemas/config.ts";
+import { MEDIA_BUCKET } from "../media.ts";
 import { StreamName } from "../streams.ts";
 import { subjects, token } from "../subjects.ts";
 
@@ -32,8 +33,6 @@ export interface MeshUser {
 export const FRONT_DOORS: Readonly<Record<string, string>> = { discord: "discord", serve: "openai" };
 /** The channel `lyra ask` publishes on. */
 export const CLI_CHANNEL = "cli";
-/** The media Object Store bucket (mesh/media.ts): attachments in, images and audio out. */
-export const MEDIA_BUCKET = "LYRA_MEDIA";
 /** The knowledge servers' default KV cache bucket (tools/builtin/knowledge). */
 export const DEFAULT_TOOL_CACHE_BUCKET = "LYRA_TOOL_CACHE";
 const INBOX_ROOT = "_INBOX";
@@ -100,7 +99,7 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
       for (const r of roles) doorPub.push(subjects.role(r), `${subjects.role(r)}.*`);
       doorPub.push(subjects.cancelAll, `$JS.API.CONSUMER.INFO.${StreamName.Inbox}.${CORE_DURABLE}`, `$JS.API.STREAM.MSG.GET.${StreamName.Outbox}`);
     }
-    const doorSub = [`lyra.outbox.${channel}.*`, `lyra.outbox.${channel}.*.>`];
+    const doorSub = [subjects.outboxChannel(channel), `lyra.outbox.${channel}.*.>`];
     // Its role client picks a replica by the capacity feed, like the conductor's.
     if (name === "serve") doorSub.push(subjects.roleStateAll);
     user(name, ProcessKind.FrontDoor, doorPub, doorSub);
