@@ -34,7 +34,9 @@ requireNatsServer();
 console.error("soak: npm run build");
 buildDist();
 await using server = await startNatsServer();
-const cfgPath = writeCommitteeConfig({ natsUrl: server.url, slots: 256, queue: 1000, maxParallel: Math.max(64, conversations) });
+// A 60 s de-duplication window (production: 2 h), so nats-server's table of message ids is full
+// before the checkpoint: within the window it grows with every id stored, by design.
+const cfgPath = writeCommitteeConfig({ natsUrl: server.url, slots: 256, queue: 1000, maxParallel: Math.max(64, conversations), duplicateWindow: "60s" });
 const procs: Proc[] = [];
 try {
   procs.push(await startAgent(server.url, cfgPath));

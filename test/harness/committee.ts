@@ -35,6 +35,8 @@ export interface CommitteeYamlOptions {
    * then reads the clock for a "time" question (one tool round) before answering; default false.
    */
   clock?: boolean;
+  /** jetstream.duplicate_window (a duration such as "60s"); default the config's (2h). */
+  duplicateWindow?: string;
 }
 
 /** The YAML `clock: true` adds: the tool server, the grant, the tool-calling rule. */
@@ -90,7 +92,7 @@ hosts:
   local:
     ${o.ollamaUrl ? `ollama_url: ${o.ollamaUrl}` : ""}
     roles: [${(o.hostRoles ?? ["router", "pragmatist", "philosopher", "voice"]).join(", ")}]
-conductor: { ack_wait_ms: ${o.ackWaitMs ?? 5000}, max_deliver: 5${o.maxParallel ? `, max_parallel: ${o.maxParallel}` : ""} }
+${o.duplicateWindow ? `jetstream: { duplicate_window: ${o.duplicateWindow} }\n` : ""}conductor: { ack_wait_ms: ${o.ackWaitMs ?? 5000}, max_deliver: 5${o.maxParallel ? `, max_parallel: ${o.maxParallel}` : ""} }
 `;
 }
 
