@@ -12,7 +12,7 @@ import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { writeCommitteeConfig } from "../harness/committee.ts";
 import { startNatsServer } from "../harness/nats-server.ts";
-import { buildDist } from "./memory.ts";
+import { AGENT_FLAGS, buildDist, FAST_AGENT_FLAGS } from "./memory.ts";
 import { cpuMeter } from "./procfs.ts";
 import { runFrontDoor, startAgent, startConductor, type Proc } from "./procs.ts";
 import type { BenchContext, SectionResult } from "./report.ts";
@@ -21,6 +21,7 @@ import { fmt, rounded, summarize, type Summary } from "./stats.ts";
 const TARGET_PER_S = 1000;
 
 interface RunFigures {
+  agentFlags: readonly string[];
   conductors: number;
   conversations: number;
   messages: number;
@@ -33,12 +34,12 @@ interface RunFigures {
   cpu: Record<string, number>;
 }
 
-async function runOnce(ctx: BenchContext, conductors: number, conversations: number, turns: number): Promise<RunFigures> {
+async function runOnce(ctx: BenchContext, conductors: number, conversations: number, turns: number, agentFlags = AGENT_FLAGS): Promise<RunFigures> {
   await using server = await startNatsServer();
   const cfgPath = writeCommitteeConfig({ natsUrl: server.url, slots: 256, queue: 1000, maxParallel: Math.max(64, conversations) });
   const procs: Proc[] = [];
   try {
-    procs.push(await startAgent(server.url, cfgPath));
+    procs.push(await startAgent(server.url, cfgPath, agentFlags));
     for (let i = 0; i < conductors; i++) procs.push(await startConductor(i, cfgPath));
     ctx.progress(`committee: ${conductors} conductor(s), warm-up`);
     const warm = runFrontDoor(server.url, "w", Math.min(16, conversations), 3);
@@ -52,6 +53,7 @@ async function runOnce(ctx: BenchContext, conductors: number, conversations: num
     const r = await fd.result;
     const used = cpu.stop();
     return {
+      agentFlags,
       conductors,
       conversations,
       messages: r.replies,
@@ -76,12 +78,16 @@ export async function committee(ctx: BenchContext): Promise<SectionResult> {
     : [[1, 1, 100], [1, 16, 40], [1, 64, 16], [1, 256, 6], [2, 64, 16], [2, 256, 6]];
   const runs: RunFigures[] = [];
   for (const [c, convs, turns] of plan) runs.push(await runOnce(ctx, c, convs, turns));
+  const [, , turns256] = plan[3]!;
+  runs.push(await runOnce(ctx, 1, 256, turns256, FAST_AGENT_FLAGS));
   const cpuCols = ["agent", "conductor-0", "conductor-1", "frontdoor", "nats-server"];
-  const rows = [["conductors", "conversations", "messages", "messages/s", "p50 ms", "p99 ms", "lost", "dup", ...cpuCols.map((c) => `CPU ${c} %`)]];
+  const rows = [["agent", "conductors", "conversations", "messages", "messages/s", "p50 ms", "p99 ms", "lost", "dup", ...cpuCols.map((c) => `CPU ${c} %`), "CPU ms per message"]];
   for (const r of runs) {
-    rows.push([String(r.conductors), String(r.conversations), String(r.messages), fmt(r.perSecond), fmt(r.latency.p50), fmt(r.latency.p99), String(r.lost), String(r.duplicated), ...cpuCols.map((c) => (r.cpu[c] === undefined ? "—" : String(r.cpu[c])))]);
+    const cpuMs = (Object.values(r.cpu).reduce((a, b) => a + b, 0) * 10) / r.perSecond; // % of a core → ms per second, per message
+    rows.push([r.agentFlags.join(" "), String(r.conductors), String(r.conversations), String(r.messages), fmt(r.perSecond), fmt(r.latency.p50), fmt(r.latency.p99), String(r.lost), String(r.duplicated), ...cpuCols.map((c) => (r.cpu[c] === undefined ? "—" : String(r.cpu[c]))), fmt(cpuMs)]);
   }
-  const best = (n: number) => Math.max(0, ...runs.filter((r) => r.conductors === n).map((r) => r.perSecond));
+  const unit = runs.filter((r) => r.agentFlags === AGENT_FLAGS);
+  const best = (n: number) => Math.max(0, ...unit.filter((r) => r.conductors === n).map((r) => r.perSecond));
   return {
     name: "committee",
     title: "2. Committee throughput, every part its own process (inbox → router → specialist → voice → outbox)",
@@ -89,10 +95,12 @@ export async function committee(ctx: BenchContext): Promise<SectionResult> {
     notes: [
       "closed-loop conversations; scripted models, no delay; file-backed streams; conductor max_parallel = max(64, conversations)",
       "agent: node --lite-mode dist/agents/cli/lyra.js agent (as lyra-agent@.service); conductor: node dist/agents/cli/lyra.js core (as lyra-core.service); front door: test/bench/frontdoor-proc.ts",
-      "CPU = % of one core per process over the measured phase (over 100 = GC and I/O threads too)",
+      "CPU = % of one core per process over the measured phase (over 100 = GC and I/O threads too); CPU ms per message = all of them together, per committee turn",
+      `last row: the agent with ${FAST_AGENT_FLAGS.join(" ")} instead of the unit's ${AGENT_FLAGS.join(" ")} (faster, more RSS: see the memory section); the targets use the unit's rows`,
     ],
     json: {
       runs: runs.map((r) => ({
+        agent_flags: r.agentFlags,
         conductors: r.conductors,
         conversations: r.conversations,
         messages: r.messages,

@@ -26,6 +26,11 @@ const mb = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "—");
 export const AGENT_NODE_OPTIONS = "--max-semi-space-size=1";
 /** ...V8 without its optimising compiler, and the compiled CLI (`npm run build`). */
 export const AGENT_FLAGS = ["--lite-mode"];
+/**
+ * The other choice: V8's Maglev tier (no TurboFan). The committee section's extra row and the
+ * memory section's rows measure what it buys in throughput and costs in RSS.
+ */
+export const FAST_AGENT_FLAGS = ["--max-opt=2"];
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const COMPILED_CLI = `${ROOT}dist/agents/cli/lyra.js`;
 const STARTUP_TARGET_MS = 1000;
@@ -43,17 +48,21 @@ function floors(): { step: string; rss_mb: number }[] {
   return [{ step: "Node, plain JavaScript, nothing imported", rss_mb: Math.round((Number(plain) * 1024) / 1e5) / 10 }, ...steps];
 }
 
-export async function memory(ctx: BenchContext): Promise<SectionResult> {
-  ctx.progress("memory: what a Node process holds before the agent does anything");
-  const floor = floors();
-  ctx.progress("memory: npm run build (the agent runs compiled, as the systemd unit runs it)");
-  buildDist();
-  await using server = await startNatsServer();
-  const cfgPath = writeCommitteeConfig({ natsUrl: server.url, delayMs: WORD_DELAY_MS, slots: 128, queue: 128 });
-  await using caller = await connectMesh({ servers: server.url, name: "bench-memory" });
+interface AgentMemory {
+  startupMs: number;
+  idle: number;
+  peak: number;
+  hwm: number;
+  maxInFlight: number;
+  streamSeconds: number;
+}
+
+/** Starts `lyra agent` with `flags`, warms it up, and reads its RSS idle and under STREAMS streams. */
+async function measureAgent(ctx: BenchContext, url: string, cfgPath: string, flags: readonly string[]): Promise<AgentMemory> {
+  await using caller = await connectMesh({ servers: url, name: "bench-memory" });
   const client = createRoleClient(caller);
   const spawnedAt = performance.now();
-  const proc = spawn(process.execPath, [...AGENT_FLAGS, COMPILED_CLI, "agent", "--config", cfgPath, "--host", "local", "--metrics-port", "0"], {
+  const proc = spawn(process.execPath, [...flags, COMPILED_CLI, "agent", "--config", cfgPath, "--host", "local", "--metrics-port", "0"], {
     env: { ...process.env, LYRA_LOG_LEVEL: "warn", NODE_OPTIONS: AGENT_NODE_OPTIONS },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -62,7 +71,7 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
   const exited = new Promise((resolve) => proc.once("exit", resolve));
   try {
     // Start-up to serving: until all four roles answer (no model pre-load: scripted models).
-    ctx.progress("memory: waiting for the agent host, then warming it up");
+    ctx.progress(`memory: node ${flags.join(" ")}: waiting for the agent host, then warming it up`);
     for (let i = 0; ; i++) {
       try {
         await Promise.all(["router", "pragmatist", "philosopher", "voice"].map((r) => client.call(r, "hello", { timeoutMs: 2000, maxAttempts: 1 })));
@@ -86,7 +95,7 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
     }
     const idle = quantile([...idleSamples].sort((a, b) => a - b), 0.5);
 
-    ctx.progress(`memory: ${STREAMS} concurrent voice streams`);
+    ctx.progress(`memory: node ${flags.join(" ")}: ${STREAMS} concurrent voice streams`);
     const words = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
     let inFlight = 0;
     let maxInFlight = 0;
@@ -113,15 +122,33 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
     const streamSeconds = (performance.now() - t0) / 1000;
     sampling = false;
     await sampler;
-    const peak = Math.max(...busySamples);
-    const hwm = statusMB(pid, "VmHWM") ?? Number.NaN;
+    return { startupMs, idle, peak: Math.max(...busySamples), hwm: statusMB(pid, "VmHWM") ?? Number.NaN, maxInFlight, streamSeconds };
+  } finally {
+    await client.close();
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+    await Promise.race([exited, sleep(5000)]);
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+  }
+}
 
+export async function memory(ctx: BenchContext): Promise<SectionResult> {
+  ctx.progress("memory: what a Node process holds before the agent does anything");
+  const floor = floors();
+  ctx.progress("memory: npm run build (the agent runs compiled, as the systemd unit runs it)");
+  buildDist();
+  await using server = await startNatsServer();
+  const cfgPath = writeCommitteeConfig({ natsUrl: server.url, delayMs: WORD_DELAY_MS, slots: 128, queue: 128 });
+  try {
+    const { startupMs, idle, peak, hwm, maxInFlight, streamSeconds } = await measureAgent(ctx, server.url, cfgPath, AGENT_FLAGS);
+    const fast = await measureAgent(ctx, server.url, cfgPath, FAST_AGENT_FLAGS);
     const rows = [
       ["state", "RSS MB", "samples"],
       ["start-up to serving (spawn → 4 roles answer), ms", fmt(startupMs), "1"],
-      ["idle, after warm-up (median)", mb(idle), String(idleSamples.length)],
-      [`serving ${STREAMS} streams (peak)`, mb(peak), String(busySamples.length)],
+      ["idle, after warm-up (median)", mb(idle), "10"],
+      [`serving ${STREAMS} streams (peak)`, mb(peak), "many"],
       ["high-water mark over the whole run (VmHWM)", mb(hwm), "1"],
+      [`idle, after warm-up, node ${FAST_AGENT_FLAGS.join(" ")} (not the unit)`, mb(fast.idle), "10"],
+      [`serving ${STREAMS} streams, node ${FAST_AGENT_FLAGS.join(" ")} (not the unit)`, mb(fast.peak), "many"],
       ...floor.map((f) => [`floor: ${f.step}`, mb(f.rss_mb), "1"]),
     ];
     return {
@@ -131,6 +158,7 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
       notes: [
         `${STREAMS} voice streams of 42 words at ${WORD_DELAY_MS} ms per word, ${fmt(streamSeconds)} s; at most ${maxInFlight} streaming at once; RSS sampled every 10 ms`,
         `Node ${process.version}, agent run as infra/systemd runs it: node ${AGENT_FLAGS.join(" ")} dist/agents/cli/lyra.js, NODE_OPTIONS=${AGENT_NODE_OPTIONS}`,
+        `the ${FAST_AGENT_FLAGS.join(" ")} rows: V8's Maglev tier instead of --lite-mode, the committee section's faster agent; the targets use the unit's rows`,
         "floor rows: the TypeScript sources, step by step, as `node test/bench/rss-floor.ts` loads them (compiled JavaScript saves the stripping)",
       ],
       json: {
@@ -143,6 +171,7 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
         node_options: AGENT_NODE_OPTIONS,
         node_flags: AGENT_FLAGS,
         startup_ms: Math.round(startupMs),
+        fast_agent: { node_flags: FAST_AGENT_FLAGS, idle_rss_mb: Math.round(fast.idle * 10) / 10, busy_peak_rss_mb: Math.round(fast.peak * 10) / 10 },
         floor,
       },
       targets: [
@@ -152,10 +181,6 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
       ],
     };
   } finally {
-    await client.close();
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
-    await Promise.race([exited, sleep(5000)]);
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
     rmSync(dirname(cfgPath), { recursive: true, force: true });
   }
 }
