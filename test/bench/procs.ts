@@ -79,15 +79,16 @@ export async function startAgent(url: string, cfgPath: string, flags: readonly s
 const CONDUCTOR_FLAGS = (process.env.LYRA_BENCH_CONDUCTOR_FLAGS ?? "").split(/\s+/).filter(Boolean);
 
 /**
- * The V8 heap bounds of lyra-core.service, lyra-discord.service and lyra-serve.service: without
- * them V8 on a large machine lets the young generation grow to 128 MB and the old one far past its
- * live data (about 30 MB in the conductor), which the soak showed as RSS growth.
+ * The V8 heap bounds of lyra-core.service: without them V8 on a large machine lets the young
+ * generation grow to 128 MB and the old one far past its live data (about 30 MB here), which the
+ * soak showed as RSS growth. The front-door units bound the young generation only.
  */
-export const SERVICE_NODE_OPTIONS = "--max-semi-space-size=16 --max-old-space-size=128";
+export const CONDUCTOR_NODE_OPTIONS = "--max-semi-space-size=16 --max-old-space-size=128";
+export const FRONTDOOR_NODE_OPTIONS = "--max-semi-space-size=16";
 
 /** `lyra core` as lyra-core.service runs it (plus CONDUCTOR_FLAGS); resolves once it consumes the inbox. */
 export async function startConductor(i: number, cfgPath: string): Promise<Proc> {
-  const p = start(`conductor-${i}`, [...CONDUCTOR_FLAGS, COMPILED_CLI, "core", "--config", cfgPath, "--metrics-port", "0"], { NODE_OPTIONS: SERVICE_NODE_OPTIONS });
+  const p = start(`conductor-${i}`, [...CONDUCTOR_FLAGS, COMPILED_CLI, "core", "--config", cfgPath, "--metrics-port", "0"], { NODE_OPTIONS: CONDUCTOR_NODE_OPTIONS });
   for (let t = 0; !/conductor ready/.test(p.output()); t++) {
     if (t > 600 || p.proc.exitCode !== null) throw new Error(`lyra core did not start:\n${p.output()}`);
     await sleep(50);
@@ -107,8 +108,8 @@ export interface FrontDoorResult {
 
 /** Runs the front door process to the end; `onTurns` hears its progress lines. */
 export function runFrontDoor(url: string, tag: string, conversations: number, turns: number, every = 0, onTurns?: (n: number, rssMB: number) => void): { proc: Proc; result: Promise<FrontDoorResult> } {
-  // With the front-door units' heap bounds: it stands in for `lyra discord` / `lyra serve`.
-  const p = start("frontdoor", [FRONTDOOR, url, tag, String(conversations), String(turns), String(every)], { NODE_OPTIONS: SERVICE_NODE_OPTIONS });
+  // With the front-door units' heap bound: it stands in for `lyra discord` / `lyra serve`.
+  const p = start("frontdoor", [FRONTDOOR, url, tag, String(conversations), String(turns), String(every)], { NODE_OPTIONS: FRONTDOOR_NODE_OPTIONS });
   const result = new Promise<FrontDoorResult>((resolve, reject) => {
     p.lines((l) => {
       if (!l.startsWith("{")) return;
