@@ -20,18 +20,20 @@ export async function readConversation(mesh: Mesh, conversation: string, js: Jet
 }
 
 /**
- * Every event of a conversation, oldest first, and the stream sequence of the last message on
- * its subject (0 when there is none; an undecodable last message still counts).
+ * Every event of a conversation, oldest first (from stream sequence `fromSeq` on, when given), the
+ * stream sequence of the last message on its subject (0 when there is none; an undecodable last
+ * message still counts) and how many messages were read.
  */
-export async function readLog(js: JetStreamClient, conversation: string): Promise<{ events: LogEvent[]; lastSeq: number }> {
+export async function readLog(js: JetStreamClient, conversation: string, fromSeq?: number): Promise<{ events: LogEvent[]; lastSeq: number; read: number }> {
   const consumer = await js.consumers.get(StreamName.Log, {
     filter_subjects: subjects.log(conversation),
-    deliver_policy: DeliverPolicy.All,
+    ...(fromSeq && fromSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : { deliver_policy: DeliverPolicy.All }),
   });
   const events: LogEvent[] = [];
   let lastSeq = 0;
+  let read = 0;
   const info = await consumer.info(true);
-  if (info.num_pending === 0) return { events, lastSeq }; // a new conversation: nothing to wait for
+  if (info.num_pending === 0) return { events, lastSeq, read }; // a new conversation: nothing to wait for
   // fetch() ends after max_messages or when it has waited `expires` with nothing new.
   for (;;) {
     const batch = await consumer.fetch({ max_messages: 256, expires: 1000 });
@@ -39,6 +41,7 @@ export async function readLog(js: JetStreamClient, conversation: string): Promis
     let got = 0;
     for await (const m of batch) {
       got++;
+      read++;
       pending = m.info.pending;
       lastSeq = m.seq;
       const e = decodeLogEvent(m);
@@ -48,7 +51,7 @@ export async function readLog(js: JetStreamClient, conversation: string): Promis
     if (got === 0 || pending === 0) break;
   }
   await consumer.delete().catch(() => undefined);
-  return { events, lastSeq };
+  return { events, lastSeq, read };
 }
 
 /** A stored log message as a conversation read sees it: undefined for a foreign or corrupt entry. */

@@ -4,7 +4,7 @@
  * direct get (the last message on `lyra.log.<conversation>`): when the log's last sequence is the
  * one the cache ends at, the cached events are the log. When another replica ran the turns in
  * between, the few new events are read with direct gets; a long gap, an unknown conversation or
- * any error reads the log as before (readLog).
+ * any error reads the log's last turns (readTail), never the whole of a long conversation.
  *
  * Why this is exact: a conversation's turns run one at a time across replicas (the conductor
  * starts a message only when it is the oldest of its conversation), and a turn appends through
@@ -12,8 +12,8 @@
  * The one other writer, the conductor's dead-letter path, appends `error` events, which neither
  * the history nor the reuse of a turn's steps reads; a dead letter in this replica drops the entry.
  *
- * Bounded: entries expire after `ttlMs`, at most `maxConversations` are kept (least recently
- * used out), and an entry keeps only the events of the turns a history can still include.
+ * Bounded: entries expire after `ttlMs` unused, at most `maxConversations` are kept (least
+ * recently used out), and an entry keeps only the events of the turns a history can still include.
  */
 import type { JetStreamClient, JetStreamManager, PubAck } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
@@ -27,10 +27,14 @@ export interface LogCacheOptions {
   keepTurns: number;
   /** Default 1000. */
   maxConversations?: number;
-  /** Default 5 minutes. */
+  /** An entry unused this long is read from the log again; default 5 minutes. */
   ttlMs?: number;
   /** New events read with direct gets before a full read is cheaper; default 16. */
   maxCatchUp?: number;
+  /** Stream sequences a tail read looks back at first (then 8 times more each time); default 1024. */
+  tailSpan?: number;
+  /** The clock the TTL reads (tests); default Date.now. */
+  now?: () => number;
 }
 
 interface Entry {
@@ -47,18 +51,41 @@ export interface LogCache {
   /** Drops a conversation: the next read goes to the log. */
   forget(conversation: string): void;
   readonly size: number;
+  /** Log messages fetched by reads that missed the cache (tests, diagnostics). */
+  readonly messagesRead: number;
 }
 
 export function createLogCache(jsm: JetStreamManager, js: JetStreamClient, o: LogCacheOptions): LogCache {
   const maxConversations = o.maxConversations ?? 1000;
   const ttlMs = o.ttlMs ?? 5 * 60_000;
   const maxCatchUp = o.maxCatchUp ?? 16;
+  const tailSpan = o.tailSpan ?? 1024;
+  const now = o.now ?? Date.now;
   const entries = new Map<string, Entry>();
+  let messagesRead = 0;
 
   const store = (conversation: string, lastSeq: number, events: LogEvent[]) => {
+    const kept = trimToTurns(events, o.keepTurns);
     entries.delete(conversation);
-    entries.set(conversation, { lastSeq, events: trimToTurns(events, o.keepTurns), at: Date.now() });
+    entries.set(conversation, { lastSeq, events: kept, at: now() });
     while (entries.size > maxConversations) entries.delete(entries.keys().next().value!);
+    return kept;
+  };
+
+  /**
+   * The conversation's last turns, read from the log. A turn needs only its last keepTurns, and a
+   * long conversation holds thousands: the read starts `tailSpan` stream sequences before the last
+   * message and looks 8 times further back while the window holds keepTurns user messages or
+   * fewer (a turn cut at the window's start is dropped by the trim). Without the last sequence
+   * (no direct get), the whole conversation.
+   */
+  const readTail = async (conversation: string, last: number | undefined) => {
+    for (let span = tailSpan; ; span *= 8) {
+      const from = last === undefined ? 1 : Math.max(1, last - span + 1);
+      const r = await readLog(js, conversation, from);
+      messagesRead += r.read;
+      if (from === 1 || r.events.filter((e) => e.type === "user_message").length > o.keepTurns) return r;
+    }
   };
 
   /** The sequence of the last message on the conversation's subject: 0 for none, undefined when unknown. */
@@ -89,7 +116,7 @@ export function createLogCache(jsm: JetStreamManager, js: JetStreamClient, o: Lo
   return {
     async read(conversation) {
       let e = entries.get(conversation);
-      if (e && Date.now() - e.at > ttlMs) {
+      if (e && now() - e.at > ttlMs) {
         entries.delete(conversation);
         e = undefined;
       }
@@ -102,20 +129,16 @@ export function createLogCache(jsm: JetStreamManager, js: JetStreamClient, o: Lo
         if (last === e.lastSeq) {
           entries.delete(conversation); // most recently used last
           entries.set(conversation, e);
+          e.at = now(); // the TTL ends idle entries, not busy ones
           return [...e.events];
         }
         if (last > e.lastSeq) {
           const more = await catchUp(conversation, e.lastSeq, last);
-          if (more) {
-            const events = [...e.events, ...more];
-            store(conversation, last, events);
-            return events;
-          }
+          if (more) return [...store(conversation, last, [...e.events, ...more])];
         }
       }
-      const { events, lastSeq } = await readLog(js, conversation);
-      store(conversation, lastSeq, events);
-      return events;
+      const { events, lastSeq } = await readTail(conversation, last);
+      return [...store(conversation, lastSeq, events)];
     },
     appended(conversation, body, ack) {
       const e = entries.get(conversation);
@@ -132,6 +155,9 @@ export function createLogCache(jsm: JetStreamManager, js: JetStreamClient, o: Lo
     },
     forget(conversation) {
       entries.delete(conversation);
+    },
+    get messagesRead() {
+      return messagesRead;
     },
     get size() {
       return entries.size;

@@ -38,9 +38,20 @@ await using server = await startNatsServer();
 // before the checkpoint: within the window it grows with every id stored, by design.
 const cfgPath = writeCommitteeConfig({ natsUrl: server.url, slots: 256, queue: 1000, maxParallel: Math.max(64, conversations), duplicateWindow: "60s" });
 const procs: Proc[] = [];
+let stopping = false;
+let turnsDone = 0;
 try {
   procs.push(await startAgent(server.url, cfgPath));
   for (let i = 0; i < conductors; i++) procs.push(await startConductor(i, cfgPath));
+  // A mesh process that dies mid-soak ends it at once, with what it printed last (the front door
+  // would otherwise wait out every turn).
+  for (const p of procs) {
+    p.proc.once("exit", (code, signal) => {
+      if (stopping) return;
+      console.error(`soak: ${p.name} exited (${code ?? signal}) after ${turnsDone} turns; its last output:\n${p.output()}`);
+      process.exit(1);
+    });
+  }
   // The front door reports its own RSS (it has exited by the end).
   const rss = (frontdoor: number) => ({
     ...Object.fromEntries(procs.filter((p) => p.name !== "frontdoor").map((p) => [p.name, statusMB(p.proc.pid!, "VmRSS") ?? Number.NaN] as const)),
@@ -50,6 +61,7 @@ try {
   let atCheckpoint: Record<string, number> | undefined;
   const started = performance.now();
   const fd = runFrontDoor(server.url, "soak", conversations, Math.ceil(total / conversations), Math.min(1000, checkpoint), (n, frontRss) => {
+    turnsDone = n;
     if (n % 10_000 === 0) console.error(`soak: ${n} turns, ${fmt(n / ((performance.now() - started) / 1000))}/s`);
     if (n >= checkpoint && !atCheckpoint) atCheckpoint = rss(frontRss);
   });
@@ -77,7 +89,9 @@ try {
     ])}`,
   );
 } finally {
+  stopping = true;
   await Promise.all(procs.map((p) => p.stop()));
   rmSync(dirname(cfgPath), { recursive: true, force: true });
+  await server[Symbol.asyncDispose](); // process.exit below skips the `await using` disposal: it left nats-server running
 }
 process.exit(0);

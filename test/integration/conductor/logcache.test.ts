@@ -77,4 +77,50 @@ describe("log cache", () => {
     cache.appended(conv, again[0]!.body, again[0]!.ack);
     expect(await cache.read(conv)).toEqual((await readLog(js, conv)).events);
   });
+
+  it("a miss on a long conversation reads its last turns back from the end, not the whole log", async () => {
+    const conv = newId("c");
+    const other = newId("c");
+    // 40 turns, each followed by another conversation's turn, so its messages are spread out.
+    for (let t = 1; t <= 40; t++) {
+      await turn(conv, `t${t}`);
+      await turn(other, `o${t}`);
+    }
+    const cache = createLogCache(jsm, js, { keepTurns: 3, tailSpan: 8 });
+    const got = await cache.read(conv);
+    const full = await readLog(js, conv);
+    expect(full.read).toBe(120);
+    const last3 = new Set(["t38", "t39", "t40"]);
+    expect(got).toEqual(full.events.filter((e) => last3.has(e.turn)));
+    // 8 sequences back hold 5 of its messages (1 user message); 64 back hold 33 (11): enough.
+    expect(cache.messagesRead).toBe(38);
+    // The cache then ends where the log ends: the next read is a hit, with nothing read.
+    expect(await cache.read(conv)).toEqual(got);
+    expect(cache.messagesRead).toBe(38);
+  });
+
+  it("a short conversation is read back to the stream's start: all of it", async () => {
+    const conv = newId("c");
+    for (let t = 1; t <= 2; t++) await turn(conv, `t${t}`);
+    const cache = createLogCache(jsm, js, { keepTurns: 3, tailSpan: 2 });
+    expect(await cache.read(conv)).toEqual((await readLog(js, conv)).events);
+  });
+
+  it("an entry in use stays cached past the TTL; one left idle for the TTL is read again", async () => {
+    const conv = newId("c");
+    for (let t = 1; t <= 2; t++) await turn(conv, `t${t}`);
+    let clock = 0;
+    const cache = createLogCache(jsm, js, { keepTurns: 10, ttlMs: 1000, now: () => clock });
+    await cache.read(conv);
+    const afterMiss = cache.messagesRead;
+    expect(afterMiss).toBe(6);
+    for (let i = 0; i < 5; i++) {
+      clock += 600; // 3 s in all, each read within the TTL of the one before
+      await cache.read(conv);
+    }
+    expect(cache.messagesRead).toBe(afterMiss);
+    clock += 1001;
+    await cache.read(conv);
+    expect(cache.messagesRead).toBe(afterMiss + 6);
+  });
 });
