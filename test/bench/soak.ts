@@ -34,9 +34,12 @@ requireNatsServer();
 console.error("soak: npm run build");
 buildDist();
 await using server = await startNatsServer();
-// A 60 s de-duplication window (production: 2 h), so nats-server's table of message ids is full
-// before the checkpoint: within the window it grows with every id stored, by design.
-const cfgPath = writeCommitteeConfig({ natsUrl: server.url, slots: 256, queue: 1000, maxParallel: Math.max(64, conversations), duplicateWindow: "60s" });
+// The streams at their limits before the checkpoint, as on a mesh that has run for days: a 60 s
+// de-duplication window (production: 2 h; nats-server keeps every message id within it), the
+// outbox kept 60 s and the log 32 MB (production: 7 days and 1 GiB), so nats-server's RSS shows a
+// leak rather than the data it was told to keep.
+const jetstreamLimits = { duplicate_window: "60s", outbox_max_age: "60s", log_max_bytes: "32MB" };
+const cfgPath = writeCommitteeConfig({ natsUrl: server.url, slots: 256, queue: 1000, maxParallel: Math.max(64, conversations), jetstream: jetstreamLimits });
 const procs: Proc[] = [];
 let stopping = false;
 let turnsDone = 0;

@@ -35,8 +35,8 @@ export interface CommitteeYamlOptions {
    * then reads the clock for a "time" question (one tool round) before answering; default false.
    */
   clock?: boolean;
-  /** jetstream.duplicate_window (a duration such as "60s"); default the config's (2h). */
-  duplicateWindow?: string;
+  /** The config's `jetstream:` section, key by key (such as duplicate_window: "60s"); default none. */
+  jetstream?: Record<string, string>;
 }
 
 /** The YAML `clock: true` adds: the tool server, the grant, the tool-calling rule. */
@@ -92,7 +92,7 @@ hosts:
   local:
     ${o.ollamaUrl ? `ollama_url: ${o.ollamaUrl}` : ""}
     roles: [${(o.hostRoles ?? ["router", "pragmatist", "philosopher", "voice"]).join(", ")}]
-${o.duplicateWindow ? `jetstream: { duplicate_window: ${o.duplicateWindow} }\n` : ""}conductor: { ack_wait_ms: ${o.ackWaitMs ?? 5000}, max_deliver: 5${o.maxParallel ? `, max_parallel: ${o.maxParallel}` : ""} }
+${o.jetstream ? `jetstream: { ${Object.entries(o.jetstream).map(([k, v]) => `${k}: ${v}`).join(", ")} }\n` : ""}conductor: { ack_wait_ms: ${o.ackWaitMs ?? 5000}, max_deliver: 5${o.maxParallel ? `, max_parallel: ${o.maxParallel}` : ""} }
 `;
 }
 
