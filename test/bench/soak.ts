@@ -34,11 +34,11 @@ requireNatsServer();
 console.error("soak: npm run build");
 buildDist();
 await using server = await startNatsServer();
-// The streams at their limits before the checkpoint, as on a mesh that has run for days: a 60 s
-// de-duplication window (production: 2 h; nats-server keeps every message id within it), the
-// outbox kept 60 s and the log 32 MB (production: 7 days and 1 GiB), so nats-server's RSS shows a
-// leak rather than the data it was told to keep.
-const jetstreamLimits = { duplicate_window: "60s", outbox_max_age: "60s", log_max_bytes: "32MB" };
+// The streams at their limits well before the checkpoint, as on a mesh that has run for days: a
+// 20 s de-duplication window (production: 2 h; nats-server keeps every message id within it), the
+// outbox kept 20 s and the log 8 MB (production: 7 days and 1 GiB; 8 MB is about 4,000 turns), so
+// nats-server's RSS shows a leak rather than the data it was told to keep.
+const jetstreamLimits = { duplicate_window: "20s", outbox_max_age: "20s", log_max_bytes: "8MB" };
 const cfgPath = writeCommitteeConfig({ natsUrl: server.url, slots: 256, queue: 1000, maxParallel: Math.max(64, conversations), jetstream: jetstreamLimits });
 const procs: Proc[] = [];
 let stopping = false;
@@ -52,6 +52,8 @@ try {
     p.proc.once("exit", (code, signal) => {
       if (stopping) return;
       console.error(`soak: ${p.name} exited (${code ?? signal}) after ${turnsDone} turns; its last output:\n${p.output()}`);
+      for (const q of procs) q.proc.kill("SIGKILL");
+      server.process.kill("SIGKILL");
       process.exit(1);
     });
   }
