@@ -14,7 +14,7 @@ import { writeCommitteeConfig } from "../harness/committee.ts";
 import { startNatsServer } from "../harness/nats-server.ts";
 import { AGENT_FLAGS, buildDist, FAST_AGENT_FLAGS } from "./memory.ts";
 import { cpuMeter } from "./procfs.ts";
-import { runFrontDoor, startAgent, startConductor, type Proc } from "./procs.ts";
+import { CONDUCTOR_NODE_OPTIONS, runFrontDoor, startAgent, startConductor, type Proc } from "./procs.ts";
 import type { BenchContext, SectionResult } from "./report.ts";
 import { fmt, rounded, summarize, type Summary } from "./stats.ts";
 
@@ -94,7 +94,7 @@ export async function committee(ctx: BenchContext): Promise<SectionResult> {
     table: rows,
     notes: [
       "closed-loop conversations; scripted models, no delay; file-backed streams; conductor max_parallel = max(64, conversations)",
-      "agent: node --lite-mode dist/agents/cli/lyra.js agent (as lyra-agent@.service); conductor: node dist/agents/cli/lyra.js core (as lyra-core.service); front door: test/bench/frontdoor-proc.ts",
+      `agent: node ${AGENT_FLAGS.join(" ")} dist/agents/cli/lyra.js agent (as lyra-agent@.service); conductor: NODE_OPTIONS="${CONDUCTOR_NODE_OPTIONS}" node dist/agents/cli/lyra.js core (as lyra-core.service); front door: test/bench/frontdoor-proc.ts`,
       "CPU = % of one core per process over the measured phase (over 100 = GC and I/O threads too); CPU ms per message = all of them together, per committee turn",
       `last row: the agent with ${FAST_AGENT_FLAGS.join(" ")} instead of the unit's ${AGENT_FLAGS.join(" ")} (faster, more RSS: see the memory section); the targets use the unit's rows`,
     ],

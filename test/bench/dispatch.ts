@@ -56,14 +56,19 @@ async function scenario(ctx: BenchContext, url: string, dispatch: boolean): Prom
   let hogging = true;
   const hog = async (r: Replica) => {
     while (hogging) {
-      // One whole answer: the ack, the chunks, then the empty terminator.
+      // One whole answer: the ack, the chunks, then the empty terminator. A replica that has just
+      // closed may answer with no-responders (a 503 status) or not at all: that ends it too.
       await new Promise<void>((resolve) => {
         const inbox = createInbox();
+        const done = () => {
+          clearTimeout(timer);
+          sub.unsubscribe();
+          resolve();
+        };
+        const timer = setTimeout(done, 5000);
         const sub = hogMesh.nc.subscribe(inbox, {
           callback: (_err, m) => {
-            if (m.data.length > 0 || m.headers) return;
-            sub.unsubscribe();
-            resolve();
+            if (m.data.length === 0 && (!m.headers || m.headers.status === "503")) done();
           },
         });
         hogMesh.nc.publish(subjects.roleInstance(ROLE, r.responder.id), JSON.stringify({ prompt: "hog" }), { reply: inbox });
