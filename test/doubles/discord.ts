@@ -95,6 +95,19 @@ export interface DiscordDouble extends AsyncDisposable {
 let snowflake = 1_300_000_000_000_000_000n;
 export const nextId = (): string => String(snowflake++);
 
+/** The fields of a Discord message object this double never varies (API reference, Message). */
+export const plainMessageFields = () => ({
+  embeds: [],
+  mention_roles: [],
+  mention_everyone: false,
+  pinned: false,
+  tts: false,
+  timestamp: new Date().toISOString(),
+  edited_timestamp: null,
+  flags: 0,
+  components: [],
+});
+
 export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promise<DiscordDouble> {
   const botId = nextId();
   const appId = botId;
@@ -186,16 +199,8 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     content: m.content,
     author: { id: botId, username: "lyra", discriminator: "0", bot: true, avatar: null, global_name: null },
     attachments: m.attachments.map((a, i) => ({ id: String(i), filename: a.filename, size: a.size, url: `${base}/cdn/${a.filename}`, proxy_url: `${base}/cdn/${a.filename}` })),
-    embeds: [],
     mentions: [],
-    mention_roles: [],
-    mention_everyone: false,
-    pinned: false,
-    tts: false,
-    timestamp: new Date().toISOString(),
-    edited_timestamp: null,
-    flags: 0,
-    components: [],
+    ...plainMessageFields(),
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -421,16 +426,8 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
         author: { id: userId, username: `user${userId}`, discriminator: "0", global_name: null, avatar: null },
         content: o.mention === false ? o.content : `<@${botId}> ${o.content}`,
         mentions: o.mention === false ? [] : [{ id: botId, username: "lyra", discriminator: "0", bot: true, avatar: null, global_name: null }],
-        mention_roles: [],
-        mention_everyone: false,
         attachments: o.attachments ?? [],
-        embeds: [],
-        pinned: false,
-        tts: false,
-        timestamp: new Date().toISOString(),
-        edited_timestamp: null,
-        flags: 0,
-        components: [],
+        ...plainMessageFields(),
       };
       dispatch("MESSAGE_CREATE", d);
       return d;

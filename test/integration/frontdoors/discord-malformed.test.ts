@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import type { DiscordAdapter } from "../../../agents/frontdoors/discord/index.ts";
-import { nextId, type DiscordDouble } from "../../doubles/discord.ts";
+import { nextId, plainMessageFields, type DiscordDouble } from "../../doubles/discord.ts";
 import { eventually } from "../conductor/helpers.ts";
 import { discordFixture, type DiscordFixture } from "./fixture.ts";
 
@@ -39,16 +39,8 @@ function message(over: Record<string, unknown> = {}): Record<string, unknown> {
     author: { id: "5151", username: "mallory", discriminator: "0", global_name: null, avatar: null },
     content: `<@${discord.botId}> hello`,
     mentions: [{ id: discord.botId, username: "lyra", discriminator: "0", bot: true, avatar: null, global_name: null }],
-    mention_roles: [],
-    mention_everyone: false,
     attachments: [],
-    embeds: [],
-    pinned: false,
-    tts: false,
-    timestamp: new Date().toISOString(),
-    edited_timestamp: null,
-    flags: 0,
-    components: [],
+    ...plainMessageFields(),
     ...over,
   };
 }
