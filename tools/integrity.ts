@@ -11,6 +11,7 @@ import {
   MCP_PROTOCOL_VERSION,
   MetaKey,
   NAMED_METHODS,
+  WIRE_VERSION,
   decodeHeaderValue,
   requestName,
   type JsonRpcId,
@@ -19,6 +20,13 @@ import {
 
 /** Unsupported protocol revision (the MCP SDK's code). */
 export const UNSUPPORTED_PROTOCOL_VERSION = -32022;
+
+/**
+ * How deep `params` may nest (objects and arrays). Handlers (the MCP SDK's schema checks among
+ * them) walk arguments recursively; past a few thousand levels that overflows the stack, so a
+ * request deeper than any tool's schema needs is refused before it reaches one.
+ */
+export const MAX_PARAMS_DEPTH = 64;
 
 export type Checked =
   | { ok: true; request: JsonRpcRequest; name: string | undefined }
@@ -31,6 +39,11 @@ export interface HeaderView {
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export function checkInbound(subject: McpSubject, headers: HeaderView | undefined, body: Uint8Array): Checked {
+  // As the gateway does: a request on another wire version (or none) may mean other framing.
+  const wire = headers?.get(McpHeader.Wire) ?? "";
+  if (wire !== WIRE_VERSION) {
+    return fail(null, McpCode.InvalidRequest, `unsupported wire version '${wire}': this server speaks Mcp-Wire: ${WIRE_VERSION}`);
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(utf8.decode(body));
@@ -51,6 +64,9 @@ export function checkInbound(subject: McpSubject, headers: HeaderView | undefine
     return fail(id, McpCode.InvalidParams, "params must be an object");
   }
   const params = r.params as Record<string, unknown> | undefined;
+  if (depthOver(params, MAX_PARAMS_DEPTH)) {
+    return fail(id, McpCode.InvalidParams, `params are nested deeper than ${MAX_PARAMS_DEPTH} levels; flatten the arguments`);
+  }
   const method = r.method;
 
   const hMethod = headers?.get(McpHeader.Method) ?? "";
@@ -84,6 +100,18 @@ export function checkInbound(subject: McpSubject, headers: HeaderView | undefine
     });
   }
   return { ok: true, request: { jsonrpc: "2.0", id, method, params }, name };
+}
+
+/** True when `value` nests objects or arrays more than `limit` deep (iterative: no stack to overflow). */
+function depthOver(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function fail(id: JsonRpcId | null, code: number, message: string, data?: unknown): Checked {

@@ -4,9 +4,10 @@ import { checkInbound } from "../../../tools/integrity.ts";
 import { decodeHeaderValue, encodeHeaderValue, grantAllows, McpCode, splitToolName, qualifiedToolName } from "../../../tools/wire.ts";
 
 const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
-const headersOf = (h: Record<string, string>) => ({ get: (k: string) => h[k] ?? "" });
+const headersOf = (h: Record<string, string>) => ({ get: (k: string) => ({ "Mcp-Wire": "1", ...h })[k] ?? "" });
 const body = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const call = (name: string, extra: Record<string, unknown> = {}) => ({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name, arguments: {}, _meta: META, ...extra } });
+const deep = (n: number): unknown => (n <= 1 ? [] : [deep(n - 1)]);
 const goodHeaders = (name: string) => headersOf({ "Mcp-Method": "tools/call", "Mcp-Name": encodeHeaderValue(name), "MCP-Protocol-Version": "2026-07-28" });
 
 describe("MCP subjects (gateway wire v1 grammar)", () => {
@@ -48,6 +49,16 @@ describe("integrity check: subject = headers = body", () => {
     const r = checkInbound(subj("now"), goodHeaders("now"), body(call("now")));
     expect(r.ok).toBe(true);
   });
+  it("accepts params nested up to the depth limit", () => {
+    expect(checkInbound(subj("now"), goodHeaders("now"), body(call("now", { arguments: { x: deep(60) } }))).ok).toBe(true);
+  });
+  it("says which wire versions it speaks and how deep params may nest", () => {
+    const w = checkInbound(subj("now"), headersOf({ "Mcp-Wire": "2" }), body(call("now")));
+    expect(w.ok || w.message).toMatch(/wire version '2'.*speaks Mcp-Wire: 1/);
+    const deepBody = JSON.stringify(call("now")).replace('"arguments":{}', `"arguments":{"x":${"[".repeat(5000)}${"]".repeat(5000)}}`);
+    const d = checkInbound(subj("now"), goodHeaders("now"), new TextEncoder().encode(deepBody));
+    expect(d.ok || d.message).toMatch(/nested deeper than 64 levels/);
+  });
   it("accepts an unsafe name on the '_' subject", () => {
     expect(checkInbound(subj("x.y"), goodHeaders("x.y"), body(call("x.y"))).ok).toBe(true);
   });
@@ -61,6 +72,9 @@ describe("integrity check: subject = headers = body", () => {
     ["not JSON", () => checkInbound(subj("now"), goodHeaders("now"), new TextEncoder().encode("hello")), McpCode.ParseError],
     ["a notification", () => checkInbound(subj("now"), goodHeaders("now"), body({ jsonrpc: "2.0", method: "tools/call", params: { name: "now" } })), McpCode.InvalidRequest],
     ["a batch", () => checkInbound(subj("now"), goodHeaders("now"), body([call("now")])), McpCode.InvalidRequest],
+    ["Mcp-Wire 2", () => checkInbound(subj("now"), headersOf({ "Mcp-Wire": "2", "Mcp-Method": "tools/call", "Mcp-Name": "now", "MCP-Protocol-Version": "2026-07-28" }), body(call("now"))), McpCode.InvalidRequest],
+    ["no Mcp-Wire header", () => checkInbound(subj("now"), headersOf({ "Mcp-Wire": "", "Mcp-Method": "tools/call", "Mcp-Name": "now", "MCP-Protocol-Version": "2026-07-28" }), body(call("now"))), McpCode.InvalidRequest],
+    ["params nested past the depth limit", () => checkInbound(subj("now"), goodHeaders("now"), body(call("now", { arguments: { x: deep(65) } }))), McpCode.InvalidParams],
     ["tools/call without a name", () => checkInbound(subj("now"), goodHeaders("now"), body({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { _meta: META } })), McpCode.InvalidParams],
   ];
   for (const [what, run, code] of cases) {
