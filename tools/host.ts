@@ -83,6 +83,8 @@ interface Hosted {
   error?: string;
   /** Releases a built-in's long-lived parts. */
   stop?: () => Promise<void>;
+  /** A built-in's bounds on this host (StartedBuiltin.limits), once started. */
+  limits?: () => string | undefined;
   ts?: ToolServer;
 }
 
@@ -103,7 +105,7 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
         host: o.host,
         handler: instrumentCalls(h.handler, h.server, metrics, h.tools),
         description: `${h.description ? `${h.description}: ` : ""}MCP server '${h.server}' (${h.kind}) hosted by lyra tools on ${o.host}`,
-        metadata: { kind: h.kind, tools: h.tools().join(",") },
+        metadata: { kind: h.kind, tools: h.tools().join(","), ...(h.limits?.() ? { limits: h.limits()! } : {}) },
         stats: () => ({ kind: h.kind, state: stateOf(h), error: errorOf(h), tools: h.tools(), restarts: h.upstream?.status().restarts ?? 0 }),
         keepAliveMs: o.keepAliveMs,
         heartbeatS: o.heartbeatS,
@@ -169,6 +171,7 @@ function plan(mesh: Mesh, server: string, cfg: ToolServerConfig, o: ToolHostOpti
           tools = await listOnce(h.handler, o.tenant).catch((err: unknown) => (log.warn({ err }, "built-in tool server does not list its tools"), []));
         },
         stop: async () => started?.close?.(),
+        limits: () => started?.limits,
       };
       let tools: string[] = [];
       return h;

@@ -49,7 +49,8 @@ export async function compute(ctx: BenchContext): Promise<SectionResult> {
   await using _host = await startToolHost(hostMesh, {
     tenant: "bench",
     host: "bench",
-    servers: { compute: { builtin: "compute" }, computes: { builtin: "compute", options: { sessions: true } } },
+    // One session is all the bench uses; with the default 16 the rlimits' worst case would pass memory_total_mb.
+    servers: { compute: { builtin: "compute" }, computes: { builtin: "compute", options: { sessions: true, max_sessions: 1 } } },
     log: silentLogger,
   });
   const mcp = createMcpClient(callerMesh, { tenant: "bench", user: "bench" });

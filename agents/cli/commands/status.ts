@@ -58,7 +58,7 @@ function printTable([head, ...rows]: string[][]): void {
   for (const r of [head!, ...rows]) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
 }
 
-/** The tool servers (`lyra tools`), one row per instance; why a server is down goes under the table. */
+/** The tool servers (`lyra tools`), one row per instance; why a server is down, and what bounds it on its host, go under the table. */
 function printTools(servers: DiscoveredToolServer[]): void {
   const rows = servers.map((t) => [
     t.server,
@@ -71,5 +71,8 @@ function printTools(servers: DiscoveredToolServer[]): void {
     t.instanceId,
   ]);
   printTable([["SERVER", "HOST", "STATE", "TOOLS", "IN-FLIGHT", "REQUESTS", "ERRORS", "INSTANCE"], ...rows]);
-  for (const t of servers) if (t.error) process.stdout.write(`  ${t.server}@${t.host}: ${t.error}\n`);
+  for (const t of servers) {
+    if (t.error) process.stdout.write(`  ${t.server}@${t.host}: ${t.error}\n`);
+    if (t.metadata.limits) process.stdout.write(`  ${t.server}@${t.host} limits: ${t.metadata.limits}\n`);
+  }
 }

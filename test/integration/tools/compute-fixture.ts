@@ -19,8 +19,11 @@ export function requireSandboxTools(): void {
   }
 }
 
-/** Small limits so that the bombs end quickly. */
-export const TEST_LIMITS = { cpu_s: 2, wall_s: 6, memory_mb: 256, processes: 16, tmp_mb: 8, max_output_bytes: 65_536 };
+/** Small limits so that the bombs end quickly; 2 calls × (8 × 128 + 8) MiB fit the default memory_total_mb on any host. */
+export const TEST_LIMITS = { cpu_s: 2, wall_s: 6, memory_mb: 128, processes: 8, tmp_mb: 8, max_output_bytes: 65_536 };
+
+/** For servers with sessions: room for (max_concurrent 2 + max_sessions 3) sandboxes by their rlimits. */
+export const SESSION_LIMITS = { ...TEST_LIMITS, sessions: true, max_sessions: 3, memory_total_mb: 5 * (8 * 128 + 8) };
 
 export type Result = { text: string; isError: boolean };
 

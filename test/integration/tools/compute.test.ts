@@ -1,11 +1,14 @@
 /** The compute server over NATS: bad inputs to python and calculate, sessions, and refusing without a sandbox. */
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { createMcpClient } from "../../../tools/client.ts";
+import { parseComputeOptions, startSandbox } from "../../../tools/builtin/compute/index.ts";
 import { startToolHost } from "../../../tools/host.ts";
-import { as, computeFixture, TEST_LIMITS, type ComputeFixture } from "./compute-fixture.ts";
+import { as, computeFixture, SESSION_LIMITS, TEST_LIMITS, type ComputeFixture } from "./compute-fixture.ts";
 import { eventually, mcpRequest } from "./helpers.ts";
 
 /** Pids of host processes whose command line holds `mark`. */
@@ -24,8 +27,8 @@ let f: ComputeFixture;
 beforeAll(async () => {
   f = await computeFixture({
     compute: TEST_LIMITS,
-    sessions: { ...TEST_LIMITS, sessions: true, session_idle_s: 600, max_sessions: 3 },
-    shortidle: { ...TEST_LIMITS, sessions: true, session_idle_s: 1 },
+    sessions: { ...SESSION_LIMITS, session_idle_s: 600 },
+    shortidle: { ...SESSION_LIMITS, session_idle_s: 1 },
     nobwrap: { bwrap_path: "/nonexistent/bwrap" },
     nopython: { python_path: "/nonexistent/python3" },
     failedprobe: { bwrap_path: "/usr/bin/false" }, // present, but no sandbox comes up
@@ -128,7 +131,7 @@ describe("compute: python", () => {
   });
 
   it("stopping the host kills the sandboxes of calls in flight and of sessions", async () => {
-    const host = await startToolHost(f.mesh, { tenant: "t", host: "h2", servers: { stopme: { builtin: "compute", options: { sessions: true } } }, log: silentLogger });
+    const host = await startToolHost(f.mesh, { tenant: "t", host: "h2", servers: { stopme: { builtin: "compute", options: SESSION_LIMITS } }, log: silentLogger });
     const mcp = createMcpClient(f.mesh, { tenant: "t" });
     const marks = [`${Date.now() % 1e6}.111`, `${Date.now() % 1e6}.222`];
     const spawnSleep = (mark: string) => `import subprocess\nsubprocess.Popen(['/usr/bin/sleep', '${mark}'])\nimport time\ntime.sleep(3600)`;
@@ -141,6 +144,28 @@ describe("compute: python", () => {
     mcp.close();
     await Promise.allSettled(calls);
     await eventually(() => marks.every((m) => running(m).length === 0), "the sandboxes to be gone");
+  });
+
+  it("the launcher joins the cgroup it is given before bwrap starts, and a cgroup it cannot join stops the sandbox", async () => {
+    // A stand-in directory (this host may have no cgroup v2): the launcher writes its own pid, which
+    // setpriv and bwrap keep across exec, into <dir>/cgroup.procs, as it does in the real group.
+    const dir = mkdtempSync(join(tmpdir(), "lyra-fake-cgroup-"));
+    writeFileSync(join(dir, "cgroup.procs"), ""); // the kernel's file exists; the launcher never creates it
+    try {
+      const o = parseComputeOptions("compute", TEST_LIMITS);
+      const box = startSandbox(o, false, dir);
+      expect(await box.run("6 * 7")).toMatchObject({ ok: true, value: "42" });
+      box.kill();
+      await box.exited;
+      expect(readFileSync(join(dir, "cgroup.procs"), "utf8")).toMatch(/^\d+$/);
+      const lost = startSandbox(o, false, join(dir, "gone"));
+      const r = await lost.run("print('ran')");
+      expect(r.ok).toBe(false);
+      expect(r.error).toMatch(/the sandbox ended \(exit code 1\): .*FileNotFoundError.*gone\/cgroup\.procs/);
+      expect(r.output).not.toContain("ran");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses when the sandbox's self-test fails at start", async () => {

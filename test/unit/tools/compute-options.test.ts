@@ -22,8 +22,12 @@ describe("compute options", () => {
   it("builds a bwrap command without the host's files, environment or network", () => {
     const argv = sandboxCommand(parseComputeOptions("compute", {}), false);
     const bwrap = argv.indexOf("/usr/bin/bwrap");
-    if (process.getuid?.() === 0) expect(argv.slice(0, bwrap)).toEqual(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs"]);
-    else expect(bwrap).toBe(0);
+    // First the launcher (closes inherited descriptors, joins the cgroup: none here), then setpriv as root.
+    expect(argv.slice(0, 4)).toEqual(["/usr/bin/python3", "-I", "-S", "-c"]);
+    expect(argv[4]).toMatch(/os\.close\(/);
+    expect(argv[5]).toBe("");
+    if (process.getuid?.() === 0) expect(argv.slice(6, bwrap)).toEqual(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs"]);
+    else expect(bwrap).toBe(6);
     for (const flag of ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--clearenv"]) expect(argv).toContain(flag);
     const binds = argv.flatMap((a, i) => (a === "--ro-bind" || a === "--bind" ? [argv[i + 1]] : []));
     expect(binds.every((p) => p === "/usr" || /^\/(bin|sbin|lib\w*)$/.test(p!))).toBe(true);

@@ -4,6 +4,18 @@
 # each request a frame "\x1e<id><result JSON>\n" follows on fd 1, so output and frame stay ordered.
 import ast, json, math, os, resource as R, signal, sys, traceback, types
 
+# The launcher closed every descriptor above stdio before bwrap; if one got through, the code
+# could reach a host file with it: refuse to run any (the self-test then reports why).
+inherited = []
+for n in os.listdir("/proc/self/fd"):
+    try:
+        if int(n) > 2 and os.fstat(int(n)):
+            inherited.append(n)
+    except OSError:
+        pass  # the listing's own descriptor, closed by now
+if inherited:
+    sys.exit(f"descriptors inherited from the host are open in the sandbox ({', '.join(inherited)}); the launcher must close them")
+
 lim = json.loads(sys.argv[1])
 R.setrlimit(R.RLIMIT_CPU, (lim["cpu_hard_s"], lim["cpu_hard_s"]))
 for res, v in ((R.RLIMIT_AS, lim["memory_bytes"]), (R.RLIMIT_NPROC, lim["processes"]), (R.RLIMIT_FSIZE, lim["file_bytes"]), (R.RLIMIT_NOFILE, lim["open_files"]), (R.RLIMIT_CORE, 0)):

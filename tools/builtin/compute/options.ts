@@ -10,12 +10,13 @@ export const COMPUTE_DEFAULTS = {
   sandbox_uid: 65534,
   cpu_s: 10,
   wall_s: 20,
-  memory_mb: 512,
-  processes: 32,
+  memory_mb: 256,
+  processes: 6,
   open_files: 256,
   tmp_mb: 64,
   max_output_bytes: 64 * 1024,
-  max_concurrent: 4,
+  max_concurrent: 2,
+  memory_total_mb: 3584,
   sessions: false,
   session_idle_s: 600,
   session_cpu_s: 300,
@@ -34,7 +35,7 @@ const ComputeOptionsSchema = z.strictObject({
   cpu_s: z.int().min(1).max(3600).default(COMPUTE_DEFAULTS.cpu_s),
   /** Wall-clock seconds per call; the sandbox is killed past it. Under the tool loop's tool_timeout_ms (30 s), so the model reads why. */
   wall_s: z.int().min(1).max(3600).default(COMPUTE_DEFAULTS.wall_s),
-  /** Address space per process, MiB (RLIMIT_AS). */
+  /** Address space per process, MiB (RLIMIT_AS); memory_total_mb bounds all processes of all sandboxes together. */
   memory_mb: z.int().min(64).max(65_536).default(COMPUTE_DEFAULTS.memory_mb),
   /** Processes and threads in one sandbox (RLIMIT_NPROC, counted per sandbox). */
   processes: z.int().min(4).max(4096).default(COMPUTE_DEFAULTS.processes),
@@ -45,6 +46,12 @@ const ComputeOptionsSchema = z.strictObject({
   max_output_bytes: z.int().min(1024).max(16 * 1024 * 1024).default(COMPUTE_DEFAULTS.max_output_bytes),
   /** Calls running at once on this host; more wait for a slot. */
   max_concurrent: z.int().min(1).max(256).default(COMPUTE_DEFAULTS.max_concurrent),
+  /**
+   * Memory of every sandbox together (all calls and sessions, their forked children, their /tmp), MiB:
+   * a cgroup v2's memory.max where the host allows one, else a cap the rlimits' worst case must fit
+   * (bounds.ts). The default leaves room for lyra tools itself under its unit's MemoryMax=4G.
+   */
+  memory_total_mb: z.int().min(64).max(1_048_576).default(COMPUTE_DEFAULTS.memory_total_mb),
   /** Keep one Python process per conversation so variables live between calls. */
   sessions: z.boolean().default(COMPUTE_DEFAULTS.sessions),
   /** A session unused this long is ended. */
@@ -55,6 +62,9 @@ const ComputeOptionsSchema = z.strictObject({
   max_sessions: z.int().min(1).max(1024).default(COMPUTE_DEFAULTS.max_sessions),
   /** Time one calculate expression may take (it runs in a worker thread, stopped past this), ms. */
   calculate_timeout_ms: z.int().min(1).max(60_000).default(COMPUTE_DEFAULTS.calculate_timeout_ms),
+}).superRefine((o, ctx) => {
+  const one = o.memory_mb + o.tmp_mb;
+  if (o.memory_total_mb < one) ctx.addIssue({ code: "custom", path: ["memory_total_mb"], message: `it must hold one process and its /tmp, memory_mb + tmp_mb = ${one} MiB` });
 });
 export type ComputeOptions = z.infer<typeof ComputeOptionsSchema>;
 
@@ -66,5 +76,7 @@ export function parseComputeOptions(server: string, options: Readonly<Record<str
   const hint = "see the compute server's options in config/mesh.example.yaml";
   if (issue.code === "unrecognized_keys") throw new ToolsError("config", `${where} has unknown option(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}; ${hint}`);
   const value = issue.path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], options);
-  throw new ToolsError("config", `${where}.${issue.path.join(".")} is ${JSON.stringify(value) ?? "missing"}: ${issue.message}; ${hint}`);
+  const key = String(issue.path[0]);
+  const unset = key in COMPUTE_DEFAULTS ? `not set (default ${COMPUTE_DEFAULTS[key as keyof typeof COMPUTE_DEFAULTS]})` : "missing";
+  throw new ToolsError("config", `${where}.${issue.path.join(".")} is ${JSON.stringify(value) ?? unset}: ${issue.message}; ${hint}`);
 }

@@ -5,7 +5,7 @@
  */
 import { accessSync, constants } from "node:fs";
 import type { ComputeOptions } from "./options.ts";
-import { startSandbox } from "./sandbox.ts";
+import { startSandbox, type Sandbox } from "./sandbox.ts";
 
 const CHECK = (processes: number) => `
 import os, socket, time
@@ -43,8 +43,8 @@ for k in kids:
 print("; ".join(problems) or "sandbox ok", end="")
 `;
 
-/** Undefined when the sandbox works; else why `python` must refuse. */
-export async function probeSandbox(o: ComputeOptions): Promise<string | undefined> {
+/** Undefined when the sandbox works; else why `python` must refuse. `start` makes the sandbox (default: no cgroup). */
+export async function probeSandbox(o: ComputeOptions, start: () => Sandbox = () => startSandbox(o, false)): Promise<string | undefined> {
   const asRoot = process.getuid?.() === 0;
   for (const [path, pkg] of [[o.bwrap_path, "bubblewrap"], [o.python_path, "python3"], ...(asRoot ? [[o.setpriv_path, "util-linux"]] : [])] as const) {
     try {
@@ -53,12 +53,13 @@ export async function probeSandbox(o: ComputeOptions): Promise<string | undefine
       return `${path} is missing or not executable: install ${pkg} (apt-get install ${pkg}) or set its path in the compute server's options`;
     }
   }
-  const box = startSandbox(o, false);
+  const box = start();
   try {
     const r = await box.run(CHECK(o.processes));
     if (r.output === "sandbox ok" && r.ok) return undefined;
     return `the sandbox self-test failed: ${r.ok ? r.output : (r.error ?? r.output).trim().split("\n").slice(-2).join(" ")}`;
   } finally {
     box.kill();
+    await box.exited;
   }
 }

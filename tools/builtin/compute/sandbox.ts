@@ -1,8 +1,10 @@
 /**
  * One sandboxed Python process: bubblewrap (no network, own pid/ipc/uts/user/cgroup namespaces,
  * read-only /usr, private tmpfs /tmp, cleared environment) around driver.py, which sets the
- * resource limits on itself. The host enforces the wall clock and the output cap from outside and
- * kills the whole sandbox (bwrap's --die-with-parent and the pid namespace take every process with it).
+ * resource limits on itself, started through launcher.py (joins the compute cgroup, closes every
+ * inherited descriptor above stdio). The host enforces the wall clock and the output cap from
+ * outside and kills the whole sandbox (bwrap's --die-with-parent and the pid namespace take every
+ * process with it).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -10,6 +12,7 @@ import { lstatSync, readFileSync, readlinkSync } from "node:fs";
 import type { ComputeOptions } from "./options.ts";
 
 const DRIVER = readFileSync(new URL("./driver.py", import.meta.url), "utf8");
+const LAUNCHER = readFileSync(new URL("./launcher.py", import.meta.url), "utf8");
 const FRAME = 0x1e;
 
 /** What one call produced. */
@@ -30,6 +33,8 @@ export interface Sandbox {
   run(code: string, signal?: AbortSignal): Promise<RunOutcome>;
   kill(): void;
   readonly alive: boolean;
+  /** Resolves (never rejects) once the sandbox's processes are gone and their memory with them. */
+  readonly exited: Promise<void>;
 }
 
 /** /bin, /lib... as the host has them: merged-/usr symlinks are recreated, directories bound read-only. */
@@ -46,8 +51,12 @@ function rootLinks(): string[] {
   return args;
 }
 
-/** The command line: setpriv (when root) + bwrap + python3 -I -c driver limits. */
-export function sandboxCommand(o: ComputeOptions, session: boolean): string[] {
+/**
+ * The command line: the launcher (python3 -I -S: no site, about 10 ms) + setpriv (when root) +
+ * bwrap + python3 -I -c driver limits. `cgroup` is the compute cgroup's directory, when one bounds
+ * the sandboxes.
+ */
+export function sandboxCommand(o: ComputeOptions, session: boolean, cgroup?: string): string[] {
   const limits = {
     cpu_hard_s: session ? o.session_cpu_s : o.cpu_s + 1,
     memory_bytes: o.memory_mb * 1024 * 1024,
@@ -88,7 +97,8 @@ export function sandboxCommand(o: ComputeOptions, session: boolean): string[] {
   // As root, the sandbox's uid maps to root outside and the kernel ignores RLIMIT_NPROC for it:
   // drop to an unprivileged uid first (bwrap then makes an unprivileged user namespace).
   const asRoot = process.getuid?.() === 0;
-  return asRoot ? [o.setpriv_path, `--reuid=${o.sandbox_uid}`, `--regid=${o.sandbox_uid}`, "--clear-groups", "--no-new-privs", ...bwrap] : bwrap;
+  const launcher = [o.python_path, "-I", "-S", "-c", LAUNCHER, cgroup ?? ""];
+  return [...launcher, ...(asRoot ? [o.setpriv_path, `--reuid=${o.sandbox_uid}`, `--regid=${o.sandbox_uid}`, "--clear-groups", "--no-new-privs"] : []), ...bwrap];
 }
 
 function signalName(code: number | null, sig: NodeJS.Signals | null): string | undefined {
@@ -98,8 +108,8 @@ function signalName(code: number | null, sig: NodeJS.Signals | null): string | u
   return undefined;
 }
 
-export function startSandbox(o: ComputeOptions, session: boolean): Sandbox {
-  const [cmd, ...args] = sandboxCommand(o, session);
+export function startSandbox(o: ComputeOptions, session: boolean, cgroup?: string): Sandbox {
+  const [cmd, ...args] = sandboxCommand(o, session, cgroup);
   const child: ChildProcessWithoutNullStreams = spawn(cmd!, args, { stdio: ["pipe", "pipe", "pipe"], env: {}, detached: true });
   let alive = true;
   let killedFor: string | undefined;
@@ -107,6 +117,8 @@ export function startSandbox(o: ComputeOptions, session: boolean): Sandbox {
   let exit: { code: number | null; sig: NodeJS.Signals | null } | undefined;
   let onData: ((b: Buffer) => void) | undefined;
   let onExit: (() => void) | undefined;
+  let gone!: () => void;
+  const exited = new Promise<void>((resolve) => (gone = resolve));
   child.stdout.on("data", (b: Buffer) => onData?.(b));
   child.stderr.on("data", (b: Buffer) => {
     if (stderr.length < 4096) stderr += b.toString("utf8");
@@ -117,11 +129,14 @@ export function startSandbox(o: ComputeOptions, session: boolean): Sandbox {
     exit ??= { code: null, sig: null };
     alive = false;
     onExit?.();
+    gone();
   });
+  // 'close' comes once the process has exited and every holder of its stdio is gone: the whole sandbox.
   child.on("close", (code, sig) => {
     exit = { code, sig };
     alive = false;
     onExit?.();
+    gone();
   });
 
   const kill = (why?: string) => {
@@ -199,5 +214,6 @@ export function startSandbox(o: ComputeOptions, session: boolean): Sandbox {
     get alive() {
       return alive;
     },
+    exited,
   };
 }

@@ -5,7 +5,7 @@ import { MetaKey } from "../../wire.ts";
 import { MAX_EXPRESSION_CHARS } from "./calc/evaluate.ts";
 import type { Calculator } from "./calc/pool.ts";
 import type { ComputeOptions } from "./options.ts";
-import { startSandbox, type RunOutcome, type Sandbox } from "./sandbox.ts";
+import type { RunOutcome, Sandbox } from "./sandbox.ts";
 import type { SessionPool } from "./sessions.ts";
 
 export const MAX_CODE_CHARS = 100_000;
@@ -24,6 +24,8 @@ export interface ComputeDeps {
   /** Why python must refuse (no bwrap, failed self-test); undefined when the sandbox works. Read per call. */
   refusal(): string | undefined;
   sessions?: SessionPool;
+  /** Starts a one-shot sandbox (startSandbox with the server's cgroup). */
+  start(): Sandbox;
   /** Waits for one of max_concurrent slots; the returned function frees it. */
   slot(signal?: AbortSignal): Promise<() => void>;
   /** `calculate`, in a worker thread with a time limit. */
@@ -63,6 +65,9 @@ export function computeServer(d: ComputeDeps): McpServer {
       const refusal = d.refusal();
       if (refusal) return fail(`python is unavailable on this host: ${refusal}. Code is never run outside the sandbox.`);
       const release = await d.slot(ctx.mcpReq.signal);
+      // A one-shot sandbox's slot is freed once its processes are gone, not when the answer is:
+      // the next call's sandbox never overlaps a dying one (memory_total_mb counts both).
+      let gone: Promise<void> | undefined;
       try {
         const meta = ctx.mcpReq._meta;
         const conversation = meta?.[MetaKey.Conversation];
@@ -71,16 +76,17 @@ export function computeServer(d: ComputeDeps): McpServer {
           const r = await d.sessions.run(`${user}\u0000${conversation}`, code, { fresh: reset, signal: ctx.mcpReq.signal });
           return toResult(r, r);
         }
-        const box = startSandbox(d.o, false);
+        const box = d.start();
         d.live.add(box);
         try {
           return toResult(await box.run(code, ctx.mcpReq.signal), undefined);
         } finally {
           box.kill();
-          d.live.delete(box);
+          gone = box.exited.then(() => void d.live.delete(box));
         }
       } finally {
-        release();
+        if (gone) void gone.then(release);
+        else release();
       }
     },
   );

@@ -4,7 +4,7 @@
  * max_sessions live at once (the least recently used idle one makes room).
  */
 import type { ComputeOptions } from "./options.ts";
-import { startSandbox, type RunOutcome, type Sandbox } from "./sandbox.ts";
+import type { RunOutcome, Sandbox } from "./sandbox.ts";
 
 interface Session {
   box: Sandbox;
@@ -19,41 +19,50 @@ export interface SessionPool {
   /** Runs code in the conversation's session (started on first use); `fresh` ends the old one first. */
   run(key: string, code: string, opts: { fresh?: boolean; signal?: AbortSignal }): Promise<RunOutcome & { started: boolean }>;
   size(): number;
-  close(): void;
+  /** Ends every session; resolves once their processes are gone. */
+  close(): Promise<void>;
 }
 
-export function sessionPool(o: ComputeOptions): SessionPool {
+/** `start` makes one session sandbox (startSandbox with the server's cgroup). */
+export function sessionPool(o: ComputeOptions, start: () => Sandbox): SessionPool {
   const sessions = new Map<string, Session>();
 
-  const end = (key: string) => {
+  /** Ends a session; the promise resolves once its processes (and their memory) are gone. */
+  const end = (key: string): Promise<void> => {
     const s = sessions.get(key);
-    if (!s) return;
+    if (!s) return Promise.resolve();
     clearTimeout(s.idle);
     s.box.kill();
     sessions.delete(key);
+    return s.box.exited;
   };
 
-  const makeRoom = () => {
-    if (sessions.size < o.max_sessions) return true;
+  /** Ends the least recently used idle session; undefined when every one is busy. */
+  const makeRoom = (): Promise<void> | undefined => {
     let oldest: [string, Session] | undefined;
     for (const e of sessions) if (e[1].busy === 0 && (!oldest || e[1].lastUsed < oldest[1].lastUsed)) oldest = e;
-    if (!oldest) return false;
-    end(oldest[0]);
-    return true;
+    return oldest ? end(oldest[0]) : undefined;
   };
 
   return {
     async run(key, code, { fresh, signal }) {
-      if (fresh) end(key);
+      // An ended sandbox is gone before a successor starts, so memory_total_mb holds throughout.
+      if (fresh) await end(key);
       let s = sessions.get(key);
       if (s && !s.box.alive) {
-        end(key);
-        s = undefined;
+        await end(key);
+        s = sessions.get(key);
+      }
+      // Other calls may start sessions while this one waits: check the count again after each wait.
+      while (!s && sessions.size >= o.max_sessions) {
+        const room = makeRoom();
+        if (!room) return { output: "", ok: false, error: `all ${o.max_sessions} Python sessions are busy; try again shortly`, started: false };
+        await room;
+        s = sessions.get(key);
       }
       const started = !s;
       if (!s) {
-        if (!makeRoom()) return { output: "", ok: false, error: `all ${o.max_sessions} Python sessions are busy; try again shortly`, started: false };
-        s = { box: startSandbox(o, true), tail: Promise.resolve(), busy: 0, lastUsed: Date.now() };
+        s = { box: start(), tail: Promise.resolve(), busy: 0, lastUsed: Date.now() };
         sessions.set(key, s);
       }
       const session = s;
@@ -63,20 +72,20 @@ export function sessionPool(o: ComputeOptions): SessionPool {
       session.tail = result.catch(() => {});
       try {
         const r = await result;
-        if (r.ended) end(key);
+        if (r.ended) void end(key);
         return { ...r, started };
       } finally {
         session.busy--;
         session.lastUsed = Date.now();
         if (session.busy === 0 && sessions.get(key) === session) {
-          session.idle = setTimeout(() => end(key), o.session_idle_s * 1000);
+          session.idle = setTimeout(() => void end(key), o.session_idle_s * 1000);
           session.idle.unref();
         }
       }
     },
     size: () => sessions.size,
-    close: () => {
-      for (const key of [...sessions.keys()]) end(key);
+    close: async () => {
+      await Promise.all([...sessions.keys()].map(end));
     },
   };
 }
