@@ -11,8 +11,8 @@ import { contentText, type ChatCompletionRequest } from "./request.ts";
 
 export type RoleEvent = { type: "delta"; text: string } | { type: "final"; final: FinalInfo };
 
-/** The role request for an OpenAI request. */
-export function roleRequest(req: ChatCompletionRequest, conversation: string | undefined): RoleRequest {
+/** The role request for an OpenAI request; `conversation` and `user` are the mesh's (the tenant's) ids. */
+export function roleRequest(req: ChatCompletionRequest, conversation: string | undefined, user: string | undefined): RoleRequest {
   const messages: ChatMessage[] = req.messages.map((m) => ({
     role: m.role === "developer" ? "system" : m.role,
     content: contentText(m.content),
@@ -22,7 +22,7 @@ export function roleRequest(req: ChatCompletionRequest, conversation: string | u
   const options = Object.fromEntries(
     Object.entries({ temperature: req.temperature, top_p: req.top_p, max_tokens: req.max_completion_tokens ?? req.max_tokens, seed: req.seed, stop }).filter(([, v]) => v !== null && v !== undefined),
   );
-  return { messages, options, ...(conversation ? { conversation } : {}), ...(req.user ? { user: req.user } : {}) };
+  return { messages, options, ...(conversation ? { conversation } : {}), ...(user ? { user } : {}) };
 }
 
 /**

@@ -8,7 +8,7 @@ import { Hono, type Context } from "hono";
 import type { Mesh } from "../../../mesh/connect.ts";
 import type { Logger } from "../../../mesh/logger.ts";
 import { createRoleClient } from "../../../mesh/rolecall/index.ts";
-import { rateLimiter, type Keys } from "./access.ts";
+import { rateLimiter, type Caller, type Keys } from "./access.ts";
 import { completeAnswer, startAnswer, streamAnswer, type ChatDeps } from "./chat.ts";
 import { createCommittee } from "./committee.ts";
 import { CONVERSATION_HEADER } from "./conversation.ts";
@@ -53,7 +53,7 @@ export interface ServeServer extends AsyncDisposable {
   closed(): Promise<void>;
 }
 
-type Env = { Bindings: HttpBindings; Variables: { key: string } };
+type Env = { Bindings: HttpBindings; Variables: { caller: Caller } };
 
 export async function startServe(o: ServeOptions): Promise<ServeServer> {
   const log = (o.log ?? o.mesh.log).child({ component: "serve" });
@@ -85,7 +85,7 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   app.use("/v1/*", async (c, next) => {
     try {
       if (draining) throw unavailable("lyra serve is shutting down; try again shortly", "shutting_down");
-      c.set("key", o.keys.check(c.req.header("authorization")));
+      c.set("caller", o.keys.check(c.req.header("authorization")));
     } catch (err) {
       metrics.requests.inc({ door: DOOR, outcome: outcomeOf((err as OpenAIError).status) });
       throw err;
@@ -102,7 +102,7 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   const maxBody = o.maxBody ?? 1024 ** 2;
   app.post("/v1/chat/completions", async (c) => {
     const t0 = performance.now();
-    const key = c.get("key");
+    const caller = c.get("caller");
     let settle!: () => void;
     const tracked = new Promise<void>((r) => (settle = r));
     running.add(tracked);
@@ -115,7 +115,7 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
     };
     try {
       try {
-        limiter.take(key);
+        limiter.take(caller.keyId);
       } catch (err) {
         metrics.rateLimited.inc({ door: DOOR });
         throw err;
@@ -131,7 +131,7 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
       }
       const req = parseChatRequest(raw);
       const signal = AbortSignal.any([c.req.raw.signal, stopping.signal]);
-      const answer = await startAnswer(deps, req, { keyLabel: key, conversationHeader: c.req.header(CONVERSATION_HEADER), signal });
+      const answer = await startAnswer(deps, req, { caller, conversationHeader: c.req.header(CONVERSATION_HEADER), signal });
       for (const [k, v] of Object.entries(answer.headers)) c.header(k, v);
       if (!req.stream) {
         const body = await completeAnswer(answer, req.model);
@@ -159,7 +159,7 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   const port = typeof addr === "object" && addr ? addr.port : (o.port ?? 8080);
   const host = listen.includes(":") ? `[${listen}]` : listen;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}/v1`;
-  log.info({ url, roles: o.roles }, "lyra serve listening");
+  log.info({ url, roles: o.roles, keys: o.keys.list() }, "lyra serve listening");
 
   let resolveClosed!: () => void;
   const closedP = new Promise<void>((r) => (resolveClosed = r));

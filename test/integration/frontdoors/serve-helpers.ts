@@ -7,12 +7,17 @@ import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { parseKeys, startServe, type ServeOptions, type ServeServer } from "../../../agents/frontdoors/openai/index.ts";
+import { keyIdOf } from "../../../agents/frontdoors/openai/access.ts";
+import { scoped } from "../../../agents/frontdoors/openai/conversation.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig, type CommitteeYamlOptions } from "../../harness/committee.ts";
 
 export const KEY = "sk-test-one";
 export const KEY2 = "sk-test-two";
 export const ROLES = ["router", "pragmatist", "philosopher", "voice"];
+
+/** The mesh's id (log, outbox) of a conversation a key names `name`: its tenant is its key id. */
+export const meshConversation = (name: string, key = KEY) => scoped(keyIdOf(key), name);
 
 export interface ServeFixture extends AsyncDisposable {
   server: NatsServer;
