@@ -178,6 +178,14 @@ export const ServeConfig = z.strictObject({
   rate_limit: z.strictObject({ rpm: z.number().int().min(0).default(60), burst: z.number().int().min(1).default(10) }).prefault({}),
   /** Time in-flight requests get to finish on SIGTERM; default 10 s. */
   grace: Duration.default(10_000),
+  /** Time a client has to send a request's headers (slowloris), then 408 and closed; default 10 s. */
+  header_timeout: Duration.default(10_000),
+  /** Time a client has to send the whole request, headers and body, then 408 and closed; default 30 s. */
+  body_timeout: Duration.default(30_000),
+  /** Time a keep-alive connection may sit idle between requests; default 5 s. */
+  idle_timeout: Duration.default(5_000),
+  /** Open connections at most; past it a new connection is closed at once; default 1024. */
+  max_connections: z.number().int().min(1).default(1024),
   /**
    * Tenant name -> key ids ('k' + 12 hex digits of the key's SHA-256, in the start log): the keys
    * of a tenant share its conversations. A key not listed is a tenant of its own. Default none.
@@ -336,6 +344,7 @@ function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx)
     });
   }
   checkTenants(cfg.serve?.tenants ?? {}, add);
+  if (cfg.serve && cfg.serve.header_timeout > cfg.serve.body_timeout) add(["serve", "header_timeout"], `is ${cfg.serve.header_timeout} ms, longer than serve.body_timeout (${cfg.serve.body_timeout} ms), which covers the headers too; make header_timeout the shorter`);
   const d = cfg.router?.default_specialist;
   if (d !== undefined && cfg.roles[d]?.kind !== "specialist") {
     const specialists = roleNames.filter((r) => cfg.roles[r]?.kind === "specialist");
@@ -490,6 +499,10 @@ const EXPECT: Record<string, string> = {
   "serve.timeout": "a duration such as '180s' or a number of ms",
   "serve.max_body": "a size such as '1MiB' or a number of bytes",
   "serve.grace": "a duration such as '10s' or a number of ms",
+  "serve.header_timeout": "a duration such as '10s' or a number of ms",
+  "serve.body_timeout": "a duration such as '30s' or a number of ms",
+  "serve.idle_timeout": "a duration such as '5s' or a number of ms",
+  "serve.max_connections": "a whole number of connections, 1 or more",
   "serve.tenants": "a map of tenant names to lists of key ids, such as { acme: [k3f1c2a9b8e7d] }",
 };
 

@@ -36,5 +36,9 @@ export function serveFromConfig(cfg: MeshConfig, mesh: Mesh, log: Logger, over: 
     maxBody: s.max_body,
     rateLimit: s.rate_limit,
     graceMs: s.grace,
+    headerTimeoutMs: s.header_timeout,
+    bodyTimeoutMs: s.body_timeout,
+    idleTimeoutMs: s.idle_timeout,
+    maxConnections: s.max_connections,
   });
 }

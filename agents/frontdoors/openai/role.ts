@@ -5,8 +5,8 @@
  */
 import type { RoleClient } from "../../../mesh/rolecall/index.ts";
 import { BadRequestError, BusyError, CancelledError, ConnectionClosedError, DeadlineExceededError, RoleCallError, UnavailableError } from "../../../mesh/errors.ts";
-import { responseText, type ChatMessage, type Chunk, type FinalInfo, type RoleRequest } from "../../../schemas/index.ts";
-import { badRequest, ErrorType, OpenAIError, unavailable } from "./errors.ts";
+import { PayloadTooLargeError, responseText, type ChatMessage, type Chunk, type FinalInfo, type RoleRequest } from "../../../schemas/index.ts";
+import { badRequest, ErrorType, OpenAIError, payloadTooLarge, unavailable } from "./errors.ts";
 import { contentText, type ChatCompletionRequest } from "./request.ts";
 
 export type RoleEvent = { type: "delta"; text: string } | { type: "final"; final: FinalInfo };
@@ -60,6 +60,7 @@ export function asOpenAIError(err: unknown, role: string): unknown {
   if (err instanceof OpenAIError || !(err instanceof Error)) return err;
   // Cancelled by the server's drain: its reason is the error to send.
   if (err instanceof CancelledError && err.cause instanceof OpenAIError) return err.cause;
+  if (err instanceof PayloadTooLargeError) return payloadTooLarge(err);
   if (err instanceof UnavailableError) return unavailable(`no agent serves role '${role}' right now (${err.message}); 'lyra status' shows the mesh`, "no_responders", err);
   if (err instanceof DeadlineExceededError) return unavailable(`role '${role}' did not answer in time: ${err.message}`, "timeout", err);
   if (err instanceof BusyError) return new OpenAIError(429, ErrorType.RateLimit, `role '${role}' is busy: ${err.message}`, { code: "role_busy", retryAfterS: Math.max(1, Math.ceil(err.retryAfterS ?? 1)), cause: err });

@@ -9,7 +9,7 @@ import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { parseKeys, startServe, type ServeOptions, type ServeServer } from "../../../agents/frontdoors/openai/index.ts";
 import { keyIdOf } from "../../../agents/frontdoors/openai/access.ts";
 import { scoped } from "../../../agents/frontdoors/openai/conversation.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { startNatsServer, type NatsServer, type NatsServerOptions } from "../../harness/nats-server.ts";
 import { committeeConfig, type CommitteeYamlOptions } from "../../harness/committee.ts";
 
 export const KEY = "sk-test-one";
@@ -32,8 +32,8 @@ export interface ServeFixture extends AsyncDisposable {
  * nats-server, and on it (unless `committee: false`) an agent host serving the scripted committee
  * and a conductor; then `lyra serve` with two keys. The openai client does not retry.
  */
-export async function serveFixture(o: { committee?: boolean; yaml?: Partial<CommitteeYamlOptions>; serve?: Partial<ServeOptions> } = {}): Promise<ServeFixture> {
-  const server = await startNatsServer();
+export async function serveFixture(o: { committee?: boolean; yaml?: Partial<CommitteeYamlOptions>; serve?: Partial<ServeOptions>; nats?: NatsServerOptions } = {}): Promise<ServeFixture> {
+  const server = await startNatsServer(o.nats);
   const mesh = await connectMesh({ servers: server.url, name: "serve-test" });
   let host: AgentHost | undefined;
   let core: Conductor | undefined;
