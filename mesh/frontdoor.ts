@@ -1,17 +1,20 @@
 /** What a front door (Discord, the CLI) does: publish a user message, follow the reply. */
 import { jetstream } from "@nats-io/jetstream";
-import { Header, InboxMessage, OutboxMessage, validate } from "../schemas/index.ts";
+import { assertFits, Header, InboxMessage, OutboxMessage, validate } from "../schemas/index.ts";
 import { decodeBody, encodeBody } from "./publish.ts";
 import { subjects } from "./subjects.ts";
 import type { Mesh } from "./connect.ts";
 
 /**
  * Publishes a user message to the inbox; a re-send of the same platform id is deduplicated.
- * `traceparent` (W3C) starts the turn's trace; every hop after this continues it.
+ * `traceparent` (W3C) starts the turn's trace; every hop after this continues it. A message over
+ * the server's max_payload throws PayloadTooLargeError before anything is sent (the front door's
+ * user sent too much), not the connection's generic publish failure.
  */
 export async function publishInbox(mesh: Mesh, msg: InboxMessage, o: { traceparent?: string } = {}): Promise<{ seq: number; duplicate: boolean }> {
   const m = validate(InboxMessage, msg, "inbox message");
   const { data, headers } = encodeBody(mesh, m, { [Header.Conversation]: m.conversation, ...(o.traceparent ? { [Header.TraceParent]: o.traceparent } : {}) });
+  assertFits(data, mesh.maxPayload(), "inbox message");
   const ack = await jetstream(mesh.nc).publish(subjects.inbox(m.channel, m.conversation), data, {
     msgID: `${m.channel}:${m.id}`,
     headers,

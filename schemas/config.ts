@@ -178,6 +178,19 @@ export const ServeConfig = z.strictObject({
   rate_limit: z.strictObject({ rpm: z.number().int().min(0).default(60), burst: z.number().int().min(1).default(10) }).prefault({}),
   /** Time in-flight requests get to finish on SIGTERM; default 10 s. */
   grace: Duration.default(10_000),
+  /** Time a client has to send a request's headers (slowloris), then 408 and closed; default 10 s. */
+  header_timeout: Duration.default(10_000),
+  /** Time a client has to send the whole request, headers and body, then 408 and closed; default 30 s. */
+  body_timeout: Duration.default(30_000),
+  /** Time a keep-alive connection may sit idle between requests; default 5 s. */
+  idle_timeout: Duration.default(5_000),
+  /** Open connections at most; past it a new connection is closed at once; default 1024. */
+  max_connections: z.number().int().min(1).default(1024),
+  /**
+   * Tenant name -> key ids ('k' + 12 hex digits of the key's SHA-256, in the start log): the keys
+   * of a tenant share its conversations. A key not listed is a tenant of its own. Default none.
+   */
+  tenants: z.record(z.string(), z.array(z.string()).min(1)).default({}),
 });
 export type ServeConfig = z.output<typeof ServeConfig>;
 
@@ -330,10 +343,29 @@ function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx)
       if (!cfg.roles[r]) add(["hosts", host, "roles", i], `is '${r}', which is not defined under roles; define roles.${r} or remove it from this host (defined: ${roleNames.join(", ")})`);
     });
   }
+  checkTenants(cfg.serve?.tenants ?? {}, add);
+  if (cfg.serve && cfg.serve.header_timeout > cfg.serve.body_timeout) add(["serve", "header_timeout"], `is ${cfg.serve.header_timeout} ms, longer than serve.body_timeout (${cfg.serve.body_timeout} ms), which covers the headers too; make header_timeout the shorter`);
   const d = cfg.router?.default_specialist;
   if (d !== undefined && cfg.roles[d]?.kind !== "specialist") {
     const specialists = roleNames.filter((r) => cfg.roles[r]?.kind === "specialist");
     add(["router", "default_specialist"], `is '${d}', which is not a role of kind specialist; set it to one of: ${specialists.join(", ") || "(none defined)"}`);
+  }
+}
+
+/** A serve tenant's name: no '_' (it separates the tenant from the conversation) and not a key id. */
+const TENANT_RE = /^[a-z0-9][a-z0-9-]{0,30}$/;
+/** A key id as `lyra serve` logs it. */
+export const KEY_ID_RE = /^k[0-9a-f]{12}$/;
+
+function checkTenants(tenants: Record<string, string[]>, add: (path: (string | number)[], message: string) => void): void {
+  const owner = new Map<string, string>();
+  for (const [t, ids] of Object.entries(tenants)) {
+    if (!TENANT_RE.test(t) || KEY_ID_RE.test(t)) add(["serve", "tenants", t], "is not a usable tenant name; use 1-31 lowercase letters, digits and '-' (not '_', and not the form of a key id)");
+    ids.forEach((id, i) => {
+      if (!KEY_ID_RE.test(id)) add(["serve", "tenants", t, i], `is '${id}', not a key id; use the id 'lyra serve' logs at start ('k' and 12 hex digits: printf %s "$KEY" | sha256sum | cut -c1-12), never the key`);
+      else if (owner.has(id)) add(["serve", "tenants", t, i], `is key id '${id}', already in tenant '${owner.get(id)}'; a key belongs to one tenant`);
+      else owner.set(id, t);
+    });
   }
 }
 
@@ -467,6 +499,11 @@ const EXPECT: Record<string, string> = {
   "serve.timeout": "a duration such as '180s' or a number of ms",
   "serve.max_body": "a size such as '1MiB' or a number of bytes",
   "serve.grace": "a duration such as '10s' or a number of ms",
+  "serve.header_timeout": "a duration such as '10s' or a number of ms",
+  "serve.body_timeout": "a duration such as '30s' or a number of ms",
+  "serve.idle_timeout": "a duration such as '5s' or a number of ms",
+  "serve.max_connections": "a whole number of connections, 1 or more",
+  "serve.tenants": "a map of tenant names to lists of key ids, such as { acme: [k3f1c2a9b8e7d] }",
 };
 
 function describeIssue(source: string, raw: unknown, issue: z.core.$ZodIssue, overridden: Map<string, string>): string {

@@ -15,7 +15,8 @@ export const serve = defineCommand({
   },
   details:
     "API keys come from $LYRA_SERVE_KEYS (comma-separated; serve.keys_env names another variable), never\n" +
-    "from the config. Model 'lyra' runs the whole committee through the inbox (a conductor must run);\n" +
+    "from the config. A key's conversations are its own (serve.tenants lets keys share them; the start\n" +
+    "log has each key's id). Model 'lyra' runs the whole committee through the inbox (a conductor must run);\n" +
     "'lyra/<role>' calls one role directly. /metrics and /healthz are on the same port, without a key.\n" +
     "SIGINT/SIGTERM drains: new requests get 503, in-flight ones finish within serve.grace.",
   async run(values) {

@@ -1,19 +1,40 @@
-/** API keys (from the environment, never the config) and the per-key rate limit. */
+/** API keys (from the environment, never the config), whose conversations each holds, and the per-key rate limit. */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ErrorType, OpenAIError } from "./errors.ts";
 
+/** Who a request is for, from its key. */
+export interface Caller {
+  /** The key's stable id: 'k' and the first 12 hex digits of its SHA-256 (not the key; safe to log and configure). */
+  keyId: string;
+  /** Whose conversations and users the key reaches: the tenant serve.tenants maps it to, else its key id. */
+  tenant: string;
+}
+
 export interface Keys {
-  /** The label of the key a `Authorization: Bearer` header carries ("key-1", ...); throws a 401. */
-  check(authorization: string | undefined): string;
+  /** The caller a `Authorization: Bearer` header's key is; throws a 401. */
+  check(authorization: string | undefined): Caller;
+  /** Every key's id and tenant (for the start log: never the keys). */
+  list(): Caller[];
 }
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
-/** Keys from a comma-separated list; an empty list is a configuration error. */
-export function parseKeys(list: string | undefined, envName: string): Keys {
+/** A key's id: stable across restarts and the order of the list, so its conversations stay its own. */
+export const keyIdOf = (key: string): string => `k${digest(key).toString("hex").slice(0, 12)}`;
+
+/**
+ * Keys from a comma-separated list; an empty list is a configuration error. `tenants` (serve.tenants)
+ * maps tenant names to key ids: keys of one tenant share its conversations (a rotated key keeps them).
+ */
+export function parseKeys(list: string | undefined, envName: string, tenants: Readonly<Record<string, readonly string[]>> = {}): Keys {
   const keys = (list ?? "").split(",").map((k) => k.trim()).filter(Boolean);
   if (keys.length === 0) throw new Error(`lyra serve needs API keys: set ${envName} to one or more keys, comma-separated (e.g. ${envName}=$(openssl rand -hex 24))`);
+  const tenantOf = new Map(Object.entries(tenants).flatMap(([t, ids]) => ids.map((id) => [id, t] as const)));
   const digests = keys.map(digest);
+  const callers = keys.map((k): Caller => {
+    const keyId = keyIdOf(k);
+    return { keyId, tenant: tenantOf.get(keyId) ?? keyId };
+  });
   return {
     check(authorization) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
@@ -25,8 +46,9 @@ export function parseKeys(list: string | undefined, envName: string): Keys {
         if (timingSafeEqual(k, d)) found = i;
       });
       if (found < 0) throw new OpenAIError(401, ErrorType.InvalidRequest, "Incorrect API key provided.", { code: "invalid_api_key" });
-      return `key-${found + 1}`;
+      return callers[found]!;
     },
+    list: () => [...callers],
   };
 }
 

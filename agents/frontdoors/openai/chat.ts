@@ -6,7 +6,8 @@
 import type { RoleClient } from "../../../mesh/rolecall/index.ts";
 import type { Committee } from "./committee.ts";
 import type { Models } from "./models.ts";
-import { newUserMessage, conversationOf } from "./conversation.ts";
+import type { Caller } from "./access.ts";
+import { conversationOf, headerName, newUserMessage, scoped, userOf } from "./conversation.ts";
 import { OpenAIError } from "./errors.ts";
 import { chunk, completion, estimateTokens, usage, usageChunk, type FinishReason, type Usage } from "./format.ts";
 import type { ChatCompletionRequest } from "./request.ts";
@@ -42,18 +43,20 @@ function notFound(model: string): never {
 }
 
 /** Starts the answer: everything that can fail with an HTTP status fails here. */
-export async function startAnswer(deps: ChatDeps, req: ChatCompletionRequest, o: { keyLabel: string; conversationHeader: string | undefined; signal: AbortSignal }): Promise<Answer> {
+export async function startAnswer(deps: ChatDeps, req: ChatCompletionRequest, o: { caller: Caller; conversationHeader: string | undefined; signal: AbortSignal }): Promise<Answer> {
   const { role } = await targetOf(req.model, deps.models);
   const opts = { signal: o.signal, timeoutMs: deps.timeoutMs };
+  const tenant = o.caller.tenant;
   if (role === undefined) {
-    const conversation = conversationOf(o.conversationHeader, req.user, req.messages, o.keyLabel);
+    const conv = conversationOf(o.conversationHeader, req.user, req.messages, tenant);
+    const conversation = conv.id;
     const { id, text } = newUserMessage(conversation, req.messages);
-    const events = await deps.committee.start({ id, conversation, user: { id: req.user ?? `openai-${o.keyLabel}` }, text, ts: Date.now() }, opts);
+    const events = await deps.committee.start({ id, conversation, user: { id: userOf(req.user, tenant) }, text, ts: Date.now() }, opts);
     let streamed = "";
     let final: { text: string; specialist?: string; error?: string } | undefined;
     return {
       id: `chatcmpl-${id}`,
-      headers: { "X-Lyra-Conversation": conversation, "X-Lyra-Message-Id": id },
+      headers: { "X-Lyra-Conversation": conv.name, "X-Lyra-Mesh-Conversation": conversation, "X-Lyra-Message-Id": id },
       deltas: (async function* () {
         for await (const e of events) {
           if (e.type === "delta") {
@@ -72,11 +75,13 @@ export async function startAnswer(deps: ChatDeps, req: ChatCompletionRequest, o:
         text: final!.text,
         finish: "stop",
         usage: usage(estimateTokens(text), estimateTokens(final!.text)),
-        lyra: { conversation, message_id: id, specialist: final!.specialist, ...(final!.error ? { error: final!.error } : {}), usage: "estimated" },
+        lyra: { conversation: conv.name, mesh_conversation: conversation, message_id: id, specialist: final!.specialist, ...(final!.error ? { error: final!.error } : {}), usage: "estimated" },
       }),
     };
   }
-  const events = await startRole(deps.roles, role, roleRequest(req, o.conversationHeader), opts);
+  const name = headerName(o.conversationHeader);
+  const request = roleRequest(req, name === undefined ? undefined : scoped(tenant, name), req.user === undefined ? undefined : userOf(req.user, tenant));
+  const events = await startRole(deps.roles, role, request, opts);
   let text = "";
   let info: import("../../../schemas/index.ts").FinalInfo | undefined;
   return {

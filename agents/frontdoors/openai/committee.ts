@@ -9,9 +9,9 @@ import { decodeBody } from "../../../mesh/publish.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { CONDUCTOR_DURABLE } from "../../../mesh/conductor/index.ts";
-import { OutboxMessage } from "../../../schemas/index.ts";
+import { OutboxMessage, PayloadTooLargeError } from "../../../schemas/index.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
-import { unavailable } from "./errors.ts";
+import { payloadTooLarge, unavailable } from "./errors.ts";
 
 /** The inbox channel of this front door. */
 export const CHANNEL = "openai";
@@ -99,7 +99,7 @@ export function createCommittee(mesh: Mesh): Committee {
       // No flush before the publish: the server handles this connection's SUBs before its PUB, and
       // the reply can only follow the publish, so the subscriptions are in place for it.
       const { duplicate } = await publishInbox(mesh, { ...msg, channel: CHANNEL }).catch((err: unknown) => {
-        throw unavailable(`could not publish to the inbox: ${(err as Error).message}`, "mesh_unavailable", err);
+        throw err instanceof PayloadTooLargeError ? payloadTooLarge(err) : unavailable(`could not publish to the inbox: ${(err as Error).message}`, "mesh_unavailable", err);
       });
       if (duplicate) stored = await storedReply(msg.conversation, msg.id);
     } catch (err) {

@@ -9,6 +9,8 @@ import { badRequest, OpenAIError } from "./errors.ts";
 
 /** The longest user message the inbox takes (InboxMessage.text). */
 export const MAX_TEXT = 32_000;
+/** The longest `user`: with the tenant (at most 31) and '_' it fits the mesh's 256-character user id. */
+export const MAX_USER = 224;
 
 const TextPart = z.strictObject({ type: z.literal("text"), text: z.string() });
 const Part = z.looseObject({ type: z.string() }).superRefine((part, ctx) => {
@@ -49,8 +51,8 @@ export const ChatCompletionRequest = z.strictObject({
   seed: z.number().int("must be a whole number").nullable().optional(),
   stop: z.union([z.string(), z.array(z.string()).max(4)], { error: "stop is a string or a list of at most 4 strings" }).nullable().optional(),
   n: z.literal(1, "n must be 1: lyra serve answers with one choice").nullable().optional(),
-  /** The end user; also the conversation when no X-Lyra-Conversation header is sent. */
-  user: z.string().min(1, "user must not be empty").max(256).optional(),
+  /** The end user (within the key's tenant); also the conversation when no X-Lyra-Conversation header is sent. */
+  user: z.string().min(1, "user must not be empty").max(MAX_USER, `user must be at most ${MAX_USER} characters`).optional(),
   response_format: z.strictObject({ type: z.literal("text", "response_format must be { type: 'text' }: structured output is not supported by lyra serve") }).optional(),
   // Accepted and ignored: they change nothing Lyra's models are asked.
   presence_penalty: z.number().min(-2).max(2).nullable().optional(),

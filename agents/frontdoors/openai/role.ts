@@ -5,14 +5,14 @@
  */
 import type { RoleClient } from "../../../mesh/rolecall/index.ts";
 import { BadRequestError, BusyError, CancelledError, ConnectionClosedError, DeadlineExceededError, RoleCallError, UnavailableError } from "../../../mesh/errors.ts";
-import { responseText, type ChatMessage, type Chunk, type FinalInfo, type RoleRequest } from "../../../schemas/index.ts";
-import { badRequest, ErrorType, OpenAIError, unavailable } from "./errors.ts";
+import { PayloadTooLargeError, responseText, type ChatMessage, type Chunk, type FinalInfo, type RoleRequest } from "../../../schemas/index.ts";
+import { badRequest, ErrorType, OpenAIError, payloadTooLarge, unavailable } from "./errors.ts";
 import { contentText, type ChatCompletionRequest } from "./request.ts";
 
 export type RoleEvent = { type: "delta"; text: string } | { type: "final"; final: FinalInfo };
 
-/** The role request for an OpenAI request. */
-export function roleRequest(req: ChatCompletionRequest, conversation: string | undefined): RoleRequest {
+/** The role request for an OpenAI request; `conversation` and `user` are the mesh's (the tenant's) ids. */
+export function roleRequest(req: ChatCompletionRequest, conversation: string | undefined, user: string | undefined): RoleRequest {
   const messages: ChatMessage[] = req.messages.map((m) => ({
     role: m.role === "developer" ? "system" : m.role,
     content: contentText(m.content),
@@ -22,7 +22,7 @@ export function roleRequest(req: ChatCompletionRequest, conversation: string | u
   const options = Object.fromEntries(
     Object.entries({ temperature: req.temperature, top_p: req.top_p, max_tokens: req.max_completion_tokens ?? req.max_tokens, seed: req.seed, stop }).filter(([, v]) => v !== null && v !== undefined),
   );
-  return { messages, options, ...(conversation ? { conversation } : {}), ...(req.user ? { user: req.user } : {}) };
+  return { messages, options, ...(conversation ? { conversation } : {}), ...(user ? { user } : {}) };
 }
 
 /**
@@ -60,6 +60,7 @@ export function asOpenAIError(err: unknown, role: string): unknown {
   if (err instanceof OpenAIError || !(err instanceof Error)) return err;
   // Cancelled by the server's drain: its reason is the error to send.
   if (err instanceof CancelledError && err.cause instanceof OpenAIError) return err.cause;
+  if (err instanceof PayloadTooLargeError) return payloadTooLarge(err);
   if (err instanceof UnavailableError) return unavailable(`no agent serves role '${role}' right now (${err.message}); 'lyra status' shows the mesh`, "no_responders", err);
   if (err instanceof DeadlineExceededError) return unavailable(`role '${role}' did not answer in time: ${err.message}`, "timeout", err);
   if (err instanceof BusyError) return new OpenAIError(429, ErrorType.RateLimit, `role '${role}' is busy: ${err.message}`, { code: "role_busy", retryAfterS: Math.max(1, Math.ceil(err.retryAfterS ?? 1)), cause: err });

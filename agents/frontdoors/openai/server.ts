@@ -2,24 +2,27 @@
  * `lyra serve`: the OpenAI-compatible endpoint, on Hono (web-standard handlers) through
  * @hono/node-server. Every `/v1` route needs a key; /healthz and /metrics do not.
  */
-import type { IncomingMessage, Server } from "node:http";
+import type { Server } from "node:http";
 import { createAdaptorServer, type HttpBindings } from "@hono/node-server";
 import { Hono, type Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Mesh } from "../../../mesh/connect.ts";
 import type { Logger } from "../../../mesh/logger.ts";
 import { createRoleClient } from "../../../mesh/rolecall/index.ts";
-import { rateLimiter, type Keys } from "./access.ts";
+import { rateLimiter, type Caller, type Keys } from "./access.ts";
 import { completeAnswer, startAnswer, streamAnswer, type ChatDeps } from "./chat.ts";
 import { createCommittee } from "./committee.ts";
 import { CONVERSATION_HEADER } from "./conversation.ts";
-import { badRequest, ErrorType, OpenAIError, unavailable } from "./errors.ts";
+import { parseJson, readBody, requireJson } from "./body.ts";
+import { clientClosed, ErrorType, OpenAIError, unavailable } from "./errors.ts";
+import { capConnections, serverOptions, type ConnectionLimits } from "./limits.ts";
 import { modelList, modelObject } from "./format.ts";
 import { createModels } from "./models.ts";
 import { createFrontdoorMetrics, type FrontdoorMetrics } from "../metrics.ts";
 import { DOOR, outcomeOf } from "./metrics.ts";
 import { parseChatRequest } from "./request.ts";
 
-export interface ServeOptions {
+export interface ServeOptions extends ConnectionLimits {
   mesh: Mesh;
   /** Roles offered as `lyra/<role>` (the mesh config's); roles found on the mesh are offered too. */
   roles: string[];
@@ -53,7 +56,7 @@ export interface ServeServer extends AsyncDisposable {
   closed(): Promise<void>;
 }
 
-type Env = { Bindings: HttpBindings; Variables: { key: string } };
+type Env = { Bindings: HttpBindings; Variables: { caller: Caller } };
 
 export async function startServe(o: ServeOptions): Promise<ServeServer> {
   const log = (o.log ?? o.mesh.log).child({ component: "serve" });
@@ -69,7 +72,8 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
 
   const fail = (c: Context, err: OpenAIError) => {
     if (err.retryAfterS !== undefined) c.header("Retry-After", String(err.retryAfterS));
-    return c.json(err.body(), err.status);
+    // 499 goes to a closed connection: any status would do, node takes it as it is.
+    return c.json(err.body(), err.status as ContentfulStatusCode);
   };
   const app = new Hono<Env>();
   app.onError((err, c) => {
@@ -85,7 +89,7 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   app.use("/v1/*", async (c, next) => {
     try {
       if (draining) throw unavailable("lyra serve is shutting down; try again shortly", "shutting_down");
-      c.set("key", o.keys.check(c.req.header("authorization")));
+      c.set("caller", o.keys.check(c.req.header("authorization")));
     } catch (err) {
       metrics.requests.inc({ door: DOOR, outcome: outcomeOf((err as OpenAIError).status) });
       throw err;
@@ -102,36 +106,35 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   const maxBody = o.maxBody ?? 1024 ** 2;
   app.post("/v1/chat/completions", async (c) => {
     const t0 = performance.now();
-    const key = c.get("key");
+    const caller = c.get("caller");
     let settle!: () => void;
     const tracked = new Promise<void>((r) => (settle = r));
     running.add(tracked);
-    const end = (err?: unknown) => {
-      const s = err instanceof OpenAIError ? err.status : err ? (c.req.raw.signal.aborted ? 499 : 500) : 200;
-      metrics.requests.inc({ door: DOOR, outcome: s === 499 ? "cancelled" : outcomeOf(s) });
+    let model: string | undefined;
+    // A failure once the client has gone is the client's leaving, not the server's fault.
+    const asClientGone = (err: unknown) => (err instanceof OpenAIError || !c.req.raw.signal.aborted ? err : clientClosed("the answer was complete", err));
+    const end = (failure?: unknown) => {
+      const err = asClientGone(failure);
+      const s = err instanceof OpenAIError ? err.status : err ? 500 : 200;
+      metrics.requests.inc({ door: DOOR, outcome: outcomeOf(s) });
       if (s === 200) metrics.replySeconds.observe({ door: DOOR }, (performance.now() - t0) / 1000);
+      if (s === 499) log.info({ key: caller.keyId, model, ms: Math.round(performance.now() - t0) }, (err as OpenAIError).message);
       running.delete(tracked);
       settle();
+      return err;
     };
     try {
       try {
-        limiter.take(key);
+        limiter.take(caller.keyId);
       } catch (err) {
         metrics.rateLimited.inc({ door: DOOR });
         throw err;
       }
-      const type = c.req.header("content-type");
-      if (type && !/^application\/json\b/i.test(type)) throw badRequest(`Content-Type must be application/json (got '${type.slice(0, 64)}')`, undefined, "invalid_content_type");
-      const text = await readBody(c.env.incoming, maxBody);
-      let raw: unknown;
-      try {
-        raw = JSON.parse(text);
-      } catch (err) {
-        throw badRequest(`the request body is not valid JSON (${(err as Error).message})`, undefined, "invalid_json");
-      }
-      const req = parseChatRequest(raw);
+      requireJson(c.req.header("content-type"));
+      const req = parseChatRequest(parseJson(await readBody(c.env.incoming, maxBody)));
+      model = req.model;
       const signal = AbortSignal.any([c.req.raw.signal, stopping.signal]);
-      const answer = await startAnswer(deps, req, { keyLabel: key, conversationHeader: c.req.header(CONVERSATION_HEADER), signal });
+      const answer = await startAnswer(deps, req, { caller, conversationHeader: c.req.header(CONVERSATION_HEADER), signal });
       for (const [k, v] of Object.entries(answer.headers)) c.header(k, v);
       if (!req.stream) {
         const body = await completeAnswer(answer, req.model);
@@ -141,13 +144,13 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
       const body = streamAnswer(answer, req.model, req.stream_options?.include_usage === true, end);
       return c.body(body, 200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", Connection: "keep-alive" });
     } catch (err) {
-      end(err);
-      throw err;
+      throw end(err);
     }
   });
   app.all("/v1/chat/completions", (c) => fail(c, new OpenAIError(405, ErrorType.InvalidRequest, `${c.req.method} is not allowed here: use POST /v1/chat/completions`, { code: "method_not_allowed" })));
 
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const server = createAdaptorServer({ fetch: app.fetch, serverOptions: serverOptions(o) }) as Server;
+  capConnections(server, o.maxConnections, log);
   const listen = o.listen ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
@@ -159,7 +162,7 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   const port = typeof addr === "object" && addr ? addr.port : (o.port ?? 8080);
   const host = listen.includes(":") ? `[${listen}]` : listen;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}/v1`;
-  log.info({ url, roles: o.roles }, "lyra serve listening");
+  log.info({ url, roles: o.roles, keys: o.keys.list() }, "lyra serve listening");
 
   let resolveClosed!: () => void;
   const closedP = new Promise<void>((r) => (resolveClosed = r));
@@ -195,18 +198,4 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
     closed: () => closedP,
     [Symbol.asyncDispose]: () => stop(0),
   };
-}
-
-/** The body as text, read from Node's request (cheaper than the web stream), refused past `max` bytes. */
-async function readBody(incoming: IncomingMessage, max: number): Promise<string> {
-  const tooLarge = () => new OpenAIError(413, ErrorType.InvalidRequest, `the request body is over ${max} bytes (serve.max_body)`, { code: "request_too_large" });
-  if (Number(incoming.headers["content-length"] ?? 0) > max) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const d of incoming as AsyncIterable<Buffer>) {
-    size += d.length;
-    if (size > max) throw tooLarge();
-    chunks.push(d);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }

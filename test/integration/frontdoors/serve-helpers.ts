@@ -7,12 +7,17 @@ import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { parseKeys, startServe, type ServeOptions, type ServeServer } from "../../../agents/frontdoors/openai/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { keyIdOf } from "../../../agents/frontdoors/openai/access.ts";
+import { scoped } from "../../../agents/frontdoors/openai/conversation.ts";
+import { startNatsServer, type NatsServer, type NatsServerOptions } from "../../harness/nats-server.ts";
 import { committeeConfig, type CommitteeYamlOptions } from "../../harness/committee.ts";
 
 export const KEY = "sk-test-one";
 export const KEY2 = "sk-test-two";
 export const ROLES = ["router", "pragmatist", "philosopher", "voice"];
+
+/** The mesh's id (log, outbox) of a conversation a key names `name`: its tenant is its key id. */
+export const meshConversation = (name: string, key = KEY) => scoped(keyIdOf(key), name);
 
 export interface ServeFixture extends AsyncDisposable {
   server: NatsServer;
@@ -27,8 +32,8 @@ export interface ServeFixture extends AsyncDisposable {
  * nats-server, and on it (unless `committee: false`) an agent host serving the scripted committee
  * and a conductor; then `lyra serve` with two keys. The openai client does not retry.
  */
-export async function serveFixture(o: { committee?: boolean; yaml?: Partial<CommitteeYamlOptions>; serve?: Partial<ServeOptions> } = {}): Promise<ServeFixture> {
-  const server = await startNatsServer();
+export async function serveFixture(o: { committee?: boolean; yaml?: Partial<CommitteeYamlOptions>; serve?: Partial<ServeOptions>; nats?: NatsServerOptions } = {}): Promise<ServeFixture> {
+  const server = await startNatsServer(o.nats);
   const mesh = await connectMesh({ servers: server.url, name: "serve-test" });
   let host: AgentHost | undefined;
   let core: Conductor | undefined;

@@ -63,7 +63,7 @@ const cases: Case[] = [
   { name: "structured output", body: json({ ...ok, response_format: { type: "json_object" } }), status: 400, param: "response_format.type", says: "structured output is not supported" },
   { name: "empty user field", body: json({ ...ok, user: "" }), status: 400, param: "user", says: "user must not be empty" },
   { name: "conversation header with a dot", body: json(ok), headers: { "X-Lyra-Conversation": "a.b" }, status: 400, param: "X-Lyra-Conversation", says: "letters, digits" },
-  { name: "form-encoded body", body: "model=lyra", headers: { "Content-Type": "application/x-www-form-urlencoded" }, status: 400, says: "Content-Type must be application/json" },
+  { name: "form-encoded body", body: "model=lyra", headers: { "Content-Type": "application/x-www-form-urlencoded" }, status: 415, says: "Content-Type must be application/json" },
   { name: "body over serve.max_body", body: json({ ...ok, messages: [user("x".repeat(70_000))] }), status: 413, says: "over 65536 bytes" },
   { name: "unknown route", path: "/completions", body: json(ok), status: 404, says: "Invalid URL (POST /v1/completions)" },
 ];

@@ -6,7 +6,7 @@ import { OutboxMessage } from "../../../schemas/index.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { serveRole } from "../../../mesh/rolecall/responder.ts";
-import { KEY2, ROLES, serveFixture, type ServeFixture } from "./serve-helpers.ts";
+import { KEY2, meshConversation, ROLES, serveFixture, type ServeFixture } from "./serve-helpers.ts";
 
 let f: ServeFixture;
 beforeAll(async () => {
@@ -56,8 +56,9 @@ describe("lyra serve with the openai client", () => {
     expect(data.usage!.completion_tokens).toBeGreaterThan(0);
     expect(data.usage!.total_tokens).toBe(data.usage!.prompt_tokens + data.usage!.completion_tokens);
     expect(response.headers.get("x-lyra-conversation")).toBe(conv);
+    expect(response.headers.get("x-lyra-mesh-conversation")).toBe(meshConversation(conv));
     // It went through the inbox: the conversation log holds the turn, on this front door's channel.
-    const log = await logOf(f.mesh, conv);
+    const log = await logOf(f.mesh, meshConversation(conv));
     expect(log.map((e) => e.type)).toEqual(["user_message", "routed", "specialist_started", "specialist_finished", "voice_reply"]);
     expect(log[0]).toMatchObject({ type: "user_message", channel: CHANNEL, text: BASIL });
   });
@@ -131,9 +132,9 @@ describe("lyra serve with the openai client", () => {
     const again = await f.client.chat.completions.create({ model: "lyra", messages: [{ role: "user", content: BASIL }] }, opts);
     expect(again.id).toBe(first.id);
     expect(again.choices[0]!.message.content).toBe(a1);
-    const users = (await logOf(f.mesh, conv)).filter((e) => e.type === "user_message").map((e) => (e as { text: string }).text);
+    const users = (await logOf(f.mesh, meshConversation(conv))).filter((e) => e.type === "user_message").map((e) => (e as { text: string }).text);
     expect(users).toEqual([BASIL, "Why does it need sun?"]);
-    const replies = await readStream(f.mesh, StreamName.Outbox, subjects.outbox(CHANNEL, conv), OutboxMessage);
+    const replies = await readStream(f.mesh, StreamName.Outbox, subjects.outbox(CHANNEL, meshConversation(conv)), OutboxMessage);
     expect(replies).toHaveLength(2);
   });
 
@@ -146,7 +147,7 @@ describe("lyra serve with the openai client", () => {
     for await (const c of b) streamed += c.choices[0]?.delta.content ?? "";
     expect(a.choices[0]!.message.content).toBe("Lyra says: Pragmatist answer to: How do I prune basil?");
     expect(streamed).toBe(a.choices[0]!.message.content);
-    expect((await logOf(f.mesh, conv)).filter((e) => e.type === "user_message")).toHaveLength(1);
+    expect((await logOf(f.mesh, meshConversation(conv))).filter((e) => e.type === "user_message")).toHaveLength(1);
   });
 
   it("keeps one conversation for a client that sends neither the header nor user", async () => {
@@ -157,7 +158,7 @@ describe("lyra serve with the openai client", () => {
       .create({ model: "lyra", messages: [...opening, { role: "assistant", content: r1.data.choices[0]!.message.content! }, { role: "user", content: "And then?" }] })
       .withResponse();
     expect(r2.response.headers.get("x-lyra-conversation")).toBe(conv);
-    const users = (await logOf(f.mesh, conv)).filter((e) => e.type === "user_message");
+    const users = (await logOf(f.mesh, meshConversation(conv))).filter((e) => e.type === "user_message");
     expect(users).toHaveLength(2);
   });
 

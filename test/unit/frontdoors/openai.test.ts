@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseKeys, rateLimiter } from "../../../agents/frontdoors/openai/access.ts";
-import { conversationOf, newUserMessage } from "../../../agents/frontdoors/openai/conversation.ts";
+import { keyIdOf, parseKeys, rateLimiter } from "../../../agents/frontdoors/openai/access.ts";
+import { conversationOf, newUserMessage, userOf } from "../../../agents/frontdoors/openai/conversation.ts";
 import { OpenAIError } from "../../../agents/frontdoors/openai/errors.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
 
@@ -8,14 +8,21 @@ const u = (content: string) => ({ role: "user" as const, content });
 const a = (content: string) => ({ role: "assistant" as const, content });
 
 describe("conversation and message ids", () => {
-  it("takes the header, else the user field, else the opening messages", () => {
-    expect(conversationOf("conv-1", "someone", [u("hi")], "key-1")).toBe("conv-1");
-    expect(conversationOf(undefined, "user_42", [u("hi")], "key-1")).toBe("user_42");
-    expect(conversationOf(undefined, "ann@example.org", [u("hi")], "key-1")).toMatch(/^u-[0-9a-f]{32}$/);
-    const opened = conversationOf(undefined, undefined, [u("hi")], "key-1");
-    expect(conversationOf(undefined, undefined, [u("hi"), a("hello"), u("more")], "key-1")).toBe(opened);
-    expect(conversationOf(undefined, undefined, [u("hi")], "key-2")).not.toBe(opened);
-    expect(() => conversationOf("a b", undefined, [u("hi")], "key-1")).toThrow(OpenAIError);
+  it("takes the header, else the user field, else the opening messages, always within the tenant", () => {
+    const conv = (h: string | undefined, user: string | undefined, m: Parameters<typeof conversationOf>[2], t = "k0123456789ab") => conversationOf(h, user, m, t);
+    expect(conv("conv-1", "someone", [u("hi")])).toEqual({ name: "conv-1", id: "k0123456789ab_conv-1" });
+    expect(conv(undefined, "user_42", [u("hi")]).name).toBe("user_42");
+    expect(conv(undefined, "ann@example.org", [u("hi")]).name).toMatch(/^u-[0-9a-f]{32}$/);
+    const opened = conv(undefined, undefined, [u("hi")]);
+    expect(conv(undefined, undefined, [u("hi"), a("hello"), u("more")])).toEqual(opened);
+    expect(conv(undefined, undefined, [u("hi")], "acme").id).toBe(`acme_${opened.name}`);
+    expect(() => conv("a b", undefined, [u("hi")])).toThrow(OpenAIError);
+    // The longest name and tenant still make an id the inbox takes; a longer name is refused.
+    expect(conv("x".repeat(96), undefined, [u("hi")], "t".repeat(31)).id).toMatch(/^[A-Za-z0-9_-]{1,128}$/);
+    expect(() => conv("x".repeat(97), undefined, [u("hi")])).toThrow(/1-96 letters/);
+    expect(conv(undefined, "y".repeat(97), [u("hi")]).name).toMatch(/^u-/);
+    expect(userOf("ann", "acme")).toBe("acme_ann");
+    expect(userOf(undefined, "acme")).toBe("acme_openai");
   });
 
   it("gives the same id to a resent message and different ids to a repeated one", () => {
@@ -28,13 +35,21 @@ describe("conversation and message ids", () => {
 });
 
 describe("keys and the rate limit", () => {
-  it("checks Bearer keys and labels them by position", () => {
+  it("checks Bearer keys and names each by a stable id, its own tenant unless serve.tenants maps it", () => {
     const keys = parseKeys(" k1 , k2 ,", "LYRA_SERVE_KEYS");
-    expect(keys.check("Bearer k2")).toBe("key-2");
+    expect(keyIdOf("k2")).toMatch(/^k[0-9a-f]{12}$/);
+    expect(keys.check("Bearer k2")).toEqual({ keyId: keyIdOf("k2"), tenant: keyIdOf("k2") });
+    // The id does not depend on the key's place in the list.
+    expect(parseKeys("k2,k1", "K").check("Bearer k2")).toEqual(keys.check("Bearer k2"));
     expect(() => keys.check("Bearer k3")).toThrow(/Incorrect API key/);
     expect(() => keys.check("k1")).toThrow(/didn't provide an API key/);
     expect(() => keys.check(undefined)).toThrow(/didn't provide an API key/);
     expect(() => parseKeys(" , ", "LYRA_SERVE_KEYS")).toThrow(/set LYRA_SERVE_KEYS/);
+    const shared = parseKeys("old,new,other", "K", { acme: [keyIdOf("old"), keyIdOf("new")] });
+    expect(shared.check("Bearer old").tenant).toBe("acme");
+    expect(shared.check("Bearer new").tenant).toBe("acme");
+    expect(shared.check("Bearer other").tenant).toBe(keyIdOf("other"));
+    expect(JSON.stringify(shared.list())).not.toMatch(/"(old|new|other)"/);
   });
 
   it("lets a burst through, then one request per 60/rpm seconds, per key", () => {
@@ -56,12 +71,18 @@ describe("the serve config section", () => {
   const base = "mesh: { name: t, owner: o }\nroles: { voice: { model: m, kind: voice } }\nhosts: { h: { roles: [voice] } }\n";
   it("fills in defaults and parses durations and sizes", () => {
     const cfg = parseMeshConfig(`${base}serve: { port: 9000, timeout: 30s, max_body: 2MiB }\n`, { env: {} });
-    expect(cfg.serve).toEqual({ listen: "127.0.0.1", port: 9000, keys_env: "LYRA_SERVE_KEYS", timeout: 30_000, max_body: 2 * 1024 ** 2, rate_limit: { rpm: 60, burst: 10 }, grace: 10_000 });
+    expect(cfg.serve).toEqual({ listen: "127.0.0.1", port: 9000, keys_env: "LYRA_SERVE_KEYS", timeout: 30_000, max_body: 2 * 1024 ** 2, rate_limit: { rpm: 60, burst: 10 }, grace: 10_000, header_timeout: 10_000, body_timeout: 30_000, idle_timeout: 5_000, max_connections: 1024, tenants: {} });
     expect(parseMeshConfig(base, { env: {} }).serve).toBeUndefined();
   });
   it("refuses keys in the file and bad values, saying what to set", () => {
     expect(() => parseMeshConfig(`${base}serve: { keys: [abc] }\n`, { env: {} })).toThrow(/serve has unknown key 'keys'/);
     expect(() => parseMeshConfig(`${base}serve: { keys_env: "sk-123" }\n`, { env: {} })).toThrow(/serve.keys_env .*the NAME of the environment variable/);
     expect(() => parseMeshConfig(`${base}serve: { port: 70000 }\n`, { env: {} })).toThrow(/serve.port .*a port number/);
+    expect(() => parseMeshConfig(`${base}serve: { header_timeout: 40s }\n`, { env: {} })).toThrow(/serve.header_timeout .*longer than serve.body_timeout/);
+    expect(() => parseMeshConfig(`${base}serve: { max_connections: 0 }\n`, { env: {} })).toThrow(/serve.max_connections .*1 or more/);
+    expect(() => parseMeshConfig(`${base}serve: { tenants: { acme: [sk-live-123] } }\n`, { env: {} })).toThrow(/serve.tenants.acme\[0\] .*not a key id.*never the key/);
+    expect(() => parseMeshConfig(`${base}serve: { tenants: { a_b: [k0123456789ab] } }\n`, { env: {} })).toThrow(/serve.tenants.a_b .*not a usable tenant name/);
+    expect(() => parseMeshConfig(`${base}serve: { tenants: { a: [k0123456789ab], b: [k0123456789ab] } }\n`, { env: {} })).toThrow(/already in tenant 'a'/);
+    expect(parseMeshConfig(`${base}serve: { tenants: { acme: [k0123456789ab] } }\n`, { env: {} }).serve?.tenants).toEqual({ acme: ["k0123456789ab"] });
   });
 });
