@@ -12,6 +12,7 @@ import { DeadlineExceededError, UnavailableError } from "../../../mesh/errors.ts
 import { createRoleClient, OnOutage, serveRole, type RoleResponder } from "../../../mesh/rolecall/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { ANSWER, wordsHandler } from "../../fixtures/scripted.ts";
+import { subjects } from "../../../mesh/subjects.ts";
 import { until } from "./helpers.ts";
 
 let server: NatsServer;
@@ -54,6 +55,18 @@ async function childReplica(role: string, delayMs: number): Promise<ChildProcess
   return child;
 }
 
+/**
+ * Counts the requests sent to a role (the queue group's subject and the replicas' own), so a test
+ * can thaw a replica once the caller is past a number of attempts rather than after a fixed time.
+ */
+async function requestsTo(role: string): Promise<{ count: () => number; close: () => void }> {
+  let n = 0;
+  const count = () => void n++;
+  const subs = [caller.nc.subscribe(subjects.role(role), { callback: count }), caller.nc.subscribe(`${subjects.role(role)}.*`, { callback: count })];
+  await caller.nc.flush();
+  return { count: () => n, close: () => subs.forEach((s) => s.unsubscribe()) };
+}
+
 /** Windows shorter than the defaults, so five attempts (the old bound) are used up in 1.5 s. */
 const QUICK = { ackWindowMs: 300, keepAliveGapMs: 300 } as const;
 const WAITING = { ...QUICK, onOutage: OnOutage.Wait } as const;
@@ -90,23 +103,27 @@ describe("a role with no responder when the call starts", () => {
 });
 
 describe("a replica frozen with SIGSTOP and thawed", () => {
-  it("frozen before the call, thawed 3 s later (past the five attempts of old): the call is re-issued until it answers", async () => {
+  it("frozen before the call, thawed after seven attempts (past the five of old): the call is re-issued until it answers", async () => {
     const child = await childReplica("thaw", 10);
     child.kill("SIGSTOP");
     const client = createRoleClient(caller);
     const t0 = Date.now();
-    const thaw = sleep(3000).then(() => child.kill("SIGCONT"));
+    const sent = await requestsTo("thaw");
+    // Past the five attempts that used to be all a call had.
+    const thaw = until(() => sent.count() >= 7, 15_000, "seven attempts").then(() => child.kill("SIGCONT"));
     const r = await client.call("thaw", "hello", { ...WAITING, timeoutMs: 20_000 });
     await thaw;
+    sent.close();
     expect(r.text).toBe(ANSWER);
     expect(r.host).toBe("frozen");
     expect(r.attempts).toBeGreaterThan(5);
-    console.log(`frozen 3 s before the call: answered after ${Date.now() - t0} ms, ${r.attempts} attempts`);
+    console.log(`frozen before the call, thawed after 7 attempts: answered after ${Date.now() - t0} ms, ${r.attempts} attempts`);
   });
 
-  it("frozen mid-stream, thawed 3 s later: the re-issue joins the running request and the stream holds one complete answer", async () => {
+  it("frozen mid-stream, thawed after seven attempts: the re-issue joins the running request and the stream holds one complete answer", async () => {
     const child = await childReplica("thaw-mid", 100);
     const client = createRoleClient(caller);
+    const sent = await requestsTo("thaw-mid");
     const s = client.stream("thaw-mid", "hello", { ...WAITING, timeoutMs: 20_000 });
     let text = "";
     let thaw: Promise<unknown> | undefined;
@@ -115,15 +132,16 @@ describe("a replica frozen with SIGSTOP and thawed", () => {
       text += c.data as string;
       if (!thaw) {
         child.kill("SIGSTOP");
-        thaw = sleep(3000).then(() => child.kill("SIGCONT"));
+        thaw = until(() => sent.count() >= 7, 15_000, "seven attempts").then(() => child.kill("SIGCONT"));
       }
     }
     await thaw;
+    sent.close();
     const r = await s.result;
     expect(text).toBe(ANSWER);
     expect(r.text).toBe(ANSWER);
-    expect(r.attempts).toBeGreaterThan(1);
-    console.log(`frozen 3 s mid-stream: ${r.attempts} attempts`);
+    expect(r.attempts).toBeGreaterThan(5);
+    console.log(`frozen mid-stream, thawed after 7 attempts: ${r.attempts} attempts`);
   });
 
   it("frozen past the deadline: DeadlineExceededError that says the replica did not answer", async () => {
