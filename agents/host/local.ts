@@ -10,6 +10,7 @@ import { UnavailableError } from "../../mesh/errors.ts";
 
 export function localCaller(handlers: Map<string, RoleHandler>, host: string, log: Logger): RoleCaller {
   return {
+    serves: (role) => handlers.has(role),
     stream(role: string, req: RoleRequest, opts: RoleCallOptions = {}): RoleStream {
       const handler = handlers.get(role);
       const signal = opts.signal ?? new AbortController().signal;

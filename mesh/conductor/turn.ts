@@ -19,6 +19,7 @@ import {
 } from "../../schemas/index.ts";
 import { UnavailableError } from "../errors.ts";
 import { encodeBody } from "../publish.ts";
+import { OnOutage } from "../rolecall/types.ts";
 import { subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";
 import type { Logger } from "../logger.ts";
@@ -73,7 +74,7 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
     const { data, headers } = encodeBody(deps.mesh, body);
     deps.mesh.nc.publish(subjects.outboxPartial(msg.channel, msg.conversation), data, { headers });
   };
-  // Calls a role, streaming its text to the outbox; falls to the fallback caller when no agent serves it.
+  // Calls a role, streaming its text to the outbox, within the step's deadline (stepTimeoutMs).
   const call = async (role: string, step: string, req: RoleRequest, stream: boolean, onTool?: ToolEventSink): Promise<RoleResult> => {
     const span = tracer().start(`step ${step}`, trace?.traceparent, { kind: "client", attributes: { "lyra.step": step, "lyra.role": role } });
     const t0 = Date.now();
@@ -90,24 +91,42 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
       throw err;
     }
   };
+  /**
+   * A role no agent serves goes to its fallback at once (no responders is known at once), and so
+   * does one whose replicas stay silent for maxAttempts re-issues; without a fallback for the
+   * role, or when the fallback fails too, the outage is waited out until the step's deadline, so
+   * an agent restarting or frozen for a few seconds still answers the turn.
+   */
   const callRole = async (role: string, step: string, req: RoleRequest, stream: boolean, opts: RoleCallOptions, onTool?: ToolEventSink): Promise<RoleResult> => {
-    const consume = async (caller: RoleCaller) => {
-      const s = caller.stream(role, req, opts);
+    const deadline = Date.now() + (opts.timeoutMs ?? deps.stepTimeoutMs);
+    const consume = async (caller: RoleCaller, o: RoleCallOptions) => {
+      const s = caller.stream(role, req, o);
       for await (const c of s) {
         if (stream && c.type === "response") partial(step, role, responseText(c));
         else if (onTool && (c.type === "tool_call" || c.type === "tool_result")) await onTool(c);
       }
       return s.result;
     };
+    const waitForAgents = () => consume(deps.roles, { ...opts, onOutage: OnOutage.Wait, timeoutMs: Math.max(1, deadline - Date.now()) });
+    const fallback = deps.fallback && (deps.fallback.serves?.(role) ?? true) ? deps.fallback : undefined;
+    if (!fallback) return waitForAgents();
+    let reason: string;
     try {
-      return await consume(deps.roles);
+      return await consume(deps.roles, { ...opts, onOutage: OnOutage.Fail });
     } catch (err) {
-      if (!(err instanceof UnavailableError) || !deps.fallback || signal.aborted) throw err;
-      deps.log.warn({ role, err }, "no agent serves the role; using its fallback");
+      if (!(err instanceof UnavailableError) || signal.aborted) throw err;
+      reason = err.message;
+      deps.log.warn({ role, err }, "no agent answers the role; using its fallback");
+    }
+    try {
+      const r = await consume(fallback, opts);
       deps.onEvent?.({ type: "fallback", role });
-      const r = await consume(deps.fallback);
-      await append({ type: "fallback_used", role, reason: `no agent serves '${role}'`, backend: r.final.backend }, `${step}-fallback`);
+      await append({ type: "fallback_used", role, reason, backend: r.final.backend }, `${step}-fallback`);
       return r;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      deps.log.warn({ role, err }, "the role's fallback failed too; waiting for an agent to serve it until the step's deadline");
+      return waitForAgents();
     }
   };
   const meta = (r: RoleResult) => ({

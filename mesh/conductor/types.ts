@@ -4,11 +4,13 @@ import type { CallOptions, RoleStream } from "../rolecall/types.ts";
 export type { RoleResult, RoleStream } from "../rolecall/types.ts";
 
 /** The call options the conductor sets. */
-export type RoleCallOptions = Pick<CallOptions, "signal" | "timeoutMs" | "requestId" | "conversation" | "headers">;
+export type RoleCallOptions = Pick<CallOptions, "signal" | "timeoutMs" | "requestId" | "conversation" | "headers" | "onOutage">;
 
 /** The part of the role client the conductor uses (the mesh client, or a fallback). */
 export interface RoleCaller {
   stream(role: string, request: RoleRequest, opts?: RoleCallOptions): RoleStream;
+  /** Whether it answers `role` at all (a fallback has aliases for some roles only); default every role. */
+  serves?(role: string): boolean;
 }
 
 /** Where the committee's roles are, as the conductor sees them. */

@@ -1,7 +1,8 @@
 /**
  * One role call on the wire: attempts with a fresh reply inbox each, re-issued with the same
- * request id when a replica is presumed dead (no ack, keep-alive gap, 503 shutting down), retried
- * with jittered backoff on 429, all within the call's deadline.
+ * request id when a replica is presumed dead (no ack, keep-alive gap, 503 shutting down),
+ * retried with jittered backoff on 429, all within the call's deadline. No responders fails at
+ * once; with `onOutage: "wait"` it, and silent replicas, are retried until the deadline instead.
  */
 import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import {
@@ -12,6 +13,7 @@ import {
   KnownChunkTypes,
   CallCode,
   contentTypeOf,
+  SHUTTING_DOWN,
   type Encoding,
 } from "../../schemas/index.ts";
 import { DeadlineExceededError, InternalError, RoleCallError, UnavailableError, roleCallError } from "../errors.ts";
@@ -20,7 +22,8 @@ import { createCollector } from "./collector.ts";
 import { queueGroup, type Route } from "./dispatch.ts";
 import type { Mailbox } from "./mailbox.ts";
 import type { ReplyRoutes } from "./replies.ts";
-import type { RoleResult } from "./types.ts";
+import { createOutage, jitter, type OutageEnd } from "./retry.ts";
+import { OnOutage, type RoleResult } from "./types.ts";
 
 /** A reply message tagged with the attempt whose inbox it reached. */
 export interface Delivery {
@@ -41,7 +44,10 @@ export interface CallPlan {
   ackWindowMs: number;
   /** Undefined: sized from the keep-alive the responder advertises (gapFor). */
   keepAliveGapMs: number | undefined;
+  /** Attempts before the call fails; with onOutage "wait", refusals only (429, 503 without a backend). */
   maxAttempts: number;
+  /** Whether an outage (no responders, silent replicas) fails the call or is waited out until the deadline. */
+  onOutage: OnOutage;
   headers: Record<string, string>;
   /** Fed by the attempts' subscriptions; fail() on it interrupts the call. */
   box: Mailbox<Delivery>;
@@ -52,8 +58,11 @@ export interface CallPlan {
   onRouteFailed?: (instance: string) => void;
 }
 
-/** `free`: the retry does not count as an attempt (a directly addressed replica that is gone). */
-type AttemptEnd = { type: "done" } | { type: "retry"; error: RoleCallError; delayMs: number; free?: boolean };
+/**
+ * `free`: the retry does not count as an attempt (a directly addressed replica that is gone).
+ * `outage`: nobody answered; with onOutage "wait" bounded by the deadline, not by maxAttempts.
+ */
+type AttemptEnd = { type: "done" } | { type: "retry"; error: RoleCallError; delayMs: number; free?: boolean; outage?: OutageEnd };
 
 /** The keep-alive gap when the responder advertises no keep-alive period (older responders, other Agent Protocol agents). */
 export const UNADVERTISED_GAP_MS = 5000;
@@ -70,9 +79,12 @@ export function gapFor(advertised: string | undefined): number {
 
 export async function runCall(p: CallPlan): Promise<RoleResult> {
   const collector = createCollector(p.role);
-  let lastError: RoleCallError | undefined;
+  const outage = createOutage(p.role, p.maxAttempts);
+  const wait = p.onOutage === OnOutage.Wait;
+  let counted = 0;
   let route = p.route?.() ?? queueGroup(p.role, "dispatch off");
-  for (let attempt = 1; attempt <= p.maxAttempts; attempt++) {
+  for (let attempt = 1; ; attempt++) {
+    if (Date.now() >= p.deadline) throw outage.deadlineError() ?? deadlineError(p);
     let end: AttemptEnd;
     try {
       end = await runAttempt(p, attempt, collector, route);
@@ -80,34 +92,45 @@ export async function runCall(p: CallPlan): Promise<RoleResult> {
       route.release?.();
     }
     if (end.type === "done") return collector.result(attempt);
-    lastError = end.error;
     // A re-issue after a direct send goes to the queue group: whoever is alive and free there.
     if (route.instance) {
       p.onRouteFailed?.(route.instance);
       route = queueGroup(p.role, `re-issue after ${route.reason.split(":")[0]} failed (${end.error.message})`);
     }
-    if (end.free) attempt--; // nothing reached a replica: the queue group gets the attempt
-    else if (attempt < p.maxAttempts) await p.box.sleep(end.delayMs);
+    if (end.free) {
+      attempt--; // nothing reached a replica: the queue group gets the attempt
+      continue;
+    }
+    let delayMs = end.delayMs;
+    if (wait && end.outage) delayMs = outage.next(end.outage, end.error, end.delayMs);
+    else {
+      if (wait) outage.reset(); // a live replica answered, with a refusal
+      if (++counted >= p.maxAttempts) throw end.error;
+    }
+    await p.box.sleep(Math.min(delayMs, p.deadline - Date.now()));
   }
-  throw lastError!;
 }
 
 async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<typeof createCollector>, route: Route): Promise<AttemptEnd> {
   const { nc, role, box, deadline } = p;
-  if (Date.now() >= deadline) throw deadlineError(p);
   const inbox = p.replies.open((msg) => box.push({ attempt, msg }));
   try {
     nc.publish(route.subject, p.body, { reply: inbox.subject, headers: requestHeaders(p, attempt, route.reason) });
     collector.startAttempt();
     let acked = false;
+    let heard = Date.now();
     let gapMs = p.keepAliveGapMs ?? UNADVERTISED_GAP_MS;
     for (;;) {
       const wait = Math.min(acked ? gapMs : p.ackWindowMs, deadline - Date.now());
       const d = await box.take(wait);
       if (!d) {
-        if (Date.now() >= deadline) throw deadlineError(p);
+        // At the deadline a replica still within its keep-alive gap was only slow; a silent one is
+        // an outage, which a call that waits outages out reports as such (runCall).
+        const silent = !acked || Date.now() - heard >= gapMs;
+        if (Date.now() >= deadline && !(silent && p.onOutage === OnOutage.Wait)) throw deadlineError(p);
         const why = acked ? `no message for ${gapMs} ms after the ack` : `no ack within ${p.ackWindowMs} ms`;
-        return { type: "retry", error: new UnavailableError(CallCode.Unavailable, role, `replica presumed dead: ${why}`), delayMs: 0 };
+        const error = new UnavailableError(CallCode.Unavailable, role, `replica presumed dead: ${why}`);
+        return { type: "retry", error, delayMs: 0, outage: { silentSince: heard, backoff: false } };
       }
       if (d.attempt !== attempt) continue; // an earlier attempt's straggler
       const { msg } = d;
@@ -117,8 +140,11 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
         // The addressed replica is gone (its state was not yet stale): the queue group next.
         if (route.instance) return { type: "retry", error: new UnavailableError(CallCode.Unavailable, role, "the chosen replica is gone (no responders)"), delayMs: 0, free: true };
         // NATS no-responders: nobody serves the role, known at once.
-        throw new UnavailableError(CallCode.Unavailable, role, `no agent serves role '${role}' (no responders on ${subjects.role(role)})`);
+        const error = new UnavailableError(CallCode.Unavailable, role, `no agent serves role '${role}' (no responders on ${subjects.role(role)})`);
+        if (p.onOutage !== OnOutage.Wait) throw error;
+        return { type: "retry", error, delayMs: 0, outage: { silentSince: heard, backoff: true } };
       }
+      heard = Date.now();
       const code = h?.get(Header.ErrorCode);
       if (code) return errorEnd(p, msg, Number(code), attempt);
       const chunk = parseChunk(msg, role);
@@ -158,6 +184,11 @@ function errorEnd(p: CallPlan, msg: Msg, code: number, attempt: number): Attempt
     body = undefined; // the headers alone still say what went wrong
   }
   const err = roleCallError(code, p.role, msg.headers?.get(Header.Error) || body?.message || `error ${code}`, body);
+  // A replica shutting down is an outage (its work goes elsewhere, or to it once restarted); one
+  // without a working backend refuses, and refusals are bounded by maxAttempts.
+  if (err.status === CallCode.Unavailable && body?.error === SHUTTING_DOWN) {
+    return { type: "retry", error: err, delayMs: jitter(50), outage: { silentSince: Date.now(), backoff: false } };
+  }
   if (err.status === CallCode.Unavailable) return { type: "retry", error: err, delayMs: jitter(50) };
   if (err.status !== CallCode.Busy) throw err;
   const left = p.deadline - Date.now();
@@ -167,10 +198,6 @@ function errorEnd(p: CallPlan, msg: Msg, code: number, attempt: number): Attempt
   const delayMs = Math.min(jitter(base), left / 2);
   if (delayMs < 1) throw err;
   return { type: "retry", error: err, delayMs };
-}
-
-function jitter(ms: number): number {
-  return ms * (0.5 + Math.random() * 0.5);
 }
 
 /** A validated chunk, or undefined for a chunk type this client does not know. */

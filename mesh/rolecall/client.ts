@@ -1,7 +1,8 @@
 /**
  * The caller side of role calls, where reliability lives: no-responders known at once, 429
  * retried with jitter, dead replicas presumed from a missing ack or keep-alive and the request
- * re-issued under the same id, every wait bounded by the call's deadline.
+ * re-issued under the same id, every wait bounded by the call's deadline; a caller with nowhere
+ * else to go waits an outage out until that deadline (onOutage "wait").
  */
 import { nuid } from "@nats-io/nats-core";
 import { assertFits, encode, RoleRequest, validate, type Chunk } from "../../schemas/index.ts";
@@ -12,10 +13,10 @@ import { runCall, type Delivery } from "./call.ts";
 import { createDispatcher } from "./dispatch.ts";
 import { createMailbox, type Mailbox } from "./mailbox.ts";
 import { createReplyRoutes } from "./replies.ts";
-import type { CallOptions, RoleCallInput, RoleClient, RoleResult, RoleStream } from "./types.ts";
+import { OnOutage, type CallOptions, type RoleCallInput, type RoleClient, type RoleResult, type RoleStream } from "./types.ts";
 
 /** Defaults for every call of a client (each call may override them). */
-export type RoleClientOptions = Pick<CallOptions, "timeoutMs" | "ackWindowMs" | "keepAliveGapMs" | "maxAttempts" | "encoding" | "dispatch">;
+export type RoleClientOptions = Pick<CallOptions, "timeoutMs" | "ackWindowMs" | "keepAliveGapMs" | "maxAttempts" | "onOutage" | "encoding" | "dispatch">;
 
 export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): RoleClient {
   const { nc } = mesh;
@@ -65,6 +66,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
       ackWindowMs: opts.ackWindowMs ?? 1000,
       keepAliveGapMs: opts.keepAliveGapMs,
       maxAttempts: Math.max(1, opts.maxAttempts ?? 5),
+      onOutage: opts.onOutage ?? OnOutage.Fail,
       headers: opts.headers ?? {},
       box,
       onChunk,

@@ -131,8 +131,14 @@ export interface CallOptions {
    * 5000 when the responder advertises none.
    */
   keepAliveGapMs?: number;
-  /** Attempts in all (re-issues and 429 retries); default 5. */
+  /**
+   * Attempts in all (re-issues and 429 retries); default 5. With onOutage "wait" it bounds only
+   * refusals from live replicas (429 busy, 503 without a working backend) and the re-issues sent
+   * at once after a silent replica; outages go on until the deadline.
+   */
   maxAttempts?: number;
+  /** While no agent answers the role: "fail" (no responders at once, silent replicas after maxAttempts) or "wait" until the deadline; default "fail". */
+  onOutage?: OnOutage;
   /** Extra request headers (traceparent...). */
   headers?: Record<string, string>;
   /** Request body encoding; default the mesh's. */
@@ -140,6 +146,18 @@ export interface CallOptions {
   /** Capacity-aware dispatch from the replicas' state feed; default true (false: always the queue group). */
   dispatch?: boolean;
 }
+
+/**
+ * What a call does while no agent answers its role: nobody serves it (NATS no responders), or its
+ * replicas are presumed dead (no ack, keep-alive gap, shutting down). `fail`: no responders fails
+ * at once and silent replicas are re-issued up to maxAttempts times, then UnavailableError, for
+ * callers with somewhere else to go (a fallback) or a person waiting. `wait`: both are retried
+ * until the deadline, re-issues at once at first, then with backoff (100 ms doubling to 2 s,
+ * jittered), for an agent that is restarting or stalled; past the deadline DeadlineExceededError
+ * says for how long no agent served the role and what the last attempt met.
+ */
+export const OnOutage = { Fail: "fail", Wait: "wait" } as const;
+export type OnOutage = (typeof OnOutage)[keyof typeof OnOutage];
 
 /** A request: a RoleRequest, or a plain prompt. */
 export type RoleCallInput = RoleRequest | string;
