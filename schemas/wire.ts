@@ -84,6 +84,9 @@ export const wireErrorName: Record<CallCode, string> = {
 /** Error name of a responder that is shutting down: its callers should go to another replica. */
 export const SHUTTING_DOWN = "shutting_down";
 
+/** Error name of a 409 for a request id already bound to another caller's or another body's request. */
+export const REQUEST_ID_CONFLICT = "request_id_conflict";
+
 /**
  * The spec code a call code travels as. A passed deadline is 409 (the request conflicts with the
  * agent's state: its clock and queue), shutting down is 429 (try again shortly, elsewhere), and
