@@ -44,7 +44,7 @@ export function callerOf(reply: string | undefined): string {
  */
 export function requestDigest(req: RoleRequest, conversation: string | undefined): string {
   const { id: _id, deadline: _deadline, stream: _stream, conversation: _conversation, ...asked } = req;
-  return createHash("sha256").update(canonicalJson({ ...asked, conversation: conversation ?? null })).digest("base64url");
+  return createHash("sha256").update(canonical({ ...asked, conversation: conversation ?? null })).digest("base64url");
 }
 
 export function claimOf(reply: string | undefined, req: RoleRequest, conversation: string | undefined): RequestClaim {
@@ -63,12 +63,35 @@ export function claimConflict(id: string, held: RequestClaim, asked: RequestClai
   return undefined;
 }
 
-/** JSON with object keys sorted, so key order (a msgpack or JSON encoder's choice) does not matter. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === "bigint") return `${v}n`;
-    if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString("base64") };
-    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  });
+/**
+ * A canonical form of a decoded value: object keys sorted (key order is an encoder's choice),
+ * strings length-prefixed rather than escaped (a large attachment costs a copy, not an escape
+ * pass), every kind tagged so that no two values share a form.
+ */
+function canonical(value: unknown): string {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") out.push("s", String(v.length), ":", v);
+    else if (typeof v === "number") out.push("d", String(v), ";");
+    else if (typeof v === "boolean" || typeof v === "bigint") out.push(typeof v === "boolean" ? "b" : "i", String(v), ";");
+    else if (v === null || v === undefined) out.push("z");
+    else if (v instanceof Uint8Array) out.push("x", Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64"), ";");
+    else if (v instanceof Date) out.push("t", String(v.getTime()), ";");
+    else if (Array.isArray(v)) {
+      out.push("[");
+      for (const x of v) walk(x);
+      out.push("]");
+    } else if (typeof v === "object") {
+      out.push("{");
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o).sort()) {
+        if (o[k] === undefined) continue; // as JSON: an undefined field is no field
+        walk(k);
+        walk(o[k]);
+      }
+      out.push("}");
+    } else out.push("?", typeof v, ";"); // functions and symbols: never in a decoded body
+  };
+  walk(value);
+  return out.join("");
 }
