@@ -111,12 +111,12 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
 
   /** Refuses a request before it is admitted: no ack (nothing was accepted), the error, the terminator. */
   const reject = (msg: RequestIn, enc: Inbound["encoding"], id: string | undefined, code: CallCode, text: string, retryAfterS?: number, error?: string) => {
-    replyError(msg, enc, code, text, { ...(retryAfterS !== undefined ? { retry_after_s: retryAfterS } : {}), ...(error ? { error } : {}) });
+    replyError(msg, enc, code, text, { ...(retryAfterS !== undefined ? { retry_after_s: retryAfterS } : {}), ...(error ? { error } : {}) }, mesh.maxPayload());
     emit({ type: "rejected", requestId: id, code });
   };
 
   const newSink = (msg: RequestIn, inb: Inbound): ReplySink =>
-    createSink(msg, { stream: inb.stream, encoding: inb.encoding, host, keepAliveMs, route: inb.headers?.get(Header.Route) || undefined });
+    createSink(msg, { stream: inb.stream, encoding: inb.encoding, host, keepAliveMs, route: inb.headers?.get(Header.Route) || undefined, maxPayload: mesh.maxPayload() });
 
   const admit = (msg: RequestIn, inb: Inbound) => {
     const job = createJob(inb, newSink(msg, inb));
