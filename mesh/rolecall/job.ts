@@ -94,7 +94,7 @@ export async function runJob(job: Job, handler: RoleHandler, ctx: RoleContext, h
     const answer: CompletedAnswer = { text: job.text, final, toolCalls: job.toolCalls, toolEvents };
     if (!sink.failure) sendAnswer(sink, answer);
     // Not completed, so not cached: a re-issue runs again rather than replaying what could not be sent.
-    if (sink.failure) return { type: "failed", code: CallCode.PayloadTooLarge, message: sink.failure };
+    if (sink.failure) return { type: "failed", ...sink.failure };
     return { type: "completed", answer };
   } catch (err) {
     if (job.stopReason) return { type: "stopped", reason: job.stopReason };

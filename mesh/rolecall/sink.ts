@@ -25,7 +25,7 @@ import {
   CallCode,
   wireFormOf,
 } from "../../schemas/index.ts";
-import { messageBytes, splitResponseText, TextTooLargeError } from "./fit.ts";
+import { headerBytes, messageBytes, splitResponseText, TextTooLargeError } from "./fit.ts";
 
 /**
  * What the sink needs of a request message: a micro ReplyTarget fits. Structural, because
@@ -48,13 +48,18 @@ export interface SinkOptions {
   maxPayload: number;
 }
 
+export interface SinkFailure {
+  code: CallCode;
+  message: string;
+}
+
 export interface ReplySink {
   /** Whether the caller asked for the full chunk stream (deltas, tool events, final). */
   readonly stream: boolean;
   /** True once the terminator went out (or the connection refused a publish). */
   readonly finished: boolean;
   /** Why the sink ended the reply with an error of its own (a chunk over max_payload, a failed publish). */
-  readonly failure: string | undefined;
+  readonly failure: SinkFailure | undefined;
   /** Sends a chunk as is. */
   send(chunk: Chunk): void;
   /** Sends the ack with Lyra-Host: the first message of every admitted request (§6.4). */
@@ -140,7 +145,7 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
   let stream = opts.stream;
   let encoding = opts.encoding;
   let finished = false;
-  let failure: string | undefined;
+  let failure: SinkFailure | undefined;
   let lastSent = 0;
   let keepAliveText: string = Status.Working;
   let timer: NodeJS.Timeout | undefined;
@@ -163,9 +168,10 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
         // A publish the connection refused: closed (replyError then gives up quietly too), or
         // something the sizing missed. The rest is dropped; the caller hears why, and the
         // terminator ends the reply even when the sink had already queued its own.
-        failure ??= `the reply could not be sent: ${(err as Error).message}`;
+        const code = err instanceof TextTooLargeError ? CallCode.PayloadTooLarge : CallCode.Internal;
+        failure ??= { code, message: `the reply could not be sent: ${(err as Error).message}` };
         finish();
-        replyError(msg, encoding, err instanceof TextTooLargeError ? CallCode.PayloadTooLarge : CallCode.Internal, failure, undefined, limit);
+        replyError(msg, encoding, failure.code, failure.message, undefined, limit);
         return;
       }
     }
@@ -189,7 +195,7 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
   /** Ends the reply with an error of the sink's own: what was queued before it still goes out first. */
   const fail = (code: CallCode, message: string) => {
     if (finished) return;
-    failure = message;
+    failure = { code, message };
     const target = msg;
     const enc = encoding;
     finish();
@@ -222,8 +228,9 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
     const enc = encoding;
     enqueue(() => {
       const h = contentHeaders(enc);
-      const pieces = limit > 0 ? splitResponseText(delta.text, enc, limit - messageBytes(Empty, h)) : [delta.text];
-      for (const piece of pieces) target.respond(encode({ type: "response", data: piece }, enc), { headers: h });
+      const data = encode({ type: "response", data: delta.text }, enc);
+      if (fits(data, h)) return void target.respond(data, { headers: h });
+      for (const piece of splitResponseText(delta.text, enc, limit - headerBytes(h))) target.respond(encode({ type: "response", data: piece }, enc), { headers: h });
     }, delta);
   };
   const send = (chunk: Chunk) => {
