@@ -47,7 +47,7 @@ export async function startAnswer(deps: ChatDeps, req: ChatCompletionRequest, o:
   const opts = { signal: o.signal, timeoutMs: deps.timeoutMs };
   if (role === undefined) {
     const conversation = conversationOf(o.conversationHeader, req.user, req.messages, o.keyLabel);
-    const { id, text } = newUserMessage(conversation, req.messages);
+    const { id, text } = newUserMessage(conversation, req.messages, o.keyLabel);
     const events = await deps.committee.start({ id, conversation, user: { id: req.user ?? `openai-${o.keyLabel}` }, text, ts: Date.now() }, opts);
     let streamed = "";
     let final: { text: string; specialist?: string; error?: string } | undefined;

@@ -3,7 +3,9 @@
  * resend the whole history with every request; the committee keeps its own history in the
  * conversation log, so only the last user message is published, under an id derived from the
  * conversation, that message's place among the user messages and its text: a retry of the same
- * request (or the same history resent) gets the same id and JetStream de-duplicates it.
+ * request (or the same history resent) gets the same id and JetStream de-duplicates it. The id is
+ * bound to the caller's key too: a de-duplicated message is answered with the stored reply, which
+ * must never go to another key that sends the same text under the same conversation name.
  */
 import { createHash } from "node:crypto";
 import { TokenId } from "../../../schemas/index.ts";
@@ -32,8 +34,8 @@ export function conversationOf(header: string | undefined, user: string | undefi
   return `h-${hash(keyLabel, ...opening).slice(0, 32)}`;
 }
 
-/** The new user message of a committee request: its text and its deterministic inbox id. */
-export function newUserMessage(conversation: string, messages: ChatRequestMessage[]): { id: string; text: string } {
+/** The new user message of a committee request: its text and its deterministic inbox id (per key). */
+export function newUserMessage(conversation: string, messages: ChatRequestMessage[], keyLabel: string): { id: string; text: string } {
   const last = messages.at(-1)!;
   if (last.role !== "user") throw badRequest(`the last message must be the user's (it is '${last.role}'): model 'lyra' answers the last user message`, `messages[${messages.length - 1}].role`);
   const text = contentText(last.content);
@@ -41,5 +43,5 @@ export function newUserMessage(conversation: string, messages: ChatRequestMessag
   if (text.trim() === "") throw badRequest("the last user message has no text", param);
   if (text.length > MAX_TEXT) throw badRequest(`the last user message is ${text.length} characters; the most is ${MAX_TEXT}`, param, "string_above_max_length");
   const ordinal = messages.filter((m) => m.role === "user").length - 1;
-  return { id: `oai-${ordinal}-${hash(conversation, String(ordinal), text).slice(0, 24)}`, text };
+  return { id: `oai-${ordinal}-${hash(keyLabel, conversation, String(ordinal), text).slice(0, 24)}`, text };
 }
