@@ -30,7 +30,7 @@ export class ConnectionClosedError extends MeshError {
 
 /** An error a role answered with, or one the caller concluded (no responders, deadline). */
 export class RoleCallError extends MeshError {
-  /** What the call ended with, as a CallCode: 408 and 503 are Lyra's cases, whatever spec code carried them. */
+  /** What the call ended with, as a CallCode: 408, 413 and 503 are Lyra's cases, whatever spec code carried them. */
   readonly status: CallCode;
   readonly role: string;
   readonly retryAfterS: number | undefined;
@@ -51,6 +51,8 @@ export class DeadlineExceededError extends RoleCallError {}
 export class ConflictError extends RoleCallError {}
 export class BusyError extends RoleCallError {}
 export class InternalError extends RoleCallError {}
+/** A reply chunk that cannot be split (a tool event, the answer's metadata) is over the server's max_payload. */
+export class ReplyTooLargeError extends RoleCallError {}
 /** No agent serves the role (NATS no-responders), or the agent has no working backend. */
 export class UnavailableError extends RoleCallError {}
 /** The caller aborted the call. */
@@ -67,18 +69,19 @@ const byStatus: Record<CallCode, typeof RoleCallError> = {
   [CallCode.NotFound]: NotFoundError,
   [CallCode.Timeout]: DeadlineExceededError,
   [CallCode.Conflict]: ConflictError,
+  [CallCode.PayloadTooLarge]: ReplyTooLargeError,
   [CallCode.Busy]: BusyError,
   [CallCode.Internal]: InternalError,
   [CallCode.Unavailable]: UnavailableError,
 };
 
 /**
- * Rebuilds the typed error for a status: a wire code, or the Lyra status (408, 503) an error
+ * Rebuilds the typed error for a status: a wire code, or the Lyra status (408, 413, 503) an error
  * body names in `lyra_status`, which wins. Unknown codes become InternalError.
  */
 export function roleCallError(status: number, role: string, message: string, body?: ErrorBody): RoleCallError {
   const lyra = body?.lyra_status;
-  const s = lyra === CallCode.Timeout || lyra === CallCode.Unavailable ? lyra : status;
+  const s = lyra === CallCode.Timeout || lyra === CallCode.PayloadTooLarge || lyra === CallCode.Unavailable ? lyra : status;
   const ctor = byStatus[s as CallCode] ?? InternalError;
   const code = (byStatus[s as CallCode] ? s : CallCode.Internal) as CallCode;
   return new ctor(code, role, message, body);

@@ -99,7 +99,7 @@ export const ErrorBody = z.looseObject({
   error: z.string(),
   message: z.string().optional(),
   retry_after_s: z.number().nonnegative().optional(),
-  /** Lyra extension: 408 or 503 when the code on the wire stands for one of those (CallCode). */
+  /** Lyra extension: 408, 413 or 503 when the code on the wire stands for one of those (CallCode). */
   lyra_status: z.number().int().optional(),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -60,12 +60,13 @@ export const WireCode = {
 export type WireCode = (typeof WireCode)[keyof typeof WireCode];
 
 /**
- * What a role call can end with, as Lyra's callers see it: the wire codes plus two cases the spec
- * has no code for. 408: the request's deadline passed. 503: nobody can serve it here (shutting
- * down, no working backend, no responders). On the wire they travel as spec codes (wireFormOf)
+ * What a role call can end with, as Lyra's callers see it: the wire codes plus three cases the spec
+ * has no code for. 408: the request's deadline passed. 413: a reply chunk that cannot be split
+ * (a tool event, the answer's metadata) is over the server's max_payload. 503: nobody can serve it
+ * here (shutting down, no working backend, no responders). On the wire they travel as spec codes (wireFormOf)
  * with the Lyra status in the error body's `lyra_status`, from which Lyra's client rebuilds them.
  */
-export const CallCode = { ...WireCode, Timeout: 408, Unavailable: 503 } as const;
+export const CallCode = { ...WireCode, Timeout: 408, PayloadTooLarge: 413, Unavailable: 503 } as const;
 export type CallCode = (typeof CallCode)[keyof typeof CallCode];
 
 /** Stable machine-readable names that go in the error body's `error` field. */
@@ -75,6 +76,7 @@ export const wireErrorName: Record<CallCode, string> = {
   403: "forbidden",
   404: "not_found",
   408: "deadline_exceeded",
+  413: "payload_too_large",
   409: "conflict",
   429: "busy",
   500: "internal",
@@ -84,13 +86,18 @@ export const wireErrorName: Record<CallCode, string> = {
 /** Error name of a responder that is shutting down: its callers should go to another replica. */
 export const SHUTTING_DOWN = "shutting_down";
 
+/** Error name of a 409 for a request id already bound to another caller's or another body's request. */
+export const REQUEST_ID_CONFLICT = "request_id_conflict";
+
 /**
  * The spec code a call code travels as. A passed deadline is 409 (the request conflicts with the
  * agent's state: its clock and queue), shutting down is 429 (try again shortly, elsewhere), and
- * no working backend is 500 (the agent's fault, not the caller's).
+ * no working backend is 500 (the agent's fault, not the caller's), as is a reply too large to send
+ * (the agent's output, not the request; another replica would fail the same way).
  */
 export function wireFormOf(code: CallCode, errorName?: string): WireCode {
   if (code === CallCode.Timeout) return WireCode.Conflict;
+  if (code === CallCode.PayloadTooLarge) return WireCode.Internal;
   if (code === CallCode.Unavailable) return errorName === SHUTTING_DOWN ? WireCode.Busy : WireCode.Internal;
   return code;
 }

@@ -1,5 +1,10 @@
-/** Completed answers kept for a while, so a re-issued request id is answered without re-running it. */
+/**
+ * Completed answers kept for a while, so a re-issued request id is answered without re-running it.
+ * Each answer is kept with the claim of the request that made it (claim.ts): only a request with
+ * the same claim is answered from here.
+ */
 import type { Chunk, FinalInfo, ToolCall } from "../../schemas/index.ts";
+import type { RequestClaim } from "./claim.ts";
 
 export interface CompletedAnswer {
   text: string;
@@ -9,15 +14,21 @@ export interface CompletedAnswer {
   toolEvents: Chunk[];
 }
 
+export interface StoredAnswer {
+  readonly answer: CompletedAnswer;
+  /** Who asked what: a request with another claim is refused, never answered with this. */
+  readonly claim: RequestClaim;
+}
+
 export interface AnswerCache {
-  get(id: string): CompletedAnswer | undefined;
-  set(id: string, answer: CompletedAnswer): void;
+  get(id: string): StoredAnswer | undefined;
+  set(id: string, stored: StoredAnswer): void;
   readonly size: number;
 }
 
 /** A bounded map (oldest out first) whose entries expire after `windowMs`; default 1000 entries. */
 export function createAnswerCache(windowMs: number, maxEntries = 1000, now = () => Date.now()): AnswerCache {
-  const entries = new Map<string, { answer: CompletedAnswer; at: number }>();
+  const entries = new Map<string, { stored: StoredAnswer; at: number }>();
   return {
     get(id) {
       const e = entries.get(id);
@@ -26,11 +37,11 @@ export function createAnswerCache(windowMs: number, maxEntries = 1000, now = () 
         entries.delete(id);
         return undefined;
       }
-      return e.answer;
+      return e.stored;
     },
-    set(id, answer) {
+    set(id, stored) {
       entries.delete(id);
-      entries.set(id, { answer, at: now() });
+      entries.set(id, { stored, at: now() });
       while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
     },
     get size() {

@@ -10,6 +10,7 @@ import {
   RoleRequest,
   validate,
 } from "../../schemas/index.ts";
+import { claimOf, type RequestClaim } from "./claim.ts";
 
 /**
  * What is read of a request message. Structural, because @nats-io/services brings its own copy of
@@ -18,6 +19,8 @@ import {
 export interface RequestMsg {
   readonly data: Uint8Array;
   readonly headers?: RequestHeaders;
+  /** The reply subject: whose request this is (claim.ts). */
+  readonly reply?: string;
 }
 export interface RequestHeaders {
   get(k: string): string;
@@ -34,6 +37,8 @@ export interface Inbound {
   req: RoleRequest;
   /** The request's headers, for the handler (traceparent...). */
   headers: RequestHeaders | undefined;
+  /** Who asked what: a request id serves only requests with the same claim (de-duplication, re-issue). */
+  claim: RequestClaim;
 }
 
 // Request ids become a subject token (lyra.cancel.<id>), so they follow the token rule.
@@ -63,14 +68,16 @@ export function parseInbound(msg: RequestMsg, defaultTimeoutMs: number, now = Da
       throw new InvalidBodyError(`invalid ${Header.Deadline} header '${dh.slice(0, 40)}': use epoch milliseconds`);
     }
   }
+  const conversation = h?.get(Header.Conversation) || req.conversation;
   return {
     id,
-    conversation: h?.get(Header.Conversation) || req.conversation,
+    conversation,
     deadline,
     stream: h?.get(Header.Stream) === "1" || req.stream === true,
     encoding: decoded.encoding === Encoding.Msgpack ? Encoding.Msgpack : Encoding.Json,
     req,
     headers: h,
+    claim: claimOf(msg.reply, req, conversation),
   };
 }
 

@@ -83,7 +83,8 @@ export async function runJob(job: Job, handler: RoleHandler, ctx: RoleContext, h
   sink.keepAlive(Status.Working);
   try {
     for await (const chunk of handler(job.inbound.req, ctx)) {
-      if (job.stopReason) break;
+      // A reply the sink had to end (a chunk over max_payload): the rest would go nowhere.
+      if (job.stopReason || sink.failure) break;
       record(job, chunk);
       if (sink.stream && chunk.type !== "final") sink.send(chunk);
     }
@@ -91,7 +92,9 @@ export async function runJob(job: Job, handler: RoleHandler, ctx: RoleContext, h
     const final = job.final ?? synthesizedFinal(job, host, role);
     const toolEvents = job.history.filter((c) => c.type === "tool_call" || c.type === "tool_result");
     const answer: CompletedAnswer = { text: job.text, final, toolCalls: job.toolCalls, toolEvents };
-    sendAnswer(sink, answer);
+    if (!sink.failure) sendAnswer(sink, answer);
+    // Not completed, so not cached: a re-issue runs again rather than replaying what could not be sent.
+    if (sink.failure) return { type: "failed", ...sink.failure };
     return { type: "completed", answer };
   } catch (err) {
     if (job.stopReason) return { type: "stopped", reason: job.stopReason };

@@ -4,13 +4,14 @@
  * 0.3 framing: an ack first, typed chunks, an empty terminator, micro error headers (§6, §9).
  */
 import type { Msg } from "@nats-io/nats-core";
-import { CallCode, Header, InvalidBodyError, SHUTTING_DOWN, Status, WireCode } from "../../schemas/index.ts";
+import { CallCode, Header, InvalidBodyError, REQUEST_ID_CONFLICT, SHUTTING_DOWN, Status, WireCode } from "../../schemas/index.ts";
 import type { Mesh } from "../connect.ts";
 import { MeshError } from "../errors.ts";
 import { heartbeatBody, startHeartbeat, type HeartbeatOptions } from "../heartbeat.ts";
 import { subjects } from "../subjects.ts";
 import { tracer } from "../telemetry.ts";
 import { startStateFeed, type StateFeed } from "./statefeed.ts";
+import { claimConflict } from "./claim.ts";
 import { createAnswerCache } from "./dedup.ts";
 import { checkAttachments, parseInbound, replyEncodingOf, type Inbound } from "./inbound.ts";
 import { createJob, joinJob, replayAnswer, runJob, stopJob, StopReason, type Job, type JobOutcome } from "./job.ts";
@@ -90,9 +91,16 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
       return;
     }
     const live = jobs.get(inb.id);
+    const done = live ? undefined : answers.get(inb.id);
+    // A request id serves only the request that made it: another caller or another body is refused.
+    const conflict = (live || done) && claimConflict(inb.id, live?.inbound.claim ?? done!.claim, inb.claim);
+    if (conflict) {
+      log.warn({ request: inb.id, caller: inb.claim.caller, live: live !== undefined }, "request id reused by another request; refused");
+      reject(msg, inb.encoding, inb.id, WireCode.Conflict, conflict, undefined, REQUEST_ID_CONFLICT);
+      return;
+    }
     if (live) return joinJob(live, msg, inb.stream, inb.encoding);
-    const done = answers.get(inb.id);
-    if (done) return replayAnswer(newSink(msg, inb), done);
+    if (done) return replayAnswer(newSink(msg, inb), done.answer);
     if (running >= concurrency && queue.length >= queueSize) {
       const retryAfterS = Math.max(1, Math.ceil((avgMs * (running + queue.length)) / concurrency / 1000));
       reject(msg, inb.encoding, inb.id, WireCode.Busy, `role '${role}' on ${host} is busy`, retryAfterS);
@@ -103,12 +111,12 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
 
   /** Refuses a request before it is admitted: no ack (nothing was accepted), the error, the terminator. */
   const reject = (msg: RequestIn, enc: Inbound["encoding"], id: string | undefined, code: CallCode, text: string, retryAfterS?: number, error?: string) => {
-    replyError(msg, enc, code, text, { ...(retryAfterS !== undefined ? { retry_after_s: retryAfterS } : {}), ...(error ? { error } : {}) });
+    replyError(msg, enc, code, text, { ...(retryAfterS !== undefined ? { retry_after_s: retryAfterS } : {}), ...(error ? { error } : {}) }, mesh.maxPayload());
     emit({ type: "rejected", requestId: id, code });
   };
 
   const newSink = (msg: RequestIn, inb: Inbound): ReplySink =>
-    createSink(msg, { stream: inb.stream, encoding: inb.encoding, host, keepAliveMs, route: inb.headers?.get(Header.Route) || undefined });
+    createSink(msg, { stream: inb.stream, encoding: inb.encoding, host, keepAliveMs, route: inb.headers?.get(Header.Route) || undefined, maxPayload: mesh.maxPayload() });
 
   const admit = (msg: RequestIn, inb: Inbound) => {
     const job = createJob(inb, newSink(msg, inb));
@@ -160,7 +168,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
       const durationMs = Date.now() - job.acceptedAt;
       avgMs = avgMs * 0.8 + durationMs * 0.2;
       if (job.firstChunkAt) ttftMs = ttftMs === undefined ? job.firstChunkAt - job.acceptedAt : ttftMs * 0.8 + (job.firstChunkAt - job.acceptedAt) * 0.2;
-      answers.set(requestId, outcome.answer);
+      answers.set(requestId, { answer: outcome.answer, claim: job.inbound.claim });
       emit({ type: "completed", requestId, durationMs, firstChunkMs: job.firstChunkAt && job.firstChunkAt - job.acceptedAt });
     } else if (outcome.type === "failed") {
       log.warn({ request: requestId, code: outcome.code, error: outcome.message }, "handler failed");

@@ -5,6 +5,11 @@
  * What a request's handler sends within one turn of the event loop goes out together (in order,
  * at setImmediate): the ack, an instant answer's chunks and the terminator then share one socket
  * write instead of taking one each.
+ *
+ * No message goes out over the server's max_payload (fit.ts): response text is split across
+ * `response` chunks; any other chunk that does not fit ends the reply with a payload_too_large
+ * error (Lyra's 413, a 500 on the wire) and the terminator. Whatever happens, a reply ends with the terminator
+ * unless the connection itself is gone.
  */
 import { Empty, headers, type MsgHdrs } from "@nats-io/nats-core";
 import {
@@ -17,9 +22,10 @@ import {
   type Encoding,
   type ErrorBody,
   type FinalInfo,
-  type CallCode,
+  CallCode,
   wireFormOf,
 } from "../../schemas/index.ts";
+import { headerBytes, messageBytes, splitResponseText, TextTooLargeError } from "./fit.ts";
 
 /**
  * What the sink needs of a request message: a micro ReplyTarget fits. Structural, because
@@ -38,6 +44,13 @@ export interface SinkOptions {
   keepAliveMs: number;
   /** The caller's routing decision (Lyra-Route), echoed on the ack. */
   route?: string;
+  /** The server's max_payload: no reply message is larger (0: no limit). */
+  maxPayload: number;
+}
+
+export interface SinkFailure {
+  code: CallCode;
+  message: string;
 }
 
 export interface ReplySink {
@@ -45,6 +58,8 @@ export interface ReplySink {
   readonly stream: boolean;
   /** True once the terminator went out (or the connection refused a publish). */
   readonly finished: boolean;
+  /** Why the sink ended the reply with an error of its own (a chunk over max_payload, a failed publish). */
+  readonly failure: SinkFailure | undefined;
   /** Sends a chunk as is. */
   send(chunk: Chunk): void;
   /** Sends the ack with Lyra-Host: the first message of every admitted request (§6.4). */
@@ -85,18 +100,33 @@ function chunkHeaders(chunk: Chunk, enc: Encoding): MsgHdrs {
 }
 
 /**
- * Sends an error message and the terminator (§9.3). Only §9.2 codes go out: Lyra's 408 and 503
- * travel as the spec code wireFormOf gives, with the Lyra status in the body's `lyra_status`.
+ * Sends an error message and the terminator (§9.3). Only §9.2 codes go out: Lyra's 408, 413 and
+ * 503 travel as the spec code wireFormOf gives, with the Lyra status in the body's `lyra_status`.
+ * A message too long for `maxPayload` is cut to fit; the terminator goes out even when the error
+ * cannot.
  */
-export function replyError(msg: ReplyTarget, enc: Encoding, code: CallCode, message: string, extra?: Partial<ErrorBody>): void {
+export function replyError(msg: ReplyTarget, enc: Encoding, code: CallCode, message: string, extra?: Partial<ErrorBody>, maxPayload = 0): void {
   if (!msg.reply) return;
   const error = extra?.error ?? wireErrorName[code];
   const wire = wireFormOf(code, error);
-  const body: ErrorBody = { ...extra, error, message, ...(wire !== code ? { lyra_status: code } : {}) };
+  const description = shortDescription(message);
   const h = headers();
   h.set(Header.ContentType, contentTypeOf(enc));
+  // Set here as respondError sets them, so the size below counts them.
+  h.set(Header.ErrorCode, String(wire));
+  h.set(Header.Error, description);
+  const bodyOf = (m: string) => encode({ ...extra, error, message: m, ...(wire !== code ? { lyra_status: code } : {}) } satisfies ErrorBody, enc);
+  let data = bodyOf(message);
+  for (let keep = message.length; maxPayload > 0 && messageBytes(data, h) > maxPayload && keep > 0; ) {
+    keep = Math.floor(keep * Math.min(0.9, maxPayload / messageBytes(data, h)));
+    data = bodyOf(`${message.slice(0, keep).replace(/[\ud800-\udbff]$/, "")}... (cut to fit max_payload)`);
+  }
   try {
-    msg.respondError(wire, shortDescription(message), encode(body, enc), { headers: h });
+    msg.respondError(wire, description, data, { headers: h });
+  } catch {
+    // the connection is closing, or the error body alone is over max_payload: the terminator still ends the reply
+  }
+  try {
     msg.respond(Empty);
   } catch {
     // the connection is closing: nobody can be told
@@ -110,10 +140,12 @@ function shortDescription(message: string): string {
 }
 
 export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
+  const limit = opts.maxPayload;
   let msg = first;
   let stream = opts.stream;
   let encoding = opts.encoding;
   let finished = false;
+  let failure: SinkFailure | undefined;
   let lastSent = 0;
   let keepAliveText: string = Status.Working;
   let timer: NodeJS.Timeout | undefined;
@@ -132,8 +164,14 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
     for (const s of sends) {
       try {
         s();
-      } catch {
-        finish(); // closed connection: stop quietly, the job sees `finished`
+      } catch (err) {
+        // A publish the connection refused: closed (replyError then gives up quietly too), or
+        // something the sizing missed. The rest is dropped; the caller hears why, and the
+        // terminator ends the reply even when the sink had already queued its own.
+        const code = err instanceof TextTooLargeError ? CallCode.PayloadTooLarge : CallCode.Internal;
+        failure ??= { code, message: `the reply could not be sent: ${(err as Error).message}` };
+        finish();
+        replyError(msg, encoding, failure.code, failure.message, undefined, limit);
         return;
       }
     }
@@ -154,6 +192,21 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
     if (timer) clearInterval(timer);
     timer = undefined;
   };
+  /** Ends the reply with an error of the sink's own: what was queued before it still goes out first. */
+  const fail = (code: CallCode, message: string) => {
+    if (finished) return;
+    failure = { code, message };
+    const target = msg;
+    const enc = encoding;
+    finish();
+    enqueue(() => replyError(target, enc, code, message, undefined, limit));
+  };
+  const tooLarge = (type: string, bytes: number) =>
+    fail(
+      CallCode.PayloadTooLarge,
+      `the reply's ${type} chunk is ${bytes} bytes, over the server's max_payload of ${limit} bytes, and only response text can be split across messages; raise max_payload on the NATS servers or keep ${type} data under it`,
+    );
+  const fits = (data: Uint8Array, h: MsgHdrs) => limit <= 0 || messageBytes(data, h) <= limit;
   // Keep-alives go to every caller, streaming or not: a spec client's inactivity timeout (§6.6)
   // would otherwise end a long or queued answer that is still being worked on.
   const startKeepAlive = () => {
@@ -162,18 +215,38 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
       if (Date.now() - lastSent >= opts.keepAliveMs * 0.9) send({ type: "status", data: keepAliveText });
     }, opts.keepAliveMs);
   };
-  const send = (chunk: Chunk) => {
-    if (chunk.type !== "response" || typeof chunk.data !== "string") return publish(encode(chunk, encoding), chunkHeaders(chunk, encoding));
+  /** Sends one text delta as one `response` chunk, or several when it is over max_payload. */
+  const sendDelta = (text: string) => {
     if (finished) return;
     lastSent = Date.now();
     if (openDelta) {
-      openDelta.text += chunk.data;
+      openDelta.text += text;
       return;
     }
-    const delta = { text: chunk.data };
+    const delta = { text };
     const target = msg;
     const enc = encoding;
-    enqueue(() => target.respond(encode({ type: "response", data: delta.text }, enc), { headers: contentHeaders(enc) }), delta);
+    enqueue(() => {
+      const h = contentHeaders(enc);
+      const data = encode({ type: "response", data: delta.text }, enc);
+      if (fits(data, h)) return void target.respond(data, { headers: h });
+      for (const piece of splitResponseText(delta.text, enc, limit - headerBytes(h))) target.respond(encode({ type: "response", data: piece }, enc), { headers: h });
+    }, delta);
+  };
+  const send = (chunk: Chunk) => {
+    if (finished) return;
+    if (chunk.type === "response" && typeof chunk.data === "string") return sendDelta(chunk.data);
+    const h = chunkHeaders(chunk, encoding);
+    const data = encode(chunk, encoding);
+    if (fits(data, h)) return publish(data, h);
+    if (chunk.type !== "response") return tooLarge(chunk.type, messageBytes(data, h));
+    // A whole answer (not streamed): its text as deltas, then the metadata with the text's end
+    // (empty), so a client that concatenates `response` chunks gets the same answer.
+    const { text, ...meta } = chunk.data as Exclude<typeof chunk.data, string>;
+    const last = encode({ type: "response", data: { ...meta, text: "" } }, encoding);
+    if (!fits(last, h)) return tooLarge("response metadata", messageBytes(last, h));
+    sendDelta(text);
+    publish(last, h);
   };
 
   startKeepAlive();
@@ -183,6 +256,9 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
     },
     get finished() {
       return finished;
+    },
+    get failure() {
+      return failure;
     },
     send,
     ack() {
@@ -200,7 +276,7 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
       if (finished) return;
       const target = msg;
       const enc = encoding;
-      enqueue(() => replyError(target, enc, code, message, extra));
+      enqueue(() => replyError(target, enc, code, message, extra, limit));
       finish();
     },
     end() {

@@ -9,8 +9,10 @@ export async function rawExchange(
   body: Uint8Array | string,
   hdrs: Record<string, string> = {},
   timeoutMs = 5000,
+  /** The reply inbox's prefix (a caller's private `_INBOX.<user>`); default `_INBOX`. */
+  inboxPrefix?: string,
 ): Promise<Msg[]> {
-  const inbox = createInbox();
+  const inbox = createInbox(inboxPrefix);
   const msgs: Msg[] = [];
   const done = new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, timeoutMs);

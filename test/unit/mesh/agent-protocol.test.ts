@@ -1,7 +1,7 @@
 /** The pure parts of Lyra's NATS Agent Protocol 0.3 mapping: sizes, error codes, typed errors. */
 import { describe, expect, it } from "vitest";
 import { CallCode, isWireCode, wireFormOf, WireCode } from "../../../schemas/index.ts";
-import { BusyError, DeadlineExceededError, InternalError, roleCallError, UnavailableError } from "../../../mesh/errors.ts";
+import { BusyError, DeadlineExceededError, InternalError, ReplyTooLargeError, roleCallError, UnavailableError } from "../../../mesh/errors.ts";
 import { formatSize, promptMetadata } from "../../../mesh/rolecall/service.ts";
 
 describe("max_payload (§2.1)", () => {
@@ -27,8 +27,9 @@ describe("error codes (§9.2)", () => {
     expect(isWireCode(wireFormOf(CallCode.Unavailable, "shutting_down"))).toBe(true);
   });
 
-  it("Lyra's cases map onto the table: deadline → 409, shutting down → 429, unavailable → 500; others unchanged", () => {
+  it("Lyra's cases map onto the table: deadline → 409, shutting down → 429, unavailable and reply too large → 500; others unchanged", () => {
     expect(wireFormOf(CallCode.Timeout)).toBe(WireCode.Conflict);
+    expect(wireFormOf(CallCode.PayloadTooLarge)).toBe(WireCode.Internal);
     expect(wireFormOf(CallCode.Unavailable, "shutting_down")).toBe(WireCode.Busy);
     expect(wireFormOf(CallCode.Unavailable, "backend_unavailable")).toBe(WireCode.Internal);
     expect(wireFormOf(CallCode.Busy)).toBe(429);
@@ -41,6 +42,9 @@ describe("error codes (§9.2)", () => {
     expect(down).toBeInstanceOf(UnavailableError);
     expect(down.status).toBe(503);
     expect(roleCallError(429, "r", "busy", { error: "busy", retry_after_s: 2 })).toBeInstanceOf(BusyError);
+    const big = roleCallError(500, "r", "too big", { error: "payload_too_large", lyra_status: 413 });
+    expect(big).toBeInstanceOf(ReplyTooLargeError);
+    expect(big.status).toBe(413);
     // A spec agent's 409 is a plain conflict; an unknown code is internal.
     expect(roleCallError(409, "r", "conflict").status).toBe(409);
     expect(roleCallError(418, "r", "teapot")).toBeInstanceOf(InternalError);

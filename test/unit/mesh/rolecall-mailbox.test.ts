@@ -43,10 +43,13 @@ describe("mailbox", () => {
 
 describe("answer cache", () => {
   const answer = (text: string) => ({
-    text,
-    toolCalls: [],
-    toolEvents: [],
-    final: { model: "m", backend: "b", host: "h", usage: { prompt_tokens: 0, completion_tokens: 0 }, timings: { total_ms: 1 } },
+    answer: {
+      text,
+      toolCalls: [],
+      toolEvents: [],
+      final: { model: "m", backend: "b", host: "h", usage: { prompt_tokens: 0, completion_tokens: 0 }, timings: { total_ms: 1 } },
+    },
+    claim: { caller: "_INBOX", digest: text },
   });
 
   it("forgets entries after the window", () => {
@@ -54,7 +57,7 @@ describe("answer cache", () => {
     const c = createAnswerCache(1000, 10, () => now);
     c.set("a", answer("A"));
     now = 1000;
-    expect(c.get("a")?.text).toBe("A");
+    expect(c.get("a")?.answer.text).toBe("A");
     now = 1001;
     expect(c.get("a")).toBeUndefined();
   });
@@ -66,6 +69,6 @@ describe("answer cache", () => {
     c.set("c", answer("C"));
     expect(c.size).toBe(2);
     expect(c.get("a")).toBeUndefined();
-    expect(c.get("c")?.text).toBe("C");
+    expect(c.get("c")?.answer.text).toBe("C");
   });
 });
