@@ -72,7 +72,7 @@ describe("JetStream buckets under the generated users", () => {
     await expect(takeClaim(agent, "test", claim.id, claim.sha256)).rejects.toThrow(/gone|could not be fetched/);
   }, 30_000);
 
-  it("a front door reads its own channel's stored replies through a consumer, and not another's", async () => {
+  it("a front door reads its own channel's stored replies through a consumer and a direct get, and not another's", async () => {
     const auth = await generateAuth(YAML);
     await using server = await startNatsServer({ config: auth.conf });
     await using core = await connectAs(auth, "core", server.url);
@@ -89,6 +89,10 @@ describe("JetStream buckets under the generated users", () => {
     };
     expect(await read("openai")).toBe("reply for openai");
     await expect(read("discord")).rejects.toThrow(/permission/i);
+    // The conversation's last reply, as lyra serve looks a re-sent message's reply up: a direct get.
+    const jsm = await jetstreamManager(serve.nc);
+    expect((await jsm.direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox("openai", "c1") }))?.string()).toBe("reply for openai");
+    await expect(jsm.direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox("discord", "c1") })).rejects.toThrow(/permission/i);
   }, 30_000);
 
   it("the knowledge cache: tools writes and reads its KV bucket", async () => {
