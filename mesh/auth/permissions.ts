@@ -1,12 +1,14 @@
 /**
  * Who may publish and subscribe to what: one NATS user per process of a mesh config, with the
  * subjects that process uses and no others. Every subject comes from mesh/subjects.ts; the
- * JetStream API subjects are scoped to the streams, consumers and buckets each process touches.
+ * JetStream API grants (mesh/auth/jetstream.ts) are scoped to the streams, consumers and buckets
+ * each process touches and the operations it performs on them.
  */
 import type { MeshConfig } from "../../schemas/config.ts";
 import { MEDIA_BUCKET } from "../media.ts";
 import { StreamName } from "../streams.ts";
 import { subjects, token } from "../subjects.ts";
+import { directGetAny, directGetLast, durableConsumer, JS_INFO, kvBucket, objectDelete, objectRead, objectWrite, orderedReads, protectDurable, streamAdmin } from "./jetstream.ts";
 
 /** What a user's process is; the process name is also the user name's first part. */
 export const ProcessKind = { Agent: "agent", Core: "core", Tools: "tools", FrontDoor: "frontdoor", Cli: "cli" } as const;
@@ -21,6 +23,8 @@ export interface MeshUser {
   inboxPrefix: string;
   /** Subjects it may publish to. */
   publish: string[];
+  /** Publishes refused even where `publish` allows them (another process's durable consumer). */
+  publishDeny: string[];
   /** Subjects it may subscribe to; `"<subject> <queue>"` allows that queue group only. */
   subscribe: string[];
   /** Subscriptions refused even where `subscribe` allows them (a reader must not join a queue group). */
@@ -35,9 +39,16 @@ export const FRONT_DOORS: Readonly<Record<string, string>> = { discord: "discord
 export const CLI_CHANNEL = "cli";
 /** The knowledge servers' default KV cache bucket (tools/builtin/knowledge). */
 export const DEFAULT_TOOL_CACHE_BUCKET = "LYRA_TOOL_CACHE";
+/** The Discord door's KV buckets: conversation epochs and posted replies (agents/frontdoors/discord/state.ts). */
+export const DISCORD_STATE_BUCKETS = ["LYRA_DISCORD", "LYRA_DISCORD_SENT"] as const;
+/** Its durable outbox consumer when the config names none (schemas/config.ts `discord.durable`). */
+const DISCORD_DURABLE = "discord";
 const INBOX_ROOT = "_INBOX";
 /** The conductor's durable inbox consumer (mesh/conductor). */
 const CORE_DURABLE = "lyra-core";
+/** Built-in tool servers that store media (artist, speech) and that read it (perception). */
+const MEDIA_WRITERS: ReadonlySet<string> = new Set(["artist", "speech"]);
+const MEDIA_READERS: ReadonlySet<string> = new Set(["perception"]);
 
 export function inboxPrefixOf(user: string): string {
   return `${INBOX_ROOT}.${token("user", user)}`;
@@ -48,11 +59,24 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
   const tenant = cfg.mesh.name;
   const owner = cfg.mesh.owner;
   const roles = Object.keys(cfg.roles);
+  const media = [...objectRead(MEDIA_BUCKET), ...objectWrite(MEDIA_BUCKET)];
+  const claims = claimsBucket(tenant);
+  const discordDurable = cfg.discord?.durable ?? DISCORD_DURABLE;
+  // The durable consumers: only its owner may pull, change or delete one.
+  const durables = [
+    { owner: "core", stream: StreamName.Inbox, name: CORE_DURABLE },
+    { owner: "discord", stream: StreamName.Outbox, name: discordDurable },
+  ];
+  // Who calls tools over MCP: the hosts of roles with grants, and the operator's console.
+  const toolHosts = Object.entries(cfg.hosts).filter(([, h]) => h.roles.some((r) => cfg.roles[r]!.tools.length > 0)).map(([host]) => `agent-${host}`);
+  const mcpCallers = [...toolHosts, "cli"];
   const users: MeshUser[] = [];
-  const user = (name: string, kind: ProcessKind, publish: string[], subscribe: string[], responses = false, subscribeDeny: string[] = []) => {
+  const user = (name: string, kind: ProcessKind, publish: string[], subscribe: string[], o: { responses?: boolean; subscribeDeny?: string[] } = {}) => {
     const inbox = inboxPrefixOf(name);
-    // Its own replies, and the `.ctl` cancel it may send on a tool request's reply subject.
-    users.push({ name, kind, inboxPrefix: inbox, publish: uniq([...publish, `${inbox}.*.*.ctl`]), subscribe: uniq([...subscribe, `${inbox}.>`]), subscribeDeny, responses });
+    // An MCP caller sends a tool request's cancel on `<its reply subject>.ctl`.
+    const ctl = mcpCallers.includes(name) ? [subjects.mcpControl(`${inbox}.*.*`)] : [];
+    const publishDeny = durables.filter((d) => d.owner !== name).flatMap((d) => protectDurable(publish, d.stream, d.name));
+    users.push({ name, kind, inboxPrefix: inbox, publish: uniq([JS_INFO, ...publish, ...ctl]), publishDeny, subscribe: uniq([...subscribe, `${inbox}.>`]), subscribeDeny: o.subscribeDeny ?? [], responses: o.responses ?? false });
   };
 
   for (const [host, h] of Object.entries(cfg.hosts)) {
@@ -66,38 +90,48 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
       pub.push(subjects.heartbeat(owner, r), `lyra.state.${r}.*`);
       pub.push(...toolSubjects(cfg, tenant, r));
     }
-    if (h.roles.some((r) => cfg.roles[r]!.tools.length > 0)) pub.push(...objectStore(claimsBucket(tenant)));
-    pub.push(...objectStore(MEDIA_BUCKET));
-    user(`agent-${host}`, ProcessKind.Agent, [JS_INFO, ...pub], sub, true);
+    // A large tool result is parked in the claims bucket; the caller takes it (reads, deletes).
+    if (toolHosts.includes(`agent-${host}`)) pub.push(...objectRead(claims), ...objectDelete(claims));
+    // A user's media reaches the specialists only: a vision one reads it, the others store an inline item for a reference.
+    if (h.roles.some((r) => cfg.roles[r]!.kind === "specialist")) pub.push(...media);
+    user(`agent-${host}`, ProcessKind.Agent, pub, sub, { responses: true });
   }
 
-  const corePub = [JS_INFO, subjects.logAll, subjects.outboxAll, subjects.deadAll, subjects.cancelAll];
+  const corePub: string[] = [subjects.logAll, subjects.outboxAll, subjects.deadAll, subjects.cancelAll];
   for (const r of roles) corePub.push(subjects.role(r), `${subjects.role(r)}.*`);
   for (const s of Object.values(StreamName)) corePub.push(...streamAdmin(s));
-  corePub.push(...consumerApi(StreamName.Inbox, CORE_DURABLE), ...streamRead(StreamName.Log), ...directGet(StreamName.Inbox));
-  corePub.push(...objectStore(MEDIA_BUCKET));
+  // Its durable on the inbox; a conversation's history from the log; the oldest pending message of a conversation.
+  corePub.push(...durableConsumer(StreamName.Inbox, CORE_DURABLE), ...orderedReads(StreamName.Log, subjects.logAll), ...directGetAny(StreamName.Log), ...directGetAny(StreamName.Inbox));
   user("core", ProcessKind.Core, corePub, [subjects.roleStateAll]);
 
-  const toolsPub = [JS_INFO, ...objectStore(claimsBucket(tenant))];
-  // A tool server's cancel arrives on `<caller's reply subject>.ctl`, under the caller's inbox.
-  const toolsSub = [`${INBOX_ROOT}.*.*.*.ctl`];
+  const toolsPub = [...objectWrite(claims)];
+  // A tool server's cancel arrives on `<caller's reply subject>.ctl`, under that caller's inbox.
+  const toolsSub = mcpCallers.map((c) => subjects.mcpControl(`${inboxPrefixOf(c)}.*.*`));
   for (const [server, s] of Object.entries(cfg.tools.servers)) {
     toolsSub.push(`${subjects.mcpServer(tenant, server)} ${subjects.mcpQueue(server)}`, ...serviceSubjects(`mcp-${server}`));
     toolsPub.push(subjects.mcpHeartbeat(tenant, server));
-    if ("builtin" in s && s.builtin === "knowledge") {
+    if (!("builtin" in s)) continue;
+    if (s.builtin === "knowledge") {
       const bucket = typeof s.options?.cache_bucket === "string" ? s.options.cache_bucket : DEFAULT_TOOL_CACHE_BUCKET;
       toolsPub.push(...kvBucket(bucket));
     }
+    if (MEDIA_WRITERS.has(s.builtin)) toolsPub.push(...objectWrite(MEDIA_BUCKET));
+    if (MEDIA_READERS.has(s.builtin)) toolsPub.push(...objectRead(MEDIA_BUCKET));
   }
-  user("tools", ProcessKind.Tools, toolsPub, toolsSub, true);
+  user("tools", ProcessKind.Tools, toolsPub, toolsSub, { responses: true });
 
   for (const [name, channel] of Object.entries(FRONT_DOORS)) {
-    const doorPub = [`lyra.inbox.${channel}.*`, JS_INFO, ...outboxReader(channel), ...objectStore(MEDIA_BUCKET)];
-    if (name === "serve") {
+    const doorPub = [`lyra.inbox.${channel}.*`];
+    if (name === "discord") {
+      // Its durable consumer of its channel's stored replies, its state, and the media of user messages and replies.
+      doorPub.push(...durableConsumer(StreamName.Outbox, discordDurable, subjects.outboxChannel(channel)), ...DISCORD_STATE_BUCKETS.flatMap(kvBucket), ...media);
+    } else {
       // `lyra serve` also offers each role as a model (direct role calls), checks that a conductor
-      // consumes the inbox, and looks up a conversation's last stored reply.
+      // consumes the inbox, and reads a re-sent message's stored reply: the conversation's last by
+      // direct get, an older one through an ordered consumer; both only inside its channel.
       for (const r of roles) doorPub.push(subjects.role(r), `${subjects.role(r)}.*`);
-      doorPub.push(subjects.cancelAll, `$JS.API.CONSUMER.INFO.${StreamName.Inbox}.${CORE_DURABLE}`, `$JS.API.STREAM.MSG.GET.${StreamName.Outbox}`);
+      doorPub.push(subjects.cancelAll, `$JS.API.CONSUMER.INFO.${StreamName.Inbox}.${CORE_DURABLE}`);
+      doorPub.push(directGetLast(StreamName.Outbox, subjects.outboxChannel(channel)), ...orderedReads(StreamName.Outbox, subjects.outboxChannel(channel)));
     }
     const doorSub = [subjects.outboxChannel(channel), `lyra.outbox.${channel}.*.>`];
     // Its role client picks a replica by the capacity feed, like the conductor's.
@@ -106,12 +140,13 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
   }
 
   // The operator's console: ask, tap, status, log, tools ls/call, mcp. It reads the mesh's traffic
-  // but cannot serve a role, write the log or outbox, or manage streams.
-  const cliPub = [`lyra.inbox.${CLI_CHANNEL}.*`, `mcp.v1.req.${tenant}.*.*.>`, "$SRV.*", "$SRV.*.>", JS_INFO];
-  cliPub.push(...streamRead(StreamName.Log), ...streamRead(StreamName.Outbox), ...objectStore(claimsBucket(tenant)), ...objectStore(MEDIA_BUCKET));
+  // and its stored log and replies, but cannot serve a role, write the log or outbox, take a
+  // front door's consumer, or manage streams.
+  const cliPub = [`lyra.inbox.${CLI_CHANNEL}.*`, `mcp.v1.req.${tenant}.*.*.>`, "$SRV.*", "$SRV.*.>"];
+  cliPub.push(...orderedReads(StreamName.Log, subjects.logAll), ...orderedReads(StreamName.Outbox, subjects.outboxAll), ...objectRead(claims), ...objectDelete(claims), ...media);
   // Reading lyra.> must not let it join the queue groups that share out role and tool requests.
   const queues = [`lyra.> ${subjects.agentsQueue}`, `agents.> ${subjects.agentsQueue}`, ...Object.keys(cfg.tools.servers).map((s) => `mcp.v1.> ${subjects.mcpQueue(s)}`)];
-  user("cli", ProcessKind.Cli, cliPub, ["lyra.>", "agents.>", "mcp.v1.>"], false, queues);
+  user("cli", ProcessKind.Cli, cliPub, ["lyra.>", "agents.>", "mcp.v1.>"], { subscribeDeny: queues });
   return users;
 }
 
@@ -130,40 +165,6 @@ function toolSubjects(cfg: MeshConfig, tenant: string, role: string): string[] {
 function serviceSubjects(name: string): string[] {
   return ["$SRV.*", `$SRV.*.${name}`, `$SRV.*.${name}.*`];
 }
-
-const JS_INFO = "$JS.API.INFO";
-const streamAdmin = (s: string) => ["INFO", "CREATE", "UPDATE"].map((op) => `$JS.API.STREAM.${op}.${s}`);
-const directGet = (s: string) => [`$JS.API.DIRECT.GET.${s}`, `$JS.API.DIRECT.GET.${s}.>`];
-/** One named consumer: create/update, info, pull, and acks. */
-const consumerApi = (s: string, name: string) => [
-  `$JS.API.CONSUMER.CREATE.${s}.${name}`,
-  `$JS.API.CONSUMER.CREATE.${s}.${name}.>`,
-  `$JS.API.CONSUMER.DURABLE.CREATE.${s}.${name}`,
-  `$JS.API.CONSUMER.INFO.${s}.${name}`,
-  `$JS.API.CONSUMER.MSG.NEXT.${s}.${name}`,
-  `$JS.ACK.${s}.${name}.>`,
-];
-/** Reading a stream through ephemeral or ordered consumers and direct gets. */
-const streamRead = (s: string) => [
-  `$JS.API.STREAM.INFO.${s}`,
-  `$JS.API.STREAM.MSG.GET.${s}`,
-  ...["CREATE", "INFO", "DELETE", "MSG.NEXT"].map((op) => `$JS.API.CONSUMER.${op}.${s}.>`),
-  `$JS.API.CONSUMER.CREATE.${s}`,
-  `$JS.ACK.${s}.>`,
-  ...directGet(s),
-];
-/**
- * A front door's consumers on the outbox: created only with a filter inside its channel (nats.js
- * names the filter in the create subject), then read and acked.
- */
-const outboxReader = (channel: string) => {
-  const s = StreamName.Outbox;
-  return [`$JS.API.CONSUMER.CREATE.${s}.*.lyra.outbox.${channel}.>`, `$JS.API.CONSUMER.CREATE.${s}.*.lyra.outbox.${channel}.*`, ...["INFO", "DELETE", "MSG.NEXT"].map((op) => `$JS.API.CONSUMER.${op}.${s}.*`), `$JS.API.STREAM.INFO.${s}`, `$JS.ACK.${s}.>`];
-};
-/** An Object Store bucket: create/open, put, get, delete. */
-const objectStore = (bucket: string) => [`$O.${bucket}.>`, `$JS.API.STREAM.CREATE.OBJ_${bucket}`, `$JS.API.STREAM.PURGE.OBJ_${bucket}`, ...streamRead(`OBJ_${bucket}`)];
-/** A KV bucket: create/open, get, put. */
-const kvBucket = (bucket: string) => [`$KV.${bucket}.>`, `$JS.API.STREAM.CREATE.KV_${bucket}`, `$JS.API.STREAM.INFO.KV_${bucket}`, `$JS.API.STREAM.MSG.GET.KV_${bucket}`, ...directGet(`KV_${bucket}`)];
 
 export function claimsBucket(tenant: string): string {
   return `MCP_CLAIMS_${tenant}`; // tools/claim.ts names it so; tools/ sits above mesh/

@@ -29,7 +29,8 @@ export function renderAuthConf(users: AuthUser[], source: string): string {
   for (const u of users) {
     lines.push(`      # ${u.name} (${u.kind}); connects with inbox prefix ${u.inboxPrefix}`);
     lines.push(`      { nkey: ${quote(u.nkey)}, permissions: {`);
-    lines.push(`          publish: { allow: ${list(u.publish)} }`);
+    const pubDeny = u.publishDeny.length ? `, deny: ${list(u.publishDeny)}` : "";
+    lines.push(`          publish: { allow: ${list(u.publish)}${pubDeny} }`);
     const deny = u.subscribeDeny.length ? `, deny: ${list(u.subscribeDeny)}` : "";
     lines.push(`          subscribe: { allow: ${list(u.subscribe)}${deny} }`);
     if (u.responses) lines.push(`          allow_responses: { max: ${RESPONSE_MAX_MSGS}, expires: ${quote(RESPONSE_EXPIRES)} }`);

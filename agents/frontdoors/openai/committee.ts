@@ -66,7 +66,8 @@ export function createCommittee(mesh: Mesh): Committee {
   // The stored final reply to `id`, when the turn already finished.
   const storedReply = async (conversation: string, id: string): Promise<OutboxMessage | undefined> => {
     const subject = subjects.outbox(CHANNEL, conversation);
-    const last = await (await manager()).streams.getMessage(StreamName.Outbox, { last_by_subj: subject }).catch(() => null);
+    // A direct get names the subject in the request subject, which serve's permissions confine to its channel.
+    const last = await (await manager()).direct.getMessage(StreamName.Outbox, { last_by_subj: subject }).catch(() => null);
     if (!last) return undefined;
     const o = decodeBody(OutboxMessage, { data: last.data, headers: last.header }, "outbox message");
     if (o.in_reply_to === id) return o;

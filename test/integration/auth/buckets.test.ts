@@ -1,11 +1,21 @@
 /**
  * The JetStream buckets under the generated users, through the code that uses them: a tool host
  * parks a large result in the claim-check Object Store and the agent that called takes (reads,
- * checks, deletes) it; a knowledge server's KV cache writes and reads. Each is allowed only its
- * bucket's API, so a call this code makes that the permissions miss fails here.
+ * checks, deletes) it; a knowledge server's KV cache writes and reads; the media store is written
+ * and read by the processes that handle media, and by no other; the Discord door keeps its state
+ * and reads its durable outbox consumer. Each is allowed only its bucket's API, so a call this
+ * code makes that the permissions miss fails here.
  */
 import { describe, expect, it } from "vitest";
+import { openState } from "../../../agents/frontdoors/discord/state.ts";
+import { readOutbox } from "../../../agents/frontdoors/discord/outbox.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
+import { MEDIA_BUCKET, putMedia, readMedia, statMedia } from "../../../mesh/media.ts";
+import { encodeBody } from "../../../mesh/publish.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { fakePng } from "../../doubles/openai.ts";
+import { eventually } from "../conductor/helpers.ts";
 import { putClaim, takeClaim } from "../../../tools/claim.ts";
 import { createKvCache } from "../../../tools/builtin/knowledge/cache.ts";
 import { jetstream } from "@nats-io/jetstream";
@@ -26,6 +36,27 @@ hosts:
   gpu-b: { roles: [philosopher] }
 `;
 
+/** Specialists and a voice on hosts of their own; the media tool servers. */
+const MEDIA_YAML = `
+mesh: { name: test, owner: tester }
+roles:
+  pragmatist: { model: m, backend: scripted, script: [{ reply: p }] }
+  perception: { model: m, backend: scripted, vision: true, script: [{ reply: q }] }
+  voice: { kind: voice, model: m, backend: scripted, script: [{ reply: v }] }
+tools: { servers: { artist: { builtin: artist }, perception: { builtin: perception } } }
+hosts:
+  gpu-a: { roles: [pragmatist] }
+  gpu-p: { roles: [perception] }
+  gpu-v: { roles: [voice] }
+`;
+
+/** `p`, or a rejection when it has not settled within `ms` (a read the server stalls never ends). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms / 1000} s`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 describe("JetStream buckets under the generated users", () => {
   it("the claim-check store: tools parks a result, the calling agent takes it once, an agent without tools cannot", async () => {
     const auth = await generateAuth(YAML);
@@ -41,7 +72,7 @@ describe("JetStream buckets under the generated users", () => {
     await expect(takeClaim(agent, "test", claim.id, claim.sha256)).rejects.toThrow(/gone|could not be fetched/);
   }, 30_000);
 
-  it("a front door reads its own channel's stored replies through a consumer, and not another's", async () => {
+  it("a front door reads its own channel's stored replies through a consumer and a direct get, and not another's", async () => {
     const auth = await generateAuth(YAML);
     await using server = await startNatsServer({ config: auth.conf });
     await using core = await connectAs(auth, "core", server.url);
@@ -58,6 +89,10 @@ describe("JetStream buckets under the generated users", () => {
     };
     expect(await read("openai")).toBe("reply for openai");
     await expect(read("discord")).rejects.toThrow(/permission/i);
+    // The conversation's last reply, as lyra serve looks a re-sent message's reply up: a direct get.
+    const jsm = await jetstreamManager(serve.nc);
+    expect((await jsm.direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox("openai", "c1") }))?.string()).toBe("reply for openai");
+    await expect(jsm.direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox("discord", "c1") })).rejects.toThrow(/permission/i);
   }, 30_000);
 
   it("the knowledge cache: tools writes and reads its KV bucket", async () => {
@@ -71,4 +106,61 @@ describe("JetStream buckets under the generated users", () => {
     expect(await cache.get("k1")).toBe("cached value");
     expect(warnings).toEqual([]);
   }, 30_000);
+
+  it("the media store: the processes that handle media store it and read it back, an 8 MiB image too; the others cannot touch it", async () => {
+    const auth = await generateAuth(MEDIA_YAML);
+    await using server = await startNatsServer({ config: auth.conf });
+    await using discord = await connectAs(auth, "discord", server.url);
+    // Discord's largest accepted image (discord.max_image_bytes): its read needs flow control.
+    const big = fakePng("a large user image", 8 * 1024 ** 2);
+    const ref = await putMedia(discord, big, { placement: "store" });
+    const figures: string[] = [];
+    const readAs = async (user: string) => {
+      await using me = await connectAs(auth, user, server.url);
+      const t = performance.now();
+      const back = await within(readMedia(me, ref), 30_000, `${user} reading the 8 MiB image`);
+      figures.push(`${user} ${Math.round(performance.now() - t)} ms`);
+      return Buffer.from(back).equals(big);
+    };
+    // The door posts a reply's media, `lyra ask --save` writes it, a vision role's host reads it.
+    for (const user of ["discord", "cli", "agent-gpu-p"]) expect(await readAs(user), user).toBe(true);
+    process.stdout.write(`8 MiB image read back: ${figures.join(", ")}\n`);
+    // The artist and speech tools store, the perception tool checks a reference; a specialist's
+    // host stores an inline attachment to give it a reference.
+    for (const user of ["tools", "agent-gpu-a", "cli"]) {
+      await using me = await connectAs(auth, user, server.url);
+      const m = await putMedia(me, fakePng(user, 300_000), { placement: "store" });
+      expect((await statMedia(me, m.object!))?.size, user).toBe(300_000);
+    }
+    const jsm = await jetstreamManager(discord.nc);
+    const stored = (await jsm.streams.info(`OBJ_${MEDIA_BUCKET}`)).state.messages;
+    // A router or voice never gets media; the conductor and serve never handle any.
+    for (const user of ["agent-gpu-v", "core", "serve"]) {
+      await using me: Mesh = await connectAs(auth, user, server.url);
+      await expect(within(readMedia(me, ref), 30_000, `${user} reading`), user).rejects.toThrow(/permission/i);
+      await expect(within(putMedia(me, fakePng(user, 300_000), { placement: "store" }), 30_000, `${user} storing`), user).rejects.toThrow(/permission/i);
+    }
+    expect((await jsm.streams.info(`OBJ_${MEDIA_BUCKET}`)).state.messages).toBe(stored);
+  }, 120_000);
+
+  it("the Discord door: its state buckets and its durable outbox consumer, through the adapter's own code", async () => {
+    const auth = await generateAuth(YAML);
+    await using server = await startNatsServer({ config: auth.conf });
+    await using core = await connectAs(auth, "core", server.url);
+    await ensureStreams(core);
+    await using discord = await connectAs(auth, "discord", server.url);
+    const state = await openState(discord, "channel");
+    expect(await state.forget("42", "u1")).toBe("d42-1");
+    expect(await state.conversation("42", "u1")).toBe("d42-1");
+    const posted: string[] = [];
+    const reader = await readOutbox(discord, "discord", state, silentLogger, async (o) => (posted.push(o.text), ["m1"]));
+    const reply = { conversation: "d42-1", channel: "discord", in_reply_to: "msg-1", text: "hello discord", final: true, ts: Date.now() };
+    const { data, headers } = encodeBody(core, reply);
+    await jetstream(core.nc).publish(subjects.outbox("discord", "d42-1"), data, { headers });
+    expect(await eventually(() => (posted.length ? posted : undefined), 20_000, "the reply posted")).toEqual(["hello discord"]);
+    await eventually(async () => ((await state.wasSent("msg-1")) ? true : undefined), 20_000, "the reply remembered as sent");
+    const jsm = await jetstreamManager(discord.nc);
+    await eventually(async () => ((await jsm.consumers.info(StreamName.Outbox, "discord")).num_ack_pending === 0 ? true : undefined), 20_000, "the reply acked");
+    await reader.stop();
+  }, 60_000);
 });

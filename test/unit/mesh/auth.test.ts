@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { meshUsers, renderAuthConf } from "../../../mesh/auth/index.ts";
+import { SENT_BUCKET, STATE_BUCKET } from "../../../agents/frontdoors/discord/state.ts";
+import { DISCORD_STATE_BUCKETS, meshUsers, renderAuthConf } from "../../../mesh/auth/index.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
 
 const example = parseMeshConfig(readFileSync(new URL("../../../config/mesh.example.yaml", import.meta.url), "utf8"), { env: {} });
@@ -34,11 +35,27 @@ describe("meshUsers", () => {
     expect(u.responses).toBe(true);
   });
 
+  it("lets nobody purge or delete a stream, nor reach another process's durable consumer", () => {
+    for (const u of users) {
+      for (const s of u.publish) expect(s, u.name).not.toMatch(/^\$JS\.API\.STREAM\.(DELETE|PURGE)\.(LYRA_|OBJ_LYRA_MEDIA)/);
+      // Every `*` consumer grant on the outbox comes with a deny of Discord's durable.
+      const reachesOutbox = u.publish.some((s) => s.startsWith("$JS.API.CONSUMER.") && s.includes(".LYRA_OUTBOX.*"));
+      if (u.name !== "discord") expect(u.publishDeny.includes("$JS.API.CONSUMER.*.*.LYRA_OUTBOX.discord"), u.name).toBe(reachesOutbox);
+    }
+    expect(byName.get("discord")!.publish).toContain("$JS.API.CONSUMER.MSG.NEXT.LYRA_OUTBOX.discord");
+  });
+
+  it("names the Discord door's state buckets as the door does", () => {
+    expect([...DISCORD_STATE_BUCKETS]).toEqual([STATE_BUCKET, SENT_BUCKET]);
+  });
+
   it("renders a nats-server accounts block with one nkey user each", () => {
     const conf = renderAuthConf(users.map((u, i) => ({ ...u, nkey: `UKEY${i}` })), "mesh.yaml");
     expect(conf).toContain("jetstream: enabled");
     expect(conf.match(/nkey: "UKEY\d+"/g)?.length).toBe(users.length);
     expect(conf.match(/allow_responses/g)?.length).toBe(users.filter((u) => u.responses).length);
+    expect(conf).toContain('publish: { allow: ["$JS.API.INFO"');
+    expect(conf).toMatch(/publish: \{ allow: \[[^\]]*\], deny: \["\$JS\.API\.CONSUMER\.\*\.LYRA_OUTBOX\.discord"/);
   });
 });
 
