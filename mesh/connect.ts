@@ -53,6 +53,21 @@ export interface Mesh extends AsyncDisposable {
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 
+/**
+ * The oldest nats-server the mesh runs on: 2.10 added what the production config and the conductor
+ * rely on (JetStream `sync_interval`, reasons on `+TERM`). The tests run on the version
+ * `npm run setup` pins (infra/setup/versions.sh).
+ */
+export const MIN_NATS_SERVER = "2.10.0";
+
+/** Whether a server version string ("2.9.10", "v2.15.3-beta") is at least `min`. */
+export function versionAtLeast(version: string, min: string): boolean {
+  const parse = (v: string) => v.replace(/^v/, "").split(/[.-]/, 3).map((p) => Number.parseInt(p, 10) || 0);
+  const [a, b] = [parse(version), parse(min)];
+  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  return true;
+}
+
 export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
   const root = opts.log ?? silentLogger;
   const log = root.child({ component: "nats" });
@@ -93,7 +108,16 @@ export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
       { cause: err },
     );
   }
-  log.info({ server: nc.getServer(), name: opts.name ?? "lyra" }, "connected to NATS");
+  const version = nc.info?.version ?? "";
+  if (!versionAtLeast(version, MIN_NATS_SERVER)) {
+    await nc.close().catch(() => undefined);
+    throw new MeshError(
+      "server_too_old",
+      `nats-server ${version} at ${nc.getServer()} is too old: Lyra mesh needs ${MIN_NATS_SERVER} or later (JetStream sync_interval, +TERM reasons); ` +
+        "install a current one with 'npm run setup' (or from the NATS releases)",
+    );
+  }
+  log.info({ server: nc.getServer(), version, name: opts.name ?? "lyra" }, "connected to NATS");
   // The status loop ends when the connection closes, so it is owned by the connection.
   const watching = (async () => {
     for await (const s of nc.status()) {

