@@ -1,6 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects: unit tests need nothing; integration tests start a real nats-server per file.
+// Three projects: unit tests need nothing; integration tests start a real nats-server per file;
+// the real tier runs real Ollama with a real small model, the LiteLLM proxy and the nats CLI
+// (`npm run setup` installs them), one file at a time so the model has both cores.
 export default defineConfig({
   test: {
     // Under CI, also write the counts as JSON so .ci/run can print "N passed, N failed".
@@ -15,6 +17,15 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Two cores: keep nats-server processes and test workers from starving each other.
           maxWorkers: 2,
+        },
+      },
+      {
+        test: {
+          name: "real",
+          include: ["test/real/**/*.test.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          maxWorkers: 1,
         },
       },
     ],
