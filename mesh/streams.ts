@@ -67,6 +67,8 @@ export function streamConfigs(cfg: StreamsConfig = {}): StreamConfig[] {
       description: "Final replies, one per turn",
       subjects: [subjects.outboxStored],
       retention: RetentionPolicy.Limits,
+      // Direct get lets a conductor re-running a turn see whether its reply is stored already.
+      allow_direct: true,
       max_age: nanos(cfg.outboxMaxAgeMs ?? 7 * DAY),
     },
     {

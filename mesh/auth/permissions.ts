@@ -76,6 +76,8 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
   for (const s of Object.values(StreamName)) corePub.push(...streamAdmin(s));
   corePub.push(...consumerApi(StreamName.Inbox, CORE_DURABLE), ...streamRead(StreamName.Log), ...directGet(StreamName.Inbox));
   corePub.push(...objectStore(MEDIA_BUCKET));
+  // A re-run turn looks up its stored reply (last by subject) before publishing it again.
+  corePub.push(`$JS.API.DIRECT.GET.${StreamName.Outbox}.${subjects.outboxStored}`);
   user("core", ProcessKind.Core, corePub, [subjects.roleStateAll]);
 
   const toolsPub = [JS_INFO, ...objectStore(claimsBucket(tenant))];
