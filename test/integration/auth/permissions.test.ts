@@ -120,6 +120,7 @@ function matrix(): Row[] {
         pub("$JS.API.CONSUMER.MSG.NEXT.LYRA_INBOX.lyra-core"),
         pub("$JS.ACK.LYRA_INBOX.lyra-core.1.5.5.1700000000000000000.0"),
         pub("$JS.API.DIRECT.GET.LYRA_LOG.lyra.log.c1"),
+        pub("$JS.API.DIRECT.GET.LYRA_OUTBOX.lyra.outbox.cli.c1"), // a re-run turn looks up its stored reply
         pub("$JS.API.CONSUMER.MSG.NEXT.LYRA_LOG.oc1"),
         sub(subjects.roleStateAll, undefined, subjects.roleState("voice", "i1")),
         sub("_INBOX.core.n1.*", undefined, inbox("core")),
