@@ -9,6 +9,7 @@ import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { encodeBody } from "../../../mesh/publish.ts";
+import { watchReplies } from "../../../mesh/frontdoor.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
@@ -58,13 +59,18 @@ describe("the inbox subject is the authority", () => {
     const dead = await deadOf("openai", id);
     expect(dead.subject).toBe(`lyra.inbox.openai.${own}`);
     expect(dead.reason).toMatch(/channel 'discord'.*conversation '.*'.*lyra\.inbox\.openai\./);
-    // A later turn of our own is answered, so the dead-lettered one would have been by now.
-    await askTurn(mesh, newId("c"), "How do I know the conductor moved on?");
+    // The refused message is gone from the inbox: a proper one on the same subject is answered.
+    const next = newId();
+    const watch = watchReplies(mesh, "openai", own, next);
+    await publishRaw("openai", own, { id: next, channel: "openai", conversation: own, user: { id: "intruder" }, text: "How do I ask properly?" });
+    let answered: OutboxMessage | undefined;
+    for await (const o of watch) if (o.final) answered = o;
+    expect(answered?.text).toBe("Lyra says: Pragmatist answer to: How do I ask properly?");
     expect(await repliesOn("discord", victim)).toEqual([]);
     expect(await logOf(victim)).toEqual([]);
     // The sender is told, on the outbox of the subject it may publish to.
     const told = await repliesOn("openai", own);
-    expect(told.map((o) => [o.in_reply_to, o.final, o.conversation])).toEqual([[id, true, own]]);
+    expect(told.map((o) => [o.in_reply_to, o.final, o.conversation])).toEqual([[id, true, own], [next, true, own]]);
     expect(told[0]!.error).toMatch(/another channel or conversation than the subject/);
   });
 
