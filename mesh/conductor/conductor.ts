@@ -4,7 +4,9 @@
  *
  * Order: messages of one conversation are handled one at a time and oldest first, across
  * replicas, because a message is only started once it is the oldest left on its subject
- * (`lyra.inbox.<channel>.<conversation>`; the work queue deletes acknowledged messages).
+ * (`lyra.inbox.<channel>.<conversation>`; the work queue deletes acknowledged messages). Waiting
+ * for that holds no slot (schedule.ts), and the subject, not the body, says whose message it is
+ * (inbox.ts).
  */
 import { AckPolicy, jetstream, type ConsumerMessages, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
