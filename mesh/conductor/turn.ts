@@ -231,7 +231,7 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   if (produced.size) out.media = [...produced.values()];
   const { data, headers } = encodeBody(deps.mesh, out, { [Header.Conversation]: msg.conversation });
   const ack = await deps.js.publish(subjects.outbox(msg.channel, msg.conversation), data, { msgID: `${turnKey}:reply`, headers });
-  if (ack.duplicate) deps.log.warn("the reply was stored already (a publish retried after a lost ack); live subscribers saw it twice");
+  if (ack.duplicate) deps.log.warn("the reply was stored already (an earlier run's publish the lookup did not see); live subscribers saw it twice");
   return { reply, specialist, failed };
 }
 
