@@ -67,8 +67,9 @@ export function streamConfigs(cfg: StreamsConfig = {}): StreamConfig[] {
       description: "Final replies, one per turn",
       subjects: [subjects.outboxStored],
       retention: RetentionPolicy.Limits,
-      // Direct get lets a front door read a conversation's last reply with the subject in the
-      // request subject, where its permissions confine it to its own channel.
+      // Direct get reads a conversation's last reply with the subject in the request subject: a
+      // front door's permissions confine it to its own channel, and a conductor re-running a turn
+      // sees whether its reply is stored already.
       allow_direct: true,
       max_age: nanos(cfg.outboxMaxAgeMs ?? 7 * DAY),
     },

@@ -145,6 +145,17 @@ export function parseMcpSubject(subject: string): McpSubject | undefined {
   };
 }
 
+/**
+ * The channel and conversation of an inbox subject (`lyra.inbox.<channel>.<conversation>`), or
+ * undefined when it is not one. NATS authorised the publisher for the subject, so these, not what
+ * the body says, are the message's channel and conversation.
+ */
+export function parseInboxSubject(subject: string): { channel: string; conversation: string } | undefined {
+  const [lyra, inbox, channel, conversation, ...rest] = subject.split(".");
+  if (lyra !== "lyra" || inbox !== "inbox" || rest.length || !TOKEN.test(channel ?? "") || !TOKEN.test(conversation ?? "")) return undefined;
+  return { channel: channel!, conversation: conversation! };
+}
+
 /** The role of a `lyra.<role>`, `lyra.<role>.<instance>` or `agents.<verb>.lyra.<owner>.<role>` subject, or undefined. */
 export function roleOfSubject(subject: string): string | undefined {
   const parts = subject.split(".");

@@ -102,6 +102,8 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
   for (const s of Object.values(StreamName)) corePub.push(...streamAdmin(s));
   // Its durable on the inbox; a conversation's history from the log; the oldest pending message of a conversation.
   corePub.push(...durableConsumer(StreamName.Inbox, CORE_DURABLE), ...orderedReads(StreamName.Log, subjects.logAll), ...directGetAny(StreamName.Log), ...directGetAny(StreamName.Inbox));
+  // A re-run turn looks up its stored reply (last by subject) before publishing it again.
+  corePub.push(...directGetAny(StreamName.Outbox));
   user("core", ProcessKind.Core, corePub, [subjects.roleStateAll]);
 
   const toolsPub = [...objectWrite(claims)];

@@ -4,18 +4,20 @@
  *
  * Order: messages of one conversation are handled one at a time and oldest first, across
  * replicas, because a message is only started once it is the oldest left on its subject
- * (`lyra.inbox.<channel>.<conversation>`; the work queue deletes acknowledged messages).
+ * (`lyra.inbox.<channel>.<conversation>`; the work queue deletes acknowledged messages). Waiting
+ * for that holds no slot (schedule.ts), and the subject, not the body, says whose message it is
+ * (inbox.ts).
  */
 import { AckPolicy, jetstream, type ConsumerMessages, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Header, InboxMessage, type InboxMessage as Inbox } from "../../schemas/index.ts";
-import { decodeBody, encodeBody } from "../publish.ts";
+import { Header, type InboxMessage as Inbox } from "../../schemas/index.ts";
 import { ensureStreams, StreamName, type StreamsConfig } from "../streams.ts";
-import { subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";
 import { buildHistory, type HistoryLimits } from "./history.ts";
+import { admit, deadLetterer, foreignConversation, type Refusal } from "./inbox.ts";
 import { createLogCache } from "./logcache.ts";
+import { createScheduler } from "./schedule.ts";
 import { runTurn, type TurnDeps } from "./turn.ts";
 import { tracer } from "../telemetry.ts";
 import type { CommitteeConfig, ConductorEvent, RoleCaller } from "./types.ts";
@@ -57,6 +59,12 @@ export interface Conductor extends AsyncDisposable {
   closed(): Promise<void>;
 }
 
+/** A message this replica holds, decoded. */
+interface Held {
+  msg: JsMsg;
+  inbox: Inbox;
+}
+
 export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promise<Conductor> {
   const log = mesh.log.child({ component: "conductor" });
   const jsm = await ensureStreams(mesh, opts.streams);
@@ -72,6 +80,7 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   const deps: TurnDeps = {
     mesh,
     js,
+    jsm,
     log,
     roles: opts.roles,
     fallback: opts.fallback,
@@ -89,24 +98,19 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   };
 
   const abort = new AbortController();
-  const running = new Set<Promise<void>>();
-  const chains = new Map<string, Promise<void>>(); // per conversation, within this replica
+  const refusals = new Set<Promise<void>>();
   let messages: ConsumerMessages | undefined;
-  let slots = maxParallel;
-  let slotFreed: (() => void) | undefined;
+  const deadLetter = deadLetterer(mesh, js, log, (cause, conversation) => {
+    if (conversation) logs.forget(conversation);
+    emit({ type: "dead_letter", cause });
+  });
+  const refuse = (m: JsMsg, refused: Refusal) => {
+    const p: Promise<void> = deadLetter(m, refused).finally(() => refusals.delete(p));
+    refusals.add(p);
+  };
 
-  const handle = async (m: JsMsg) => {
+  const run = async ({ msg: m, inbox }: Held) => {
     const started = Date.now();
-    emit({ type: "received", lagMs: Math.max(0, started - m.info.timestampNanos / 1e6), deliveries: m.info.deliveryCount });
-    let inbox: Inbox;
-    try {
-      inbox = decodeBody(InboxMessage, m, "inbox message");
-    } catch (err) {
-      return deadLetter(m, (err as Error).message, "undecodable");
-    }
-    if (m.info.deliveryCount > maxDeliver) {
-      return deadLetter(m, `gave up after ${m.info.deliveryCount - 1} deliveries`, "max_deliver", inbox);
-    }
     // The front door's traceparent continues here: the turn is a span of the user's trace.
     const span = tracer().start("turn", m.headers?.get(Header.TraceParent), {
       kind: "consumer",
@@ -114,10 +118,13 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     });
     const turnLog = log.child({ conversation: inbox.conversation, turn: inbox.id, trace_id: span.traceId });
     turnLog.info({ deliveries: m.info.deliveryCount }, "turn started");
-    const progress = setInterval(() => m.working(), Math.max(100, ackWaitMs / 3));
     try {
-      if (!(await waitForTurn(m))) return span.end("handed back");
       const prior = await logs.read(inbox.conversation);
+      const foreign = foreignConversation(inbox, prior);
+      if (foreign) {
+        span.end("refused");
+        return await deadLetter(m, foreign);
+      }
       const history = buildHistory(prior, inbox.id, opts.history);
       await runTurn({ ...deps, log: turnLog }, inbox, prior, history, abort.signal, span);
       await m.ackAck();
@@ -130,64 +137,37 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
       turnLog.error({ err }, "turn failed; the message will be redelivered");
       m.nak(abort.signal.aborted ? 0 : 1000);
       opts.onTurn?.({ conversation: inbox.conversation, id: inbox.id, ok: false, ms: Date.now() - started });
-    } finally {
-      clearInterval(progress);
     }
   };
 
-  // True once `m` is the oldest message left on its subject; false if we gave it back instead.
-  const waitForTurn = async (m: JsMsg) => {
-    for (let wait = 20; !abort.signal.aborted; wait = Math.min(wait * 2, 500)) {
-      const head = await jsm.direct.getMessage(StreamName.Inbox, { next_by_subj: m.subject, seq: 0 }).catch(() => null);
-      if (!head || head.seq >= m.seq) return true;
-      await sleep(wait);
-      if (wait === 500 && Date.now() - m.info.timestampNanos / 1e6 > ackWaitMs * 4) break;
+  // True once `m` is the oldest message left on its subject (the work queue deletes acknowledged
+  // ones), false when `signal` aborts. It holds no slot while it asks. A failed check is asked
+  // again: starting on a guess could run a conversation's turns out of order.
+  const isTurn = async ({ msg: m }: Held, signal: AbortSignal) => {
+    let warned = false;
+    for (let wait = 20; !signal.aborted; wait = Math.min(wait * 2, 500)) {
+      const head = await jsm.direct.getMessage(StreamName.Inbox, { next_by_subj: m.subject, seq: 0 }).catch((err: unknown) => {
+        if (!warned) log.warn({ err, subject: m.subject }, "cannot read the oldest inbox message of the conversation; asking again");
+        warned = true;
+        return undefined;
+      });
+      if (signal.aborted) break;
+      if (head === null || (head && head.seq >= m.seq)) return true;
+      await sleep(wait, undefined, { signal }).catch(() => undefined);
     }
-    m.nak(1000);
     return false;
   };
-
-  const deadLetter = async (m: JsMsg, reason: string, cause: "undecodable" | "max_deliver", inbox?: Inbox) => {
-    const channel = m.subject.split(".")[2] ?? "unknown";
-    log.warn({ subject: m.subject, seq: m.seq, reason }, "dead-lettering inbox message");
-    const body = { ts: Date.now(), stream_seq: m.seq, subject: m.subject, deliveries: m.info.deliveryCount, reason, body_b64: Buffer.from(m.data).toString("base64") };
-    try {
-      const { data, headers } = encodeBody(mesh, body);
-      await js.publish(subjects.dead(/^[A-Za-z0-9_-]+$/.test(channel) ? channel : "unknown"), data, { msgID: `dead:${m.seq}`, headers });
-    } catch (err) {
-      log.error({ err }, "could not store the dead letter; leaving the message for redelivery");
-      m.nak(5000);
-      return;
-    }
-    m.term(); // no reason: servers before 2.10.4 ignore "+TERM <reason>" and redeliver
-    emit({ type: "dead_letter", cause });
-    if (inbox) {
-      logs.forget(inbox.conversation);
-      // Best effort: the log itself may be what keeps failing.
-      const ev = { type: "error", step: "inbox", code: "dead_letter", message: reason, ts: Date.now(), conversation: inbox.conversation, turn: inbox.id };
-      const e = encodeBody(mesh, ev);
-      await js
-        .publish(subjects.log(inbox.conversation), e.data, { msgID: `${inbox.channel}:${inbox.id}:dead`, headers: e.headers })
-        .catch((err: unknown) => log.warn({ err }, "could not log the dead letter"));
-    }
-  };
+  const sched = createScheduler<Held>({ maxParallel, progressMs: Math.max(100, ackWaitMs / 3), isTurn, run });
 
   const loop = (async () => {
     messages = await consumer.consume({ max_messages: maxParallel });
     for await (const m of messages) {
-      while (slots === 0) await new Promise<void>((r) => (slotFreed = r));
-      slots--;
-      const conv = m.subject.split(".")[3] ?? "";
-      const prev = chains.get(conv) ?? Promise.resolve();
-      const p: Promise<void> = prev.then(() => handle(m)).finally(() => {
-        if (chains.get(conv) === p) chains.delete(conv);
-        running.delete(p);
-        slots++;
-        slotFreed?.();
-        slotFreed = undefined;
-      });
-      chains.set(conv, p);
-      running.add(p);
+      emit({ type: "received", lagMs: Math.max(0, Date.now() - m.info.timestampNanos / 1e6), deliveries: m.info.deliveryCount });
+      const a = admit(m, maxDeliver);
+      if (a.ok) sched.add({ msg: m, inbox: a.inbox });
+      else refuse(m, a);
+      // Messages waiting behind their conversation hold no slot: read on while turns can start.
+      await sched.room();
     }
   })().catch((err: unknown) => log.error({ err }, "inbox consumer stopped"));
 
@@ -196,18 +176,20 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   const stop = (graceMs: number) =>
     (stopping ??= (async () => {
       messages?.stop();
-      await loop;
-      // In-flight turns get graceMs, then their role calls are aborted (the messages are redelivered).
+      // In-flight turns get graceMs, then their role calls are aborted (the messages are redelivered);
+      // messages not started are handed back at once.
       const timer = setTimeout(() => abort.abort(), graceMs);
-      await Promise.allSettled([...running]);
+      await sched.stop();
+      await loop;
+      await Promise.allSettled([...refusals]);
       clearTimeout(timer);
       abort.abort();
       log.info("conductor stopped");
     })());
   return {
-    inFlight: () => running.size,
+    inFlight: () => sched.running(),
     async backlog() {
-      const i = await consumer.info(true);
+      const i = await consumer.info(); // not the cached info: that is the backlog at start
       return { pending: i.num_pending, ackPending: i.num_ack_pending };
     },
     drain: () => stop(opts.graceMs ?? 15_000),

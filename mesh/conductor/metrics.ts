@@ -1,6 +1,6 @@
 /** Prometheus metrics of the conductor (`lyra core`), served on /metrics like the agent's. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { ConductorEvent } from "./types.ts";
+import { DeadLetterCause, type ConductorEvent } from "./types.ts";
 
 export interface CoreMetrics {
   registry: Registry;
@@ -28,7 +28,7 @@ export function createCoreMetrics(live?: () => CoreLive | undefined): CoreMetric
   const stageSeconds = new Histogram({ name: "lyra_turn_stage_duration_seconds", help: "One committee step (router, specialist, voice) as the conductor saw it, by outcome", labelNames: ["stage", "role", "outcome"], buckets: TURN_BUCKETS, ...r });
   const lag = new Histogram({ name: "lyra_inbox_lag_seconds", help: "Time from a message being stored in the inbox to its first delivery to a conductor", buckets: LAG_BUCKETS, ...r });
   const redeliveries = new Counter({ name: "lyra_inbox_redeliveries_total", help: "Inbox messages delivered again (a failed or abandoned turn, a conductor that died)", ...r });
-  const dead = new Counter({ name: "lyra_dead_letters_total", help: "Inbox messages given up on and stored in the dead-letter stream, by cause (undecodable, max_deliver)", labelNames: ["cause"], ...r });
+  const dead = new Counter({ name: "lyra_dead_letters_total", help: "Inbox messages given up on and stored in the dead-letter stream, by cause (undecodable, max_deliver, subject_mismatch, foreign_conversation)", labelNames: ["cause"], ...r });
   const fallbacks = new Counter({ name: "lyra_committee_fallbacks_total", help: "Committee steps answered by the role's fallback because no agent serves the role", labelNames: ["role"], ...r });
   new Gauge({
     name: "lyra_turns_in_flight",
@@ -56,8 +56,7 @@ export function createCoreMetrics(live?: () => CoreLive | undefined): CoreMetric
   // Zero series up front, so rates and alerts see the label sets before the first event.
   turns.inc({ outcome: "ok" }, 0);
   turns.inc({ outcome: "retry" }, 0);
-  dead.inc({ cause: "undecodable" }, 0);
-  dead.inc({ cause: "max_deliver" }, 0);
+  for (const cause of Object.values(DeadLetterCause)) dead.inc({ cause }, 0);
   return {
     registry,
     onEvent: (e) => {

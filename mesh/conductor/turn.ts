@@ -4,10 +4,11 @@
  * log and the outbox hold each step and the reply once.
  */
 import { createHash } from "node:crypto";
-import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, PubAck } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import {
   Header,
+  OutboxMessage as OutboxSchema,
   RouterChoice,
   responseText,
   type ChatMessage,
@@ -18,8 +19,9 @@ import {
   type RoleRequest,
 } from "../../schemas/index.ts";
 import { UnavailableError } from "../errors.ts";
-import { encodeBody } from "../publish.ts";
+import { decodeBody, encodeBody } from "../publish.ts";
 import { OnOutage } from "../rolecall/types.ts";
+import { StreamName } from "../streams.ts";
 import { subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";
 import type { Logger } from "../logger.ts";
@@ -30,6 +32,8 @@ import { toolLogger, type ToolEventSink } from "./toollog.ts";
 export interface TurnDeps {
   mesh: Mesh;
   js: JetStreamClient;
+  /** For the direct get of a re-run turn's stored reply. */
+  jsm: JetStreamManager;
   log: Logger;
   roles: RoleCaller;
   /** Answers for a role no agent serves (the role's LiteLLM alias); optional. */
@@ -226,7 +230,13 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
     await append({ type: "voice_reply", text: reply, backend: "none (committee failed)" }, "voice");
   }
 
-  // 4. The final reply, stored once.
+  // 4. The final reply, published once. JetStream would de-duplicate a second publish of it, but a
+  // core NATS subscriber of the outbox subject would see it again; so a re-run (steps of this turn
+  // were in the log) first looks for the reply an earlier run stored.
+  if (done.size && (await storedReply(deps.jsm, msg))) {
+    deps.log.info("the reply of this turn is already stored; not published again");
+    return { reply, specialist, failed };
+  }
   const out: OutboxMessage = {
     conversation: msg.conversation,
     channel: msg.channel,
@@ -239,8 +249,23 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   if (failed.length) out.error = failed.join("; ");
   if (produced.size) out.media = [...produced.values()];
   const { data, headers } = encodeBody(deps.mesh, out, { [Header.Conversation]: msg.conversation });
-  await deps.js.publish(subjects.outbox(msg.channel, msg.conversation), data, { msgID: `${turnKey}:reply`, headers });
+  const ack = await deps.js.publish(subjects.outbox(msg.channel, msg.conversation), data, { msgID: `${turnKey}:reply`, headers });
+  if (ack.duplicate) deps.log.warn("the reply was stored already (an earlier run's publish the lookup did not see); live subscribers saw it twice");
   return { reply, specialist, failed };
+}
+
+/**
+ * Whether the outbox holds the final reply to `msg`: the last message on the conversation's outbox
+ * subject answers it (a conversation's turns run in order, so a re-run turn's reply is the last one
+ * stored, if it was). A failed lookup says no: the reply is published, and at worst seen twice.
+ */
+async function storedReply(jsm: JetStreamManager, msg: InboxMessage): Promise<boolean> {
+  try {
+    const last = await jsm.direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox(msg.channel, msg.conversation) });
+    return !!last && decodeBody(OutboxSchema, { data: last.data, headers: last.header }, "stored reply").in_reply_to === msg.id;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -42,5 +42,18 @@ export type ConductorEvent =
   | { type: "step"; step: string; role: string; ok: boolean; ms: number }
   /** A role no agent serves was answered by its fallback (the role's LiteLLM alias). */
   | { type: "fallback"; role: string }
-  /** A message was given up on: `cause` is "undecodable" or "max_deliver". */
-  | { type: "dead_letter"; cause: "undecodable" | "max_deliver" };
+  /** A message was given up on, for `cause`. */
+  | { type: "dead_letter"; cause: DeadLetterCause };
+
+/** Why an inbox message was given up on (the `cause` label of `lyra_dead_letters_total`). */
+export const DeadLetterCause = {
+  /** The body fails its schema or cannot be decoded. */
+  Undecodable: "undecodable",
+  /** It was delivered more than `maxDeliver` times. */
+  MaxDeliver: "max_deliver",
+  /** The body names another channel or conversation than the subject NATS authorised. */
+  SubjectMismatch: "subject_mismatch",
+  /** Its conversation was started on another channel (the log is that channel's conversation). */
+  ForeignConversation: "foreign_conversation",
+} as const;
+export type DeadLetterCause = (typeof DeadLetterCause)[keyof typeof DeadLetterCause];

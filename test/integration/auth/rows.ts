@@ -162,6 +162,7 @@ export function matrix(): Row[] {
         pub("$JS.API.CONSUMER.MSG.NEXT.LYRA_INBOX.lyra-core"),
         pub("$JS.ACK.LYRA_INBOX.lyra-core.1.5.5.1700000000000000000.0"),
         pub("$JS.API.DIRECT.GET.LYRA_LOG.lyra.log.c1"),
+        pub("$JS.API.DIRECT.GET.LYRA_OUTBOX.lyra.outbox.cli.c1"), // a re-run turn looks up its stored reply
         pub("$JS.API.CONSUMER.CREATE.LYRA_LOG.oc1.lyra.log.c1"),
         pub("$JS.API.CONSUMER.MSG.NEXT.LYRA_LOG.oc1"),
         pub("$JS.API.CONSUMER.DELETE.LYRA_LOG.oc1"),

@@ -138,21 +138,6 @@ describe("lyra serve with the openai client", () => {
     expect(replies).toHaveLength(2);
   });
 
-  it("another key sending the same message in the same conversation is not answered with the first key's stored reply", async () => {
-    const conv = newId("c");
-    const opts = { headers: { "X-Lyra-Conversation": conv } };
-    const messages = [{ role: "user" as const, content: BASIL }];
-    const mine = await f.client.chat.completions.create({ model: "lyra", messages }, opts);
-    const other = new OpenAI({ apiKey: KEY2, baseURL: f.client.baseURL, maxRetries: 0 });
-    const theirs = await other.chat.completions.create({ model: "lyra", messages }, opts);
-    // Its own turn (message id bound to the key), not a de-duplicated copy of the first.
-    expect(theirs.id).not.toBe(mine.id);
-    const users = (await logOf(f.mesh, conv)).filter((e) => e.type === "user_message");
-    expect(users).toHaveLength(2);
-    // The same key retrying still gets its stored reply.
-    expect((await f.client.chat.completions.create({ model: "lyra", messages }, opts)).id).toBe(mine.id);
-  });
-
   it("runs two identical requests sent at once as one turn; text parts are joined", async () => {
     const conv = newId("c");
     const body = { model: "lyra", messages: [{ role: "user" as const, content: [{ type: "text" as const, text: "How do I " }, { type: "text" as const, text: "prune basil?" }] }] };

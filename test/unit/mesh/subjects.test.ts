@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MeshError } from "../../../mesh/errors.ts";
-import { roleOfSubject, subjects, token } from "../../../mesh/subjects.ts";
+import { parseInboxSubject, roleOfSubject, subjects, token } from "../../../mesh/subjects.ts";
 
 describe("subjects", () => {
   it("builds the documented subjects", () => {
@@ -45,5 +45,13 @@ describe("subjects", () => {
     expect(subjects.roleStateAll).toBe("lyra.state.>");
     expect(() => subjects.roleInstance("voice", "a.b")).toThrow(/instance/);
     expect(() => subjects.role("state")).toThrow(/not a valid role name/);
+  });
+
+  it("reads the channel and conversation back from an inbox subject only", () => {
+    expect(parseInboxSubject(subjects.inbox("openai", "c-1"))).toEqual({ channel: "openai", conversation: "c-1" });
+    expect(parseInboxSubject("lyra.inbox.openai")).toBeUndefined();
+    expect(parseInboxSubject("lyra.inbox.openai.c1.more")).toBeUndefined();
+    expect(parseInboxSubject("lyra.outbox.openai.c1")).toBeUndefined();
+    expect(parseInboxSubject("lyra.inbox.open*ai.c1")).toBeUndefined();
   });
 });
