@@ -157,9 +157,17 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   const specialistTurn: ChatMessage[] = msg.media?.length ? [...history, { role: "user", content: msg.text, media: msg.media }] : userTurn;
   const routerTurn: ChatMessage[] = images ? [...history, { role: "user", content: `${msg.text}\n\n[The user attached ${images} image${images > 1 ? "s" : ""} to this message.]` }] : userTurn;
   // Media the specialist's tools produce (the artist's images, speech audio) go with the reply.
-  const produced = new Map<string, Media>();
-  const keep = (ms: readonly Media[] | undefined) => ms?.forEach((m) => produced.size < 16 && produced.set(m.object ?? m.data ?? "", m));
-  for (const e of prior) if (e.turn === msg.id && e.type === "tool_result") keep(e.media);
+  // They go in the order the model called the tools: results arrive as each call finishes.
+  const callOrder = new Map<string, number>();
+  const order = (call: string) => callOrder.get(call) ?? callOrder.set(call, callOrder.size).get(call)!;
+  const produced = new Map<string, { media: Media; at: number }>();
+  const keep = (call: string, ms: readonly Media[] | undefined) =>
+    ms?.forEach((m, i) => produced.size < 16 && produced.set(m.object ?? m.data ?? "", { media: m, at: order(call) * 1000 + i }));
+  for (const e of prior) {
+    if (e.turn !== msg.id) continue;
+    if (e.type === "tool_call") order(e.call ?? "");
+    else if (e.type === "tool_result") keep(e.call ?? "", e.media);
+  }
 
   // 1. Router
   let specialist = committee.defaultSpecialist;
@@ -191,7 +199,8 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
     try {
       const logTool = toolLogger(specialist, append);
       const onTool: ToolEventSink = async (c) => {
-        if (c.type === "tool_result") keep(c.data.media);
+        if (c.type === "tool_call") order(c.data.id);
+        else keep(c.data.id, c.data.media);
         await logTool(c);
       };
       const r = await call(specialist, "specialist", { messages: specialistTurn, conversation: msg.conversation, user: msg.user.id }, true, onTool);
@@ -247,7 +256,7 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
     ts: Date.now(),
   };
   if (failed.length) out.error = failed.join("; ");
-  if (produced.size) out.media = [...produced.values()];
+  if (produced.size) out.media = [...produced.values()].sort((a, b) => a.at - b.at).map((p) => p.media);
   const { data, headers } = encodeBody(deps.mesh, out, { [Header.Conversation]: msg.conversation });
   const ack = await deps.js.publish(subjects.outbox(msg.channel, msg.conversation), data, { msgID: `${turnKey}:reply`, headers });
   if (ack.duplicate) deps.log.warn("the reply was stored already (an earlier run's publish the lookup did not see); live subscribers saw it twice");
