@@ -124,11 +124,17 @@ function toolHandler(o: RoleHandlerOptions, plane: ToolPlane): RoleHandler {
   };
 }
 
+/** Longest router reason the schema allows (about 30 tokens). */
+const ROUTER_REASON_CHARS = 120;
+
 function routerHandler(o: RoleHandlerOptions): RoleHandler {
   const names = (o.specialists ?? []).map((s) => s.name);
   const fallbackChoice = o.defaultSpecialist ?? names[0] ?? "pragmatist";
   const schema = RouterChoice.extend({ specialist: names.length ? z.enum(names as [string, ...string[]]) : z.string() });
-  const format = z.toJSONSchema(schema) as Record<string, unknown>;
+  // The grammar Ollama builds from `format` bounds a string's length but not a number's range, and
+  // a small model rambles: a bounded reason keeps the answer within a few dozen tokens, so it is
+  // not cut off mid-JSON by max_tokens (SmolLM2 135M wrote reasons past 48 tokens, and confidence 107).
+  const format = z.toJSONSchema(schema.extend({ reason: z.string().max(ROUTER_REASON_CHARS) })) as Record<string, unknown>;
   const menu = (o.specialists ?? []).map((s) => `- ${s.name}: ${s.description ?? "(no description)"}${s.vision ? " (sees images)" : ""}`).join("\n");
   const seeing = (o.specialists ?? []).some((s) => s.vision) ? "When the message carries an image, choose a specialist that sees images.\n" : "";
   const instructions =
@@ -160,6 +166,8 @@ function parseChoice(text: string, schema: z.ZodType<RouterChoice>, fallback: st
   } catch {
     return { value: { specialist: fallback, confidence: 0, reason: `router answer was not JSON; default specialist '${fallback}'` }, fallback: true };
   }
+  const c = (raw as { confidence?: unknown } | null)?.confidence;
+  if (typeof c === "number" && Number.isFinite(c)) (raw as { confidence: number }).confidence = Math.min(1, Math.max(0, c));
   const r = schema.safeParse(raw);
   if (r.success) return { value: r.data, fallback: false };
   const named = (raw as { specialist?: unknown } | null)?.specialist;

@@ -56,6 +56,15 @@ describe("agent host: the router", () => {
     expect(chat.messages?.[0]?.content).toContain("philosopher: why-questions and meaning");
   });
 
+  it("bounds the reason in the schema, and keeps a choice whose confidence the grammar left out of range", async () => {
+    // Real Ollama's grammar honours maxLength but not a number's range: SmolLM2 answered confidence 107.
+    modelAnswer = { specialist: "philosopher", confidence: 107, reason: "a why-question" };
+    const { choice } = await route("Why is the sky blue?");
+    expect(choice).toEqual({ specialist: "philosopher", confidence: 1, reason: "a why-question" });
+    const chat = ollama.requests.findLast((r) => r.path === "/api/chat")?.body as OllamaChatBody;
+    expect((chat.format as { properties: { reason: { maxLength?: number } } }).properties.reason.maxLength).toBe(120);
+  });
+
   it("an off-schema answer ({foo: 1}) falls to the default specialist, and says why", async () => {
     modelAnswer = { foo: 1 };
     const { choice, final } = await route("How do I fix a flat tyre?");
