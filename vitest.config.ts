@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 // Three projects: unit tests need nothing; integration tests start a real nats-server per file;
 // the real tier runs real Ollama with a real small model, the LiteLLM proxy and the nats CLI
-// (`npm run setup` installs them), one file at a time so the model has both cores.
+// (`npm run setup` installs them), after the other two and one file at a time, so the model has
+// both cores and the timing-sensitive integration tests do not share them with it.
 export default defineConfig({
   test: {
     // Under CI, also write the counts as JSON so .ci/run can print "N passed, N failed".
@@ -23,6 +24,7 @@ export default defineConfig({
         test: {
           name: "real",
           include: ["test/real/**/*.test.ts"],
+          sequence: { groupOrder: 1 },
           testTimeout: 180_000,
           hookTimeout: 120_000,
           maxWorkers: 1,

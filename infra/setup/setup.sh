@@ -61,17 +61,21 @@ npm_deps() {
   STATE="installed (npm ci), node $(npm exec -- node --version)"
 }
 
-# go_tool NAME MODULE VERSION: `go install MODULE@VERSION` into $BIN unless that version is there.
+# go_tool NAME PACKAGE MODULE VERSION: `go install PACKAGE@VERSION` into $BIN unless the binary there
+# was built from MODULE at VERSION (Go records both, and the module's checksum, in the binary).
 go_tool() {
-  local name=$1 module=$2 version=$3
+  local name=$1 package=$2 module=$3 version=$4
   WHERE="$BIN/$name"
-  if [ -x "$BIN/$name" ] && stamp_ok "$name" "$module@$version"; then STATE="there ($version)"; return; fi
-  GOBIN=$BIN GOFLAGS=-mod=mod nice go install "$module@$version"
-  stamp_set "$name" "$module@$version"
+  if go version -m "$BIN/$name" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+$module[[:space:]]+$version[[:space:]]"; then
+    STATE="there ($version)"
+    return
+  fi
+  # go install checks every module against the Go checksum database.
+  GOBIN=$BIN GOFLAGS=-mod=mod nice go install "$package@$version"
   STATE="built $version"
 }
-nats_server() { go_tool nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION"; }
-nats_cli() { go_tool nats github.com/nats-io/natscli/nats "$NATSCLI_VERSION"; }
+nats_server() { go_tool nats-server github.com/nats-io/nats-server/v2 github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION"; }
+nats_cli() { go_tool nats github.com/nats-io/natscli/nats github.com/nats-io/natscli "$NATSCLI_VERSION"; }
 
 ollama_bin() {
   local found
@@ -89,7 +93,7 @@ ollama_bin() {
     tar -xzf "$dl"/miniaudio-*.tar.gz -O --wildcards '*/miniaudio/miniaudio.h' >"$inc/miniaudio/miniaudio.h"
     rm -rf "$dl"
   fi
-  CGO_CPPFLAGS="-I$inc" go_tool ollama github.com/ollama/ollama "$OLLAMA_VERSION"
+  CGO_CPPFLAGS="-I$inc" go_tool ollama github.com/ollama/ollama github.com/ollama/ollama "$OLLAMA_VERSION"
 }
 
 python_tools() {
