@@ -39,8 +39,7 @@ describe("the Ollama backend's load parameters and errors on the real server", (
     // A larger num_ctx reloads it: why it is fixed per role.
     await collect(backend.chat({ model: CHAT_MODEL, messages: [{ role: "user", content: "Hi" }], options: { num_ctx: 4096, max_tokens: 8 } }, SLOW));
     const after = runners(ollama);
-    expect(after.length).toBe(1);
-    expect(after).not.toEqual(before);
+    expect(after.some((pid) => !before.includes(pid)), "a new runner loaded the model").toBe(true);
     expect(await loadedCtx(ollama)).toBe(4096);
   }, TEST_MS);
 
