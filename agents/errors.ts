@@ -83,6 +83,27 @@ export class FirstTokenTimeoutError extends BackendError {
   }
 }
 
+/** The model cannot do what the request needs (Ollama 400 "does not support tools"). */
+export class ModelCapabilityError extends BackendError {
+  constructor(message: string, init: BackendErrorInit) {
+    super(message, init, "model_capability", Fault.Configuration);
+  }
+}
+
+/** The prompt is longer than the model's context (Ollama 400 with `truncate: false`). */
+export class ContextOverflowError extends BackendError {
+  constructor(message: string, init: BackendErrorInit) {
+    super(message, init, "context_overflow", Fault.Configuration);
+  }
+}
+
+/** The model's constrained tool-call output was not a valid call or answer (cut by max_tokens, usually). */
+export class ConstrainedOutputError extends BackendError {
+  constructor(message: string, init: BackendErrorInit) {
+    super(message, init, "constrained_output", Fault.Model);
+  }
+}
+
 /** A call that is not a chat (health, warm-up) ran past its timeout. */
 export class BackendTimeoutError extends BackendError {
   constructor(what: string, timeoutMs: number, init: BackendErrorInit) {

@@ -129,8 +129,16 @@ export const RoleConfig = z.strictObject({
   system_prompt: z.string().optional(),
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.number().int().positive().optional(),
-  num_ctx: z.number().int().positive().optional(),
-  keep_alive: KeepAlive.optional(),
+  /** Ollama context length, sent with every call: a different one per call would reload the model. */
+  num_ctx: z.number().int().min(256).max(1_048_576).default(4096),
+  /** Ollama keep_alive, sent with every call and the warm-up, so the model stays loaded. */
+  keep_alive: KeepAlive.default("30m"),
+  /**
+   * How tools reach an Ollama model: `native` (Ollama `tools`), `constrained` (a JSON-schema
+   * `format` naming one tool or an answer, for templates without tools), or `auto` (asks the
+   * model's capabilities once).
+   */
+  tool_mode: z.enum(["auto", "native", "constrained"]).default("auto"),
   slots: z.number().int().min(1).max(256).default(1),
   queue: z.number().int().min(0).max(10_000).default(4),
   /** Tool grants: `server.tool` or `server.*` patterns over the `tools.servers` of this file. */

@@ -6,13 +6,20 @@ import {
   BackendBusyError,
   BackendError,
   BackendUnavailableError,
+  ContextOverflowError,
   FirstTokenTimeoutError,
+  ModelCapabilityError,
   ModelNotFoundError,
 } from "../errors.ts";
 import { isConnectionError } from "./control.ts";
-import type { FinalModelChunk, ModelRequest } from "./types.ts";
+import { DEFAULT_KEEP_ALIVE, DEFAULT_NUM_CTX, type FinalModelChunk, type ModelRequest } from "./types.ts";
 
-export function toOllamaChat(req: ModelRequest, keepAlive: string | number | undefined): ChatRequest {
+/**
+ * num_ctx and keep_alive are always sent: a call without them gets Ollama's defaults, and a
+ * num_ctx other than the loaded one reloads the model. `truncate: false` makes a prompt longer
+ * than num_ctx a 400 instead of Ollama silently dropping its start (system prompt included).
+ */
+export function toOllamaChat(req: ModelRequest, keepAlive: string | number | undefined): ChatRequest & { truncate: boolean } {
   const messages: Message[] = req.messages.map((m) => ({
     role: m.role,
     content: m.content,
@@ -28,18 +35,18 @@ export function toOllamaChat(req: ModelRequest, keepAlive: string | number | und
   const options: Partial<Options> = {};
   if (o.temperature !== undefined) options.temperature = o.temperature;
   if (o.top_p !== undefined) options.top_p = o.top_p;
-  if (o.num_ctx !== undefined) options.num_ctx = o.num_ctx;
+  options.num_ctx = o.num_ctx ?? DEFAULT_NUM_CTX;
   if (o.max_tokens !== undefined) options.num_predict = o.max_tokens;
   if (o.seed !== undefined) options.seed = o.seed;
   if (o.stop !== undefined) options.stop = o.stop;
-  const ka = req.keepAlive ?? keepAlive;
   return {
     model: req.model,
     messages,
     ...(tools?.length ? { tools } : {}),
     ...(req.format ? { format: req.format } : {}),
-    ...(Object.keys(options).length ? { options } : {}),
-    ...(ka !== undefined ? { keep_alive: ka } : {}),
+    options,
+    keep_alive: req.keepAlive ?? keepAlive ?? DEFAULT_KEEP_ALIVE,
+    truncate: false,
   };
 }
 
@@ -59,7 +66,7 @@ export function fromOllamaToolCall(tc: OllamaToolCall & { id?: string }, n: numb
 
 const ns = (v: number | undefined) => (typeof v === "number" && v > 0 ? Math.round(v / 1e4) / 100 : undefined);
 
-export function ollamaFinal(part: ChatResponse, wallMs: number, firstTokenMs: number | undefined): FinalModelChunk {
+export function ollamaFinal(part: ChatResponse, wallMs: number, firstTokenMs: number | undefined, thinkingChars = 0): FinalModelChunk {
   const load = ns(part.load_duration);
   return {
     type: "final",
@@ -72,6 +79,7 @@ export function ollamaFinal(part: ChatResponse, wallMs: number, firstTokenMs: nu
       ...(load !== undefined ? { load_ms: load } : {}),
     },
     ...(part.done_reason ? { done_reason: part.done_reason } : {}),
+    ...(thinkingChars ? { thinking_chars: thinkingChars } : {}),
   };
 }
 
@@ -94,6 +102,12 @@ export function mapOllamaError(err: unknown, c: ErrorContext): Error {
   if (typeof status === "number") {
     const withStatus = { ...init, status };
     if (status === 404 || /not found/i.test(message)) return notFound(c, withStatus);
+    if (status === 400 && /does not support tools/i.test(message)) {
+      return new ModelCapabilityError(`model '${c.model}' on ${c.host} has no tools in its chat template (${message}); set tool_mode: constrained (or auto) for this role`, withStatus);
+    }
+    if (status === 400 && /exceeds the context length/i.test(message)) {
+      return new ContextOverflowError(`the prompt for model '${c.model}' on ${c.host} is longer than its num_ctx (${message}); raise num_ctx for this role or send a shorter conversation`, withStatus);
+    }
     if (status === 503 || status === 429) {
       return new BackendBusyError(`Ollama on ${c.host} is busy (${status}: ${message}); retry later, or raise OLLAMA_NUM_PARALLEL / OLLAMA_MAX_QUEUE there`, withStatus);
     }
@@ -108,5 +122,5 @@ export function mapOllamaError(err: unknown, c: ErrorContext): Error {
 }
 
 function notFound(c: ErrorContext, init: { backend: string; where: string; cause: unknown; status?: number }): ModelNotFoundError {
-  return new ModelNotFoundError(c.model, `model '${c.model}' is not pulled on ${c.host}; run 'ollama pull ${c.model}' there`, init);
+  return new ModelNotFoundError(c.model, `model '${c.model}' is not pulled on ${c.host}; run 'ollama pull ${c.model}' there (or 'npm run setup' for the models of the tests)`, init);
 }

@@ -1,13 +1,18 @@
 /** Model backend for a local Ollama, through the official `ollama` client. */
 import { Ollama } from "ollama";
 import { DEFAULT_OLLAMA_URL, normalizeOllamaUrl } from "../../schemas/config.ts";
-import { BackendTimeoutError } from "../errors.ts";
+import { AgentError, BackendTimeoutError } from "../errors.ts";
 import { callControl, fetchWithSignal, since, type CallControl } from "./control.ts";
+import { constrainedParser, constrainedRequest, type ConstrainedEvent } from "./ollama-constrained.ts";
+import { thinkFilter } from "./think-filter.ts";
 import { fromOllamaToolCall, mapOllamaError, ollamaFinal, toOllamaChat } from "./ollama-map.ts";
 import {
   DEFAULT_FIRST_TOKEN_TIMEOUT_MS,
   DEFAULT_HEALTH_TIMEOUT_MS,
+  DEFAULT_KEEP_ALIVE,
+  DEFAULT_NUM_CTX,
   DEFAULT_WARM_TIMEOUT_MS,
+  ToolMode,
   type BackendHealth,
   type CallOptions,
   type ChatOptions,
@@ -20,7 +25,7 @@ import {
 export interface OllamaBackendConfig {
   /** Ollama URL, or what OLLAMA_HOST accepts ("host:port"); default http://127.0.0.1:11434. */
   host?: string;
-  /** keep_alive for calls that set none; default unset (Ollama keeps a model 5 minutes). */
+  /** keep_alive for calls that set none; default DEFAULT_KEEP_ALIVE (always sent). */
   keepAlive?: string | number;
   /** fetch implementation; default the global fetch. */
   fetch?: typeof fetch;
@@ -41,29 +46,62 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
     callerReason: caller?.reason as unknown,
   });
 
+  // Whether a model's template takes `tools` (POST /api/show `capabilities`), asked once per model.
+  const toolsCapable = new Map<string, Promise<boolean>>();
+  const supportsTools = (model: string, ctl: CallControl): Promise<boolean> => {
+    let p = toolsCapable.get(model);
+    if (!p) {
+      // A server too old to report capabilities gets native tools, as before.
+      p = clientFor(ctl).show({ model }).then((r) => !Array.isArray(r.capabilities) || r.capabilities.includes("tools"));
+      toolsCapable.set(model, p);
+      p.catch(() => toolsCapable.delete(model));
+    }
+    return p;
+  };
+  const constrainedFor = async (req: ModelRequest, ctl: CallControl): Promise<boolean> => {
+    if (!req.tools?.length || req.toolMode === ToolMode.Native) return false;
+    return req.toolMode === ToolMode.Constrained || !(await supportsTools(req.model, ctl));
+  };
+
   async function* chat(req: ModelRequest, opts: ChatOptions = {}): AsyncGenerator<ModelChunk> {
     const timeoutMs = opts.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
     const ctl = callControl(opts.signal, timeoutMs);
     const started = performance.now();
     let firstTokenMs: number | undefined;
     let calls = 0;
+    let thinkingChars = 0;
+    let records = 0;
+    const think = thinkFilter();
     try {
-      const stream = await clientFor(ctl).chat({ ...toOllamaChat(req, cfg.keepAlive), stream: true });
+      const constrained = await constrainedFor(req, ctl);
+      const parser = constrained ? constrainedParser(req.tools ?? [], host) : undefined;
+      const answer = (text: string): ConstrainedEvent[] => (parser ? parser.push(text) : text ? [{ type: "delta", text }] : []);
+      const stream = await clientFor(ctl).chat({ ...toOllamaChat(constrained ? constrainedRequest(req) : req, cfg.keepAlive), stream: true });
       for await (const part of stream) {
         // Ollama sends nothing while it loads the model; the first record means it is answering.
         ctl.disarm();
-        const text = part.message?.content ?? "";
-        if (text) {
+        const split = think.push(part.message?.content ?? "");
+        const flushed = part.done ? think.flush() : { answer: "", thinking: "" };
+        thinkingChars += (part.message?.thinking?.length ?? 0) + split.thinking.length + flushed.thinking.length;
+        const events = answer(split.answer + flushed.answer);
+        for (const tc of part.message?.tool_calls ?? []) events.push({ type: "tool_call", call: fromOllamaToolCall(tc, calls++) });
+        records++;
+        const cut = !part.done && parser?.complete() === true;
+        if ((part.done || cut) && parser) events.push(...parser.end(calls++));
+        for (const e of events) {
           firstTokenMs ??= since(started);
-          yield { type: "delta", text };
+          yield e;
         }
-        for (const tc of part.message?.tool_calls ?? []) {
-          firstTokenMs ??= since(started);
-          yield { type: "tool_call", call: fromOllamaToolCall(tc, calls++) };
+        if (part.done) yield ollamaFinal(part, since(started), firstTokenMs, thinkingChars);
+        if (cut) {
+          // Stop at the end of the JSON (the `finally` aborts the request); Ollama's usage comes
+          // only with its last record, so completion_tokens counts the records (one token each).
+          yield ollamaFinal({ ...part, done_reason: "stop", eval_count: records }, since(started), firstTokenMs, thinkingChars);
+          return;
         }
-        if (part.done) yield ollamaFinal(part, since(started), firstTokenMs);
       }
     } catch (err) {
+      if (err instanceof AgentError) throw err;
       throw mapOllamaError(err, errorContext(ctl, req.model, "the chat", timeoutMs, opts.signal));
     } finally {
       ctl.close();
@@ -88,10 +126,11 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
   /** Ollama loads a model when asked to generate from an empty prompt (docs/api.md "Load a model"). */
   async function warm(model: string, opts: WarmOptions = {}): Promise<void> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_WARM_TIMEOUT_MS;
-    const keepAlive = opts.keepAlive ?? cfg.keepAlive;
+    const keepAlive = opts.keepAlive ?? cfg.keepAlive ?? DEFAULT_KEEP_ALIVE;
     const ctl = callControl(opts.signal, timeoutMs);
     try {
-      await clientFor(ctl).generate({ model, prompt: "", stream: false, ...(keepAlive !== undefined ? { keep_alive: keepAlive } : {}) });
+      // With the num_ctx the role's chats send: a load with another one is reloaded by the first chat.
+      await clientFor(ctl).generate({ model, prompt: "", stream: false, keep_alive: keepAlive, options: { num_ctx: opts.numCtx ?? DEFAULT_NUM_CTX } });
     } catch (err) {
       if (ctl.stoppedBy() === "timeout") throw new BackendTimeoutError(`loading model '${model}'`, timeoutMs, { backend: "ollama", where: host, cause: err });
       throw mapOllamaError(err, errorContext(ctl, model, `loading model '${model}'`, timeoutMs, opts.signal));

@@ -7,6 +7,18 @@ export const DEFAULT_HEALTH_TIMEOUT_MS = 5_000;
 /** Time allowed for a warm-up (a cold load of a large model can take minutes). */
 export const DEFAULT_WARM_TIMEOUT_MS = 180_000;
 
+/**
+ * Context length sent with every Ollama call when the role sets none: a call with another
+ * num_ctx than the loaded one makes Ollama reload the model, so it must not vary per call.
+ */
+export const DEFAULT_NUM_CTX = 4096;
+/** keep_alive sent with every Ollama call when the role sets none (Ollama's own default is 5 min). */
+export const DEFAULT_KEEP_ALIVE = "30m";
+
+/** How a role's tools reach its model (roles.<r>.tool_mode); auto asks the model's capabilities. */
+export const ToolMode = { Auto: "auto", Native: "native", Constrained: "constrained" } as const;
+export type ToolMode = (typeof ToolMode)[keyof typeof ToolMode];
+
 /** One model call, in Lyra's terms; each backend maps it to its own API. */
 export interface ModelRequest {
   /** Model name (Ollama) or LiteLLM alias (OpenAI-compatible). */
@@ -18,6 +30,8 @@ export interface ModelRequest {
   options?: ModelOptions;
   /** Ollama keep_alive for this call; default the backend's own. */
   keepAlive?: string | number;
+  /** Ollama: native `tools`, or tools through a constrained `format` (ollama-constrained.ts); default auto. */
+  toolMode?: ToolMode;
 }
 
 export interface ModelTimings {
@@ -37,6 +51,8 @@ export type ModelChunk =
       usage: Usage;
       timings: ModelTimings;
       done_reason?: string;
+      /** Characters of reasoning the model produced (message.thinking, <think> tags); never in the deltas. */
+      thinking_chars?: number;
       /** Set by withFallback when the fallback answered. */
       fallback?: { reason: string; from: string };
     };
@@ -57,6 +73,8 @@ export interface CallOptions {
 export interface WarmOptions extends CallOptions {
   /** How long the model stays loaded afterwards; default the backend's keepAlive. */
   keepAlive?: string | number;
+  /** Context length to load with: the role's num_ctx, so its first chat does not reload; default DEFAULT_NUM_CTX. */
+  numCtx?: number;
 }
 
 export interface BackendHealth {

@@ -52,11 +52,13 @@ async function modelRequest(o: RoleHandlerOptions, req: RoleRequest, ctx: RoleCo
     messages: system ? [{ role: "system", content: system }, ...messages] : messages,
     format: req.format,
     keepAlive: o.config.keep_alive,
+    toolMode: o.config.tool_mode,
     options: {
       temperature: o.config.temperature,
       max_tokens: o.config.max_tokens,
-      num_ctx: o.config.num_ctx,
       ...req.options,
+      // The role's, never the request's: another num_ctx makes Ollama reload the model.
+      num_ctx: o.config.num_ctx,
     },
   };
 }

@@ -166,7 +166,8 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
       const rb = backends.get(st.role)!;
       try {
         // With the role's keep_alive: otherwise Ollama unloads the pre-loaded model after its default 5 min.
-        await rb.primary.warm(st.model, { keepAlive: o.config.roles[st.role]!.keep_alive });
+        const rc = o.config.roles[st.role]!;
+        await rb.primary.warm(st.model, { keepAlive: rc.keep_alive, numCtx: rc.num_ctx });
         log.info({ role: st.role, model: st.model }, "model warm");
       } catch (err) {
         log.warn({ role: st.role, model: st.model, err }, "could not pre-load the model; the role is degraded until it can");

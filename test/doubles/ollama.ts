@@ -1,7 +1,10 @@
 /**
- * An Ollama server double, faithful to docs/api.md: /api/chat (NDJSON stream or one JSON),
- * /api/generate (enough to load a model), /api/embed, /api/tags, /api/ps, `{"error": "..."}` bodies,
- * 404 for models not pulled, 503 when more requests are in flight than it has room for.
+ * An Ollama server double, checked against real Ollama 0.24 (ARCHITECTURE.md "Real parts and their
+ * doubles"): /api/chat (NDJSON stream or one JSON), /api/generate (enough to load a model),
+ * /api/embed, /api/tags, /api/ps, /api/show (capabilities), `{"error": "..."}` bodies with the real
+ * server's messages: 404 for models not pulled, 400 for `tools` to a model without the
+ * capability and for a prompt over num_ctx with `truncate: false`, 503 when more requests are in
+ * flight than it has room for; each tool call in a record of its own, `message.thinking` records.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest } from "./http.ts";
@@ -29,17 +32,20 @@ export interface OllamaChatBody {
   options?: Record<string, unknown>;
   keep_alive?: string | number;
   stream?: boolean;
+  truncate?: boolean;
 }
 
 /** What the scripted reply can be: text, tool calls, or a failure. */
 export type OllamaDoubleReply =
   | string
-  | { content?: string; tool_calls?: OllamaToolCall[] }
+  | { content?: string; tool_calls?: OllamaToolCall[]; thinking?: string }
   | { error: string; status: number };
 
 export interface OllamaDoubleOptions {
   /** Pulled models (chat and embedding alike); default ["qwen3:8b"]. */
   models?: string[];
+  /** /api/show capabilities per model; default ["completion", "tools"] (smollm2:135m has only "completion"). */
+  capabilities?: Record<string, string[]>;
   /** Requests it takes at once (OLLAMA_NUM_PARALLEL plus queue); more get 503; default 4. */
   parallel?: number;
   /** Delay of the first request per model (cold load), ms; default 0. */
@@ -110,10 +116,21 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
       const running = [...loadedUntil].filter(([, until]) => until > now);
       return sendJson(res, 200, { models: running.map(([m, until]) => ({ ...modelInfo(m), expires_at: new Date(until).toISOString(), size_vram: 1e9 })) });
     }
-    if (req.method !== "POST" || (path !== "/api/chat" && path !== "/api/generate" && path !== "/api/embed")) return sendJson(res, 404, { error: "404 page not found" });
+    // Real Ollama answers an unknown path with a plain-text body, not JSON.
+    if (req.method !== "POST" || !["/api/chat", "/api/generate", "/api/embed", "/api/show"].includes(path)) {
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("404 page not found");
+      return;
+    }
     const b = (body ?? {}) as OllamaChatBody & { prompt?: string };
     if (!b.model) return sendJson(res, 400, { error: "model is required" });
-    if (!models.has(b.model)) return sendJson(res, 404, { error: `model "${b.model}" not found, try pulling it first` });
+    if (!models.has(b.model)) return sendJson(res, 404, { error: `model '${b.model}' not found` });
+    const caps = opts.capabilities?.[b.model] ?? ["completion", "tools"];
+    if (path === "/api/show") return sendJson(res, 200, { modelfile: "", parameters: "", template: "", details: modelInfo(b.model).details, model_info: {}, capabilities: caps });
+    if (path === "/api/chat" && b.tools?.length && !caps.includes("tools")) return sendJson(res, 400, { error: `registry.ollama.ai/library/${b.model} does not support tools` });
+    const ctx = typeof b.options?.num_ctx === "number" ? b.options.num_ctx : 4096;
+    const promptTokens = (b.messages ?? []).reduce((n, m) => n + tokens(m.content ?? "").length, 0);
+    if (path === "/api/chat" && b.truncate === false && promptTokens > ctx) return sendJson(res, 400, { error: "the input length exceeds the context length" });
     if (inFlight >= parallel) return sendJson(res, 503, { error: "server busy, please try again.  maximum pending requests exceeded" });
     inFlight++;
     try {
@@ -144,6 +161,7 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     if (b.format !== undefined) r = JSON.stringify(json(b));
     const content = typeof r === "string" ? r : (r.content ?? "");
     const toolCalls = typeof r === "string" ? undefined : r.tool_calls;
+    const thinking = typeof r === "string" ? undefined : r.thinking;
     await sleep(opts.firstTokenDelayMs ?? 0, gone);
     const promptTokens = (b.messages ?? []).reduce((n, m) => n + tokens(m.content ?? "").length, 0);
     const pieces = tokens(content);
@@ -163,12 +181,15 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     if (b.stream === false) return sendJson(res, 200, final());
     res.writeHead(200, { "content-type": "application/x-ndjson" });
     const record = (message: object) => ({ model: b.model, created_at: new Date().toISOString(), message: { role: "assistant", content: "", ...message }, done: false });
+    // A thinking model streams its reasoning in message.thinking before the answer.
+    for (const piece of thinking ? tokens(thinking) : []) res.write(JSON.stringify(record({ thinking: piece })) + "\n");
     for (const [i, piece] of pieces.entries()) {
       if (gone.aborted) return;
       if (i > 0) await sleep(opts.tokenDelayMs ?? 0, gone);
       res.write(JSON.stringify(record({ content: piece })) + "\n");
     }
-    if (toolCalls) res.write(JSON.stringify(record({ tool_calls: toolCalls })) + "\n");
+    // Real Ollama parses calls out of the stream and sends each as soon as it is complete.
+    for (const call of toolCalls ?? []) res.write(JSON.stringify(record({ tool_calls: [call] })) + "\n");
     if (gone.aborted) return;
     res.end(JSON.stringify(final()) + "\n");
   }

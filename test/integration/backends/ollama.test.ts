@@ -86,7 +86,7 @@ describe("Ollama backend", () => {
     const backend = createOllamaBackend({ host: ollama.url });
     const err = await rejection(collect(backend.chat({ ...hello, model: "llama9:70b" })));
     expect(err).toBeInstanceOf(ModelNotFoundError);
-    expect(err.message).toBe(`model 'llama9:70b' is not pulled on ${ollama.url}; run 'ollama pull llama9:70b' there`);
+    expect(err.message).toBe(`model 'llama9:70b' is not pulled on ${ollama.url}; run 'ollama pull llama9:70b' there (or 'npm run setup' for the models of the tests)`);
     expect((err as ModelNotFoundError).status).toBe(404);
   });
 

@@ -56,7 +56,7 @@ describe("shipped configuration files", () => {
 describe("defaults", () => {
   it("fills role, host, nats, jetstream and conductor defaults", () => {
     const cfg = parseMeshConfig(base(), { env: {} });
-    expect(cfg.roles.pragmatist).toEqual({ model: "qwen3:8b", backend: "ollama", kind: "specialist", slots: 1, queue: 4, tools: [], max_tool_steps: 6, tool_timeout_ms: 30_000, first_token_timeout_ms: 20_000, vision: false });
+    expect(cfg.roles.pragmatist).toEqual({ model: "qwen3:8b", backend: "ollama", kind: "specialist", slots: 1, queue: 4, tools: [], max_tool_steps: 6, tool_timeout_ms: 30_000, first_token_timeout_ms: 20_000, vision: false, num_ctx: 4096, keep_alive: "30m", tool_mode: "auto" });
     expect(cfg.hosts.local?.ollama_url).toBe("http://127.0.0.1:11434");
     expect(cfg.nats).toEqual({ servers: ["nats://127.0.0.1:4222"], encoding: "msgpack" });
     expect(cfg.jetstream).toMatchObject({ replicas: 1, storage: "file", inbox_max_age: 86_400_000 });
