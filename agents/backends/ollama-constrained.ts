@@ -60,6 +60,33 @@ export function constrainedRequest(req: ModelRequest): ModelRequest {
 export type ConstrainedEvent = { type: "delta"; text: string } | { type: "tool_call"; call: ToolCall };
 
 /**
+ * Finds where a streamed JSON document's top-level object ends. After it the grammar Ollama builds
+ * from `format` allows only whitespace, which a small model generates up to max_tokens (SmolLM2
+ * 135M does), so the backend stops reading there.
+ */
+export function jsonEnd(): { push(text: string): void; complete(): boolean } {
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let complete = false;
+  return {
+    push(text) {
+      for (const ch of text) {
+        if (complete) return;
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (ch === "\\") escaped = true;
+          else if (ch === '"') inString = false;
+        } else if (ch === '"') inString = true;
+        else if (ch === "{") depth++;
+        else if (ch === "}" && --depth === 0) complete = true;
+      }
+    },
+    complete: () => complete,
+  };
+}
+
+/**
  * Reads the model's JSON as it streams. An answer's string is streamed as it is generated (the
  * grammar puts `"answer"` first, so the prefix tells the branch); a call is parsed at the end.
  */
@@ -68,24 +95,7 @@ export function constrainedParser(tools: readonly ToolSpec[], where: string) {
   let answerAt = -1; // index in buf where the answer string's characters start
   let emitted = 0; // characters of the answer string already decoded and sent
   let closed = false;
-  // Where the top-level object ends: the grammar then only allows whitespace, which a small model
-  // generates up to max_tokens, so the backend stops reading there.
-  let depth = 0;
-  let inString = false;
-  let escaped = false;
-  let complete = false;
-  const scan = (text: string) => {
-    for (const ch of text) {
-      if (complete) return;
-      if (inString) {
-        if (escaped) escaped = false;
-        else if (ch === "\\") escaped = true;
-        else if (ch === '"') inString = false;
-      } else if (ch === '"') inString = true;
-      else if (ch === "{") depth++;
-      else if (ch === "}" && --depth === 0) complete = true;
-    }
-  };
+  const end = jsonEnd();
   const names = new Set(tools.map((t) => t.name));
 
   /** Decodes the answer string from answerAt as far as it is complete; sets closed at its end quote. */
@@ -120,9 +130,9 @@ export function constrainedParser(tools: readonly ToolSpec[], where: string) {
 
   return {
     /** The JSON document is complete; what follows is padding. */
-    complete: () => complete,
+    complete: end.complete,
     push(text: string): ConstrainedEvent[] {
-      scan(text);
+      end.push(text);
       buf += text;
       if (answerAt < 0) {
         const m = /^\s*\{\s*"answer"\s*:\s*"/.exec(buf);

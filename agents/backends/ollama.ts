@@ -3,7 +3,7 @@ import { Ollama } from "ollama";
 import { DEFAULT_OLLAMA_URL, normalizeOllamaUrl } from "../../schemas/config.ts";
 import { AgentError, BackendTimeoutError } from "../errors.ts";
 import { callControl, fetchWithSignal, since, type CallControl } from "./control.ts";
-import { constrainedParser, constrainedRequest, type ConstrainedEvent } from "./ollama-constrained.ts";
+import { constrainedParser, constrainedRequest, jsonEnd, type ConstrainedEvent } from "./ollama-constrained.ts";
 import { thinkFilter } from "./think-filter.ts";
 import { fromOllamaToolCall, mapOllamaError, ollamaFinal, toOllamaChat } from "./ollama-map.ts";
 import {
@@ -75,7 +75,13 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
     try {
       const constrained = await constrainedFor(req, ctl);
       const parser = constrained ? constrainedParser(req.tools ?? [], host) : undefined;
-      const answer = (text: string): ConstrainedEvent[] => (parser ? parser.push(text) : text ? [{ type: "delta", text }] : []);
+      // A `format` answer ends with its JSON too: what follows is padding up to max_tokens.
+      const formatEnd = !parser && req.format ? jsonEnd() : undefined;
+      const answer = (text: string): ConstrainedEvent[] => {
+        if (parser) return parser.push(text);
+        formatEnd?.push(text);
+        return text ? [{ type: "delta", text }] : [];
+      };
       const stream = await clientFor(ctl).chat({ ...toOllamaChat(constrained ? constrainedRequest(req) : req, cfg.keepAlive), stream: true });
       for await (const part of stream) {
         // Ollama sends nothing while it loads the model; the first record means it is answering.
@@ -86,7 +92,7 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
         const events = answer(split.answer + flushed.answer);
         for (const tc of part.message?.tool_calls ?? []) events.push({ type: "tool_call", call: fromOllamaToolCall(tc, calls++) });
         records++;
-        const cut = !part.done && parser?.complete() === true;
+        const cut = !part.done && (parser ?? formatEnd)?.complete() === true;
         if ((part.done || cut) && parser) events.push(...parser.end(calls++));
         for (const e of events) {
           firstTokenMs ??= since(started);

@@ -37,9 +37,13 @@ describe("the Ollama backend on a real model", () => {
     const backend = createOllamaBackend({ host: ollama.url });
     const schema = { type: "object", properties: { colour: { type: "string", enum: ["red", "green", "blue"] } }, required: ["colour"] };
     let text = "";
-    for await (const c of backend.chat({ model: CHAT_MODEL, messages: [{ role: "user", content: "Pick a colour." }], format: schema, options: { max_tokens: 24 } })) {
+    let tokens = 0;
+    for await (const c of backend.chat({ model: CHAT_MODEL, messages: [{ role: "user", content: "Pick a colour." }], format: schema, options: { max_tokens: 64 } })) {
       if (c.type === "delta") text += c.text;
+      else if (c.type === "final") tokens = c.usage.completion_tokens;
     }
     expect(["red", "green", "blue"]).toContain((JSON.parse(text) as { colour: string }).colour);
+    // The backend stops at the end of the JSON: the model would pad with whitespace to max_tokens.
+    expect(tokens).toBeLessThan(64);
   });
 });
