@@ -11,7 +11,9 @@ import { childEnv, writeTempFile } from "../../integration/agents/helpers.ts";
 
 /** mesh.owner of config/mesh.dev.yaml, so the README's subjects (agents.prompt.lyra.dev.voice) hold. */
 export const OWNER = "dev";
-export const ROLES = ["router", "pragmatist", "philosopher", "voice"] as const;
+export const ROLES = ["router", "pragmatist", "philosopher", "voice", "strict"] as const;
+/** A specialist that answers only "ping": anything else fails (a 500 error frame). */
+export const FAILING_ROLE = "strict";
 
 export function scriptedYaml(natsUrl: string): string {
   const echo = (prefix: string) => [{ match: ".", reply: `${prefix}: {input}` }];
@@ -22,6 +24,7 @@ export function scriptedYaml(natsUrl: string): string {
       router: { kind: "router", backend: "scripted", model: "script-router", script: [{ json: { specialist: "pragmatist", confidence: 0.9, reason: "scripted" } }] },
       pragmatist: { kind: "specialist", backend: "scripted", model: "script-pragmatist", description: "practical how-to answers", script: echo("Draft") },
       philosopher: { kind: "specialist", backend: "scripted", model: "script-philosopher", description: "why-questions", script: echo("Why") },
+      strict: { kind: "specialist", backend: "scripted", model: "script-strict", description: "answers only ping", script: [{ match: "^ping$", reply: "pong" }] },
       voice: { kind: "voice", backend: "scripted", model: "script-voice", script: echo("Lyra says") },
     },
     router: { default_specialist: "pragmatist" },
