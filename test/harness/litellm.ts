@@ -44,8 +44,8 @@ export async function startLiteLLM(o: RealLiteLLMOptions): Promise<RealLiteLLM> 
   });
   let out = "";
   const keep = (d: Buffer) => (out = (out + d.toString()).slice(-40_000));
-  proc.stdout!.on("data", keep);
-  proc.stderr!.on("data", keep);
+  proc.stdout.on("data", keep);
+  proc.stderr.on("data", keep);
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
   const alive = () => proc.exitCode === null && proc.signalCode === null;
   const group = (sig: NodeJS.Signals) => {

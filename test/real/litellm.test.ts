@@ -87,7 +87,7 @@ describe("fallback through the real LiteLLM proxy", () => {
     let final: { backend?: string; fallback?: { reason: string; from: string }; usage?: { completion_tokens?: number } } | undefined;
     for await (const c of client.stream("voice", "Name one colour.")) {
       if (c.type === "response") deltas.push(JSON.stringify(c));
-      if (c.type === "final") final = c.data as typeof final;
+      if (c.type === "final") final = c.data;
     }
     expect(deltas.length, "text streamed before the final").toBeGreaterThan(0);
     expect(final?.backend).toBe("openai");
