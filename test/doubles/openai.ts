@@ -101,11 +101,10 @@ export interface OpenAIDouble extends AsyncDisposable {
 }
 
 // As the real proxy (LiteLLM 1.108, master key only, no database) sends them: `code` is the status
-// as a string, and a key other than the master key is 400 no_db_connection (it would look it up in
-// the database it does not have), never 401.
+// as a string. (A key other than the master key is not a 401 there: see sendBadKey.)
 const ERRORS: Record<number, { type: string; code: string | null; message: string }> = {
   400: { type: "invalid_request_error", code: "400", message: "Invalid request" },
-  401: { type: "no_db_connection", code: "400", message: "No connected db." },
+  401: { type: "invalid_request_error", code: "401", message: "Invalid API key" },
   404: { type: "invalid_request_error", code: "model_not_found", message: "The model does not exist" },
   429: { type: "requests", code: "rate_limit_exceeded", message: "Rate limit reached for requests" },
   500: { type: "server_error", code: null, message: "The server had an error while processing your request." },
@@ -116,7 +115,7 @@ const errorBody = (status: number, message?: string) => {
   return { error: { message: message ?? e.message, type: e.type, param: null, code: e.code } };
 };
 /** The real proxy's answer to a key that is not its master key: 400, not 401. */
-const sendBadKey = (res: ServerResponse) => sendJson(res, 400, errorBody(401));
+const sendBadKey = (res: ServerResponse) => sendJson(res, 400, { error: { message: "No connected db.", type: "no_db_connection", param: null, code: "400" } });
 /** The real proxy's answer to an alias not in model_list: 400 invalid_request_error, not 404. */
 const sendUnknownModel = (res: ServerResponse, model: string) =>
   sendJson(res, 400, errorBody(400, `/chat/completions: Invalid model name passed in model=${model}. Call \`/v1/models\` to view available models for your key.`));
