@@ -122,11 +122,15 @@ export function mapOpenAIError(err: unknown, c: OpenAIErrorContext): Error {
   if (c.stoppedBy === "caller") return new AbortedError(`chat with '${c.model}' on ${where}`, { cause: c.callerReason ?? err });
   if (c.stoppedBy === "timeout") return new FirstTokenTimeoutError(c.model, c.timeoutMs, init);
   const msg = err instanceof Error ? err.message : String(err);
-  if (err instanceof AuthenticationError || err instanceof PermissionDeniedError) {
+  // The real proxy (LiteLLM 1.108, master key, no database) answers a key it does not know with
+  // 400 `no_db_connection` rather than 401, and an alias missing from model_list with 400
+  // "Invalid model name" rather than 404: both are read here as what they mean.
+  const type = err instanceof APIError ? (err.type ?? undefined) : undefined;
+  if (err instanceof AuthenticationError || err instanceof PermissionDeniedError || type === "no_db_connection") {
     return new BackendAuthError(`LiteLLM at ${where} refused the API key from ${c.keyEnv} (${msg}); put a valid key in the ${c.keyEnv} environment variable`, init);
   }
   if (err instanceof RateLimitError) return new BackendBusyError(`LiteLLM at ${where} is rate limited for '${c.model}' (${msg}); retry later`, init);
-  if (err instanceof NotFoundError) {
+  if (err instanceof NotFoundError || (status === 400 && /invalid model name/i.test(msg))) {
     return new ModelNotFoundError(c.model, `model alias '${c.model}' is not known to LiteLLM at ${where} (${msg}); add it to model_list in the LiteLLM config or fix the role's fallback`, init);
   }
   if (err instanceof APIConnectionError || isConnectionError(err)) {

@@ -59,6 +59,14 @@ export interface Conductor extends AsyncDisposable {
   closed(): Promise<void>;
 }
 
+/**
+ * How long one pull request of the inbox consumer lives. A pull request lives only on the
+ * consumer's leader: when that node dies, the request dies with it, and the client learns of it
+ * only by missing the idle heartbeats (half of this, twice). With nats.js's default of 30 s a lost
+ * node stalled every turn for 20-30 s (more under load); at 5 s it is a few seconds.
+ */
+export const INBOX_PULL_EXPIRES_MS = 5_000;
+
 /** A message this replica holds, decoded. */
 interface Held {
   msg: JsMsg;
@@ -160,7 +168,7 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   const sched = createScheduler<Held>({ maxParallel, progressMs: Math.max(100, ackWaitMs / 3), isTurn, run });
 
   const loop = (async () => {
-    messages = await consumer.consume({ max_messages: maxParallel });
+    messages = await consumer.consume({ max_messages: maxParallel, expires: INBOX_PULL_EXPIRES_MS });
     for await (const m of messages) {
       emit({ type: "received", lagMs: Math.max(0, Date.now() - m.info.timestampNanos / 1e6), deliveries: m.info.deliveryCount });
       const a = admit(m, maxDeliver);

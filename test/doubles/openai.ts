@@ -100,9 +100,11 @@ export interface OpenAIDouble extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+// As the real proxy (LiteLLM 1.108, master key only, no database) sends them: `code` is the status
+// as a string. (A key other than the master key is not a 401 there: see sendBadKey.)
 const ERRORS: Record<number, { type: string; code: string | null; message: string }> = {
-  400: { type: "invalid_request_error", code: null, message: "Invalid request" },
-  401: { type: "invalid_request_error", code: "invalid_api_key", message: "Invalid API key" },
+  400: { type: "invalid_request_error", code: "400", message: "Invalid request" },
+  401: { type: "invalid_request_error", code: "401", message: "Invalid API key" },
   404: { type: "invalid_request_error", code: "model_not_found", message: "The model does not exist" },
   429: { type: "requests", code: "rate_limit_exceeded", message: "Rate limit reached for requests" },
   500: { type: "server_error", code: null, message: "The server had an error while processing your request." },
@@ -112,6 +114,11 @@ const errorBody = (status: number, message?: string) => {
   const e = ERRORS[status] ?? { type: "server_error", code: null, message: "error" };
   return { error: { message: message ?? e.message, type: e.type, param: null, code: e.code } };
 };
+/** The real proxy's answer to a key that is not its master key: 400, not 401. */
+const sendBadKey = (res: ServerResponse) => sendJson(res, 400, { error: { message: "No connected db.", type: "no_db_connection", param: null, code: "400" } });
+/** The real proxy's answer to an alias not in model_list: 400 invalid_request_error, not 404. */
+const sendUnknownModel = (res: ServerResponse, model: string) =>
+  sendJson(res, 400, errorBody(400, `/chat/completions: Invalid model name passed in model=${model}. Call \`/v1/models\` to view available models for your key.`));
 
 export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise<OpenAIDouble> {
   const apiKey = opts.apiKey ?? "sk-test";
@@ -132,7 +139,7 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     const entry: LoggedRequest = { method: req.method ?? "GET", path, headers: req.headers, body, aborted: false };
     requests.push(entry);
     res.on("close", () => (entry.aborted = !res.writableFinished));
-    if (req.headers.authorization !== `Bearer ${apiKey}`) return sendJson(res, 401, errorBody(401));
+    if (req.headers.authorization !== `Bearer ${apiKey}`) return sendBadKey(res);
     if (failure) {
       const f = failure;
       failure = undefined;
@@ -145,7 +152,7 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     if (req.method === "POST" && path === "/v1/audio/speech") return speech(res, body as OpenAISpeechBody);
     if (req.method !== "POST" || path !== "/v1/chat/completions") return sendJson(res, 404, errorBody(404, `Unknown path ${path}`));
     const b = body as OpenAIChatBody;
-    if (!models.includes(b.model)) return sendJson(res, 404, errorBody(404, `The model \`${b.model}\` does not exist`));
+    if (!models.includes(b.model)) return sendUnknownModel(res, b.model);
     const n = ++seq;
     const r = b.response_format?.type === "json_schema" ? JSON.stringify(json(b)) : reply(b);
     const content = typeof r === "string" ? r : (r.content ?? "");
@@ -163,15 +170,18 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     }
     const withUsage = b.stream_options?.include_usage === true;
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    // The real proxy's chunks: no `usage: null` or `finish_reason: null` fields, the role on the
+    // first text delta (no empty opening chunk), and the usage chunk after the finish with one
+    // empty-delta choice (OpenAI itself sends `choices: []` there).
     const send = (choices: unknown[], extra: object = {}) => {
-      if (!gone.aborted) res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: b.model, system_fingerprint: null, choices, ...(withUsage ? { usage: null } : {}), ...extra })}\n\n`);
+      if (!gone.aborted) res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: b.model, choices, ...extra })}\n\n`);
     };
-    const delta = (d: object, finish_reason: string | null = null) => send([{ index: 0, delta: d, logprobs: null, finish_reason }]);
-    delta({ role: "assistant", content: "" });
-    for (const piece of pieces) {
+    const delta = (d: object, finish_reason?: string) => send([{ index: 0, delta: d, ...(finish_reason ? { finish_reason } : {}) }]);
+    for (const [i, piece] of pieces.entries()) {
       await sleep(opts.tokenDelayMs ?? 0, gone);
-      delta({ content: piece });
+      delta(i === 0 ? { role: "assistant", content: piece } : { content: piece });
     }
+    if (!pieces.length) delta({ role: "assistant", content: "" });
     for (const [index, c] of calls.entries()) {
       delta({ tool_calls: [{ index, id: c.id, type: "function", function: { name: c.name, arguments: "" } }] });
       // Arguments arrive in small fragments, as real servers send them.
@@ -181,7 +191,7 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
       }
     }
     delta({}, finish);
-    if (withUsage) send([], { usage });
+    if (withUsage) send([{ index: 0, delta: {} }], { usage });
     if (!gone.aborted) res.end("data: [DONE]\n\n");
   };
 

@@ -33,7 +33,9 @@ export async function readStream<T>(mesh: Mesh, stream: string, subject: string,
   const info = await c.info(true);
   const out: T[] = [];
   if (info.num_pending === 0) return out;
-  for await (const m of await c.consume()) {
+  // A short pull: a pull lost with a dead node is renewed after two missed idle heartbeats, which
+  // is ~5 s here and up to ~45 s with nats.js's default expires of 30 s (the node-loss test's reads).
+  for await (const m of await c.consume({ expires: 5_000 })) {
     out.push(decodeBody(schema, m, "stored message") as T);
     if (m.info.pending === 0) break;
   }
