@@ -55,7 +55,15 @@ export const up = defineCommand({
     if (values.demo) cfg = (memory = freshMemory(cfg)).cfg;
     // The memory server embeds with the Ollama the roles use.
     const toolEnv = { ...process.env, OLLAMA_HOST: process.env.OLLAMA_HOST ?? ollamas[0]?.url };
-    const mesh = await connectWithConfig(cfg, "lyra-up", log);
+    const stopStarted = async () => {
+      await nats?.stop();
+      await Promise.all(ollamas.map((o) => o.stop()));
+      memory?.remove();
+    };
+    const mesh = await connectWithConfig(cfg, "lyra-up", log).catch(async (err: unknown) => {
+      await stopStarted();
+      throw err;
+    });
     const hosts: AgentHost[] = [];
     let tools: ToolHost | undefined;
     let serve: ServeServer | undefined;
@@ -111,9 +119,7 @@ export const up = defineCommand({
       await Promise.all(hosts.map((h) => h.drain()));
       await tools?.drain();
       await mesh.drain();
-      await nats?.stop();
-      await Promise.all(ollamas.map((o) => o.stop()));
-      memory?.remove();
+      await stopStarted();
     }
     return 0;
   },
