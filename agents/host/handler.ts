@@ -168,11 +168,17 @@ function parseChoice(text: string, schema: z.ZodType<RouterChoice>, fallback: st
   } catch {
     return { value: { specialist: fallback, confidence: 0, reason: `router answer was not JSON; default specialist '${fallback}'` }, fallback: true };
   }
+  // Ollama's grammar enforces the schema's shape and enums but not number bounds: a small model
+  // answers "confidence": 2. A confidence out of range is clamped, not a reason to ignore the choice.
   const c = (raw as { confidence?: unknown } | null)?.confidence;
-  if (typeof c === "number" && Number.isFinite(c)) (raw as { confidence: number }).confidence = Math.min(1, Math.max(0, c));
+  if (typeof c === "number" && Number.isFinite(c)) raw = { ...(raw as object), confidence: Math.min(1, Math.max(0, c)) };
   const r = schema.safeParse(raw);
   if (r.success) return { value: r.data, fallback: false };
+  const issue = r.error.issues[0];
   const named = (raw as { specialist?: unknown } | null)?.specialist;
-  const why = typeof named === "string" ? `router named unknown specialist '${named}'` : `router answer off-schema (${r.error.issues[0]?.message ?? "invalid"})`;
+  const why =
+    issue?.path[0] === "specialist" && typeof named === "string"
+      ? `router named unknown specialist '${named}'`
+      : `router answer off-schema (${issue?.path.join(".") || "answer"}: ${issue?.message ?? "invalid"})`;
   return { value: { specialist: fallback, confidence: 0, reason: `${why}; default specialist '${fallback}'` }, fallback: true };
 }

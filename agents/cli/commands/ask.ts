@@ -3,12 +3,14 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { basename, join } from "node:path";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
+import { readConversation } from "../../../mesh/conductor/index.ts";
 import { rootTraceparent, traceIdOf } from "../../../mesh/telemetry.ts";
 import { putMedia, readMedia } from "../../../mesh/media.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
 import { INLINE_MEDIA_MAX_BYTES, type Media, type OutboxMessage } from "../../../schemas/index.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { cliConnect, natsHelp, natsOption } from "../shared.ts";
+import { formatTurnSummary, summarizeTurn } from "../turn-summary.ts";
 
 export const ask = defineCommand({
   name: "ask",
@@ -26,7 +28,7 @@ export const ask = defineCommand({
   help: {
     ...natsHelp,
     conversation: "conversation id, to continue a conversation (default: a new one, printed)",
-    json: "print the final reply as JSON instead of streaming text",
+    json: "print the final reply as JSON (with the turn's steps and tools as 'figures') instead of streaming text",
     timeout: "give up after this many seconds",
     trace: "W3C trace id (32 hex digits) or traceparent for this turn; every hop logs it (default: a new one, printed)",
     image: "send an image with the message (png, jpeg, gif, webp; repeatable); large ones go by LYRA_MEDIA reference",
@@ -57,8 +59,10 @@ export const ask = defineCommand({
       for await (const o of watch) {
         if (o.final) {
           clearTimeout(timer);
-          if (values.json) process.stdout.write(JSON.stringify(o) + "\n");
-          else process.stdout.write(`\n\nLyra: ${o.text}\n${mediaLines(o)}`);
+          // The outbox carries the text; the log carries what each step cost (its final chunk's usage and timings).
+          const figures = summarizeTurn(await readConversation(mesh, conversation), id);
+          if (values.json) process.stdout.write(JSON.stringify({ ...o, figures }) + "\n");
+          else process.stdout.write(`\n\nLyra: ${o.text}\n${mediaLines(o)}\n${formatTurnSummary(figures).join("\n")}\n`);
           if (typeof values.save === "string") await save(mesh, o, values.save);
           return o.error ? 1 : 0;
         }

@@ -1,10 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { subjects } from "../../../mesh/subjects.ts";
 import { createLogger } from "../../../mesh/logger.ts";
-import { readConversation, startConductor } from "../../../mesh/conductor/index.ts";
-import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
-import type { MeshConfig } from "../../../schemas/config.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
+import { startConductor } from "../../../mesh/conductor/index.ts";
 import { startToolHost, type ToolHost } from "../../../tools/index.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
 import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/from-config.ts";
@@ -13,30 +9,29 @@ import { conductorOptions } from "../../host/committee.ts";
 import { defineCommand } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
 import { startLocalNats, type LocalNats } from "../natsd.ts";
-import { formatEvent } from "./log.ts";
+import type { LocalOllama } from "../ollamad.ts";
+import { ensureOllamas, freshMemory, scriptedConfig } from "../up-backends.ts";
+import { runDemo } from "../demo.ts";
 import { DISCORD_TOKEN_ENV, startDiscordFromConfig } from "./discord.ts";
 import type { DiscordAdapter } from "../../frontdoors/discord/index.ts";
 
-export const DEMO_CONVERSATION = [
-  "How do I keep a basil plant alive on a windowsill?",
-  "Why do we care so much about keeping things alive?",
-  "What time is it now in UTC? I want to water it at the right hour.",
-];
+export { DEMO_CONVERSATION } from "../demo.ts";
 
 export const up = defineCommand({
   name: "up",
-  summary: "A whole mesh on this machine: nats-server (JetStream), the agent host for every host in the config, and the conductor.",
+  summary: "A whole mesh on this machine: nats-server (JetStream), Ollama, the tool servers, the agent host for every host in the config, and the conductor.",
   usage: "[--config FILE] [--scripted] [--demo]",
   options: { ...configOption, scripted: { type: "boolean" }, demo: { type: "boolean" } },
   help: {
     ...configHelp,
-    scripted: "use the scripted development backend even when Ollama is reachable",
+    scripted: "run every role that has script rules on the labelled scripted backend (no model, no Ollama)",
     demo: "send a short conversation through the mesh, show the streamed replies and the log, then stop",
   },
   details:
     "Uses $NATS_URL when set, else starts nats-server on 4222 (or the next free port).\n" +
-    "Roles of the dev config run on real Ollama ($OLLAMA_HOST or 127.0.0.1:11434) when it answers and has\n" +
-    "their models pulled; otherwise on the scripted backend, which labels every reply 'backend: scripted'.",
+    "Roles on the ollama backend use $OLLAMA_HOST or the host's ollama_url; when nothing answers there (loopback)\n" +
+    "and ollama is installed, it starts 'ollama serve' and stops it at the end. Missing models: it says what to pull.\n" +
+    "--scripted needs no Ollama: every reply says 'backend: scripted'.",
   async run(values) {
     const log = createLogger({ level: process.env.LYRA_LOG_LEVEL ?? (values.demo ? "warn" : "info") });
     let cfg = await loadConfig(values);
@@ -45,16 +40,37 @@ export const up = defineCommand({
     if (!process.env.NATS_URL) nats = await startLocalNats();
     const url = nats?.url ?? process.env.NATS_URL!;
     cfg = { ...cfg, nats: { ...cfg.nats, servers: url.split(",") } };
-    if (!values.scripted) cfg = await preferOllama(cfg, say);
-    else say("using the scripted backend (--scripted)");
-    const mesh = await connectWithConfig(cfg, "lyra-up", log);
+    let ollamas: LocalOllama[] = [];
+    let memory: ReturnType<typeof freshMemory> | undefined;
+    try {
+      if (values.scripted) {
+        cfg = scriptedConfig(cfg);
+        say("using the scripted development backend (--scripted): every reply says 'backend: scripted'");
+      } else ollamas = await ensureOllamas(cfg, say);
+    } catch (err) {
+      await nats?.stop();
+      throw err;
+    }
+    // The demo remembers into a fresh store, so what it recalls was told in this run.
+    if (values.demo) cfg = (memory = freshMemory(cfg)).cfg;
+    // The memory server embeds with the Ollama the roles use.
+    const toolEnv = { ...process.env, OLLAMA_HOST: process.env.OLLAMA_HOST ?? ollamas[0]?.url };
+    const stopStarted = async () => {
+      await nats?.stop();
+      await Promise.all(ollamas.map((o) => o.stop()));
+      memory?.remove();
+    };
+    const mesh = await connectWithConfig(cfg, "lyra-up", log).catch(async (err: unknown) => {
+      await stopStarted();
+      throw err;
+    });
     const hosts: AgentHost[] = [];
     let tools: ToolHost | undefined;
     let serve: ServeServer | undefined;
     let discord: DiscordAdapter | undefined;
     try {
       // The tool servers first, so the specialists' first tool listing finds them.
-      tools = await startToolHost(mesh, { tenant: cfg.mesh.name, host: "local", servers: cfg.tools.servers, listTtlS: cfg.tools.list_ttl_s, log });
+      tools = await startToolHost(mesh, { tenant: cfg.mesh.name, host: "local", servers: cfg.tools.servers, listTtlS: cfg.tools.list_ttl_s, env: toolEnv, log });
       for (const host of Object.keys(cfg.hosts)) hosts.push(await startAgentHost({ config: cfg, host, mesh, log, metricsPort: null }));
       const conductor = await startConductor(mesh, conductorOptions(cfg, mesh, log));
       // The OpenAI-compatible endpoint, when the config has a serve section.
@@ -103,7 +119,7 @@ export const up = defineCommand({
       await Promise.all(hosts.map((h) => h.drain()));
       await tools?.drain();
       await mesh.drain();
-      await nats?.stop();
+      await stopStarted();
     }
     return 0;
   },
@@ -111,51 +127,4 @@ export const up = defineCommand({
 
 function say(s: string): void {
   process.stderr.write(`lyra up: ${s}\n`);
-}
-
-/** Switches scripted roles to Ollama when Ollama answers and has every model they name. */
-async function preferOllama(cfg: MeshConfig, tell: (s: string) => void): Promise<MeshConfig> {
-  const scripted = Object.entries(cfg.roles).filter(([, r]) => r.backend === "scripted");
-  if (scripted.length === 0) return cfg;
-  const url = process.env.OLLAMA_HOST ?? Object.values(cfg.hosts)[0]?.ollama_url ?? "http://127.0.0.1:11434";
-  let models: string[] = [];
-  try {
-    const res = await fetch(new URL("/api/tags", url.startsWith("http") ? url : `http://${url}`), { signal: AbortSignal.timeout(1500) });
-    models = ((await res.json()) as { models?: { name: string }[] }).models?.map((m) => m.name) ?? [];
-  } catch {
-    tell(`Ollama is not reachable at ${url}: using the scripted development backend (replies say 'backend: scripted')`);
-    return cfg;
-  }
-  const missing = scripted.map(([, r]) => r.model).filter((m) => !models.includes(m) && !models.includes(`${m}:latest`));
-  if (missing.length) {
-    tell(`Ollama at ${url} lacks ${[...new Set(missing)].join(", ")} ('ollama pull' them): using the scripted development backend`);
-    return cfg;
-  }
-  tell(`using real Ollama at ${url}`);
-  const roles = Object.fromEntries(Object.entries(cfg.roles).map(([n, r]) => [n, r.backend === "scripted" ? { ...r, backend: "ollama" as const } : r]));
-  return { ...cfg, roles };
-}
-
-async function runDemo(mesh: Mesh): Promise<void> {
-  const conversation = `demo-${randomUUID().slice(0, 8)}`;
-  const out = process.stdout;
-  for (const text of DEMO_CONVERSATION) {
-    const id = `d${randomUUID().slice(0, 12)}`;
-    out.write(`\nyou: ${text}\n`);
-    const watch = watchReplies(mesh, "cli", conversation, id);
-    await mesh.nc.flush();
-    await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: "demo" }, text, ts: Date.now() });
-    let step: string | undefined;
-    for await (const o of watch) {
-      if (o.final) {
-        out.write(`\n  ✓ reply stored in the outbox (specialist: ${o.specialist}${o.error ? `; failed: ${o.error}` : ""})\n`);
-        break;
-      }
-      if (o.step !== step) out.write(`${step ? "\n" : ""}  [${o.role ?? o.step}] `);
-      step = o.step;
-      out.write(o.text);
-    }
-  }
-  out.write(`\n--- conversation log (lyra log ${conversation}) ---\n`);
-  for (const e of await readConversation(mesh, conversation)) out.write(formatEvent(e) + "\n");
 }

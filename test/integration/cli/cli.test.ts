@@ -87,13 +87,16 @@ describe("lyra CLI", () => {
     expect(await tap.exited).toBe(0);
   });
 
-  it("lyra up serves until Ctrl-C: ask works against it, then everything stops cleanly", async () => {
-    const up = runLyra(["up"], { NATS_URL: "", OLLAMA_HOST: "http://127.0.0.1:1" });
+  it("lyra up --scripted serves until Ctrl-C: ask works against it, then everything stops cleanly", async () => {
+    const up = runLyra(["up", "--scripted"], { NATS_URL: "", OLLAMA_HOST: "http://127.0.0.1:1" });
     await up.waitFor(/Ctrl-C stops everything/, 30_000);
     const url = /mesh up on (nats:\/\/127\.0\.0\.1:\d+)/.exec(up.output())![1]!;
     const ask = runLyra(["ask", "--nats", url, "How do I stop a mesh?"]);
     expect(await ask.exited).toBe(0);
     expect(ask.stdout()).toMatch(/\[scripted voice\]/);
+    // The turn's figures, from the log: every step's backend and model, tokens and time.
+    expect(ask.stdout()).toMatch(/voice\s+scripted\/scripted:smollm2:135m\s+\d+ tokens\s+\d+ ms/);
+    expect(ask.stdout()).toMatch(/total\s+\d+ tokens generated/);
     up.proc.kill("SIGINT");
     expect(await up.exited).toBe(0);
     expect(up.output()).toMatch(/stopping/);
@@ -101,15 +104,27 @@ describe("lyra CLI", () => {
     await expect(connectMesh({ servers: url, timeoutMs: 500, maxReconnectAttempts: 0 })).rejects.toThrow(/cannot connect/);
   }, 90_000);
 
-  it("lyra up --demo brings a mesh up, talks to two specialists, prints the log and stops", async () => {
+  it("lyra up --scripted --demo talks to two specialists, calls the clock, remembers and recalls, prints the log and stops", async () => {
+    // No Ollama (port 1): the memory server searches lexically, and says so.
     const env: Record<string, string> = { NATS_URL: "", OLLAMA_HOST: "http://127.0.0.1:1" };
-    const demo = runLyra(["up", "--demo"], env);
+    const demo = runLyra(["up", "--scripted", "--demo"], env);
     expect(await demo.exited).toBe(0);
     const out = demo.output();
     expect(out).toMatch(/using the scripted development backend/);
     expect(out).toMatch(/specialist: pragmatist/);
     expect(out).toMatch(/specialist: philosopher/);
+    expect(out).toMatch(/tool\s+clock\.now: ok/);
+    expect(out).toMatch(/tool\s+memory\.commit_journal: ok/);
+    // The last turn's auto-recall found what the second turn stored (in the demo's fresh store).
+    expect(out).toMatch(/What is my cat called\?[\s\S]*memory: recalled what this user told earlier/);
     expect(out).toMatch(/conversation log/);
     expect(out).toMatch(/routed → philosopher/);
   }, 90_000);
+
+  it("lyra up without --scripted and no Ollama to use or start fails at once, saying what to run", async () => {
+    // PATH without ollama; NATS_URL given, so no nats-server is started either.
+    const up = runLyra(["up"], { NATS_URL: server.url, OLLAMA_HOST: "http://127.0.0.1:1", PATH: "" });
+    expect(await up.exited).toBe(1);
+    expect(up.output()).toMatch(/Ollama is not running and not installed .*run 'npm run setup'.*lyra up --scripted/);
+  });
 });

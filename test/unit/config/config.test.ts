@@ -27,10 +27,14 @@ function refusal(yaml: string, env: NodeJS.ProcessEnv = {}): ConfigError {
 }
 
 describe("shipped configuration files", () => {
-  it("config/mesh.dev.yaml parses: all four roles scripted on one host", async () => {
+  it("config/mesh.dev.yaml parses: four roles on the real small model, each with script rules for --scripted", async () => {
     const cfg = await loadMeshConfig(join(root, "config/mesh.dev.yaml"), {});
     expect(Object.keys(cfg.roles)).toEqual(["router", "pragmatist", "philosopher", "voice"]);
-    expect(Object.values(cfg.roles).every((r) => r.backend === "scripted" && r.script?.length)).toBe(true);
+    expect(Object.values(cfg.roles).every((r) => r.backend === "ollama" && r.model === "smollm2:135m" && r.script?.length)).toBe(true);
+    // Short generations: a turn takes seconds on two CPU cores.
+    expect(Object.values(cfg.roles).every((r) => r.max_tokens !== undefined && r.max_tokens <= 128)).toBe(true);
+    expect(cfg.tools.servers.memory).toMatchObject({ builtin: "memory", options: { embedding_model: "all-minilm" } });
+    expect(cfg.memory?.auto_recall).toBe(true);
     expect(cfg.hosts.local?.roles).toHaveLength(4);
     expect(cfg.router?.default_specialist).toBe("pragmatist");
     expect(cfg.jetstream.log_max_bytes).toBe(256 * 1024 ** 2);
