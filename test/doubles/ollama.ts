@@ -1,7 +1,10 @@
 /**
  * An Ollama server double, faithful to docs/api.md: /api/chat (NDJSON stream or one JSON),
- * /api/generate (enough to load a model), /api/embed, /api/tags, /api/ps, `{"error": "..."}` bodies,
- * 404 for models not pulled, 503 when more requests are in flight than it has room for.
+ * /api/generate (enough to load a model), /api/embed, /api/show (capabilities), /api/tags, /api/ps,
+ * `{"error": "..."}` bodies, 404 for models not pulled, 503 when more requests are in flight than it
+ * has room for. Embeddings are shaped like all-minilm's as real Ollama gives them (384 dims, unit
+ * length; no input or "" gives `embeddings: []`); a model whose name holds "embed" or "minilm" is an
+ * embedding model, any other a chat model (which answers /api/embed too, as real Ollama does).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest } from "./http.ts";
@@ -110,10 +113,11 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
       const running = [...loadedUntil].filter(([, until]) => until > now);
       return sendJson(res, 200, { models: running.map(([m, until]) => ({ ...modelInfo(m), expires_at: new Date(until).toISOString(), size_vram: 1e9 })) });
     }
-    if (req.method !== "POST" || (path !== "/api/chat" && path !== "/api/generate" && path !== "/api/embed")) return sendJson(res, 404, { error: "404 page not found" });
+    if (req.method !== "POST" || (path !== "/api/chat" && path !== "/api/generate" && path !== "/api/embed" && path !== "/api/show")) return sendJson(res, 404, { error: "404 page not found" });
     const b = (body ?? {}) as OllamaChatBody & { prompt?: string };
     if (!b.model) return sendJson(res, 400, { error: "model is required" });
     if (!models.has(b.model)) return sendJson(res, 404, { error: `model "${b.model}" not found, try pulling it first` });
+    if (path === "/api/show") return sendJson(res, 200, { details: modelInfo(b.model).details, capabilities: isEmbedModel(b.model) ? ["embedding"] : ["completion"] });
     if (inFlight >= parallel) return sendJson(res, 503, { error: "server busy, please try again.  maximum pending requests exceeded" });
     inFlight++;
     try {
@@ -175,7 +179,8 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
 
   // docs/api.md "Generate Embeddings": {model, input: string | string[]} → {model, embeddings: [[...]]}.
   function embedAnswer(b: { model: string; input?: unknown }, res: ServerResponse) {
-    const inputs = typeof b.input === "string" ? [b.input] : Array.isArray(b.input) && b.input.every((x) => typeof x === "string") ? (b.input) : undefined;
+    // Real Ollama: no input, or "", is 200 with no embeddings; anything but strings is 400.
+    const inputs = b.input === undefined || b.input === "" ? [] : typeof b.input === "string" ? [b.input] : Array.isArray(b.input) && b.input.every((x) => typeof x === "string") ? b.input : undefined;
     if (!inputs) return sendJson(res, 400, { error: "invalid input type" });
     return sendJson(res, 200, { model: b.model, embeddings: inputs.map(embedText), total_duration: 1_000_000, load_duration: 0, prompt_eval_count: inputs.reduce((n, t) => n + tokens(t).length, 0) });
   }
@@ -231,8 +236,10 @@ export function offeredTools(b: OllamaChatBody): string[] {
   return (b.tools ?? []).map((t) => t.function.name);
 }
 
-/** Dimensions of the double's embeddings. */
-export const EMBED_DIMS = 256;
+/** Dimensions of the double's embeddings (all-minilm's, the model `npm run setup` imports). */
+export const EMBED_DIMS = 384;
+
+const isEmbedModel = (name: string): boolean => /embed|minilm/.test(name);
 /**
  * Words the double takes as the same meaning: each group embeds as one concept, so a search for
  * "canine" finds "my puppy" by vector while sharing no word with it.
@@ -249,7 +256,7 @@ const CONCEPTS: readonly (readonly string[])[] = [
 ];
 const conceptOf = new Map(CONCEPTS.flatMap((g) => g.map((w) => [w, g[0]!] as const)));
 
-/** A deterministic, meaning-ish embedding: a bag of concepts (words, synonyms folded) hashed into EMBED_DIMS. */
+/** A deterministic, meaning-ish embedding: a bag of concepts (words, synonyms folded) hashed into EMBED_DIMS, unit length. */
 export function embedText(text: string): number[] {
   const v = new Array<number>(EMBED_DIMS).fill(0);
   for (const w of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
@@ -259,5 +266,6 @@ export function embedText(text: string): number[] {
     const i = (h >>> 0) % EMBED_DIMS;
     v[i] = v[i]! + (h & 0x100 ? 1 : -1);
   }
-  return v;
+  const n = Math.hypot(...v);
+  return n > 0 ? v.map((x) => x / n) : v;
 }
