@@ -52,8 +52,10 @@ function privateStore(): string {
   return dir;
 }
 
+// first_token_timeout_ms: the router's long prompt takes ~20 s to read at ~60 tokens/s on a busy 2-core
+// machine, the default first-token deadline (20 s); a cut would time the retry, not the stage.
 function yaml(natsUrl: string, ollamaUrl: string): string {
-  const role = (kind: string, extra = "", maxTokens = MAX_TOKENS) => `{ kind: ${kind}, model: "${MODEL}", backend: ollama, temperature: 0, max_tokens: ${maxTokens}, keep_alive: 10m, slots: 2${extra} }`;
+  const role = (kind: string, extra = "", maxTokens = MAX_TOKENS) => `{ kind: ${kind}, model: "${MODEL}", backend: ollama, temperature: 0, max_tokens: ${maxTokens}, keep_alive: 10m, first_token_timeout_ms: 120000, slots: 2${extra} }`;
   return `
 mesh: { name: bench, owner: bench }
 nats: { servers: ["${natsUrl}"] }
