@@ -6,6 +6,8 @@
  *   npm run bench                    full run (about 3 minutes on 2 cores)
  *   npm run bench -- --quick         fewer samples (about 1 minute)
  *   npm run bench -- --only hop,codec   some sections (development; latest.json is left alone)
+ *   npm run bench -- --only real-model  the mesh in front of a real model (real Ollama and its small
+ *                                        model from `npm run setup`; about a minute)
  *   npm run bench -- --profile .tmp/prof   also profile each measured phase (in-process parts): CPU and
  *                                          sampled allocations (.cpuprofile, .heapprofile; cpuprofile-top.ts reads both)
  */
@@ -24,12 +26,13 @@ import { failover } from "./failover.ts";
 import { hop } from "./hop.ts";
 import { memory } from "./memory.ts";
 import { memorySearch } from "./memory-search.ts";
+import { realModel } from "./real-model.ts";
 import { serve } from "./serve.ts";
 import { tools } from "./tools.ts";
 import type { BenchContext, Section, SectionResult } from "./report.ts";
 import { table } from "./stats.ts";
 
-const SECTIONS: Record<string, Section> = { hop, committee, codec, failover, memory, tools, "memory-search": memorySearch, serve, compute, dispatch };
+const SECTIONS: Record<string, Section> = { hop, committee, codec, failover, memory, tools, "memory-search": memorySearch, serve, compute, dispatch, "real-model": realModel };
 
 const { values } = parseArgs({
   options: {

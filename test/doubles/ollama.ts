@@ -5,6 +5,9 @@
  * server's messages: 404 for models not pulled, 400 for `tools` to a model without the
  * capability and for a prompt over num_ctx with `truncate: false`, 503 when more requests are in
  * flight than it has room for; each tool call in a record of its own, `message.thinking` records.
+ * Embeddings are shaped like all-minilm's (384 dims, unit length; no input or "" gives
+ * `embeddings: []`); a model whose name holds "embed" or "minilm" is an embedding model, any other a
+ * chat model (which answers /api/embed too, as real Ollama does).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest } from "./http.ts";
@@ -125,7 +128,7 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     const b = (body ?? {}) as OllamaChatBody & { prompt?: string };
     if (!b.model) return sendJson(res, 400, { error: "model is required" });
     if (!models.has(b.model)) return sendJson(res, 404, { error: `model '${b.model}' not found` });
-    const caps = opts.capabilities?.[b.model] ?? ["completion", "tools"];
+    const caps = opts.capabilities?.[b.model] ?? (isEmbedModel(b.model) ? ["embedding"] : ["completion", "tools"]);
     if (path === "/api/show") return sendJson(res, 200, { modelfile: "", parameters: "", template: "", details: modelInfo(b.model).details, model_info: {}, capabilities: caps });
     if (path === "/api/chat" && b.tools?.length && !caps.includes("tools")) return sendJson(res, 400, { error: `registry.ollama.ai/library/${b.model} does not support tools` });
     const ctx = typeof b.options?.num_ctx === "number" ? b.options.num_ctx : 4096;
@@ -196,7 +199,8 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
 
   // docs/api.md "Generate Embeddings": {model, input: string | string[]} → {model, embeddings: [[...]]}.
   function embedAnswer(b: { model: string; input?: unknown }, res: ServerResponse) {
-    const inputs = typeof b.input === "string" ? [b.input] : Array.isArray(b.input) && b.input.every((x) => typeof x === "string") ? (b.input) : undefined;
+    // Real Ollama: no input, or "", is 200 with no embeddings; anything but strings is 400.
+    const inputs = b.input === undefined || b.input === "" ? [] : typeof b.input === "string" ? [b.input] : Array.isArray(b.input) && b.input.every((x) => typeof x === "string") ? b.input : undefined;
     if (!inputs) return sendJson(res, 400, { error: "invalid input type" });
     return sendJson(res, 200, { model: b.model, embeddings: inputs.map(embedText), total_duration: 1_000_000, load_duration: 0, prompt_eval_count: inputs.reduce((n, t) => n + tokens(t).length, 0) });
   }
@@ -252,8 +256,10 @@ export function offeredTools(b: OllamaChatBody): string[] {
   return (b.tools ?? []).map((t) => t.function.name);
 }
 
-/** Dimensions of the double's embeddings. */
-export const EMBED_DIMS = 256;
+/** Dimensions of the double's embeddings (all-minilm's, the model `npm run setup` imports). */
+export const EMBED_DIMS = 384;
+
+const isEmbedModel = (name: string): boolean => /embed|minilm/.test(name);
 /**
  * Words the double takes as the same meaning: each group embeds as one concept, so a search for
  * "canine" finds "my puppy" by vector while sharing no word with it.
@@ -270,7 +276,7 @@ const CONCEPTS: readonly (readonly string[])[] = [
 ];
 const conceptOf = new Map(CONCEPTS.flatMap((g) => g.map((w) => [w, g[0]!] as const)));
 
-/** A deterministic, meaning-ish embedding: a bag of concepts (words, synonyms folded) hashed into EMBED_DIMS. */
+/** A deterministic, meaning-ish embedding: a bag of concepts (words, synonyms folded) hashed into EMBED_DIMS, unit length. */
 export function embedText(text: string): number[] {
   const v = new Array<number>(EMBED_DIMS).fill(0);
   for (const w of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
@@ -280,5 +286,6 @@ export function embedText(text: string): number[] {
     const i = (h >>> 0) % EMBED_DIMS;
     v[i] = v[i]! + (h & 0x100 ? 1 : -1);
   }
-  return v;
+  const n = Math.hypot(...v);
+  return n > 0 ? v.map((x) => x / n) : v;
 }

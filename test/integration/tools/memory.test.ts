@@ -26,7 +26,7 @@ const children: ChildProcess[] = [];
 beforeAll(async () => {
   nats = await startNatsServer({ jetstream: false });
   mesh = await connectMesh({ servers: nats.url });
-  ollama = await startOllamaDouble({ models: ["nomic-embed-text"] });
+  ollama = await startOllamaDouble({ models: ["nomic-embed-text", "qwen3:4b"] });
   dir = mkdtempSync(join(tmpdir(), "lyra-memory-"));
   mcp = createMcpClient(mesh, { tenant: "t" });
 });
@@ -109,6 +109,12 @@ describe("memory tool server", () => {
     expect(stored.text).toMatch(/lexical only/);
     const recalled = await call("memlex", "recall", { query: "automobile" });
     expect(recalled.text).toContain("old automobile");
+
+    // A chat model answers /api/embed too (real Ollama does): its vectors would mean nothing, so it is refused.
+    await host("memchat", { path: join(dir, "search.db"), ollama_url: ollama.url, embedding_model: "qwen3:4b" });
+    const chat = await call("memchat", "semantic_search", { query: "zygomorphic" });
+    expect(chat.text).toMatch(/lexical only: embedding model 'qwen3:4b' .* is not an embedding model \(its capabilities: completion\); set options.embedding_model/);
+    expect(chat.text).toContain("orchid");
   });
 
   it("never shows one user's memories to another, and scopes by conversation when asked", async () => {

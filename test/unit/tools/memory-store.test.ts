@@ -59,4 +59,16 @@ describe("memory store", () => {
     expect(ham(s1, s2)).toBe(0); // "puppy" and "dog" are one concept in the double
     expect(ham(s1, s3)).toBeGreaterThan(20);
   });
+
+  it("compares only vectors of the query's model: entries of another embedding model never crowd its own out", () => {
+    store = openMemoryStore(":memory:");
+    // 2,000 entries embedded by an earlier model (768 dims), then one by the current one (384), only
+    // loosely like the query: its sketch is 68 bits off, and most old sketches are nearer by chance.
+    const wave = (length: number, f: (k: number) => number) => Float32Array.from({ length }, (_, k) => f(k));
+    store.addMany(Array.from({ length: 2000 }, (_, i) => ({ user: "u", conversation: "c1", text: `old entry ${i}`, significance: 0.5, vector: wave(768, (k) => Math.sin(i * 7.1 + k * k * 0.37)) })));
+    const query = wave(384, (k) => Math.sin(k * 1.3));
+    const loose = store.add({ user: "u", conversation: "c1", text: "the current model's entry", significance: 0.5, vector: wave(384, (k) => 0.15 * query[k]! + Math.sin(k * k * 0.71 + 1)) });
+    const hits = store.search({ user: "u", text: "nothing lexical", vector: query, limit: 5 });
+    expect(hits.map((h) => h.id)).toEqual([loose.id]);
+  });
 });

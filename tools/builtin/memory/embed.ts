@@ -2,6 +2,13 @@
  * Embeddings from Ollama's `/api/embed` through the official client. A failure is remembered for a
  * short while, so a missing model does not cost every call a round trip; callers then search
  * lexically and say why.
+ *
+ * What real Ollama revealed (test/real/memory.test.ts): any model answers /api/embed, a chat model
+ * too (smollm2 gives 576-dim vectors that mean nothing for search), so the model's capabilities are
+ * checked once through /api/show; a bare "" gets `embeddings: []` with status 200, not an error, so
+ * texts go as an array (`[""]` gets a vector) and the answer must hold one vector per text; a text
+ * longer than the model's context (512 tokens for all-minilm) is cut silently, so the vector is
+ * that of its beginning.
  */
 import { Ollama } from "ollama";
 
@@ -20,6 +27,8 @@ export interface EmbedderOptions {
   timeoutMs: number;
 }
 
+class EmbedFailure extends Error {}
+
 export function createEmbedder(o: EmbedderOptions): Embedder {
   const client = new Ollama({
     host: o.host,
@@ -27,17 +36,32 @@ export function createEmbedder(o: EmbedderOptions): Embedder {
     fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(o.timeoutMs) }),
   });
   let failed: { at: number; reason: string } | undefined;
+  let checked = false;
+  /** Throws when the model is not an embedding model (Ollama before 0.6 lists no capabilities: trusted). */
+  const checkModel = async () => {
+    if (checked) return;
+    const caps = (await client.show({ model: o.model })).capabilities;
+    if (Array.isArray(caps) && !caps.includes("embedding")) {
+      throw new EmbedFailure(`embedding model '${o.model}' at ${o.host} is not an embedding model (its capabilities: ${caps.join(", ") || "none"}); set options.embedding_model to one such as all-minilm or nomic-embed-text`);
+    }
+    checked = true;
+  };
   return {
     async embed(text) {
       if (failed && Date.now() - failed.at < RETRY_AFTER_MS) return { reason: failed.reason };
       try {
-        const r = await client.embed({ model: o.model, input: text });
-        const v = r.embeddings[0];
-        if (!v?.length) throw new Error("the answer held no embedding");
+        await checkModel();
+        const r = await client.embed({ model: o.model, input: [text] });
+        // One text, one vector: anything else is no answer to this text.
+        const v = r.embeddings.length === 1 ? r.embeddings[0] : undefined;
+        if (!v?.length) throw new Error(`the answer held ${r.embeddings.length} embeddings for 1 input`);
         failed = undefined;
         return { vector: Float32Array.from(v) };
       } catch (err) {
-        const reason = `embedding model '${o.model}' at ${o.host} did not answer (${(err as Error).message}); pull it with 'ollama pull ${o.model}' or set options.embedding_model`;
+        const reason =
+          err instanceof EmbedFailure
+            ? err.message
+            : `embedding model '${o.model}' at ${o.host} did not answer (${(err as Error).message}); pull it with 'ollama pull ${o.model}' or set options.embedding_model`;
         failed = { at: Date.now(), reason };
         return { reason };
       }

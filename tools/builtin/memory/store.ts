@@ -83,6 +83,8 @@ const entryOf = (r: Row): MemoryEntry => ({ id: r.id, user: r.user, conversation
 interface UserIndex {
   ids: number[];
   conversations: string[];
+  /** Each vector's length: one written under another embedding model is never compared. */
+  dims: number[];
   sketches: Int32Array;
 }
 
@@ -127,7 +129,7 @@ export function openMemoryStore(path: string): MemoryStore {
     ),
     vectors: db.prepare("SELECT id, vector FROM memories WHERE id IN (SELECT value FROM json_each(?))"),
     docs: db.prepare("SELECT doc FROM memories_vocab WHERE term = ?"),
-    sketches: db.prepare("SELECT id, conversation, sketch FROM memories WHERE user = ? AND sketch IS NOT NULL ORDER BY id"),
+    sketches: db.prepare("SELECT id, conversation, length(vector) / 4 AS dims, sketch FROM memories WHERE user = ? AND sketch IS NOT NULL ORDER BY id"),
     del: db.prepare("DELETE FROM memories WHERE user = ? AND id = ?"),
     count: db.prepare("SELECT count(*) AS n FROM memories"),
     countUser: db.prepare("SELECT count(*) AS n FROM memories WHERE user = ?"),
@@ -137,13 +139,13 @@ export function openMemoryStore(path: string): MemoryStore {
   const indexOf = (user: string): UserIndex => {
     let ix = indexes.get(user);
     if (ix) return ix;
-    const rows = st.sketches.all(user) as { id: number; conversation: string; sketch: Uint8Array }[];
-    ix = { ids: [], conversations: [], sketches: new Int32Array(Math.max(64, rows.length) * SKETCH_WORDS) };
-    for (const r of rows) push(ix, r.id, r.conversation, sketchFromBlob(r.sketch));
+    const rows = st.sketches.all(user) as { id: number; conversation: string; dims: number; sketch: Uint8Array }[];
+    ix = { ids: [], conversations: [], dims: [], sketches: new Int32Array(Math.max(64, rows.length) * SKETCH_WORDS) };
+    for (const r of rows) push(ix, r.id, r.conversation, r.dims, sketchFromBlob(r.sketch));
     indexes.set(user, ix);
     return ix;
   };
-  const push = (ix: UserIndex, id: number, conversation: string, sk: Int32Array) => {
+  const push = (ix: UserIndex, id: number, conversation: string, dims: number, sk: Int32Array) => {
     const at = ix.ids.length * SKETCH_WORDS;
     if (at + SKETCH_WORDS > ix.sketches.length) {
       const grown = new Int32Array(ix.sketches.length * 2);
@@ -153,6 +155,7 @@ export function openMemoryStore(path: string): MemoryStore {
     ix.sketches.set(sk, at);
     ix.ids.push(id);
     ix.conversations.push(conversation);
+    ix.dims.push(dims);
   };
 
   const insert = (e: NewEntry): MemoryEntry => {
@@ -163,7 +166,7 @@ export function openMemoryStore(path: string): MemoryStore {
     const { id } = st.insert.get(e.user, e.conversation, e.text, e.significance, ts, tags, unit ? toBlob(unit) : null, sk ? toBlob(sk) : null) as { id: number };
     // Only a user whose index is loaded is kept in step; others load it all on first search.
     const ix = indexes.get(e.user);
-    if (ix && sk) push(ix, id, e.conversation, sk);
+    if (ix && sk && unit) push(ix, id, e.conversation, unit.length, sk);
     return { id, user: e.user, conversation: e.conversation, text: e.text, significance: e.significance, ts, tags: e.tags ?? [] };
   };
 
@@ -179,7 +182,9 @@ export function openMemoryStore(path: string): MemoryStore {
     const hist = new Uint32Array(SKETCH_BITS + 2);
     for (let i = 0; i < n; i++) {
       let h = SKETCH_BITS + 1;
-      if (ix.ids[i] !== 0 && (q.conversation === undefined || ix.conversations[i] === q.conversation)) {
+      // Another model's vectors (a changed embedding_model) share no space with this one's: out of scope,
+      // or they would fill the candidates and push this model's entries out.
+      if (ix.ids[i] !== 0 && ix.dims[i] === unit.length && (q.conversation === undefined || ix.conversations[i] === q.conversation)) {
         const o = i * SKETCH_WORDS;
         h = popcount(a ^ sk[o]!) + popcount(b ^ sk[o + 1]!) + popcount(c ^ sk[o + 2]!) + popcount(d ^ sk[o + 3]!);
       }
