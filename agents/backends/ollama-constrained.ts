@@ -18,11 +18,32 @@ export function constrainedSchema(tools: readonly ToolSpec[]): Record<string, un
       { type: "object", properties: { answer: { type: "string" } }, required: ["answer"] },
       ...tools.map((t) => ({
         type: "object",
-        properties: { tool: { const: t.name }, arguments: t.parameters },
+        properties: { tool: { const: t.name }, arguments: grammarSafe(t.parameters) },
         required: ["tool", "arguments"],
       })),
     ],
   };
+}
+
+/**
+ * Largest repetition bound left in a tool's schema. llama.cpp refuses a grammar with a bound past
+ * 2,000 ("number of repetitions exceeds sane defaults") and Ollama's runner dies on it: the memory
+ * server's `text` (maxLength 8000) took the specialist down. The tool server still checks the
+ * real bound, and the model reads its error.
+ */
+export const MAX_GRAMMAR_REPEAT = 1000;
+const BOUNDS = ["maxLength", "maxItems", "maxProperties", "minLength", "minItems"] as const;
+
+/** A copy of a JSON schema whose length and count bounds fit llama.cpp's grammar. */
+export function grammarSafe(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(grammarSafe);
+  if (typeof schema !== "object" || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if ((BOUNDS as readonly string[]).includes(k) && typeof v === "number") out[k] = Math.min(v, MAX_GRAMMAR_REPEAT);
+    else out[k] = grammarSafe(v);
+  }
+  return out;
 }
 
 const instructions = (tools: readonly ToolSpec[]) =>
@@ -130,7 +151,7 @@ export function constrainedParser(tools: readonly ToolSpec[], where: string) {
 
   return {
     /** The JSON document is complete; what follows is padding. */
-    complete: end.complete,
+    complete: () => end.complete(),
     push(text: string): ConstrainedEvent[] {
       end.push(text);
       buf += text;

@@ -1,6 +1,6 @@
 /** The pieces of the Ollama backend that read a stream: the <think> filter and the constrained-output parser. */
 import { describe, expect, it } from "vitest";
-import { constrainedParser } from "../../../agents/backends/ollama-constrained.ts";
+import { constrainedParser, constrainedSchema, MAX_GRAMMAR_REPEAT } from "../../../agents/backends/ollama-constrained.ts";
 import { thinkFilter } from "../../../agents/backends/think-filter.ts";
 import { ConstrainedOutputError } from "../../../agents/errors.ts";
 
@@ -41,5 +41,22 @@ describe("constrainedParser", () => {
     p.push('{"tool": "get_weather", "argu');
     expect(p.complete()).toBe(false);
     expect(() => p.end(0)).toThrow(/raise max_tokens/);
+  });
+});
+
+describe("constrained tool mode: a tool's schema as llama.cpp's grammar takes it", () => {
+  it("caps length and count bounds past 1,000 (llama.cpp refuses past 2,000 and the runner dies), keeping the rest", () => {
+    const params = {
+      type: "object",
+      properties: { text: { type: "string", minLength: 1, maxLength: 8000 }, tags: { type: "array", items: { type: "string", maxLength: 64 }, maxItems: 5000 } },
+      required: ["text"],
+    };
+    const schema = constrainedSchema([{ name: "memory__commit_journal", description: "", parameters: params }]) as { anyOf: { properties: { arguments: unknown } }[] };
+    expect(schema.anyOf[1]!.properties.arguments).toEqual({
+      type: "object",
+      properties: { text: { type: "string", minLength: 1, maxLength: MAX_GRAMMAR_REPEAT }, tags: { type: "array", items: { type: "string", maxLength: 64 }, maxItems: MAX_GRAMMAR_REPEAT } },
+      required: ["text"],
+    });
+    expect(params.properties.text.maxLength).toBe(8000); // the tool's own schema is untouched
   });
 });
