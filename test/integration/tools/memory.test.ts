@@ -113,7 +113,7 @@ describe("memory tool server", () => {
     // A chat model answers /api/embed too (real Ollama does): its vectors would mean nothing, so it is refused.
     await host("memchat", { path: join(dir, "search.db"), ollama_url: ollama.url, embedding_model: "qwen3:4b" });
     const chat = await call("memchat", "semantic_search", { query: "zygomorphic" });
-    expect(chat.text).toMatch(/lexical only: embedding model 'qwen3:4b' .* is not an embedding model \(its capabilities: completion\); set options.embedding_model/);
+    expect(chat.text).toMatch(/lexical only: embedding model 'qwen3:4b' .* is not an embedding model \(its capabilities: completion, tools\); set options.embedding_model/);
     expect(chat.text).toContain("orchid");
   });
 
