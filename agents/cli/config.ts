@@ -29,15 +29,41 @@ export async function connectWithConfig(cfg: MeshConfig, name: string, log: Logg
   });
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
+/** The first SIGINT or SIGTERM from the moment `watchSignals()` is called. */
+export interface StopSignals {
+  /** Aborted by the first signal. */
+  readonly signal: AbortSignal;
+  /** Resolves with the first signal (never rejects). */
+  readonly received: Promise<NodeJS.Signals>;
+  /** Removes the handlers if no signal came; safe to call twice. */
+  [Symbol.dispose](): void;
+}
+
+/**
+ * Installs the SIGINT/SIGTERM handlers now. Call it before starting anything: until a handler is
+ * installed, a signal kills the process outright (the default action), so what was already started
+ * (nats-server, Ollama, tool servers) is left behind. After the first signal the handlers are
+ * removed, so a second one ends the process as usual.
+ */
+export function watchSignals(): StopSignals {
+  const ac = new AbortController();
+  let resolve!: (s: NodeJS.Signals) => void;
+  const received = new Promise<NodeJS.Signals>((r) => (resolve = r));
+  const off = () => {
+    process.off("SIGINT", on);
+    process.off("SIGTERM", on);
+  };
+  function on(s: NodeJS.Signals) {
+    off();
+    ac.abort(s);
+    resolve(s);
+  }
+  process.on("SIGINT", on);
+  process.on("SIGTERM", on);
+  return { signal: ac.signal, received, [Symbol.dispose]: off };
+}
+
+/** Resolves on the first SIGINT or SIGTERM after the call. */
 export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (s: NodeJS.Signals) => {
-      process.off("SIGINT", on);
-      process.off("SIGTERM", on);
-      resolve(s);
-    };
-    process.on("SIGINT", on);
-    process.on("SIGTERM", on);
-  });
+  return watchSignals().received;
 }

@@ -36,10 +36,11 @@ export const agent = defineCommand({
       await mesh.close();
       throw err;
     }
+    const signalled = untilSignal(); // before the ready line: a signal right after it must stop cleanly
     for (const s of agentHost.state()) {
       log.info(s, `role ${s.role}: ${s.degraded ? `DEGRADED (${s.reason ?? "unhealthy"})` : s.loaded ? "ready, model loaded" : "ready"}`);
     }
-    const sig = await untilSignal();
+    const sig = await signalled;
     log.info({ signal: sig }, "shutting down: finishing in-flight work");
     await agentHost.drain();
     await mesh.drain();

@@ -23,8 +23,9 @@ export const core = defineCommand({
     const conductor: Conductor = await startConductor(mesh, { ...conductorOptions(cfg, mesh, log), onTurn: metrics.onTurn, onEvent: metrics.onEvent });
     const port = intOption("metrics-port", values["metrics-port"], (cfg.metrics?.port ?? 9464) + 1);
     const server = await serveMetrics(metrics.registry, port);
+    const signalled = untilSignal(); // before the ready line: a signal right after it must stop cleanly
     log.info({ metricsPort: server.port }, "conductor ready");
-    const sig = await untilSignal();
+    const sig = await signalled;
     log.info({ signal: sig }, "shutting down: finishing in-flight turns");
     await conductor.drain();
     server.close();

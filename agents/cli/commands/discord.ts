@@ -30,8 +30,9 @@ export const discord = defineCommand({
     const adapter = await startDiscordFromConfig(cfg, mesh, token, log);
     const port = intOption("metrics-port", values["metrics-port"], cfg.discord.metrics_port ?? (cfg.metrics?.port ?? 9464) + 3);
     const server = await serveMetrics(adapter.metrics.registry, port);
+    const signalled = untilSignal(); // before the ready line: a signal right after it must stop cleanly
     log.info({ metricsPort: server.port }, "discord front door ready");
-    const sig = await untilSignal();
+    const sig = await signalled;
     log.info({ signal: sig }, "shutting down");
     await adapter.close();
     server.close();

@@ -48,8 +48,9 @@ export const tools = defineCommand({
       await mesh.close();
       throw err;
     }
+    const signalled = untilSignal(); // before the ready line: a signal right after it must stop cleanly
     log.info({ metricsPort: server.port, servers: toolHost.servers().map((s) => `${s.server}:${s.state}`) }, "lyra tools ready");
-    const sig = await untilSignal();
+    const sig = await signalled;
     log.info({ signal: sig, graceMs }, "shutting down: finishing calls in flight");
     await toolHost.drain(graceMs);
     server.close();

@@ -1,13 +1,13 @@
 import { subjects } from "../../../mesh/subjects.ts";
 import { createLogger } from "../../../mesh/logger.ts";
-import { startConductor } from "../../../mesh/conductor/index.ts";
+import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
 import { startToolHost, type ToolHost } from "../../../tools/index.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
 import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/from-config.ts";
 import type { ServeServer } from "../../frontdoors/openai/index.ts";
 import { conductorOptions } from "../../host/committee.ts";
 import { defineCommand } from "../command.ts";
-import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
+import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals, type StopSignals } from "../config.ts";
 import { startLocalNats, type LocalNats } from "../natsd.ts";
 import type { LocalOllama } from "../ollamad.ts";
 import { ensureOllamas, freshMemory, scriptedConfig } from "../up-backends.ts";
@@ -33,97 +33,123 @@ export const up = defineCommand({
     "and ollama is installed, it starts 'ollama serve' and stops it at the end. Missing models: it says what to pull.\n" +
     "--scripted needs no Ollama: every reply says 'backend: scripted'.",
   async run(values) {
-    const log = createLogger({ level: process.env.LYRA_LOG_LEVEL ?? (values.demo ? "warn" : "info") });
-    let cfg = await loadConfig(values);
-    if (cfg.serve) keysFromConfig(cfg); // the endpoint has no keys: say so before starting anything
-    let nats: LocalNats | undefined;
-    if (!process.env.NATS_URL) nats = await startLocalNats();
-    const url = nats?.url ?? process.env.NATS_URL!;
-    cfg = { ...cfg, nats: { ...cfg.nats, servers: url.split(",") } };
-    let ollamas: LocalOllama[] = [];
-    let memory: ReturnType<typeof freshMemory> | undefined;
+    // The handlers go in before anything starts: a signal at any moment then stops what was started.
+    const stop = watchSignals();
     try {
-      if (values.scripted) {
-        cfg = scriptedConfig(cfg);
-        say("using the scripted development backend (--scripted): every reply says 'backend: scripted'");
-      } else ollamas = await ensureOllamas(cfg, say);
-    } catch (err) {
-      await nats?.stop();
-      throw err;
-    }
-    // The demo remembers into a fresh store, so what it recalls was told in this run.
-    if (values.demo) cfg = (memory = freshMemory(cfg)).cfg;
-    // The memory server embeds with the Ollama the roles use.
-    const toolEnv = { ...process.env, OLLAMA_HOST: process.env.OLLAMA_HOST ?? ollamas[0]?.url };
-    const stopStarted = async () => {
-      await nats?.stop();
-      await Promise.all(ollamas.map((o) => o.stop()));
-      memory?.remove();
-    };
-    const mesh = await connectWithConfig(cfg, "lyra-up", log).catch(async (err: unknown) => {
-      await stopStarted();
-      throw err;
-    });
-    const hosts: AgentHost[] = [];
-    let tools: ToolHost | undefined;
-    let serve: ServeServer | undefined;
-    let discord: DiscordAdapter | undefined;
-    try {
-      // The tool servers first, so the specialists' first tool listing finds them.
-      tools = await startToolHost(mesh, { tenant: cfg.mesh.name, host: "local", servers: cfg.tools.servers, listTtlS: cfg.tools.list_ttl_s, env: toolEnv, log });
-      for (const host of Object.keys(cfg.hosts)) hosts.push(await startAgentHost({ config: cfg, host, mesh, log, metricsPort: null }));
-      const conductor = await startConductor(mesh, conductorOptions(cfg, mesh, log));
-      // The OpenAI-compatible endpoint, when the config has a serve section.
-      if (cfg.serve) {
-        serve = await serveFromConfig(cfg, mesh, log);
-        say(`OpenAI-compatible API on ${serve.url} (model 'lyra', or 'lyra/<role>'; keys from $${cfg.serve.keys_env})`);
-      }
-      if (cfg.discord && process.env[DISCORD_TOKEN_ENV]) {
-        // A development mesh stays up without Discord (a wrong token, no network); `lyra discord` fails instead.
-        try {
-          discord = await startDiscordFromConfig(cfg, mesh, process.env[DISCORD_TOKEN_ENV], log);
-          say("Discord front door connected: mention the bot, DM it, or use /ask");
-        } catch (err) {
-          say(`the Discord front door could not start: ${(err as Error).message} (check ${DISCORD_TOKEN_ENV})`);
-        }
-      } else if (cfg.discord) say(`the config has a discord section but ${DISCORD_TOKEN_ENV} is not set: the Discord front door stays off`);
-      say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}; tool servers ${tools.servers().map((t) => t.server).join(", ") || "none"}`);
-      if (values.demo) {
-        await runDemo(mesh);
-      } else {
-        const env = nats ? `NATS_URL=${url} ` : "";
-        say(
-          [
-            "try, in another terminal:",
-            `  ${env}npx lyra ask "How do I keep basil alive?"`,
-            `  ${env}npx lyra tap                      # decoded live traffic`,
-            `  ${env}npx lyra status                   # agents, models, load, tool servers`,
-            `  ${env}npx lyra ask "What time is it in UTC?"   # the pragmatist uses the clock tool`,
-            `  ${env}npx lyra tools call clock now --args '{"timezone":"UTC"}'`,
-            `  nats --server ${url} sub 'lyra.>'`,
-            `  nats --server ${url} micro ls agents`,
-            `  nats --server ${url} sub '${subjects.heartbeatAll}'      # heartbeats`,
-            `  nats --server ${url} req --wait-for-empty lyra.voice 'hello'`,
-            "Ctrl-C stops everything.",
-          ].join("\n"),
-        );
-        await untilSignal();
-        say("stopping…");
-      }
-      await serve?.drain();
-      await discord?.close();
-      await conductor.drain();
+      return await runUp(values, stop);
     } finally {
-      await serve?.close();
-      await discord?.close();
-      await Promise.all(hosts.map((h) => h.drain()));
-      await tools?.drain();
-      await mesh.drain();
-      await stopStarted();
+      stop[Symbol.dispose]();
     }
-    return 0;
   },
 });
+
+async function runUp(values: Record<string, unknown>, stop: StopSignals): Promise<number> {
+  const log = createLogger({ level: process.env.LYRA_LOG_LEVEL ?? (values.demo ? "warn" : "info") });
+  let cfg = await loadConfig(values);
+  if (cfg.serve) keysFromConfig(cfg); // the endpoint has no keys: say so before starting anything
+  let nats: LocalNats | undefined;
+  if (!process.env.NATS_URL) nats = await startLocalNats();
+  const url = nats?.url ?? process.env.NATS_URL!;
+  cfg = { ...cfg, nats: { ...cfg.nats, servers: url.split(",") } };
+  let ollamas: LocalOllama[] = [];
+  let memory: ReturnType<typeof freshMemory> | undefined;
+  try {
+    if (values.scripted) {
+      cfg = scriptedConfig(cfg);
+      say("using the scripted development backend (--scripted): every reply says 'backend: scripted'");
+    } else ollamas = await ensureOllamas(cfg, say);
+  } catch (err) {
+    await nats?.stop();
+    throw err;
+  }
+  if (stop.signal.aborted) {
+    await Promise.all([nats?.stop(), ...ollamas.map((o) => o.stop())]);
+    return 0;
+  }
+  // The demo remembers into a fresh store, so what it recalls was told in this run.
+  if (values.demo) cfg = (memory = freshMemory(cfg)).cfg;
+  // The memory server embeds with the Ollama the roles use.
+  const toolEnv = { ...process.env, OLLAMA_HOST: process.env.OLLAMA_HOST ?? ollamas[0]?.url };
+  const stopStarted = async () => {
+    await nats?.stop();
+    await Promise.all(ollamas.map((o) => o.stop()));
+    memory?.remove();
+  };
+  const mesh = await connectWithConfig(cfg, "lyra-up", log).catch(async (err: unknown) => {
+    await stopStarted();
+    throw err;
+  });
+  const hosts: AgentHost[] = [];
+  let tools: ToolHost | undefined;
+  let serve: ServeServer | undefined;
+  let discord: DiscordAdapter | undefined;
+  let conductor: Conductor | undefined;
+  try {
+    // The tool servers first, so the specialists' first tool listing finds them.
+    tools = await startToolHost(mesh, { tenant: cfg.mesh.name, host: "local", servers: cfg.tools.servers, listTtlS: cfg.tools.list_ttl_s, env: toolEnv, log });
+    for (const host of Object.keys(cfg.hosts)) {
+      if (stop.signal.aborted) return 0;
+      hosts.push(await startAgentHost({ config: cfg, host, mesh, log, metricsPort: null }));
+    }
+    if (stop.signal.aborted) return 0;
+    conductor = await startConductor(mesh, conductorOptions(cfg, mesh, log));
+    // The OpenAI-compatible endpoint, when the config has a serve section.
+    if (cfg.serve) {
+      serve = await serveFromConfig(cfg, mesh, log);
+      say(`OpenAI-compatible API on ${serve.url} (model 'lyra', or 'lyra/<role>'; keys from $${cfg.serve.keys_env})`);
+    }
+    if (stop.signal.aborted) return 0;
+    if (cfg.discord && process.env[DISCORD_TOKEN_ENV]) {
+      // A development mesh stays up without Discord (a wrong token, no network); `lyra discord` fails instead.
+      try {
+        discord = await startDiscordFromConfig(cfg, mesh, process.env[DISCORD_TOKEN_ENV], log);
+        say("Discord front door connected: mention the bot, DM it, or use /ask");
+      } catch (err) {
+        say(`the Discord front door could not start: ${(err as Error).message} (check ${DISCORD_TOKEN_ENV})`);
+      }
+    } else if (cfg.discord) say(`the config has a discord section but ${DISCORD_TOKEN_ENV} is not set: the Discord front door stays off`);
+    say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}; tool servers ${tools.servers().map((t) => t.server).join(", ") || "none"}`);
+    if (values.demo) {
+      // A signal mid-demo stops it: draining the mesh below ends the demo's reply watch.
+      const demo = runDemo(mesh);
+      const signalled = await Promise.race([demo.then(() => undefined), stop.received]);
+      if (signalled) {
+        demo.catch(() => {}); // it ends with the mesh; its error after a stop is no news
+        say("stopping…");
+      }
+    } else {
+      const env = nats ? `NATS_URL=${url} ` : "";
+      say(
+        [
+          "try, in another terminal:",
+          `  ${env}npx lyra ask "How do I keep basil alive?"`,
+          `  ${env}npx lyra tap                      # decoded live traffic`,
+          `  ${env}npx lyra status                   # agents, models, load, tool servers`,
+          `  ${env}npx lyra ask "What time is it in UTC?"   # the pragmatist uses the clock tool`,
+          `  ${env}npx lyra tools call clock now --args '{"timezone":"UTC"}'`,
+          `  nats --server ${url} sub 'lyra.>'`,
+          `  nats --server ${url} micro ls agents`,
+          `  nats --server ${url} sub '${subjects.heartbeatAll}'      # heartbeats`,
+          `  nats --server ${url} req --wait-for-empty lyra.voice 'hello'`,
+          "Ctrl-C stops everything.",
+        ].join("\n"),
+      );
+      await stop.received;
+      say("stopping…");
+    }
+    await serve?.drain();
+    await discord?.close();
+  } finally {
+    await serve?.close();
+    await discord?.close();
+    await conductor?.drain();
+    await Promise.all(hosts.map((h) => h.drain()));
+    await tools?.drain();
+    await mesh.drain();
+    await stopStarted();
+  }
+  return 0;
+}
 
 function say(s: string): void {
   process.stderr.write(`lyra up: ${s}\n`);
