@@ -168,7 +168,11 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   const sched = createScheduler<Held>({ maxParallel, progressMs: Math.max(100, ackWaitMs / 3), isTurn, run });
 
   const loop = (async () => {
-    messages = await consumer.consume({ max_messages: maxParallel, expires: INBOX_PULL_EXPIRES_MS });
+    // bind: on missed heartbeats, pull again at once. Without it nats.js first asks for the
+    // consumer's info, which during the consumer's leader election times out (5 s) and is retried
+    // after up to `expires` more, round after round: a lost node held the inbox for 10 s and more.
+    // Bound, a pull that meets no leader is simply renewed after the next two missed heartbeats.
+    messages = await consumer.consume({ max_messages: maxParallel, expires: INBOX_PULL_EXPIRES_MS, bind: true });
     for await (const m of messages) {
       emit({ type: "received", lagMs: Math.max(0, Date.now() - m.info.timestampNanos / 1e6), deliveries: m.info.deliveryCount });
       const a = admit(m, maxDeliver);

@@ -19,7 +19,7 @@ import {
   type RoleRequest,
 } from "../../schemas/index.ts";
 import { UnavailableError } from "../errors.ts";
-import { decodeBody, encodeBody } from "../publish.ts";
+import { decodeBody, encodeBody, publishStored } from "../publish.ts";
 import { OnOutage } from "../rolecall/types.ts";
 import { StreamName } from "../streams.ts";
 import { subjects } from "../subjects.ts";
@@ -70,7 +70,7 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   const append = async (ev: StepEvent, step: string) => {
     const full = { ...ev, ts: Date.now(), conversation: msg.conversation, turn: msg.id, ...traced } as LogEvent;
     const { data, headers } = encodeBody(deps.mesh, full);
-    const ack = await deps.js.publish(subjects.log(msg.conversation), data, { msgID: `${turnKey}:${step}`, headers });
+    const ack = await publishStored(deps.js, subjects.log(msg.conversation), data, { msgID: `${turnKey}:${step}`, headers, signal });
     deps.logged?.(msg.conversation, { data, headers }, ack);
   };
   const partial = (step: string, role: string, text: string) => {
@@ -258,7 +258,7 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   if (failed.length) out.error = failed.join("; ");
   if (produced.size) out.media = [...produced.values()].sort((a, b) => a.at - b.at).map((p) => p.media);
   const { data, headers } = encodeBody(deps.mesh, out, { [Header.Conversation]: msg.conversation });
-  const ack = await deps.js.publish(subjects.outbox(msg.channel, msg.conversation), data, { msgID: `${turnKey}:reply`, headers });
+  const ack = await publishStored(deps.js, subjects.outbox(msg.channel, msg.conversation), data, { msgID: `${turnKey}:reply`, headers, signal });
   if (ack.duplicate) deps.log.warn("the reply was stored already (an earlier run's publish the lookup did not see); live subscribers saw it twice");
   return { reply, specialist, failed };
 }

@@ -10,6 +10,7 @@ import type { Mesh } from "../../../mesh/connect.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
+import { decodeBody } from "../../../mesh/publish.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -122,8 +123,10 @@ describe("the committee on the secured three-node TLS cluster", () => {
           const r = await frontDoorTurn(conversation, `question ${t} of ${conversation}`);
           sent.push({ conversation, ...r });
           // The next message of a conversation after its reply, as a person types.
-          // A read that meets the lost node's moment without a leader is simply tried again.
-          const answered = async () => ((await replies(conversation)).some((o) => o.in_reply_to === r.id) ? true : undefined);
+          // Looked up as lyra serve and the conductor do: the conversation's last stored reply, by a
+          // direct get (as core, whose grant has it), which any current replica answers. A consumer
+          // read instead stalled for seconds when its consumer or the stream's leader was lost.
+          const answered = async () => ((await lastReply(conversation))?.in_reply_to === r.id ? true : undefined);
           await eventually(() => answered().catch(() => undefined), 60_000, `reply to ${r.id}`);
         }
       }),
@@ -162,5 +165,9 @@ describe("the committee on the secured three-node TLS cluster", () => {
     process.stdout.write(`node loss: ${sent.length} turns in ${conversations.length} conversations, ${sentAtKill} sent before node nats-${victim} (the log's leader) was SIGKILLed and restarted; every reply stored once, every log event once\n`);
   }, 180_000);
 
+  const lastReply = async (conversation: string) => {
+    const m = await (await jetstreamManager(meshes.core!.nc, { checkAPI: false })).direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox("discord", conversation) });
+    return m ? decodeBody(OutboxMessage, { data: m.data, headers: m.header }, "stored reply") : undefined;
+  };
   const replies = (conversation: string) => readStream(meshes.cli!, StreamName.Outbox, subjects.outbox("discord", conversation), OutboxMessage);
 });
