@@ -2,7 +2,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "coverage/", "test/bench/results/", "infra/", ".tmp/", "dist/"] },
+  { ignores: ["node_modules/", "coverage/", "test/bench/results/", "infra/", ".tmp/", "dist/", ".venv/", ".tools/"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
