@@ -61,12 +61,13 @@ npm_deps() {
   STATE="installed (npm ci), node $(npm exec -- node --version)"
 }
 
+go_built() { go version -m "$1" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+$2[[:space:]]+$3[[:space:]]"; }
 # go_tool NAME PACKAGE MODULE VERSION: `go install PACKAGE@VERSION` into $BIN unless the binary there
 # was built from MODULE at VERSION (Go records both, and the module's checksum, in the binary).
 go_tool() {
   local name=$1 package=$2 module=$3 version=$4
   WHERE="$BIN/$name"
-  if go version -m "$BIN/$name" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+$module[[:space:]]+$version[[:space:]]"; then
+  if go_built "$BIN/$name" "$module" "$version"; then
     STATE="there ($version)"
     return
   fi
@@ -84,6 +85,10 @@ ollama_bin() {
   # The CPU build with cgo alone. Go module archives leave out llama.cpp's vendor/ folder, so its
   # headers come from packages: nlohmann-json3-dev and libstb-dev (Debian), miniaudio.h from the
   # source archive of PyPI's miniaudio package (hash-pinned in build-headers.lock).
+  if go_built "$BIN/ollama" github.com/ollama/ollama "$OLLAMA_VERSION"; then
+    WHERE="$BIN/ollama" STATE="there ($OLLAMA_VERSION)"
+    return
+  fi
   local inc=$ROOT/.tools/include
   if [ ! -f "$inc/miniaudio/miniaudio.h" ]; then
     local dl
