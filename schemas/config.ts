@@ -277,6 +277,8 @@ const MeshConfigShape = z.strictObject({
       max_parallel: z.number().int().min(1).max(1024).default(8),
       max_deliver: z.number().int().min(1).max(100).default(5),
       ack_wait_ms: z.number().int().min(1000).default(60_000),
+      /** Time one role call of a turn (route, specialist, voice) may take, ms; default 120000. */
+      step_timeout_ms: z.number().int().min(1000).max(3_600_000).default(120_000),
     })
     .prefault({}),
   /** Long-term memory: the `memory` built-in tool server (tools.servers.<server>). */

@@ -49,5 +49,6 @@ export function conductorOptions(cfg: MeshConfig, mesh: Mesh, log: Logger): Cond
     maxParallel: cfg.conductor.max_parallel,
     maxDeliver: cfg.conductor.max_deliver,
     ackWaitMs: cfg.conductor.ack_wait_ms,
+    stepTimeoutMs: cfg.conductor.step_timeout_ms,
   };
 }

@@ -4,7 +4,7 @@
  */
 import { responseText, CallCode, type Chunk, type FinalInfo, type RoleRequest, type ToolCall } from "../../schemas/index.ts";
 import type { RoleCaller, RoleCallOptions, RoleResult, RoleStream } from "../../mesh/conductor/index.ts";
-import type { RoleHandler } from "../../mesh/rolecall/types.ts";
+import { DEFAULT_CALL_TIMEOUT_MS, type RoleHandler } from "../../mesh/rolecall/index.ts";
 import type { Logger } from "../../mesh/logger.ts";
 import { UnavailableError } from "../../mesh/errors.ts";
 
@@ -27,7 +27,7 @@ export function localCaller(handlers: Map<string, RoleHandler>, host: string, lo
           const ctx = {
             requestId: opts.requestId ?? "local",
             conversation: opts.conversation,
-            deadline: Date.now() + (opts.timeoutMs ?? 120_000),
+            deadline: Date.now() + (opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS),
             stream: true,
             signal,
             log: log.child({ role, fallback: true }),

@@ -21,6 +21,7 @@ import { createScheduler } from "./schedule.ts";
 import { runTurn, type TurnDeps } from "./turn.ts";
 import { tracer } from "../telemetry.ts";
 import type { CommitteeConfig, ConductorEvent, RoleCaller } from "./types.ts";
+import { DEFAULT_CALL_TIMEOUT_MS } from "../rolecall/index.ts";
 
 /** The durable inbox consumer every conductor replica shares (front doors check it has takers). */
 export const CONDUCTOR_DURABLE = "lyra-core";
@@ -93,7 +94,7 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     roles: opts.roles,
     fallback: opts.fallback,
     committee: opts.committee,
-    stepTimeoutMs: opts.stepTimeoutMs ?? 120_000,
+    stepTimeoutMs: opts.stepTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     logged: (conversation, body, ack) => logs.appended(conversation, body, ack),
     onEvent: (e) => emit(e),
   };

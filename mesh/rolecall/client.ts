@@ -13,7 +13,7 @@ import { runCall, type Delivery } from "./call.ts";
 import { createDispatcher } from "./dispatch.ts";
 import { createMailbox, type Mailbox } from "./mailbox.ts";
 import { createReplyRoutes } from "./replies.ts";
-import { OnOutage, type CallOptions, type RoleCallInput, type RoleClient, type RoleResult, type RoleStream } from "./types.ts";
+import { DEFAULT_CALL_TIMEOUT_MS, OnOutage, type CallOptions, type RoleCallInput, type RoleClient, type RoleResult, type RoleStream } from "./types.ts";
 
 /** Defaults for every call of a client (each call may override them). */
 export type RoleClientOptions = Pick<CallOptions, "timeoutMs" | "ackWindowMs" | "keepAliveGapMs" | "maxAttempts" | "onOutage" | "encoding" | "dispatch">;
@@ -40,7 +40,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
   const start = async (role: string, input: RoleCallInput, o: CallOptions, onChunk: (c: Chunk) => void): Promise<RoleResult> => {
     if (closedErr) throw closedErr;
     const opts = { ...defaults, ...o };
-    const timeoutMs = opts.timeoutMs ?? 120_000;
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     subjects.role(role);
     const req = validate(RoleRequest, typeof input === "string" ? { prompt: input } : input, "role request");
     const requestId = opts.requestId ?? req.id ?? nuid.next();

@@ -17,7 +17,7 @@ import { checkAttachments, parseInbound, replyEncodingOf, type Inbound } from ".
 import { createJob, joinJob, replayAnswer, runJob, stopJob, StopReason, type Job, type JobOutcome } from "./job.ts";
 import { addRoleService, PROMPT_ENDPOINT, PROTOCOL_VERSION, promptMetadata, type RequestIn } from "./service.ts";
 import { createSink, replyError, type ReplySink } from "./sink.ts";
-import type { ResponderEvent, ResponderOptions, RoleResponder } from "./types.ts";
+import { DEFAULT_CALL_TIMEOUT_MS, type ResponderEvent, type ResponderOptions, type RoleResponder } from "./types.ts";
 
 /**
  * Streaming keep-alive period. The ack advertises it (Lyra-Keep-Alive) and callers presume the
@@ -39,7 +39,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   const queueSize = positiveInt("queueSize", opts.queueSize ?? 4, 0);
   const keepAliveMs = positiveInt("keepAliveMs", opts.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS, 1);
   const graceMs = opts.graceMs ?? 10_000;
-  const defaultTimeoutMs = opts.defaultTimeoutMs ?? 120_000;
+  const defaultTimeoutMs = opts.defaultTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const attachmentsOk = opts.attachments ?? false;
   const maxPayload = opts.maxPayload ?? mesh.maxPayload();
   const log = mesh.log.child({ component: "responder", role, host });

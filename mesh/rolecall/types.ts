@@ -116,6 +116,9 @@ export interface RoleStream extends AsyncIterable<Chunk> {
   readonly result: Promise<RoleResult>;
 }
 
+/** Deadline of a role call that sets none (the client's timeoutMs, the responder's default), ms. */
+export const DEFAULT_CALL_TIMEOUT_MS = 120_000;
+
 export interface CallOptions {
   signal?: AbortSignal;
   /** Overall deadline from now, ms; default 120000 (sent as Lyra-Deadline). */

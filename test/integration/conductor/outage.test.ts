@@ -144,8 +144,9 @@ describe("conductor through an agent outage", () => {
     cleanup.push(() => server[Symbol.asyncDispose]());
     const mesh = await connectMesh({ servers: server.url });
     cleanup.push(() => mesh.close());
-    const config = committeeConfig({ natsUrl: server.url });
-    const core = await startConductor(mesh, { ...conductorOptions(config, mesh, silentLogger), stepTimeoutMs: 1500 });
+    const base = committeeConfig({ natsUrl: server.url });
+    const config = { ...base, conductor: { ...base.conductor, step_timeout_ms: 1500 } }; // conductor.step_timeout_ms
+    const core = await startConductor(mesh, conductorOptions(config, mesh, silentLogger));
     cleanup.push(() => core.close());
     for (const role of ["router", "voice"]) {
       const text = role === "router" ? '{"specialist":"pragmatist","confidence":1,"reason":"test"}' : "Voiced.";
@@ -154,7 +155,6 @@ describe("conductor through an agent outage", () => {
     }
     const conv = newId("c");
     const reply = await askTurn(mesh, conv, "How long do you wait?");
-    console.log(reply.text);
     expect(reply.text).toMatch(/^Sorry, I could not answer this time: pragmatist \(role 'pragmatist': no agent served role 'pragmatist' for 1(\.\d)? s/);
     expect(reply.error).toContain("no responders on lyra.pragmatist");
     const logged = (await logOf(mesh, conv)).find((e) => e.type === "error");

@@ -64,7 +64,7 @@ describe("defaults", () => {
     expect(cfg.hosts.local?.ollama_url).toBe("http://127.0.0.1:11434");
     expect(cfg.nats).toEqual({ servers: ["nats://127.0.0.1:4222"], encoding: "msgpack" });
     expect(cfg.jetstream).toMatchObject({ replicas: 1, storage: "file", inbox_max_age: 86_400_000 });
-    expect(cfg.conductor).toEqual({ history_turns: 10, history_bytes: 16_384, max_parallel: 8, max_deliver: 5, ack_wait_ms: 60_000 });
+    expect(cfg.conductor).toEqual({ history_turns: 10, history_bytes: 16_384, max_parallel: 8, max_deliver: 5, step_timeout_ms: 120_000, ack_wait_ms: 60_000 });
     expect(cfg.litellm).toBeUndefined();
   });
 });
