@@ -62,7 +62,11 @@ export const MIN_NATS_SERVER = "2.10.0";
 
 /** Whether a server version string ("2.9.10", "v2.15.3-beta") is at least `min`. */
 export function versionAtLeast(version: string, min: string): boolean {
-  const parse = (v: string) => v.replace(/^v/, "").split(/[.-]/, 3).map((p) => Number.parseInt(p, 10) || 0);
+  const parse = (v: string) =>
+    v
+      .replace(/^v/, "")
+      .split(/[.-]/, 3)
+      .map((p) => Number.parseInt(p, 10) || 0);
   const [a, b] = [parse(version), parse(min)];
   for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
   return true;
@@ -79,7 +83,9 @@ export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
     try {
       creds = readFileSync(opts.credsFile);
     } catch (err) {
-      throw new MeshError("creds_unreadable", `cannot read NATS creds file '${opts.credsFile}': check the path and its permissions`, { cause: err });
+      throw new MeshError("creds_unreadable", `cannot read NATS creds file '${opts.credsFile}': check the path and its permissions`, {
+        cause: err,
+      });
     }
     authenticator = credsAuthenticator(creds);
   } else if (opts.nkeyFile) {
@@ -156,7 +162,11 @@ function readSecret(path: string, what: string): Uint8Array {
   try {
     return new TextEncoder().encode(readFileSync(path, "utf8").trim());
   } catch (err) {
-    throw new MeshError("creds_unreadable", `cannot read NATS ${what} file '${path}': check the path and its permissions (run 'lyra auth' to create it)`, { cause: err });
+    throw new MeshError(
+      "creds_unreadable",
+      `cannot read NATS ${what} file '${path}': check the path and its permissions (run 'lyra auth' to create it)`,
+      { cause: err },
+    );
   }
 }
 

@@ -58,10 +58,17 @@ export async function discoverRoles(mesh: Mesh, opts: DiscoverOptions = {}): Pro
  * `$SRV.INFO` and `$SRV.STATS` of the services named `name` (every service when undefined), as
  * `nats micro info/stats` see them; answers are collected for at most `maxWaitMs`.
  */
-export async function queryServices(mesh: Mesh, name: string | undefined, maxWaitMs: number): Promise<{ infos: ServiceInfo[]; statsById: Map<string, ServiceStats> }> {
+export async function queryServices(
+  mesh: Mesh,
+  name: string | undefined,
+  maxWaitMs: number,
+): Promise<{ infos: ServiceInfo[]; statsById: Map<string, ServiceStats> }> {
   // @nats-io/services carries its own nats-core copy; the connection is the same at runtime.
   const client = new Svcm(mesh.nc as unknown as Svcm["nc"]).client({ strategy: "stall", maxWait: maxWaitMs });
-  const [infos, stats] = await Promise.all([collect<ServiceInfo>(() => client.info(name)), collect<ServiceStats>(() => client.stats(name))]);
+  const [infos, stats] = await Promise.all([
+    collect<ServiceInfo>(() => client.info(name)),
+    collect<ServiceStats>(() => client.stats(name)),
+  ]);
   return { infos, statsById: new Map(stats.map((s) => [s.id, s])) };
 }
 

@@ -11,9 +11,16 @@ import type { Mesh } from "./connect.ts";
  * the server's max_payload throws PayloadTooLargeError before anything is sent (the front door's
  * user sent too much), not the connection's generic publish failure.
  */
-export async function publishInbox(mesh: Mesh, msg: InboxMessage, o: { traceparent?: string } = {}): Promise<{ seq: number; duplicate: boolean }> {
+export async function publishInbox(
+  mesh: Mesh,
+  msg: InboxMessage,
+  o: { traceparent?: string } = {},
+): Promise<{ seq: number; duplicate: boolean }> {
   const m = validate(InboxMessage, msg, "inbox message");
-  const { data, headers } = encodeBody(mesh, m, { [Header.Conversation]: m.conversation, ...(o.traceparent ? { [Header.TraceParent]: o.traceparent } : {}) });
+  const { data, headers } = encodeBody(mesh, m, {
+    [Header.Conversation]: m.conversation,
+    ...(o.traceparent ? { [Header.TraceParent]: o.traceparent } : {}),
+  });
   assertFits(data, mesh.maxPayload(), "inbox message");
   const ack = await jetstream(mesh.nc).publish(subjects.inbox(m.channel, m.conversation), data, {
     msgID: `${m.channel}:${m.id}`,

@@ -12,7 +12,19 @@ export interface LoggerConfig {
 }
 
 /** Fields that carry user content. Logged only when content logging is switched on. */
-const CONTENT_PATHS = ["prompt", "messages", "content", "text", "reply", "arguments", "result", "*.prompt", "*.messages", "*.content", "*.text"];
+const CONTENT_PATHS = [
+  "prompt",
+  "messages",
+  "content",
+  "text",
+  "reply",
+  "arguments",
+  "result",
+  "*.prompt",
+  "*.messages",
+  "*.content",
+  "*.text",
+];
 
 /** The one pino root of a process. Components take `root.child({ component, role, host })`. */
 export function createLogger(cfg: LoggerConfig = {}): Logger {

@@ -64,7 +64,9 @@ export async function readMedia(mesh: Mesh, media: Media): Promise<Uint8Array> {
     try {
       bytes = await (await new Objm(mesh.nc).open(MEDIA_BUCKET)).getBlob(m.object!);
     } catch (err) {
-      throw new MeshError("media_unavailable", `media ${m.object} could not be fetched from ${MEDIA_BUCKET}: ${(err as Error).message}`, { cause: err });
+      throw new MeshError("media_unavailable", `media ${m.object} could not be fetched from ${MEDIA_BUCKET}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     if (bytes === null) throw new MeshError("media_unavailable", `media ${m.object} is gone from ${MEDIA_BUCKET} (expired or deleted)`);
   }
@@ -89,7 +91,11 @@ export function mediaUri(media: Media): string | undefined {
 export async function statMedia(mesh: Mesh, name: string): Promise<Media | null> {
   const object = name.startsWith(MEDIA_URI_PREFIX) ? name.slice(MEDIA_URI_PREFIX.length) : name;
   const sha256 = /^[a-z]+\/([0-9a-f]{64})$/.exec(object)?.[1];
-  if (!sha256) throw new MeshError("media_bad_reference", `'${name.slice(0, 100)}' is not a media reference; use '<kind>/<sha256>', e.g. image/3f5a… (64 hex digits)`);
+  if (!sha256)
+    throw new MeshError(
+      "media_bad_reference",
+      `'${name.slice(0, 100)}' is not a media reference; use '<kind>/<sha256>', e.g. image/3f5a… (64 hex digits)`,
+    );
   const os = await new Objm(mesh.nc).open(MEDIA_BUCKET).catch(() => undefined);
   const r = os && (await os.get(object));
   if (!r || r.info.deleted) return null;

@@ -6,7 +6,15 @@ import { SpanKind, SpanStatusCode, ROOT_CONTEXT, trace, TraceFlags } from "@open
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
-import { formatTraceparent, parseTraceparent, type OtlpOptions, type Span, type SpanAttributes, type SpanKind as Kind, type Tracer } from "./telemetry.ts";
+import {
+  formatTraceparent,
+  parseTraceparent,
+  type OtlpOptions,
+  type Span,
+  type SpanAttributes,
+  type SpanKind as Kind,
+  type Tracer,
+} from "./telemetry.ts";
 
 const KINDS: Record<Kind, SpanKind> = {
   internal: SpanKind.INTERNAL,
@@ -16,7 +24,8 @@ const KINDS: Record<Kind, SpanKind> = {
   consumer: SpanKind.CONSUMER,
 };
 
-const defined = (a: SpanAttributes | undefined) => Object.fromEntries(Object.entries(a ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string | number | boolean>;
+const defined = (a: SpanAttributes | undefined) =>
+  Object.fromEntries(Object.entries(a ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string | number | boolean>;
 
 export async function createOtlpTracer(o: OtlpOptions, onShutdown: () => void): Promise<Tracer> {
   const exporter = new OTLPTraceExporter({ url: `${o.endpoint.replace(/\/+$/, "")}/v1/traces`, headers: o.headers });
@@ -28,7 +37,14 @@ export async function createOtlpTracer(o: OtlpOptions, onShutdown: () => void): 
   return {
     start(name, parent, opts = {}): Span {
       const p = parseTraceparent(parent);
-      const ctx = p ? trace.setSpanContext(ROOT_CONTEXT, { traceId: p.traceId, spanId: p.spanId, traceFlags: p.flags === "01" ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true }) : ROOT_CONTEXT;
+      const ctx = p
+        ? trace.setSpanContext(ROOT_CONTEXT, {
+            traceId: p.traceId,
+            spanId: p.spanId,
+            traceFlags: p.flags === "01" ? TraceFlags.SAMPLED : TraceFlags.NONE,
+            isRemote: true,
+          })
+        : ROOT_CONTEXT;
       const span = otel.startSpan(name, { kind: KINDS[opts.kind ?? "internal"], attributes: defined(opts.attributes) }, ctx);
       const sc = span.spanContext();
       let ended = false;
@@ -39,7 +55,11 @@ export async function createOtlpTracer(o: OtlpOptions, onShutdown: () => void): 
         end(error) {
           if (ended) return;
           ended = true;
-          if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : typeof error === "string" ? error : "failed" });
+          if (error !== undefined)
+            span.setStatus({
+              code: SpanStatusCode.ERROR,
+              message: error instanceof Error ? error.message : typeof error === "string" ? error : "failed",
+            });
           span.end();
         },
       };

@@ -104,7 +104,11 @@ export async function ensureStreams(mesh: Mesh, cfg: StreamsConfig = {}): Promis
   try {
     jsm = await jetstreamManager(mesh.nc);
   } catch (err) {
-    throw new MeshError("jetstream_unavailable", "JetStream is not enabled on the NATS server: start nats-server with -js (or jetstream {} in its config)", { cause: err });
+    throw new MeshError(
+      "jetstream_unavailable",
+      "JetStream is not enabled on the NATS server: start nats-server with -js (or jetstream {} in its config)",
+      { cause: err },
+    );
   }
   for (const sc of streamConfigs(cfg)) {
     const existing = await jsm.streams.info(sc.name).catch(() => null);

@@ -13,10 +13,7 @@ export const RESERVED_ROLES: ReadonlySet<string> = new Set(["inbox", "outbox", "
 /** Throws a configuration error when `value` is not a safe single subject token. */
 export function token(what: string, value: string): string {
   if (!TOKEN.test(value)) {
-    throw new MeshError(
-      "invalid_token",
-      `${what} '${value}' is not a valid subject token: use 1-128 letters, digits, '_' or '-'`,
-    );
+    throw new MeshError("invalid_token", `${what} '${value}' is not a valid subject token: use 1-128 letters, digits, '_' or '-'`);
   }
   return value;
 }
@@ -52,12 +49,10 @@ export const subjects = {
    * `lyra.inbox.<channel>.<conversation>`: user messages in. The conversation is in the subject so
    * a conductor can tell whether a message is the oldest one pending for its conversation.
    */
-  inbox: (channel: string, conversation: string) =>
-    `lyra.inbox.${token("channel", channel)}.${token("conversation", conversation)}`,
+  inbox: (channel: string, conversation: string) => `lyra.inbox.${token("channel", channel)}.${token("conversation", conversation)}`,
   inboxAll: "lyra.inbox.>",
   /** `lyra.outbox.<channel>.<conversation>`: replies and live partial output. */
-  outbox: (channel: string, conversation: string) =>
-    `lyra.outbox.${token("channel", channel)}.${token("conversation", conversation)}`,
+  outbox: (channel: string, conversation: string) => `lyra.outbox.${token("channel", channel)}.${token("conversation", conversation)}`,
   /** Live partial output (core NATS, not stored): one more token under the outbox subject. */
   outboxPartial: (channel: string, conversation: string) =>
     `lyra.outbox.${token("channel", channel)}.${token("conversation", conversation)}.partial`,
@@ -152,7 +147,8 @@ export function parseMcpSubject(subject: string): McpSubject | undefined {
  */
 export function parseInboxSubject(subject: string): { channel: string; conversation: string } | undefined {
   const [lyra, inbox, channel, conversation, ...rest] = subject.split(".");
-  if (lyra !== "lyra" || inbox !== "inbox" || rest.length || !TOKEN.test(channel ?? "") || !TOKEN.test(conversation ?? "")) return undefined;
+  if (lyra !== "lyra" || inbox !== "inbox" || rest.length || !TOKEN.test(channel ?? "") || !TOKEN.test(conversation ?? ""))
+    return undefined;
   return { channel: channel!, conversation: conversation! };
 }
 

@@ -12,7 +12,10 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 export const Attachment = z.looseObject({
   filename: z.string().min(1).max(1024),
-  content: z.string().max(64 * 1024 * 1024).regex(BASE64, "is not padded standard base64 without whitespace (RFC 4648 §4)"),
+  content: z
+    .string()
+    .max(64 * 1024 * 1024)
+    .regex(BASE64, "is not padded standard base64 without whitespace (RFC 4648 §4)"),
 });
 export type Attachment = z.infer<typeof Attachment>;
 

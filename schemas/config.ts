@@ -95,7 +95,9 @@ function isRegex(s: string): boolean {
 }
 
 /** A tool server's name: lowercase letters, digits and '-' (no '_': `server__tool` names must split). */
-export const ToolServerName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "tool server names use lowercase letters, digits and '-' (1-32 chars)");
+export const ToolServerName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "tool server names use lowercase letters, digits and '-' (1-32 chars)");
 export const ToolGrant = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,31}\.(\*|[A-Za-z0-9_-]{1,128})$/, "a tool grant is 'server.tool' or 'server.*'");
@@ -213,7 +215,9 @@ export const DiscordConfig = z.strictObject({
   /** What one conversation is: "channel" (a channel, a thread or a DM each; default) or "user" (each user apart in every channel). */
   conversation: z.enum(["channel", "user"]).default("channel"),
   /** Messages one user may send per window; default 5 per 60 s. */
-  user_rate: z.strictObject({ messages: z.number().int().min(1).max(10_000).default(5), window_s: z.number().int().min(1).max(86_400).default(60) }).prefault({}),
+  user_rate: z
+    .strictObject({ messages: z.number().int().min(1).max(10_000).default(5), window_s: z.number().int().min(1).max(86_400).default(60) })
+    .prefault({}),
   /** Turns waiting for a reply at once in one channel; default 2. */
   channel_concurrency: z.number().int().min(1).max(100).default(2),
   /** Least time between two edits of one streamed message, ms; default 1000 (Discord allows about one a second). */
@@ -241,7 +245,10 @@ const MeshConfigShape = z.strictObject({
       /** File holding this process's nkey seed (SU...), as `lyra auth` writes it; env NATS_NKEY_FILE. */
       nkey_file: z.string().min(1).optional(),
       tls: z.strictObject({ ca_file: z.string().optional(), cert_file: z.string().optional(), key_file: z.string().optional() }).optional(),
-      inbox_prefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).optional(),
+      inbox_prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+        .optional(),
       encoding: z.enum(["msgpack", "json"]).default("msgpack"),
     })
     .prefault({}),
@@ -336,29 +343,53 @@ function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx)
   if (Object.keys(cfg.hosts).length === 0) add(["hosts"], "is empty; define at least one host, e.g. hosts.local with roles: [voice]");
   for (const [name, role] of Object.entries(cfg.roles)) {
     const ok = RoleName.safeParse(name);
-    if (!ok.success) add(["roles", name], `is not a usable role name (${ok.error.issues[0]?.message}); rename it with lowercase letters, digits and '-', not inbox, outbox, log or cancel`);
-    if (role.fallback !== undefined && !cfg.litellm) add(["roles", name, "fallback"], `is '${role.fallback}' but there is no litellm section; add litellm.base_url or remove the fallback`);
-    if (role.backend === "openai" && !cfg.litellm) add(["roles", name, "backend"], "is 'openai' but there is no litellm section; add litellm.base_url");
-    if (role.backend === "scripted" && !role.script) add(["roles", name, "script"], "is missing but backend is 'scripted'; add script rules (see config/mesh.dev.yaml)");
+    if (!ok.success)
+      add(
+        ["roles", name],
+        `is not a usable role name (${ok.error.issues[0]?.message}); rename it with lowercase letters, digits and '-', not inbox, outbox, log or cancel`,
+      );
+    if (role.fallback !== undefined && !cfg.litellm)
+      add(
+        ["roles", name, "fallback"],
+        `is '${role.fallback}' but there is no litellm section; add litellm.base_url or remove the fallback`,
+      );
+    if (role.backend === "openai" && !cfg.litellm)
+      add(["roles", name, "backend"], "is 'openai' but there is no litellm section; add litellm.base_url");
+    if (role.backend === "scripted" && !role.script)
+      add(["roles", name, "script"], "is missing but backend is 'scripted'; add script rules (see config/mesh.dev.yaml)");
     role.tools.forEach((g, i) => {
       const server = g.split(".")[0]!;
       if (!cfg.tools.servers[server]) {
-        add(["roles", name, "tools", i], `grants '${g}' but no tool server '${server}' is defined; add tools.servers.${server} or remove the grant (defined: ${Object.keys(cfg.tools.servers).join(", ") || "none"})`);
+        add(
+          ["roles", name, "tools", i],
+          `grants '${g}' but no tool server '${server}' is defined; add tools.servers.${server} or remove the grant (defined: ${Object.keys(cfg.tools.servers).join(", ") || "none"})`,
+        );
       }
     });
   }
   for (const [host, h] of Object.entries(cfg.hosts)) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(host)) add(["hosts", host], "is not a usable host name; use letters, digits, '_' and '-'");
     h.roles.forEach((r, i) => {
-      if (!cfg.roles[r]) add(["hosts", host, "roles", i], `is '${r}', which is not defined under roles; define roles.${r} or remove it from this host (defined: ${roleNames.join(", ")})`);
+      if (!cfg.roles[r])
+        add(
+          ["hosts", host, "roles", i],
+          `is '${r}', which is not defined under roles; define roles.${r} or remove it from this host (defined: ${roleNames.join(", ")})`,
+        );
     });
   }
   checkTenants(cfg.serve?.tenants ?? {}, add);
-  if (cfg.serve && cfg.serve.header_timeout > cfg.serve.body_timeout) add(["serve", "header_timeout"], `is ${cfg.serve.header_timeout} ms, longer than serve.body_timeout (${cfg.serve.body_timeout} ms), which covers the headers too; make header_timeout the shorter`);
+  if (cfg.serve && cfg.serve.header_timeout > cfg.serve.body_timeout)
+    add(
+      ["serve", "header_timeout"],
+      `is ${cfg.serve.header_timeout} ms, longer than serve.body_timeout (${cfg.serve.body_timeout} ms), which covers the headers too; make header_timeout the shorter`,
+    );
   const d = cfg.router?.default_specialist;
   if (d !== undefined && cfg.roles[d]?.kind !== "specialist") {
     const specialists = roleNames.filter((r) => cfg.roles[r]?.kind === "specialist");
-    add(["router", "default_specialist"], `is '${d}', which is not a role of kind specialist; set it to one of: ${specialists.join(", ") || "(none defined)"}`);
+    add(
+      ["router", "default_specialist"],
+      `is '${d}', which is not a role of kind specialist; set it to one of: ${specialists.join(", ") || "(none defined)"}`,
+    );
   }
 }
 
@@ -370,10 +401,19 @@ export const KEY_ID_RE = /^k[0-9a-f]{12}$/;
 function checkTenants(tenants: Record<string, string[]>, add: (path: (string | number)[], message: string) => void): void {
   const owner = new Map<string, string>();
   for (const [t, ids] of Object.entries(tenants)) {
-    if (!TENANT_RE.test(t) || KEY_ID_RE.test(t)) add(["serve", "tenants", t], "is not a usable tenant name; use 1-31 lowercase letters, digits and '-' (not '_', and not the form of a key id)");
+    if (!TENANT_RE.test(t) || KEY_ID_RE.test(t))
+      add(
+        ["serve", "tenants", t],
+        "is not a usable tenant name; use 1-31 lowercase letters, digits and '-' (not '_', and not the form of a key id)",
+      );
     ids.forEach((id, i) => {
-      if (!KEY_ID_RE.test(id)) add(["serve", "tenants", t, i], `is '${id}', not a key id; use the id 'lyra serve' logs at start ('k' and 12 hex digits: printf %s "$KEY" | sha256sum | cut -c1-12), never the key`);
-      else if (owner.has(id)) add(["serve", "tenants", t, i], `is key id '${id}', already in tenant '${owner.get(id)}'; a key belongs to one tenant`);
+      if (!KEY_ID_RE.test(id))
+        add(
+          ["serve", "tenants", t, i],
+          `is '${id}', not a key id; use the id 'lyra serve' logs at start ('k' and 12 hex digits: printf %s "$KEY" | sha256sum | cut -c1-12), never the key`,
+        );
+      else if (owner.has(id))
+        add(["serve", "tenants", t, i], `is key id '${id}', already in tenant '${owner.get(id)}'; a key belongs to one tenant`);
       else owner.set(id, t);
     });
   }
@@ -426,7 +466,13 @@ export async function loadMeshConfig(path: string, env: NodeJS.ProcessEnv = proc
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new ConfigError(path, [`${path}: cannot read the configuration file (${(err as NodeJS.ErrnoException).code ?? String(err)}); check the path, or copy config/mesh.example.yaml there`], { cause: err });
+    throw new ConfigError(
+      path,
+      [
+        `${path}: cannot read the configuration file (${(err as NodeJS.ErrnoException).code ?? String(err)}); check the path, or copy config/mesh.example.yaml there`,
+      ],
+      { cause: err },
+    );
   }
   return parseMeshConfig(text, { env, source: path });
 }
@@ -521,10 +567,11 @@ function describeIssue(source: string, raw: unknown, issue: z.core.$ZodIssue, ov
   const where = path.length > 0 ? path.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i > 0 ? `.${p}` : p)).join("") : "(top level)";
   const envVar = overridden.get(where);
   const fromEnv = envVar ? ` (from environment variable ${envVar})` : "";
-  const generic = path.map((p, i) => ((path[0] === "roles" || path[0] === "hosts") && i === 1) || /^\d+$/.test(p) ? "*" : p).join(".");
+  const generic = path.map((p, i) => (((path[0] === "roles" || path[0] === "hosts") && i === 1) || /^\d+$/.test(p) ? "*" : p)).join(".");
   const fix = `set ${where} to ${EXPECT[generic] ?? "a valid value (see config/mesh.example.yaml)"}`;
   const value = valueAt(raw, path);
-  if (issue.code === "custom" && (issue.params as { complete?: boolean } | undefined)?.complete) return `${source}: ${where}${fromEnv} ${issue.message}`;
+  if (issue.code === "custom" && (issue.params as { complete?: boolean } | undefined)?.complete)
+    return `${source}: ${where}${fromEnv} ${issue.message}`;
   if (issue.code === "unrecognized_keys") {
     const known = knownKeys(path);
     return `${source}: ${where === "(top level)" ? "the top level" : where} has unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}; remove or correct ${issue.keys.length > 1 ? "them" : "it"}${known.length ? ` (allowed: ${known.join(", ")})` : ""}`;
@@ -550,7 +597,8 @@ function knownKeys(path: string[]): string[] {
   };
   for (const p of path) {
     s = unwrap(s);
-    const def = s?._zod.def as { shape?: Record<string, z.core.$ZodType>; valueType?: z.core.$ZodType; element?: z.core.$ZodType } | undefined;
+    const def = s?._zod.def as
+      { shape?: Record<string, z.core.$ZodType>; valueType?: z.core.$ZodType; element?: z.core.$ZodType } | undefined;
     s = def?.shape?.[p] ?? def?.valueType ?? def?.element;
   }
   const shape = (unwrap(s)?._zod.def as { shape?: Record<string, unknown> } | undefined)?.shape;

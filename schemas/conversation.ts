@@ -77,13 +77,37 @@ const base = {
 
 /** Events appended to `lyra.log.<conversation>`: one per step, with a deterministic message id. */
 export const LogEvent = z.discriminatedUnion("type", [
-  z.looseObject({ ...base, type: z.literal("user_message"), channel: z.string(), user: z.looseObject({ id: z.string() }), text: z.string(), media: z.array(Media).max(16).optional() }),
+  z.looseObject({
+    ...base,
+    type: z.literal("user_message"),
+    channel: z.string(),
+    user: z.looseObject({ id: z.string() }),
+    text: z.string(),
+    media: z.array(Media).max(16).optional(),
+  }),
   z.looseObject({ ...base, ...StepMeta, type: z.literal("routed"), specialist: z.string(), confidence: z.number(), reason: z.string() }),
   z.looseObject({ ...base, type: z.literal("specialist_started"), specialist: z.string() }),
   z.looseObject({ ...base, ...StepMeta, type: z.literal("specialist_finished"), specialist: z.string(), text: z.string() }),
   // A specialist's mesh tool call and its result: `server` and `tool` (its own name), `call` the call id.
-  z.looseObject({ ...base, ...StepMeta, ...ToolMeta, type: z.literal("tool_call"), role: z.string(), tool: z.string(), arguments: z.unknown() }),
-  z.looseObject({ ...base, ...StepMeta, ...ToolMeta, type: z.literal("tool_result"), role: z.string(), tool: z.string(), outcome: z.string(), is_error: z.boolean().optional() }),
+  z.looseObject({
+    ...base,
+    ...StepMeta,
+    ...ToolMeta,
+    type: z.literal("tool_call"),
+    role: z.string(),
+    tool: z.string(),
+    arguments: z.unknown(),
+  }),
+  z.looseObject({
+    ...base,
+    ...StepMeta,
+    ...ToolMeta,
+    type: z.literal("tool_result"),
+    role: z.string(),
+    tool: z.string(),
+    outcome: z.string(),
+    is_error: z.boolean().optional(),
+  }),
   z.looseObject({ ...base, ...StepMeta, type: z.literal("voice_reply"), text: z.string() }),
   z.looseObject({ ...base, type: z.literal("fallback_used"), role: z.string(), reason: z.string(), backend: z.string().optional() }),
   z.looseObject({ ...base, type: z.literal("error"), step: z.string(), code: z.string(), message: z.string() }),

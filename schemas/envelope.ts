@@ -19,7 +19,10 @@ export const ChatMessage = z.looseObject({
   role: z.enum(["system", "user", "assistant", "tool"]),
   content: z.string(),
   /** Base64 images for vision models. */
-  images: z.array(z.string().max(16 * 1024 * 1024)).max(16).optional(),
+  images: z
+    .array(z.string().max(16 * 1024 * 1024))
+    .max(16)
+    .optional(),
   /**
    * Images the user sent with this turn, inline when small, else by LYRA_MEDIA reference (never
    * megabytes in a NATS message). The agent resolves them into `images` for a vision model.

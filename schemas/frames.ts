@@ -75,13 +75,7 @@ export const ToolCallChunk = z.object({ type: z.literal("tool_call"), data: Tool
 export const ToolResultChunk = z.object({ type: z.literal("tool_result"), data: ToolResult });
 export const FinalChunk = z.object({ type: z.literal("final"), data: FinalInfo });
 
-export const Chunk = z.discriminatedUnion("type", [
-  StatusChunk,
-  ResponseChunk,
-  ToolCallChunk,
-  ToolResultChunk,
-  FinalChunk,
-]);
+export const Chunk = z.discriminatedUnion("type", [StatusChunk, ResponseChunk, ToolCallChunk, ToolResultChunk, FinalChunk]);
 export type Chunk = z.infer<typeof Chunk>;
 export const KnownChunkTypes: ReadonlySet<string> = new Set(["status", "response", "tool_call", "tool_result", "final"]);
 

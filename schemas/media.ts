@@ -24,15 +24,32 @@ export const Media = z
     /** The sniffed type (see sniffMedia), e.g. image/png, audio/mpeg. */
     mime: z.string().regex(/^(image|audio)\/[a-z0-9.+-]{1,64}$/, "is not an image/* or audio/* type"),
     size: z.number().int().nonnegative().max(MAX_MEDIA_BYTES),
-    filename: z.string().min(1).max(256).regex(/^[^/\\\0]+$/, "must not contain '/', '\\' or NUL").optional(),
+    filename: z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^[^/\\\0]+$/, "must not contain '/', '\\' or NUL")
+      .optional(),
     /** Inline bytes, padded standard base64 (small items only). */
-    data: z.string().max(Math.ceil(INLINE_MEDIA_MAX_BYTES / 3) * 4).regex(BASE64, "is not padded standard base64").optional(),
+    data: z
+      .string()
+      .max(Math.ceil(INLINE_MEDIA_MAX_BYTES / 3) * 4)
+      .regex(BASE64, "is not padded standard base64")
+      .optional(),
     /** Name of the object in the `LYRA_MEDIA` bucket. */
-    object: z.string().regex(/^[a-z]+\/[0-9a-f]{64}$/, "is not a media object name").optional(),
+    object: z
+      .string()
+      .regex(/^[a-z]+\/[0-9a-f]{64}$/, "is not a media object name")
+      .optional(),
     /** SHA-256 of the bytes, hex; required with `object`. */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, "is not a hex SHA-256").optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "is not a hex SHA-256")
+      .optional(),
   })
-  .refine((m) => (m.data === undefined) !== (m.object === undefined), { message: "a media item has exactly one of 'data' (inline) or 'object' (reference)" })
+  .refine((m) => (m.data === undefined) !== (m.object === undefined), {
+    message: "a media item has exactly one of 'data' (inline) or 'object' (reference)",
+  })
   .refine((m) => m.object === undefined || m.sha256 !== undefined, { message: "a media reference needs its 'sha256'" });
 export type Media = z.infer<typeof Media>;
 
@@ -45,7 +62,11 @@ const MEDIA_TYPES: { mime: string; kind: MediaKind; test: (b: Uint8Array) => boo
   { mime: "audio/ogg", kind: "audio", test: (b) => at(b, 0, 0x4f, 0x67, 0x67, 0x53) },
   { mime: "audio/flac", kind: "audio", test: (b) => at(b, 0, 0x66, 0x4c, 0x61, 0x43) },
   // MP3: an ID3v2 tag, or an MPEG audio frame sync (11 set bits) with a layer; AAC (ADTS) has layer 00.
-  { mime: "audio/mpeg", kind: "audio", test: (b) => at(b, 0, 0x49, 0x44, 0x33) || (b[0] === 0xff && ((b[1] ?? 0) & 0xe0) === 0xe0 && ((b[1] ?? 0) & 0x06) !== 0) },
+  {
+    mime: "audio/mpeg",
+    kind: "audio",
+    test: (b) => at(b, 0, 0x49, 0x44, 0x33) || (b[0] === 0xff && ((b[1] ?? 0) & 0xe0) === 0xe0 && ((b[1] ?? 0) & 0x06) !== 0),
+  },
   { mime: "audio/aac", kind: "audio", test: (b) => b[0] === 0xff && ((b[1] ?? 0) & 0xf6) === 0xf0 },
 ];
 
@@ -59,6 +80,7 @@ function at(b: Uint8Array, i: number, ...xs: number[]): boolean {
  */
 export function sniffMedia(bytes: Uint8Array): { kind: MediaKind; mime: string } {
   const t = MEDIA_TYPES.find((m) => m.test(bytes));
-  if (!t) throw new InvalidBodyError("media is no supported format: send png, jpeg, gif or webp images, or wav, ogg, flac, mp3 or aac audio");
+  if (!t)
+    throw new InvalidBodyError("media is no supported format: send png, jpeg, gif or webp images, or wav, ogg, flac, mp3 or aac audio");
   return { kind: t.kind, mime: t.mime };
 }

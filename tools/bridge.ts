@@ -107,7 +107,11 @@ export function bridgeHandler(up: Upstream, o: BridgeOptions): BridgeHandler {
         case "tools/call":
           return await call(req, ctx);
         default:
-          return errorResponse(req.id, McpCode.MethodNotFound, `'${req.method}' is not bridged: lyra tools forwards ${BRIDGED_METHODS.join(", ")} to MCP servers it hosts`);
+          return errorResponse(
+            req.id,
+            McpCode.MethodNotFound,
+            `'${req.method}' is not bridged: lyra tools forwards ${BRIDGED_METHODS.join(", ")} to MCP servers it hosts`,
+          );
       }
     } catch (err) {
       return asError(req, err);
@@ -122,11 +126,24 @@ export function bridgeHandler(up: Upstream, o: BridgeOptions): BridgeHandler {
     const args = p.arguments && typeof p.arguments === "object" ? (p.arguments as Record<string, unknown>) : undefined;
     // Our own token toward the server, so progress is forwarded in order (see Upstream.onProgress).
     const token = `lyra-${++progressSeq}`;
-    const off = callerToken === undefined ? () => undefined : up.onProgress(token, (pr) => ctx.notify({ jsonrpc: "2.0", method: "notifications/progress", params: { ...pr, progressToken: callerToken } }));
+    const off =
+      callerToken === undefined
+        ? () => undefined
+        : up.onProgress(token, (pr) =>
+            ctx.notify({ jsonrpc: "2.0", method: "notifications/progress", params: { ...pr, progressToken: callerToken } }),
+          );
     const result = await up
       // A plain request, not callTool(): the bridge forwards results, and checking structuredContent
       // against the tool's outputSchema is the calling client's business (it has the schema too).
-      .run((c) => c.request({ method: "tools/call", params: { name, arguments: args, ...(callerToken === undefined ? {} : { _meta: { progressToken: token } }) } }, { signal: ctx.signal, timeout: BRIDGE_CALL_TIMEOUT_MS }))
+      .run((c) =>
+        c.request(
+          {
+            method: "tools/call",
+            params: { name, arguments: args, ...(callerToken === undefined ? {} : { _meta: { progressToken: token } }) },
+          },
+          { signal: ctx.signal, timeout: BRIDGE_CALL_TIMEOUT_MS },
+        ),
+      )
       .finally(off);
     return ok(req, result);
   };
@@ -151,12 +168,18 @@ function asError(req: JsonRpcRequest, err: unknown): JsonRpcResponse {
   if (err instanceof ToolsError && err.code === "upstream_down") return errorResponse(req.id, McpCode.StreamLost, err.message);
   if (err instanceof ProtocolError) return errorResponse(req.id, err.code, err.message, err.data);
   if (err instanceof SdkError) {
-    if (err.code === SdkErrorCode.RequestTimeout) return errorResponse(req.id, REQUEST_TIMEOUT, `the MCP server did not answer ${req.method}: ${err.message}`);
+    if (err.code === SdkErrorCode.RequestTimeout)
+      return errorResponse(req.id, REQUEST_TIMEOUT, `the MCP server did not answer ${req.method}: ${err.message}`);
     if (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.NotConnected || err.code === SdkErrorCode.SendFailed) {
-      return errorResponse(req.id, McpCode.StreamLost, `the connection to the MCP server broke during ${req.method} (${err.message}); re-issue the request`);
+      return errorResponse(
+        req.id,
+        McpCode.StreamLost,
+        `the connection to the MCP server broke during ${req.method} (${err.message}); re-issue the request`,
+      );
     }
   }
   // fetch failures of a Streamable HTTP server are network trouble: worth a retry.
-  if (err instanceof TypeError && /fetch/i.test(err.message)) return errorResponse(req.id, McpCode.StreamLost, `the MCP server is unreachable (${err.message}); re-issue the request`);
+  if (err instanceof TypeError && /fetch/i.test(err.message))
+    return errorResponse(req.id, McpCode.StreamLost, `the MCP server is unreachable (${err.message}); re-issue the request`);
   return errorResponse(req.id, McpCode.Internal, `the MCP server failed ${req.method}: ${(err as Error).message ?? String(err)}`);
 }

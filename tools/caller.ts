@@ -3,5 +3,19 @@
 // so an agent host that only calls tools stays lean.
 export * from "./wire.ts";
 export { ToolsError, McpWireError } from "./errors.ts";
-export { createMcpClient, DEFAULT_MCP_INACTIVITY_MS, REQUEST_TIMEOUT, type McpClient, type McpClientOptions, type McpRequestOptions } from "./client.ts";
-export { meshRequest, listTools, MAX_TOOL_LIST_PAGES, DEFAULT_LIST_PAGE_TIMEOUT_MS, type ListedTool, type ListToolsOptions } from "./request.ts";
+export {
+  createMcpClient,
+  DEFAULT_MCP_INACTIVITY_MS,
+  REQUEST_TIMEOUT,
+  type McpClient,
+  type McpClientOptions,
+  type McpRequestOptions,
+} from "./client.ts";
+export {
+  meshRequest,
+  listTools,
+  MAX_TOOL_LIST_PAGES,
+  DEFAULT_LIST_PAGE_TIMEOUT_MS,
+  type ListedTool,
+  type ListToolsOptions,
+} from "./request.ts";

@@ -26,7 +26,12 @@ async function bucket(mesh: Mesh, tenant: string, maxAgeMs: number, create: bool
 }
 
 /** Parks `body`; returns the claim id and digest. */
-export async function putClaim(mesh: Mesh, tenant: string, body: Uint8Array, maxAgeMs = DEFAULT_CLAIM_MAX_AGE_MS): Promise<{ id: string; sha256: string }> {
+export async function putClaim(
+  mesh: Mesh,
+  tenant: string,
+  body: Uint8Array,
+  maxAgeMs = DEFAULT_CLAIM_MAX_AGE_MS,
+): Promise<{ id: string; sha256: string }> {
   const os = await bucket(mesh, tenant, maxAgeMs, true);
   const id = randomUUID();
   await os.putBlob({ name: id }, body);
@@ -41,7 +46,12 @@ export async function takeClaim(mesh: Mesh, tenant: string, id: string, sha256: 
     os = await bucket(mesh, tenant, DEFAULT_CLAIM_MAX_AGE_MS, false);
     body = await os.getBlob(id);
   } catch (err) {
-    throw new McpWireError(McpCode.StreamLost, `claim ${id} could not be fetched: ${(err as Error).message}; re-issue the request`, undefined, { cause: err });
+    throw new McpWireError(
+      McpCode.StreamLost,
+      `claim ${id} could not be fetched: ${(err as Error).message}; re-issue the request`,
+      undefined,
+      { cause: err },
+    );
   }
   if (body === null) throw new McpWireError(McpCode.StreamLost, `claim ${id} is gone (expired or already taken); re-issue the request`);
   if (sha256 !== undefined && sha256Hex(body) !== sha256) {

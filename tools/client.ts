@@ -103,7 +103,13 @@ function request(
     }
     const body = new TextEncoder().encode(JSON.stringify(req));
     if (body.length + 1024 > mesh.maxPayload()) {
-      return resolve(errorResponse(req.id, McpCode.PayloadTooLarge, `the request is ${body.length} bytes, over the NATS max_payload of ${mesh.maxPayload()}`));
+      return resolve(
+        errorResponse(
+          req.id,
+          McpCode.PayloadTooLarge,
+          `the request is ${body.length} bytes, over the NATS max_payload of ${mesh.maxPayload()}`,
+        ),
+      );
     }
     let settled = false;
     // Frames are routed to onMsg (below) only after the publish at the end.
@@ -138,13 +144,29 @@ function request(
       clearTimeout(idle);
       idle = setTimeout(() => {
         cancel();
-        done(() => resolve(errorResponse(req.id, McpCode.StreamLost, `tool server '${server}' sent nothing for ${inactivityMs} ms (its stream is presumed lost); re-issue the request`)));
+        done(() =>
+          resolve(
+            errorResponse(
+              req.id,
+              McpCode.StreamLost,
+              `tool server '${server}' sent nothing for ${inactivityMs} ms (its stream is presumed lost); re-issue the request`,
+            ),
+          ),
+        );
       }, inactivityMs);
     };
     const onMsg = (m: Msg) => {
       if (settled) return;
       if (m.headers?.code === 503 && m.data.length === 0) {
-        return done(() => resolve(errorResponse(req.id, McpCode.NoServer, `no tool server '${server}' is serving on the mesh '${tenant}' (no responders); start it with 'lyra tools'`)));
+        return done(() =>
+          resolve(
+            errorResponse(
+              req.id,
+              McpCode.NoServer,
+              `no tool server '${server}' is serving on the mesh '${tenant}' (no responders); start it with 'lyra tools'`,
+            ),
+          ),
+        );
       }
       armIdle();
       const frame = m.headers?.get(McpHeader.Frame) ?? "";
@@ -173,7 +195,9 @@ function request(
     if (opts.timeoutMs !== undefined) {
       overall = setTimeout(() => {
         cancel();
-        done(() => resolve(errorResponse(req.id, REQUEST_TIMEOUT, `MCP ${req.method} on '${server}' timed out after ${opts.timeoutMs} ms`)));
+        done(() =>
+          resolve(errorResponse(req.id, REQUEST_TIMEOUT, `MCP ${req.method} on '${server}' timed out after ${opts.timeoutMs} ms`)),
+        );
       }, opts.timeoutMs);
     }
     armIdle();
@@ -189,14 +213,19 @@ function request(
     try {
       mesh.nc.publish(subject, body, { reply: inbox.subject, headers: h });
     } catch (err) {
-      done(() => resolve(errorResponse(req.id, McpCode.StreamLost, `MCP ${req.method} on '${server}' not sent: ${(err as Error).message}`)));
+      done(() =>
+        resolve(errorResponse(req.id, McpCode.StreamLost, `MCP ${req.method} on '${server}' not sent: ${(err as Error).message}`)),
+      );
     }
   });
 }
 
 /** The terminal body as a response; an unreadable one is a lost stream (re-issue). */
 function asResponse(req: JsonRpcRequest, text: string): JsonRpcResponse {
-  return parseResponse(req.id, text) ?? errorResponse(req.id, McpCode.StreamLost, "the tool server's response was not a JSON-RPC response; re-issue the request");
+  return (
+    parseResponse(req.id, text) ??
+    errorResponse(req.id, McpCode.StreamLost, "the tool server's response was not a JSON-RPC response; re-issue the request")
+  );
 }
 
 function headerRecord(m: Msg): Record<string, string> {

@@ -45,7 +45,9 @@ export async function discoverToolServers(mesh: Mesh, opts: DiscoverToolServersO
     if (opts.tenant !== undefined && md.mesh !== opts.tenant) continue;
     const es = statsById.get(info.id)?.endpoints?.[0];
     const d = (es?.data ?? {}) as { state?: string; error?: string; tools?: unknown; in_flight?: number; kind?: string };
-    const tools = Array.isArray(d.tools) ? d.tools.filter((t): t is string => typeof t === "string") : (md.tools ?? "").split(",").filter(Boolean);
+    const tools = Array.isArray(d.tools)
+      ? d.tools.filter((t): t is string => typeof t === "string")
+      : (md.tools ?? "").split(",").filter(Boolean);
     out.push({
       instanceId: info.id,
       server: md.server ?? info.name.replace(/^mcp-/, ""),

@@ -21,10 +21,20 @@ export function expandVars(value: string, env: Readonly<Record<string, string | 
   });
 }
 
-export function expandRecord(rec: Readonly<Record<string, string>>, env: Readonly<Record<string, string | undefined>>, server: string, field: string): Record<string, string> {
+export function expandRecord(
+  rec: Readonly<Record<string, string>>,
+  env: Readonly<Record<string, string | undefined>>,
+  server: string,
+  field: string,
+): Record<string, string> {
   return Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, expandVars(v, env, server, `${field}.${k}`)]));
 }
 
-export function expandList(list: readonly string[], env: Readonly<Record<string, string | undefined>>, server: string, field: string): string[] {
+export function expandList(
+  list: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  server: string,
+  field: string,
+): string[] {
   return list.map((v, i) => expandVars(v, env, server, `${field}[${i}]`));
 }

@@ -93,7 +93,9 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
   // Everything that can be wrong in the config is found before anything starts.
   const plans = names.map((server) => plan(mesh, server, o.servers[server]!, o));
   const hosted = plans.map((start) => start());
-  const metrics = createToolMetrics(() => hosted.map((h) => ({ server: h.server, up: stateOf(h) === ServerState.Up, restarts: h.upstream?.status().restarts ?? 0 })));
+  const metrics = createToolMetrics(() =>
+    hosted.map((h) => ({ server: h.server, up: stateOf(h) === ServerState.Up, restarts: h.upstream?.status().restarts ?? 0 })),
+  );
   // First starts run side by side and are bounded (start timeout): a bad server never holds the others up.
   await Promise.all(hosted.map((h) => h.ready()));
 
@@ -106,7 +108,13 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
         handler: instrumentCalls(h.handler, h.server, metrics, h.tools),
         description: `${h.description ? `${h.description}: ` : ""}MCP server '${h.server}' (${h.kind}) hosted by lyra tools on ${o.host}`,
         metadata: { kind: h.kind, tools: h.tools().join(","), ...(h.limits?.() ? { limits: h.limits()! } : {}) },
-        stats: () => ({ kind: h.kind, state: stateOf(h), error: errorOf(h), tools: h.tools(), restarts: h.upstream?.status().restarts ?? 0 }),
+        stats: () => ({
+          kind: h.kind,
+          state: stateOf(h),
+          error: errorOf(h),
+          tools: h.tools(),
+          restarts: h.upstream?.status().restarts ?? 0,
+        }),
         keepAliveMs: o.keepAliveMs,
         heartbeatS: o.heartbeatS,
       });
@@ -130,7 +138,17 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
     servers: () =>
       hosted.map((h) => {
         const s = h.upstream?.status();
-        return { server: h.server, kind: h.kind, state: stateOf(h), error: errorOf(h), tools: h.tools(), restarts: s?.restarts ?? 0, pid: s?.pid, inFlight: h.ts?.inFlight() ?? 0, listFetches: h.listFetches() };
+        return {
+          server: h.server,
+          kind: h.kind,
+          state: stateOf(h),
+          error: errorOf(h),
+          tools: h.tools(),
+          restarts: s?.restarts ?? 0,
+          pid: s?.pid,
+          inFlight: h.ts?.inFlight() ?? 0,
+          listFetches: h.listFetches(),
+        };
       }),
     drain: (graceMs = 10_000) => stop(graceMs),
     close: () => stop(0),
@@ -146,7 +164,10 @@ function plan(mesh: Mesh, server: string, cfg: ToolServerConfig, o: ToolHostOpti
     const builtins = o.builtins ?? BUILTIN_TOOL_SERVERS;
     const b = builtins[cfg.builtin];
     if (!b) {
-      throw new ToolsError("config", `tools.servers.${server}.builtin is '${cfg.builtin}', which is not a built-in tool server; use one of: ${Object.keys(builtins).join(", ")}`);
+      throw new ToolsError(
+        "config",
+        `tools.servers.${server}.builtin is '${cfg.builtin}', which is not a built-in tool server; use one of: ${Object.keys(builtins).join(", ")}`,
+      );
     }
     return () => {
       let started: StartedBuiltin | undefined;
@@ -162,13 +183,23 @@ function plan(mesh: Mesh, server: string, cfg: ToolServerConfig, o: ToolHostOpti
         listFetches: () => 0,
         ready: async () => {
           try {
-            started = await b.start({ server, options: cfg.options ?? {}, mesh, tenant: o.tenant, host: o.host, env: o.env ?? process.env, log });
+            started = await b.start({
+              server,
+              options: cfg.options ?? {},
+              mesh,
+              tenant: o.tenant,
+              host: o.host,
+              env: o.env ?? process.env,
+              log,
+            });
           } catch (err) {
             h.error = err instanceof Error ? err.message : String(err);
             log.error({ err }, `built-in tool server '${server}' failed to start`);
             return;
           }
-          tools = await listOnce(h.handler, o.tenant).catch((err: unknown) => (log.warn({ err }, "built-in tool server does not list its tools"), []));
+          tools = await listOnce(h.handler, o.tenant).catch(
+            (err: unknown) => (log.warn({ err }, "built-in tool server does not list its tools"), []),
+          );
         },
         stop: async () => started?.close?.(),
         limits: () => started?.limits,
@@ -180,13 +211,31 @@ function plan(mesh: Mesh, server: string, cfg: ToolServerConfig, o: ToolHostOpti
   const kind = "command" in cfg ? ToolServerKind.Stdio : ToolServerKind.Http;
   const connect = "command" in cfg ? stdioConnector(server, cfg, o.env) : httpConnector(server, cfg, o.env);
   return () => {
-    const upstream = superviseUpstream({ server, target: describeTarget(cfg), connect, log, host: o.host, backoff: o.backoff, startTimeoutMs: o.startTimeoutMs });
+    const upstream = superviseUpstream({
+      server,
+      target: describeTarget(cfg),
+      connect,
+      log,
+      host: o.host,
+      backoff: o.backoff,
+      startTimeoutMs: o.startTimeoutMs,
+    });
     const bridge = bridgeHandler(upstream, { listTtlMs: (o.listTtlS ?? 60) * 1000 });
     const ready = async () => {
       await upstream.firstAttempt;
-      if (upstream.status().state === ServerState.Up) await bridge.refreshTools().catch((err: unknown) => log.warn({ err }, "bridged MCP server does not list its tools"));
+      if (upstream.status().state === ServerState.Up)
+        await bridge.refreshTools().catch((err: unknown) => log.warn({ err }, "bridged MCP server does not list its tools"));
     };
-    return { server, kind, description: cfg.description, handler: bridge, upstream, tools: bridge.toolNames, listFetches: bridge.listFetches, ready };
+    return {
+      server,
+      kind,
+      description: cfg.description,
+      handler: bridge,
+      upstream,
+      tools: bridge.toolNames,
+      listFetches: bridge.listFetches,
+      ready,
+    };
   };
 }
 
@@ -195,7 +244,10 @@ function selectServers(servers: Readonly<Record<string, ToolServerConfig>>, only
   if (!only) return all;
   const unknown = only.filter((n) => !servers[n]);
   if (unknown.length) {
-    throw new ToolsError("config", `--only names ${unknown.map((n) => `'${n}'`).join(", ")}, not in the config's tools.servers (${all.join(", ") || "none"}); pass names from there`);
+    throw new ToolsError(
+      "config",
+      `--only names ${unknown.map((n) => `'${n}'`).join(", ")}, not in the config's tools.servers (${all.join(", ") || "none"}); pass names from there`,
+    );
   }
   return [...new Set(only)];
 }
@@ -217,6 +269,11 @@ async function stopAll(hosted: Hosted[], graceMs: number): Promise<void> {
 
 /** A built-in's tool names, asked the way a mesh client would. */
 async function listOnce(handler: McpHandler, tenant: string): Promise<string[]> {
-  const res = await handler(meshRequest("tools/list"), { signal: new AbortController().signal, notify: () => undefined, tenant, user: "_" });
+  const res = await handler(meshRequest("tools/list"), {
+    signal: new AbortController().signal,
+    notify: () => undefined,
+    tenant,
+    user: "_",
+  });
   return "result" in res ? ((res.result.tools as { name: string }[] | undefined) ?? []).map((t) => t.name) : [];
 }

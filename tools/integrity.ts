@@ -55,7 +55,7 @@ export function checkInbound(subject: McpSubject, headers: HeaderView | undefine
   }
   const r = raw as Record<string, unknown>;
   const id = typeof r.id === "string" || (typeof r.id === "number" && Number.isFinite(r.id)) ? r.id : null;
-  if (r.jsonrpc !== "2.0") return fail(id, McpCode.InvalidRequest, "jsonrpc must be \"2.0\"");
+  if (r.jsonrpc !== "2.0") return fail(id, McpCode.InvalidRequest, 'jsonrpc must be "2.0"');
   if (typeof r.method !== "string" || r.method === "") return fail(id, McpCode.InvalidRequest, "method must be a non-empty string");
   if (id === null) {
     return fail(null, McpCode.InvalidRequest, "wire requests must be JSON-RPC requests with an id (cancel with {reply}.ctl)");
@@ -83,7 +83,10 @@ export function checkInbound(subject: McpSubject, headers: HeaderView | undefine
   // Resource URIs are never token-safe, so only tool and prompt names reach the subject.
   const wantToken = field === "name" ? mcpNameToken(name) : MCP_UNSET;
   if (subject.name !== wantToken) {
-    return mismatch(id, `subject name token '${subject.name}' does not match '${wantToken}' required for ${method}${name ? ` '${name}'` : ""}`);
+    return mismatch(
+      id,
+      `subject name token '${subject.name}' does not match '${wantToken}' required for ${method}${name ? ` '${name}'` : ""}`,
+    );
   }
 
   const meta = params?._meta;
@@ -94,10 +97,15 @@ export function checkInbound(subject: McpSubject, headers: HeaderView | undefine
     return mismatch(id, `MCP-Protocol-Version header '${hVersion}' does not match body _meta '${bodyVersion}'`);
   }
   if (bodyVersion !== MCP_PROTOCOL_VERSION) {
-    return fail(id, UNSUPPORTED_PROTOCOL_VERSION, `protocol version '${bodyVersion}' is not carried on this wire (send _meta '${MetaKey.ProtocolVersion}': '${MCP_PROTOCOL_VERSION}')`, {
-      supported: [MCP_PROTOCOL_VERSION],
-      requested: bodyVersion,
-    });
+    return fail(
+      id,
+      UNSUPPORTED_PROTOCOL_VERSION,
+      `protocol version '${bodyVersion}' is not carried on this wire (send _meta '${MetaKey.ProtocolVersion}': '${MCP_PROTOCOL_VERSION}')`,
+      {
+        supported: [MCP_PROTOCOL_VERSION],
+        requested: bodyVersion,
+      },
+    );
   }
   return { ok: true, request: { jsonrpc: "2.0", id, method, params }, name };
 }

@@ -52,9 +52,25 @@ export function createToolMetrics(live: () => { server: string; up: boolean; res
   });
   return {
     registry,
-    calls: new Counter({ name: "lyra_tool_server_calls_total", help: "tools/call requests a tool server answered, by outcome", labelNames: ["server", "tool", "outcome"], ...r }),
-    duration: new Histogram({ name: "lyra_tool_server_call_duration_seconds", help: "Time a tools/call took on this host", labelNames: ["server", "tool"], buckets: LATENCY_BUCKETS, ...r }),
-    inFlight: new Gauge({ name: "lyra_tool_server_calls_in_flight", help: "tools/call requests running now", labelNames: ["server"], ...r }),
+    calls: new Counter({
+      name: "lyra_tool_server_calls_total",
+      help: "tools/call requests a tool server answered, by outcome",
+      labelNames: ["server", "tool", "outcome"],
+      ...r,
+    }),
+    duration: new Histogram({
+      name: "lyra_tool_server_call_duration_seconds",
+      help: "Time a tools/call took on this host",
+      labelNames: ["server", "tool"],
+      buckets: LATENCY_BUCKETS,
+      ...r,
+    }),
+    inFlight: new Gauge({
+      name: "lyra_tool_server_calls_in_flight",
+      help: "tools/call requests running now",
+      labelNames: ["server"],
+      ...r,
+    }),
   };
 }
 
@@ -72,7 +88,13 @@ export function instrumentCalls(handler: McpHandler, server: string, m: ToolMetr
     let outcome: CallOutcome = CallOutcome.Error;
     try {
       const res = await handler(req, ctx);
-      outcome = ctx.signal.aborted ? CallOutcome.Cancelled : "error" in res ? CallOutcome.Error : res.result.isError ? CallOutcome.ToolError : CallOutcome.Ok;
+      outcome = ctx.signal.aborted
+        ? CallOutcome.Cancelled
+        : "error" in res
+          ? CallOutcome.Error
+          : res.result.isError
+            ? CallOutcome.ToolError
+            : CallOutcome.Ok;
       return res;
     } finally {
       m.inFlight.dec({ server });

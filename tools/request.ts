@@ -47,7 +47,9 @@ export async function listTools(client: McpClient, server: string, o: ListToolsO
   const tools: ListedTool[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
-    const res = await client.request(server, meshRequest("tools/list", cursor ? { cursor } : {}, o.meta), { timeoutMs: o.timeoutMs ?? DEFAULT_LIST_PAGE_TIMEOUT_MS });
+    const res = await client.request(server, meshRequest("tools/list", cursor ? { cursor } : {}, o.meta), {
+      timeoutMs: o.timeoutMs ?? DEFAULT_LIST_PAGE_TIMEOUT_MS,
+    });
     if ("error" in res) throw new McpWireError(res.error.code, res.error.message, res.error.data);
     const r = res.result as { tools?: unknown; nextCursor?: unknown };
     for (const t of Array.isArray(r.tools) ? (r.tools as ListedTool[]) : []) if (typeof t?.name === "string") tools.push(t);

@@ -58,7 +58,10 @@ export function sdkHandler(factory: McpServerFactory): McpHandler & { close(): P
 }
 
 function asResponse(req: JsonRpcRequest, text: string, status: number): JsonRpcResponse {
-  return parseResponse(req.id, text) ?? errorResponse(req.id, McpCode.Internal, `the MCP server answered HTTP ${status} without a JSON-RPC response`);
+  return (
+    parseResponse(req.id, text) ??
+    errorResponse(req.id, McpCode.Internal, `the MCP server answered HTTP ${status} without a JSON-RPC response`)
+  );
 }
 
 /** The `data:` payloads of a server-sent-events body. */
@@ -128,7 +131,8 @@ export class NatsClientTransport implements Transport {
         (res) => this.deliver(res),
         (err: unknown) => {
           // A cancelled request has no response: the SDK already settled it.
-          if (!(err instanceof ToolsError && err.code === "cancelled")) this.deliver(errorResponse(req.id, McpCode.StreamLost, (err as Error).message));
+          if (!(err instanceof ToolsError && err.code === "cancelled"))
+            this.deliver(errorResponse(req.id, McpCode.StreamLost, (err as Error).message));
         },
       )
       .finally(() => this.inflight.delete(abort));
@@ -152,8 +156,10 @@ export class NatsClientTransport implements Transport {
 
 /** An SDK `Client` connected to a tool server over NATS, on the bus's protocol revision. */
 export async function connectSdkClient(client: McpClient, server: string, opts: McpRequestOptions = {}): Promise<Client> {
-  const sdk = new Client({ name: `lyra-${client.user}`, version: "0.1.0" }, { versionNegotiation: { mode: { pin: MCP_PROTOCOL_VERSION } } });
+  const sdk = new Client(
+    { name: `lyra-${client.user}`, version: "0.1.0" },
+    { versionNegotiation: { mode: { pin: MCP_PROTOCOL_VERSION } } },
+  );
   await sdk.connect(new NatsClientTransport(client, server, opts));
   return sdk;
 }
-

@@ -24,7 +24,6 @@ import {
   type JsonRpcResponse,
 } from "./wire.ts";
 
-
 export interface McpRequestContext {
   /** Aborted when the caller cancels (`{reply}.ctl`) or the server stops. */
   signal: AbortSignal;
@@ -116,14 +115,28 @@ export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServ
     // Headers and protocol overhead ride on top of the body: keep 1 KiB for them.
     if (body.length + 1024 <= mesh.maxPayload()) return send(l.reply, Frame.End, body);
     if (!acceptClaim) {
-      return sendError(l.reply, errorResponse(l.id, McpCode.PayloadTooLarge, `the result is ${body.length} bytes, over the NATS max_payload of ${mesh.maxPayload()}; send Mcp-Accept-Claim: 1 to receive it through the claim-check store`));
+      return sendError(
+        l.reply,
+        errorResponse(
+          l.id,
+          McpCode.PayloadTooLarge,
+          `the result is ${body.length} bytes, over the NATS max_payload of ${mesh.maxPayload()}; send Mcp-Accept-Claim: 1 to receive it through the claim-check store`,
+        ),
+      );
     }
     try {
       const claim = await putClaim(mesh, o.tenant, body, o.claimMaxAgeMs);
       send(l.reply, Frame.End, undefined, { [McpHeader.Claim]: claim.id, [McpHeader.ClaimDigest]: claim.sha256 });
     } catch (err) {
       log.warn({ err }, "claim-check store refused the result");
-      sendError(l.reply, errorResponse(l.id, McpCode.PayloadTooLarge, `the result is ${body.length} bytes and the claim-check store refused it: ${(err as Error).message}`));
+      sendError(
+        l.reply,
+        errorResponse(
+          l.id,
+          McpCode.PayloadTooLarge,
+          `the result is ${body.length} bytes and the claim-check store refused it: ${(err as Error).message}`,
+        ),
+      );
     }
   };
 
@@ -132,7 +145,11 @@ export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServ
     if (!reply) return; // a publish without a reply subject asks nothing
     const parsed = parseMcpSubject(msg.subject);
     if (!parsed) return sendError(reply, errorResponse(null, McpCode.InvalidRequest, `'${msg.subject}' is not an MCP request subject`));
-    if (!accepting) return sendError(reply, errorResponse(null, McpCode.StreamLost, `tool server '${o.server}' on ${o.host} is shutting down; re-issue the request`));
+    if (!accepting)
+      return sendError(
+        reply,
+        errorResponse(null, McpCode.StreamLost, `tool server '${o.server}' on ${o.host} is shutting down; re-issue the request`),
+      );
     const checked = checkInbound(parsed, msg.headers, msg.data);
     if (!checked.ok) return sendError(reply, errorResponse(checked.id, checked.code, checked.message, checked.data));
     const req = checked.request;
@@ -165,11 +182,20 @@ export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServ
     };
     void o
       .handler(req, ctx)
-      .catch((err: unknown) => errorResponse(req.id, McpCode.Internal, `tool server '${o.server}' failed: ${err instanceof Error ? err.message : String(err)}`))
+      .catch((err: unknown) =>
+        errorResponse(req.id, McpCode.Internal, `tool server '${o.server}' failed: ${err instanceof Error ? err.message : String(err)}`),
+      )
       .then((res) => {
         const error = "error" in res ? res.error.message : undefined;
         span.end(error);
-        const fields = { trace_id: span.traceId, method: req.method, tool: name, caller: parsed.user, ms: Date.now() - started, ...(error ? { error } : {}) };
+        const fields = {
+          trace_id: span.traceId,
+          method: req.method,
+          tool: name,
+          caller: parsed.user,
+          ms: Date.now() - started,
+          ...(error ? { error } : {}),
+        };
         if (req.method === "tools/call") log.info(fields, "tool call answered");
         else log.debug(fields, "mcp request answered");
         return res;
@@ -202,7 +228,15 @@ export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServ
   const heartbeatS = o.heartbeatS ?? 5;
   const beat = () => {
     if (mesh.nc.isClosed()) return;
-    const body = { server: o.server, host: o.host, instance_id: instanceId, ts: new Date().toISOString(), interval_s: heartbeatS, in_flight: live.size, ...o.stats?.() };
+    const body = {
+      server: o.server,
+      host: o.host,
+      instance_id: instanceId,
+      ts: new Date().toISOString(),
+      interval_s: heartbeatS,
+      in_flight: live.size,
+      ...o.stats?.(),
+    };
     try {
       mesh.nc.publish(subjects.mcpHeartbeat(o.tenant, o.server), JSON.stringify(body));
     } catch (err) {

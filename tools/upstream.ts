@@ -235,7 +235,10 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
       const l = live;
       if (!l || state !== ServerState.Up) return Promise.reject(downError());
       return new Promise((resolve, reject) => {
-        const onLost = (why: string) => reject(new ToolsError("upstream_down", `${why} while the call was in flight (${seeLog}); it is restarting: re-issue the request`));
+        const onLost = (why: string) =>
+          reject(
+            new ToolsError("upstream_down", `${why} while the call was in flight (${seeLog}); it is restarting: re-issue the request`),
+          );
         l.lost.add(onLost);
         fn(l.attempt.client)
           .then(resolve, reject)

@@ -96,8 +96,7 @@ export interface JsonRpcError {
   data?: unknown;
 }
 export type JsonRpcResponse =
-  | { jsonrpc: "2.0"; id: JsonRpcId | null; result: Record<string, unknown> }
-  | { jsonrpc: "2.0"; id: JsonRpcId | null; error: JsonRpcError };
+  { jsonrpc: "2.0"; id: JsonRpcId | null; result: Record<string, unknown> } | { jsonrpc: "2.0"; id: JsonRpcId | null; error: JsonRpcError };
 
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
   return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };

@@ -8,8 +8,7 @@ import type { BackendHealth, ModelBackend } from "./types.ts";
 export function lazyBackend(name: string, load: () => Promise<ModelBackend>): ModelBackend {
   let loading: Promise<ModelBackend> | undefined;
   let loaded: ModelBackend | undefined;
-  const get = () =>
-    (loading ??= load().then((b) => (loaded = b)));
+  const get = () => (loading ??= load().then((b) => (loaded = b)));
   return {
     name,
     async *chat(req, opts) {

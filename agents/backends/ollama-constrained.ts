@@ -170,7 +170,10 @@ export function constrainedParser(tools: readonly ToolSpec[], where: string) {
       try {
         doc = JSON.parse(buf);
       } catch (err) {
-        throw new ConstrainedOutputError(`the model's constrained tool-call output is not complete JSON (${JSON.stringify(buf.slice(0, 200))}); raise max_tokens for this role`, { backend: "ollama", where, cause: err });
+        throw new ConstrainedOutputError(
+          `the model's constrained tool-call output is not complete JSON (${JSON.stringify(buf.slice(0, 200))}); raise max_tokens for this role`,
+          { backend: "ollama", where, cause: err },
+        );
       }
       const d = doc as { tool?: unknown; arguments?: unknown; answer?: unknown };
       if (typeof d.answer === "string") return d.answer ? [{ type: "delta", text: d.answer }] : [];
@@ -178,7 +181,10 @@ export function constrainedParser(tools: readonly ToolSpec[], where: string) {
         const args = d.arguments && typeof d.arguments === "object" ? (d.arguments as Record<string, unknown>) : {};
         return [{ type: "tool_call", call: { id: `call_${n}`, name: d.tool, arguments: args } }];
       }
-      throw new ConstrainedOutputError(`the model's constrained output is neither an answer nor a call of an offered tool: ${JSON.stringify(buf.slice(0, 200))}`, { backend: "ollama", where });
+      throw new ConstrainedOutputError(
+        `the model's constrained output is neither an answer nor a call of an offered tool: ${JSON.stringify(buf.slice(0, 200))}`,
+        { backend: "ollama", where },
+      );
     },
   };
 }

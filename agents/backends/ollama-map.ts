@@ -103,18 +103,30 @@ export function mapOllamaError(err: unknown, c: ErrorContext): Error {
     const withStatus = { ...init, status };
     if (status === 404 || /not found/i.test(message)) return notFound(c, withStatus);
     if (status === 400 && /does not support tools/i.test(message)) {
-      return new ModelCapabilityError(`model '${c.model}' on ${c.host} has no tools in its chat template (${message}); set tool_mode: constrained (or auto) for this role`, withStatus);
+      return new ModelCapabilityError(
+        `model '${c.model}' on ${c.host} has no tools in its chat template (${message}); set tool_mode: constrained (or auto) for this role`,
+        withStatus,
+      );
     }
     if (status === 400 && /exceeds the context length/i.test(message)) {
-      return new ContextOverflowError(`the prompt for model '${c.model}' on ${c.host} is longer than its num_ctx (${message}); raise num_ctx for this role or send a shorter conversation`, withStatus);
+      return new ContextOverflowError(
+        `the prompt for model '${c.model}' on ${c.host} is longer than its num_ctx (${message}); raise num_ctx for this role or send a shorter conversation`,
+        withStatus,
+      );
     }
     if (status === 503 || status === 429) {
-      return new BackendBusyError(`Ollama on ${c.host} is busy (${status}: ${message}); retry later, or raise OLLAMA_NUM_PARALLEL / OLLAMA_MAX_QUEUE there`, withStatus);
+      return new BackendBusyError(
+        `Ollama on ${c.host} is busy (${status}: ${message}); retry later, or raise OLLAMA_NUM_PARALLEL / OLLAMA_MAX_QUEUE there`,
+        withStatus,
+      );
     }
     return new BackendError(`Ollama on ${c.host} failed ${c.what} (${status}: ${message})`, withStatus);
   }
   if (isConnectionError(err) || /did not receive done/i.test(message)) {
-    return new BackendUnavailableError(`Ollama is not reachable at ${c.host} (${message}); start it with 'ollama serve' or fix the host's ollama_url`, init);
+    return new BackendUnavailableError(
+      `Ollama is not reachable at ${c.host} (${message}); start it with 'ollama serve' or fix the host's ollama_url`,
+      init,
+    );
   }
   // Errors inside a stream arrive as `{"error": "..."}` records, without a status.
   if (/model .* not found/i.test(message)) return notFound(c, init);
@@ -122,5 +134,9 @@ export function mapOllamaError(err: unknown, c: ErrorContext): Error {
 }
 
 function notFound(c: ErrorContext, init: { backend: string; where: string; cause: unknown; status?: number }): ModelNotFoundError {
-  return new ModelNotFoundError(c.model, `model '${c.model}' is not pulled on ${c.host}; run 'ollama pull ${c.model}' there (or 'npm run setup' for the models of the tests)`, init);
+  return new ModelNotFoundError(
+    c.model,
+    `model '${c.model}' is not pulled on ${c.host}; run 'ollama pull ${c.model}' there (or 'npm run setup' for the models of the tests)`,
+    init,
+  );
 }

@@ -52,7 +52,9 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
     let p = toolsCapable.get(model);
     if (!p) {
       // A server too old to report capabilities gets native tools, as before.
-      p = clientFor(ctl).show({ model }).then((r) => !Array.isArray(r.capabilities) || r.capabilities.includes("tools"));
+      p = clientFor(ctl)
+        .show({ model })
+        .then((r) => !Array.isArray(r.capabilities) || r.capabilities.includes("tools"));
       toolsCapable.set(model, p);
       p.catch(() => toolsCapable.delete(model));
     }
@@ -82,7 +84,10 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
         formatEnd?.push(text);
         return text ? [{ type: "delta", text }] : [];
       };
-      const stream = await clientFor(ctl).chat({ ...toOllamaChat(constrained ? constrainedRequest(req) : req, cfg.keepAlive), stream: true });
+      const stream = await clientFor(ctl).chat({
+        ...toOllamaChat(constrained ? constrainedRequest(req) : req, cfg.keepAlive),
+        stream: true,
+      });
       for await (const part of stream) {
         // Ollama sends nothing while it loads the model; the first record means it is answering.
         ctl.disarm();
@@ -122,7 +127,10 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
       const [tags, ps] = await Promise.all([client.list(), client.ps()]);
       return { ok: true, models: tags.models.map((m) => m.name), loaded: ps.models.map((m) => m.name) };
     } catch (err) {
-      const e = ctl.stoppedBy() === "timeout" ? new BackendTimeoutError("the health probe", timeoutMs, { backend: "ollama", where: host }) : mapOllamaError(err, errorContext(ctl, "", "the health probe", timeoutMs, opts.signal));
+      const e =
+        ctl.stoppedBy() === "timeout"
+          ? new BackendTimeoutError("the health probe", timeoutMs, { backend: "ollama", where: host })
+          : mapOllamaError(err, errorContext(ctl, "", "the health probe", timeoutMs, opts.signal));
       return { ok: false, models: [], loaded: [], error: e.message };
     } finally {
       ctl.close();
@@ -136,9 +144,16 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
     const ctl = callControl(opts.signal, timeoutMs);
     try {
       // With the num_ctx the role's chats send: a load with another one is reloaded by the first chat.
-      await clientFor(ctl).generate({ model, prompt: "", stream: false, keep_alive: keepAlive, options: { num_ctx: opts.numCtx ?? DEFAULT_NUM_CTX } });
+      await clientFor(ctl).generate({
+        model,
+        prompt: "",
+        stream: false,
+        keep_alive: keepAlive,
+        options: { num_ctx: opts.numCtx ?? DEFAULT_NUM_CTX },
+      });
     } catch (err) {
-      if (ctl.stoppedBy() === "timeout") throw new BackendTimeoutError(`loading model '${model}'`, timeoutMs, { backend: "ollama", where: host, cause: err });
+      if (ctl.stoppedBy() === "timeout")
+        throw new BackendTimeoutError(`loading model '${model}'`, timeoutMs, { backend: "ollama", where: host, cause: err });
       throw mapOllamaError(err, errorContext(ctl, model, `loading model '${model}'`, timeoutMs, opts.signal));
     } finally {
       ctl.close();

@@ -1,12 +1,5 @@
 /** Translation between Lyra's model request and the OpenAI chat completions API, and its errors. */
-import {
-  APIConnectionError,
-  APIError,
-  AuthenticationError,
-  NotFoundError,
-  PermissionDeniedError,
-  RateLimitError,
-} from "openai";
+import { APIConnectionError, APIError, AuthenticationError, NotFoundError, PermissionDeniedError, RateLimitError } from "openai";
 import type {
   ChatCompletionContentPart,
   ChatCompletionCreateParamsStreaming,
@@ -33,9 +26,16 @@ export function toOpenAIParams(req: ModelRequest): ChatCompletionCreateParamsStr
     stream: true,
     stream_options: { include_usage: true },
     ...(req.tools?.length
-      ? { tools: req.tools.map((t) => ({ type: "function" as const, function: { name: t.name, description: t.description, parameters: t.parameters } })) }
+      ? {
+          tools: req.tools.map((t) => ({
+            type: "function" as const,
+            function: { name: t.name, description: t.description, parameters: t.parameters },
+          })),
+        }
       : {}),
-    ...(req.format ? { response_format: { type: "json_schema" as const, json_schema: { name: "answer", schema: req.format, strict: true } } } : {}),
+    ...(req.format
+      ? { response_format: { type: "json_schema" as const, json_schema: { name: "answer", schema: req.format, strict: true } } }
+      : {}),
     ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
     ...(o.top_p !== undefined ? { top_p: o.top_p } : {}),
     ...(o.max_tokens !== undefined ? { max_tokens: o.max_tokens } : {}),
@@ -55,7 +55,13 @@ function toOpenAIMessage(m: ChatMessage): ChatCompletionMessageParam {
         role: "assistant",
         content: m.content,
         ...(m.tool_calls?.length
-          ? { tool_calls: m.tool_calls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: JSON.stringify(c.arguments) } })) }
+          ? {
+              tool_calls: m.tool_calls.map((c) => ({
+                id: c.id,
+                type: "function" as const,
+                function: { name: c.name, arguments: JSON.stringify(c.arguments) },
+              })),
+            }
           : {}),
       };
     default: {
@@ -88,7 +94,9 @@ export function toolCallAssembler() {
     },
     /** The finished calls, in index order; clears the assembler. */
     take(): ToolCall[] {
-      const calls = [...parts.entries()].sort(([a], [b]) => a - b).map(([i, p]) => ({ id: p.id || `call_${i}`, name: p.name, arguments: parseArgs(p.args) }));
+      const calls = [...parts.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([i, p]) => ({ id: p.id || `call_${i}`, name: p.name, arguments: parseArgs(p.args) }));
       parts.clear();
       return calls;
     },
@@ -127,11 +135,19 @@ export function mapOpenAIError(err: unknown, c: OpenAIErrorContext): Error {
   // "Invalid model name" rather than 404: both are read here as what they mean.
   const type = err instanceof APIError ? (err.type ?? undefined) : undefined;
   if (err instanceof AuthenticationError || err instanceof PermissionDeniedError || type === "no_db_connection") {
-    return new BackendAuthError(`LiteLLM at ${where} refused the API key from ${c.keyEnv} (${msg}); put a valid key in the ${c.keyEnv} environment variable`, init);
+    return new BackendAuthError(
+      `LiteLLM at ${where} refused the API key from ${c.keyEnv} (${msg}); put a valid key in the ${c.keyEnv} environment variable`,
+      init,
+    );
   }
-  if (err instanceof RateLimitError) return new BackendBusyError(`LiteLLM at ${where} is rate limited for '${c.model}' (${msg}); retry later`, init);
+  if (err instanceof RateLimitError)
+    return new BackendBusyError(`LiteLLM at ${where} is rate limited for '${c.model}' (${msg}); retry later`, init);
   if (err instanceof NotFoundError || (status === 400 && /invalid model name/i.test(msg))) {
-    return new ModelNotFoundError(c.model, `model alias '${c.model}' is not known to LiteLLM at ${where} (${msg}); add it to model_list in the LiteLLM config or fix the role's fallback`, init);
+    return new ModelNotFoundError(
+      c.model,
+      `model alias '${c.model}' is not known to LiteLLM at ${where} (${msg}); add it to model_list in the LiteLLM config or fix the role's fallback`,
+      init,
+    );
   }
   if (err instanceof APIConnectionError || isConnectionError(err)) {
     return new BackendUnavailableError(`LiteLLM is not reachable at ${where} (${msg}); start the proxy or fix litellm.base_url`, init);

@@ -43,7 +43,14 @@ export function createOpenAIBackend(cfg: OpenAIBackendConfig): ModelBackend {
   async function* chat(req: ModelRequest, opts: ChatOptions = {}): AsyncGenerator<ModelChunk> {
     const timeoutMs = opts.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
     const ctl = callControl(opts.signal, timeoutMs);
-    const context = () => ({ baseURL: cfg.baseURL, model: req.model, keyEnv, timeoutMs, stoppedBy: ctl.stoppedBy(), callerReason: opts.signal?.reason as unknown });
+    const context = () => ({
+      baseURL: cfg.baseURL,
+      model: req.model,
+      keyEnv,
+      timeoutMs,
+      stoppedBy: ctl.stoppedBy(),
+      callerReason: opts.signal?.reason as unknown,
+    });
     const started = performance.now();
     const calls = toolCallAssembler();
     let firstTokenMs: number | undefined;
@@ -75,7 +82,10 @@ export function createOpenAIBackend(cfg: OpenAIBackendConfig): ModelBackend {
     // The openai client ends an aborted stream quietly; find out why it ended.
     if (ctl.stoppedBy()) throw mapOpenAIError(new Error("stream aborted"), context());
     if (finish === undefined) {
-      throw new BackendUnavailableError(`LiteLLM at ${cfg.baseURL} ended the stream for '${req.model}' before it finished; check the proxy's logs`, { backend: name, where: cfg.baseURL });
+      throw new BackendUnavailableError(
+        `LiteLLM at ${cfg.baseURL} ended the stream for '${req.model}' before it finished; check the proxy's logs`,
+        { backend: name, where: cfg.baseURL },
+      );
     }
     yield {
       type: "final",

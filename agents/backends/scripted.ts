@@ -25,7 +25,10 @@ export interface ScriptedBackend extends ModelBackend {
 export function createScriptedBackend(script: readonly ScriptRuleInput[]): ScriptedBackend {
   const rules = script.map((r, i) => {
     const parsed = ScriptRule.safeParse(r);
-    if (!parsed.success) throw new ScriptError(`script rule ${i} is invalid: ${parsed.error.issues.map((x) => `${x.path.join(".") || "rule"} ${x.message}`).join("; ")}`);
+    if (!parsed.success)
+      throw new ScriptError(
+        `script rule ${i} is invalid: ${parsed.error.issues.map((x) => `${x.path.join(".") || "rule"} ${x.message}`).join("; ")}`,
+      );
     return { ...parsed.data, re: parsed.data.match !== undefined ? new RegExp(parsed.data.match, "i") : undefined };
   });
   const requests: ModelRequest[] = [];
@@ -69,7 +72,9 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
     if (rule.tool_call && toolResults.length === 0) {
       const granted = (req.tools ?? []).map((t) => t.name);
       if (!granted.includes(rule.tool_call.name)) {
-        throw new ScriptError(`scripted backend: the rule calls tool '${rule.tool_call.name}', but the request grants only [${granted.join(", ")}]; grant the tool to the role or change the script`);
+        throw new ScriptError(
+          `scripted backend: the rule calls tool '${rule.tool_call.name}', but the request grants only [${granted.join(", ")}]; grant the tool to the role or change the script`,
+        );
       }
       await wait(rule.delay_ms ?? 0, true);
       yield { type: "tool_call", call: { id: "call_0", name: rule.tool_call.name, arguments: rule.tool_call.arguments } };
@@ -78,7 +83,10 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
     }
     let text: string;
     if (req.format !== undefined) {
-      if (!rule.json) throw new ScriptError(`scripted backend: the request asks for structured output, but the rule matching ${JSON.stringify(input.slice(0, 80))} has no 'json'; add json to that rule`);
+      if (!rule.json)
+        throw new ScriptError(
+          `scripted backend: the request asks for structured output, but the rule matching ${JSON.stringify(input.slice(0, 80))} has no 'json'; add json to that rule`,
+        );
       text = JSON.stringify(rule.json);
     } else if (rule.reply !== undefined) {
       text = rule.reply.replaceAll("{input}", input).replaceAll("{tool_result}", toolResult).replaceAll("{model}", req.model);

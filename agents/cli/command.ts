@@ -44,7 +44,12 @@ export function helpText(c: Command): string {
 export async function runCommand(c: Command, argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...c.options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...c.options, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     process.stderr.write(`lyra ${c.name}: ${(err as Error).message}\n\n${helpText(c)}\n`);
     return 2;
@@ -68,6 +73,7 @@ export async function runCommand(c: Command, argv: string[]): Promise<number> {
 export function intOption(name: string, v: string | boolean | string[] | undefined, def: number): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got '${typeof v === "string" ? v : JSON.stringify(v)}'`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`--${name} must be a whole number, got '${typeof v === "string" ? v : JSON.stringify(v)}'`);
   return n;
 }

@@ -22,7 +22,8 @@ export interface GeneratedLiteLLM {
 }
 
 export function litellmConfig(cfg: MeshConfig): GeneratedLiteLLM {
-  if (!cfg.litellm) throw new UsageError("the config has no litellm section: add litellm.base_url (and litellm.models) to generate a LiteLLM config");
+  if (!cfg.litellm)
+    throw new UsageError("the config has no litellm section: add litellm.base_url (and litellm.models) to generate a LiteLLM config");
   const models = cfg.litellm.models ?? {};
   const roles = new Map<string, string[]>();
   const without: string[] = [];
@@ -30,10 +31,15 @@ export function litellmConfig(cfg: MeshConfig): GeneratedLiteLLM {
     if (!rc.fallback) without.push(role);
     else roles.set(rc.fallback, [...(roles.get(rc.fallback) ?? []), role]);
   }
-  if (roles.size === 0) throw new UsageError("no role has a fallback alias: set roles.<role>.fallback (such as 'lyra-voice') for the roles LiteLLM should back");
+  if (roles.size === 0)
+    throw new UsageError(
+      "no role has a fallback alias: set roles.<role>.fallback (such as 'lyra-voice') for the roles LiteLLM should back",
+    );
   const missing = [...roles.keys()].filter((a) => !models[a] && !models.default);
   if (missing.length) {
-    throw new UsageError(`no upstream model for alias${missing.length > 1 ? "es" : ""} ${missing.map((a) => `'${a}'`).join(", ")}: set litellm.models.${missing[0]} (or litellm.models.default) to { model: 'provider/model', api_key_env: NAME }`);
+    throw new UsageError(
+      `no upstream model for alias${missing.length > 1 ? "es" : ""} ${missing.map((a) => `'${a}'`).join(", ")}: set litellm.models.${missing[0]} (or litellm.models.default) to { model: 'provider/model', api_key_env: NAME }`,
+    );
   }
   const model_list = [...roles.keys()].map((alias) => {
     const up = models[alias] ?? models.default!;
@@ -48,7 +54,11 @@ export function litellmConfig(cfg: MeshConfig): GeneratedLiteLLM {
   });
   return {
     // The proxy's master key is the key the mesh sends (litellm.api_key_env), read from the same variable.
-    config: { model_list, litellm_settings: { drop_params: true }, general_settings: { master_key: `os.environ/${cfg.litellm.api_key_env}` } },
+    config: {
+      model_list,
+      litellm_settings: { drop_params: true },
+      general_settings: { master_key: `os.environ/${cfg.litellm.api_key_env}` },
+    },
     roles,
     without,
   };

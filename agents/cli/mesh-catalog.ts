@@ -36,7 +36,11 @@ export function createMeshCatalog(tm: ToolMesh, o: CatalogOptions): MeshCatalog 
     const lists = await Promise.all(
       servers.map(async ({ server }) => {
         try {
-          return (await listServerTools(tm.client, server)).map((def) => ({ server, tool: def.name, def: { ...def, name: qualifiedToolName(server, def.name) } }));
+          return (await listServerTools(tm.client, server)).map((def) => ({
+            server,
+            tool: def.name,
+            def: { ...def, name: qualifiedToolName(server, def.name) },
+          }));
         } catch (err) {
           o.log.warn({ server, err: (err as Error).message }, "tool server left out of the listing");
           return [];

@@ -34,7 +34,13 @@ export async function startLocalNats(preferredPort = 4222): Promise<LocalNats> {
   proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
   const spawnError = new Promise<never>((_, reject) =>
-    proc.once("error", (err) => reject(new Error(`nats-server is not installed (${err.message}); run 'npm run setup' (or install a current release from NATS), or set NATS_URL to a running server`))),
+    proc.once("error", (err) =>
+      reject(
+        new Error(
+          `nats-server is not installed (${err.message}); run 'npm run setup' (or install a current release from NATS), or set NATS_URL to a running server`,
+        ),
+      ),
+    ),
   );
   const ready = (async () => {
     for (let i = 0; i < 200; i++) {

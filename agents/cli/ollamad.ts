@@ -63,7 +63,10 @@ export async function ensureOllama(url: string, models: readonly string[], tell:
   if (!have) {
     const u = new URL(url);
     if (!["127.0.0.1", "localhost", "[::1]"].includes(u.hostname)) {
-      throw new OllamaSetupError("not_reachable", `Ollama does not answer at ${url} (hosts.*.ollama_url or $OLLAMA_HOST); start it there, point OLLAMA_HOST at a running one, or use 'lyra up --scripted'`);
+      throw new OllamaSetupError(
+        "not_reachable",
+        `Ollama does not answer at ${url} (hosts.*.ollama_url or $OLLAMA_HOST); start it there, point OLLAMA_HOST at a running one, or use 'lyra up --scripted'`,
+      );
     }
     proc = await spawnOllama(`${u.hostname}:${u.port || "11434"}`);
     tell(`started ollama serve on ${url} (it stops with lyra up)`);
@@ -71,7 +74,10 @@ export async function ensureOllama(url: string, models: readonly string[], tell:
     while (!(have = await ollamaModels(url))) {
       if (proc.exitCode !== null || Date.now() > deadline) {
         await stop();
-        throw new OllamaSetupError("not_started", `ollama serve did not answer on ${url} within ${OLLAMA_START_TIMEOUT_MS / 1000} s (${proc.exitCode !== null ? `it exited ${proc.exitCode}` : "still starting"}): ${tail(proc)}`);
+        throw new OllamaSetupError(
+          "not_started",
+          `ollama serve did not answer on ${url} within ${OLLAMA_START_TIMEOUT_MS / 1000} s (${proc.exitCode !== null ? `it exited ${proc.exitCode}` : "still starting"}): ${tail(proc)}`,
+        );
       }
       await sleep(100);
     }
@@ -79,7 +85,10 @@ export async function ensureOllama(url: string, models: readonly string[], tell:
   const missing = missingModels(models, have);
   if (missing.length) {
     await stop();
-    throw new OllamaSetupError("models_missing", `Ollama at ${url} lacks the model${missing.length > 1 ? "s" : ""} ${missing.join(", ")}: run 'npm run setup' (or ${missing.map((m) => `'ollama pull ${m}'`).join(" and ")}), or use 'lyra up --scripted' (no model)`);
+    throw new OllamaSetupError(
+      "models_missing",
+      `Ollama at ${url} lacks the model${missing.length > 1 ? "s" : ""} ${missing.join(", ")}: run 'npm run setup' (or ${missing.map((m) => `'ollama pull ${m}'`).join(" and ")}), or use 'lyra up --scripted' (no model)`,
+    );
   }
   return { url, started: proc !== undefined, stop };
 }
@@ -96,7 +105,9 @@ async function spawnOllama(host: string): Promise<ChildProcess> {
   // A missing binary is an 'error' event right after spawn, not an exception.
   await new Promise<void>((resolve, reject) => {
     proc.once("spawn", resolve);
-    proc.once("error", (err) => reject(new OllamaSetupError("not_installed", `Ollama is not running and not installed (${err.message}); ${FIX}`, { cause: err })));
+    proc.once("error", (err) =>
+      reject(new OllamaSetupError("not_installed", `Ollama is not running and not installed (${err.message}); ${FIX}`, { cause: err })),
+    );
   });
   return proc;
 }

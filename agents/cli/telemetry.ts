@@ -10,7 +10,13 @@ const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
  * Loads OpenTelemetry and exports this process's spans when `telemetry.otlp` is set; otherwise
  * loads nothing. Returns what flushes and stops the export (a no-op when it is off).
  */
-export async function startTelemetry(cfg: MeshConfig, process: string, log: Logger, resource: Record<string, string> = {}, env = globalThis.process.env): Promise<() => Promise<void>> {
+export async function startTelemetry(
+  cfg: MeshConfig,
+  process: string,
+  log: Logger,
+  resource: Record<string, string> = {},
+  env = globalThis.process.env,
+): Promise<() => Promise<void>> {
   const o = cfg.telemetry?.otlp;
   if (!o) return async () => undefined;
   const headers = Object.fromEntries(
@@ -18,7 +24,10 @@ export async function startTelemetry(cfg: MeshConfig, process: string, log: Logg
       k,
       v.replace(VAR, (_, name: string) => {
         const value = env[name];
-        if (value === undefined) throw new UsageError(`telemetry.otlp.headers.${k} uses \${${name}} but the environment has no ${name}; export it or remove the header`);
+        if (value === undefined)
+          throw new UsageError(
+            `telemetry.otlp.headers.${k} uses \${${name}} but the environment has no ${name}; export it or remove the header`,
+          );
         return value;
       }),
     ]),

@@ -36,7 +36,8 @@ export interface ToolMesh extends AsyncDisposable {
 /** Loads the config and connects as an MCP caller; logs go to stderr (stdout may be a protocol). */
 export async function openToolMesh(values: Record<string, unknown>, name: string): Promise<ToolMesh> {
   const user = typeof values.user === "string" ? values.user : MCP_UNSET;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(user)) throw new UsageError(`--user '${user}' is not a subject token; use letters, digits, '_' or '-' (a role name, or '_')`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(user))
+    throw new UsageError(`--user '${user}' is not a subject token; use letters, digits, '_' or '-' (a role name, or '_')`);
   const loaded = await loadConfig(values);
   const cfg = typeof values.nats === "string" ? { ...loaded, nats: { ...loaded.nats, servers: values.nats.split(",") } } : loaded;
   const log = createLogger({ level: process.env.LYRA_LOG_LEVEL ?? "warn" });

@@ -20,7 +20,12 @@ export function createFrontdoorMetrics(): FrontdoorMetrics {
   const r = { registers: [registry] };
   return {
     registry,
-    requests: new Counter({ name: "lyra_frontdoor_requests_total", help: "Messages, commands and requests taken in, by outcome", labelNames: ["door", "outcome"], ...r }),
+    requests: new Counter({
+      name: "lyra_frontdoor_requests_total",
+      help: "Messages, commands and requests taken in, by outcome",
+      labelNames: ["door", "outcome"],
+      ...r,
+    }),
     replySeconds: new Histogram({
       name: "lyra_frontdoor_reply_seconds",
       help: "From the user's message or request to its complete reply",
@@ -28,7 +33,12 @@ export function createFrontdoorMetrics(): FrontdoorMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       ...r,
     }),
-    rateLimited: new Counter({ name: "lyra_frontdoor_rate_limited_total", help: "Messages and requests refused or answered 'slow down' by a rate or concurrency limit", labelNames: ["door"], ...r }),
+    rateLimited: new Counter({
+      name: "lyra_frontdoor_rate_limited_total",
+      help: "Messages and requests refused or answered 'slow down' by a rate or concurrency limit",
+      labelNames: ["door"],
+      ...r,
+    }),
     edits: new Counter({ name: "lyra_frontdoor_stream_edits_total", help: "Edits of streamed replies", labelNames: ["door"], ...r }),
   };
 }

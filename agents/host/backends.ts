@@ -28,7 +28,8 @@ export function createRoleBackends(o: BackendFactoryOptions, roles: string[]): M
   let ollama: ModelBackend | undefined; // one client per host, shared by its roles
   let litellm: ModelBackend | undefined;
   const lite = () => {
-    if (!o.config.litellm) throw new BackendConfigError("a role uses LiteLLM but the config has no 'litellm' section; add litellm.base_url");
+    if (!o.config.litellm)
+      throw new BackendConfigError("a role uses LiteLLM but the config has no 'litellm' section; add litellm.base_url");
     const cfg = { baseURL: o.config.litellm.base_url, apiKeyEnv: o.config.litellm.api_key_env };
     openAIKey(cfg); // a missing key fails at start, not at the first fallback
     // The clients are loaded on first use (agents/backends/lazy.ts): a fallback that never answers costs nothing.
@@ -37,11 +38,14 @@ export function createRoleBackends(o: BackendFactoryOptions, roles: string[]): M
   const primaryFor = (name: string, rc: RoleConfig): ModelBackend => {
     switch (rc.backend) {
       case "ollama":
-        return (ollama ??= lazyBackend("ollama", async () => (await import("../backends/ollama.ts")).createOllamaBackend({ host: o.ollamaUrl })));
+        return (ollama ??= lazyBackend("ollama", async () =>
+          (await import("../backends/ollama.ts")).createOllamaBackend({ host: o.ollamaUrl }),
+        ));
       case "openai":
         return lite();
       case "scripted":
-        if (!rc.script) throw new BackendConfigError(`role '${name}' uses the scripted backend but has no script; add roles.${name}.script`);
+        if (!rc.script)
+          throw new BackendConfigError(`role '${name}' uses the scripted backend but has no script; add roles.${name}.script`);
         return createScriptedBackend(rc.script);
     }
   };

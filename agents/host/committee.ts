@@ -12,15 +12,26 @@ import { roleHandler } from "./handler.ts";
 import { localCaller } from "./local.ts";
 
 export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
-  const byKind = (k: string) => Object.entries(cfg.roles).filter(([, r]) => r.kind === k).map(([n]) => n);
+  const byKind = (k: string) =>
+    Object.entries(cfg.roles)
+      .filter(([, r]) => r.kind === k)
+      .map(([n]) => n);
   const [router] = byKind("router");
   const [voice] = byKind("voice");
   const specialists = byKind("specialist");
   if (!router || !voice || specialists.length === 0) {
-    throw new BackendConfigError("the committee needs a role of kind 'router', one of kind 'voice' and at least one 'specialist'; set roles.<name>.kind in the config");
+    throw new BackendConfigError(
+      "the committee needs a role of kind 'router', one of kind 'voice' and at least one 'specialist'; set roles.<name>.kind in the config",
+    );
   }
   const vision = specialists.filter((s) => cfg.roles[s]!.vision);
-  return { router, voice, specialists, defaultSpecialist: cfg.router?.default_specialist ?? specialists[0]!, ...(vision.length ? { vision } : {}) };
+  return {
+    router,
+    voice,
+    specialists,
+    defaultSpecialist: cfg.router?.default_specialist ?? specialists[0]!,
+    ...(vision.length ? { vision } : {}),
+  };
 }
 
 /** Answers, through LiteLLM, for roles that have a fallback alias; undefined when none do. */
@@ -33,7 +44,17 @@ export function fallbackCaller(cfg: MeshConfig, log: Logger): RoleCaller | undef
   const handlers = new Map<string, RoleHandler>();
   for (const [role, rc] of Object.entries(cfg.roles)) {
     if (!rc.fallback) continue;
-    handlers.set(role, roleHandler({ role, host: "litellm", config: { ...rc, model: rc.fallback, backend: "openai" }, backend, specialists, defaultSpecialist: cfg.router?.default_specialist }));
+    handlers.set(
+      role,
+      roleHandler({
+        role,
+        host: "litellm",
+        config: { ...rc, model: rc.fallback, backend: "openai" },
+        backend,
+        specialists,
+        defaultSpecialist: cfg.router?.default_specialist,
+      }),
+    );
   }
   return handlers.size ? localCaller(handlers, "litellm", log) : undefined;
 }

@@ -8,11 +8,7 @@ import { requestMessages, RouterChoice, type Chunk, type FinalInfo, type RoleReq
 import type { RoleConfig } from "../../schemas/config.ts";
 import { roleCallError } from "../../mesh/errors.ts";
 import type { RoleContext, RoleHandler } from "../../mesh/rolecall/types.ts";
-import {
-  AgentError,
-  BackendBusyError,
-  BackendError,
-} from "../errors.ts";
+import { AgentError, BackendBusyError, BackendError } from "../errors.ts";
 import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
 import { resolveMedia, type MediaAccess } from "./media.ts";
 import { autoRecall, type AutoRecallOptions } from "./recall.ts";
@@ -73,8 +69,10 @@ function finalChunk(o: RoleHandlerOptions, f: FinalModelChunk): Chunk {
 
 /** Backend errors become wire errors the caller can act on: 429 retry, 503 go elsewhere. */
 function toWire(o: RoleHandlerOptions, err: unknown): unknown {
-  if (err instanceof BackendBusyError) return roleCallError(CallCode.Busy, o.role, err.message, { error: err.code, message: err.message, retry_after_s: 1 });
-  if (err instanceof BackendError) return roleCallError(CallCode.Unavailable, o.role, err.message, { error: err.code, message: err.message });
+  if (err instanceof BackendBusyError)
+    return roleCallError(CallCode.Busy, o.role, err.message, { error: err.code, message: err.message, retry_after_s: 1 });
+  if (err instanceof BackendError)
+    return roleCallError(CallCode.Unavailable, o.role, err.message, { error: err.code, message: err.message });
   if (err instanceof AgentError) return roleCallError(CallCode.Internal, o.role, err.message, { error: err.code, message: err.message });
   return err;
 }
@@ -85,7 +83,10 @@ function generalHandler(o: RoleHandlerOptions): RoleHandler {
   if (plane) return toolHandler(o, plane);
   return async function* (req: RoleRequest, ctx: RoleContext) {
     try {
-      for await (const c of o.backend.chat(await modelRequest(o, req, ctx), { signal: ctx.signal, firstTokenTimeoutMs: o.config.first_token_timeout_ms })) {
+      for await (const c of o.backend.chat(await modelRequest(o, req, ctx), {
+        signal: ctx.signal,
+        firstTokenTimeoutMs: o.config.first_token_timeout_ms,
+      })) {
         if (c.type === "delta") yield { type: "response", data: c.text };
         else if (c.type === "tool_call") yield { type: "tool_call", data: c.call };
         else yield finalChunk(o, c);
@@ -113,10 +114,19 @@ function toolHandler(o: RoleHandlerOptions, plane: ToolPlane): RoleHandler {
     };
     const mreq = await modelRequest(o, req, ctx);
     if (o.autoRecall) {
-      const recalled = await autoRecall({ ...o.autoRecall, ...loop, timeoutMs: loop.toolTimeoutMs, scope: loop.scope! }, mreq.messages, ctx.signal);
+      const recalled = await autoRecall(
+        { ...o.autoRecall, ...loop, timeoutMs: loop.toolTimeoutMs, scope: loop.scope! },
+        mreq.messages,
+        ctx.signal,
+      );
       for (const c of recalled.chunks) yield c;
       // Just before the user's message, after the role's system prompt and the history.
-      if (recalled.message) mreq.messages.splice(mreq.messages.findLastIndex((m) => m.role === "user"), 0, recalled.message);
+      if (recalled.message)
+        mreq.messages.splice(
+          mreq.messages.findLastIndex((m) => m.role === "user"),
+          0,
+          recalled.message,
+        );
     }
     try {
       for await (const out of toolLoop(loop, mreq, ctx.signal)) yield out.kind === "chunk" ? out.chunk : finalChunk(o, out.final);
@@ -137,8 +147,12 @@ function routerHandler(o: RoleHandlerOptions): RoleHandler {
   // a small model rambles: a bounded reason keeps the answer within a few dozen tokens, so it is
   // not cut off mid-JSON by max_tokens (SmolLM2 135M wrote reasons past 48 tokens, and confidence 107).
   const format = z.toJSONSchema(schema.extend({ reason: z.string().max(ROUTER_REASON_CHARS) })) as Record<string, unknown>;
-  const menu = (o.specialists ?? []).map((s) => `- ${s.name}: ${s.description ?? "(no description)"}${s.vision ? " (sees images)" : ""}`).join("\n");
-  const seeing = (o.specialists ?? []).some((s) => s.vision) ? "When the message carries an image, choose a specialist that sees images.\n" : "";
+  const menu = (o.specialists ?? [])
+    .map((s) => `- ${s.name}: ${s.description ?? "(no description)"}${s.vision ? " (sees images)" : ""}`)
+    .join("\n");
+  const seeing = (o.specialists ?? []).some((s) => s.vision)
+    ? "When the message carries an image, choose a specialist that sees images.\n"
+    : "";
   const instructions =
     `Choose the specialist best suited to answer the user's last message.\nSpecialists:\n${menu}\n${seeing}` +
     'Answer only with JSON: {"specialist": <name>, "confidence": <0..1>, "reason": <one short sentence>}.';
@@ -166,7 +180,10 @@ function parseChoice(text: string, schema: z.ZodType<RouterChoice>, fallback: st
   try {
     raw = JSON.parse(text);
   } catch {
-    return { value: { specialist: fallback, confidence: 0, reason: `router answer was not JSON; default specialist '${fallback}'` }, fallback: true };
+    return {
+      value: { specialist: fallback, confidence: 0, reason: `router answer was not JSON; default specialist '${fallback}'` },
+      fallback: true,
+    };
   }
   // Ollama's grammar enforces the schema's shape and enums but not number bounds: a small model
   // answers "confidence": 2. A confidence out of range is clamped, not a reason to ignore the choice.

@@ -61,7 +61,9 @@ export interface AgentHost extends AsyncDisposable {
 export function hostConfigOf(config: MeshConfig, host: string): MeshConfig["hosts"][string] {
   const hostCfg = config.hosts[host];
   if (!hostCfg) {
-    throw new BackendConfigError(`host '${host}' is not in the config's hosts (${Object.keys(config.hosts).join(", ")}); pass --host with one of them or add hosts.${host}`);
+    throw new BackendConfigError(
+      `host '${host}' is not in the config's hosts (${Object.keys(config.hosts).join(", ")}); pass --host with one of them or add hosts.${host}`,
+    );
   }
   return hostCfg;
 }
@@ -133,7 +135,8 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
               metrics.tokens.inc({ role, kind: "prompt" }, f.usage.prompt_tokens);
               metrics.tokens.inc({ role, kind: "completion" }, f.usage.completion_tokens);
               const genMs = f.timings.total_ms - (f.timings.first_token_ms ?? 0);
-              if (f.usage.completion_tokens > 0 && genMs > 0) metrics.tokensPerSecond.observe({ role, backend: f.backend }, (f.usage.completion_tokens * 1000) / genMs);
+              if (f.usage.completion_tokens > 0 && genMs > 0)
+                metrics.tokensPerSecond.observe({ role, backend: f.backend }, (f.usage.completion_tokens * 1000) / genMs);
             },
           }),
         }),
@@ -154,7 +157,13 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
         const missing = h.ok && rb.primary.name === "ollama" && !h.models.some((m) => sameModel(m, st.model));
         st.loaded = rb.primary.name !== "ollama" || h.loaded.some((m) => sameModel(m, st.model));
         st.degraded = !h.ok || missing || rb.breakerOpen();
-        st.reason = !h.ok ? h.error : missing ? `model '${st.model}' is not pulled; run 'ollama pull ${st.model}'` : rb.breakerOpen() ? "circuit breaker open" : undefined;
+        st.reason = !h.ok
+          ? h.error
+          : missing
+            ? `model '${st.model}' is not pulled; run 'ollama pull ${st.model}'`
+            : rb.breakerOpen()
+              ? "circuit breaker open"
+              : undefined;
         metrics.degraded.set({ role: st.role }, st.degraded ? 1 : 0);
       }),
     );
@@ -162,17 +171,19 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
   await checkHealth();
   // Pre-load models so the first request does not pay the load; a failure leaves the role degraded.
   const warming = Promise.all(
-    [...states.values()].filter(() => hostCfg.preload).map(async (st) => {
-      const rb = backends.get(st.role)!;
-      try {
-        // With the role's keep_alive: otherwise Ollama unloads the pre-loaded model after its default 5 min.
-        const rc = o.config.roles[st.role]!;
-        await rb.primary.warm(st.model, { keepAlive: rc.keep_alive, numCtx: rc.num_ctx });
-        log.info({ role: st.role, model: st.model }, "model warm");
-      } catch (err) {
-        log.warn({ role: st.role, model: st.model, err }, "could not pre-load the model; the role is degraded until it can");
-      }
-    }),
+    [...states.values()]
+      .filter(() => hostCfg.preload)
+      .map(async (st) => {
+        const rb = backends.get(st.role)!;
+        try {
+          // With the role's keep_alive: otherwise Ollama unloads the pre-loaded model after its default 5 min.
+          const rc = o.config.roles[st.role]!;
+          await rb.primary.warm(st.model, { keepAlive: rc.keep_alive, numCtx: rc.num_ctx });
+          log.info({ role: st.role, model: st.model }, "model warm");
+        } catch (err) {
+          log.warn({ role: st.role, model: st.model, err }, "could not pre-load the model; the role is degraded until it can");
+        }
+      }),
   ).then(checkHealth);
   const timer = setInterval(() => {
     checkHealth().catch((err: unknown) => log.warn({ err }, "health check failed"));

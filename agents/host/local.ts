@@ -39,7 +39,19 @@ export function localCaller(handlers: Map<string, RoleHandler>, host: string, lo
             else if (c.type === "final") final = c.data;
             yield c;
           }
-          resolve({ text, final: final ?? { model: "unknown", backend: "unknown", host, usage: { prompt_tokens: 0, completion_tokens: 0 }, timings: { total_ms: 0 } }, toolCalls, host, attempts: 1 });
+          resolve({
+            text,
+            final: final ?? {
+              model: "unknown",
+              backend: "unknown",
+              host,
+              usage: { prompt_tokens: 0, completion_tokens: 0 },
+              timings: { total_ms: 0 },
+            },
+            toolCalls,
+            host,
+            attempts: 1,
+          });
         } catch (err) {
           reject(err);
           throw err;

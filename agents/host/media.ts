@@ -16,7 +16,12 @@ export interface MediaAccess {
 }
 
 /** The messages with their `media` resolved (vision) or described (otherwise); `media` is removed. */
-export async function resolveMedia(messages: ChatMessage[], vision: boolean, access: MediaAccess | undefined, log: Logger): Promise<ChatMessage[]> {
+export async function resolveMedia(
+  messages: ChatMessage[],
+  vision: boolean,
+  access: MediaAccess | undefined,
+  log: Logger,
+): Promise<ChatMessage[]> {
   if (!messages.some((m) => m.media?.length)) return messages;
   return Promise.all(
     messages.map(async (m) => {

@@ -26,12 +26,40 @@ export function createAgentMetrics(live: () => { role: string; inFlight: number;
   const r = { registers: [registry] };
   return {
     registry,
-    requests: new Counter({ name: "lyra_role_requests_total", help: "Role requests by outcome code (200 = answered)", labelNames: ["role", "code"], ...r }),
-    duration: new Histogram({ name: "lyra_role_request_duration_seconds", help: "Time from admission to the last chunk", labelNames: ["role"], buckets: LATENCY_BUCKETS, ...r }),
-    firstToken: new Histogram({ name: "lyra_role_time_to_first_token_seconds", help: "Time from admission to the first content chunk", labelNames: ["role"], buckets: LATENCY_BUCKETS, ...r }),
-    tokensPerSecond: new Histogram({ name: "lyra_role_tokens_per_second", help: "Generation speed of each answer", labelNames: ["role", "backend"], buckets: [1, 5, 10, 20, 40, 80, 160, 320, 1000], ...r }),
+    requests: new Counter({
+      name: "lyra_role_requests_total",
+      help: "Role requests by outcome code (200 = answered)",
+      labelNames: ["role", "code"],
+      ...r,
+    }),
+    duration: new Histogram({
+      name: "lyra_role_request_duration_seconds",
+      help: "Time from admission to the last chunk",
+      labelNames: ["role"],
+      buckets: LATENCY_BUCKETS,
+      ...r,
+    }),
+    firstToken: new Histogram({
+      name: "lyra_role_time_to_first_token_seconds",
+      help: "Time from admission to the first content chunk",
+      labelNames: ["role"],
+      buckets: LATENCY_BUCKETS,
+      ...r,
+    }),
+    tokensPerSecond: new Histogram({
+      name: "lyra_role_tokens_per_second",
+      help: "Generation speed of each answer",
+      labelNames: ["role", "backend"],
+      buckets: [1, 5, 10, 20, 40, 80, 160, 320, 1000],
+      ...r,
+    }),
     tokens: new Counter({ name: "lyra_role_tokens_total", help: "Tokens processed", labelNames: ["role", "kind"], ...r }),
-    fallbacks: new Counter({ name: "lyra_role_fallbacks_total", help: "Answers given by the fallback backend, by reason", labelNames: ["role", "reason"], ...r }),
+    fallbacks: new Counter({
+      name: "lyra_role_fallbacks_total",
+      help: "Answers given by the fallback backend, by reason",
+      labelNames: ["role", "reason"],
+      ...r,
+    }),
     inFlight: new Gauge({
       name: "lyra_role_in_flight",
       help: "Requests running now",
@@ -51,8 +79,19 @@ export function createAgentMetrics(live: () => { role: string; inFlight: number;
       ...r,
     }),
     degraded: new Gauge({ name: "lyra_role_degraded", help: "1 when the role's primary backend is unhealthy", labelNames: ["role"], ...r }),
-    toolCalls: new Counter({ name: "lyra_tool_calls_total", help: "Mesh tool calls made by a role's tool loop, by outcome (ok, error, timeout, refused, unknown, unavailable, cancelled)", labelNames: ["role", "server", "tool", "outcome"], ...r }),
-    toolDuration: new Histogram({ name: "lyra_tool_call_duration_seconds", help: "Time from a tool call to its result, as the role saw it", labelNames: ["role", "server", "tool"], buckets: LATENCY_BUCKETS, ...r }),
+    toolCalls: new Counter({
+      name: "lyra_tool_calls_total",
+      help: "Mesh tool calls made by a role's tool loop, by outcome (ok, error, timeout, refused, unknown, unavailable, cancelled)",
+      labelNames: ["role", "server", "tool", "outcome"],
+      ...r,
+    }),
+    toolDuration: new Histogram({
+      name: "lyra_tool_call_duration_seconds",
+      help: "Time from a tool call to its result, as the role saw it",
+      labelNames: ["role", "server", "tool"],
+      buckets: LATENCY_BUCKETS,
+      ...r,
+    }),
   };
 }
 

@@ -43,8 +43,25 @@ export async function autoRecall(
   const where = { server: o.server, tool: "recall", host: o.host };
   const chunks: Chunk[] = [
     { type: "tool_call", data: { ...call, ...where } },
-    { type: "tool_result", data: { id: call.id, name: call.name, content: r.text, is_error: r.isError, status: r.status, latency_ms: Math.round(performance.now() - t0), ...where } },
+    {
+      type: "tool_result",
+      data: {
+        id: call.id,
+        name: call.name,
+        content: r.text,
+        is_error: r.isError,
+        status: r.status,
+        latency_ms: Math.round(performance.now() - t0),
+        ...where,
+      },
+    },
   ];
   if (r.isError || !/#\d+/.test(r.text)) return { chunks };
-  return { chunks, message: { role: "system", content: `Memories of this user that may help (recalled automatically from earlier conversations):\n${r.text}` } };
+  return {
+    chunks,
+    message: {
+      role: "system",
+      content: `Memories of this user that may help (recalled automatically from earlier conversations):\n${r.text}`,
+    },
+  };
 }

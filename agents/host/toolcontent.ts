@@ -30,7 +30,15 @@ export interface ToolOutcome {
   media?: Media[];
 }
 
-type Block = { type?: unknown; text?: unknown; mimeType?: unknown; data?: unknown; uri?: unknown; name?: unknown; resource?: Record<string, unknown> };
+type Block = {
+  type?: unknown;
+  text?: unknown;
+  mimeType?: unknown;
+  data?: unknown;
+  uri?: unknown;
+  name?: unknown;
+  resource?: Record<string, unknown>;
+};
 
 /** A field a server may have filled with anything, as short text. */
 const str = (v: unknown, dflt = ""): string => (typeof v === "string" ? v : v === undefined || v === null ? dflt : JSON.stringify(v));
@@ -61,7 +69,8 @@ export function truncate(text: string, max = MAX_TOOL_RESULT_CHARS): string {
 
 /** A `tools/call` response as the model reads it. */
 export function callOutcome(res: JsonRpcResponse, what: string): ToolOutcome {
-  if ("error" in res) return { status: ToolStatus.Error, isError: true, text: `tool ${what} failed: ${res.error.message} (code ${res.error.code})` };
+  if ("error" in res)
+    return { status: ToolStatus.Error, isError: true, text: `tool ${what} failed: ${res.error.message} (code ${res.error.code})` };
   const r = res.result as { content?: unknown; structuredContent?: unknown; isError?: unknown };
   const blocks = Array.isArray(r.content) ? (r.content as Block[]) : [];
   let text = blocks.map(blockText).filter(Boolean).join("\n");
@@ -80,10 +89,12 @@ export function callOutcome(res: JsonRpcResponse, what: string): ToolOutcome {
 function mediaOf(structured: unknown): Media[] {
   const list = (structured as { media?: unknown } | undefined)?.media;
   if (!Array.isArray(list)) return [];
-  return list.flatMap((m) => {
-    const r = Media.safeParse(m);
-    return r.success ? [r.data] : [];
-  }).slice(0, 16);
+  return list
+    .flatMap((m) => {
+      const r = Media.safeParse(m);
+      return r.success ? [r.data] : [];
+    })
+    .slice(0, 16);
 }
 
 /** An error result the loop makes itself (refused, unknown, unavailable, timeout). */

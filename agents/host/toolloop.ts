@@ -69,7 +69,11 @@ export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: 
         usage.completion_tokens += c.usage.completion_tokens;
       }
     }
-    if (calls.length && !withTools) o.log.warn({ step, calls: calls.map((c) => c.name) }, "model called tools after its tool budget (or with none offered); calls ignored");
+    if (calls.length && !withTools)
+      o.log.warn(
+        { step, calls: calls.map((c) => c.name) },
+        "model called tools after its tool budget (or with none offered); calls ignored",
+      );
     if (!calls.length || !withTools) break;
 
     messages.push({ role: "assistant", content: text, tool_calls: calls });
@@ -83,7 +87,17 @@ export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: 
       const call = calls[i]!;
       const offered = offer.names.get(call.name);
       o.onResult?.({ server: offered?.server ?? OTHER_LABEL, tool: offered?.tool ?? OTHER_LABEL, status: r.status, latencyMs: ms });
-      const data = { id: call.id, name: call.name, content: r.text, is_error: r.isError, status: r.status, latency_ms: ms, host: o.host, ...(r.server ? { server: r.server, tool: r.tool } : {}), ...(r.media ? { media: r.media } : {}) };
+      const data = {
+        id: call.id,
+        name: call.name,
+        content: r.text,
+        is_error: r.isError,
+        status: r.status,
+        latency_ms: ms,
+        host: o.host,
+        ...(r.server ? { server: r.server, tool: r.tool } : {}),
+        ...(r.media ? { media: r.media } : {}),
+      };
       yield { kind: "chunk", chunk: { type: "tool_result", data } };
     }
     calls.forEach((call, i) => messages.push({ role: "tool", content: results[i]!.text, tool_call_id: call.id, tool_name: call.name }));

@@ -81,7 +81,12 @@ export interface ToolPlane {
   /** The role's granted tools that the servers list now; a server that does not answer is left out. */
   offer(role: string, grants: readonly string[]): Promise<ToolOffer>;
   /** Runs one model call. Never throws: refusals, timeouts and failures are outcomes. */
-  call(role: string, grants: readonly string[], call: ToolCall, opts: ToolCallOptions): Promise<ToolOutcome & { server?: string; tool?: string }>;
+  call(
+    role: string,
+    grants: readonly string[],
+    call: ToolCall,
+    opts: ToolCallOptions,
+  ): Promise<ToolOutcome & { server?: string; tool?: string }>;
   close(): void;
 }
 
@@ -101,7 +106,10 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
   // No caller's signal: the listing is shared by every answer waiting for it (and cached).
   async function fetchListing(role: string, server: string): Promise<Listing> {
     try {
-      const tools = await listTools(clientFor(role), server, { timeoutMs: o.listTimeoutMs ?? DEFAULT_TOOL_LIST_TIMEOUT_MS, meta: CLIENT_META });
+      const tools = await listTools(clientFor(role), server, {
+        timeoutMs: o.listTimeoutMs ?? DEFAULT_TOOL_LIST_TIMEOUT_MS,
+        meta: CLIENT_META,
+      });
       return { at: Date.now(), tools };
     } catch (err) {
       if (err instanceof McpWireError) return { at: Date.now(), error: `${err.message} (code ${err.rpcCode})` };
@@ -136,7 +144,10 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
       servers.forEach((server, i) => {
         const l = lists[i]!;
         if (l.error !== undefined) {
-          o.log.warn({ role, server, error: l.error }, "tool server did not list its tools; its tools are left out of this offer (is 'lyra tools' running?)");
+          o.log.warn(
+            { role, server, error: l.error },
+            "tool server did not list its tools; its tools are left out of this offer (is 'lyra tools' running?)",
+          );
           return;
         }
         for (const t of l.tools ?? []) {
@@ -151,12 +162,26 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
 
     async call(role, grants, call, opts) {
       const split = opts.names?.get(call.name) ?? splitToolName(call.name);
-      if (!split) return errorOutcome(ToolStatus.Unknown, `there is no tool '${call.name}': mesh tools are named server__tool; call one of the tools you were given`);
+      if (!split)
+        return errorOutcome(
+          ToolStatus.Unknown,
+          `there is no tool '${call.name}': mesh tools are named server__tool; call one of the tools you were given`,
+        );
       const { server, tool } = split;
       if (!grantAllows(grants, server, tool)) {
-        return { server, tool, ...errorOutcome(ToolStatus.Refused, `tool '${call.name}' is not granted to role '${role}'; it was not called. Use only the tools you were given.`) };
+        return {
+          server,
+          tool,
+          ...errorOutcome(
+            ToolStatus.Refused,
+            `tool '${call.name}' is not granted to role '${role}'; it was not called. Use only the tools you were given.`,
+          ),
+        };
       }
-      const span = tracer().start(`tool ${server}.${tool}`, opts.scope?.traceparent, { kind: "client", attributes: { "lyra.role": role, "lyra.tool.server": server, "lyra.tool": tool } });
+      const span = tracer().start(`tool ${server}.${tool}`, opts.scope?.traceparent, {
+        kind: "client",
+        attributes: { "lyra.role": role, "lyra.tool.server": server, "lyra.tool": tool },
+      });
       const out = await callTool(clientFor(role), server, tool, call, opts, span.traceparent);
       span.end(out.isError ? out.status : undefined);
       return out;
@@ -169,18 +194,44 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
   };
 }
 
-async function callTool(client: McpClient, server: string, tool: string, call: ToolCall, opts: ToolCallOptions, traceparent: string): Promise<ToolOutcome & { server: string; tool: string }> {
+async function callTool(
+  client: McpClient,
+  server: string,
+  tool: string,
+  call: ToolCall,
+  opts: ToolCallOptions,
+  traceparent: string,
+): Promise<ToolOutcome & { server: string; tool: string }> {
   let res: JsonRpcResponse;
   try {
     const req = meshRequest("tools/call", { name: tool, arguments: call.arguments }, metaOf(opts.scope));
-    res = await client.request(server, req, { signal: opts.signal, timeoutMs: opts.timeoutMs, headers: { [Header.TraceParent]: traceparent } });
+    res = await client.request(server, req, {
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+      headers: { [Header.TraceParent]: traceparent },
+    });
   } catch (err) {
     const cancelled = err instanceof ToolsError && err.code === "cancelled";
-    return { server, tool, ...errorOutcome(cancelled ? ToolStatus.Cancelled : ToolStatus.Unavailable, `tool '${call.name}' was not completed: ${(err as Error).message}`) };
+    return {
+      server,
+      tool,
+      ...errorOutcome(
+        cancelled ? ToolStatus.Cancelled : ToolStatus.Unavailable,
+        `tool '${call.name}' was not completed: ${(err as Error).message}`,
+      ),
+    };
   }
   if ("error" in res) {
     const code = res.error.code;
-    if (code === REQUEST_TIMEOUT) return { server, tool, ...errorOutcome(ToolStatus.Timeout, `tool '${call.name}' timed out after ${opts.timeoutMs} ms and was cancelled; answer without it or try something else`) };
+    if (code === REQUEST_TIMEOUT)
+      return {
+        server,
+        tool,
+        ...errorOutcome(
+          ToolStatus.Timeout,
+          `tool '${call.name}' timed out after ${opts.timeoutMs} ms and was cancelled; answer without it or try something else`,
+        ),
+      };
     if (code === McpCode.NoServer || code === McpCode.StreamLost) {
       return { server, tool, ...errorOutcome(ToolStatus.Unavailable, `tool '${call.name}' is unavailable: ${res.error.message}`) };
     }

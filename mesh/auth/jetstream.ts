@@ -22,7 +22,11 @@ export const streamAdmin = (stream: string): string[] => ["INFO", "CREATE", "UPD
 export function durableConsumer(stream: string, name: string, filter?: string): string[] {
   const create = filter
     ? [`${API}.CONSUMER.CREATE.${stream}.${name}.${filter}`]
-    : [`${API}.CONSUMER.CREATE.${stream}.${name}`, `${API}.CONSUMER.CREATE.${stream}.${name}.>`, `${API}.CONSUMER.DURABLE.CREATE.${stream}.${name}`];
+    : [
+        `${API}.CONSUMER.CREATE.${stream}.${name}`,
+        `${API}.CONSUMER.CREATE.${stream}.${name}.>`,
+        `${API}.CONSUMER.DURABLE.CREATE.${stream}.${name}`,
+      ];
   return [...create, `${API}.CONSUMER.INFO.${stream}.${name}`, `${API}.CONSUMER.MSG.NEXT.${stream}.${name}`, `$JS.ACK.${stream}.${name}.>`];
 }
 
@@ -33,7 +37,12 @@ export function durableConsumer(stream: string, name: string, filter?: string): 
  */
 export function protectDurable(grants: readonly string[], stream: string, name: string): string[] {
   if (!grants.some((g) => g.startsWith(`${API}.CONSUMER.`) && g.includes(`.${stream}.*`))) return [];
-  return [`${API}.CONSUMER.*.${stream}.${name}`, `${API}.CONSUMER.*.${stream}.${name}.>`, `${API}.CONSUMER.*.*.${stream}.${name}`, `$JS.ACK.${stream}.${name}.>`];
+  return [
+    `${API}.CONSUMER.*.${stream}.${name}`,
+    `${API}.CONSUMER.*.${stream}.${name}.>`,
+    `${API}.CONSUMER.*.*.${stream}.${name}`,
+    `$JS.ACK.${stream}.${name}.>`,
+  ];
 }
 
 /**
@@ -42,7 +51,11 @@ export function protectDurable(grants: readonly string[], stream: string, name: 
  * missed heartbeat, and deleted when done.
  */
 export function orderedReads(stream: string, filter: string): string[] {
-  return [`${API}.STREAM.INFO.${stream}`, `${API}.CONSUMER.CREATE.${stream}.*.${filter}`, ...["INFO", "MSG.NEXT", "DELETE"].map((op) => `${API}.CONSUMER.${op}.${stream}.*`)];
+  return [
+    `${API}.STREAM.INFO.${stream}`,
+    `${API}.CONSUMER.CREATE.${stream}.*.${filter}`,
+    ...["INFO", "MSG.NEXT", "DELETE"].map((op) => `${API}.CONSUMER.${op}.${stream}.*`),
+  ];
 }
 
 /**
@@ -63,7 +76,14 @@ const objStream = (bucket: string) => `OBJ_${bucket}`;
  */
 export function objectRead(bucket: string): string[] {
   const s = objStream(bucket);
-  return [`${API}.STREAM.INFO.${s}`, `${API}.STREAM.MSG.GET.${s}`, `${API}.CONSUMER.CREATE.${s}.*.$O.${bucket}.C.*`, `${API}.CONSUMER.INFO.${s}.*`, `${API}.CONSUMER.DELETE.${s}.*`, `$JS.FC.${s}.>`];
+  return [
+    `${API}.STREAM.INFO.${s}`,
+    `${API}.STREAM.MSG.GET.${s}`,
+    `${API}.CONSUMER.CREATE.${s}.*.$O.${bucket}.C.*`,
+    `${API}.CONSUMER.INFO.${s}.*`,
+    `${API}.CONSUMER.DELETE.${s}.*`,
+    `$JS.FC.${s}.>`,
+  ];
 }
 
 /**

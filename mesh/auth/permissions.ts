@@ -8,7 +8,19 @@ import type { MeshConfig } from "../../schemas/config.ts";
 import { MEDIA_BUCKET } from "../media.ts";
 import { StreamName } from "../streams.ts";
 import { subjects, token } from "../subjects.ts";
-import { directGetAny, directGetLast, durableConsumer, JS_INFO, kvBucket, objectDelete, objectRead, objectWrite, orderedReads, protectDurable, streamAdmin } from "./jetstream.ts";
+import {
+  directGetAny,
+  directGetLast,
+  durableConsumer,
+  JS_INFO,
+  kvBucket,
+  objectDelete,
+  objectRead,
+  objectWrite,
+  orderedReads,
+  protectDurable,
+  streamAdmin,
+} from "./jetstream.ts";
 
 /** What a user's process is; the process name is also the user name's first part. */
 export const ProcessKind = { Agent: "agent", Core: "core", Tools: "tools", FrontDoor: "frontdoor", Cli: "cli" } as const;
@@ -68,15 +80,32 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
     { owner: "discord", stream: StreamName.Outbox, name: discordDurable },
   ];
   // Who calls tools over MCP: the hosts of roles with grants, and the operator's console.
-  const toolHosts = Object.entries(cfg.hosts).filter(([, h]) => h.roles.some((r) => cfg.roles[r]!.tools.length > 0)).map(([host]) => `agent-${host}`);
+  const toolHosts = Object.entries(cfg.hosts)
+    .filter(([, h]) => h.roles.some((r) => cfg.roles[r]!.tools.length > 0))
+    .map(([host]) => `agent-${host}`);
   const mcpCallers = [...toolHosts, "cli"];
   const users: MeshUser[] = [];
-  const user = (name: string, kind: ProcessKind, publish: string[], subscribe: string[], o: { responses?: boolean; subscribeDeny?: string[] } = {}) => {
+  const user = (
+    name: string,
+    kind: ProcessKind,
+    publish: string[],
+    subscribe: string[],
+    o: { responses?: boolean; subscribeDeny?: string[] } = {},
+  ) => {
     const inbox = inboxPrefixOf(name);
     // An MCP caller sends a tool request's cancel on `<its reply subject>.ctl`.
     const ctl = mcpCallers.includes(name) ? [subjects.mcpControl(`${inbox}.*.*`)] : [];
     const publishDeny = durables.filter((d) => d.owner !== name).flatMap((d) => protectDurable(publish, d.stream, d.name));
-    users.push({ name, kind, inboxPrefix: inbox, publish: uniq([JS_INFO, ...publish, ...ctl]), publishDeny, subscribe: uniq([...subscribe, `${inbox}.>`]), subscribeDeny: o.subscribeDeny ?? [], responses: o.responses ?? false });
+    users.push({
+      name,
+      kind,
+      inboxPrefix: inbox,
+      publish: uniq([JS_INFO, ...publish, ...ctl]),
+      publishDeny,
+      subscribe: uniq([...subscribe, `${inbox}.>`]),
+      subscribeDeny: o.subscribeDeny ?? [],
+      responses: o.responses ?? false,
+    });
   };
 
   for (const [host, h] of Object.entries(cfg.hosts)) {
@@ -101,7 +130,12 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
   for (const r of roles) corePub.push(subjects.role(r), `${subjects.role(r)}.*`);
   for (const s of Object.values(StreamName)) corePub.push(...streamAdmin(s));
   // Its durable on the inbox; a conversation's history from the log; the oldest pending message of a conversation.
-  corePub.push(...durableConsumer(StreamName.Inbox, CORE_DURABLE), ...orderedReads(StreamName.Log, subjects.logAll), ...directGetAny(StreamName.Log), ...directGetAny(StreamName.Inbox));
+  corePub.push(
+    ...durableConsumer(StreamName.Inbox, CORE_DURABLE),
+    ...orderedReads(StreamName.Log, subjects.logAll),
+    ...directGetAny(StreamName.Log),
+    ...directGetAny(StreamName.Inbox),
+  );
   // A re-run turn looks up its stored reply (last by subject) before publishing it again.
   corePub.push(...directGetAny(StreamName.Outbox));
   user("core", ProcessKind.Core, corePub, [subjects.roleStateAll]);
@@ -126,14 +160,21 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
     const doorPub = [`lyra.inbox.${channel}.*`];
     if (name === "discord") {
       // Its durable consumer of its channel's stored replies, its state, and the media of user messages and replies.
-      doorPub.push(...durableConsumer(StreamName.Outbox, discordDurable, subjects.outboxChannel(channel)), ...DISCORD_STATE_BUCKETS.flatMap(kvBucket), ...media);
+      doorPub.push(
+        ...durableConsumer(StreamName.Outbox, discordDurable, subjects.outboxChannel(channel)),
+        ...DISCORD_STATE_BUCKETS.flatMap(kvBucket),
+        ...media,
+      );
     } else {
       // `lyra serve` also offers each role as a model (direct role calls), checks that a conductor
       // consumes the inbox, and reads a re-sent message's stored reply: the conversation's last by
       // direct get, an older one through an ordered consumer; both only inside its channel.
       for (const r of roles) doorPub.push(subjects.role(r), `${subjects.role(r)}.*`);
       doorPub.push(subjects.cancelAll, `$JS.API.CONSUMER.INFO.${StreamName.Inbox}.${CORE_DURABLE}`);
-      doorPub.push(directGetLast(StreamName.Outbox, subjects.outboxChannel(channel)), ...orderedReads(StreamName.Outbox, subjects.outboxChannel(channel)));
+      doorPub.push(
+        directGetLast(StreamName.Outbox, subjects.outboxChannel(channel)),
+        ...orderedReads(StreamName.Outbox, subjects.outboxChannel(channel)),
+      );
     }
     const doorSub = [subjects.outboxChannel(channel), `lyra.outbox.${channel}.*.>`];
     // Its role client picks a replica by the capacity feed, like the conductor's.
@@ -145,9 +186,19 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
   // and its stored log and replies, but cannot serve a role, write the log or outbox, take a
   // front door's consumer, or manage streams.
   const cliPub = [`lyra.inbox.${CLI_CHANNEL}.*`, `mcp.v1.req.${tenant}.*.*.>`, "$SRV.*", "$SRV.*.>"];
-  cliPub.push(...orderedReads(StreamName.Log, subjects.logAll), ...orderedReads(StreamName.Outbox, subjects.outboxAll), ...objectRead(claims), ...objectDelete(claims), ...media);
+  cliPub.push(
+    ...orderedReads(StreamName.Log, subjects.logAll),
+    ...orderedReads(StreamName.Outbox, subjects.outboxAll),
+    ...objectRead(claims),
+    ...objectDelete(claims),
+    ...media,
+  );
   // Reading lyra.> must not let it join the queue groups that share out role and tool requests.
-  const queues = [`lyra.> ${subjects.agentsQueue}`, `agents.> ${subjects.agentsQueue}`, ...Object.keys(cfg.tools.servers).map((s) => `mcp.v1.> ${subjects.mcpQueue(s)}`)];
+  const queues = [
+    `lyra.> ${subjects.agentsQueue}`,
+    `agents.> ${subjects.agentsQueue}`,
+    ...Object.keys(cfg.tools.servers).map((s) => `mcp.v1.> ${subjects.mcpQueue(s)}`),
+  ];
   user("cli", ProcessKind.Cli, cliPub, ["lyra.>", "agents.>", "mcp.v1.>"], { subscribeDeny: queues });
   return users;
 }

@@ -123,7 +123,12 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     // The front door's traceparent continues here: the turn is a span of the user's trace.
     const span = tracer().start("turn", m.headers?.get(Header.TraceParent), {
       kind: "consumer",
-      attributes: { "lyra.conversation": inbox.conversation, "lyra.turn": inbox.id, "lyra.channel": inbox.channel, "lyra.deliveries": m.info.deliveryCount },
+      attributes: {
+        "lyra.conversation": inbox.conversation,
+        "lyra.turn": inbox.id,
+        "lyra.channel": inbox.channel,
+        "lyra.deliveries": m.info.deliveryCount,
+      },
     });
     const turnLog = log.child({ conversation: inbox.conversation, turn: inbox.id, trace_id: span.traceId });
     turnLog.info({ deliveries: m.info.deliveryCount }, "turn started");

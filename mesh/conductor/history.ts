@@ -24,10 +24,16 @@ export async function readConversation(mesh: Mesh, conversation: string, js: Jet
  * stream sequence of the last message on its subject (0 when there is none; an undecodable last
  * message still counts) and how many messages were read.
  */
-export async function readLog(js: JetStreamClient, conversation: string, fromSeq?: number): Promise<{ events: LogEvent[]; lastSeq: number; read: number }> {
+export async function readLog(
+  js: JetStreamClient,
+  conversation: string,
+  fromSeq?: number,
+): Promise<{ events: LogEvent[]; lastSeq: number; read: number }> {
   const consumer = await js.consumers.get(StreamName.Log, {
     filter_subjects: subjects.log(conversation),
-    ...(fromSeq && fromSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : { deliver_policy: DeliverPolicy.All }),
+    ...(fromSeq && fromSeq > 1
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq }
+      : { deliver_policy: DeliverPolicy.All }),
   });
   const events: LogEvent[] = [];
   let lastSeq = 0;

@@ -34,7 +34,8 @@ export function admit(m: JsMsg, maxDeliver: number): Admission {
     return { ok: false, cause: DeadLetterCause.Undecodable, reason: (err as Error).message };
   }
   const at = parseInboxSubject(m.subject);
-  if (!at) return { ok: false, cause: DeadLetterCause.Undecodable, reason: `subject '${m.subject}' is not lyra.inbox.<channel>.<conversation>` };
+  if (!at)
+    return { ok: false, cause: DeadLetterCause.Undecodable, reason: `subject '${m.subject}' is not lyra.inbox.<channel>.<conversation>` };
   if (inbox.channel !== at.channel || inbox.conversation !== at.conversation) {
     return {
       ok: false,
@@ -71,12 +72,24 @@ export type DeadLetter = (m: JsMsg, refused: Refusal) => Promise<void>;
  * waiting; only a message refused after its turn began (too many deliveries) is logged in its
  * conversation, since the others are no part of it.
  */
-export function deadLetterer(mesh: Mesh, js: JetStreamClient, log: Logger, dead: (cause: DeadLetterCause, conversation?: string) => void): DeadLetter {
+export function deadLetterer(
+  mesh: Mesh,
+  js: JetStreamClient,
+  log: Logger,
+  dead: (cause: DeadLetterCause, conversation?: string) => void,
+): DeadLetter {
   return async (m, refused) => {
     const channel = parseInboxSubject(m.subject)?.channel ?? "unknown";
     const { reason, cause, inbox } = refused;
     log.warn({ subject: m.subject, seq: m.seq, reason }, "dead-lettering inbox message");
-    const body = { ts: Date.now(), stream_seq: m.seq, subject: m.subject, deliveries: m.info.deliveryCount, reason, body_b64: Buffer.from(m.data).toString("base64") };
+    const body = {
+      ts: Date.now(),
+      stream_seq: m.seq,
+      subject: m.subject,
+      deliveries: m.info.deliveryCount,
+      reason,
+      body_b64: Buffer.from(m.data).toString("base64"),
+    };
     try {
       const { data, headers } = encodeBody(mesh, body);
       await js.publish(subjects.dead(channel), data, { msgID: `dead:${m.seq}`, headers });
@@ -90,13 +103,36 @@ export function deadLetterer(mesh: Mesh, js: JetStreamClient, log: Logger, dead:
     if (!inbox) return;
     // Best effort from here: the log or the outbox may be what keeps failing.
     if (refused.reply) {
-      const out: OutboxMessage = { conversation: inbox.conversation, channel: inbox.channel, in_reply_to: inbox.id, text: `Sorry: ${refused.reply}.`, final: true, error: refused.reply, ts: Date.now() };
+      const out: OutboxMessage = {
+        conversation: inbox.conversation,
+        channel: inbox.channel,
+        in_reply_to: inbox.id,
+        text: `Sorry: ${refused.reply}.`,
+        final: true,
+        error: refused.reply,
+        ts: Date.now(),
+      };
       const e = encodeBody(mesh, out, { [Header.Conversation]: inbox.conversation });
-      await js.publish(subjects.outbox(inbox.channel, inbox.conversation), e.data, { msgID: `${inbox.channel}:${inbox.id}:reply`, headers: e.headers }).catch((err: unknown) => log.warn({ err }, "could not answer the refused message"));
+      await js
+        .publish(subjects.outbox(inbox.channel, inbox.conversation), e.data, {
+          msgID: `${inbox.channel}:${inbox.id}:reply`,
+          headers: e.headers,
+        })
+        .catch((err: unknown) => log.warn({ err }, "could not answer the refused message"));
       return;
     }
-    const ev = { type: "error", step: "inbox", code: "dead_letter", message: reason, ts: Date.now(), conversation: inbox.conversation, turn: inbox.id };
+    const ev = {
+      type: "error",
+      step: "inbox",
+      code: "dead_letter",
+      message: reason,
+      ts: Date.now(),
+      conversation: inbox.conversation,
+      turn: inbox.id,
+    };
     const e = encodeBody(mesh, ev);
-    await js.publish(subjects.log(inbox.conversation), e.data, { msgID: `${inbox.channel}:${inbox.id}:dead`, headers: e.headers }).catch((err: unknown) => log.warn({ err }, "could not log the dead letter"));
+    await js
+      .publish(subjects.log(inbox.conversation), e.data, { msgID: `${inbox.channel}:${inbox.id}:dead`, headers: e.headers })
+      .catch((err: unknown) => log.warn({ err }, "could not log the dead letter"));
   };
 }

@@ -23,13 +23,43 @@ export function createCoreMetrics(live?: () => CoreLive | undefined): CoreMetric
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "lyra_core_" });
   const r = { registers: [registry] };
-  const turns = new Counter({ name: "lyra_turns_total", help: "Turns handled, by outcome (ok; retry: failed, the message is redelivered)", labelNames: ["outcome"], ...r });
+  const turns = new Counter({
+    name: "lyra_turns_total",
+    help: "Turns handled, by outcome (ok; retry: failed, the message is redelivered)",
+    labelNames: ["outcome"],
+    ...r,
+  });
   const turnSeconds = new Histogram({ name: "lyra_turn_duration_seconds", help: "Inbox to stored reply", buckets: TURN_BUCKETS, ...r });
-  const stageSeconds = new Histogram({ name: "lyra_turn_stage_duration_seconds", help: "One committee step (router, specialist, voice) as the conductor saw it, by outcome", labelNames: ["stage", "role", "outcome"], buckets: TURN_BUCKETS, ...r });
-  const lag = new Histogram({ name: "lyra_inbox_lag_seconds", help: "Time from a message being stored in the inbox to its first delivery to a conductor", buckets: LAG_BUCKETS, ...r });
-  const redeliveries = new Counter({ name: "lyra_inbox_redeliveries_total", help: "Inbox messages delivered again (a failed or abandoned turn, a conductor that died)", ...r });
-  const dead = new Counter({ name: "lyra_dead_letters_total", help: "Inbox messages given up on and stored in the dead-letter stream, by cause (undecodable, max_deliver, subject_mismatch, foreign_conversation)", labelNames: ["cause"], ...r });
-  const fallbacks = new Counter({ name: "lyra_committee_fallbacks_total", help: "Committee steps answered by the role's fallback because no agent serves the role", labelNames: ["role"], ...r });
+  const stageSeconds = new Histogram({
+    name: "lyra_turn_stage_duration_seconds",
+    help: "One committee step (router, specialist, voice) as the conductor saw it, by outcome",
+    labelNames: ["stage", "role", "outcome"],
+    buckets: TURN_BUCKETS,
+    ...r,
+  });
+  const lag = new Histogram({
+    name: "lyra_inbox_lag_seconds",
+    help: "Time from a message being stored in the inbox to its first delivery to a conductor",
+    buckets: LAG_BUCKETS,
+    ...r,
+  });
+  const redeliveries = new Counter({
+    name: "lyra_inbox_redeliveries_total",
+    help: "Inbox messages delivered again (a failed or abandoned turn, a conductor that died)",
+    ...r,
+  });
+  const dead = new Counter({
+    name: "lyra_dead_letters_total",
+    help: "Inbox messages given up on and stored in the dead-letter stream, by cause (undecodable, max_deliver, subject_mismatch, foreign_conversation)",
+    labelNames: ["cause"],
+    ...r,
+  });
+  const fallbacks = new Counter({
+    name: "lyra_committee_fallbacks_total",
+    help: "Committee steps answered by the role's fallback because no agent serves the role",
+    labelNames: ["role"],
+    ...r,
+  });
   new Gauge({
     name: "lyra_turns_in_flight",
     help: "Turns running in this conductor now",

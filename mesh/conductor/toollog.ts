@@ -18,13 +18,19 @@ export function toolLogger(role: string, append: (ev: StepEvent, step: string) =
       const d = c.data;
       const n = ordinal.size + 1;
       ordinal.set(d.id, n);
-      await append({ type: "tool_call", role, tool: d.tool ?? d.name, arguments: d.arguments, call: d.id, ...where(d) }, `${step}-tool-${n}`);
+      await append(
+        { type: "tool_call", role, tool: d.tool ?? d.name, arguments: d.arguments, call: d.id, ...where(d) },
+        `${step}-tool-${n}`,
+      );
       return;
     }
     const d = c.data;
     let n = ordinal.get(d.id);
     if (n === undefined) ordinal.set(d.id, (n = ordinal.size + 1)); // a result whose call was not seen: still logged once
-    const outcome = d.content.length > LOG_TOOL_OUTCOME_CHARS ? `${d.content.slice(0, LOG_TOOL_OUTCOME_CHARS)}… [${d.content.length - LOG_TOOL_OUTCOME_CHARS} more characters]` : d.content;
+    const outcome =
+      d.content.length > LOG_TOOL_OUTCOME_CHARS
+        ? `${d.content.slice(0, LOG_TOOL_OUTCOME_CHARS)}… [${d.content.length - LOG_TOOL_OUTCOME_CHARS} more characters]`
+        : d.content;
     await append(
       {
         type: "tool_result",

@@ -53,14 +53,20 @@ export interface TurnTrace {
   traceparent: string;
 }
 
-
 export interface TurnResult {
   reply: string;
   specialist: string;
   failed: string[];
 }
 
-export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent[], history: ChatMessage[], signal: AbortSignal, trace?: TurnTrace): Promise<TurnResult> {
+export async function runTurn(
+  deps: TurnDeps,
+  msg: InboxMessage,
+  prior: LogEvent[],
+  history: ChatMessage[],
+  signal: AbortSignal,
+  trace?: TurnTrace,
+): Promise<TurnResult> {
   const { committee } = deps;
   const traced = trace ? { trace_id: trace.traceId } : {};
   const turnKey = `${msg.channel}:${msg.id}`;
@@ -74,15 +80,33 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
     deps.logged?.(msg.conversation, { data, headers }, ack);
   };
   const partial = (step: string, role: string, text: string) => {
-    const body: OutboxMessage = { conversation: msg.conversation, channel: msg.channel, in_reply_to: msg.id, text, final: false, step, role, ts: Date.now() };
+    const body: OutboxMessage = {
+      conversation: msg.conversation,
+      channel: msg.channel,
+      in_reply_to: msg.id,
+      text,
+      final: false,
+      step,
+      role,
+      ts: Date.now(),
+    };
     const { data, headers } = encodeBody(deps.mesh, body);
     deps.mesh.nc.publish(subjects.outboxPartial(msg.channel, msg.conversation), data, { headers });
   };
   // Calls a role, streaming its text to the outbox, within the step's deadline (stepTimeoutMs).
   const call = async (role: string, step: string, req: RoleRequest, stream: boolean, onTool?: ToolEventSink): Promise<RoleResult> => {
-    const span = tracer().start(`step ${step}`, trace?.traceparent, { kind: "client", attributes: { "lyra.step": step, "lyra.role": role } });
+    const span = tracer().start(`step ${step}`, trace?.traceparent, {
+      kind: "client",
+      attributes: { "lyra.step": step, "lyra.role": role },
+    });
     const t0 = Date.now();
-    const opts = { signal, timeoutMs: deps.stepTimeoutMs, requestId: reqId(step), conversation: msg.conversation, headers: { [Header.TraceParent]: span.traceparent } };
+    const opts = {
+      signal,
+      timeoutMs: deps.stepTimeoutMs,
+      requestId: reqId(step),
+      conversation: msg.conversation,
+      headers: { [Header.TraceParent]: span.traceparent },
+    };
     try {
       const r = await callRole(role, step, req, stream, opts, onTool);
       span.end();
@@ -101,7 +125,14 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
    * role, or when the fallback fails too, the outage is waited out until the step's deadline, so
    * an agent restarting or frozen for a few seconds still answers the turn.
    */
-  const callRole = async (role: string, step: string, req: RoleRequest, stream: boolean, opts: RoleCallOptions, onTool?: ToolEventSink): Promise<RoleResult> => {
+  const callRole = async (
+    role: string,
+    step: string,
+    req: RoleRequest,
+    stream: boolean,
+    opts: RoleCallOptions,
+    onTool?: ToolEventSink,
+  ): Promise<RoleResult> => {
     const deadline = Date.now() + (opts.timeoutMs ?? deps.stepTimeoutMs);
     const consume = async (caller: RoleCaller, o: RoleCallOptions) => {
       const s = caller.stream(role, req, o);
@@ -147,15 +178,23 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
     if (signal.aborted) throw err;
     failed.push(`${role} (${(err as Error).message})`);
     deps.log.error({ err, step, role }, "committee step failed");
-    await append({ type: "error", step, code: (err as { code?: string }).code ?? "error", message: (err as Error).message }, `${step}-error`);
+    await append(
+      { type: "error", step, code: (err as { code?: string }).code ?? "error", message: (err as Error).message },
+      `${step}-error`,
+    );
   };
 
-  await append({ type: "user_message", channel: msg.channel, user: msg.user, text: msg.text, ...(msg.media?.length ? { media: msg.media } : {}) }, "user");
+  await append(
+    { type: "user_message", channel: msg.channel, user: msg.user, text: msg.text, ...(msg.media?.length ? { media: msg.media } : {}) },
+    "user",
+  );
   const userTurn: ChatMessage[] = [...history, { role: "user", content: msg.text }];
   // The specialist gets the user's media (references, not bytes); the router is told they are there.
   const images = (msg.media ?? []).filter((m) => m.kind === "image").length;
   const specialistTurn: ChatMessage[] = msg.media?.length ? [...history, { role: "user", content: msg.text, media: msg.media }] : userTurn;
-  const routerTurn: ChatMessage[] = images ? [...history, { role: "user", content: `${msg.text}\n\n[The user attached ${images} image${images > 1 ? "s" : ""} to this message.]` }] : userTurn;
+  const routerTurn: ChatMessage[] = images
+    ? [...history, { role: "user", content: `${msg.text}\n\n[The user attached ${images} image${images > 1 ? "s" : ""} to this message.]` }]
+    : userTurn;
   // Media the specialist's tools produce (the artist's images, speech audio) go with the reply.
   // They go in the order the model called the tools: results arrive as each call finishes.
   const callOrder = new Map<string, number>();
@@ -179,7 +218,8 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
       const r = await call(committee.router, "router", { messages: routerTurn, conversation: msg.conversation }, false);
       const parsed = RouterChoice.safeParse(safeJson(r.text));
       if (parsed.success && committee.specialists.includes(parsed.data.specialist)) choice = parsed.data;
-      else choice.reason = `router answer unusable (${parsed.success ? `unknown specialist '${parsed.data.specialist}'` : "off-schema"}); default specialist`;
+      else
+        choice.reason = `router answer unusable (${parsed.success ? `unknown specialist '${parsed.data.specialist}'` : "off-schema"}); default specialist`;
       choice = seeing(choice, images, committee.vision);
       await append({ type: "routed", ...choice, ...meta(r) }, "routed");
     } catch (err) {
@@ -203,7 +243,13 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
         else keep(c.data.id, c.data.media);
         await logTool(c);
       };
-      const r = await call(specialist, "specialist", { messages: specialistTurn, conversation: msg.conversation, user: msg.user.id }, true, onTool);
+      const r = await call(
+        specialist,
+        "specialist",
+        { messages: specialistTurn, conversation: msg.conversation, user: msg.user.id },
+        true,
+        onTool,
+      );
       draft = r.text;
       await append({ type: "specialist_finished", specialist, text: draft, ...meta(r) }, "specialist-finished");
     } catch (err) {
@@ -258,8 +304,13 @@ export async function runTurn(deps: TurnDeps, msg: InboxMessage, prior: LogEvent
   if (failed.length) out.error = failed.join("; ");
   if (produced.size) out.media = [...produced.values()].sort((a, b) => a.at - b.at).map((p) => p.media);
   const { data, headers } = encodeBody(deps.mesh, out, { [Header.Conversation]: msg.conversation });
-  const ack = await publishStored(deps.js, subjects.outbox(msg.channel, msg.conversation), data, { msgID: `${turnKey}:reply`, headers, signal });
-  if (ack.duplicate) deps.log.warn("the reply was stored already (an earlier run's publish the lookup did not see); live subscribers saw it twice");
+  const ack = await publishStored(deps.js, subjects.outbox(msg.channel, msg.conversation), data, {
+    msgID: `${turnKey}:reply`,
+    headers,
+    signal,
+  });
+  if (ack.duplicate)
+    deps.log.warn("the reply was stored already (an earlier run's publish the lookup did not see); live subscribers saw it twice");
   return { reply, specialist, failed };
 }
 
@@ -283,7 +334,11 @@ async function storedReply(jsm: JetStreamManager, msg: InboxMessage): Promise<bo
  */
 function seeing<C extends { specialist: string; reason: string }>(choice: C, images: number, vision: readonly string[] | undefined): C {
   if (!images || !vision?.length || vision.includes(choice.specialist)) return choice;
-  return { ...choice, specialist: vision[0]!, reason: `${choice.reason}; the message carries an image and '${choice.specialist}' cannot see images, so '${vision[0]}' takes it` };
+  return {
+    ...choice,
+    specialist: vision[0]!,
+    reason: `${choice.reason}; the message carries an image and '${choice.specialist}' cannot see images, so '${vision[0]}' takes it`,
+  };
 }
 
 function safeJson(text: string): unknown {

@@ -138,9 +138,19 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
       if (msg.data.length === 0 && !h) return { type: "done" };
       if (msg.data.length === 0 && h?.status === "503") {
         // The addressed replica is gone (its state was not yet stale): the queue group next.
-        if (route.instance) return { type: "retry", error: new UnavailableError(CallCode.Unavailable, role, "the chosen replica is gone (no responders)"), delayMs: 0, free: true };
+        if (route.instance)
+          return {
+            type: "retry",
+            error: new UnavailableError(CallCode.Unavailable, role, "the chosen replica is gone (no responders)"),
+            delayMs: 0,
+            free: true,
+          };
         // NATS no-responders: nobody serves the role, known at once.
-        const error = new UnavailableError(CallCode.Unavailable, role, `no agent serves role '${role}' (no responders on ${subjects.role(role)})`);
+        const error = new UnavailableError(
+          CallCode.Unavailable,
+          role,
+          `no agent serves role '${role}' (no responders on ${subjects.role(role)})`,
+        );
         if (p.onOutage !== OnOutage.Wait) throw error;
         return { type: "retry", error, delayMs: 0, outage: { silentSince: heard, backoff: true } };
       }
@@ -206,7 +216,9 @@ function parseChunk(msg: Msg, role: string): Chunk | undefined {
   try {
     value = decode(msg.data, msg.headers?.get(Header.ContentType) || undefined).value;
   } catch (err) {
-    throw new InternalError(CallCode.Internal, role, `role sent an undecodable chunk: ${(err as Error).message}`, undefined, { cause: err });
+    throw new InternalError(CallCode.Internal, role, `role sent an undecodable chunk: ${(err as Error).message}`, undefined, {
+      cause: err,
+    });
   }
   const type = (value as { type?: unknown } | null)?.type;
   if (typeof type !== "string" || !KnownChunkTypes.has(type)) return undefined;
@@ -216,5 +228,9 @@ function parseChunk(msg: Msg, role: string): Chunk | undefined {
 }
 
 function deadlineError(p: CallPlan): DeadlineExceededError {
-  return new DeadlineExceededError(CallCode.Timeout, p.role, `no complete answer before the deadline (${new Date(p.deadline).toISOString()})`);
+  return new DeadlineExceededError(
+    CallCode.Timeout,
+    p.role,
+    `no complete answer before the deadline (${new Date(p.deadline).toISOString()})`,
+  );
 }

@@ -44,7 +44,9 @@ export function callerOf(reply: string | undefined): string {
  */
 export function requestDigest(req: RoleRequest, conversation: string | undefined): string {
   const { id: _id, deadline: _deadline, stream: _stream, conversation: _conversation, ...asked } = req;
-  return createHash("sha256").update(canonical({ ...asked, conversation: conversation ?? null })).digest("base64url");
+  return createHash("sha256")
+    .update(canonical({ ...asked, conversation: conversation ?? null }))
+    .digest("base64url");
 }
 
 export function claimOf(reply: string | undefined, req: RoleRequest, conversation: string | undefined): RequestClaim {

@@ -13,10 +13,21 @@ import { runCall, type Delivery } from "./call.ts";
 import { createDispatcher } from "./dispatch.ts";
 import { createMailbox, type Mailbox } from "./mailbox.ts";
 import { createReplyRoutes } from "./replies.ts";
-import { DEFAULT_CALL_TIMEOUT_MS, OnOutage, type CallOptions, type RoleCallInput, type RoleClient, type RoleResult, type RoleStream } from "./types.ts";
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  OnOutage,
+  type CallOptions,
+  type RoleCallInput,
+  type RoleClient,
+  type RoleResult,
+  type RoleStream,
+} from "./types.ts";
 
 /** Defaults for every call of a client (each call may override them). */
-export type RoleClientOptions = Pick<CallOptions, "timeoutMs" | "ackWindowMs" | "keepAliveGapMs" | "maxAttempts" | "onOutage" | "encoding" | "dispatch">;
+export type RoleClientOptions = Pick<
+  CallOptions,
+  "timeoutMs" | "ackWindowMs" | "keepAliveGapMs" | "maxAttempts" | "onOutage" | "encoding" | "dispatch"
+>;
 
 export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): RoleClient {
   const { nc } = mesh;

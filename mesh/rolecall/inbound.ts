@@ -1,15 +1,6 @@
 /** Turns an incoming request message into a validated request, or an InvalidBodyError. */
 import { nuid } from "@nats-io/nats-core";
-import {
-  attachmentKind,
-  decode,
-  Encoding,
-  encodingOf,
-  Header,
-  InvalidBodyError,
-  RoleRequest,
-  validate,
-} from "../../schemas/index.ts";
+import { attachmentKind, decode, Encoding, encodingOf, Header, InvalidBodyError, RoleRequest, validate } from "../../schemas/index.ts";
 import { claimOf, type RequestClaim } from "./claim.ts";
 
 /**
@@ -89,7 +80,9 @@ export function parseInbound(msg: RequestMsg, defaultTimeoutMs: number, now = Da
 export function checkAttachments(req: RoleRequest, attachmentsOk: boolean, role: string): void {
   if (!req.attachments?.length) return;
   if (!attachmentsOk) {
-    throw new InvalidBodyError(`role '${role}' does not take attachments (its prompt endpoint says attachments_ok: false); send the prompt without them or ask a vision role`);
+    throw new InvalidBodyError(
+      `role '${role}' does not take attachments (its prompt endpoint says attachments_ok: false); send the prompt without them or ask a vision role`,
+    );
   }
   for (const a of req.attachments) attachmentKind(a);
 }

@@ -53,7 +53,8 @@ export function stopJob(job: Job, reason: StopReason): void {
   job.ctrl.abort(new Error(`request ${job.inbound.id} stopped: ${reason}`));
   // A cancelled caller has gone and a closed connection cannot carry anything: send nothing.
   if (reason === StopReason.Deadline) job.sink.error(CallCode.Timeout, "deadline passed before the answer was complete");
-  else if (reason === StopReason.Shutdown) job.sink.error(CallCode.Unavailable, "responder is shutting down; re-issue the request", { error: SHUTTING_DOWN, retry_after_s: 1 });
+  else if (reason === StopReason.Shutdown)
+    job.sink.error(CallCode.Unavailable, "responder is shutting down; re-issue the request", { error: SHUTTING_DOWN, retry_after_s: 1 });
   else job.sink.abandon();
 }
 
@@ -100,7 +101,12 @@ export async function runJob(job: Job, handler: RoleHandler, ctx: RoleContext, h
     if (job.stopReason) return { type: "stopped", reason: job.stopReason };
     const code = err instanceof RoleCallError ? err.status : CallCode.Internal;
     // A RoleCallError's own message starts "role 'x': "; the caller adds that again.
-    const message = err instanceof RoleCallError ? (err.body?.message ?? err.message.replace(/^role '[^']*': /, "")) : err instanceof Error ? err.message : String(err);
+    const message =
+      err instanceof RoleCallError
+        ? (err.body?.message ?? err.message.replace(/^role '[^']*': /, ""))
+        : err instanceof Error
+          ? err.message
+          : String(err);
     sink.error(code, message, err instanceof RoleCallError ? err.body : undefined);
     return { type: "failed", code, message };
   } finally {

@@ -73,7 +73,13 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     }
     if (maxPayload > 0 && msg.data.length > maxPayload) {
       // §5.4: agents MAY enforce the advertised limit too (a smaller one than the server's).
-      reject(msg, replyEncodingOf(msg), undefined, WireCode.BadRequest, `request is ${msg.data.length} bytes, over this role's max_payload of ${maxPayload} bytes`);
+      reject(
+        msg,
+        replyEncodingOf(msg),
+        undefined,
+        WireCode.BadRequest,
+        `request is ${msg.data.length} bytes, over this role's max_payload of ${maxPayload} bytes`,
+      );
       return;
     }
     let inb: Inbound;
@@ -110,13 +116,35 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   };
 
   /** Refuses a request before it is admitted: no ack (nothing was accepted), the error, the terminator. */
-  const reject = (msg: RequestIn, enc: Inbound["encoding"], id: string | undefined, code: CallCode, text: string, retryAfterS?: number, error?: string) => {
-    replyError(msg, enc, code, text, { ...(retryAfterS !== undefined ? { retry_after_s: retryAfterS } : {}), ...(error ? { error } : {}) }, mesh.maxPayload());
+  const reject = (
+    msg: RequestIn,
+    enc: Inbound["encoding"],
+    id: string | undefined,
+    code: CallCode,
+    text: string,
+    retryAfterS?: number,
+    error?: string,
+  ) => {
+    replyError(
+      msg,
+      enc,
+      code,
+      text,
+      { ...(retryAfterS !== undefined ? { retry_after_s: retryAfterS } : {}), ...(error ? { error } : {}) },
+      mesh.maxPayload(),
+    );
     emit({ type: "rejected", requestId: id, code });
   };
 
   const newSink = (msg: RequestIn, inb: Inbound): ReplySink =>
-    createSink(msg, { stream: inb.stream, encoding: inb.encoding, host, keepAliveMs, route: inb.headers?.get(Header.Route) || undefined, maxPayload: mesh.maxPayload() });
+    createSink(msg, {
+      stream: inb.stream,
+      encoding: inb.encoding,
+      host,
+      keepAliveMs,
+      route: inb.headers?.get(Header.Route) || undefined,
+      maxPayload: mesh.maxPayload(),
+    });
 
   const admit = (msg: RequestIn, inb: Inbound) => {
     const job = createJob(inb, newSink(msg, inb));
@@ -138,7 +166,10 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     running++;
     const { id, conversation, deadline, stream } = job.inbound;
     // The caller's traceparent continues here: this request is a span of its trace.
-    const span = tracer().start(`role ${role}`, job.inbound.headers?.get(Header.TraceParent), { kind: "server", attributes: { "lyra.role": role, "lyra.host": host, "lyra.request": id, "lyra.conversation": conversation } });
+    const span = tracer().start(`role ${role}`, job.inbound.headers?.get(Header.TraceParent), {
+      kind: "server",
+      attributes: { "lyra.role": role, "lyra.host": host, "lyra.request": id, "lyra.conversation": conversation },
+    });
     const jobLog = log.child({ request: id, conversation, trace_id: span.traceId });
     const ctx = {
       requestId: id,
@@ -152,7 +183,8 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     };
     void runJob(job, handler, ctx, host, role)
       .then((outcome) => {
-        const failed = outcome.type === "failed" ? `${outcome.code} ${outcome.message}` : outcome.type === "stopped" ? outcome.reason : undefined;
+        const failed =
+          outcome.type === "failed" ? `${outcome.code} ${outcome.message}` : outcome.type === "stopped" ? outcome.reason : undefined;
         span.end(failed);
         jobLog.info({ outcome: outcome.type, ms: Date.now() - job.acceptedAt }, "role request ended");
         finished(job, outcome);
@@ -167,7 +199,8 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     if (outcome.type === "completed") {
       const durationMs = Date.now() - job.acceptedAt;
       avgMs = avgMs * 0.8 + durationMs * 0.2;
-      if (job.firstChunkAt) ttftMs = ttftMs === undefined ? job.firstChunkAt - job.acceptedAt : ttftMs * 0.8 + (job.firstChunkAt - job.acceptedAt) * 0.2;
+      if (job.firstChunkAt)
+        ttftMs = ttftMs === undefined ? job.firstChunkAt - job.acceptedAt : ttftMs * 0.8 + (job.firstChunkAt - job.acceptedAt) * 0.2;
       answers.set(requestId, { answer: outcome.answer, claim: job.inbound.claim });
       emit({ type: "completed", requestId, durationMs, firstChunkMs: job.firstChunkAt && job.firstChunkAt - job.acceptedAt });
     } else if (outcome.type === "failed") {

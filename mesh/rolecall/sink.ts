@@ -90,7 +90,12 @@ function contentHeaders(enc: Encoding): MsgHdrs {
 
 /** The answer's metadata goes in headers too (DESIGN §8): which backend answered, and why a fallback did. */
 function chunkHeaders(chunk: Chunk, enc: Encoding): MsgHdrs {
-  const info = chunk.type === "final" ? chunk.data : chunk.type === "response" && typeof chunk.data === "object" ? (chunk.data as Partial<FinalInfo>) : undefined;
+  const info =
+    chunk.type === "final"
+      ? chunk.data
+      : chunk.type === "response" && typeof chunk.data === "object"
+        ? (chunk.data as Partial<FinalInfo>)
+        : undefined;
   if (typeof info?.backend !== "string") return contentHeaders(enc);
   const h = headers();
   h.set(Header.ContentType, contentTypeOf(enc));
@@ -105,7 +110,14 @@ function chunkHeaders(chunk: Chunk, enc: Encoding): MsgHdrs {
  * A message too long for `maxPayload` is cut to fit; the terminator goes out even when the error
  * cannot.
  */
-export function replyError(msg: ReplyTarget, enc: Encoding, code: CallCode, message: string, extra?: Partial<ErrorBody>, maxPayload = 0): void {
+export function replyError(
+  msg: ReplyTarget,
+  enc: Encoding,
+  code: CallCode,
+  message: string,
+  extra?: Partial<ErrorBody>,
+  maxPayload = 0,
+): void {
   if (!msg.reply) return;
   const error = extra?.error ?? wireErrorName[code];
   const wire = wireFormOf(code, error);
@@ -115,9 +127,10 @@ export function replyError(msg: ReplyTarget, enc: Encoding, code: CallCode, mess
   // Set here as respondError sets them, so the size below counts them.
   h.set(Header.ErrorCode, String(wire));
   h.set(Header.Error, description);
-  const bodyOf = (m: string) => encode({ ...extra, error, message: m, ...(wire !== code ? { lyra_status: code } : {}) } satisfies ErrorBody, enc);
+  const bodyOf = (m: string) =>
+    encode({ ...extra, error, message: m, ...(wire !== code ? { lyra_status: code } : {}) } satisfies ErrorBody, enc);
   let data = bodyOf(message);
-  for (let keep = message.length; maxPayload > 0 && messageBytes(data, h) > maxPayload && keep > 0; ) {
+  for (let keep = message.length; maxPayload > 0 && messageBytes(data, h) > maxPayload && keep > 0;) {
     keep = Math.floor(keep * Math.min(0.9, maxPayload / messageBytes(data, h)));
     data = bodyOf(`${message.slice(0, keep).replace(/[\ud800-\udbff]$/, "")}... (cut to fit max_payload)`);
   }
@@ -230,7 +243,8 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
       const h = contentHeaders(enc);
       const data = encode({ type: "response", data: delta.text }, enc);
       if (fits(data, h)) return void target.respond(data, { headers: h });
-      for (const piece of splitResponseText(delta.text, enc, limit - headerBytes(h))) target.respond(encode({ type: "response", data: piece }, enc), { headers: h });
+      for (const piece of splitResponseText(delta.text, enc, limit - headerBytes(h)))
+        target.respond(encode({ type: "response", data: piece }, enc), { headers: h });
     }, delta);
   };
   const send = (chunk: Chunk) => {

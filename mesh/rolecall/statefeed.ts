@@ -17,7 +17,13 @@ export interface StateFeed {
   stop(): void;
 }
 
-export function startStateFeed(mesh: Mesh, role: string, instance: string, intervalMs: number, snapshot: () => Omit<ReplicaState, "role" | "instance" | "ts">): StateFeed {
+export function startStateFeed(
+  mesh: Mesh,
+  role: string,
+  instance: string,
+  intervalMs: number,
+  snapshot: () => Omit<ReplicaState, "role" | "instance" | "ts">,
+): StateFeed {
   const subject = subjects.roleState(role, instance);
   let stopped = false;
   let soon: NodeJS.Timeout | undefined;

@@ -12,7 +12,24 @@ const OPS: Op[] = ["encode", "decode", "validate", "hop"];
 
 /** ~400 characters of English-ish text, deterministic. */
 function sentence(seed: number, chars: number): string {
-  const words = ["the", "basil", "needs", "water", "when", "soil", "feels", "dry", "light", "morning", "leaves", "pinch", "grow", "pot", "window", "warm"];
+  const words = [
+    "the",
+    "basil",
+    "needs",
+    "water",
+    "when",
+    "soil",
+    "feels",
+    "dry",
+    "light",
+    "morning",
+    "leaves",
+    "pinch",
+    "grow",
+    "pot",
+    "window",
+    "warm",
+  ];
   let s = "";
   for (let i = 0; s.length < chars; i++) s += `${words[(seed * 7 + i * 3) % words.length]} `;
   return s.trimEnd();
@@ -66,7 +83,10 @@ export async function codec(ctx: BenchContext): Promise<SectionResult> {
       };
       // Warm every op up first, then time them in interleaved rounds; the median round counts.
       for (const o of OPS) timeOp(fns[o], 100);
-      const rounds = Object.fromEntries(OPS.map((o) => [o, [] as { usPerOp: number; ops: number }[]])) as Record<Op, { usPerOp: number; ops: number }[]>;
+      const rounds = Object.fromEntries(OPS.map((o) => [o, [] as { usPerOp: number; ops: number }[]])) as Record<
+        Op,
+        { usPerOp: number; ops: number }[]
+      >;
       for (let i = 0; i < ROUNDS; i++) for (const o of OPS) rounds[o].push(timeOp(fns[o], ms / ROUNDS));
       const r = Object.fromEntries(
         OPS.map((o) => {
@@ -88,7 +108,9 @@ export async function codec(ctx: BenchContext): Promise<SectionResult> {
     name: "codec",
     title: "3. Codec (µs per message; hop = validate + encode + decode + validate)",
     table: rows,
-    notes: [`each op warmed up, then timed in ${ROUNDS} interleaved rounds of ${fmt(ms / ROUNDS)} ms (median round); validate = zod safeParse of the schema`],
+    notes: [
+      `each op warmed up, then timed in ${ROUNDS} interleaved rounds of ${fmt(ms / ROUNDS)} ms (median round); validate = zod safeParse of the schema`,
+    ],
     json,
     targets: [],
   };

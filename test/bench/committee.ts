@@ -34,7 +34,13 @@ interface RunFigures {
   cpu: Record<string, number>;
 }
 
-async function runOnce(ctx: BenchContext, conductors: number, conversations: number, turns: number, agentFlags = AGENT_FLAGS): Promise<RunFigures> {
+async function runOnce(
+  ctx: BenchContext,
+  conductors: number,
+  conversations: number,
+  turns: number,
+  agentFlags = AGENT_FLAGS,
+): Promise<RunFigures> {
   await using server = await startNatsServer();
   const cfgPath = writeCommitteeConfig({ natsUrl: server.url, slots: 256, queue: 1000, maxParallel: Math.max(64, conversations) });
   const procs: Proc[] = [];
@@ -74,17 +80,56 @@ export async function committee(ctx: BenchContext): Promise<SectionResult> {
   ctx.progress("committee: npm run build (agent and conductor run compiled, as the systemd units run them)");
   buildDist();
   const plan: [number, number, number][] = ctx.quick
-    ? [[1, 1, 30], [1, 16, 10], [1, 64, 4], [1, 256, 2], [2, 64, 4]]
-    : [[1, 1, 100], [1, 16, 40], [1, 64, 16], [1, 256, 6], [2, 64, 16], [2, 256, 6]];
+    ? [
+        [1, 1, 30],
+        [1, 16, 10],
+        [1, 64, 4],
+        [1, 256, 2],
+        [2, 64, 4],
+      ]
+    : [
+        [1, 1, 100],
+        [1, 16, 40],
+        [1, 64, 16],
+        [1, 256, 6],
+        [2, 64, 16],
+        [2, 256, 6],
+      ];
   const runs: RunFigures[] = [];
   for (const [c, convs, turns] of plan) runs.push(await runOnce(ctx, c, convs, turns));
   const [, , turns256] = plan[3]!;
   runs.push(await runOnce(ctx, 1, 256, turns256, FAST_AGENT_FLAGS));
   const cpuCols = ["agent", "conductor-0", "conductor-1", "frontdoor", "nats-server"];
-  const rows = [["agent", "conductors", "conversations", "messages", "messages/s", "p50 ms", "p99 ms", "lost", "dup", ...cpuCols.map((c) => `CPU ${c} %`), "CPU ms per message"]];
+  const rows = [
+    [
+      "agent",
+      "conductors",
+      "conversations",
+      "messages",
+      "messages/s",
+      "p50 ms",
+      "p99 ms",
+      "lost",
+      "dup",
+      ...cpuCols.map((c) => `CPU ${c} %`),
+      "CPU ms per message",
+    ],
+  ];
   for (const r of runs) {
     const cpuMs = (Object.values(r.cpu).reduce((a, b) => a + b, 0) * 10) / r.perSecond; // % of a core → ms per second, per message
-    rows.push([r.agentFlags.join(" "), String(r.conductors), String(r.conversations), String(r.messages), fmt(r.perSecond), fmt(r.latency.p50), fmt(r.latency.p99), String(r.lost), String(r.duplicated), ...cpuCols.map((c) => (r.cpu[c] === undefined ? "—" : String(r.cpu[c]))), fmt(cpuMs)]);
+    rows.push([
+      r.agentFlags.join(" "),
+      String(r.conductors),
+      String(r.conversations),
+      String(r.messages),
+      fmt(r.perSecond),
+      fmt(r.latency.p50),
+      fmt(r.latency.p99),
+      String(r.lost),
+      String(r.duplicated),
+      ...cpuCols.map((c) => (r.cpu[c] === undefined ? "—" : String(r.cpu[c]))),
+      fmt(cpuMs),
+    ]);
   }
   const unit = runs.filter((r) => r.agentFlags === AGENT_FLAGS);
   const best = (n: number) => Math.max(0, ...unit.filter((r) => r.conductors === n).map((r) => r.perSecond));
@@ -112,6 +157,11 @@ export async function committee(ctx: BenchContext): Promise<SectionResult> {
         cpu_percent: r.cpu,
       })),
     },
-    targets: [1, 2].map((n) => ({ name: `Committee throughput, ${n} conductor${n > 1 ? "s" : ""}, separate processes`, goal: `≥ ${fmt(TARGET_PER_S)} messages/s`, figure: `${fmt(best(n))} messages/s`, met: best(n) >= TARGET_PER_S })),
+    targets: [1, 2].map((n) => ({
+      name: `Committee throughput, ${n} conductor${n > 1 ? "s" : ""}, separate processes`,
+      goal: `≥ ${fmt(TARGET_PER_S)} messages/s`,
+      figure: `${fmt(best(n))} messages/s`,
+      met: best(n) >= TARGET_PER_S,
+    })),
   };
 }

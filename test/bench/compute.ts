@@ -56,7 +56,12 @@ export async function compute(ctx: BenchContext): Promise<SectionResult> {
   const mcp = createMcpClient(callerMesh, { tenant: "bench", user: "bench" });
   let id = 0;
   const call = async (server: string, name: string, args: Record<string, unknown>, meta: Record<string, unknown> = {}) => {
-    const res = await mcp.request(server, { jsonrpc: "2.0", id: ++id, method: "tools/call", params: { name, arguments: args, _meta: { ...META, ...meta } } });
+    const res = await mcp.request(server, {
+      jsonrpc: "2.0",
+      id: ++id,
+      method: "tools/call",
+      params: { name, arguments: args, _meta: { ...META, ...meta } },
+    });
     if ("error" in res) throw new Error(res.error.message);
     const r = res.result as { isError?: boolean; content: { text: string }[] };
     if (r.isError) throw new Error(r.content[0]?.text);
@@ -94,7 +99,11 @@ export async function compute(ctx: BenchContext): Promise<SectionResult> {
       `warm-up 3 per way; ${ROUNDS} interleaved rounds; default limits; ${process.getuid?.() === 0 ? "as root, so each sandbox starts through setpriv" : "not root: bwrap directly"}`,
       `sandbox start-up p50 ${fmt(stats.startup.p50, "ms")} = ${fmt(ratio("startup"))}× a bare python3 start (${fmt(stats.bare.p50, "ms")}); a one-shot python call over NATS ${fmt(stats.oneshot.p50, "ms")} (${fmt(ratio("oneshot"))}×); a warm session ${fmt(stats.session.p50, "ms")}`,
     ],
-    json: { n, rounds: ROUNDS, ...Object.fromEntries(WAYS.map((w) => [w, { ...rounded(stats[w]), ratio_p50: Math.round(ratio(w) * 1000) / 1000 }])) },
+    json: {
+      n,
+      rounds: ROUNDS,
+      ...Object.fromEntries(WAYS.map((w) => [w, { ...rounded(stats[w]), ratio_p50: Math.round(ratio(w) * 1000) / 1000 }])),
+    },
     targets: [],
   };
 }

@@ -41,7 +41,15 @@ async function replicas(mesh: Mesh): Promise<Replica[]> {
       await sleep(req.prompt === "hog" ? HOG_MS : ANSWER_MS, undefined, { signal: ctx.signal });
       yield { type: "response", data: `from ${host}` };
     };
-    const responder = await serveRole(mesh, { role: ROLE, host, handler, concurrency: 2, queueSize: 16, heartbeatIntervalS: 0, capacity: () => state });
+    const responder = await serveRole(mesh, {
+      role: ROLE,
+      host,
+      handler,
+      concurrency: 2,
+      queueSize: 16,
+      heartbeatIntervalS: 0,
+      capacity: () => state,
+    });
     out.push({ host, responder, state });
   }
   return out;
@@ -109,16 +117,39 @@ export async function dispatch(ctx: BenchContext): Promise<SectionResult> {
   ctx.progress("dispatch: skewed replicas, capacity-aware dispatch");
   const aware = await scenario(ctx, server.url, true);
   const ratio = plain.latency.p50 / aware.latency.p50;
-  const row = (name: string, r: typeof plain) => [name, fmt(r.latency.p50), fmt(r.latency.p95), fmt(r.latency.p99), ["gpu-1", "gpu-2", "gpu-3"].map((h) => r.byHost[h] ?? 0).join(" / ")];
+  const row = (name: string, r: typeof plain) => [
+    name,
+    fmt(r.latency.p50),
+    fmt(r.latency.p95),
+    fmt(r.latency.p99),
+    ["gpu-1", "gpu-2", "gpu-3"].map((h) => r.byHost[h] ?? 0).join(" / "),
+  ];
   return {
     name: "dispatch",
     title: "10. Capacity-aware dispatch: skewed replicas (one warm and free, one busy, one cold and busy)",
-    table: [["routing", "p50 ms", "p95 ms", "p99 ms", "calls gpu-1 / gpu-2 / gpu-3"], row("plain queue group", plain), row("capacity-aware dispatch", aware)],
+    table: [
+      ["routing", "p50 ms", "p95 ms", "p99 ms", "calls gpu-1 / gpu-2 / gpu-3"],
+      row("plain queue group", plain),
+      row("capacity-aware dispatch", aware),
+    ],
     notes: [
       `${CALLS} calls, ${PARALLEL} at a time; answers take ${ANSWER_MS} ms; gpu-2 and gpu-3 each have both slots kept busy by another caller's ${HOG_MS} ms calls; gpu-3 starts with its model unloaded (its first call, usually the other caller's, loads it: ${LOAD_MS} ms); fresh replicas for each routing`,
       `p50 ratio (queue group / dispatch): ${ratio.toFixed(1)}×`,
     ],
-    json: { calls: CALLS, parallel: PARALLEL, queue_group: { latency_ms: rounded(plain.latency), by_host: plain.byHost }, dispatch: { latency_ms: rounded(aware.latency), by_host: aware.byHost }, p50_ratio: Math.round(ratio * 10) / 10 },
-    targets: [{ name: "Skewed replicas: dispatch p50 vs queue group", goal: `≥ ${TARGET_RATIO}× lower`, figure: `${fmt(aware.latency.p50)} vs ${fmt(plain.latency.p50)} ms (${ratio.toFixed(1)}×)`, met: ratio >= TARGET_RATIO }],
+    json: {
+      calls: CALLS,
+      parallel: PARALLEL,
+      queue_group: { latency_ms: rounded(plain.latency), by_host: plain.byHost },
+      dispatch: { latency_ms: rounded(aware.latency), by_host: aware.byHost },
+      p50_ratio: Math.round(ratio * 10) / 10,
+    },
+    targets: [
+      {
+        name: "Skewed replicas: dispatch p50 vs queue group",
+        goal: `≥ ${TARGET_RATIO}× lower`,
+        figure: `${fmt(aware.latency.p50)} vs ${fmt(plain.latency.p50)} ms (${ratio.toFixed(1)}×)`,
+        met: ratio >= TARGET_RATIO,
+      },
+    ],
   };
 }

@@ -49,9 +49,13 @@ interface Replica {
 }
 
 async function spawnReplica(url: string, host: string, keepAliveMs: number | undefined): Promise<Replica> {
-  const proc = spawn(process.execPath, [RESPONDER, url, host, ROLE, String(WORD_DELAY_MS), keepAliveMs === undefined ? "default" : String(keepAliveMs)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const proc = spawn(
+    process.execPath,
+    [RESPONDER, url, host, ROLE, String(WORD_DELAY_MS), keepAliveMs === undefined ? "default" : String(keepAliveMs)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   let out = "";
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`responder ${host} not ready within 20 s`)), 20_000);
@@ -126,8 +130,10 @@ async function replicaDeath(ctx: BenchContext, url: string, s: Scenario, reps: n
         }
       }
       const result = await stream.result;
-      if (!victim || killedAt === undefined || chunkAt === undefined || textAt === undefined) throw new Error("the stream ended before the failover was seen");
-      if (result.text !== ANSWER || result.host === victim.host) throw new Error(`unexpected failover result: host ${result.host}, text ${JSON.stringify(result.text)}`);
+      if (!victim || killedAt === undefined || chunkAt === undefined || textAt === undefined)
+        throw new Error("the stream ended before the failover was seen");
+      if (result.text !== ANSWER || result.host === victim.host)
+        throw new Error(`unexpected failover result: host ${result.host}, text ${JSON.stringify(result.text)}`);
       firstChunk.push(chunkAt - killedAt);
       firstNewText.push(textAt - killedAt);
       ctx.progress(`failover (${s.label}) ${rep + 1}/${reps}: kill → first chunk ${fmt(chunkAt - killedAt)} ms`);
@@ -166,7 +172,8 @@ async function noResponders(ctx: BenchContext, mesh: Mesh, reps: number): Promis
   for (let i = 0; i < warmup + reps; i++) {
     const t0 = performance.now();
     try {
-      for await (const _ of client.stream("voice", req)) throw new Error("a responder answered: the fallback bench needs a role nobody serves");
+      for await (const _ of client.stream("voice", req))
+        throw new Error("a responder answered: the fallback bench needs a role nobody serves");
     } catch (err) {
       if (!(err instanceof UnavailableError)) throw err;
     }
@@ -187,7 +194,12 @@ export async function failover(ctx: BenchContext): Promise<SectionResult> {
   const scenarios: Scenario[] = [
     // The responder advertises its keep-alive (250 ms) on the ack; the client's gap is 4 of them.
     { label: "defaults (keep-alive 250 ms, gap 1000 ms)", client: {}, responderKeepAliveMs: undefined, target: true },
-    { label: "previous defaults (keep-alive 1000 ms, gap 5000 ms)", client: { keepAliveGapMs: 5000 }, responderKeepAliveMs: 1000, target: false },
+    {
+      label: "previous defaults (keep-alive 1000 ms, gap 5000 ms)",
+      client: { keepAliveGapMs: 5000 },
+      responderKeepAliveMs: 1000,
+      target: false,
+    },
   ];
   await using server = await startNatsServer({ jetstream: false });
   const death: { scenario: Scenario; figures: FailoverFigures }[] = [];
@@ -197,19 +209,54 @@ export async function failover(ctx: BenchContext): Promise<SectionResult> {
 
   const rows = [["what", "setting", "N", "p50 ms", "p95 ms", "max ms"]];
   for (const d of death) {
-    rows.push(["SIGKILL → first chunk, other replica", d.scenario.label, String(d.figures.firstChunk.n), fmt(d.figures.firstChunk.p50), fmt(d.figures.firstChunk.p95), fmt(d.figures.firstChunk.max)]);
-    rows.push(["SIGKILL → first new text", d.scenario.label, String(d.figures.firstNewText.n), fmt(d.figures.firstNewText.p50), fmt(d.figures.firstNewText.p95), fmt(d.figures.firstNewText.max)]);
+    rows.push([
+      "SIGKILL → first chunk, other replica",
+      d.scenario.label,
+      String(d.figures.firstChunk.n),
+      fmt(d.figures.firstChunk.p50),
+      fmt(d.figures.firstChunk.p95),
+      fmt(d.figures.firstChunk.max),
+    ]);
+    rows.push([
+      "SIGKILL → first new text",
+      d.scenario.label,
+      String(d.figures.firstNewText.n),
+      fmt(d.figures.firstNewText.p50),
+      fmt(d.figures.firstNewText.p95),
+      fmt(d.figures.firstNewText.max),
+    ]);
   }
-  rows.push(["no-responders → first fallback chunk", "OpenAI double as LiteLLM", String(fb.afterNoResponders.n), fmt(fb.afterNoResponders.p50), fmt(fb.afterNoResponders.p95), fmt(fb.afterNoResponders.max)]);
-  rows.push(["call start → first fallback chunk", "OpenAI double as LiteLLM", String(fb.total.n), fmt(fb.total.p50), fmt(fb.total.p95), fmt(fb.total.max)]);
+  rows.push([
+    "no-responders → first fallback chunk",
+    "OpenAI double as LiteLLM",
+    String(fb.afterNoResponders.n),
+    fmt(fb.afterNoResponders.p50),
+    fmt(fb.afterNoResponders.p95),
+    fmt(fb.afterNoResponders.max),
+  ]);
+  rows.push([
+    "call start → first fallback chunk",
+    "OpenAI double as LiteLLM",
+    String(fb.total.n),
+    fmt(fb.total.p50),
+    fmt(fb.total.p95),
+    fmt(fb.total.max),
+  ]);
 
-  const targets: Target[] = death.filter((d) => d.scenario.target).map((d) => ({
-    name: `Failover p50 (${d.scenario.label})`,
-    goal: `≤ ${fmt(FAILOVER_TARGET_MS, "ms")} kill → first chunk`,
-    figure: fmt(d.figures.firstChunk.p50, "ms"),
-    met: d.figures.firstChunk.p50 <= FAILOVER_TARGET_MS,
-  }));
-  targets.push({ name: "Fallback p50", goal: `≤ ${fmt(FALLBACK_TARGET_MS, "ms")} no-responders → first chunk`, figure: fmt(fb.afterNoResponders.p50, "ms"), met: fb.afterNoResponders.p50 <= FALLBACK_TARGET_MS });
+  const targets: Target[] = death
+    .filter((d) => d.scenario.target)
+    .map((d) => ({
+      name: `Failover p50 (${d.scenario.label})`,
+      goal: `≤ ${fmt(FAILOVER_TARGET_MS, "ms")} kill → first chunk`,
+      figure: fmt(d.figures.firstChunk.p50, "ms"),
+      met: d.figures.firstChunk.p50 <= FAILOVER_TARGET_MS,
+    }));
+  targets.push({
+    name: "Fallback p50",
+    goal: `≤ ${fmt(FALLBACK_TARGET_MS, "ms")} no-responders → first chunk`,
+    figure: fmt(fb.afterNoResponders.p50, "ms"),
+    met: fb.afterNoResponders.p50 <= FALLBACK_TARGET_MS,
+  });
   return {
     name: "failover",
     title: "4. Failover",

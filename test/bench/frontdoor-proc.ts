@@ -78,7 +78,8 @@ const conversation = async (c: number) => {
       continue;
     }
     record(performance.now() - t0);
-    if (every && ++replies % every === 0) process.stdout.write(`${JSON.stringify({ turns: replies, rss_mb: statusMB(process.pid, "VmRSS") })}\n`);
+    if (every && ++replies % every === 0)
+      process.stdout.write(`${JSON.stringify({ turns: replies, rss_mb: statusMB(process.pid, "VmRSS") })}\n`);
   }
 };
 const t0 = performance.now();
@@ -87,5 +88,7 @@ const seconds = (performance.now() - t0) / 1000;
 // Late duplicates of the last replies still count.
 await new Promise((r) => setTimeout(r, 500));
 const stats = mesh.nc.stats();
-process.stdout.write(`${JSON.stringify({ done: { seconds, replies: seen, latencies, lost, duplicated, nats_msgs: stats.inMsgs + stats.outMsgs, rss_mb: statusMB(process.pid, "VmRSS") } })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ done: { seconds, replies: seen, latencies, lost, duplicated, nats_msgs: stats.inMsgs + stats.outMsgs, rss_mb: statusMB(process.pid, "VmRSS") } })}\n`,
+);
 await mesh.close();

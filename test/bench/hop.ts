@@ -102,7 +102,15 @@ export async function hop(ctx: BenchContext): Promise<SectionResult> {
       WAYS.map((w) => {
         const mine = pauses.filter((p) => windows[w].some(([a, b]) => p.at >= a && p.at < b));
         const totalMs = mine.reduce((a, p) => a + p.ms, 0);
-        return [w, { pauses: mine.length, total_ms: totalMs, max_ms: Math.max(0, ...mine.map((p) => p.ms)), per_1000_calls: (mine.length * 1000) / samples[w].length }];
+        return [
+          w,
+          {
+            pauses: mine.length,
+            total_ms: totalMs,
+            max_ms: Math.max(0, ...mine.map((p) => p.ms)),
+            per_1000_calls: (mine.length * 1000) / samples[w].length,
+          },
+        ];
       }),
     ) as Record<Way, Gc>;
     return { stats: Object.fromEntries(WAYS.map((w) => [w, summarize(samples[w])])) as Record<Way, Summary>, gc };
@@ -116,15 +124,33 @@ export async function hop(ctx: BenchContext): Promise<SectionResult> {
   gcObserver.disconnect();
 
   const rows = [["way", "in flight", "N", "p50 ms", "p95 ms", "p99 ms", "× raw p50", "GC pauses /1000", "GC max ms"]];
-  for (const [inFlight, m] of [[1, m1], [64, m64]] as const) {
+  for (const [inFlight, m] of [
+    [1, m1],
+    [64, m64],
+  ] as const) {
     for (const w of WAYS) {
       const s = m.stats[w];
-      rows.push([LABEL[w], String(inFlight), String(s.n), fmt(s.p50), fmt(s.p95), fmt(s.p99), fmt(s.p50 / m.stats.raw.p50), fmt(m.gc[w].per_1000_calls), fmt(m.gc[w].max_ms)]);
+      rows.push([
+        LABEL[w],
+        String(inFlight),
+        String(s.n),
+        fmt(s.p50),
+        fmt(s.p95),
+        fmt(s.p99),
+        fmt(s.p50 / m.stats.raw.p50),
+        fmt(m.gc[w].per_1000_calls),
+        fmt(m.gc[w].max_ms),
+      ]);
     }
   }
   const ratioP50 = at1.lyra.p50 / at1.raw.p50;
   const targets: Target[] = [
-    { name: "Lyra role call p50 (1 in flight)", goal: `≤ 2 × raw p50 = ${fmt(2 * at1.raw.p50, "ms")}`, figure: `${fmt(at1.lyra.p50, "ms")} (${fmt(ratioP50)} × raw)`, met: ratioP50 <= 2 },
+    {
+      name: "Lyra role call p50 (1 in flight)",
+      goal: `≤ 2 × raw p50 = ${fmt(2 * at1.raw.p50, "ms")}`,
+      figure: `${fmt(at1.lyra.p50, "ms")} (${fmt(ratioP50)} × raw)`,
+      met: ratioP50 <= 2,
+    },
     {
       name: "Lyra role call p99 (1 in flight)",
       goal: `≤ raw p99 + 1 ms = ${fmt(at1.raw.p99 + 1, "ms")}`,

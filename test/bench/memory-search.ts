@@ -18,7 +18,7 @@ const TARGET_P50_MS = 20;
 
 // A deterministic corpus: Zipf-ish word choice, so some words are common and most are rare.
 let seed = 42;
-const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+const rand = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 const word = () => `w${Math.floor(VOCABULARY ** rand())}`;
 const sentence = () => Array.from({ length: WORDS_PER_ENTRY }, word).join(" ");
 
@@ -88,14 +88,16 @@ export async function memorySearch(ctx: BenchContext): Promise<SectionResult> {
     }
     const largest = bySize.at(-1)!;
     // A quick run stops at 10,000: the 100,000 target is only judged by a full run.
-    const targets: Target[] = ctx.quick ? [] : [
-      {
-        name: `memory search p50 at ${largest.size.toLocaleString("en")} entries`,
-        goal: `≤ ${TARGET_P50_MS} ms at 100,000`,
-        figure: fmt(largest.stats.p50, "ms"),
-        met: largest.stats.p50 <= TARGET_P50_MS && largest.size >= 100_000,
-      },
-    ];
+    const targets: Target[] = ctx.quick
+      ? []
+      : [
+          {
+            name: `memory search p50 at ${largest.size.toLocaleString("en")} entries`,
+            goal: `≤ ${TARGET_P50_MS} ms at 100,000`,
+            figure: fmt(largest.stats.p50, "ms"),
+            met: largest.stats.p50 <= TARGET_P50_MS && largest.size >= 100_000,
+          },
+        ];
     return {
       name: "memory-search",
       title: "7. Memory search (hybrid BM25 + vector, one user, ms)",
@@ -108,7 +110,12 @@ export async function memorySearch(ctx: BenchContext): Promise<SectionResult> {
         `${queries} queries of 4 words per size, top 5; embeddings made in process (a real call adds Ollama's /api/embed time)`,
         ...(ctx.quick ? ["quick run: 10,000 entries only; the target (p50 ≤ 20 ms at 100,000) is judged by a full run"] : []),
       ],
-      json: { writes_per_s: Math.round(writesPerS), dims: DIMS, queries, sizes: bySize.map((s) => ({ entries: s.size, first_search_ms: Math.round(s.coldMs), ...rounded(s.stats) })) },
+      json: {
+        writes_per_s: Math.round(writesPerS),
+        dims: DIMS,
+        queries,
+        sizes: bySize.map((s) => ({ entries: s.size, first_search_ms: Math.round(s.coldMs), ...rounded(s.stats) })),
+      },
       targets,
     };
   } finally {

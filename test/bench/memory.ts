@@ -43,7 +43,11 @@ const RSS_FLOOR = fileURLToPath(new URL("./rss-floor.ts", import.meta.url));
 
 /** RSS of a Node process that has loaded nothing, and of one loading what the agent loads, step by step. */
 function floors(): { step: string; rss_mb: number }[] {
-  const plain = execFileSync(process.execPath, ["-e", `setTimeout(() => console.log(/VmRSS:\\s+(\\d+)/.exec(require("fs").readFileSync("/proc/self/status", "utf8"))[1]), 100)`], { encoding: "utf8" });
+  const plain = execFileSync(
+    process.execPath,
+    ["-e", `setTimeout(() => console.log(/VmRSS:\\s+(\\d+)/.exec(require("fs").readFileSync("/proc/self/status", "utf8"))[1]), 100)`],
+    { encoding: "utf8" },
+  );
   const steps = JSON.parse(execFileSync(process.execPath, [RSS_FLOOR], { encoding: "utf8" })) as { step: string; rss_mb: number }[];
   return [{ step: "Node, plain JavaScript, nothing imported", rss_mb: Math.round((Number(plain) * 1024) / 1e5) / 10 }, ...steps];
 }
@@ -74,7 +78,9 @@ async function measureAgent(ctx: BenchContext, url: string, cfgPath: string, fla
     ctx.progress(`memory: node ${flags.join(" ")}: waiting for the agent host, then warming it up`);
     for (let i = 0; ; i++) {
       try {
-        await Promise.all(["router", "pragmatist", "philosopher", "voice"].map((r) => client.call(r, "hello", { timeoutMs: 2000, maxAttempts: 1 })));
+        await Promise.all(
+          ["router", "pragmatist", "philosopher", "voice"].map((r) => client.call(r, "hello", { timeoutMs: 2000, maxAttempts: 1 })),
+        );
         break;
       } catch (err) {
         if (i > 500 || proc.exitCode !== null) throw new Error(`lyra agent did not serve: ${String(err)}\n${output}`);
@@ -93,7 +99,10 @@ async function measureAgent(ctx: BenchContext, url: string, cfgPath: string, fla
       idleSamples.push(statusMB(pid, "VmRSS") ?? Number.NaN);
       await sleep(100);
     }
-    const idle = quantile([...idleSamples].sort((a, b) => a - b), 0.5);
+    const idle = quantile(
+      [...idleSamples].sort((a, b) => a - b),
+      0.5,
+    );
 
     ctx.progress(`memory: node ${flags.join(" ")}: ${STREAMS} concurrent voice streams`);
     const words = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
@@ -171,13 +180,27 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
         node_options: AGENT_NODE_OPTIONS,
         node_flags: AGENT_FLAGS,
         startup_ms: Math.round(startupMs),
-        fast_agent: { node_flags: FAST_AGENT_FLAGS, idle_rss_mb: Math.round(fast.idle * 10) / 10, busy_peak_rss_mb: Math.round(fast.peak * 10) / 10 },
+        fast_agent: {
+          node_flags: FAST_AGENT_FLAGS,
+          idle_rss_mb: Math.round(fast.idle * 10) / 10,
+          busy_peak_rss_mb: Math.round(fast.peak * 10) / 10,
+        },
         floor,
       },
       targets: [
         { name: "Idle agent host RSS", goal: `≤ ${IDLE_TARGET_MB} MB`, figure: `${mb(idle)} MB`, met: idle <= IDLE_TARGET_MB },
-        { name: `Agent host RSS, ${STREAMS} streams`, goal: `≤ ${BUSY_TARGET_MB} MB`, figure: `${mb(peak)} MB`, met: peak <= BUSY_TARGET_MB },
-        { name: "Agent start-up to serving", goal: `≤ ${fmt(STARTUP_TARGET_MS)} ms`, figure: `${fmt(startupMs)} ms`, met: startupMs <= STARTUP_TARGET_MS },
+        {
+          name: `Agent host RSS, ${STREAMS} streams`,
+          goal: `≤ ${BUSY_TARGET_MB} MB`,
+          figure: `${mb(peak)} MB`,
+          met: peak <= BUSY_TARGET_MB,
+        },
+        {
+          name: "Agent start-up to serving",
+          goal: `≤ ${fmt(STARTUP_TARGET_MS)} ms`,
+          figure: `${fmt(startupMs)} ms`,
+          met: startupMs <= STARTUP_TARGET_MS,
+        },
       ],
     };
   } finally {

@@ -24,7 +24,10 @@ const PROF_DIR = process.env.LYRA_BENCH_CPU_PROF;
 
 function start(name: string, args: string[], env: Record<string, string> = {}): Proc {
   const prof = PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROF_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
-  const proc = spawn(process.execPath, [...prof, ...args], { env: { ...process.env, LYRA_LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [...prof, ...args], {
+    env: { ...process.env, LYRA_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let partial = "";
   const listeners: ((line: string) => void)[] = [];
@@ -58,12 +61,17 @@ function start(name: string, args: string[], env: Record<string, string> = {}): 
  * replaces the unit's V8 flags (the committee section's row for an agent without --lite-mode).
  */
 export async function startAgent(url: string, cfgPath: string, flags: readonly string[] = AGENT_FLAGS): Promise<Proc> {
-  const p = start("agent", [...flags, COMPILED_CLI, "agent", "--config", cfgPath, "--host", "local", "--metrics-port", "0"], { LYRA_LOG_LEVEL: "warn", NODE_OPTIONS: AGENT_NODE_OPTIONS });
+  const p = start("agent", [...flags, COMPILED_CLI, "agent", "--config", cfgPath, "--host", "local", "--metrics-port", "0"], {
+    LYRA_LOG_LEVEL: "warn",
+    NODE_OPTIONS: AGENT_NODE_OPTIONS,
+  });
   await using m = await connectMesh({ servers: url, name: "bench-probe" });
   await using client = createRoleClient(m, { dispatch: false });
   for (let i = 0; ; i++) {
     try {
-      await Promise.all(["router", "pragmatist", "philosopher", "voice"].map((r) => client.call(r, "hello", { timeoutMs: 2000, maxAttempts: 1 })));
+      await Promise.all(
+        ["router", "pragmatist", "philosopher", "voice"].map((r) => client.call(r, "hello", { timeoutMs: 2000, maxAttempts: 1 })),
+      );
       return p;
     } catch (err) {
       if (i > 300 || p.proc.exitCode !== null) throw new Error(`lyra agent did not serve: ${String(err)}\n${p.output()}`);
@@ -88,7 +96,9 @@ export const FRONTDOOR_NODE_OPTIONS = "--max-semi-space-size=16";
 
 /** `lyra core` as lyra-core.service runs it (plus CONDUCTOR_FLAGS); resolves once it consumes the inbox. */
 export async function startConductor(i: number, cfgPath: string): Promise<Proc> {
-  const p = start(`conductor-${i}`, [...CONDUCTOR_FLAGS, COMPILED_CLI, "core", "--config", cfgPath, "--metrics-port", "0"], { NODE_OPTIONS: CONDUCTOR_NODE_OPTIONS });
+  const p = start(`conductor-${i}`, [...CONDUCTOR_FLAGS, COMPILED_CLI, "core", "--config", cfgPath, "--metrics-port", "0"], {
+    NODE_OPTIONS: CONDUCTOR_NODE_OPTIONS,
+  });
   for (let t = 0; !/conductor ready/.test(p.output()); t++) {
     if (t > 600 || p.proc.exitCode !== null) throw new Error(`lyra core did not start:\n${p.output()}`);
     await sleep(50);
@@ -107,9 +117,18 @@ export interface FrontDoorResult {
 }
 
 /** Runs the front door process to the end; `onTurns` hears its progress lines. */
-export function runFrontDoor(url: string, tag: string, conversations: number, turns: number, every = 0, onTurns?: (n: number, rssMB: number) => void): { proc: Proc; result: Promise<FrontDoorResult> } {
+export function runFrontDoor(
+  url: string,
+  tag: string,
+  conversations: number,
+  turns: number,
+  every = 0,
+  onTurns?: (n: number, rssMB: number) => void,
+): { proc: Proc; result: Promise<FrontDoorResult> } {
   // With the front-door units' heap bound: it stands in for `lyra discord` / `lyra serve`.
-  const p = start("frontdoor", [FRONTDOOR, url, tag, String(conversations), String(turns), String(every)], { NODE_OPTIONS: FRONTDOOR_NODE_OPTIONS });
+  const p = start("frontdoor", [FRONTDOOR, url, tag, String(conversations), String(turns), String(every)], {
+    NODE_OPTIONS: FRONTDOOR_NODE_OPTIONS,
+  });
   const result = new Promise<FrontDoorResult>((resolve, reject) => {
     p.lines((l) => {
       if (!l.startsWith("{")) return;

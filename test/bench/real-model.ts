@@ -55,7 +55,8 @@ function privateStore(): string {
 // first_token_timeout_ms: the router's long prompt takes ~20 s to read at ~60 tokens/s on a busy 2-core
 // machine, the default first-token deadline (20 s); a cut would time the retry, not the stage.
 function yaml(natsUrl: string, ollamaUrl: string): string {
-  const role = (kind: string, extra = "", maxTokens = MAX_TOKENS) => `{ kind: ${kind}, model: "${MODEL}", backend: ollama, temperature: 0, max_tokens: ${maxTokens}, keep_alive: 10m, first_token_timeout_ms: 120000, slots: 2${extra} }`;
+  const role = (kind: string, extra = "", maxTokens = MAX_TOKENS) =>
+    `{ kind: ${kind}, model: "${MODEL}", backend: ollama, temperature: 0, max_tokens: ${maxTokens}, keep_alive: 10m, first_token_timeout_ms: 120000, slots: 2${extra} }`;
   return `
 mesh: { name: bench, owner: bench }
 nats: { servers: ["${natsUrl}"] }
@@ -90,18 +91,34 @@ export async function realModel(ctx: BenchContext): Promise<SectionResult> {
   const store = privateStore();
   await using _store = { [Symbol.asyncDispose]: async () => rmSync(store, { recursive: true, force: true }) };
   await using ollama = await startOllama({ parallel: 1, env: { OLLAMA_MODELS: store } });
-  const created = await fetch(`${ollama.url}/api/create`, { method: "POST", body: JSON.stringify({ model: MODEL, from: CHAT_MODEL, parameters: { num_thread: 1 }, stream: false }) });
+  const created = await fetch(`${ollama.url}/api/create`, {
+    method: "POST",
+    body: JSON.stringify({ model: MODEL, from: CHAT_MODEL, parameters: { num_thread: 1 }, stream: false }),
+  });
   if (!created.ok) throw new Error(`Ollama could not derive ${MODEL} from ${CHAT_MODEL}: ${created.status} ${await created.text()}`);
   await using server = await startNatsServer();
   await using agentMesh = await connectMesh({ servers: server.url, name: "bench-real-agent" });
   await using coreMesh = await connectMesh({ servers: server.url, name: "bench-real-core" });
   await using caller = await connectMesh({ servers: server.url, name: "bench-real-caller" });
   const config = parseMeshConfig(yaml(server.url, ollama.url), { source: "real-model bench", env: {} });
-  await using _host = await startAgentHost({ config, host: "local", mesh: agentMesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
+  await using _host = await startAgentHost({
+    config,
+    host: "local",
+    mesh: agentMesh,
+    log: silentLogger,
+    metricsPort: null,
+    heartbeatIntervalS: 0,
+  });
   await using client = createRoleClient(caller);
 
   const messages = [{ role: "user" as const, content: PROMPT }];
-  const body = JSON.stringify({ model: MODEL, messages, stream: true, keep_alive: "10m", options: { temperature: 0, num_predict: MAX_TOKENS } });
+  const body = JSON.stringify({
+    model: MODEL,
+    messages,
+    stream: true,
+    keep_alive: "10m",
+    options: { temperature: 0, num_predict: MAX_TOKENS },
+  });
   const speeds: Speed[] = [];
   const direct = async (): Promise<Call> => {
     const t0 = performance.now();
@@ -113,10 +130,23 @@ export async function realModel(ctx: BenchContext): Promise<SectionResult> {
     for await (const bytes of res.body) {
       rest += decoder.decode(bytes as Uint8Array, { stream: true });
       for (let nl = rest.indexOf("\n"); nl >= 0; nl = rest.indexOf("\n")) {
-        const line = JSON.parse(rest.slice(0, nl)) as { message?: { content?: string }; done?: boolean; eval_count?: number; eval_duration?: number; prompt_eval_count?: number; prompt_eval_duration?: number };
+        const line = JSON.parse(rest.slice(0, nl)) as {
+          message?: { content?: string };
+          done?: boolean;
+          eval_count?: number;
+          eval_duration?: number;
+          prompt_eval_count?: number;
+          prompt_eval_duration?: number;
+        };
         rest = rest.slice(nl + 1);
         if (ttft === undefined && line.message?.content) ttft = performance.now() - t0;
-        if (line.done) speeds.push({ tokens: line.eval_count ?? 0, evalNs: line.eval_duration ?? 0, promptTokens: line.prompt_eval_count ?? 0, promptNs: line.prompt_eval_duration ?? 0 });
+        if (line.done)
+          speeds.push({
+            tokens: line.eval_count ?? 0,
+            evalNs: line.eval_duration ?? 0,
+            promptTokens: line.prompt_eval_count ?? 0,
+            promptNs: line.prompt_eval_duration ?? 0,
+          });
       }
     }
     const total = performance.now() - t0;
@@ -151,7 +181,10 @@ export async function realModel(ctx: BenchContext): Promise<SectionResult> {
     }
   });
   const stat = (w: "direct" | "mesh", k: keyof Call) => summarize(calls[w].map((c) => c[k]));
-  const s = { direct: { ttft: stat("direct", "ttft"), total: stat("direct", "total") }, mesh: { ttft: stat("mesh", "ttft"), total: stat("mesh", "total") } };
+  const s = {
+    direct: { ttft: stat("direct", "ttft"), total: stat("direct", "total") },
+    mesh: { ttft: stat("mesh", "ttft"), total: stat("mesh", "total") },
+  };
   const cost = (k: keyof Call, q: "p50" | "p95") => s.mesh[k][q] - s.direct[k][q];
   const sum = (f: (x: Speed) => number) => speeds.reduce((a, x) => a + f(x), 0);
   const tokensPerS = sum((x) => x.tokens) / (sum((x) => x.evalNs) / 1e9);
@@ -171,7 +204,8 @@ export async function realModel(ctx: BenchContext): Promise<SectionResult> {
     const log = await logOf(coreMesh, conversation);
     const at = (type: string) => log.find((e) => e.type === type);
     const [user, routed, done, voice] = [at("user_message"), at("routed"), at("specialist_finished"), at("voice_reply")];
-    if (!user || !routed || !done || !voice) throw new Error(`committee turn ${conversation} logged ${log.map((e) => e.type).join(", ")}: a step is missing`);
+    if (!user || !routed || !done || !voice)
+      throw new Error(`committee turn ${conversation} logged ${log.map((e) => e.type).join(", ")}: a step is missing`);
     stages.router.push(routed.ts - user.ts);
     stages.specialist.push(done.ts - routed.ts);
     stages.voice.push(voice.ts - done.ts);
@@ -183,17 +217,63 @@ export async function realModel(ctx: BenchContext): Promise<SectionResult> {
   }
 
   const rows = [["way", "N", "first token p50 ms", "first token p95 ms", "total p50 ms", "total p95 ms"]];
-  for (const w of ["direct", "mesh"] as const) rows.push([w === "direct" ? "direct HTTP /api/chat" : "Lyra role call", String(n), fmt(s[w].ttft.p50), fmt(s[w].ttft.p95), fmt(s[w].total.p50), fmt(s[w].total.p95)]);
-  rows.push(["mesh − direct", "", fmt(cost("ttft", "p50")), fmt(cost("ttft", "p95")), fmt(cost("total", "p50")), fmt(cost("total", "p95"))]);
-  rows.push(["mesh ÷ direct", "", fmt(s.mesh.ttft.p50 / s.direct.ttft.p50), fmt(s.mesh.ttft.p95 / s.direct.ttft.p95), fmt(s.mesh.total.p50 / s.direct.total.p50), fmt(s.mesh.total.p95 / s.direct.total.p95)]);
-  const stageRows = (["router", "specialist", "voice"] as const).map((k) => [`committee: ${k}`, String(stages[k].length), "", "", fmt(summarize(stages[k]).p50), fmt(summarize(stages[k]).p95)]);
-  rows.push(...stageRows, ["committee: whole turn (inbox → stored reply)", String(stages.turn.length), "", "", fmt(summarize(stages.turn).p50), fmt(summarize(stages.turn).p95)]);
+  for (const w of ["direct", "mesh"] as const)
+    rows.push([
+      w === "direct" ? "direct HTTP /api/chat" : "Lyra role call",
+      String(n),
+      fmt(s[w].ttft.p50),
+      fmt(s[w].ttft.p95),
+      fmt(s[w].total.p50),
+      fmt(s[w].total.p95),
+    ]);
+  rows.push([
+    "mesh − direct",
+    "",
+    fmt(cost("ttft", "p50")),
+    fmt(cost("ttft", "p95")),
+    fmt(cost("total", "p50")),
+    fmt(cost("total", "p95")),
+  ]);
+  rows.push([
+    "mesh ÷ direct",
+    "",
+    fmt(s.mesh.ttft.p50 / s.direct.ttft.p50),
+    fmt(s.mesh.ttft.p95 / s.direct.ttft.p95),
+    fmt(s.mesh.total.p50 / s.direct.total.p50),
+    fmt(s.mesh.total.p95 / s.direct.total.p95),
+  ]);
+  const stageRows = (["router", "specialist", "voice"] as const).map((k) => [
+    `committee: ${k}`,
+    String(stages[k].length),
+    "",
+    "",
+    fmt(summarize(stages[k]).p50),
+    fmt(summarize(stages[k]).p95),
+  ]);
+  rows.push(...stageRows, [
+    "committee: whole turn (inbox → stored reply)",
+    String(stages.turn.length),
+    "",
+    "",
+    fmt(summarize(stages.turn).p50),
+    fmt(summarize(stages.turn).p95),
+  ]);
 
   const ttftCost = cost("ttft", "p50");
   const totalCost = cost("total", "p50");
   const targets: Target[] = [
-    { name: "Mesh cost against a real model, first token p50", goal: `≤ ${TARGET_MS} ms over direct`, figure: `${fmt(ttftCost, "ms")} (${fmt(s.mesh.ttft.p50 / s.direct.ttft.p50)} × direct)`, met: ttftCost <= TARGET_MS },
-    { name: "Mesh cost against a real model, total p50", goal: `≤ ${TARGET_MS} ms over direct`, figure: `${fmt(totalCost, "ms")} (${fmt(s.mesh.total.p50 / s.direct.total.p50)} × direct)`, met: totalCost <= TARGET_MS },
+    {
+      name: "Mesh cost against a real model, first token p50",
+      goal: `≤ ${TARGET_MS} ms over direct`,
+      figure: `${fmt(ttftCost, "ms")} (${fmt(s.mesh.ttft.p50 / s.direct.ttft.p50)} × direct)`,
+      met: ttftCost <= TARGET_MS,
+    },
+    {
+      name: "Mesh cost against a real model, total p50",
+      goal: `≤ ${TARGET_MS} ms over direct`,
+      figure: `${fmt(totalCost, "ms")} (${fmt(s.mesh.total.p50 / s.direct.total.p50)} × direct)`,
+      met: totalCost <= TARGET_MS,
+    },
   ];
   const json = (x: Summary) => rounded(x);
   return {
@@ -213,8 +293,16 @@ export async function realModel(ctx: BenchContext): Promise<SectionResult> {
       calls_each_way: n,
       direct: { first_token: json(s.direct.ttft), total: json(s.direct.total) },
       mesh: { first_token: json(s.mesh.ttft), total: json(s.mesh.total) },
-      mesh_cost_ms: { first_token_p50: round(ttftCost), first_token_p95: round(cost("ttft", "p95")), total_p50: round(totalCost), total_p95: round(cost("total", "p95")) },
-      ratio_mesh_direct: { first_token_p50: round(s.mesh.ttft.p50 / s.direct.ttft.p50), total_p50: round(s.mesh.total.p50 / s.direct.total.p50) },
+      mesh_cost_ms: {
+        first_token_p50: round(ttftCost),
+        first_token_p95: round(cost("ttft", "p95")),
+        total_p50: round(totalCost),
+        total_p95: round(cost("total", "p95")),
+      },
+      ratio_mesh_direct: {
+        first_token_p50: round(s.mesh.ttft.p50 / s.direct.ttft.p50),
+        total_p50: round(s.mesh.total.p50 / s.direct.total.p50),
+      },
       model_tokens_per_s: round(tokensPerS),
       model_prompt_tokens_per_s: round(promptPerS),
       committee: {

@@ -11,10 +11,16 @@ import { statusMB } from "./procfs.ts";
 const steps: [string, () => Promise<unknown>][] = [
   ["zod", () => import("zod")],
   ["Lyra schemas (zod schemas built)", () => import("../../schemas/index.ts").then(() => import("../../schemas/config.ts"))],
-  ["NATS clients (core, JetStream, services)", () => Promise.all([import("@nats-io/transport-node"), import("@nats-io/jetstream"), import("@nats-io/services")])],
+  [
+    "NATS clients (core, JetStream, services)",
+    () => Promise.all([import("@nats-io/transport-node"), import("@nats-io/jetstream"), import("@nats-io/services")]),
+  ],
   ["pino, prom-client", () => Promise.all([import("pino"), import("prom-client")])],
   ["model clients (openai, ollama)", () => Promise.all([import("openai"), import("ollama")])],
-  ["agent host and `lyra agent` command", () => Promise.all([import("../../agents/host/host.ts"), import("../../agents/cli/commands/agent.ts")])],
+  [
+    "agent host and `lyra agent` command",
+    () => Promise.all([import("../../agents/host/host.ts"), import("../../agents/cli/commands/agent.ts")]),
+  ],
 ];
 
 const out: { step: string; rss_mb: number }[] = [];

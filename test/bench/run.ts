@@ -32,7 +32,19 @@ import { tools } from "./tools.ts";
 import type { BenchContext, Section, SectionResult } from "./report.ts";
 import { table } from "./stats.ts";
 
-const SECTIONS: Record<string, Section> = { hop, committee, codec, failover, memory, tools, "memory-search": memorySearch, serve, compute, dispatch, "real-model": realModel };
+const SECTIONS: Record<string, Section> = {
+  hop,
+  committee,
+  codec,
+  failover,
+  memory,
+  tools,
+  "memory-search": memorySearch,
+  serve,
+  compute,
+  dispatch,
+  "real-model": realModel,
+};
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +58,10 @@ if (values.help) {
   console.log(`usage: npm run bench [-- --quick] [-- --only ${Object.keys(SECTIONS).join(",")}] [-- --profile DIR]`);
   process.exit(0);
 }
-const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
+const only = values.only
+  ?.split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 for (const s of only ?? []) {
   if (!SECTIONS[s]) {
     console.error(`unknown section '${s}': use ${Object.keys(SECTIONS).join(", ")}`);
@@ -57,7 +72,9 @@ requireNatsServer();
 
 export function machine() {
   const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpus()[0]?.model ?? "unknown";
-  const natsVersion = execFileSync(NATS_SERVER_BIN, ["--version"], { encoding: "utf8" }).trim().replace(/^nats-server:\s*/, "");
+  const natsVersion = execFileSync(NATS_SERVER_BIN, ["--version"], { encoding: "utf8" })
+    .trim()
+    .replace(/^nats-server:\s*/, "");
   return {
     nproc: cpus().length,
     cpu: cpuModel,
@@ -84,7 +101,11 @@ const ctx: BenchContext = {
   async measure(label, fn) {
     if (!session || !profileDir) return fn();
     await session.post("Profiler.start");
-    await session.post("HeapProfiler.startSampling", { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    await session.post("HeapProfiler.startSampling", {
+      samplingInterval: 16_384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
     try {
       return await fn();
     } finally {
@@ -139,6 +160,8 @@ const text = `${JSON.stringify(report, null, 2)}\n`;
 writeFileSync(file, text);
 const complete = !values.quick && !only;
 if (complete) writeFileSync(new URL("latest.json", dir), text);
-console.log(`figures written to ${file.pathname}${complete ? " and latest.json" : " (latest.json is only replaced by a full run of every section)"}; ${seconds} s in all`);
+console.log(
+  `figures written to ${file.pathname}${complete ? " and latest.json" : " (latest.json is only replaced by a full run of every section)"}; ${seconds} s in all`,
+);
 // Child processes, timers of closed connections: nothing should hold the process, but make sure.
 process.exit(0);

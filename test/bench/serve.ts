@@ -60,12 +60,16 @@ export async function serve(ctx: BenchContext): Promise<SectionResult> {
 
     const post = (conversation: string, body: string) =>
       new Promise<string>((resolve, reject) => {
-        const req = httpRequest(`${url}/chat/completions`, { method: "POST", agent, headers: { ...headers(conversation), "Content-Length": Buffer.byteLength(body) } }, (res) => {
-          let b = "";
-          res.setEncoding("utf8");
-          res.on("data", (d: string) => (b += d));
-          res.on("end", () => (res.statusCode === 200 ? resolve(b) : reject(new Error(`lyra serve answered ${res.statusCode}: ${b}`))));
-        });
+        const req = httpRequest(
+          `${url}/chat/completions`,
+          { method: "POST", agent, headers: { ...headers(conversation), "Content-Length": Buffer.byteLength(body) } },
+          (res) => {
+            let b = "";
+            res.setEncoding("utf8");
+            res.on("data", (d: string) => (b += d));
+            res.on("end", () => (res.statusCode === 200 ? resolve(b) : reject(new Error(`lyra serve answered ${res.statusCode}: ${b}`))));
+          },
+        );
         req.on("error", reject);
         req.end(body);
       });
@@ -96,7 +100,10 @@ export async function serve(ctx: BenchContext): Promise<SectionResult> {
         return ((await res.json()) as Reply).choices[0]!.message.content;
       },
       async sdkStream() {
-        const stream = await client.chat.completions.create({ model: "lyra", messages: [{ role: "user", content: TEXT }], stream: true }, { headers: { "X-Lyra-Conversation": `bench-sdk-${++seq}` } });
+        const stream = await client.chat.completions.create(
+          { model: "lyra", messages: [{ role: "user", content: TEXT }], stream: true },
+          { headers: { "X-Lyra-Conversation": `bench-sdk-${++seq}` } },
+        );
         let text = "";
         for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
         return text;
@@ -124,7 +131,15 @@ export async function serve(ctx: BenchContext): Promise<SectionResult> {
     const s = Object.fromEntries(WAYS.map((w) => [w, summarize(samples[w])])) as Record<Way, Summary>;
     const added = (w: Way) => s[w].p50 - s.ask.p50;
     const rows = [["way", "turns", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms"]];
-    for (const w of WAYS) rows.push([LABEL[w], String(s[w].n), fmt(s[w].p50), fmt(s[w].p99), w === "ask" ? "—" : fmt(added(w)), w === "ask" ? "—" : fmt(s[w].p99 - s.ask.p99)]);
+    for (const w of WAYS)
+      rows.push([
+        LABEL[w],
+        String(s[w].n),
+        fmt(s[w].p50),
+        fmt(s[w].p99),
+        w === "ask" ? "—" : fmt(added(w)),
+        w === "ask" ? "—" : fmt(s[w].p99 - s.ask.p99),
+      ]);
     const round3 = (v: number) => Math.round(v * 1000) / 1000;
     return {
       name: "serve",
@@ -135,8 +150,19 @@ export async function serve(ctx: BenchContext): Promise<SectionResult> {
         "added = this way's figure minus lyra ask's path in the same run: the HTTP round trip, parsing, validation, the key check, the conductor check (one consumer info a second), the JSON or SSE reply, and the client's own cost",
         "the target is judged on the node:http client (the server's overhead); fetch (undici) and the openai client add their own per-request cost",
       ],
-      json: { turns: n, latency_ms: Object.fromEntries(WAYS.map((w) => [w, rounded(s[w])])), added_p50_ms: Object.fromEntries(WAYS.filter((w) => w !== "ask").map((w) => [w, round3(added(w))])) },
-      targets: [{ name: "lyra serve added latency p50 (node:http client, not streamed)", goal: `≤ ${TARGET_ADDED_MS} ms over lyra ask's path (${fmt(s.ask.p50)} ms)`, figure: `${fmt(added("node"))} ms`, met: added("node") <= TARGET_ADDED_MS }],
+      json: {
+        turns: n,
+        latency_ms: Object.fromEntries(WAYS.map((w) => [w, rounded(s[w])])),
+        added_p50_ms: Object.fromEntries(WAYS.filter((w) => w !== "ask").map((w) => [w, round3(added(w))])),
+      },
+      targets: [
+        {
+          name: "lyra serve added latency p50 (node:http client, not streamed)",
+          goal: `≤ ${TARGET_ADDED_MS} ms over lyra ask's path (${fmt(s.ask.p50)} ms)`,
+          figure: `${fmt(added("node"))} ms`,
+          met: added("node") <= TARGET_ADDED_MS,
+        },
+      ],
     };
   } finally {
     for (const c of children) c.proc.kill("SIGTERM");

@@ -39,7 +39,13 @@ await using server = await startNatsServer();
 // outbox kept 20 s and the log 8 MB (production: 7 days and 1 GiB; 8 MB is about 4,000 turns), so
 // nats-server's RSS shows a leak rather than the data it was told to keep.
 const jetstreamLimits = { duplicate_window: "20s", outbox_max_age: "20s", log_max_bytes: "8MB" };
-const cfgPath = writeCommitteeConfig({ natsUrl: server.url, slots: 256, queue: 1000, maxParallel: Math.max(64, conversations), jetstream: jetstreamLimits });
+const cfgPath = writeCommitteeConfig({
+  natsUrl: server.url,
+  slots: 256,
+  queue: 1000,
+  maxParallel: Math.max(64, conversations),
+  jetstream: jetstreamLimits,
+});
 const procs: Proc[] = [];
 let stopping = false;
 let turnsDone = 0;
@@ -59,17 +65,26 @@ try {
   }
   // The front door reports its own RSS (it has exited by the end).
   const rss = (frontdoor: number) => ({
-    ...Object.fromEntries(procs.filter((p) => p.name !== "frontdoor").map((p) => [p.name, statusMB(p.proc.pid!, "VmRSS") ?? Number.NaN] as const)),
+    ...Object.fromEntries(
+      procs.filter((p) => p.name !== "frontdoor").map((p) => [p.name, statusMB(p.proc.pid!, "VmRSS") ?? Number.NaN] as const),
+    ),
     frontdoor,
     "nats-server": statusMB(server.process.pid!, "VmRSS") ?? Number.NaN,
   });
   let atCheckpoint: Record<string, number> | undefined;
   const started = performance.now();
-  const fd = runFrontDoor(server.url, "soak", conversations, Math.ceil(total / conversations), Math.min(1000, checkpoint), (n, frontRss) => {
-    turnsDone = n;
-    if (n % 10_000 === 0) console.error(`soak: ${n} turns, ${fmt(n / ((performance.now() - started) / 1000))}/s`);
-    if (n >= checkpoint && !atCheckpoint) atCheckpoint = rss(frontRss);
-  });
+  const fd = runFrontDoor(
+    server.url,
+    "soak",
+    conversations,
+    Math.ceil(total / conversations),
+    Math.min(1000, checkpoint),
+    (n, frontRss) => {
+      turnsDone = n;
+      if (n % 10_000 === 0) console.error(`soak: ${n} turns, ${fmt(n / ((performance.now() - started) / 1000))}/s`);
+      if (n >= checkpoint && !atCheckpoint) atCheckpoint = rss(frontRss);
+    },
+  );
   procs.push(fd.proc);
   const r = await fd.result;
   await sleep(1000); // let the last turns' garbage be collected as it would be on a running mesh
@@ -84,12 +99,27 @@ try {
     rows.push([name, fmt(at), fmt(end), `${(change * 100).toFixed(1)} %`, ok ? "yes" : "NO"]);
   }
   const lat = summarize(r.latencies);
-  console.log(`Soak: ${r.replies} committee turns, ${conversations} conversations, ${conductors} conductor(s), ${fmt(r.seconds)} s (${fmt(r.replies / r.seconds)} messages/s, p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms)\n${table(rows)}\n`);
+  console.log(
+    `Soak: ${r.replies} committee turns, ${conversations} conversations, ${conductors} conductor(s), ${fmt(r.seconds)} s (${fmt(r.replies / r.seconds)} messages/s, p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms)\n${table(rows)}\n`,
+  );
   console.log(
     `Targets\n${table([
       ["target", "goal", "figure", "result"],
-      ["RSS of every process, checkpoint vs end", "within 10 %", rows.slice(1).map((x) => `${x[0]} ${x[3]}`).join(", "), allWithin ? "met" : "NOT MET"],
-      ["Lost replies", "0", String(r.lost + Math.max(0, Math.ceil(total / conversations) * conversations - r.replies - r.lost)), r.lost === 0 && r.replies === Math.ceil(total / conversations) * conversations ? "met" : "NOT MET"],
+      [
+        "RSS of every process, checkpoint vs end",
+        "within 10 %",
+        rows
+          .slice(1)
+          .map((x) => `${x[0]} ${x[3]}`)
+          .join(", "),
+        allWithin ? "met" : "NOT MET",
+      ],
+      [
+        "Lost replies",
+        "0",
+        String(r.lost + Math.max(0, Math.ceil(total / conversations) * conversations - r.replies - r.lost)),
+        r.lost === 0 && r.replies === Math.ceil(total / conversations) * conversations ? "met" : "NOT MET",
+      ],
       ["Duplicated replies", "0", String(r.duplicated), r.duplicated === 0 ? "met" : "NOT MET"],
     ])}`,
   );

@@ -64,7 +64,11 @@ export function table(rows: readonly (readonly string[])[]): string {
   if (!head) return "";
   // Columns of figures are right-aligned, columns of words left-aligned.
   const numeric = head.map((_, i) => i > 0 && body.every((r) => /^[-+\d.,—×% ]*$/.test(r[i] ?? "")));
-  const line = (r: readonly string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
 

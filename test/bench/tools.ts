@@ -54,7 +54,12 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
   const once: Record<Way, () => Promise<unknown>> = {
     direct: () => direct.callTool({ name: "echo", arguments: { message: "hello" } }),
     nats: async () => {
-      const res = await mcp.request("everything", { jsonrpc: "2.0", id: ++id, method: "tools/call", params: { name: "echo", arguments: { message: "hello" }, _meta: META } });
+      const res = await mcp.request("everything", {
+        jsonrpc: "2.0",
+        id: ++id,
+        method: "tools/call",
+        params: { name: "echo", arguments: { message: "hello" }, _meta: META },
+      });
       if ("error" in res) throw new Error(res.error.message);
     },
     natsSdk: () => overNats.callTool({ name: "echo", arguments: { message: "hello" } }),
@@ -86,7 +91,10 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
   mcp.close();
 
   const rows = [["way", "in flight", "N", "p50 ms", "p95 ms", "p99 ms", "calls/s"]];
-  for (const [inFlight, m] of [[1, m1], [64, m64]] as const) {
+  for (const [inFlight, m] of [
+    [1, m1],
+    [64, m64],
+  ] as const) {
     for (const w of WAYS) {
       const s = m.stats[w];
       rows.push([LABEL[w], String(inFlight), String(s.n), fmt(s.p50), fmt(s.p95), fmt(s.p99), fmt(m.perSecond[w])]);
@@ -94,7 +102,12 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
   }
   const overhead = m1.stats.nats.p50 - m1.stats.direct.p50;
   const targets: Target[] = [
-    { name: "tool call over NATS (as the tool loop calls), p50 overhead vs direct stdio (1 in flight)", goal: "≤ 1 ms", figure: `${fmt(overhead, "ms")} (${fmt(m1.stats.nats.p50, "ms")} vs ${fmt(m1.stats.direct.p50, "ms")})`, met: overhead <= 1 },
+    {
+      name: "tool call over NATS (as the tool loop calls), p50 overhead vs direct stdio (1 in flight)",
+      goal: "≤ 1 ms",
+      figure: `${fmt(overhead, "ms")} (${fmt(m1.stats.nats.p50, "ms")} vs ${fmt(m1.stats.direct.p50, "ms")})`,
+      met: overhead <= 1,
+    },
   ];
   const asJson = (m: { stats: Record<Way, Summary>; perSecond: Record<Way, number> }) => ({
     ...Object.fromEntries(WAYS.map((w) => [w, { ...rounded(m.stats[w]), calls_per_s: Math.round(m.perSecond[w]) }])),

@@ -39,7 +39,10 @@ function query(papers: ArxivPaper[], url: URL): Reply {
   const match = (p: ArxivPaper, t: string) => {
     const [field, word] = t.split(":") as [string, string];
     const w = word.toLowerCase();
-    const hay = { all: `${p.title} ${p.summary} ${p.authors.join(" ")}`, ti: p.title, au: p.authors.join(" "), abs: p.summary, cat: p.category }[field] ?? "";
+    const hay =
+      { all: `${p.title} ${p.summary} ${p.authors.join(" ")}`, ti: p.title, au: p.authors.join(" "), abs: p.summary, cat: p.category }[
+        field
+      ] ?? "";
     return hay.toLowerCase().includes(w);
   };
   let hits = terms.length ? papers.filter((p) => terms.every((t) => match(p, t))) : [];

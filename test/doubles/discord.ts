@@ -79,9 +79,21 @@ export interface DiscordDouble extends AsyncDisposable {
   /** Sends a raw frame (string) to every identified session. */
   sendRaw(frame: string): void;
   /** A user message (MESSAGE_CREATE); returns its payload. */
-  userMessage(o: { content: string; channelId?: string; userId?: string; id?: string; mention?: boolean; dm?: boolean; attachments?: unknown[] }): Record<string, unknown>;
+  userMessage(o: {
+    content: string;
+    channelId?: string;
+    userId?: string;
+    id?: string;
+    mention?: boolean;
+    dm?: boolean;
+    attachments?: unknown[];
+  }): Record<string, unknown>;
   /** A slash command (INTERACTION_CREATE); returns its payload. */
-  command(name: string, options?: { name: string; type: number; value: unknown }[], o?: { channelId?: string; userId?: string }): Record<string, unknown>;
+  command(
+    name: string,
+    options?: { name: string; type: number; value: unknown }[],
+    o?: { channelId?: string; userId?: string },
+  ): Record<string, unknown>;
   /** Serves bytes at a CDN URL (for attachments); returns the URL. */
   addFile(name: string, bytes: Uint8Array): string;
   /** The next request whose `METHOD path` matches gets a 429 with this retry_after. */
@@ -134,10 +146,20 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     });
   });
 
-  const rateHeaders = (bucket: string) => ({ "x-ratelimit-limit": "5", "x-ratelimit-remaining": "4", "x-ratelimit-reset": String(Date.now() / 1000 + 1), "x-ratelimit-reset-after": "1.000", "x-ratelimit-bucket": bucket });
+  const rateHeaders = (bucket: string) => ({
+    "x-ratelimit-limit": "5",
+    "x-ratelimit-remaining": "4",
+    "x-ratelimit-reset": String(Date.now() / 1000 + 1),
+    "x-ratelimit-reset-after": "1.000",
+    "x-ratelimit-bucket": bucket,
+  });
   const reply = (res: ServerResponse, status: number, body: unknown, bucket = "b") => {
     const text = body === undefined ? "" : JSON.stringify(body);
-    res.writeHead(status, { ...rateHeaders(bucket), ...(text ? { "content-type": "application/json" } : {}), "content-length": Buffer.byteLength(text) });
+    res.writeHead(status, {
+      ...rateHeaders(bucket),
+      ...(text ? { "content-type": "application/json" } : {}),
+      "content-length": Buffer.byteLength(text),
+    });
     res.end(text);
   };
   const fail = (res: ServerResponse, why: string, status = 400) => {
@@ -188,7 +210,15 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
   const post = (channel: string, json: Record<string, unknown>, atts: PostedMessage["attachments"], webhook?: string): PostedMessage => {
     const content = typeof json.content === "string" ? json.content : "";
     const ref = json.message_reference as { message_id?: string } | undefined;
-    const m: PostedMessage = { id: nextId(), channel_id: channel, content, history: [content], attachments: atts, ...(ref?.message_id ? { reply_to: ref.message_id } : {}), ...(webhook ? { webhook } : {}) };
+    const m: PostedMessage = {
+      id: nextId(),
+      channel_id: channel,
+      content,
+      history: [content],
+      attachments: atts,
+      ...(ref?.message_id ? { reply_to: ref.message_id } : {}),
+      ...(webhook ? { webhook } : {}),
+    };
     messages.set(m.id, m);
     return m;
   };
@@ -198,7 +228,13 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     type: m.reply_to ? 19 : 0,
     content: m.content,
     author: { id: botId, username: "lyra", discriminator: "0", bot: true, avatar: null, global_name: null },
-    attachments: m.attachments.map((a, i) => ({ id: String(i), filename: a.filename, size: a.size, url: `${base}/cdn/${a.filename}`, proxy_url: `${base}/cdn/${a.filename}` })),
+    attachments: m.attachments.map((a, i) => ({
+      id: String(i),
+      filename: a.filename,
+      size: a.size,
+      url: `${base}/cdn/${a.filename}`,
+      proxy_url: `${base}/cdn/${a.filename}`,
+    })),
     mentions: [],
     ...plainMessageFields(),
   });
@@ -242,7 +278,11 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     let m: RegExpExecArray | null;
     if (method === "GET" && route === "/gateway/bot") {
       if (req.headers.authorization !== `Bot ${DISCORD_TOKEN}`) return reply(res, 401, { message: "401: Unauthorized", code: 0 });
-      return reply(res, 200, { url: base.replace(/^http/, "ws") + "/gateway", shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 } });
+      return reply(res, 200, {
+        url: base.replace(/^http/, "ws") + "/gateway",
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 },
+      });
     }
     if ((m = /^\/channels\/(\d+)\/typing$/.exec(route)) && method === "POST") {
       typing.push(m[1]!);
@@ -268,9 +308,12 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
       const { json } = await readBody(req);
       const data = json.data as InteractionResponse["data"];
       if (interactionTokens.get(m[2]!) !== m[1]) return reply(res, 404, { message: "Unknown interaction", code: 10062 });
-      if (interactionResponses.some((r) => r.id === m![1])) return reply(res, 400, { message: "Interaction has already been acknowledged.", code: 40060 });
+      if (interactionResponses.some((r) => r.id === m![1]))
+        return reply(res, 400, { message: "Interaction has already been acknowledged.", code: 40060 });
       if (json.type === 4) {
-        const why = checkMentions(key, (data ?? {})) ?? (data?.content === undefined && !data?.embeds ? `${key}: type 4 without content or embeds` : undefined);
+        const why =
+          checkMentions(key, data ?? {}) ??
+          (data?.content === undefined && !data?.embeds ? `${key}: type 4 without content or embeds` : undefined);
         if (why) return fail(res, why);
       } else if (json.type !== 5) return fail(res, `${key}: callback type ${String(json.type)} is not one the adapter should use`);
       interactionResponses.push({ id: m[1]!, token: m[2]!, type: json.type, ...(data ? { data } : {}) });
@@ -304,7 +347,11 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
       const { json } = await readBody(req);
       if (!Array.isArray(json)) return fail(res, `${key}: body is not an array of commands`);
       commands.splice(0, commands.length, ...(json as unknown[]));
-      return reply(res, 200, json.map((c) => ({ ...(c as object), id: nextId(), application_id: appId, version: "1" })));
+      return reply(
+        res,
+        200,
+        json.map((c) => ({ ...(c as object), id: nextId(), application_id: appId, version: "1" })),
+      );
     }
     violations.push(`unexpected route: ${key}`);
     return reply(res, 404, { message: "404: Not Found", code: 0 });
@@ -325,7 +372,18 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     member_count: 2,
     large: false,
     features: [],
-    roles: [{ id: guildId, name: "@everyone", permissions: "1071698660928", position: 0, color: 0, hoist: false, managed: false, mentionable: false }],
+    roles: [
+      {
+        id: guildId,
+        name: "@everyone",
+        permissions: "1071698660928",
+        position: 0,
+        color: 0,
+        hoist: false,
+        managed: false,
+        mentionable: false,
+      },
+    ],
     emojis: [],
     stickers: [],
     members: [],
@@ -337,7 +395,16 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     voice_states: [],
     channels: [
       { id: channelId, type: 0, name: "general", position: 0, permission_overwrites: [], guild_id: guildId },
-      { id: voiceChannelId, type: 2, name: "Voice", position: 1, permission_overwrites: [], guild_id: guildId, bitrate: 64000, user_limit: 0 },
+      {
+        id: voiceChannelId,
+        type: 2,
+        name: "Voice",
+        position: 1,
+        permission_overwrites: [],
+        guild_id: guildId,
+        bitrate: 64000,
+        user_limit: 0,
+      },
     ],
     joined_at: new Date().toISOString(),
     preferred_locale: "en-US",
@@ -347,14 +414,18 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
   });
 
   function gateway(ws: WebSocket, url: URL): void {
-    if (url.searchParams.get("v") !== "10" || url.searchParams.get("encoding") !== "json") violations.push(`gateway connected with ${url.search}, not ?v=10&encoding=json`);
+    if (url.searchParams.get("v") !== "10" || url.searchParams.get("encoding") !== "json")
+      violations.push(`gateway connected with ${url.search}, not ?v=10&encoding=json`);
     const s = { ws, seq: 0 };
     const send = (p: object) => ws.send(JSON.stringify(p));
     send({ op: 10, d: { heartbeat_interval: opts.heartbeatMs ?? 500 }, s: null, t: null });
     ws.on("message", (raw) => {
       let p: { op?: number; d?: unknown };
       try {
-        p = JSON.parse(Buffer.isBuffer(raw) ? raw.toString("utf8") : Buffer.from(raw as ArrayBuffer).toString("utf8")) as { op?: number; d?: unknown };
+        p = JSON.parse(Buffer.isBuffer(raw) ? raw.toString("utf8") : Buffer.from(raw as ArrayBuffer).toString("utf8")) as {
+          op?: number;
+          d?: unknown;
+        };
       } catch {
         violations.push("gateway: the client sent a frame that is not JSON");
         return;
@@ -425,7 +496,8 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
         ...(o.dm ? {} : { guild_id: guildId, member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false } }),
         author: { id: userId, username: `user${userId}`, discriminator: "0", global_name: null, avatar: null },
         content: o.mention === false ? o.content : `<@${botId}> ${o.content}`,
-        mentions: o.mention === false ? [] : [{ id: botId, username: "lyra", discriminator: "0", bot: true, avatar: null, global_name: null }],
+        mentions:
+          o.mention === false ? [] : [{ id: botId, username: "lyra", discriminator: "0", bot: true, avatar: null, global_name: null }],
         attachments: o.attachments ?? [],
         ...plainMessageFields(),
       };
@@ -451,7 +523,14 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
         entitlements: [],
         authorizing_integration_owners: {},
         context: 0,
-        member: { user: { id: userId, username: `user${userId}`, discriminator: "0", global_name: null, avatar: null }, roles: [], permissions: "1071698660928", joined_at: new Date().toISOString(), deaf: false, mute: false },
+        member: {
+          user: { id: userId, username: `user${userId}`, discriminator: "0", global_name: null, avatar: null },
+          roles: [],
+          permissions: "1071698660928",
+          joined_at: new Date().toISOString(),
+          deaf: false,
+          mute: false,
+        },
         data: { id: nextId(), name, type: 1, options },
       };
       dispatch("INTERACTION_CREATE", d);

@@ -103,7 +103,14 @@ export function tokens(text: string): string[] {
 
 /** A stand-in JSON document for a JSON schema: first enum value, "x", 0, false, nested objects. */
 export function sampleForSchema(schema: unknown): unknown {
-  const s = (schema ?? {}) as { type?: unknown; enum?: unknown[]; const?: unknown; properties?: Record<string, unknown>; items?: unknown; minimum?: number };
+  const s = (schema ?? {}) as {
+    type?: unknown;
+    enum?: unknown[];
+    const?: unknown;
+    properties?: Record<string, unknown>;
+    items?: unknown;
+    minimum?: number;
+  };
   if (s.const !== undefined) return s.const;
   if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
   const type: unknown = Array.isArray(s.type) ? (s.type as unknown[])[0] : s.type;

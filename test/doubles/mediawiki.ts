@@ -34,10 +34,27 @@ export async function startMediaWikiDouble(articles: WikiArticle[]): Promise<Med
     if (lag !== undefined && Number.isFinite(maxlag)) {
       const l = lag;
       lag = undefined;
-      return json(200, { error: { code: "maxlag", info: `Waiting for 10.0.0.1: ${l} seconds lagged.`, host: "10.0.0.1", lag: l, type: "db", docref: DOCREF } }, { "retry-after": String(retryAfter), "x-database-lag": String(Math.floor(l)) });
+      return json(
+        200,
+        {
+          error: {
+            code: "maxlag",
+            info: `Waiting for 10.0.0.1: ${l} seconds lagged.`,
+            host: "10.0.0.1",
+            lag: l,
+            type: "db",
+            docref: DOCREF,
+          },
+        },
+        { "retry-after": String(retryAfter), "x-database-lag": String(Math.floor(l)) },
+      );
     }
-    if (q.get("action") !== "query") return json(200, { error: { code: "badvalue", info: `Unrecognized value for parameter "action": ${q.get("action")}.`, docref: DOCREF } });
-    if (q.get("format") !== "json" || q.get("formatversion") !== "2") return json(200, { error: { code: "badformat", info: "the client must ask for format=json&formatversion=2", docref: DOCREF } });
+    if (q.get("action") !== "query")
+      return json(200, {
+        error: { code: "badvalue", info: `Unrecognized value for parameter "action": ${q.get("action")}.`, docref: DOCREF },
+      });
+    if (q.get("format") !== "json" || q.get("formatversion") !== "2")
+      return json(200, { error: { code: "badformat", info: "the client must ask for format=json&formatversion=2", docref: DOCREF } });
     if (q.get("list") === "search") return search(articles, q);
     if (q.get("prop")?.split("|").includes("extracts")) return extracts(articles, q, url.origin);
     return json(200, { batchcomplete: true });
@@ -49,15 +66,30 @@ function search(articles: WikiArticle[], q: URLSearchParams): Reply {
   const term = q.get("srsearch");
   if (!term) return json(200, { error: { code: "missingparam", info: 'The "srsearch" parameter must be set.', docref: DOCREF } });
   const limit = Number(q.get("srlimit") ?? 10);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 500) return json(200, { error: { code: "badinteger", info: `Invalid value "${q.get("srlimit")}" for integer parameter "srlimit".`, docref: DOCREF } });
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+    return json(200, {
+      error: { code: "badinteger", info: `Invalid value "${q.get("srlimit")}" for integer parameter "srlimit".`, docref: DOCREF },
+    });
   const words = term.toLowerCase().split(/\s+/).filter(Boolean);
   const hits = articles.filter((a) => words.every((w) => `${a.title} ${a.intro} ${a.body ?? ""}`.toLowerCase().includes(w)));
-  const mark = (s: string) => words.reduce((acc, w) => acc.replace(new RegExp(`(${w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")})`, "ig"), '<span class="searchmatch">$1</span>'), s.slice(0, 160).replace(/&/g, "&amp;"));
+  const mark = (s: string) =>
+    words.reduce(
+      (acc, w) => acc.replace(new RegExp(`(${w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")})`, "ig"), '<span class="searchmatch">$1</span>'),
+      s.slice(0, 160).replace(/&/g, "&amp;"),
+    );
   return json(200, {
     batchcomplete: true,
     query: {
       searchinfo: { totalhits: hits.length },
-      search: hits.slice(0, limit).map((a, i) => ({ ns: 0, title: a.title, pageid: 1000 + i, size: a.intro.length * 2, wordcount: a.intro.split(/\s+/).length, snippet: mark(a.intro), timestamp: "2026-11-30T12:00:00Z" })),
+      search: hits.slice(0, limit).map((a, i) => ({
+        ns: 0,
+        title: a.title,
+        pageid: 1000 + i,
+        size: a.intro.length * 2,
+        wordcount: a.intro.split(/\s+/).length,
+        snippet: mark(a.intro),
+        timestamp: "2026-11-30T12:00:00Z",
+      })),
     },
   });
 }
@@ -65,7 +97,11 @@ function search(articles: WikiArticle[], q: URLSearchParams): Reply {
 function extracts(articles: WikiArticle[], q: URLSearchParams, origin: string): Reply {
   const title = q.get("titles") ?? "";
   if (!title) return json(200, { batchcomplete: true });
-  if (/[|#<>[\]{}]/.test(title)) return json(200, { batchcomplete: true, query: { pages: [{ title, invalidreason: "The requested page title contains invalid characters.", invalid: true }] } });
+  if (/[|#<>[\]{}]/.test(title))
+    return json(200, {
+      batchcomplete: true,
+      query: { pages: [{ title, invalidreason: "The requested page title contains invalid characters.", invalid: true }] },
+    });
   const normalized = title[0]!.toUpperCase() + title.slice(1).replace(/_/g, " ");
   const viaRedirect = q.get("redirects") ? articles.find((a) => a.redirects?.includes(normalized)) : undefined;
   const a = viaRedirect ?? articles.find((x) => x.title === normalized);
@@ -75,5 +111,11 @@ function extracts(articles: WikiArticle[], q: URLSearchParams, origin: string): 
   if (!a) return json(200, { batchcomplete: true, query: { ...query, pages: [{ ns: 0, title: normalized, missing: true }] } });
   const extract = q.get("exintro") ? a.intro : `${a.intro}\n\n\n${a.body ?? ""}`;
   const fullurl = `${origin}/wiki/${encodeURIComponent(a.title.replace(/ /g, "_"))}`;
-  return json(200, { batchcomplete: true, query: { ...query, pages: [{ pageid: 1, ns: 0, title: a.title, extract, contentmodel: "wikitext", pagelanguage: "en", fullurl, canonicalurl: fullurl }] } });
+  return json(200, {
+    batchcomplete: true,
+    query: {
+      ...query,
+      pages: [{ pageid: 1, ns: 0, title: a.title, extract, contentmodel: "wikitext", pagelanguage: "en", fullurl, canonicalurl: fullurl }],
+    },
+  });
 }

@@ -40,9 +40,7 @@ export interface OllamaChatBody {
 
 /** What the scripted reply can be: text, tool calls, or a failure. */
 export type OllamaDoubleReply =
-  | string
-  | { content?: string; tool_calls?: OllamaToolCall[]; thinking?: string }
-  | { error: string; status: number };
+  string | { content?: string; tool_calls?: OllamaToolCall[]; thinking?: string } | { error: string; status: number };
 
 export interface OllamaDoubleOptions {
   /** Pulled models (chat and embedding alike); default ["qwen3:8b"]. */
@@ -117,7 +115,9 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     if (req.method === "GET" && path === "/api/ps") {
       const now = Date.now();
       const running = [...loadedUntil].filter(([, until]) => until > now);
-      return sendJson(res, 200, { models: running.map(([m, until]) => ({ ...modelInfo(m), expires_at: new Date(until).toISOString(), size_vram: 1e9 })) });
+      return sendJson(res, 200, {
+        models: running.map(([m, until]) => ({ ...modelInfo(m), expires_at: new Date(until).toISOString(), size_vram: 1e9 })),
+      });
     }
     // Real Ollama answers an unknown path with a plain-text body, not JSON.
     if (req.method !== "POST" || !["/api/chat", "/api/generate", "/api/embed", "/api/show"].includes(path)) {
@@ -129,11 +129,21 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     if (!b.model) return sendJson(res, 400, { error: "model is required" });
     if (!models.has(b.model)) return sendJson(res, 404, { error: `model '${b.model}' not found` });
     const caps = opts.capabilities?.[b.model] ?? (isEmbedModel(b.model) ? ["embedding"] : ["completion", "tools"]);
-    if (path === "/api/show") return sendJson(res, 200, { modelfile: "", parameters: "", template: "", details: modelInfo(b.model).details, model_info: {}, capabilities: caps });
-    if (path === "/api/chat" && b.tools?.length && !caps.includes("tools")) return sendJson(res, 400, { error: `registry.ollama.ai/library/${b.model} does not support tools` });
+    if (path === "/api/show")
+      return sendJson(res, 200, {
+        modelfile: "",
+        parameters: "",
+        template: "",
+        details: modelInfo(b.model).details,
+        model_info: {},
+        capabilities: caps,
+      });
+    if (path === "/api/chat" && b.tools?.length && !caps.includes("tools"))
+      return sendJson(res, 400, { error: `registry.ollama.ai/library/${b.model} does not support tools` });
     const ctx = typeof b.options?.num_ctx === "number" ? b.options.num_ctx : 4096;
     const promptTokens = (b.messages ?? []).reduce((n, m) => n + tokens(m.content ?? "").length, 0);
-    if (path === "/api/chat" && b.truncate === false && promptTokens > ctx) return sendJson(res, 400, { error: "the input length exceeds the context length" });
+    if (path === "/api/chat" && b.truncate === false && promptTokens > ctx)
+      return sendJson(res, 400, { error: "the input length exceeds the context length" });
     if (inFlight >= parallel) return sendJson(res, 503, { error: "server busy, please try again.  maximum pending requests exceeded" });
     inFlight++;
     try {
@@ -150,7 +160,14 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     if (keepAliveMs(b.keep_alive) === 0) loadedUntil.delete(b.model);
     // An empty prompt only loads the model ("Load a model" in docs/api.md).
     const text = b.prompt ? reply({ model: b.model, messages: [{ role: "user", content: b.prompt }] }) : "";
-    const record = { model: b.model, created_at: new Date().toISOString(), response: typeof text === "string" ? text : "", done: true, done_reason: b.prompt ? "stop" : "load", load_duration: Math.round(loadMs * NS_PER_MS) };
+    const record = {
+      model: b.model,
+      created_at: new Date().toISOString(),
+      response: typeof text === "string" ? text : "",
+      done: true,
+      done_reason: b.prompt ? "stop" : "load",
+      load_duration: Math.round(loadMs * NS_PER_MS),
+    };
     if (b.stream === false) return sendJson(res, 200, record);
     res.writeHead(200, { "content-type": "application/x-ndjson" });
     res.end(JSON.stringify(record) + "\n");
@@ -171,7 +188,11 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     const final = () => ({
       model: b.model,
       created_at: new Date().toISOString(),
-      message: { role: "assistant", content: b.stream === false ? content : "", ...(b.stream === false && toolCalls ? { tool_calls: toolCalls } : {}) },
+      message: {
+        role: "assistant",
+        content: b.stream === false ? content : "",
+        ...(b.stream === false && toolCalls ? { tool_calls: toolCalls } : {}),
+      },
       done: true,
       done_reason: "stop",
       total_duration: Math.round((performance.now() - started) * NS_PER_MS),
@@ -183,7 +204,12 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     });
     if (b.stream === false) return sendJson(res, 200, final());
     res.writeHead(200, { "content-type": "application/x-ndjson" });
-    const record = (message: object) => ({ model: b.model, created_at: new Date().toISOString(), message: { role: "assistant", content: "", ...message }, done: false });
+    const record = (message: object) => ({
+      model: b.model,
+      created_at: new Date().toISOString(),
+      message: { role: "assistant", content: "", ...message },
+      done: false,
+    });
     // A thinking model streams its reasoning in message.thinking before the answer.
     for (const piece of thinking ? tokens(thinking) : []) res.write(JSON.stringify(record({ thinking: piece })) + "\n");
     for (const [i, piece] of pieces.entries()) {
@@ -200,9 +226,22 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
   // docs/api.md "Generate Embeddings": {model, input: string | string[]} → {model, embeddings: [[...]]}.
   function embedAnswer(b: { model: string; input?: unknown }, res: ServerResponse) {
     // Real Ollama: no input, or "", is 200 with no embeddings; anything but strings is 400.
-    const inputs = b.input === undefined || b.input === "" ? [] : typeof b.input === "string" ? [b.input] : Array.isArray(b.input) && b.input.every((x) => typeof x === "string") ? b.input : undefined;
+    const inputs =
+      b.input === undefined || b.input === ""
+        ? []
+        : typeof b.input === "string"
+          ? [b.input]
+          : Array.isArray(b.input) && b.input.every((x) => typeof x === "string")
+            ? b.input
+            : undefined;
     if (!inputs) return sendJson(res, 400, { error: "invalid input type" });
-    return sendJson(res, 200, { model: b.model, embeddings: inputs.map(embedText), total_duration: 1_000_000, load_duration: 0, prompt_eval_count: inputs.reduce((n, t) => n + tokens(t).length, 0) });
+    return sendJson(res, 200, {
+      model: b.model,
+      embeddings: inputs.map(embedText),
+      total_duration: 1_000_000,
+      load_duration: 0,
+      prompt_eval_count: inputs.reduce((n, t) => n + tokens(t).length, 0),
+    });
   }
 
   const server = await startDoubleServer(handler, opts.port);
@@ -248,7 +287,10 @@ function keepAliveMs(v: unknown): number {
  */
 export function toolResultsOf(b: OllamaChatBody): { tool_name?: string; content: string }[] {
   const msgs = b.messages ?? [];
-  return msgs.slice(msgs.findLastIndex((m) => m.role === "user") + 1).filter((m) => m.role === "tool").map((m) => ({ tool_name: m.tool_name, content: m.content }));
+  return msgs
+    .slice(msgs.findLastIndex((m) => m.role === "user") + 1)
+    .filter((m) => m.role === "tool")
+    .map((m) => ({ tool_name: m.tool_name, content: m.content }));
 }
 
 /** The names of the tools a chat request offered (Ollama `tools[].function.name`). */

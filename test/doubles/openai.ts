@@ -65,7 +65,14 @@ export interface OpenAISpeechBody {
 }
 
 /** Content types OpenAI documents for each speech format. */
-export const SPEECH_CONTENT_TYPES: Record<string, string> = { mp3: "audio/mpeg", opus: "audio/opus", aac: "audio/aac", flac: "audio/flac", wav: "audio/wav", pcm: "audio/pcm" };
+export const SPEECH_CONTENT_TYPES: Record<string, string> = {
+  mp3: "audio/mpeg",
+  opus: "audio/opus",
+  aac: "audio/aac",
+  flac: "audio/flac",
+  wav: "audio/wav",
+  pcm: "audio/pcm",
+};
 
 /** A tiny file of each format: its real header, then bytes made from the text. */
 export function fakeAudio(format: string, text: string): Buffer {
@@ -115,10 +122,18 @@ const errorBody = (status: number, message?: string) => {
   return { error: { message: message ?? e.message, type: e.type, param: null, code: e.code } };
 };
 /** The real proxy's answer to a key that is not its master key: 400, not 401. */
-const sendBadKey = (res: ServerResponse) => sendJson(res, 400, { error: { message: "No connected db.", type: "no_db_connection", param: null, code: "400" } });
+const sendBadKey = (res: ServerResponse) =>
+  sendJson(res, 400, { error: { message: "No connected db.", type: "no_db_connection", param: null, code: "400" } });
 /** The real proxy's answer to an alias not in model_list: 400 invalid_request_error, not 404. */
 const sendUnknownModel = (res: ServerResponse, model: string) =>
-  sendJson(res, 400, errorBody(400, `/chat/completions: Invalid model name passed in model=${model}. Call \`/v1/models\` to view available models for your key.`));
+  sendJson(
+    res,
+    400,
+    errorBody(
+      400,
+      `/chat/completions: Invalid model name passed in model=${model}. Call \`/v1/models\` to view available models for your key.`,
+    ),
+  );
 
 export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise<OpenAIDouble> {
   const apiKey = opts.apiKey ?? "sk-test";
@@ -146,7 +161,10 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
       return sendJson(res, f.status, errorBody(f.status, f.message));
     }
     if (req.method === "GET" && path === "/v1/models") {
-      return sendJson(res, 200, { object: "list", data: models.map((id) => ({ id, object: "model", created: 1_700_000_000, owned_by: "litellm" })) });
+      return sendJson(res, 200, {
+        object: "list",
+        data: models.map((id) => ({ id, object: "model", created: 1_700_000_000, owned_by: "litellm" })),
+      });
     }
     if (req.method === "POST" && path === "/v1/images/generations") return images(res, body as OpenAIImagesBody);
     if (req.method === "POST" && path === "/v1/audio/speech") return speech(res, body as OpenAISpeechBody);
@@ -156,17 +174,38 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     const n = ++seq;
     const r = b.response_format?.type === "json_schema" ? JSON.stringify(json(b)) : reply(b);
     const content = typeof r === "string" ? r : (r.content ?? "");
-    const calls = (typeof r === "string" ? [] : (r.tool_calls ?? [])).map((c, i) => ({ id: `call_${n}_${i}`, name: c.name, args: JSON.stringify(c.arguments) }));
+    const calls = (typeof r === "string" ? [] : (r.tool_calls ?? [])).map((c, i) => ({
+      id: `call_${n}_${i}`,
+      name: c.name,
+      args: JSON.stringify(c.arguments),
+    }));
     const finish = calls.length ? "tool_calls" : "stop";
     const promptTokens = b.messages.reduce((n, m) => n + tokens(typeof m.content === "string" ? m.content : "").length, 0);
     const pieces = tokens(content);
-    const usage = { prompt_tokens: promptTokens, completion_tokens: pieces.length + calls.length, total_tokens: promptTokens + pieces.length + calls.length };
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: pieces.length + calls.length,
+      total_tokens: promptTokens + pieces.length + calls.length,
+    };
     const id = `chatcmpl-${n}`;
     const created = Math.floor(Date.now() / 1000);
     await sleep(opts.firstTokenDelayMs ?? 0, gone);
     if (!b.stream) {
-      const message = { role: "assistant", content: calls.length && !content ? null : content, ...(calls.length ? { tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.args } })) } : {}) };
-      return sendJson(res, 200, { id, object: "chat.completion", created, model: b.model, choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage });
+      const message = {
+        role: "assistant",
+        content: calls.length && !content ? null : content,
+        ...(calls.length
+          ? { tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.args } })) }
+          : {}),
+      };
+      return sendJson(res, 200, {
+        id,
+        object: "chat.completion",
+        created,
+        model: b.model,
+        choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
+        usage,
+      });
     }
     const withUsage = b.stream_options?.include_usage === true;
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
@@ -174,7 +213,8 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     // first text delta (no empty opening chunk), and the usage chunk after the finish with one
     // empty-delta choice (OpenAI itself sends `choices: []` there).
     const send = (choices: unknown[], extra: object = {}) => {
-      if (!gone.aborted) res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: b.model, choices, ...extra })}\n\n`);
+      if (!gone.aborted)
+        res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: b.model, choices, ...extra })}\n\n`);
     };
     const delta = (d: object, finish_reason?: string) => send([{ index: 0, delta: d, ...(finish_reason ? { finish_reason } : {}) }]);
     for (const [i, piece] of pieces.entries()) {
@@ -203,8 +243,17 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     if (typeof b.prompt !== "string" || !b.prompt) return invalid(res, "prompt", "You must provide a prompt.");
     const n = b.n ?? 1;
     if (!Number.isInteger(n) || n < 1 || n > 10) return invalid(res, "n", `${n} is not valid for 'n': it must be from 1 to 10.`);
-    const data = opts.images ? opts.images(b) : Array.from({ length: n }, (_, i) => ({ b64_json: fakePng(`${b.prompt}#${i}`).toString("base64"), revised_prompt: `${b.prompt} (revised)` }));
-    return sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data, usage: { input_tokens: tokens(b.prompt).length, output_tokens: 0, total_tokens: tokens(b.prompt).length } });
+    const data = opts.images
+      ? opts.images(b)
+      : Array.from({ length: n }, (_, i) => ({
+          b64_json: fakePng(`${b.prompt}#${i}`).toString("base64"),
+          revised_prompt: `${b.prompt} (revised)`,
+        }));
+    return sendJson(res, 200, {
+      created: Math.floor(Date.now() / 1000),
+      data,
+      usage: { input_tokens: tokens(b.prompt).length, output_tokens: 0, total_tokens: tokens(b.prompt).length },
+    });
   };
   const speech = (res: ServerResponse, b: OpenAISpeechBody) => {
     if (!models.includes(b.model)) return sendJson(res, 404, errorBody(404, `The model \`${b.model}\` does not exist`));

@@ -8,7 +8,12 @@ import { z } from "zod";
 import { readJson, sendJson, startDoubleServer, type DoubleServer } from "./http.ts";
 
 const HexId = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), `a ${n}-digit lowercase hex id`);
-const AnyValue = z.looseObject({ stringValue: z.string().optional(), intValue: z.union([z.string(), z.number()]).optional(), boolValue: z.boolean().optional(), doubleValue: z.number().optional() });
+const AnyValue = z.looseObject({
+  stringValue: z.string().optional(),
+  intValue: z.union([z.string(), z.number()]).optional(),
+  boolValue: z.boolean().optional(),
+  doubleValue: z.number().optional(),
+});
 const KeyValue = z.looseObject({ key: z.string(), value: AnyValue });
 
 const OtlpSpan = z.looseObject({
@@ -55,7 +60,8 @@ export interface OtlpCollectorDouble extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-const plain = (kvs: z.infer<typeof KeyValue>[]) => Object.fromEntries(kvs.map((kv) => [kv.key, kv.value.stringValue ?? kv.value.intValue ?? kv.value.boolValue ?? kv.value.doubleValue]));
+const plain = (kvs: z.infer<typeof KeyValue>[]) =>
+  Object.fromEntries(kvs.map((kv) => [kv.key, kv.value.stringValue ?? kv.value.intValue ?? kv.value.boolValue ?? kv.value.doubleValue]));
 
 export async function startOtlpCollectorDouble(): Promise<OtlpCollectorDouble> {
   const spans: CollectedSpan[] = [];
@@ -78,7 +84,16 @@ export async function startOtlpCollectorDouble(): Promise<OtlpCollectorDouble> {
       const service = String(plain(rs.resource?.attributes ?? [])["service.name"] ?? "");
       for (const ss of rs.scopeSpans) {
         for (const s of ss.spans) {
-          spans.push({ service, traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId || undefined, name: s.name, kind: s.kind, attributes: plain(s.attributes), error: s.status?.code === 2 });
+          spans.push({
+            service,
+            traceId: s.traceId,
+            spanId: s.spanId,
+            parentSpanId: s.parentSpanId || undefined,
+            name: s.name,
+            kind: s.kind,
+            attributes: plain(s.attributes),
+            error: s.status?.code === 2,
+          });
         }
       }
     }

@@ -43,7 +43,13 @@ export async function startSearxngDouble(opts: SearxngDoubleOptions = {}): Promi
       for await (const c of req) chunks.push(c as Buffer);
       params = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
     }
-    requests.push({ method: req.method ?? "GET", path: u.pathname, headers: req.headers, body: Object.fromEntries(params), aborted: false });
+    requests.push({
+      method: req.method ?? "GET",
+      path: u.pathname,
+      headers: req.headers,
+      body: Object.fromEntries(params),
+      aborted: false,
+    });
     if (u.pathname !== "/" && u.pathname !== "/search") return text(res, 404, "Not Found");
     if (limited > 0) {
       limited--;
@@ -66,7 +72,16 @@ export async function startSearxngDouble(opts: SearxngDoubleOptions = {}): Promi
       category: "general",
     }));
     if (format !== "json") return text(res, 200, `<html><body>${results.length} results</body></html>`, "text/html");
-    sendJson(res, 200, { query: q, number_of_results: 0, results, answers: [], corrections: [], infoboxes: [], suggestions: [], unresponsive_engines: [] });
+    sendJson(res, 200, {
+      query: q,
+      number_of_results: 0,
+      results,
+      answers: [],
+      corrections: [],
+      infoboxes: [],
+      suggestions: [],
+      unresponsive_engines: [],
+    });
   };
 
   const server = await startDoubleServer(handler);

@@ -39,8 +39,14 @@ export interface ServiceDouble extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-export const text = (status: number, body: string, contentType = "text/plain; charset=utf-8", headers?: Record<string, string>): Reply => ({ status, body, contentType, headers });
-export const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => text(status, JSON.stringify(body), "application/json; charset=utf-8", headers);
+export const text = (status: number, body: string, contentType = "text/plain; charset=utf-8", headers?: Record<string, string>): Reply => ({
+  status,
+  body,
+  contentType,
+  headers,
+});
+export const json = (status: number, body: unknown, headers?: Record<string, string>): Reply =>
+  text(status, JSON.stringify(body), "application/json; charset=utf-8", headers);
 
 export async function startServiceDouble(route: (url: URL) => Reply): Promise<ServiceDouble> {
   const requests: ServiceRequest[] = [];

@@ -23,7 +23,8 @@ export async function startWolframDouble(o: WolframDoubleOptions): Promise<Servi
     const input = q.get("input") ?? q.get("i");
     if (!input) return text(400, "Error: No input. Please specify the input using the 'input' or 'i' query parameter.");
     const result = o.answers[input];
-    if (result === undefined) return text(501, `Wolfram|Alpha did not understand your input "${input}". Things to try instead: ${input.split(/\s+/)[0]}`);
+    if (result === undefined)
+      return text(501, `Wolfram|Alpha did not understand your input "${input}". Things to try instead: ${input.split(/\s+/)[0]}`);
     const body = `Query:\n"${input}"\n\nInput interpretation:\n${input}\n\nResult:\n${result}\n\nWolfram|Alpha website result for "${input}":\nhttps://www.wolframalpha.com/input?i=${encodeURIComponent(input)}`;
     const max = Number(q.get("maxchars") ?? 6800);
     return text(200, Number.isFinite(max) && max > 0 ? body.slice(0, max) : body);

@@ -92,7 +92,13 @@ hosts:
   local:
     ${o.ollamaUrl ? `ollama_url: ${o.ollamaUrl}` : ""}
     roles: [${(o.hostRoles ?? ["router", "pragmatist", "philosopher", "voice"]).join(", ")}]
-${o.jetstream ? `jetstream: { ${Object.entries(o.jetstream).map(([k, v]) => `${k}: ${v}`).join(", ")} }\n` : ""}conductor: { ack_wait_ms: ${o.ackWaitMs ?? 5000}, max_deliver: 5${o.maxParallel ? `, max_parallel: ${o.maxParallel}` : ""} }
+${
+  o.jetstream
+    ? `jetstream: { ${Object.entries(o.jetstream)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(", ")} }\n`
+    : ""
+}conductor: { ack_wait_ms: ${o.ackWaitMs ?? 5000}, max_deliver: 5${o.maxParallel ? `, max_parallel: ${o.maxParallel}` : ""} }
 `;
 }
 
@@ -121,7 +127,10 @@ export interface CliProcess {
 
 /** Runs `lyra <args>` as a child process (Node runs the .ts directly). */
 export function runLyra(args: string[], env: Record<string, string> = {}): CliProcess {
-  const proc = spawn(process.execPath, [LYRA_CLI, ...args], { env: { ...process.env, LYRA_LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [LYRA_CLI, ...args], {
+    env: { ...process.env, LYRA_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let stdout = "";
   proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

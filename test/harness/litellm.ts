@@ -66,7 +66,9 @@ export async function startLiteLLM(o: RealLiteLLMOptions): Promise<RealLiteLLM> 
     const deadline = Date.now() + (o.startTimeoutMs ?? 90_000);
     for (;;) {
       if (!alive()) throw new Error(`litellm exited (${proc.exitCode ?? proc.signalCode}): ${out.slice(-3000)}`);
-      const ok = await fetch(`${url}/health/liveliness`).then((r) => r.ok).catch(() => false);
+      const ok = await fetch(`${url}/health/liveliness`)
+        .then((r) => r.ok)
+        .catch(() => false);
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`litellm did not answer on ${url} in time: ${out.slice(-3000)}`);
       await sleep(250);

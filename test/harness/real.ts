@@ -83,7 +83,9 @@ export async function startOllama(o: RealOllamaOptions = {}): Promise<RealOllama
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`ollama serve exited (${proc.exitCode}): ${out.slice(-2000)}`);
-      const tags = await fetch(`${url}/api/tags`).then((r) => r.json() as Promise<{ models: { name: string }[] }>).catch(() => undefined);
+      const tags = await fetch(`${url}/api/tags`)
+        .then((r) => r.json() as Promise<{ models: { name: string }[] }>)
+        .catch(() => undefined);
       if (tags) {
         const names = tags.models.map((m) => m.name);
         for (const m of [CHAT_MODEL, EMBED_MODEL]) {

@@ -27,7 +27,8 @@ export interface SecureCluster extends AsyncDisposable {
 /** Makes a development CA and node certificate with the committed script. */
 export function makeDevCerts(dir: string): void {
   const r = spawnSync("sh", [join(INFRA_NATS, "gen-dev-certs.sh"), dir], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`infra/nats/gen-dev-certs.sh failed (install openssl: 'sudo apt-get install openssl'): ${r.stderr}${r.error ?? ""}`);
+  if (r.status !== 0)
+    throw new Error(`infra/nats/gen-dev-certs.sh failed (install openssl: 'sudo apt-get install openssl'): ${r.stderr}${r.error ?? ""}`);
 }
 
 export async function startSecureCluster(o: { authConf: string; n?: number }): Promise<SecureCluster> {

@@ -47,7 +47,14 @@ hosts:
 `,
     { source: "real committee test", env: {} },
   );
-  host = await startAgentHost({ config, host: "local", mesh, log: process.env.DEBUG_REAL ? createLogger({ level: "debug" }) : silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
+  host = await startAgentHost({
+    config,
+    host: "local",
+    mesh,
+    log: process.env.DEBUG_REAL ? createLogger({ level: "debug" }) : silentLogger,
+    metricsPort: null,
+    heartbeatIntervalS: 0,
+  });
   conductor = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 30_000 });
 });
 afterAll(async () => {
@@ -85,7 +92,8 @@ describe("the committee on a real model", () => {
     expect(SPECIALISTS).toContain(routed.specialist);
     expect(routed.reason).not.toMatch(/unusable|unavailable/);
     for (const type of ["specialist_finished", "voice_reply"] as const) {
-      const e = log.find((x) => x.type === type) as { backend?: string; model?: string; tokens?: number; latency_ms?: number; text?: string } | undefined;
+      const e = log.find((x) => x.type === type) as
+        { backend?: string; model?: string; tokens?: number; latency_ms?: number; text?: string } | undefined;
       expect(e, type).toMatchObject({ backend: "ollama", model: CHAT_MODEL });
       expect(e!.tokens, type).toBeGreaterThan(0);
       expect(e!.tokens, type).toBeLessThanOrEqual(24);

@@ -65,7 +65,15 @@ beforeAll(async () => {
   const config = parseMeshConfig(yaml, { source: "real litellm test", env: {} });
   const sink = new Writable({ write: (c: Buffer, _e, done) => (logLines.push(c.toString()), done()) });
   mesh = await connectMesh({ servers: server.url });
-  host = await startAgentHost({ config, host: "local", mesh, log: pino({ level: "warn" }, sink), metricsPort: 0, healthIntervalMs: 600_000, heartbeatIntervalS: 0 });
+  host = await startAgentHost({
+    config,
+    host: "local",
+    mesh,
+    log: pino({ level: "warn" }, sink),
+    metricsPort: 0,
+    healthIntervalMs: 600_000,
+    heartbeatIntervalS: 0,
+  });
   client = createRoleClient(mesh, { ackWindowMs: 10_000, timeoutMs: 120_000 });
   // The role's own Ollama goes away: every call must now reach LiteLLM.
   await primary.stop();
@@ -110,7 +118,9 @@ describe("fallback through the real LiteLLM proxy", () => {
     expect(auth.message).toContain("LITELLM_API_KEY"); // the variable a key given inline would come from
 
     const right = createOpenAIBackend({ baseURL: litellm.baseURL, apiKey: KEY });
-    const missing = await first(right.chat({ model: "no-such-alias", messages: [{ role: "user", content: "hi" }], options: { max_tokens: 8 } }));
+    const missing = await first(
+      right.chat({ model: "no-such-alias", messages: [{ role: "user", content: "hi" }], options: { max_tokens: 8 } }),
+    );
     expect(missing).toBeInstanceOf(ModelNotFoundError);
     expect(missing.message).toContain("model alias 'no-such-alias' is not known to LiteLLM");
 

@@ -42,11 +42,17 @@ afterAll(async () => {
 
 async function host(server: string, embeddingModel: string): Promise<void> {
   const options = { path: join(dir, "memory.db"), ollama_url: ollama.url, embedding_model: embeddingModel, embed_timeout_ms: 60_000 };
-  hosts.push(await startToolHost(mesh, { tenant: "t", host: "h", servers: { [server]: { builtin: "memory", options } }, log: silentLogger }));
+  hosts.push(
+    await startToolHost(mesh, { tenant: "t", host: "h", servers: { [server]: { builtin: "memory", options } }, log: silentLogger }),
+  );
 }
 
 async function call(server: string, name: string, args: unknown): Promise<{ text: string; isError: boolean }> {
-  const r = await mcp.request(server, mcpRequest("tools/call", { name, arguments: args, _meta: { [MetaKey.User]: "alice", [MetaKey.Conversation]: "c1" } }), { timeoutMs: 60_000 });
+  const r = await mcp.request(
+    server,
+    mcpRequest("tools/call", { name, arguments: args, _meta: { [MetaKey.User]: "alice", [MetaKey.Conversation]: "c1" } }),
+    { timeoutMs: 60_000 },
+  );
   if ("error" in r) throw new Error(`JSON-RPC error ${r.error.code}: ${r.error.message}`);
   const res = r.result as { content: { text: string }[]; isError?: boolean };
   return { text: res.content.map((c) => c.text).join("\n"), isError: res.isError ?? false };
@@ -95,7 +101,9 @@ describe("memory on real embeddings", () => {
     // A chat model answers /api/embed too (smollm2: 576 dims of nothing useful): refused by its capabilities.
     await host("memchat", CHAT_MODEL);
     const chat = await call("memchat", "semantic_search", { query: "puppy" });
-    expect(chat.text).toMatch(new RegExp(`lexical only: embedding model '${CHAT_MODEL}' .* is not an embedding model \\(its capabilities: completion\\)`));
+    expect(chat.text).toMatch(
+      new RegExp(`lexical only: embedding model '${CHAT_MODEL}' .* is not an embedding model \\(its capabilities: completion\\)`),
+    );
     expect(chat.text).toContain(ENTRY);
   });
 });

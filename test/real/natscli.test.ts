@@ -70,12 +70,23 @@ describe("the README's nats commands on a running mesh", () => {
     sub.stderr.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise((r) => sub.once("exit", r));
     try {
-      await waitFor(() => /Subscribing on lyra\.>/.test(out), "nats sub to subscribe", () => out);
-      const ask = runLyra(["ask", "--nats", mesh.server.url, "--conversation", "cli1", "What is a sandwich?"], childEnv({ NATS_URL: mesh.server.url }));
+      await waitFor(
+        () => /Subscribing on lyra\.>/.test(out),
+        "nats sub to subscribe",
+        () => out,
+      );
+      const ask = runLyra(
+        ["ask", "--nats", mesh.server.url, "--conversation", "cli1", "What is a sandwich?"],
+        childEnv({ NATS_URL: mesh.server.url }),
+      );
       expect(await ask.exited, ask.output()).toBe(0);
 
       for (const subject of ["lyra.inbox.", "lyra.router", "lyra.pragmatist", "lyra.voice", "lyra.outbox.", "lyra.log.cli1"]) {
-        await waitFor(() => out.includes(`Received on "${subject}`), `'${subject}' in nats sub`, () => out);
+        await waitFor(
+          () => out.includes(`Received on "${subject}`),
+          `'${subject}' in nats sub`,
+          () => out,
+        );
       }
       if (process.env.R3_DUMP) process.stdout.write(out);
     } finally {

@@ -19,10 +19,20 @@ describe("the Ollama backend on a real model", () => {
   it("streams text deltas before a final chunk with real usage and timings", async () => {
     const backend = createOllamaBackend({ host: ollama.url });
     const chunks: ModelChunk[] = [];
-    for await (const c of backend.chat({ model: CHAT_MODEL, messages: [{ role: "user", content: "Name one colour." }], options: { max_tokens: 16 } })) chunks.push(c);
+    for await (const c of backend.chat({
+      model: CHAT_MODEL,
+      messages: [{ role: "user", content: "Name one colour." }],
+      options: { max_tokens: 16 },
+    }))
+      chunks.push(c);
     const deltas = chunks.filter((c) => c.type === "delta");
     expect(deltas.length).toBeGreaterThan(0);
-    expect(deltas.map((d) => (d.type === "delta" ? d.text : "")).join("").trim().length).toBeGreaterThan(0);
+    expect(
+      deltas
+        .map((d) => (d.type === "delta" ? d.text : ""))
+        .join("")
+        .trim().length,
+    ).toBeGreaterThan(0);
     const final = chunks.at(-1)!;
     expect(final.type).toBe("final");
     if (final.type !== "final") return;
@@ -38,7 +48,12 @@ describe("the Ollama backend on a real model", () => {
     const schema = { type: "object", properties: { colour: { type: "string", enum: ["red", "green", "blue"] } }, required: ["colour"] };
     let text = "";
     let tokens = 0;
-    for await (const c of backend.chat({ model: CHAT_MODEL, messages: [{ role: "user", content: "Pick a colour." }], format: schema, options: { max_tokens: 64 } })) {
+    for await (const c of backend.chat({
+      model: CHAT_MODEL,
+      messages: [{ role: "user", content: "Pick a colour." }],
+      format: schema,
+      options: { max_tokens: 64 },
+    })) {
       if (c.type === "delta") text += c.text;
       else if (c.type === "final") tokens = c.usage.completion_tokens;
     }

@@ -12,7 +12,15 @@ import { FAILING_ROLE, OWNER, ROLES, startScriptedMesh, type ScriptedMesh } from
 const PROBE = fileURLToPath(new URL("./helpers/synadia_probe.py", import.meta.url));
 
 interface ProbeResult {
-  agents: { instance_id: string; agent: string; owner: string; session_name: string; protocol_version: string; prompt_subject: string; endpoints: string[] }[];
+  agents: {
+    instance_id: string;
+    agent: string;
+    owner: string;
+    session_name: string;
+    protocol_version: string;
+    prompt_subject: string;
+    endpoints: string[];
+  }[];
   chunks: { type: string; text?: string; status?: string }[];
   status: Record<string, unknown>;
   pings: boolean[];
@@ -53,11 +61,19 @@ describe("Synadia's Python SDK on a Lyra mesh", () => {
     const r = await probe("voice", "hello from python");
     expect(r.agents.map((a) => a.session_name).sort()).toEqual([...ROLES].sort());
     for (const a of r.agents) {
-      expect(a).toMatchObject({ agent: "lyra", owner: OWNER, protocol_version: "0.3", prompt_subject: `agents.prompt.lyra.${OWNER}.${a.session_name}` });
+      expect(a).toMatchObject({
+        agent: "lyra",
+        owner: OWNER,
+        protocol_version: "0.3",
+        prompt_subject: `agents.prompt.lyra.${OWNER}.${a.session_name}`,
+      });
       expect(a.endpoints).toEqual(expect.arrayContaining(["prompt", "status"]));
     }
     expect(r.chunks[0]).toEqual({ type: "status", status: "ack" });
-    const text = r.chunks.filter((c) => c.type === "response").map((c) => c.text).join("");
+    const text = r.chunks
+      .filter((c) => c.type === "response")
+      .map((c) => c.text)
+      .join("");
     expect(text).toBe("Lyra says: hello from python");
     expect(r.status).toMatchObject({ agent: "lyra", owner: OWNER });
     expect(r.pings).toEqual(r.agents.map(() => true));

@@ -14,7 +14,11 @@ import { runLyra, type CliProcess } from "../harness/committee.ts";
 import { freePort } from "../harness/nats-server.ts";
 import { CHAT_MODEL, EMBED_MODEL, startOllama, type RealOllama } from "../harness/real.ts";
 
-type Yaml = { roles: Record<string, { model: string; tools?: string[]; max_tokens?: number; first_token_timeout_ms?: number }>; memory?: { auto_recall: boolean }; tools: { servers: Record<string, { options?: Record<string, unknown> }> } };
+type Yaml = {
+  roles: Record<string, { model: string; tools?: string[]; max_tokens?: number; first_token_timeout_ms?: number }>;
+  memory?: { auto_recall: boolean };
+  tools: { servers: Record<string, { options?: Record<string, unknown> }> };
+};
 
 let ollama: RealOllama;
 let dir: string;
@@ -66,10 +70,15 @@ describe("lyra up on the real model", () => {
       const reply = /\nLyra: (.*)\n/.exec(ask.stdout())?.[1] ?? "";
       expect(reply.trim().length).toBeGreaterThan(0);
       // Every step's figures are the model's: backend/model, and a positive token count.
-      for (const step of ["router", "voice"]) expect(ask.stdout()).toMatch(new RegExp(`${step}\\s+ollama/${CHAT_MODEL.replace(".", "\\.")}\\s+[1-9]\\d* tokens\\s+\\d+ ms`));
+      for (const step of ["router", "voice"])
+        expect(ask.stdout()).toMatch(new RegExp(`${step}\\s+ollama/${CHAT_MODEL.replace(".", "\\.")}\\s+[1-9]\\d* tokens\\s+\\d+ ms`));
       const log = runLyra(["log", "--nats", url, "--json", "real-up"]);
       expect(await log.exited).toBe(0);
-      const events = log.stdout().trim().split("\n").map((l) => LogEvent.parse(JSON.parse(l)));
+      const events = log
+        .stdout()
+        .trim()
+        .split("\n")
+        .map((l) => LogEvent.parse(JSON.parse(l)));
       const steps = events.filter((e) => e.type === "routed" || e.type === "specialist_finished" || e.type === "voice_reply");
       expect(steps.map((e) => e.type)).toEqual(["routed", "specialist_finished", "voice_reply"]);
       for (const e of steps) expect(e, JSON.stringify(e)).toMatchObject({ backend: "ollama", model: CHAT_MODEL, host: "local" });

@@ -38,7 +38,10 @@ export function clockServer(): McpServer {
       try {
         text = formatter(tz).format(new Date());
       } catch {
-        return { content: [{ type: "text", text: `unknown time zone '${tz}': use an IANA name such as 'UTC' or 'Europe/Paris'` }], isError: true };
+        return {
+          content: [{ type: "text", text: `unknown time zone '${tz}': use an IANA name such as 'UTC' or 'Europe/Paris'` }],
+          isError: true,
+        };
       }
       return { content: [{ type: "text", text: `${text} (${tz})` }] };
     },
@@ -54,7 +57,11 @@ export function clockServer(): McpServer {
       for (let i = 0; i < Math.ceil(seconds); i++) {
         // Rejects at once when the call is cancelled, even if the abort came while notifying.
         await sleep(Math.min(1, seconds - i) * 1000, undefined, { signal: ctx.mcpReq.signal });
-        if (token !== undefined) await ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken: token, progress: i + 1, total: Math.ceil(seconds) } });
+        if (token !== undefined)
+          await ctx.mcpReq.notify({
+            method: "notifications/progress",
+            params: { progressToken: token, progress: i + 1, total: Math.ceil(seconds) },
+          });
       }
       return { content: [{ type: "text", text: `waited ${seconds} s` }] };
     },

@@ -36,10 +36,11 @@ export const ask = defineCommand({
   },
   async run(values, positionals) {
     const text = positionals.join(" ").trim();
-    if (!text) throw new UsageError("say something: lyra ask \"what should I cook tonight?\"");
+    if (!text) throw new UsageError('say something: lyra ask "what should I cook tonight?"');
     const timeoutS = intOption("timeout", values.timeout, 180);
     const conversation = (values.conversation as string | undefined) ?? `cli-${randomUUID().slice(0, 8)}`;
-    if (!/^[A-Za-z0-9_-]{1,128}$/.test(conversation)) throw new UsageError(`--conversation '${conversation}' must be letters, digits, '_' or '-'`);
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(conversation))
+      throw new UsageError(`--conversation '${conversation}' must be letters, digits, '_' or '-'`);
     let traceparent: string;
     try {
       traceparent = rootTraceparent(values.trace as string | undefined);
@@ -52,7 +53,19 @@ export const ask = defineCommand({
       const id = `m${Date.now().toString(36)}${randomUUID().slice(0, 6)}`;
       const watch = watchReplies(mesh, "cli", conversation, id);
       await mesh.nc.flush();
-      await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: userInfo().username || "cli" }, text, ts: Date.now(), ...(media.length ? { media } : {}) }, { traceparent });
+      await publishInbox(
+        mesh,
+        {
+          id,
+          channel: "cli",
+          conversation,
+          user: { id: userInfo().username || "cli" },
+          text,
+          ts: Date.now(),
+          ...(media.length ? { media } : {}),
+        },
+        { traceparent },
+      );
       if (!values.json) process.stderr.write(`conversation ${conversation}\ntrace ${traceIdOf(traceparent)}\n`);
       const timer = setTimeout(() => void watch[Symbol.asyncDispose](), timeoutS * 1000);
       let lastStep: string | undefined;

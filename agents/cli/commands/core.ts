@@ -20,7 +20,11 @@ export const core = defineCommand({
     const mesh = await connectWithConfig(cfg, "lyra-core", log);
     // Read at scrape time; the server starts after the conductor.
     const metrics = createCoreMetrics(() => conductor);
-    const conductor: Conductor = await startConductor(mesh, { ...conductorOptions(cfg, mesh, log), onTurn: metrics.onTurn, onEvent: metrics.onEvent });
+    const conductor: Conductor = await startConductor(mesh, {
+      ...conductorOptions(cfg, mesh, log),
+      onTurn: metrics.onTurn,
+      onEvent: metrics.onEvent,
+    });
     const port = intOption("metrics-port", values["metrics-port"], (cfg.metrics?.port ?? 9464) + 1);
     const server = await serveMetrics(metrics.registry, port);
     const signalled = untilSignal(); // before the ready line: a signal right after it must stop cleanly

@@ -23,7 +23,10 @@ export const discord = defineCommand({
   async run(values) {
     const cfg = await loadConfig(values);
     const token = process.env[DISCORD_TOKEN_ENV];
-    if (!token) throw new UsageError(`set ${DISCORD_TOKEN_ENV} to the bot's token (Discord Developer Portal → your app → Bot → Reset Token); it is never read from the config`);
+    if (!token)
+      throw new UsageError(
+        `set ${DISCORD_TOKEN_ENV} to the bot's token (Discord Developer Portal → your app → Bot → Reset Token); it is never read from the config`,
+      );
     if (!cfg.discord) throw new UsageError("the config has no 'discord:' section; add 'discord: {}' (options in config/mesh.example.yaml)");
     const log = createLogger().child({ process: "discord" });
     const mesh = await connectWithConfig(cfg, "lyra-discord", log);

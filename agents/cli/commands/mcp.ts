@@ -56,9 +56,17 @@ function meshServer(tm: ToolMesh, catalog: MeshCatalog, log: Logger): Server {
   server.setRequestHandler("tools/call", async (request, ctx) => {
     const name = request.params.name;
     const q = splitToolName(name);
-    if (!q) throw new ProtocolError(McpCode.InvalidParams, `unknown tool '${name}': mesh tools are named <server>__<tool>; tools/list shows them`);
+    if (!q)
+      throw new ProtocolError(
+        McpCode.InvalidParams,
+        `unknown tool '${name}': mesh tools are named <server>__<tool>; tools/list shows them`,
+      );
     const token = request.params._meta?.progressToken;
-    const req = meshRequest("tools/call", { name: q.tool, arguments: request.params.arguments ?? {} }, token === undefined ? {} : { progressToken: token });
+    const req = meshRequest(
+      "tools/call",
+      { name: q.tool, arguments: request.params.arguments ?? {} },
+      token === undefined ? {} : { progressToken: token },
+    );
     // Notifications are written asynchronously: the response must not overtake them.
     const forwarded: Promise<void>[] = [];
     let res;
@@ -68,7 +76,11 @@ function meshServer(tm: ToolMesh, catalog: MeshCatalog, log: Logger): Server {
         onNotification: (n) => {
           // Progress goes back only to a client that asked for it (its own token rides through).
           if (token !== undefined && n.method === "notifications/progress") {
-            forwarded.push(ctx.mcpReq.notify(n as Parameters<typeof ctx.mcpReq.notify>[0]).catch((err: unknown) => log.debug({ err }, "progress not forwarded")));
+            forwarded.push(
+              ctx.mcpReq
+                .notify(n as Parameters<typeof ctx.mcpReq.notify>[0])
+                .catch((err: unknown) => log.debug({ err }, "progress not forwarded")),
+            );
           }
         },
       });

@@ -28,7 +28,11 @@ export const serve = defineCommand({
     try {
       const server = await serveFromConfig(cfg, mesh, log, { listen: values.listen as string | undefined, port });
       const signalled = untilSignal(); // before the ready line: a signal right after it must stop cleanly
-      process.stderr.write(`lyra serve: OpenAI-compatible API on ${server.url} (models: lyra, ${Object.keys(cfg.roles).map((r) => `lyra/${r}`).join(", ")})\n`);
+      process.stderr.write(
+        `lyra serve: OpenAI-compatible API on ${server.url} (models: lyra, ${Object.keys(cfg.roles)
+          .map((r) => `lyra/${r}`)
+          .join(", ")})\n`,
+      );
       const sig = await signalled;
       log.info({ signal: sig }, "shutting down: finishing in-flight requests");
       await server.drain();

@@ -8,7 +8,11 @@ export const status = defineCommand({
   summary: "Every agent, role, model and host on the mesh, with load and health, and every tool server, found through $SRV discovery.",
   usage: "[--json] [--timeout MS]",
   options: { ...natsOption, json: { type: "boolean" }, timeout: { type: "string", default: "1500" } },
-  help: { ...natsHelp, json: 'print JSON instead of the tables: { "roles": [...], "tool_servers": [...] }', timeout: "how long to wait for answers, ms" },
+  help: {
+    ...natsHelp,
+    json: 'print JSON instead of the tables: { "roles": [...], "tool_servers": [...] }',
+    timeout: "how long to wait for answers, ms",
+  },
   async run(values) {
     const mesh = await cliConnect(values, "lyra-status");
     try {
@@ -25,7 +29,15 @@ export const status = defineCommand({
       }
       const rows = found
         .map((f) => {
-          const d = (f.stats.data ?? {}) as { model?: string; backend?: string; loaded?: boolean; in_flight?: number; queue_depth?: number; degraded?: boolean; reason?: string };
+          const d = (f.stats.data ?? {}) as {
+            model?: string;
+            backend?: string;
+            loaded?: boolean;
+            in_flight?: number;
+            queue_depth?: number;
+            degraded?: boolean;
+            reason?: string;
+          };
           return [
             f.role,
             f.host,
@@ -41,7 +53,10 @@ export const status = defineCommand({
           ];
         })
         .sort((a, b) => a[0]!.localeCompare(b[0]!) || a[1]!.localeCompare(b[1]!));
-      printTable([["ROLE", "HOST", "MODEL", "BACKEND", "LOADED", "IN-FLIGHT", "QUEUE", "REQUESTS", "ERRORS", "HEALTH", "INSTANCE"], ...rows]);
+      printTable([
+        ["ROLE", "HOST", "MODEL", "BACKEND", "LOADED", "IN-FLIGHT", "QUEUE", "REQUESTS", "ERRORS", "HEALTH", "INSTANCE"],
+        ...rows,
+      ]);
       if (toolServers.length) {
         process.stdout.write("\n");
         printTools(toolServers);
@@ -55,7 +70,13 @@ export const status = defineCommand({
 
 function printTable([head, ...rows]: string[][]): void {
   const widths = head!.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const r of [head!, ...rows]) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+  for (const r of [head!, ...rows])
+    process.stdout.write(
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd() + "\n",
+    );
 }
 
 /** The tool servers (`lyra tools`), one row per instance; why a server is down, and what bounds it on its host, go under the table. */

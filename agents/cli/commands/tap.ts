@@ -44,9 +44,13 @@ export const tap = defineCommand({
       if (values.json) {
         process.stdout.write(JSON.stringify({ subject: m.subject, reply: m.reply, headers: h, body }) + "\n");
       } else {
-        const hs = Object.entries(h).map(([k, v]) => `${k}=${v}`).join(" ");
+        const hs = Object.entries(h)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" ");
         const shown = toolLine(body) ?? (typeof body === "string" ? body : JSON.stringify(body));
-        process.stdout.write(`${new Date().toISOString()} ${m.subject}${m.reply ? ` → ${m.reply}` : ""}${hs ? `  [${hs}]` : ""}\n  ${shown}\n`);
+        process.stdout.write(
+          `${new Date().toISOString()} ${m.subject}${m.reply ? ` → ${m.reply}` : ""}${hs ? `  [${hs}]` : ""}\n  ${shown}\n`,
+        );
       }
     }
     await mesh.close();
@@ -67,9 +71,31 @@ export function toolLine(body: unknown): string | undefined {
   if (!c.success) return undefined;
   if (c.data.type === "tool_call") {
     const d = c.data.data;
-    return formatToolEvent({ type: "tool_call", ts: 0, conversation: "", turn: "", role: "", tool: d.tool ?? d.name, arguments: d.arguments, server: d.server, host: d.host });
+    return formatToolEvent({
+      type: "tool_call",
+      ts: 0,
+      conversation: "",
+      turn: "",
+      role: "",
+      tool: d.tool ?? d.name,
+      arguments: d.arguments,
+      server: d.server,
+      host: d.host,
+    });
   }
   if (c.data.type !== "tool_result") return undefined;
   const d = c.data.data;
-  return formatToolEvent({ type: "tool_result", ts: 0, conversation: "", turn: "", role: "", tool: d.tool ?? d.name, outcome: d.content, is_error: d.is_error, server: d.server, status: d.status, latency_ms: d.latency_ms });
+  return formatToolEvent({
+    type: "tool_result",
+    ts: 0,
+    conversation: "",
+    turn: "",
+    role: "",
+    tool: d.tool ?? d.name,
+    outcome: d.content,
+    is_error: d.is_error,
+    server: d.server,
+    status: d.status,
+    latency_ms: d.latency_ms,
+  });
 }

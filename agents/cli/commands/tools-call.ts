@@ -86,10 +86,15 @@ function target(positionals: string[]): [string, string] {
     if (q) return [q.server, q.tool];
   }
   if (positionals.length !== 2) {
-    throw new UsageError(`name a server and a tool, e.g. 'lyra tools call clock now' (got ${positionals.length ? `'${positionals.join(" ")}'` : "nothing"}); 'lyra tools ls' lists them`);
+    throw new UsageError(
+      `name a server and a tool, e.g. 'lyra tools call clock now' (got ${positionals.length ? `'${positionals.join(" ")}'` : "nothing"}); 'lyra tools ls' lists them`,
+    );
   }
   const server = positionals[0]!;
-  if (!/^[A-Za-z0-9_-]{1,128}$/.test(server)) throw new UsageError(`tool server '${server}' is not a subject token: use letters, digits, '-' (as in config tools.servers); 'lyra tools ls' lists them`);
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(server))
+    throw new UsageError(
+      `tool server '${server}' is not a subject token: use letters, digits, '-' (as in config tools.servers); 'lyra tools ls' lists them`,
+    );
   return [server, positionals[1]!];
 }
 
@@ -100,6 +105,7 @@ function parseArgsJson(text: string): Record<string, unknown> {
   } catch (err) {
     throw new UsageError(`--args '${text}' is not JSON (${(err as Error).message}); give an object such as '{"timezone":"UTC"}'`);
   }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new UsageError(`--args '${text}' must be a JSON object such as '{"timezone":"UTC"}'`);
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new UsageError(`--args '${text}' must be a JSON object such as '{"timezone":"UTC"}'`);
   return v as Record<string, unknown>;
 }

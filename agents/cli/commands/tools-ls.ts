@@ -42,7 +42,9 @@ export const toolsLs = defineCommand({
       for (const t of l.tools) process.stdout.write(`  ${t.name.padEnd(width)}  ${t.description}\n`);
     }
     if (answering.length === 0) {
-      process.stderr.write(`no tool server answers on the mesh '${tm.tenant}': start one with 'lyra tools' (or 'lyra up'), or check --config and NATS_URL\n`);
+      process.stderr.write(
+        `no tool server answers on the mesh '${tm.tenant}': start one with 'lyra tools' (or 'lyra up'), or check --config and NATS_URL\n`,
+      );
       return 1;
     }
     return 0;

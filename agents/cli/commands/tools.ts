@@ -30,8 +30,15 @@ export const tools = defineCommand({
   async run(values) {
     const cfg = await loadConfig(values);
     const host = (values.host as string | undefined) ?? hostname();
-    const only = typeof values.only === "string" ? values.only.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
-    if (Object.keys(cfg.tools.servers).length === 0) throw new UsageError("the config has no tools.servers: add one (e.g. tools.servers.clock: { builtin: clock }) to host it");
+    const only =
+      typeof values.only === "string"
+        ? values.only
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : undefined;
+    if (Object.keys(cfg.tools.servers).length === 0)
+      throw new UsageError("the config has no tools.servers: add one (e.g. tools.servers.clock: { builtin: clock }) to host it");
     const graceMs = intOption("grace-ms", values["grace-ms"], 10_000);
     const port = intOption("metrics-port", values["metrics-port"], (cfg.metrics?.port ?? 9464) + 2);
     const log = createLogger().child({ process: "tools", host });
@@ -40,7 +47,14 @@ export const tools = defineCommand({
     let toolHost;
     let server;
     try {
-      toolHost = await startToolHost(mesh, { tenant: cfg.mesh.name, host, servers: cfg.tools.servers, only, listTtlS: cfg.tools.list_ttl_s, log });
+      toolHost = await startToolHost(mesh, {
+        tenant: cfg.mesh.name,
+        host,
+        servers: cfg.tools.servers,
+        only,
+        listTtlS: cfg.tools.list_ttl_s,
+        log,
+      });
       server = await serveMetrics(toolHost.metrics.registry, port);
     } catch (err) {
       // The bridged children stop with the host, not with this process's exit.

@@ -19,7 +19,8 @@ export { DEMO_CONVERSATION } from "../demo.ts";
 
 export const up = defineCommand({
   name: "up",
-  summary: "A whole mesh on this machine: nats-server (JetStream), Ollama, the tool servers, the agent host for every host in the config, and the conductor.",
+  summary:
+    "A whole mesh on this machine: nats-server (JetStream), Ollama, the tool servers, the agent host for every host in the config, and the conductor.",
   usage: "[--config FILE] [--scripted] [--demo]",
   options: { ...configOption, scripted: { type: "boolean" }, demo: { type: "boolean" } },
   help: {
@@ -86,7 +87,14 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
   let conductor: Conductor | undefined;
   try {
     // The tool servers first, so the specialists' first tool listing finds them.
-    tools = await startToolHost(mesh, { tenant: cfg.mesh.name, host: "local", servers: cfg.tools.servers, listTtlS: cfg.tools.list_ttl_s, env: toolEnv, log });
+    tools = await startToolHost(mesh, {
+      tenant: cfg.mesh.name,
+      host: "local",
+      servers: cfg.tools.servers,
+      listTtlS: cfg.tools.list_ttl_s,
+      env: toolEnv,
+      log,
+    });
     for (const host of Object.keys(cfg.hosts)) {
       if (stop.signal.aborted) return 0;
       hosts.push(await startAgentHost({ config: cfg, host, mesh, log, metricsPort: null }));
@@ -108,7 +116,14 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
         say(`the Discord front door could not start: ${(err as Error).message} (check ${DISCORD_TOKEN_ENV})`);
       }
     } else if (cfg.discord) say(`the config has a discord section but ${DISCORD_TOKEN_ENV} is not set: the Discord front door stays off`);
-    say(`mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}; tool servers ${tools.servers().map((t) => t.server).join(", ") || "none"}`);
+    say(
+      `mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}; tool servers ${
+        tools
+          .servers()
+          .map((t) => t.server)
+          .join(", ") || "none"
+      }`,
+    );
     if (values.demo) {
       // A signal mid-demo stops it: draining the mesh below ends the demo's reply watch.
       const demo = runDemo(mesh);

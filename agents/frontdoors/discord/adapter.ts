@@ -82,7 +82,13 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
   const slots = channelSlots(cfg.channel_concurrency);
   const turns = new Map<string, Turn>();
   const client = new Client({
-    intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages, GatewayIntentBits.GuildVoiceStates],
+    intents: [
+      GatewayIntentBits.Guilds,
+      GatewayIntentBits.GuildMessages,
+      GatewayIntentBits.MessageContent,
+      GatewayIntentBits.DirectMessages,
+      GatewayIntentBits.GuildVoiceStates,
+    ],
     allowedMentions: { parse: [], repliedUser: false },
     rest: o.apiUrl ? { api: o.apiUrl } : {},
   });
@@ -142,7 +148,15 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
     }
     try {
       await accepted?.();
-      const r = await publishInbox(mesh, { id: t.id, channel: DISCORD_CHANNEL, conversation: t.conversation, user, text, ts: Date.now(), ...(media.length ? { media } : {}) });
+      const r = await publishInbox(mesh, {
+        id: t.id,
+        channel: DISCORD_CHANNEL,
+        conversation: t.conversation,
+        user,
+        text,
+        ts: Date.now(),
+        ...(media.length ? { media } : {}),
+      });
       if (r.duplicate) {
         // Sent before (a re-send, or a restart): the first one's reply is (or was) posted.
         endTurn(turn);
@@ -168,9 +182,12 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
     const dm = m.guild_id === undefined;
     const mentioned = m.mentions.some((u) => u.id === botId);
     const parent = client.channels.cache.get(m.channel_id);
-    const listed = cfg.channels.includes(m.channel_id) || (parent !== undefined && "parentId" in parent && parent.parentId !== null && cfg.channels.includes(parent.parentId));
+    const listed =
+      cfg.channels.includes(m.channel_id) ||
+      (parent !== undefined && "parentId" in parent && parent.parentId !== null && cfg.channels.includes(parent.parentId));
     if (!(dm ? cfg.dms : mentioned || listed)) return;
-    const reply = async (s: string) => void (await poster.create(m.channel_id, s, { replyTo: m.id }).catch((err: unknown) => log.warn({ err }, "could not answer")));
+    const reply = async (s: string) =>
+      void (await poster.create(m.channel_id, s, { replyTo: m.id }).catch((err: unknown) => log.warn({ err }, "could not answer")));
     const text = m.content.replaceAll(new RegExp(`<@!?${botId}>`, "g"), "").trim();
     if (!text && m.attachments.length === 0) {
       count(Outcome.Invalid);
@@ -185,7 +202,13 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
       return reply(err.message);
     }
     const conversation = await state.conversation(m.channel_id, m.author.id);
-    await startTurn({ id: m.id, channelId: m.channel_id, conversation, replyTo: m.id }, { id: m.author.id, name: m.author.username }, text || "(image)", media, reply);
+    await startTurn(
+      { id: m.id, channelId: m.channel_id, conversation, replyTo: m.id },
+      { id: m.author.id, name: m.author.username },
+      text || "(image)",
+      media,
+      reply,
+    );
   };
 
   const onInteraction = async (raw: unknown) => {
@@ -271,7 +294,12 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
         ids.push(t.streamed);
         if (last && files.length) ids.push(await poster.create(channelId, "", { files }));
       } else {
-        ids.push(await poster.create(channelId, chunk, { replyTo: n === 0 ? (t?.replyTo ?? o.in_reply_to) : undefined, files: last ? files : undefined }));
+        ids.push(
+          await poster.create(channelId, chunk, {
+            replyTo: n === 0 ? (t?.replyTo ?? o.in_reply_to) : undefined,
+            files: last ? files : undefined,
+          }),
+        );
       }
     }
     if (t) {
@@ -313,7 +341,9 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
     },
   });
   const outbox: OutboxReader = await readOutbox(mesh, cfg.durable, state, log, postFinal);
-  await poster.registerCommands(appId, cfg.guild, SLASH_COMMANDS).catch((err: unknown) => log.warn({ err }, "could not register the slash commands"));
+  await poster
+    .registerCommands(appId, cfg.guild, SLASH_COMMANDS)
+    .catch((err: unknown) => log.warn({ err }, "could not register the slash commands"));
 
   let closing: Promise<void> | undefined;
   const close = () =>

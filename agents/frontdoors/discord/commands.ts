@@ -15,7 +15,12 @@ const VOICE_CHANNEL_TYPES = [2, 13];
 
 /** Application command definitions (bulk-overwritten at start). */
 export const SLASH_COMMANDS = [
-  { name: "ask", description: "Ask Lyra something", type: 1, options: [{ type: STRING, name: "question", description: "Your question", required: true, max_length: 4000 }] },
+  {
+    name: "ask",
+    description: "Ask Lyra something",
+    type: 1,
+    options: [{ type: STRING, name: "question", description: "Your question", required: true, max_length: 4000 }],
+  },
   { name: "forget", description: "Start a new conversation in this channel (Lyra forgets what was said here)", type: 1 },
   { name: "status", description: "The mesh's health: roles, models, hosts and tool servers", type: 1 },
   {
@@ -23,7 +28,15 @@ export const SLASH_COMMANDS = [
     description: "Lyra joins a voice channel and speaks her replies from this channel",
     type: 1,
     dm_permission: false,
-    options: [{ type: CHANNEL, name: "channel", description: "The voice channel (default: the one you are in)", required: false, channel_types: VOICE_CHANNEL_TYPES }],
+    options: [
+      {
+        type: CHANNEL,
+        name: "channel",
+        description: "The voice channel (default: the one you are in)",
+        required: false,
+        channel_types: VOICE_CHANNEL_TYPES,
+      },
+    ],
   },
   { name: "leave", description: "Lyra leaves the voice channel", type: 1, dm_permission: false },
 ];

@@ -25,7 +25,10 @@ export async function attachmentsToMedia(mesh: Mesh, atts: DiscordAttachment[], 
   const out: Media[] = [];
   for (const a of atts) {
     const declared = (a.content_type ?? "").split(";")[0]!.trim();
-    if (!IMAGE_TYPES.includes(declared)) throw new AttachmentRefused(`I can only look at images (png, jpeg, gif, webp); '${a.filename}' is ${declared || "of an unknown type"}.`);
+    if (!IMAGE_TYPES.includes(declared))
+      throw new AttachmentRefused(
+        `I can only look at images (png, jpeg, gif, webp); '${a.filename}' is ${declared || "of an unknown type"}.`,
+      );
     if (a.size > maxBytes) throw new AttachmentRefused(`'${a.filename}' is ${mb(a.size)}; I take images up to ${mb(maxBytes)}.`);
     const bytes = await download(a.url, maxBytes, a.filename);
     let media: Media;

@@ -22,7 +22,13 @@ export interface OutboxReader {
 }
 
 /** Consumes the stored replies; `post` throwing leaves the message for redelivery (after 5 s). */
-export async function readOutbox(mesh: Mesh, durable: string, state: DiscordState, log: Logger, post: (o: OutboxMessage) => Promise<string[]>): Promise<OutboxReader> {
+export async function readOutbox(
+  mesh: Mesh,
+  durable: string,
+  state: DiscordState,
+  log: Logger,
+  post: (o: OutboxMessage) => Promise<string[]>,
+): Promise<OutboxReader> {
   const jsm = await jetstreamManager(mesh.nc);
   const existing = await jsm.consumers.info(StreamName.Outbox, durable).catch(() => null);
   if (!existing) {

@@ -25,27 +25,36 @@ export const MessageCreate = z.looseObject({
   guild_id: Snowflake.optional(),
   author: User,
   content: z.string().max(4000),
-  mentions: z.array(z.looseObject({ id: Snowflake })).max(1000).default([]),
+  mentions: z
+    .array(z.looseObject({ id: Snowflake }))
+    .max(1000)
+    .default([]),
   attachments: z.array(DiscordAttachment).max(10).default([]),
   /** 0 DEFAULT, 19 REPLY; system messages (joins, pins...) are not questions. */
   type: z.number().int().optional(),
 });
 export type MessageCreate = z.infer<typeof MessageCreate>;
 
-const CommandOption = z.looseObject({ name: z.string().min(1).max(32), type: z.number().int(), value: z.union([z.string(), z.number(), z.boolean()]).optional() });
+const CommandOption = z.looseObject({
+  name: z.string().min(1).max(32),
+  type: z.number().int(),
+  value: z.union([z.string(), z.number(), z.boolean()]).optional(),
+});
 
 /** INTERACTION_CREATE's `d`, application commands (type 2) only. */
-export const CommandInteraction = z.looseObject({
-  id: Snowflake,
-  application_id: Snowflake,
-  type: z.literal(2),
-  token: z.string().min(1).max(1024),
-  channel_id: Snowflake,
-  guild_id: Snowflake.optional(),
-  member: z.looseObject({ user: User }).optional(),
-  user: User.optional(),
-  data: z.looseObject({ name: z.string().min(1).max(32), options: z.array(CommandOption).max(25).default([]) }),
-}).refine((i) => i.member?.user ?? i.user, { message: "an interaction needs member.user (guild) or user (DM)" });
+export const CommandInteraction = z
+  .looseObject({
+    id: Snowflake,
+    application_id: Snowflake,
+    type: z.literal(2),
+    token: z.string().min(1).max(1024),
+    channel_id: Snowflake,
+    guild_id: Snowflake.optional(),
+    member: z.looseObject({ user: User }).optional(),
+    user: User.optional(),
+    data: z.looseObject({ name: z.string().min(1).max(32), options: z.array(CommandOption).max(25).default([]) }),
+  })
+  .refine((i) => i.member?.user ?? i.user, { message: "an interaction needs member.user (guild) or user (DM)" });
 export type CommandInteraction = z.infer<typeof CommandInteraction>;
 
 /** The user of an interaction: member.user in a guild, user in a DM. */

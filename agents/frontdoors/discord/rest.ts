@@ -14,7 +14,11 @@ export interface Poster {
   edit(channelId: string, messageId: string, content: string): Promise<void>;
   typing(channelId: string): Promise<void>;
   /** Answers an interaction: type 4 (message) or 5 (deferred, "thinking"). */
-  interactionReply(id: string, token: string, o: { content?: string; embeds?: unknown[]; ephemeral?: boolean; defer?: boolean }): Promise<void>;
+  interactionReply(
+    id: string,
+    token: string,
+    o: { content?: string; embeds?: unknown[]; ephemeral?: boolean; defer?: boolean },
+  ): Promise<void>;
   /** Edits the interaction's first reply. */
   editOriginal(appId: string, token: string, o: { content?: string; embeds?: unknown[] }): Promise<void>;
   followUp(appId: string, token: string, content: string, files?: RawFile[]): Promise<void>;
@@ -32,7 +36,9 @@ export function createPoster(rest: REST): Poster {
         ...(o.replyTo ? { message_reference: { message_id: o.replyTo, fail_if_not_exists: false } } : {}),
         ...(o.files?.length ? { attachments: o.files.map((f, i) => ({ id: i, filename: f.name })) } : {}),
       };
-      const res = (await rest.post(Routes.channelMessages(channelId), { body, ...(o.files?.length ? { files: o.files } : {}) })) as { id: string };
+      const res = (await rest.post(Routes.channelMessages(channelId), { body, ...(o.files?.length ? { files: o.files } : {}) })) as {
+        id: string;
+      };
       return res.id;
     },
     async edit(channelId, messageId, content) {
@@ -50,7 +56,11 @@ export function createPoster(rest: REST): Poster {
       await rest.patch(Routes.webhookMessage(appId, token, "@original"), { body: { ...o, allowed_mentions: NO_PINGS }, auth: false });
     },
     async followUp(appId, token, content, files) {
-      const body = { content, allowed_mentions: NO_PINGS, ...(files?.length ? { attachments: files.map((f, i) => ({ id: i, filename: f.name })) } : {}) };
+      const body = {
+        content,
+        allowed_mentions: NO_PINGS,
+        ...(files?.length ? { attachments: files.map((f, i) => ({ id: i, filename: f.name })) } : {}),
+      };
       await rest.post(Routes.webhook(appId, token), { body, auth: false, ...(files?.length ? { files } : {}) });
     },
     async registerCommands(appId, guildId, commands) {

@@ -4,7 +4,15 @@
  * @discordjs/voice plays by demuxing alone: no ffmpeg, no Opus encoder, nothing native to build).
  */
 import { Readable } from "node:stream";
-import { AudioPlayerStatus, createAudioPlayer, createAudioResource, joinVoiceChannel, StreamType, type AudioPlayer, type VoiceConnection } from "@discordjs/voice";
+import {
+  AudioPlayerStatus,
+  createAudioPlayer,
+  createAudioResource,
+  joinVoiceChannel,
+  StreamType,
+  type AudioPlayer,
+  type VoiceConnection,
+} from "@discordjs/voice";
 import type { Client } from "discord.js";
 import { readMedia } from "../../../mesh/media.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
@@ -56,7 +64,11 @@ export function createVoice(o: VoiceOptions): Voice {
     }
   };
   const speak = async (s: Session, text: string) => {
-    const res = await mcp.request(o.server, meshRequest("tools/call", { name: SPEAK_TOOL, arguments: { text: text.slice(0, MAX_SPOKEN_CHARS), format: "opus" } }), { timeoutMs: SPEAK_TIMEOUT_MS });
+    const res = await mcp.request(
+      o.server,
+      meshRequest("tools/call", { name: SPEAK_TOOL, arguments: { text: text.slice(0, MAX_SPOKEN_CHARS), format: "opus" } }),
+      { timeoutMs: SPEAK_TIMEOUT_MS },
+    );
     if ("error" in res) throw new Error(`speak failed: ${res.error.message}`);
     const r = res.result as { isError?: boolean; structuredContent?: { media?: unknown[] }; content?: { type?: string; text?: string }[] };
     if (r.isError) throw new Error(`speak failed: ${r.content?.find((c) => c.type === "text")?.text ?? "no reason given"}`);
@@ -64,7 +76,9 @@ export function createVoice(o: VoiceOptions): Voice {
     if (!media.success || media.data.kind !== "audio") throw new Error("speak answered without an audio media item");
     const bytes = await readMedia(o.mesh, media.data);
     o.onAudio?.(s.textChannelId, { mime: media.data.mime, bytes });
-    const resource = createAudioResource(Readable.from([Buffer.from(bytes)]), { inputType: media.data.mime === "audio/ogg" ? StreamType.OggOpus : StreamType.Arbitrary });
+    const resource = createAudioResource(Readable.from([Buffer.from(bytes)]), {
+      inputType: media.data.mime === "audio/ogg" ? StreamType.OggOpus : StreamType.Arbitrary,
+    });
     s.player.play(resource);
     await new Promise<void>((resolve) => {
       const done = () => {
@@ -82,7 +96,8 @@ export function createVoice(o: VoiceOptions): Voice {
       if (!guild) return "I can't see this server; invite me again with the voice permissions.";
       const target = channelId ?? guild.voiceStates.cache.get(userId)?.channelId ?? undefined;
       if (!target) return "Join a voice channel first, or name one: /join channel:<voice channel>.";
-      if (!(await hasSpeak())) return `There is no \`${SPEAK_TOOL}\` tool on the mesh (tool server '${o.server}'), so I can't speak. Start the speech tool server, then /join again.`;
+      if (!(await hasSpeak()))
+        return `There is no \`${SPEAK_TOOL}\` tool on the mesh (tool server '${o.server}'), so I can't speak. Start the speech tool server, then /join again.`;
       sessions.get(guildId)?.connection.destroy();
       const connection = joinVoiceChannel({ channelId: target, guildId, adapterCreator: guild.voiceAdapterCreator, selfDeaf: true });
       const player = createAudioPlayer();

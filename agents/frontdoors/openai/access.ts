@@ -27,8 +27,14 @@ export const keyIdOf = (key: string): string => `k${digest(key).toString("hex").
  * maps tenant names to key ids: keys of one tenant share its conversations (a rotated key keeps them).
  */
 export function parseKeys(list: string | undefined, envName: string, tenants: Readonly<Record<string, readonly string[]>> = {}): Keys {
-  const keys = (list ?? "").split(",").map((k) => k.trim()).filter(Boolean);
-  if (keys.length === 0) throw new Error(`lyra serve needs API keys: set ${envName} to one or more keys, comma-separated (e.g. ${envName}=$(openssl rand -hex 24))`);
+  const keys = (list ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (keys.length === 0)
+    throw new Error(
+      `lyra serve needs API keys: set ${envName} to one or more keys, comma-separated (e.g. ${envName}=$(openssl rand -hex 24))`,
+    );
   const tenantOf = new Map(Object.entries(tenants).flatMap(([t, ids]) => ids.map((id) => [id, t] as const)));
   const digests = keys.map(digest);
   const callers = keys.map((k): Caller => {
@@ -38,7 +44,13 @@ export function parseKeys(list: string | undefined, envName: string, tenants: Re
   return {
     check(authorization) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
-      if (!m) throw new OpenAIError(401, ErrorType.InvalidRequest, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' (a key of the server's " + envName + ").", { code: "missing_api_key" });
+      if (!m)
+        throw new OpenAIError(
+          401,
+          ErrorType.InvalidRequest,
+          "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' (a key of the server's " + envName + ").",
+          { code: "missing_api_key" },
+        );
       const d = digest(m[1]!);
       // Compare digests of equal length in constant time, against every key.
       let found = -1;
@@ -74,7 +86,12 @@ export function rateLimiter(rpm: number, burst: number, now: () => number = () =
         return;
       }
       const waitS = Math.ceil((1 - b.tokens) / perMs / 1000);
-      throw new OpenAIError(429, ErrorType.RateLimit, `Rate limit reached: ${rpm} requests per minute for this key (burst ${burst}). Try again in ${waitS} s.`, { code: "rate_limit_exceeded", retryAfterS: waitS });
+      throw new OpenAIError(
+        429,
+        ErrorType.RateLimit,
+        `Rate limit reached: ${rpm} requests per minute for this key (burst ${burst}). Try again in ${waitS} s.`,
+        { code: "rate_limit_exceeded", retryAfterS: waitS },
+      );
     },
   };
 }

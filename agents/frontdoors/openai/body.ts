@@ -12,12 +12,18 @@ export const mediaType = (header: string): string => header.split(";", 1)[0]!.tr
 /** Throws a 415 unless the request says its body is JSON (no Content-Type at all is taken as JSON). */
 export function requireJson(contentType: string | undefined): void {
   if (contentType === undefined || mediaType(contentType) === "application/json") return;
-  throw new OpenAIError(415, ErrorType.InvalidRequest, `Content-Type must be application/json (got '${contentType.slice(0, 64)}'); send the body as JSON with 'Content-Type: application/json'`, { code: "invalid_content_type" });
+  throw new OpenAIError(
+    415,
+    ErrorType.InvalidRequest,
+    `Content-Type must be application/json (got '${contentType.slice(0, 64)}'); send the body as JSON with 'Content-Type: application/json'`,
+    { code: "invalid_content_type" },
+  );
 }
 
 /** The body as text, read from Node's request (cheaper than the web stream), refused past `max` bytes. */
 export async function readBody(incoming: IncomingMessage, max: number): Promise<string> {
-  const tooLarge = () => new OpenAIError(413, ErrorType.InvalidRequest, `the request body is over ${max} bytes (serve.max_body)`, { code: "request_too_large" });
+  const tooLarge = () =>
+    new OpenAIError(413, ErrorType.InvalidRequest, `the request body is over ${max} bytes (serve.max_body)`, { code: "request_too_large" });
   if (Number(incoming.headers["content-length"] ?? 0) > max) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;

@@ -39,11 +39,20 @@ export async function targetOf(model: string, models: Models): Promise<{ role?: 
 }
 
 function notFound(model: string): never {
-  throw new OpenAIError(404, "invalid_request_error", `The model '${model}' does not exist: use 'lyra' (the committee) or 'lyra/<role>' (GET /v1/models lists them)`, { param: "model", code: "model_not_found" });
+  throw new OpenAIError(
+    404,
+    "invalid_request_error",
+    `The model '${model}' does not exist: use 'lyra' (the committee) or 'lyra/<role>' (GET /v1/models lists them)`,
+    { param: "model", code: "model_not_found" },
+  );
 }
 
 /** Starts the answer: everything that can fail with an HTTP status fails here. */
-export async function startAnswer(deps: ChatDeps, req: ChatCompletionRequest, o: { caller: Caller; conversationHeader: string | undefined; signal: AbortSignal }): Promise<Answer> {
+export async function startAnswer(
+  deps: ChatDeps,
+  req: ChatCompletionRequest,
+  o: { caller: Caller; conversationHeader: string | undefined; signal: AbortSignal },
+): Promise<Answer> {
   const { role } = await targetOf(req.model, deps.models);
   const opts = { signal: o.signal, timeoutMs: deps.timeoutMs };
   const tenant = o.caller.tenant;
@@ -75,12 +84,23 @@ export async function startAnswer(deps: ChatDeps, req: ChatCompletionRequest, o:
         text: final!.text,
         finish: "stop",
         usage: usage(estimateTokens(text), estimateTokens(final!.text)),
-        lyra: { conversation: conv.name, mesh_conversation: conversation, message_id: id, specialist: final!.specialist, ...(final!.error ? { error: final!.error } : {}), usage: "estimated" },
+        lyra: {
+          conversation: conv.name,
+          mesh_conversation: conversation,
+          message_id: id,
+          specialist: final!.specialist,
+          ...(final!.error ? { error: final!.error } : {}),
+          usage: "estimated",
+        },
       }),
     };
   }
   const name = headerName(o.conversationHeader);
-  const request = roleRequest(req, name === undefined ? undefined : scoped(tenant, name), req.user === undefined ? undefined : userOf(req.user, tenant));
+  const request = roleRequest(
+    req,
+    name === undefined ? undefined : scoped(tenant, name),
+    req.user === undefined ? undefined : userOf(req.user, tenant),
+  );
   const events = await startRole(deps.roles, role, request, opts);
   let text = "";
   let info: import("../../../schemas/index.ts").FinalInfo | undefined;
@@ -162,7 +182,8 @@ export function streamAnswer(a: Answer, model: string, includeUsage: boolean, on
           send("[DONE]");
         } catch (err) {
           failure = err;
-          const e = err instanceof OpenAIError ? err : new OpenAIError(500, "server_error", "the answer failed; the server log has the details");
+          const e =
+            err instanceof OpenAIError ? err : new OpenAIError(500, "server_error", "the answer failed; the server log has the details");
           send(e.body());
         } finally {
           clearInterval(ka);

@@ -55,11 +55,14 @@ export function createCommittee(mesh: Mesh): Committee {
       info = await (await manager()).consumers.info(StreamName.Inbox, CONDUCTOR_DURABLE);
     } catch (err) {
       const msg = (err as Error).message;
-      if (/consumer not found/i.test(msg)) throw unavailable("no conductor has consumed the inbox yet: start 'lyra core' (or 'lyra up')", "no_conductor", err);
-      if (/stream not found/i.test(msg)) throw unavailable("the mesh's streams do not exist yet: start 'lyra core' (or 'lyra up')", "no_conductor", err);
+      if (/consumer not found/i.test(msg))
+        throw unavailable("no conductor has consumed the inbox yet: start 'lyra core' (or 'lyra up')", "no_conductor", err);
+      if (/stream not found/i.test(msg))
+        throw unavailable("the mesh's streams do not exist yet: start 'lyra core' (or 'lyra up')", "no_conductor", err);
       throw unavailable(`the mesh is unavailable (JetStream: ${msg})`, "mesh_unavailable", err);
     }
-    if (info.num_waiting === 0 && info.num_ack_pending === 0) throw unavailable("no conductor is consuming the inbox: is 'lyra core' running? ('lyra status' shows the mesh)", "no_conductor");
+    if (info.num_waiting === 0 && info.num_ack_pending === 0)
+      throw unavailable("no conductor is consuming the inbox: is 'lyra core' running? ('lyra status' shows the mesh)", "no_conductor");
     seenAt = performance.now();
   };
 
@@ -100,7 +103,9 @@ export function createCommittee(mesh: Mesh): Committee {
       // No flush before the publish: the server handles this connection's SUBs before its PUB, and
       // the reply can only follow the publish, so the subscriptions are in place for it.
       const { duplicate } = await publishInbox(mesh, { ...msg, channel: CHANNEL }).catch((err: unknown) => {
-        throw err instanceof PayloadTooLargeError ? payloadTooLarge(err) : unavailable(`could not publish to the inbox: ${(err as Error).message}`, "mesh_unavailable", err);
+        throw err instanceof PayloadTooLargeError
+          ? payloadTooLarge(err)
+          : unavailable(`could not publish to the inbox: ${(err as Error).message}`, "mesh_unavailable", err);
       });
       if (duplicate) stored = await storedReply(msg.conversation, msg.id);
     } catch (err) {
@@ -120,7 +125,11 @@ export function createCommittee(mesh: Mesh): Committee {
           }
           if (m.step === "voice" && m.text) yield { type: "delta", text: m.text };
         }
-        if (timedOut) throw unavailable(`no reply within ${Math.round(o.timeoutMs / 1000)} s: is 'lyra core' running? ('lyra status' shows the mesh)`, "timeout");
+        if (timedOut)
+          throw unavailable(
+            `no reply within ${Math.round(o.timeoutMs / 1000)} s: is 'lyra core' running? ('lyra status' shows the mesh)`,
+            "timeout",
+          );
         if (o.signal.aborted) throw o.signal.reason;
       } finally {
         await cleanup();

@@ -37,7 +37,12 @@ export interface ConversationRef {
 /** The X-Lyra-Conversation header's name, checked; undefined when there is none. */
 export function headerName(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
-  if (!NAME.test(header)) throw badRequest(`the X-Lyra-Conversation header '${header.slice(0, 64)}' must be 1-${MAX_NAME} letters, digits, '_' or '-'`, "X-Lyra-Conversation", "invalid_conversation");
+  if (!NAME.test(header))
+    throw badRequest(
+      `the X-Lyra-Conversation header '${header.slice(0, 64)}' must be 1-${MAX_NAME} letters, digits, '_' or '-'`,
+      "X-Lyra-Conversation",
+      "invalid_conversation",
+    );
   return header;
 }
 
@@ -47,8 +52,14 @@ export function headerName(header: string | undefined): string | undefined {
  * system prompt and the first user message), so a client that sends neither still stays in one
  * conversation while it resends its history. Always within the caller's tenant.
  */
-export function conversationOf(header: string | undefined, user: string | undefined, messages: ChatRequestMessage[], tenant: string): ConversationRef {
-  const name = headerName(header) ?? (user !== undefined ? (NAME.test(user) ? user : `u-${hash(user).slice(0, 32)}`) : openingName(messages));
+export function conversationOf(
+  header: string | undefined,
+  user: string | undefined,
+  messages: ChatRequestMessage[],
+  tenant: string,
+): ConversationRef {
+  const name =
+    headerName(header) ?? (user !== undefined ? (NAME.test(user) ? user : `u-${hash(user).slice(0, 32)}`) : openingName(messages));
   return { name, id: scoped(tenant, name) };
 }
 
@@ -64,11 +75,16 @@ export const userOf = (user: string | undefined, tenant: string): string => scop
 /** The new user message of a committee request: its text and its deterministic inbox id. */
 export function newUserMessage(conversation: string, messages: ChatRequestMessage[]): { id: string; text: string } {
   const last = messages.at(-1)!;
-  if (last.role !== "user") throw badRequest(`the last message must be the user's (it is '${last.role}'): model 'lyra' answers the last user message`, `messages[${messages.length - 1}].role`);
+  if (last.role !== "user")
+    throw badRequest(
+      `the last message must be the user's (it is '${last.role}'): model 'lyra' answers the last user message`,
+      `messages[${messages.length - 1}].role`,
+    );
   const text = contentText(last.content);
   const param = `messages[${messages.length - 1}].content`;
   if (text.trim() === "") throw badRequest("the last user message has no text", param);
-  if (text.length > MAX_TEXT) throw badRequest(`the last user message is ${text.length} characters; the most is ${MAX_TEXT}`, param, "string_above_max_length");
+  if (text.length > MAX_TEXT)
+    throw badRequest(`the last user message is ${text.length} characters; the most is ${MAX_TEXT}`, param, "string_above_max_length");
   const ordinal = messages.filter((m) => m.role === "user").length - 1;
   return { id: `oai-${ordinal}-${hash(conversation, String(ordinal), text).slice(0, 24)}`, text };
 }

@@ -17,7 +17,12 @@ export class OpenAIError extends Error {
   readonly code: string | null;
   /** Seconds, for the Retry-After header of a 429 or 503. */
   readonly retryAfterS: number | undefined;
-  constructor(status: OpenAIError["status"], type: ErrorType, message: string, o: { param?: string; code?: string; retryAfterS?: number; cause?: unknown } = {}) {
+  constructor(
+    status: OpenAIError["status"],
+    type: ErrorType,
+    message: string,
+    o: { param?: string; code?: string; retryAfterS?: number; cause?: unknown } = {},
+  ) {
     super(message, { cause: o.cause });
     this.name = new.target.name;
     this.status = status;
@@ -32,13 +37,27 @@ export class OpenAIError extends Error {
   }
 }
 
-export const badRequest = (message: string, param?: string, code = "invalid_value") => new OpenAIError(400, ErrorType.InvalidRequest, message, { param, code });
-export const unavailable = (message: string, code: string, cause?: unknown) => new OpenAIError(503, ErrorType.Server, message, { code, retryAfterS: 1, cause });
+export const badRequest = (message: string, param?: string, code = "invalid_value") =>
+  new OpenAIError(400, ErrorType.InvalidRequest, message, { param, code });
+export const unavailable = (message: string, code: string, cause?: unknown) =>
+  new OpenAIError(503, ErrorType.Server, message, { code, retryAfterS: 1, cause });
 
 /** A request the mesh cannot carry (a role request or inbox message over the NATS server's max_payload): the client's to shrink. */
 export const payloadTooLarge = (err: PayloadTooLargeError) =>
-  new OpenAIError(413, ErrorType.InvalidRequest, `the request is too large for the mesh: ${err.message}. Send a shorter request (the NATS server's max_payload is ${err.limit} bytes; serve.max_body is not the only limit)`, { code: "request_too_large", cause: err });
+  new OpenAIError(
+    413,
+    ErrorType.InvalidRequest,
+    `the request is too large for the mesh: ${err.message}. Send a shorter request (the NATS server's max_payload is ${err.limit} bytes; serve.max_body is not the only limit)`,
+    { code: "request_too_large", cause: err },
+  );
 
 /** The client closed the connection (or was cut off by a header or body timeout) before the answer: nobody to answer. */
 export const clientClosed = (before: "the request was read" | "the answer was complete", cause?: unknown) =>
-  new OpenAIError(499, ErrorType.InvalidRequest, before === "the request was read" ? "the client closed the connection (or serve.body_timeout cut it off) before the request was read" : `the client closed the connection before ${before}`, { code: "client_closed", cause });
+  new OpenAIError(
+    499,
+    ErrorType.InvalidRequest,
+    before === "the request was read"
+      ? "the client closed the connection (or serve.body_timeout cut it off) before the request was read"
+      : `the client closed the connection before ${before}`,
+    { code: "client_closed", cause },
+  );

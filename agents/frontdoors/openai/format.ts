@@ -6,7 +6,11 @@ export interface Usage {
   total_tokens: number;
 }
 
-export const usage = (prompt: number, completion: number): Usage => ({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion });
+export const usage = (prompt: number, completion: number): Usage => ({
+  prompt_tokens: prompt,
+  completion_tokens: completion,
+  total_tokens: prompt + completion,
+});
 
 /**
  * Tokens of a text, estimated (about four characters a token in English): the committee spans
@@ -16,7 +20,15 @@ export const estimateTokens = (text: string): number => (text ? Math.max(1, Math
 
 export type FinishReason = "stop" | "length";
 
-export function completion(id: string, model: string, created: number, text: string, finish: FinishReason, u: Usage, lyra: Record<string, unknown>) {
+export function completion(
+  id: string,
+  model: string,
+  created: number,
+  text: string,
+  finish: FinishReason,
+  u: Usage,
+  lyra: Record<string, unknown>,
+) {
   return {
     id,
     object: "chat.completion" as const,

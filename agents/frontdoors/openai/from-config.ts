@@ -17,13 +17,23 @@ export function keysFromConfig(cfg: MeshConfig, env: NodeJS.ProcessEnv = process
 }
 
 /** Starts the endpoint; throws, naming the variable, when the environment holds no key. */
-export function serveFromConfig(cfg: MeshConfig, mesh: Mesh, log: Logger, over: ServeOverrides = {}, env: NodeJS.ProcessEnv = process.env): Promise<ServeServer> {
+export function serveFromConfig(
+  cfg: MeshConfig,
+  mesh: Mesh,
+  log: Logger,
+  over: ServeOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ServeServer> {
   const s = cfg.serve ?? ServeConfig.parse({});
   const keys = keysFromConfig(cfg, env);
   const known = new Set(keys.list().map((k) => k.keyId));
   for (const [tenant, ids] of Object.entries(s.tenants)) {
     const gone = ids.filter((id) => !known.has(id));
-    if (gone.length) log.warn({ tenant, keyIds: gone }, `serve.tenants.${tenant} names key ids no key in ${s.keys_env} has (a removed key?); remove them from the config`);
+    if (gone.length)
+      log.warn(
+        { tenant, keyIds: gone },
+        `serve.tenants.${tenant} names key ids no key in ${s.keys_env} has (a removed key?); remove them from the config`,
+      );
   }
   return startServe({
     mesh,

@@ -27,7 +27,10 @@ const REFUSED_LOG_EVERY_MS = 10_000;
 export function serverOptions(l: ConnectionLimits): ServerOptions {
   const headersTimeout = l.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
   const requestTimeout = l.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
-  if (headersTimeout > requestTimeout) throw new Error(`serve.header_timeout (${headersTimeout} ms) is longer than serve.body_timeout (${requestTimeout} ms), which covers the headers too; make header_timeout the shorter`);
+  if (headersTimeout > requestTimeout)
+    throw new Error(
+      `serve.header_timeout (${headersTimeout} ms) is longer than serve.body_timeout (${requestTimeout} ms), which covers the headers too; make header_timeout the shorter`,
+    );
   return {
     headersTimeout,
     requestTimeout,
@@ -47,7 +50,10 @@ export function capConnections(server: Server, max: number | undefined, log: Log
     refused++;
     if (performance.now() - warnedAt < REFUSED_LOG_EVERY_MS) return;
     warnedAt = performance.now();
-    log.warn({ refused, maxConnections: server.maxConnections }, "connections refused: serve.max_connections are open; raise it, or find the client that holds them");
+    log.warn(
+      { refused, maxConnections: server.maxConnections },
+      "connections refused: serve.max_connections are open; raise it, or find the client that holds them",
+    );
     refused = 0;
   });
 }

@@ -14,7 +14,8 @@ export const MAX_USER = 224;
 
 const TextPart = z.strictObject({ type: z.literal("text"), text: z.string() });
 const Part = z.looseObject({ type: z.string() }).superRefine((part, ctx) => {
-  if (part.type !== "text") ctx.addIssue({ code: "custom", message: `content parts of type '${part.type}' are not supported by lyra serve; send text parts` });
+  if (part.type !== "text")
+    ctx.addIssue({ code: "custom", message: `content parts of type '${part.type}' are not supported by lyra serve; send text parts` });
   else if (!TextPart.safeParse(part).success) ctx.addIssue({ code: "custom", message: "a text part is { type: 'text', text: string }" });
 });
 const Content = z.union([z.string(), z.array(Part).max(256)], { error: "content must be a string or an array of text parts" });
@@ -40,8 +41,13 @@ export type ChatRequestMessage = z.infer<typeof Message>;
 const unsupported = (what: string) => z.any().refine(() => false, `${what} is not supported by lyra serve`);
 
 export const ChatCompletionRequest = z.strictObject({
-  model: z.string({ error: "model is required: 'lyra' (the committee) or 'lyra/<role>' (GET /v1/models lists them)" }).min(1, "model must not be empty"),
-  messages: z.array(Message, { error: "messages is required: an array of { role, content }" }).min(1, "messages must hold at least one message").max(10_000),
+  model: z
+    .string({ error: "model is required: 'lyra' (the committee) or 'lyra/<role>' (GET /v1/models lists them)" })
+    .min(1, "model must not be empty"),
+  messages: z
+    .array(Message, { error: "messages is required: an array of { role, content }" })
+    .min(1, "messages must hold at least one message")
+    .max(10_000),
   stream: z.boolean().optional(),
   stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
@@ -49,11 +55,16 @@ export const ChatCompletionRequest = z.strictObject({
   max_tokens: z.number().int("must be a whole number").positive().max(1_000_000).nullable().optional(),
   max_completion_tokens: z.number().int("must be a whole number").positive().max(1_000_000).nullable().optional(),
   seed: z.number().int("must be a whole number").nullable().optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)], { error: "stop is a string or a list of at most 4 strings" }).nullable().optional(),
+  stop: z
+    .union([z.string(), z.array(z.string()).max(4)], { error: "stop is a string or a list of at most 4 strings" })
+    .nullable()
+    .optional(),
   n: z.literal(1, "n must be 1: lyra serve answers with one choice").nullable().optional(),
   /** The end user (within the key's tenant); also the conversation when no X-Lyra-Conversation header is sent. */
   user: z.string().min(1, "user must not be empty").max(MAX_USER, `user must be at most ${MAX_USER} characters`).optional(),
-  response_format: z.strictObject({ type: z.literal("text", "response_format must be { type: 'text' }: structured output is not supported by lyra serve") }).optional(),
+  response_format: z
+    .strictObject({ type: z.literal("text", "response_format must be { type: 'text' }: structured output is not supported by lyra serve") })
+    .optional(),
   // Accepted and ignored: they change nothing Lyra's models are asked.
   presence_penalty: z.number().min(-2).max(2).nullable().optional(),
   frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
@@ -76,7 +87,8 @@ export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 
 /** Validates a parsed JSON body; throws a 400 OpenAIError naming the first bad field. */
 export function parseChatRequest(raw: unknown): ChatCompletionRequest {
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw badRequest("the request body must be a JSON object", undefined, "invalid_body");
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw badRequest("the request body must be a JSON object", undefined, "invalid_body");
   const r = ChatCompletionRequest.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0]!;

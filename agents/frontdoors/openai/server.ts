@@ -77,11 +77,27 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   };
   const app = new Hono<Env>();
   app.onError((err, c) => {
-    const e = err instanceof OpenAIError ? err : new OpenAIError(500, ErrorType.Server, "internal error; the server log has the details", { code: "internal_error" });
+    const e =
+      err instanceof OpenAIError
+        ? err
+        : new OpenAIError(500, ErrorType.Server, "internal error; the server log has the details", { code: "internal_error" });
     if (!(err instanceof OpenAIError)) log.error({ err }, "request failed");
     return fail(c, e);
   });
-  app.notFound((c) => (metrics.requests.inc({ door: DOOR, outcome: "not_found" }), fail(c, new OpenAIError(404, ErrorType.InvalidRequest, `Invalid URL (${c.req.method} ${new URL(c.req.url).pathname}): lyra serve has POST /v1/chat/completions, GET /v1/models`, { code: "unknown_url" }))));
+  app.notFound(
+    (c) => (
+      metrics.requests.inc({ door: DOOR, outcome: "not_found" }),
+      fail(
+        c,
+        new OpenAIError(
+          404,
+          ErrorType.InvalidRequest,
+          `Invalid URL (${c.req.method} ${new URL(c.req.url).pathname}): lyra serve has POST /v1/chat/completions, GET /v1/models`,
+          { code: "unknown_url" },
+        ),
+      )
+    ),
+  );
 
   app.get("/healthz", (c) => c.text(draining ? "draining\n" : "ok\n", draining ? 503 : 200));
   app.get("/metrics", async (c) => c.body(await metrics.registry.metrics(), 200, { "Content-Type": metrics.registry.contentType }));
@@ -99,7 +115,8 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   app.get("/v1/models", async (c) => c.json(modelList(await models.ids(), started)));
   app.get("/v1/models/:id{.+}", async (c) => {
     const id = c.req.param("id");
-    if (id !== "lyra" && !(id.startsWith("lyra/") && (await models.hasRole(id.slice(5))))) throw new OpenAIError(404, ErrorType.InvalidRequest, `The model '${id}' does not exist`, { param: "model", code: "model_not_found" });
+    if (id !== "lyra" && !(id.startsWith("lyra/") && (await models.hasRole(id.slice(5)))))
+      throw new OpenAIError(404, ErrorType.InvalidRequest, `The model '${id}' does not exist`, { param: "model", code: "model_not_found" });
     return c.json(modelObject(id, started));
   });
 
@@ -112,7 +129,8 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
     running.add(tracked);
     let model: string | undefined;
     // A failure once the client has gone is the client's leaving, not the server's fault.
-    const asClientGone = (err: unknown) => (err instanceof OpenAIError || !c.req.raw.signal.aborted ? err : clientClosed("the answer was complete", err));
+    const asClientGone = (err: unknown) =>
+      err instanceof OpenAIError || !c.req.raw.signal.aborted ? err : clientClosed("the answer was complete", err);
     const end = (failure?: unknown) => {
       const err = asClientGone(failure);
       const s = err instanceof OpenAIError ? err.status : err ? 500 : 200;
@@ -142,19 +160,37 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
         return c.json(body);
       }
       const body = streamAnswer(answer, req.model, req.stream_options?.include_usage === true, end);
-      return c.body(body, 200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", Connection: "keep-alive" });
+      return c.body(body, 200, {
+        "Content-Type": "text/event-stream; charset=utf-8",
+        "Cache-Control": "no-cache",
+        Connection: "keep-alive",
+      });
     } catch (err) {
       throw end(err);
     }
   });
-  app.all("/v1/chat/completions", (c) => fail(c, new OpenAIError(405, ErrorType.InvalidRequest, `${c.req.method} is not allowed here: use POST /v1/chat/completions`, { code: "method_not_allowed" })));
+  app.all("/v1/chat/completions", (c) =>
+    fail(
+      c,
+      new OpenAIError(405, ErrorType.InvalidRequest, `${c.req.method} is not allowed here: use POST /v1/chat/completions`, {
+        code: "method_not_allowed",
+      }),
+    ),
+  );
 
   const server = createAdaptorServer({ fetch: app.fetch, serverOptions: serverOptions(o) }) as Server;
   capConnections(server, o.maxConnections, log);
   const listen = o.listen ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(err.code === "EADDRINUSE" ? new Error(`port ${o.port ?? 8080} on ${o.listen ?? "127.0.0.1"} is in use: set serve.port in the config or --port (0 picks a free one)`, { cause: err }) : err),
+      reject(
+        err.code === "EADDRINUSE"
+          ? new Error(
+              `port ${o.port ?? 8080} on ${o.listen ?? "127.0.0.1"} is in use: set serve.port in the config or --port (0 picks a free one)`,
+              { cause: err },
+            )
+          : err,
+      ),
     );
     server.listen(o.port ?? 8080, listen, () => resolve());
   });
@@ -172,7 +208,10 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
       draining = true;
       const listening = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
-      const cut = () => stopping.abort(unavailable("lyra serve stopped before the reply came; retry (a committee reply is kept for the retry)", "shutting_down"));
+      const cut = () =>
+        stopping.abort(
+          unavailable("lyra serve stopped before the reply came; retry (a committee reply is kept for the retry)", "shutting_down"),
+        );
       const timer = setTimeout(cut, graceMs);
       await Promise.allSettled([...running]);
       clearTimeout(timer);

@@ -23,7 +23,12 @@ beforeAll(async () => {
   mesh = await connectMesh({ servers: server.url });
   // Slow tokens keep the first two requests running while the test looks at the queue.
   ollama = await startOllamaDouble({ models: [MODEL], parallel: 4, tokenDelayMs: 150, reply: () => ANSWER });
-  const config = agentConfig({ natsUrl: server.url, ollamaUrl: ollama.url, roles: { voice: { slots: 2, queue: 1 } }, hosts: { local: { roles: ["voice"] } } });
+  const config = agentConfig({
+    natsUrl: server.url,
+    ollamaUrl: ollama.url,
+    roles: { voice: { slots: 2, queue: 1 } },
+    hosts: { local: { roles: ["voice"] } },
+  });
   host = await startTestAgent(mesh, config);
   client = createRoleClient(mesh, PATIENT);
 });

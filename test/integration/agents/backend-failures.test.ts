@@ -40,7 +40,13 @@ async function voiceAgent(ollamaOpts: OllamaDoubleOptions, role: RoleYaml) {
   try {
     host = await startTestAgent(
       mesh,
-      agentConfig({ natsUrl: server.url, ollamaUrl: ollama.url, litellmUrl: litellm.baseURL, roles: { voice: role }, hosts: { local: { roles: ["voice"] } } }),
+      agentConfig({
+        natsUrl: server.url,
+        ollamaUrl: ollama.url,
+        litellmUrl: litellm.baseURL,
+        roles: { voice: role },
+        hosts: { local: { roles: ["voice"] } },
+      }),
     );
   } catch (err) {
     await ollama.stop();
@@ -96,7 +102,10 @@ describe("agent host: Ollama busy (503)", () => {
   it("a 503 from an idle Ollama: the fallback answers that one call, Ollama the next", async () => {
     // Scripted on /api/chat only, so health probes and the warm-up cannot use it up.
     let busyOnce = true;
-    const reply = () => (busyOnce ? ((busyOnce = false), { status: 503, error: "server busy, please try again.  maximum pending requests exceeded" }) : "local answer");
+    const reply = () =>
+      busyOnce
+        ? ((busyOnce = false), { status: 503, error: "server busy, please try again.  maximum pending requests exceeded" })
+        : "local answer";
     await using _a = await voiceAgent({ reply }, FALLBACK);
     const r1 = await within(client.call("voice", "one"), 15_000, "the call");
     expect(r1.final.fallback).toEqual({ reason: "backend_busy", from: "ollama" });

@@ -19,7 +19,9 @@ beforeAll(async () => {
   server = await startNatsServer({ jetstream: false });
   mesh = await connectMesh({ servers: server.url });
   ollama = await startOllamaDouble({ models: [MODEL], tokenDelayMs: 100, reply: () => ANSWER });
-  configPath = writeTempFile(agentYaml({ natsUrl: server.url, ollamaUrl: ollama.url, roles: { voice: {} }, hosts: { "gpu-1": { roles: ["voice"] } } }));
+  configPath = writeTempFile(
+    agentYaml({ natsUrl: server.url, ollamaUrl: ollama.url, roles: { voice: {} }, hosts: { "gpu-1": { roles: ["voice"] } } }),
+  );
 });
 
 afterAll(async () => {
@@ -31,7 +33,10 @@ afterAll(async () => {
 describe("lyra agent: refusals", () => {
   it("--host nosuch exits non-zero, naming the host, the hosts there are, and the fix", async () => {
     // NATS_URL points nowhere: the host is checked before connecting.
-    const p = runLyra(["agent", "--host", "nosuch", "--config", configPath, "--metrics-port", "0"], childEnv({ NATS_URL: "nats://127.0.0.1:1" }));
+    const p = runLyra(
+      ["agent", "--host", "nosuch", "--config", configPath, "--metrics-port", "0"],
+      childEnv({ NATS_URL: "nats://127.0.0.1:1" }),
+    );
     const code = await within(p.exited, 20_000, "lyra agent --host nosuch");
     expect(code).not.toBe(0);
     expect(p.output()).toContain("host 'nosuch' is not in the config's hosts (gpu-1)");
@@ -41,9 +46,17 @@ describe("lyra agent: refusals", () => {
   type Doc = { roles: Record<string, Record<string, unknown>>; hosts: Record<string, { roles: string[] }> };
   const broken: [string, (d: Doc) => void, string[]][] = [
     ["slots: 0", (d) => (d.roles.voice!.slots = 0), ["roles.voice.slots is 0", "set roles.voice.slots to a whole number of at least 1"]],
-    ["a host serving an undefined role", (d) => (d.hosts["gpu-1"]!.roles = ["poet"]), ["hosts.gpu-1.roles[0] is 'poet'", "define roles.poet or remove it from this host"]],
+    [
+      "a host serving an undefined role",
+      (d) => (d.hosts["gpu-1"]!.roles = ["poet"]),
+      ["hosts.gpu-1.roles[0] is 'poet'", "define roles.poet or remove it from this host"],
+    ],
     ["a typo'd key", (d) => (d.roles.voice!.slotz = 2), ["roles.voice has unknown key 'slotz'", "remove or correct it"]],
-    ["a fallback without litellm", (d) => (d.roles.voice!.fallback = "lyra-voice"), ["roles.voice.fallback is 'lyra-voice' but there is no litellm section", "add litellm.base_url"]],
+    [
+      "a fallback without litellm",
+      (d) => (d.roles.voice!.fallback = "lyra-voice"),
+      ["roles.voice.fallback is 'lyra-voice' but there is no litellm section", "add litellm.base_url"],
+    ],
   ];
   it.each(broken)("a broken config (%s) exits non-zero, printing the field path and the fix", async (_name, breakIt, expected) => {
     const doc = parse(agentYaml({ natsUrl: server.url, ollamaUrl: ollama.url, hosts: { "gpu-1": { roles: ["voice"] } } })) as Doc;

@@ -62,7 +62,12 @@ describe("agent host: Ollama down at start", () => {
   it("answers through the fallback alias; the final says backend openai and why", async () => {
     const { deltas, final } = await within(drain(client.stream("voice", "hi")), 15_000, "the fallback call");
     expect(deltas.join("")).toBe("cloud answer");
-    expect(final).toMatchObject({ backend: "openai", model: "lyra-voice", host: "local", fallback: { reason: "backend_unavailable", from: "ollama" } });
+    expect(final).toMatchObject({
+      backend: "openai",
+      model: "lyra-voice",
+      host: "local",
+      fallback: { reason: "backend_unavailable", from: "ollama" },
+    });
     expect((litellm.requests.at(-1)?.body as { model: string }).model).toBe("lyra-voice");
   });
 

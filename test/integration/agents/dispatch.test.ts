@@ -14,7 +14,18 @@ import { Header } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { runLyra, type CliProcess } from "../../harness/committee.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
-import { agentConfig, agentYaml, bodyOf, childEnv, eventually, isTerminator, MODEL, PATIENT, rawExchange, writeTempFile } from "./helpers.ts";
+import {
+  agentConfig,
+  agentYaml,
+  bodyOf,
+  childEnv,
+  eventually,
+  isTerminator,
+  MODEL,
+  PATIENT,
+  rawExchange,
+  writeTempFile,
+} from "./helpers.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 
@@ -33,7 +44,12 @@ beforeAll(async () => {
   server = await startNatsServer({ jetstream: false });
   mesh = await connectMesh({ servers: server.url });
   for (const h of HOSTS) {
-    ollama[h] = await startOllamaDouble({ models: [MODEL], loadDelayMs: h === "a" ? 0 : LOAD_MS, tokenDelayMs: 20, reply: (b) => `answer to ${b.messages?.at(-1)?.content}` });
+    ollama[h] = await startOllamaDouble({
+      models: [MODEL],
+      loadDelayMs: h === "a" ? 0 : LOAD_MS,
+      tokenDelayMs: 20,
+      reply: (b) => `answer to ${b.messages?.at(-1)?.content}`,
+    });
   }
   const path = writeTempFile(
     agentYaml({
@@ -76,7 +92,10 @@ describe("capacity-aware dispatch over three replicas, one warm", () => {
   });
 
   it("the decision travels on the request and on the ack (what lyra tap shows)", async () => {
-    const msgs = await rawExchange(mesh.nc, subjects.role("voice"), JSON.stringify({ prompt: "tap me" }), { [Header.Route]: "test: chosen by hand", [Header.Stream]: "1" });
+    const msgs = await rawExchange(mesh.nc, subjects.role("voice"), JSON.stringify({ prompt: "tap me" }), {
+      [Header.Route]: "test: chosen by hand",
+      [Header.Stream]: "1",
+    });
     const ack = msgs.find((m) => (bodyOf(m) as { data?: string } | undefined)?.data === "ack");
     expect(ack?.headers?.get(Header.Route)).toBe("test: chosen by hand");
   });
@@ -94,7 +113,10 @@ describe("capacity-aware dispatch over three replicas, one warm", () => {
     // load that state can be older than STALE_MS (1 s), and then a call takes the queue group and
     // may land on b or c instead (six calls through the queue group leave a fewer than two about a
     // third of the time), and waiting for two on a then timed out.
-    const onA = () => ollama.a!.requests.filter((r) => r.path === "/api/chat" && (r.body as { messages: { content: string }[] }).messages.at(-1)!.content.startsWith("survive")).length;
+    const onA = () =>
+      ollama.a!.requests.filter(
+        (r) => r.path === "/api/chat" && (r.body as { messages: { content: string }[] }).messages.at(-1)!.content.startsWith("survive"),
+      ).length;
     const calls: ReturnType<typeof client.call>[] = [];
     const send = () => calls.push(client.call("voice", `survive ${calls.length}`, { keepAliveGapMs: 1500 }));
     for (let i = 0; i < 6; i++) send();
@@ -125,7 +147,15 @@ describe("with the state feed off", () => {
     await using d = await startOllamaDouble({ models: [MODEL] });
     await using m2 = await connectMesh({ servers: s2.url });
     const config = agentConfig({ natsUrl: s2.url, ollamaUrl: d.url, roles: { voice: {} }, hosts: { x: { roles: ["voice"] } } });
-    await using _host = await startAgentHost({ config, host: "x", mesh: m2, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0, stateIntervalMs: 0 });
+    await using _host = await startAgentHost({
+      config,
+      host: "x",
+      mesh: m2,
+      log: silentLogger,
+      metricsPort: null,
+      heartbeatIntervalS: 0,
+      stateIntervalMs: 0,
+    });
     await using c2 = createRoleClient(m2, PATIENT);
     await new Promise((r) => setTimeout(r, 700)); // a state period: none comes
     for (let i = 0; i < 3; i++) {

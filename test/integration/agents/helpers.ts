@@ -62,7 +62,12 @@ export function agentYaml(o: AgentYamlOptions): string {
     nats: { servers: [o.natsUrl] },
     roles: Object.fromEntries(Object.entries(roles).map(([name, r]) => [name, { backend: "ollama", ...r }])),
     router: { default_specialist: "pragmatist" },
-    hosts: Object.fromEntries(Object.entries(hosts).map(([name, h]) => [name, { ollama_url: h.ollama_url ?? o.ollamaUrl, roles: h.roles, ...(h.preload !== undefined ? { preload: h.preload } : {}) }])),
+    hosts: Object.fromEntries(
+      Object.entries(hosts).map(([name, h]) => [
+        name,
+        { ollama_url: h.ollama_url ?? o.ollamaUrl, roles: h.roles, ...(h.preload !== undefined ? { preload: h.preload } : {}) },
+      ]),
+    ),
   };
   if (o.litellmUrl) doc.litellm = { base_url: o.litellmUrl, api_key_env: LITELLM_KEY_ENV };
   return stringify(doc);
@@ -89,7 +94,11 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
 }
 
 /** Starts an agent host in this process, quietly, with health checks left to the test. */
-export async function startTestAgent(mesh: Mesh, config: MeshConfig, opts: { host?: string; metricsPort?: number | null } = {}): Promise<AgentHost> {
+export async function startTestAgent(
+  mesh: Mesh,
+  config: MeshConfig,
+  opts: { host?: string; metricsPort?: number | null } = {},
+): Promise<AgentHost> {
   // The OpenAI backend reads its key from the variable the config names, when it is created.
   process.env[LITELLM_KEY_ENV] = "sk-test";
   return startAgentHost({
@@ -116,7 +125,11 @@ export async function drain(stream: RoleStream): Promise<{ chunks: Chunk[]; delt
 }
 
 /** Polls until `check` holds (or returns a value); fails after `timeoutMs` naming `what`. */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

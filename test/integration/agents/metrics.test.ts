@@ -26,7 +26,7 @@ beforeAll(async () => {
     models: [MODEL],
     tokenDelayMs: 50,
     reply: (b) => {
-      if (failChat) return (failChat = false), { status: 500, error: "llama runner process has terminated" };
+      if (failChat) return ((failChat = false), { status: 500, error: "llama runner process has terminated" });
       return b.messages?.at(-1)?.content === "slow" ? words(40) : "fine";
     },
   });
@@ -95,10 +95,13 @@ describe("agent host: /metrics", () => {
 
     // The exposition format, checked by Prometheus' own tool.
     const promtool = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
-    if (promtool.error) throw new Error("promtool not found: install it with 'sudo apt-get install --no-install-recommends prometheus' (Debian/Ubuntu)");
+    if (promtool.error)
+      throw new Error("promtool not found: install it with 'sudo apt-get install --no-install-recommends prometheus' (Debian/Ubuntu)");
     // Exit 1 is a format error; 3 is lint findings, allowed only for prom-client's default
     // process metrics (its *_active_*_total gauges), never for Lyra's own.
-    const findings = (promtool.stdout + promtool.stderr).split("\n").filter((l) => l.trim() && !/^lyra_agent_nodejs_active_\w+_total /.test(l));
+    const findings = (promtool.stdout + promtool.stderr)
+      .split("\n")
+      .filter((l) => l.trim() && !/^lyra_agent_nodejs_active_\w+_total /.test(l));
     expect([0, 3], promtool.stdout + promtool.stderr).toContain(promtool.status);
     expect(findings).toEqual([]);
   });

@@ -6,7 +6,19 @@ import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { AgentHost } from "../../../agents/host/host.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
-import { agentConfig, bodyOf, drain, eventually, isTerminator, MODEL, PATIENT, rawExchange, startTestAgent, within, words } from "./helpers.ts";
+import {
+  agentConfig,
+  bodyOf,
+  drain,
+  eventually,
+  isTerminator,
+  MODEL,
+  PATIENT,
+  rawExchange,
+  startTestAgent,
+  within,
+  words,
+} from "./helpers.ts";
 
 let server: NatsServer;
 let mesh: Mesh;
@@ -20,7 +32,15 @@ beforeAll(async () => {
   server = await startNatsServer({ jetstream: false });
   mesh = await connectMesh({ servers: server.url });
   ollama = await startOllamaDouble({ models: [MODEL], tokenDelayMs: 5, reply: () => ANSWER });
-  host = await startTestAgent(mesh, agentConfig({ natsUrl: server.url, ollamaUrl: ollama.url, roles: { voice: { keep_alive: "24h" } }, hosts: { local: { roles: ["voice"] } } }));
+  host = await startTestAgent(
+    mesh,
+    agentConfig({
+      natsUrl: server.url,
+      ollamaUrl: ollama.url,
+      roles: { voice: { keep_alive: "24h" } },
+      hosts: { local: { roles: ["voice"] } },
+    }),
+  );
   client = createRoleClient(mesh, PATIENT);
 });
 
@@ -44,7 +64,11 @@ describe("agent host: a role answered from Ollama", () => {
     expect(final?.usage.prompt_tokens).toBeGreaterThan(0);
     expect(final?.fallback).toBeUndefined();
     // The request reached Ollama as a streamed chat for the role's model.
-    const chat = ollama.requests.findLast((r) => r.path === "/api/chat")?.body as { model: string; stream: boolean; messages: { content: string }[] };
+    const chat = ollama.requests.findLast((r) => r.path === "/api/chat")?.body as {
+      model: string;
+      stream: boolean;
+      messages: { content: string }[];
+    };
     expect(chat).toMatchObject({ model: MODEL, stream: true, keep_alive: "24h" });
     expect(chat.messages.at(-1)?.content).toBe("say something");
   });
@@ -58,7 +82,10 @@ describe("agent host: a role answered from Ollama", () => {
     const msgs = await rawExchange(mesh.nc, "lyra.voice", "hello", {}, 15_000);
     expect(bodyOf(msgs[0]!)).toEqual({ type: "status", data: "ack" });
     for (const m of msgs.slice(1, -2)) expect(bodyOf(m)).toMatchObject({ type: "status" });
-    expect(bodyOf(msgs.at(-2)!)).toMatchObject({ type: "response", data: { text: ANSWER, backend: "ollama", host: "local", model: MODEL } });
+    expect(bodyOf(msgs.at(-2)!)).toMatchObject({
+      type: "response",
+      data: { text: ANSWER, backend: "ollama", host: "local", model: MODEL },
+    });
     expect(isTerminator(msgs.at(-1)!)).toBe(true);
     expect(msgs.at(-1)!.data.length).toBe(0);
   });
@@ -66,7 +93,9 @@ describe("agent host: a role answered from Ollama", () => {
   it("reports the role healthy, with its model pre-loaded at start for the role's keep_alive", async () => {
     // The warm-up runs beside serving; wait for it rather than for a time.
     await eventually(async () => (await host.checkHealth(), host.state()[0]?.loaded), "the model to be loaded");
-    expect(host.state()).toEqual([expect.objectContaining({ role: "voice", model: MODEL, backend: "ollama", degraded: false, loaded: true })]);
+    expect(host.state()).toEqual([
+      expect.objectContaining({ role: "voice", model: MODEL, backend: "ollama", degraded: false, loaded: true }),
+    ]);
     const warmUp = ollama.requests.find((r) => r.path === "/api/generate")?.body;
     expect(warmUp).toMatchObject({ model: MODEL, prompt: "", keep_alive: "24h" });
   });

@@ -25,8 +25,22 @@ describe("the tool loop over the OpenAI-compatible backend", () => {
     const plane = createToolPlane({ mesh, tenant: "test", log: silentLogger });
     try {
       const config = RoleConfig.parse({ model: "lyra-fallback", backend: "openai", tools: ["clock.now"] });
-      const handler = roleHandler({ role: "pragmatist", host: "gpu-1", config, backend: createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey }), tools: plane });
-      const ctx = { requestId: "r1", deadline: Date.now() + 30_000, stream: true, signal: new AbortController().signal, log: silentLogger, headers: undefined, conversation: undefined };
+      const handler = roleHandler({
+        role: "pragmatist",
+        host: "gpu-1",
+        config,
+        backend: createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey }),
+        tools: plane,
+      });
+      const ctx = {
+        requestId: "r1",
+        deadline: Date.now() + 30_000,
+        stream: true,
+        signal: new AbortController().signal,
+        log: silentLogger,
+        headers: undefined,
+        conversation: undefined,
+      };
       const chunks: Chunk[] = [];
       for await (const c of handler({ prompt: "what time is it?" }, ctx)) chunks.push(c);
 
@@ -34,15 +48,27 @@ describe("the tool loop over the OpenAI-compatible backend", () => {
       expect(bodies.length).toBe(2);
       expect(bodies[0]!.tools?.map((t) => t.function.name)).toEqual(["clock__now"]);
       const [assistant, tool] = bodies[1]!.messages.slice(-2);
-      expect(assistant).toMatchObject({ role: "assistant", tool_calls: [{ id: "call_1_0", type: "function", function: { name: "clock__now", arguments: '{"timezone":"UTC"}' } }] });
+      expect(assistant).toMatchObject({
+        role: "assistant",
+        tool_calls: [{ id: "call_1_0", type: "function", function: { name: "clock__now", arguments: '{"timezone":"UTC"}' } }],
+      });
       expect(tool).toMatchObject({ role: "tool", tool_call_id: "call_1_0" });
       expect(String(tool!.content)).toMatch(/\(UTC\)$/);
 
       expect(chunks.map((c) => c.type)).toEqual(["tool_call", "tool_result", ...chunks.slice(2, -1).map(() => "response"), "final"]);
-      expect(chunks[0]).toMatchObject({ type: "tool_call", data: { id: "call_1_0", name: "clock__now", server: "clock", tool: "now", host: "gpu-1", arguments: { timezone: "UTC" } } });
-      expect(chunks[1]).toMatchObject({ type: "tool_result", data: { id: "call_1_0", status: "ok", is_error: false, server: "clock", tool: "now", host: "gpu-1", content: tool!.content } });
+      expect(chunks[0]).toMatchObject({
+        type: "tool_call",
+        data: { id: "call_1_0", name: "clock__now", server: "clock", tool: "now", host: "gpu-1", arguments: { timezone: "UTC" } },
+      });
+      expect(chunks[1]).toMatchObject({
+        type: "tool_result",
+        data: { id: "call_1_0", status: "ok", is_error: false, server: "clock", tool: "now", host: "gpu-1", content: tool!.content },
+      });
       expect((chunks[1] as { data: { latency_ms: number } }).data.latency_ms).toBeGreaterThanOrEqual(0);
-      const text = chunks.filter((c) => c.type === "response").map((c) => c.data as string).join("");
+      const text = chunks
+        .filter((c) => c.type === "response")
+        .map((c) => c.data as string)
+        .join("");
       expect(text).toBe(`It is ${String(tool!.content)}`);
       expect(chunks.at(-1)).toMatchObject({ type: "final", data: { backend: "openai", host: "gpu-1", role: "pragmatist" } });
     } finally {
@@ -66,14 +92,32 @@ describe("the tool loop over the OpenAI-compatible backend", () => {
     const plane = createToolPlane({ mesh, tenant: "test", log: silentLogger });
     try {
       const config = RoleConfig.parse({ model: "lyra-fallback", backend: "openai", tools: ["misc.*"] });
-      const handler = roleHandler({ role: "pragmatist", host: "gpu-1", config, backend: createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey }), tools: plane });
-      const ctx = { requestId: "r2", deadline: Date.now() + 30_000, stream: true, signal: new AbortController().signal, log: silentLogger, headers: undefined, conversation: undefined };
+      const handler = roleHandler({
+        role: "pragmatist",
+        host: "gpu-1",
+        config,
+        backend: createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey }),
+        tools: plane,
+      });
+      const ctx = {
+        requestId: "r2",
+        deadline: Date.now() + 30_000,
+        stream: true,
+        signal: new AbortController().signal,
+        log: silentLogger,
+        headers: undefined,
+        conversation: undefined,
+      };
       const chunks: Chunk[] = [];
       for await (const c of handler({ prompt: "tea?" }, ctx)) chunks.push(c);
       const first = llm.requests.find((r) => r.path === "/v1/chat/completions")!.body as OpenAIChatBody;
       expect(first.tools?.map((t) => t.function.name)).toEqual(["misc__get_time"]);
-      expect(chunks.find((c) => c.type === "tool_call")).toMatchObject({ data: { name: "misc__get_time", server: "misc", tool: "get.time" } });
-      expect(chunks.find((c) => c.type === "tool_result")).toMatchObject({ data: { content: "teatime", status: "ok", server: "misc", tool: "get.time" } });
+      expect(chunks.find((c) => c.type === "tool_call")).toMatchObject({
+        data: { name: "misc__get_time", server: "misc", tool: "get.time" },
+      });
+      expect(chunks.find((c) => c.type === "tool_result")).toMatchObject({
+        data: { content: "teatime", status: "ok", server: "misc", tool: "get.time" },
+      });
     } finally {
       plane.close();
       await ts.close();

@@ -13,9 +13,17 @@ describe("the tool plane", () => {
     await using mesh = await connectMesh({ servers: server.url });
     const clock = await serveMcp(mesh, { server: "clock", tenant: "test", host: "t1", handler: sdkHandler(() => clockServer()) });
     // Takes requests, keeps its stream alive, never answers.
-    const hung = await serveMcp(mesh, { server: "hung", tenant: "test", host: "t1", keepAliveMs: 50, handler: (_req, ctx) => new Promise((_res, rej) => ctx.signal.addEventListener("abort", () => rej(new Error("cancelled")))) });
+    const hung = await serveMcp(mesh, {
+      server: "hung",
+      tenant: "test",
+      host: "t1",
+      keepAliveMs: 50,
+      handler: (_req, ctx) => new Promise((_res, rej) => ctx.signal.addEventListener("abort", () => rej(new Error("cancelled")))),
+    });
     const lists: string[] = [];
-    const tap = mesh.nc.subscribe(subjects.mcpRequest("test", "pragmatist", "clock", "tools/list", undefined), { callback: (_e, m) => void lists.push(m.subject) });
+    const tap = mesh.nc.subscribe(subjects.mcpRequest("test", "pragmatist", "clock", "tools/list", undefined), {
+      callback: (_e, m) => void lists.push(m.subject),
+    });
     const plane = createToolPlane({ mesh, tenant: "test", log: silentLogger, listTimeoutMs: 1500 });
     try {
       const offer = await plane.offer("pragmatist", ["clock.now", "hung.*"]);
@@ -27,7 +35,12 @@ describe("the tool plane", () => {
       await mesh.nc.flush();
       expect(lists.length).toBe(1); // the second offer used the cached listing
 
-      const refused = await plane.call("pragmatist", ["clock.now"], { id: "c1", name: "clock__wait", arguments: { seconds: 1 } }, { timeoutMs: 1000 });
+      const refused = await plane.call(
+        "pragmatist",
+        ["clock.now"],
+        { id: "c1", name: "clock__wait", arguments: { seconds: 1 } },
+        { timeoutMs: 1000 },
+      );
       expect(refused).toMatchObject({ status: "refused", isError: true, server: "clock", tool: "wait" });
       const ok = await plane.call("pragmatist", ["clock.now"], { id: "c2", name: "clock__now", arguments: {} }, { timeoutMs: 5000 });
       expect(ok).toMatchObject({ status: "ok", isError: false });

@@ -53,7 +53,9 @@ hosts:
 /** `p`, or a rejection when it has not settled within `ms` (a read the server stalls never ends). */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms / 1000} s`)), ms)));
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms / 1000} s`)), ms)),
+  );
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
@@ -91,8 +93,12 @@ describe("JetStream buckets under the generated users", () => {
     await expect(read("discord")).rejects.toThrow(/permission/i);
     // The conversation's last reply, as lyra serve looks a re-sent message's reply up: a direct get.
     const jsm = await jetstreamManager(serve.nc);
-    expect((await jsm.direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox("openai", "c1") }))?.string()).toBe("reply for openai");
-    await expect(jsm.direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox("discord", "c1") })).rejects.toThrow(/permission/i);
+    expect((await jsm.direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox("openai", "c1") }))?.string()).toBe(
+      "reply for openai",
+    );
+    await expect(jsm.direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox("discord", "c1") })).rejects.toThrow(
+      /permission/i,
+    );
   }, 30_000);
 
   it("the knowledge cache: tools writes and reads its KV bucket", async () => {
@@ -138,7 +144,9 @@ describe("JetStream buckets under the generated users", () => {
     for (const user of ["agent-gpu-v", "core", "serve"]) {
       await using me: Mesh = await connectAs(auth, user, server.url);
       await expect(within(readMedia(me, ref), 30_000, `${user} reading`), user).rejects.toThrow(/permission/i);
-      await expect(within(putMedia(me, fakePng(user, 300_000), { placement: "store" }), 30_000, `${user} storing`), user).rejects.toThrow(/permission/i);
+      await expect(within(putMedia(me, fakePng(user, 300_000), { placement: "store" }), 30_000, `${user} storing`), user).rejects.toThrow(
+        /permission/i,
+      );
     }
     expect((await jsm.streams.info(`OBJ_${MEDIA_BUCKET}`)).state.messages).toBe(stored);
   }, 120_000);
@@ -160,7 +168,11 @@ describe("JetStream buckets under the generated users", () => {
     expect(await eventually(() => (posted.length ? posted : undefined), 20_000, "the reply posted")).toEqual(["hello discord"]);
     await eventually(async () => ((await state.wasSent("msg-1")) ? true : undefined), 20_000, "the reply remembered as sent");
     const jsm = await jetstreamManager(discord.nc);
-    await eventually(async () => ((await jsm.consumers.info(StreamName.Outbox, "discord")).num_ack_pending === 0 ? true : undefined), 20_000, "the reply acked");
+    await eventually(
+      async () => ((await jsm.consumers.info(StreamName.Outbox, "discord")).num_ack_pending === 0 ? true : undefined),
+      20_000,
+      "the reply acked",
+    );
     await reader.stop();
   }, 60_000);
 });

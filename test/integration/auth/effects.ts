@@ -13,18 +13,28 @@ export type JsOutcome = { denied: true } | { denied: false; reply: Msg };
 let serial = 0;
 
 /** One raw JetStream API request (`body` as JSON, none when undefined) as `user`, connected as `me`. */
-export async function jsRequest(me: Mesh, user: string, denials: PermissionViolationError[], subject: string, body?: unknown): Promise<JsOutcome> {
+export async function jsRequest(
+  me: Mesh,
+  user: string,
+  denials: PermissionViolationError[],
+  subject: string,
+  body?: unknown,
+): Promise<JsOutcome> {
   const reply = `_INBOX.${user}.effects.${++serial}`;
   const got: Msg[] = [];
   const s = me.nc.subscribe(reply, { max: 1, callback: (e, m) => void (e ? undefined : got.push(m)) });
   const seen = denials.length;
   me.nc.publish(subject, body === undefined ? "" : JSON.stringify(body), { reply });
   try {
-    return await eventually<JsOutcome>(() => {
-      if (got[0]) return { denied: false, reply: got[0] };
-      if (denials.slice(seen).some((e) => e.operation === "publish" && e.subject === subject)) return { denied: true };
-      return undefined;
-    }, 10_000, `an answer to, or a refusal of, ${user}'s ${subject}`);
+    return await eventually<JsOutcome>(
+      () => {
+        if (got[0]) return { denied: false, reply: got[0] };
+        if (denials.slice(seen).some((e) => e.operation === "publish" && e.subject === subject)) return { denied: true };
+        return undefined;
+      },
+      10_000,
+      `an answer to, or a refusal of, ${user}'s ${subject}`,
+    );
   } finally {
     if (!s.isClosed()) s.unsubscribe();
   }

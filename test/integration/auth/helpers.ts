@@ -30,7 +30,12 @@ export async function generateAuth(yaml: string): Promise<GeneratedAuth> {
     conf: readFileSync(join(out, "auth.conf"), "utf8"),
     env(user) {
       const text = readFileSync(join(out, `${user}.env`), "utf8");
-      const kv = Object.fromEntries(text.trim().split("\n").map((l) => l.split("=", 2) as [string, string]));
+      const kv = Object.fromEntries(
+        text
+          .trim()
+          .split("\n")
+          .map((l) => l.split("=", 2) as [string, string]),
+      );
       return kv as { NATS_NKEY_FILE: string; NATS_INBOX_PREFIX: string };
     },
   };
@@ -39,5 +44,12 @@ export async function generateAuth(yaml: string): Promise<GeneratedAuth> {
 /** Connects as one generated user, with its nkey and private inbox prefix. */
 export function connectAs(auth: GeneratedAuth, user: string, servers: string | string[], caFile?: string): Promise<Mesh> {
   const env = auth.env(user);
-  return connectMesh({ servers, name: user, nkeyFile: env.NATS_NKEY_FILE, inboxPrefix: env.NATS_INBOX_PREFIX, tls: caFile ? { caFile } : undefined, timeoutMs: 10_000 });
+  return connectMesh({
+    servers,
+    name: user,
+    nkeyFile: env.NATS_NKEY_FILE,
+    inboxPrefix: env.NATS_INBOX_PREFIX,
+    tls: caFile ? { caFile } : undefined,
+    timeoutMs: 10_000,
+  });
 }

@@ -42,12 +42,16 @@ describe("the permissions lyra auth generates", () => {
       for (const a of row.allow) {
         const r = await attempt(me, denials, admin, adminSeen, a);
         if (r === "allowed") allowed++;
-        else problems.push(`${row.user} should be allowed to ${a.op} ${a.subject}${"queue" in a && a.queue ? ` (queue ${a.queue})` : ""}: ${r}`);
+        else
+          problems.push(
+            `${row.user} should be allowed to ${a.op} ${a.subject}${"queue" in a && a.queue ? ` (queue ${a.queue})` : ""}: ${r}`,
+          );
       }
       for (const a of row.deny) {
         const r = await attempt(me, denials, admin, adminSeen, a);
         if (r === "denied") denied++;
-        else problems.push(`${row.user} should be denied ${a.op} ${a.subject}${"queue" in a && a.queue ? ` (queue ${a.queue})` : ""}: ${r}`);
+        else
+          problems.push(`${row.user} should be denied ${a.op} ${a.subject}${"queue" in a && a.queue ? ` (queue ${a.queue})` : ""}: ${r}`);
       }
       expect(me.nc.isClosed(), `${row.user}'s connection survived its denials`).toBe(false);
     }
@@ -69,14 +73,27 @@ describe("the permissions lyra auth generates", () => {
     // Discord's durable, as readOutbox makes it, and a consumer of serve's, as its stored-reply lookup makes one.
     const discordFilter = subjects.outboxChannel("discord");
     const serveFilter = subjects.outbox("openai", "c1");
-    await jsm.consumers.add(StreamName.Outbox, { durable_name: "discord", filter_subject: discordFilter, deliver_policy: DeliverPolicy.All, ack_policy: AckPolicy.Explicit });
-    await jsm.consumers.add(StreamName.Outbox, { name: "oc_serve_1", filter_subject: serveFilter, ack_policy: AckPolicy.None, inactive_threshold: nanos(120_000) });
+    await jsm.consumers.add(StreamName.Outbox, {
+      durable_name: "discord",
+      filter_subject: discordFilter,
+      deliver_policy: DeliverPolicy.All,
+      ack_policy: AckPolicy.Explicit,
+    });
+    await jsm.consumers.add(StreamName.Outbox, {
+      name: "oc_serve_1",
+      filter_subject: serveFilter,
+      ack_policy: AckPolicy.None,
+      inactive_threshold: nanos(120_000),
+    });
     const image = fakePng("effects", 400_000);
     const ref = await putMedia(admin, image, { placement: "store" });
     const mediaStream = `OBJ_${MEDIA_BUCKET}`;
     const mediaMessages = (await jsm.streams.info(mediaStream)).state.messages;
 
-    const takeOver = (name: string, filter: string) => ({ stream_name: StreamName.Outbox, config: { name, durable_name: name, filter_subject: filter, deliver_policy: "all", ack_policy: "explicit" } });
+    const takeOver = (name: string, filter: string) => ({
+      stream_name: StreamName.Outbox,
+      config: { name, durable_name: name, filter_subject: filter, deliver_policy: "all", ack_policy: "explicit" },
+    });
     const api = "$JS.API";
     const tries: [user: string, subject: string, body?: unknown][] = [
       // serve: the stored-reply lookup of another channel, and Discord's consumer.
@@ -85,7 +102,11 @@ describe("the permissions lyra auth generates", () => {
       ["serve", `${api}.DIRECT.GET.${StreamName.Outbox}.${subjects.outbox("discord", "c1")}`],
       ["serve", `${api}.CONSUMER.INFO.${StreamName.Outbox}.discord`],
       ["serve", `${api}.CONSUMER.MSG.NEXT.${StreamName.Outbox}.discord`, { batch: 1, no_wait: true }],
-      ["serve", `${api}.CONSUMER.CREATE.${StreamName.Outbox}.discord.${subjects.outboxChannel("openai")}`, takeOver("discord", subjects.outboxChannel("openai"))],
+      [
+        "serve",
+        `${api}.CONSUMER.CREATE.${StreamName.Outbox}.discord.${subjects.outboxChannel("openai")}`,
+        takeOver("discord", subjects.outboxChannel("openai")),
+      ],
       ["serve", `${api}.CONSUMER.DURABLE.CREATE.${StreamName.Outbox}.discord`, takeOver("discord", subjects.outboxChannel("openai"))],
       ["serve", `${api}.CONSUMER.DELETE.${StreamName.Outbox}.discord`],
       // discord: the same against serve's.
@@ -100,11 +121,13 @@ describe("the permissions lyra auth generates", () => {
       ["cli", `${api}.CONSUMER.CREATE.${StreamName.Outbox}.discord.${subjects.outboxAll}`, takeOver("discord", subjects.outboxAll)],
       ["cli", `${api}.CONSUMER.DELETE.${StreamName.Outbox}.discord`],
       // Only the operator purges or deletes a stream, the media store's included.
-      ...["serve", "discord", "cli", "core", "tools", "agent-gpu-a", "agent-gpu-b", "agent-gpu-c"].flatMap((u): [string, string, unknown?][] => [
-        [u, `${api}.STREAM.PURGE.${mediaStream}`, {}],
-        [u, `${api}.STREAM.DELETE.${mediaStream}`],
-        [u, `${api}.STREAM.PURGE.${StreamName.Outbox}`, {}],
-      ]),
+      ...["serve", "discord", "cli", "core", "tools", "agent-gpu-a", "agent-gpu-b", "agent-gpu-c"].flatMap(
+        (u): [string, string, unknown?][] => [
+          [u, `${api}.STREAM.PURGE.${mediaStream}`, {}],
+          [u, `${api}.STREAM.DELETE.${mediaStream}`],
+          [u, `${api}.STREAM.PURGE.${StreamName.Outbox}`, {}],
+        ],
+      ),
     ];
     const problems: string[] = [];
     let denied = 0;
@@ -120,11 +143,15 @@ describe("the permissions lyra auth generates", () => {
 
     // What the admin sees afterwards: every consumer as it was, nothing delivered, nothing gone.
     const discordConsumer = await jsm.consumers.info(StreamName.Outbox, "discord").catch(() => null);
-    if (discordConsumer?.config.filter_subject !== discordFilter) problems.push(`discord's consumer: ${discordConsumer ? `filter now ${discordConsumer.config.filter_subject}` : "deleted"}`);
-    else if (discordConsumer.delivered.stream_seq !== 0) problems.push(`discord's consumer: ${discordConsumer.delivered.stream_seq} delivered to someone else`);
+    if (discordConsumer?.config.filter_subject !== discordFilter)
+      problems.push(`discord's consumer: ${discordConsumer ? `filter now ${discordConsumer.config.filter_subject}` : "deleted"}`);
+    else if (discordConsumer.delivered.stream_seq !== 0)
+      problems.push(`discord's consumer: ${discordConsumer.delivered.stream_seq} delivered to someone else`);
     const serveConsumer = await jsm.consumers.info(StreamName.Outbox, "oc_serve_1").catch(() => null);
-    if (serveConsumer?.config.filter_subject !== serveFilter) problems.push(`serve's consumer: ${serveConsumer ? `filter now ${serveConsumer.config.filter_subject}` : "deleted"}`);
-    else if (serveConsumer.delivered.stream_seq !== 0) problems.push(`serve's consumer: ${serveConsumer.delivered.stream_seq} delivered to someone else`);
+    if (serveConsumer?.config.filter_subject !== serveFilter)
+      problems.push(`serve's consumer: ${serveConsumer ? `filter now ${serveConsumer.config.filter_subject}` : "deleted"}`);
+    else if (serveConsumer.delivered.stream_seq !== 0)
+      problems.push(`serve's consumer: ${serveConsumer.delivered.stream_seq} delivered to someone else`);
     const outboxMessages = (await jsm.streams.info(StreamName.Outbox).catch(() => null))?.state.messages;
     if (outboxMessages !== 2) problems.push(`the outbox holds ${outboxMessages ?? "no stream"} messages, not 2`);
     const media = (await jsm.streams.info(mediaStream).catch(() => null))?.state.messages;

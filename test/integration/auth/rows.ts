@@ -71,7 +71,14 @@ export function matrix(): Row[] {
   // Another process's consumer, or a consumer not its own, on the outbox.
   const outboxDeny = (door: "discord" | "serve") =>
     door === "discord"
-      ? [pub("$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.d1.lyra.outbox.discord.*"), pub("$JS.API.CONSUMER.MSG.NEXT.LYRA_OUTBOX.oc1"), pub("$JS.API.CONSUMER.DELETE.LYRA_OUTBOX.oc1"), pub("$JS.API.CONSUMER.DELETE.LYRA_OUTBOX.discord"), pub("$JS.ACK.LYRA_OUTBOX.oc1.1.1.1.1700000000000000000.0"), pub("$JS.API.STREAM.INFO.OBJ_MCP_CLAIMS_test")]
+      ? [
+          pub("$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.d1.lyra.outbox.discord.*"),
+          pub("$JS.API.CONSUMER.MSG.NEXT.LYRA_OUTBOX.oc1"),
+          pub("$JS.API.CONSUMER.DELETE.LYRA_OUTBOX.oc1"),
+          pub("$JS.API.CONSUMER.DELETE.LYRA_OUTBOX.discord"),
+          pub("$JS.ACK.LYRA_OUTBOX.oc1.1.1.1.1700000000000000000.0"),
+          pub("$JS.API.STREAM.INFO.OBJ_MCP_CLAIMS_test"),
+        ]
       : [
           pub("$JS.API.CONSUMER.INFO.LYRA_OUTBOX.discord"),
           pub("$JS.API.CONSUMER.MSG.NEXT.LYRA_OUTBOX.discord"),
@@ -235,7 +242,9 @@ export function matrix(): Row[] {
           pub(`$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.d1.lyra.outbox.${other}.*`),
           pub("$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.d1"), // unfiltered: every channel's replies
           pub("$JS.API.CONSUMER.CREATE.LYRA_INBOX.d1"),
-          ...(door === "discord" ? [pub(subjects.role("voice")), sub(subjects.roleStateAll, undefined, subjects.roleState("voice", "i1"))] : [pub(subjects.outbox(ch, "c1"))]),
+          ...(door === "discord"
+            ? [pub(subjects.role("voice")), sub(subjects.roleStateAll, undefined, subjects.roleState("voice", "i1"))]
+            : [pub(subjects.outbox(ch, "c1"))]),
           ...outboxDeny(door),
           pub("$JS.API.STREAM.MSG.GET.LYRA_OUTBOX"), // its body names any channel's subject
           pub("$JS.API.DIRECT.GET.LYRA_OUTBOX"), // likewise

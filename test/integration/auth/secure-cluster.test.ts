@@ -32,7 +32,8 @@ function model(b: OllamaChatBody) {
   if (isVoice(b)) return `Lyra: ${lastUser(b)}`;
   const results = toolResultsOf(b);
   if (results.length) return `It is ${results.map((r) => r.content).join(" ")}`;
-  if (lastUser(b).includes("time") && b.tools?.length) return { tool_calls: [{ function: { name: "clock__now", arguments: { timezone: "UTC" } } }] };
+  if (lastUser(b).includes("time") && b.tools?.length)
+    return { tool_calls: [{ function: { name: "clock__now", arguments: { timezone: "UTC" } } }] };
   return `Answer to ${lastUser(b)}`;
 }
 
@@ -47,18 +48,40 @@ describe("the committee on the secured three-node TLS cluster", () => {
   let core: Conductor;
 
   beforeAll(async () => {
-    ollama = await startOllamaDouble({ models: ["qwen3:4b"], parallel: 64, firstTokenDelayMs: 20, tokenDelayMs: 5, reply: model, json: () => ({ specialist: "pragmatist", confidence: 0.9, reason: "practical" }) });
+    ollama = await startOllamaDouble({
+      models: ["qwen3:4b"],
+      parallel: 64,
+      firstTokenDelayMs: 20,
+      tokenDelayMs: 5,
+      reply: model,
+      json: () => ({ specialist: "pragmatist", confidence: 0.9, reason: "practical" }),
+    });
     const yaml = `${committeeYaml({ natsUrl: "nats://127.0.0.1:4222", backend: "ollama", ollamaUrl: ollama.url, clock: true, slots: 8, queue: 64 })}\njetstream: { replicas: 3 }\n`;
     config = parseMeshConfig(yaml, { source: "test", env: {} });
     auth = await generateAuth(yaml);
     cluster = await startSecureCluster({ authConf: auth.conf });
     for (const user of ["agent-local", "core", "discord", "cli"]) meshes[user] = await connectAs(auth, user, cluster.urls, cluster.caFile);
     // `lyra tools` as deployed: the shared config, its identity and the CA from the environment.
-    tools = runLyra(["tools", "--config", auth.configFile, "--host", "tools-1", "--metrics-port", "0"], { ...auth.env("tools"), NATS_URL: cluster.urls.join(","), NATS_CA_FILE: cluster.caFile });
+    tools = runLyra(["tools", "--config", auth.configFile, "--host", "tools-1", "--metrics-port", "0"], {
+      ...auth.env("tools"),
+      NATS_URL: cluster.urls.join(","),
+      NATS_CA_FILE: cluster.caFile,
+    });
     await tools.waitFor(/lyra tools ready/, 30_000);
-    host = await startAgentHost({ config, host: "local", mesh: meshes["agent-local"]!, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
+    host = await startAgentHost({
+      config,
+      host: "local",
+      mesh: meshes["agent-local"]!,
+      log: silentLogger,
+      metricsPort: null,
+      heartbeatIntervalS: 0,
+    });
     // A fresh cluster elects its JetStream meta leader within seconds; the conductor creates the R3 streams.
-    core = await eventually(async () => startConductor(meshes.core!, conductorOptions(config, meshes.core!, silentLogger)).catch(() => undefined), 30_000, "the conductor to create its streams");
+    core = await eventually(
+      async () => startConductor(meshes.core!, conductorOptions(config, meshes.core!, silentLogger)).catch(() => undefined),
+      30_000,
+      "the conductor to create its streams",
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -90,7 +113,11 @@ describe("the committee on the secured three-node TLS cluster", () => {
     for (const name of Object.values(StreamName)) expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
 
     // The CLI as an operator runs it: the environment file lyra auth wrote, TLS with the dev CA.
-    const ask = runLyra(["ask", "--conversation", "sec1", "What time is it?"], { ...auth.env("cli"), NATS_URL: cluster.urls.join(","), NATS_CA_FILE: cluster.caFile });
+    const ask = runLyra(["ask", "--conversation", "sec1", "What time is it?"], {
+      ...auth.env("cli"),
+      NATS_URL: cluster.urls.join(","),
+      NATS_CA_FILE: cluster.caFile,
+    });
     expect(await ask.exited, ask.output()).toBe(0);
     expect(ask.stdout()).toMatch(/^Lyra: Lyra: It is .* \d{4} at \d\d:\d\d:\d\d UTC/m);
 
@@ -110,7 +137,9 @@ describe("the committee on the secured three-node TLS cluster", () => {
 
     // The log (read as the operator) holds the tool call the pragmatist made with its grant.
     const log = await readStream(meshes.cli!, StreamName.Log, subjects.log("sec1"), LogEvent);
-    expect(log.map((e) => e.type)).toEqual(expect.arrayContaining(["user_message", "routed", "tool_call", "tool_result", "specialist_finished", "voice_reply"]));
+    expect(log.map((e) => e.type)).toEqual(
+      expect.arrayContaining(["user_message", "routed", "tool_call", "tool_result", "specialist_finished", "voice_reply"]),
+    );
   }, 60_000);
 
   it("loses no acknowledged turn, and doubles none, when a node is SIGKILLed under load and restarted", async () => {
@@ -145,11 +174,15 @@ describe("the committee on the secured three-node TLS cluster", () => {
     expect(sentAtKill, "turns were still to come when the node died").toBeLessThan(sent.length);
     // The restarted node caught up: the log has three current replicas again.
     const jsm = await jetstreamManager(meshes.core!.nc);
-    await eventually(async () => {
-      const c = (await jsm.streams.info(StreamName.Log).catch(() => undefined))?.cluster;
-      const peers = c?.replicas ?? [];
-      return peers.length === 2 && peers.every((p) => p.current && !p.offline) ? true : undefined;
-    }, 30_000, "the log's replicas to be current again");
+    await eventually(
+      async () => {
+        const c = (await jsm.streams.info(StreamName.Log).catch(() => undefined))?.cluster;
+        const peers = c?.replicas ?? [];
+        return peers.length === 2 && peers.every((p) => p.current && !p.offline) ? true : undefined;
+      },
+      30_000,
+      "the log's replicas to be current again",
+    );
     expect(sent.every((s) => s.acked)).toBe(true);
     for (const conversation of conversations) {
       const ids = sent.filter((s) => s.conversation === conversation).map((s) => s.id);
@@ -160,14 +193,22 @@ describe("the committee on the secured three-node TLS cluster", () => {
       for (const type of ["user_message", "routed", "specialist_finished", "voice_reply"] as const) {
         expect(log.filter((e) => e.type === type).length, `${conversation} ${type}`).toBe(turnsEach);
       }
-      expect(new Set(log.filter((e) => e.type === "user_message").map((e) => e.turn)).size, `${conversation}: turns numbered once each`).toBe(turnsEach);
+      expect(
+        new Set(log.filter((e) => e.type === "user_message").map((e) => e.turn)).size,
+        `${conversation}: turns numbered once each`,
+      ).toBe(turnsEach);
     }
-    process.stdout.write(`node loss: ${sent.length} turns in ${conversations.length} conversations, ${sentAtKill} sent before node nats-${victim} (the log's leader) was SIGKILLed and restarted; every reply stored once, every log event once\n`);
+    process.stdout.write(
+      `node loss: ${sent.length} turns in ${conversations.length} conversations, ${sentAtKill} sent before node nats-${victim} (the log's leader) was SIGKILLed and restarted; every reply stored once, every log event once\n`,
+    );
   }, 180_000);
 
   const lastReply = async (conversation: string) => {
-    const m = await (await jetstreamManager(meshes.core!.nc, { checkAPI: false })).direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox("discord", conversation) });
+    const m = await (
+      await jetstreamManager(meshes.core!.nc, { checkAPI: false })
+    ).direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox("discord", conversation) });
     return m ? decodeBody(OutboxMessage, { data: m.data, headers: m.header }, "stored reply") : undefined;
   };
-  const replies = (conversation: string) => readStream(meshes.cli!, StreamName.Outbox, subjects.outbox("discord", conversation), OutboxMessage);
+  const replies = (conversation: string) =>
+    readStream(meshes.cli!, StreamName.Outbox, subjects.outbox("discord", conversation), OutboxMessage);
 });

@@ -21,11 +21,15 @@ async function fixture(ollamaOpts: OllamaDoubleOptions = {}) {
   let t = 0;
   const breaker = createBreaker({ now: () => t });
   const events: FallbackEvent[] = [];
-  const backend = withFallback(createOllamaBackend({ host: ollama.url }), createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey }), {
-    fallbackModel: "lyra-fallback",
-    breaker,
-    onFallback: (e) => events.push(e),
-  });
+  const backend = withFallback(
+    createOllamaBackend({ host: ollama.url }),
+    createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey }),
+    {
+      fallbackModel: "lyra-fallback",
+      breaker,
+      onFallback: (e) => events.push(e),
+    },
+  );
   const chats = () => ollama.requests.filter((r) => r.path === "/api/chat").length;
   return {
     ollama,
@@ -54,7 +58,11 @@ describe("withFallback", () => {
 
   const triggers: [string, string, (f: Awaited<ReturnType<typeof fixture>>) => Promise<void> | void, OllamaDoubleOptions?, number?][] = [
     ["Ollama down", "backend_unavailable", (f) => f.ollama.down()],
-    ["Ollama busy (503)", "backend_busy", (f) => f.ollama.failNext(503, "server busy, please try again.  maximum pending requests exceeded")],
+    [
+      "Ollama busy (503)",
+      "backend_busy",
+      (f) => f.ollama.failNext(503, "server busy, please try again.  maximum pending requests exceeded"),
+    ],
     ["Ollama error (500)", "backend_error", (f) => f.ollama.failNext(500, "llama runner process has terminated")],
     ["model not pulled", "model_not_found", () => {}, { models: ["other:1b"] }],
     ["no first token in time", "first_token_timeout", () => {}, { loadDelayMs: 5_000 }, 100],
@@ -128,7 +136,9 @@ describe("withFallback", () => {
     expect(f.events).toEqual([]);
     expect(f.breaker.state()).toBe("closed");
 
-    const scripted = withFallback(createScriptedBackend([{ match: "^never$", reply: "x" }]), createScriptedBackend([{ reply: "fb" }]), { fallbackModel: "fb" });
+    const scripted = withFallback(createScriptedBackend([{ match: "^never$", reply: "x" }]), createScriptedBackend([{ reply: "fb" }]), {
+      fallbackModel: "fb",
+    });
     expect(await rejection(collect(scripted.chat(hello)))).toBeInstanceOf(ScriptError);
   });
 

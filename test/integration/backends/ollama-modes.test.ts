@@ -8,13 +8,23 @@ import { ContextOverflowError, ModelCapabilityError } from "../../../agents/erro
 import { startOllamaDouble, type OllamaChatBody } from "../../doubles/ollama.ts";
 import { collect, rejection } from "./collect.ts";
 
-const tools = [{ name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }];
+const tools = [
+  {
+    name: "get_weather",
+    description: "Weather for a city",
+    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  },
+];
 const ask = { model: "tiny", messages: [{ role: "user" as const, content: "weather in Oslo?" }] };
 const chats = (o: { chats(): OllamaChatBody[] }) => o.chats();
 
 describe("constrained tool-call mode", () => {
   it("auto: a model without the tools capability gets a format union and no tools; its JSON call becomes a tool_call", async () => {
-    await using ollama = await startOllamaDouble({ models: ["tiny"], capabilities: { tiny: ["completion"] }, json: () => ({ tool: "get_weather", arguments: { city: "Oslo" } }) });
+    await using ollama = await startOllamaDouble({
+      models: ["tiny"],
+      capabilities: { tiny: ["completion"] },
+      json: () => ({ tool: "get_weather", arguments: { city: "Oslo" } }),
+    });
     const backend = createOllamaBackend({ host: ollama.url });
     const out = await collect(backend.chat({ ...ask, tools }));
     expect(out.calls).toEqual([{ id: "call_0", name: "get_weather", arguments: { city: "Oslo" } }]);
@@ -30,7 +40,11 @@ describe("constrained tool-call mode", () => {
   });
 
   it("streams an answer's text as it is generated, in more than one delta, escapes decoded", async () => {
-    await using ollama = await startOllamaDouble({ models: ["tiny"], capabilities: { tiny: ["completion"] }, json: () => ({ answer: 'It is "sunny" in Oslo\ntoday' }) });
+    await using ollama = await startOllamaDouble({
+      models: ["tiny"],
+      capabilities: { tiny: ["completion"] },
+      json: () => ({ answer: 'It is "sunny" in Oslo\ntoday' }),
+    });
     const backend = createOllamaBackend({ host: ollama.url });
     const out = await collect(backend.chat({ ...ask, tools }));
     expect(out.text).toBe('It is "sunny" in Oslo\ntoday');
@@ -39,7 +53,11 @@ describe("constrained tool-call mode", () => {
   });
 
   it("earlier calls and results are sent as the JSON the model wrote and a user turn", async () => {
-    await using ollama = await startOllamaDouble({ models: ["tiny"], capabilities: { tiny: ["completion"] }, json: () => ({ answer: "sunny" }) });
+    await using ollama = await startOllamaDouble({
+      models: ["tiny"],
+      capabilities: { tiny: ["completion"] },
+      json: () => ({ answer: "sunny" }),
+    });
     const backend = createOllamaBackend({ host: ollama.url });
     await collect(
       backend.chat({
@@ -81,11 +99,20 @@ describe("constrained tool-call mode", () => {
 describe("native streaming, thinking and load parameters", () => {
   it("tool calls in several stream records are all yielded, with distinct ids", async () => {
     await using ollama = await startOllamaDouble({
-      reply: () => ({ content: "Let me check. ", tool_calls: [{ function: { name: "get_weather", arguments: { city: "Oslo" } } }, { function: { name: "get_weather", arguments: { city: "Bergen" } } }] }),
+      reply: () => ({
+        content: "Let me check. ",
+        tool_calls: [
+          { function: { name: "get_weather", arguments: { city: "Oslo" } } },
+          { function: { name: "get_weather", arguments: { city: "Bergen" } } },
+        ],
+      }),
     });
     const backend = createOllamaBackend({ host: ollama.url });
     const out = await collect(backend.chat({ ...ask, model: "qwen3:8b", tools }));
-    expect(out.calls.map((c) => [c.id, c.arguments.city])).toEqual([["call_0", "Oslo"], ["call_1", "Bergen"]]);
+    expect(out.calls.map((c) => [c.id, c.arguments.city])).toEqual([
+      ["call_0", "Oslo"],
+      ["call_1", "Bergen"],
+    ]);
   });
 
   it("message.thinking is never an answer delta; the final counts it", async () => {
@@ -110,14 +137,19 @@ describe("native streaming, thinking and load parameters", () => {
     await collect(backend.chat({ ...ask, model: "qwen3:8b" }));
     expect(chats(ollama)[0]).toMatchObject({ options: { num_ctx: 4096 }, keep_alive: "30m", truncate: false });
     await backend.warm("qwen3:8b", { numCtx: 8192 });
-    expect(ollama.requests.findLast((r) => r.path === "/api/generate")?.body).toMatchObject({ options: { num_ctx: 8192 }, keep_alive: "30m" });
+    expect(ollama.requests.findLast((r) => r.path === "/api/generate")?.body).toMatchObject({
+      options: { num_ctx: 8192 },
+      keep_alive: "30m",
+    });
   });
 
   it("a prompt longer than num_ctx is a ContextOverflowError, not a silent truncation", async () => {
     await using ollama = await startOllamaDouble();
     const backend = createOllamaBackend({ host: ollama.url });
     const long = "word ".repeat(600);
-    const err = await rejection(collect(backend.chat({ model: "qwen3:8b", messages: [{ role: "user", content: long }], options: { num_ctx: 512 } })));
+    const err = await rejection(
+      collect(backend.chat({ model: "qwen3:8b", messages: [{ role: "user", content: long }], options: { num_ctx: 512 } })),
+    );
     expect(err).toBeInstanceOf(ContextOverflowError);
     expect(err.message).toMatch(/longer than its num_ctx.*raise num_ctx/);
   });

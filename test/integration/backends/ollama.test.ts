@@ -13,7 +13,8 @@ import { startOllamaDouble, type OllamaChatBody } from "../../doubles/ollama.ts"
 import { collect, rejection } from "./collect.ts";
 
 const hello = { model: "qwen3:8b", messages: [{ role: "user" as const, content: "hello there" }] };
-const bodyOf = (o: { requests: { path: string; body: unknown }[] }, path = "/api/chat") => o.requests.findLast((r) => r.path === path)?.body as OllamaChatBody & Record<string, unknown>;
+const bodyOf = (o: { requests: { path: string; body: unknown }[] }, path = "/api/chat") =>
+  o.requests.findLast((r) => r.path === path)?.body as OllamaChatBody & Record<string, unknown>;
 
 describe("Ollama backend", () => {
   it("streams deltas, then a final with usage and timings from Ollama's durations", async () => {
@@ -23,7 +24,12 @@ describe("Ollama backend", () => {
     expect(out.text).toBe("You said: hello there");
     expect(out.chunks.filter((c) => c.type === "delta").length).toBeGreaterThan(1);
     expect(out.chunks.at(-1)?.type).toBe("final");
-    expect(out.final).toMatchObject({ model: "qwen3:8b", backend: "ollama", done_reason: "stop", usage: { prompt_tokens: 2, completion_tokens: 4 } });
+    expect(out.final).toMatchObject({
+      model: "qwen3:8b",
+      backend: "ollama",
+      done_reason: "stop",
+      usage: { prompt_tokens: 2, completion_tokens: 4 },
+    });
     expect(out.final?.timings.load_ms).toBeGreaterThanOrEqual(25);
     expect(out.final?.timings.total_ms).toBeGreaterThanOrEqual(out.final?.timings.load_ms ?? 0);
     expect(out.final?.timings.first_token_ms).toBeGreaterThan(0);
@@ -33,10 +39,14 @@ describe("Ollama backend", () => {
 
   it("sends tools in Ollama's format and turns tool_calls into calls with ids", async () => {
     await using ollama = await startOllamaDouble({
-      reply: () => ({ tool_calls: [{ function: { name: "get_weather", arguments: { city: "Oslo" } } }, { function: { name: "get_time", arguments: {} } }] }),
+      reply: () => ({
+        tool_calls: [{ function: { name: "get_weather", arguments: { city: "Oslo" } } }, { function: { name: "get_time", arguments: {} } }],
+      }),
     });
     const backend = createOllamaBackend({ host: ollama.url });
-    const tools = [{ name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } } } }];
+    const tools = [
+      { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } } } },
+    ];
     const out = await collect(backend.chat({ ...hello, tools }));
     expect(out.calls).toEqual([
       { id: "call_0", name: "get_weather", arguments: { city: "Oslo" } },
@@ -86,7 +96,9 @@ describe("Ollama backend", () => {
     const backend = createOllamaBackend({ host: ollama.url });
     const err = await rejection(collect(backend.chat({ ...hello, model: "llama9:70b" })));
     expect(err).toBeInstanceOf(ModelNotFoundError);
-    expect(err.message).toBe(`model 'llama9:70b' is not pulled on ${ollama.url}; run 'ollama pull llama9:70b' there (or 'npm run setup' for the models of the tests)`);
+    expect(err.message).toBe(
+      `model 'llama9:70b' is not pulled on ${ollama.url}; run 'ollama pull llama9:70b' there (or 'npm run setup' for the models of the tests)`,
+    );
     expect((err as ModelNotFoundError).status).toBe(404);
   });
 

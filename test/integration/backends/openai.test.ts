@@ -14,7 +14,8 @@ import { startOpenAIDouble, type OpenAIChatBody } from "../../doubles/openai.ts"
 import { collect, rejection } from "./collect.ts";
 
 const hello = { model: "lyra-fallback", messages: [{ role: "user" as const, content: "hello there" }] };
-const lastBody = (d: { requests: { path: string; body: unknown }[] }) => d.requests.findLast((r) => r.path === "/v1/chat/completions")?.body as OpenAIChatBody & Record<string, unknown>;
+const lastBody = (d: { requests: { path: string; body: unknown }[] }) =>
+  d.requests.findLast((r) => r.path === "/v1/chat/completions")?.body as OpenAIChatBody & Record<string, unknown>;
 
 describe("OpenAI-compatible backend", () => {
   it("streams deltas and a final with usage, backend 'openai' and the alias as model", async () => {
@@ -22,17 +23,29 @@ describe("OpenAI-compatible backend", () => {
     const backend = createOpenAIBackend({ baseURL: llm.baseURL, env: { LITELLM_API_KEY: llm.apiKey } });
     const out = await collect(backend.chat({ ...hello, options: { temperature: 0.3, max_tokens: 50 } }));
     expect(out.text).toBe("Cloud says: hello there");
-    expect(out.final).toMatchObject({ model: "lyra-fallback", backend: "openai", done_reason: "stop", usage: { prompt_tokens: 2, completion_tokens: 4 } });
+    expect(out.final).toMatchObject({
+      model: "lyra-fallback",
+      backend: "openai",
+      done_reason: "stop",
+      usage: { prompt_tokens: 2, completion_tokens: 4 },
+    });
     expect(out.final?.timings.first_token_ms).toBeGreaterThan(0);
     expect(lastBody(llm)).toMatchObject({ stream: true, stream_options: { include_usage: true }, temperature: 0.3, max_tokens: 50 });
   });
 
   it("assembles streamed tool-call fragments into whole calls", async () => {
     await using llm = await startOpenAIDouble({
-      reply: () => ({ tool_calls: [{ name: "get_weather", arguments: { city: "Oslo", unit: "celsius" } }, { name: "get_time", arguments: { tz: "Europe/Oslo" } }] }),
+      reply: () => ({
+        tool_calls: [
+          { name: "get_weather", arguments: { city: "Oslo", unit: "celsius" } },
+          { name: "get_time", arguments: { tz: "Europe/Oslo" } },
+        ],
+      }),
     });
     const backend = createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey });
-    const tools = [{ name: "get_weather", description: "Weather", parameters: { type: "object", properties: { city: { type: "string" } } } }];
+    const tools = [
+      { name: "get_weather", description: "Weather", parameters: { type: "object", properties: { city: { type: "string" } } } },
+    ];
     const out = await collect(backend.chat({ ...hello, tools }));
     expect(out.calls).toEqual([
       { id: "call_1_0", name: "get_weather", arguments: { city: "Oslo", unit: "celsius" } },
@@ -56,8 +69,18 @@ describe("OpenAI-compatible backend", () => {
       }),
     );
     expect(lastBody(llm).messages).toEqual([
-      { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "data:image/jpeg;base64,/9j/4AAQSkZJRg==" } }] },
-      { role: "assistant", content: "", tool_calls: [{ id: "call_7", type: "function", function: { name: "zoom", arguments: '{"x":1}' } }] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "look" },
+          { type: "image_url", image_url: { url: "data:image/jpeg;base64,/9j/4AAQSkZJRg==" } },
+        ],
+      },
+      {
+        role: "assistant",
+        content: "",
+        tool_calls: [{ id: "call_7", type: "function", function: { name: "zoom", arguments: '{"x":1}' } }],
+      },
       { role: "tool", tool_call_id: "call_7", content: "zoomed" },
     ]);
   });
@@ -65,7 +88,12 @@ describe("OpenAI-compatible backend", () => {
   it("turns format into a strict json_schema response_format", async () => {
     await using llm = await startOpenAIDouble({ json: () => ({ specialist: "philosopher", confidence: 1, reason: "why" }) });
     const backend = createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey });
-    const format = { type: "object", properties: { specialist: { type: "string" } }, required: ["specialist"], additionalProperties: false };
+    const format = {
+      type: "object",
+      properties: { specialist: { type: "string" } },
+      required: ["specialist"],
+      additionalProperties: false,
+    };
     const out = await collect(backend.chat({ ...hello, format }));
     expect(JSON.parse(out.text)).toMatchObject({ specialist: "philosopher" });
     expect(lastBody(llm).response_format).toEqual({ type: "json_schema", json_schema: { name: "answer", schema: format, strict: true } });
@@ -102,8 +130,12 @@ describe("OpenAI-compatible backend", () => {
   });
 
   it("a missing key variable is refused at creation, naming the variable", () => {
-    expect(() => createOpenAIBackend({ baseURL: "http://127.0.0.1:1/v1", apiKeyEnv: "LITELLM_KEY_PROD", env: {} })).toThrow(BackendConfigError);
-    expect(() => createOpenAIBackend({ baseURL: "http://127.0.0.1:1/v1", env: {} })).toThrow(/LITELLM_API_KEY is not set; export LITELLM_API_KEY=/);
+    expect(() => createOpenAIBackend({ baseURL: "http://127.0.0.1:1/v1", apiKeyEnv: "LITELLM_KEY_PROD", env: {} })).toThrow(
+      BackendConfigError,
+    );
+    expect(() => createOpenAIBackend({ baseURL: "http://127.0.0.1:1/v1", env: {} })).toThrow(
+      /LITELLM_API_KEY is not set; export LITELLM_API_KEY=/,
+    );
   });
 
   it("first-token timeout and caller abort stop the request", async () => {

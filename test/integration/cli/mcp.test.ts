@@ -32,7 +32,12 @@ beforeAll(async () => {
   // Tenant 'lyra': the mesh name of config/mesh.dev.yaml, the config `lyra mcp` loads by default.
   clock = await serveMcp(mesh, { server: "clock", tenant: "lyra", host: "h1", handler: sdkHandler(() => clockServer()), keepAliveMs: 200 });
   stats = await serveMcp(mesh, { server: "stats", tenant: "lyra", host: "h2", handler: sdkHandler(() => statsServer()) });
-  env = { ...(process.env as Record<string, string>), PATH: `${BIN}:${process.env.PATH ?? ""}`, NATS_URL: nats.url, LYRA_LOG_LEVEL: "warn" };
+  env = {
+    ...(process.env as Record<string, string>),
+    PATH: `${BIN}:${process.env.PATH ?? ""}`,
+    NATS_URL: nats.url,
+    LYRA_LOG_LEVEL: "warn",
+  };
 });
 afterAll(async () => {
   await clock?.close();
@@ -42,7 +47,10 @@ afterAll(async () => {
 });
 
 function inspector(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(INSPECTOR, ["--cli", "-e", `NATS_URL=${nats.url}`, process.execPath, LYRA_CLI, "mcp", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(INSPECTOR, ["--cli", "-e", `NATS_URL=${nats.url}`, process.execPath, LYRA_CLI, "mcp", ...args], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -104,7 +112,10 @@ describe("lyra mcp", () => {
 
     it("passes progress notifications through, and cancellation back to the tool server", async () => {
       const progress: number[] = [];
-      const res = await client.callTool({ name: "clock__wait", arguments: { seconds: 2 } }, { onprogress: (p) => progress.push(p.progress) });
+      const res = await client.callTool(
+        { name: "clock__wait", arguments: { seconds: 2 } },
+        { onprogress: (p) => progress.push(p.progress) },
+      );
       // lyra mcp writes every progress before the response, but the SDK Client handles a
       // notification a microtask late and drops one that shares a read with the response
       // (typescript-sdk#2580): the last progress may be lost, the first ones arrive.
@@ -113,7 +124,10 @@ describe("lyra mcp", () => {
       expect(JSON.stringify(res.content)).toContain("waited 2 s");
 
       const ac = new AbortController();
-      const call = client.callTool({ name: "clock__wait", arguments: { seconds: 60 } }, { signal: ac.signal, onprogress: () => ac.abort() });
+      const call = client.callTool(
+        { name: "clock__wait", arguments: { seconds: 60 } },
+        { signal: ac.signal, onprogress: () => ac.abort() },
+      );
       await expect(call).rejects.toThrow();
       // The cancel travelled lyra mcp → {reply}.ctl → the tool server, which stopped the call.
       for (let i = 0; i < 250 && clock.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));

@@ -14,7 +14,11 @@ export function statsServer(): McpServer {
   );
   server.registerTool(
     "range",
-    { description: "0..n-1 as a JSON array.", inputSchema: z.object({ n: z.number().int().min(0).max(100) }), outputSchema: z.array(z.number()) },
+    {
+      description: "0..n-1 as a JSON array.",
+      inputSchema: z.object({ n: z.number().int().min(0).max(100) }),
+      outputSchema: z.array(z.number()),
+    },
     async ({ n }) => ({ content: [], structuredContent: Array.from({ length: n }, (_, i) => i) }),
   );
   return server;

@@ -18,7 +18,12 @@ beforeAll(async () => {
   // Tenant 'lyra': the mesh name of config/mesh.dev.yaml, which the commands load by default.
   clock = await serveMcp(mesh, { server: "clock", tenant: "lyra", host: "h1", handler: sdkHandler(() => clockServer()), keepAliveMs: 300 });
   const embedder = { embed: async () => ({ reason: "no embedding model in this test" }) };
-  memory = await serveMcp(mesh, { server: "memory", tenant: "lyra", host: "h1", handler: sdkHandler(() => memoryServer({ store, embedder })) });
+  memory = await serveMcp(mesh, {
+    server: "memory",
+    tenant: "lyra",
+    host: "h1",
+    handler: sdkHandler(() => memoryServer({ store, embedder })),
+  });
 });
 afterAll(async () => {
   await memory?.close();
@@ -80,7 +85,10 @@ describe("lyra tools call", () => {
   });
 
   it("usage errors exit 2: bad JSON, not an object, no tool, a server name that is no subject token", async () => {
-    const runs = [["clock", "now", "--args", "{nope"], ["clock", "now", "--args", "[1,2]"], ["clock"], [], ["a.b", "now"]].map((args) => ({ args, p: lyra(["tools", "call", ...args]) }));
+    const runs = [["clock", "now", "--args", "{nope"], ["clock", "now", "--args", "[1,2]"], ["clock"], [], ["a.b", "now"]].map((args) => ({
+      args,
+      p: lyra(["tools", "call", ...args]),
+    }));
     for (const { args, p } of runs) {
       expect(await p.exited, args.join(" ")).toBe(2);
       expect(p.output()).toMatch(/--args .* (is not JSON|must be a JSON object)|name a server and a tool|is not a subject token/);
@@ -122,7 +130,18 @@ describe("lyra tools call", () => {
 
 describe("lyra tools call --for", () => {
   it("puts the end user (and conversation) in _meta, as an agent does; memory refuses a call for nobody", async () => {
-    const write = lyra(["tools", "call", "memory", "commit_journal", "--for", "dana", "--conversation", "c9", "--args", '{"text":"Dana keeps bees"}']);
+    const write = lyra([
+      "tools",
+      "call",
+      "memory",
+      "commit_journal",
+      "--for",
+      "dana",
+      "--conversation",
+      "c9",
+      "--args",
+      '{"text":"Dana keeps bees"}',
+    ]);
     expect(await write.exited, write.output()).toBe(0);
     const read = lyra(["tools", "call", "memory", "semantic_search", "--for", "dana", "--args", '{"query":"bees"}']);
     expect(await read.exited, read.output()).toBe(0);

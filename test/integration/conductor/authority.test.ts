@@ -46,8 +46,16 @@ async function publishRaw(channel: string, conversation: string, body: Record<st
 }
 
 const deadOf = async (channel: string, id: string) =>
-  eventually(async () => (await readStream(mesh, StreamName.Dead, subjects.dead(channel), DeadLetter)).find((d) => Buffer.from(d.body_b64, "base64").includes(id)), 20_000, `the dead letter of ${id}`);
-const repliesOn = (channel: string, conversation: string) => readStream(mesh, StreamName.Outbox, subjects.outbox(channel, conversation), OutboxMessage);
+  eventually(
+    async () =>
+      (await readStream(mesh, StreamName.Dead, subjects.dead(channel), DeadLetter)).find((d) =>
+        Buffer.from(d.body_b64, "base64").includes(id),
+      ),
+    20_000,
+    `the dead letter of ${id}`,
+  );
+const repliesOn = (channel: string, conversation: string) =>
+  readStream(mesh, StreamName.Outbox, subjects.outbox(channel, conversation), OutboxMessage);
 const logOf = (conversation: string) => readStream(mesh, StreamName.Log, subjects.log(conversation), LogEvent);
 
 describe("the inbox subject is the authority", () => {
@@ -55,14 +63,26 @@ describe("the inbox subject is the authority", () => {
     const victim = `d${Date.now()}`; // a Discord conversation id
     const own = newId("oai");
     const id = newId();
-    await publishRaw("openai", own, { id, channel: "discord", conversation: victim, user: { id: "intruder" }, text: "How do I post into Discord?" });
+    await publishRaw("openai", own, {
+      id,
+      channel: "discord",
+      conversation: victim,
+      user: { id: "intruder" },
+      text: "How do I post into Discord?",
+    });
     const dead = await deadOf("openai", id);
     expect(dead.subject).toBe(`lyra.inbox.openai.${own}`);
     expect(dead.reason).toMatch(/channel 'discord'.*conversation '.*'.*lyra\.inbox\.openai\./);
     // The refused message is gone from the inbox: a proper one on the same subject is answered.
     const next = newId();
     const watch = watchReplies(mesh, "openai", own, next);
-    await publishRaw("openai", own, { id: next, channel: "openai", conversation: own, user: { id: "intruder" }, text: "How do I ask properly?" });
+    await publishRaw("openai", own, {
+      id: next,
+      channel: "openai",
+      conversation: own,
+      user: { id: "intruder" },
+      text: "How do I ask properly?",
+    });
     let answered: OutboxMessage | undefined;
     for await (const o of watch) if (o.final) answered = o;
     expect(answered?.text).toBe("Lyra says: Pragmatist answer to: How do I ask properly?");
@@ -70,7 +90,10 @@ describe("the inbox subject is the authority", () => {
     expect(await logOf(victim)).toEqual([]);
     // The sender is told, on the outbox of the subject it may publish to.
     const told = await repliesOn("openai", own);
-    expect(told.map((o) => [o.in_reply_to, o.final, o.conversation])).toEqual([[id, true, own], [next, true, own]]);
+    expect(told.map((o) => [o.in_reply_to, o.final, o.conversation])).toEqual([
+      [id, true, own],
+      [next, true, own],
+    ]);
     expect(told[0]!.error).toMatch(/another channel or conversation than the subject/);
   });
 
@@ -78,7 +101,13 @@ describe("the inbox subject is the authority", () => {
     const conv = newId("c");
     await askTurn(mesh, conv, "How do I start a conversation on the CLI?");
     const id = newId();
-    await publishRaw("openai", conv, { id, channel: "openai", conversation: conv, user: { id: "intruder" }, text: "How do I read the CLI's history?" });
+    await publishRaw("openai", conv, {
+      id,
+      channel: "openai",
+      conversation: conv,
+      user: { id: "intruder" },
+      text: "How do I read the CLI's history?",
+    });
     const dead = await deadOf("openai", id);
     expect(dead.reason).toMatch(/conversation '.*' belongs to channel 'cli'/);
     await askTurn(mesh, conv, "How do I carry on?");

@@ -24,7 +24,10 @@ async function meshWithHost(server: NatsServer, delayMs = 0): Promise<{ mesh: Me
   const mesh = await connectMesh({ servers: server.url, reconnectTimeWaitMs: 100 });
   const config = committeeConfig({ natsUrl: server.url, delayMs });
   const host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-  cleanup.push(() => mesh.close(), () => host.close());
+  cleanup.push(
+    () => mesh.close(),
+    () => host.close(),
+  );
   return { mesh, host };
 }
 
@@ -56,16 +59,23 @@ describe("conductor under failure", () => {
 
     const second = runLyra(["core", "--config", cfgPath, "--metrics-port", "0"]);
     cleanup.push(async () => second.proc.kill("SIGKILL"));
-    const replies = await eventually(async () => {
-      const r = await outboxOf(mesh, conv);
-      return r.length ? r : undefined;
-    }, 40_000, "the reply after the crash");
+    const replies = await eventually(
+      async () => {
+        const r = await outboxOf(mesh, conv);
+        return r.length ? r : undefined;
+      },
+      40_000,
+      "the reply after the crash",
+    );
     await new Promise((r) => setTimeout(r, 500)); // give a duplicate time to show up, if any
     expect(await outboxOf(mesh, conv)).toHaveLength(1);
     expect(replies[0]!.text).toBe("Lyra says: Pragmatist answer to: How do I survive a crash?");
     const steps = (await logOf(mesh, conv)).map((e) => e.type);
     for (const t of ["user_message", "routed", "specialist_started", "specialist_finished", "voice_reply"]) {
-      expect(steps.filter((s) => s === t), t).toHaveLength(1);
+      expect(
+        steps.filter((s) => s === t),
+        t,
+      ).toHaveLength(1);
     }
   });
 
@@ -83,17 +93,42 @@ describe("conductor under failure", () => {
     await publishInbox(mesh, { id: pendingId, channel: "cli", conversation: conv, user: { id: "t" }, text: "How do I turn two?" });
     await first.stop();
     const again = await startNatsServer({ port, storeDir });
-    cleanup.push(() => again[Symbol.asyncDispose](), () => first[Symbol.asyncDispose]());
-    await eventually(async () => (mesh.nc.isClosed() ? undefined : (await mesh.nc.flush().then(() => true, () => undefined))), 20_000, "reconnect");
+    cleanup.push(
+      () => again[Symbol.asyncDispose](),
+      () => first[Symbol.asyncDispose](),
+    );
+    await eventually(
+      async () =>
+        mesh.nc.isClosed()
+          ? undefined
+          : await mesh.nc.flush().then(
+              () => true,
+              () => undefined,
+            ),
+      20_000,
+      "reconnect",
+    );
 
     const replacement = await conductorFor(mesh);
-    const second = await eventually(async () => (await outboxOf(mesh, conv)).find((o) => o.in_reply_to === pendingId), 30_000, "the pending turn");
+    const second = await eventually(
+      async () => (await outboxOf(mesh, conv)).find((o) => o.in_reply_to === pendingId),
+      30_000,
+      "the pending turn",
+    );
     expect(second.text).toBe("Lyra says: Pragmatist answer to: How do I turn two?");
     // The conductor carries on across another restart.
     await again.stop();
     const third = await startNatsServer({ port, storeDir });
     cleanup.push(() => third[Symbol.asyncDispose]());
-    await eventually(async () => (await mesh.nc.flush().then(() => true, () => undefined)), 20_000, "reconnect");
+    await eventually(
+      async () =>
+        await mesh.nc.flush().then(
+          () => true,
+          () => undefined,
+        ),
+      20_000,
+      "reconnect",
+    );
     const r3 = await askTurn(mesh, conv, "How do I turn three?");
     expect(r3.text).toContain("turn three");
     const users = (await logOf(mesh, conv)).filter((e) => e.type === "user_message").map((e) => (e as { text: string }).text);
@@ -123,9 +158,13 @@ describe("conductor under failure", () => {
     })();
     await mesh.nc.flush();
     for (let i = 0; i < perConv; i++) {
-      for (const c of convs) await publishInbox(mesh, { id: newId(), channel: "cli", conversation: c, user: { id: "t" }, text: `How step ${i}` });
+      for (const c of convs)
+        await publishInbox(mesh, { id: newId(), channel: "cli", conversation: c, user: { id: "t" }, text: `How step ${i}` });
     }
-    await Promise.race([collecting, new Promise((_, rej) => setTimeout(() => rej(new Error(`only ${[...finals.values()].flat().length} replies`)), 50_000))]);
+    await Promise.race([
+      collecting,
+      new Promise((_, rej) => setTimeout(() => rej(new Error(`only ${[...finals.values()].flat().length} replies`)), 50_000)),
+    ]);
     for (const c of convs) {
       expect(finals.get(c)).toEqual(Array.from({ length: perConv }, (_, i) => `Lyra says: Pragmatist answer to: How step ${i}`));
       // The log shows each turn's user message and reply in order, never interleaved.
@@ -165,13 +204,22 @@ describe("conductor delivery", () => {
     cleanup.push(() => server[Symbol.asyncDispose]());
     const { mesh } = await meshWithHost(server);
     const config = committeeConfig({ natsUrl: server.url });
-    const c = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 1000, maxDeliver: 2 });
+    const c = await startConductor(mesh, {
+      roles: createRoleClient(mesh),
+      committee: committeeFromConfig(config),
+      ackWaitMs: 1000,
+      maxDeliver: 2,
+    });
     cleanup.push(() => c.close());
     // Every turn now fails: the conversation log is gone.
     await (await jetstreamManager(mesh.nc)).streams.delete("LYRA_LOG");
     const conv = newId("c");
     await publishInbox(mesh, { id: newId(), channel: "cli", conversation: conv, user: { id: "t" }, text: "How do I fail?" });
-    const dead = await eventually(async () => (await readStream(mesh, "LYRA_DEAD", "lyra.dead.cli", DeadLetter)).find((d) => d.subject === `lyra.inbox.cli.${conv}`), 30_000, "the dead letter");
+    const dead = await eventually(
+      async () => (await readStream(mesh, "LYRA_DEAD", "lyra.dead.cli", DeadLetter)).find((d) => d.subject === `lyra.inbox.cli.${conv}`),
+      30_000,
+      "the dead letter",
+    );
     expect(dead.reason).toBe("gave up after 2 deliveries");
     expect(dead.deliveries).toBe(3);
   });

@@ -25,7 +25,12 @@ beforeAll(async () => {
   const config = committeeConfig({ natsUrl: server.url, hostRoles: ["router", "philosopher", "voice"] });
   host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
   // A step waits for an agent of its role up to stepTimeoutMs: short here, for the test of a role nobody serves.
-  conductor = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 5000, stepTimeoutMs: 5000 });
+  conductor = await startConductor(mesh, {
+    roles: createRoleClient(mesh),
+    committee: committeeFromConfig(config),
+    ackWaitMs: 5000,
+    stepTimeoutMs: 5000,
+  });
 });
 
 afterAll(async () => {
@@ -46,7 +51,10 @@ describe("the committee end to end (scripted backend)", () => {
       async *handler(req) {
         seen.push(req);
         yield { type: "response", data: `Water it when the soil is dry (turn ${seen.length}).` };
-        yield { type: "final", data: { model: "m", backend: "test", host: "test", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } } };
+        yield {
+          type: "final",
+          data: { model: "m", backend: "test", host: "test", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } },
+        };
       },
     });
     const conv = newId("c");
@@ -101,10 +109,14 @@ describe("the committee end to end (scripted backend)", () => {
     const js = jetstream(mesh.nc);
     const conv = newId("bad");
     await js.publish(`lyra.inbox.cli.${conv}`, new TextEncoder().encode('{"id": 42, "text": ""}'), { msgID: newId("raw") });
-    const dead = await eventually(async () => {
-      const all = await readStream(mesh, StreamName.Dead, "lyra.dead.cli", DeadLetter);
-      return all.find((d) => d.subject === `lyra.inbox.cli.${conv}`);
-    }, 15_000, "the dead letter");
+    const dead = await eventually(
+      async () => {
+        const all = await readStream(mesh, StreamName.Dead, "lyra.dead.cli", DeadLetter);
+        return all.find((d) => d.subject === `lyra.inbox.cli.${conv}`);
+      },
+      15_000,
+      "the dead letter",
+    );
     expect(dead.reason).toMatch(/invalid inbox message/);
     expect(Buffer.from(dead.body_b64, "base64").toString()).toBe('{"id": 42, "text": ""}');
     const r = await askTurn(mesh, newId("c"), "Why is the sky blue?");

@@ -34,6 +34,10 @@ describe("conductor fallback", () => {
     expect(r.error).toBeUndefined();
     const log = await logOf(mesh, conv);
     expect(log.find((e) => e.type === "fallback_used")).toMatchObject({ role: "philosopher", backend: "openai" });
-    expect(log.find((e) => e.type === "specialist_finished")).toMatchObject({ backend: "openai", model: "lyra-philosopher", host: "litellm" });
+    expect(log.find((e) => e.type === "specialist_finished")).toMatchObject({
+      backend: "openai",
+      model: "lyra-philosopher",
+      host: "litellm",
+    });
   });
 });

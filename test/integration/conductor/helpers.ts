@@ -27,7 +27,12 @@ export async function askTurn(mesh: Mesh, conversation: string, text: string, id
 }
 
 /** Every stored message of a stream under `subject`, decoded. */
-export async function readStream<T>(mesh: Mesh, stream: string, subject: string, schema: { parse(v: unknown): T } & import("zod").ZodType): Promise<T[]> {
+export async function readStream<T>(
+  mesh: Mesh,
+  stream: string,
+  subject: string,
+  schema: { parse(v: unknown): T } & import("zod").ZodType,
+): Promise<T[]> {
   const js = jetstream(mesh.nc);
   const c = await js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
   const info = await c.info(true);
@@ -43,11 +48,16 @@ export async function readStream<T>(mesh: Mesh, stream: string, subject: string,
   return out;
 }
 
-export const outboxOf = (mesh: Mesh, conversation: string) => readStream(mesh, StreamName.Outbox, subjects.outbox("cli", conversation), OutboxMessage);
+export const outboxOf = (mesh: Mesh, conversation: string) =>
+  readStream(mesh, StreamName.Outbox, subjects.outbox("cli", conversation), OutboxMessage);
 export const logOf = (mesh: Mesh, conversation: string) => readStream(mesh, StreamName.Log, subjects.log(conversation), LogEvent);
 
 /** Polls until `check` returns a value, or fails after timeoutMs. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+  what = "condition",
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

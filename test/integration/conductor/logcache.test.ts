@@ -38,7 +38,10 @@ async function turn(conversation: string, id: string) {
   const out = [];
   for (const [i, e] of events.entries()) {
     const body = encodeBody(mesh, e);
-    out.push({ body, ack: await js.publish(subjects.log(conversation), body.data, { msgID: `${conversation}:${id}:${i}`, headers: body.headers }) });
+    out.push({
+      body,
+      ack: await js.publish(subjects.log(conversation), body.data, { msgID: `${conversation}:${id}:${i}`, headers: body.headers }),
+    });
   }
   return out;
 }

@@ -39,7 +39,8 @@ beforeAll(async () => {
       if (b.format !== undefined) return "";
       if (isVoice(b)) return `Lyra: ${lastUser(b)}`;
       const results = toolResultsOf(b);
-      if (!results.length && lastUser(b).includes("99 foxes")) return { tool_calls: [{ function: { name: "artist__generate_image", arguments: { prompt: "foxes", n: 99 } } }] };
+      if (!results.length && lastUser(b).includes("99 foxes"))
+        return { tool_calls: [{ function: { name: "artist__generate_image", arguments: { prompt: "foxes", n: 99 } } }] };
       if (results.length) return `Here you are: ${results.map((r) => r.content.split("\n")[0]).join(" / ")}`;
       return {
         tool_calls: [
@@ -99,7 +100,9 @@ describe("media produced by tools go with the reply", () => {
     expect(Buffer.from(await readMedia(mesh, audio)).equals(fakeAudio("mp3", "A red fox in snow."))).toBe(true);
 
     const results = (await logOf(mesh, "fox1")).filter((e) => e.type === "tool_result");
-    expect(results.map((e) => (e.type === "tool_result" ? e.media?.[0]?.object : undefined)).sort()).toEqual([audio.object, image.object].sort());
+    expect(results.map((e) => (e.type === "tool_result" ? e.media?.[0]?.object : undefined)).sort()).toEqual(
+      [audio.object, image.object].sort(),
+    );
   });
 
   it("a failed tool call adds no media: the reply says what happened and carries none", async () => {
@@ -113,13 +116,29 @@ describe("media produced by tools go with the reply", () => {
     const picture = join(dir, "cat.png");
     writeFileSync(picture, fakePng("a photo of a cat", 400_000));
     const before = ollama.chats().length;
-    const ask = runLyra(["ask", "--nats", nats.url, "--conversation", "fox4", "--image", picture, "--save", join(dir, "out"), "draw me a fox and say it"]);
+    const ask = runLyra([
+      "ask",
+      "--nats",
+      nats.url,
+      "--conversation",
+      "fox4",
+      "--image",
+      picture,
+      "--save",
+      join(dir, "out"),
+      "draw me a fox and say it",
+    ]);
     expect(await ask.exited, ask.output()).toBe(0);
-    expect(ask.stdout()).toMatch(/\[image: image\/png, 2000 bytes, image\/[0-9a-f]{64}\]\n\[audio: audio\/mpeg, \d+ bytes, audio\/[0-9a-f]{64}\]/);
+    expect(ask.stdout()).toMatch(
+      /\[image: image\/png, 2000 bytes, image\/[0-9a-f]{64}\]\n\[audio: audio\/mpeg, \d+ bytes, audio\/[0-9a-f]{64}\]/,
+    );
     expect(readFileSync(join(dir, "out", "image-1.png")).equals(fakePng("a red fox in snow#0"))).toBe(true);
     expect(readFileSync(join(dir, "out", "speech.mp3")).equals(fakeAudio("mp3", "A red fox in snow."))).toBe(true);
     // The pragmatist cannot see: it got the picture as a note with its reference (400 KB: stored, not inline).
-    const first = ollama.chats().slice(before).find((b) => b.format === undefined && !isVoice(b))!;
+    const first = ollama
+      .chats()
+      .slice(before)
+      .find((b) => b.format === undefined && !isVoice(b))!;
     expect(lastUser(first)).toMatch(/\[The user attached an image \(image\/png, 400000 bytes, reference image\/[0-9a-f]{64}\)/);
     expect(first.messages?.some((m) => m.images?.length)).toBe(false);
   });
@@ -142,7 +161,19 @@ describe("media produced by tools go with the reply", () => {
       ["user", { type: "user_message", channel: "cli", user: { id: "tester" }, text: "draw a fox" }],
       ["routed", { type: "routed", specialist: "pragmatist", confidence: 0.9, reason: "double" }],
       ["specialist-started", { type: "specialist_started", specialist: "pragmatist" }],
-      ["specialist-tool-1-result", { type: "tool_result", role: "pragmatist", tool: "generate_image", server: "artist", outcome: "Generated 1 image", is_error: false, call: "c1", media: [image] }],
+      [
+        "specialist-tool-1-result",
+        {
+          type: "tool_result",
+          role: "pragmatist",
+          tool: "generate_image",
+          server: "artist",
+          outcome: "Generated 1 image",
+          is_error: false,
+          call: "c1",
+          media: [image],
+        },
+      ],
       ["specialist-finished", { type: "specialist_finished", specialist: "pragmatist", text: "Here is the fox I drew." }],
     ];
     for (const [step, ev] of steps) {

@@ -27,7 +27,14 @@ beforeAll(async () => {
   server = await startNatsServer();
   mesh = await connectMesh({ servers: server.url });
   // Slow specialists and voice, so a turn is still running when its conductor is stopped.
-  host = await startAgentHost({ config: committeeConfig({ natsUrl: server.url, delayMs: 100 }), host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
+  host = await startAgentHost({
+    config: committeeConfig({ natsUrl: server.url, delayMs: 100 }),
+    host: "local",
+    mesh,
+    log: silentLogger,
+    metricsPort: null,
+    heartbeatIntervalS: 0,
+  });
 });
 
 afterAll(async () => {
@@ -56,22 +63,34 @@ describe("lyra core metrics", () => {
 
     // The measured conductor: it gets the redelivery, then two fresh turns and an unreadable message.
     const metrics = createCoreMetrics(() => conductor);
-    const conductor: Conductor = await startConductor(mesh, { roles: createRoleClient(mesh), committee, ackWaitMs: 3000, onTurn: metrics.onTurn, onEvent: metrics.onEvent });
+    const conductor: Conductor = await startConductor(mesh, {
+      roles: createRoleClient(mesh),
+      committee,
+      ackWaitMs: 3000,
+      onTurn: metrics.onTurn,
+      onEvent: metrics.onEvent,
+    });
     const http = await serveMetrics(metrics.registry, 0, "127.0.0.1");
     try {
       await eventually(async () => ((await outboxOf(mesh, conv)).length ? true : undefined), 30_000, "the redelivered turn's reply");
       await askTurn(mesh, newId("c"), "Why is the sky blue?");
       await askTurn(mesh, newId("c"), "How do I fix a bike?");
-      await jetstream(mesh.nc).publish(subjects.inbox("cli", "garbage"), new TextEncoder().encode("\u00c1 not msgpack, not JSON"), { headers: undefined });
+      await jetstream(mesh.nc).publish(subjects.inbox("cli", "garbage"), new TextEncoder().encode("\u00c1 not msgpack, not JSON"), {
+        headers: undefined,
+      });
 
       const scrape = async () => (await fetch(`http://127.0.0.1:${http.port}/metrics`)).text();
-      const text = await eventually(async () => {
-        const t = await scrape();
-        return sample(t, 'lyra_dead_letters_total{cause="undecodable"}') === 1 ? t : undefined;
-      }, 10_000, "the dead letter to be counted");
+      const text = await eventually(
+        async () => {
+          const t = await scrape();
+          return sample(t, 'lyra_dead_letters_total{cause="undecodable"}') === 1 ? t : undefined;
+        },
+        10_000,
+        "the dead letter to be counted",
+      );
 
       expect(sample(text, 'lyra_turns_total{outcome="ok"}')).toBe(3);
-      expect(sample(text, 'lyra_inbox_redeliveries_total')).toBe(1);
+      expect(sample(text, "lyra_inbox_redeliveries_total")).toBe(1);
       expect(sample(text, 'lyra_dead_letters_total{cause="max_deliver"}')).toBe(0);
       // Lag is measured on first deliveries: the two fresh turns and the unreadable message.
       expect(sample(text, "lyra_inbox_lag_seconds_count")).toBe(3);
@@ -86,9 +105,12 @@ describe("lyra core metrics", () => {
       expect(sample(text, "lyra_core_process_resident_memory_bytes")).toBeGreaterThan(0);
 
       const promtool = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
-      if (promtool.error) throw new Error("promtool not found: install it with 'sudo apt-get install --no-install-recommends prometheus' (Debian/Ubuntu)");
+      if (promtool.error)
+        throw new Error("promtool not found: install it with 'sudo apt-get install --no-install-recommends prometheus' (Debian/Ubuntu)");
       // Exit 3 is lint findings only; the default Node.js metrics' counter names are prom-client's.
-      const findings = (promtool.stdout + promtool.stderr).split("\n").filter((l) => l.trim() && !/^lyra_core_nodejs_active_\w+_total /.test(l));
+      const findings = (promtool.stdout + promtool.stderr)
+        .split("\n")
+        .filter((l) => l.trim() && !/^lyra_core_nodejs_active_\w+_total /.test(l));
       expect([0, 3], promtool.stdout + promtool.stderr).toContain(promtool.status);
       expect(findings).toEqual([]);
     } finally {

@@ -17,7 +17,11 @@ describe("the committee over Ollama (double)", () => {
       models: ["qwen3:4b"],
       json: () => ({ specialist: "philosopher", confidence: 0.7, reason: "the double thinks so" }),
       reply: (b) => {
-        const system = b.messages?.filter((m) => m.role === "system").map((m) => m.content).join(" ") ?? "";
+        const system =
+          b.messages
+            ?.filter((m) => m.role === "system")
+            .map((m) => m.content)
+            .join(" ") ?? "";
         const last = b.messages?.findLast((m) => m.role === "user")?.content ?? "";
         return system.includes("drafted the answer") ? `Lyra, warmly: ${last}` : `Considered answer to ${last}`;
       },

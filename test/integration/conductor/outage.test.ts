@@ -66,7 +66,8 @@ async function turnsThrough(mesh: Mesh, outage: () => Promise<void>): Promise<Ou
   await mesh.nc.flush();
   const t0 = Date.now();
   for (let i = 0; i < PER_CONVERSATION; i++) {
-    for (const c of convs) await publishInbox(mesh, { id: newId(), channel: "cli", conversation: c, user: { id: "t" }, text: `How is step ${i} of ${c}?` });
+    for (const c of convs)
+      await publishInbox(mesh, { id: newId(), channel: "cli", conversation: c, user: { id: "t" }, text: `How is step ${i} of ${c}?` });
   }
   await firstReply;
   const before = replies.length;
@@ -127,7 +128,12 @@ describe("conductor through an agent outage", () => {
       cleanup.push(() => r.close());
     }
     const late = sleep(1500).then(async () => {
-      const r = await serveRole(mesh, { role: "pragmatist", host: "late", handler: wordsHandler("late", { text: "Practical." }), heartbeatIntervalS: 0 });
+      const r = await serveRole(mesh, {
+        role: "pragmatist",
+        host: "late",
+        handler: wordsHandler("late", { text: "Practical." }),
+        heartbeatIntervalS: 0,
+      });
       cleanup.push(() => r.close());
     });
     const conv = newId("c");
@@ -155,7 +161,9 @@ describe("conductor through an agent outage", () => {
     }
     const conv = newId("c");
     const reply = await askTurn(mesh, conv, "How long do you wait?");
-    expect(reply.text).toMatch(/^Sorry, I could not answer this time: pragmatist \(role 'pragmatist': no agent served role 'pragmatist' for 1(\.\d)? s/);
+    expect(reply.text).toMatch(
+      /^Sorry, I could not answer this time: pragmatist \(role 'pragmatist': no agent served role 'pragmatist' for 1(\.\d)? s/,
+    );
     expect(reply.error).toContain("no responders on lyra.pragmatist");
     const logged = (await logOf(mesh, conv)).find((e) => e.type === "error");
     expect(logged).toMatchObject({ step: "specialist", code: "deadline_exceeded" });

@@ -77,7 +77,14 @@ describe("memory.auto_recall", () => {
 
   it("recalls the user's memory into the specialist's context and logs the recall step; another user gets none", async () => {
     const mcp = createMcpClient(mesh, { tenant: "test" });
-    const r = await mcp.request("memory", meshRequest("tools/call", { name: "commit_journal", arguments: { text: "Dana is allergic to peanuts", significance: 0.9 } }, { [MetaKey.User]: "dana", [MetaKey.Conversation]: "old" }));
+    const r = await mcp.request(
+      "memory",
+      meshRequest(
+        "tools/call",
+        { name: "commit_journal", arguments: { text: "Dana is allergic to peanuts", significance: 0.9 } },
+        { [MetaKey.User]: "dana", [MetaKey.Conversation]: "old" },
+      ),
+    );
     mcp.close();
     expect("result" in r && !(r.result as { isError?: boolean }).isError).toBe(true);
 
@@ -87,8 +94,18 @@ describe("memory.auto_recall", () => {
     const memo = chat.messages!.find((m) => m.role === "system" && m.content.includes("Memories of this user"));
     expect(memo?.content).toContain("allergic to peanuts");
     const events = await logOf(mesh, "recall1");
-    expect(events.find((e) => e.type === "tool_call")).toMatchObject({ role: "pragmatist", server: "memory", tool: "recall", call: "auto-recall" });
-    expect(events.find((e) => e.type === "tool_result")).toMatchObject({ role: "pragmatist", server: "memory", tool: "recall", is_error: false });
+    expect(events.find((e) => e.type === "tool_call")).toMatchObject({
+      role: "pragmatist",
+      server: "memory",
+      tool: "recall",
+      call: "auto-recall",
+    });
+    expect(events.find((e) => e.type === "tool_result")).toMatchObject({
+      role: "pragmatist",
+      server: "memory",
+      tool: "recall",
+      is_error: false,
+    });
     expect((events.find((e) => e.type === "tool_result") as { outcome: string }).outcome).toContain("allergic to peanuts");
 
     const q2 = "peanuts snack ideas please";

@@ -31,8 +31,17 @@ async function committee(server: NatsServer, delayMs = 0): Promise<{ mesh: Mesh;
   const turns: string[] = []; // the turns that ended well
   const runs: string[] = []; // every turn that ended, well or not
   const onTurn = (t: { id: string; ok: boolean }) => void (runs.push(t.id), t.ok && turns.push(t.id));
-  const conductor = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 3000, onTurn });
-  cleanup.push(() => mesh.close(), () => host.close(), () => conductor.close());
+  const conductor = await startConductor(mesh, {
+    roles: createRoleClient(mesh),
+    committee: committeeFromConfig(config),
+    ackWaitMs: 3000,
+    onTurn,
+  });
+  cleanup.push(
+    () => mesh.close(),
+    () => host.close(),
+    () => conductor.close(),
+  );
   return { mesh, conductor, turns, runs };
 }
 
@@ -94,13 +103,21 @@ describe("one live final per turn", () => {
     const again = await startNatsServer({ port, storeDir });
     cleanup.push(() => again[Symbol.asyncDispose]());
     // Every turn done: each answered, nothing left in the inbox, nothing running.
-    await eventually(async () => {
-      const b = await conductor.backlog().catch(() => undefined);
-      return new Set(turns).size === ids.length && b?.pending === 0 && b.ackPending === 0 && conductor.inFlight() === 0 ? true : undefined;
-    }, 50_000, "every turn to be done");
+    await eventually(
+      async () => {
+        const b = await conductor.backlog().catch(() => undefined);
+        return new Set(turns).size === ids.length && b?.pending === 0 && b.ackPending === 0 && conductor.inFlight() === 0
+          ? true
+          : undefined;
+      },
+      50_000,
+      "every turn to be done",
+    );
     await mesh.nc.flush();
     const twice = ids.filter((id) => (finals.get(id) ?? 0) > 1);
-    console.log(`after the restart: ${runs.length - ids.length} turns run again; ${twice.length} of ${ids.length} turns were seen live twice; ${ids.filter((id) => !finals.has(id)).length} not seen live (published while disconnected)`);
+    console.log(
+      `after the restart: ${runs.length - ids.length} turns run again; ${twice.length} of ${ids.length} turns were seen live twice; ${ids.filter((id) => !finals.has(id)).length} not seen live (published while disconnected)`,
+    );
     expect(twice).toEqual([]);
     // One stored reply per turn, in order. (Not their texts: a voice stream cut by the restart has
     // been seen to come back as its last word only, a role-call matter this test does not judge.)

@@ -24,12 +24,18 @@ afterEach(async () => {
 });
 
 /** A mesh with the scripted committee (each streamed word takes `delayMs`) and no conductor yet. */
-async function committeeMesh(delayMs: number): Promise<{ server: NatsServer; mesh: Mesh; conductor: (o?: Partial<ConductorOptions>) => Promise<void> }> {
+async function committeeMesh(
+  delayMs: number,
+): Promise<{ server: NatsServer; mesh: Mesh; conductor: (o?: Partial<ConductorOptions>) => Promise<void> }> {
   const server = await startNatsServer();
   const mesh = await connectMesh({ servers: server.url });
   const config = committeeConfig({ natsUrl: server.url, delayMs, slots: 16, queue: 16 });
   const host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-  cleanup.push(() => server[Symbol.asyncDispose](), () => mesh.close(), () => host.close());
+  cleanup.push(
+    () => server[Symbol.asyncDispose](),
+    () => mesh.close(),
+    () => host.close(),
+  );
   return {
     server,
     mesh,
@@ -51,7 +57,8 @@ function finalsInOrder(mesh: Mesh): OutboxMessage[] {
   return seen;
 }
 
-const ask = (mesh: Mesh, conversation: string, text: string) => publishInbox(mesh, { id: newId(), channel: "cli", conversation, user: { id: "t" }, text });
+const ask = (mesh: Mesh, conversation: string, text: string) =>
+  publishInbox(mesh, { id: newId(), channel: "cli", conversation, user: { id: "t" }, text });
 const answer = (text: string) => `Lyra says: Pragmatist answer to: ${text}`;
 
 describe("conductor scheduling", () => {
@@ -69,12 +76,20 @@ describe("conductor scheduling", () => {
     const mine = await eventually(() => finals.find((o) => o.conversation === other), 50_000, "the other conversation's reply");
     const otherMs = performance.now() - t0;
     const before = finals.indexOf(mine);
-    await eventually(() => (finals.filter((o) => o.conversation === long).length === n ? true : undefined), 55_000, "the long conversation");
+    await eventually(
+      () => (finals.filter((o) => o.conversation === long).length === n ? true : undefined),
+      55_000,
+      "the long conversation",
+    );
     const drainMs = performance.now() - t0;
-    console.log(`head-of-line: the other conversation's reply came after ${before} of ${n} queued turns, ${(otherMs / 1000).toFixed(2)} s; the ${n} took ${(drainMs / 1000).toFixed(1)} s (${(drainMs / n).toFixed(0)} ms a turn)`);
+    console.log(
+      `head-of-line: the other conversation's reply came after ${before} of ${n} queued turns, ${(otherMs / 1000).toFixed(2)} s; the ${n} took ${(drainMs / 1000).toFixed(1)} s (${(drainMs / n).toFixed(0)} ms a turn)`,
+    );
     // It starts at once, beside the long conversation's first turn.
     expect(before).toBeLessThan(10);
-    expect(finals.filter((o) => o.conversation === long).map((o) => o.text)).toEqual(Array.from({ length: n }, (_, i) => answer(`How step ${i}`)));
+    expect(finals.filter((o) => o.conversation === long).map((o) => o.text)).toEqual(
+      Array.from({ length: n }, (_, i) => answer(`How step ${i}`)),
+    );
   });
 
   it("SIGKILLed mid-turn with queued messages of several conversations: a new conductor finishes them all, in order, each once", async () => {
@@ -98,7 +113,11 @@ describe("conductor scheduling", () => {
     const deliveries: number[] = [];
     const t0 = performance.now();
     let firstAfterMs: number | undefined;
-    await conductor({ ackWaitMs, onEvent: (e) => e.type === "received" && deliveries.push(e.deliveries), onTurn: () => (firstAfterMs ??= performance.now() - t0) });
+    await conductor({
+      ackWaitMs,
+      onEvent: (e) => e.type === "received" && deliveries.push(e.deliveries),
+      onTurn: () => (firstAfterMs ??= performance.now() - t0),
+    });
     await eventually(() => (finals.length >= convs.length * perConv ? true : undefined), 60_000, `every reply (${finals.length} so far)`);
     const allMs = performance.now() - t0;
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;

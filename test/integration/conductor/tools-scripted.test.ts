@@ -19,13 +19,28 @@ describe("a scripted specialist with a tool grant", () => {
     const clock = await serveMcp(mesh, { server: "clock", tenant: "test", host: "tools-1", handler: sdkHandler(() => clockServer()) });
     try {
       const config = committeeConfig({ natsUrl: server.url, clock: true });
-      await using _host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
+      await using _host = await startAgentHost({
+        config,
+        host: "local",
+        mesh,
+        log: silentLogger,
+        metricsPort: null,
+        heartbeatIntervalS: 0,
+      });
       await using _core = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config) });
 
       const reply = await askTurn(mesh, "scripted-tool", "what time is it?");
       expect(reply.text).toMatch(/^Lyra says: Pragmatist read the clock: .* \(UTC\)$/);
       const log = await logOf(mesh, "scripted-tool");
-      expect(log.map((e) => e.type)).toEqual(["user_message", "routed", "specialist_started", "tool_call", "tool_result", "specialist_finished", "voice_reply"]);
+      expect(log.map((e) => e.type)).toEqual([
+        "user_message",
+        "routed",
+        "specialist_started",
+        "tool_call",
+        "tool_result",
+        "specialist_finished",
+        "voice_reply",
+      ]);
       expect(log.find((e) => e.type === "tool_result")).toMatchObject({ server: "clock", tool: "now", status: "ok", is_error: false });
       expect(log.find((e) => e.type === "specialist_finished")).toMatchObject({ backend: "scripted", model: "scripted:qwen3:4b" });
 
@@ -44,18 +59,37 @@ describe("a scripted specialist with a tool grant", () => {
     const clock = await serveMcp(mesh, { server: "clock", tenant: "test", host: "tools-1", handler: sdkHandler(() => clockServer()) });
     try {
       const config = committeeConfig({ natsUrl: server.url, clock: true, delayMs: 60 });
-      await using _host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
+      await using _host = await startAgentHost({
+        config,
+        host: "local",
+        mesh,
+        log: silentLogger,
+        metricsPort: null,
+        heartbeatIntervalS: 0,
+      });
       const first = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 3000 });
       const conv = newId("c");
       await publishInbox(mesh, { id: newId(), channel: "cli", conversation: conv, user: { id: "t" }, text: "what time is it?" });
-      await eventually(async () => ((await logOf(mesh, conv)).some((e) => e.type === "tool_result") ? true : undefined), 20_000, "the tool result in the log");
+      await eventually(
+        async () => ((await logOf(mesh, conv)).some((e) => e.type === "tool_result") ? true : undefined),
+        20_000,
+        "the tool result in the log",
+      );
       await first.close(); // mid-turn: the specialist is still streaming its answer
 
-      await using _second = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 3000 });
-      const [reply] = await eventually(async () => {
-        const r = await outboxOf(mesh, conv);
-        return r.length ? r : undefined;
-      }, 30_000, "the reply");
+      await using _second = await startConductor(mesh, {
+        roles: createRoleClient(mesh),
+        committee: committeeFromConfig(config),
+        ackWaitMs: 3000,
+      });
+      const [reply] = await eventually(
+        async () => {
+          const r = await outboxOf(mesh, conv);
+          return r.length ? r : undefined;
+        },
+        30_000,
+        "the reply",
+      );
       expect(reply!.text).toMatch(/Pragmatist read the clock: .* \(UTC\)$/);
       const steps = (await logOf(mesh, conv)).map((e) => e.type);
       expect(steps.filter((t) => t === "tool_call")).toHaveLength(1);

@@ -16,7 +16,15 @@ import { budgetNote } from "../../../agents/host/toolloop.ts";
 import { clockServer, sdkHandler, serveMcp, type ToolServer } from "../../../tools/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { runLyra } from "../../harness/committee.ts";
-import { offeredTools, startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble, type OllamaDoubleReply, type OllamaToolCall } from "../../doubles/ollama.ts";
+import {
+  offeredTools,
+  startOllamaDouble,
+  toolResultsOf,
+  type OllamaChatBody,
+  type OllamaDouble,
+  type OllamaDoubleReply,
+  type OllamaToolCall,
+} from "../../doubles/ollama.ts";
 import { askTurn, logOf } from "./helpers.ts";
 
 const call = (name: string, args: Record<string, unknown> = {}): OllamaToolCall => ({ function: { name, arguments: args } });
@@ -27,10 +35,12 @@ const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role ===
 function specialistModel(b: OllamaChatBody): OllamaDoubleReply {
   const q = lastUser(b);
   const results = toolResultsOf(b);
-  if (q.includes("loop forever")) return b.tools?.length ? { tool_calls: [call("clock__now", { timezone: "UTC" })] } : `Stopped after ${results.length} results`;
+  if (q.includes("loop forever"))
+    return b.tools?.length ? { tool_calls: [call("clock__now", { timezone: "UTC" })] } : `Stopped after ${results.length} results`;
   if (results.length) return `Answer using ${results.map((r) => `[${r.tool_name}: ${r.content}]`).join(" ")}`;
   if (q.includes("time")) return { tool_calls: [call("clock__now", { timezone: "UTC" })] };
-  if (q.includes("two clocks")) return { tool_calls: [call("clock__now", { timezone: "UTC" }), call("clock__now", { timezone: "Asia/Tokyo" })] };
+  if (q.includes("two clocks"))
+    return { tool_calls: [call("clock__now", { timezone: "UTC" }), call("clock__now", { timezone: "Asia/Tokyo" })] };
   if (q.includes("forbidden")) return { tool_calls: [call("clock__wait", { seconds: 1 })] };
   if (q.includes("mars")) return { tool_calls: [call("clock__now", { timezone: "Mars/Olympus_Mons" })] };
   if (q.includes("slow")) return { tool_calls: [call("clock__wait", { seconds: 30 })] };
@@ -80,7 +90,13 @@ describe("the specialists' tool loop, end to end (Ollama double, clock over NATS
     });
     nats = await startNatsServer();
     mesh = await connectMesh({ servers: nats.url });
-    clock = await serveMcp(mesh, { server: "clock", tenant: "test", host: "tools-1", handler: sdkHandler(() => clockServer()), keepAliveMs: 100 });
+    clock = await serveMcp(mesh, {
+      server: "clock",
+      tenant: "test",
+      host: "tools-1",
+      handler: sdkHandler(() => clockServer()),
+      keepAliveMs: 100,
+    });
     const config = parseMeshConfig(toolsYaml(nats.url, ollama.url), { source: "tools test", env: {} });
     host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
     core = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config) });
@@ -109,16 +125,40 @@ describe("the specialists' tool loop, end to end (Ollama double, clock over NATS
     expect(chats[0]!.tools![0]!.function.parameters).toMatchObject({ type: "object", properties: { timezone: { type: "string" } } });
     // Ollama's format: the assistant's tool_calls, then a role "tool" message naming the tool.
     const msgs = chats[1]!.messages!;
-    expect(msgs.at(-2)).toMatchObject({ role: "assistant", tool_calls: [{ function: { name: "clock__now", arguments: { timezone: "UTC" } } }] });
+    expect(msgs.at(-2)).toMatchObject({
+      role: "assistant",
+      tool_calls: [{ function: { name: "clock__now", arguments: { timezone: "UTC" } } }],
+    });
     expect(msgs.at(-1)).toMatchObject({ role: "tool", tool_name: "clock__now" });
     const result = msgs.at(-1)!.content;
     expect(result).toMatch(/\(UTC\)$/);
     expect(ask.output()).toContain(`Answer using [clock__now: ${result}]`);
 
     const events = await logOf(mesh, "tools1");
-    expect(events.find((e) => e.type === "tool_call")).toMatchObject({ role: "pragmatist", host: "local", server: "clock", tool: "now", arguments: { timezone: "UTC" } });
-    expect(events.find((e) => e.type === "tool_result")).toMatchObject({ role: "pragmatist", server: "clock", tool: "now", outcome: result, is_error: false, status: "ok" });
-    expect(events.map((e) => e.type)).toEqual(["user_message", "routed", "specialist_started", "tool_call", "tool_result", "specialist_finished", "voice_reply"]);
+    expect(events.find((e) => e.type === "tool_call")).toMatchObject({
+      role: "pragmatist",
+      host: "local",
+      server: "clock",
+      tool: "now",
+      arguments: { timezone: "UTC" },
+    });
+    expect(events.find((e) => e.type === "tool_result")).toMatchObject({
+      role: "pragmatist",
+      server: "clock",
+      tool: "now",
+      outcome: result,
+      is_error: false,
+      status: "ok",
+    });
+    expect(events.map((e) => e.type)).toEqual([
+      "user_message",
+      "routed",
+      "specialist_started",
+      "tool_call",
+      "tool_result",
+      "specialist_finished",
+      "voice_reply",
+    ]);
 
     const log = runLyra(["log", "--nats", nats.url, "tools1"]);
     expect(await log.exited).toBe(0);
@@ -134,13 +174,20 @@ describe("the specialists' tool loop, end to end (Ollama double, clock over NATS
     expect(chats.length).toBe(1);
     expect(chats[0]!.tools).toBeUndefined();
     // Router and voice are never offered tools either.
-    expect(ollama.chats().filter((b) => b.tools !== undefined).every((b) => b.format === undefined && !isVoice(b))).toBe(true);
+    expect(
+      ollama
+        .chats()
+        .filter((b) => b.tools !== undefined)
+        .every((b) => b.format === undefined && !isVoice(b)),
+    ).toBe(true);
   });
 
   it("a call to a tool that is not granted is refused, never sent, and the turn completes", async () => {
     const q = "the forbidden clock";
     const sent: string[] = [];
-    const tap = mesh.nc.subscribe(subjects.mcpRequest("test", "pragmatist", "clock", "tools/call", "wait"), { callback: (_e, m) => void sent.push(m.subject) });
+    const tap = mesh.nc.subscribe(subjects.mcpRequest("test", "pragmatist", "clock", "tools/call", "wait"), {
+      callback: (_e, m) => void sent.push(m.subject),
+    });
     const reply = await askTurn(mesh, "tools3", q);
     tap.unsubscribe();
     expect(sent).toEqual([]);
@@ -150,7 +197,12 @@ describe("the specialists' tool loop, end to end (Ollama double, clock over NATS
     expect(res!.content).toMatch(/not granted to role 'pragmatist'/);
     expect(reply.text).toContain("Answer using [clock__wait: tool 'clock__wait' is not granted");
     const events = await logOf(mesh, "tools3");
-    expect(events.find((e) => e.type === "tool_result")).toMatchObject({ is_error: true, status: "refused", server: "clock", tool: "wait" });
+    expect(events.find((e) => e.type === "tool_result")).toMatchObject({
+      is_error: true,
+      status: "refused",
+      server: "clock",
+      tool: "wait",
+    });
   });
 
   it("a failing tool, an unknown server and an unknown name become error results; the turn goes on", async () => {
@@ -165,7 +217,12 @@ describe("the specialists' tool loop, end to end (Ollama double, clock over NATS
     expect(results[1]!.content).toMatch(/there is no tool 'nosuchtool'/);
     expect(reply.text).toContain("Answer using");
     const events = await logOf(mesh, "tools5");
-    expect(events.filter((e) => e.type === "tool_result").map((e) => (e as { status?: string }).status).sort()).toEqual(["unavailable", "unknown"]);
+    expect(
+      events
+        .filter((e) => e.type === "tool_result")
+        .map((e) => (e as { status?: string }).status)
+        .sort(),
+    ).toEqual(["unavailable", "unknown"]);
   });
 
   it("a tool slower than tool_timeout_ms times out (and is cancelled); the turn goes on", async () => {

@@ -39,7 +39,11 @@ async function startMesh(otlp: boolean) {
     agent: runLyra(["agent", "--host", "local", "--config", cfg, "--metrics-port", "0"], env),
     core: runLyra(["core", "--config", cfg, "--metrics-port", "0"], env),
   };
-  await Promise.all([procs.tools.waitFor(/lyra tools ready/), procs.agent.waitFor(/role voice: ready/), procs.core.waitFor(/conductor ready/)]);
+  await Promise.all([
+    procs.tools.waitFor(/lyra tools ready/),
+    procs.agent.waitFor(/role voice: ready/),
+    procs.core.waitFor(/conductor ready/),
+  ]);
   return {
     procs,
     async stop() {
@@ -75,10 +79,14 @@ describe("trace context across the committee", () => {
       expect(a.stdout()).toMatch(/Pragmatist read the clock/);
 
       // Conductor: the turn and its three steps.
-      const core = await eventually(() => {
-        const l = traced(m.procs.core, traceId);
-        return l.some((e) => e.msg === "turn done") ? l : undefined;
-      }, 10_000, "the conductor's 'turn done' line");
+      const core = await eventually(
+        () => {
+          const l = traced(m.procs.core, traceId);
+          return l.some((e) => e.msg === "turn done") ? l : undefined;
+        },
+        10_000,
+        "the conductor's 'turn done' line",
+      );
       expect(core.map((e) => e.msg)).toEqual(expect.arrayContaining(["turn started", "committee step done", "turn done"]));
       expect(core.filter((e) => e.msg === "committee step done").map((e) => e.step)).toEqual(["router", "specialist", "voice"]);
 
@@ -94,7 +102,15 @@ describe("trace context across the committee", () => {
 
       // Conversation log: every event of the turn, tool calls included.
       const events = await logOf(mesh, "trace-logs");
-      expect(events.map((e) => e.type)).toEqual(["user_message", "routed", "specialist_started", "tool_call", "tool_result", "specialist_finished", "voice_reply"]);
+      expect(events.map((e) => e.type)).toEqual([
+        "user_message",
+        "routed",
+        "specialist_started",
+        "tool_call",
+        "tool_result",
+        "specialist_finished",
+        "voice_reply",
+      ]);
       expect(events.every((e) => e.trace_id === traceId)).toBe(true);
 
       // Without a --trace, ask starts a trace of its own and prints it.

@@ -9,7 +9,14 @@ import { parseMeshConfig } from "../../../schemas/config.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { runLyra } from "../../harness/committee.ts";
 import type { DoubleServer } from "../../doubles/http.ts";
-import { offeredTools, startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble, type OllamaDoubleReply } from "../../doubles/ollama.ts";
+import {
+  offeredTools,
+  startOllamaDouble,
+  toolResultsOf,
+  type OllamaChatBody,
+  type OllamaDouble,
+  type OllamaDoubleReply,
+} from "../../doubles/ollama.ts";
 import { startSearxngDouble, type SearxngDouble } from "../../doubles/searxng.ts";
 import { ARTICLE_SENTENCE, startPages } from "../tools/web-pages.ts";
 import { logOf, serveConfig } from "./helpers.ts";
@@ -23,7 +30,9 @@ function pragmatist(b: OllamaChatBody): OllamaDoubleReply {
   if (results.length === 0) return { tool_calls: [{ function: { name: "web__web_search", arguments: { query: "jetstream streams" } } }] };
   if (results.length === 1) {
     const first = /https?:\/\/\S+/.exec(results[0]!.content)?.[0];
-    return first ? { tool_calls: [{ function: { name: "web__fetch_page", arguments: { url: first } } }] } : `search failed: ${results[0]!.content}`;
+    return first
+      ? { tool_calls: [{ function: { name: "web__fetch_page", arguments: { url: first } } }] }
+      : `search failed: ${results[0]!.content}`;
   }
   const page = results[1]!.content;
   const url = /^URL: (\S+)/m.exec(page)?.[1];
@@ -41,11 +50,14 @@ describe("the pragmatist searches the web and reads a page (web built-in over NA
 
   beforeAll(async () => {
     pages = await startPages();
-    searx = await startSearxngDouble({ results: () => [{ url: `${pages.url}/article`, title: "Streams in depth", content: "How JetStream keeps messages" }] });
+    searx = await startSearxngDouble({
+      results: () => [{ url: `${pages.url}/article`, title: "Streams in depth", content: "How JetStream keeps messages" }],
+    });
     ollama = await startOllamaDouble({
       models: ["qwen3:4b"],
       json: () => ({ specialist: "pragmatist", confidence: 0.9, reason: "the double always routes here" }),
-      reply: (b) => (b.format !== undefined ? "" : isVoice(b) ? `Lyra: ${b.messages?.findLast((m) => m.role === "user")?.content ?? ""}` : pragmatist(b)),
+      reply: (b) =>
+        b.format !== undefined ? "" : isVoice(b) ? `Lyra: ${b.messages?.findLast((m) => m.role === "user")?.content ?? ""}` : pragmatist(b),
     });
     nats = await startNatsServer();
     mesh = await connectMesh({ servers: nats.url });

@@ -67,7 +67,11 @@ describe("serveRole: §2.1, §5.4 max_payload", () => {
     const e = errorOf(s.items);
     expect(e.code).toBe("400");
     expect(e.description).toMatch(/max_payload of 512 bytes/);
-    expect(shape((await promptStream(caller.nc, promptEndpoint(r).subject, "small", { inactivityMs: 20_000 })).items)).toEqual(["status:ack", "response", "end"]);
+    expect(shape((await promptStream(caller.nc, promptEndpoint(r).subject, "small", { inactivityMs: 20_000 })).items)).toEqual([
+      "status:ack",
+      "response",
+      "end",
+    ]);
   });
 });
 

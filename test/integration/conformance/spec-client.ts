@@ -162,5 +162,7 @@ export function responseText(items: StreamItem[]): string {
 
 /** The stream as short labels: "status:ack", "response", "error:400", "end". */
 export function shape(items: StreamItem[]): string[] {
-  return items.map((i) => (i.kind === "end" ? "end" : i.kind === "error" ? `error:${i.code}` : i.type === "status" ? `status:${String(i.data)}` : i.type));
+  return items.map((i) =>
+    i.kind === "end" ? "end" : i.kind === "error" ? `error:${i.code}` : i.type === "status" ? `status:${String(i.data)}` : i.type,
+  );
 }

@@ -33,7 +33,10 @@ export function defineErrorTests(kind: TargetKind, ctx: Ctx): void {
       ["§5.1, §5.3: a JSON request without `prompt`", JSON.stringify({ attachments: [], note: "no prompt" })],
       ["§5.3: a JSON request whose `prompt` is not a string", JSON.stringify({ prompt: 42 })],
       ["§5.1: an empty `prompt`", JSON.stringify({ prompt: "" })],
-      ["§5.2: attachment content that is not padded standard base64", JSON.stringify({ prompt: "p", attachments: [{ filename: "a.png", content: "a b-_" }] })],
+      [
+        "§5.2: attachment content that is not padded standard base64",
+        JSON.stringify({ prompt: "p", attachments: [{ filename: "a.png", content: "a b-_" }] }),
+      ],
     ];
     it.each(bad400)("%s is a 400, without an ack, then the terminator (§9.2, §9.3)", async (_name, payload) => {
       const s = await promptStream(ctx.t.nc, ctx.prompt("eye"), payload, { inactivityMs: QUICK_MS });
@@ -51,7 +54,10 @@ export function defineErrorTests(kind: TargetKind, ctx: Ctx): void {
     });
 
     it("§9.2 409 (Lyra's deadline passed): a request whose Lyra-Deadline is over is refused as a conflict, named deadline_exceeded", async () => {
-      const s = await promptStream(ctx.t.nc, ctx.prompt("voice"), "too late", { inactivityMs: QUICK_MS, headers: { "Lyra-Deadline": String(Date.now() - 60_000) } });
+      const s = await promptStream(ctx.t.nc, ctx.prompt("voice"), "too late", {
+        inactivityMs: QUICK_MS,
+        headers: { "Lyra-Deadline": String(Date.now() - 60_000) },
+      });
       const e = errorOf(s.items);
       expect(e.code).toBe("409");
       expect(e.body).toMatchObject({ error: "deadline_exceeded", lyra_status: 408 });
@@ -60,7 +66,10 @@ export function defineErrorTests(kind: TargetKind, ctx: Ctx): void {
     it("§9.2 429: a role at its concurrency limit, with no queue, refuses the next prompt with retry_after_s", async () => {
       let acked!: () => void;
       const ack = new Promise<void>((r) => (acked = r));
-      const first = promptStream(ctx.t.nc, ctx.prompt("slow"), "first", { inactivityMs: QUICK_MS, onItem: (i) => i.kind === "chunk" && acked() });
+      const first = promptStream(ctx.t.nc, ctx.prompt("slow"), "first", {
+        inactivityMs: QUICK_MS,
+        onItem: (i) => i.kind === "chunk" && acked(),
+      });
       await ack; // the one slot is taken
       const s = await promptStream(ctx.t.nc, ctx.prompt("slow"), "second", { inactivityMs: QUICK_MS });
       const e = errorOf(s.items);

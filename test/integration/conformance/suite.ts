@@ -5,7 +5,18 @@
  * never durations: the inactivity timeouts are generous upper bounds, as §6.6 defines them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { discover, gather, instanceName, parseSize, promptEndpoint, promptStream, responseText, shape, type InfoRecord, type StreamItem } from "./spec-client.ts";
+import {
+  discover,
+  gather,
+  instanceName,
+  parseSize,
+  promptEndpoint,
+  promptStream,
+  responseText,
+  shape,
+  type InfoRecord,
+  type StreamItem,
+} from "./spec-client.ts";
 import { OWNER, ROLES, SLOW_ANSWER, startTarget, type Target, type TargetKind } from "./target.ts";
 import { defineErrorTests } from "./suite-errors.ts";
 
@@ -52,7 +63,13 @@ export function conformanceSuite(kind: TargetKind): void {
       for (const role of ROLES) {
         const e = promptEndpoint(ctx.record(role));
         const [root, verb, agent, owner, name] = e.subject.split(".");
-        expect([root, verb, agent, owner, name]).toEqual(["agents", "prompt", ctx.record(role).metadata.agent, ctx.record(role).metadata.owner, role]);
+        expect([root, verb, agent, owner, name]).toEqual([
+          "agents",
+          "prompt",
+          ctx.record(role).metadata.agent,
+          ctx.record(role).metadata.owner,
+          role,
+        ]);
         expect(e.queue_group).toBe("agents");
         expect(e.metadata?.max_payload).toMatch(/^\d+(B|KB|MB|GB)$/);
         // Truthful per role (§2.1): only the vision role takes attachments.
@@ -75,7 +92,9 @@ export function conformanceSuite(kind: TargetKind): void {
     });
 
     it("§4.1, §8.4: $SRV.PING.agents: every instance answers once, ids matching the info records", async () => {
-      const pings = (await gather(ctx.t.nc, "$SRV.PING.agents")).map((m) => m.json<{ name: string; id: string; metadata: Record<string, string> }>());
+      const pings = (await gather(ctx.t.nc, "$SRV.PING.agents")).map((m) =>
+        m.json<{ name: string; id: string; metadata: Record<string, string> }>(),
+      );
       expect(pings.map((p) => p.id).sort()).toEqual(ctx.records.map((r) => r.id).sort());
       for (const p of pings) expect(p).toMatchObject({ name: "agents", metadata: { agent: "lyra", protocol_version: "0.3" } });
     });
@@ -83,7 +102,9 @@ export function conformanceSuite(kind: TargetKind): void {
     it("§3 (micro stats): $SRV.STATS.agents.<id> counts the prompts an instance served", async () => {
       const r = ctx.record("voice");
       await promptStream(ctx.t.nc, ctx.prompt("voice"), "count me", { inactivityMs: QUICK_MS });
-      const stats = (await gather(ctx.t.nc, `$SRV.STATS.agents.${r.id}`, { quietMs: 300 }))[0]!.json<{ endpoints: { name: string; num_requests: number }[] }>();
+      const stats = (await gather(ctx.t.nc, `$SRV.STATS.agents.${r.id}`, { quietMs: 300 }))[0]!.json<{
+        endpoints: { name: string; num_requests: number }[];
+      }>();
       expect(stats.endpoints.find((e) => e.name === "prompt")!.num_requests).toBeGreaterThanOrEqual(1);
     });
   });
@@ -143,7 +164,12 @@ export function conformanceSuite(kind: TargetKind): void {
     });
 
     it("§5.6: unknown top-level fields and unknown fields in attachments are tolerated", async () => {
-      const s = await promptStream(ctx.t.nc, ctx.prompt("voice"), JSON.stringify({ prompt: "tolerant", x_future: { a: [1, 2] }, trace: "t" }), { inactivityMs: QUICK_MS });
+      const s = await promptStream(
+        ctx.t.nc,
+        ctx.prompt("voice"),
+        JSON.stringify({ prompt: "tolerant", x_future: { a: [1, 2] }, trace: "t" }),
+        { inactivityMs: QUICK_MS },
+      );
       expect(shape(s.items)).toEqual(["status:ack", "response", "end"]);
     });
 
@@ -162,7 +188,9 @@ export function conformanceSuite(kind: TargetKind): void {
     }, 60_000);
 
     it("§6.2, §6.6: Lyra's extensions (JSON `stream: true`) add only chunk types a spec caller ignores; the text is the same", async () => {
-      const s = await promptStream(ctx.t.nc, ctx.prompt("voice"), JSON.stringify({ prompt: "stream it", stream: true }), { inactivityMs: QUICK_MS });
+      const s = await promptStream(ctx.t.nc, ctx.prompt("voice"), JSON.stringify({ prompt: "stream it", stream: true }), {
+        inactivityMs: QUICK_MS,
+      });
       const sh = shape(s.items);
       expect(sh[0]).toBe("status:ack");
       expect(sh.at(-1)).toBe("end");
@@ -174,12 +202,20 @@ export function conformanceSuite(kind: TargetKind): void {
       const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]).toString("base64");
       const note = Buffer.from("the cat is orange").toString("base64");
       const before = ctx.t.ollama.requests.length;
-      const body = JSON.stringify({ prompt: "what is this?", attachments: [{ filename: "cat.png", content: png, x_unknown: true }, { filename: "note.txt", content: note }] });
+      const body = JSON.stringify({
+        prompt: "what is this?",
+        attachments: [
+          { filename: "cat.png", content: png, x_unknown: true },
+          { filename: "note.txt", content: note },
+        ],
+      });
       const s = await promptStream(ctx.t.nc, ctx.prompt("eye"), body, { inactivityMs: QUICK_MS });
       expect(shape(s.items)[0]).toBe("status:ack");
       expect(responseText(s.items)).toBe("I see 1 image(s)");
       const chat = ctx.t.ollama.requests.slice(before).find((r) => r.path === "/api/chat");
-      const user = (chat!.body as { messages: { role: string; content: string; images?: string[] }[] }).messages.findLast((m) => m.role === "user")!;
+      const user = (chat!.body as { messages: { role: string; content: string; images?: string[] }[] }).messages.findLast(
+        (m) => m.role === "user",
+      )!;
       expect(user.images).toEqual([png]);
       expect(user.content).toContain("what is this?");
       expect(user.content).toContain("the cat is orange");

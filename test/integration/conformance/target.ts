@@ -32,8 +32,20 @@ export function conformanceYaml(natsUrl: string, ollamaUrl: string): string {
         script: [{ json: { specialist: "slow", confidence: 0.9, reason: "conformance" } }],
       },
       // "fail-please" matches no rule: the scripted backend fails, which is a 500 (§9.2).
-      voice: { kind: "voice", backend: "scripted", model: "script-voice", script: [{ match: "^(?!fail-please)", reply: "Lyra says: {input}" }] },
-      slow: { kind: "specialist", backend: "scripted", model: "script-slow", slots: 1, queue: 0, script: [{ reply: SLOW_ANSWER, delay_ms: 150 }] },
+      voice: {
+        kind: "voice",
+        backend: "scripted",
+        model: "script-voice",
+        script: [{ match: "^(?!fail-please)", reply: "Lyra says: {input}" }],
+      },
+      slow: {
+        kind: "specialist",
+        backend: "scripted",
+        model: "script-slow",
+        slots: 1,
+        queue: 0,
+        script: [{ reply: SLOW_ANSWER, delay_ms: 150 }],
+      },
       eye: { kind: "specialist", backend: "ollama", model: VISION_MODEL, vision: true, description: "looks at images" },
     },
     router: { default_specialist: "slow" },
@@ -58,7 +70,10 @@ export async function startTarget(kind: TargetKind): Promise<Target> {
   // `lyra up` runs the conductor, which needs JetStream.
   const server: NatsServer = await startNatsServer({ jetstream: kind === "lyra up", config: `max_payload: ${SERVER_MAX_PAYLOAD}` });
   const mesh = await connectMesh({ servers: server.url });
-  const ollama = await startOllamaDouble({ models: [VISION_MODEL], reply: (b) => `I see ${b.messages?.findLast((m) => m.role === "user")?.images?.length ?? 0} image(s)` });
+  const ollama = await startOllamaDouble({
+    models: [VISION_MODEL],
+    reply: (b) => `I see ${b.messages?.findLast((m) => m.role === "user")?.images?.length ?? 0} image(s)`,
+  });
   const heartbeats: Msg[] = [];
   mesh.nc.subscribe("agents.hb.*.*.*", { callback: (_e, m) => void heartbeats.push(m) });
   await mesh.nc.flush();

@@ -45,11 +45,19 @@ describe("lyra discord (CLI)", () => {
   });
 
   it("lyra up starts the Discord front door when configured: a mention is answered through the whole local mesh", async () => {
-    const up = runLyra(["up", "--scripted", "--config", configFile], { NATS_URL: server.url, DISCORD_TOKEN, DISCORD_API_URL: discord.apiUrl });
+    const up = runLyra(["up", "--scripted", "--config", configFile], {
+      NATS_URL: server.url,
+      DISCORD_TOKEN,
+      DISCORD_API_URL: discord.apiUrl,
+    });
     try {
       await up.waitFor(/Discord front door connected/, 30_000);
       const m = discord.userMessage({ content: "How do I keep basil alive?" });
-      const reply = await eventually(() => [...discord.messages.values()].find((x) => x.reply_to === m.id && x.content.startsWith("Lyra says:")), 30_000, "the final reply");
+      const reply = await eventually(
+        () => [...discord.messages.values()].find((x) => x.reply_to === m.id && x.content.startsWith("Lyra says:")),
+        30_000,
+        "the final reply",
+      );
       expect(reply.content).toBe("Lyra says: Pragmatist answer to: How do I keep basil alive?");
       expect(discord.commands.length).toBe(5);
       expect(discord.violations.splice(0)).toEqual([]);
@@ -59,7 +67,11 @@ describe("lyra discord (CLI)", () => {
   });
 
   it("lyra up stays up without Discord when the token is refused, and says why", async () => {
-    const up = runLyra(["up", "--scripted", "--config", configFile], { NATS_URL: server.url, DISCORD_TOKEN: "wrong-token", DISCORD_API_URL: discord.apiUrl });
+    const up = runLyra(["up", "--scripted", "--config", configFile], {
+      NATS_URL: server.url,
+      DISCORD_TOKEN: "wrong-token",
+      DISCORD_API_URL: discord.apiUrl,
+    });
     try {
       await up.waitFor(/mesh up on/, 30_000);
       expect(up.output()).toMatch(/the Discord front door could not start: .*invalid token.* \(check DISCORD_TOKEN\)/i);
@@ -69,7 +81,11 @@ describe("lyra discord (CLI)", () => {
   });
 
   it("lyra discord alone serves /metrics with the front-door metrics", async () => {
-    const d = runLyra(["discord", "--config", configFile, "--metrics-port", "0"], { DISCORD_TOKEN, DISCORD_API_URL: discord.apiUrl, LYRA_LOG_LEVEL: "info" });
+    const d = runLyra(["discord", "--config", configFile, "--metrics-port", "0"], {
+      DISCORD_TOKEN,
+      DISCORD_API_URL: discord.apiUrl,
+      LYRA_LOG_LEVEL: "info",
+    });
     try {
       await d.waitFor(/discord front door ready/, 30_000);
       const port = Number(/"metricsPort":(\d+)/.exec(d.output())?.[1]);

@@ -41,7 +41,8 @@ afterAll(async () => {
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 7)]);
 const OGG = Buffer.concat([Buffer.from("OggS"), Buffer.alloc(200, 1)]);
 
-const original = (interactionId: unknown) => [...discord.messages.values()].find((m) => m.channel_id === `interaction-${String(interactionId)}`);
+const original = (interactionId: unknown) =>
+  [...discord.messages.values()].find((m) => m.channel_id === `interaction-${String(interactionId)}`);
 
 describe("slash commands", () => {
   it("/ask defers, then edits its reply with the answer from the mesh", async () => {
@@ -60,7 +61,10 @@ describe("slash commands", () => {
       async *handler(req) {
         seen.push((req.messages ?? []).filter((m) => m.role === "user").length);
         yield { type: "response", data: `turn ${seen.length}` };
-        yield { type: "final", data: { model: "m", backend: "test", host: "test", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } } };
+        yield {
+          type: "final",
+          data: { model: "m", backend: "test", host: "test", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } },
+        };
       },
     });
     const channelId = nextId();
@@ -90,7 +94,16 @@ describe("slash commands", () => {
         async *handler(req) {
           seen.push((req.messages ?? []).filter((m) => m.role === "user").map((m) => m.content));
           yield { type: "response", data: `turn ${seen.length}` };
-          yield { type: "final", data: { model: "m", backend: "test", host: "test", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } } };
+          yield {
+            type: "final",
+            data: {
+              model: "m",
+              backend: "test",
+              host: "test",
+              usage: { prompt_tokens: 0, completion_tokens: 1 },
+              timings: { total_ms: 1 },
+            },
+          };
         },
       });
       const say = async (text: string, userId: string, channelId: string, n: number) => {
@@ -104,7 +117,18 @@ describe("slash commands", () => {
       expect(seen[2]).toEqual(["alice here", "alice again"]);
       // A thread under the listed channel: answered without a mention, in the thread, apart.
       const thread = nextId();
-      discord.dispatch("THREAD_CREATE", { id: thread, type: 11, guild_id: discord.guildId, parent_id: listed, name: "basil", owner_id: "501", thread_metadata: { archived: false, auto_archive_duration: 60, archive_timestamp: new Date().toISOString(), locked: false }, message_count: 0, member_count: 1, newly_created: true });
+      discord.dispatch("THREAD_CREATE", {
+        id: thread,
+        type: 11,
+        guild_id: discord.guildId,
+        parent_id: listed,
+        name: "basil",
+        owner_id: "501",
+        thread_metadata: { archived: false, auto_archive_duration: 60, archive_timestamp: new Date().toISOString(), locked: false },
+        message_count: 0,
+        member_count: 1,
+        newly_created: true,
+      });
       await say("in the thread", "501", thread, 4);
       expect(seen[3]).toEqual(["in the thread"]);
     } finally {
@@ -115,7 +139,11 @@ describe("slash commands", () => {
 
   it("/status shows the mesh's health in one embed", async () => {
     const i = discord.command("status");
-    const m = await eventually(() => (original(i.id) as { embeds?: { title: string; fields: { name: string; value: string }[] }[] } | undefined)?.embeds?.[0], 15_000, "the status embed");
+    const m = await eventually(
+      () => (original(i.id) as { embeds?: { title: string; fields: { name: string; value: string }[] }[] } | undefined)?.embeds?.[0],
+      15_000,
+      "the status embed",
+    );
     expect(m.title).toBe("Lyra mesh: up");
     expect(m.fields[0]!.name).toMatch(/^Roles \(\d+\)$/);
     expect(m.fields[0]!.value).toContain("**router** @ local");
@@ -125,9 +153,22 @@ describe("slash commands", () => {
   it("an unknown command and an empty /ask are answered, not dropped", async () => {
     const a = discord.command("dance");
     const b = discord.command("ask", [{ name: "question", type: 3, value: "   " }]);
-    await eventually(() => (discord.interactionResponses.some((r) => r.id === a.id) && discord.interactionResponses.some((r) => r.id === b.id) ? true : undefined), 10_000, "both answers");
-    expect(discord.interactionResponses.find((r) => r.id === a.id)?.data).toMatchObject({ content: "I don't know the command /dance.", flags: 64 });
-    expect(discord.interactionResponses.find((r) => r.id === b.id)?.data).toMatchObject({ content: "Please give /ask a question.", flags: 64 });
+    await eventually(
+      () =>
+        discord.interactionResponses.some((r) => r.id === a.id) && discord.interactionResponses.some((r) => r.id === b.id)
+          ? true
+          : undefined,
+      10_000,
+      "both answers",
+    );
+    expect(discord.interactionResponses.find((r) => r.id === a.id)?.data).toMatchObject({
+      content: "I don't know the command /dance.",
+      flags: 64,
+    });
+    expect(discord.interactionResponses.find((r) => r.id === b.id)?.data).toMatchObject({
+      content: "Please give /ask a question.",
+      flags: 64,
+    });
   });
 });
 
@@ -138,10 +179,15 @@ describe("images", () => {
     try {
       await using _p = await f.pragmatist(() => "A fine basil.", 0);
       const url = discord.addFile("basil.png", PNG);
-      const m = discord.userMessage({ content: "look at my basil", attachments: [{ id: nextId(), filename: "basil.png", size: PNG.length, url, proxy_url: url, content_type: "image/png" }] });
+      const m = discord.userMessage({
+        content: "look at my basil",
+        attachments: [{ id: nextId(), filename: "basil.png", size: PNG.length, url, proxy_url: url, content_type: "image/png" }],
+      });
       await eventually(() => (f.repliesTo(m.id)[0]?.content === "Lyra says: A fine basil." ? true : undefined), 30_000, "the reply");
       const sent = inbox.find((x) => x.id === m.id)!;
-      expect(sent.media).toEqual([{ kind: "image", mime: "image/png", size: PNG.length, filename: "basil.png", data: PNG.toString("base64") }]);
+      expect(sent.media).toEqual([
+        { kind: "image", mime: "image/png", size: PNG.length, filename: "basil.png", data: PNG.toString("base64") },
+      ]);
       expect(sent.user.id).toBe("4242");
     } finally {
       tap.unsubscribe();
@@ -153,7 +199,15 @@ describe("images", () => {
     const inReplyTo = nextId();
     const image = await putMedia(f.mesh, PNG, { filename: "drawing.png" });
     const audio = await putMedia(f.mesh, OGG, { placement: "store" });
-    const reply: OutboxMessage = { conversation: `d${channelId}`, channel: "discord", in_reply_to: inReplyTo, text: "Here is your drawing.", final: true, media: [image, audio], ts: Date.now() };
+    const reply: OutboxMessage = {
+      conversation: `d${channelId}`,
+      channel: "discord",
+      in_reply_to: inReplyTo,
+      text: "Here is your drawing.",
+      final: true,
+      media: [image, audio],
+      ts: Date.now(),
+    };
     const { data, headers } = encodeBody(f.mesh, reply);
     await jetstream(f.mesh.nc).publish(subjects.outbox("discord", `d${channelId}`), data, { headers });
     const posted = await eventually(() => discord.channelMessages(channelId)[0], 15_000, "the posted reply");
@@ -185,11 +239,15 @@ describe("voice", () => {
       host: "t1",
       handler: sdkHandler(() => {
         const s = new McpServer({ name: "speech-test", version: "0.0.1" });
-        s.registerTool("speak", { description: "Say text aloud", inputSchema: z.object({ text: z.string(), format: z.string().optional() }) }, async ({ text, format }) => {
-          calls.push(`${format}:${text}`);
-          const m = await putMedia(f.mesh, OGG, { placement: "store", filename: "speech.opus" });
-          return { content: [{ type: "text" as const, text: "spoke" }], structuredContent: { media: [m] } };
-        });
+        s.registerTool(
+          "speak",
+          { description: "Say text aloud", inputSchema: z.object({ text: z.string(), format: z.string().optional() }) },
+          async ({ text, format }) => {
+            calls.push(`${format}:${text}`);
+            const m = await putMedia(f.mesh, OGG, { placement: "store", filename: "speech.opus" });
+            return { content: [{ type: "text" as const, text: "spoke" }], structuredContent: { media: [m] } };
+          },
+        );
         return s;
       }),
     });
@@ -199,7 +257,11 @@ describe("voice", () => {
       const said = await eventually(() => original(i.id)?.content || undefined, 15_000, "/join's answer");
       expect(said).toBe(`Joined <#${discord.voiceChannelId}>: I'll speak my replies from this channel there. /leave to stop.`);
       // The gateway got the voice state update (op 4) for the voice channel.
-      const join = await eventually(() => discord.ops.find((o) => o.op === 4 && (o.d as { channel_id: string | null }).channel_id === discord.voiceChannelId), 10_000, "op 4");
+      const join = await eventually(
+        () => discord.ops.find((o) => o.op === 4 && (o.d as { channel_id: string | null }).channel_id === discord.voiceChannelId),
+        10_000,
+        "op 4",
+      );
       expect(join.d).toMatchObject({ guild_id: discord.guildId, self_deaf: true });
       const m = discord.userMessage({ content: "tell me about basil" });
       await eventually(() => (f.repliesTo(m.id)[0]?.content === "Lyra says: Basil likes warmth." ? true : undefined), 30_000, "the reply");
@@ -210,7 +272,11 @@ describe("voice", () => {
       const l = discord.command("leave");
       await eventually(() => (discord.interactionResponses.some((r) => r.id === l.id) ? true : undefined), 10_000, "/leave's answer");
       expect(discord.interactionResponses.find((r) => r.id === l.id)?.data?.content).toBe("Left the voice channel.");
-      await eventually(() => discord.ops.find((o) => o.op === 4 && (o.d as { channel_id: string | null }).channel_id === null), 10_000, "op 4 leaving");
+      await eventually(
+        () => discord.ops.find((o) => o.op === 4 && (o.d as { channel_id: string | null }).channel_id === null),
+        10_000,
+        "op 4 leaving",
+      );
     } finally {
       await speech.close();
     }

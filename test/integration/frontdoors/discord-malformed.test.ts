@@ -54,14 +54,31 @@ function interaction(over: Record<string, unknown> = {}): Record<string, unknown
     version: 1,
     channel_id: discord.channelId,
     guild_id: discord.guildId,
-    member: { user: { id: "5151", username: "mallory", discriminator: "0", global_name: null, avatar: null }, roles: [], permissions: "0", joined_at: new Date().toISOString(), deaf: false, mute: false },
+    member: {
+      user: { id: "5151", username: "mallory", discriminator: "0", global_name: null, avatar: null },
+      roles: [],
+      permissions: "0",
+      joined_at: new Date().toISOString(),
+      deaf: false,
+      mute: false,
+    },
     data: { id: nextId(), name: "ask", type: 1, options: [{ name: "question", type: 3, value: "hi" }] },
     ...over,
   };
 }
 
-const attachment = (o: Record<string, unknown>) => ({ id: nextId(), filename: "x.png", size: PNG.length, url: discord.addFile(`f${nextId()}.png`, PNG), content_type: "image/png", ...o });
-const invalidCount = async () => Number(/lyra_frontdoor_requests_total\{door="discord",outcome="invalid"\} (\d+)/.exec(await adapter.metrics.registry.metrics())?.[1] ?? 0);
+const attachment = (o: Record<string, unknown>) => ({
+  id: nextId(),
+  filename: "x.png",
+  size: PNG.length,
+  url: discord.addFile(`f${nextId()}.png`, PNG),
+  content_type: "image/png",
+  ...o,
+});
+const invalidCount = async () =>
+  Number(
+    /lyra_frontdoor_requests_total\{door="discord",outcome="invalid"\} (\d+)/.exec(await adapter.metrics.registry.metrics())?.[1] ?? 0,
+  );
 
 /** Payloads refused before anything is published; `why` is the path the log names. */
 const refusedPayloads: [string, () => [string, unknown], RegExp][] = [
@@ -77,15 +94,39 @@ const refusedPayloads: [string, () => [string, unknown], RegExp][] = [
   ["content over 4,000 characters", () => ["MESSAGE_CREATE", message({ content: "x".repeat(4001) })], /^content:/],
   ["mentions not an array", () => ["MESSAGE_CREATE", message({ mentions: "everyone" })], /^mentions:/],
   ["attachments not an array", () => ["MESSAGE_CREATE", message({ attachments: {} })], /^attachments:/],
-  ["attachment without url", () => ["MESSAGE_CREATE", message({ attachments: [{ ...attachment({}), url: undefined }] })], /^attachments\.0\.url:/],
-  ["attachment with a negative size", () => ["MESSAGE_CREATE", message({ attachments: [attachment({ size: -1 })] })], /^attachments\.0\.size:/],
-  ["eleven attachments", () => ["MESSAGE_CREATE", message({ attachments: Array.from({ length: 11 }, () => attachment({})) })], /^attachments:/],
+  [
+    "attachment without url",
+    () => ["MESSAGE_CREATE", message({ attachments: [{ ...attachment({}), url: undefined }] })],
+    /^attachments\.0\.url:/,
+  ],
+  [
+    "attachment with a negative size",
+    () => ["MESSAGE_CREATE", message({ attachments: [attachment({ size: -1 })] })],
+    /^attachments\.0\.size:/,
+  ],
+  [
+    "eleven attachments",
+    () => ["MESSAGE_CREATE", message({ attachments: Array.from({ length: 11 }, () => attachment({})) })],
+    /^attachments:/,
+  ],
   ["guild_id not a snowflake", () => ["MESSAGE_CREATE", message({ guild_id: "guild" })], /^guild_id:/],
   ["interaction without token", () => ["INTERACTION_CREATE", { ...interaction(), token: undefined }], /^token:/],
   ["interaction without data", () => ["INTERACTION_CREATE", { ...interaction(), data: undefined }], /^data:/],
-  ["interaction with an empty command name", () => ["INTERACTION_CREATE", interaction({ data: { name: "", options: [] } })], /^data\.name:/],
-  ["interaction options not an array", () => ["INTERACTION_CREATE", interaction({ data: { name: "ask", options: "hi" } })], /^data\.options:/],
-  ["interaction with neither member nor user", () => ["INTERACTION_CREATE", { ...interaction(), member: undefined }], /member\.user \(guild\) or user \(DM\)/],
+  [
+    "interaction with an empty command name",
+    () => ["INTERACTION_CREATE", interaction({ data: { name: "", options: [] } })],
+    /^data\.name:/,
+  ],
+  [
+    "interaction options not an array",
+    () => ["INTERACTION_CREATE", interaction({ data: { name: "ask", options: "hi" } })],
+    /^data\.options:/,
+  ],
+  [
+    "interaction with neither member nor user",
+    () => ["INTERACTION_CREATE", { ...interaction(), member: undefined }],
+    /member\.user \(guild\) or user \(DM\)/,
+  ],
   ["interaction without channel_id", () => ["INTERACTION_CREATE", { ...interaction(), channel_id: undefined }], /^channel_id:/],
 ];
 
@@ -101,10 +142,17 @@ describe("malformed input to lyra discord", () => {
     discord.sendRaw("{ this is not json");
     discord.dispatch("NOT_AN_EVENT", { id: "1" });
     const good = discord.userMessage({ content: "are you still answering?" });
-    await eventually(() => (f.repliesTo(good.id)[0]?.content === "Lyra says: Still here." ? true : undefined), 30_000, "the good message's reply");
+    await eventually(
+      () => (f.repliesTo(good.id)[0]?.content === "Lyra says: Still here." ? true : undefined),
+      30_000,
+      "the good message's reply",
+    );
     const refused = logs.filter((l) => /refused: malformed/.test(l.msg));
     for (const [name, , why] of refusedPayloads) {
-      expect(refused.some((l) => why.test(l.why ?? "")), `${name}: no log line matching ${why}; got ${refused.map((l) => l.why).join(" | ")}`).toBe(true);
+      expect(
+        refused.some((l) => why.test(l.why ?? "")),
+        `${name}: no log line matching ${why}; got ${refused.map((l) => l.why).join(" | ")}`,
+      ).toBe(true);
     }
     expect(refused).toHaveLength(refusedPayloads.length);
     expect((await invalidCount()) - before).toBe(refusedPayloads.length);
@@ -116,17 +164,47 @@ describe("malformed input to lyra discord", () => {
     const notPng = Buffer.from("this is a text file, not a picture");
     const big = Buffer.concat([PNG, Buffer.alloc(2048, 1)]);
     const cases: [string, Record<string, unknown>, RegExp][] = [
-      ["a PDF", message({ attachments: [attachment({ filename: "doc.pdf", content_type: "application/pdf" })] }), /^I can only look at images \(png, jpeg, gif, webp\); 'doc\.pdf' is application\/pdf\.$/],
-      ["no content type", message({ attachments: [attachment({ filename: "mystery", content_type: undefined })] }), /'mystery' is of an unknown type/],
-      ["declared over the limit", message({ attachments: [attachment({ filename: "huge.png", size: 50_000 })] }), /^'huge\.png' is 0\.0 MiB; I take images up to 0\.0 MiB\.$/],
-      ["bytes that are not an image", message({ attachments: [attachment({ filename: "fake.png", size: notPng.length, url: discord.addFile("fake.png", notPng) })] }), /^'fake\.png' is not a png, jpeg, gif or webp image\.$/],
-      ["a size that lies", message({ attachments: [attachment({ filename: "liar.png", size: 100, url: discord.addFile("liar.png", big) })] }), /^'liar\.png' is larger than/],
-      ["an attachment that is gone", message({ attachments: [attachment({ filename: "gone.png", url: `${discord.apiUrl.replace(/\/api$/, "")}/cdn/nothing-here.png` })] }), /^I could not download 'gone\.png' \(HTTP 404\)/],
+      [
+        "a PDF",
+        message({ attachments: [attachment({ filename: "doc.pdf", content_type: "application/pdf" })] }),
+        /^I can only look at images \(png, jpeg, gif, webp\); 'doc\.pdf' is application\/pdf\.$/,
+      ],
+      [
+        "no content type",
+        message({ attachments: [attachment({ filename: "mystery", content_type: undefined })] }),
+        /'mystery' is of an unknown type/,
+      ],
+      [
+        "declared over the limit",
+        message({ attachments: [attachment({ filename: "huge.png", size: 50_000 })] }),
+        /^'huge\.png' is 0\.0 MiB; I take images up to 0\.0 MiB\.$/,
+      ],
+      [
+        "bytes that are not an image",
+        message({ attachments: [attachment({ filename: "fake.png", size: notPng.length, url: discord.addFile("fake.png", notPng) })] }),
+        /^'fake\.png' is not a png, jpeg, gif or webp image\.$/,
+      ],
+      [
+        "a size that lies",
+        message({ attachments: [attachment({ filename: "liar.png", size: 100, url: discord.addFile("liar.png", big) })] }),
+        /^'liar\.png' is larger than/,
+      ],
+      [
+        "an attachment that is gone",
+        message({
+          attachments: [attachment({ filename: "gone.png", url: `${discord.apiUrl.replace(/\/api$/, "")}/cdn/nothing-here.png` })],
+        }),
+        /^I could not download 'gone\.png' \(HTTP 404\)/,
+      ],
       ["only a mention, no words", message({ content: `<@${discord.botId}>   ` }), /^What would you like to ask\?$/],
     ];
     for (const [, d] of cases) discord.dispatch("MESSAGE_CREATE", d);
     const good = discord.userMessage({ content: "and this one?", userId: "6161" });
-    await eventually(() => (f.repliesTo(good.id)[0]?.content === "Lyra says: Fine." ? true : undefined), 30_000, "the good message's reply");
+    await eventually(
+      () => (f.repliesTo(good.id)[0]?.content === "Lyra says: Fine." ? true : undefined),
+      30_000,
+      "the good message's reply",
+    );
     for (const [name, d, answer] of cases) {
       const r = await eventually(() => f.repliesTo(d.id)[0], 10_000, `the answer to ${name}`);
       expect(r.content, name).toMatch(answer);

@@ -44,12 +44,19 @@ describe("lyra discord through the Discord double", () => {
   });
 
   it("a mention: typing, the reply streamed by editing one message, then the final text from the outbox", async () => {
-    await using _p = await pragmatist((q) => `Water the basil when the top of the soil is dry, about every ${"two or three ".repeat(8)}days. (${q})`, 60);
+    await using _p = await pragmatist(
+      (q) => `Water the basil when the top of the soil is dry, about every ${"two or three ".repeat(8)}days. (${q})`,
+      60,
+    );
     const msg = discord.userMessage({ content: "How do I keep basil alive?" });
-    const [reply] = await eventually(() => {
-      const r = repliesTo(msg.id);
-      return r.length && r[0]!.content.startsWith("Lyra says:") && r[0]!.content.endsWith("(How do I keep basil alive?)") ? r : undefined;
-    }, 30_000, "the final reply");
+    const [reply] = await eventually(
+      () => {
+        const r = repliesTo(msg.id);
+        return r.length && r[0]!.content.startsWith("Lyra says:") && r[0]!.content.endsWith("(How do I keep basil alive?)") ? r : undefined;
+      },
+      30_000,
+      "the final reply",
+    );
     expect(discord.typing).toContain(discord.channelId);
     // Streamed: the message was created with the first words and edited as more came.
     expect(reply!.history.length).toBeGreaterThan(2);
@@ -66,27 +73,43 @@ describe("lyra discord through the Discord double", () => {
     const dm = discord.userMessage({ content: "hi in private", dm: true, mention: false, channelId: "1300000000000099002" });
     const inListed = discord.userMessage({ content: "hi all", mention: false, channelId: listed });
     const elsewhere = discord.userMessage({ content: "not for the bot", mention: false });
-    await eventually(() => (repliesTo(dm.id)[0]?.content === "Lyra says: Heard you." && repliesTo(inListed.id)[0]?.content === "Lyra says: Heard you." ? true : undefined), 30_000, "both replies");
+    await eventually(
+      () =>
+        repliesTo(dm.id)[0]?.content === "Lyra says: Heard you." && repliesTo(inListed.id)[0]?.content === "Lyra says: Heard you."
+          ? true
+          : undefined,
+      30_000,
+      "both replies",
+    );
     expect(repliesTo(dm.id)[0]!.channel_id).toBe("1300000000000099002");
     expect(repliesTo(elsewhere.id)).toHaveLength(0);
   });
 
   it("a 5,000-character reply is split in three messages without breaking a code block", async () => {
     // Three parts of about 1,650 characters: the code block must travel whole in the middle message.
-    const code = "```ts\n" + Array.from({ length: 30 }, (_, i) => `const step${String(i).padStart(2, "0")}=water(basil,${i});//keep-the-soil-moist-not-wet`).join("\n") + "\n```";
+    const code =
+      "```ts\n" +
+      Array.from({ length: 30 }, (_, i) => `const step${String(i).padStart(2, "0")}=water(basil,${i});//keep-the-soil-moist-not-wet`).join(
+        "\n",
+      ) +
+      "\n```";
     const prose = (s: string) => Array.from({ length: 60 }, () => s).join(" ");
     const long = `${prose("Basil-likes-sun-and-warmth.")}\n\n${code}\n\n${prose("Pinch-the-flowers-off-early.")}`;
     expect(long.length).toBeGreaterThan(4900);
     expect(code.length).toBeGreaterThan(1500);
     await using _p = await pragmatist(() => long, 0);
     const msg = discord.userMessage({ content: "Give me the long version" });
-    const parts = await eventually(() => {
-      const first = repliesTo(msg.id)[0];
-      if (!first) return undefined;
-      const all = discord.channelMessages(discord.channelId).filter((m) => BigInt(m.id) >= BigInt(first.id) && m.content.length > 0);
-      const joined = all.map((m) => m.content).join("");
-      return joined.includes("early. Pinch") && all.at(-1)!.content.endsWith("Pinch-the-flowers-off-early.") ? all : undefined;
-    }, 30_000, "all parts of the long reply");
+    const parts = await eventually(
+      () => {
+        const first = repliesTo(msg.id)[0];
+        if (!first) return undefined;
+        const all = discord.channelMessages(discord.channelId).filter((m) => BigInt(m.id) >= BigInt(first.id) && m.content.length > 0);
+        const joined = all.map((m) => m.content).join("");
+        return joined.includes("early. Pinch") && all.at(-1)!.content.endsWith("Pinch-the-flowers-off-early.") ? all : undefined;
+      },
+      30_000,
+      "all parts of the long reply",
+    );
     expect(parts).toHaveLength(3);
     for (const p of parts) {
       expect(p.content.length).toBeLessThanOrEqual(2000);
@@ -98,10 +121,14 @@ describe("lyra discord through the Discord double", () => {
   it("an @everyone written by the model pings nobody: every send says allowed_mentions { parse: [] }", async () => {
     await using _p = await pragmatist(() => "@everyone @here <@4242> <@&123> the basil is ready!", 0);
     const msg = discord.userMessage({ content: "announce it" });
-    const [reply] = await eventually(() => {
-      const r = repliesTo(msg.id);
-      return r[0]?.content === "Lyra says: @everyone @here <@4242> <@&123> the basil is ready!" ? r : undefined;
-    }, 30_000, "the reply");
+    const [reply] = await eventually(
+      () => {
+        const r = repliesTo(msg.id);
+        return r[0]?.content === "Lyra says: @everyone @here <@4242> <@&123> the basil is ready!" ? r : undefined;
+      },
+      30_000,
+      "the reply",
+    );
     expect(reply!.content).toContain("@everyone");
     // The double refuses (400) and records any send without allowed_mentions: { parse: [] }.
     expect(discord.violations).toEqual([]);
@@ -121,7 +148,11 @@ describe("lyra discord through the Discord double", () => {
     await using _p = await pragmatist(() => "Rate limits are fine.", 0);
     const limit = discord.rateLimitNext(/^POST \/channels\/\d+\/messages$/, 1.2);
     const msg = discord.userMessage({ content: "go on" });
-    await eventually(() => (repliesTo(msg.id as string)[0]?.content === "Lyra says: Rate limits are fine." ? true : undefined), 30_000, "the reply");
+    await eventually(
+      () => (repliesTo(msg.id as string)[0]?.content === "Lyra says: Rate limits are fine." ? true : undefined),
+      30_000,
+      "the reply",
+    );
     expect(limit.hitAt()).toBeDefined();
     expect(limit.retriedAt()).toBeDefined();
     // Not a timing assertion of speed: the order the server saw (no retry before retry_after).
@@ -138,7 +169,14 @@ describe("lyra discord through the Discord double", () => {
       const c = discord.userMessage({ content: "three", userId: "777" });
       const polite = await eventually(() => repliesTo(c.id as string)[0], 20_000, "the rate-limit answer");
       expect(polite.content).toMatch(/^You're sending messages faster than I can answer\. Please wait \d+ s and try again\.$/);
-      await eventually(() => (repliesTo(a.id as string)[0]?.content === "Lyra says: ok." && repliesTo(b.id as string)[0]?.content === "Lyra says: ok." ? true : undefined), 30_000, "the two answers");
+      await eventually(
+        () =>
+          repliesTo(a.id as string)[0]?.content === "Lyra says: ok." && repliesTo(b.id as string)[0]?.content === "Lyra says: ok."
+            ? true
+            : undefined,
+        30_000,
+        "the two answers",
+      );
       expect(repliesTo(c.id as string)).toHaveLength(1);
     } finally {
       await adapter.close();
@@ -156,7 +194,11 @@ describe("lyra discord through the Discord double", () => {
       const b = discord.userMessage({ content: "second", userId: "902" });
       const busy = await eventually(() => repliesTo(b.id as string)[0], 20_000, "the busy answer");
       expect(busy.content).toBe(Say.busy);
-      await eventually(() => (repliesTo(a.id as string)[0]?.content.startsWith("Lyra says: slow answer") ? true : undefined), 30_000, "the first answer");
+      await eventually(
+        () => (repliesTo(a.id as string)[0]?.content.startsWith("Lyra says: slow answer") ? true : undefined),
+        30_000,
+        "the first answer",
+      );
     } finally {
       await adapter.close();
       adapter = await start();
@@ -174,7 +216,10 @@ describe("lyra discord through the Discord double", () => {
       async *handler() {
         await gate;
         yield { type: "response", data: "Delivered after the restart." };
-        yield { type: "final", data: { model: "m", backend: "test", host: "gate", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } } };
+        yield {
+          type: "final",
+          data: { model: "m", backend: "test", host: "gate", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } },
+        };
       },
     });
     const typed = discord.typing.length;
@@ -187,7 +232,11 @@ describe("lyra discord through the Discord double", () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(repliesTo(msg.id as string)).toHaveLength(0);
     adapter = await start();
-    await eventually(() => (repliesTo(msg.id as string).some((m) => m.content === "Lyra says: Delivered after the restart.") ? true : undefined), 30_000, "the delivery after restart");
+    await eventually(
+      () => (repliesTo(msg.id as string).some((m) => m.content === "Lyra says: Delivered after the restart.") ? true : undefined),
+      30_000,
+      "the delivery after restart",
+    );
     // Another restart does not post it again.
     await adapter.close();
     adapter = await start();

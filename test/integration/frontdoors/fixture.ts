@@ -29,8 +29,19 @@ export async function discordFixture(): Promise<DiscordFixture> {
   const server = await startNatsServer();
   const mesh = await connectMesh({ servers: server.url });
   const config = committeeConfig({ natsUrl: server.url, delayMs: 15, hostRoles: ["router", "philosopher", "voice"] });
-  const host: AgentHost = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-  const conductor: Conductor = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 5000 });
+  const host: AgentHost = await startAgentHost({
+    config,
+    host: "local",
+    mesh,
+    log: silentLogger,
+    metricsPort: null,
+    heartbeatIntervalS: 0,
+  });
+  const conductor: Conductor = await startConductor(mesh, {
+    roles: createRoleClient(mesh),
+    committee: committeeFromConfig(config),
+    ackWaitMs: 5000,
+  });
   const discord = await startDiscordDouble();
   const adapters = new Set<DiscordAdapter>();
   return {
@@ -38,8 +49,21 @@ export async function discordFixture(): Promise<DiscordFixture> {
     mesh,
     discord,
     async start(cfg = {}, extra = {}) {
-      const config = DiscordConfig.parse({ edit_interval_ms: 250, user_rate: { messages: 50, window_s: 60 }, channel_concurrency: 8, ...cfg });
-      const a = await startDiscordAdapter({ mesh, config, token: DISCORD_TOKEN, tenant: "test", log: silentLogger, apiUrl: discord.apiUrl, ...extra });
+      const config = DiscordConfig.parse({
+        edit_interval_ms: 250,
+        user_rate: { messages: 50, window_s: 60 },
+        channel_concurrency: 8,
+        ...cfg,
+      });
+      const a = await startDiscordAdapter({
+        mesh,
+        config,
+        token: DISCORD_TOKEN,
+        tenant: "test",
+        log: silentLogger,
+        apiUrl: discord.apiUrl,
+        ...extra,
+      });
       adapters.add(a);
       return a;
     },
@@ -56,7 +80,16 @@ export async function discordFixture(): Promise<DiscordFixture> {
             yield { type: "response", data: w };
             if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
           }
-          yield { type: "final", data: { model: "m", backend: "test", host: "test", usage: { prompt_tokens: 0, completion_tokens: words.length }, timings: { total_ms: 1 } } };
+          yield {
+            type: "final",
+            data: {
+              model: "m",
+              backend: "test",
+              host: "test",
+              usage: { prompt_tokens: 0, completion_tokens: words.length },
+              timings: { total_ms: 1 },
+            },
+          };
         },
       }),
     async close() {

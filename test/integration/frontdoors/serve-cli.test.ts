@@ -46,7 +46,9 @@ describe("lyra serve (CLI)", () => {
         yield { type: "response", data: "slow but sure" };
       },
     });
-    const p = runLyra(["serve", "--config", writeCommitteeConfig({ natsUrl: server.url }), "--port", "0"], { LYRA_SERVE_KEYS: "k-one, k-two" });
+    const p = runLyra(["serve", "--config", writeCommitteeConfig({ natsUrl: server.url }), "--port", "0"], {
+      LYRA_SERVE_KEYS: "k-one, k-two",
+    });
     try {
       const client = new OpenAI({ apiKey: "k-two", baseURL: await apiUrl(p), maxRetries: 0 });
       const answer = client.chat.completions.create({ model: "lyra/voice", messages: [{ role: "user", content: "hi" }] });
@@ -68,7 +70,11 @@ describe("lyra up with a serve section", () => {
     try {
       const client = new OpenAI({ apiKey: "k-up", baseURL: await apiUrl(p), maxRetries: 0 });
       await p.waitFor(/mesh up on/);
-      const r = await client.chat.completions.create({ model: "lyra", messages: [{ role: "user", content: "How do I water basil?" }], user: "up-test" });
+      const r = await client.chat.completions.create({
+        model: "lyra",
+        messages: [{ role: "user", content: "How do I water basil?" }],
+        user: "up-test",
+      });
       expect(r.choices[0]!.message.content).toBe("Lyra says: Pragmatist answer to: How do I water basil?");
       p.proc.kill("SIGTERM");
       expect(await p.exited).toBe(0);

@@ -22,7 +22,9 @@ afterAll(async () => {
 });
 
 const ask = (client: OpenAI, model: string, stream = false) =>
-  client.chat.completions.create({ model, messages: [{ role: "user", content: "hello?" }], user: newId("u"), stream }).catch((e: unknown) => e as ApiError);
+  client.chat.completions
+    .create({ model, messages: [{ role: "user", content: "hello?" }], user: newId("u"), stream })
+    .catch((e: unknown) => e as ApiError);
 
 describe("lyra serve on a mesh that cannot answer", () => {
   it("answers 503 at once when no conductor consumes the inbox (model lyra)", async () => {
@@ -54,8 +56,18 @@ describe("lyra serve on a mesh that cannot answer", () => {
         yield { type: "response", data: "{}" };
       },
     });
-    const core = await startConductor(f.mesh, { roles: createRoleClient(f.mesh), committee: { router: "router", voice: "voice", specialists: ["pragmatist"], defaultSpecialist: "pragmatist" } });
-    await using serve = await startServe({ mesh: f.mesh, roles: ["voice"], keys: parseKeys(KEY, "K"), port: 0, log: silentLogger, timeoutMs: 400 });
+    const core = await startConductor(f.mesh, {
+      roles: createRoleClient(f.mesh),
+      committee: { router: "router", voice: "voice", specialists: ["pragmatist"], defaultSpecialist: "pragmatist" },
+    });
+    await using serve = await startServe({
+      mesh: f.mesh,
+      roles: ["voice"],
+      keys: parseKeys(KEY, "K"),
+      port: 0,
+      log: silentLogger,
+      timeoutMs: 400,
+    });
     const client = new OpenAI({ apiKey: KEY, baseURL: serve.url, maxRetries: 0 });
     try {
       const err = (await ask(client, "lyra")) as ApiError;
@@ -77,7 +89,14 @@ describe("lyra serve on a mesh that cannot answer", () => {
   });
 
   it("answers 429 with Retry-After past a key's rate, and counts it; other keys are not limited", async () => {
-    await using serve = await startServe({ mesh: f.mesh, roles: ["voice"], keys: parseKeys(`${KEY},${KEY2}`, "K"), port: 0, log: silentLogger, rateLimit: { rpm: 1, burst: 2 } });
+    await using serve = await startServe({
+      mesh: f.mesh,
+      roles: ["voice"],
+      keys: parseKeys(`${KEY},${KEY2}`, "K"),
+      port: 0,
+      log: silentLogger,
+      rateLimit: { rpm: 1, burst: 2 },
+    });
     const one = new OpenAI({ apiKey: KEY, baseURL: serve.url, maxRetries: 0 });
     const codes = [];
     for (let i = 0; i < 3; i++) codes.push(((await ask(one, "lyra/voice")) as ApiError).status);

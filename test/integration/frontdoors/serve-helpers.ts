@@ -32,7 +32,9 @@ export interface ServeFixture extends AsyncDisposable {
  * nats-server, and on it (unless `committee: false`) an agent host serving the scripted committee
  * and a conductor; then `lyra serve` with two keys. The openai client does not retry.
  */
-export async function serveFixture(o: { committee?: boolean; yaml?: Partial<CommitteeYamlOptions>; serve?: Partial<ServeOptions>; nats?: NatsServerOptions } = {}): Promise<ServeFixture> {
+export async function serveFixture(
+  o: { committee?: boolean; yaml?: Partial<CommitteeYamlOptions>; serve?: Partial<ServeOptions>; nats?: NatsServerOptions } = {},
+): Promise<ServeFixture> {
   const server = await startNatsServer(o.nats);
   const mesh = await connectMesh({ servers: server.url, name: "serve-test" });
   let host: AgentHost | undefined;
@@ -42,7 +44,16 @@ export async function serveFixture(o: { committee?: boolean; yaml?: Partial<Comm
     host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
     core = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 5000 });
   }
-  const serve = await startServe({ mesh, roles: ROLES, keys: parseKeys(`${KEY},${KEY2}`, "LYRA_SERVE_KEYS"), port: 0, log: process.env.SERVE_TEST_LOG ? createLogger({ level: "debug" }) : silentLogger, timeoutMs: 20_000, rateLimit: { rpm: 0, burst: 1 }, ...o.serve });
+  const serve = await startServe({
+    mesh,
+    roles: ROLES,
+    keys: parseKeys(`${KEY},${KEY2}`, "LYRA_SERVE_KEYS"),
+    port: 0,
+    log: process.env.SERVE_TEST_LOG ? createLogger({ level: "debug" }) : silentLogger,
+    timeoutMs: 20_000,
+    rateLimit: { rpm: 0, burst: 1 },
+    ...o.serve,
+  });
   const client = new OpenAI({ apiKey: KEY, baseURL: serve.url, maxRetries: 0 });
   return {
     server,
@@ -50,7 +61,11 @@ export async function serveFixture(o: { committee?: boolean; yaml?: Partial<Comm
     serve,
     client,
     post: (path, body, headers = {}) =>
-      fetch(`${serve.url}${path}`, { method: "POST", body, headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json", ...headers } }),
+      fetch(`${serve.url}${path}`, {
+        method: "POST",
+        body,
+        headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json", ...headers },
+      }),
     async [Symbol.asyncDispose]() {
       await serve.close();
       await core?.close();

@@ -42,7 +42,9 @@ async function raw(port: number): Promise<Raw> {
     waiters.splice(0).forEach((w) => w());
   });
   socket.on("error", () => undefined); // a reset is a close here
-  const closed = new Promise<{ data: string; ms: number }>((r) => socket.once("close", () => r({ data, ms: Math.round(performance.now() - t0) })));
+  const closed = new Promise<{ data: string; ms: number }>((r) =>
+    socket.once("close", () => r({ data, ms: Math.round(performance.now() - t0) })),
+  );
   const waitFor = async (text: string) => {
     while (!data.includes(text)) await new Promise<void>((r) => waiters.push(r));
     return data;
@@ -57,10 +59,19 @@ function drip(s: Socket, text: string, everyMs: number): void {
 }
 
 /** Fails with `what` when `p` has not settled within ms (the Node default timeouts are a minute and more). */
-const within = <T,>(p: Promise<T>, ms: number, what: string) => Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`still open after ${ms} ms: ${what}`)))]);
+const within = <T>(p: Promise<T>, ms: number, what: string) =>
+  Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`still open after ${ms} ms: ${what}`)))]);
 
 async function serveWith(o: Partial<ServeOptions>): Promise<ServeServer> {
-  return startServe({ mesh: f.mesh, roles: ["voice"], keys: parseKeys(KEY, "LYRA_SERVE_KEYS"), port: 0, log: createLogger({ level: "silent" }), rateLimit: { rpm: 0, burst: 1 }, ...o });
+  return startServe({
+    mesh: f.mesh,
+    roles: ["voice"],
+    keys: parseKeys(KEY, "LYRA_SERVE_KEYS"),
+    port: 0,
+    log: createLogger({ level: "silent" }),
+    rateLimit: { rpm: 0, burst: 1 },
+    ...o,
+  });
 }
 
 const REQUEST_HEAD = `POST /v1/chat/completions HTTP/1.1\r\nHost: lyra\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\n`;
@@ -81,7 +92,10 @@ describe("lyra serve's timeouts", () => {
 
   it("cuts off a client that sends its body slowly after serve.body_timeout, and logs it as the client's doing", async () => {
     const lines: string[] = [];
-    const log = createLogger({ level: "info", destination: new Writable({ write: (b: Buffer, _e, cb) => (lines.push(b.toString()), cb()) }) });
+    const log = createLogger({
+      level: "info",
+      destination: new Writable({ write: (b: Buffer, _e, cb) => (lines.push(b.toString()), cb()) }),
+    });
     await using serve = await serveWith({ headerTimeoutMs: 300, bodyTimeoutMs: 600, log });
     const c = await raw(serve.port);
     c.socket.write(`${REQUEST_HEAD}Content-Length: 1000\r\n\r\n{"model":"lyra/voice",`);
@@ -107,11 +121,19 @@ describe("lyra serve's timeouts", () => {
     });
     await using serve = await serveWith({ headerTimeoutMs: 200, bodyTimeoutMs: 300 });
     // The fixture's voice answers at once: ask until the slow one has answered.
-    const answer = await eventually(async () => {
-      const r = await fetch(`${serve.url}/chat/completions`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ model: "lyra/voice", messages: [{ role: "user", content: "take your time" }] }) });
-      const body = (await r.json()) as { choices: { message: { content: string } }[] };
-      return body.choices[0]!.message.content === "worth the wait" ? r.status : undefined;
-    }, 30_000, "the slow voice's answer");
+    const answer = await eventually(
+      async () => {
+        const r = await fetch(`${serve.url}/chat/completions`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ model: "lyra/voice", messages: [{ role: "user", content: "take your time" }] }),
+        });
+        const body = (await r.json()) as { choices: { message: { content: string } }[] };
+        return body.choices[0]!.message.content === "worth the wait" ? r.status : undefined;
+      },
+      30_000,
+      "the slow voice's answer",
+    );
     expect(answer).toBe(200);
   });
 
@@ -129,7 +151,10 @@ describe("lyra serve's timeouts", () => {
 describe("lyra serve's connection cap", () => {
   it("refuses connections past serve.max_connections, and takes new ones once some close", async () => {
     const lines: string[] = [];
-    const log = createLogger({ level: "info", destination: new Writable({ write: (b: Buffer, _e, cb) => (lines.push(b.toString()), cb()) }) });
+    const log = createLogger({
+      level: "info",
+      destination: new Writable({ write: (b: Buffer, _e, cb) => (lines.push(b.toString()), cb()) }),
+    });
     await using serve = await serveWith({ maxConnections: 2, idleTimeoutMs: 60_000, log });
     const held = [await raw(serve.port), await raw(serve.port)];
     for (const c of held) {
@@ -142,7 +167,11 @@ describe("lyra serve's connection cap", () => {
     expect(refused.data).toBe("");
     expect(lines.some((l) => /"level":40.*connections refused/.test(l))).toBe(true);
     held[0]!.socket.destroy();
-    const ok = await eventually(async () => (await fetch(`${serve.url.replace(/\/v1$/, "")}/healthz`).catch(() => undefined))?.status, 10_000, "a connection under the cap");
+    const ok = await eventually(
+      async () => (await fetch(`${serve.url.replace(/\/v1$/, "")}/healthz`).catch(() => undefined))?.status,
+      10_000,
+      "a connection under the cap",
+    );
     expect(ok).toBe(200);
     held[1]!.socket.destroy();
   });
@@ -154,22 +183,33 @@ describe("lyra serve's bodies", () => {
     expect(body.length).toBeLessThan(1024 ** 2); // under the default max_body
     const res = await f.post("/chat/completions", body);
     const err = ((await res.json()) as { error: { message: string; type: string; code: string } }).error;
-    expect({ status: res.status, type: err.type, code: err.code }).toEqual({ status: 413, type: "invalid_request_error", code: "request_too_large" });
+    expect({ status: res.status, type: err.type, code: err.code }).toEqual({
+      status: 413,
+      type: "invalid_request_error",
+      code: "request_too_large",
+    });
     expect(err.message).toContain(`max_payload of ${MAX_PAYLOAD}`);
     // The committee's inbox message too (its text is at most 32,000 characters; here they are 2 bytes each).
-    const turn = await f.post("/chat/completions", JSON.stringify({ model: "lyra", user: newId("u"), messages: [{ role: "user", content: "é".repeat(20_000) }] }));
+    const turn = await f.post(
+      "/chat/completions",
+      JSON.stringify({ model: "lyra", user: newId("u"), messages: [{ role: "user", content: "é".repeat(20_000) }] }),
+    );
     expect(turn.status).toBe(413);
     expect(((await turn.json()) as { error: { code: string } }).error.code).toBe("request_too_large");
   });
 
   it("refuses Content-Type application/json-seq (and other look-alikes) with 415, without parsing the body", async () => {
     for (const type of ["application/json-seq", "application/jsonp", "application/json5"]) {
-      const res = await f.post("/chat/completions", JSON.stringify({ model: "lyra/voice", messages: [{ role: "user", content: "hi" }] }), { "Content-Type": type });
+      const res = await f.post("/chat/completions", JSON.stringify({ model: "lyra/voice", messages: [{ role: "user", content: "hi" }] }), {
+        "Content-Type": type,
+      });
       const body = (await res.json()) as { error?: { message: string; code: string } };
       expect({ type, status: res.status, code: body.error?.code }).toEqual({ type, status: 415, code: "invalid_content_type" });
       expect(body.error!.message).toContain(`'${type}'`);
     }
-    const ok = await f.post("/chat/completions", JSON.stringify({ model: "lyra/voice", messages: [{ role: "user", content: "hi" }] }), { "Content-Type": "Application/JSON; charset=utf-8" });
+    const ok = await f.post("/chat/completions", JSON.stringify({ model: "lyra/voice", messages: [{ role: "user", content: "hi" }] }), {
+      "Content-Type": "Application/JSON; charset=utf-8",
+    });
     expect(ok.status).toBe(200);
   });
 });
@@ -189,10 +229,25 @@ describe("lyra serve when the client leaves", () => {
       },
     });
     const lines: string[] = [];
-    const log = createLogger({ level: "debug", destination: new Writable({ write: (b: Buffer, _e, cb) => (lines.push(b.toString()), cb()) }) });
-    await using serve = await startServe({ mesh: f.mesh, roles: ["dawdler"], keys: parseKeys(KEY, "K"), port: 0, log, rateLimit: { rpm: 0, burst: 1 } });
+    const log = createLogger({
+      level: "debug",
+      destination: new Writable({ write: (b: Buffer, _e, cb) => (lines.push(b.toString()), cb()) }),
+    });
+    await using serve = await startServe({
+      mesh: f.mesh,
+      roles: ["dawdler"],
+      keys: parseKeys(KEY, "K"),
+      port: 0,
+      log,
+      rateLimit: { rpm: 0, burst: 1 },
+    });
     const ask = (stream: boolean, signal: AbortSignal) =>
-      fetch(`${serve.url}/chat/completions`, { method: "POST", signal, headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ model: "lyra/dawdler", stream, messages: [{ role: "user", content: stream ? "streamed" : "waiting" }] }) });
+      fetch(`${serve.url}/chat/completions`, {
+        method: "POST",
+        signal,
+        headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ model: "lyra/dawdler", stream, messages: [{ role: "user", content: stream ? "streamed" : "waiting" }] }),
+      });
     // Streamed: the first chunk arrives, then the client goes.
     const a1 = new AbortController();
     const res = await ask(true, a1.signal);

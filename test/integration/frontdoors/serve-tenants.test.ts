@@ -28,7 +28,8 @@ function tapPragmatist(): { bodies: string[]; stop(): void } {
 }
 
 /** The conversation id in the mesh (what `lyra log` takes) that a committee response names. */
-const meshConversation = (r: { response: Response }) => r.response.headers.get("x-lyra-mesh-conversation") ?? r.response.headers.get("x-lyra-conversation")!;
+const meshConversation = (r: { response: Response }) =>
+  r.response.headers.get("x-lyra-mesh-conversation") ?? r.response.headers.get("x-lyra-conversation")!;
 
 describe("lyra serve keeps each key's conversations apart", () => {
   it("two keys with the same X-Lyra-Conversation: B's turn carries none of A's words, A's log none of B's", async () => {
@@ -74,7 +75,9 @@ describe("lyra serve keeps each key's conversations apart", () => {
     const user = newId("u");
     const b = new OpenAI({ apiKey: KEY2, baseURL: f.serve.url, maxRetries: 0 });
     const seen: RoleRequest[] = [];
-    const subs = [subjects.role("voice"), `${subjects.role("voice")}.>`].map((s) => f.mesh.nc.subscribe(s, { callback: (_e, m) => void seen.push(decodeBody(RoleRequest, m, "role request")) }));
+    const subs = [subjects.role("voice"), `${subjects.role("voice")}.>`].map((s) =>
+      f.mesh.nc.subscribe(s, { callback: (_e, m) => void seen.push(decodeBody(RoleRequest, m, "role request")) }),
+    );
     await f.mesh.nc.flush();
     const ask = { model: "lyra/voice", messages: [{ role: "user" as const, content: "hello" }], user };
     await f.client.chat.completions.create(ask, { headers: { "X-Lyra-Conversation": "same-name" } });
@@ -90,12 +93,21 @@ describe("lyra serve keeps each key's conversations apart", () => {
   it("keys that serve.tenants maps to one tenant share its conversations (a rotated key keeps them)", async () => {
     const OLD = "sk-old-key";
     const NEW = "sk-new-key";
-    await using serve = await startServe({ mesh: f.mesh, roles: ROLES, keys: parseKeys(`${OLD},${NEW}`, "K", { acme: [keyIdOf(OLD), keyIdOf(NEW)] }), port: 0, log: silentLogger, rateLimit: { rpm: 0, burst: 1 } });
+    await using serve = await startServe({
+      mesh: f.mesh,
+      roles: ROLES,
+      keys: parseKeys(`${OLD},${NEW}`, "K", { acme: [keyIdOf(OLD), keyIdOf(NEW)] }),
+      port: 0,
+      log: silentLogger,
+      rateLimit: { rpm: 0, burst: 1 },
+    });
     const conv = newId("c");
     const opts = { headers: { "X-Lyra-Conversation": conv } };
     const before = new OpenAI({ apiKey: OLD, baseURL: serve.url, maxRetries: 0 });
     const after = new OpenAI({ apiKey: NEW, baseURL: serve.url, maxRetries: 0 });
-    const r1 = await before.chat.completions.create({ model: "lyra", messages: [{ role: "user", content: "How do I keep basil alive?" }] }, opts).withResponse();
+    const r1 = await before.chat.completions
+      .create({ model: "lyra", messages: [{ role: "user", content: "How do I keep basil alive?" }] }, opts)
+      .withResponse();
     expect(meshConversation(r1)).toBe(`acme_${conv}`);
     await after.chat.completions.create({ model: "lyra", messages: [{ role: "user", content: "Why does it need sun?" }] }, opts);
     const users = (await logOf(f.mesh, `acme_${conv}`)).filter((e) => e.type === "user_message");

@@ -37,7 +37,14 @@ describe("lyra serve with the openai client", () => {
       },
     });
     // Found at the latest a second after the last look.
-    const r = await eventually(() => f.client.chat.completions.create({ model: "lyra/storyteller", messages: [{ role: "user", content: "a story" }] }).catch(() => undefined), 5000, "lyra/storyteller");
+    const r = await eventually(
+      () =>
+        f.client.chat.completions
+          .create({ model: "lyra/storyteller", messages: [{ role: "user", content: "a story" }] })
+          .catch(() => undefined),
+      5000,
+      "lyra/storyteller",
+    );
     expect(r.choices[0]!.message.content).toBe("Once upon a time.");
     expect((await f.client.models.retrieve("lyra/storyteller")).id).toBe("lyra/storyteller");
   });
@@ -85,7 +92,10 @@ describe("lyra serve with the openai client", () => {
   });
 
   it("ends the raw SSE stream with data: [DONE], and sends no usage chunk unless asked", async () => {
-    const res = await f.post("/chat/completions", JSON.stringify({ model: "lyra", stream: true, messages: [{ role: "user", content: BASIL }], user: newId("u") }));
+    const res = await f.post(
+      "/chat/completions",
+      JSON.stringify({ model: "lyra", stream: true, messages: [{ role: "user", content: BASIL }], user: newId("u") }),
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const events = (await res.text()).split("\n\n").filter(Boolean);
@@ -95,11 +105,22 @@ describe("lyra serve with the openai client", () => {
   });
 
   it("calls one role directly (lyra/voice), streamed and not, with the role's own usage", async () => {
-    const r = await f.client.chat.completions.create({ model: "lyra/voice", messages: [{ role: "system", content: "be brief" }, { role: "user", content: "hello there" }] });
+    const r = await f.client.chat.completions.create({
+      model: "lyra/voice",
+      messages: [
+        { role: "system", content: "be brief" },
+        { role: "user", content: "hello there" },
+      ],
+    });
     expect(r.choices[0]!.message.content).toBe("Lyra says: hello there");
     expect(r.usage!.prompt_tokens).toBeGreaterThan(0);
     expect(r.usage!.completion_tokens).toBe(4);
-    const stream = await f.client.chat.completions.create({ model: "lyra/voice", messages: [{ role: "user", content: "hello again" }], stream: true, stream_options: { include_usage: true } });
+    const stream = await f.client.chat.completions.create({
+      model: "lyra/voice",
+      messages: [{ role: "user", content: "hello again" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = "";
     let usage;
     for await (const c of stream) {
@@ -132,7 +153,9 @@ describe("lyra serve with the openai client", () => {
     const again = await f.client.chat.completions.create({ model: "lyra", messages: [{ role: "user", content: BASIL }] }, opts);
     expect(again.id).toBe(first.id);
     expect(again.choices[0]!.message.content).toBe(a1);
-    const users = (await logOf(f.mesh, meshConversation(conv))).filter((e) => e.type === "user_message").map((e) => (e as { text: string }).text);
+    const users = (await logOf(f.mesh, meshConversation(conv)))
+      .filter((e) => e.type === "user_message")
+      .map((e) => (e as { text: string }).text);
     expect(users).toEqual([BASIL, "Why does it need sun?"]);
     const replies = await readStream(f.mesh, StreamName.Outbox, subjects.outbox(CHANNEL, meshConversation(conv)), OutboxMessage);
     expect(replies).toHaveLength(2);
@@ -140,9 +163,23 @@ describe("lyra serve with the openai client", () => {
 
   it("runs two identical requests sent at once as one turn; text parts are joined", async () => {
     const conv = newId("c");
-    const body = { model: "lyra", messages: [{ role: "user" as const, content: [{ type: "text" as const, text: "How do I " }, { type: "text" as const, text: "prune basil?" }] }] };
+    const body = {
+      model: "lyra",
+      messages: [
+        {
+          role: "user" as const,
+          content: [
+            { type: "text" as const, text: "How do I " },
+            { type: "text" as const, text: "prune basil?" },
+          ],
+        },
+      ],
+    };
     const opts = { headers: { "X-Lyra-Conversation": conv } };
-    const [a, b] = await Promise.all([f.client.chat.completions.create(body, opts), f.client.chat.completions.create({ ...body, stream: true }, opts)]);
+    const [a, b] = await Promise.all([
+      f.client.chat.completions.create(body, opts),
+      f.client.chat.completions.create({ ...body, stream: true }, opts),
+    ]);
     let streamed = "";
     for await (const c of b) streamed += c.choices[0]?.delta.content ?? "";
     expect(a.choices[0]!.message.content).toBe("Lyra says: Pragmatist answer to: How do I prune basil?");
@@ -155,7 +192,14 @@ describe("lyra serve with the openai client", () => {
     const r1 = await f.client.chat.completions.create({ model: "lyra", messages: opening }).withResponse();
     const conv = r1.response.headers.get("x-lyra-conversation")!;
     const r2 = await f.client.chat.completions
-      .create({ model: "lyra", messages: [...opening, { role: "assistant", content: r1.data.choices[0]!.message.content! }, { role: "user", content: "And then?" }] })
+      .create({
+        model: "lyra",
+        messages: [
+          ...opening,
+          { role: "assistant", content: r1.data.choices[0]!.message.content! },
+          { role: "user", content: "And then?" },
+        ],
+      })
       .withResponse();
     expect(r2.response.headers.get("x-lyra-conversation")).toBe(conv);
     const users = (await logOf(f.mesh, meshConversation(conv))).filter((e) => e.type === "user_message");

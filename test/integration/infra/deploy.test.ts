@@ -40,8 +40,12 @@ describe("infra/prometheus", () => {
     expect(r.status, r.out).toBe(0);
     expect(r.out).toMatch(/SUCCESS/);
     // Every rule has a test.
-    const rules = (parse(readFileSync(join(cwd, "rules/lyra.yml"), "utf8")) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap((g) => g.rules.map((x) => x.alert));
-    const tests = parse(readFileSync(join(cwd, "tests/lyra.test.yml"), "utf8")) as { tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] };
+    const rules = (parse(readFileSync(join(cwd, "rules/lyra.yml"), "utf8")) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap(
+      (g) => g.rules.map((x) => x.alert),
+    );
+    const tests = parse(readFileSync(join(cwd, "tests/lyra.test.yml"), "utf8")) as {
+      tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
+    };
     const firing = new Set(tests.tests.flatMap((t) => t.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)));
     expect(rules.filter((a) => !firing.has(a))).toEqual([]);
   });
@@ -49,7 +53,9 @@ describe("infra/prometheus", () => {
   it("a broken rule test is reported (the check can fail)", () => {
     const dir = mkdtempSync(join(tmpdir(), "lyra-rules-"));
     copyFileSync(join(cwd, "rules/lyra.yml"), join(dir, "lyra.yml"));
-    const broken = readFileSync(join(cwd, "tests/lyra.test.yml"), "utf8").replace("../rules/lyra.yml", "lyra.yml").replace("summary: \"Role voice answers from its fallback (50%)\"", "summary: \"wrong\"");
+    const broken = readFileSync(join(cwd, "tests/lyra.test.yml"), "utf8")
+      .replace("../rules/lyra.yml", "lyra.yml")
+      .replace('summary: "Role voice answers from its fallback (50%)"', 'summary: "wrong"');
     const path = join(dir, "t.yml");
     writeFileSync(path, broken);
     const r = run("promtool", ["test", "rules", path], PROMTOOL);
@@ -60,20 +66,40 @@ describe("infra/prometheus", () => {
 
 describe("infra/compose.yaml", () => {
   const env = { LITELLM_API_KEY: "test-key", GRAFANA_ADMIN_PASSWORD: "test-password" };
-  const compose = (args: string[], e: Record<string, string> = env) => run("docker-compose", ["-f", "compose.yaml", ...args], "sudo apt-get install docker-compose", { cwd: INFRA, env: e });
+  const compose = (args: string[], e: Record<string, string> = env) =>
+    run("docker-compose", ["-f", "compose.yaml", ...args], "sudo apt-get install docker-compose", { cwd: INFRA, env: e });
 
   it("docker-compose config validates it, with every service the mesh needs", () => {
     const r = compose(["config"]);
     expect(r.status, r.out).toBe(0);
-    const cfg = parse(r.out) as { services: Record<string, { image?: string; command?: string[]; volumes?: (string | { source: string; target: string })[] }> };
+    const cfg = parse(r.out) as {
+      services: Record<string, { image?: string; command?: string[]; volumes?: (string | { source: string; target: string })[] }>;
+    };
     const all = compose(["--profile", "discord", "--profile", "serve", "config", "--services"]);
-    expect(all.out.trim().split("\n").sort()).toEqual(["core", "discord", "grafana", "litellm", "nats-0", "nats-1", "nats-2", "prometheus", "serve", "tools"]);
+    expect(all.out.trim().split("\n").sort()).toEqual([
+      "core",
+      "discord",
+      "grafana",
+      "litellm",
+      "nats-0",
+      "nats-1",
+      "nats-2",
+      "prometheus",
+      "serve",
+      "tools",
+    ]);
     // Every NATS node runs infra/nats/nats.conf, named by NATS_SERVER_NAME, with its own data volume.
     for (const n of [0, 1, 2]) {
-      const node = cfg.services[`nats-${n}`] as { command?: string[]; environment?: Record<string, string>; volumes?: (string | { source: string; target: string })[] };
+      const node = cfg.services[`nats-${n}`] as {
+        command?: string[];
+        environment?: Record<string, string>;
+        volumes?: (string | { source: string; target: string })[];
+      };
       expect(node.command).toEqual(["-c", "/etc/nats/nats.conf"]);
       expect(node.environment?.NATS_SERVER_NAME).toBe(`nats-${n}`);
-      expect(node.volumes?.map((v) => (typeof v === "string" ? v : `${v.source}:${v.target}`))).toContainEqual(expect.stringMatching(new RegExp(`^nats-${n}-data:/var/lib/nats`)));
+      expect(node.volumes?.map((v) => (typeof v === "string" ? v : `${v.source}:${v.target}`))).toContainEqual(
+        expect.stringMatching(new RegExp(`^nats-${n}-data:/var/lib/nats`)),
+      );
     }
     // LiteLLM pinned to a version, never the compromised 1.82.7 or 1.82.8.
     const litellm = cfg.services.litellm!.image!;
@@ -86,11 +112,20 @@ describe("infra/compose.yaml", () => {
 
   it("the litellm service gets what lyra litellm-config writes, and the proxy's key from the mesh's variable", () => {
     const out = join(mkdtempSync(join(tmpdir(), "lyra-litellm-")), "config.yaml");
-    const r = run(process.execPath, [join(INFRA, "../agents/cli/lyra.ts"), "litellm-config", "--config", join(INFRA, "../config/mesh.example.yaml"), "--out", out], "Node 24");
+    const r = run(
+      process.execPath,
+      [join(INFRA, "../agents/cli/lyra.ts"), "litellm-config", "--config", join(INFRA, "../config/mesh.example.yaml"), "--out", out],
+      "Node 24",
+    );
     expect(r.status, r.out).toBe(0);
-    const generated = parse(readFileSync(out, "utf8")) as { model_list: { model_name: string }[]; general_settings: { master_key: string } };
+    const generated = parse(readFileSync(out, "utf8")) as {
+      model_list: { model_name: string }[];
+      general_settings: { master_key: string };
+    };
     expect(generated.model_list.map((m) => m.model_name)).toEqual(["lyra-router", "lyra-specialist", "lyra-voice", "lyra-vision"]);
-    const cfg = parse(compose(["config"]).out) as { services: { litellm: { command: string[]; environment: Record<string, string>; volumes: unknown[] } } };
+    const cfg = parse(compose(["config"]).out) as {
+      services: { litellm: { command: string[]; environment: Record<string, string>; volumes: unknown[] } };
+    };
     const env = generated.general_settings.master_key.replace("os.environ/", "");
     expect(cfg.services.litellm.environment[env]).toBe("test-key");
     expect(cfg.services.litellm.command).toEqual(["--config", "/etc/litellm/config.yaml", "--port", "4000"]);
@@ -109,7 +144,15 @@ describe("infra/systemd", () => {
   const units = readdirSync(dir).filter((f) => f.endsWith(".service"));
 
   it("has a unit for every process", () => {
-    expect(units.sort()).toEqual(["lyra-agent@.service", "lyra-core.service", "lyra-discord.service", "lyra-litellm.service", "lyra-nats@.service", "lyra-serve.service", "lyra-tools.service"]);
+    expect(units.sort()).toEqual([
+      "lyra-agent@.service",
+      "lyra-core.service",
+      "lyra-discord.service",
+      "lyra-litellm.service",
+      "lyra-nats@.service",
+      "lyra-serve.service",
+      "lyra-tools.service",
+    ]);
   });
 
   it("systemd-analyze verify finds nothing wrong but the binaries this machine lacks", () => {

@@ -10,7 +10,9 @@ describe("connectMesh", () => {
     await using tokenServer = await startNatsServer({ jetstream: false, args: ["--auth", "s3cret"] });
     await using ok = await connectMesh({ servers: tokenServer.url, token: "s3cret" });
     expect(ok.nc.isClosed()).toBe(false);
-    await expect(connectMesh({ servers: tokenServer.url, token: "wrong", maxReconnectAttempts: 0 })).rejects.toThrow(/cannot connect to NATS .*Authorization/i);
+    await expect(connectMesh({ servers: tokenServer.url, token: "wrong", maxReconnectAttempts: 0 })).rejects.toThrow(
+      /cannot connect to NATS .*Authorization/i,
+    );
 
     await using userServer = await startNatsServer({ jetstream: false, args: ["--user", "lyra", "--pass", "pw"] });
     await using ok2 = await connectMesh({ servers: userServer.url, user: "lyra", pass: "pw" });
@@ -20,7 +22,9 @@ describe("connectMesh", () => {
   it("says how to fix a missing server or creds file", async () => {
     const port = await freePort();
     await expect(connectMesh({ servers: `nats://127.0.0.1:${port}`, timeoutMs: 500 })).rejects.toThrow(/start nats-server or set NATS_URL/);
-    await expect(connectMesh({ credsFile: "/nonexistent/lyra.creds" })).rejects.toThrow(/cannot read NATS creds file '\/nonexistent\/lyra.creds'/);
+    await expect(connectMesh({ credsFile: "/nonexistent/lyra.creds" })).rejects.toThrow(
+      /cannot read NATS creds file '\/nonexistent\/lyra.creds'/,
+    );
   });
 
   it("refuses a nats-server older than the minimum, saying which and why", async () => {
@@ -34,7 +38,9 @@ describe("connectMesh", () => {
     const { port } = old.address() as { port: number };
     try {
       await expect(connectMesh({ servers: `nats://127.0.0.1:${port}`, maxReconnectAttempts: 0 })).rejects.toThrow(
-        new RegExp(`nats-server 2\\.9\\.10 .* is too old: Lyra mesh needs ${MIN_NATS_SERVER.replaceAll(".", "\\.")} or later .*npm run setup`),
+        new RegExp(
+          `nats-server 2\\.9\\.10 .* is too old: Lyra mesh needs ${MIN_NATS_SERVER.replaceAll(".", "\\.")} or later .*npm run setup`,
+        ),
       );
     } finally {
       old.close();
@@ -43,7 +49,12 @@ describe("connectMesh", () => {
     await using current = await startNatsServer({ jetstream: false });
     await using ok = await connectMesh({ servers: current.url });
     expect(versionAtLeast(ok.nc.info!.version, MIN_NATS_SERVER)).toBe(true);
-    expect([versionAtLeast("2.9.10", "2.10.0"), versionAtLeast("v2.15.3", "2.10.0"), versionAtLeast("2.10.0-beta.1", "2.10.0"), versionAtLeast("3.0.0", "2.10.0")]).toEqual([false, true, true, true]);
+    expect([
+      versionAtLeast("2.9.10", "2.10.0"),
+      versionAtLeast("v2.15.3", "2.10.0"),
+      versionAtLeast("2.10.0-beta.1", "2.10.0"),
+      versionAtLeast("3.0.0", "2.10.0"),
+    ]).toEqual([false, true, true, true]);
   });
 
   it("logs disconnects and reconnects, and closed() resolves once", async () => {

@@ -53,12 +53,25 @@ describe("discovery", () => {
     const info = (await caller.nc.request("$SRV.INFO.agents", "", { timeout: 2000 })).json<InfoReply>();
     expect(info.name).toBe("agents");
     expect(info.id).toBe(responder.id);
-    expect(info.metadata).toMatchObject({ agent: "lyra", owner: "lyra", session: "voice", protocol_version: "0.3", role: "voice", host: "gpu-1", model: "qwen3:8b" });
+    expect(info.metadata).toMatchObject({
+      agent: "lyra",
+      owner: "lyra",
+      session: "voice",
+      protocol_version: "0.3",
+      role: "voice",
+      host: "gpu-1",
+      model: "qwen3:8b",
+    });
     expect(info.endpoints.map((e) => e.name)).toEqual(["prompt", "status", "lyra"]);
     expect(info.endpoints[0]).toMatchObject({ name: "prompt", subject: "agents.prompt.lyra.lyra.voice", queue_group: "agents" });
     expect(info.endpoints[0]!.metadata).toEqual({ max_payload: "1MB", attachments_ok: "false" });
     expect(info.endpoints[1]).toMatchObject({ name: "status", subject: "agents.status.lyra.lyra.voice", queue_group: "agents" });
-    expect(info.endpoints[2]).toMatchObject({ name: "lyra", subject: "lyra.voice", queue_group: "agents", metadata: info.endpoints[0]!.metadata });
+    expect(info.endpoints[2]).toMatchObject({
+      name: "lyra",
+      subject: "lyra.voice",
+      queue_group: "agents",
+      metadata: info.endpoints[0]!.metadata,
+    });
   });
 
   it("$SRV.STATS.agents counts the role's requests", async () => {
@@ -93,7 +106,14 @@ describe("heartbeat", () => {
     const end = Date.now() + 5000;
     while (beats.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     expect(beats.length).toBeGreaterThanOrEqual(2);
-    expect(beats[0]).toMatchObject({ agent: "lyra", owner: "lyra", session: "voice", instance_id: responder.id, interval_s: 1, host: "gpu-1" });
+    expect(beats[0]).toMatchObject({
+      agent: "lyra",
+      owner: "lyra",
+      session: "voice",
+      instance_id: responder.id,
+      interval_s: 1,
+      host: "gpu-1",
+    });
     expect(new Date(beats[0]!.ts).toISOString()).toBe(beats[0]!.ts);
   });
 

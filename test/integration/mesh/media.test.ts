@@ -40,7 +40,9 @@ describe("media store (LYRA_MEDIA)", () => {
     const ref = await putMedia(mesh, png(INLINE_MEDIA_MAX_BYTES + 1));
     await expect(readMedia(mesh, { ...ref, size: ref.size + 1 })).rejects.toThrow(/not the .* its reference says/);
     await expect(readMedia(mesh, { ...ref, sha256: "0".repeat(64) })).rejects.toThrow(/SHA-256/);
-    await expect(readMedia(mesh, { ...ref, object: `image/${"a".repeat(64)}`, sha256: "a".repeat(64) })).rejects.toThrow(/is gone from LYRA_MEDIA/);
+    await expect(readMedia(mesh, { ...ref, object: `image/${"a".repeat(64)}`, sha256: "a".repeat(64) })).rejects.toThrow(
+      /is gone from LYRA_MEDIA/,
+    );
   });
 });
 
@@ -52,7 +54,11 @@ describe("Media schema", () => {
     ["object without sha256", { kind: "image", mime: "image/png", size: 3, object: `image/${"a".repeat(64)}` }, /needs its 'sha256'/],
     ["a non-media type", { ...ok, mime: "text/html" }, /image\/\* or audio/],
     ["a path in the file name", { ...ok, filename: "../etc/passwd" }, /must not contain/],
-    ["an object name outside the scheme", { kind: "image", mime: "image/png", size: 3, object: "../x", sha256: "a".repeat(64) }, /media object name/],
+    [
+      "an object name outside the scheme",
+      { kind: "image", mime: "image/png", size: 3, object: "../x", sha256: "a".repeat(64) },
+      /media object name/,
+    ],
     ["url-safe base64", { ...ok, data: "-_-_" }, /base64/],
     ["an unknown field", { ...ok, url: "http://x" }, /url/],
     ["a size over the limit", { ...ok, size: 1e12 }, /size/],
@@ -69,7 +75,11 @@ describe("Media schema", () => {
   });
 
   it("travels in an inbox message", () => {
-    const m = validate(InboxMessage, { id: "m1", channel: "discord", conversation: "c1", user: { id: "u" }, text: "what is this?", media: [ok] }, "inbox message");
+    const m = validate(
+      InboxMessage,
+      { id: "m1", channel: "discord", conversation: "c1", user: { id: "u" }, text: "what is this?", media: [ok] },
+      "inbox message",
+    );
     expect(m.media).toHaveLength(1);
   });
 });

@@ -23,7 +23,9 @@ const responders: RoleResponder[] = [];
 
 async function serve(role: string, opts: { delayMs?: number } = {}) {
   const runs = { count: 0 };
-  responders.push(await serveRole(agent, { role, host: "h1", heartbeatIntervalS: 0, keepAliveMs: 100, handler: wordsHandler("h1", { runs, ...opts }) }));
+  responders.push(
+    await serveRole(agent, { role, host: "h1", heartbeatIntervalS: 0, keepAliveMs: 100, handler: wordsHandler("h1", { runs, ...opts }) }),
+  );
   await agent.nc.flush();
   return runs;
 }
@@ -63,7 +65,9 @@ describe("a completed request id", () => {
     expect((err as ConflictError).code).toBe(REQUEST_ID_CONFLICT);
     expect((err as ConflictError).message).toMatch(/different request/);
     // Options change the answer too.
-    await expect(client.call("bind-body", { prompt: "hello", options: { temperature: 1 } }, { requestId: "bb-1" })).rejects.toBeInstanceOf(ConflictError);
+    await expect(client.call("bind-body", { prompt: "hello", options: { temperature: 1 } }, { requestId: "bb-1" })).rejects.toBeInstanceOf(
+      ConflictError,
+    );
     const raw = await rawExchange(alice.nc, "lyra.bind-body", "other", { [Header.RequestId]: "bb-1" }, 5000, ALICE);
     expectConflict(raw, /different request/);
     expect(runs.count).toBe(1);
@@ -72,7 +76,9 @@ describe("a completed request id", () => {
   it("reused by another caller with the same body: 409, the first caller's answer is not sent", async () => {
     const runs = await serve("bind-caller");
     expect((await createRoleClient(alice).call("bind-caller", "hello", { requestId: "bc-1" })).text).toBe(ANSWER);
-    const err = await createRoleClient(mallory).call("bind-caller", "hello", { requestId: "bc-1" }).catch((e: unknown) => e);
+    const err = await createRoleClient(mallory)
+      .call("bind-caller", "hello", { requestId: "bc-1" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect((err as ConflictError).message).toMatch(/another caller/);
     expect(runs.count).toBe(1);
@@ -82,7 +88,11 @@ describe("a completed request id", () => {
     const runs = await serve("bind-same");
     const a = await createRoleClient(alice).call("bind-same", "hello", { requestId: "bs-1", timeoutMs: 30_000 });
     // Another client of the same user (a conductor replica taking over a redelivered turn).
-    const b = await createRoleClient(alice, { encoding: "json" }).call("bind-same", { prompt: "hello" }, { requestId: "bs-1", timeoutMs: 50_000 });
+    const b = await createRoleClient(alice, { encoding: "json" }).call(
+      "bind-same",
+      { prompt: "hello" },
+      { requestId: "bs-1", timeoutMs: 50_000 },
+    );
     expect(b.text).toBe(a.text);
     expect(runs.count).toBe(1);
   });
@@ -91,7 +101,9 @@ describe("a completed request id", () => {
 describe("an in-flight request id", () => {
   it("reused with another body: 409 at once; the first caller keeps its whole stream", async () => {
     const runs = await serve("live-body", { delayMs: 40 });
-    const first = createRoleClient(alice).call("live-body", "hello", { requestId: "lb-1" }).catch((e: unknown) => e);
+    const first = createRoleClient(alice)
+      .call("live-body", "hello", { requestId: "lb-1" })
+      .catch((e: unknown) => e);
     await until(() => runs.count === 1, 5000, "the first request to start");
     const raw = await rawExchange(alice.nc, "lyra.live-body", "other", { [Header.RequestId]: "lb-1", [Header.Stream]: "1" }, 5000, ALICE);
     expectConflict(raw, /different request/);
@@ -103,9 +115,13 @@ describe("an in-flight request id", () => {
 
   it("reused by another caller with the same body: 409; the stream stays with the first caller", async () => {
     const runs = await serve("live-caller", { delayMs: 40 });
-    const first = createRoleClient(alice).call("live-caller", "hello", { requestId: "lc-1" }).catch((e: unknown) => e);
+    const first = createRoleClient(alice)
+      .call("live-caller", "hello", { requestId: "lc-1" })
+      .catch((e: unknown) => e);
     await until(() => runs.count === 1, 5000, "the first request to start");
-    const err = await createRoleClient(mallory).call("live-caller", "hello", { requestId: "lc-1" }).catch((e: unknown) => e);
+    const err = await createRoleClient(mallory)
+      .call("live-caller", "hello", { requestId: "lc-1" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect((err as ConflictError).message).toMatch(/another caller/);
     const r = (await first) as RoleResult;

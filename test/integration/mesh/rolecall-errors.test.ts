@@ -17,10 +17,16 @@ describe("role errors and answer headers", () => {
       host: "h",
       heartbeatIntervalS: 0,
       async *handler() {
-        throw roleCallError(WireCode.Busy, "probe", "Ollama is busy", { error: "backend_busy", message: "Ollama is busy", retry_after_s: 7 });
+        throw roleCallError(WireCode.Busy, "probe", "Ollama is busy", {
+          error: "backend_busy",
+          message: "Ollama is busy",
+          retry_after_s: 7,
+        });
       },
     });
-    const err = await createRoleClient(mesh).call("probe", "hi", { maxAttempts: 1 }).catch((e: unknown) => e);
+    const err = await createRoleClient(mesh)
+      .call("probe", "hi", { maxAttempts: 1 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BusyError);
     expect((err as BusyError).message).toBe("role 'probe': Ollama is busy");
     expect((err as BusyError).code).toBe("backend_busy");
@@ -36,7 +42,14 @@ describe("role errors and answer headers", () => {
       heartbeatIntervalS: 0,
       async *handler() {
         yield { type: "response", data: "hi" };
-        const final = { model: "gpt", backend: "openai", host: "h", usage: { prompt_tokens: 1, completion_tokens: 1 }, timings: { total_ms: 1 }, fallback: { reason: "backend_unavailable", from: "ollama" } };
+        const final = {
+          model: "gpt",
+          backend: "openai",
+          host: "h",
+          usage: { prompt_tokens: 1, completion_tokens: 1 },
+          timings: { total_ms: 1 },
+          fallback: { reason: "backend_unavailable", from: "ollama" },
+        };
         yield { type: "final", data: final };
       },
     });

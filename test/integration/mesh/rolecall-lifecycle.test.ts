@@ -105,9 +105,15 @@ describe("deadlines", () => {
     const r = await serve({ role: "queued", handler: blocking, concurrency: 1, queueSize: 2 });
     const first = rawExchange(caller.nc, "lyra.queued", "first", { [Header.Stream]: "1" });
     await until(() => r.inFlight() === 1);
-    const msgs = await rawExchange(caller.nc, "lyra.queued", "second", { [Header.Stream]: "1", [Header.Deadline]: String(Date.now() + 400) });
+    const msgs = await rawExchange(caller.nc, "lyra.queued", "second", {
+      [Header.Stream]: "1",
+      [Header.Deadline]: String(Date.now() + 400),
+    });
     const chunks = msgs.slice(0, 2).map((m) => bodyOf(m));
-    expect(chunks).toEqual([{ type: "status", data: "ack" }, { type: "status", data: "queued" }]);
+    expect(chunks).toEqual([
+      { type: "status", data: "ack" },
+      { type: "status", data: "queued" },
+    ]);
     expect(errorCodeOf(msgs.at(-2)!)).toBe("409");
     expect(bodyOf(msgs.at(-2)!)).toMatchObject({ error: "deadline_exceeded", lyra_status: 408 });
     expect(isTerminator(msgs.at(-1)!)).toBe(true);
@@ -120,7 +126,9 @@ describe("deadlines", () => {
   it("a running handler past its deadline is aborted; the caller gets DeadlineExceededError", async () => {
     const state = { started: 0, aborted: 0 };
     await serve({ role: "overrun", handler: waitsForAbort(state) });
-    const err = await createRoleClient(caller).call("overrun", "hello", { timeoutMs: 300 }).catch((e: unknown) => e);
+    const err = await createRoleClient(caller)
+      .call("overrun", "hello", { timeoutMs: 300 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeadlineExceededError);
     await until(() => state.aborted === 1, 5000, "the handler's signal");
   });

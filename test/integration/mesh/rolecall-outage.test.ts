@@ -47,7 +47,9 @@ async function replica(role: string, host: string) {
 
 /** A responder in a child process (test/fixtures/responder.ts), for SIGSTOP and SIGCONT. */
 async function childReplica(role: string, delayMs: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["test/fixtures/responder.ts", server.url, "frozen", role, String(delayMs)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["test/fixtures/responder.ts", server.url, "frozen", role, String(delayMs)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   children.push(child);
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -62,7 +64,10 @@ async function childReplica(role: string, delayMs: number): Promise<ChildProcess
 async function requestsTo(role: string): Promise<{ count: () => number; close: () => void }> {
   let n = 0;
   const count = () => void n++;
-  const subs = [caller.nc.subscribe(subjects.role(role), { callback: count }), caller.nc.subscribe(`${subjects.role(role)}.*`, { callback: count })];
+  const subs = [
+    caller.nc.subscribe(subjects.role(role), { callback: count }),
+    caller.nc.subscribe(`${subjects.role(role)}.*`, { callback: count }),
+  ];
   await caller.nc.flush();
   return { count: () => n, close: () => subs.forEach((s) => s.unsubscribe()) };
 }
@@ -96,7 +101,9 @@ describe("a role with no responder when the call starts", () => {
   });
 
   it("by default (onOutage: fail) it still fails at once with UnavailableError, for callers with a fallback", async () => {
-    const err = await createRoleClient(caller).call("nobody-here", "hello", { timeoutMs: 20_000 }).catch((e: unknown) => e);
+    const err = await createRoleClient(caller)
+      .call("nobody-here", "hello", { timeoutMs: 20_000 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnavailableError);
     expect((err as Error).message).toContain("no agent serves role 'nobody-here'");
   });

@@ -134,7 +134,9 @@ describe("a chunk that cannot be split", () => {
     const msgs = await rawExchange(caller.nc, "lyra.unsplittable", JSON.stringify({ prompt: "result", stream: true }));
     expect(chunks(msgs)[0]).toEqual({ type: "status", data: "ack" });
     expect(expectTooLarge(msgs).message).toMatch(/tool_result chunk/);
-    const err = await createRoleClient(caller).call("unsplittable", "result").catch((e: unknown) => e);
+    const err = await createRoleClient(caller)
+      .call("unsplittable", "result")
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReplyTooLargeError);
     expect((err as ReplyTooLargeError).status).toBe(CallCode.PayloadTooLarge);
   });
@@ -151,7 +153,9 @@ describe("a chunk that cannot be split", () => {
     const body = bodyOf(msgs.at(-2)!) as { message: string };
     expect(body.message).toMatch(/^backend said: e+/);
     expect(body.message).toMatch(/cut to fit max_payload/);
-    const err = await createRoleClient(caller).call("unsplittable", "error").catch((e: unknown) => e);
+    const err = await createRoleClient(caller)
+      .call("unsplittable", "error")
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InternalError);
   });
 

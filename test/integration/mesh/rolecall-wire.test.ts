@@ -79,7 +79,9 @@ describe("non-streaming replies", () => {
   });
 
   it("a msgpack request is answered in msgpack, tool calls included; keep-alives while it works", async () => {
-    const msgs = await rawExchange(caller.nc, "lyra.slow", packr.pack({ prompt: "time?" }), { [Header.ContentType]: "application/msgpack" });
+    const msgs = await rawExchange(caller.nc, "lyra.slow", packr.pack({ prompt: "time?" }), {
+      [Header.ContentType]: "application/msgpack",
+    });
     for (const m of msgs.slice(0, -1)) expect(m.headers?.get(Header.ContentType)).toBe("application/msgpack");
     const k = kinds(msgs);
     expect(k[0]).toBe("status:ack");
@@ -109,7 +111,10 @@ describe("streaming replies", () => {
   it("a repeat of a completed request id replays its tool events in their order, then the text", async () => {
     const body = JSON.stringify({ prompt: "time?", stream: true });
     const kinds = (msgs: Awaited<ReturnType<typeof rawExchange>>) =>
-      msgs.map((m) => (isTerminator(m) ? "end" : (bodyOf(m) as { type: string; data: unknown }))).filter((t) => t === "end" || t.type !== "status").map((t) => (typeof t === "object" ? t.type : t));
+      msgs
+        .map((m) => (isTerminator(m) ? "end" : (bodyOf(m) as { type: string; data: unknown })))
+        .filter((t) => t === "end" || t.type !== "status")
+        .map((t) => (typeof t === "object" ? t.type : t));
     const first = await rawExchange(caller.nc, "lyra.slow", body, { [Header.RequestId]: "replay-tools-1" });
     const again = await rawExchange(caller.nc, "lyra.slow", body, { [Header.RequestId]: "replay-tools-1" });
     expect(kinds(first)).toEqual(["tool_call", "tool_result", "response", "final", "end"]);
@@ -120,7 +125,12 @@ describe("streaming replies", () => {
     const msgs = await rawExchange(caller.nc, "lyra.voice", "hello", { [Header.Stream]: "1" });
     const chunks = msgs.slice(0, -1).map((m) => bodyOf(m) as { type: string; data: string });
     expect(chunks[0]).toEqual({ type: "status", data: "ack" });
-    expect(chunks.filter((c) => c.type === "response").map((c) => c.data).join("")).toBe(ANSWER);
+    expect(
+      chunks
+        .filter((c) => c.type === "response")
+        .map((c) => c.data)
+        .join(""),
+    ).toBe(ANSWER);
   });
 });
 
@@ -164,7 +174,11 @@ describe("errors", () => {
 describe("request metadata", () => {
   it("the handler sees the caller's headers, conversation and request id", async () => {
     const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    const r = await createRoleClient(caller).call("fails", "trace", { headers: { traceparent: tp }, conversation: "conv-1", requestId: "rid-1" });
+    const r = await createRoleClient(caller).call("fails", "trace", {
+      headers: { traceparent: tp },
+      conversation: "conv-1",
+      requestId: "rid-1",
+    });
     expect(r.text).toBe(`${tp} conv-1 rid-1`);
   });
 });

@@ -67,7 +67,9 @@ describe("a bridged stdio MCP server", () => {
     if (!("result" in res)) return;
     expect(res.result).toMatchObject({ supportedVersions: ["2026-07-28"], capabilities: { tools: {} }, resultType: "complete" });
     expect(Object.keys(res.result.capabilities as object)).toEqual(["tools"]);
-    expect((res.result._meta as Record<string, { name: string }>)["io.modelcontextprotocol/serverInfo"]!.name).toBe("mcp-servers/everything");
+    expect((res.result._meta as Record<string, { name: string }>)["io.modelcontextprotocol/serverInfo"]!.name).toBe(
+      "mcp-servers/everything",
+    );
   });
 
   it("passes the server's own errors through and refuses what it does not bridge with -32601", async () => {
@@ -82,7 +84,9 @@ describe("a bridged stdio MCP server", () => {
   });
 
   it("carries concurrent calls over the one stdio connection, each answered with its own result", async () => {
-    const results = await Promise.all(Array.from({ length: 32 }, (_, i) => sdk.callTool({ name: "echo", arguments: { message: `m${i}` } })));
+    const results = await Promise.all(
+      Array.from({ length: 32 }, (_, i) => sdk.callTool({ name: "echo", arguments: { message: `m${i}` } })),
+    );
     expect(results.map((r) => (r.content as { text: string }[])[0]!.text)).toEqual(Array.from({ length: 32 }, (_, i) => `Echo: m${i}`));
   });
 
@@ -103,26 +107,40 @@ describe("a bridged stdio MCP server", () => {
   it("forwards a long-running tool's progress as msg frames", async () => {
     const frames: string[] = [];
     const progress: number[] = [];
-    const res = await mcp.request("everything", mcpRequest("tools/call", { name: "trigger-long-running-operation", arguments: { duration: 1, steps: 2 }, _meta: { progressToken: "p1" } }), {
-      onFrame: (f) => frames.push(f),
-      onNotification: (n) => {
-        expect(n.params?.progressToken).toBe("p1");
-        progress.push(n.params?.progress as number);
+    const res = await mcp.request(
+      "everything",
+      mcpRequest("tools/call", {
+        name: "trigger-long-running-operation",
+        arguments: { duration: 1, steps: 2 },
+        _meta: { progressToken: "p1" },
+      }),
+      {
+        onFrame: (f) => frames.push(f),
+        onNotification: (n) => {
+          expect(n.params?.progressToken).toBe("p1");
+          progress.push(n.params?.progress as number);
+        },
       },
-    });
+    );
     expect("result" in res).toBe(true);
     expect(progress).toEqual([1, 2]);
     expect(frames.filter((f) => f === "msg").length).toBe(2);
     expect(frames.at(-1)).toBe("end");
     // The SDK client sees the same through onprogress.
     const seen: number[] = [];
-    await sdk.callTool({ name: "trigger-long-running-operation", arguments: { duration: 1, steps: 2 } }, { onprogress: (p) => seen.push(p.progress) });
+    await sdk.callTool(
+      { name: "trigger-long-running-operation", arguments: { duration: 1, steps: 2 } },
+      { onprogress: (p) => seen.push(p.progress) },
+    );
     expect(seen).toEqual([1, 2]);
   });
 
   it("cancels the child's call when the SDK aborts ({reply}.ctl)", async () => {
     const ac = new AbortController();
-    const p = sdk.callTool({ name: "trigger-long-running-operation", arguments: { duration: 60, steps: 60 } }, { signal: ac.signal, onprogress: () => ac.abort() });
+    const p = sdk.callTool(
+      { name: "trigger-long-running-operation", arguments: { duration: 60, steps: 60 } },
+      { signal: ac.signal, onprogress: () => ac.abort() },
+    );
     await expect(p).rejects.toThrow();
     await eventually(() => status().inFlight === 0, "the bridged call to end");
     // The child is still healthy and answers.
@@ -137,20 +155,30 @@ describe("a bridged stdio MCP server", () => {
     const restartsBefore = status().restarts;
     let killed = false;
     // An inactivity limit far beyond the test's timeout: only the bridge can end this call.
-    const res = await mcp.request("everything", mcpRequest("tools/call", { name: "trigger-long-running-operation", arguments: { duration: 300, steps: 300 }, _meta: { progressToken: 7 } }), {
-      inactivityMs: 600_000,
-      onNotification: () => {
-        if (!killed) {
-          killed = true;
-          process.kill(pid, "SIGKILL");
-        }
+    const res = await mcp.request(
+      "everything",
+      mcpRequest("tools/call", {
+        name: "trigger-long-running-operation",
+        arguments: { duration: 300, steps: 300 },
+        _meta: { progressToken: 7 },
+      }),
+      {
+        inactivityMs: 600_000,
+        onNotification: () => {
+          if (!killed) {
+            killed = true;
+            process.kill(pid, "SIGKILL");
+          }
+        },
       },
-    });
+    );
     expect(killed).toBe(true);
     expect("error" in res && res.error.code).toBe(McpCode.StreamLost);
     expect("error" in res && res.error.message).toMatch(/everything.*exited.*re-issue/);
     // While it is down (or once it is back), calls are answered, never left hanging.
-    const during = await mcp.request("everything", mcpRequest("tools/call", { name: "echo", arguments: { message: "x" } }), { inactivityMs: 600_000 });
+    const during = await mcp.request("everything", mcpRequest("tools/call", { name: "echo", arguments: { message: "x" } }), {
+      inactivityMs: 600_000,
+    });
     if ("error" in during) expect(during.error.code).toBe(McpCode.StreamLost);
     await eventually(() => status().state === "up" && status().restarts === restartsBefore + 1, "the child to restart", 60_000);
     expect(status().pid).not.toBe(pid);

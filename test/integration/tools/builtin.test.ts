@@ -34,7 +34,9 @@ describe("built-in tool servers", () => {
           return {
             create: () => {
               const s = new McpServer({ name: "counter", version: "0.1.0" });
-              s.registerTool("next", { description: "the next number", inputSchema: z.object({}) }, async () => ({ content: [{ type: "text", text: String((n += step)) }] }));
+              s.registerTool("next", { description: "the next number", inputSchema: z.object({}) }, async () => ({
+                content: [{ type: "text", text: String((n += step)) }],
+              }));
               return s;
             },
             close: async () => void closed++,

@@ -60,21 +60,27 @@ describe("lyra tools", () => {
       expect(metrics).toMatch(/lyra_tool_server_call_duration_seconds_count\{server="clock",tool="now"\} 1/);
       // The exposition format, checked by Prometheus' own tool (lint: only prom-client's defaults may show).
       const promtool = spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" });
-      if (promtool.error) throw new Error("promtool not found: install it with 'sudo apt-get install --no-install-recommends prometheus' (Debian/Ubuntu)");
-      const findings = (promtool.stdout + promtool.stderr).split("\n").filter((l) => l.trim() && !/^lyra_tools_nodejs_active_\w+_total /.test(l));
+      if (promtool.error)
+        throw new Error("promtool not found: install it with 'sudo apt-get install --no-install-recommends prometheus' (Debian/Ubuntu)");
+      const findings = (promtool.stdout + promtool.stderr)
+        .split("\n")
+        .filter((l) => l.trim() && !/^lyra_tools_nodejs_active_\w+_total /.test(l));
       expect([0, 3], promtool.stdout + promtool.stderr).toContain(promtool.status);
       expect(findings).toEqual([]);
 
       // SIGTERM while a call runs: it finishes (drain), then the process exits 0.
       const sdk2 = await connectSdkClient(createMcpClient(mesh, { tenant: "test", user: "tester" }), "clock");
       let signalled = false;
-      const waited = sdk2.callTool({ name: "wait", arguments: { seconds: 2 } }, {
-        onprogress: () => {
-          if (signalled) return;
-          signalled = true;
-          p.proc.kill("SIGTERM");
+      const waited = sdk2.callTool(
+        { name: "wait", arguments: { seconds: 2 } },
+        {
+          onprogress: () => {
+            if (signalled) return;
+            signalled = true;
+            p.proc.kill("SIGTERM");
+          },
         },
-      });
+      );
       expect(JSON.stringify((await waited).content)).toContain("waited 2 s");
       expect(signalled).toBe(true);
       await sdk2.close();

@@ -10,7 +10,10 @@ import { mcpRequest } from "./helpers.ts";
 
 /** Fails (never skips) with what to install when the sandbox's binaries are missing. */
 export function requireSandboxTools(): void {
-  for (const [path, pkg] of [["/usr/bin/bwrap", "bubblewrap"], ["/usr/bin/python3", "python3"]] as const) {
+  for (const [path, pkg] of [
+    ["/usr/bin/bwrap", "bubblewrap"],
+    ["/usr/bin/python3", "python3"],
+  ] as const) {
     try {
       accessSync(path, constants.X_OK);
     } catch {

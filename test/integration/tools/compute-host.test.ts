@@ -38,7 +38,13 @@ beforeAll(async () => {
   mesh = await connectMesh({ servers: nats.url });
   mcp = createMcpClient(mesh, { tenant: "test", user: "tester" });
   const doc = parse(agentYaml({ natsUrl: nats.url, ollamaUrl: "http://127.0.0.1:1" })) as Record<string, unknown>;
-  doc.tools = { servers: { compute: { builtin: "compute", options: TEST_LIMITS }, big: { builtin: "compute", options: BIG }, fits: { builtin: "compute", options: FITS } } };
+  doc.tools = {
+    servers: {
+      compute: { builtin: "compute", options: TEST_LIMITS },
+      big: { builtin: "compute", options: BIG },
+      fits: { builtin: "compute", options: FITS },
+    },
+  };
   const config = writeTempFile(stringify(doc), "tools.yaml");
   dir = mkdtempSync(join(tmpdir(), "lyra-compute-fd-"));
   planted = join(dir, "host-file");
@@ -95,7 +101,7 @@ function descendants(root: number): number[] {
     }
   }
   const out: number[] = [];
-  for (let todo = [root]; todo.length; ) {
+  for (let todo = [root]; todo.length;) {
     const kids = todo.flatMap((p) => children.get(p) ?? []);
     out.push(...kids);
     todo = kids;
@@ -184,7 +190,11 @@ describe("compute under lyra tools", () => {
     // Without a cgroup, a config whose rlimits could pass the total never starts; with one, the cgroup holds it.
     if (!cgroup) {
       expect(big.state).toBe("failed");
-      expect(big.error).toMatch(new RegExp(`no cgroup can bound the sandboxes on this host .* = 4112 MiB, more than memory_total_mb \\(${TOTAL_MB}\\); lower memory_mb`));
+      expect(big.error).toMatch(
+        new RegExp(
+          `no cgroup can bound the sandboxes on this host .* = 4112 MiB, more than memory_total_mb \\(${TOTAL_MB}\\); lower memory_mb`,
+        ),
+      );
     }
     const server = cgroup ? "big" : "fits";
     let peak = 0;
@@ -207,7 +217,11 @@ describe("compute under lyra tools", () => {
     expect(cgroupPeak).toBeLessThanOrEqual(TOTAL_MB);
     // The bomb pressed the bound: children held memory (rlimits), or the group filled (a cgroup may OOM-kill them instead).
     if (cgroup) expect(Math.max(cgroupPeak, peak)).toBeGreaterThan(TOTAL_MB / 2);
-    else expect(results.some((r) => /children \d+ holding [1-9]/.test(r.text)), results.map((r) => r.text).join("\n")).toBe(true);
+    else
+      expect(
+        results.some((r) => /children \d+ holding [1-9]/.test(r.text)),
+        results.map((r) => r.text).join("\n"),
+      ).toBe(true);
     expect(peak).toBeLessThanOrEqual(TOTAL_MB);
     expect(await python("6 * 7", server)).toEqual({ text: "42", isError: false });
   });
@@ -215,8 +229,13 @@ describe("compute under lyra tools", () => {
   it("lyra status says which bounds hold on this host", async () => {
     const st = runLyra(["status", "--nats", nats.url], childEnv());
     await within(st.exited, 30_000, "lyra status");
-    const line = st.stdout().split("\n").find((l) => l.startsWith("  compute@fd-host limits: "));
+    const line = st
+      .stdout()
+      .split("\n")
+      .find((l) => l.startsWith("  compute@fd-host limits: "));
     console.log(`lyra status:${line}`);
-    expect(line).toMatch(/limits: (cgroup v2 \S+: memory\.max 3584 MiB, pids\.max 18 for all sandboxes together|rlimits \(no cgroup: .+\): 2 sandboxes \(max_concurrent 2\) × \(memory_mb 128 × processes 8 \+ tmp_mb 8\) = 2064 MiB ≤ memory_total_mb 3584); descriptors above stdio closed before the sandbox starts$/);
+    expect(line).toMatch(
+      /limits: (cgroup v2 \S+: memory\.max 3584 MiB, pids\.max 18 for all sandboxes together|rlimits \(no cgroup: .+\): 2 sandboxes \(max_concurrent 2\) × \(memory_mb 128 × processes 8 \+ tmp_mb 8\) = 2064 MiB ≤ memory_total_mb 3584); descriptors above stdio closed before the sandbox starts$/,
+    );
   });
 });

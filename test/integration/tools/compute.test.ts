@@ -47,7 +47,9 @@ describe("compute: python", () => {
     const fr = await f.call("compute", "python", { code: "from fractions import Fraction as F\nF(1, 3) + F(1, 6)" });
     expect(fr.text).toBe("Fraction(1, 2)");
     // The code's own __main__: its classes pickle, and rebinding names the driver uses breaks nothing.
-    const own = await f.call("compute", "python", { code: "import pickle\nclass P: pass\njson = run = None\ntype(pickle.loads(pickle.dumps(P()))).__name__" });
+    const own = await f.call("compute", "python", {
+      code: "import pickle\nclass P: pass\njson = run = None\ntype(pickle.loads(pickle.dumps(P()))).__name__",
+    });
     expect(own).toEqual({ text: "'P'", isError: false });
   });
 
@@ -122,7 +124,9 @@ describe("compute: python", () => {
     for (const server of ["nobwrap", "nopython"]) {
       const r = await f.call(server, "python", { code: "print('ran')" });
       expect(r.isError).toBe(true);
-      expect(r.text).toMatch(/python is unavailable on this host: \/nonexistent\/(bwrap|python3) is missing or not executable: install (bubblewrap|python3)/);
+      expect(r.text).toMatch(
+        /python is unavailable on this host: \/nonexistent\/(bwrap|python3) is missing or not executable: install (bubblewrap|python3)/,
+      );
       expect(r.text).toMatch(/never run outside the sandbox/);
       expect(r.text).not.toMatch(/^ran/m);
       // calculate needs no sandbox.
@@ -131,13 +135,23 @@ describe("compute: python", () => {
   });
 
   it("stopping the host kills the sandboxes of calls in flight and of sessions", async () => {
-    const host = await startToolHost(f.mesh, { tenant: "t", host: "h2", servers: { stopme: { builtin: "compute", options: SESSION_LIMITS } }, log: silentLogger });
+    const host = await startToolHost(f.mesh, {
+      tenant: "t",
+      host: "h2",
+      servers: { stopme: { builtin: "compute", options: SESSION_LIMITS } },
+      log: silentLogger,
+    });
     const mcp = createMcpClient(f.mesh, { tenant: "t" });
     const marks = [`${Date.now() % 1e6}.111`, `${Date.now() % 1e6}.222`];
-    const spawnSleep = (mark: string) => `import subprocess\nsubprocess.Popen(['/usr/bin/sleep', '${mark}'])\nimport time\ntime.sleep(3600)`;
+    const spawnSleep = (mark: string) =>
+      `import subprocess\nsubprocess.Popen(['/usr/bin/sleep', '${mark}'])\nimport time\ntime.sleep(3600)`;
     // One call without a conversation (one-shot), one in a session.
     const calls = marks.map((mark, i) =>
-      mcp.request("stopme", mcpRequest("tools/call", { name: "python", arguments: { code: spawnSleep(mark) }, _meta: i ? as("u", "c") : {} }), { timeoutMs: 30_000 }),
+      mcp.request(
+        "stopme",
+        mcpRequest("tools/call", { name: "python", arguments: { code: spawnSleep(mark) }, _meta: i ? as("u", "c") : {} }),
+        { timeoutMs: 30_000 },
+      ),
     );
     await eventually(() => marks.every((m) => running(m).length > 0), "both sandboxes to start");
     await host.close();
@@ -197,7 +211,12 @@ describe("compute: sessions", () => {
   it("are isolated between conversations and users", async () => {
     await f.call("sessions", "python", { code: "secret = 'alice-s2'" }, as("alice", "s2"));
     for (const other of [as("alice", "s3"), as("bob", "s2")]) {
-      const r = await f.call("sessions", "python", { code: "import os\nprint(len([p for p in os.listdir('/proc') if p.isdigit()]))\nsecret" }, other);
+      const r = await f.call(
+        "sessions",
+        "python",
+        { code: "import os\nprint(len([p for p in os.listdir('/proc') if p.isdigit()]))\nsecret" },
+        other,
+      );
       expect(r.isError).toBe(true);
       expect(r.text).toMatch(/NameError: name 'secret'/);
       expect(Number(/\n(\d+)\n/.exec(r.text)?.[1] ?? /^(\d+)/m.exec(r.text)![1])).toBeLessThanOrEqual(3);
@@ -296,7 +315,10 @@ describe("compute: calculate", () => {
     // 124 factorials of 3000 (each about 30,000 bits): about 250 ms on this 2-core machine, 5 times the 50 ms limit.
     const slow = Array.from({ length: 124 }, () => "3000!*0").join("+");
     const r = await f.call("slowcalc", "calculate", { expression: slow });
-    expect(r).toEqual({ text: expect.stringMatching(/took longer than 0\.05 s and was stopped; use smaller numbers/) as string, isError: true });
+    expect(r).toEqual({
+      text: expect.stringMatching(/took longer than 0\.05 s and was stopped; use smaller numbers/) as string,
+      isError: true,
+    });
     expect(await f.call("slowcalc", "calculate", { expression: "2^10" })).toEqual({ text: "1024", isError: false });
   });
 });

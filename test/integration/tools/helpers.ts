@@ -17,11 +17,18 @@ export function mcpRequest(method: string, params: Record<string, unknown> = {})
     jsonrpc: "2.0",
     id: nextId++,
     method,
-    params: { ...params, _meta: { [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {}, ...(params._meta as object | undefined) } },
+    params: {
+      ...params,
+      _meta: { [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {}, ...(params._meta as object | undefined) },
+    },
   };
 }
 
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

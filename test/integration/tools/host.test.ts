@@ -152,7 +152,9 @@ describe("configuration errors stop the host before it starts anything", () => {
     startToolHost(mesh, { tenant: "test2", host: "h1", servers: servers as never, only, env: {}, log: silentLogger });
   it("an unknown builtin, a missing ${VAR}, an unknown --only name", async () => {
     await expect(start({ x: { builtin: "calculator" } })).rejects.toThrow(/tools.servers.x.builtin is 'calculator'.*use one of: clock/);
-    await expect(start({ gh: { command: "gh-mcp", args: [], env: { TOKEN: "${GH_PAT}" } } })).rejects.toThrow(/'gh'.*env.TOKEN.*\$\{GH_PAT\}.*export GH_PAT/);
+    await expect(start({ gh: { command: "gh-mcp", args: [], env: { TOKEN: "${GH_PAT}" } } })).rejects.toThrow(
+      /'gh'.*env.TOKEN.*\$\{GH_PAT\}.*export GH_PAT/,
+    );
     const err = await start({ clock: { builtin: "clock" } }, ["clock", "web"]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ToolsError);
     expect((err as Error).message).toMatch(/--only names 'web', not in the config's tools.servers \(clock\)/);

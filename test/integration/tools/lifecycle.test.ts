@@ -11,7 +11,12 @@ import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { goodCall } from "./malformed.ts";
 
 const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
-const waitCall = (seconds: number): JsonRpcRequest => ({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "wait", arguments: { seconds }, _meta: { ...META, progressToken: "p" } } });
+const waitCall = (seconds: number): JsonRpcRequest => ({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "tools/call",
+  params: { name: "wait", arguments: { seconds }, _meta: { ...META, progressToken: "p" } },
+});
 
 describe("tool server lifecycle on the wire", () => {
   let nats: NatsServer;
@@ -29,7 +34,13 @@ describe("tool server lifecycle on the wire", () => {
   });
 
   it("sends keep-alive frames while a call works, then msg frames and one end", async () => {
-    await using _ts = await serveMcp(mesh, { server: "clock", tenant: "t", host: "h", handler: sdkHandler(() => clockServer()), keepAliveMs: 100 });
+    await using _ts = await serveMcp(mesh, {
+      server: "clock",
+      tenant: "t",
+      host: "h",
+      handler: sdkHandler(() => clockServer()),
+      keepAliveMs: 100,
+    });
     const frames: string[] = [];
     const res = await client.request("clock", waitCall(2), { onFrame: (f) => frames.push(f) });
     expect("result" in res).toBe(true);
@@ -89,7 +100,8 @@ describe("tool server lifecycle on the wire", () => {
 
   it("sends nothing after the empty end of a cancelled call, even while its handler runs on", async () => {
     // A handler that ignores cancellation (as a bridged server may): it answers 1 s later anyway.
-    const stubborn: McpHandler = (req) => new Promise((r) => setTimeout(() => r({ jsonrpc: "2.0", id: req.id, result: { content: [] } }), 1000));
+    const stubborn: McpHandler = (req) =>
+      new Promise((r) => setTimeout(() => r({ jsonrpc: "2.0", id: req.id, result: { content: [] } }), 1000));
     await using ts = await serveMcp(mesh, { server: "clock4", tenant: "t", host: "h", handler: stubborn, keepAliveMs: 50 });
     // A raw caller, so frames sent after the cancel would still be seen.
     const call = goodCall("t", "clock4", "wait", { seconds: 30 });

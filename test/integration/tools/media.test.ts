@@ -60,7 +60,8 @@ beforeAll(async () => {
       "speech-nokey": { builtin: "speech", options: { ...endpoint, api_key_env: "NO_SUCH_KEY" } },
     },
   });
-  for (const s of host.servers()) clients[s.server] = await connectSdkClient(createMcpClient(mesh, { tenant: "t", user: "pragmatist" }), s.server);
+  for (const s of host.servers())
+    clients[s.server] = await connectSdkClient(createMcpClient(mesh, { tenant: "t", user: "pragmatist" }), s.server);
   const sub = mesh.nc.subscribe(">");
   void (async () => {
     for await (const m of sub) if (m.data.length > largest.size) largest = { size: m.data.length, subject: m.subject };
@@ -79,9 +80,21 @@ type Outcome = { isError: boolean; text: string; content: Block[]; media: Media[
 
 async function call(server: string, name: string, args: unknown): Promise<Outcome> {
   try {
-    const r = (await clients[server]!.callTool({ name, arguments: args as Record<string, unknown> })) as { isError?: boolean; content: Block[]; structuredContent?: { media?: unknown[] } };
+    const r = (await clients[server]!.callTool({ name, arguments: args as Record<string, unknown> })) as {
+      isError?: boolean;
+      content: Block[];
+      structuredContent?: { media?: unknown[] };
+    };
     const media = (r.structuredContent?.media ?? []).map((m) => Media.parse(m));
-    return { isError: r.isError === true, text: r.content.filter((b) => b.type === "text").map((b) => b.text).join("\n"), content: r.content, media };
+    return {
+      isError: r.isError === true,
+      text: r.content
+        .filter((b) => b.type === "text")
+        .map((b) => b.text)
+        .join("\n"),
+      content: r.content,
+      media,
+    };
   } catch (err) {
     return { isError: true, text: `rpc error: ${(err as Error).message}`, content: [], media: [] };
   }
@@ -91,15 +104,25 @@ describe("artist: generate_image", () => {
   it("stores the image in LYRA_MEDIA and returns its reference, a resource link and a preview; fetched back byte-identical", async () => {
     const r = await call("artist", "generate_image", { prompt: "a lighthouse at dusk", size: "512x512" });
     expect(r.isError, r.text).toBe(false);
-    expect(api.requests.at(-1)).toMatchObject({ path: "/v1/images/generations", body: { model: "flux", prompt: "a lighthouse at dusk", n: 1, size: "512x512", response_format: "b64_json" } });
+    expect(api.requests.at(-1)).toMatchObject({
+      path: "/v1/images/generations",
+      body: { model: "flux", prompt: "a lighthouse at dusk", n: 1, size: "512x512", response_format: "b64_json" },
+    });
     expect(r.media).toHaveLength(1);
     const m = r.media[0]!;
     expect(m).toMatchObject({ kind: "image", mime: "image/png", size: 2000, filename: "image-1.png" });
     expect(m.object).toMatch(/^image\/[0-9a-f]{64}$/);
     expect(m.data).toBeUndefined();
     expect(Buffer.from(await readMedia(mesh, m)).equals(fakePng("a lighthouse at dusk#0"))).toBe(true);
-    expect(r.content.find((b) => b.type === "resource_link")).toMatchObject({ uri: `lyra-media:${m.object}`, mimeType: "image/png", size: 2000 });
-    expect(r.content.find((b) => b.type === "image")).toMatchObject({ mimeType: "image/png", data: fakePng("a lighthouse at dusk#0").toString("base64") });
+    expect(r.content.find((b) => b.type === "resource_link")).toMatchObject({
+      uri: `lyra-media:${m.object}`,
+      mimeType: "image/png",
+      size: 2000,
+    });
+    expect(r.content.find((b) => b.type === "image")).toMatchObject({
+      mimeType: "image/png",
+      data: fakePng("a lighthouse at dusk#0").toString("base64"),
+    });
     expect(r.text).toMatch(/Generated 1 image \(512x512, model flux\); it is attached to the reply/);
   });
 
@@ -140,7 +163,12 @@ describe("artist: generate_image", () => {
     ["no API key on the host", "artist-nokey", { prompt: "cat" }, /not available: the tool host has no API key .* set NO_SUCH_KEY/],
     ["a model the endpoint does not serve (404)", "artist-nomodel", { prompt: "cat" }, /has no model 'sdxl-missing' \(404/],
     ["the endpoint down", "artist-down", { prompt: "cat" }, /cannot be reached .* is the LiteLLM proxy running/],
-    ["an image over max_image_bytes", "artist-small", { prompt: "cat" }, /image 1 is 5000 bytes, over this server's max_image_bytes \(4096\); ask for a smaller size/],
+    [
+      "an image over max_image_bytes",
+      "artist-small",
+      { prompt: "cat" },
+      /image 1 is 5000 bytes, over this server's max_image_bytes \(4096\); ask for a smaller size/,
+    ],
   ];
   it.each(bad)("refuses %s with a clear error", async (_what, server, args, reason) => {
     if (server === "artist-small") nextImages = [{ b64_json: fakePng("x", 5000).toString("base64") }];
@@ -151,15 +179,31 @@ describe("artist: generate_image", () => {
   });
 
   const upstream: [string, () => void, RegExp][] = [
-    ["400 invalid_request_error (content policy)", () => api.failNext(400, "Your request was rejected as a result of our safety system."), /refused the request \(400 invalid_request_error\): Your request was rejected .*; change the arguments/],
-    ["401 (bad key)", () => api.failNext(401), /refused the tool host's key \(401: Invalid API key\); the operator must set a valid key in TEST_LITELLM_KEY/],
+    [
+      "400 invalid_request_error (content policy)",
+      () => api.failNext(400, "Your request was rejected as a result of our safety system."),
+      /refused the request \(400 invalid_request_error\): Your request was rejected .*; change the arguments/,
+    ],
+    [
+      "401 (bad key)",
+      () => api.failNext(401),
+      /refused the tool host's key \(401: Invalid API key\); the operator must set a valid key in TEST_LITELLM_KEY/,
+    ],
     ["429 (rate limited)", () => api.failNext(429), /rate limiting requests \(429: Rate limit reached for requests\); try again later/],
     ["500 (server error)", () => api.failNext(500), /failed \(500: The server had an error/],
     ["503 (overloaded)", () => api.failNext(503), /failed \(503: The engine is currently overloaded/],
     ["a URL instead of b64_json", () => (nextImages = [{ url: "https://example.org/cat.png" }]), /without b64_json \(it sent a URL\)/],
     ["no image at all", () => (nextImages = []), /answered with no image/],
-    ["bytes that are no image", () => (nextImages = [{ b64_json: Buffer.from("<html>nope</html>").toString("base64") }]), /no image format Lyra knows, not a png, jpeg, gif or webp image/],
-    ["audio instead of an image", () => (nextImages = [{ b64_json: fakeAudio("mp3", "x").toString("base64") }]), /is audio\/mpeg, not a png/],
+    [
+      "bytes that are no image",
+      () => (nextImages = [{ b64_json: Buffer.from("<html>nope</html>").toString("base64") }]),
+      /no image format Lyra knows, not a png, jpeg, gif or webp image/,
+    ],
+    [
+      "audio instead of an image",
+      () => (nextImages = [{ b64_json: fakeAudio("mp3", "x").toString("base64") }]),
+      /is audio\/mpeg, not a png/,
+    ],
   ];
   it.each(upstream)("the endpoint's %s is a tool error with the reason, and the next call works", async (_what, arrange, reason) => {
     arrange();
@@ -170,7 +214,16 @@ describe("artist: generate_image", () => {
   });
 
   it("bad options leave the server failed with a message naming the option", async () => {
-    const h = await startToolHost(mesh, { tenant: "t2", host: "h", log: silentLogger, servers: { a: { builtin: "artist", options: { default_size: "7x7" } }, b: { builtin: "artist", options: { max_n: 0 } }, c: { builtin: "speech", options: { voice: "x" } } } });
+    const h = await startToolHost(mesh, {
+      tenant: "t2",
+      host: "h",
+      log: silentLogger,
+      servers: {
+        a: { builtin: "artist", options: { default_size: "7x7" } },
+        b: { builtin: "artist", options: { max_n: 0 } },
+        c: { builtin: "speech", options: { voice: "x" } },
+      },
+    });
     const errors = Object.fromEntries(h.servers().map((s) => [s.server, s.error]));
     expect(errors.a).toMatch(/tools\.servers\.a\.options\.default_size is "7x7"/);
     expect(errors.b).toMatch(/tools\.servers\.b\.options\.max_n is 0/);
@@ -183,7 +236,10 @@ describe("speech: speak", () => {
   it("stores the audio in LYRA_MEDIA and returns its reference; fetched back byte-identical", async () => {
     const r = await call("speech", "speak", { text: "Hello from Lyra", voice: "nova" });
     expect(r.isError, r.text).toBe(false);
-    expect(api.requests.at(-1)).toMatchObject({ path: "/v1/audio/speech", body: { model: "tts-1", input: "Hello from Lyra", voice: "nova", response_format: "mp3" } });
+    expect(api.requests.at(-1)).toMatchObject({
+      path: "/v1/audio/speech",
+      body: { model: "tts-1", input: "Hello from Lyra", voice: "nova", response_format: "mp3" },
+    });
     const m = r.media[0]!;
     expect(m).toMatchObject({ kind: "audio", mime: "audio/mpeg", filename: "speech.mp3" });
     expect(m.object).toMatch(/^audio\/[0-9a-f]{64}$/);
@@ -230,12 +286,24 @@ describe("speech: speak", () => {
   });
 
   const upstream: [string, () => void, RegExp][] = [
-    ["400 invalid_request_error", () => api.failNext(400, "'input' is too long"), /speech endpoint refused the request \(400 invalid_request_error\): 'input' is too long/],
+    [
+      "400 invalid_request_error",
+      () => api.failNext(400, "'input' is too long"),
+      /speech endpoint refused the request \(400 invalid_request_error\): 'input' is too long/,
+    ],
     ["401", () => api.failNext(401), /refused the tool host's key \(401/],
     ["429", () => api.failNext(429), /rate limiting requests \(429/],
     ["500", () => api.failNext(500), /speech endpoint failed \(500/],
-    ["a JSON body with a 200", () => (nextAudio = { bytes: Buffer.from('{"ok":true}'), contentType: "application/json" }), /no audio format Lyra knows \(Content-Type application\/json\), not the mp3/],
-    ["another format than asked", () => (nextAudio = { bytes: fakeAudio("wav", "x"), contentType: "audio/mpeg" }), /returned audio\/wav .*not the mp3 \(audio\/mpeg\) asked for/],
+    [
+      "a JSON body with a 200",
+      () => (nextAudio = { bytes: Buffer.from('{"ok":true}'), contentType: "application/json" }),
+      /no audio format Lyra knows \(Content-Type application\/json\), not the mp3/,
+    ],
+    [
+      "another format than asked",
+      () => (nextAudio = { bytes: fakeAudio("wav", "x"), contentType: "audio/mpeg" }),
+      /returned audio\/wav .*not the mp3 \(audio\/mpeg\) asked for/,
+    ],
   ];
   it.each(upstream)("the endpoint's %s is a tool error with the reason, and the next call works", async (_what, arrange, reason) => {
     arrange();

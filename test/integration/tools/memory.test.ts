@@ -41,11 +41,18 @@ afterAll(async () => {
 });
 
 async function host(server: string, options: Record<string, unknown>): Promise<void> {
-  hosts.push(await startToolHost(mesh, { tenant: "t", host: "h", servers: { [server]: { builtin: "memory", options } }, log: silentLogger }));
+  hosts.push(
+    await startToolHost(mesh, { tenant: "t", host: "h", servers: { [server]: { builtin: "memory", options } }, log: silentLogger }),
+  );
 }
 
 type Result = { text: string; isError: boolean };
-async function call(server: string, name: string, args: unknown, meta: Record<string, unknown> = { [MetaKey.User]: "alice", [MetaKey.Conversation]: "c1" }): Promise<Result> {
+async function call(
+  server: string,
+  name: string,
+  args: unknown,
+  meta: Record<string, unknown> = { [MetaKey.User]: "alice", [MetaKey.Conversation]: "c1" },
+): Promise<Result> {
   const r = await mcp.request(server, mcpRequest("tools/call", { name, arguments: args, _meta: meta }));
   if ("error" in r) throw new Error(`JSON-RPC error ${r.error.code}: ${r.error.message}`);
   const res = r.result as { content: { text: string }[]; isError?: boolean };
@@ -56,7 +63,9 @@ const as = (user: string, conversation = "c1") => ({ [MetaKey.User]: user, [Meta
 describe("memory tool server", () => {
   it("keeps every acknowledged entry when its process is killed with SIGKILL mid-write", async () => {
     const path = join(dir, "killed.db");
-    const child = spawn(process.execPath, ["test/fixtures/memory-host.ts", nats.url, path, ollama.url], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["test/fixtures/memory-host.ts", nats.url, path, ollama.url], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     children.push(child);
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -65,12 +74,18 @@ describe("memory tool server", () => {
     await eventually(async () => (await call(server, "recall", {}).catch(() => undefined)) !== undefined, "the memory service", 10_000);
     const N = 1000;
     for (let i = 0; i < N; i += 20) {
-      const batch = Array.from({ length: 20 }, (_, k) => call(server, "commit_journal", { text: `entry number ${i + k} about topic${i + k}`, significance: 0.5 }));
+      const batch = Array.from({ length: 20 }, (_, k) =>
+        call(server, "commit_journal", { text: `entry number ${i + k} about topic${i + k}`, significance: 0.5 }),
+      );
       for (const r of await Promise.all(batch)) expect(r.isError).toBe(false);
     }
     // More writes in flight when the kill lands: they may or may not be there, the 1,000 must.
     const inFlight = Array.from({ length: 50 }, (_, k) =>
-      mcp.request(server, mcpRequest("tools/call", { name: "commit_journal", arguments: { text: `late ${k}` }, _meta: as("alice") }), { timeoutMs: 1_000 }).catch(() => undefined),
+      mcp
+        .request(server, mcpRequest("tools/call", { name: "commit_journal", arguments: { text: `late ${k}` }, _meta: as("alice") }), {
+          timeoutMs: 1_000,
+        })
+        .catch(() => undefined),
     );
     child.kill("SIGKILL");
     await once(child, "exit");
@@ -92,7 +107,12 @@ describe("memory tool server", () => {
 
   it("finds by meaning (vectors) and by rare words (lexical), and says when it is lexical only", async () => {
     await host("mem", { path: join(dir, "search.db"), ollama_url: ollama.url });
-    for (const text of ["My puppy loves running in the park", "I drive an old automobile to work", "The zygomorphic orchid in the greenhouse bloomed", "Dinner with my sister on Friday"]) {
+    for (const text of [
+      "My puppy loves running in the park",
+      "I drive an old automobile to work",
+      "The zygomorphic orchid in the greenhouse bloomed",
+      "Dinner with my sister on Friday",
+    ]) {
       expect((await call("mem", "commit_journal", { text, significance: 0.7 })).isError).toBe(false);
     }
     const meaning = await call("mem", "semantic_search", { query: "canine", limit: 1 });
@@ -113,7 +133,9 @@ describe("memory tool server", () => {
     // A chat model answers /api/embed too (real Ollama does): its vectors would mean nothing, so it is refused.
     await host("memchat", { path: join(dir, "search.db"), ollama_url: ollama.url, embedding_model: "qwen3:4b" });
     const chat = await call("memchat", "semantic_search", { query: "zygomorphic" });
-    expect(chat.text).toMatch(/lexical only: embedding model 'qwen3:4b' .* is not an embedding model \(its capabilities: completion, tools\); set options.embedding_model/);
+    expect(chat.text).toMatch(
+      /lexical only: embedding model 'qwen3:4b' .* is not an embedding model \(its capabilities: completion, tools\); set options.embedding_model/,
+    );
     expect(chat.text).toContain("orchid");
   });
 

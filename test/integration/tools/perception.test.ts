@@ -57,7 +57,8 @@ beforeAll(async () => {
       const results = toolResultsOf(b);
       if (results.length) return `Pragmatist relays: ${results.map((r) => r.content).join(" | ")}`;
       const ref = /reference (image\/[0-9a-f]{64})/.exec(u?.content ?? "")?.[1];
-      if (ref && b.tools?.length) return { tool_calls: [{ function: { name: "perception__describe_image", arguments: { image: ref, question: "What is it?" } } }] };
+      if (ref && b.tools?.length)
+        return { tool_calls: [{ function: { name: "perception__describe_image", arguments: { image: ref, question: "What is it?" } } }] };
       return `Pragmatist saw no image in: ${u?.content}`;
     },
   });
@@ -156,10 +157,19 @@ describe("images with a user message", () => {
     const m = await putMedia(mesh, png(5000));
     const before = ollama.chats().length;
     // A role call straight to the pragmatist, without describe_image answering: a fresh reference it then asks about.
-    const r = await roles.call("pragmatist", { messages: [{ role: "user", content: "what do you make of it?", media: [m] }] }, { timeoutMs: 20_000 });
-    const first = ollama.chats().slice(before).find((b) => b.model === "qwen3:4b")!;
+    const r = await roles.call(
+      "pragmatist",
+      { messages: [{ role: "user", content: "what do you make of it?", media: [m] }] },
+      { timeoutMs: 20_000 },
+    );
+    const first = ollama
+      .chats()
+      .slice(before)
+      .find((b) => b.model === "qwen3:4b")!;
     expect(lastUser(first)!.images).toBeUndefined();
-    expect(lastUser(first)!.content).toMatch(/\[The user attached an image \(image\/png, 5000 bytes, reference image\/[0-9a-f]{64}\)\. You cannot see images: if a describe_image tool is offered, call it/);
+    expect(lastUser(first)!.content).toMatch(
+      /\[The user attached an image \(image\/png, 5000 bytes, reference image\/[0-9a-f]{64}\)\. You cannot see images: if a describe_image tool is offered, call it/,
+    );
     // The inline item was stored so it has a reference; the pragmatist asked describe_image, which asked the vision role.
     expect(r.text).toMatch(/^Pragmatist relays: I see 1 image\(s\) of 5000 bytes; asked: What is it\?/);
   });
@@ -168,7 +178,11 @@ describe("images with a user message", () => {
 type Outcome = { isError: boolean; text: string; structured?: Record<string, unknown> };
 async function describeImage(args: unknown, server = mcp): Promise<Outcome> {
   try {
-    const r = (await server.callTool({ name: "describe_image", arguments: args as Record<string, unknown> })) as { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: Record<string, unknown> };
+    const r = (await server.callTool({ name: "describe_image", arguments: args as Record<string, unknown> })) as {
+      isError?: boolean;
+      content: { type: string; text?: string }[];
+      structuredContent?: Record<string, unknown>;
+    };
     return { isError: r.isError === true, text: r.content.map((b) => b.text ?? "").join("\n"), structured: r.structuredContent };
   } catch (err) {
     return { isError: true, text: `rpc error: ${(err as Error).message}` };
@@ -210,7 +224,11 @@ describe("describe_image", () => {
     ["a numeric question", { image: gone, question: 42 }, /question/],
     ["an unknown argument", { image: gone, detail: "high" }, /detail/],
     ["choosing the role", { image: gone, role: "voice" }, /role/],
-    ["an image not in LYRA_MEDIA", { image: gone }, /is not in LYRA_MEDIA \(it expired, or was never stored\); ask the user to send it again/],
+    [
+      "an image not in LYRA_MEDIA",
+      { image: gone },
+      /is not in LYRA_MEDIA \(it expired, or was never stored\); ask the user to send it again/,
+    ],
   ];
   it.each(bad)("refuses %s with a clear error", async (_what, args, reason) => {
     const r = await describeImage(args);

@@ -19,7 +19,12 @@ const opts = { maxBytes: 100_000, timeoutMs: 2000, maxRedirects: 3 };
 beforeAll(async () => {
   pages = await startPages();
   publicish = createServer((req, res) => {
-    const to = req.url === "/to-private" ? `${pages.url}/article` : req.url === "/to-localhost" ? `http://localhost:${pages.port}/article` : undefined;
+    const to =
+      req.url === "/to-private"
+        ? `${pages.url}/article`
+        : req.url === "/to-localhost"
+          ? `http://localhost:${pages.port}/article`
+          : undefined;
     if (to) res.writeHead(302, { location: to }).end();
     else res.writeHead(200, { "content-type": "text/plain" }).end("public page");
   });
@@ -35,8 +40,12 @@ afterAll(async () => {
 describe("fetch_page's guard across redirects and lookups", () => {
   it("a public page is fetched; its redirect to a private address, or to a name resolving to one, is refused", async () => {
     expect((await cappedGet(`${pub}/`, { ...opts, allowPrivate: only127001 })).body.toString()).toBe("public page");
-    await expect(cappedGet(`${pub}/to-private`, { ...opts, allowPrivate: only127001 })).rejects.toThrow(/^refused: '127\.0\.0\.1' is a private/);
-    await expect(cappedGet(`${pub}/to-localhost`, { ...opts, allowPrivate: only127001 })).rejects.toThrow(/^refused: 'localhost' \(127\.0\.0\.1\)/);
+    await expect(cappedGet(`${pub}/to-private`, { ...opts, allowPrivate: only127001 })).rejects.toThrow(
+      /^refused: '127\.0\.0\.1' is a private/,
+    );
+    await expect(cappedGet(`${pub}/to-localhost`, { ...opts, allowPrivate: only127001 })).rejects.toThrow(
+      /^refused: 'localhost' \(127\.0\.0\.1\)/,
+    );
     // Allowed, the same redirect reaches the article.
     expect((await cappedGet(`${pub}/to-private`, { ...opts, allowPrivate: true })).url).toBe(`${pages.url}/article`);
   });
@@ -45,7 +54,9 @@ describe("fetch_page's guard across redirects and lookups", () => {
     let asked = 0;
     // The first resolution (the check) looks public; the connection's own lookup gets the private answer.
     const rebinding = (ip: string) => ip.startsWith("127.") && ++asked > 1;
-    await expect(cappedGet(`http://localhost:${pages.port}/article`, { ...opts, allowPrivate: rebinding })).rejects.toThrow(/^refused: 'localhost' \(127\.0\.0\.1\)/);
+    await expect(cappedGet(`http://localhost:${pages.port}/article`, { ...opts, allowPrivate: rebinding })).rejects.toThrow(
+      /^refused: 'localhost' \(127\.0\.0\.1\)/,
+    );
     expect(asked).toBe(2);
   });
 });

@@ -15,7 +15,13 @@ const FORM = `<!doctype html><html><head><title>Greeter</title></head><body>
 <input id="name" placeholder="your name"><button id="go" onclick="document.getElementById('out').textContent = 'Hello, ' + document.getElementById('name').value + '!'">Greet</button>
 <p id="out">nobody greeted yet</p></body></html>`;
 
-function send(res: ServerResponse, status: number, body: string | Buffer, type = "text/html; charset=utf-8", extra: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string | Buffer,
+  type = "text/html; charset=utf-8",
+  extra: Record<string, string> = {},
+): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), ...extra });
   res.end(body);
 }

@@ -24,16 +24,20 @@ let open: Client; // allow_private: true (pages on localhost)
 let guarded: Client; // the default: private addresses refused
 
 beforeAll(async () => {
-  if (!existsSync("/usr/bin/chromium")) throw new Error("these tests need Debian's chromium at /usr/bin/chromium: sudo apt-get install chromium");
+  if (!existsSync("/usr/bin/chromium"))
+    throw new Error("these tests need Debian's chromium at /usr/bin/chromium: sudo apt-get install chromium");
   nats = await startNatsServer({ jetstream: false });
   mesh = await connectMesh({ servers: nats.url });
   pages = await startPages();
   searx = await startSearxngDouble({
-    results: (q) => (q === "nothing" ? [] : [
-      { url: `${pages.url}/article`, title: "Streams in depth", content: "How JetStream keeps messages" },
-      { url: "https://example.org/other", title: "Other", content: "another page" },
-      { url: `${pages.url}/article`, title: "duplicate", content: "the same URL again" },
-    ]),
+    results: (q) =>
+      q === "nothing"
+        ? []
+        : [
+            { url: `${pages.url}/article`, title: "Streams in depth", content: "How JetStream keeps messages" },
+            { url: "https://example.org/other", title: "Other", content: "another page" },
+            { url: `${pages.url}/article`, title: "duplicate", content: "the same URL again" },
+          ],
   });
   const common = { searxng_url: searx.url, max_bytes: 100_000, timeout_ms: 1500, max_redirects: 3, action_timeout_ms: 1500 };
   host = await startToolHost(mesh, {
@@ -59,8 +63,18 @@ type Outcome = { isError: boolean; text: string; content: { type: string; text?:
 /** A tools/call's outcome: a result (maybe isError) or a JSON-RPC error folded into an error outcome. */
 async function call(c: Client, name: string, args: unknown): Promise<Outcome> {
   try {
-    const r = (await c.callTool({ name, arguments: args as Record<string, unknown> })) as { isError?: boolean; content: Outcome["content"] };
-    return { isError: r.isError === true, text: r.content.filter((b) => b.type === "text").map((b) => b.text).join("\n"), content: r.content };
+    const r = (await c.callTool({ name, arguments: args as Record<string, unknown> })) as {
+      isError?: boolean;
+      content: Outcome["content"];
+    };
+    return {
+      isError: r.isError === true,
+      text: r.content
+        .filter((b) => b.type === "text")
+        .map((b) => b.text)
+        .join("\n"),
+      content: r.content,
+    };
   } catch (err) {
     return { isError: true, text: `rpc error: ${(err as Error).message}`, content: [] };
   }
@@ -73,7 +87,11 @@ describe("web_search (SearXNG double)", () => {
     expect(r.text).toContain(`1. Streams in depth\n   ${pages.url}/article\n   How JetStream keeps messages`);
     expect(r.text).toContain("2. Other");
     expect(r.text).not.toContain("duplicate");
-    expect(searx.requests.at(-1)).toMatchObject({ method: "GET", path: "/search", body: { q: "jetstream streams", format: "json", pageno: "1" } });
+    expect(searx.requests.at(-1)).toMatchObject({
+      method: "GET",
+      path: "/search",
+      body: { q: "jetstream streams", format: "json", pageno: "1" },
+    });
     expect((await call(open, "web_search", { query: "nothing" })).text).toMatch(/No results for 'nothing'/);
   });
 
@@ -131,7 +149,15 @@ describe("fetch_page", () => {
 
   it("the SSRF guard refuses loopback, a name that resolves to it, and cloud metadata, unless allowed", async () => {
     const port = new URL(pages.url).port;
-    for (const url of [`${pages.url}/article`, `http://localhost:${port}/article`, "http://169.254.169.254/latest/meta-data/", `http://[::1]:${port}/`, "http://10.1.2.3/", "http://0.0.0.0/", `http://[::ffff:127.0.0.1]:${port}/`]) {
+    for (const url of [
+      `${pages.url}/article`,
+      `http://localhost:${port}/article`,
+      "http://169.254.169.254/latest/meta-data/",
+      `http://[::1]:${port}/`,
+      "http://10.1.2.3/",
+      "http://0.0.0.0/",
+      `http://[::ffff:127.0.0.1]:${port}/`,
+    ]) {
       const r = await call(guarded, "fetch_page", { url });
       expect(r.isError, url).toBe(true);
       expect(r.text, url).toMatch(/^refused: .* is a private, loopback or link-local address/);
@@ -178,7 +204,9 @@ describe("browse (real Chromium)", () => {
     const r = await call(open, "browse", { url: `${pages.url}/form`, steps: [{ action: "click", selector: "#nope" }] });
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(/step 1 \(click #nope\) timed out after 1500 ms: no element matches '#nope'/);
-    expect((await call(open, "browse", { url: `${pages.url}/form`, steps: [{ action: "extract", selector: "#out" }] })).isError).toBe(false);
+    expect((await call(open, "browse", { url: `${pages.url}/form`, steps: [{ action: "extract", selector: "#out" }] })).isError).toBe(
+      false,
+    );
   });
 
   it("the SSRF guard refuses localhost and metadata navigations", async () => {
@@ -235,7 +263,12 @@ describe("bad inputs: each an MCP error or a tool error, never a crash", () => {
   });
 
   it("bad options stop the server with a message naming the option", async () => {
-    const h = await startToolHost(mesh, { tenant: "t2", host: "h", servers: { w: { builtin: "web", options: { max_bytes: "lots" } } }, log: silentLogger });
+    const h = await startToolHost(mesh, {
+      tenant: "t2",
+      host: "h",
+      servers: { w: { builtin: "web", options: { max_bytes: "lots" } } },
+      log: silentLogger,
+    });
     const s = h.servers()[0]!;
     expect(s.state).toBe("failed");
     expect(s.error).toMatch(/tools\.servers\.w\.options\.max_bytes is "lots"/);

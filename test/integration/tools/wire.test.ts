@@ -44,13 +44,21 @@ const bulkHandler: McpHandler = async (req) => {
   for (let i = 0; text.length < bytes; i++) text += `${createHash("sha256").update(String(i)).digest("base64")} é€😀 "q" \\ \n`;
   const res: JsonRpcResponse = { jsonrpc: "2.0", id: req.id, result: { content: [{ type: "text", text }] } };
   lastBulk = JSON.stringify(res.result);
-  return req.method === "tools/call" ? res : errorResponse(req.id, McpCode.MethodNotFound, `bulk serves tools/call only, not ${req.method}`);
+  return req.method === "tools/call"
+    ? res
+    : errorResponse(req.id, McpCode.MethodNotFound, `bulk serves tools/call only, not ${req.method}`);
 };
 
 beforeAll(async () => {
   nats = await startNatsServer({ config: `max_payload: ${MAX_PAYLOAD}\n` });
   mesh = await connectMesh({ servers: nats.url });
-  clock = await serveMcp(mesh, { server: "clock", tenant: TENANT, host: "h1", handler: sdkHandler(() => clockServer()), keepAliveMs: 1000 });
+  clock = await serveMcp(mesh, {
+    server: "clock",
+    tenant: TENANT,
+    host: "h1",
+    handler: sdkHandler(() => clockServer()),
+    keepAliveMs: 1000,
+  });
   bulk = await serveMcp(mesh, { server: "bulk", tenant: TENANT, host: "h1", handler: bulkHandler, keepAliveMs: 1000 });
   client = createMcpClient(mesh, { tenant: TENANT });
 });
@@ -63,7 +71,12 @@ afterAll(async () => {
 });
 
 const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
-const call = (name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: "2.0" as const, id: 1, method: "tools/call", params: { name, arguments: args, _meta: meta } });
+const call = (name: string, args: Record<string, unknown> = {}) => ({
+  jsonrpc: "2.0" as const,
+  id: 1,
+  method: "tools/call",
+  params: { name, arguments: args, _meta: meta },
+});
 
 /** Publishes one raw request and collects its reply frames up to the terminal one. */
 async function raw(r: RawRequest, waitMs = 5000): Promise<{ frame: string; body: string }[]> {
@@ -94,23 +107,35 @@ describe("integrity: subject, headers and body must agree (-32020)", () => {
 
   it("a body naming another tool than its subject", async () => {
     const g = goodCall(TENANT, "clock", "now");
-    const frames = await raw({ ...g, headers: { ...g.headers, [McpHeader.Name]: "wait" }, body: JSON.stringify(call("wait", { seconds: 0 })) });
+    const frames = await raw({
+      ...g,
+      headers: { ...g.headers, [McpHeader.Name]: "wait" },
+      body: JSON.stringify(call("wait", { seconds: 0 })),
+    });
     expect(frames).toHaveLength(1);
     expect(frames[0]!.frame).toBe(Frame.Err);
-    expect(JSON.parse(frames[0]!.body)).toMatchObject({ jsonrpc: "2.0", id: 1, error: { code: McpCode.HeaderMismatch, message: expect.stringMatching(/subject name token 'now'.*'wait'/) as string } });
+    expect(JSON.parse(frames[0]!.body)).toMatchObject({
+      jsonrpc: "2.0",
+      id: 1,
+      error: { code: McpCode.HeaderMismatch, message: expect.stringMatching(/subject name token 'now'.*'wait'/) as string },
+    });
   });
 
   it("an Mcp-Name header naming another tool than the body", async () => {
     const g = goodCall(TENANT, "clock", "now");
     const [f] = await raw({ ...g, headers: { ...g.headers, [McpHeader.Name]: "wait" } });
-    expect(JSON.parse(f!.body)).toMatchObject({ error: { code: McpCode.HeaderMismatch, message: expect.stringMatching(/Mcp-Name header 'wait'/) as string } });
+    expect(JSON.parse(f!.body)).toMatchObject({
+      error: { code: McpCode.HeaderMismatch, message: expect.stringMatching(/Mcp-Name header 'wait'/) as string },
+    });
   });
 
   it("a token-safe tool name published on the '_' name token", async () => {
     const g = goodCall(TENANT, "clock", "now");
     const [f] = await raw({ ...g, subject: g.subject.replace(/\.now$/, "._") });
     expect(f!.frame).toBe(Frame.Err);
-    expect(JSON.parse(f!.body)).toMatchObject({ error: { code: McpCode.HeaderMismatch, message: expect.stringMatching(/'_' does not match 'now'/) as string } });
+    expect(JSON.parse(f!.body)).toMatchObject({
+      error: { code: McpCode.HeaderMismatch, message: expect.stringMatching(/'_' does not match 'now'/) as string },
+    });
   });
 });
 
@@ -125,7 +150,10 @@ describe("malformed input", () => {
   it("each is answered with one err frame carrying a JSON-RPC error; the server still serves", async () => {
     const answers = await Promise.all(cases.map(async (c) => ({ c, frames: await raw(c) })));
     for (const { c, frames } of answers) {
-      expect(frames.map((f) => f.frame), c.what).toEqual([Frame.Err]);
+      expect(
+        frames.map((f) => f.frame),
+        c.what,
+      ).toEqual([Frame.Err]);
       const res = JSON.parse(frames[0]!.body) as { jsonrpc: string; id: unknown; error: { code: number; message: string } };
       expect(res.jsonrpc, c.what).toBe("2.0");
       expect(res.error.code, `${c.what}: ${res.error.message}`).toBe(c.code);
@@ -161,17 +189,27 @@ describe("malformed input", () => {
 describe("routing and size", () => {
   it("no tool server on the subject: -32011", async () => {
     const res = await client.request("nobody", call("now"));
-    expect(res).toMatchObject({ id: 1, error: { code: McpCode.NoServer, message: expect.stringMatching(/no tool server 'nobody'/) as string } });
+    expect(res).toMatchObject({
+      id: 1,
+      error: { code: McpCode.NoServer, message: expect.stringMatching(/no tool server 'nobody'/) as string },
+    });
   });
 
   it("a result over max_payload: -32012 without claim-check", async () => {
     const res = await client.request("bulk", call("blob", { bytes: 3 * MAX_PAYLOAD }), { acceptClaim: false });
-    expect(res).toMatchObject({ error: { code: McpCode.PayloadTooLarge, message: expect.stringMatching(/over the NATS max_payload of 65536; send Mcp-Accept-Claim: 1/) as string } });
+    expect(res).toMatchObject({
+      error: {
+        code: McpCode.PayloadTooLarge,
+        message: expect.stringMatching(/over the NATS max_payload of 65536; send Mcp-Accept-Claim: 1/) as string,
+      },
+    });
   });
 
   it("the same result arrives intact through the claim-check, which is deleted after the fetch", async () => {
     const frames: string[] = [];
-    const res = await client.request("bulk", call("blob", { bytes: 3 * MAX_PAYLOAD }), { onFrame: (f, _b, h) => frames.push(h[McpHeader.Claim] ? `${f}+claim` : f) });
+    const res = await client.request("bulk", call("blob", { bytes: 3 * MAX_PAYLOAD }), {
+      onFrame: (f, _b, h) => frames.push(h[McpHeader.Claim] ? `${f}+claim` : f),
+    });
     expect(frames.filter((f) => f !== Frame.KeepAlive)).toEqual(["end+claim"]);
     expect("result" in res).toBe(true);
     const got = JSON.stringify((res as { result: unknown }).result);

@@ -18,7 +18,11 @@ const ProxyConfig = z.strictObject({
     .array(
       z.strictObject({
         model_name: z.string().min(1),
-        litellm_params: z.strictObject({ model: z.string().regex(/^[a-z0-9_-]+\/.+$/, "provider/model"), api_key: EnvRef.optional(), api_base: z.url().optional() }),
+        litellm_params: z.strictObject({
+          model: z.string().regex(/^[a-z0-9_-]+\/.+$/, "provider/model"),
+          api_key: EnvRef.optional(),
+          api_base: z.url().optional(),
+        }),
       }),
     )
     .min(1),
@@ -35,7 +39,10 @@ describe("lyra litellm-config", () => {
     const yaml = ProxyConfig.parse(parse(stringify(out.config)));
     const aliases = new Set(Object.values(cfg.roles).flatMap((r) => (r.fallback ? [r.fallback] : [])));
     expect(yaml.model_list.map((m) => m.model_name).sort()).toEqual([...aliases].sort());
-    expect(yaml.model_list.find((m) => m.model_name === "lyra-specialist")?.litellm_params).toEqual({ model: "anthropic/claude-sonnet-4-5", api_key: "os.environ/ANTHROPIC_API_KEY" });
+    expect(yaml.model_list.find((m) => m.model_name === "lyra-specialist")?.litellm_params).toEqual({
+      model: "anthropic/claude-sonnet-4-5",
+      api_key: "os.environ/ANTHROPIC_API_KEY",
+    });
     // Aliases not listed under litellm.models take the default.
     expect(yaml.model_list.find((m) => m.model_name === "lyra-voice")?.litellm_params.model).toBe("openai/gpt-4o-mini");
     // The proxy accepts the key the mesh sends.
@@ -57,12 +64,18 @@ ${extra}`,
     );
 
   it("names the alias that has no upstream model, and the fix", () => {
-    expect(() => litellmConfig(mesh("litellm: { base_url: 'http://l:4000/v1' }"))).toThrow(/no upstream model for alias 'cloud-voice': set litellm.models.cloud-voice \(or litellm.models.default\)/);
+    expect(() => litellmConfig(mesh("litellm: { base_url: 'http://l:4000/v1' }"))).toThrow(
+      /no upstream model for alias 'cloud-voice': set litellm.models.cloud-voice \(or litellm.models.default\)/,
+    );
     expect(() => litellmConfig(mesh(""))).toThrow(/no litellm section/);
   });
 
   it("keeps api_base, and reports the roles without a fallback", () => {
-    const out = litellmConfig(mesh("litellm: { base_url: 'http://l:4000/v1', api_key_env: MESH_KEY, models: { cloud-voice: { model: 'openai/local', api_base: 'http://vllm:8000/v1' } } }"));
+    const out = litellmConfig(
+      mesh(
+        "litellm: { base_url: 'http://l:4000/v1', api_key_env: MESH_KEY, models: { cloud-voice: { model: 'openai/local', api_base: 'http://vllm:8000/v1' } } }",
+      ),
+    );
     expect(ProxyConfig.parse(out.config)).toEqual({
       model_list: [{ model_name: "cloud-voice", litellm_params: { model: "openai/local", api_base: "http://vllm:8000/v1" } }],
       litellm_settings: { drop_params: true },

@@ -14,17 +14,26 @@ const audio: Media = { kind: "audio", mime: "audio/mpeg", size: 4, object: `audi
 
 describe("media in tool results", () => {
   it("takes the valid Media items of structuredContent.media, ignores the rest, and none from an error", () => {
-    const r = callOutcome(ok({ content: [{ type: "text", text: "made" }], structuredContent: { media: [stored, { kind: "image", object: "../x" }, "nope", audio] } }), "'t'");
+    const r = callOutcome(
+      ok({
+        content: [{ type: "text", text: "made" }],
+        structuredContent: { media: [stored, { kind: "image", object: "../x" }, "nope", audio] },
+      }),
+      "'t'",
+    );
     expect(r.media).toEqual([stored, audio]);
     expect(callOutcome(ok({ content: [{ type: "text", text: "made" }], structuredContent: { media: "x" } }), "'t'").media).toBeUndefined();
-    expect(callOutcome(ok({ content: [{ type: "text", text: "no" }], isError: true, structuredContent: { media: [stored] } }), "'t'").media).toBeUndefined();
+    expect(
+      callOutcome(ok({ content: [{ type: "text", text: "no" }], isError: true, structuredContent: { media: [stored] } }), "'t'").media,
+    ).toBeUndefined();
   });
 });
 
 describe("media in a request's messages", () => {
   const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
   const access: MediaAccess = {
-    read: (m) => (m.object === stored.object ? Promise.resolve(bytes) : Promise.reject(new Error(`media ${m.object} is gone from LYRA_MEDIA`))),
+    read: (m) =>
+      m.object === stored.object ? Promise.resolve(bytes) : Promise.reject(new Error(`media ${m.object} is gone from LYRA_MEDIA`)),
     store: (m) => Promise.resolve({ ...m, data: undefined, object: `image/${"d".repeat(64)}`, sha256: "d".repeat(64) }),
   };
 
@@ -37,7 +46,9 @@ describe("media in a request's messages", () => {
     const [m] = await resolveMedia([{ role: "user", content: "hi", media: [inline, audio] }], false, access, silentLogger);
     expect(m!.images).toBeUndefined();
     expect(m!.media).toBeUndefined();
-    expect(m!.content).toContain(`[The user attached an image (image/png, 3 bytes, reference image/${"d".repeat(64)}). You cannot see images: if a describe_image tool is offered, call it`);
+    expect(m!.content).toContain(
+      `[The user attached an image (image/png, 3 bytes, reference image/${"d".repeat(64)}). You cannot see images: if a describe_image tool is offered, call it`,
+    );
     expect(m!.content).toContain(`[The user attached audio (audio/mpeg, 4 bytes, reference audio/${sha}); you cannot listen to audio.]`);
   });
 
@@ -58,9 +69,30 @@ describe("media in a request's messages", () => {
 describe("lyra log shows media", () => {
   it("a user message's and a tool result's media, shortly", () => {
     const ts = Date.UTC(2026, 11, 1, 0, 10, 1);
-    expect(formatEvent({ type: "user_message", ts, conversation: "c", turn: "t", channel: "cli", user: { id: "ana" }, text: "what is this?", media: [inline] })).toBe("00:10:01.000 user ana: what is this? [image/png 3 B inline]");
-    expect(formatEvent({ type: "tool_result", ts, conversation: "c", turn: "t", role: "artist", tool: "generate_image", server: "artist", outcome: "Generated 1 image", media: [stored, audio] })).toBe(
-      '00:10:01.000   ← artist.generate_image: "Generated 1 image" [image/png 4 B image/cccccccc…] [audio/mpeg 4 B audio/cccccccc…]',
-    );
+    expect(
+      formatEvent({
+        type: "user_message",
+        ts,
+        conversation: "c",
+        turn: "t",
+        channel: "cli",
+        user: { id: "ana" },
+        text: "what is this?",
+        media: [inline],
+      }),
+    ).toBe("00:10:01.000 user ana: what is this? [image/png 3 B inline]");
+    expect(
+      formatEvent({
+        type: "tool_result",
+        ts,
+        conversation: "c",
+        turn: "t",
+        role: "artist",
+        tool: "generate_image",
+        server: "artist",
+        outcome: "Generated 1 image",
+        media: [stored, audio],
+      }),
+    ).toBe('00:10:01.000   ← artist.generate_image: "Generated 1 image" [image/png 4 B image/cccccccc…] [audio/mpeg 4 B audio/cccccccc…]');
   });
 });

@@ -21,7 +21,10 @@ describe("constrainedParser", () => {
   it("streams an answer string piece by piece, escapes (also cut) decoded", () => {
     const p = constrainedParser(tools, "test");
     const chunks = ['{"ans', 'wer": "a \\', '"b\\', 'u00e9" ', "}", "\n  "];
-    const text = chunks.flatMap((c) => p.push(c)).map((e) => (e.type === "delta" ? e.text : "")).join("");
+    const text = chunks
+      .flatMap((c) => p.push(c))
+      .map((e) => (e.type === "delta" ? e.text : ""))
+      .join("");
     expect(text).toBe('a "bé');
     expect(p.complete()).toBe(true);
     expect(p.end(0)).toEqual([]);
@@ -48,13 +51,21 @@ describe("constrained tool mode: a tool's schema as llama.cpp's grammar takes it
   it("caps length and count bounds past 1,000 (llama.cpp refuses past 2,000 and the runner dies), keeping the rest", () => {
     const params = {
       type: "object",
-      properties: { text: { type: "string", minLength: 1, maxLength: 8000 }, tags: { type: "array", items: { type: "string", maxLength: 64 }, maxItems: 5000 } },
+      properties: {
+        text: { type: "string", minLength: 1, maxLength: 8000 },
+        tags: { type: "array", items: { type: "string", maxLength: 64 }, maxItems: 5000 },
+      },
       required: ["text"],
     };
-    const schema = constrainedSchema([{ name: "memory__commit_journal", description: "", parameters: params }]) as { anyOf: { properties: { arguments: unknown } }[] };
+    const schema = constrainedSchema([{ name: "memory__commit_journal", description: "", parameters: params }]) as {
+      anyOf: { properties: { arguments: unknown } }[];
+    };
     expect(schema.anyOf[1]!.properties.arguments).toEqual({
       type: "object",
-      properties: { text: { type: "string", minLength: 1, maxLength: MAX_GRAMMAR_REPEAT }, tags: { type: "array", items: { type: "string", maxLength: 64 }, maxItems: MAX_GRAMMAR_REPEAT } },
+      properties: {
+        text: { type: "string", minLength: 1, maxLength: MAX_GRAMMAR_REPEAT },
+        tags: { type: "array", items: { type: "string", maxLength: 64 }, maxItems: MAX_GRAMMAR_REPEAT },
+      },
       required: ["text"],
     });
     expect(params.properties.text.maxLength).toBe(8000); // the tool's own schema is untouched

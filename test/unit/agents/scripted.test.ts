@@ -3,7 +3,11 @@ import { createScriptedBackend, type ModelChunk, type ModelRequest } from "../..
 import { AbortedError, FirstTokenTimeoutError, ScriptError } from "../../../agents/errors.ts";
 import { loadMeshConfig, RouterChoice } from "../../../schemas/index.ts";
 
-const ask = (content: string, extra: Partial<ModelRequest> = {}): ModelRequest => ({ model: "m", messages: [{ role: "user", content }], ...extra });
+const ask = (content: string, extra: Partial<ModelRequest> = {}): ModelRequest => ({
+  model: "m",
+  messages: [{ role: "user", content }],
+  ...extra,
+});
 
 async function run(stream: AsyncIterable<ModelChunk>) {
   const chunks: ModelChunk[] = [];
@@ -24,7 +28,13 @@ describe("scripted backend", () => {
     const out = await run(backend.chat(ask("HELLO there")));
     expect(out.text).toBe("Hi! You said: HELLO there");
     expect(out.chunks.filter((c) => c.type === "delta")).toHaveLength(5);
-    expect(out.final).toMatchObject({ type: "final", backend: "scripted", model: "scripted:m", done_reason: "stop", usage: { prompt_tokens: 2, completion_tokens: 5 } });
+    expect(out.final).toMatchObject({
+      type: "final",
+      backend: "scripted",
+      model: "scripted:m",
+      done_reason: "stop",
+      usage: { prompt_tokens: 2, completion_tokens: 5 },
+    });
   });
 
   it("a rule without match is the default", async () => {
@@ -67,11 +77,15 @@ describe("scripted backend", () => {
     const strict = createScriptedBackend([{ match: "^yes$", reply: "ok" }]);
     const err = await run(strict.chat(ask("maybe"))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ScriptError);
-    expect((err as Error).message).toBe(`scripted backend: no rule matches "maybe" for model 'm', and the script has no default rule; add a rule without 'match'`);
+    expect((err as Error).message).toBe(
+      `scripted backend: no rule matches "maybe" for model 'm', and the script has no default rule; add a rule without 'match'`,
+    );
   });
 
   it("refuses an invalid rule at creation", () => {
-    expect(() => createScriptedBackend([{ match: "(" , reply: "x" }])).toThrow(/script rule 0 is invalid: match is not a valid regular expression/);
+    expect(() => createScriptedBackend([{ match: "(", reply: "x" }])).toThrow(
+      /script rule 0 is invalid: match is not a valid regular expression/,
+    );
     expect(() => createScriptedBackend([{ match: "x" }])).toThrow(/has nothing to answer with/);
   });
 
@@ -103,7 +117,8 @@ describe("the dev mesh's scripts", () => {
   it("route practical questions to the pragmatist and why-questions to the philosopher, with labelled replies", async () => {
     const cfg = await loadMeshConfig(new URL("../../../config/mesh.dev.yaml", import.meta.url).pathname, {});
     const role = (name: string) => createScriptedBackend(cfg.roles[name]?.script ?? []);
-    const route = async (q: string) => RouterChoice.parse(JSON.parse((await run(role("router").chat(ask(q, { format: { type: "object" } })))).text)).specialist;
+    const route = async (q: string) =>
+      RouterChoice.parse(JSON.parse((await run(role("router").chat(ask(q, { format: { type: "object" } })))).text)).specialist;
     expect(await route("How do I fix a flat bike tyre?")).toBe("pragmatist");
     expect(await route("Why do we dream?")).toBe("philosopher");
     expect(await route("What is the meaning of life?")).toBe("philosopher");

@@ -60,11 +60,32 @@ describe("shipped configuration files", () => {
 describe("defaults", () => {
   it("fills role, host, nats, jetstream and conductor defaults", () => {
     const cfg = parseMeshConfig(base(), { env: {} });
-    expect(cfg.roles.pragmatist).toEqual({ model: "qwen3:8b", backend: "ollama", kind: "specialist", slots: 1, queue: 4, tools: [], max_tool_steps: 6, tool_timeout_ms: 30_000, first_token_timeout_ms: 20_000, vision: false, num_ctx: 4096, keep_alive: "30m", tool_mode: "auto" });
+    expect(cfg.roles.pragmatist).toEqual({
+      model: "qwen3:8b",
+      backend: "ollama",
+      kind: "specialist",
+      slots: 1,
+      queue: 4,
+      tools: [],
+      max_tool_steps: 6,
+      tool_timeout_ms: 30_000,
+      first_token_timeout_ms: 20_000,
+      vision: false,
+      num_ctx: 4096,
+      keep_alive: "30m",
+      tool_mode: "auto",
+    });
     expect(cfg.hosts.local?.ollama_url).toBe("http://127.0.0.1:11434");
     expect(cfg.nats).toEqual({ servers: ["nats://127.0.0.1:4222"], encoding: "msgpack" });
     expect(cfg.jetstream).toMatchObject({ replicas: 1, storage: "file", inbox_max_age: 86_400_000 });
-    expect(cfg.conductor).toEqual({ history_turns: 10, history_bytes: 16_384, max_parallel: 8, max_deliver: 5, step_timeout_ms: 120_000, ack_wait_ms: 60_000 });
+    expect(cfg.conductor).toEqual({
+      history_turns: 10,
+      history_bytes: 16_384,
+      max_parallel: 8,
+      max_deliver: 5,
+      step_timeout_ms: 120_000,
+      ack_wait_ms: 60_000,
+    });
     expect(cfg.litellm).toBeUndefined();
   });
 });
@@ -72,14 +93,18 @@ describe("defaults", () => {
 describe("environment overrides", () => {
   it("NATS_URL, OLLAMA_HOST and LITELLM_BASE_URL replace the file's connection settings", () => {
     const yaml = base("litellm: { base_url: 'http://file:4000/v1' }\nnats: { servers: 'nats://file:4222' }\n");
-    const cfg = parseMeshConfig(yaml, { env: { NATS_URL: "nats://a:4222, nats://b:4222", OLLAMA_HOST: "10.0.0.5", LITELLM_BASE_URL: "http://env:4000/v1" } });
+    const cfg = parseMeshConfig(yaml, {
+      env: { NATS_URL: "nats://a:4222, nats://b:4222", OLLAMA_HOST: "10.0.0.5", LITELLM_BASE_URL: "http://env:4000/v1" },
+    });
     expect(cfg.nats.servers).toEqual(["nats://a:4222", "nats://b:4222"]);
     expect(cfg.hosts.local?.ollama_url).toBe("http://10.0.0.5:11434");
     expect(cfg.litellm?.base_url).toBe("http://env:4000/v1");
   });
 
   it("LITELLM_BASE_URL alone supplies the litellm section a fallback needs", () => {
-    const cfg = parseMeshConfig(base("", "  pragmatist: { model: 'qwen3:8b', fallback: lyra-specialist }\n"), { env: { LITELLM_BASE_URL: "http://env:4000/v1" } });
+    const cfg = parseMeshConfig(base("", "  pragmatist: { model: 'qwen3:8b', fallback: lyra-specialist }\n"), {
+      env: { LITELLM_BASE_URL: "http://env:4000/v1" },
+    });
     expect(cfg.litellm).toEqual({ base_url: "http://env:4000/v1", api_key_env: "LITELLM_API_KEY" });
   });
 
@@ -91,23 +116,91 @@ describe("environment overrides", () => {
 
 describe("refused files: the message names the file, the field, the value and the fix", () => {
   const cases: [string, string, RegExp][] = [
-    ["unknown key (typo)", base("", "  pragmatist: { modle: 'qwen3:8b', model: x }\n"), /^config\/mesh\.yaml: roles\.pragmatist has unknown key 'modle'; remove or correct it \(allowed: model, backend/],
-    ["missing model", base("", "  pragmatist: { slots: 2 }\n"), /^config\/mesh\.yaml: roles\.pragmatist\.model is missing; set roles\.pragmatist\.model to an Ollama model name such as 'qwen3:8b'$/],
-    ["bad role name", base("", "  pragmatist: { model: m }\n  Deep_Thought: { model: m }\n"), /roles\.Deep_Thought is not a usable role name .*; rename it with lowercase letters/],
-    ["reserved role name", base("", "  pragmatist: { model: m }\n  inbox: { model: m }\n"), /roles\.inbox is not a usable role name \(this role name is reserved\)/],
-    ["host role not defined", base().replace("[pragmatist]", "[pragmatist, oracle]"), /hosts\.local\.roles\[1\] is 'oracle', which is not defined under roles; define roles\.oracle or remove it/],
-    ["default_specialist not a specialist", base("router: { default_specialist: voice }\n", "  pragmatist: { model: m }\n  voice: { model: m, kind: voice }\n"), /router\.default_specialist is 'voice', which is not a role of kind specialist; set it to one of: pragmatist/],
-    ["fallback without litellm", base("", "  pragmatist: { model: m, fallback: lyra-specialist }\n"), /roles\.pragmatist\.fallback is 'lyra-specialist' but there is no litellm section; add litellm\.base_url/],
-    ["negative slots", base("", "  pragmatist: { model: m, slots: -2 }\n"), /roles\.pragmatist\.slots is -2, which is not valid .*; set roles\.pragmatist\.slots to a whole number of at least 1/],
-    ["bad backend", base("", "  pragmatist: { model: m, backend: vllm }\n"), /roles\.pragmatist\.backend is "vllm", which is not valid .*; set roles\.pragmatist\.backend to ollama, openai or scripted/],
-    ["wrong type", base("", "  pragmatist: { model: m, temperature: warm }\n"), /roles\.pragmatist\.temperature is "warm", which is not valid \(.*expected number.*\); set roles\.pragmatist\.temperature to a number from 0 to 2/],
-    ["empty roles", "mesh: { name: lyra, owner: ops }\nroles: {}\nhosts: { local: { roles: [x] } }\n", /roles is empty; define at least one role/],
-    ["scripted without script", base("", "  pragmatist: { model: m, backend: scripted }\n"), /roles\.pragmatist\.script is missing but backend is 'scripted'; add script rules/],
-    ["bad regex in a script", base("", "  pragmatist: { model: m, backend: scripted, script: [{ match: '(unclosed', reply: hi }] }\n"), /roles\.pragmatist\.script\[0\]\.match is "\(unclosed", which is not valid .*; set roles\.pragmatist\.script\[0\]\.match to a valid regular expression/],
-    ["a key pasted where its variable name goes", base("litellm: { base_url: 'http://l:4000/v1', api_key_env: 'sk-abc123' }\n"), /litellm\.api_key_env is "sk-abc123", .* the NAME of the environment variable .* \(never the key itself\)/],
-    ["missing mesh section", "roles: { a: { model: m } }\nhosts: { h: { roles: [a] } }\n", /^config\/mesh\.yaml: mesh is missing; set mesh to/],
-    ["unknown top-level key", base("jetsream: { replicas: 3 }\n"), /the top level has unknown key 'jetsream'; remove or correct it \(allowed: mesh, nats, roles, router, hosts, litellm, jetstream/],
-    ["bad duration", base("jetstream: { log_max_age: 'a month' }\n"), /jetstream\.log_max_age is "a month", .*; set jetstream\.log_max_age to a duration such as '30d'/],
+    [
+      "unknown key (typo)",
+      base("", "  pragmatist: { modle: 'qwen3:8b', model: x }\n"),
+      /^config\/mesh\.yaml: roles\.pragmatist has unknown key 'modle'; remove or correct it \(allowed: model, backend/,
+    ],
+    [
+      "missing model",
+      base("", "  pragmatist: { slots: 2 }\n"),
+      /^config\/mesh\.yaml: roles\.pragmatist\.model is missing; set roles\.pragmatist\.model to an Ollama model name such as 'qwen3:8b'$/,
+    ],
+    [
+      "bad role name",
+      base("", "  pragmatist: { model: m }\n  Deep_Thought: { model: m }\n"),
+      /roles\.Deep_Thought is not a usable role name .*; rename it with lowercase letters/,
+    ],
+    [
+      "reserved role name",
+      base("", "  pragmatist: { model: m }\n  inbox: { model: m }\n"),
+      /roles\.inbox is not a usable role name \(this role name is reserved\)/,
+    ],
+    [
+      "host role not defined",
+      base().replace("[pragmatist]", "[pragmatist, oracle]"),
+      /hosts\.local\.roles\[1\] is 'oracle', which is not defined under roles; define roles\.oracle or remove it/,
+    ],
+    [
+      "default_specialist not a specialist",
+      base("router: { default_specialist: voice }\n", "  pragmatist: { model: m }\n  voice: { model: m, kind: voice }\n"),
+      /router\.default_specialist is 'voice', which is not a role of kind specialist; set it to one of: pragmatist/,
+    ],
+    [
+      "fallback without litellm",
+      base("", "  pragmatist: { model: m, fallback: lyra-specialist }\n"),
+      /roles\.pragmatist\.fallback is 'lyra-specialist' but there is no litellm section; add litellm\.base_url/,
+    ],
+    [
+      "negative slots",
+      base("", "  pragmatist: { model: m, slots: -2 }\n"),
+      /roles\.pragmatist\.slots is -2, which is not valid .*; set roles\.pragmatist\.slots to a whole number of at least 1/,
+    ],
+    [
+      "bad backend",
+      base("", "  pragmatist: { model: m, backend: vllm }\n"),
+      /roles\.pragmatist\.backend is "vllm", which is not valid .*; set roles\.pragmatist\.backend to ollama, openai or scripted/,
+    ],
+    [
+      "wrong type",
+      base("", "  pragmatist: { model: m, temperature: warm }\n"),
+      /roles\.pragmatist\.temperature is "warm", which is not valid \(.*expected number.*\); set roles\.pragmatist\.temperature to a number from 0 to 2/,
+    ],
+    [
+      "empty roles",
+      "mesh: { name: lyra, owner: ops }\nroles: {}\nhosts: { local: { roles: [x] } }\n",
+      /roles is empty; define at least one role/,
+    ],
+    [
+      "scripted without script",
+      base("", "  pragmatist: { model: m, backend: scripted }\n"),
+      /roles\.pragmatist\.script is missing but backend is 'scripted'; add script rules/,
+    ],
+    [
+      "bad regex in a script",
+      base("", "  pragmatist: { model: m, backend: scripted, script: [{ match: '(unclosed', reply: hi }] }\n"),
+      /roles\.pragmatist\.script\[0\]\.match is "\(unclosed", which is not valid .*; set roles\.pragmatist\.script\[0\]\.match to a valid regular expression/,
+    ],
+    [
+      "a key pasted where its variable name goes",
+      base("litellm: { base_url: 'http://l:4000/v1', api_key_env: 'sk-abc123' }\n"),
+      /litellm\.api_key_env is "sk-abc123", .* the NAME of the environment variable .* \(never the key itself\)/,
+    ],
+    [
+      "missing mesh section",
+      "roles: { a: { model: m } }\nhosts: { h: { roles: [a] } }\n",
+      /^config\/mesh\.yaml: mesh is missing; set mesh to/,
+    ],
+    [
+      "unknown top-level key",
+      base("jetsream: { replicas: 3 }\n"),
+      /the top level has unknown key 'jetsream'; remove or correct it \(allowed: mesh, nats, roles, router, hosts, litellm, jetstream/,
+    ],
+    [
+      "bad duration",
+      base("jetstream: { log_max_age: 'a month' }\n"),
+      /jetstream\.log_max_age is "a month", .*; set jetstream\.log_max_age to a duration such as '30d'/,
+    ],
   ];
   it.each(cases)("%s", (_name, yaml, expected) => {
     const e = refusal(yaml);
@@ -127,7 +220,9 @@ describe("refused files: the message names the file, the field, the value and th
   it("an empty file and a missing file are refused with what to do", async () => {
     expect(refusal("").message).toBe("config/mesh.yaml: the file is empty or not a mapping; start from config/mesh.example.yaml");
     const dir = await mkdtemp(join(tmpdir(), "lyra-config-"));
-    await expect(loadMeshConfig(join(dir, "nope.yaml"), {})).rejects.toThrow(/nope\.yaml: cannot read the configuration file \(ENOENT\); check the path/);
+    await expect(loadMeshConfig(join(dir, "nope.yaml"), {})).rejects.toThrow(
+      /nope\.yaml: cannot read the configuration file \(ENOENT\); check the path/,
+    );
     await writeFile(join(dir, "bad.yaml"), base("", "  pragmatist: { slots: 1 }\n"));
     await expect(loadMeshConfig(join(dir, "bad.yaml"), {})).rejects.toThrow(`${join(dir, "bad.yaml")}: roles.pragmatist.model is missing`);
   });

@@ -84,7 +84,13 @@ describe("streamEditor", () => {
   it("writes at once, then at most once per interval, always the newest text", async () => {
     vi.useFakeTimers();
     const writes: string[] = [];
-    const e = streamEditor(async (t) => void writes.push(t), 1000, (err) => { throw err; });
+    const e = streamEditor(
+      async (t) => void writes.push(t),
+      1000,
+      (err) => {
+        throw err;
+      },
+    );
     e.update("a");
     await vi.advanceTimersByTimeAsync(0);
     expect(writes).toEqual(["a"]);

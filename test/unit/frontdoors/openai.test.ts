@@ -9,7 +9,8 @@ const a = (content: string) => ({ role: "assistant" as const, content });
 
 describe("conversation and message ids", () => {
   it("takes the header, else the user field, else the opening messages, always within the tenant", () => {
-    const conv = (h: string | undefined, user: string | undefined, m: Parameters<typeof conversationOf>[2], t = "k0123456789ab") => conversationOf(h, user, m, t);
+    const conv = (h: string | undefined, user: string | undefined, m: Parameters<typeof conversationOf>[2], t = "k0123456789ab") =>
+      conversationOf(h, user, m, t);
     expect(conv("conv-1", "someone", [u("hi")])).toEqual({ name: "conv-1", id: "k0123456789ab_conv-1" });
     expect(conv(undefined, "user_42", [u("hi")]).name).toBe("user_42");
     expect(conv(undefined, "ann@example.org", [u("hi")]).name).toMatch(/^u-[0-9a-f]{32}$/);
@@ -71,18 +72,43 @@ describe("the serve config section", () => {
   const base = "mesh: { name: t, owner: o }\nroles: { voice: { model: m, kind: voice } }\nhosts: { h: { roles: [voice] } }\n";
   it("fills in defaults and parses durations and sizes", () => {
     const cfg = parseMeshConfig(`${base}serve: { port: 9000, timeout: 30s, max_body: 2MiB }\n`, { env: {} });
-    expect(cfg.serve).toEqual({ listen: "127.0.0.1", port: 9000, keys_env: "LYRA_SERVE_KEYS", timeout: 30_000, max_body: 2 * 1024 ** 2, rate_limit: { rpm: 60, burst: 10 }, grace: 10_000, header_timeout: 10_000, body_timeout: 30_000, idle_timeout: 5_000, max_connections: 1024, tenants: {} });
+    expect(cfg.serve).toEqual({
+      listen: "127.0.0.1",
+      port: 9000,
+      keys_env: "LYRA_SERVE_KEYS",
+      timeout: 30_000,
+      max_body: 2 * 1024 ** 2,
+      rate_limit: { rpm: 60, burst: 10 },
+      grace: 10_000,
+      header_timeout: 10_000,
+      body_timeout: 30_000,
+      idle_timeout: 5_000,
+      max_connections: 1024,
+      tenants: {},
+    });
     expect(parseMeshConfig(base, { env: {} }).serve).toBeUndefined();
   });
   it("refuses keys in the file and bad values, saying what to set", () => {
     expect(() => parseMeshConfig(`${base}serve: { keys: [abc] }\n`, { env: {} })).toThrow(/serve has unknown key 'keys'/);
-    expect(() => parseMeshConfig(`${base}serve: { keys_env: "sk-123" }\n`, { env: {} })).toThrow(/serve.keys_env .*the NAME of the environment variable/);
+    expect(() => parseMeshConfig(`${base}serve: { keys_env: "sk-123" }\n`, { env: {} })).toThrow(
+      /serve.keys_env .*the NAME of the environment variable/,
+    );
     expect(() => parseMeshConfig(`${base}serve: { port: 70000 }\n`, { env: {} })).toThrow(/serve.port .*a port number/);
-    expect(() => parseMeshConfig(`${base}serve: { header_timeout: 40s }\n`, { env: {} })).toThrow(/serve.header_timeout .*longer than serve.body_timeout/);
+    expect(() => parseMeshConfig(`${base}serve: { header_timeout: 40s }\n`, { env: {} })).toThrow(
+      /serve.header_timeout .*longer than serve.body_timeout/,
+    );
     expect(() => parseMeshConfig(`${base}serve: { max_connections: 0 }\n`, { env: {} })).toThrow(/serve.max_connections .*1 or more/);
-    expect(() => parseMeshConfig(`${base}serve: { tenants: { acme: [sk-live-123] } }\n`, { env: {} })).toThrow(/serve.tenants.acme\[0\] .*not a key id.*never the key/);
-    expect(() => parseMeshConfig(`${base}serve: { tenants: { a_b: [k0123456789ab] } }\n`, { env: {} })).toThrow(/serve.tenants.a_b .*not a usable tenant name/);
-    expect(() => parseMeshConfig(`${base}serve: { tenants: { a: [k0123456789ab], b: [k0123456789ab] } }\n`, { env: {} })).toThrow(/already in tenant 'a'/);
-    expect(parseMeshConfig(`${base}serve: { tenants: { acme: [k0123456789ab] } }\n`, { env: {} }).serve?.tenants).toEqual({ acme: ["k0123456789ab"] });
+    expect(() => parseMeshConfig(`${base}serve: { tenants: { acme: [sk-live-123] } }\n`, { env: {} })).toThrow(
+      /serve.tenants.acme\[0\] .*not a key id.*never the key/,
+    );
+    expect(() => parseMeshConfig(`${base}serve: { tenants: { a_b: [k0123456789ab] } }\n`, { env: {} })).toThrow(
+      /serve.tenants.a_b .*not a usable tenant name/,
+    );
+    expect(() => parseMeshConfig(`${base}serve: { tenants: { a: [k0123456789ab], b: [k0123456789ab] } }\n`, { env: {} })).toThrow(
+      /already in tenant 'a'/,
+    );
+    expect(parseMeshConfig(`${base}serve: { tenants: { acme: [k0123456789ab] } }\n`, { env: {} }).serve?.tenants).toEqual({
+      acme: ["k0123456789ab"],
+    });
   });
 });

@@ -34,14 +34,33 @@ async function exportedNames(): Promise<Map<string, string>> {
   for (const [proc, make] of Object.entries(REGISTRIES)) {
     for (const m of await make().getMetricsAsJSON()) {
       const type = String(m.type);
-      const forms = type === "histogram" ? ["_bucket", "_sum", "_count"].map((s) => m.name + s) : type === "summary" ? [m.name, `${m.name}_sum`, `${m.name}_count`] : [m.name];
+      const forms =
+        type === "histogram"
+          ? ["_bucket", "_sum", "_count"].map((s) => m.name + s)
+          : type === "summary"
+            ? [m.name, `${m.name}_sum`, `${m.name}_count`]
+            : [m.name];
       for (const f of forms) names.set(f, proc);
     }
   }
   return names;
 }
 
-const KEYWORDS = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset", "inf", "nan"]);
+const KEYWORDS = new Set([
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "and",
+  "or",
+  "unless",
+  "bool",
+  "offset",
+  "inf",
+  "nan",
+]);
 
 /** The metric names of a PromQL expression (strings, label matchers, grouping lists and ranges removed). */
 export function metricNames(expr: string): string[] {
@@ -65,7 +84,14 @@ function dashboards(): { file: string; json: Record<string, unknown> }[] {
     .map((file) => ({ file, json: JSON.parse(readFileSync(join(dir, file), "utf8")) as Record<string, unknown> }));
 }
 
-type Panel = { id: number; title: string; type: string; datasource?: { uid?: string }; gridPos?: unknown; targets?: { expr?: string; datasource?: { uid?: string } }[] };
+type Panel = {
+  id: number;
+  title: string;
+  type: string;
+  datasource?: { uid?: string };
+  gridPos?: unknown;
+  targets?: { expr?: string; datasource?: { uid?: string } }[];
+};
 
 describe("PromQL metric-name extraction", () => {
   it("finds metrics and skips functions, labels, grouping and ranges", () => {
@@ -77,7 +103,9 @@ describe("PromQL metric-name extraction", () => {
 
 describe("Grafana dashboards", async () => {
   const exported = await exportedNames();
-  const datasourceUids = (parse(readFileSync(join(INFRA, "grafana/provisioning/datasources/prometheus.yml"), "utf8")) as { datasources: { uid: string }[] }).datasources.map((d) => d.uid);
+  const datasourceUids = (
+    parse(readFileSync(join(INFRA, "grafana/provisioning/datasources/prometheus.yml"), "utf8")) as { datasources: { uid: string }[] }
+  ).datasources.map((d) => d.uid);
 
   it("cover roles, committee and tools, each a well-formed dashboard on the provisioned datasource", () => {
     const ds = dashboards();
@@ -99,8 +127,13 @@ describe("Grafana dashboards", async () => {
     const unknown: string[] = [];
     let queries = 0;
     for (const { file, json } of dashboards()) {
-      const exprs = (json.panels as Panel[]).flatMap((p) => (p.targets ?? []).map((t) => ({ where: `${file} '${p.title}'`, expr: t.expr ?? "" })));
-      const vars = ((json.templating as { list: { name: string; query: { query: string } }[] }).list ?? []).map((v) => ({ where: `${file} variable ${v.name}`, expr: v.query.query.replace(/^label_values\(([^,]+),.*\)$/, "$1") }));
+      const exprs = (json.panels as Panel[]).flatMap((p) =>
+        (p.targets ?? []).map((t) => ({ where: `${file} '${p.title}'`, expr: t.expr ?? "" })),
+      );
+      const vars = ((json.templating as { list: { name: string; query: { query: string } }[] }).list ?? []).map((v) => ({
+        where: `${file} variable ${v.name}`,
+        expr: v.query.query.replace(/^label_values\(([^,]+),.*\)$/, "$1"),
+      }));
       for (const { where, expr } of [...exprs, ...vars]) {
         queries++;
         const names = metricNames(expr);
@@ -113,7 +146,11 @@ describe("Grafana dashboards", async () => {
   });
 
   it("use metrics of every process that serves /metrics", () => {
-    const used = new Set(dashboards().flatMap(({ json }) => (json.panels as Panel[]).flatMap((p) => (p.targets ?? []).flatMap((t) => metricNames(t.expr ?? "")))));
+    const used = new Set(
+      dashboards().flatMap(({ json }) =>
+        (json.panels as Panel[]).flatMap((p) => (p.targets ?? []).flatMap((t) => metricNames(t.expr ?? ""))),
+      ),
+    );
     const procs = new Set([...used].map((n) => exported.get(n)).filter(Boolean));
     expect([...procs].sort()).toEqual(Object.keys(REGISTRIES).sort());
   });
@@ -123,12 +160,26 @@ describe("Prometheus alert rules", async () => {
   const exported = await exportedNames();
 
   it("query only metrics the code exports", () => {
-    const rules = parse(readFileSync(join(INFRA, "prometheus/rules/lyra.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] };
+    const rules = parse(readFileSync(join(INFRA, "prometheus/rules/lyra.yml"), "utf8")) as {
+      groups: { rules: { alert: string; expr: string }[] }[];
+    };
     const all = rules.groups.flatMap((g) => g.rules);
     expect(all.map((r) => r.alert)).toEqual(
-      expect.arrayContaining(["LyraProcessDown", "LyraRoleDown", "LyraRoleDegraded", "LyraFallbackRateHigh", "LyraInboxBacklog", "LyraDeadLetters", "LyraToolErrors"]),
+      expect.arrayContaining([
+        "LyraProcessDown",
+        "LyraRoleDown",
+        "LyraRoleDegraded",
+        "LyraFallbackRateHigh",
+        "LyraInboxBacklog",
+        "LyraDeadLetters",
+        "LyraToolErrors",
+      ]),
     );
-    const unknown = all.flatMap((r) => metricNames(r.expr).filter((n) => !exported.has(n) && !SYNTHETIC.has(n)).map((n) => `${r.alert}: ${n}`));
+    const unknown = all.flatMap((r) =>
+      metricNames(r.expr)
+        .filter((n) => !exported.has(n) && !SYNTHETIC.has(n))
+        .map((n) => `${r.alert}: ${n}`),
+    );
     expect(unknown).toEqual([]);
   });
 });

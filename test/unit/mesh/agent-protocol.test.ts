@@ -1,7 +1,14 @@
 /** The pure parts of Lyra's NATS Agent Protocol 0.3 mapping: sizes, error codes, typed errors. */
 import { describe, expect, it } from "vitest";
 import { CallCode, isWireCode, wireFormOf, WireCode } from "../../../schemas/index.ts";
-import { BusyError, DeadlineExceededError, InternalError, ReplyTooLargeError, roleCallError, UnavailableError } from "../../../mesh/errors.ts";
+import {
+  BusyError,
+  DeadlineExceededError,
+  InternalError,
+  ReplyTooLargeError,
+  roleCallError,
+  UnavailableError,
+} from "../../../mesh/errors.ts";
 import { formatSize, promptMetadata } from "../../../mesh/rolecall/service.ts";
 
 describe("max_payload (§2.1)", () => {

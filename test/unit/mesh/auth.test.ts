@@ -11,7 +11,14 @@ describe("meshUsers", () => {
   const byName = new Map(users.map((u) => [u.name, u]));
 
   it("has a user per agent host and one per other process", () => {
-    expect(users.map((u) => u.name)).toEqual([...Object.keys(example.hosts).map((h) => `agent-${h}`), "core", "tools", "discord", "serve", "cli"]);
+    expect(users.map((u) => u.name)).toEqual([
+      ...Object.keys(example.hosts).map((h) => `agent-${h}`),
+      "core",
+      "tools",
+      "discord",
+      "serve",
+      "cli",
+    ]);
   });
 
   it("never grants a full wildcard, the whole JetStream API, or another user's inbox", () => {
@@ -30,7 +37,9 @@ describe("meshUsers", () => {
     const others = Object.keys(example.roles).filter((r) => !host[1].roles.includes(r));
     for (const r of others) expect(u.subscribe.some((s) => s.startsWith(`lyra.${r}`))).toBe(false);
     const calls = u.publish.filter((s) => s.includes(".tools.call."));
-    const expected = host[1].roles.flatMap((r) => example.roles[r]!.tools.map((g) => `mcp.v1.req.${example.mesh.name}.${r}.${g.replace(".", ".tools.call.")}`));
+    const expected = host[1].roles.flatMap((r) =>
+      example.roles[r]!.tools.map((g) => `mcp.v1.req.${example.mesh.name}.${r}.${g.replace(".", ".tools.call.")}`),
+    );
     expect(calls.sort()).toEqual(expected.sort());
     expect(u.responses).toBe(true);
   });
@@ -50,7 +59,10 @@ describe("meshUsers", () => {
   });
 
   it("renders a nats-server accounts block with one nkey user each", () => {
-    const conf = renderAuthConf(users.map((u, i) => ({ ...u, nkey: `UKEY${i}` })), "mesh.yaml");
+    const conf = renderAuthConf(
+      users.map((u, i) => ({ ...u, nkey: `UKEY${i}` })),
+      "mesh.yaml",
+    );
     expect(conf).toContain("jetstream: enabled");
     expect(conf.match(/nkey: "UKEY\d+"/g)?.length).toBe(users.length);
     expect(conf.match(/allow_responses/g)?.length).toBe(users.filter((u) => u.responses).length);
@@ -62,7 +74,9 @@ describe("meshUsers", () => {
 describe("NATS identity from the environment", () => {
   it("NATS_NKEY_FILE, NATS_INBOX_PREFIX and NATS_CA_FILE override the config", () => {
     const yaml = readFileSync(new URL("../../../config/mesh.example.yaml", import.meta.url), "utf8");
-    const cfg = parseMeshConfig(yaml, { env: { NATS_NKEY_FILE: "/run/lyra/core.nk", NATS_INBOX_PREFIX: "_INBOX.core", NATS_CA_FILE: "/etc/lyra/ca.pem" } });
+    const cfg = parseMeshConfig(yaml, {
+      env: { NATS_NKEY_FILE: "/run/lyra/core.nk", NATS_INBOX_PREFIX: "_INBOX.core", NATS_CA_FILE: "/etc/lyra/ca.pem" },
+    });
     expect(cfg.nats.nkey_file).toBe("/run/lyra/core.nk");
     expect(cfg.nats.inbox_prefix).toBe("_INBOX.core");
     expect(cfg.nats.tls?.ca_file).toBe("/etc/lyra/ca.pem");
@@ -70,6 +84,8 @@ describe("NATS identity from the environment", () => {
 
   it("refuses an inbox prefix with a wildcard, naming the variable", () => {
     const yaml = readFileSync(new URL("../../../config/mesh.example.yaml", import.meta.url), "utf8");
-    expect(() => parseMeshConfig(yaml, { env: { NATS_INBOX_PREFIX: "_INBOX.*" } })).toThrow(/nats\.inbox_prefix \(from environment variable NATS_INBOX_PREFIX\)/);
+    expect(() => parseMeshConfig(yaml, { env: { NATS_INBOX_PREFIX: "_INBOX.*" } })).toThrow(
+      /nats\.inbox_prefix \(from environment variable NATS_INBOX_PREFIX\)/,
+    );
   });
 });

@@ -4,7 +4,13 @@ import { trimToTurns } from "../../../mesh/conductor/logcache.ts";
 import type { LogEvent } from "../../../schemas/index.ts";
 
 const base = (turn: string) => ({ ts: 1, conversation: "c", turn });
-const user = (turn: string, text = `question ${turn}`): LogEvent => ({ ...base(turn), type: "user_message", channel: "cli", user: { id: "u" }, text });
+const user = (turn: string, text = `question ${turn}`): LogEvent => ({
+  ...base(turn),
+  type: "user_message",
+  channel: "cli",
+  user: { id: "u" },
+  text,
+});
 const reply = (turn: string, text = `answer ${turn}`): LogEvent => ({ ...base(turn), type: "voice_reply", text });
 const step = (turn: string): LogEvent => ({ ...base(turn), type: "specialist_started", specialist: "pragmatist" });
 const error = (turn: string): LogEvent => ({ ...base(turn), type: "error", step: "inbox", code: "dead_letter", message: "gave up" });

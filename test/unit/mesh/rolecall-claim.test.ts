@@ -39,7 +39,12 @@ describe("requestDigest: what determines the answer", () => {
   it("ignores the id, the deadline, the stream flag and key order", () => {
     const d = requestDigest(req(base), "c1");
     expect(requestDigest(req({ ...base, id: "x", deadline: 123, stream: true }), "c1")).toBe(d);
-    expect(requestDigest(req({ format: { type: "object" }, options: { seed: 1, temperature: 0.2 }, messages: [{ content: "hi", role: "user" }] }), "c1")).toBe(d);
+    expect(
+      requestDigest(
+        req({ format: { type: "object" }, options: { seed: 1, temperature: 0.2 }, messages: [{ content: "hi", role: "user" }] }),
+        "c1",
+      ),
+    ).toBe(d);
   });
 
   it("changes with the messages, prompt, options, tools, format, user, unknown fields or conversation", () => {
@@ -82,5 +87,6 @@ describe("claimConflict", () => {
     expect(why).toMatch(/request id 'r1' belongs to another caller's request.*fresh request id/);
     expect(why).not.toContain("core");
   });
-  it("another body is refused", () => expect(claimConflict("r1", a, { caller: "_INBOX.core", digest: "d2" })).toMatch(/different request.*fresh request id/));
+  it("another body is refused", () =>
+    expect(claimConflict("r1", a, { caller: "_INBOX.core", digest: "d2" })).toMatch(/different request.*fresh request id/));
 });

@@ -42,7 +42,11 @@ describe("parseInbound", () => {
 
   it("headers win over body fields", () => {
     const body = JSON.stringify({ prompt: "x", id: "body-id", deadline: NOW + 5, conversation: "c-body" });
-    const a = parseInbound(msg(body, { [Header.RequestId]: "hdr-id", [Header.Deadline]: String(NOW + 9), [Header.Conversation]: "c-hdr" }), 1000, NOW);
+    const a = parseInbound(
+      msg(body, { [Header.RequestId]: "hdr-id", [Header.Deadline]: String(NOW + 9), [Header.Conversation]: "c-hdr" }),
+      1000,
+      NOW,
+    );
     expect(a).toMatchObject({ id: "hdr-id", deadline: NOW + 9, conversation: "c-hdr" });
     const b = parseInbound(msg(body), 1000, NOW);
     expect(b).toMatchObject({ id: "body-id", deadline: NOW + 5, conversation: "c-body" });

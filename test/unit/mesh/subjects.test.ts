@@ -20,9 +20,12 @@ describe("subjects", () => {
     expect(() => subjects.cancel(bad)).toThrow(/not a valid subject token/);
   });
 
-  it.each(["Voice", "voice.x", "*", ">", "-voice", "", "inbox", "outbox", "log", "cancel", "v".repeat(64)])("rejects the role %j", (bad) => {
-    expect(() => subjects.role(bad)).toThrow(MeshError);
-  });
+  it.each(["Voice", "voice.x", "*", ">", "-voice", "", "inbox", "outbox", "log", "cancel", "v".repeat(64)])(
+    "rejects the role %j",
+    (bad) => {
+      expect(() => subjects.role(bad)).toThrow(MeshError);
+    },
+  );
 
   it("says what to change in the error", () => {
     expect(() => subjects.role("inbox")).toThrow(/lowercase letters, digits and '-'/);

@@ -16,7 +16,14 @@ describe("traceparent", () => {
   });
 
   it("refuses malformed ones (a new trace starts instead)", () => {
-    for (const bad of [undefined, "", "00-abc-def-01", `ff-${TP.slice(3)}`, "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"]) {
+    for (const bad of [
+      undefined,
+      "",
+      "00-abc-def-01",
+      `ff-${TP.slice(3)}`,
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+    ]) {
       expect(parseTraceparent(bad)).toBeUndefined();
     }
   });

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { Chunk, ErrorBody, FinalInfo, KnownChunkTypes, RoleName, RoleRequest, requestMessages, responseText } from "../../../schemas/index.ts";
+import {
+  Chunk,
+  ErrorBody,
+  FinalInfo,
+  KnownChunkTypes,
+  RoleName,
+  RoleRequest,
+  requestMessages,
+  responseText,
+} from "../../../schemas/index.ts";
 
 const ok = (v: unknown) => RoleRequest.safeParse(v).success;
 

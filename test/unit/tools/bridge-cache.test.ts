@@ -9,7 +9,10 @@ function fakeUpstream() {
   const pending: { resolve: (names: string[]) => void }[] = [];
   const listeners: ((e: UpstreamEvent) => void)[] = [];
   const client = {
-    listTools: () => new Promise((resolve) => pending.push({ resolve: (names) => resolve({ tools: names.map((name) => ({ name, inputSchema: { type: "object" } })) }) })),
+    listTools: () =>
+      new Promise((resolve) =>
+        pending.push({ resolve: (names) => resolve({ tools: names.map((name) => ({ name, inputSchema: { type: "object" } })) }) }),
+      ),
     getServerVersion: () => undefined,
   } as unknown as Client;
   const up = {
@@ -24,7 +27,12 @@ function fakeUpstream() {
 
 const list = (h: ReturnType<typeof bridgeHandler>) =>
   h(
-    { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: { [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {} } } },
+    {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/list",
+      params: { _meta: { [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {} } },
+    },
     { signal: new AbortController().signal, notify: () => undefined, tenant: "t", user: "_" },
   ).then((r: JsonRpcResponse) => ("result" in r ? (r.result.tools as { name: string }[]).map((t) => t.name) : r.error));
 

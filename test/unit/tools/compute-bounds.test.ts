@@ -3,7 +3,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BoundKind, COMPUTE_DEFAULTS, computeBound, createComputeCgroup, parseComputeOptions, worstCaseMb, type CgroupHost } from "../../../tools/builtin/compute/index.ts";
+import {
+  BoundKind,
+  COMPUTE_DEFAULTS,
+  computeBound,
+  createComputeCgroup,
+  parseComputeOptions,
+  worstCaseMb,
+  type CgroupHost,
+} from "../../../tools/builtin/compute/index.ts";
 
 let root: string;
 let host: CgroupHost;
@@ -12,7 +20,10 @@ let host: CgroupHost;
 function fakeTree(controllers: string, offered = "cpu io memory pids"): void {
   mkdirSync(join(root, "proc"), { recursive: true });
   mkdirSync(join(root, "cg", "svc", "main"), { recursive: true });
-  writeFileSync(join(root, "proc", "mountinfo"), `25 1 0:22 / /proc rw - proc proc rw\n41 31 0:38 / ${join(root, "cg")} rw,relatime - cgroup2 cgroup2 rw\n`);
+  writeFileSync(
+    join(root, "proc", "mountinfo"),
+    `25 1 0:22 / /proc rw - proc proc rw\n41 31 0:38 / ${join(root, "cg")} rw,relatime - cgroup2 cgroup2 rw\n`,
+  );
   writeFileSync(join(root, "proc", "cgroup"), "0::/svc/main\n");
   writeFileSync(join(root, "cg", "svc", "cgroup.subtree_control"), controllers);
   writeFileSync(join(root, "cg", "svc", "cgroup.controllers"), offered);
@@ -45,9 +56,13 @@ describe("compute cgroup", () => {
 
   it("says why not when the parent does not offer the controllers, or there is no cgroup v2", () => {
     fakeTree("", "cpu io hugetlb\n");
-    expect(createComputeCgroup("compute", 1536, 40, host)).toEqual({ unavailable: `${join(root, "cg", "svc")} does not offer the memory and pids controllers: cgroup v1 holds them, or they are not delegated` });
+    expect(createComputeCgroup("compute", 1536, 40, host)).toEqual({
+      unavailable: `${join(root, "cg", "svc")} does not offer the memory and pids controllers: cgroup v1 holds them, or they are not delegated`,
+    });
     writeFileSync(join(root, "proc", "mountinfo"), "25 1 0:22 / /proc rw - proc proc rw\n");
-    expect(createComputeCgroup("compute", 1536, 40, host)).toEqual({ unavailable: "no cgroup v2 (unified) hierarchy is mounted for this process" });
+    expect(createComputeCgroup("compute", 1536, 40, host)).toEqual({
+      unavailable: "no cgroup v2 (unified) hierarchy is mounted for this process",
+    });
   });
 });
 
@@ -59,7 +74,9 @@ describe("compute bound", () => {
     fakeTree("memory pids");
     const b = computeBound("big", opts(big), host);
     expect(b.kind).toBe(BoundKind.Cgroup);
-    expect(b.summary).toBe(`cgroup v2 ${join(root, "cg", "svc", "lyra-compute-big-4242")}: memory.max 1536 MiB, pids.max 34 for all sandboxes together; descriptors above stdio closed before the sandbox starts`);
+    expect(b.summary).toBe(
+      `cgroup v2 ${join(root, "cg", "svc", "lyra-compute-big-4242")}: memory.max 1536 MiB, pids.max 34 for all sandboxes together; descriptors above stdio closed before the sandbox starts`,
+    );
   });
 
   it("without one, refuses a config whose rlimits could pass memory_total_mb, and says what to change", () => {
@@ -68,10 +85,14 @@ describe("compute bound", () => {
       /^tools\.servers\.big\.options: no cgroup can bound the sandboxes on this host \(.* does not offer the memory and pids controllers: .*\), and by their rlimits 2 sandboxes \(max_concurrent 2\) × \(memory_mb 128 × processes 16 \+ tmp_mb 8\) = 4112 MiB, more than memory_total_mb \(1536\); lower memory_mb, processes, max_concurrent or tmp_mb, raise memory_total_mb/,
     );
     // Open sessions hold memory too: each counts as a sandbox.
-    expect(() => computeBound("big", opts({ ...big, processes: 5, sessions: true, max_sessions: 3 }), host)).toThrow(/5 sandboxes \(max_concurrent 2 \+ max_sessions 3\) × .* = 3240 MiB, .*max_concurrent, max_sessions or tmp_mb/);
+    expect(() => computeBound("big", opts({ ...big, processes: 5, sessions: true, max_sessions: 3 }), host)).toThrow(
+      /5 sandboxes \(max_concurrent 2 \+ max_sessions 3\) × .* = 3240 MiB, .*max_concurrent, max_sessions or tmp_mb/,
+    );
     const fits = computeBound("big", opts({ ...big, processes: 5 }), host);
     expect(fits).toMatchObject({ kind: BoundKind.Rlimit, worstMb: 1296 });
-    expect(fits.summary).toMatch(/^rlimits \(no cgroup: .*\): 2 sandboxes .* = 1296 MiB ≤ memory_total_mb 1536; descriptors above stdio closed/);
+    expect(fits.summary).toMatch(
+      /^rlimits \(no cgroup: .*\): 2 sandboxes .* = 1296 MiB ≤ memory_total_mb 1536; descriptors above stdio closed/,
+    );
   });
 
   it("the defaults fit their own total on a host without a cgroup", () => {
@@ -82,7 +103,11 @@ describe("compute bound", () => {
   });
 
   it("memory_total_mb must hold at least one process and its /tmp", () => {
-    expect(() => parseComputeOptions("compute", { memory_total_mb: 100 })).toThrow(/options\.memory_total_mb is 100: it must hold one process and its \/tmp, memory_mb \+ tmp_mb = 320 MiB/);
-    expect(() => parseComputeOptions("compute", { memory_mb: 4096 })).toThrow(/options\.memory_total_mb is not set \(default 3584\): .* = 4160 MiB/);
+    expect(() => parseComputeOptions("compute", { memory_total_mb: 100 })).toThrow(
+      /options\.memory_total_mb is 100: it must hold one process and its \/tmp, memory_mb \+ tmp_mb = 320 MiB/,
+    );
+    expect(() => parseComputeOptions("compute", { memory_mb: 4096 })).toThrow(
+      /options\.memory_total_mb is not set \(default 3584\): .* = 4160 MiB/,
+    );
   });
 });

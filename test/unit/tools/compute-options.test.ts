@@ -6,7 +6,9 @@ import { COMPUTE_DEFAULTS, parseComputeOptions, sandboxCommand } from "../../../
 
 describe("compute options", () => {
   it("config/mesh.example.yaml shows every option with its default", () => {
-    const cfg = parse(readFileSync(new URL("../../../config/mesh.example.yaml", import.meta.url), "utf8")) as { tools: { servers: { compute: { options: Record<string, unknown> } } } };
+    const cfg = parse(readFileSync(new URL("../../../config/mesh.example.yaml", import.meta.url), "utf8")) as {
+      tools: { servers: { compute: { options: Record<string, unknown> } } };
+    };
     const shown = cfg.tools.servers.compute.options;
     expect(shown).toEqual(COMPUTE_DEFAULTS);
     expect(parseComputeOptions("compute", shown)).toEqual(COMPUTE_DEFAULTS);
@@ -26,9 +28,11 @@ describe("compute options", () => {
     expect(argv.slice(0, 4)).toEqual(["/usr/bin/python3", "-I", "-S", "-c"]);
     expect(argv[4]).toMatch(/os\.close\(/);
     expect(argv[5]).toBe("");
-    if (process.getuid?.() === 0) expect(argv.slice(6, bwrap)).toEqual(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs"]);
+    if (process.getuid?.() === 0)
+      expect(argv.slice(6, bwrap)).toEqual(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs"]);
     else expect(bwrap).toBe(6);
-    for (const flag of ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--clearenv"]) expect(argv).toContain(flag);
+    for (const flag of ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--clearenv"])
+      expect(argv).toContain(flag);
     const binds = argv.flatMap((a, i) => (a === "--ro-bind" || a === "--bind" ? [argv[i + 1]] : []));
     expect(binds.every((p) => p === "/usr" || /^\/(bin|sbin|lib\w*)$/.test(p!))).toBe(true);
     expect(argv).not.toContain("--bind");

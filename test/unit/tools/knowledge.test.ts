@@ -8,7 +8,13 @@ import { KNOWLEDGE_DEFAULTS, parseKnowledgeOptions, userAgent } from "../../../t
 describe("knowledge options", () => {
   it("defaults to the public endpoints and arXiv's 3 s", () => {
     const o = parseKnowledgeOptions("knowledge", {});
-    expect(o).toMatchObject({ wikipedia_url: KNOWLEDGE_DEFAULTS.wikipedia_url, arxiv_url: "https://export.arxiv.org/api/query", arxiv_interval_ms: 3000, cache_ttl_s: 3600, wolfram_app_id_env: "WOLFRAM_APP_ID" });
+    expect(o).toMatchObject({
+      wikipedia_url: KNOWLEDGE_DEFAULTS.wikipedia_url,
+      arxiv_url: "https://export.arxiv.org/api/query",
+      arxiv_interval_ms: 3000,
+      cache_ttl_s: 3600,
+      wolfram_app_id_env: "WOLFRAM_APP_ID",
+    });
     expect(userAgent({ ...o, contact: "ops@example.org" })).toMatch(/^lyra-mesh-knowledge\/0\.1 \(ops@example\.org\) node\/\d+/);
   });
 
@@ -24,16 +30,36 @@ describe("knowledge options", () => {
 });
 
 describe("arXiv Atom reader", () => {
-  const feed = (entries: string) => `<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><opensearch:totalResults xmlns:opensearch="x">2</opensearch:totalResults>${entries}</feed>`;
+  const feed = (entries: string) =>
+    `<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><opensearch:totalResults xmlns:opensearch="x">2</opensearch:totalResults>${entries}</feed>`;
   it("reads entries, entities, CDATA and links; skips the feed's own link", () => {
     const f = parseAtom(
-      feed(`<entry><id>http://arxiv.org/abs/1</id><title>A &amp; B &#x3b1;</title><summary><![CDATA[x < y]]></summary><author><name>Ann</name></author><author><name>Bo</name><arxiv:affiliation>U</arxiv:affiliation></author><link href="http://arxiv.org/abs/1" rel="alternate"/><link title="pdf" href="http://arxiv.org/pdf/1" rel="related"/><arxiv:primary_category term="cs.AI" scheme="s"/></entry>`),
+      feed(
+        `<entry><id>http://arxiv.org/abs/1</id><title>A &amp; B &#x3b1;</title><summary><![CDATA[x < y]]></summary><author><name>Ann</name></author><author><name>Bo</name><arxiv:affiliation>U</arxiv:affiliation></author><link href="http://arxiv.org/abs/1" rel="alternate"/><link title="pdf" href="http://arxiv.org/pdf/1" rel="related"/><arxiv:primary_category term="cs.AI" scheme="s"/></entry>`,
+      ),
     );
-    expect(f).toEqual({ totalResults: 2, entries: [{ id: "http://arxiv.org/abs/1", title: "A & B α", summary: "x < y", published: undefined, authors: ["Ann", "Bo"], absUrl: "http://arxiv.org/abs/1", pdfUrl: "http://arxiv.org/pdf/1", category: "cs.AI" }] });
+    expect(f).toEqual({
+      totalResults: 2,
+      entries: [
+        {
+          id: "http://arxiv.org/abs/1",
+          title: "A & B α",
+          summary: "x < y",
+          published: undefined,
+          authors: ["Ann", "Bo"],
+          absUrl: "http://arxiv.org/abs/1",
+          pdfUrl: "http://arxiv.org/pdf/1",
+          category: "cs.AI",
+        },
+      ],
+    });
   });
-  it.each([["not xml at all"], ["<feed><entry><title>cut"], ["<feed><entry><title>x</title></feed>"], [""], ["<html></html>"]])("refuses %j", (xml) => {
-    expect(parseAtom(xml)).toBeUndefined();
-  });
+  it.each([["not xml at all"], ["<feed><entry><title>cut"], ["<feed><entry><title>x</title></feed>"], [""], ["<html></html>"]])(
+    "refuses %j",
+    (xml) => {
+      expect(parseAtom(xml)).toBeUndefined();
+    },
+  );
 });
 
 describe("knowledge cache key", () => {

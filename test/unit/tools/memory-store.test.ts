@@ -15,7 +15,8 @@ afterEach(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
   store = dir = undefined;
 });
-const add = (s: MemoryStore, user: string, text: string, conversation = "c1") => s.add({ user, conversation, text, significance: 0.5, vector: vec(text) });
+const add = (s: MemoryStore, user: string, text: string, conversation = "c1") =>
+  s.add({ user, conversation, text, significance: 0.5, vector: vec(text) });
 
 describe("memory store", () => {
   it("ranks a vector-only match and a lexical-only match, and needs neither to be both", () => {
@@ -37,7 +38,8 @@ describe("memory store", () => {
     const a = add(store, "alice", "the vault code is 4242");
     add(store, "alice", "the vault is in the basement", "c2");
     add(store, "bob", "the vault code is 9999");
-    const q = (user: string, conversation?: string) => store!.search({ user, conversation, text: "vault code", vector: vec("vault code"), limit: 10 }).map((h) => h.text);
+    const q = (user: string, conversation?: string) =>
+      store!.search({ user, conversation, text: "vault code", vector: vec("vault code"), limit: 10 }).map((h) => h.text);
     expect(q("bob")).toEqual(["the vault code is 9999"]);
     expect(q("alice", "c2")).toEqual(["the vault is in the basement"]);
     expect(store.forget("bob", a.id)).toBe(false);
@@ -65,9 +67,23 @@ describe("memory store", () => {
     // 2,000 entries embedded by an earlier model (768 dims), then one by the current one (384), only
     // loosely like the query: its sketch is 68 bits off, and most old sketches are nearer by chance.
     const wave = (length: number, f: (k: number) => number) => Float32Array.from({ length }, (_, k) => f(k));
-    store.addMany(Array.from({ length: 2000 }, (_, i) => ({ user: "u", conversation: "c1", text: `old entry ${i}`, significance: 0.5, vector: wave(768, (k) => Math.sin(i * 7.1 + k * k * 0.37)) })));
+    store.addMany(
+      Array.from({ length: 2000 }, (_, i) => ({
+        user: "u",
+        conversation: "c1",
+        text: `old entry ${i}`,
+        significance: 0.5,
+        vector: wave(768, (k) => Math.sin(i * 7.1 + k * k * 0.37)),
+      })),
+    );
     const query = wave(384, (k) => Math.sin(k * 1.3));
-    const loose = store.add({ user: "u", conversation: "c1", text: "the current model's entry", significance: 0.5, vector: wave(384, (k) => 0.15 * query[k]! + Math.sin(k * k * 0.71 + 1)) });
+    const loose = store.add({
+      user: "u",
+      conversation: "c1",
+      text: "the current model's entry",
+      significance: 0.5,
+      vector: wave(384, (k) => 0.15 * query[k]! + Math.sin(k * k * 0.71 + 1)),
+    });
     const hits = store.search({ user: "u", text: "nothing lexical", vector: query, limit: 5 });
     expect(hits.map((h) => h.id)).toEqual([loose.id]);
   });

@@ -6,7 +6,12 @@ import { MCP_PROTOCOL_VERSION, MetaKey, type JsonRpcRequest, type JsonRpcRespons
 
 function fakeClient(answer: (req: JsonRpcRequest) => JsonRpcResponse) {
   const seen: JsonRpcRequest[] = [];
-  const client = { tenant: "t", user: "_", close: () => undefined, request: async (_s: string, req: JsonRpcRequest) => (seen.push(req), answer(req)) } as McpClient;
+  const client = {
+    tenant: "t",
+    user: "_",
+    close: () => undefined,
+    request: async (_s: string, req: JsonRpcRequest) => (seen.push(req), answer(req)),
+  } as McpClient;
   return { client, seen };
 }
 
@@ -14,7 +19,10 @@ describe("meshRequest", () => {
   it("puts the protocol version and client capabilities in _meta, after the caller's meta, with fresh ids", () => {
     const a = meshRequest("tools/call", { name: "now" }, { progressToken: 1, [MetaKey.ProtocolVersion]: "1999-01-01" });
     const b = meshRequest("tools/list");
-    expect(a.params).toEqual({ name: "now", _meta: { progressToken: 1, [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {} } });
+    expect(a.params).toEqual({
+      name: "now",
+      _meta: { progressToken: 1, [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {} },
+    });
     expect(a.id).not.toBe(b.id);
   });
 });

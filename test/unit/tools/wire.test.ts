@@ -6,9 +6,15 @@ import { decodeHeaderValue, encodeHeaderValue, grantAllows, McpCode, splitToolNa
 const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
 const headersOf = (h: Record<string, string>) => ({ get: (k: string) => ({ "Mcp-Wire": "1", ...h })[k] ?? "" });
 const body = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
-const call = (name: string, extra: Record<string, unknown> = {}) => ({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name, arguments: {}, _meta: META, ...extra } });
+const call = (name: string, extra: Record<string, unknown> = {}) => ({
+  jsonrpc: "2.0",
+  id: 7,
+  method: "tools/call",
+  params: { name, arguments: {}, _meta: META, ...extra },
+});
 const deep = (n: number): unknown => (n <= 1 ? [] : [deep(n - 1)]);
-const goodHeaders = (name: string) => headersOf({ "Mcp-Method": "tools/call", "Mcp-Name": encodeHeaderValue(name), "MCP-Protocol-Version": "2026-07-28" });
+const goodHeaders = (name: string) =>
+  headersOf({ "Mcp-Method": "tools/call", "Mcp-Name": encodeHeaderValue(name), "MCP-Protocol-Version": "2026-07-28" });
 
 describe("MCP subjects (gateway wire v1 grammar)", () => {
   it("builds and parses request subjects", () => {
@@ -63,19 +69,75 @@ describe("integrity check: subject = headers = body", () => {
     expect(checkInbound(subj("x.y"), goodHeaders("x.y"), body(call("x.y"))).ok).toBe(true);
   });
   const cases: [string, () => ReturnType<typeof checkInbound>, number][] = [
-    ["body names another tool than the subject", () => checkInbound(subj("now"), goodHeaders("wait"), body(call("wait"))), McpCode.HeaderMismatch],
+    [
+      "body names another tool than the subject",
+      () => checkInbound(subj("now"), goodHeaders("wait"), body(call("wait"))),
+      McpCode.HeaderMismatch,
+    ],
     ["Mcp-Name disagrees with the body", () => checkInbound(subj("now"), goodHeaders("wait"), body(call("now"))), McpCode.HeaderMismatch],
     ["a token-safe name hides under '_'", () => checkInbound(subj("x.y"), goodHeaders("now"), body(call("now"))), McpCode.HeaderMismatch],
-    ["Mcp-Method disagrees", () => checkInbound(subj("now"), headersOf({ "Mcp-Method": "tools/list", "Mcp-Name": "now", "MCP-Protocol-Version": "2026-07-28" }), body(call("now"))), McpCode.HeaderMismatch],
-    ["protocol version header missing", () => checkInbound(subj("now"), headersOf({ "Mcp-Method": "tools/call", "Mcp-Name": "now" }), body(call("now"))), McpCode.HeaderMismatch],
-    ["an old protocol version", () => checkInbound(subj("now"), headersOf({ "Mcp-Method": "tools/call", "Mcp-Name": "now", "MCP-Protocol-Version": "2025-11-25" }), body(call("now", { _meta: { "io.modelcontextprotocol/protocolVersion": "2025-11-25" } }))), -32022],
+    [
+      "Mcp-Method disagrees",
+      () =>
+        checkInbound(
+          subj("now"),
+          headersOf({ "Mcp-Method": "tools/list", "Mcp-Name": "now", "MCP-Protocol-Version": "2026-07-28" }),
+          body(call("now")),
+        ),
+      McpCode.HeaderMismatch,
+    ],
+    [
+      "protocol version header missing",
+      () => checkInbound(subj("now"), headersOf({ "Mcp-Method": "tools/call", "Mcp-Name": "now" }), body(call("now"))),
+      McpCode.HeaderMismatch,
+    ],
+    [
+      "an old protocol version",
+      () =>
+        checkInbound(
+          subj("now"),
+          headersOf({ "Mcp-Method": "tools/call", "Mcp-Name": "now", "MCP-Protocol-Version": "2025-11-25" }),
+          body(call("now", { _meta: { "io.modelcontextprotocol/protocolVersion": "2025-11-25" } })),
+        ),
+      -32022,
+    ],
     ["not JSON", () => checkInbound(subj("now"), goodHeaders("now"), new TextEncoder().encode("hello")), McpCode.ParseError],
-    ["a notification", () => checkInbound(subj("now"), goodHeaders("now"), body({ jsonrpc: "2.0", method: "tools/call", params: { name: "now" } })), McpCode.InvalidRequest],
+    [
+      "a notification",
+      () => checkInbound(subj("now"), goodHeaders("now"), body({ jsonrpc: "2.0", method: "tools/call", params: { name: "now" } })),
+      McpCode.InvalidRequest,
+    ],
     ["a batch", () => checkInbound(subj("now"), goodHeaders("now"), body([call("now")])), McpCode.InvalidRequest],
-    ["Mcp-Wire 2", () => checkInbound(subj("now"), headersOf({ "Mcp-Wire": "2", "Mcp-Method": "tools/call", "Mcp-Name": "now", "MCP-Protocol-Version": "2026-07-28" }), body(call("now"))), McpCode.InvalidRequest],
-    ["no Mcp-Wire header", () => checkInbound(subj("now"), headersOf({ "Mcp-Wire": "", "Mcp-Method": "tools/call", "Mcp-Name": "now", "MCP-Protocol-Version": "2026-07-28" }), body(call("now"))), McpCode.InvalidRequest],
-    ["params nested past the depth limit", () => checkInbound(subj("now"), goodHeaders("now"), body(call("now", { arguments: { x: deep(65) } }))), McpCode.InvalidParams],
-    ["tools/call without a name", () => checkInbound(subj("now"), goodHeaders("now"), body({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { _meta: META } })), McpCode.InvalidParams],
+    [
+      "Mcp-Wire 2",
+      () =>
+        checkInbound(
+          subj("now"),
+          headersOf({ "Mcp-Wire": "2", "Mcp-Method": "tools/call", "Mcp-Name": "now", "MCP-Protocol-Version": "2026-07-28" }),
+          body(call("now")),
+        ),
+      McpCode.InvalidRequest,
+    ],
+    [
+      "no Mcp-Wire header",
+      () =>
+        checkInbound(
+          subj("now"),
+          headersOf({ "Mcp-Wire": "", "Mcp-Method": "tools/call", "Mcp-Name": "now", "MCP-Protocol-Version": "2026-07-28" }),
+          body(call("now")),
+        ),
+      McpCode.InvalidRequest,
+    ],
+    [
+      "params nested past the depth limit",
+      () => checkInbound(subj("now"), goodHeaders("now"), body(call("now", { arguments: { x: deep(65) } }))),
+      McpCode.InvalidParams,
+    ],
+    [
+      "tools/call without a name",
+      () => checkInbound(subj("now"), goodHeaders("now"), body({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { _meta: META } })),
+      McpCode.InvalidParams,
+    ],
   ];
   for (const [what, run, code] of cases) {
     it(`refuses: ${what}`, () => {

@@ -30,7 +30,11 @@ export function computeBound(server: string, o: ComputeOptions, host?: CgroupHos
   const pids = sandboxSlots(o) * (o.processes + 1);
   const cg = createComputeCgroup(server, o.memory_total_mb, pids, host);
   if (!("unavailable" in cg)) {
-    return { kind: BoundKind.Cgroup, cgroup: cg, summary: `cgroup v2 ${cg.dir}: memory.max ${o.memory_total_mb} MiB, pids.max ${pids} for all sandboxes together; ${FDS}` };
+    return {
+      kind: BoundKind.Cgroup,
+      cgroup: cg,
+      summary: `cgroup v2 ${cg.dir}: memory.max ${o.memory_total_mb} MiB, pids.max ${pids} for all sandboxes together; ${FDS}`,
+    };
   }
   const worstMb = worstCaseMb(o);
   const product = `${sandboxSlots(o)} sandboxes (max_concurrent ${o.max_concurrent}${o.sessions ? ` + max_sessions ${o.max_sessions}` : ""}) × (memory_mb ${o.memory_mb} × processes ${o.processes} + tmp_mb ${o.tmp_mb}) = ${worstMb} MiB`;
@@ -41,5 +45,10 @@ export function computeBound(server: string, o: ComputeOptions, host?: CgroupHos
         `lower memory_mb, processes, max_concurrent${o.sessions ? ", max_sessions" : ""} or tmp_mb, raise memory_total_mb, or run lyra tools where it can make a cgroup v2 (see "Memory for all calls together" in README.md)`,
     );
   }
-  return { kind: BoundKind.Rlimit, why: cg.unavailable, worstMb, summary: `rlimits (no cgroup: ${cg.unavailable}): ${product} ≤ memory_total_mb ${o.memory_total_mb}; ${FDS}` };
+  return {
+    kind: BoundKind.Rlimit,
+    why: cg.unavailable,
+    worstMb,
+    summary: `rlimits (no cgroup: ${cg.unavailable}): ${product} ≤ memory_total_mb ${o.memory_total_mb}; ${FDS}`,
+  };
 }

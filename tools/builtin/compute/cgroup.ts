@@ -85,7 +85,12 @@ const isAlive = (pid: number) => {
  * Returns why not when the host does not allow it (no cgroup v2, controllers not delegated, no
  * permission); the caller then bounds the sandboxes by their rlimits instead.
  */
-export function createComputeCgroup(server: string, memoryMb: number, pids: number, h: CgroupHost = {}): ComputeCgroup | { unavailable: string } {
+export function createComputeCgroup(
+  server: string,
+  memoryMb: number,
+  pids: number,
+  h: CgroupHost = {},
+): ComputeCgroup | { unavailable: string } {
   const procSelf = h.procSelf ?? "/proc/self";
   let own: { mount: string; path: string } | undefined;
   try {
@@ -102,7 +107,8 @@ export function createComputeCgroup(server: string, memoryMb: number, pids: numb
   const both = (m: string[]) => `the ${m.join(" and ")} controller${m.length > 1 ? "s" : ""}`;
   try {
     const offered = missing("cgroup.controllers");
-    if (offered.length) return { unavailable: `${parent} does not offer ${both(offered)}: cgroup v1 holds them, or they are not delegated` };
+    if (offered.length)
+      return { unavailable: `${parent} does not offer ${both(offered)}: cgroup v1 holds them, or they are not delegated` };
     const enabled = missing("cgroup.subtree_control");
     if (enabled.length) writeFileSync(join(parent, "cgroup.subtree_control"), enabled.map((c) => `+${c}`).join(" "));
   } catch (err) {

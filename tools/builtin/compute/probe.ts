@@ -46,7 +46,11 @@ print("; ".join(problems) or "sandbox ok", end="")
 /** Undefined when the sandbox works; else why `python` must refuse. `start` makes the sandbox (default: no cgroup). */
 export async function probeSandbox(o: ComputeOptions, start: () => Sandbox = () => startSandbox(o, false)): Promise<string | undefined> {
   const asRoot = process.getuid?.() === 0;
-  for (const [path, pkg] of [[o.bwrap_path, "bubblewrap"], [o.python_path, "python3"], ...(asRoot ? [[o.setpriv_path, "util-linux"]] : [])] as const) {
+  for (const [path, pkg] of [
+    [o.bwrap_path, "bubblewrap"],
+    [o.python_path, "python3"],
+    ...(asRoot ? [[o.setpriv_path, "util-linux"]] : []),
+  ] as const) {
     try {
       accessSync(path, constants.X_OK);
     } catch {

@@ -73,38 +73,76 @@ export function sandboxCommand(o: ComputeOptions, session: boolean, cgroup?: str
     "--die-with-parent",
     "--new-session", // no TIOCSTI into a terminal
     "--clearenv",
-    "--setenv", "PATH", "/usr/bin:/bin",
-    "--setenv", "HOME", "/tmp",
-    "--setenv", "TMPDIR", "/tmp",
-    "--setenv", "LANG", "C.UTF-8",
+    "--setenv",
+    "PATH",
+    "/usr/bin:/bin",
+    "--setenv",
+    "HOME",
+    "/tmp",
+    "--setenv",
+    "TMPDIR",
+    "/tmp",
+    "--setenv",
+    "LANG",
+    "C.UTF-8",
     // Numeric libraries start a thread per core by default, which the process limit would refuse.
-    "--setenv", "OMP_NUM_THREADS", "1",
-    "--setenv", "OPENBLAS_NUM_THREADS", "1",
-    "--hostname", "sandbox",
-    "--ro-bind", "/usr", "/usr",
+    "--setenv",
+    "OMP_NUM_THREADS",
+    "1",
+    "--setenv",
+    "OPENBLAS_NUM_THREADS",
+    "1",
+    "--hostname",
+    "sandbox",
+    "--ro-bind",
+    "/usr",
+    "/usr",
     ...rootLinks(),
-    "--proc", "/proc", // of the sandbox's own pid namespace
-    "--dev", "/dev",
-    "--remount-ro", "/dev",
-    "--size", String(o.tmp_mb * 1024 * 1024),
-    "--perms", "1777",
-    "--tmpfs", "/tmp",
-    "--remount-ro", "/",
-    "--chdir", "/tmp",
+    "--proc",
+    "/proc", // of the sandbox's own pid namespace
+    "--dev",
+    "/dev",
+    "--remount-ro",
+    "/dev",
+    "--size",
+    String(o.tmp_mb * 1024 * 1024),
+    "--perms",
+    "1777",
+    "--tmpfs",
+    "/tmp",
+    "--remount-ro",
+    "/",
+    "--chdir",
+    "/tmp",
     "--",
-    o.python_path, "-I", "-u", "-X", "utf8", "-c", DRIVER, JSON.stringify(limits),
+    o.python_path,
+    "-I",
+    "-u",
+    "-X",
+    "utf8",
+    "-c",
+    DRIVER,
+    JSON.stringify(limits),
   ];
   // As root, the sandbox's uid maps to root outside and the kernel ignores RLIMIT_NPROC for it:
   // drop to an unprivileged uid first (bwrap then makes an unprivileged user namespace).
   const asRoot = process.getuid?.() === 0;
   const launcher = [o.python_path, "-I", "-S", "-c", LAUNCHER, cgroup ?? ""];
-  return [...launcher, ...(asRoot ? [o.setpriv_path, `--reuid=${o.sandbox_uid}`, `--regid=${o.sandbox_uid}`, "--clear-groups", "--no-new-privs"] : []), ...bwrap];
+  return [
+    ...launcher,
+    ...(asRoot ? [o.setpriv_path, `--reuid=${o.sandbox_uid}`, `--regid=${o.sandbox_uid}`, "--clear-groups", "--no-new-privs"] : []),
+    ...bwrap,
+  ];
 }
 
 function signalName(code: number | null, sig: NodeJS.Signals | null): string | undefined {
   if (sig) return sig;
   // bwrap exits 128 + n when its command died of signal n.
-  if (code !== null && code > 128) return ({ 9: "SIGKILL", 24: "SIGXCPU", 25: "SIGXFSZ", 11: "SIGSEGV", 6: "SIGABRT" } as Record<number, string>)[code - 128] ?? `signal ${code - 128}`;
+  if (code !== null && code > 128)
+    return (
+      ({ 9: "SIGKILL", 24: "SIGXCPU", 25: "SIGXFSZ", 11: "SIGSEGV", 6: "SIGABRT" } as Record<number, string>)[code - 128] ??
+      `signal ${code - 128}`
+    );
   return undefined;
 }
 
@@ -152,7 +190,8 @@ export function startSandbox(o: ComputeOptions, session: boolean, cgroup?: strin
   const why = (): string => {
     if (killedFor) return killedFor;
     const sig = signalName(exit?.code ?? null, exit?.sig ?? null);
-    if (sig === "SIGXCPU" || sig === "SIGKILL") return `the code was stopped (${sig}): it reached the CPU time limit (${o.cpu_s} s per call${session ? `, ${o.session_cpu_s} s per session` : ""}) or the memory limit`;
+    if (sig === "SIGXCPU" || sig === "SIGKILL")
+      return `the code was stopped (${sig}): it reached the CPU time limit (${o.cpu_s} s per call${session ? `, ${o.session_cpu_s} s per session` : ""}) or the memory limit`;
     if (sig) return `the sandbox ended with ${sig}`;
     const detail = stderr.trim().split("\n").slice(-3).join(" | ");
     return `the sandbox ended (exit code ${exit?.code ?? "none"})${detail ? `: ${detail}` : ""}`;

@@ -11,11 +11,20 @@ import type { SessionPool } from "./sessions.ts";
 export const MAX_CODE_CHARS = 100_000;
 
 const PythonInput = z.object({
-  code: z.string().min(1, "the code is empty; write the Python to run").max(MAX_CODE_CHARS).describe("Python 3 source; the value of a final expression is shown, print() output too"),
+  code: z
+    .string()
+    .min(1, "the code is empty; write the Python to run")
+    .max(MAX_CODE_CHARS)
+    .describe("Python 3 source; the value of a final expression is shown, print() output too"),
   reset: z.boolean().optional().describe("start a fresh session, forgetting earlier variables (sessions only)"),
 });
 const CalculateInput = z.object({
-  expression: z.string().trim().min(1, "the expression is empty; write something like '2^64' or '5 km to mi'").max(MAX_EXPRESSION_CHARS).describe("e.g. '0.1 + 0.2', '2^128', '30!', '5 km to mi', '100 degC to degF', '1 GiB to MB'"),
+  expression: z
+    .string()
+    .trim()
+    .min(1, "the expression is empty; write something like '2^64' or '5 km to mi'")
+    .max(MAX_EXPRESSION_CHARS)
+    .describe("e.g. '0.1 + 0.2', '2^128', '30!', '5 km to mi', '100 degC to degF', '1 GiB to MB'"),
 });
 
 /** What the server shares between requests. */
@@ -58,7 +67,9 @@ export function computeServer(d: ComputeDeps): McpServer {
     {
       description:
         `Runs Python 3 code in a sandbox (no network, no files but a private /tmp of ${d.o.tmp_mb} MiB; ${limits} per call) and returns what it prints and the value of its last expression. ` +
-        (d.sessions ? "Variables are kept between calls in this conversation (reset: true starts afresh)." : "Each call starts fresh: nothing is kept between calls."),
+        (d.sessions
+          ? "Variables are kept between calls in this conversation (reset: true starts afresh)."
+          : "Each call starts fresh: nothing is kept between calls."),
       inputSchema: PythonInput,
     },
     async ({ code, reset }, ctx) => {
@@ -100,7 +111,9 @@ export function computeServer(d: ComputeDeps): McpServer {
     },
     async ({ expression }) => {
       const r = await d.calc.run(expression);
-      return "text" in r ? { content: [{ type: "text", text: r.text }] } : fail(`cannot calculate '${expression.slice(0, 80)}': ${r.error}`);
+      return "text" in r
+        ? { content: [{ type: "text", text: r.text }] }
+        : fail(`cannot calculate '${expression.slice(0, 80)}': ${r.error}`);
     },
   );
   return server;

@@ -56,7 +56,8 @@ export function sessionPool(o: ComputeOptions, start: () => Sandbox): SessionPoo
       // Other calls may start sessions while this one waits: check the count again after each wait.
       while (!s && sessions.size >= o.max_sessions) {
         const room = makeRoom();
-        if (!room) return { output: "", ok: false, error: `all ${o.max_sessions} Python sessions are busy; try again shortly`, started: false };
+        if (!room)
+          return { output: "", ok: false, error: `all ${o.max_sessions} Python sessions are busy; try again shortly`, started: false };
         await room;
         s = sessions.get(key);
       }

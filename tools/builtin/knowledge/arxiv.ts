@@ -14,7 +14,14 @@ const FIELD = /\b(ti|au|abs|co|jr|cat|rn|id|all):/;
 export const ArxivSort = { Relevance: "relevance", Newest: "newest" } as const;
 export type ArxivSort = (typeof ArxivSort)[keyof typeof ArxivSort];
 
-export async function arxivSearch(http: HttpContext, apiUrl: string, query: string, maxResults: number, sort: ArxivSort, signal?: AbortSignal): Promise<AtomEntry[]> {
+export async function arxivSearch(
+  http: HttpContext,
+  apiUrl: string,
+  query: string,
+  maxResults: number,
+  sort: ArxivSort,
+  signal?: AbortSignal,
+): Promise<AtomEntry[]> {
   const url = new URL(apiUrl);
   url.searchParams.set("search_query", FIELD.test(query) ? query : allFields(query));
   url.searchParams.set("start", "0");
@@ -25,15 +32,23 @@ export async function arxivSearch(http: HttpContext, apiUrl: string, query: stri
   if (/^\s*Rate exceeded\.?\s*$/i.test(a.text)) {
     const wait = retryAfterS(a) ?? 3;
     http.limiter.holdOff(wait * 1000);
-    throw new KnowledgeError(KnowledgeErrorCode.RateLimited, `arXiv is rate limiting requests ("Rate exceeded."); retry after ${wait} s`, { retryAfterS: wait });
+    throw new KnowledgeError(KnowledgeErrorCode.RateLimited, `arXiv is rate limiting requests ("Rate exceeded."); retry after ${wait} s`, {
+      retryAfterS: wait,
+    });
   }
   const feed = parseAtom(a.text);
   const error = feed?.entries.find((e) => e.id.includes("/api/errors") || e.title === "Error");
-  if (error) throw new KnowledgeError(KnowledgeErrorCode.Rejected, `arXiv refused the query: ${error.summary || "no reason given"}; fix the query syntax (e.g. 'ti:transformer AND cat:cs.CL') or use plain words`);
+  if (error)
+    throw new KnowledgeError(
+      KnowledgeErrorCode.Rejected,
+      `arXiv refused the query: ${error.summary || "no reason given"}; fix the query syntax (e.g. 'ti:transformer AND cat:cs.CL') or use plain words`,
+    );
   const bad = statusError(SERVICE, a);
   if (bad) throw bad;
-  if (!feed) throw new KnowledgeError(KnowledgeErrorCode.Malformed, "arXiv's answer was malformed (not a complete Atom feed); try again later");
-  if (feed.entries.length === 0) throw new KnowledgeError(KnowledgeErrorCode.NoResults, `arXiv has no papers matching '${query}'; try fewer or broader words`);
+  if (!feed)
+    throw new KnowledgeError(KnowledgeErrorCode.Malformed, "arXiv's answer was malformed (not a complete Atom feed); try again later");
+  if (feed.entries.length === 0)
+    throw new KnowledgeError(KnowledgeErrorCode.NoResults, `arXiv has no papers matching '${query}'; try fewer or broader words`);
   return feed.entries;
 }
 

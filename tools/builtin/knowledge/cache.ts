@@ -30,14 +30,22 @@ export interface CacheOptions {
 
 /** The cache key: `<prefix>.<sha256 of the tool and its normalized arguments>` (KV-safe characters). */
 export function cacheKey(prefix: string, tool: string, args: unknown): string {
-  return `${prefix}.${tool}.${createHash("sha256").update(JSON.stringify(normalize(args))).digest("hex")}`;
+  return `${prefix}.${tool}.${createHash("sha256")
+    .update(JSON.stringify(normalize(args)))
+    .digest("hex")}`;
 }
 
 /** Sorted keys, trimmed and collapsed strings: the same question asked twice hits one entry. */
 function normalize(v: unknown): unknown {
   if (typeof v === "string") return v.replace(/\s+/g, " ").trim();
   if (Array.isArray(v)) return v.map(normalize);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, normalize(x)]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, x]) => [k, normalize(x)]),
+    );
   return v;
 }
 
@@ -48,7 +56,10 @@ export function createKvCache(nc: NatsConnection, o: CacheOptions): ToolCache {
     if (!kv && Date.now() - failedAt >= REOPEN_AFTER_MS) {
       kv = new Kvm(nc).create(o.bucket, { ttl: BUCKET_MAX_AGE_MS, history: 1 });
       kv.catch((err: unknown) => {
-        o.log.warn({ err, bucket: o.bucket }, `tool cache bucket '${o.bucket}' cannot be opened (is JetStream enabled?); calls go uncached for ${REOPEN_AFTER_MS / 1000} s`);
+        o.log.warn(
+          { err, bucket: o.bucket },
+          `tool cache bucket '${o.bucket}' cannot be opened (is JetStream enabled?); calls go uncached for ${REOPEN_AFTER_MS / 1000} s`,
+        );
         failedAt = Date.now();
         kv = undefined;
       });
@@ -60,7 +71,10 @@ export function createKvCache(nc: NatsConnection, o: CacheOptions): ToolCache {
     if (!bucket) return undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`tool cache ${what} took over ${CACHE_OP_TIMEOUT_MS} ms`)), CACHE_OP_TIMEOUT_MS)));
+      const timeout = new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`tool cache ${what} took over ${CACHE_OP_TIMEOUT_MS} ms`)), CACHE_OP_TIMEOUT_MS)),
+      );
       return await Promise.race([bucket.then(op), timeout]);
     } catch (err) {
       o.log.warn({ err, bucket: o.bucket }, `tool cache ${what} failed; the call goes on without the cache`);

@@ -29,7 +29,11 @@ export async function httpGet(ctx: HttpContext, url: URL, signal?: AbortSignal):
     const timeout = AbortSignal.timeout(ctx.timeoutMs);
     const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
-      const res = await fetch(url, { headers: { "user-agent": ctx.userAgent, "accept-encoding": "gzip" }, signal: both, redirect: "follow" });
+      const res = await fetch(url, {
+        headers: { "user-agent": ctx.userAgent, "accept-encoding": "gzip" },
+        signal: both,
+        redirect: "follow",
+      });
       const text = await readCapped(res, ctx.service);
       const answer = { status: res.status, headers: res.headers, text };
       const wait = retryAfterS(answer);
@@ -37,9 +41,18 @@ export async function httpGet(ctx: HttpContext, url: URL, signal?: AbortSignal):
       return answer;
     } catch (err) {
       if (err instanceof KnowledgeError) throw err;
-      if (timeout.aborted) throw new KnowledgeError(KnowledgeErrorCode.Timeout, `${ctx.service} did not answer within ${ctx.timeoutMs} ms; try again later or a simpler query`, { cause: err });
+      if (timeout.aborted)
+        throw new KnowledgeError(
+          KnowledgeErrorCode.Timeout,
+          `${ctx.service} did not answer within ${ctx.timeoutMs} ms; try again later or a simpler query`,
+          { cause: err },
+        );
       if (signal?.aborted) throw err;
-      throw new KnowledgeError(KnowledgeErrorCode.Network, `${ctx.service} could not be reached (${describe(err)}); the tool host may lack network access`, { cause: err });
+      throw new KnowledgeError(
+        KnowledgeErrorCode.Network,
+        `${ctx.service} could not be reached (${describe(err)}); the tool host may lack network access`,
+        { cause: err },
+      );
     }
   }, signal);
 }
@@ -72,10 +85,23 @@ export function statusError(service: string, a: HttpAnswer): KnowledgeError | un
   const wait = retryAfterS(a);
   const after = wait !== undefined ? `retry after ${wait} s` : "try again later";
   const detail = snippet(a.text);
-  if (a.status === 429) return new KnowledgeError(KnowledgeErrorCode.RateLimited, `${service} is rate limiting requests (429); ${after}`, { retryAfterS: wait });
-  if (a.status === 503) return new KnowledgeError(KnowledgeErrorCode.Unavailable, `${service} is unavailable (503${detail ? `: ${detail}` : ""}); ${after}`, { retryAfterS: wait });
-  if (a.status >= 500) return new KnowledgeError(KnowledgeErrorCode.Unavailable, `${service} failed (${a.status}${detail ? `: ${detail}` : ""}); try again later`);
-  return new KnowledgeError(KnowledgeErrorCode.Rejected, `${service} refused the request (${a.status}${detail ? `: ${detail}` : ""}); check the arguments`);
+  if (a.status === 429)
+    return new KnowledgeError(KnowledgeErrorCode.RateLimited, `${service} is rate limiting requests (429); ${after}`, {
+      retryAfterS: wait,
+    });
+  if (a.status === 503)
+    return new KnowledgeError(KnowledgeErrorCode.Unavailable, `${service} is unavailable (503${detail ? `: ${detail}` : ""}); ${after}`, {
+      retryAfterS: wait,
+    });
+  if (a.status >= 500)
+    return new KnowledgeError(
+      KnowledgeErrorCode.Unavailable,
+      `${service} failed (${a.status}${detail ? `: ${detail}` : ""}); try again later`,
+    );
+  return new KnowledgeError(
+    KnowledgeErrorCode.Rejected,
+    `${service} refused the request (${a.status}${detail ? `: ${detail}` : ""}); check the arguments`,
+  );
 }
 
 /** The first 200 characters of a body, on one line, for messages. */

@@ -29,13 +29,23 @@ const Options = z.strictObject({
   wikipedia_url: url.default(KNOWLEDGE_DEFAULTS.wikipedia_url),
   arxiv_url: url.default(KNOWLEDGE_DEFAULTS.arxiv_url),
   wolfram_url: url.default(KNOWLEDGE_DEFAULTS.wolfram_url),
-  wolfram_app_id_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default(KNOWLEDGE_DEFAULTS.wolfram_app_id_env),
+  wolfram_app_id_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .default(KNOWLEDGE_DEFAULTS.wolfram_app_id_env),
   timeout_ms: z.number().int().min(100).max(120_000).default(KNOWLEDGE_DEFAULTS.timeout_ms),
   wikipedia_interval_ms: ms.default(KNOWLEDGE_DEFAULTS.wikipedia_interval_ms),
   arxiv_interval_ms: ms.default(KNOWLEDGE_DEFAULTS.arxiv_interval_ms),
   wolfram_interval_ms: ms.default(KNOWLEDGE_DEFAULTS.wolfram_interval_ms),
-  cache_ttl_s: z.number().min(0).max(30 * 86_400).default(KNOWLEDGE_DEFAULTS.cache_ttl_s),
-  cache_bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default(KNOWLEDGE_DEFAULTS.cache_bucket),
+  cache_ttl_s: z
+    .number()
+    .min(0)
+    .max(30 * 86_400)
+    .default(KNOWLEDGE_DEFAULTS.cache_ttl_s),
+  cache_bucket: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default(KNOWLEDGE_DEFAULTS.cache_bucket),
   user_agent: z.string().min(1).max(200).default(KNOWLEDGE_DEFAULTS.user_agent),
   /** An email or URL appended to the User-Agent, as Wikimedia's policy asks. */
   contact: z.string().min(3).max(200).optional(),
@@ -48,7 +58,10 @@ export function parseKnowledgeOptions(server: string, options: Readonly<Record<s
   const issue = r.error.issues[0]!;
   const path = [`tools.servers.${server}.options`, ...issue.path.map(String)].join(".");
   if (issue.code === "unrecognized_keys") {
-    throw new ToolsError("config", `${path} has unknown keys ${issue.keys.map((k) => `'${k}'`).join(", ")}; use only: ${Object.keys(KNOWLEDGE_DEFAULTS).join(", ")}, contact`);
+    throw new ToolsError(
+      "config",
+      `${path} has unknown keys ${issue.keys.map((k) => `'${k}'`).join(", ")}; use only: ${Object.keys(KNOWLEDGE_DEFAULTS).join(", ")}, contact`,
+    );
   }
   const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], options);
   throw new ToolsError("config", `${path} is ${JSON.stringify(value)}: ${issue.message}; fix it or remove it for the default`);

@@ -24,16 +24,26 @@ export const WikipediaPageInput = z.strictObject({
     .regex(/^[^|#<>[\]{}]*$/, "title must not contain | # < > [ ] { } (MediaWiki forbids them in titles)")
     .describe("The exact article title, as wikipedia_search lists it, e.g. 'Ada Lovelace'"),
   intro_only: z.boolean().default(true).describe("Only the lead section (default true); false for the whole article"),
-  max_chars: z.number().int().min(200).max(20_000).default(4_000).describe("Cut the text at this many characters (200-20000, default 4000)"),
+  max_chars: z
+    .number()
+    .int()
+    .min(200)
+    .max(20_000)
+    .default(4_000)
+    .describe("Cut the text at this many characters (200-20000, default 4000)"),
 });
 
 export const ArxivSearchInput = z.strictObject({
-  query: words(300, "query").describe("Words to find in arXiv papers, e.g. 'sparse attention long context'; arXiv field syntax such as 'au:hinton AND cat:cs.LG' also works"),
+  query: words(300, "query").describe(
+    "Words to find in arXiv papers, e.g. 'sparse attention long context'; arXiv field syntax such as 'au:hinton AND cat:cs.LG' also works",
+  ),
   max_results: z.number().int().min(1).max(20).default(5).describe("How many papers to list (1-20, default 5)"),
   sort: z.enum([ArxivSort.Relevance, ArxivSort.Newest]).default(ArxivSort.Relevance).describe("'relevance' (default) or 'newest' first"),
 });
 
 export const WolframQueryInput = z.strictObject({
-  input: words(500, "input").describe("A short math, science, unit or fact question, e.g. 'integrate x^2 sin x', 'distance Earth to Mars', '10 mph in km/h'"),
+  input: words(500, "input").describe(
+    "A short math, science, unit or fact question, e.g. 'integrate x^2 sin x', 'distance Earth to Mars', '10 mph in km/h'",
+  ),
   max_chars: z.number().int().min(100).max(10_000).default(3_000).describe("Longest answer to return (100-10000, default 3000)"),
 });

@@ -45,39 +45,61 @@ export function knowledgeServer(p: KnowledgeParts): McpServer {
   server.registerTool(
     "wikipedia_search",
     {
-      description: "Search Wikipedia. Lists matching article titles with a link and a short snippet each. Use it to find the exact title, then read the article with wikipedia_page.",
+      description:
+        "Search Wikipedia. Lists matching article titles with a link and a short snippet each. Use it to find the exact title, then read the article with wikipedia_page.",
       inputSchema: WikipediaSearchInput,
     },
-    async (a, ctx) => answer("wikipedia_search", a, o.wikipedia_url, async () => formatWikiSearch(a.query, await wikipediaSearch(p.http.wikipedia, o.wikipedia_url, a.query, a.limit, ctx.mcpReq.signal))),
+    async (a, ctx) =>
+      answer("wikipedia_search", a, o.wikipedia_url, async () =>
+        formatWikiSearch(a.query, await wikipediaSearch(p.http.wikipedia, o.wikipedia_url, a.query, a.limit, ctx.mcpReq.signal)),
+      ),
   );
   server.registerTool(
     "wikipedia_page",
     {
-      description: "Read a Wikipedia article as plain text (its lead section by default), with its link. Give the exact title, e.g. from wikipedia_search.",
+      description:
+        "Read a Wikipedia article as plain text (its lead section by default), with its link. Give the exact title, e.g. from wikipedia_search.",
       inputSchema: WikipediaPageInput,
     },
-    async (a, ctx) => answer("wikipedia_page", a, o.wikipedia_url, async () => formatWikiPage(await wikipediaPage(p.http.wikipedia, o.wikipedia_url, a.title, a.intro_only, a.max_chars, ctx.mcpReq.signal))),
+    async (a, ctx) =>
+      answer("wikipedia_page", a, o.wikipedia_url, async () =>
+        formatWikiPage(await wikipediaPage(p.http.wikipedia, o.wikipedia_url, a.title, a.intro_only, a.max_chars, ctx.mcpReq.signal)),
+      ),
   );
   server.registerTool(
     "arxiv_search",
     {
-      description: "Search arXiv for research papers. Lists titles, authors, date, category, abstract and PDF links. Slow by design: arXiv allows one request every few seconds.",
+      description:
+        "Search arXiv for research papers. Lists titles, authors, date, category, abstract and PDF links. Slow by design: arXiv allows one request every few seconds.",
       inputSchema: ArxivSearchInput,
     },
-    async (a, ctx) => answer("arxiv_search", a, o.arxiv_url, async () => formatArxiv(a.query, await arxivSearch(p.http.arxiv, o.arxiv_url, a.query, a.max_results, a.sort, ctx.mcpReq.signal))),
+    async (a, ctx) =>
+      answer("arxiv_search", a, o.arxiv_url, async () =>
+        formatArxiv(a.query, await arxivSearch(p.http.arxiv, o.arxiv_url, a.query, a.max_results, a.sort, ctx.mcpReq.signal)),
+      ),
   );
   server.registerTool(
     "wolfram_query",
     {
-      description: "Ask Wolfram|Alpha to compute or look up a fact: math (solve, integrate, plot data), unit conversions, science, geography, dates. Phrase it as a short query, not a conversation.",
+      description:
+        "Ask Wolfram|Alpha to compute or look up a fact: math (solve, integrate, plot data), unit conversions, science, geography, dates. Phrase it as a short query, not a conversation.",
       inputSchema: WolframQueryInput,
     },
     async (a, ctx) => {
       const appId = p.env[o.wolfram_app_id_env];
       if (!appId) {
-        return failure(p.log, "wolfram_query", new KnowledgeError(KnowledgeErrorCode.Config, `wolfram_query is not available: the tool host has no Wolfram|Alpha app id; its operator must set ${o.wolfram_app_id_env} (an LLM API app id from developer.wolframalpha.com) in the environment of 'lyra tools'`));
+        return failure(
+          p.log,
+          "wolfram_query",
+          new KnowledgeError(
+            KnowledgeErrorCode.Config,
+            `wolfram_query is not available: the tool host has no Wolfram|Alpha app id; its operator must set ${o.wolfram_app_id_env} (an LLM API app id from developer.wolframalpha.com) in the environment of 'lyra tools'`,
+          ),
+        );
       }
-      return answer("wolfram_query", a, o.wolfram_url, async () => formatWolfram(a.input, await wolframQuery(p.http.wolfram, o.wolfram_url, appId, a.input, a.max_chars, ctx.mcpReq.signal)));
+      return answer("wolfram_query", a, o.wolfram_url, async () =>
+        formatWolfram(a.input, await wolframQuery(p.http.wolfram, o.wolfram_url, appId, a.input, a.max_chars, ctx.mcpReq.signal)),
+      );
     },
   );
   return server;
@@ -91,5 +113,13 @@ function failure(log: Logger, tool: string, err: unknown): CallToolResult {
   // A cancelled call: the caller is gone, but the server still answers rather than throwing.
   const aborted = err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError");
   if (!aborted) log.error({ err, tool }, `${tool} failed unexpectedly`);
-  return { content: [{ type: "text", text: `${tool} failed: ${aborted ? "the call was cancelled" : "an unexpected error in the knowledge server; try again later"}` }], isError: true };
+  return {
+    content: [
+      {
+        type: "text",
+        text: `${tool} failed: ${aborted ? "the call was cancelled" : "an unexpected error in the knowledge server; try again later"}`,
+      },
+    ],
+    isError: true,
+  };
 }

@@ -9,7 +9,14 @@ import { httpGet, snippet, statusError, type HttpContext } from "./http.ts";
 
 const SERVICE = "Wolfram|Alpha";
 
-export async function wolframQuery(http: HttpContext, apiUrl: string, appId: string, input: string, maxChars: number, signal?: AbortSignal): Promise<string> {
+export async function wolframQuery(
+  http: HttpContext,
+  apiUrl: string,
+  appId: string,
+  input: string,
+  maxChars: number,
+  signal?: AbortSignal,
+): Promise<string> {
   const url = new URL(apiUrl);
   url.searchParams.set("input", input);
   url.searchParams.set("appid", appId);
@@ -17,10 +24,16 @@ export async function wolframQuery(http: HttpContext, apiUrl: string, appId: str
   const a = await httpGet(http, url, signal);
   if (a.status === 501) {
     const hint = snippet(a.text);
-    throw new KnowledgeError(KnowledgeErrorCode.NoResults, `Wolfram|Alpha could not interpret '${input}'${hint ? ` (${hint})` : ""}; rephrase it as a short math or factual query, e.g. 'population of France' or 'integrate x^2'`);
+    throw new KnowledgeError(
+      KnowledgeErrorCode.NoResults,
+      `Wolfram|Alpha could not interpret '${input}'${hint ? ` (${hint})` : ""}; rephrase it as a short math or factual query, e.g. 'population of France' or 'integrate x^2'`,
+    );
   }
   if (a.status === 403) {
-    throw new KnowledgeError(KnowledgeErrorCode.Config, `Wolfram|Alpha refused the app id (403${a.text ? `: ${snippet(a.text)}` : ""}); the tool host's operator must set a valid LLM API app id`);
+    throw new KnowledgeError(
+      KnowledgeErrorCode.Config,
+      `Wolfram|Alpha refused the app id (403${a.text ? `: ${snippet(a.text)}` : ""}); the tool host's operator must set a valid LLM API app id`,
+    );
   }
   const bad = statusError(SERVICE, a);
   if (bad) throw bad;

@@ -22,19 +22,32 @@ export const endpointOptions = {
   /** The OpenAI-compatible API (LiteLLM proxy), with its `/v1`. */
   base_url: z.url({ protocol: /^https?$/ }).default(ENDPOINT_DEFAULTS.base_url),
   /** The NAME of the environment variable that holds the key (never the key itself). */
-  api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default(ENDPOINT_DEFAULTS.api_key_env),
+  api_key_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .default(ENDPOINT_DEFAULTS.api_key_env),
   /** How long stored items live in LYRA_MEDIA when this server creates the bucket, ms. */
-  media_max_age_ms: z.int().min(60_000).max(365 * 86_400_000).default(ENDPOINT_DEFAULTS.media_max_age_ms),
+  media_max_age_ms: z
+    .int()
+    .min(60_000)
+    .max(365 * 86_400_000)
+    .default(ENDPOINT_DEFAULTS.media_max_age_ms),
 };
 
 /** Parses `tools.servers.<server>.options`; a bad one is a ToolsError('config') naming the option and the fix. */
-export function parseOptions<S extends z.ZodType>(schema: S, server: string, options: Readonly<Record<string, unknown>>, what: string): z.output<S> {
+export function parseOptions<S extends z.ZodType>(
+  schema: S,
+  server: string,
+  options: Readonly<Record<string, unknown>>,
+  what: string,
+): z.output<S> {
   const r = schema.safeParse(options);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const where = `tools.servers.${server}.options`;
   const hint = `see the ${what} server's options in config/mesh.example.yaml`;
-  if (issue.code === "unrecognized_keys") throw new ToolsError("config", `${where} has unknown option(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}; ${hint}`);
+  if (issue.code === "unrecognized_keys")
+    throw new ToolsError("config", `${where} has unknown option(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}; ${hint}`);
   const value = issue.path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], options);
   throw new ToolsError("config", `${where}.${issue.path.join(".")} is ${JSON.stringify(value) ?? "missing"}: ${issue.message}; ${hint}`);
 }
@@ -45,9 +58,13 @@ let openaiModule: Promise<OpenAIModule> | undefined;
 export const loadOpenAI = (): Promise<OpenAIModule> => (openaiModule ??= import("openai"));
 
 /** The client for one call, or the reason there is none (the key is missing from the environment). */
-export async function openaiClient(o: { base_url: string; api_key_env: string; timeout_ms: number }, env: Readonly<Record<string, string | undefined>>): Promise<OpenAI | string> {
+export async function openaiClient(
+  o: { base_url: string; api_key_env: string; timeout_ms: number },
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<OpenAI | string> {
   const apiKey = env[o.api_key_env];
-  if (!apiKey) return `the tool host has no API key for ${o.base_url}; its operator must set ${o.api_key_env} in the environment of 'lyra tools'`;
+  if (!apiKey)
+    return `the tool host has no API key for ${o.base_url}; its operator must set ${o.api_key_env} in the environment of 'lyra tools'`;
   const { default: OpenAIClient } = await loadOpenAI();
   // Retries are the model's call (it reads the error); one attempt per call here.
   return new OpenAIClient({ apiKey, baseURL: o.base_url, maxRetries: 0, timeout: o.timeout_ms });
@@ -59,11 +76,18 @@ export function failed(text: string): CallToolResult {
 }
 
 /** An error of the endpoint (or of reaching it) as text naming whose fault it is. */
-export async function endpointError(err: unknown, endpoint: string, o: { base_url: string; api_key_env: string; model: string; timeout_ms: number }, log: Logger): Promise<string> {
+export async function endpointError(
+  err: unknown,
+  endpoint: string,
+  o: { base_url: string; api_key_env: string; model: string; timeout_ms: number },
+  log: Logger,
+): Promise<string> {
   const { default: OpenAI } = await loadOpenAI();
   if (err instanceof OpenAI.APIUserAbortError) return "the call was cancelled";
-  if (err instanceof OpenAI.APIConnectionTimeoutError) return `the ${endpoint} endpoint did not answer within ${o.timeout_ms} ms; try again later, or with a smaller request`;
-  if (err instanceof OpenAI.APIConnectionError) return `the ${endpoint} endpoint at ${o.base_url} cannot be reached (${err.message}); is the LiteLLM proxy running?`;
+  if (err instanceof OpenAI.APIConnectionTimeoutError)
+    return `the ${endpoint} endpoint did not answer within ${o.timeout_ms} ms; try again later, or with a smaller request`;
+  if (err instanceof OpenAI.APIConnectionError)
+    return `the ${endpoint} endpoint at ${o.base_url} cannot be reached (${err.message}); is the LiteLLM proxy running?`;
   if (err instanceof OpenAI.APIError) {
     const detail = (err.error as { message?: string } | undefined)?.message ?? err.message;
     const type = (err.error as { type?: string } | undefined)?.type;

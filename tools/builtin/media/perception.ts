@@ -42,16 +42,30 @@ export const perceptionBuiltin: BuiltinToolServer = {
       image: z
         .string()
         .max(200)
-        .regex(REF, "is not an image reference; give the reference the conversation shows, 'image/' followed by 64 hex digits (or its lyra-media: link)")
+        .regex(
+          REF,
+          "is not an image reference; give the reference the conversation shows, 'image/' followed by 64 hex digits (or its lyra-media: link)",
+        )
         .describe("The image's reference, e.g. image/3f5a… (64 hex digits), as shown with the user's attachment or a generated image"),
-      question: z.string().trim().min(1, "the question is empty; ask something, or leave it out for a description").max(o.max_question_chars, `the question is over ${o.max_question_chars} characters; shorten it`).optional().describe("What to ask about the image (default: a detailed description)"),
+      question: z
+        .string()
+        .trim()
+        .min(1, "the question is empty; ask something, or leave it out for a description")
+        .max(o.max_question_chars, `the question is over ${o.max_question_chars} characters; shorten it`)
+        .optional()
+        .describe("What to ask about the image (default: a detailed description)"),
     });
     const roles = createRoleClient(ctx.mesh);
     return { create: () => perceptionServer(ctx, o, input, roles), close: () => roles.close() };
   },
 };
 
-function perceptionServer(ctx: BuiltinContext, o: PerceptionOptions, input: z.ZodType<{ image: string; question?: string }>, roles: RoleClient): McpServer {
+function perceptionServer(
+  ctx: BuiltinContext,
+  o: PerceptionOptions,
+  input: z.ZodType<{ image: string; question?: string }>,
+  roles: RoleClient,
+): McpServer {
   const server = new McpServer({ name: "lyra-perception", version: "0.1.0" });
   server.registerTool(
     "describe_image",
@@ -67,7 +81,10 @@ function perceptionServer(ctx: BuiltinContext, o: PerceptionOptions, input: z.Zo
         if (err instanceof MeshError) return failed(`describe_image failed: ${err.message}`);
         return failed(`describe_image failed: the image could not be read from LYRA_MEDIA (${(err as Error).message}); try again later`);
       }
-      if (!media) return failed(`describe_image failed: image ${image} is not in LYRA_MEDIA (it expired, or was never stored); ask the user to send it again`);
+      if (!media)
+        return failed(
+          `describe_image failed: image ${image} is not in LYRA_MEDIA (it expired, or was never stored); ask the user to send it again`,
+        );
       if (media.kind !== "image") return failed(`describe_image failed: ${image} holds ${media.mime}, not an image`);
       const meta = mctx.mcpReq._meta ?? {};
       const conversation = typeof meta[MetaKey.Conversation] === "string" ? (meta[MetaKey.Conversation] as string) : undefined;
@@ -75,13 +92,22 @@ function perceptionServer(ctx: BuiltinContext, o: PerceptionOptions, input: z.Zo
       try {
         const r = await roles.call(
           o.role,
-          { messages: [{ role: "user", content: question ?? o.default_question, media: [media] }], ...(conversation ? { conversation } : {}), ...(user ? { user } : {}) },
+          {
+            messages: [{ role: "user", content: question ?? o.default_question, media: [media] }],
+            ...(conversation ? { conversation } : {}),
+            ...(user ? { user } : {}),
+          },
           { signal: mctx.mcpReq.signal, timeoutMs: o.timeout_ms },
         );
-        return { content: [{ type: "text", text: r.text }], structuredContent: { answer: r.text, role: o.role, model: r.final.model, host: r.host, image: media.object } };
+        return {
+          content: [{ type: "text", text: r.text }],
+          structuredContent: { answer: r.text, role: o.role, model: r.final.model, host: r.host, image: media.object },
+        };
       } catch (err) {
         if (err instanceof UnavailableError) {
-          return failed(`describe_image is unavailable: the vision role '${o.role}' cannot answer now (${err.message}); if no agent serves it, the operator must run one whose host has roles.${o.role} (with vision: true)`);
+          return failed(
+            `describe_image is unavailable: the vision role '${o.role}' cannot answer now (${err.message}); if no agent serves it, the operator must run one whose host has roles.${o.role} (with vision: true)`,
+          );
         }
         ctx.log.info({ err, role: o.role }, "describe_image: the vision role failed");
         return failed(`describe_image failed: the vision role '${o.role}' answered with an error: ${(err as Error).message}`);

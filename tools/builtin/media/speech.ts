@@ -32,7 +32,11 @@ const SpeechOptions = z
   .strictObject({
     ...endpointOptions,
     model: z.string().min(1).max(200).default(SPEECH_DEFAULTS.model),
-    voices: z.array(Voice).min(1).max(100).default([...SPEECH_DEFAULTS.voices]),
+    voices: z
+      .array(Voice)
+      .min(1)
+      .max(100)
+      .default([...SPEECH_DEFAULTS.voices]),
     default_voice: Voice.default(SPEECH_DEFAULTS.default_voice),
     default_format: FormatEnum.default(SPEECH_DEFAULTS.default_format),
     max_chars: z.int().min(10).max(100_000).default(SPEECH_DEFAULTS.max_chars),
@@ -50,9 +54,19 @@ export const speechBuiltin: BuiltinToolServer = {
     const o = parseOptions(SpeechOptions, ctx.server, ctx.options, "speech");
     if (!ctx.env[o.api_key_env]) ctx.log.warn(`${o.api_key_env} is not set: speak will answer with an error until it is`);
     const input = z.strictObject({
-      text: z.string().trim().min(1, "the text is empty; give the words to speak").max(o.max_chars, `the text is over ${o.max_chars} characters; split it or shorten it`).describe("The words to speak"),
-      voice: z.enum(o.voices as [string, ...string[]]).default(o.default_voice).describe(`The voice, one of ${o.voices.join(", ")} (default ${o.default_voice})`),
-      format: FormatEnum.default(o.default_format).describe(`Audio format: ${Object.keys(SPEECH_FORMATS).join(", ")} (default ${o.default_format})`),
+      text: z
+        .string()
+        .trim()
+        .min(1, "the text is empty; give the words to speak")
+        .max(o.max_chars, `the text is over ${o.max_chars} characters; split it or shorten it`)
+        .describe("The words to speak"),
+      voice: z
+        .enum(o.voices as [string, ...string[]])
+        .default(o.default_voice)
+        .describe(`The voice, one of ${o.voices.join(", ")} (default ${o.default_voice})`),
+      format: FormatEnum.default(o.default_format).describe(
+        `Audio format: ${Object.keys(SPEECH_FORMATS).join(", ")} (default ${o.default_format})`,
+      ),
       speed: z.number().min(0.25).max(4).optional().describe("Speaking speed, 0.25 to 4 (default 1)"),
     });
     return { create: () => speechServer(ctx, o, input) };
@@ -64,7 +78,8 @@ function speechServer(ctx: BuiltinContext, o: SpeechOptions, input: z.ZodType<Sp
   server.registerTool(
     "speak",
     {
-      description: "Say text aloud: makes an audio clip of the text, attached to your reply for the user automatically. Use it when the user asks to hear something.",
+      description:
+        "Say text aloud: makes an audio clip of the text, attached to your reply for the user automatically. Use it when the user asks to hear something.",
       inputSchema: input,
     },
     async ({ text, voice, format, speed }, mctx): Promise<CallToolResult> => {
@@ -73,21 +88,31 @@ function speechServer(ctx: BuiltinContext, o: SpeechOptions, input: z.ZodType<Sp
       let bytes: Buffer;
       let contentType: string | null;
       try {
-        const res = await client.audio.speech.create({ model: o.model, input: text, voice, response_format: format, ...(speed !== undefined ? { speed } : {}) }, { signal: mctx.mcpReq.signal });
+        const res = await client.audio.speech.create(
+          { model: o.model, input: text, voice, response_format: format, ...(speed !== undefined ? { speed } : {}) },
+          { signal: mctx.mcpReq.signal },
+        );
         contentType = res.headers.get("content-type");
         const declared = Number(res.headers.get("content-length") ?? "0");
         if (declared > o.max_audio_bytes) {
           await res.body?.cancel();
-          return failed(`speak failed: the audio is ${declared} bytes, over this server's max_audio_bytes (${o.max_audio_bytes}); speak a shorter text`);
+          return failed(
+            `speak failed: the audio is ${declared} bytes, over this server's max_audio_bytes (${o.max_audio_bytes}); speak a shorter text`,
+          );
         }
         bytes = Buffer.from(await res.arrayBuffer());
       } catch (err) {
         return failed(`speak failed: ${await endpointError(err, "speech", o, ctx.log)}`);
       }
-      if (bytes.length > o.max_audio_bytes) return failed(`speak failed: the audio is ${bytes.length} bytes, over this server's max_audio_bytes (${o.max_audio_bytes}); speak a shorter text`);
+      if (bytes.length > o.max_audio_bytes)
+        return failed(
+          `speak failed: the audio is ${bytes.length} bytes, over this server's max_audio_bytes (${o.max_audio_bytes}); speak a shorter text`,
+        );
       const kind = trySniff(bytes);
       if (kind?.mime !== SPEECH_FORMATS[format]) {
-        return failed(`speak failed: the speech endpoint returned ${kind ? kind.mime : `${bytes.length} bytes of no audio format Lyra knows`} (Content-Type ${contentType ?? "none"}), not the ${format} (${SPEECH_FORMATS[format]}) asked for`);
+        return failed(
+          `speak failed: the speech endpoint returned ${kind ? kind.mime : `${bytes.length} bytes of no audio format Lyra knows`} (Content-Type ${contentType ?? "none"}), not the ${format} (${SPEECH_FORMATS[format]}) asked for`,
+        );
       }
       let m: Media;
       try {
@@ -97,7 +122,10 @@ function speechServer(ctx: BuiltinContext, o: SpeechOptions, input: z.ZodType<Sp
       }
       return {
         content: [
-          { type: "text", text: `Spoke ${text.length} characters (voice ${voice}, ${format}); the audio is attached to the reply.\naudio: ${mediaLine(m)}` },
+          {
+            type: "text",
+            text: `Spoke ${text.length} characters (voice ${voice}, ${format}); the audio is attached to the reply.\naudio: ${mediaLine(m)}`,
+          },
           resourceLink(m, `speech.${format}`, `speech (${voice})`),
         ],
         structuredContent: { media: [m], model: o.model, voice, format },

@@ -42,7 +42,9 @@ export function createEmbedder(o: EmbedderOptions): Embedder {
     if (checked) return;
     const caps = (await client.show({ model: o.model })).capabilities;
     if (Array.isArray(caps) && !caps.includes("embedding")) {
-      throw new EmbedFailure(`embedding model '${o.model}' at ${o.host} is not an embedding model (its capabilities: ${caps.join(", ") || "none"}); set options.embedding_model to one such as all-minilm or nomic-embed-text`);
+      throw new EmbedFailure(
+        `embedding model '${o.model}' at ${o.host} is not an embedding model (its capabilities: ${caps.join(", ") || "none"}); set options.embedding_model to one such as all-minilm or nomic-embed-text`,
+      );
     }
     checked = true;
   };

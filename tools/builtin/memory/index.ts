@@ -34,7 +34,10 @@ export function startMemory(ctx: BuiltinContext): StartedBuiltin {
   const parsed = Options.safeParse(ctx.options);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ToolsError("config", `tools.servers.${ctx.server}.options.${issue.path.join(".") || "(root)"} is invalid (${issue.message}); options are path, embedding_model, ollama_url, embed_timeout_ms`);
+    throw new ToolsError(
+      "config",
+      `tools.servers.${ctx.server}.options.${issue.path.join(".") || "(root)"} is invalid (${issue.message}); options are path, embedding_model, ollama_url, embed_timeout_ms`,
+    );
   }
   const o = parsed.data;
   // "~/..." as a shell would read it: the config file is written for the user running `lyra tools`.
@@ -43,7 +46,11 @@ export function startMemory(ctx: BuiltinContext): StartedBuiltin {
   try {
     store = openMemoryStore(path);
   } catch (err) {
-    throw new ToolsError("config", `tools.servers.${ctx.server}.options.path '${path}' cannot be opened as a memory store (${(err as Error).message}); set it to a writable file path`, { cause: err });
+    throw new ToolsError(
+      "config",
+      `tools.servers.${ctx.server}.options.path '${path}' cannot be opened as a memory store (${(err as Error).message}); set it to a writable file path`,
+      { cause: err },
+    );
   }
   const embedder = createEmbedder({
     host: o.ollama_url ?? ctx.env.OLLAMA_HOST ?? DEFAULT_OLLAMA_URL,

@@ -15,7 +15,9 @@ export const MAX_ENTRY_CHARS = 8_000;
 export const MAX_QUERY_CHARS = 2_000;
 export const MAX_RESULTS = 50;
 
-const Scope = z.enum(["user", "conversation"]).describe("'user' (default): everything this user told you in any conversation; 'conversation': only this conversation");
+const Scope = z
+  .enum(["user", "conversation"])
+  .describe("'user' (default): everything this user told you in any conversation; 'conversation': only this conversation");
 const Limit = z.number().int().min(1).max(MAX_RESULTS);
 const Query = z.string().trim().min(1, "the query is empty; say what to look for").max(MAX_QUERY_CHARS);
 const Id = z.number().int().positive().describe("a memory id, as search and recall results show it");
@@ -33,7 +35,12 @@ const RecallInput = z.object({
   scope: Scope.optional(),
 });
 const JournalInput = z.object({
-  text: z.string().trim().min(1, "the entry is empty; write what to remember").max(MAX_ENTRY_CHARS).describe("what to remember, as a short self-contained sentence or paragraph"),
+  text: z
+    .string()
+    .trim()
+    .min(1, "the entry is empty; write what to remember")
+    .max(MAX_ENTRY_CHARS)
+    .describe("what to remember, as a short self-contained sentence or paragraph"),
   significance: z.number().min(0).max(1).optional().describe("how important it is to remember, 0 (trivia) to 1 (essential); default 0.5"),
   tags: z.array(z.string().min(1).max(64)).max(16).optional().describe("a few keywords"),
 });
@@ -62,7 +69,10 @@ function scopeOf(meta: Record<string, unknown> | undefined): Scoped | string {
 const NO_CONVERSATION = `scope 'conversation' needs the request's _meta '${MetaKey.Conversation}', which is missing; use scope 'user'`;
 
 /** The caller's scope and the conversation a search is narrowed to (undefined: the whole user), or why not. */
-function searchScope(meta: Record<string, unknown> | undefined, scope: "user" | "conversation" | undefined): { s: Scoped; conv: string | undefined } | string {
+function searchScope(
+  meta: Record<string, unknown> | undefined,
+  scope: "user" | "conversation" | undefined,
+): { s: Scoped; conv: string | undefined } | string {
   const s = scopeOf(meta);
   if (typeof s === "string") return s;
   if (scope !== "conversation") return { s, conv: undefined };
@@ -75,7 +85,13 @@ export function formatEntry(e: MemoryEntry | SearchHit): string {
   return `#${e.id} (${when} UTC, significance ${e.significance}, conversation ${e.conversation})${tags}: ${e.text}`;
 }
 
-export async function hybridSearch(d: MemoryDeps, s: Scoped, query: string, limit: number, conversation: string | undefined): Promise<{ hits: SearchHit[]; note?: string }> {
+export async function hybridSearch(
+  d: MemoryDeps,
+  s: Scoped,
+  query: string,
+  limit: number,
+  conversation: string | undefined,
+): Promise<{ hits: SearchHit[]; note?: string }> {
   const e = await d.embedder.embed(query);
   const vector = "vector" in e ? e.vector : undefined;
   const hits = d.store.search({ user: s.user, conversation, text: query, vector, limit });
@@ -92,7 +108,8 @@ export function memoryServer(d: MemoryDeps): McpServer {
   server.registerTool(
     "semantic_search",
     {
-      description: "Searches your long-term memory of this user (journal entries from earlier conversations) by meaning and by exact words. Returns the best matches, most relevant first, with their ids.",
+      description:
+        "Searches your long-term memory of this user (journal entries from earlier conversations) by meaning and by exact words. Returns the best matches, most relevant first, with their ids.",
       inputSchema: SearchInput,
     },
     async ({ query, limit, scope }, ctx) => {
@@ -130,14 +147,22 @@ export function memoryServer(d: MemoryDeps): McpServer {
   server.registerTool(
     "commit_journal",
     {
-      description: "Writes an entry in your long-term journal about this user, to recall in later conversations: a fact, preference or event worth keeping, with how significant it is.",
+      description:
+        "Writes an entry in your long-term journal about this user, to recall in later conversations: a fact, preference or event worth keeping, with how significant it is.",
       inputSchema: JournalInput,
     },
     async ({ text, significance, tags }, ctx) => {
       const s = scopeOf(ctx.mcpReq._meta);
       if (typeof s === "string") return fail(s);
       const e = await d.embedder.embed(text);
-      const entry = d.store.add({ user: s.user, conversation: s.conversation ?? "none", text, significance: significance ?? 0.5, tags, vector: "vector" in e ? e.vector : undefined });
+      const entry = d.store.add({
+        user: s.user,
+        conversation: s.conversation ?? "none",
+        text,
+        significance: significance ?? 0.5,
+        tags,
+        vector: "vector" in e ? e.vector : undefined,
+      });
       return ok(`remembered as #${entry.id}${"reason" in e ? ` (stored without a vector, lexical only: ${e.reason})` : ""}`);
     },
   );
@@ -150,7 +175,9 @@ export function memoryServer(d: MemoryDeps): McpServer {
     async ({ id }, ctx) => {
       const s = scopeOf(ctx.mcpReq._meta);
       if (typeof s === "string") return fail(s);
-      return d.store.forget(s.user, id) ? ok(`forgot #${id}`) : fail(`no memory has id ${id}; use an id from semantic_search or recall results`);
+      return d.store.forget(s.user, id)
+        ? ok(`forgot #${id}`)
+        : fail(`no memory has id ${id}; use an id from semantic_search or recall results`);
     },
   );
   return server;

@@ -77,7 +77,15 @@ export interface MemoryStore {
 }
 
 type Row = { id: number; user: string; conversation: string; text: string; significance: number; ts: number; tags: string };
-const entryOf = (r: Row): MemoryEntry => ({ id: r.id, user: r.user, conversation: r.conversation, text: r.text, significance: r.significance, ts: r.ts, tags: JSON.parse(r.tags) as string[] });
+const entryOf = (r: Row): MemoryEntry => ({
+  id: r.id,
+  user: r.user,
+  conversation: r.conversation,
+  text: r.text,
+  significance: r.significance,
+  ts: r.ts,
+  tags: JSON.parse(r.tags) as string[],
+});
 
 /** A user's sketches, in memory; positions of forgotten entries hold id 0. */
 interface UserIndex {
@@ -117,7 +125,9 @@ export function openMemoryStore(path: string): MemoryStore {
   `);
   const cols = "id, user, conversation, text, significance, ts, tags";
   const st = {
-    insert: db.prepare("INSERT INTO memories (user, conversation, text, significance, ts, tags, vector, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"),
+    insert: db.prepare(
+      "INSERT INTO memories (user, conversation, text, significance, ts, tags, vector, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    ),
     get: db.prepare(`SELECT ${cols} FROM memories WHERE user = ? AND id = ?`),
     latest: db.prepare(`SELECT ${cols} FROM memories WHERE user = ? ORDER BY significance DESC, ts DESC LIMIT ?`),
     latestConv: db.prepare(`SELECT ${cols} FROM memories WHERE user = ? AND conversation = ? ORDER BY significance DESC, ts DESC LIMIT ?`),
@@ -129,7 +139,9 @@ export function openMemoryStore(path: string): MemoryStore {
     ),
     vectors: db.prepare("SELECT id, vector FROM memories WHERE id IN (SELECT value FROM json_each(?))"),
     docs: db.prepare("SELECT doc FROM memories_vocab WHERE term = ?"),
-    sketches: db.prepare("SELECT id, conversation, length(vector) / 4 AS dims, sketch FROM memories WHERE user = ? AND sketch IS NOT NULL ORDER BY id"),
+    sketches: db.prepare(
+      "SELECT id, conversation, length(vector) / 4 AS dims, sketch FROM memories WHERE user = ? AND sketch IS NOT NULL ORDER BY id",
+    ),
     del: db.prepare("DELETE FROM memories WHERE user = ? AND id = ?"),
     count: db.prepare("SELECT count(*) AS n FROM memories"),
     countUser: db.prepare("SELECT count(*) AS n FROM memories WHERE user = ?"),
@@ -163,7 +175,16 @@ export function openMemoryStore(path: string): MemoryStore {
     const tags = JSON.stringify(e.tags ?? []);
     const unit = e.vector ? normalize(e.vector) : undefined;
     const sk = unit ? sketch(unit) : undefined;
-    const { id } = st.insert.get(e.user, e.conversation, e.text, e.significance, ts, tags, unit ? toBlob(unit) : null, sk ? toBlob(sk) : null) as { id: number };
+    const { id } = st.insert.get(
+      e.user,
+      e.conversation,
+      e.text,
+      e.significance,
+      ts,
+      tags,
+      unit ? toBlob(unit) : null,
+      sk ? toBlob(sk) : null,
+    ) as { id: number };
     // Only a user whose index is loaded is kept in step; others load it all on first search.
     const ix = indexes.get(e.user);
     if (ix && sk && unit) push(ix, id, e.conversation, unit.length, sk);
@@ -202,7 +223,10 @@ export function openMemoryStore(path: string): MemoryStore {
       const v = r.vector ? fromBlob(r.vector) : undefined;
       return { id: r.id, s: v && v.length === unit.length ? dot(unit, v) : -1 };
     });
-    return exact.filter((e) => e.s > 0).sort((x, y) => y.s - x.s).map((e) => e.id);
+    return exact
+      .filter((e) => e.s > 0)
+      .sort((x, y) => y.s - x.s)
+      .map((e) => e.id);
   };
 
   /** The query's terms for FTS5: rarest first, within the postings budget (see LEXICAL_POSTINGS_BUDGET). */
@@ -234,13 +258,21 @@ export function openMemoryStore(path: string): MemoryStore {
         throw err;
       }
     },
-    get: (user, ids) => ids.map((id) => st.get.get(user, id) as Row | undefined).filter((r) => r !== undefined).map(entryOf),
+    get: (user, ids) =>
+      ids
+        .map((id) => st.get.get(user, id) as Row | undefined)
+        .filter((r) => r !== undefined)
+        .map(entryOf),
     latest: (user, limit, conversation) =>
       ((conversation === undefined ? st.latest.all(user, limit) : st.latestConv.all(user, conversation, limit)) as Row[]).map(entryOf),
     search(q) {
       const match = lexicalMatch(q.text, q.vector !== undefined);
       const lexical = match
-        ? ((q.conversation === undefined ? st.lexical.all(match, q.user) : st.lexicalConv.all(match, q.user, q.conversation)) as { id: number }[]).map((r) => r.id)
+        ? (
+            (q.conversation === undefined ? st.lexical.all(match, q.user) : st.lexicalConv.all(match, q.user, q.conversation)) as {
+              id: number;
+            }[]
+          ).map((r) => r.id)
         : [];
       const vector = vectorRanks(q);
       const fused = new Map<number, { score: number; lexicalRank?: number; vectorRank?: number }>();

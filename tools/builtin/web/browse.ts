@@ -64,7 +64,8 @@ export async function browse(pool: BrowserPool, url: string, steps: BrowseStep[]
 
 function checkStep(s: BrowseStep, i: number): void {
   const need = (field: "selector" | "text" | "url") => {
-    if (typeof s[field] !== "string" || (field !== "text" && !s[field])) throw new WebError(WebErrorCode.BadInput, `step ${i + 1} (${s.action}) needs '${field}'`);
+    if (typeof s[field] !== "string" || (field !== "text" && !s[field]))
+      throw new WebError(WebErrorCode.BadInput, `step ${i + 1} (${s.action}) needs '${field}'`);
   };
   if (s.action === BrowseAction.Navigate) {
     need("url");
@@ -118,7 +119,11 @@ async function screenshot(page: Page, fullPage: boolean, max: number): Promise<B
   let png = await page.screenshot({ type: "png", fullPage });
   // A long page may not fit: the visible part usually does.
   if (png.length > max && fullPage) png = await page.screenshot({ type: "png" });
-  if (png.length > max) throw new WebError(WebErrorCode.TooLarge, `the screenshot is ${png.length} bytes, over the cap of ${max} (options.max_screenshot_bytes); extract text instead`);
+  if (png.length > max)
+    throw new WebError(
+      WebErrorCode.TooLarge,
+      `the screenshot is ${png.length} bytes, over the cap of ${max} (options.max_screenshot_bytes); extract text instead`,
+    );
   return { type: "image", data: png.toString("base64"), mimeType: "image/png" };
 }
 
@@ -127,8 +132,18 @@ const text = (t: string): BrowseContent => ({ type: "text", text: t });
 function stepError(err: unknown, i: number, s: BrowseStep | undefined, deadline: AbortSignal, o: BrowseOptions): WebError {
   if (err instanceof WebError) return err;
   const where = s ? `step ${i + 1} (${s.action}${s.selector ? ` ${s.selector}` : ""})` : "browse";
-  if (deadline.aborted) return new WebError(WebErrorCode.Timeout, `${where}: the call took longer than ${o.browseTimeoutMs} ms (options.browse_timeout_ms) or was cancelled`, { cause: err });
+  if (deadline.aborted)
+    return new WebError(
+      WebErrorCode.Timeout,
+      `${where}: the call took longer than ${o.browseTimeoutMs} ms (options.browse_timeout_ms) or was cancelled`,
+      { cause: err },
+    );
   const msg = (err as Error).message ?? String(err);
-  if (/Timeout \d+ms exceeded/.test(msg)) return new WebError(WebErrorCode.Timeout, `${where} timed out after ${o.actionTimeoutMs} ms: ${s?.selector ? `no element matches '${s.selector}'` : "the page did not finish loading"}; check the selector or the page`, { cause: err });
+  if (/Timeout \d+ms exceeded/.test(msg))
+    return new WebError(
+      WebErrorCode.Timeout,
+      `${where} timed out after ${o.actionTimeoutMs} ms: ${s?.selector ? `no element matches '${s.selector}'` : "the page did not finish loading"}; check the selector or the page`,
+      { cause: err },
+    );
   return new WebError(WebErrorCode.Upstream, `${where} failed: ${clip(msg.split("\n")[0] ?? msg, 300)}`, { cause: err });
 }

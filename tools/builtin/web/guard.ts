@@ -24,7 +24,8 @@ for (const [net, bits] of [
   ["203.0.113.0", 24],
   ["224.0.0.0", 4], // multicast
   ["240.0.0.0", 4], // reserved, broadcast
-] as const) blocked.addSubnet(net, bits, "ipv4");
+] as const)
+  blocked.addSubnet(net, bits, "ipv4");
 for (const [net, bits] of [
   ["::", 128], // unspecified
   ["::1", 128],
@@ -35,7 +36,8 @@ for (const [net, bits] of [
   ["fe80::", 10], // link-local
   ["fec0::", 10], // old site-local
   ["ff00::", 8], // multicast
-] as const) blocked.addSubnet(net, bits, "ipv6");
+] as const)
+  blocked.addSubnet(net, bits, "ipv6");
 
 /** The IPv4 address inside an IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible or NAT64 IPv6 address. */
 function embeddedV4(ip: string): string | undefined {
@@ -71,7 +73,8 @@ export function parseWebUrl(raw: string, what = "url"): URL {
   if (!(ALLOWED_SCHEMES as readonly string[]).includes(u.protocol)) {
     throw new WebError(WebErrorCode.BadInput, `${what} '${clip(raw)}' uses the scheme '${u.protocol}'; only http: and https: are allowed`);
   }
-  if (u.username || u.password) throw new WebError(WebErrorCode.BadInput, `${what} '${clip(raw)}' carries credentials; give the URL without user:password@`);
+  if (u.username || u.password)
+    throw new WebError(WebErrorCode.BadInput, `${what} '${clip(raw)}' carries credentials; give the URL without user:password@`);
   if (!u.hostname) throw new WebError(WebErrorCode.BadInput, `${what} '${clip(raw)}' has no host name`);
   return u;
 }
@@ -80,7 +83,10 @@ const hostOf = (u: URL) => u.hostname.replace(/^\[|\]$/g, "");
 
 function refused(host: string, ip: string): WebError {
   const shown = host === ip ? `'${host}'` : `'${host}' (${ip})`;
-  return new WebError(WebErrorCode.Refused, `refused: ${shown} is a private, loopback or link-local address; only public addresses may be fetched (the server's options.allow_private allows them)`);
+  return new WebError(
+    WebErrorCode.Refused,
+    `refused: ${shown} is a private, loopback or link-local address; only public addresses may be fetched (the server's options.allow_private allows them)`,
+  );
 }
 
 /** Which addresses are refused: `true` allows private ones, `false` refuses them; a function decides itself (tests). */
@@ -104,7 +110,10 @@ export async function checkUrlAddress(u: URL, allowPrivate: AddressPolicy): Prom
 function resolveAll(host: string): Promise<{ address: string; family: number }[]> {
   return new Promise((resolve, reject) =>
     dnsLookup(host, { all: true, verbatim: true }, (err, addrs) => {
-      if (err) reject(new WebError(WebErrorCode.Upstream, `cannot resolve host '${host}' (${err.code ?? err.message}); check the URL`, { cause: err }));
+      if (err)
+        reject(
+          new WebError(WebErrorCode.Upstream, `cannot resolve host '${host}' (${err.code ?? err.message}); check the URL`, { cause: err }),
+        );
       else resolve(addrs);
     }),
   );

@@ -36,7 +36,8 @@ export async function cappedGet(raw: string, o: GetOptions): Promise<GetResult> 
       const location = res.headers.location;
       if (res.statusCode !== undefined && res.statusCode >= 300 && res.statusCode < 400 && location) {
         res.resume();
-        if (hop >= o.maxRedirects) throw new WebError(WebErrorCode.Upstream, `too many redirects (more than ${o.maxRedirects}) from '${clip(raw)}'`);
+        if (hop >= o.maxRedirects)
+          throw new WebError(WebErrorCode.Upstream, `too many redirects (more than ${o.maxRedirects}) from '${clip(raw)}'`);
         url = parseWebUrl(new URL(location, url).href, "redirect target");
         continue;
       }
@@ -44,7 +45,10 @@ export async function cappedGet(raw: string, o: GetOptions): Promise<GetResult> 
       return { url: url.href, status: res.statusCode ?? 0, contentType: String(res.headers["content-type"] ?? ""), body };
     }
   } catch (err) {
-    if (timeout.aborted) throw new WebError(WebErrorCode.Timeout, `'${clip(url.href)}' did not answer within ${o.timeoutMs} ms; try another page`, { cause: err });
+    if (timeout.aborted)
+      throw new WebError(WebErrorCode.Timeout, `'${clip(url.href)}' did not answer within ${o.timeoutMs} ms; try another page`, {
+        cause: err,
+      });
     if (o.signal?.aborted) throw new WebError(WebErrorCode.Timeout, "the call was cancelled", { cause: err });
     if (err instanceof WebError) throw err;
     // The guarded lookup's refusal arrives wrapped in the socket error.
@@ -57,14 +61,27 @@ export async function cappedGet(raw: string, o: GetOptions): Promise<GetResult> 
 function get(url: URL, allowPrivate: AddressPolicy, signal: AbortSignal): Promise<IncomingMessage> {
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "GET", signal, lookup: guardedLookup(allowPrivate), headers: { "user-agent": USER_AGENT, accept: "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5" } }, resolve);
+    const req = request(
+      url,
+      {
+        method: "GET",
+        signal,
+        lookup: guardedLookup(allowPrivate),
+        headers: { "user-agent": USER_AGENT, accept: "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5" },
+      },
+      resolve,
+    );
     req.on("error", reject);
     req.end();
   });
 }
 
 async function readCapped(res: IncomingMessage, maxBytes: number, url: string): Promise<Buffer> {
-  const tooLarge = () => new WebError(WebErrorCode.TooLarge, `'${clip(url)}' is larger than ${maxBytes} bytes (the server's options.max_bytes); try a smaller page`);
+  const tooLarge = () =>
+    new WebError(
+      WebErrorCode.TooLarge,
+      `'${clip(url)}' is larger than ${maxBytes} bytes (the server's options.max_bytes); try a smaller page`,
+    );
   const declared = Number(res.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
     res.destroy();

@@ -20,7 +20,11 @@ const WebOptionsSchema = z.strictObject({
   searxng_url: z.url({ protocol: /^https?$/ }).optional(),
   /** Lets fetch_page and browse reach private, loopback and link-local addresses (off: no SSRF from a tool call). */
   allow_private: z.boolean().default(false),
-  max_bytes: z.int().min(1024).max(100 * 1024 * 1024).default(WEB_DEFAULTS.max_bytes),
+  max_bytes: z
+    .int()
+    .min(1024)
+    .max(100 * 1024 * 1024)
+    .default(WEB_DEFAULTS.max_bytes),
   timeout_ms: z.int().min(100).max(300_000).default(WEB_DEFAULTS.timeout_ms),
   max_redirects: z.int().min(0).max(20).default(WEB_DEFAULTS.max_redirects),
   max_chars: z.int().min(100).max(1_000_000).default(WEB_DEFAULTS.max_chars),
@@ -28,7 +32,11 @@ const WebOptionsSchema = z.strictObject({
   chromium_path: z.string().min(1).default(WEB_DEFAULTS.chromium_path),
   browse_timeout_ms: z.int().min(1000).max(600_000).default(WEB_DEFAULTS.browse_timeout_ms),
   action_timeout_ms: z.int().min(100).max(120_000).default(WEB_DEFAULTS.action_timeout_ms),
-  max_screenshot_bytes: z.int().min(10_000).max(20 * 1024 * 1024).default(WEB_DEFAULTS.max_screenshot_bytes),
+  max_screenshot_bytes: z
+    .int()
+    .min(10_000)
+    .max(20 * 1024 * 1024)
+    .default(WEB_DEFAULTS.max_screenshot_bytes),
 });
 export type WebOptions = z.infer<typeof WebOptionsSchema>;
 
@@ -38,7 +46,8 @@ export function parseWebOptions(server: string, options: Readonly<Record<string,
   const issue = r.error.issues[0]!;
   const where = `tools.servers.${server}.options`;
   const hint = "see the web server's options in config/mesh.example.yaml";
-  if (issue.code === "unrecognized_keys") throw new ToolsError("config", `${where} has unknown option(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}; ${hint}`);
+  if (issue.code === "unrecognized_keys")
+    throw new ToolsError("config", `${where} has unknown option(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}; ${hint}`);
   const value = issue.path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], options);
   throw new ToolsError("config", `${where}.${issue.path.join(".")} is ${JSON.stringify(value) ?? "missing"}: ${issue.message}; ${hint}`);
 }

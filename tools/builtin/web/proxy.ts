@@ -41,7 +41,8 @@ export async function startGuardProxy(policy: AddressPolicy): Promise<GuardProxy
     }
     const refuse = (err: unknown) => {
       const reason = note(target.hostname, (err as { cause?: unknown }).cause ?? err);
-      if (!res.headersSent) res.writeHead(403, { "content-type": "text/plain; charset=utf-8", [REFUSED_HEADER]: encodeURIComponent(reason) }).end(reason);
+      if (!res.headersSent)
+        res.writeHead(403, { "content-type": "text/plain; charset=utf-8", [REFUSED_HEADER]: encodeURIComponent(reason) }).end(reason);
       else res.destroy();
     };
     // IP literals never reach the lookup hook: check them (and names, early) here.
@@ -84,7 +85,10 @@ export async function startGuardProxy(policy: AddressPolicy): Promise<GuardProxy
     });
     client.on("close", () => up.destroy());
   };
-  server.on("connect", (req: IncomingMessage, client: Socket, head: Buffer) => void onConnect(req, client, head).catch(() => client.destroy()));
+  server.on(
+    "connect",
+    (req: IncomingMessage, client: Socket, head: Buffer) => void onConnect(req, client, head).catch(() => client.destroy()),
+  );
   server.on("connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));

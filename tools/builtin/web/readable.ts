@@ -17,9 +17,13 @@ export async function readableText(page: GetResult): Promise<Readable> {
   const type = page.contentType.split(";")[0]!.trim().toLowerCase();
   const charset = /charset=([\w-]+)/i.exec(page.contentType)?.[1];
   const raw = decode(page.body, charset);
-  if (type === "text/html" || type === "application/xhtml+xml" || (type === "" && /^\s*</.test(raw))) return fromHtml(raw, ...(await loadDom()));
+  if (type === "text/html" || type === "application/xhtml+xml" || (type === "" && /^\s*</.test(raw)))
+    return fromHtml(raw, ...(await loadDom()));
   if (TEXT_TYPES.test(type)) return { title: "", text: raw.trim() };
-  throw new WebError(WebErrorCode.BadInput, `'${page.url}' is '${type}', not a text or HTML page; fetch_page reads only text (use browse to see other pages)`);
+  throw new WebError(
+    WebErrorCode.BadInput,
+    `'${page.url}' is '${type}', not a text or HTML page; fetch_page reads only text (use browse to see other pages)`,
+  );
 }
 
 /** The part of linkedom's document used here (its types lean on the DOM lib, which this project leaves out). */
@@ -29,7 +33,11 @@ interface LightDocument {
   querySelectorAll(sel: string): Iterable<{ remove(): void }>;
 }
 
-function fromHtml(html: string, { Readability }: typeof import("@mozilla/readability"), { parseHTML }: typeof import("linkedom")): Readable {
+function fromHtml(
+  html: string,
+  { Readability }: typeof import("@mozilla/readability"),
+  { parseHTML }: typeof import("linkedom"),
+): Readable {
   const document = (parseHTML(html) as unknown as { document: LightDocument }).document;
   // Readability takes a DOM Document; linkedom's is close enough for it (its own test suite runs on a light DOM).
   const article = new Readability(document).parse();

@@ -7,7 +7,12 @@ export const MAX_URL = 2048;
 export const MAX_STEPS = 20;
 
 export const WebSearchInput = z.strictObject({
-  query: z.string().trim().min(1).max(MAX_QUERY).describe("What to search the web for, in a few words, e.g. 'NATS JetStream key value store'"),
+  query: z
+    .string()
+    .trim()
+    .min(1)
+    .max(MAX_QUERY)
+    .describe("What to search the web for, in a few words, e.g. 'NATS JetStream key value store'"),
   page: z.int().min(1).max(10).optional().describe("Result page, 1 (default) to 10"),
 });
 
@@ -16,7 +21,11 @@ export const FetchPageInput = z.strictObject({
 });
 
 const Step = z.strictObject({
-  action: z.enum(Object.values(BrowseAction) as [BrowseAction, ...BrowseAction[]]).describe("navigate (needs url), click (needs selector), type (needs selector and text), extract (text of selector, default the whole page), screenshot"),
+  action: z
+    .enum(Object.values(BrowseAction) as [BrowseAction, ...BrowseAction[]])
+    .describe(
+      "navigate (needs url), click (needs selector), type (needs selector and text), extract (text of selector, default the whole page), screenshot",
+    ),
   url: z.string().max(MAX_URL).optional().describe("For navigate: the http(s) address to open"),
   selector: z.string().max(500).optional().describe("CSS selector of the element, e.g. '#search', 'button[type=submit]', 'article'"),
   text: z.string().max(10_000).optional().describe("For type: the text to put in the field"),

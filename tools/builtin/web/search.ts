@@ -21,7 +21,11 @@ export interface SearchOptions {
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 export async function searxngSearch(query: string, page: number, o: SearchOptions): Promise<SearchHit[]> {
-  if (!o.searxngUrl) throw new WebError(WebErrorCode.Unavailable, "web_search is not configured: set tools.servers.web.options.searxng_url to a SearXNG instance with the json format enabled");
+  if (!o.searxngUrl)
+    throw new WebError(
+      WebErrorCode.Unavailable,
+      "web_search is not configured: set tools.servers.web.options.searxng_url to a SearXNG instance with the json format enabled",
+    );
   const url = new URL("search", o.searxngUrl.endsWith("/") ? o.searxngUrl : `${o.searxngUrl}/`);
   url.search = new URLSearchParams({ q: query, format: "json", pageno: String(page) }).toString();
   const timeout = AbortSignal.timeout(o.timeoutMs);
@@ -30,14 +34,23 @@ export async function searxngSearch(query: string, page: number, o: SearchOption
     // The SearXNG URL comes from the operator's config, not the model: no SSRF guard here.
     res = await fetch(url, { headers: { accept: "application/json" }, signal: o.signal ? AbortSignal.any([o.signal, timeout]) : timeout });
   } catch (err) {
-    if (timeout.aborted) throw new WebError(WebErrorCode.Timeout, `SearXNG did not answer within ${o.timeoutMs} ms; try again later`, { cause: err });
-    throw new WebError(WebErrorCode.Upstream, `SearXNG at ${o.searxngUrl} is unreachable (${(err as Error).message}); try again later`, { cause: err });
+    if (timeout.aborted)
+      throw new WebError(WebErrorCode.Timeout, `SearXNG did not answer within ${o.timeoutMs} ms; try again later`, { cause: err });
+    throw new WebError(WebErrorCode.Upstream, `SearXNG at ${o.searxngUrl} is unreachable (${(err as Error).message}); try again later`, {
+      cause: err,
+    });
   }
-  if (res.status === 429) throw new WebError(WebErrorCode.Upstream, "SearXNG is rate limiting (HTTP 429 Too Many Requests); wait a while before searching again");
-  if (res.status === 403) throw new WebError(WebErrorCode.Unavailable, "SearXNG refused the JSON format (HTTP 403); enable 'json' in its settings.yml search.formats");
+  if (res.status === 429)
+    throw new WebError(WebErrorCode.Upstream, "SearXNG is rate limiting (HTTP 429 Too Many Requests); wait a while before searching again");
+  if (res.status === 403)
+    throw new WebError(
+      WebErrorCode.Unavailable,
+      "SearXNG refused the JSON format (HTTP 403); enable 'json' in its settings.yml search.formats",
+    );
   if (!res.ok) throw new WebError(WebErrorCode.Upstream, `SearXNG answered HTTP ${res.status}; try again later`);
   const text = await res.text();
-  if (text.length > MAX_RESPONSE_BYTES) throw new WebError(WebErrorCode.TooLarge, `SearXNG's answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
+  if (text.length > MAX_RESPONSE_BYTES)
+    throw new WebError(WebErrorCode.TooLarge, `SearXNG's answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
   let body: { results?: unknown };
   try {
     body = JSON.parse(text) as { results?: unknown };

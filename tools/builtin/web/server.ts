@@ -14,12 +14,18 @@ export function webServer(o: WebOptions, pool: BrowserPool): McpServer {
   server.registerTool(
     "web_search",
     {
-      description: "Searches the web. Returns a numbered list of results, each with a title, its URL and a snippet. Use fetch_page on a result's URL to read the page.",
+      description:
+        "Searches the web. Returns a numbered list of results, each with a title, its URL and a snippet. Use fetch_page on a result's URL to read the page.",
       inputSchema: WebSearchInput,
     },
     async ({ query, page }, ctx) => {
       try {
-        const hits = await searxngSearch(query, page ?? 1, { searxngUrl: o.searxng_url, maxResults: o.max_results, timeoutMs: o.timeout_ms, signal: ctx.mcpReq.signal });
+        const hits = await searxngSearch(query, page ?? 1, {
+          searxngUrl: o.searxng_url,
+          maxResults: o.max_results,
+          timeoutMs: o.timeout_ms,
+          signal: ctx.mcpReq.signal,
+        });
         return { content: [{ type: "text", text: formatHits(query, hits) }] };
       } catch (err) {
         return toolError(err);
@@ -29,13 +35,21 @@ export function webServer(o: WebOptions, pool: BrowserPool): McpServer {
   server.registerTool(
     "fetch_page",
     {
-      description: "Reads a web page and returns its title and main text (no menus, ads or scripts). Give the page's full http:// or https:// URL.",
+      description:
+        "Reads a web page and returns its title and main text (no menus, ads or scripts). Give the page's full http:// or https:// URL.",
       inputSchema: FetchPageInput,
     },
     async ({ url }, ctx) => {
       try {
-        const page = await cappedGet(url, { allowPrivate: o.allow_private, maxBytes: o.max_bytes, timeoutMs: o.timeout_ms, maxRedirects: o.max_redirects, signal: ctx.mcpReq.signal });
-        if (page.status >= 400) return toolError(new WebError(WebErrorCode.Upstream, `'${page.url}' answered HTTP ${page.status}; try another page`));
+        const page = await cappedGet(url, {
+          allowPrivate: o.allow_private,
+          maxBytes: o.max_bytes,
+          timeoutMs: o.timeout_ms,
+          maxRedirects: o.max_redirects,
+          signal: ctx.mcpReq.signal,
+        });
+        if (page.status >= 400)
+          return toolError(new WebError(WebErrorCode.Upstream, `'${page.url}' answered HTTP ${page.status}; try another page`));
         const { title, text } = await readableText(page);
         const cut = text.length > o.max_chars;
         const body = cut ? `${text.slice(0, o.max_chars)}\n[cut at ${o.max_chars} characters]` : text;

@@ -24,7 +24,11 @@ const fails = async (name: string, args: unknown, reason: RegExp) => {
 describe("knowledge service failures", () => {
   it("429 with Retry-After: rate limited, says when to retry, and holds further requests off that long", async () => {
     f.wiki.failNext({ status: 429, body: "Too many requests", retryAfter: "1" });
-    await fails("wikipedia_search", { query: "Babbage" }, /wikipedia_search failed \(rate_limited\): Wikipedia is rate limiting requests \(429\); retry after 1 s/);
+    await fails(
+      "wikipedia_search",
+      { query: "Babbage" },
+      /wikipedia_search failed \(rate_limited\): Wikipedia is rate limiting requests \(429\); retry after 1 s/,
+    );
     const before = f.wiki.requests.at(-1)!.at;
     const ok = await k.call("wikipedia_search", { query: "Babbage" });
     expect(ok.isError).toBe(false);
@@ -33,20 +37,32 @@ describe("knowledge service failures", () => {
 
   it("503 and 500: unavailable, with the reason", async () => {
     f.wolfram.failNext({ status: 503, body: "Service Temporarily Unavailable", retryAfter: "1" });
-    await fails("wolfram_query", { input: "integrate x^2" }, /\(unavailable\): Wolfram\|Alpha is unavailable \(503: Service Temporarily Unavailable\); retry after 1 s/);
+    await fails(
+      "wolfram_query",
+      { input: "integrate x^2" },
+      /\(unavailable\): Wolfram\|Alpha is unavailable \(503: Service Temporarily Unavailable\); retry after 1 s/,
+    );
     f.wiki.failNext({ status: 500, body: "Internal error" });
     await fails("wikipedia_page", { title: "Ada Lovelace" }, /\(unavailable\): Wikipedia failed \(500: Internal error\)/);
   });
 
   it("arXiv's 'Rate exceeded.' and its Error entry", async () => {
     f.arxiv.rateExceededNext();
-    await fails("arxiv_search", { query: "attention" }, /\(rate_limited\): arXiv is rate limiting requests \("Rate exceeded\."\); retry after 1 s/);
+    await fails(
+      "arxiv_search",
+      { query: "attention" },
+      /\(rate_limited\): arXiv is rate limiting requests \("Rate exceeded\."\); retry after 1 s/,
+    );
     await fails("arxiv_search", { query: "ti:attention OR au:vaswani" }, /\(rejected\): arXiv refused the query: malformed query term/);
   });
 
   it("MediaWiki's maxlag error: rate limited with its Retry-After, and held off that long", async () => {
     f.wiki.lagNext(7, 1);
-    await fails("wikipedia_search", { query: "Babbage" }, /\(rate_limited\): Wikipedia asked to slow down \(maxlag: Waiting for 10\.0\.0\.1: 7 seconds lagged\.\); retry after 1 s/);
+    await fails(
+      "wikipedia_search",
+      { query: "Babbage" },
+      /\(rate_limited\): Wikipedia asked to slow down \(maxlag: Waiting for 10\.0\.0\.1: 7 seconds lagged\.\); retry after 1 s/,
+    );
     const before = f.wiki.requests.at(-1)!.at;
     expect((await k.call("wikipedia_search", { query: "Babbage" })).isError).toBe(false);
     expect(f.wiki.requests.at(-1)!.at - before).toBeGreaterThanOrEqual(1000 - 50);
@@ -62,20 +78,36 @@ describe("knowledge service failures", () => {
     await fails("wikipedia_search", { query: "Babbage" }, /\(malformed\): Wikipedia's answer was malformed \(the body is not JSON\)/);
     f.wiki.failNext({ status: 200, body: '{"batchcomplete": true, "query": {"search": "nope"}}', contentType: "application/json" });
     await fails("wikipedia_search", { query: "Babbage" }, /\(malformed\).*query\.search is missing/);
-    f.arxiv.failNext({ status: 200, body: '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry><title>Cut', contentType: "application/atom+xml" });
+    f.arxiv.failNext({
+      status: 200,
+      body: '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry><title>Cut',
+      contentType: "application/atom+xml",
+    });
     await fails("arxiv_search", { query: "attention" }, /\(malformed\): arXiv's answer was malformed \(not a complete Atom feed\)/);
     f.arxiv.failNext({ status: 200, body: "<html><body>maintenance</body></html>", contentType: "text/html" });
     await fails("arxiv_search", { query: "attention" }, /\(malformed\)/);
   });
 
   it("no results: says so and what to try", async () => {
-    await fails("wikipedia_search", { query: "qqzzxx" }, /\(no_results\): Wikipedia has no articles matching 'qqzzxx'; try fewer or different words/);
-    await fails("wikipedia_page", { title: "No Such Page" }, /\(no_results\): Wikipedia has no page titled 'No Such Page'; use wikipedia_search/);
+    await fails(
+      "wikipedia_search",
+      { query: "qqzzxx" },
+      /\(no_results\): Wikipedia has no articles matching 'qqzzxx'; try fewer or different words/,
+    );
+    await fails(
+      "wikipedia_page",
+      { title: "No Such Page" },
+      /\(no_results\): Wikipedia has no page titled 'No Such Page'; use wikipedia_search/,
+    );
     await fails("arxiv_search", { query: "qqzzxx" }, /\(no_results\): arXiv has no papers matching 'qqzzxx'/);
   });
 
   it("Wolfram|Alpha: 501 (not understood), 403 (bad app id), and a missing app id names the variable to set", async () => {
-    await fails("wolfram_query", { input: "what is love" }, /\(no_results\): Wolfram\|Alpha could not interpret 'what is love' \(Wolfram\|Alpha did not understand your input.*\); rephrase it/);
+    await fails(
+      "wolfram_query",
+      { input: "what is love" },
+      /\(no_results\): Wolfram\|Alpha could not interpret 'what is love' \(Wolfram\|Alpha did not understand your input.*\); rephrase it/,
+    );
     const wrong = await f.host("wrong-appid", { cache_ttl_s: 0 }, { WOLFRAM_APP_ID: "WRONG-ID" });
     const r403 = await wrong.call("wolfram_query", { input: "integrate x^2" });
     expect(r403).toMatchObject({ isError: true });

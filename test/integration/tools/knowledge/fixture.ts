@@ -39,16 +39,53 @@ export async function knowledgeFixture(): Promise<Fixture> {
   const nats = await startNatsServer();
   const mesh = await connectMesh({ servers: nats.url });
   const wiki = await startMediaWikiDouble([
-    { title: "Ada Lovelace", intro: "Augusta Ada King, Countess of Lovelace, was an English mathematician & writer, chiefly known for her work on Charles Babbage's Analytical Engine.", body: "== Early life ==\nBorn in London in 1815, the only legitimate child of the poet Lord Byron and the mathematician Anne Isabella Milbanke.", redirects: ["Lady Lovelace"] },
-    { title: "Analytical Engine", intro: "The Analytical Engine was a proposed mechanical general-purpose computer designed by Charles Babbage." },
+    {
+      title: "Ada Lovelace",
+      intro:
+        "Augusta Ada King, Countess of Lovelace, was an English mathematician & writer, chiefly known for her work on Charles Babbage's Analytical Engine.",
+      body: "== Early life ==\nBorn in London in 1815, the only legitimate child of the poet Lord Byron and the mathematician Anne Isabella Milbanke.",
+      redirects: ["Lady Lovelace"],
+    },
+    {
+      title: "Analytical Engine",
+      intro: "The Analytical Engine was a proposed mechanical general-purpose computer designed by Charles Babbage.",
+    },
     { title: "Charles Babbage", intro: "Charles Babbage was an English polymath, mathematician and mechanical engineer." },
   ]);
   const arxiv = await startArxivDouble([
-    { id: "1706.03762v7", title: "Attention Is All You Need", summary: "The dominant sequence transduction models are based on complex recurrent or convolutional neural networks.", authors: ["Ashish Vaswani", "Noam Shazeer", "Niki Parmar", "Jakob Uszkoreit", "Llion Jones"], published: "2017-06-12T17:57:34Z", category: "cs.CL" },
-    { id: "1810.04805v2", title: "BERT: Pre-training of Deep Bidirectional Transformers", summary: "We introduce a new language representation model called BERT & its attention layers.", authors: ["Jacob Devlin"], published: "2018-10-11T00:50:01Z", category: "cs.CL" },
-    { id: "2001.08361v1", title: "Scaling Laws for Neural Language Models", summary: "We study empirical scaling laws for language model performance.", authors: ["Jared Kaplan"], published: "2020-01-23T00:00:00Z", category: "cs.LG" },
+    {
+      id: "1706.03762v7",
+      title: "Attention Is All You Need",
+      summary: "The dominant sequence transduction models are based on complex recurrent or convolutional neural networks.",
+      authors: ["Ashish Vaswani", "Noam Shazeer", "Niki Parmar", "Jakob Uszkoreit", "Llion Jones"],
+      published: "2017-06-12T17:57:34Z",
+      category: "cs.CL",
+    },
+    {
+      id: "1810.04805v2",
+      title: "BERT: Pre-training of Deep Bidirectional Transformers",
+      summary: "We introduce a new language representation model called BERT & its attention layers.",
+      authors: ["Jacob Devlin"],
+      published: "2018-10-11T00:50:01Z",
+      category: "cs.CL",
+    },
+    {
+      id: "2001.08361v1",
+      title: "Scaling Laws for Neural Language Models",
+      summary: "We study empirical scaling laws for language model performance.",
+      authors: ["Jared Kaplan"],
+      published: "2020-01-23T00:00:00Z",
+      category: "cs.LG",
+    },
   ]);
-  const wolfram = await startWolframDouble({ appIds: [APP_ID], answers: { "integrate x^2": "x^3/3 + constant", "10 mph in km/h": "16.09 km/h (kilometers per hour)", "population of France": "about 68.2 million people (2025 estimate)" } });
+  const wolfram = await startWolframDouble({
+    appIds: [APP_ID],
+    answers: {
+      "integrate x^2": "x^3/3 + constant",
+      "10 mph in km/h": "16.09 km/h (kilometers per hour)",
+      "population of France": "about 68.2 million people (2025 estimate)",
+    },
+  });
   const hosts: ToolHost[] = [];
   const clients: McpClient[] = [];
   return {
@@ -66,7 +103,15 @@ export async function knowledgeFixture(): Promise<Fixture> {
         servers: {
           knowledge: {
             builtin: "knowledge",
-            options: { wikipedia_url: `${wiki.url}/w/api.php`, arxiv_url: `${arxiv.url}/api/query`, wolfram_url: `${wolfram.url}/api/v1/llm-api`, arxiv_interval_ms: 300, wikipedia_interval_ms: 0, timeout_ms: 1_000, ...options },
+            options: {
+              wikipedia_url: `${wiki.url}/w/api.php`,
+              arxiv_url: `${arxiv.url}/api/query`,
+              wolfram_url: `${wolfram.url}/api/v1/llm-api`,
+              arxiv_interval_ms: 300,
+              wikipedia_interval_ms: 0,
+              timeout_ms: 1_000,
+              ...options,
+            },
           },
         },
       });

@@ -13,7 +13,11 @@ afterAll(async () => f?.close());
 
 describe("knowledge tools", () => {
   it("lists its four tools with input schemas", async () => {
-    expect(k.host.servers()[0]).toMatchObject({ server: "knowledge", state: "up", tools: ["wikipedia_search", "wikipedia_page", "arxiv_search", "wolfram_query"] });
+    expect(k.host.servers()[0]).toMatchObject({
+      server: "knowledge",
+      state: "up",
+      tools: ["wikipedia_search", "wikipedia_page", "arxiv_search", "wolfram_query"],
+    });
   });
 
   it("wikipedia_search lists titles, links and plain-text snippets", async () => {
@@ -24,14 +28,24 @@ describe("knowledge tools", () => {
     expect(r.text).toContain("work on Charles Babbage's Analytical Engine"); // tags stripped, entities decoded
     expect(r.text).not.toContain("searchmatch");
     const req = f.wiki.requests.at(-1)!;
-    expect(Object.fromEntries(req.query)).toMatchObject({ action: "query", list: "search", srsearch: "Babbage engine", srlimit: "5", format: "json", formatversion: "2", maxlag: "5" });
+    expect(Object.fromEntries(req.query)).toMatchObject({
+      action: "query",
+      list: "search",
+      srsearch: "Babbage engine",
+      srlimit: "5",
+      format: "json",
+      formatversion: "2",
+      maxlag: "5",
+    });
     expect(req.headers["user-agent"]).toMatch(/^lyra-mesh-knowledge\/0\.1 \(.+\) node\//);
   });
 
   it("wikipedia_page gives the lead section or the whole article, following redirects", async () => {
     const intro = await k.call("wikipedia_page", { title: "Lady Lovelace" });
     expect(intro.isError).toBe(false);
-    expect(intro.text).toMatch(/^# Ada Lovelace\nhttp:\/\/127\.0\.0\.1:\d+\/wiki\/Ada_Lovelace\n\(redirected from 'Lady Lovelace'\)\n\nAugusta Ada King/);
+    expect(intro.text).toMatch(
+      /^# Ada Lovelace\nhttp:\/\/127\.0\.0\.1:\d+\/wiki\/Ada_Lovelace\n\(redirected from 'Lady Lovelace'\)\n\nAugusta Ada King/,
+    );
     expect(intro.text).not.toContain("Early life");
     const whole = await k.call("wikipedia_page", { title: "Ada Lovelace", intro_only: false, max_chars: 200 });
     expect(whole.text).toContain("Early life");
@@ -115,7 +129,10 @@ describe("knowledge cache (JetStream KV)", () => {
 describe("arXiv pacing", () => {
   it("spaces two quick calls by the configured interval", async () => {
     const before = f.arxiv.requests.length;
-    const [a, b] = await Promise.all([k.call("arxiv_search", { query: "scaling laws" }), k.call("arxiv_search", { query: "transformers" })]);
+    const [a, b] = await Promise.all([
+      k.call("arxiv_search", { query: "scaling laws" }),
+      k.call("arxiv_search", { query: "transformers" }),
+    ]);
     expect(a.isError || b.isError).toBe(false);
     const seen = f.arxiv.requests.slice(before);
     expect(seen.length).toBe(2);

@@ -42,7 +42,8 @@ function tokenize(src: string): Tok[] {
 const plain = (v: Q): Val => ({ v, dims: DIMENSIONLESS });
 
 function noAffine(...xs: Val[]): void {
-  if (xs.some((x) => x.affine)) throw new CalcError("°C and °F convert only as plain temperatures (e.g. '20 degC to degF'); for temperature differences use K");
+  if (xs.some((x) => x.affine))
+    throw new CalcError("°C and °F convert only as plain temperatures (e.g. '20 degC to degF'); for temperature differences use K");
 }
 
 function requireInt(x: Val, what: string): bigint {
@@ -115,10 +116,20 @@ class Parser {
       if (!start) throw new CalcError("'to' needs a unit after it, e.g. '5 km to mi'");
       const val = this.expr();
       const end = this.toks[this.i - 1]!;
-      if (this.toks.slice(this.toks.indexOf(start), this.i).some((t) => t.t === "num" && !this.toks[this.toks.indexOf(t) - 1]?.s.match(/^(\^|\*\*)$/))) {
+      if (
+        this.toks
+          .slice(this.toks.indexOf(start), this.i)
+          .some((t) => t.t === "num" && !this.toks[this.toks.indexOf(t) - 1]?.s.match(/^(\^|\*\*)$/))
+      ) {
         throw new CalcError("after 'to' give only a unit, e.g. '5 km to mi' or '1 km/h to m/s'");
       }
-      target = { name: this.toks.slice(this.toks.indexOf(start), this.toks.indexOf(end) + 1).map((t) => t.s).join(""), val };
+      target = {
+        name: this.toks
+          .slice(this.toks.indexOf(start), this.toks.indexOf(end) + 1)
+          .map((t) => t.s)
+          .join(""),
+        val,
+      };
     }
     if (this.peek()) throw new CalcError(`unexpected '${this.peek()!.s}' ${this.where()}`);
     return { value, target };
@@ -138,7 +149,10 @@ class Parser {
         const op = this.toks[this.i++]!.s;
         const b = this.term();
         noAffine(a, b);
-        if (!sameDims(a.dims, b.dims)) throw new CalcError(`cannot ${op === "+" ? "add" : "subtract"} ${formatDims(b.dims) || "a plain number"} ${op === "+" ? "to" : "from"} ${formatDims(a.dims) || "a plain number"}`);
+        if (!sameDims(a.dims, b.dims))
+          throw new CalcError(
+            `cannot ${op === "+" ? "add" : "subtract"} ${formatDims(b.dims) || "a plain number"} ${op === "+" ? "to" : "from"} ${formatDims(a.dims) || "a plain number"}`,
+          );
         a = { v: op === "+" ? a.v.add(b.v) : a.v.sub(b.v), dims: a.dims, label: a.label };
       }
       return a;
@@ -183,7 +197,8 @@ class Parser {
     const e = this.nest(() => this.unary());
     noAffine(base, e);
     if (!isDimensionless(e.dims)) throw new CalcError("an exponent cannot have a unit");
-    if (!isDimensionless(base.dims) && (!e.v.isInt() || e.v.n > 12n || e.v.n < -12n)) throw new CalcError("a unit can be raised only to a small whole power (e.g. m^2)");
+    if (!isDimensionless(base.dims) && (!e.v.isInt() || e.v.n > 12n || e.v.n < -12n))
+      throw new CalcError("a unit can be raised only to a small whole power (e.g. m^2)");
     return { v: base.v.pow(e.v), dims: base.dims.map((x) => x * Number(e.v.n)), label: undefined };
   }
   private postfix(): Val {
@@ -251,7 +266,8 @@ function showQ(v: Q): string {
 
 function show(x: Val): string {
   if (isDimensionless(x.dims)) return showQ(x.v);
-  if (x.label) return `${showQ(x.affine ? x.v.sub(UNITS.get(x.label.name)!.offset!).div(x.label.factor) : x.v.div(x.label.factor))} ${x.label.name}`;
+  if (x.label)
+    return `${showQ(x.affine ? x.v.sub(UNITS.get(x.label.name)!.offset!).div(x.label.factor) : x.v.div(x.label.factor))} ${x.label.name}`;
   return `${showQ(x.v)} ${formatDims(x.dims)}`;
 }
 
@@ -262,7 +278,9 @@ export function calculate(src: string): string {
   if (!target) return show(value);
   const to = target.val;
   if (!sameDims(value.dims, to.dims)) {
-    throw new CalcError(`cannot convert ${formatDims(value.dims) || "a plain number"} to '${target.name}' (${formatDims(to.dims) || "a plain number"}); the units must measure the same thing`);
+    throw new CalcError(
+      `cannot convert ${formatDims(value.dims) || "a plain number"} to '${target.name}' (${formatDims(to.dims) || "a plain number"}); the units must measure the same thing`,
+    );
   }
   if (to.affine) {
     const u = UNITS.get(target.name);

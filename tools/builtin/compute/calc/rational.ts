@@ -45,10 +45,14 @@ export class Q {
     this.n = n / g;
     this.d = d / g;
     if (this.n.toString(16).length * 4 > MAX_BITS) {
-      throw new CalcError(`a number in the calculation has more than ${MAX_BITS} bits (about ${Math.round(MAX_BITS * 0.30103)} digits); use smaller numbers`);
+      throw new CalcError(
+        `a number in the calculation has more than ${MAX_BITS} bits (about ${Math.round(MAX_BITS * 0.30103)} digits); use smaller numbers`,
+      );
     }
     if (this.d.toString(16).length * 4 > MAX_DEN_BITS) {
-      throw new CalcError(`a fraction's denominator has more than ${MAX_DEN_BITS} bits (about ${Math.round(MAX_DEN_BITS * 0.30103)} digits); use smaller numbers`);
+      throw new CalcError(
+        `a fraction's denominator has more than ${MAX_DEN_BITS} bits (about ${Math.round(MAX_DEN_BITS * 0.30103)} digits); use smaller numbers`,
+      );
     }
   }
   static int(n: number | bigint): Q {
@@ -96,11 +100,13 @@ export class Q {
   }
   /** this ^ e for an integer e, refused before the work when the result would be too large. */
   pow(e: Q): Q {
-    if (!e.isInt()) throw new CalcError("only whole-number exponents are exact; use a whole number (e.g. 2^10), or sqrt() of a perfect square");
+    if (!e.isInt())
+      throw new CalcError("only whole-number exponents are exact; use a whole number (e.g. 2^10), or sqrt() of a perfect square");
     const k = e.n < 0n ? -e.n : e.n;
     const bits = Math.max(this.n.toString(16).length, this.d.toString(16).length) * 4;
     const trivial = this.d === 1n && abs(this.n) <= 1n;
-    if (!trivial && BigInt(Math.max(bits - 3, 1)) * k > BigInt(MAX_BITS)) throw new CalcError(`the power is too large (more than ${MAX_BITS} bits); use a smaller exponent`);
+    if (!trivial && BigInt(Math.max(bits - 3, 1)) * k > BigInt(MAX_BITS))
+      throw new CalcError(`the power is too large (more than ${MAX_BITS} bits); use a smaller exponent`);
     if (this.isZero() && e.n < 0n) throw new CalcError("division by zero (0 to a negative power)");
     const r = new Q(this.n ** k, this.d ** k);
     return e.n < 0n ? new Q(r.d, r.n) : r;
@@ -124,7 +130,8 @@ export class Q {
     };
     const a = root(this.n);
     const b = root(this.d);
-    if (a * a !== this.n || b * b !== this.d) throw new CalcError(`the square root of ${this.toExact()} is not a rational number, so it cannot be given exactly`);
+    if (a * a !== this.n || b * b !== this.d)
+      throw new CalcError(`the square root of ${this.toExact()} is not a rational number, so it cannot be given exactly`);
     return new Q(a, b);
   }
   toExact(): string {

@@ -7,7 +7,10 @@ parentPort!.on("message", ({ id, expression }: { id: number; expression: string 
     parentPort!.postMessage({ id, text: calculate(expression) });
   } catch (err) {
     const known = err instanceof CalcError || err instanceof RangeError;
-    parentPort!.postMessage({ id, error: known ? (err instanceof RangeError ? "the numbers are too large" : err.message) : `unexpected error: ${String(err)}` });
+    parentPort!.postMessage({
+      id,
+      error: known ? (err instanceof RangeError ? "the numbers are too large" : err.message) : `unexpected error: ${String(err)}`,
+    });
   }
 });
 // Loaded: calls are timed from here on.
