@@ -50,8 +50,8 @@ afterAll(async () => {
 
 describe("lyra up on the real model", () => {
   it("a turn is answered by smollm2:135m on Ollama: a non-empty reply, real token counts, and lyra log names backend and model", async () => {
-    // Specialists without tools: smollm2:135m's template has no tools, so Ollama refuses (400) a
-    // chat that offers any until the backend's constrained tool mode (fix/r1) is merged.
+    // Specialists without tools, to keep the tier short: a tool call driven by this model through
+    // the constrained mode has its own test (ollama-tools.test.ts), and the demo makes real ones.
     // Shorter generations than the dev config's and a patient first token: the tier shares two cores.
     // 16 tokens cut the router's JSON short, so the turn goes to the default specialist (a warning,
     // not an error): the step still runs on the model, within the conductor's 120 s step deadline.
