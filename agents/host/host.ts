@@ -14,6 +14,7 @@ import { createRoleBackends } from "./backends.ts";
 import { checkHealth as checkRoles, initialStates, warmModels, type RoleState } from "./health.ts";
 import { createAgentMetrics, serveMetrics, type AgentMetrics } from "./metrics.ts";
 import { serveHostRole, type ServingOptions } from "./serving.ts";
+import { defaultSpecialistOf, specialistsOf } from "./specialists.ts";
 import { createToolPlane } from "./tools.ts";
 
 export type { RoleState } from "./health.ts";
@@ -72,14 +73,12 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
   );
   // Only specialists with tool grants use it; it opens nothing until one lists or calls a tool.
   const tools = createToolPlane({ mesh: o.mesh, tenant: o.config.mesh.name, log, listTtlMs: o.config.tools.list_ttl_s * 1000 });
-  const specialists = Object.entries(o.config.roles)
-    .filter(([, r]) => r.kind === "specialist")
-    .map(([name, r]) => ({ name, description: r.description, vision: r.vision }));
+  const specialists = specialistsOf(o.config);
   const media: MediaAccess = {
     read: (m) => readMedia(o.mesh, m),
     store: async (m) => (m.object !== undefined ? m : putMedia(o.mesh, await readMedia(o.mesh, m), { placement: "store" })),
   };
-  const defaultSpecialist = o.config.router?.default_specialist ?? specialists[0]?.name;
+  const defaultSpecialist = defaultSpecialistOf(o.config);
   const states = initialStates(o.config, hostCfg.roles);
   const serving: ServingOptions = {
     config: o.config,

@@ -5,10 +5,11 @@ import { serveRole } from "../../mesh/rolecall/responder.ts";
 import type { ResponderEvent, RoleResponder } from "../../mesh/rolecall/types.ts";
 import type { FinalModelChunk } from "../backends/types.ts";
 import type { RoleBackend } from "./backends.ts";
-import { roleHandler, type RoleHandlerOptions } from "./handler.ts";
+import { roleHandler } from "./handler.ts";
 import type { RoleState } from "./health.ts";
 import type { MediaAccess } from "./media.ts";
 import type { AgentMetrics } from "./metrics.ts";
+import type { SpecialistInfo } from "./specialists.ts";
 import type { ToolPlane } from "./tools.ts";
 
 export interface ServingOptions {
@@ -20,7 +21,7 @@ export interface ServingOptions {
   metrics: AgentMetrics;
   tools: ToolPlane;
   media: MediaAccess;
-  specialists: RoleHandlerOptions["specialists"];
+  specialists: SpecialistInfo[];
   defaultSpecialist: string | undefined;
   keepAliveMs?: number;
   heartbeatIntervalS?: number;
