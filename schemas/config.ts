@@ -9,10 +9,6 @@ import { z } from "zod";
 import { RoleName } from "./envelope.ts";
 import { SchemaError } from "./errors.ts";
 
-/** Model backends a role can use. */
-export const BackendKind = { Ollama: "ollama", OpenAI: "openai", Scripted: "scripted" } as const;
-export type BackendKind = (typeof BackendKind)[keyof typeof BackendKind];
-
 /** What a role does in the committee. */
 export const RoleKind = { Router: "router", Specialist: "specialist", Voice: "voice" } as const;
 export type RoleKind = (typeof RoleKind)[keyof typeof RoleKind];
@@ -332,7 +328,6 @@ const MeshConfigShape = z.strictObject({
 });
 export const MeshConfig = MeshConfigShape.superRefine(crossCheck);
 export type MeshConfig = z.output<typeof MeshConfig>;
-export type MeshConfigInput = z.input<typeof MeshConfig>;
 
 /** Rules that span fields: names, references between sections, required companions. */
 function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx): void {

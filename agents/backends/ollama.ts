@@ -1,5 +1,5 @@
 /** Model backend for a local Ollama, through the official `ollama` client. */
-import { Ollama } from "ollama";
+import { Ollama, type ChatResponse } from "ollama";
 import { DEFAULT_OLLAMA_URL, normalizeOllamaUrl } from "../../schemas/config.ts";
 import { AgentError, BackendTimeoutError } from "../errors.ts";
 import { callControl, fetchWithSignal, since, type CallControl } from "./control.ts";
@@ -69,48 +69,13 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
     const timeoutMs = opts.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
     const ctl = callControl(opts.signal, timeoutMs);
     const started = performance.now();
-    let firstTokenMs: number | undefined;
-    let calls = 0;
-    let thinkingChars = 0;
-    let records = 0;
-    const think = thinkFilter();
     try {
       const constrained = await constrainedFor(req, ctl);
-      const parser = constrained ? constrainedParser(req.tools ?? [], host) : undefined;
-      // A `format` answer ends with its JSON too: what follows is padding up to max_tokens.
-      const formatEnd = !parser && req.format ? jsonEnd() : undefined;
-      const answer = (text: string): ConstrainedEvent[] => {
-        if (parser) return parser.push(text);
-        formatEnd?.push(text);
-        return text ? [{ type: "delta", text }] : [];
-      };
       const stream = await clientFor(ctl).chat({
         ...toOllamaChat(constrained ? constrainedRequest(req) : req, cfg.keepAlive),
         stream: true,
       });
-      for await (const part of stream) {
-        // Ollama sends nothing while it loads the model; the first record means it is answering.
-        ctl.disarm();
-        const split = think.push(part.message?.content ?? "");
-        const flushed = part.done ? think.flush() : { answer: "", thinking: "" };
-        thinkingChars += (part.message?.thinking?.length ?? 0) + split.thinking.length + flushed.thinking.length;
-        const events = answer(split.answer + flushed.answer);
-        for (const tc of part.message?.tool_calls ?? []) events.push({ type: "tool_call", call: fromOllamaToolCall(tc, calls++) });
-        records++;
-        const cut = !part.done && (parser ?? formatEnd)?.complete() === true;
-        if ((part.done || cut) && parser) events.push(...parser.end(calls++));
-        for (const e of events) {
-          firstTokenMs ??= since(started);
-          yield e;
-        }
-        if (part.done) yield ollamaFinal(part, since(started), firstTokenMs, thinkingChars);
-        if (cut) {
-          // Stop at the end of the JSON (the `finally` aborts the request); Ollama's usage comes
-          // only with its last record, so completion_tokens counts the records (one token each).
-          yield ollamaFinal({ ...part, done_reason: "stop", eval_count: records }, since(started), firstTokenMs, thinkingChars);
-          return;
-        }
-      }
+      yield* readChat(stream, { req, constrained, host, ctl, started });
     } catch (err) {
       if (err instanceof AgentError) throw err;
       throw mapOllamaError(err, errorContext(ctl, req.model, "the chat", timeoutMs, opts.signal));
@@ -161,4 +126,51 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
   }
 
   return { name: "ollama", chat, health, warm };
+}
+
+/**
+ * Ollama's stream records as model chunks: think tags split off the answer, a constrained answer
+ * parsed into tool calls, a `format` answer ended at the end of its JSON.
+ */
+async function* readChat(
+  stream: AsyncIterable<ChatResponse>,
+  o: { req: ModelRequest; constrained: boolean; host: string; ctl: CallControl; started: number },
+): AsyncGenerator<ModelChunk> {
+  const { ctl, started } = o;
+  let firstTokenMs: number | undefined;
+  let calls = 0;
+  let thinkingChars = 0;
+  let records = 0;
+  const think = thinkFilter();
+  const parser = o.constrained ? constrainedParser(o.req.tools ?? [], o.host) : undefined;
+  // A `format` answer ends with its JSON too: what follows is padding up to max_tokens.
+  const formatEnd = !parser && o.req.format ? jsonEnd() : undefined;
+  const answer = (text: string): ConstrainedEvent[] => {
+    if (parser) return parser.push(text);
+    formatEnd?.push(text);
+    return text ? [{ type: "delta", text }] : [];
+  };
+  for await (const part of stream) {
+    // Ollama sends nothing while it loads the model; the first record means it is answering.
+    ctl.disarm();
+    const split = think.push(part.message?.content ?? "");
+    const flushed = part.done ? think.flush() : { answer: "", thinking: "" };
+    thinkingChars += (part.message?.thinking?.length ?? 0) + split.thinking.length + flushed.thinking.length;
+    const events = answer(split.answer + flushed.answer);
+    for (const tc of part.message?.tool_calls ?? []) events.push({ type: "tool_call", call: fromOllamaToolCall(tc, calls++) });
+    records++;
+    const cut = !part.done && (parser ?? formatEnd)?.complete() === true;
+    if ((part.done || cut) && parser) events.push(...parser.end(calls++));
+    for (const e of events) {
+      firstTokenMs ??= since(started);
+      yield e;
+    }
+    if (part.done) yield ollamaFinal(part, since(started), firstTokenMs, thinkingChars);
+    if (cut) {
+      // Stop at the end of the JSON (chat's `finally` aborts the request); Ollama's usage comes
+      // only with its last record, so completion_tokens counts the records (one token each).
+      yield ollamaFinal({ ...part, done_reason: "stop", eval_count: records }, since(started), firstTokenMs, thinkingChars);
+      return;
+    }
+  }
 }

@@ -1,5 +1,6 @@
 /** A tiny command framework on node:util parseArgs: every command gets --help. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { AgentError, AgentErrorCode, Fault } from "../errors.ts";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -17,10 +18,9 @@ export interface Command<O extends Options = Options> {
 }
 
 /** A command-line mistake: printed with the usage, exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends AgentError {
   constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
+    super(AgentErrorCode.Usage, Fault.User, message);
   }
 }
 

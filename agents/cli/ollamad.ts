@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
+import { AgentError, AgentErrorCode, Fault } from "../errors.ts";
 
 /** How long `ollama serve` may take to answer after it starts, ms. */
 const OLLAMA_START_TIMEOUT_MS = 30_000;
@@ -20,14 +21,17 @@ export interface LocalOllama {
 }
 
 /** Why Ollama cannot serve the development mesh; the message says what to run. */
-export class OllamaSetupError extends Error {
-  readonly code: "not_installed" | "not_started" | "not_reachable" | "models_missing";
-  constructor(code: OllamaSetupError["code"], message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
+export class OllamaSetupError extends AgentError {
+  declare readonly code: OllamaSetupCode;
+  constructor(code: OllamaSetupCode, message: string, options?: { cause?: unknown }) {
+    super(code, Fault.Configuration, message, options);
   }
 }
+type OllamaSetupCode =
+  | typeof AgentErrorCode.OllamaNotInstalled
+  | typeof AgentErrorCode.OllamaNotStarted
+  | typeof AgentErrorCode.OllamaNotReachable
+  | typeof AgentErrorCode.OllamaModelsMissing;
 
 const FIX = "run 'npm run setup' (it installs Ollama and the models), or use 'lyra up --scripted' (no model)";
 
@@ -64,7 +68,7 @@ export async function ensureOllama(url: string, models: readonly string[], tell:
     const u = new URL(url);
     if (!["127.0.0.1", "localhost", "[::1]"].includes(u.hostname)) {
       throw new OllamaSetupError(
-        "not_reachable",
+        AgentErrorCode.OllamaNotReachable,
         `Ollama does not answer at ${url} (hosts.*.ollama_url or $OLLAMA_HOST); start it there, point OLLAMA_HOST at a running one, or use 'lyra up --scripted'`,
       );
     }
@@ -75,7 +79,7 @@ export async function ensureOllama(url: string, models: readonly string[], tell:
       if (proc.exitCode !== null || Date.now() > deadline) {
         await stop();
         throw new OllamaSetupError(
-          "not_started",
+          AgentErrorCode.OllamaNotStarted,
           `ollama serve did not answer on ${url} within ${OLLAMA_START_TIMEOUT_MS / 1000} s (${proc.exitCode !== null ? `it exited ${proc.exitCode}` : "still starting"}): ${tail(proc)}`,
         );
       }
@@ -86,7 +90,7 @@ export async function ensureOllama(url: string, models: readonly string[], tell:
   if (missing.length) {
     await stop();
     throw new OllamaSetupError(
-      "models_missing",
+      AgentErrorCode.OllamaModelsMissing,
       `Ollama at ${url} lacks the model${missing.length > 1 ? "s" : ""} ${missing.join(", ")}: run 'npm run setup' (or ${missing.map((m) => `'ollama pull ${m}'`).join(" and ")}), or use 'lyra up --scripted' (no model)`,
     );
   }
@@ -106,7 +110,11 @@ async function spawnOllama(host: string): Promise<ChildProcess> {
   await new Promise<void>((resolve, reject) => {
     proc.once("spawn", resolve);
     proc.once("error", (err) =>
-      reject(new OllamaSetupError("not_installed", `Ollama is not running and not installed (${err.message}); ${FIX}`, { cause: err })),
+      reject(
+        new OllamaSetupError(AgentErrorCode.OllamaNotInstalled, `Ollama is not running and not installed (${err.message}); ${FIX}`, {
+          cause: err,
+        }),
+      ),
     );
   });
   return proc;

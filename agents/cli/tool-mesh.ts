@@ -8,7 +8,7 @@ import { createLogger } from "../../mesh/logger.ts";
 import { MCP_UNSET } from "../../mesh/subjects.ts";
 import type { MeshConfig } from "../../schemas/config.ts";
 import { createMcpClient, discoverToolServers, listTools, McpWireError, type ListedTool, type McpClient } from "../../tools/index.ts";
-import { AgentError, Fault } from "../errors.ts";
+import { AgentError, AgentErrorCode, Fault } from "../errors.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig } from "./config.ts";
 import { UsageError } from "./command.ts";
 import { natsHelp, natsOption } from "./shared.ts";
@@ -85,7 +85,7 @@ export async function listServerTools(client: McpClient, server: string, timeout
 export class ToolListError extends AgentError {
   readonly rpcCode: number;
   constructor(server: string, rpcCode: number, message: string, options?: { cause?: unknown }) {
-    super("tools_list_failed", Fault.System, `tool server '${server}' did not list its tools (${rpcCode}): ${message}`, options);
+    super(AgentErrorCode.ToolsListFailed, Fault.System, `tool server '${server}' did not list its tools (${rpcCode}): ${message}`, options);
     this.rpcCode = rpcCode;
   }
 }

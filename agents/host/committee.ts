@@ -10,6 +10,7 @@ import { createOpenAIBackend } from "../backends/openai.ts";
 import { BackendConfigError } from "../errors.ts";
 import { roleHandler } from "./handler.ts";
 import { localCaller } from "./local.ts";
+import { defaultSpecialistOf, specialistsOf } from "./specialists.ts";
 
 export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
   const byKind = (k: string) =>
@@ -29,7 +30,8 @@ export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
     router,
     voice,
     specialists,
-    defaultSpecialist: cfg.router?.default_specialist ?? specialists[0]!,
+    // Defined: the committee has a specialist (checked above).
+    defaultSpecialist: defaultSpecialistOf(cfg)!,
     ...(vision.length ? { vision } : {}),
   };
 }
@@ -38,9 +40,8 @@ export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
 export function fallbackCaller(cfg: MeshConfig, log: Logger): RoleCaller | undefined {
   if (!cfg.litellm) return undefined;
   const backend = createOpenAIBackend({ baseURL: cfg.litellm.base_url, apiKeyEnv: cfg.litellm.api_key_env });
-  const specialists = Object.entries(cfg.roles)
-    .filter(([, r]) => r.kind === "specialist")
-    .map(([name, r]) => ({ name, description: r.description, vision: r.vision }));
+  const specialists = specialistsOf(cfg);
+  const defaultSpecialist = defaultSpecialistOf(cfg);
   const handlers = new Map<string, RoleHandler>();
   for (const [role, rc] of Object.entries(cfg.roles)) {
     if (!rc.fallback) continue;
@@ -52,7 +53,7 @@ export function fallbackCaller(cfg: MeshConfig, log: Logger): RoleCaller | undef
         config: { ...rc, model: rc.fallback, backend: "openai" },
         backend,
         specialists,
-        defaultSpecialist: cfg.router?.default_specialist,
+        defaultSpecialist,
       }),
     );
   }
@@ -61,10 +62,12 @@ export function fallbackCaller(cfg: MeshConfig, log: Logger): RoleCaller | undef
 
 /** Everything `startConductor` needs, from the mesh config: the role client, fallback, limits. */
 export function conductorOptions(cfg: MeshConfig, mesh: Mesh, log: Logger): ConductorOptions {
+  // First: a config without a committee is told so before anything else complains.
+  const committee = committeeFromConfig(cfg);
   return {
     roles: createRoleClient(mesh),
     fallback: fallbackCaller(cfg, log),
-    committee: committeeFromConfig(cfg),
+    committee,
     streams: streamsFromConfig(cfg),
     history: { turns: cfg.conductor.history_turns, bytes: cfg.conductor.history_bytes },
     maxParallel: cfg.conductor.max_parallel,

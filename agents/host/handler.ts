@@ -8,11 +8,12 @@ import { requestMessages, RouterChoice, type Chunk, type FinalInfo, type RoleReq
 import type { RoleConfig } from "../../schemas/config.ts";
 import { roleCallError } from "../../mesh/errors.ts";
 import type { RoleContext, RoleHandler } from "../../mesh/rolecall/types.ts";
-import { AgentError, BackendBusyError, BackendError } from "../errors.ts";
+import { AgentError, BackendBusyError, BackendConfigError, BackendError } from "../errors.ts";
 import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
 import { resolveMedia, type MediaAccess } from "./media.ts";
 import { autoRecall, type AutoRecallOptions } from "./recall.ts";
 import { toolLoop, type ToolLoopOptions } from "./toolloop.ts";
+import type { SpecialistInfo } from "./specialists.ts";
 import type { ToolPlane } from "./tools.ts";
 
 export interface RoleHandlerOptions {
@@ -21,8 +22,8 @@ export interface RoleHandlerOptions {
   config: RoleConfig;
   backend: ModelBackend;
   /** For a router: the specialists it may choose from, with their descriptions and whether they see images. */
-  specialists?: { name: string; description?: string; vision?: boolean }[];
-  /** For a router: where an unusable answer goes. */
+  specialists?: SpecialistInfo[];
+  /** For a router: where an unusable answer goes (defaultSpecialistOf(config); a router needs one). */
   defaultSpecialist?: string;
   /** Called with every final chunk (metrics). */
   onFinal?: (f: FinalModelChunk) => void;
@@ -141,7 +142,11 @@ const ROUTER_REASON_CHARS = 120;
 
 function routerHandler(o: RoleHandlerOptions): RoleHandler {
   const names = (o.specialists ?? []).map((s) => s.name);
-  const fallbackChoice = o.defaultSpecialist ?? names[0] ?? "pragmatist";
+  const fallbackChoice = o.defaultSpecialist;
+  if (fallbackChoice === undefined)
+    throw new BackendConfigError(
+      `router '${o.role}' has no specialist to fall back to; define a role of kind 'specialist' (or set router.default_specialist)`,
+    );
   const schema = RouterChoice.extend({ specialist: names.length ? z.enum(names as [string, ...string[]]) : z.string() });
   // The grammar Ollama builds from `format` bounds a string's length but not a number's range, and
   // a small model rambles: a bounded reason keeps the answer within a few dozen tokens, so it is

@@ -8,13 +8,16 @@ import type { Server } from "node:http";
 import type { MeshConfig } from "../../schemas/config.ts";
 import type { Mesh } from "../../mesh/connect.ts";
 import type { Logger } from "../../mesh/logger.ts";
-import { serveRole } from "../../mesh/rolecall/responder.ts";
-import type { ResponderEvent, RoleResponder } from "../../mesh/rolecall/types.ts";
+import type { RoleResponder } from "../../mesh/rolecall/types.ts";
 import { BackendConfigError } from "../errors.ts";
 import { createRoleBackends } from "./backends.ts";
-import { roleHandler } from "./handler.ts";
+import { checkHealth as checkRoles, initialStates, warmModels, type RoleState } from "./health.ts";
 import { createAgentMetrics, serveMetrics, type AgentMetrics } from "./metrics.ts";
+import { serveHostRole, type ServingOptions } from "./serving.ts";
+import { defaultSpecialistOf, specialistsOf } from "./specialists.ts";
 import { createToolPlane } from "./tools.ts";
+
+export type { RoleState } from "./health.ts";
 
 export interface AgentHostOptions {
   config: MeshConfig;
@@ -32,15 +35,6 @@ export interface AgentHostOptions {
   heartbeatIntervalS?: number;
   /** Capacity state period, ms; default 500; 0 turns the state feed off (callers use the queue group). */
   stateIntervalMs?: number;
-}
-
-export interface RoleState {
-  role: string;
-  model: string;
-  backend: string;
-  loaded: boolean;
-  degraded: boolean;
-  reason?: string;
 }
 
 export interface AgentHost extends AsyncDisposable {
@@ -79,112 +73,40 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
   );
   // Only specialists with tool grants use it; it opens nothing until one lists or calls a tool.
   const tools = createToolPlane({ mesh: o.mesh, tenant: o.config.mesh.name, log, listTtlMs: o.config.tools.list_ttl_s * 1000 });
-  const specialists = Object.entries(o.config.roles)
-    .filter(([, r]) => r.kind === "specialist")
-    .map(([name, r]) => ({ name, description: r.description, vision: r.vision }));
+  const specialists = specialistsOf(o.config);
   const media: MediaAccess = {
     read: (m) => readMedia(o.mesh, m),
     store: async (m) => (m.object !== undefined ? m : putMedia(o.mesh, await readMedia(o.mesh, m), { placement: "store" })),
   };
-  const defaultSpecialist = o.config.router?.default_specialist ?? specialists[0]?.name;
-  const states = new Map<string, RoleState>(
-    hostCfg.roles.map((role) => {
-      const rc = o.config.roles[role]!;
-      return [role, { role, model: rc.model, backend: rc.backend, loaded: rc.backend !== "ollama", degraded: false }];
-    }),
-  );
+  const defaultSpecialist = defaultSpecialistOf(o.config);
+  const states = initialStates(o.config, hostCfg.roles);
+  const serving: ServingOptions = {
+    config: o.config,
+    host: o.host,
+    mesh: o.mesh,
+    backends,
+    states,
+    metrics,
+    tools,
+    media,
+    specialists,
+    defaultSpecialist,
+    keepAliveMs: o.keepAliveMs,
+    heartbeatIntervalS: o.heartbeatIntervalS,
+    stateIntervalMs: o.stateIntervalMs,
+  };
 
   try {
-    for (const role of hostCfg.roles) {
-      const rc = o.config.roles[role]!;
-      const rb = backends.get(role)!;
-      const st = states.get(role)!;
-      responders.push(
-        await serveRole(o.mesh, {
-          role,
-          host: o.host,
-          owner: o.config.mesh.owner,
-          concurrency: rc.slots,
-          queueSize: rc.queue,
-          keepAliveMs: o.keepAliveMs,
-          // Only a vision model can use what a request attaches (attachments_ok, §2.1).
-          attachments: rc.vision,
-          heartbeatIntervalS: o.heartbeatIntervalS,
-          metadata: { mesh: o.config.mesh.name, model: rc.model, backend: rc.backend, kind: rc.kind },
-          stats: () => ({ model: st.model, backend: st.backend, loaded: st.loaded, degraded: st.degraded, reason: st.reason }),
-          events: (e) => observe(metrics, role, e),
-          capacity: () => st,
-          stateIntervalMs: o.stateIntervalMs,
-          handler: roleHandler({
-            role,
-            host: o.host,
-            config: rc,
-            backend: rb.backend,
-            specialists,
-            defaultSpecialist,
-            tools,
-            media,
-            autoRecall: o.config.memory?.auto_recall ? { server: o.config.memory.server, topK: o.config.memory.top_k } : undefined,
-            onToolResult: (r) => {
-              metrics.toolCalls.inc({ role, server: r.server, tool: r.tool, outcome: r.status });
-              metrics.toolDuration.observe({ role, server: r.server, tool: r.tool }, r.latencyMs / 1000);
-            },
-            onFinal: (f) => {
-              // A model that answered is loaded (not the fallback's); the health check (Ollama /api/ps) notices unloads.
-              if (!f.fallback) st.loaded = true;
-              metrics.tokens.inc({ role, kind: "prompt" }, f.usage.prompt_tokens);
-              metrics.tokens.inc({ role, kind: "completion" }, f.usage.completion_tokens);
-              const genMs = f.timings.total_ms - (f.timings.first_token_ms ?? 0);
-              if (f.usage.completion_tokens > 0 && genMs > 0)
-                metrics.tokensPerSecond.observe({ role, backend: f.backend }, (f.usage.completion_tokens * 1000) / genMs);
-            },
-          }),
-        }),
-      );
-    }
+    for (const role of hostCfg.roles) responders.push(await serveHostRole(serving, role));
   } catch (err) {
     await Promise.all(responders.map((r) => r.close()));
     tools.close();
     throw err;
   }
 
-  // Health: which models are there and loaded; a role is degraded when its primary cannot serve it.
-  const checkHealth = async () => {
-    await Promise.all(
-      [...states.values()].map(async (st) => {
-        const rb = backends.get(st.role)!;
-        const h = await rb.primary.health({ timeoutMs: 3000 });
-        const missing = h.ok && rb.primary.name === "ollama" && !h.models.some((m) => sameModel(m, st.model));
-        st.loaded = rb.primary.name !== "ollama" || h.loaded.some((m) => sameModel(m, st.model));
-        st.degraded = !h.ok || missing || rb.breakerOpen();
-        st.reason = !h.ok
-          ? h.error
-          : missing
-            ? `model '${st.model}' is not pulled; run 'ollama pull ${st.model}'`
-            : rb.breakerOpen()
-              ? "circuit breaker open"
-              : undefined;
-        metrics.degraded.set({ role: st.role }, st.degraded ? 1 : 0);
-      }),
-    );
-  };
+  const checkHealth = () => checkRoles(states, backends, metrics);
   await checkHealth();
-  // Pre-load models so the first request does not pay the load; a failure leaves the role degraded.
-  const warming = Promise.all(
-    [...states.values()]
-      .filter(() => hostCfg.preload)
-      .map(async (st) => {
-        const rb = backends.get(st.role)!;
-        try {
-          // With the role's keep_alive: otherwise Ollama unloads the pre-loaded model after its default 5 min.
-          const rc = o.config.roles[st.role]!;
-          await rb.primary.warm(st.model, { keepAlive: rc.keep_alive, numCtx: rc.num_ctx });
-          log.info({ role: st.role, model: st.model }, "model warm");
-        } catch (err) {
-          log.warn({ role: st.role, model: st.model, err }, "could not pre-load the model; the role is degraded until it can");
-        }
-      }),
-  ).then(checkHealth);
+  const warming = (hostCfg.preload ? warmModels(o.config, states, backends, log) : Promise.resolve()).then(checkHealth);
   const timer = setInterval(() => {
     checkHealth().catch((err: unknown) => log.warn({ err }, "health check failed"));
   }, o.healthIntervalMs ?? 10_000);
@@ -217,28 +139,4 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     closed: () => stopping ?? new Promise(() => undefined),
     [Symbol.asyncDispose]: () => stop("close"),
   };
-}
-
-function observe(m: AgentMetrics, role: string, e: ResponderEvent): void {
-  switch (e.type) {
-    case "completed":
-      m.requests.inc({ role, code: "200" });
-      m.duration.observe({ role }, e.durationMs / 1000);
-      if (e.firstChunkMs !== undefined) m.firstToken.observe({ role }, e.firstChunkMs / 1000);
-      break;
-    case "rejected":
-    case "failed":
-      m.requests.inc({ role, code: String(e.code) });
-      break;
-    case "cancelled":
-      m.requests.inc({ role, code: "cancelled" });
-      break;
-    case "accepted":
-      break;
-  }
-}
-
-/** Ollama lists "qwen3:8b" for "qwen3:8b" and "llama3:latest" for "llama3". */
-function sameModel(listed: string, wanted: string): boolean {
-  return listed === wanted || listed === `${wanted}:latest`;
 }

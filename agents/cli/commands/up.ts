@@ -1,5 +1,7 @@
 import { subjects } from "../../../mesh/subjects.ts";
-import { createLogger } from "../../../mesh/logger.ts";
+import { createLogger, type Logger } from "../../../mesh/logger.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
+import type { MeshConfig } from "../../../schemas/config.ts";
 import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
 import { startToolHost, type ToolHost } from "../../../tools/index.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
@@ -107,15 +109,7 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
       say(`OpenAI-compatible API on ${serve.url} (model 'lyra', or 'lyra/<role>'; keys from $${cfg.serve.keys_env})`);
     }
     if (stop.signal.aborted) return 0;
-    if (cfg.discord && process.env[DISCORD_TOKEN_ENV]) {
-      // A development mesh stays up without Discord (a wrong token, no network); `lyra discord` fails instead.
-      try {
-        discord = await startDiscordFromConfig(cfg, mesh, process.env[DISCORD_TOKEN_ENV], log);
-        say("Discord front door connected: mention the bot, DM it, or use /ask");
-      } catch (err) {
-        say(`the Discord front door could not start: ${(err as Error).message} (check ${DISCORD_TOKEN_ENV})`);
-      }
-    } else if (cfg.discord) say(`the config has a discord section but ${DISCORD_TOKEN_ENV} is not set: the Discord front door stays off`);
+    discord = await startDiscordIfSet(cfg, mesh, log);
     say(
       `mesh up on ${url}: roles ${hosts.flatMap((h) => h.responders.map((r) => `${r.role}@${h.host}`)).join(", ")}; tool servers ${
         tools
@@ -124,31 +118,9 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
           .join(", ") || "none"
       }`,
     );
-    if (values.demo) {
-      // A signal mid-demo stops it: draining the mesh below ends the demo's reply watch.
-      const demo = runDemo(mesh);
-      const signalled = await Promise.race([demo.then(() => undefined), stop.received]);
-      if (signalled) {
-        demo.catch(() => {}); // it ends with the mesh; its error after a stop is no news
-        say("stopping…");
-      }
-    } else {
-      const env = nats ? `NATS_URL=${url} ` : "";
-      say(
-        [
-          "try, in another terminal:",
-          `  ${env}npx lyra ask "How do I keep basil alive?"`,
-          `  ${env}npx lyra tap                      # decoded live traffic`,
-          `  ${env}npx lyra status                   # agents, models, load, tool servers`,
-          `  ${env}npx lyra ask "What time is it in UTC?"   # the pragmatist uses the clock tool`,
-          `  ${env}npx lyra tools call clock now --args '{"timezone":"UTC"}'`,
-          `  nats --server ${url} sub 'lyra.>'`,
-          `  nats --server ${url} micro ls agents`,
-          `  nats --server ${url} sub '${subjects.heartbeatAll}'      # heartbeats`,
-          `  nats --server ${url} req --wait-for-empty lyra.voice 'hello'`,
-          "Ctrl-C stops everything.",
-        ].join("\n"),
-      );
+    if (values.demo) await demoUntilStopped(mesh, stop);
+    else {
+      say(tryHints(url, nats !== undefined));
       await stop.received;
       say("stopping…");
     }
@@ -164,6 +136,49 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
     await stopStarted();
   }
   return 0;
+}
+
+/** The Discord front door when the config has one and its token is set; a development mesh stays up without it. */
+async function startDiscordIfSet(cfg: MeshConfig, mesh: Mesh, log: Logger): Promise<DiscordAdapter | undefined> {
+  if (cfg.discord && process.env[DISCORD_TOKEN_ENV]) {
+    // A development mesh stays up without Discord (a wrong token, no network); `lyra discord` fails instead.
+    try {
+      const discord = await startDiscordFromConfig(cfg, mesh, process.env[DISCORD_TOKEN_ENV], log);
+      say("Discord front door connected: mention the bot, DM it, or use /ask");
+      return discord;
+    } catch (err) {
+      say(`the Discord front door could not start: ${(err as Error).message} (check ${DISCORD_TOKEN_ENV})`);
+    }
+  } else if (cfg.discord) say(`the config has a discord section but ${DISCORD_TOKEN_ENV} is not set: the Discord front door stays off`);
+  return undefined;
+}
+
+/** Runs the demo; a signal mid-demo stops it (draining the mesh afterwards ends the demo's reply watch). */
+async function demoUntilStopped(mesh: Mesh, stop: StopSignals): Promise<void> {
+  const demo = runDemo(mesh);
+  const signalled = await Promise.race([demo.then(() => undefined), stop.received]);
+  if (signalled) {
+    demo.catch(() => {}); // it ends with the mesh; its error after a stop is no news
+    say("stopping…");
+  }
+}
+
+/** What to try against the running mesh; `localNats`: the URL must be given to the other terminal. */
+function tryHints(url: string, localNats: boolean): string {
+  const env = localNats ? `NATS_URL=${url} ` : "";
+  return [
+    "try, in another terminal:",
+    `  ${env}npx lyra ask "How do I keep basil alive?"`,
+    `  ${env}npx lyra tap                      # decoded live traffic`,
+    `  ${env}npx lyra status                   # agents, models, load, tool servers`,
+    `  ${env}npx lyra ask "What time is it in UTC?"   # the pragmatist uses the clock tool`,
+    `  ${env}npx lyra tools call clock now --args '{"timezone":"UTC"}'`,
+    `  nats --server ${url} sub 'lyra.>'`,
+    `  nats --server ${url} micro ls agents`,
+    `  nats --server ${url} sub '${subjects.heartbeatAll}'      # heartbeats`,
+    `  nats --server ${url} req --wait-for-empty lyra.voice 'hello'`,
+    "Ctrl-C stops everything.",
+  ].join("\n");
 }
 
 function say(s: string): void {

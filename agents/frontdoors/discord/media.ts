@@ -3,14 +3,13 @@ import type { RawFile } from "discord.js";
 import { putMedia, readMedia } from "../../../mesh/media.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
 import type { Media } from "../../../schemas/index.ts";
+import { AgentError, AgentErrorCode, Fault } from "../../errors.ts";
 import type { DiscordAttachment } from "./payloads.ts";
 
 /** A user's attachment that cannot go into the envelope; its message says why, for the user. */
-export class AttachmentRefused extends Error {
-  readonly code = "attachment_refused";
+export class AttachmentRefused extends AgentError {
   constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
+    super(AgentErrorCode.AttachmentRefused, Fault.User, message);
   }
 }
 

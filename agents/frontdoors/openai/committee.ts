@@ -4,6 +4,8 @@
  * output streams from the outbox's `.partial` subject and the final reply from the outbox.
  */
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+// The typed not-found errors are exported only here (the same classes the client throws).
+import { jserrors } from "@nats-io/jetstream/internal";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
 import { decodeBody } from "../../../mesh/publish.ts";
 import { StreamName } from "../../../mesh/streams.ts";
@@ -54,12 +56,11 @@ export function createCommittee(mesh: Mesh): Committee {
     try {
       info = await (await manager()).consumers.info(StreamName.Inbox, CONDUCTOR_DURABLE);
     } catch (err) {
-      const msg = (err as Error).message;
-      if (/consumer not found/i.test(msg))
+      if (err instanceof jserrors.ConsumerNotFoundError)
         throw unavailable("no conductor has consumed the inbox yet: start 'lyra core' (or 'lyra up')", "no_conductor", err);
-      if (/stream not found/i.test(msg))
+      if (err instanceof jserrors.StreamNotFoundError)
         throw unavailable("the mesh's streams do not exist yet: start 'lyra core' (or 'lyra up')", "no_conductor", err);
-      throw unavailable(`the mesh is unavailable (JetStream: ${msg})`, "mesh_unavailable", err);
+      throw unavailable(`the mesh is unavailable (JetStream: ${(err as Error).message})`, "mesh_unavailable", err);
     }
     if (info.num_waiting === 0 && info.num_ack_pending === 0)
       throw unavailable("no conductor is consuming the inbox: is 'lyra core' running? ('lyra status' shows the mesh)", "no_conductor");
