@@ -7,6 +7,7 @@ import { startHeartbeat, type HeartbeatBody } from "../../../mesh/heartbeat.ts";
 import { createRoleClient, serveRole, type RoleResponder } from "../../../mesh/rolecall/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { wordsHandler } from "../../fixtures/scripted.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let agent: Mesh;
@@ -103,8 +104,7 @@ describe("discovery", () => {
 
 describe("heartbeat", () => {
   it("arrives on agents.hb.lyra.<owner>.<role> with the Agent Protocol fields", async () => {
-    const end = Date.now() + 5000;
-    while (beats.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await eventually("two heartbeats", () => beats.length >= 2, { timeoutMs: 5000 });
     expect(beats.length).toBeGreaterThanOrEqual(2);
     expect(beats[0]).toMatchObject({
       agent: "lyra",

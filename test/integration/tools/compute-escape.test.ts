@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { computeFixture, TEST_LIMITS, type ComputeFixture, type Result } from "./compute-fixture.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const SECRET = "lyra-secret-7f3a9c";
 process.env.LYRA_COMPUTE_TEST_SECRET = SECRET;
@@ -422,7 +423,7 @@ describe("compute sandbox escape suite", () => {
           return false;
         }
       });
-    for (let i = 0; i < 100 && left().length; i++) await new Promise((r) => setTimeout(r, 50));
+    await eventually("the sandboxes' processes to be gone", () => left().length === 0, { timeoutMs: 5000 });
     expect(left()).toEqual([]);
   });
 
