@@ -6,6 +6,7 @@ import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
 import { subjects } from "../../../mesh/subjects.ts";
+import { StreamName } from "../../../mesh/streams.ts";
 import { decodeBody } from "../../../mesh/publish.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { DeadLetter, OutboxMessage } from "../../../schemas/index.ts";
@@ -68,7 +69,9 @@ describe("conductor under failure", () => {
       },
       { timeoutMs: 40_000 },
     );
-    await new Promise((r) => setTimeout(r, 500)); // give a duplicate time to show up, if any
+    // Once the inbox holds nothing (work-queue retention: the ack deletes it) no copy of the turn is left to run again.
+    const jsm = await jetstreamManager(mesh.nc);
+    await eventually("the turn to be acknowledged", async () => (await jsm.streams.info(StreamName.Inbox)).state.messages === 0);
     expect(await outboxOf(mesh, conv)).toHaveLength(1);
     expect(replies[0]!.text).toBe("Lyra says: Pragmatist answer to: How do I survive a crash?");
     const steps = (await logOf(mesh, conv)).map((e) => e.type);
@@ -189,7 +192,11 @@ describe("conductor delivery", () => {
     const r = await askTurn(mesh, conv, "How long can a turn take before it is redelivered?");
     expect(r.text).toMatch(/^Lyra says: Pragmatist answer to/);
     await eventually("the turn to finish", () => (turns.length > 0 ? true : undefined), { timeoutMs: 10_000 });
-    await new Promise((res) => setTimeout(res, 1500)); // a redelivery would show up now
+    // Acknowledged and nothing running: a redelivered copy would be in flight or in `turns` by now.
+    await eventually("the turn to be acknowledged", async () => {
+      const b = await c.backlog();
+      return b.pending === 0 && b.ackPending === 0 && c.inFlight() === 0;
+    });
     expect(turns).toHaveLength(1);
     expect((await logOf(mesh, conv)).filter((e) => e.type === "specialist_started")).toHaveLength(1);
   });

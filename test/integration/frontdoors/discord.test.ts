@@ -8,6 +8,10 @@ import { Say, type DiscordAdapter } from "../../../agents/frontdoors/discord/ind
 import { DISCORD_TOKEN, type DiscordDouble } from "../../doubles/discord.ts";
 import { discordFixture, type DiscordFixture } from "./fixture.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { readStream } from "../conductor/helpers.ts";
+import { OutboxMessage } from "../../../schemas/index.ts";
+import { StreamName } from "../../../mesh/streams.ts";
+import { subjects } from "../../../mesh/subjects.ts";
 
 let f: DiscordFixture;
 let discord: DiscordDouble;
@@ -142,7 +146,9 @@ describe("lyra discord through the Discord double", () => {
       timeoutMs: 30_000,
     });
     discord.userMessage({ content: "say it once", id: msg.id as string });
-    await new Promise((r) => setTimeout(r, 1500));
+    // A later message's reply: the re-sent id, had it been taken, would have been answered first.
+    const later = discord.userMessage({ content: "and this" });
+    await eventually("the later message's reply", () => repliesTo(later.id as string)[0], { timeoutMs: 30_000 });
     expect(repliesTo(msg.id as string)).toHaveLength(1);
   });
 
@@ -231,7 +237,11 @@ describe("lyra discord through the Discord double", () => {
     adapter = undefined;
     release();
     // The reply is stored while no adapter runs.
-    await new Promise((r) => setTimeout(r, 1500));
+    await eventually("the reply in the outbox", async () =>
+      (await readStream(f.mesh, StreamName.Outbox, subjects.outboxAll, OutboxMessage)).some(
+        (o) => o.final && o.text === "Lyra says: Delivered after the restart.",
+      ),
+    );
     expect(repliesTo(msg.id as string)).toHaveLength(0);
     adapter = await start();
     await eventually(
@@ -242,7 +252,9 @@ describe("lyra discord through the Discord double", () => {
     // Another restart does not post it again.
     await adapter.close();
     adapter = await start();
-    await new Promise((r) => setTimeout(r, 1500));
+    // A later message's reply comes after the outbox's older entries, so a second post would be in by then.
+    const later = discord.userMessage({ content: "and now?" });
+    await eventually("the later message's reply", () => repliesTo(later.id as string)[0], { timeoutMs: 30_000 });
     expect(repliesTo(msg.id as string)).toHaveLength(1);
   });
 });

@@ -138,7 +138,18 @@ describe("after close", () => {
     await responder.closed();
     const count = beats.length;
     expect(await discoverRoles(caller, { timeoutMs: 300 })).toEqual([]);
-    await new Promise((r) => setTimeout(r, 1200));
+    // A sentinel with the same 1 s interval, started after the close: its second beat means a whole
+    // interval has passed, so the closed responder would have beaten by then.
+    const sentinel: unknown[] = [];
+    const sub = caller.nc.subscribe("agents.hb.lyra.lyra.sentinel", { callback: (_e, m) => void sentinel.push(m.data) });
+    await caller.nc.flush();
+    const hb = startHeartbeat(agent, { owner: "lyra", role: "sentinel", instanceId: "s", intervalS: 1 });
+    try {
+      await eventually("two sentinel heartbeats", () => sentinel.length >= 2, { timeoutMs: 5000 });
+    } finally {
+      hb.stop();
+      sub.unsubscribe();
+    }
     expect(beats.length).toBe(count);
   });
 });
