@@ -29,19 +29,7 @@ export interface ScriptedBackend extends ModelBackend {
 
 /** Builds the backend from rules (config roles.<name>.script). Throws ScriptError on a bad rule. */
 export function createScriptedBackend(script: readonly ScriptRuleInput[]): ScriptedBackend {
-  const rules = script.map(({ optional, ...r }, i) => {
-    const parsed = ScriptRule.safeParse(r);
-    if (!parsed.success)
-      throw new ScriptError(
-        `script rule ${i} is invalid: ${parsed.error.issues.map((x) => `${x.path.join(".") || "rule"} ${x.message}`).join("; ")}`,
-      );
-    return {
-      ...parsed.data,
-      re: parsed.data.match !== undefined ? new RegExp(parsed.data.match, "i") : undefined,
-      optional: optional ?? false,
-      used: false,
-    };
-  });
+  const rules = compileRules(script);
   const requests: ModelRequest[] = [];
   const warmed = new Set<string>();
 
@@ -126,16 +114,37 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
     warm: async (model: string) => {
       warmed.add(model);
     },
-    assertAllUsed() {
-      const unused = rules.flatMap((r, i) =>
-        r.used || r.optional ? [] : [`rule ${i} (${r.match !== undefined ? `match ${JSON.stringify(r.match)}` : "the default"})`],
-      );
-      if (unused.length)
-        throw new ScriptError(
-          `scripted backend: ${unused.join(", ")} never matched a request; remove the rule, fix its match, or mark it optional: true if it matches only sometimes`,
-        );
-    },
+    assertAllUsed: () => assertRulesUsed(rules),
   };
+}
+
+type CompiledRule = ScriptRule & { re: RegExp | undefined; optional: boolean; used: boolean };
+
+/** Parses each rule (ScriptError naming the bad one) and compiles its match. */
+function compileRules(script: readonly ScriptRuleInput[]): CompiledRule[] {
+  return script.map(({ optional, ...r }, i) => {
+    const parsed = ScriptRule.safeParse(r);
+    if (!parsed.success)
+      throw new ScriptError(
+        `script rule ${i} is invalid: ${parsed.error.issues.map((x) => `${x.path.join(".") || "rule"} ${x.message}`).join("; ")}`,
+      );
+    return {
+      ...parsed.data,
+      re: parsed.data.match !== undefined ? new RegExp(parsed.data.match, "i") : undefined,
+      optional: optional ?? false,
+      used: false,
+    };
+  });
+}
+
+function assertRulesUsed(rules: readonly CompiledRule[]): void {
+  const unused = rules.flatMap((r, i) =>
+    r.used || r.optional ? [] : [`rule ${i} (${r.match !== undefined ? `match ${JSON.stringify(r.match)}` : "the default"})`],
+  );
+  if (unused.length)
+    throw new ScriptError(
+      `scripted backend: ${unused.join(", ")} never matched a request; remove the rule, fix its match, or mark it optional: true if it matches only sometimes`,
+    );
 }
 
 function countWords(messages: ChatMessage[]): number {
