@@ -12,12 +12,12 @@ import {
   type RoleResponder,
 } from "../../../mesh/rolecall/index.ts";
 import { Header } from "../../../schemas/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 import { ANSWER, wordsHandler } from "../../fixtures/scripted.ts";
 import { bodyOf, errorCodeOf, gate, isTerminator, rawExchange } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 
-let server: NatsServer;
+let fixture: MeshFixture;
 let agent: Mesh;
 let caller: Mesh;
 const responders: RoleResponder[] = [];
@@ -48,15 +48,12 @@ const streamText = (msgs: Awaited<ReturnType<typeof rawExchange>>) =>
     .join("");
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  agent = await connectMesh({ servers: server.url });
-  caller = await connectMesh({ servers: server.url });
+  fixture = await startMeshFixture();
+  ({ agent, caller } = fixture);
 });
 afterAll(async () => {
   await Promise.all(responders.map((r) => r.close()));
-  await caller?.close();
-  await agent?.close();
-  await server?.[Symbol.asyncDispose]();
+  await fixture?.[Symbol.asyncDispose]();
 });
 
 describe("cancellation", () => {
@@ -225,7 +222,7 @@ describe("drain and close", () => {
   it("close aborts at once; closing the caller's connection rejects pending calls with ConnectionClosedError", async () => {
     const state = { started: 0, aborted: 0 };
     const r = await serve({ role: "closing", handler: waitsForAbort(state) });
-    const own = await connectMesh({ servers: server.url });
+    const own = await connectMesh({ servers: fixture.server.url });
     const client = createRoleClient(own);
     const call = client.call("closing", "hello");
     await eventually("the handler to start", () => state.started === 1, { timeoutMs: 5_000 });
