@@ -11,7 +11,11 @@ import { AbortedError, FirstTokenTimeoutError, ScriptError } from "../errors.ts"
 import { since } from "./control.ts";
 import { DEFAULT_FIRST_TOKEN_TIMEOUT_MS, type ChatOptions, type ModelBackend, type ModelChunk, type ModelRequest } from "./types.ts";
 
-export type ScriptRuleInput = z.input<typeof ScriptRule>;
+/**
+ * A rule as tests and configs give it. `optional: true` (tests only, never in a config) says the
+ * rule may legitimately go unmatched, so assertAllUsed() does not count it.
+ */
+export type ScriptRuleInput = z.input<typeof ScriptRule> & { optional?: boolean };
 
 /** Requests remembered for assertions. */
 export const REQUESTS_KEPT = 100;
@@ -19,18 +23,13 @@ export const REQUESTS_KEPT = 100;
 export interface ScriptedBackend extends ModelBackend {
   /** The last REQUESTS_KEPT requests it was given, in order (for assertions; bounded, so a long run does not grow). */
   readonly requests: readonly ModelRequest[];
+  /** Throws ScriptError naming every non-optional rule that never matched a request (a script that did not run as written). */
+  assertAllUsed(): void;
 }
 
 /** Builds the backend from rules (config roles.<name>.script). Throws ScriptError on a bad rule. */
 export function createScriptedBackend(script: readonly ScriptRuleInput[]): ScriptedBackend {
-  const rules = script.map((r, i) => {
-    const parsed = ScriptRule.safeParse(r);
-    if (!parsed.success)
-      throw new ScriptError(
-        `script rule ${i} is invalid: ${parsed.error.issues.map((x) => `${x.path.join(".") || "rule"} ${x.message}`).join("; ")}`,
-      );
-    return { ...parsed.data, re: parsed.data.match !== undefined ? new RegExp(parsed.data.match, "i") : undefined };
-  });
+  const rules = compileRules(script);
   const requests: ModelRequest[] = [];
   const warmed = new Set<string>();
 
@@ -45,6 +44,7 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
         `scripted backend: no rule matches ${JSON.stringify(input.slice(0, 120))} for model '${req.model}', and the script has no default rule; add a rule without 'match'`,
       );
     }
+    rule.used = true;
     // The tool results of this turn: the `tool` messages after the last user message.
     const sinceUser = req.messages.slice(req.messages.findLastIndex((m) => m.role === "user") + 1);
     const toolResults = sinceUser.filter((m) => m.role === "tool");
@@ -114,7 +114,37 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
     warm: async (model: string) => {
       warmed.add(model);
     },
+    assertAllUsed: () => assertRulesUsed(rules),
   };
+}
+
+type CompiledRule = ScriptRule & { re: RegExp | undefined; optional: boolean; used: boolean };
+
+/** Parses each rule (ScriptError naming the bad one) and compiles its match. */
+function compileRules(script: readonly ScriptRuleInput[]): CompiledRule[] {
+  return script.map(({ optional, ...r }, i) => {
+    const parsed = ScriptRule.safeParse(r);
+    if (!parsed.success)
+      throw new ScriptError(
+        `script rule ${i} is invalid: ${parsed.error.issues.map((x) => `${x.path.join(".") || "rule"} ${x.message}`).join("; ")}`,
+      );
+    return {
+      ...parsed.data,
+      re: parsed.data.match !== undefined ? new RegExp(parsed.data.match, "i") : undefined,
+      optional: optional ?? false,
+      used: false,
+    };
+  });
+}
+
+function assertRulesUsed(rules: readonly CompiledRule[]): void {
+  const unused = rules.flatMap((r, i) =>
+    r.used || r.optional ? [] : [`rule ${i} (${r.match !== undefined ? `match ${JSON.stringify(r.match)}` : "the default"})`],
+  );
+  if (unused.length)
+    throw new ScriptError(
+      `scripted backend: ${unused.join(", ")} never matched a request; remove the rule, fix its match, or mark it optional: true if it matches only sometimes`,
+    );
 }
 
 function countWords(messages: ChatMessage[]): number {

@@ -8,7 +8,8 @@ import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { AgentHost } from "../../../agents/host/host.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
-import { agentConfig, drain, eventually, MODEL, PATIENT, rejectionOf, startTestAgent, within, words } from "./helpers.ts";
+import { agentConfig, drain, MODEL, PATIENT, rejectionOf, startTestAgent, within, words } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let mesh: Mesh;
@@ -46,10 +47,10 @@ describe("agent host: slots = 2, queue = 1", () => {
     const voice = host.responders.find((r) => r.role === "voice")!;
     const chats = () => ollama.requests.filter((r) => r.path === "/api/chat").length;
     const running = [client.stream("voice", "one"), client.stream("voice", "two")];
-    await eventually(() => voice.inFlight() === 2 && chats() === 2, "two requests running on Ollama");
+    await eventually("two requests running on Ollama", () => voice.inFlight() === 2 && chats() === 2, { timeoutMs: 15_000 });
 
     const third = client.stream("voice", "three");
-    await eventually(() => voice.queueDepth() === 1, "the third request to queue");
+    await eventually("the third request to queue", () => voice.queueDepth() === 1, { timeoutMs: 15_000 });
     expect(voice.inFlight()).toBe(2);
     // Ollama has seen only the two running chats (plus the warm-up): the queue is the agent's.
     expect(chats()).toBe(2);

@@ -12,7 +12,8 @@ import type { AgentHost } from "../../../agents/host/host.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { startOllamaDouble, type OllamaDoubleOptions } from "../../doubles/ollama.ts";
 import { startOpenAIDouble, type OpenAIDouble } from "../../doubles/openai.ts";
-import { agentConfig, drain, eventually, MODEL, PATIENT, rejectionOf, startTestAgent, within, words, type RoleYaml } from "./helpers.ts";
+import { agentConfig, drain, MODEL, PATIENT, rejectionOf, startTestAgent, within, words, type RoleYaml } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let mesh: Mesh;
@@ -58,7 +59,7 @@ async function voiceAgent(ollamaOpts: OllamaDoubleOptions, role: RoleYaml) {
     host,
     chats,
     /** Waits until the start-up warm-up is done, so it holds none of Ollama's slots. */
-    warmed: () => eventually(async () => (await host.checkHealth(), host.state()[0]?.loaded), "the warm-up"),
+    warmed: () => eventually("the warm-up", async () => (await host.checkHealth(), host.state()[0]?.loaded), { timeoutMs: 15_000 }),
     async [Symbol.asyncDispose]() {
       await host.close();
       await ollama.stop();
@@ -76,7 +77,7 @@ describe("agent host: Ollama busy (503)", () => {
     await using a = await voiceAgent(busyOllama, FALLBACK);
     await a.warmed();
     const first = client.stream("voice", "long one");
-    await eventually(() => a.chats().length === 1, "the first chat to reach Ollama");
+    await eventually("the first chat to reach Ollama", () => a.chats().length === 1, { timeoutMs: 15_000 });
     const second = await within(client.call("voice", "short one"), 15_000, "the second call");
     expect(second.text).toBe("cloud answer");
     expect(second.final).toMatchObject({ backend: "openai", model: "lyra-voice", fallback: { reason: "backend_busy", from: "ollama" } });
@@ -89,7 +90,7 @@ describe("agent host: Ollama busy (503)", () => {
     await using a = await voiceAgent(busyOllama, {});
     await a.warmed();
     const first = client.stream("voice", "long one");
-    await eventually(() => a.chats().length === 1, "the first chat to reach Ollama");
+    await eventually("the first chat to reach Ollama", () => a.chats().length === 1, { timeoutMs: 15_000 });
     const err = await within(rejectionOf(client.call("voice", "short one", { maxAttempts: 2 })), 15_000, "the busy call");
     expect(err).toBeInstanceOf(BusyError);
     expect((err as BusyError).status).toBe(429);
@@ -131,7 +132,9 @@ describe("agent host: no first token within first_token_timeout_ms", () => {
     expect((err as UnavailableError).status).toBe(503);
     expect(err.message).toContain("sent no first token within 300 ms; raise first_token_timeout_ms");
     // Each attempt's HTTP request to Ollama was torn down, not left running.
-    await eventually(() => a.chats().length === 2 && a.chats().every((r) => r.aborted), "Ollama's requests to be aborted");
+    await eventually("Ollama's requests to be aborted", () => a.chats().length === 2 && a.chats().every((r) => r.aborted), {
+      timeoutMs: 15_000,
+    });
   });
 });
 

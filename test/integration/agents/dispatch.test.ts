@@ -14,20 +14,10 @@ import { Header } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { runLyra, type CliProcess } from "../../harness/committee.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
-import {
-  agentConfig,
-  agentYaml,
-  bodyOf,
-  childEnv,
-  eventually,
-  isTerminator,
-  MODEL,
-  PATIENT,
-  rawExchange,
-  writeTempFile,
-} from "./helpers.ts";
+import { agentConfig, agentYaml, bodyOf, childEnv, isTerminator, MODEL, PATIENT, rawExchange, writeTempFile } from "./helpers.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const LOAD_MS = 1500;
 const HOSTS = ["a", "b", "c"] as const;
@@ -121,14 +111,18 @@ describe("capacity-aware dispatch over three replicas, one warm", () => {
     const send = () => calls.push(client.call("voice", `survive ${calls.length}`, { keepAliveGapMs: 1500 }));
     for (let i = 0; i < 6; i++) send();
     let sentAt = Date.now();
-    await eventually(() => {
-      if (onA() >= 2) return true;
-      if (Date.now() - sentAt > 250 && calls.length < 24) {
-        send();
-        sentAt = Date.now();
-      }
-      return undefined;
-    }, "two calls running on a");
+    await eventually(
+      "two calls running on a",
+      () => {
+        if (onA() >= 2) return true;
+        if (Date.now() - sentAt > 250 && calls.length < 24) {
+          send();
+          sentAt = Date.now();
+        }
+        return undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     agents.a!.proc.kill("SIGKILL");
     const more = Array.from({ length: 6 }, (_, i) => client.call("voice", `after ${i}`));
     const n = calls.length;

@@ -124,21 +124,6 @@ export async function drain(stream: RoleStream): Promise<{ chunks: Chunk[]; delt
   return { chunks, deltas, final };
 }
 
-/** Polls until `check` holds (or returns a value); fails after `timeoutMs` naming `what`. */
-export async function eventually<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Resolves with the value, or rejects naming `what` when it takes longer than `ms` (a hang). */
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -8,7 +8,8 @@ import type { AgentHost } from "../../../agents/host/host.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
 import { startOpenAIDouble, type OpenAIDouble } from "../../doubles/openai.ts";
-import { agentConfig, eventually, MODEL, PATIENT, startTestAgent, within, words } from "./helpers.ts";
+import { agentConfig, MODEL, PATIENT, startTestAgent, within, words } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let mesh: Mesh;
@@ -74,7 +75,9 @@ describe("agent host: /metrics", () => {
 
     // One call still running: in-flight reads 1 while it streams.
     const slow = client.stream("voice", "slow");
-    await eventually(async () => sample(await scrape(), 'lyra_role_in_flight{role="voice"}') === 1, "in-flight = 1 on /metrics");
+    await eventually("in-flight = 1 on /metrics", async () => sample(await scrape(), 'lyra_role_in_flight{role="voice"}') === 1, {
+      timeoutMs: 15_000,
+    });
     for await (const _ of slow) {
       // drain
     }

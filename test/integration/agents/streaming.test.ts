@@ -6,19 +6,8 @@ import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { AgentHost } from "../../../agents/host/host.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
-import {
-  agentConfig,
-  bodyOf,
-  drain,
-  eventually,
-  isTerminator,
-  MODEL,
-  PATIENT,
-  rawExchange,
-  startTestAgent,
-  within,
-  words,
-} from "./helpers.ts";
+import { agentConfig, bodyOf, drain, isTerminator, MODEL, PATIENT, rawExchange, startTestAgent, within, words } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let mesh: Mesh;
@@ -92,7 +81,7 @@ describe("agent host: a role answered from Ollama", () => {
 
   it("reports the role healthy, with its model pre-loaded at start for the role's keep_alive", async () => {
     // The warm-up runs beside serving; wait for it rather than for a time.
-    await eventually(async () => (await host.checkHealth(), host.state()[0]?.loaded), "the model to be loaded");
+    await eventually("the model to be loaded", async () => (await host.checkHealth(), host.state()[0]?.loaded), { timeoutMs: 15_000 });
     expect(host.state()).toEqual([
       expect.objectContaining({ role: "voice", model: MODEL, backend: "ollama", degraded: false, loaded: true }),
     ]);

@@ -15,7 +15,6 @@ import { MEDIA_BUCKET, putMedia, readMedia, statMedia } from "../../../mesh/medi
 import { encodeBody } from "../../../mesh/publish.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { fakePng } from "../../doubles/openai.ts";
-import { eventually } from "../conductor/helpers.ts";
 import { putClaim, takeClaim } from "../../../tools/claim.ts";
 import { createKvCache } from "../../../tools/builtin/knowledge/cache.ts";
 import { jetstream } from "@nats-io/jetstream";
@@ -23,6 +22,7 @@ import { ensureStreams, StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
 import { connectAs, generateAuth } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const YAML = `
 mesh: { name: test, owner: tester }
@@ -165,13 +165,11 @@ describe("JetStream buckets under the generated users", () => {
     const reply = { conversation: "d42-1", channel: "discord", in_reply_to: "msg-1", text: "hello discord", final: true, ts: Date.now() };
     const { data, headers } = encodeBody(core, reply);
     await jetstream(core.nc).publish(subjects.outbox("discord", "d42-1"), data, { headers });
-    expect(await eventually(() => (posted.length ? posted : undefined), 20_000, "the reply posted")).toEqual(["hello discord"]);
-    await eventually(async () => ((await state.wasSent("msg-1")) ? true : undefined), 20_000, "the reply remembered as sent");
+    expect(await eventually("the reply posted", () => (posted.length ? posted : undefined))).toEqual(["hello discord"]);
+    await eventually("the reply remembered as sent", async () => ((await state.wasSent("msg-1")) ? true : undefined));
     const jsm = await jetstreamManager(discord.nc);
-    await eventually(
-      async () => ((await jsm.consumers.info(StreamName.Outbox, "discord")).num_ack_pending === 0 ? true : undefined),
-      20_000,
-      "the reply acked",
+    await eventually("the reply acked", async () =>
+      (await jsm.consumers.info(StreamName.Outbox, "discord")).num_ack_pending === 0 ? true : undefined,
     );
     await reader.stop();
   }, 60_000);

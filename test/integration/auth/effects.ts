@@ -6,7 +6,7 @@
  */
 import type { Msg, PermissionViolationError } from "@nats-io/nats-core";
 import type { Mesh } from "../../../mesh/connect.ts";
-import { eventually } from "../conductor/helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 export type JsOutcome = { denied: true } | { denied: false; reply: Msg };
 
@@ -27,13 +27,13 @@ export async function jsRequest(
   me.nc.publish(subject, body === undefined ? "" : JSON.stringify(body), { reply });
   try {
     return await eventually<JsOutcome>(
+      `an answer to, or a refusal of, ${user}'s ${subject}`,
       () => {
         if (got[0]) return { denied: false, reply: got[0] };
         if (denials.slice(seen).some((e) => e.operation === "publish" && e.subject === subject)) return { denied: true };
         return undefined;
       },
-      10_000,
-      `an answer to, or a refusal of, ${user}'s ${subject}`,
+      { timeoutMs: 10_000 },
     );
   } finally {
     if (!s.isClosed()) s.unsubscribe();

@@ -21,8 +21,9 @@ import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeYaml, runLyra, type CliProcess } from "../../harness/committee.ts";
 import { startSecureCluster, type SecureCluster } from "../../harness/secure-cluster.ts";
 import { startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
-import { eventually, newId, readStream } from "../conductor/helpers.ts";
+import { newId, readStream } from "../conductor/helpers.ts";
 import { connectAs, generateAuth, type GeneratedAuth } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
 const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
@@ -78,9 +79,9 @@ describe("the committee on the secured three-node TLS cluster", () => {
     });
     // A fresh cluster elects its JetStream meta leader within seconds; the conductor creates the R3 streams.
     core = await eventually(
-      async () => startConductor(meshes.core!, conductorOptions(config, meshes.core!, silentLogger)).catch(() => undefined),
-      30_000,
       "the conductor to create its streams",
+      async () => startConductor(meshes.core!, conductorOptions(config, meshes.core!, silentLogger)).catch(() => undefined),
+      { timeoutMs: 30_000 },
     );
   }, 90_000);
 
@@ -156,11 +157,11 @@ describe("the committee on the secured three-node TLS cluster", () => {
           // direct get (as core, whose grant has it), which any current replica answers. A consumer
           // read instead stalled for seconds when its consumer or the stream's leader was lost.
           const answered = async () => ((await lastReply(conversation))?.in_reply_to === r.id ? true : undefined);
-          await eventually(() => answered().catch(() => undefined), 60_000, `reply to ${r.id}`);
+          await eventually(`reply to ${r.id}`, () => answered().catch(() => undefined), { timeoutMs: 60_000 });
         }
       }),
     );
-    await eventually(() => (sent.length >= 4 ? true : undefined), 30_000, "the first turns");
+    await eventually("the first turns", () => (sent.length >= 4 ? true : undefined), { timeoutMs: 30_000 });
     // The node that leads the conversation log: its loss forces a leader election under load.
     const leader = (await jetstreamManager(meshes.core!.nc).then((m) => m.streams.info(StreamName.Log))).cluster?.leader ?? "nats-1";
     const victim = Number(leader.replace("nats-", ""));
@@ -175,13 +176,13 @@ describe("the committee on the secured three-node TLS cluster", () => {
     // The restarted node caught up: the log has three current replicas again.
     const jsm = await jetstreamManager(meshes.core!.nc);
     await eventually(
+      "the log's replicas to be current again",
       async () => {
         const c = (await jsm.streams.info(StreamName.Log).catch(() => undefined))?.cluster;
         const peers = c?.replicas ?? [];
         return peers.length === 2 && peers.every((p) => p.current && !p.offline) ? true : undefined;
       },
-      30_000,
-      "the log's replicas to be current again",
+      { timeoutMs: 30_000 },
     );
     expect(sent.every((s) => s.acked)).toBe(true);
     for (const conversation of conversations) {

@@ -136,10 +136,12 @@ describe("withFallback", () => {
     expect(f.events).toEqual([]);
     expect(f.breaker.state()).toBe("closed");
 
-    const scripted = withFallback(createScriptedBackend([{ match: "^never$", reply: "x" }]), createScriptedBackend([{ reply: "fb" }]), {
-      fallbackModel: "fb",
-    });
+    // The primary's only rule exists to miss; the fallback must never be asked.
+    const primary = createScriptedBackend([{ match: "^never$", reply: "x", optional: true }]);
+    const fallback = createScriptedBackend([{ reply: "fb", optional: true }]);
+    const scripted = withFallback(primary, fallback, { fallbackModel: "fb" });
     expect(await rejection(collect(scripted.chat(hello)))).toBeInstanceOf(ScriptError);
+    expect(fallback.requests).toEqual([]);
   });
 
   it("warm goes to the primary", async () => {

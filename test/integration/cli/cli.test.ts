@@ -9,6 +9,7 @@ import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig, runLyra } from "../../harness/committee.ts";
 import { askTurn, newId } from "../conductor/helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let mesh: Mesh;
@@ -79,7 +80,16 @@ describe("lyra CLI", () => {
   it("lyra tap decodes msgpack traffic and shows headers", async () => {
     const tap = runLyra(["tap", "--nats", server.url, "lyra.>"]);
     await tap.waitFor(/tapping lyra\.>/);
-    await new Promise((r) => setTimeout(r, 300)); // let its subscription reach the server
+    // Its subscription has reached the server once a probe published now shows up in its output.
+    await eventually(
+      "the tap to show a probe",
+      async () => {
+        mesh.nc.publish("lyra.tap-probe", "probe");
+        await mesh.nc.flush();
+        return tap.output().includes("lyra.tap-probe");
+      },
+      { intervalMs: 100 },
+    );
     await askTurn(mesh, newId("c"), "Why tap?");
     await tap.waitFor(/Lyra-Request-Id=/);
     await tap.waitFor(/lyra\.outbox\.cli\.\S+\s.*\n.*"final":true/);

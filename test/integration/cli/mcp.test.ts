@@ -13,6 +13,7 @@ import { clockServer, sdkHandler, serveMcp, type ToolServer } from "../../../too
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { LYRA_CLI } from "../../harness/committee.ts";
 import { statsServer } from "./stats-server.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const BIN = join(ROOT, "node_modules/.bin");
@@ -130,7 +131,7 @@ describe("lyra mcp", () => {
       );
       await expect(call).rejects.toThrow();
       // The cancel travelled lyra mcp → {reply}.ctl → the tool server, which stopped the call.
-      for (let i = 0; i < 250 && clock.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      await eventually("the clock server's call to end", () => clock.inFlight() === 0, { timeoutMs: 5000 });
       expect(clock.inFlight()).toBe(0);
     });
   });

@@ -5,6 +5,7 @@ import { clockServer, sdkHandler, serveMcp, type ToolServer } from "../../../too
 import { memoryServer, openMemoryStore } from "../../../tools/builtin/memory/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { runLyra } from "../../harness/committee.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let nats: NatsServer;
 let mesh: Mesh;
@@ -104,7 +105,7 @@ describe("lyra tools call", () => {
     expect(p.output()).toMatch(/error -32001: .*timed out after 1500 ms/);
     tap.unsubscribe();
     expect(seen).toEqual(["mcp.v1.req.lyra.pragmatist.clock.tools.call.wait"]);
-    for (let i = 0; i < 250 && clock.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually("the clock server's call to end", () => clock.inFlight() === 0, { timeoutMs: 5000 });
     expect(clock.inFlight()).toBe(0);
   });
 
@@ -115,7 +116,7 @@ describe("lyra tools call", () => {
     p.proc.kill("SIGINT");
     expect(await p.exited).toBe(130);
     expect(p.output()).toMatch(/cancelled/);
-    for (let i = 0; i < 250 && clock.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually("the clock server's call to end", () => clock.inFlight() === 0, { timeoutMs: 5000 });
     expect(clock.inFlight()).toBe(0);
   });
 

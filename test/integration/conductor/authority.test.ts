@@ -17,7 +17,8 @@ import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { DeadLetter, LogEvent, OutboxMessage } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig } from "../../harness/committee.ts";
-import { askTurn, eventually, newId, readStream } from "./helpers.ts";
+import { askTurn, newId, readStream } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let mesh: Mesh;
@@ -46,13 +47,10 @@ async function publishRaw(channel: string, conversation: string, body: Record<st
 }
 
 const deadOf = async (channel: string, id: string) =>
-  eventually(
-    async () =>
-      (await readStream(mesh, StreamName.Dead, subjects.dead(channel), DeadLetter)).find((d) =>
-        Buffer.from(d.body_b64, "base64").includes(id),
-      ),
-    20_000,
-    `the dead letter of ${id}`,
+  eventually(`the dead letter of ${id}`, async () =>
+    (await readStream(mesh, StreamName.Dead, subjects.dead(channel), DeadLetter)).find((d) =>
+      Buffer.from(d.body_b64, "base64").includes(id),
+    ),
   );
 const repliesOn = (channel: string, conversation: string) =>
   readStream(mesh, StreamName.Outbox, subjects.outbox(channel, conversation), OutboxMessage);

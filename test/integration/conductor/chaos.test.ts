@@ -6,6 +6,7 @@ import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
 import { subjects } from "../../../mesh/subjects.ts";
+import { StreamName } from "../../../mesh/streams.ts";
 import { decodeBody } from "../../../mesh/publish.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { DeadLetter, OutboxMessage } from "../../../schemas/index.ts";
@@ -13,7 +14,8 @@ import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee.ts";
-import { askTurn, eventually, logOf, newId, outboxOf, readStream } from "./helpers.ts";
+import { askTurn, logOf, newId, outboxOf, readStream } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -60,14 +62,16 @@ describe("conductor under failure", () => {
     const second = runLyra(["core", "--config", cfgPath, "--metrics-port", "0"]);
     cleanup.push(async () => second.proc.kill("SIGKILL"));
     const replies = await eventually(
+      "the reply after the crash",
       async () => {
         const r = await outboxOf(mesh, conv);
         return r.length ? r : undefined;
       },
-      40_000,
-      "the reply after the crash",
+      { timeoutMs: 40_000 },
     );
-    await new Promise((r) => setTimeout(r, 500)); // give a duplicate time to show up, if any
+    // Once the inbox holds nothing (work-queue retention: the ack deletes it) no copy of the turn is left to run again.
+    const jsm = await jetstreamManager(mesh.nc);
+    await eventually("the turn to be acknowledged", async () => (await jsm.streams.info(StreamName.Inbox)).state.messages === 0);
     expect(await outboxOf(mesh, conv)).toHaveLength(1);
     expect(replies[0]!.text).toBe("Lyra says: Pragmatist answer to: How do I survive a crash?");
     const steps = (await logOf(mesh, conv)).map((e) => e.type);
@@ -97,43 +101,37 @@ describe("conductor under failure", () => {
       () => again[Symbol.asyncDispose](),
       () => first[Symbol.asyncDispose](),
     );
-    await eventually(
-      async () =>
-        mesh.nc.isClosed()
-          ? undefined
-          : await mesh.nc.flush().then(
-              () => true,
-              () => undefined,
-            ),
-      20_000,
-      "reconnect",
+    await eventually("reconnect", async () =>
+      mesh.nc.isClosed()
+        ? undefined
+        : await mesh.nc.flush().then(
+            () => true,
+            () => undefined,
+          ),
     );
 
     const replacement = await conductorFor(mesh);
-    const second = await eventually(
-      async () => (await outboxOf(mesh, conv)).find((o) => o.in_reply_to === pendingId),
-      30_000,
-      "the pending turn",
-    );
+    const second = await eventually("the pending turn", async () => (await outboxOf(mesh, conv)).find((o) => o.in_reply_to === pendingId), {
+      timeoutMs: 30_000,
+    });
     expect(second.text).toBe("Lyra says: Pragmatist answer to: How do I turn two?");
     // The conductor carries on across another restart.
     await again.stop();
     const third = await startNatsServer({ port, storeDir });
     cleanup.push(() => third[Symbol.asyncDispose]());
     await eventually(
+      "reconnect",
       async () =>
         await mesh.nc.flush().then(
           () => true,
           () => undefined,
         ),
-      20_000,
-      "reconnect",
     );
     const r3 = await askTurn(mesh, conv, "How do I turn three?");
     expect(r3.text).toContain("turn three");
     const users = (await logOf(mesh, conv)).filter((e) => e.type === "user_message").map((e) => (e as { text: string }).text);
     expect(users).toEqual(["How do I turn one?", "How do I turn two?", "How do I turn three?"]);
-    await eventually(() => (replacement.inFlight() === 0 ? true : undefined), 10_000, "the turn to be acknowledged");
+    await eventually("the turn to be acknowledged", () => (replacement.inFlight() === 0 ? true : undefined), { timeoutMs: 10_000 });
   });
 
   it("two conductor replicas share the work; each conversation's order holds", async () => {
@@ -193,8 +191,12 @@ describe("conductor delivery", () => {
     const conv = newId("c");
     const r = await askTurn(mesh, conv, "How long can a turn take before it is redelivered?");
     expect(r.text).toMatch(/^Lyra says: Pragmatist answer to/);
-    await eventually(() => (turns.length > 0 ? true : undefined), 10_000, "the turn to finish");
-    await new Promise((res) => setTimeout(res, 1500)); // a redelivery would show up now
+    await eventually("the turn to finish", () => (turns.length > 0 ? true : undefined), { timeoutMs: 10_000 });
+    // Acknowledged and nothing running: a redelivered copy would be in flight or in `turns` by now.
+    await eventually("the turn to be acknowledged", async () => {
+      const b = await c.backlog();
+      return b.pending === 0 && b.ackPending === 0 && c.inFlight() === 0;
+    });
     expect(turns).toHaveLength(1);
     expect((await logOf(mesh, conv)).filter((e) => e.type === "specialist_started")).toHaveLength(1);
   });
@@ -216,9 +218,9 @@ describe("conductor delivery", () => {
     const conv = newId("c");
     await publishInbox(mesh, { id: newId(), channel: "cli", conversation: conv, user: { id: "t" }, text: "How do I fail?" });
     const dead = await eventually(
-      async () => (await readStream(mesh, "LYRA_DEAD", "lyra.dead.cli", DeadLetter)).find((d) => d.subject === `lyra.inbox.cli.${conv}`),
-      30_000,
       "the dead letter",
+      async () => (await readStream(mesh, "LYRA_DEAD", "lyra.dead.cli", DeadLetter)).find((d) => d.subject === `lyra.inbox.cli.${conv}`),
+      { timeoutMs: 30_000 },
     );
     expect(dead.reason).toBe("gave up after 2 deliveries");
     expect(dead.deliveries).toBe(3);

@@ -10,9 +10,10 @@ import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig, runLyra } from "../../harness/committee.ts";
-import { askTurn, eventually, logOf, newId, outboxOf, readStream } from "./helpers.ts";
+import { askTurn, logOf, newId, outboxOf, readStream } from "./helpers.ts";
 import { DeadLetter, requestMessages, type RoleRequest } from "../../../schemas/index.ts";
 import { StreamName } from "../../../mesh/streams.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let mesh: Mesh;
@@ -110,12 +111,12 @@ describe("the committee end to end (scripted backend)", () => {
     const conv = newId("bad");
     await js.publish(`lyra.inbox.cli.${conv}`, new TextEncoder().encode('{"id": 42, "text": ""}'), { msgID: newId("raw") });
     const dead = await eventually(
+      "the dead letter",
       async () => {
         const all = await readStream(mesh, StreamName.Dead, "lyra.dead.cli", DeadLetter);
         return all.find((d) => d.subject === `lyra.inbox.cli.${conv}`);
       },
-      15_000,
-      "the dead letter",
+      { timeoutMs: 15_000 },
     );
     expect(dead.reason).toMatch(/invalid inbox message/);
     expect(Buffer.from(dead.body_b64, "base64").toString()).toBe('{"id": 42, "text": ""}');

@@ -52,21 +52,6 @@ export const outboxOf = (mesh: Mesh, conversation: string) =>
   readStream(mesh, StreamName.Outbox, subjects.outbox("cli", conversation), OutboxMessage);
 export const logOf = (mesh: Mesh, conversation: string) => readStream(mesh, StreamName.Log, subjects.log(conversation), LogEvent);
 
-/** Polls until `check` returns a value, or fails after timeoutMs. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 20_000,
-  what = "condition",
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** A config's tool servers, agent host `local` and a conductor on one connection; close() stops them in order. */
 export async function serveConfig(mesh: Mesh, config: MeshConfig): Promise<{ close(): Promise<void> }> {
   const tools = await startToolHost(mesh, { tenant: config.mesh.name, host: "tools-1", servers: config.tools.servers, log: silentLogger });

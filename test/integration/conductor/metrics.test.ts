@@ -16,7 +16,8 @@ import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeConfig } from "../../harness/committee.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { askTurn, eventually, newId, outboxOf } from "./helpers.ts";
+import { askTurn, newId, outboxOf } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let mesh: Mesh;
@@ -57,7 +58,7 @@ describe("lyra core metrics", () => {
     const first: Conductor = await startConductor(dying, { roles: createRoleClient(dying), committee, ackWaitMs: 3000 });
     const conv = newId("c");
     await publishInbox(mesh, { id: newId(), channel: "cli", conversation: conv, user: { id: "t" }, text: "how do I bake bread?" });
-    await eventually(() => (first.inFlight() === 1 ? true : undefined), 10_000, "the first conductor to start the turn");
+    await eventually("the first conductor to start the turn", () => (first.inFlight() === 1 ? true : undefined), { timeoutMs: 10_000 });
     await dying.close();
     void first.close();
 
@@ -72,7 +73,9 @@ describe("lyra core metrics", () => {
     });
     const http = await serveMetrics(metrics.registry, 0, "127.0.0.1");
     try {
-      await eventually(async () => ((await outboxOf(mesh, conv)).length ? true : undefined), 30_000, "the redelivered turn's reply");
+      await eventually("the redelivered turn's reply", async () => ((await outboxOf(mesh, conv)).length ? true : undefined), {
+        timeoutMs: 30_000,
+      });
       await askTurn(mesh, newId("c"), "Why is the sky blue?");
       await askTurn(mesh, newId("c"), "How do I fix a bike?");
       await jetstream(mesh.nc).publish(subjects.inbox("cli", "garbage"), new TextEncoder().encode("\u00c1 not msgpack, not JSON"), {
@@ -81,12 +84,12 @@ describe("lyra core metrics", () => {
 
       const scrape = async () => (await fetch(`http://127.0.0.1:${http.port}/metrics`)).text();
       const text = await eventually(
+        "the dead letter to be counted",
         async () => {
           const t = await scrape();
           return sample(t, 'lyra_dead_letters_total{cause="undecodable"}') === 1 ? t : undefined;
         },
-        10_000,
-        "the dead letter to be counted",
+        { timeoutMs: 10_000 },
       );
 
       expect(sample(text, 'lyra_turns_total{outcome="ok"}')).toBe(3);

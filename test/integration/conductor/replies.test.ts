@@ -17,7 +17,8 @@ import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { OutboxMessage, type InboxMessage } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig } from "../../harness/committee.ts";
-import { askTurn, eventually, newId, outboxOf } from "./helpers.ts";
+import { askTurn, newId, outboxOf } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -74,7 +75,7 @@ describe("one live final per turn", () => {
     const msg: InboxMessage = { id, channel: "cli", conversation: conv, user: { id: "tester" }, text: "How do I answer once?" };
     const { data, headers } = encodeBody(mesh, msg);
     await jetstream(mesh.nc).publish(subjects.inbox("cli", conv), data, { headers, msgID: `rerun:${id}` });
-    await eventually(() => (turns.length === 2 ? true : undefined), 20_000, "the re-run");
+    await eventually("the re-run", () => (turns.length === 2 ? true : undefined));
     await mesh.nc.flush();
     expect(finals.get(id)).toBe(1);
     expect((await outboxOf(mesh, conv)).map((o) => o.text)).toEqual([first.text]);
@@ -98,20 +99,20 @@ describe("one live final per turn", () => {
         await publishInbox(mesh, { id, channel: "cli", conversation: c, user: { id: "t" }, text: `How step ${i}` });
       }
     }
-    await eventually(() => (turns.length >= 6 ? true : undefined), 30_000, "the first turns");
+    await eventually("the first turns", () => (turns.length >= 6 ? true : undefined), { timeoutMs: 30_000 });
     await first.kill(); // SIGKILL: what the server had not yet written (acks, deletes) is lost
     const again = await startNatsServer({ port, storeDir });
     cleanup.push(() => again[Symbol.asyncDispose]());
     // Every turn done: each answered, nothing left in the inbox, nothing running.
     await eventually(
+      "every turn to be done",
       async () => {
         const b = await conductor.backlog().catch(() => undefined);
         return new Set(turns).size === ids.length && b?.pending === 0 && b.ackPending === 0 && conductor.inFlight() === 0
           ? true
           : undefined;
       },
-      50_000,
-      "every turn to be done",
+      { timeoutMs: 50_000 },
     );
     await mesh.nc.flush();
     const twice = ids.filter((id) => (finals.get(id) ?? 0) > 1);

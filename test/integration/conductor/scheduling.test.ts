@@ -16,7 +16,8 @@ import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { OutboxMessage } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee.ts";
-import { eventually, logOf, newId, outboxOf } from "./helpers.ts";
+import { logOf, newId, outboxOf } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -73,14 +74,14 @@ describe("conductor scheduling", () => {
     for (let i = 0; i < n; i++) await ask(mesh, long, `How step ${i}`);
     const t0 = performance.now();
     await ask(mesh, other, "How about me?");
-    const mine = await eventually(() => finals.find((o) => o.conversation === other), 50_000, "the other conversation's reply");
+    const mine = await eventually("the other conversation's reply", () => finals.find((o) => o.conversation === other), {
+      timeoutMs: 50_000,
+    });
     const otherMs = performance.now() - t0;
     const before = finals.indexOf(mine);
-    await eventually(
-      () => (finals.filter((o) => o.conversation === long).length === n ? true : undefined),
-      55_000,
-      "the long conversation",
-    );
+    await eventually("the long conversation", () => (finals.filter((o) => o.conversation === long).length === n ? true : undefined), {
+      timeoutMs: 55_000,
+    });
     const drainMs = performance.now() - t0;
     console.log(
       `head-of-line: the other conversation's reply came after ${before} of ${n} queued turns, ${(otherMs / 1000).toFixed(2)} s; the ${n} took ${(drainMs / 1000).toFixed(1)} s (${(drainMs / n).toFixed(0)} ms a turn)`,
@@ -103,7 +104,7 @@ describe("conductor scheduling", () => {
     const convs = Array.from({ length: 6 }, () => newId("c"));
     const perConv = 4;
     for (let i = 0; i < perConv; i++) for (const c of convs) await ask(mesh, c, `How step ${i}`);
-    await eventually(() => (finals.length >= 2 ? true : undefined), 30_000, "the first replies");
+    await eventually("the first replies", () => (finals.length >= 2 ? true : undefined), { timeoutMs: 30_000 });
     const killedAt = performance.now();
     first.proc.kill("SIGKILL");
     await first.exited;
@@ -118,7 +119,9 @@ describe("conductor scheduling", () => {
       onEvent: (e) => e.type === "received" && deliveries.push(e.deliveries),
       onTurn: () => (firstAfterMs ??= performance.now() - t0),
     });
-    await eventually(() => (finals.length >= convs.length * perConv ? true : undefined), 60_000, `every reply (${finals.length} so far)`);
+    await eventually(`every reply (${finals.length} so far)`, () => (finals.length >= convs.length * perConv ? true : undefined), {
+      timeoutMs: 60_000,
+    });
     const allMs = performance.now() - t0;
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     console.log(

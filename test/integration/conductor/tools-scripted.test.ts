@@ -10,7 +10,8 @@ import { clockServer, sdkHandler, serveMcp } from "../../../tools/index.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig } from "../../harness/committee.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
-import { askTurn, eventually, logOf, newId, outboxOf } from "./helpers.ts";
+import { askTurn, logOf, newId, outboxOf } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 describe("a scripted specialist with a tool grant", () => {
   it("calls clock.now once, then answers with the result, labelled scripted", async () => {
@@ -70,10 +71,8 @@ describe("a scripted specialist with a tool grant", () => {
       const first = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 3000 });
       const conv = newId("c");
       await publishInbox(mesh, { id: newId(), channel: "cli", conversation: conv, user: { id: "t" }, text: "what time is it?" });
-      await eventually(
-        async () => ((await logOf(mesh, conv)).some((e) => e.type === "tool_result") ? true : undefined),
-        20_000,
-        "the tool result in the log",
+      await eventually("the tool result in the log", async () =>
+        (await logOf(mesh, conv)).some((e) => e.type === "tool_result") ? true : undefined,
       );
       await first.close(); // mid-turn: the specialist is still streaming its answer
 
@@ -83,12 +82,12 @@ describe("a scripted specialist with a tool grant", () => {
         ackWaitMs: 3000,
       });
       const [reply] = await eventually(
+        "the reply",
         async () => {
           const r = await outboxOf(mesh, conv);
           return r.length ? r : undefined;
         },
-        30_000,
-        "the reply",
+        { timeoutMs: 30_000 },
       );
       expect(reply!.text).toMatch(/Pragmatist read the clock: .* \(UTC\)$/);
       const steps = (await logOf(mesh, conv)).map((e) => e.type);

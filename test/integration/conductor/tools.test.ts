@@ -26,6 +26,7 @@ import {
   type OllamaToolCall,
 } from "../../doubles/ollama.ts";
 import { askTurn, logOf } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const call = (name: string, args: Record<string, unknown> = {}): OllamaToolCall => ({ function: { name, arguments: args } });
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
@@ -231,7 +232,7 @@ describe("the specialists' tool loop, end to end (Ollama double, clock over NATS
     expect(reply.specialist).toBe("tinkerer");
     const [res] = toolResultsOf(specialistChats(q)[1]!);
     expect(res!.content).toMatch(/timed out after 300 ms/);
-    for (let i = 0; i < 500 && clock.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually("the clock server's call to end", () => clock.inFlight() === 0, { timeoutMs: 10_000 });
     expect(clock.inFlight()).toBe(0);
   });
 

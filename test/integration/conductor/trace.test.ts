@@ -11,7 +11,8 @@ import { rootTraceparent } from "../../../mesh/telemetry.ts";
 import { runLyra, writeCommitteeConfig, type CliProcess } from "../../harness/committee.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { startOtlpCollectorDouble, type OtlpCollectorDouble } from "../../doubles/otlp.ts";
-import { eventually, logOf } from "./helpers.ts";
+import { logOf } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let mesh: Mesh;
@@ -80,12 +81,12 @@ describe("trace context across the committee", () => {
 
       // Conductor: the turn and its three steps.
       const core = await eventually(
+        "the conductor's 'turn done' line",
         () => {
           const l = traced(m.procs.core, traceId);
           return l.some((e) => e.msg === "turn done") ? l : undefined;
         },
-        10_000,
-        "the conductor's 'turn done' line",
+        { timeoutMs: 10_000 },
       );
       expect(core.map((e) => e.msg)).toEqual(expect.arrayContaining(["turn started", "committee step done", "turn done"]));
       expect(core.filter((e) => e.msg === "committee step done").map((e) => e.step)).toEqual(["router", "specialist", "voice"]);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeYaml, runLyra, type CliProcess } from "../../harness/committee.ts";
 import { DISCORD_TOKEN, startDiscordDouble, type DiscordDouble } from "../../doubles/discord.ts";
-import { eventually } from "../conductor/helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let discord: DiscordDouble;
@@ -54,9 +54,9 @@ describe("lyra discord (CLI)", () => {
       await up.waitFor(/Discord front door connected/, 30_000);
       const m = discord.userMessage({ content: "How do I keep basil alive?" });
       const reply = await eventually(
-        () => [...discord.messages.values()].find((x) => x.reply_to === m.id && x.content.startsWith("Lyra says:")),
-        30_000,
         "the final reply",
+        () => [...discord.messages.values()].find((x) => x.reply_to === m.id && x.content.startsWith("Lyra says:")),
+        { timeoutMs: 30_000 },
       );
       expect(reply.content).toBe("Lyra says: Pragmatist answer to: How do I keep basil alive?");
       expect(discord.commands.length).toBe(5);

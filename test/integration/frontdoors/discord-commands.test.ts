@@ -16,8 +16,8 @@ import { serveMcp, sdkHandler } from "../../../tools/index.ts";
 import { serveMetrics } from "../../../agents/host/metrics.ts";
 import type { DiscordAdapter } from "../../../agents/frontdoors/discord/index.ts";
 import { nextId, type DiscordDouble } from "../../doubles/discord.ts";
-import { eventually } from "../conductor/helpers.ts";
 import { discordFixture, type DiscordFixture } from "./fixture.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let f: DiscordFixture;
 let discord: DiscordDouble;
@@ -48,7 +48,9 @@ describe("slash commands", () => {
   it("/ask defers, then edits its reply with the answer from the mesh", async () => {
     await using _p = await f.pragmatist(() => "Repot it in spring.", 20);
     const i = discord.command("ask", [{ name: "question", type: 3, value: "When should I repot basil?" }]);
-    await eventually(() => (original(i.id)?.content === "Lyra says: Repot it in spring." ? true : undefined), 30_000, "the /ask answer");
+    await eventually("the /ask answer", () => (original(i.id)?.content === "Lyra says: Repot it in spring." ? true : undefined), {
+      timeoutMs: 30_000,
+    });
     expect(discord.interactionResponses.find((r) => r.id === i.id)?.type).toBe(5);
   });
 
@@ -70,12 +72,16 @@ describe("slash commands", () => {
     const channelId = nextId();
     const say = async (text: string, n: number) => {
       const m = discord.userMessage({ content: text, channelId });
-      await eventually(() => (f.repliesTo(m.id)[0]?.content === `Lyra says: turn ${n}` ? true : undefined), 30_000, `reply ${n}`);
+      await eventually(`reply ${n}`, () => (f.repliesTo(m.id)[0]?.content === `Lyra says: turn ${n}` ? true : undefined), {
+        timeoutMs: 30_000,
+      });
     };
     await say("first", 1);
     await say("second", 2);
     const i = discord.command("forget", [], { channelId });
-    await eventually(() => (discord.interactionResponses.some((r) => r.id === i.id) ? true : undefined), 10_000, "/forget's answer");
+    await eventually("/forget's answer", () => (discord.interactionResponses.some((r) => r.id === i.id) ? true : undefined), {
+      timeoutMs: 10_000,
+    });
     expect(discord.interactionResponses.find((r) => r.id === i.id)?.data?.content).toMatch(/^Starting a new conversation here/);
     await say("third", 3);
     expect(seen).toEqual([1, 2, 1]);
@@ -108,7 +114,9 @@ describe("slash commands", () => {
       });
       const say = async (text: string, userId: string, channelId: string, n: number) => {
         const m = discord.userMessage({ content: text, channelId, userId, mention: false });
-        await eventually(() => (f.repliesTo(m.id)[0]?.content === `Lyra says: turn ${n}` ? true : undefined), 30_000, `reply ${n}`);
+        await eventually(`reply ${n}`, () => (f.repliesTo(m.id)[0]?.content === `Lyra says: turn ${n}` ? true : undefined), {
+          timeoutMs: 30_000,
+        });
       };
       await say("alice here", "501", listed, 1);
       await say("bob here", "502", listed, 2);
@@ -140,9 +148,9 @@ describe("slash commands", () => {
   it("/status shows the mesh's health in one embed", async () => {
     const i = discord.command("status");
     const m = await eventually(
-      () => (original(i.id) as { embeds?: { title: string; fields: { name: string; value: string }[] }[] } | undefined)?.embeds?.[0],
-      15_000,
       "the status embed",
+      () => (original(i.id) as { embeds?: { title: string; fields: { name: string; value: string }[] }[] } | undefined)?.embeds?.[0],
+      { timeoutMs: 15_000 },
     );
     expect(m.title).toBe("Lyra mesh: up");
     expect(m.fields[0]!.name).toMatch(/^Roles \(\d+\)$/);
@@ -154,12 +162,12 @@ describe("slash commands", () => {
     const a = discord.command("dance");
     const b = discord.command("ask", [{ name: "question", type: 3, value: "   " }]);
     await eventually(
+      "both answers",
       () =>
         discord.interactionResponses.some((r) => r.id === a.id) && discord.interactionResponses.some((r) => r.id === b.id)
           ? true
           : undefined,
-      10_000,
-      "both answers",
+      { timeoutMs: 10_000 },
     );
     expect(discord.interactionResponses.find((r) => r.id === a.id)?.data).toMatchObject({
       content: "I don't know the command /dance.",
@@ -183,7 +191,9 @@ describe("images", () => {
         content: "look at my basil",
         attachments: [{ id: nextId(), filename: "basil.png", size: PNG.length, url, proxy_url: url, content_type: "image/png" }],
       });
-      await eventually(() => (f.repliesTo(m.id)[0]?.content === "Lyra says: A fine basil." ? true : undefined), 30_000, "the reply");
+      await eventually("the reply", () => (f.repliesTo(m.id)[0]?.content === "Lyra says: A fine basil." ? true : undefined), {
+        timeoutMs: 30_000,
+      });
       const sent = inbox.find((x) => x.id === m.id)!;
       expect(sent.media).toEqual([
         { kind: "image", mime: "image/png", size: PNG.length, filename: "basil.png", data: PNG.toString("base64") },
@@ -210,7 +220,7 @@ describe("images", () => {
     };
     const { data, headers } = encodeBody(f.mesh, reply);
     await jetstream(f.mesh.nc).publish(subjects.outbox("discord", `d${channelId}`), data, { headers });
-    const posted = await eventually(() => discord.channelMessages(channelId)[0], 15_000, "the posted reply");
+    const posted = await eventually("the posted reply", () => discord.channelMessages(channelId)[0], { timeoutMs: 15_000 });
     expect(posted.content).toBe("Here is your drawing.");
     expect(posted.reply_to).toBe(inReplyTo);
     expect(posted.attachments.map((a) => [a.filename, a.size])).toEqual([
@@ -225,7 +235,7 @@ describe("voice", () => {
   it("/join says so and stays out when no speak tool is on the mesh", async () => {
     const ops = discord.ops.length;
     const i = discord.command("join", [{ name: "channel", type: 7, value: discord.voiceChannelId }]);
-    const said = await eventually(() => original(i.id)?.content || undefined, 15_000, "/join's answer");
+    const said = await eventually("/join's answer", () => original(i.id)?.content || undefined, { timeoutMs: 15_000 });
     expect(discord.interactionResponses.find((r) => r.id === i.id)).toMatchObject({ type: 5, data: { flags: 64 } });
     expect(said).toMatch(/^There is no `speak` tool on the mesh \(tool server 'speech'\)/);
     expect(discord.ops.slice(ops).filter((o) => o.op === 4)).toEqual([]);
@@ -254,28 +264,32 @@ describe("voice", () => {
     try {
       await using _p = await f.pragmatist(() => "Basil likes warmth.", 0);
       const i = discord.command("join", [{ name: "channel", type: 7, value: discord.voiceChannelId }]);
-      const said = await eventually(() => original(i.id)?.content || undefined, 15_000, "/join's answer");
+      const said = await eventually("/join's answer", () => original(i.id)?.content || undefined, { timeoutMs: 15_000 });
       expect(said).toBe(`Joined <#${discord.voiceChannelId}>: I'll speak my replies from this channel there. /leave to stop.`);
       // The gateway got the voice state update (op 4) for the voice channel.
       const join = await eventually(
-        () => discord.ops.find((o) => o.op === 4 && (o.d as { channel_id: string | null }).channel_id === discord.voiceChannelId),
-        10_000,
         "op 4",
+        () => discord.ops.find((o) => o.op === 4 && (o.d as { channel_id: string | null }).channel_id === discord.voiceChannelId),
+        { timeoutMs: 10_000 },
       );
       expect(join.d).toMatchObject({ guild_id: discord.guildId, self_deaf: true });
       const m = discord.userMessage({ content: "tell me about basil" });
-      await eventually(() => (f.repliesTo(m.id)[0]?.content === "Lyra says: Basil likes warmth." ? true : undefined), 30_000, "the reply");
-      const audio = await eventually(() => spoken.find((s) => s.channel === discord.channelId), 15_000, "the spoken reply");
+      await eventually("the reply", () => (f.repliesTo(m.id)[0]?.content === "Lyra says: Basil likes warmth." ? true : undefined), {
+        timeoutMs: 30_000,
+      });
+      const audio = await eventually("the spoken reply", () => spoken.find((s) => s.channel === discord.channelId), { timeoutMs: 15_000 });
       expect(calls).toEqual([`opus:Lyra says: Basil likes warmth.`]);
       expect(audio.mime).toBe("audio/ogg");
       expect(Buffer.from(audio.bytes).equals(OGG)).toBe(true);
       const l = discord.command("leave");
-      await eventually(() => (discord.interactionResponses.some((r) => r.id === l.id) ? true : undefined), 10_000, "/leave's answer");
+      await eventually("/leave's answer", () => (discord.interactionResponses.some((r) => r.id === l.id) ? true : undefined), {
+        timeoutMs: 10_000,
+      });
       expect(discord.interactionResponses.find((r) => r.id === l.id)?.data?.content).toBe("Left the voice channel.");
       await eventually(
-        () => discord.ops.find((o) => o.op === 4 && (o.d as { channel_id: string | null }).channel_id === null),
-        10_000,
         "op 4 leaving",
+        () => discord.ops.find((o) => o.op === 4 && (o.d as { channel_id: string | null }).channel_id === null),
+        { timeoutMs: 10_000 },
       );
     } finally {
       await speech.close();

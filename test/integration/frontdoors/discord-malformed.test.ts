@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import type { DiscordAdapter } from "../../../agents/frontdoors/discord/index.ts";
 import { nextId, plainMessageFields, type DiscordDouble } from "../../doubles/discord.ts";
-import { eventually } from "../conductor/helpers.ts";
 import { discordFixture, type DiscordFixture } from "./fixture.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let f: DiscordFixture;
 let discord: DiscordDouble;
@@ -142,11 +142,9 @@ describe("malformed input to lyra discord", () => {
     discord.sendRaw("{ this is not json");
     discord.dispatch("NOT_AN_EVENT", { id: "1" });
     const good = discord.userMessage({ content: "are you still answering?" });
-    await eventually(
-      () => (f.repliesTo(good.id)[0]?.content === "Lyra says: Still here." ? true : undefined),
-      30_000,
-      "the good message's reply",
-    );
+    await eventually("the good message's reply", () => (f.repliesTo(good.id)[0]?.content === "Lyra says: Still here." ? true : undefined), {
+      timeoutMs: 30_000,
+    });
     const refused = logs.filter((l) => /refused: malformed/.test(l.msg));
     for (const [name, , why] of refusedPayloads) {
       expect(
@@ -200,13 +198,11 @@ describe("malformed input to lyra discord", () => {
     ];
     for (const [, d] of cases) discord.dispatch("MESSAGE_CREATE", d);
     const good = discord.userMessage({ content: "and this one?", userId: "6161" });
-    await eventually(
-      () => (f.repliesTo(good.id)[0]?.content === "Lyra says: Fine." ? true : undefined),
-      30_000,
-      "the good message's reply",
-    );
+    await eventually("the good message's reply", () => (f.repliesTo(good.id)[0]?.content === "Lyra says: Fine." ? true : undefined), {
+      timeoutMs: 30_000,
+    });
     for (const [name, d, answer] of cases) {
-      const r = await eventually(() => f.repliesTo(d.id)[0], 10_000, `the answer to ${name}`);
+      const r = await eventually(`the answer to ${name}`, () => f.repliesTo(d.id)[0], { timeoutMs: 10_000 });
       expect(r.content, name).toMatch(answer);
       expect(f.repliesTo(d.id), name).toHaveLength(1);
     }
@@ -223,7 +219,9 @@ describe("malformed input to lyra discord", () => {
     for (const d of ignored) discord.dispatch("MESSAGE_CREATE", d);
     await using _p = await f.pragmatist(() => "Only this.", 0);
     const good = discord.userMessage({ content: "now you", userId: "7171" });
-    await eventually(() => (f.repliesTo(good.id)[0]?.content === "Lyra says: Only this." ? true : undefined), 30_000, "the reply");
+    await eventually("the reply", () => (f.repliesTo(good.id)[0]?.content === "Lyra says: Only this." ? true : undefined), {
+      timeoutMs: 30_000,
+    });
     for (const d of ignored) expect(f.repliesTo(d.id)).toHaveLength(0);
   });
 });

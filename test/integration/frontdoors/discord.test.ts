@@ -6,8 +6,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { serveRole } from "../../../mesh/rolecall/responder.ts";
 import { Say, type DiscordAdapter } from "../../../agents/frontdoors/discord/index.ts";
 import { DISCORD_TOKEN, type DiscordDouble } from "../../doubles/discord.ts";
-import { eventually } from "../conductor/helpers.ts";
 import { discordFixture, type DiscordFixture } from "./fixture.ts";
+import { eventually } from "../../harness/eventually.ts";
+import { readStream } from "../conductor/helpers.ts";
+import { OutboxMessage } from "../../../schemas/index.ts";
+import { StreamName } from "../../../mesh/streams.ts";
+import { subjects } from "../../../mesh/subjects.ts";
 
 let f: DiscordFixture;
 let discord: DiscordDouble;
@@ -38,8 +42,8 @@ describe("lyra discord through the Discord double", () => {
     expect(identify.token).toBe(DISCORD_TOKEN);
     // GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT | DIRECT_MESSAGES | GUILD_VOICE_STATES
     expect(identify.intents & (1 | 512 | 32768 | 4096 | 128)).toBe(1 | 512 | 32768 | 4096 | 128);
-    await eventually(() => (discord.ops.some((o) => o.op === 1) ? true : undefined), 10_000, "a heartbeat");
-    await eventually(() => (discord.commands.length ? true : undefined), 10_000, "command registration");
+    await eventually("a heartbeat", () => (discord.ops.some((o) => o.op === 1) ? true : undefined), { timeoutMs: 10_000 });
+    await eventually("command registration", () => (discord.commands.length ? true : undefined), { timeoutMs: 10_000 });
     expect((discord.commands as { name: string }[]).map((c) => c.name).sort()).toEqual(["ask", "forget", "join", "leave", "status"]);
   });
 
@@ -50,12 +54,12 @@ describe("lyra discord through the Discord double", () => {
     );
     const msg = discord.userMessage({ content: "How do I keep basil alive?" });
     const [reply] = await eventually(
+      "the final reply",
       () => {
         const r = repliesTo(msg.id);
         return r.length && r[0]!.content.startsWith("Lyra says:") && r[0]!.content.endsWith("(How do I keep basil alive?)") ? r : undefined;
       },
-      30_000,
-      "the final reply",
+      { timeoutMs: 30_000 },
     );
     expect(discord.typing).toContain(discord.channelId);
     // Streamed: the message was created with the first words and edited as more came.
@@ -74,12 +78,12 @@ describe("lyra discord through the Discord double", () => {
     const inListed = discord.userMessage({ content: "hi all", mention: false, channelId: listed });
     const elsewhere = discord.userMessage({ content: "not for the bot", mention: false });
     await eventually(
+      "both replies",
       () =>
         repliesTo(dm.id)[0]?.content === "Lyra says: Heard you." && repliesTo(inListed.id)[0]?.content === "Lyra says: Heard you."
           ? true
           : undefined,
-      30_000,
-      "both replies",
+      { timeoutMs: 30_000 },
     );
     expect(repliesTo(dm.id)[0]!.channel_id).toBe("1300000000000099002");
     expect(repliesTo(elsewhere.id)).toHaveLength(0);
@@ -100,6 +104,7 @@ describe("lyra discord through the Discord double", () => {
     await using _p = await pragmatist(() => long, 0);
     const msg = discord.userMessage({ content: "Give me the long version" });
     const parts = await eventually(
+      "all parts of the long reply",
       () => {
         const first = repliesTo(msg.id)[0];
         if (!first) return undefined;
@@ -107,8 +112,7 @@ describe("lyra discord through the Discord double", () => {
         const joined = all.map((m) => m.content).join("");
         return joined.includes("early. Pinch") && all.at(-1)!.content.endsWith("Pinch-the-flowers-off-early.") ? all : undefined;
       },
-      30_000,
-      "all parts of the long reply",
+      { timeoutMs: 30_000 },
     );
     expect(parts).toHaveLength(3);
     for (const p of parts) {
@@ -122,12 +126,12 @@ describe("lyra discord through the Discord double", () => {
     await using _p = await pragmatist(() => "@everyone @here <@4242> <@&123> the basil is ready!", 0);
     const msg = discord.userMessage({ content: "announce it" });
     const [reply] = await eventually(
+      "the reply",
       () => {
         const r = repliesTo(msg.id);
         return r[0]?.content === "Lyra says: @everyone @here <@4242> <@&123> the basil is ready!" ? r : undefined;
       },
-      30_000,
-      "the reply",
+      { timeoutMs: 30_000 },
     );
     expect(reply!.content).toContain("@everyone");
     // The double refuses (400) and records any send without allowed_mentions: { parse: [] }.
@@ -138,9 +142,13 @@ describe("lyra discord through the Discord double", () => {
     await using _p = await pragmatist(() => "Once only.", 0);
     const msg = discord.userMessage({ content: "say it once" });
     discord.userMessage({ content: "say it once", id: msg.id as string });
-    await eventually(() => (repliesTo(msg.id as string)[0]?.content === "Lyra says: Once only." ? true : undefined), 30_000, "the reply");
+    await eventually("the reply", () => (repliesTo(msg.id as string)[0]?.content === "Lyra says: Once only." ? true : undefined), {
+      timeoutMs: 30_000,
+    });
     discord.userMessage({ content: "say it once", id: msg.id as string });
-    await new Promise((r) => setTimeout(r, 1500));
+    // A later message's reply: the re-sent id, had it been taken, would have been answered first.
+    const later = discord.userMessage({ content: "and this" });
+    await eventually("the later message's reply", () => repliesTo(later.id as string)[0], { timeoutMs: 30_000 });
     expect(repliesTo(msg.id as string)).toHaveLength(1);
   });
 
@@ -149,9 +157,9 @@ describe("lyra discord through the Discord double", () => {
     const limit = discord.rateLimitNext(/^POST \/channels\/\d+\/messages$/, 1.2);
     const msg = discord.userMessage({ content: "go on" });
     await eventually(
-      () => (repliesTo(msg.id as string)[0]?.content === "Lyra says: Rate limits are fine." ? true : undefined),
-      30_000,
       "the reply",
+      () => (repliesTo(msg.id as string)[0]?.content === "Lyra says: Rate limits are fine." ? true : undefined),
+      { timeoutMs: 30_000 },
     );
     expect(limit.hitAt()).toBeDefined();
     expect(limit.retriedAt()).toBeDefined();
@@ -167,15 +175,15 @@ describe("lyra discord through the Discord double", () => {
       const a = discord.userMessage({ content: "one", userId: "777" });
       const b = discord.userMessage({ content: "two", userId: "777" });
       const c = discord.userMessage({ content: "three", userId: "777" });
-      const polite = await eventually(() => repliesTo(c.id as string)[0], 20_000, "the rate-limit answer");
+      const polite = await eventually("the rate-limit answer", () => repliesTo(c.id as string)[0]);
       expect(polite.content).toMatch(/^You're sending messages faster than I can answer\. Please wait \d+ s and try again\.$/);
       await eventually(
+        "the two answers",
         () =>
           repliesTo(a.id as string)[0]?.content === "Lyra says: ok." && repliesTo(b.id as string)[0]?.content === "Lyra says: ok."
             ? true
             : undefined,
-        30_000,
-        "the two answers",
+        { timeoutMs: 30_000 },
       );
       expect(repliesTo(c.id as string)).toHaveLength(1);
     } finally {
@@ -190,14 +198,14 @@ describe("lyra discord through the Discord double", () => {
     try {
       await using _p = await pragmatist(() => "slow answer ".repeat(10), 100);
       const a = discord.userMessage({ content: "first", userId: "901" });
-      await eventually(() => (discord.typing.length ? true : undefined), 10_000, "typing");
+      await eventually("typing", () => (discord.typing.length ? true : undefined), { timeoutMs: 10_000 });
       const b = discord.userMessage({ content: "second", userId: "902" });
-      const busy = await eventually(() => repliesTo(b.id as string)[0], 20_000, "the busy answer");
+      const busy = await eventually("the busy answer", () => repliesTo(b.id as string)[0]);
       expect(busy.content).toBe(Say.busy);
       await eventually(
-        () => (repliesTo(a.id as string)[0]?.content.startsWith("Lyra says: slow answer") ? true : undefined),
-        30_000,
         "the first answer",
+        () => (repliesTo(a.id as string)[0]?.content.startsWith("Lyra says: slow answer") ? true : undefined),
+        { timeoutMs: 30_000 },
       );
     } finally {
       await adapter.close();
@@ -224,23 +232,29 @@ describe("lyra discord through the Discord double", () => {
     });
     const typed = discord.typing.length;
     const msg = discord.userMessage({ content: "are you there?" });
-    await eventually(() => (discord.typing.length > typed ? true : undefined), 10_000, "typing");
+    await eventually("typing", () => (discord.typing.length > typed ? true : undefined), { timeoutMs: 10_000 });
     await adapter!.close();
     adapter = undefined;
     release();
     // The reply is stored while no adapter runs.
-    await new Promise((r) => setTimeout(r, 1500));
+    await eventually("the reply in the outbox", async () =>
+      (await readStream(f.mesh, StreamName.Outbox, subjects.outboxAll, OutboxMessage)).some(
+        (o) => o.final && o.text === "Lyra says: Delivered after the restart.",
+      ),
+    );
     expect(repliesTo(msg.id as string)).toHaveLength(0);
     adapter = await start();
     await eventually(
-      () => (repliesTo(msg.id as string).some((m) => m.content === "Lyra says: Delivered after the restart.") ? true : undefined),
-      30_000,
       "the delivery after restart",
+      () => (repliesTo(msg.id as string).some((m) => m.content === "Lyra says: Delivered after the restart.") ? true : undefined),
+      { timeoutMs: 30_000 },
     );
     // Another restart does not post it again.
     await adapter.close();
     adapter = await start();
-    await new Promise((r) => setTimeout(r, 1500));
+    // A later message's reply comes after the outbox's older entries, so a second post would be in by then.
+    const later = discord.userMessage({ content: "and now?" });
+    await eventually("the later message's reply", () => repliesTo(later.id as string)[0], { timeoutMs: 30_000 });
     expect(repliesTo(msg.id as string)).toHaveLength(1);
   });
 });

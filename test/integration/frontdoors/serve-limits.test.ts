@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseKeys, startServe, type ServeOptions, type ServeServer } from "../../../agents/frontdoors/openai/index.ts";
 import { createLogger } from "../../../mesh/logger.ts";
 import { serveRole } from "../../../mesh/rolecall/responder.ts";
-import { eventually, newId } from "../conductor/helpers.ts";
+import { newId } from "../conductor/helpers.ts";
 import { KEY, serveFixture, type ServeFixture } from "./serve-helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 // A server whose messages are at most 32 KiB: a body well under max_body can still be too big for it.
 const MAX_PAYLOAD = 32 * 1024;
@@ -103,7 +104,7 @@ describe("lyra serve's timeouts", () => {
     const { data, ms } = await within(c.closed, 15_000, "a client dripping its body");
     console.log(`slow body (body timeout 600 ms): cut off after ${ms} ms`);
     expect(data).toMatch(/^HTTP\/1.1 408/);
-    await eventually(() => (serve.inFlight() === 0 ? true : undefined), 5000, "the request to end");
+    await eventually("the request to end", () => (serve.inFlight() === 0 ? true : undefined), { timeoutMs: 5000 });
     const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
     expect(logged.filter((l) => l.level >= 50)).toEqual([]);
     expect(logged.filter((l) => l.level === 30 && /before the request was read/.test(l.msg))).toHaveLength(1);
@@ -122,6 +123,7 @@ describe("lyra serve's timeouts", () => {
     await using serve = await serveWith({ headerTimeoutMs: 200, bodyTimeoutMs: 300 });
     // The fixture's voice answers at once: ask until the slow one has answered.
     const answer = await eventually(
+      "the slow voice's answer",
       async () => {
         const r = await fetch(`${serve.url}/chat/completions`, {
           method: "POST",
@@ -131,8 +133,7 @@ describe("lyra serve's timeouts", () => {
         const body = (await r.json()) as { choices: { message: { content: string } }[] };
         return body.choices[0]!.message.content === "worth the wait" ? r.status : undefined;
       },
-      30_000,
-      "the slow voice's answer",
+      { timeoutMs: 30_000 },
     );
     expect(answer).toBe(200);
   });
@@ -168,9 +169,9 @@ describe("lyra serve's connection cap", () => {
     expect(lines.some((l) => /"level":40.*connections refused/.test(l))).toBe(true);
     held[0]!.socket.destroy();
     const ok = await eventually(
-      async () => (await fetch(`${serve.url.replace(/\/v1$/, "")}/healthz`).catch(() => undefined))?.status,
-      10_000,
       "a connection under the cap",
+      async () => (await fetch(`${serve.url.replace(/\/v1$/, "")}/healthz`).catch(() => undefined))?.status,
+      { timeoutMs: 10_000 },
     );
     expect(ok).toBe(200);
     held[1]!.socket.destroy();
@@ -254,14 +255,14 @@ describe("lyra serve when the client leaves", () => {
     const reader = res.body!.getReader();
     expect(new TextDecoder().decode((await reader.read()).value as Uint8Array)).toContain("data:");
     a1.abort();
-    await eventually(() => (serve.inFlight() === 0 ? true : undefined), 10_000, "the streamed request to end");
+    await eventually("the streamed request to end", () => (serve.inFlight() === 0 ? true : undefined), { timeoutMs: 10_000 });
     // Not streamed: the client goes while the role is still answering.
     const a2 = new AbortController();
     const pending = ask(false, a2.signal).catch((e: unknown) => e);
-    await eventually(() => (started.includes("waiting") ? true : undefined), 10_000, "the role call to start");
+    await eventually("the role call to start", () => (started.includes("waiting") ? true : undefined), { timeoutMs: 10_000 });
     a2.abort();
     await pending;
-    await eventually(() => (serve.inFlight() === 0 ? true : undefined), 10_000, "the waiting request to end");
+    await eventually("the waiting request to end", () => (serve.inFlight() === 0 ? true : undefined), { timeoutMs: 10_000 });
     const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
     expect(logged.filter((l) => l.level >= 40)).toEqual([]);
     expect(logged.filter((l) => l.level === 30 && /client (closed|disconnected)/.test(l.msg))).toHaveLength(2);

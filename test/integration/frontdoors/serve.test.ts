@@ -1,12 +1,13 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHANNEL } from "../../../agents/frontdoors/openai/index.ts";
-import { eventually, logOf, newId, readStream } from "../conductor/helpers.ts";
+import { logOf, newId, readStream } from "../conductor/helpers.ts";
 import { OutboxMessage } from "../../../schemas/index.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { serveRole } from "../../../mesh/rolecall/responder.ts";
 import { KEY2, meshConversation, ROLES, serveFixture, type ServeFixture } from "./serve-helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let f: ServeFixture;
 beforeAll(async () => {
@@ -38,12 +39,12 @@ describe("lyra serve with the openai client", () => {
     });
     // Found at the latest a second after the last look.
     const r = await eventually(
+      "lyra/storyteller",
       () =>
         f.client.chat.completions
           .create({ model: "lyra/storyteller", messages: [{ role: "user", content: "a story" }] })
           .catch(() => undefined),
-      5000,
-      "lyra/storyteller",
+      { timeoutMs: 5000 },
     );
     expect(r.choices[0]!.message.content).toBe("Once upon a time.");
     expect((await f.client.models.retrieve("lyra/storyteller")).id).toBe("lyra/storyteller");

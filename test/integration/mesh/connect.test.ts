@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { connectMesh, MIN_NATS_SERVER, versionAtLeast } from "../../../mesh/connect.ts";
 import { createLogger } from "../../../mesh/logger.ts";
 import { freePort, startNatsServer } from "../../harness/nats-server.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 describe("connectMesh", () => {
   it("authenticates with a token or a user and password, and refuses wrong ones clearly", async () => {
@@ -65,7 +66,7 @@ describe("connectMesh", () => {
     const mesh = await connectMesh({ servers: first.url, reconnectTimeWaitMs: 100, log: createLogger({ level: "debug", destination }) });
     await first.stop();
     await using again = await startNatsServer({ jetstream: false, port });
-    for (let i = 0; i < 100 && !lines.some((l) => l.includes("NATS reconnected")); i++) await new Promise((r) => setTimeout(r, 100));
+    await eventually("the reconnect to be logged", () => lines.some((l) => l.includes("NATS reconnected")), { timeoutMs: 10_000 });
     expect(lines.some((l) => l.includes("NATS disconnect"))).toBe(true);
     expect(lines.some((l) => l.includes("NATS reconnected"))).toBe(true);
     await mesh.close();

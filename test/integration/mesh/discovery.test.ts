@@ -7,6 +7,7 @@ import { startHeartbeat, type HeartbeatBody } from "../../../mesh/heartbeat.ts";
 import { createRoleClient, serveRole, type RoleResponder } from "../../../mesh/rolecall/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { wordsHandler } from "../../fixtures/scripted.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let agent: Mesh;
@@ -103,8 +104,7 @@ describe("discovery", () => {
 
 describe("heartbeat", () => {
   it("arrives on agents.hb.lyra.<owner>.<role> with the Agent Protocol fields", async () => {
-    const end = Date.now() + 5000;
-    while (beats.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await eventually("two heartbeats", () => beats.length >= 2, { timeoutMs: 5000 });
     expect(beats.length).toBeGreaterThanOrEqual(2);
     expect(beats[0]).toMatchObject({
       agent: "lyra",
@@ -138,7 +138,18 @@ describe("after close", () => {
     await responder.closed();
     const count = beats.length;
     expect(await discoverRoles(caller, { timeoutMs: 300 })).toEqual([]);
-    await new Promise((r) => setTimeout(r, 1200));
+    // A sentinel with the same 1 s interval, started after the close: its second beat means a whole
+    // interval has passed, so the closed responder would have beaten by then.
+    const sentinel: unknown[] = [];
+    const sub = caller.nc.subscribe("agents.hb.lyra.lyra.sentinel", { callback: (_e, m) => void sentinel.push(m.data) });
+    await caller.nc.flush();
+    const hb = startHeartbeat(agent, { owner: "lyra", role: "sentinel", instanceId: "s", intervalS: 1 });
+    try {
+      await eventually("two sentinel heartbeats", () => sentinel.length >= 2, { timeoutMs: 5000 });
+    } finally {
+      hb.stop();
+      sub.unsubscribe();
+    }
     expect(beats.length).toBe(count);
   });
 });

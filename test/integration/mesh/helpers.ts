@@ -46,15 +46,6 @@ export function errorCodeOf(m: Msg): string | undefined {
   return m.headers?.get(Header.ErrorCode) || undefined;
 }
 
-/** Polls `cond` every 10 ms until it holds; fails after `timeoutMs`. */
-export async function until(cond: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** A promise with its resolver, for handlers that wait on the test. */
 export function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;

@@ -11,7 +11,8 @@ import { createRoleClient, serveRole, type RoleResponder, type RoleResult } from
 import { Header, REQUEST_ID_CONFLICT } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { ANSWER, wordsHandler } from "../../fixtures/scripted.ts";
-import { bodyOf, errorCodeOf, isTerminator, rawExchange, until } from "./helpers.ts";
+import { bodyOf, errorCodeOf, isTerminator, rawExchange } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let agent: Mesh;
@@ -104,7 +105,7 @@ describe("an in-flight request id", () => {
     const first = createRoleClient(alice)
       .call("live-body", "hello", { requestId: "lb-1" })
       .catch((e: unknown) => e);
-    await until(() => runs.count === 1, 5000, "the first request to start");
+    await eventually("the first request to start", () => runs.count === 1, { timeoutMs: 5000 });
     const raw = await rawExchange(alice.nc, "lyra.live-body", "other", { [Header.RequestId]: "lb-1", [Header.Stream]: "1" }, 5000, ALICE);
     expectConflict(raw, /different request/);
     const r = (await first) as RoleResult;
@@ -118,7 +119,7 @@ describe("an in-flight request id", () => {
     const first = createRoleClient(alice)
       .call("live-caller", "hello", { requestId: "lc-1" })
       .catch((e: unknown) => e);
-    await until(() => runs.count === 1, 5000, "the first request to start");
+    await eventually("the first request to start", () => runs.count === 1, { timeoutMs: 5000 });
     const err = await createRoleClient(mallory)
       .call("live-caller", "hello", { requestId: "lc-1" })
       .catch((e: unknown) => e);

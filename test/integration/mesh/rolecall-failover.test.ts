@@ -7,7 +7,8 @@ import { UnavailableError } from "../../../mesh/errors.ts";
 import { createRoleClient, serveRole, type ResponderEvent, type RoleHandler, type RoleResponder } from "../../../mesh/rolecall/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { ANSWER, wordsHandler } from "../../fixtures/scripted.ts";
-import { gate, until } from "./helpers.ts";
+import { gate } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let caller: Mesh;
@@ -93,7 +94,7 @@ describe("replicas", () => {
     children.push(child);
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    await until(() => out.includes("ready"), 20_000, "the fixture responder to be ready");
+    await eventually("the fixture responder to be ready", () => out.includes("ready"));
     const client = createRoleClient(caller);
     const s = client.stream("killed", "count", { keepAliveGapMs: 500 });
     const text = await consume(s, async () => {
@@ -118,7 +119,7 @@ describe("replicas", () => {
     await replica("busy", "a", blocking, { concurrency: 1, queueSize: 0, events: (e) => events.push(e) });
     const client = createRoleClient(caller, { dispatch: false }); // the queue group picks at random: dispatch would avoid the full replica
     const occupying = client.call("busy", "hold the slot");
-    await until(() => events.some((e) => e.type === "accepted"), 5000, "replica a to take the first call");
+    await eventually("replica a to take the first call", () => events.some((e) => e.type === "accepted"), { timeoutMs: 5000 });
     await replica("busy", "b", wordsHandler("b"));
     // The queue group picks a replica at random: call until replica a has turned one away.
     for (let i = 0; i < 20 && !events.some((e) => e.type === "rejected"); i++) {

@@ -12,11 +12,12 @@ import {
   type RoleResponder,
 } from "../../../mesh/rolecall/index.ts";
 import { Header } from "../../../schemas/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 import { ANSWER, wordsHandler } from "../../fixtures/scripted.ts";
-import { bodyOf, errorCodeOf, gate, isTerminator, rawExchange, until } from "./helpers.ts";
+import { bodyOf, errorCodeOf, gate, isTerminator, rawExchange } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
-let server: NatsServer;
+let fixture: MeshFixture;
 let agent: Mesh;
 let caller: Mesh;
 const responders: RoleResponder[] = [];
@@ -47,15 +48,12 @@ const streamText = (msgs: Awaited<ReturnType<typeof rawExchange>>) =>
     .join("");
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  agent = await connectMesh({ servers: server.url });
-  caller = await connectMesh({ servers: server.url });
+  fixture = await startMeshFixture();
+  ({ agent, caller } = fixture);
 });
 afterAll(async () => {
   await Promise.all(responders.map((r) => r.close()));
-  await caller?.close();
-  await agent?.close();
-  await server?.[Symbol.asyncDispose]();
+  await fixture?.[Symbol.asyncDispose]();
 });
 
 describe("cancellation", () => {
@@ -66,7 +64,7 @@ describe("cancellation", () => {
     const s = createRoleClient(caller).stream("cancel-me", "hello", { signal: ctrl.signal });
     for await (const c of s) if (c.type === "response") break;
     await expect(s.result).rejects.toBeInstanceOf(CancelledError);
-    await until(() => state.aborted === 1, 5000, "the handler's signal");
+    await eventually("the handler's signal", () => state.aborted === 1, { timeoutMs: 5000 });
 
     ctrl.abort();
     const p = createRoleClient(caller).call("cancel-me", "again", { signal: ctrl.signal });
@@ -75,10 +73,10 @@ describe("cancellation", () => {
 
     const ctrl2 = new AbortController();
     const call = createRoleClient(caller).call("cancel-me", "third", { signal: ctrl2.signal });
-    await until(() => state.started === 2, 5000, "the handler to start");
+    await eventually("the handler to start", () => state.started === 2, { timeoutMs: 5000 });
     ctrl2.abort();
     await expect(call).rejects.toBeInstanceOf(CancelledError);
-    await until(() => state.aborted === 2, 5000, "the handler's signal");
+    await eventually("the handler's signal", () => state.aborted === 2, { timeoutMs: 5000 });
   });
 });
 
@@ -104,7 +102,7 @@ describe("deadlines", () => {
     };
     const r = await serve({ role: "queued", handler: blocking, concurrency: 1, queueSize: 2 });
     const first = rawExchange(caller.nc, "lyra.queued", "first", { [Header.Stream]: "1" });
-    await until(() => r.inFlight() === 1);
+    await eventually("the first request to run", () => r.inFlight() === 1, { timeoutMs: 5_000 });
     const msgs = await rawExchange(caller.nc, "lyra.queued", "second", {
       [Header.Stream]: "1",
       [Header.Deadline]: String(Date.now() + 400),
@@ -130,7 +128,7 @@ describe("deadlines", () => {
       .call("overrun", "hello", { timeoutMs: 300 })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeadlineExceededError);
-    await until(() => state.aborted === 1, 5000, "the handler's signal");
+    await eventually("the handler's signal", () => state.aborted === 1, { timeoutMs: 5000 });
   });
 
   it("a busy replica answers 429 with retry_after_s, and the client gives up within its attempts", async () => {
@@ -141,7 +139,7 @@ describe("deadlines", () => {
     };
     const r = await serve({ role: "full", handler: blocking, concurrency: 1, queueSize: 0 });
     const first = createRoleClient(caller).call("full", "first");
-    await until(() => r.inFlight() === 1);
+    await eventually("the first request to run", () => r.inFlight() === 1, { timeoutMs: 5_000 });
     const msgs = await rawExchange(caller.nc, "lyra.full", "second");
     expect(errorCodeOf(msgs[0]!)).toBe("429");
     expect((bodyOf(msgs[0]!) as { retry_after_s: number }).retry_after_s).toBeGreaterThanOrEqual(1);
@@ -212,7 +210,7 @@ describe("drain and close", () => {
     const state = { started: 0, aborted: 0 };
     const r = await serve({ role: "grace", handler: waitsForAbort(state), graceMs: 200 });
     const pending = rawExchange(caller.nc, "lyra.grace", "hello", { [Header.Stream]: "1" });
-    await until(() => state.started === 1);
+    await eventually("the handler to start", () => state.started === 1, { timeoutMs: 5_000 });
     await r.drain();
     const msgs = await pending;
     expect(errorCodeOf(msgs.at(-2)!)).toBe("429");
@@ -224,10 +222,10 @@ describe("drain and close", () => {
   it("close aborts at once; closing the caller's connection rejects pending calls with ConnectionClosedError", async () => {
     const state = { started: 0, aborted: 0 };
     const r = await serve({ role: "closing", handler: waitsForAbort(state) });
-    const own = await connectMesh({ servers: server.url });
+    const own = await connectMesh({ servers: fixture.server.url });
     const client = createRoleClient(own);
     const call = client.call("closing", "hello");
-    await until(() => state.started === 1);
+    await eventually("the handler to start", () => state.started === 1, { timeoutMs: 5_000 });
     await own.close();
     await expect(call).rejects.toBeInstanceOf(ConnectionClosedError);
     await client.closed();

@@ -1,10 +1,10 @@
 /** Malformed requests: each gets a 400 (error headers, then the terminator) and nothing breaks. */
 import { Packr } from "msgpackr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { createRoleClient, serveRole, type RoleResponder } from "../../../mesh/rolecall/index.ts";
 import { Header } from "../../../schemas/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 import { ANSWER, wordsHandler } from "../../fixtures/scripted.ts";
 import { bodyOf, errorCodeOf, isTerminator, rawExchange } from "./helpers.ts";
 
@@ -73,24 +73,21 @@ const cases: Case[] = [
   ["request id with a wildcard", "hello", { [Header.RequestId]: "*" }],
 ];
 
-let server: NatsServer;
+let fixture: MeshFixture;
 let agent: Mesh;
 let caller: Mesh;
 let responder: RoleResponder;
 const runs = { count: 0 };
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  agent = await connectMesh({ servers: server.url });
-  caller = await connectMesh({ servers: server.url });
+  fixture = await startMeshFixture();
+  ({ agent, caller } = fixture);
   responder = await serveRole(agent, { role: "voice", host: "h1", handler: wordsHandler("h1", { runs }), heartbeatIntervalS: 0 });
   await agent.nc.flush();
 });
 afterAll(async () => {
   await responder?.close();
-  await caller?.close();
-  await agent?.close();
-  await server?.[Symbol.asyncDispose]();
+  await fixture?.[Symbol.asyncDispose]();
 });
 
 describe("malformed requests", () => {

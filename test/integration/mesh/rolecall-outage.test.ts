@@ -13,7 +13,7 @@ import { createRoleClient, OnOutage, serveRole, type RoleResponder } from "../..
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { ANSWER, wordsHandler } from "../../fixtures/scripted.ts";
 import { subjects } from "../../../mesh/subjects.ts";
-import { until } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let server: NatsServer;
 let caller: Mesh;
@@ -53,7 +53,7 @@ async function childReplica(role: string, delayMs: number): Promise<ChildProcess
   children.push(child);
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  await until(() => out.includes("ready"), 20_000, "the fixture responder to be ready");
+  await eventually("the fixture responder to be ready", () => out.includes("ready"));
   return child;
 }
 
@@ -117,7 +117,7 @@ describe("a replica frozen with SIGSTOP and thawed", () => {
     const t0 = Date.now();
     const sent = await requestsTo("thaw");
     // Past the five attempts that used to be all a call had.
-    const thaw = until(() => sent.count() >= 7, 15_000, "seven attempts").then(() => child.kill("SIGCONT"));
+    const thaw = eventually("seven attempts", () => sent.count() >= 7, { timeoutMs: 15_000 }).then(() => child.kill("SIGCONT"));
     const r = await client.call("thaw", "hello", { ...WAITING, timeoutMs: 20_000 });
     await thaw;
     sent.close();
@@ -139,7 +139,7 @@ describe("a replica frozen with SIGSTOP and thawed", () => {
       text += c.data as string;
       if (!thaw) {
         child.kill("SIGSTOP");
-        thaw = until(() => sent.count() >= 7, 15_000, "seven attempts").then(() => child.kill("SIGCONT"));
+        thaw = eventually("seven attempts", () => sent.count() >= 7, { timeoutMs: 15_000 }).then(() => child.kill("SIGCONT"));
       }
     }
     await thaw;

@@ -5,15 +5,15 @@
  */
 import type { Msg } from "@nats-io/nats-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { InternalError, ReplyTooLargeError } from "../../../mesh/errors.ts";
 import { createRoleClient, serveRole, type RoleHandler, type RoleResponder } from "../../../mesh/rolecall/index.ts";
 import { CallCode, Header, PayloadTooLargeError, wireErrorName } from "../../../schemas/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 import { ANSWER, finalInfo, wordsHandler } from "../../fixtures/scripted.ts";
 import { bodyOf, errorCodeOf, isTerminator, rawExchange } from "./helpers.ts";
 
-let server: NatsServer;
+let fixture: MeshFixture;
 let agent: Mesh;
 let caller: Mesh;
 const responders: RoleResponder[] = [];
@@ -41,9 +41,8 @@ const unsplittable: RoleHandler = async function* (req) {
 };
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false, config: "max_payload: 4096" });
-  agent = await connectMesh({ servers: server.url });
-  caller = await connectMesh({ servers: server.url });
+  fixture = await startMeshFixture({ server: { config: "max_payload: 4096" } });
+  ({ agent, caller } = fixture);
   const common = { host: "h1", heartbeatIntervalS: 0, keepAliveMs: 100 };
   responders.push(await serveRole(agent, { ...common, role: "voice", handler: wordsHandler("h1", { runs }) }));
   responders.push(await serveRole(agent, { ...common, role: "big", handler: big }));
@@ -53,9 +52,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(responders.map((r) => r.close()));
-  await caller?.close();
-  await agent?.close();
-  await server?.[Symbol.asyncDispose]();
+  await fixture?.[Symbol.asyncDispose]();
 });
 
 type Body = { type: string; data: unknown };

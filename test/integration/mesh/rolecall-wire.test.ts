@@ -3,17 +3,17 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Msg } from "@nats-io/nats-core";
 import { Packr } from "msgpackr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { ForbiddenError, InternalError, RoleCallError, UnavailableError } from "../../../mesh/errors.ts";
 import { createRoleClient, serveRole, type RoleHandler, type RoleResponder } from "../../../mesh/rolecall/index.ts";
 import { MeshError } from "../../../mesh/errors.ts";
 import { CallCode, Header, InvalidBodyError, WireCode } from "../../../schemas/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 import { ANSWER, finalInfo, wordsHandler } from "../../fixtures/scripted.ts";
 import { bodyOf, errorCodeOf, isTerminator, rawExchange } from "./helpers.ts";
 
 const packr = new Packr({ useRecords: false });
-let server: NatsServer;
+let fixture: MeshFixture;
 let agent: Mesh;
 let caller: Mesh;
 const responders: RoleResponder[] = [];
@@ -37,9 +37,8 @@ const slowStatus: RoleHandler = async function* (_req, ctx) {
 };
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  agent = await connectMesh({ servers: server.url });
-  caller = await connectMesh({ servers: server.url });
+  fixture = await startMeshFixture();
+  ({ agent, caller } = fixture);
   const common = { host: "h1", heartbeatIntervalS: 0, keepAliveMs: 100 };
   responders.push(await serveRole(agent, { ...common, role: "voice", handler: wordsHandler("h1") }));
   responders.push(await serveRole(agent, { ...common, role: "fails", handler: failing }));
@@ -48,9 +47,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(responders.map((r) => r.close()));
-  await caller?.close();
-  await agent?.close();
-  await server?.[Symbol.asyncDispose]();
+  await fixture?.[Symbol.asyncDispose]();
 });
 
 /** Each reply as its chunk type (status chunks as "status:<data>"), the terminator as "end". */

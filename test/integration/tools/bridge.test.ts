@@ -11,7 +11,8 @@ import { startToolHost, type ToolHost } from "../../../tools/host.ts";
 import { connectSdkClient } from "../../../tools/sdk.ts";
 import { McpCode } from "../../../tools/wire.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { eventually, everythingConfig, mcpRequest } from "./helpers.ts";
+import { everythingConfig, mcpRequest } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let nats: NatsServer;
 let mesh: Mesh;
@@ -142,7 +143,7 @@ describe("a bridged stdio MCP server", () => {
       { signal: ac.signal, onprogress: () => ac.abort() },
     );
     await expect(p).rejects.toThrow();
-    await eventually(() => status().inFlight === 0, "the bridged call to end");
+    await eventually("the bridged call to end", () => status().inFlight === 0, { timeoutMs: 30_000 });
     // The child is still healthy and answers.
     expect(status().state).toBe("up");
     const res = await sdk.callTool({ name: "echo", arguments: { message: "still here" } });
@@ -180,7 +181,9 @@ describe("a bridged stdio MCP server", () => {
       inactivityMs: 600_000,
     });
     if ("error" in during) expect(during.error.code).toBe(McpCode.StreamLost);
-    await eventually(() => status().state === "up" && status().restarts === restartsBefore + 1, "the child to restart", 60_000);
+    await eventually("the child to restart", () => status().state === "up" && status().restarts === restartsBefore + 1, {
+      timeoutMs: 60_000,
+    });
     expect(status().pid).not.toBe(pid);
     const after = await sdk.callTool({ name: "echo", arguments: { message: "after restart" } });
     expect(JSON.stringify(after.content)).toContain("after restart");

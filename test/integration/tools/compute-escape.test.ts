@@ -1,13 +1,15 @@
 /**
  * The sandbox escape suite: model-written code trying to get out of the compute sandbox, each
- * attempt through the real tool server over a real nats-server. Each attempt prints ESCAPED only
- * if it got what it must not get; after each, the host must serve the next call.
+ * attempt through the real tool server over a real nats-server. Each attempt first prints its
+ * probe marker (proof it ran), then ESCAPED only if it got what it must not get; after each, the
+ * host must serve the next call.
  */
 import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { computeFixture, TEST_LIMITS, type ComputeFixture, type Result } from "./compute-fixture.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const SECRET = "lyra-secret-7f3a9c";
 process.env.LYRA_COMPUTE_TEST_SECRET = SECRET;
@@ -33,10 +35,17 @@ afterAll(async () => {
   expect(escapes, `${escapes.length} of ${attempts.length} attempts got out`).toEqual([]);
 });
 
-/** Runs one attempt; asserts it did not get out and that the host serves the next call. */
+/**
+ * Runs one attempt; asserts that its probe ran (the sandbox printed the probe's marker before the
+ * escape was tried, so "nothing got out" is not just "nothing ran"), that it did not get out, and
+ * that the host serves the next call.
+ */
 async function attempt(name: string, code: string): Promise<Result> {
   attempts.push(name);
-  const r = await f.call("compute", "python", { code });
+  const marker = `probe-ran:${name}`;
+  // flush: a probe killed at a limit must still have shown that it started.
+  const r = await f.call("compute", "python", { code: `print(${JSON.stringify(marker)}, flush=True)\n${code}` });
+  expect(r.text, `${name}: the probe never ran`).toContain(marker);
   if (r.text.includes("ESCAPED")) escapes.push(`${name}: ${r.text.slice(0, 200)}`);
   expect(r.text, name).not.toContain("ESCAPED");
   expect(r.text).not.toContain(SECRET);
@@ -422,7 +431,7 @@ describe("compute sandbox escape suite", () => {
           return false;
         }
       });
-    for (let i = 0; i < 100 && left().length; i++) await new Promise((r) => setTimeout(r, 50));
+    await eventually("the sandboxes' processes to be gone", () => left().length === 0, { timeoutMs: 5000 });
     expect(left()).toEqual([]);
   });
 

@@ -9,7 +9,8 @@ import { createMcpClient } from "../../../tools/client.ts";
 import { parseComputeOptions, startSandbox } from "../../../tools/builtin/compute/index.ts";
 import { startToolHost } from "../../../tools/host.ts";
 import { as, computeFixture, SESSION_LIMITS, TEST_LIMITS, type ComputeFixture } from "./compute-fixture.ts";
-import { eventually, mcpRequest } from "./helpers.ts";
+import { mcpRequest } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 /** Pids of host processes whose command line holds `mark`. */
 function running(mark: string): string[] {
@@ -153,11 +154,11 @@ describe("compute: python", () => {
         { timeoutMs: 30_000 },
       ),
     );
-    await eventually(() => marks.every((m) => running(m).length > 0), "both sandboxes to start");
+    await eventually("both sandboxes to start", () => marks.every((m) => running(m).length > 0), { timeoutMs: 30_000 });
     await host.close();
     mcp.close();
     await Promise.allSettled(calls);
-    await eventually(() => marks.every((m) => running(m).length === 0), "the sandboxes to be gone");
+    await eventually("the sandboxes to be gone", () => marks.every((m) => running(m).length === 0), { timeoutMs: 30_000 });
   });
 
   it("the launcher joins the cgroup it is given before bwrap starts, and a cgroup it cannot join stops the sandbox", async () => {

@@ -1,4 +1,4 @@
-/** Shared by the tool host tests: the real MCP servers they bridge, and waiting without wall-clock asserts. */
+/** Shared by the tool host tests: the real MCP servers they bridge and the requests they send them. */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { MCP_PROTOCOL_VERSION, MetaKey, type JsonRpcRequest } from "../../../tools/wire.ts";
@@ -22,18 +22,4 @@ export function mcpRequest(method: string, params: Record<string, unknown> = {})
       _meta: { [MetaKey.ProtocolVersion]: MCP_PROTOCOL_VERSION, [MetaKey.ClientCapabilities]: {}, ...(params._meta as object | undefined) },
     },
   };
-}
-
-export async function eventually<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

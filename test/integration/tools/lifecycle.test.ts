@@ -9,6 +9,7 @@ import { serveMcp, type McpHandler } from "../../../tools/server.ts";
 import { McpCode, type JsonRpcRequest } from "../../../tools/wire.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { goodCall } from "./malformed.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
 const waitCall = (seconds: number): JsonRpcRequest => ({
@@ -54,7 +55,7 @@ describe("tool server lifecycle on the wire", () => {
     const ts = await serveMcp(mesh, { server: "clock2", tenant: "t", host: "h", handler: sdkHandler(() => clockServer()) });
     let frame = "";
     const p = client.request("clock2", waitCall(60), { onFrame: (f) => (frame = f) });
-    while (ts.inFlight() === 0) await new Promise((r) => setTimeout(r, 20));
+    await eventually("the call to reach the server", () => ts.inFlight() > 0);
     await ts.drain(50);
     const res = await p;
     expect("error" in res && res.error.code).toBe(McpCode.StreamLost);
@@ -111,9 +112,9 @@ describe("tool server lifecycle on the wire", () => {
     const h = natsHeaders();
     for (const [k, v] of Object.entries(call.headers)) h.set(k, v);
     mesh.nc.publish(call.subject, call.body, { reply, headers: h });
-    while (!frames.includes("ka")) await new Promise((r) => setTimeout(r, 20));
+    await eventually("a keep-alive frame", () => frames.includes("ka"));
     mesh.nc.publish(subjects.mcpControl(reply));
-    while (!frames.includes("end")) await new Promise((r) => setTimeout(r, 20));
+    await eventually("the end frame", () => frames.includes("end"));
     const ended = frames.length;
     await new Promise((r) => setTimeout(r, 1300)); // past the handler's own answer
     expect(frames.slice(ended - 1)).toEqual(["end"]);
@@ -143,7 +144,7 @@ describe("tool server lifecycle on the wire", () => {
     await using ts = await serveMcp(mesh, { server: "clock3", tenant: "t", host: "h", handler: sdkHandler(() => clockServer()) });
     const res = await client.request("clock3", waitCall(60), { timeoutMs: 300 });
     expect("error" in res && res.error.code).toBe(-32001);
-    for (let i = 0; i < 100 && ts.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually("the timed-out call to end on the server", () => ts.inFlight() === 0, { timeoutMs: 2000 });
     expect(ts.inFlight()).toBe(0);
   });
 });

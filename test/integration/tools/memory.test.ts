@@ -13,7 +13,8 @@ import { startToolHost, type ToolHost } from "../../../tools/host.ts";
 import { MetaKey } from "../../../tools/wire.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { eventually, mcpRequest } from "./helpers.ts";
+import { mcpRequest } from "./helpers.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 let nats: NatsServer;
 let mesh: Mesh;
@@ -69,9 +70,11 @@ describe("memory tool server", () => {
     children.push(child);
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    await eventually(() => out.includes("ready"), "the memory host to be ready", 20_000);
+    await eventually("the memory host to be ready", () => out.includes("ready"));
     const server = "memory";
-    await eventually(async () => (await call(server, "recall", {}).catch(() => undefined)) !== undefined, "the memory service", 10_000);
+    await eventually("the memory service", async () => (await call(server, "recall", {}).catch(() => undefined)) !== undefined, {
+      timeoutMs: 10_000,
+    });
     const N = 1000;
     for (let i = 0; i < N; i += 20) {
       const batch = Array.from({ length: 20 }, (_, k) =>

@@ -6,6 +6,7 @@ import { createMcpClient } from "../../../tools/client.ts";
 import { connectSdkClient, sdkHandler } from "../../../tools/sdk.ts";
 import { serveMcp, type ToolServer } from "../../../tools/server.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 describe("the MCP SDK's own client and server over NATS", () => {
   let nats: NatsServer;
@@ -43,7 +44,7 @@ describe("the MCP SDK's own client and server over NATS", () => {
     const ac = new AbortController();
     const p = sdk.callTool({ name: "wait", arguments: { seconds: 30 } }, { signal: ac.signal, onprogress: () => ac.abort() });
     await expect(p).rejects.toThrow();
-    for (let i = 0; i < 100 && ts.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually("the cancelled call to end on the server", () => ts.inFlight() === 0, { timeoutMs: 2000 });
     expect(ts.inFlight()).toBe(0);
   });
 });

@@ -25,6 +25,7 @@ import {
 } from "../../../tools/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { goodCall, malformedCases, type RawRequest } from "./malformed.ts";
+import { eventually } from "../../harness/eventually.ts";
 
 const TENANT = "wire";
 const MAX_PAYLOAD = 64 * 1024;
@@ -173,7 +174,7 @@ describe("malformed input", () => {
     await mesh.nc.flush();
     const res = await client.request("clock", call("now", { timezone: "UTC" }));
     expect(JSON.stringify(res)).toContain("(UTC)");
-    for (let i = 0; i < 100 && clock.inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually("the clock server's call to end", () => clock.inFlight() === 0, { timeoutMs: 2000 });
     expect(clock.inFlight()).toBe(0);
   });
 

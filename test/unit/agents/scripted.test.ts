@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { createScriptedBackend, type ModelChunk, type ModelRequest } from "../../../agents/backends/index.ts";
 import { AbortedError, FirstTokenTimeoutError, ScriptError } from "../../../agents/errors.ts";
 import { loadMeshConfig, RouterChoice } from "../../../schemas/index.ts";
@@ -23,6 +23,8 @@ describe("scripted backend", () => {
     { match: "route", json: { specialist: "pragmatist", confidence: 1, reason: "test" } },
     { reply: "default answer" },
   ]);
+  // Every rule of the shared script is exercised by some test below.
+  afterAll(() => backend.assertAllUsed());
 
   it("first matching rule wins (case-insensitive); the reply streams word by word", async () => {
     const out = await run(backend.chat(ask("HELLO there")));
@@ -102,6 +104,23 @@ describe("scripted backend", () => {
     })().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AbortedError);
     expect(seen).toHaveLength(1);
+  });
+
+  it("assertAllUsed names each rule that never matched, and leaves optional ones alone", async () => {
+    const b = createScriptedBackend([
+      { match: "^hello", reply: "hi" },
+      { match: "^bye", reply: "bye" },
+      { match: "^maybe", reply: "perhaps", optional: true },
+      { reply: "default" },
+    ]);
+    await run(b.chat(ask("hello")));
+    expect(() => b.assertAllUsed()).toThrow(ScriptError);
+    expect(() => b.assertAllUsed()).toThrow(
+      `scripted backend: rule 1 (match "^bye"), rule 3 (the default) never matched a request; remove the rule, fix its match, or mark it optional: true if it matches only sometimes`,
+    );
+    await run(b.chat(ask("bye")));
+    await run(b.chat(ask("anything")));
+    expect(() => b.assertAllUsed()).not.toThrow();
   });
 
   it("records requests, and health reports warmed models", async () => {
