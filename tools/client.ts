@@ -95,22 +95,9 @@ function request(
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new ToolsError("cancelled", "the request was cancelled before it was sent"));
     const name = requestName(req.method, req.params);
-    let subject: string;
-    try {
-      subject = subjects.mcpRequest(tenant, user, server, req.method, name);
-    } catch (err) {
-      return resolve(errorResponse(req.id, McpCode.InvalidParams, (err as Error).message));
-    }
-    const body = new TextEncoder().encode(JSON.stringify(req));
-    if (body.length + 1024 > mesh.maxPayload()) {
-      return resolve(
-        errorResponse(
-          req.id,
-          McpCode.PayloadTooLarge,
-          `the request is ${body.length} bytes, over the NATS max_payload of ${mesh.maxPayload()}`,
-        ),
-      );
-    }
+    const prepared = prepare(mesh, tenant, user, server, req, name);
+    if ("response" in prepared) return resolve(prepared.response);
+    const { subject, body } = prepared;
     let settled = false;
     // Frames are routed to onMsg (below) only after the publish at the end.
     const inbox: ReplyInbox = open((m) => onMsg(m));
@@ -157,39 +144,17 @@ function request(
     };
     const onMsg = (m: Msg) => {
       if (settled) return;
-      if (m.headers?.code === 503 && m.data.length === 0) {
-        return done(() =>
-          resolve(
-            errorResponse(
-              req.id,
-              McpCode.NoServer,
-              `no tool server '${server}' is serving on the mesh '${tenant}' (no responders); start it with 'lyra tools'`,
-            ),
-          ),
-        );
-      }
+      if (m.headers?.code === 503 && m.data.length === 0) return done(() => resolve(noServer(req, server, tenant)));
       armIdle();
-      const frame = m.headers?.get(McpHeader.Frame) ?? "";
-      const text = m.data.length ? new TextDecoder().decode(m.data) : "";
-      opts.onFrame?.(frame, text, headerRecord(m));
-      if (frame === Frame.KeepAlive) return;
-      if (frame === Frame.Msg) {
-        const n = parseObject(text);
-        if (n && typeof n.method === "string") opts.onNotification?.(n as unknown as JsonRpcNotification);
-        return;
+      const out = readFrame(m, req, opts);
+      if (out.type === "cancelled") {
+        return done(() => reject(new ToolsError("cancelled", `MCP ${req.method} on '${server}' was cancelled by the server`)));
       }
-      if (frame === Frame.End && text === "") {
-        const claim = m.headers?.get(McpHeader.Claim);
-        if (!claim) return done(() => reject(new ToolsError("cancelled", `MCP ${req.method} on '${server}' was cancelled by the server`)));
-        const digest = m.headers?.get(McpHeader.ClaimDigest) || undefined;
+      if (out.type === "response") return done(() => resolve(out.response));
+      if (out.type === "claim") {
         clearTimeout(idle);
-        return void takeClaim(mesh, tenant, claim, digest).then(
-          (bytes) => done(() => resolve(asResponse(req, new TextDecoder().decode(bytes)))),
-          (err: McpWireError) => done(() => resolve(errorResponse(req.id, err.rpcCode ?? McpCode.StreamLost, err.message))),
-        );
+        return void fetchClaimed(mesh, tenant, req, out.claim, out.digest).then((res) => done(() => resolve(res)));
       }
-      if (frame === Frame.End || frame === Frame.Err) return done(() => resolve(asResponse(req, text)));
-      // An unknown frame kind from a newer wire: ignored, as the keep-alive already counted it.
     };
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     if (opts.timeoutMs !== undefined) {
@@ -201,23 +166,106 @@ function request(
       }, opts.timeoutMs);
     }
     armIdle();
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(opts.headers ?? {})) h.set(k, v);
-    h.set(McpHeader.Wire, WIRE_VERSION);
-    h.set(McpHeader.Method, req.method);
-    if (name !== undefined) h.set(McpHeader.Name, encodeHeaderValue(name));
-    const meta = req.params?._meta as Record<string, unknown> | undefined;
-    const version = meta?.[MetaKey.ProtocolVersion];
-    if (typeof version === "string") h.set(McpHeader.ProtocolVersion, encodeHeaderValue(version));
-    if (opts.acceptClaim ?? true) h.set(McpHeader.AcceptClaim, "1");
     try {
-      mesh.nc.publish(subject, body, { reply: inbox.subject, headers: h });
+      mesh.nc.publish(subject, body, { reply: inbox.subject, headers: requestHeaders(req, name, opts) });
     } catch (err) {
       done(() =>
         resolve(errorResponse(req.id, McpCode.StreamLost, `MCP ${req.method} on '${server}' not sent: ${(err as Error).message}`)),
       );
     }
   });
+}
+
+/** The request's subject and body, or the error response that stops it before it is sent. */
+function prepare(
+  mesh: Mesh,
+  tenant: string,
+  user: string,
+  server: string,
+  req: JsonRpcRequest,
+  name: string | undefined,
+): { subject: string; body: Uint8Array } | { response: JsonRpcResponse } {
+  let subject: string;
+  try {
+    subject = subjects.mcpRequest(tenant, user, server, req.method, name);
+  } catch (err) {
+    return { response: errorResponse(req.id, McpCode.InvalidParams, (err as Error).message) };
+  }
+  const body = new TextEncoder().encode(JSON.stringify(req));
+  if (body.length + 1024 > mesh.maxPayload()) {
+    return {
+      response: errorResponse(
+        req.id,
+        McpCode.PayloadTooLarge,
+        `the request is ${body.length} bytes, over the NATS max_payload of ${mesh.maxPayload()}`,
+      ),
+    };
+  }
+  return { subject, body };
+}
+
+function requestHeaders(req: JsonRpcRequest, name: string | undefined, opts: McpRequestOptions) {
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(opts.headers ?? {})) h.set(k, v);
+  h.set(McpHeader.Wire, WIRE_VERSION);
+  h.set(McpHeader.Method, req.method);
+  if (name !== undefined) h.set(McpHeader.Name, encodeHeaderValue(name));
+  const meta = req.params?._meta as Record<string, unknown> | undefined;
+  const version = meta?.[MetaKey.ProtocolVersion];
+  if (typeof version === "string") h.set(McpHeader.ProtocolVersion, encodeHeaderValue(version));
+  if (opts.acceptClaim ?? true) h.set(McpHeader.AcceptClaim, "1");
+  return h;
+}
+
+/** What one frame of the reply stream means for the request. */
+type FrameOutcome =
+  /** Keep-alive, notification (delivered), or a frame kind this wire does not know. */
+  | { type: "wait" }
+  | { type: "cancelled" }
+  | { type: "claim"; claim: string; digest?: string }
+  | { type: "response"; response: JsonRpcResponse };
+
+/** Reads one frame (reporting it to `onFrame` and a notification to `onNotification`). */
+function readFrame(m: Msg, req: JsonRpcRequest, opts: McpRequestOptions): FrameOutcome {
+  const frame = m.headers?.get(McpHeader.Frame) ?? "";
+  const text = m.data.length ? new TextDecoder().decode(m.data) : "";
+  opts.onFrame?.(frame, text, headerRecord(m));
+  if (frame === Frame.KeepAlive) return { type: "wait" };
+  if (frame === Frame.Msg) {
+    const n = parseObject(text);
+    if (n && typeof n.method === "string") opts.onNotification?.(n as unknown as JsonRpcNotification);
+    return { type: "wait" };
+  }
+  if (frame === Frame.End && text === "") {
+    const claim = m.headers?.get(McpHeader.Claim);
+    if (!claim) return { type: "cancelled" };
+    return { type: "claim", claim, digest: m.headers?.get(McpHeader.ClaimDigest) || undefined };
+  }
+  if (frame === Frame.End || frame === Frame.Err) return { type: "response", response: asResponse(req, text) };
+  // An unknown frame kind from a newer wire: ignored, as the keep-alive already counted it.
+  return { type: "wait" };
+}
+
+function noServer(req: JsonRpcRequest, server: string, tenant: string): JsonRpcResponse {
+  return errorResponse(
+    req.id,
+    McpCode.NoServer,
+    `no tool server '${server}' is serving on the mesh '${tenant}' (no responders); start it with 'lyra tools'`,
+  );
+}
+
+/** The claim-checked result, fetched, verified and deleted; a failed fetch is the wire error it was. */
+function fetchClaimed(
+  mesh: Mesh,
+  tenant: string,
+  req: JsonRpcRequest,
+  claim: string,
+  digest: string | undefined,
+): Promise<JsonRpcResponse> {
+  return takeClaim(mesh, tenant, claim, digest).then(
+    (bytes) => asResponse(req, new TextDecoder().decode(bytes)),
+    (err: McpWireError) => errorResponse(req.id, err.rpcCode ?? McpCode.StreamLost, err.message),
+  );
 }
 
 /** The terminal body as a response; an unreadable one is a lost stream (re-issue). */
