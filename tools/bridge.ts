@@ -7,7 +7,7 @@
 import { ProtocolError, SdkError, SdkErrorCode } from "@modelcontextprotocol/client";
 import { createToolList } from "./bridge-list.ts";
 import { REQUEST_TIMEOUT } from "./client.ts";
-import { ToolsError } from "./errors.ts";
+import { ToolsError, ToolsErrorCode } from "./errors.ts";
 import type { McpHandler, McpRequestContext } from "./server.ts";
 import type { Upstream } from "./upstream.ts";
 import { errorResponse, McpCode, MCP_PROTOCOL_VERSION, type JsonRpcRequest, type JsonRpcResponse } from "./wire.ts";
@@ -118,7 +118,7 @@ async function forwardCall(up: Upstream, req: JsonRpcRequest, ctx: McpRequestCon
 
 /** A failure as the JSON-RPC error the caller reads: the server's own error passes through. */
 function asError(req: JsonRpcRequest, err: unknown): JsonRpcResponse {
-  if (err instanceof ToolsError && err.code === "upstream_down") return errorResponse(req.id, McpCode.StreamLost, err.message);
+  if (err instanceof ToolsError && err.code === ToolsErrorCode.UpstreamDown) return errorResponse(req.id, McpCode.StreamLost, err.message);
   if (err instanceof ProtocolError) return errorResponse(req.id, err.code, err.message, err.data);
   if (err instanceof SdkError) {
     if (err.code === SdkErrorCode.RequestTimeout)

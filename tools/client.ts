@@ -9,7 +9,7 @@ import type { Mesh } from "../mesh/connect.ts";
 import { createReplyRoutes, type ReplyInbox } from "../mesh/rolecall/index.ts";
 import { MCP_UNSET, subjects } from "../mesh/subjects.ts";
 import { takeClaim } from "./claim.ts";
-import { McpWireError, ToolsError } from "./errors.ts";
+import { McpWireError, ToolsError, ToolsErrorCode } from "./errors.ts";
 import {
   DEFAULT_MCP_KEEP_ALIVE_MS,
   encodeHeaderValue,
@@ -76,7 +76,8 @@ export function createMcpClient(mesh: Mesh, o: McpClientOptions): McpClient {
     user,
     request: (server, req, opts = {}) => request(mesh, routes.open.bind(routes), pending, o.tenant, user, server, req, opts),
     close: () => {
-      for (const fail of [...pending]) fail(new ToolsError("closed", "the MCP client was closed while the request was in flight"));
+      for (const fail of [...pending])
+        fail(new ToolsError(ToolsErrorCode.Closed, "the MCP client was closed while the request was in flight"));
       routes.close();
     },
   };
@@ -93,7 +94,7 @@ function request(
   opts: McpRequestOptions,
 ): Promise<JsonRpcResponse> {
   return new Promise((resolve, reject) => {
-    if (opts.signal?.aborted) return reject(new ToolsError("cancelled", "the request was cancelled before it was sent"));
+    if (opts.signal?.aborted) return reject(new ToolsError(ToolsErrorCode.Cancelled, "the request was cancelled before it was sent"));
     const name = requestName(req.method, req.params);
     const prepared = prepare(mesh, tenant, user, server, req, name);
     if ("response" in prepared) return resolve(prepared.response);
@@ -124,7 +125,9 @@ function request(
     };
     const onAbort = () => {
       cancel();
-      done(() => reject(new ToolsError("cancelled", `MCP ${req.method} on '${server}' cancelled`, { cause: opts.signal?.reason })));
+      done(() =>
+        reject(new ToolsError(ToolsErrorCode.Cancelled, `MCP ${req.method} on '${server}' cancelled`, { cause: opts.signal?.reason })),
+      );
     };
     const inactivityMs = opts.inactivityMs ?? DEFAULT_MCP_INACTIVITY_MS;
     const armIdle = () => {
@@ -148,7 +151,7 @@ function request(
       armIdle();
       const out = readFrame(m, req, opts);
       if (out.type === "cancelled") {
-        return done(() => reject(new ToolsError("cancelled", `MCP ${req.method} on '${server}' was cancelled by the server`)));
+        return done(() => reject(new ToolsError(ToolsErrorCode.Cancelled, `MCP ${req.method} on '${server}' was cancelled by the server`)));
       }
       if (out.type === "response") return done(() => resolve(out.response));
       if (out.type === "claim") {

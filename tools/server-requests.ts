@@ -9,7 +9,7 @@ import type { Mesh } from "../mesh/connect.ts";
 import { parseMcpSubject, subjects, type McpSubject } from "../mesh/subjects.ts";
 import { tracer } from "../mesh/telemetry.ts";
 import { putClaim } from "./claim.ts";
-import { ToolsError } from "./errors.ts";
+import { ToolsError, ToolsErrorCode } from "./errors.ts";
 import { checkInbound } from "./integrity.ts";
 import type { McpHandler, McpRequestContext } from "./server.ts";
 import { errorResponse, Frame, McpCode, McpHeader, WIRE_VERSION, type JsonRpcRequest, type JsonRpcResponse } from "./wire.ts";
@@ -93,7 +93,7 @@ export function createRequestStreams(mesh: Mesh, o: RequestStreamsOptions): Requ
       max: 1,
       callback: () => {
         if (terminate(l)) send(reply, Frame.End); // empty end: cancelled, no response exists
-        l.abort.abort(new ToolsError("cancelled", "the caller cancelled the request"));
+        l.abort.abort(new ToolsError(ToolsErrorCode.Cancelled, "the caller cancelled the request"));
       },
     });
     l.ka = setInterval(() => send(reply, Frame.KeepAlive), o.keepAliveMs);
@@ -135,7 +135,7 @@ export function createRequestStreams(mesh: Mesh, o: RequestStreamsOptions): Requ
     endAll(why) {
       for (const l of [...live]) {
         if (terminate(l)) sendError(l.reply, errorResponse(l.id, McpCode.StreamLost, `${why}; re-issue the request`));
-        l.abort.abort(new ToolsError("stopped", why));
+        l.abort.abort(new ToolsError(ToolsErrorCode.Stopped, why));
       }
     },
   };

@@ -2,7 +2,7 @@
  * The start gate of a supervised upstream: one start attempt at a time (connect within a time
  * limit), backoff waits, and close(), which cuts both short so a stop never waits out a delay.
  */
-import { ToolsError } from "./errors.ts";
+import { ToolsError, ToolsErrorCode } from "./errors.ts";
 import type { UpstreamAttempt } from "./upstream.ts";
 
 export interface StartGate {
@@ -43,7 +43,7 @@ export function createStartGate(): StartGate {
         ]);
       } catch (err) {
         await attempt.client.close().catch(() => undefined);
-        throw new ToolsError("upstream_start", (err as Error).message, { cause: err });
+        throw new ToolsError(ToolsErrorCode.UpstreamStart, (err as Error).message, { cause: err });
       } finally {
         clearTimeout(timer);
         starting = undefined;

@@ -7,7 +7,7 @@
 import type { Client } from "@modelcontextprotocol/client";
 import type { Logger } from "../mesh/logger.ts";
 import { createBackoff, type BackoffOptions } from "./backoff.ts";
-import { ToolsError } from "./errors.ts";
+import { ToolsError, ToolsErrorCode } from "./errors.ts";
 import { createUpstreamEvents, type UpstreamEvents } from "./upstream-events.ts";
 import { createStartGate, type StartGate } from "./upstream-gate.ts";
 
@@ -118,7 +118,10 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
       return new Promise((resolve, reject) => {
         const onLost = (why: string) =>
           reject(
-            new ToolsError("upstream_down", `${why} while the call was in flight (${seeLog(o)}); it is restarting: re-issue the request`),
+            new ToolsError(
+              ToolsErrorCode.UpstreamDown,
+              `${why} while the call was in flight (${seeLog(o)}); it is restarting: re-issue the request`,
+            ),
           );
         l.lost.add(onLost);
         fn(l.attempt.client)
@@ -215,5 +218,5 @@ function downError(server: string, s: Supervision): ToolsError {
         : s.state === ServerState.Stopped
           ? `tool server '${server}' is stopped (lyra tools is shutting down)`
           : `tool server '${server}' is starting; retry in a moment`;
-  return new ToolsError("upstream_down", msg);
+  return new ToolsError(ToolsErrorCode.UpstreamDown, msg);
 }

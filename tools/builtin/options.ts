@@ -4,7 +4,7 @@
  * option is a ToolsError('config') that names the option, its value and the fix.
  */
 import type { z } from "zod";
-import { ToolsError } from "../errors.ts";
+import { ToolsError, ToolsErrorCode } from "../errors.ts";
 
 /** The first problem zod found in a server's options, as a server's wording needs it. */
 export interface OptionProblem {
@@ -34,7 +34,7 @@ export function parseServerOptions<S extends z.ZodType>(
   const issue = r.error.issues[0]!;
   const value = issue.path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], options);
   throw new ToolsError(
-    "config",
+    ToolsErrorCode.Config,
     wording({
       where: `tools.servers.${server}.options`,
       path: issue.path,

@@ -6,7 +6,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { ToolsError } from "../../errors.ts";
+import { ToolsError, ToolsErrorCode } from "../../errors.ts";
 import { parseServerOptions, type OptionWording } from "../options.ts";
 import type { BuiltinContext, StartedBuiltin } from "../index.ts";
 import { createEmbedder } from "./embed.ts";
@@ -43,7 +43,7 @@ export function startMemory(ctx: BuiltinContext): StartedBuiltin {
     store = openMemoryStore(path);
   } catch (err) {
     throw new ToolsError(
-      "config",
+      ToolsErrorCode.Config,
       `tools.servers.${ctx.server}.options.path '${path}' cannot be opened as a memory store (${(err as Error).message}); set it to a writable file path`,
       { cause: err },
     );
