@@ -4,10 +4,11 @@
  * forwards tools only (server/discover, tools/list, tools/call, ping), shapes results to the
  * 2026 wire the mesh's SDK clients validate, and turns "the server is down" into -32010.
  */
-import { ProtocolError, SdkError, SdkErrorCode, type Tool } from "@modelcontextprotocol/client";
+import { ProtocolError, SdkError, SdkErrorCode } from "@modelcontextprotocol/client";
+import { createToolList } from "./bridge-list.ts";
 import { REQUEST_TIMEOUT } from "./client.ts";
-import { ToolsError } from "./errors.ts";
-import type { McpHandler } from "./server.ts";
+import { ToolsError, ToolsErrorCode } from "./errors.ts";
+import type { McpHandler, McpRequestContext } from "./server.ts";
 import type { Upstream } from "./upstream.ts";
 import { errorResponse, McpCode, MCP_PROTOCOL_VERSION, type JsonRpcRequest, type JsonRpcResponse } from "./wire.ts";
 
@@ -31,68 +32,16 @@ export interface BridgeHandler extends McpHandler {
 }
 
 export function bridgeHandler(up: Upstream, o: BridgeOptions): BridgeHandler {
-  let cache: { gen: number; epoch: number; at: number; tools: Tool[] } | undefined;
-  let fetches = 0;
+  const list = createToolList(up, o.listTtlMs, BRIDGE_CALL_TIMEOUT_MS);
   let progressSeq = 0;
-  // Bumped by every list_changed: a listing that was under way then may be stale, so it is
-  // answered to whoever asked before the change but neither cached nor shared after it.
-  let epoch = 0;
-  let inflight: { gen: number; epoch: number; list: Promise<Tool[]> } | undefined;
-
-  const tools = async (): Promise<Tool[]> => {
-    const gen = up.generation();
-    const at = epoch;
-    if (cache && cache.gen === gen && cache.epoch === at && Date.now() - cache.at < o.listTtlMs) return cache.tools;
-    // Concurrent misses share one request to the server.
-    if (inflight && inflight.gen === gen && inflight.epoch === at) return inflight.list;
-    const mine = {
-      gen,
-      epoch: at,
-      list: up
-        .run(async (c) => {
-          fetches++;
-          const res = await c.listTools(undefined, { cacheMode: "refresh", timeout: BRIDGE_CALL_TIMEOUT_MS });
-          return res.tools.map(toModernTool);
-        })
-        .then((list) => {
-          if (epoch === at) cache = { gen, epoch: at, at: Date.now(), tools: list };
-          return list;
-        })
-        .finally(() => {
-          if (inflight === mine) inflight = undefined;
-        }),
-    };
-    inflight = mine;
-    return mine.list;
-  };
-
-  // A (re)started server is listed at once, so status and metrics show its tools; a server that
-  // says its list changed is asked again on the next tools/list.
-  up.onEvent((e) => {
-    if (e === "tools_changed") {
-      epoch++;
-      cache = undefined;
-    } else void tools().catch(() => undefined);
-  });
-
-  const serverMeta = () => {
-    const info = up.client()?.getServerVersion();
-    return info ? { [SERVER_INFO_META]: { name: info.name, version: info.version } } : {};
-  };
-  const ok = (req: JsonRpcRequest, result: Record<string, unknown>): JsonRpcResponse => ({
-    jsonrpc: "2.0",
-    id: req.id,
-    result: { ...result, resultType: "complete", _meta: { ...serverMeta(), ...(result._meta as object | undefined) } },
-  });
-
-  const handle = async (req: JsonRpcRequest, ctx: Parameters<McpHandler>[1]): Promise<JsonRpcResponse> => {
+  const handle = async (req: JsonRpcRequest, ctx: McpRequestContext): Promise<JsonRpcResponse> => {
     try {
       switch (req.method) {
         case "server/discover":
           return await up.run(async (c) => {
             const instructions = c.getInstructions();
             // Tools are all the bridge carries, whatever else the server offers.
-            return ok(req, {
+            return ok(up, req, {
               supportedVersions: [MCP_PROTOCOL_VERSION],
               capabilities: { tools: {} },
               ...(instructions ? { instructions } : {}),
@@ -101,11 +50,11 @@ export function bridgeHandler(up: Upstream, o: BridgeOptions): BridgeHandler {
             });
           });
         case "tools/list":
-          return ok(req, { tools: await tools(), ttlMs: 0, cacheScope: "private" });
+          return ok(up, req, { tools: await list.tools(), ttlMs: 0, cacheScope: "private" });
         case "ping":
-          return await up.run(async (c) => (await c.ping({ timeout: BRIDGE_CALL_TIMEOUT_MS }), ok(req, {})));
+          return await up.run(async (c) => (await c.ping({ timeout: BRIDGE_CALL_TIMEOUT_MS }), ok(up, req, {})));
         case "tools/call":
-          return await call(req, ctx);
+          return await forwardCall(up, req, ctx, () => `lyra-${++progressSeq}`);
         default:
           return errorResponse(
             req.id,
@@ -118,54 +67,58 @@ export function bridgeHandler(up: Upstream, o: BridgeOptions): BridgeHandler {
     }
   };
 
-  const call = async (req: JsonRpcRequest, ctx: Parameters<McpHandler>[1]): Promise<JsonRpcResponse> => {
-    const p = req.params ?? {};
-    const name = p.name;
-    if (typeof name !== "string") return errorResponse(req.id, McpCode.InvalidParams, "tools/call needs params.name, the tool's name");
-    const callerToken = (p._meta as Record<string, unknown> | undefined)?.progressToken;
-    const args = p.arguments && typeof p.arguments === "object" ? (p.arguments as Record<string, unknown>) : undefined;
-    // Our own token toward the server, so progress is forwarded in order (see Upstream.onProgress).
-    const token = `lyra-${++progressSeq}`;
-    const off =
-      callerToken === undefined
-        ? () => undefined
-        : up.onProgress(token, (pr) =>
-            ctx.notify({ jsonrpc: "2.0", method: "notifications/progress", params: { ...pr, progressToken: callerToken } }),
-          );
-    const result = await up
-      // A plain request, not callTool(): the bridge forwards results, and checking structuredContent
-      // against the tool's outputSchema is the calling client's business (it has the schema too).
-      .run((c) =>
-        c.request(
-          {
-            method: "tools/call",
-            params: { name, arguments: args, ...(callerToken === undefined ? {} : { _meta: { progressToken: token } }) },
-          },
-          { signal: ctx.signal, timeout: BRIDGE_CALL_TIMEOUT_MS },
-        ),
-      )
-      .finally(off);
-    return ok(req, result);
-  };
-
   return Object.assign(handle, {
-    toolNames: () => (cache?.tools ?? []).map((t) => t.name),
-    listFetches: () => fetches,
-    refreshTools: async () => (await tools()).map((t) => t.name),
+    toolNames: list.names,
+    listFetches: list.fetches,
+    refreshTools: async () => (await list.tools()).map((t) => t.name),
   });
 }
 
-/** 2025-era tool fields the 2026-07-28 wire removed (task support); the mesh's clients reject them. */
-function toModernTool(t: Tool): Tool {
-  const { execution, ...rest } = t as Tool & { execution?: Record<string, unknown> };
-  if (!execution) return t;
-  const { taskSupport: _dropped, ...keep } = execution;
-  return Object.keys(keep).length ? { ...rest, execution: keep } : rest;
+/** A complete 2026 result, with the server's name and version in its _meta. */
+function ok(up: Upstream, req: JsonRpcRequest, result: Record<string, unknown>): JsonRpcResponse {
+  const info = up.client()?.getServerVersion();
+  const serverMeta = info ? { [SERVER_INFO_META]: { name: info.name, version: info.version } } : {};
+  return {
+    jsonrpc: "2.0",
+    id: req.id,
+    result: { ...result, resultType: "complete", _meta: { ...serverMeta, ...(result._meta as object | undefined) } },
+  };
+}
+
+/** Forwards one tools/call; `nextToken` numbers our own progress tokens toward the server. */
+async function forwardCall(up: Upstream, req: JsonRpcRequest, ctx: McpRequestContext, nextToken: () => string): Promise<JsonRpcResponse> {
+  const p = req.params ?? {};
+  const name = p.name;
+  if (typeof name !== "string") return errorResponse(req.id, McpCode.InvalidParams, "tools/call needs params.name, the tool's name");
+  const callerToken = (p._meta as Record<string, unknown> | undefined)?.progressToken;
+  const args = p.arguments && typeof p.arguments === "object" ? (p.arguments as Record<string, unknown>) : undefined;
+  // Our own token toward the server, so progress is forwarded in order (see Upstream.onProgress).
+  const token = nextToken();
+  const off =
+    callerToken === undefined
+      ? () => undefined
+      : up.onProgress(token, (pr) =>
+          ctx.notify({ jsonrpc: "2.0", method: "notifications/progress", params: { ...pr, progressToken: callerToken } }),
+        );
+  const result = await up
+    // A plain request, not callTool(): the bridge forwards results, and checking structuredContent
+    // against the tool's outputSchema is the calling client's business (it has the schema too).
+    .run((c) =>
+      c.request(
+        {
+          method: "tools/call",
+          params: { name, arguments: args, ...(callerToken === undefined ? {} : { _meta: { progressToken: token } }) },
+        },
+        { signal: ctx.signal, timeout: BRIDGE_CALL_TIMEOUT_MS },
+      ),
+    )
+    .finally(off);
+  return ok(up, req, result);
 }
 
 /** A failure as the JSON-RPC error the caller reads: the server's own error passes through. */
 function asError(req: JsonRpcRequest, err: unknown): JsonRpcResponse {
-  if (err instanceof ToolsError && err.code === "upstream_down") return errorResponse(req.id, McpCode.StreamLost, err.message);
+  if (err instanceof ToolsError && err.code === ToolsErrorCode.UpstreamDown) return errorResponse(req.id, McpCode.StreamLost, err.message);
   if (err instanceof ProtocolError) return errorResponse(req.id, err.code, err.message, err.data);
   if (err instanceof SdkError) {
     if (err.code === SdkErrorCode.RequestTimeout)

@@ -2,7 +2,7 @@
 // constants and one-request client, without the MCP SDK, the tool host or the built-in servers,
 // so an agent host that only calls tools stays lean.
 export * from "./wire.ts";
-export { ToolsError, McpWireError } from "./errors.ts";
+export { ToolsError, ToolsErrorCode, McpWireError } from "./errors.ts";
 export {
   createMcpClient,
   DEFAULT_MCP_INACTIVITY_MS,

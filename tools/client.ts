@@ -4,24 +4,17 @@
  * max_payload -32012. A claim-checked result is fetched, verified and deleted here, so callers
  * only ever see the response.
  */
-import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
+import type { Msg } from "@nats-io/nats-core";
 import type { Mesh } from "../mesh/connect.ts";
 import { createReplyRoutes, type ReplyInbox } from "../mesh/rolecall/index.ts";
 import { MCP_UNSET, subjects } from "../mesh/subjects.ts";
-import { takeClaim } from "./claim.ts";
-import { McpWireError, ToolsError } from "./errors.ts";
+import { fetchClaimed, noServer, prepare, readFrame, requestHeaders } from "./client-frames.ts";
+import { ToolsError, ToolsErrorCode } from "./errors.ts";
 import {
   DEFAULT_MCP_KEEP_ALIVE_MS,
-  encodeHeaderValue,
   errorResponse,
-  Frame,
   McpCode,
-  McpHeader,
-  MetaKey,
-  parseObject,
-  parseResponse,
   requestName,
-  WIRE_VERSION,
   type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
@@ -76,7 +69,8 @@ export function createMcpClient(mesh: Mesh, o: McpClientOptions): McpClient {
     user,
     request: (server, req, opts = {}) => request(mesh, routes.open.bind(routes), pending, o.tenant, user, server, req, opts),
     close: () => {
-      for (const fail of [...pending]) fail(new ToolsError("closed", "the MCP client was closed while the request was in flight"));
+      for (const fail of [...pending])
+        fail(new ToolsError(ToolsErrorCode.Closed, "the MCP client was closed while the request was in flight"));
       routes.close();
     },
   };
@@ -93,24 +87,11 @@ function request(
   opts: McpRequestOptions,
 ): Promise<JsonRpcResponse> {
   return new Promise((resolve, reject) => {
-    if (opts.signal?.aborted) return reject(new ToolsError("cancelled", "the request was cancelled before it was sent"));
+    if (opts.signal?.aborted) return reject(new ToolsError(ToolsErrorCode.Cancelled, "the request was cancelled before it was sent"));
     const name = requestName(req.method, req.params);
-    let subject: string;
-    try {
-      subject = subjects.mcpRequest(tenant, user, server, req.method, name);
-    } catch (err) {
-      return resolve(errorResponse(req.id, McpCode.InvalidParams, (err as Error).message));
-    }
-    const body = new TextEncoder().encode(JSON.stringify(req));
-    if (body.length + 1024 > mesh.maxPayload()) {
-      return resolve(
-        errorResponse(
-          req.id,
-          McpCode.PayloadTooLarge,
-          `the request is ${body.length} bytes, over the NATS max_payload of ${mesh.maxPayload()}`,
-        ),
-      );
-    }
+    const prepared = prepare(mesh, tenant, user, server, req, name);
+    if ("response" in prepared) return resolve(prepared.response);
+    const { subject, body } = prepared;
     let settled = false;
     // Frames are routed to onMsg (below) only after the publish at the end.
     const inbox: ReplyInbox = open((m) => onMsg(m));
@@ -137,7 +118,9 @@ function request(
     };
     const onAbort = () => {
       cancel();
-      done(() => reject(new ToolsError("cancelled", `MCP ${req.method} on '${server}' cancelled`, { cause: opts.signal?.reason })));
+      done(() =>
+        reject(new ToolsError(ToolsErrorCode.Cancelled, `MCP ${req.method} on '${server}' cancelled`, { cause: opts.signal?.reason })),
+      );
     };
     const inactivityMs = opts.inactivityMs ?? DEFAULT_MCP_INACTIVITY_MS;
     const armIdle = () => {
@@ -157,39 +140,17 @@ function request(
     };
     const onMsg = (m: Msg) => {
       if (settled) return;
-      if (m.headers?.code === 503 && m.data.length === 0) {
-        return done(() =>
-          resolve(
-            errorResponse(
-              req.id,
-              McpCode.NoServer,
-              `no tool server '${server}' is serving on the mesh '${tenant}' (no responders); start it with 'lyra tools'`,
-            ),
-          ),
-        );
-      }
+      if (m.headers?.code === 503 && m.data.length === 0) return done(() => resolve(noServer(req, server, tenant)));
       armIdle();
-      const frame = m.headers?.get(McpHeader.Frame) ?? "";
-      const text = m.data.length ? new TextDecoder().decode(m.data) : "";
-      opts.onFrame?.(frame, text, headerRecord(m));
-      if (frame === Frame.KeepAlive) return;
-      if (frame === Frame.Msg) {
-        const n = parseObject(text);
-        if (n && typeof n.method === "string") opts.onNotification?.(n as unknown as JsonRpcNotification);
-        return;
+      const out = readFrame(m, req, opts);
+      if (out.type === "cancelled") {
+        return done(() => reject(new ToolsError(ToolsErrorCode.Cancelled, `MCP ${req.method} on '${server}' was cancelled by the server`)));
       }
-      if (frame === Frame.End && text === "") {
-        const claim = m.headers?.get(McpHeader.Claim);
-        if (!claim) return done(() => reject(new ToolsError("cancelled", `MCP ${req.method} on '${server}' was cancelled by the server`)));
-        const digest = m.headers?.get(McpHeader.ClaimDigest) || undefined;
+      if (out.type === "response") return done(() => resolve(out.response));
+      if (out.type === "claim") {
         clearTimeout(idle);
-        return void takeClaim(mesh, tenant, claim, digest).then(
-          (bytes) => done(() => resolve(asResponse(req, new TextDecoder().decode(bytes)))),
-          (err: McpWireError) => done(() => resolve(errorResponse(req.id, err.rpcCode ?? McpCode.StreamLost, err.message))),
-        );
+        return void fetchClaimed(mesh, tenant, req, out.claim, out.digest).then((res) => done(() => resolve(res)));
       }
-      if (frame === Frame.End || frame === Frame.Err) return done(() => resolve(asResponse(req, text)));
-      // An unknown frame kind from a newer wire: ignored, as the keep-alive already counted it.
     };
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     if (opts.timeoutMs !== undefined) {
@@ -201,35 +162,12 @@ function request(
       }, opts.timeoutMs);
     }
     armIdle();
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(opts.headers ?? {})) h.set(k, v);
-    h.set(McpHeader.Wire, WIRE_VERSION);
-    h.set(McpHeader.Method, req.method);
-    if (name !== undefined) h.set(McpHeader.Name, encodeHeaderValue(name));
-    const meta = req.params?._meta as Record<string, unknown> | undefined;
-    const version = meta?.[MetaKey.ProtocolVersion];
-    if (typeof version === "string") h.set(McpHeader.ProtocolVersion, encodeHeaderValue(version));
-    if (opts.acceptClaim ?? true) h.set(McpHeader.AcceptClaim, "1");
     try {
-      mesh.nc.publish(subject, body, { reply: inbox.subject, headers: h });
+      mesh.nc.publish(subject, body, { reply: inbox.subject, headers: requestHeaders(req, name, opts) });
     } catch (err) {
       done(() =>
         resolve(errorResponse(req.id, McpCode.StreamLost, `MCP ${req.method} on '${server}' not sent: ${(err as Error).message}`)),
       );
     }
   });
-}
-
-/** The terminal body as a response; an unreadable one is a lost stream (re-issue). */
-function asResponse(req: JsonRpcRequest, text: string): JsonRpcResponse {
-  return (
-    parseResponse(req.id, text) ??
-    errorResponse(req.id, McpCode.StreamLost, "the tool server's response was not a JSON-RPC response; re-issue the request")
-  );
-}
-
-function headerRecord(m: Msg): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of m.headers?.keys() ?? []) out[k] = m.headers!.get(k);
-  return out;
 }

@@ -2,7 +2,7 @@
  * `${VAR}` expansion for bridged servers' `env`, `args` and `headers`, so secrets stay in the
  * environment of `lyra tools` and out of the config file. `$${` escapes a literal `${`.
  */
-import { ToolsError } from "./errors.ts";
+import { ToolsError, ToolsErrorCode } from "./errors.ts";
 
 const VAR = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
@@ -13,7 +13,7 @@ export function expandVars(value: string, env: Readonly<Record<string, string | 
     const v = env[name];
     if (v === undefined) {
       throw new ToolsError(
-        "config",
+        ToolsErrorCode.Config,
         `tool server '${server}': ${field} uses \${${name}} but the environment of 'lyra tools' has no ${name}; export ${name} (or remove it from tools.servers.${server}.${field.split(/[.[]/)[0]})`,
       );
     }

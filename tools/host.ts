@@ -11,7 +11,7 @@ import type { BackoffOptions } from "./backoff.ts";
 import { bridgeHandler } from "./bridge.ts";
 import { BUILTIN_TOOL_SERVERS, type BuiltinToolServer, type StartedBuiltin } from "./builtin/index.ts";
 import { describeTarget, httpConnector, stdioConnector } from "./connectors.ts";
-import { ToolsError } from "./errors.ts";
+import { ToolsError, ToolsErrorCode } from "./errors.ts";
 import { createToolMetrics, instrumentCalls, type ToolMetrics } from "./metrics.ts";
 import { sdkHandler } from "./sdk.ts";
 import { meshRequest } from "./request.ts";
@@ -165,7 +165,7 @@ function plan(mesh: Mesh, server: string, cfg: ToolServerConfig, o: ToolHostOpti
     const b = builtins[cfg.builtin];
     if (!b) {
       throw new ToolsError(
-        "config",
+        ToolsErrorCode.Config,
         `tools.servers.${server}.builtin is '${cfg.builtin}', which is not a built-in tool server; use one of: ${Object.keys(builtins).join(", ")}`,
       );
     }
@@ -176,7 +176,8 @@ function plan(mesh: Mesh, server: string, cfg: ToolServerConfig, o: ToolHostOpti
         kind: ToolServerKind.Builtin,
         description: cfg.description ?? b.description,
         handler: sdkHandler((ctx) => {
-          if (!started) throw new ToolsError("not_started", `built-in tool server '${server}' is not running: ${h.error ?? "starting"}`);
+          if (!started)
+            throw new ToolsError(ToolsErrorCode.NotStarted, `built-in tool server '${server}' is not running: ${h.error ?? "starting"}`);
           return started.create(ctx);
         }),
         tools: () => tools,
@@ -245,7 +246,7 @@ function selectServers(servers: Readonly<Record<string, ToolServerConfig>>, only
   const unknown = only.filter((n) => !servers[n]);
   if (unknown.length) {
     throw new ToolsError(
-      "config",
+      ToolsErrorCode.Config,
       `--only names ${unknown.map((n) => `'${n}'`).join(", ")}, not in the config's tools.servers (${all.join(", ") || "none"}); pass names from there`,
     );
   }

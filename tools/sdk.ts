@@ -8,7 +8,7 @@
 import { Client } from "@modelcontextprotocol/client";
 import { createMcpHandler, type McpServerFactory, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
 import type { McpClient, McpRequestOptions } from "./client.ts";
-import { ToolsError } from "./errors.ts";
+import { ToolsError, ToolsErrorCode } from "./errors.ts";
 import type { McpHandler } from "./server.ts";
 import {
   encodeHeaderValue,
@@ -116,7 +116,7 @@ export class NatsClientTransport implements Transport {
   async start(): Promise<void> {}
 
   async send(message: Parameters<Transport["send"]>[0], options?: TransportSendOptions): Promise<void> {
-    if (this.closed) throw new ToolsError("closed", "the NATS MCP transport is closed");
+    if (this.closed) throw new ToolsError(ToolsErrorCode.Closed, "the NATS MCP transport is closed");
     const m = message as Record<string, unknown>;
     // Only requests travel: 2026-07-28 has no server-initiated requests to answer, and
     // cancellation is the per-request stream's (requestSignal), not a notification.
@@ -131,7 +131,7 @@ export class NatsClientTransport implements Transport {
         (res) => this.deliver(res),
         (err: unknown) => {
           // A cancelled request has no response: the SDK already settled it.
-          if (!(err instanceof ToolsError && err.code === "cancelled"))
+          if (!(err instanceof ToolsError && err.code === ToolsErrorCode.Cancelled))
             this.deliver(errorResponse(req.id, McpCode.StreamLost, (err as Error).message));
         },
       )

@@ -7,7 +7,9 @@
 import type { Client } from "@modelcontextprotocol/client";
 import type { Logger } from "../mesh/logger.ts";
 import { createBackoff, type BackoffOptions } from "./backoff.ts";
-import { ToolsError } from "./errors.ts";
+import { ToolsError, ToolsErrorCode } from "./errors.ts";
+import { createUpstreamEvents, type UpstreamEvents } from "./upstream-events.ts";
+import { createStartGate, type StartGate } from "./upstream-gate.ts";
 
 export const ServerState = {
   Starting: "starting",
@@ -82,162 +84,44 @@ interface Live {
   lost: Set<(why: string) => void>;
 }
 
+/** What the supervisor knows of the server now: the loop writes it, status() and run() read it. */
+interface Supervision {
+  state: ServerState;
+  error?: string;
+  /** The last start failure logged at warn, so the same one again is only logged at debug. */
+  lastError?: string;
+  restarts: number;
+  retryAt?: number;
+  gen: number;
+  live?: Live;
+}
+
 export function superviseUpstream(o: UpstreamOptions): Upstream {
-  const backoff = createBackoff(o.backoff);
-  const startTimeoutMs = o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-  let state: ServerState = ServerState.Starting;
-  let error: string | undefined;
-  let lastError: string | undefined;
-  let restarts = 0;
-  let retryAt: number | undefined;
-  let gen = 0;
-  let live: Live | undefined;
-  let starting: UpstreamAttempt | undefined;
-  let closed = false;
-  let wake: (() => void) | undefined;
-  let cancelStart: (() => void) | undefined;
-  const progress = new Map<string, (params: Record<string, unknown>) => void>();
-  const listeners: ((e: UpstreamEvent) => void)[] = [];
-  const emit = (e: UpstreamEvent) => {
-    for (const f of listeners) f(e);
-  };
+  const s: Supervision = { state: ServerState.Starting, restarts: 0, gen: 0 };
+  const gate = createStartGate();
+  const events = createUpstreamEvents();
   let firstDone!: () => void;
   const firstAttempt = new Promise<void>((r) => (firstDone = r));
-
-  // What a server printed stays in this host's log: errors go out in heartbeats, $SRV.STATS and
-  // -32010 answers (so to models and the conversation log), and stderr may hold secrets.
-  const seeLog = `see the lyra tools log on ${o.host ?? "this host"}`;
-  const stderrOf = (a: UpstreamAttempt) => a.stderrTail?.().trim() || undefined;
-
-  // Backoff waits end at once on close(), so a stop never waits out a 30 s delay.
-  const sleep = (ms: number) =>
-    closed
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => {
-          const t = setTimeout(() => ((wake = undefined), resolve()), ms);
-          wake = () => (clearTimeout(t), (wake = undefined), resolve());
-        });
-
-  const start = async (attempt: UpstreamAttempt): Promise<Live> => {
-    starting = attempt;
-    const l: Live = { attempt, lost: new Set() };
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        attempt.client.connect(attempt.transport),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer to initialize within ${startTimeoutMs} ms`)), startTimeoutMs);
-          cancelStart = () => reject(new Error("lyra tools is shutting down"));
-        }),
-      ]);
-    } catch (err) {
-      await attempt.client.close().catch(() => undefined);
-      throw new ToolsError("upstream_start", (err as Error).message, { cause: err });
-    } finally {
-      clearTimeout(timer);
-      starting = undefined;
-      cancelStart = undefined;
-    }
-    return l;
-  };
-
-  const loop = async () => {
-    while (!closed) {
-      const began = Date.now();
-      let l: Live;
-      let attempt: UpstreamAttempt | undefined;
-      try {
-        attempt = o.connect();
-        l = await start(attempt);
-      } catch (err) {
-        // close() cut the start short: not a failure, and nothing to wait for.
-        if (closed) break;
-        state = ServerState.Failed;
-        const stderr = attempt && stderrOf(attempt);
-        error = `could not start ${o.target}: ${(err as Error).message}${stderr ? `; ${seeLog}` : ""}`;
-        const delay = backoff.next(0);
-        retryAt = Date.now() + delay;
-        // Said once at warn; the same failure again (every backoff step) only at debug.
-        const level = error === lastError ? "debug" : "warn";
-        lastError = error;
-        o.log[level]({ err: (err as Error).message, stderr, retryInMs: delay }, `tool server '${o.server}' failed to start`);
-        firstDone();
-        await sleep(delay);
-        continue;
-      }
-      if (closed) {
-        await l.attempt.client.close().catch(() => undefined);
-        break;
-      }
-      const ended = new Promise<void>((resolve) => (l.attempt.client.onclose = () => resolve()));
-      const t = l.attempt.transport;
-      const deliver = t.onmessage;
-      t.onmessage = (msg, extra) => {
-        const m = msg as { method?: string; params?: { progressToken?: unknown } };
-        const fn = m.method === "notifications/progress" ? progress.get(String(m.params?.progressToken)) : undefined;
-        if (fn) return fn(m.params as Record<string, unknown>);
-        if (m.method === "notifications/tools/list_changed") emit("tools_changed");
-        deliver?.(msg, extra);
-      };
-      live = l;
-      gen++;
-      state = ServerState.Up;
-      error = undefined;
-      retryAt = undefined;
-      lastError = undefined;
-      o.log.info({ pid: l.attempt.pid?.() }, `tool server '${o.server}' up (${o.target})`);
-      firstDone();
-      emit("up");
-      await ended;
-      live = undefined;
-      const stderr = stderrOf(l.attempt);
-      const why = `tool server '${o.server}' (${o.target}) exited`;
-      for (const f of l.lost) f(why);
-      if (closed) break;
-      restarts++;
-      const delay = backoff.next(Date.now() - began);
-      state = ServerState.Restarting;
-      error = `${why}; ${seeLog}`;
-      retryAt = Date.now() + delay;
-      o.log.warn({ restarts, stderr, retryInMs: delay }, `${why}; restarting`);
-      await sleep(delay);
-    }
-    state = ServerState.Stopped;
-    firstDone();
-  };
-  const running = loop();
-
-  const retryIn = () => (retryAt === undefined ? 1 : Math.max(1, Math.ceil((retryAt - Date.now()) / 1000)));
-  const downError = () => {
-    const msg =
-      state === ServerState.Failed
-        ? `tool server '${o.server}' is not running: ${error}; next start in ${retryIn()} s`
-        : state === ServerState.Restarting
-          ? `tool server '${o.server}' is restarting after it exited; retry in ${retryIn()} s`
-          : state === ServerState.Stopped
-            ? `tool server '${o.server}' is stopped (lyra tools is shutting down)`
-            : `tool server '${o.server}' is starting; retry in a moment`;
-    return new ToolsError("upstream_down", msg);
-  };
+  const running = superviseLoop(o, s, gate, events, firstDone);
 
   return {
     server: o.server,
     firstAttempt,
-    status: () => ({ state, error, restarts, pid: live?.attempt.pid?.(), retryAt }),
-    generation: () => gen,
-    client: () => live?.attempt.client,
-    onEvent: (fn) => void listeners.push(fn),
-    onProgress(token, fn) {
-      progress.set(token, fn);
-      return () => progress.delete(token);
-    },
+    status: () => ({ state: s.state, error: s.error, restarts: s.restarts, pid: s.live?.attempt.pid?.(), retryAt: s.retryAt }),
+    generation: () => s.gen,
+    client: () => s.live?.attempt.client,
+    onEvent: events.onEvent,
+    onProgress: events.onProgress,
     run(fn) {
-      const l = live;
-      if (!l || state !== ServerState.Up) return Promise.reject(downError());
+      const l = s.live;
+      if (!l || s.state !== ServerState.Up) return Promise.reject(downError(o.server, s));
       return new Promise((resolve, reject) => {
         const onLost = (why: string) =>
           reject(
-            new ToolsError("upstream_down", `${why} while the call was in flight (${seeLog}); it is restarting: re-issue the request`),
+            new ToolsError(
+              ToolsErrorCode.UpstreamDown,
+              `${why} while the call was in flight (${seeLog(o)}); it is restarting: re-issue the request`,
+            ),
           );
         l.lost.add(onLost);
         fn(l.attempt.client)
@@ -246,14 +130,93 @@ export function superviseUpstream(o: UpstreamOptions): Upstream {
       });
     },
     async close() {
-      closed = true;
-      wake?.();
-      cancelStart?.();
-      // A start in progress is cut short: its connect then fails and the loop ends.
-      await starting?.client.close().catch(() => undefined);
-      const l = live;
+      await gate.close();
+      const l = s.live;
       if (l) await l.attempt.client.close().catch(() => undefined);
       await running;
     },
   };
+}
+
+// What a server printed stays in this host's log: errors go out in heartbeats, $SRV.STATS and
+// -32010 answers (so to models and the conversation log), and stderr may hold secrets.
+const seeLog = (o: UpstreamOptions) => `see the lyra tools log on ${o.host ?? "this host"}`;
+const stderrOf = (a: UpstreamAttempt) => a.stderrTail?.().trim() || undefined;
+
+/** Starts the server, waits for it to exit, and starts it again with backoff, until the gate closes. */
+async function superviseLoop(o: UpstreamOptions, s: Supervision, gate: StartGate, events: UpstreamEvents, firstDone: () => void) {
+  const backoff = createBackoff(o.backoff);
+  const startTimeoutMs = o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  while (!gate.closed()) {
+    const began = Date.now();
+    let l: Live;
+    let attempt: UpstreamAttempt | undefined;
+    try {
+      attempt = o.connect();
+      l = { attempt: await gate.start(attempt, startTimeoutMs), lost: new Set() };
+    } catch (err) {
+      // close() cut the start short: not a failure, and nothing to wait for.
+      if (gate.closed()) break;
+      const delay = failedStart(o, s, err as Error, attempt, backoff.next(0));
+      firstDone();
+      await gate.sleep(delay);
+      continue;
+    }
+    if (gate.closed()) {
+      await l.attempt.client.close().catch(() => undefined);
+      break;
+    }
+    const ended = new Promise<void>((resolve) => (l.attempt.client.onclose = () => resolve()));
+    events.tap(l.attempt.transport);
+    s.live = l;
+    s.gen++;
+    s.state = ServerState.Up;
+    s.error = undefined;
+    s.retryAt = undefined;
+    s.lastError = undefined;
+    o.log.info({ pid: l.attempt.pid?.() }, `tool server '${o.server}' up (${o.target})`);
+    firstDone();
+    events.emit("up");
+    await ended;
+    s.live = undefined;
+    const why = `tool server '${o.server}' (${o.target}) exited`;
+    for (const f of l.lost) f(why);
+    if (gate.closed()) break;
+    s.restarts++;
+    const delay = backoff.next(Date.now() - began);
+    s.state = ServerState.Restarting;
+    s.error = `${why}; ${seeLog(o)}`;
+    s.retryAt = Date.now() + delay;
+    o.log.warn({ restarts: s.restarts, stderr: stderrOf(l.attempt), retryInMs: delay }, `${why}; restarting`);
+    await gate.sleep(delay);
+  }
+  s.state = ServerState.Stopped;
+  firstDone();
+}
+
+/** Records a failed start; returns `delay`, the wait before the next one. */
+function failedStart(o: UpstreamOptions, s: Supervision, err: Error, attempt: UpstreamAttempt | undefined, delay: number): number {
+  s.state = ServerState.Failed;
+  const stderr = attempt && stderrOf(attempt);
+  s.error = `could not start ${o.target}: ${err.message}${stderr ? `; ${seeLog(o)}` : ""}`;
+  s.retryAt = Date.now() + delay;
+  // Said once at warn; the same failure again (every backoff step) only at debug.
+  const level = s.error === s.lastError ? "debug" : "warn";
+  s.lastError = s.error;
+  o.log[level]({ err: err.message, stderr, retryInMs: delay }, `tool server '${o.server}' failed to start`);
+  return delay;
+}
+
+/** Why a call cannot run now, with when to retry. */
+function downError(server: string, s: Supervision): ToolsError {
+  const retryIn = () => (s.retryAt === undefined ? 1 : Math.max(1, Math.ceil((s.retryAt - Date.now()) / 1000)));
+  const msg =
+    s.state === ServerState.Failed
+      ? `tool server '${server}' is not running: ${s.error}; next start in ${retryIn()} s`
+      : s.state === ServerState.Restarting
+        ? `tool server '${server}' is restarting after it exited; retry in ${retryIn()} s`
+        : s.state === ServerState.Stopped
+          ? `tool server '${server}' is stopped (lyra tools is shutting down)`
+          : `tool server '${server}' is starting; retry in a moment`;
+  return new ToolsError(ToolsErrorCode.UpstreamDown, msg);
 }

@@ -1,6 +1,6 @@
 /** `tools.servers.<name>.options` of the compute server, checked at start with messages that say what to fix. */
 import { z } from "zod";
-import { ToolsError } from "../../errors.ts";
+import { parseServerOptions, seeExampleConfig } from "../options.ts";
 
 /** Defaults, named so the README and the config example can quote them. */
 export const COMPUTE_DEFAULTS = {
@@ -80,15 +80,9 @@ const ComputeOptionsSchema = z
 export type ComputeOptions = z.infer<typeof ComputeOptionsSchema>;
 
 export function parseComputeOptions(server: string, options: Readonly<Record<string, unknown>>): ComputeOptions {
-  const r = ComputeOptionsSchema.safeParse(options);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const where = `tools.servers.${server}.options`;
-  const hint = "see the compute server's options in config/mesh.example.yaml";
-  if (issue.code === "unrecognized_keys")
-    throw new ToolsError("config", `${where} has unknown option(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}; ${hint}`);
-  const value = issue.path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], options);
-  const key = String(issue.path[0]);
-  const unset = key in COMPUTE_DEFAULTS ? `not set (default ${COMPUTE_DEFAULTS[key as keyof typeof COMPUTE_DEFAULTS]})` : "missing";
-  throw new ToolsError("config", `${where}.${issue.path.join(".")} is ${JSON.stringify(value) ?? unset}: ${issue.message}; ${hint}`);
+  return parseServerOptions(ComputeOptionsSchema, server, options, computeWording);
 }
+
+const computeWording = seeExampleConfig("compute", (key) =>
+  key in COMPUTE_DEFAULTS ? `not set (default ${COMPUTE_DEFAULTS[key as keyof typeof COMPUTE_DEFAULTS]})` : "missing",
+);

@@ -146,6 +146,48 @@ function signalName(code: number | null, sig: NodeJS.Signals | null): string | u
   return undefined;
 }
 
+/** Why the sandbox ended: the kill's reason, a limit's signal, or its exit code and last stderr lines. */
+function exitReason(
+  o: ComputeOptions,
+  session: boolean,
+  killedFor: string | undefined,
+  exit: { code: number | null; sig: NodeJS.Signals | null } | undefined,
+  stderr: string,
+): string {
+  if (killedFor) return killedFor;
+  const sig = signalName(exit?.code ?? null, exit?.sig ?? null);
+  if (sig === "SIGXCPU" || sig === "SIGKILL")
+    return `the code was stopped (${sig}): it reached the CPU time limit (${o.cpu_s} s per call${session ? `, ${o.session_cpu_s} s per session` : ""}) or the memory limit`;
+  if (sig) return `the sandbox ended with ${sig}`;
+  const detail = stderr.trim().split("\n").slice(-3).join(" | ");
+  return `the sandbox ended (exit code ${exit?.code ?? "none"})${detail ? `: ${detail}` : ""}`;
+}
+
+/** What a call's output so far says: more to come, a limit passed (end), or its result frame at `at`. */
+type Reading =
+  { type: "more" } | { type: "end"; reason: string } | { type: "result"; at: number; res: { ok: boolean; value?: string; error?: string } };
+
+function readOutput(buf: Buffer, marker: Buffer, cap: number): Reading {
+  const at = buf.indexOf(marker);
+  const outLen = at < 0 ? buf.length - (buf[buf.length - 1] === FRAME ? 1 : 0) : at;
+  if (outLen > cap) return { type: "end", reason: `the output passed the limit (${cap} bytes) and the code was killed` };
+  if (at < 0) return { type: "more" };
+  const nl = buf.indexOf(0x0a, at);
+  if (nl < 0) {
+    if (buf.length - at > 8 * cap + 8192) return { type: "end", reason: "the result frame passed its limit and the code was killed" };
+    return { type: "more" };
+  }
+  try {
+    return {
+      type: "result",
+      at,
+      res: JSON.parse(buf.subarray(at + marker.length, nl).toString("utf8")) as { ok: boolean; value?: string; error?: string },
+    };
+  } catch {
+    return { type: "end", reason: "the sandbox answered a frame that is not JSON" };
+  }
+}
+
 export function startSandbox(o: ComputeOptions, session: boolean, cgroup?: string): Sandbox {
   const [cmd, ...args] = sandboxCommand(o, session, cgroup);
   const child: ChildProcessWithoutNullStreams = spawn(cmd!, args, { stdio: ["pipe", "pipe", "pipe"], env: {}, detached: true });
@@ -187,15 +229,7 @@ export function startSandbox(o: ComputeOptions, session: boolean, cgroup?: strin
     }
   };
 
-  const why = (): string => {
-    if (killedFor) return killedFor;
-    const sig = signalName(exit?.code ?? null, exit?.sig ?? null);
-    if (sig === "SIGXCPU" || sig === "SIGKILL")
-      return `the code was stopped (${sig}): it reached the CPU time limit (${o.cpu_s} s per call${session ? `, ${o.session_cpu_s} s per session` : ""}) or the memory limit`;
-    if (sig) return `the sandbox ended with ${sig}`;
-    const detail = stderr.trim().split("\n").slice(-3).join(" | ");
-    return `the sandbox ended (exit code ${exit?.code ?? "none"})${detail ? `: ${detail}` : ""}`;
-  };
+  const why = () => exitReason(o, session, killedFor, exit, stderr);
 
   function run(code: string, signal?: AbortSignal): Promise<RunOutcome> {
     const id = randomBytes(12).toString("hex");
@@ -225,22 +259,9 @@ export function startSandbox(o: ComputeOptions, session: boolean, cgroup?: strin
       onExit = () => finish({ output: text(buf), ok: false, error: why(), ended: why() });
       onData = (chunk) => {
         buf = Buffer.concat([buf, chunk]);
-        const at = buf.indexOf(marker);
-        const outLen = at < 0 ? buf.length - (buf[buf.length - 1] === FRAME ? 1 : 0) : at;
-        if (outLen > cap) return end(`the output passed the limit (${cap} bytes) and the code was killed`);
-        if (at < 0) return;
-        const nl = buf.indexOf(0x0a, at);
-        if (nl < 0) {
-          if (buf.length - at > 8 * cap + 8192) end("the result frame passed its limit and the code was killed");
-          return;
-        }
-        let res: { ok: boolean; value?: string; error?: string };
-        try {
-          res = JSON.parse(buf.subarray(at + marker.length, nl).toString("utf8")) as typeof res;
-        } catch {
-          return end("the sandbox answered a frame that is not JSON");
-        }
-        finish({ output: text(buf.subarray(0, at)), ok: res.ok, value: res.value, error: res.error });
+        const r = readOutput(buf, marker, cap);
+        if (r.type === "end") return end(r.reason);
+        if (r.type === "result") finish({ output: text(buf.subarray(0, r.at)), ok: r.res.ok, value: r.res.value, error: r.res.error });
       };
       if (!alive) return onExit();
       child.stdin.write(`${JSON.stringify({ id, code, cpu_s: o.cpu_s })}\n`);

@@ -4,7 +4,7 @@
  * app id comes from the environment variable named by `wolfram_app_id_env`.
  */
 import { z } from "zod";
-import { ToolsError } from "../../errors.ts";
+import { parseServerOptions, quoteKeys, type OptionWording } from "../options.ts";
 
 export const KNOWLEDGE_DEFAULTS = {
   wikipedia_url: "https://en.wikipedia.org/w/api.php",
@@ -53,19 +53,16 @@ const Options = z.strictObject({
 export type KnowledgeOptions = z.output<typeof Options>;
 
 export function parseKnowledgeOptions(server: string, options: Readonly<Record<string, unknown>>): KnowledgeOptions {
-  const r = Options.safeParse(options);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const path = [`tools.servers.${server}.options`, ...issue.path.map(String)].join(".");
-  if (issue.code === "unrecognized_keys") {
-    throw new ToolsError(
-      "config",
-      `${path} has unknown keys ${issue.keys.map((k) => `'${k}'`).join(", ")}; use only: ${Object.keys(KNOWLEDGE_DEFAULTS).join(", ")}, contact`,
-    );
-  }
-  const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], options);
-  throw new ToolsError("config", `${path} is ${JSON.stringify(value)}: ${issue.message}; fix it or remove it for the default`);
+  return parseServerOptions(Options, server, options, knowledgeWording);
 }
+
+/** The option's full path; unknown keys are answered with the list of known ones. */
+const knowledgeWording: OptionWording = (p) => {
+  const path = [p.where, ...p.path.map(String)].join(".");
+  if (p.unknownKeys)
+    return `${path} has unknown keys ${quoteKeys(p.unknownKeys)}; use only: ${Object.keys(KNOWLEDGE_DEFAULTS).join(", ")}, contact`;
+  return `${path} is ${JSON.stringify(p.value)}: ${p.message}; fix it or remove it for the default`;
+};
 
 /** Wikimedia's User-Agent policy form: `name/version (contact) library/version`. */
 export function userAgent(o: KnowledgeOptions): string {

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { sniffMedia, type Media } from "../../../schemas/index.ts";
 import { DEFAULT_MEDIA_MAX_AGE_MS, mediaUri } from "../../../mesh/media.ts";
 import type { Logger } from "../../../mesh/logger.ts";
-import { ToolsError } from "../../errors.ts";
+import { parseServerOptions, seeExampleConfig } from "../options.ts";
 
 export const ENDPOINT_DEFAULTS = {
   base_url: "http://127.0.0.1:4000/v1",
@@ -41,15 +41,7 @@ export function parseOptions<S extends z.ZodType>(
   options: Readonly<Record<string, unknown>>,
   what: string,
 ): z.output<S> {
-  const r = schema.safeParse(options);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const where = `tools.servers.${server}.options`;
-  const hint = `see the ${what} server's options in config/mesh.example.yaml`;
-  if (issue.code === "unrecognized_keys")
-    throw new ToolsError("config", `${where} has unknown option(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}; ${hint}`);
-  const value = issue.path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], options);
-  throw new ToolsError("config", `${where}.${issue.path.join(".")} is ${JSON.stringify(value) ?? "missing"}: ${issue.message}; ${hint}`);
+  return parseServerOptions(schema, server, options, seeExampleConfig(what));
 }
 
 type OpenAIModule = typeof import("openai");

@@ -10,6 +10,7 @@
  * longer than the model's context (512 tokens for all-minilm) is cut silently, so the vector is
  * that of its beginning.
  */
+import { ToolsError, ToolsErrorCode } from "../../errors.ts";
 import { Ollama } from "ollama";
 
 /** How long a failed embedding is remembered before the model is tried again, ms. */
@@ -27,7 +28,12 @@ export interface EmbedderOptions {
   timeoutMs: number;
 }
 
-class EmbedFailure extends Error {}
+/** A failure whose message already says what to change (the model is not an embedding model). */
+class EmbedFailure extends ToolsError {
+  constructor(message: string) {
+    super(ToolsErrorCode.NotEmbeddingModel, message);
+  }
+}
 
 export function createEmbedder(o: EmbedderOptions): Embedder {
   const client = new Ollama({

@@ -6,7 +6,8 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { ToolsError } from "../../errors.ts";
+import { ToolsError, ToolsErrorCode } from "../../errors.ts";
+import { parseServerOptions, type OptionWording } from "../options.ts";
 import type { BuiltinContext, StartedBuiltin } from "../index.ts";
 import { createEmbedder } from "./embed.ts";
 import { memoryServer } from "./server.ts";
@@ -30,16 +31,11 @@ const Options = z.object({
   embed_timeout_ms: z.number().int().positive().optional(),
 });
 
+const memoryWording: OptionWording = (p) =>
+  `${p.where}.${p.path.join(".") || "(root)"} is invalid (${p.message}); options are path, embedding_model, ollama_url, embed_timeout_ms`;
+
 export function startMemory(ctx: BuiltinContext): StartedBuiltin {
-  const parsed = Options.safeParse(ctx.options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ToolsError(
-      "config",
-      `tools.servers.${ctx.server}.options.${issue.path.join(".") || "(root)"} is invalid (${issue.message}); options are path, embedding_model, ollama_url, embed_timeout_ms`,
-    );
-  }
-  const o = parsed.data;
+  const o = parseServerOptions(Options, ctx.server, ctx.options, memoryWording);
   // "~/..." as a shell would read it: the config file is written for the user running `lyra tools`.
   const path = o.path === undefined ? DEFAULT_MEMORY_PATH : o.path.replace(/^~(?=\/|$)/, homedir());
   let store;
@@ -47,7 +43,7 @@ export function startMemory(ctx: BuiltinContext): StartedBuiltin {
     store = openMemoryStore(path);
   } catch (err) {
     throw new ToolsError(
-      "config",
+      ToolsErrorCode.Config,
       `tools.servers.${ctx.server}.options.path '${path}' cannot be opened as a memory store (${(err as Error).message}); set it to a writable file path`,
       { cause: err },
     );

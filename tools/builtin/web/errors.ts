@@ -2,28 +2,29 @@
  * Errors of the web tools. Each becomes an MCP tool error (`isError: true`) whose text is the
  * message: the model reads it, so it names the thing, the value and what to do instead.
  */
+import { ToolsError, ToolsErrorCode } from "../../errors.ts";
+
+/** The codes a web tool fails with (members of tools' one catalogue). */
 export const WebErrorCode = {
   /** The caller's input cannot be used (bad URL, scheme, missing selector). Model behaviour. */
-  BadInput: "bad_input",
+  BadInput: ToolsErrorCode.BadInput,
   /** The SSRF guard refused an address. Model behaviour or config (allow_private). */
-  Refused: "refused",
+  Refused: ToolsErrorCode.Refused,
   /** The remote service answered with an error (HTTP status, rate limit). */
-  Upstream: "upstream",
+  Upstream: ToolsErrorCode.Upstream,
   /** The time cap ran out. */
-  Timeout: "timeout",
+  Timeout: ToolsErrorCode.Timeout,
   /** The size cap was reached. */
-  TooLarge: "too_large",
+  TooLarge: ToolsErrorCode.TooLarge,
   /** Something this server needs is missing (chromium, searxng_url). System or config. */
-  Unavailable: "unavailable",
+  Unavailable: ToolsErrorCode.Unavailable,
 } as const;
 export type WebErrorCode = (typeof WebErrorCode)[keyof typeof WebErrorCode];
 
-export class WebError extends Error {
-  readonly code: WebErrorCode;
+export class WebError extends ToolsError {
+  declare readonly code: WebErrorCode;
   constructor(code: WebErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
+    super(code, message, options);
   }
 }
 

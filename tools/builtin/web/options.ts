@@ -1,6 +1,6 @@
 /** `tools.servers.<name>.options` of the web server, checked at start with messages that say what to fix. */
 import { z } from "zod";
-import { ToolsError } from "../../errors.ts";
+import { parseServerOptions, seeExampleConfig } from "../options.ts";
 
 /** Defaults, named so the README and the config example can quote them. */
 export const WEB_DEFAULTS = {
@@ -41,13 +41,5 @@ const WebOptionsSchema = z.strictObject({
 export type WebOptions = z.infer<typeof WebOptionsSchema>;
 
 export function parseWebOptions(server: string, options: Readonly<Record<string, unknown>>): WebOptions {
-  const r = WebOptionsSchema.safeParse(options);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const where = `tools.servers.${server}.options`;
-  const hint = "see the web server's options in config/mesh.example.yaml";
-  if (issue.code === "unrecognized_keys")
-    throw new ToolsError("config", `${where} has unknown option(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}; ${hint}`);
-  const value = issue.path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], options);
-  throw new ToolsError("config", `${where}.${issue.path.join(".")} is ${JSON.stringify(value) ?? "missing"}: ${issue.message}; ${hint}`);
+  return parseServerOptions(WebOptionsSchema, server, options, seeExampleConfig("web"));
 }

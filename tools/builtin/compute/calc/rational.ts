@@ -1,4 +1,5 @@
 /** Exact rationals on BigInt, always in lowest terms with a positive denominator. */
+import { ToolsError, ToolsErrorCode } from "../../../errors.ts";
 
 /** Largest numerator kept, in bits: bounds the work and memory of one expression. */
 export const MAX_BITS = 40_000;
@@ -8,10 +9,10 @@ export const MAX_BITS = 40_000;
  */
 export const MAX_DEN_BITS = 2_048;
 
-export class CalcError extends Error {
+export class CalcError extends ToolsError {
+  declare readonly code: typeof ToolsErrorCode.BadExpression;
   constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
+    super(ToolsErrorCode.BadExpression, message);
   }
 }
 
