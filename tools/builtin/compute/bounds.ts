@@ -42,7 +42,7 @@ export function computeBound(server: string, o: ComputeOptions, host?: CgroupHos
     throw new ToolsError(
       ToolsErrorCode.Config,
       `tools.servers.${server}.options: no cgroup can bound the sandboxes on this host (${cg.unavailable}), and by their rlimits ${product}, more than memory_total_mb (${o.memory_total_mb}); ` +
-        `lower memory_mb, processes, max_concurrent${o.sessions ? ", max_sessions" : ""} or tmp_mb, raise memory_total_mb, or run lyra tools where it can make a cgroup v2 (see "Memory for all calls together" in README.md)`,
+        `lower memory_mb, processes, max_concurrent${o.sessions ? ", max_sessions" : ""} or tmp_mb, raise memory_total_mb, or run lyra tools where it can make a cgroup v2 (see "Memory for all calls together" in docs/tools.md)`,
     );
   }
   return {
