@@ -18,7 +18,8 @@ import { DEFAULT_HEARTBEAT_S, registerRole, type RegistrationOptions, type RoleL
 import { findRepeat } from "./repeat.ts";
 import { screenRequest, type Refusal, type ScreenLimits } from "./screen.ts";
 import type { RequestIn } from "./service.ts";
-import { createSink, replyError, type ReplySink } from "./sink.ts";
+import { replyError } from "./reply.ts";
+import { createSink, type ReplySink } from "./sink.ts";
 import { DEFAULT_CALL_TIMEOUT_MS, type ResponderEvent, type ResponderOptions, type RoleHandler, type RoleResponder } from "./types.ts";
 
 /**
