@@ -8,7 +8,7 @@ import { CallCode, Header, REQUEST_ID_CONFLICT, WireCode } from "../../schemas/i
 import type { Mesh } from "../connect.ts";
 import { MeshError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { subjects } from "../subjects.ts";
+import { parseCancelSubject, subjects } from "../subjects.ts";
 import { tracer } from "../telemetry.ts";
 import { createAdmission, type Admission, type AdmissionHooks } from "./admission.ts";
 import { createAnswerCache, type AnswerCache } from "./dedup.ts";
@@ -251,11 +251,11 @@ function roleLoad(cfg: RoleConfig, opts: ResponderOptions, admission: Admission,
 
 /** Cancels go to every replica (no queue group): only the one running the request acts. */
 function subscribeCancels(mesh: Mesh, admission: Admission): Subscription {
-  const cancelPrefix = subjects.cancelAll.slice(0, -1);
   return mesh.nc.subscribe(subjects.cancelAll, {
     callback: (err, m) => {
       if (err) return;
-      const job = admission.live(m.subject.slice(cancelPrefix.length));
+      const id = parseCancelSubject(m.subject);
+      const job = id === undefined ? undefined : admission.live(id);
       if (job) admission.stop(job, StopReason.Cancelled);
     },
   });
