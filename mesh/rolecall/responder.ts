@@ -4,23 +4,23 @@
  * 0.3 framing: an ack first, typed chunks, an empty terminator, micro error headers (§6, §9).
  */
 import type { Subscription } from "@nats-io/nats-core";
-import { CallCode, Header, REQUEST_ID_CONFLICT, WireCode } from "../../schemas/index.ts";
+import { Header, REQUEST_ID_CONFLICT, WireCode } from "../../schemas/index.ts";
 import type { Mesh } from "../connect.ts";
 import { MeshError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { parseCancelSubject, subjects } from "../subjects.ts";
-import { tracer } from "../telemetry.ts";
-import { createAdmission, type Admission, type AdmissionHooks } from "./admission.ts";
+import { createAdmission, type Admission } from "./admission.ts";
 import { createAnswerCache, type AnswerCache } from "./dedup.ts";
 import type { Inbound } from "./inbound.ts";
-import { createJob, joinJob, replayAnswer, runJob, StopReason, type Job, type JobOutcome } from "./job.ts";
+import { createJob, joinJob, replayAnswer, StopReason } from "./job.ts";
 import { DEFAULT_HEARTBEAT_S, registerRole, type RegistrationOptions, type RoleLoad, type RoleRegistration } from "./registration.ts";
 import { findRepeat } from "./repeat.ts";
+import { requestHooks, type Emit } from "./request.ts";
 import { screenRequest, type Refusal, type ScreenLimits } from "./screen.ts";
 import type { RequestIn } from "./service.ts";
 import { replyError } from "./reply.ts";
 import { createSink, type ReplySink } from "./sink.ts";
-import { DEFAULT_CALL_TIMEOUT_MS, type ResponderEvent, type ResponderOptions, type RoleHandler, type RoleResponder } from "./types.ts";
+import { DEFAULT_CALL_TIMEOUT_MS, type ResponderOptions, type RoleResponder } from "./types.ts";
 
 /**
  * Streaming keep-alive period. The ack advertises it (Lyra-Keep-Alive) and callers presume the
@@ -30,8 +30,6 @@ export const DEFAULT_KEEP_ALIVE_MS = 250;
 
 /** How long stopped handlers get to notice their signal before closed() resolves anyway. */
 const ABORT_SETTLE_MS = 1000;
-
-type Emit = (e: ResponderEvent) => void;
 
 /** A responder's options with their defaults applied and checked. */
 interface RoleConfig extends ScreenLimits, RegistrationOptions {
@@ -50,7 +48,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   let accepting = true;
   let reg: RoleRegistration | undefined;
   const admission = createAdmission(cfg.concurrency, cfg.queueSize, log, {
-    ...requestHooks(cfg, opts.handler, answers, emit, log),
+    ...requestHooks(role, host, opts.handler, answers, emit, log),
     changed: () => reg?.changed(),
   });
   const onRequest = (msg: RequestIn) => handleRequest(mesh, msg, cfg, accepting, admission, answers, emit, log);
@@ -167,62 +165,6 @@ function sinkFor(mesh: Mesh, msg: RequestIn, inb: Inbound, cfg: RoleConfig): Rep
     route: inb.headers?.get(Header.Route) || undefined,
     maxPayload: mesh.maxPayload(),
   });
-}
-
-/** What happens to an admitted request: its run, and the events and cache entry its end makes. */
-function requestHooks(
-  cfg: RoleConfig,
-  handler: RoleHandler,
-  answers: AnswerCache,
-  emit: Emit,
-  log: Logger,
-): Omit<AdmissionHooks, "changed"> {
-  return {
-    run: (job) => runRequest(job, cfg, handler, log),
-    accepted: (job, queued) => emit({ type: "accepted", requestId: job.inbound.id, queued }),
-    ended(job, outcome, durationMs) {
-      const requestId = job.inbound.id;
-      if (outcome.type === "completed") {
-        answers.set(requestId, { answer: outcome.answer, claim: job.inbound.claim });
-        emit({ type: "completed", requestId, durationMs, firstChunkMs: job.firstChunkAt && job.firstChunkAt - job.acceptedAt });
-      } else if (outcome.type === "failed") {
-        log.warn({ request: requestId, code: outcome.code, error: outcome.message }, "handler failed");
-        emit({ type: "failed", requestId, code: outcome.code });
-      }
-    },
-    stopped(job, reason) {
-      const requestId = job.inbound.id;
-      if (reason === StopReason.Cancelled) emit({ type: "cancelled", requestId });
-      else emit({ type: "failed", requestId, code: reason === StopReason.Deadline ? CallCode.Timeout : CallCode.Unavailable });
-    },
-  };
-}
-
-/** The per-request run: the handler inside a span of the caller's trace, with its own logger. */
-async function runRequest(job: Job, cfg: RoleConfig, handler: RoleHandler, log: Logger): Promise<JobOutcome> {
-  const { role, host } = cfg;
-  const { id, conversation, deadline, stream } = job.inbound;
-  // The caller's traceparent continues here: this request is a span of its trace.
-  const span = tracer().start(`role ${role}`, job.inbound.headers?.get(Header.TraceParent), {
-    kind: "server",
-    attributes: { "lyra.role": role, "lyra.host": host, "lyra.request": id, "lyra.conversation": conversation },
-  });
-  const jobLog = log.child({ request: id, conversation, trace_id: span.traceId });
-  const ctx = {
-    requestId: id,
-    conversation,
-    deadline,
-    stream,
-    signal: job.ctrl.signal,
-    log: jobLog,
-    headers: job.inbound.headers,
-    traceparent: span.traceparent,
-  };
-  const outcome = await runJob(job, handler, ctx, host, role);
-  const failed = outcome.type === "failed" ? `${outcome.code} ${outcome.message}` : outcome.type === "stopped" ? outcome.reason : undefined;
-  span.end(failed);
-  jobLog.info({ outcome: outcome.type, ms: Date.now() - job.acceptedAt }, "role request ended");
-  return outcome;
 }
 
 /** What heartbeats, stats and the capacity state read of the role while it runs. */
