@@ -2,6 +2,7 @@
  * Errors of mesh/. Local errors (configuration, connection) carry a string code and never go on
  * the wire. Wire errors (RoleCallError) are rebuilt from the NATS micro error headers.
  */
+import { NoRespondersError, RequestError } from "@nats-io/nats-core";
 import { CallCode, wireErrorName, type ErrorBody } from "../schemas/index.ts";
 
 export class MeshError extends Error {
@@ -15,10 +16,12 @@ export class MeshError extends Error {
 
 /**
  * Whether a NATS request failed because nothing listens on the subject. Discovery ($SRV) reads
- * it as "no service at all": an empty mesh, not a failure.
+ * it as "no service at all": an empty mesh, not a failure. Matched by type: nats-core 3.4 throws
+ * NoRespondersError itself from requestMany and a RequestError caused by one from request; the
+ * class's `name` is "NoResponders", so a name check would not see it.
  */
 export function isNoResponders(err: unknown): boolean {
-  return err instanceof Error && (err.name === "NoRespondersError" || /no responders/i.test(err.message));
+  return err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders());
 }
 
 /** The connection closed while a call or handler was pending. */

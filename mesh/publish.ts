@@ -1,6 +1,6 @@
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import { headers as natsHeaders, TimeoutError, type MsgHdrs } from "@nats-io/nats-core";
 import { contentTypeOf, decode, encode, Header, validate } from "../schemas/index.ts";
-import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import { JetStreamApiError, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
 import type { Mesh } from "./connect.ts";
@@ -51,7 +51,9 @@ export async function publishStored(
 
 /** Errors of a stream that has no leader for the moment (an election), not of a refused message. */
 function leaderless(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err.name === "TimeoutError" || err.name === "JetStreamNotEnabled" || err.name === "NoRespondersError") return true;
-  return err.name === "JetStreamApiError" && (err as Error & { status?: number }).status === 503;
+  if (err instanceof TimeoutError) return true;
+  if (err instanceof JetStreamApiError) return err.status === 503;
+  // No responders on the stream's subject: @nats-io/jetstream 3.4 turns it into JetStreamNotEnabled,
+  // a class its public surface does not export, so only its name can tell it.
+  return err instanceof Error && err.name === "JetStreamNotEnabled";
 }

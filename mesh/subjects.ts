@@ -6,6 +6,8 @@ import { MeshError } from "./errors.ts";
 
 /** The `agent` token of Lyra's Agent Protocol subjects (and its `metadata.agent`). */
 export const AGENT = "lyra";
+const MCP_PREFIX = "mcp.v1";
+const INBOX_ROOT = "_INBOX";
 const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 const ROLE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const RESERVED_ROLES: ReadonlySet<string> = new Set(["inbox", "outbox", "log", "cancel", "state"]);
@@ -33,10 +35,16 @@ export const subjects = {
   role: (role: string) => `lyra.${roleToken(role)}`,
   /** `lyra.<role>.<instance>`: role requests addressed to one replica (capacity-aware dispatch). */
   roleInstance: (role: string, instance: string) => `lyra.${roleToken(role)}.${token("instance", instance)}`,
+  /** Every replica's own subject of one role, `lyra.<role>.*` (a permission pattern). */
+  roleInstanceAll: (role: string) => `lyra.${roleToken(role)}.*`,
   /** `lyra.state.<role>.<instance>`: a replica's capacity state, published on change and at least every 500 ms. */
   roleState: (role: string, instance: string) => `lyra.state.${roleToken(role)}.${token("instance", instance)}`,
   /** Every replica's capacity state. */
   roleStateAll: "lyra.state.>",
+  /** The capacity state of every replica of one role (a permission pattern). */
+  roleStateOf: (role: string) => `lyra.state.${roleToken(role)}.*`,
+  /** Everything Lyra's own subjects carry (the operator's tap). */
+  lyraAll: "lyra.>",
   /**
    * Queue group of every Agent Protocol endpoint (§3.3 requires "agents"). Queue groups are per
    * subject, so the replicas of one role still share its requests and no other role's.
@@ -51,6 +59,8 @@ export const subjects = {
    */
   inbox: (channel: string, conversation: string) => `lyra.inbox.${token("channel", channel)}.${token("conversation", conversation)}`,
   inboxAll: "lyra.inbox.>",
+  /** Every conversation's inbox subject of one channel: what its front door may publish. */
+  inboxChannel: (channel: string) => `lyra.inbox.${token("channel", channel)}.*`,
   /** `lyra.outbox.<channel>.<conversation>`: replies and live partial output. */
   outbox: (channel: string, conversation: string) => `lyra.outbox.${token("channel", channel)}.${token("conversation", conversation)}`,
   /** Live partial output (core NATS, not stored): one more token under the outbox subject. */
@@ -58,6 +68,8 @@ export const subjects = {
     `lyra.outbox.${token("channel", channel)}.${token("conversation", conversation)}.partial`,
   /** Every stored reply of one channel (a front door's durable consumer filters on it). */
   outboxChannel: (channel: string) => `lyra.outbox.${token("channel", channel)}.*`,
+  /** Every subject under one channel's conversations (partials included): what its front door may read live. */
+  outboxChannelDeep: (channel: string) => `lyra.outbox.${token("channel", channel)}.*.>`,
   /** Every live partial of one channel. */
   outboxPartialChannel: (channel: string) => `lyra.outbox.${token("channel", channel)}.*.partial`,
   /** What the outbox stream stores: final replies only. */
@@ -80,6 +92,8 @@ export const subjects = {
   heartbeat: (owner: string, role: string) => `agents.hb.${AGENT}.${token("owner", owner)}.${roleToken(role)}`,
   /** Every agent's heartbeats, Lyra's and others' (§2.4). */
   heartbeatAll: "agents.hb.*.*.*",
+  /** Every Agent Protocol subject. */
+  agentsAll: "agents.>",
   /**
    * `mcp.v1.req.<tenant>.<user>.<server>.<method tokens>.<name>`: one MCP request (the
    * nats-mcp-gateway wire v1). `tools/call` is `tools.call`; the name token is the tool name when it
@@ -93,11 +107,34 @@ export const subjects = {
   mcpQueue: (server: string) => `mcp.${token("tool server", server)}`,
   /** Cancellation of an in-flight MCP request: its reply subject plus `.ctl`. */
   mcpControl: (reply: string) => `${reply}.ctl`,
+  /** Every MCP request of one tenant, from any user to any server (a permission pattern). */
+  mcpTenantAll: (tenant: string) => `${MCP_PREFIX}.req.${token("tenant", tenant)}.*.*.>`,
+  /**
+   * The requests a tool grant (`server.tool` or `server.*`) lets `user` send: tools/list of the
+   * server, tools/call of the tool (every tool for `*`). Permission patterns, not request subjects.
+   */
+  mcpGrant: (tenant: string, user: string, grant: string): [list: string, call: string] => {
+    const [server, tool] = grant.split(".") as [string, string];
+    const head = `${MCP_PREFIX}.req.${tenant}.${user}.${server}`;
+    return [`${head}.tools.list._`, `${head}.tools.call.${tool}`];
+  },
+  /** Every MCP subject. */
+  mcpAll: "mcp.v1.>",
   /** `mcp.v1.hb.<tenant>.<server>`: a tool server replica's liveness beacon. */
   mcpHeartbeat: (tenant: string, server: string) => `${MCP_PREFIX}.hb.${token("tenant", tenant)}.${token("tool server", server)}`,
+  /** `_INBOX.<user>`: a user's private reply prefix under `lyra auth` (only that user may subscribe under it). */
+  userInbox: (user: string) => `${INBOX_ROOT}.${token("user", user)}`,
+  /** The $SRV discovery subjects a micro service named `name` subscribes to (PING, INFO, STATS). */
+  serviceDiscovery: (name: string) => ["$SRV.*", `$SRV.*.${name}`, `$SRV.*.${name}.*`],
+  /** Every $SRV discovery subject (the operator's `micro ls/info/stats`). */
+  serviceAll: ["$SRV.*", "$SRV.*.>"] as readonly string[],
 } as const;
 
-const MCP_PREFIX = "mcp.v1";
+/** The request id of a `lyra.cancel.<requestId>` subject, or undefined when it is not one. */
+export function parseCancelSubject(subject: string): string | undefined {
+  const head = subjects.cancelAll.slice(0, -1);
+  return subject.startsWith(head) ? subject.slice(head.length) : undefined;
+}
 /** The `{user}` token of an unattributed caller, and the name token of an unnamed or unsafe name. */
 export const MCP_UNSET = "_";
 

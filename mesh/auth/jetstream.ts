@@ -19,6 +19,11 @@ export const streamAdmin = (stream: string): string[] => ["INFO", "CREATE", "UPD
  * A durable consumer its process owns: create or update it (only with `filter` when given), read
  * its info, pull, and ack (nak and term are acks too). No delete: a durable outlives its process.
  */
+/** Reading one consumer's info (a front door checks that a conductor consumes the inbox). */
+export function consumerInfo(stream: string, name: string): string {
+  return `${API}.CONSUMER.INFO.${stream}.${name}`;
+}
+
 export function durableConsumer(stream: string, name: string, filter?: string): string[] {
   const create = filter
     ? [`${API}.CONSUMER.CREATE.${stream}.${name}.${filter}`]
@@ -27,7 +32,7 @@ export function durableConsumer(stream: string, name: string, filter?: string): 
         `${API}.CONSUMER.CREATE.${stream}.${name}.>`,
         `${API}.CONSUMER.DURABLE.CREATE.${stream}.${name}`,
       ];
-  return [...create, `${API}.CONSUMER.INFO.${stream}.${name}`, `${API}.CONSUMER.MSG.NEXT.${stream}.${name}`, `$JS.ACK.${stream}.${name}.>`];
+  return [...create, consumerInfo(stream, name), `${API}.CONSUMER.MSG.NEXT.${stream}.${name}`, `$JS.ACK.${stream}.${name}.>`];
 }
 
 /**

@@ -7,11 +7,12 @@
 import type { MeshConfig } from "../../schemas/config.ts";
 import { MEDIA_BUCKET } from "../media.ts";
 import { StreamName } from "../streams.ts";
-import { subjects, token } from "../subjects.ts";
+import { subjects } from "../subjects.ts";
 import {
   directGetAny,
   directGetLast,
   durableConsumer,
+  consumerInfo,
   JS_INFO,
   kvBucket,
   objectDelete,
@@ -55,7 +56,6 @@ export const DEFAULT_TOOL_CACHE_BUCKET = "LYRA_TOOL_CACHE";
 export const DISCORD_STATE_BUCKETS = ["LYRA_DISCORD", "LYRA_DISCORD_SENT"] as const;
 /** Its durable outbox consumer when the config names none (schemas/config.ts `discord.durable`). */
 const DISCORD_DURABLE = "discord";
-const INBOX_ROOT = "_INBOX";
 /** The conductor's durable inbox consumer (mesh/conductor). */
 const CORE_DURABLE = "lyra-core";
 /** Built-in tool servers that store media (artist, speech) and that read it (perception). */
@@ -63,71 +63,106 @@ const MEDIA_WRITERS: ReadonlySet<string> = new Set(["artist", "speech"]);
 const MEDIA_READERS: ReadonlySet<string> = new Set(["perception"]);
 
 export function inboxPrefixOf(user: string): string {
-  return `${INBOX_ROOT}.${token("user", user)}`;
+  return subjects.userInbox(user);
+}
+
+/** A durable consumer: only its owner may pull, change or delete it. */
+interface Durable {
+  owner: string;
+  stream: StreamName;
+  name: string;
+}
+
+/** What every user's permissions derive from: the config, and the grants that depend on other users. */
+interface Mesh {
+  cfg: MeshConfig;
+  tenant: string;
+  roles: string[];
+  /** Read and write of the media bucket. */
+  media: string[];
+  claims: string;
+  discordDurable: string;
+  durables: Durable[];
+  /** The agent users whose roles call tools. */
+  toolHosts: string[];
+  /** Who calls tools over MCP: the hosts of roles with grants, and the operator's console. */
+  mcpCallers: string[];
 }
 
 /** Every user the config's processes need, in a stable order. */
 export function meshUsers(cfg: MeshConfig): MeshUser[] {
   const tenant = cfg.mesh.name;
-  const owner = cfg.mesh.owner;
-  const roles = Object.keys(cfg.roles);
-  const media = [...objectRead(MEDIA_BUCKET), ...objectWrite(MEDIA_BUCKET)];
-  const claims = claimsBucket(tenant);
   const discordDurable = cfg.discord?.durable ?? DISCORD_DURABLE;
-  // The durable consumers: only its owner may pull, change or delete one.
-  const durables = [
-    { owner: "core", stream: StreamName.Inbox, name: CORE_DURABLE },
-    { owner: "discord", stream: StreamName.Outbox, name: discordDurable },
-  ];
-  // Who calls tools over MCP: the hosts of roles with grants, and the operator's console.
   const toolHosts = Object.entries(cfg.hosts)
     .filter(([, h]) => h.roles.some((r) => cfg.roles[r]!.tools.length > 0))
     .map(([host]) => `agent-${host}`);
-  const mcpCallers = [...toolHosts, "cli"];
-  const users: MeshUser[] = [];
-  const user = (
-    name: string,
-    kind: ProcessKind,
-    publish: string[],
-    subscribe: string[],
-    o: { responses?: boolean; subscribeDeny?: string[] } = {},
-  ) => {
-    const inbox = inboxPrefixOf(name);
-    // An MCP caller sends a tool request's cancel on `<its reply subject>.ctl`.
-    const ctl = mcpCallers.includes(name) ? [subjects.mcpControl(`${inbox}.*.*`)] : [];
-    const publishDeny = durables.filter((d) => d.owner !== name).flatMap((d) => protectDurable(publish, d.stream, d.name));
-    users.push({
-      name,
-      kind,
-      inboxPrefix: inbox,
-      publish: uniq([JS_INFO, ...publish, ...ctl]),
-      publishDeny,
-      subscribe: uniq([...subscribe, `${inbox}.>`]),
-      subscribeDeny: o.subscribeDeny ?? [],
-      responses: o.responses ?? false,
-    });
+  const m: Mesh = {
+    cfg,
+    tenant,
+    roles: Object.keys(cfg.roles),
+    media: [...objectRead(MEDIA_BUCKET), ...objectWrite(MEDIA_BUCKET)],
+    claims: claimsBucket(tenant),
+    discordDurable,
+    durables: [
+      { owner: "core", stream: StreamName.Inbox, name: CORE_DURABLE },
+      { owner: "discord", stream: StreamName.Outbox, name: discordDurable },
+    ],
+    toolHosts,
+    mcpCallers: [...toolHosts, "cli"],
   };
+  return [...agentUsers(m), coreUser(m), toolsUser(m), ...frontDoorUsers(m), cliUser(m)];
+}
 
-  for (const [host, h] of Object.entries(cfg.hosts)) {
+function user(
+  m: Mesh,
+  name: string,
+  kind: ProcessKind,
+  publish: string[],
+  subscribe: string[],
+  o: { responses?: boolean; subscribeDeny?: string[] } = {},
+): MeshUser {
+  const inbox = inboxPrefixOf(name);
+  // An MCP caller sends a tool request's cancel on `<its reply subject>.ctl`.
+  const ctl = m.mcpCallers.includes(name) ? [subjects.mcpControl(`${inbox}.*.*`)] : [];
+  const publishDeny = m.durables.filter((d) => d.owner !== name).flatMap((d) => protectDurable(publish, d.stream, d.name));
+  return {
+    name,
+    kind,
+    inboxPrefix: inbox,
+    publish: uniq([JS_INFO, ...publish, ...ctl]),
+    publishDeny,
+    subscribe: uniq([...subscribe, `${inbox}.>`]),
+    subscribeDeny: o.subscribeDeny ?? [],
+    responses: o.responses ?? false,
+  };
+}
+
+/** One agent user per host: its roles' endpoints, beacons and tool requests. */
+function agentUsers(m: Mesh): MeshUser[] {
+  const { cfg, tenant } = m;
+  const owner = cfg.mesh.owner;
+  return Object.entries(cfg.hosts).map(([host, h]) => {
     const pub: string[] = [];
-    const sub: string[] = [subjects.cancelAll, ...serviceSubjects("agents")];
+    const sub: string[] = [subjects.cancelAll, ...subjects.serviceDiscovery("agents")];
     for (const r of h.roles) {
       sub.push(`${subjects.role(r)} ${subjects.agentsQueue}`);
       sub.push(`${subjects.agentPrompt(owner, r)} ${subjects.agentsQueue}`);
       sub.push(`${subjects.agentStatus(owner, r)} ${subjects.agentsQueue}`);
-      sub.push(`${subjects.role(r)}.*`); // lyra.<role>.<instance>: one replica's own subject
-      pub.push(subjects.heartbeat(owner, r), `lyra.state.${r}.*`);
-      pub.push(...toolSubjects(cfg, tenant, r));
+      sub.push(subjects.roleInstanceAll(r)); // lyra.<role>.<instance>: one replica's own subject
+      pub.push(subjects.heartbeat(owner, r), subjects.roleStateOf(r));
+      pub.push(...cfg.roles[r]!.tools.flatMap((grant) => subjects.mcpGrant(tenant, r, grant)));
     }
     // A large tool result is parked in the claims bucket; the caller takes it (reads, deletes).
-    if (toolHosts.includes(`agent-${host}`)) pub.push(...objectRead(claims), ...objectDelete(claims));
+    if (m.toolHosts.includes(`agent-${host}`)) pub.push(...objectRead(m.claims), ...objectDelete(m.claims));
     // A user's media reaches the specialists only: a vision one reads it, the others store an inline item for a reference.
-    if (h.roles.some((r) => cfg.roles[r]!.kind === "specialist")) pub.push(...media);
-    user(`agent-${host}`, ProcessKind.Agent, pub, sub, { responses: true });
-  }
+    if (h.roles.some((r) => cfg.roles[r]!.kind === "specialist")) pub.push(...m.media);
+    return user(m, `agent-${host}`, ProcessKind.Agent, pub, sub, { responses: true });
+  });
+}
 
+function coreUser(m: Mesh): MeshUser {
   const corePub: string[] = [subjects.logAll, subjects.outboxAll, subjects.deadAll, subjects.cancelAll];
-  for (const r of roles) corePub.push(subjects.role(r), `${subjects.role(r)}.*`);
+  for (const r of m.roles) corePub.push(subjects.role(r), subjects.roleInstanceAll(r));
   for (const s of Object.values(StreamName)) corePub.push(...streamAdmin(s));
   // Its durable on the inbox; a conversation's history from the log; the oldest pending message of a conversation.
   corePub.push(
@@ -138,14 +173,16 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
   );
   // A re-run turn looks up its stored reply (last by subject) before publishing it again.
   corePub.push(...directGetAny(StreamName.Outbox));
-  user("core", ProcessKind.Core, corePub, [subjects.roleStateAll]);
+  return user(m, "core", ProcessKind.Core, corePub, [subjects.roleStateAll]);
+}
 
-  const toolsPub = [...objectWrite(claims)];
+function toolsUser(m: Mesh): MeshUser {
+  const toolsPub = [...objectWrite(m.claims)];
   // A tool server's cancel arrives on `<caller's reply subject>.ctl`, under that caller's inbox.
-  const toolsSub = mcpCallers.map((c) => subjects.mcpControl(`${inboxPrefixOf(c)}.*.*`));
-  for (const [server, s] of Object.entries(cfg.tools.servers)) {
-    toolsSub.push(`${subjects.mcpServer(tenant, server)} ${subjects.mcpQueue(server)}`, ...serviceSubjects(`mcp-${server}`));
-    toolsPub.push(subjects.mcpHeartbeat(tenant, server));
+  const toolsSub = m.mcpCallers.map((c) => subjects.mcpControl(`${inboxPrefixOf(c)}.*.*`));
+  for (const [server, s] of Object.entries(m.cfg.tools.servers)) {
+    toolsSub.push(`${subjects.mcpServer(m.tenant, server)} ${subjects.mcpQueue(server)}`, ...subjects.serviceDiscovery(`mcp-${server}`));
+    toolsPub.push(subjects.mcpHeartbeat(m.tenant, server));
     if (!("builtin" in s)) continue;
     if (s.builtin === "knowledge") {
       const bucket = typeof s.options?.cache_bucket === "string" ? s.options.cache_bucket : DEFAULT_TOOL_CACHE_BUCKET;
@@ -154,69 +191,58 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
     if (MEDIA_WRITERS.has(s.builtin)) toolsPub.push(...objectWrite(MEDIA_BUCKET));
     if (MEDIA_READERS.has(s.builtin)) toolsPub.push(...objectRead(MEDIA_BUCKET));
   }
-  user("tools", ProcessKind.Tools, toolsPub, toolsSub, { responses: true });
+  return user(m, "tools", ProcessKind.Tools, toolsPub, toolsSub, { responses: true });
+}
 
-  for (const [name, channel] of Object.entries(FRONT_DOORS)) {
-    const doorPub = [`lyra.inbox.${channel}.*`];
+function frontDoorUsers(m: Mesh): MeshUser[] {
+  return Object.entries(FRONT_DOORS).map(([name, channel]) => {
+    const doorPub = [subjects.inboxChannel(channel)];
     if (name === "discord") {
       // Its durable consumer of its channel's stored replies, its state, and the media of user messages and replies.
       doorPub.push(
-        ...durableConsumer(StreamName.Outbox, discordDurable, subjects.outboxChannel(channel)),
+        ...durableConsumer(StreamName.Outbox, m.discordDurable, subjects.outboxChannel(channel)),
         ...DISCORD_STATE_BUCKETS.flatMap(kvBucket),
-        ...media,
+        ...m.media,
       );
     } else {
       // `lyra serve` also offers each role as a model (direct role calls), checks that a conductor
       // consumes the inbox, and reads a re-sent message's stored reply: the conversation's last by
       // direct get, an older one through an ordered consumer; both only inside its channel.
-      for (const r of roles) doorPub.push(subjects.role(r), `${subjects.role(r)}.*`);
-      doorPub.push(subjects.cancelAll, `$JS.API.CONSUMER.INFO.${StreamName.Inbox}.${CORE_DURABLE}`);
+      for (const r of m.roles) doorPub.push(subjects.role(r), subjects.roleInstanceAll(r));
+      doorPub.push(subjects.cancelAll, consumerInfo(StreamName.Inbox, CORE_DURABLE));
       doorPub.push(
         directGetLast(StreamName.Outbox, subjects.outboxChannel(channel)),
         ...orderedReads(StreamName.Outbox, subjects.outboxChannel(channel)),
       );
     }
-    const doorSub = [subjects.outboxChannel(channel), `lyra.outbox.${channel}.*.>`];
+    const doorSub = [subjects.outboxChannel(channel), subjects.outboxChannelDeep(channel)];
     // Its role client picks a replica by the capacity feed, like the conductor's.
     if (name === "serve") doorSub.push(subjects.roleStateAll);
-    user(name, ProcessKind.FrontDoor, doorPub, doorSub);
-  }
+    return user(m, name, ProcessKind.FrontDoor, doorPub, doorSub);
+  });
+}
 
-  // The operator's console: ask, tap, status, log, tools ls/call, mcp. It reads the mesh's traffic
-  // and its stored log and replies, but cannot serve a role, write the log or outbox, take a
-  // front door's consumer, or manage streams.
-  const cliPub = [`lyra.inbox.${CLI_CHANNEL}.*`, `mcp.v1.req.${tenant}.*.*.>`, "$SRV.*", "$SRV.*.>"];
+/**
+ * The operator's console: ask, tap, status, log, tools ls/call, mcp. It reads the mesh's traffic
+ * and its stored log and replies, but cannot serve a role, write the log or outbox, take a
+ * front door's consumer, or manage streams.
+ */
+function cliUser(m: Mesh): MeshUser {
+  const cliPub = [subjects.inboxChannel(CLI_CHANNEL), subjects.mcpTenantAll(m.tenant), ...subjects.serviceAll];
   cliPub.push(
     ...orderedReads(StreamName.Log, subjects.logAll),
     ...orderedReads(StreamName.Outbox, subjects.outboxAll),
-    ...objectRead(claims),
-    ...objectDelete(claims),
-    ...media,
+    ...objectRead(m.claims),
+    ...objectDelete(m.claims),
+    ...m.media,
   );
   // Reading lyra.> must not let it join the queue groups that share out role and tool requests.
   const queues = [
-    `lyra.> ${subjects.agentsQueue}`,
-    `agents.> ${subjects.agentsQueue}`,
-    ...Object.keys(cfg.tools.servers).map((s) => `mcp.v1.> ${subjects.mcpQueue(s)}`),
+    `${subjects.lyraAll} ${subjects.agentsQueue}`,
+    `${subjects.agentsAll} ${subjects.agentsQueue}`,
+    ...Object.keys(m.cfg.tools.servers).map((s) => `${subjects.mcpAll} ${subjects.mcpQueue(s)}`),
   ];
-  user("cli", ProcessKind.Cli, cliPub, ["lyra.>", "agents.>", "mcp.v1.>"], { subscribeDeny: queues });
-  return users;
-}
-
-/** A role's tool requests: tools/list of each granted server, tools/call of each granted tool. */
-function toolSubjects(cfg: MeshConfig, tenant: string, role: string): string[] {
-  const out: string[] = [];
-  for (const grant of cfg.roles[role]!.tools) {
-    const [server, tool] = grant.split(".") as [string, string];
-    const head = `mcp.v1.req.${tenant}.${role}.${server}`;
-    out.push(`${head}.tools.list._`, `${head}.tools.call.${tool}`);
-  }
-  return out;
-}
-
-/** The $SRV discovery subjects a micro service named `name` subscribes to (PING, INFO, STATS). */
-function serviceSubjects(name: string): string[] {
-  return ["$SRV.*", `$SRV.*.${name}`, `$SRV.*.${name}.*`];
+  return user(m, "cli", ProcessKind.Cli, cliPub, [subjects.lyraAll, subjects.agentsAll, subjects.mcpAll], { subscribeDeny: queues });
 }
 
 export function claimsBucket(tenant: string): string {

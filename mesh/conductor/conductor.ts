@@ -14,9 +14,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Header, type InboxMessage as Inbox } from "../../schemas/index.ts";
 import { ensureStreams, StreamName, type StreamsConfig } from "../streams.ts";
 import type { Mesh } from "../connect.ts";
+import type { Logger } from "../logger.ts";
 import { buildHistory, type HistoryLimits } from "./history.ts";
 import { admit, deadLetterer, foreignConversation, type Refusal } from "./inbox.ts";
-import { createLogCache } from "./logcache.ts";
+import { createLogCache, type LogCache } from "./logcache.ts";
 import { createScheduler } from "./schedule.ts";
 import { runTurn, type TurnDeps } from "./turn.ts";
 import { tracer } from "../telemetry.ts";
@@ -118,60 +119,13 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     refusals.add(p);
   };
 
-  const run = async ({ msg: m, inbox }: Held) => {
-    const started = Date.now();
-    // The front door's traceparent continues here: the turn is a span of the user's trace.
-    const span = tracer().start("turn", m.headers?.get(Header.TraceParent), {
-      kind: "consumer",
-      attributes: {
-        "lyra.conversation": inbox.conversation,
-        "lyra.turn": inbox.id,
-        "lyra.channel": inbox.channel,
-        "lyra.deliveries": m.info.deliveryCount,
-      },
-    });
-    const turnLog = log.child({ conversation: inbox.conversation, turn: inbox.id, trace_id: span.traceId });
-    turnLog.info({ deliveries: m.info.deliveryCount }, "turn started");
-    try {
-      const prior = await logs.read(inbox.conversation);
-      const foreign = foreignConversation(inbox, prior);
-      if (foreign) {
-        span.end("refused");
-        return await deadLetter(m, foreign);
-      }
-      const history = buildHistory(prior, inbox.id, opts.history);
-      await runTurn({ ...deps, log: turnLog }, inbox, prior, history, abort.signal, span);
-      await m.ackAck();
-      span.end();
-      turnLog.info({ ms: Date.now() - started }, "turn done");
-      opts.onTurn?.({ conversation: inbox.conversation, id: inbox.id, ok: true, ms: Date.now() - started });
-    } catch (err) {
-      span.end(err);
-      logs.forget(inbox.conversation); // the re-run reads what the log holds
-      turnLog.error({ err }, "turn failed; the message will be redelivered");
-      m.nak(abort.signal.aborted ? 0 : 1000);
-      opts.onTurn?.({ conversation: inbox.conversation, id: inbox.id, ok: false, ms: Date.now() - started });
-    }
-  };
-
-  // True once `m` is the oldest message left on its subject (the work queue deletes acknowledged
-  // ones), false when `signal` aborts. It holds no slot while it asks. A failed check is asked
-  // again: starting on a guess could run a conversation's turns out of order.
-  const isTurn = async ({ msg: m }: Held, signal: AbortSignal) => {
-    let warned = false;
-    for (let wait = 20; !signal.aborted; wait = Math.min(wait * 2, 500)) {
-      const head = await jsm.direct.getMessage(StreamName.Inbox, { next_by_subj: m.subject, seq: 0 }).catch((err: unknown) => {
-        if (!warned) log.warn({ err, subject: m.subject }, "cannot read the oldest inbox message of the conversation; asking again");
-        warned = true;
-        return undefined;
-      });
-      if (signal.aborted) break;
-      if (head === null || (head && head.seq >= m.seq)) return true;
-      await sleep(wait, undefined, { signal }).catch(() => undefined);
-    }
-    return false;
-  };
-  const sched = createScheduler<Held>({ maxParallel, progressMs: Math.max(100, ackWaitMs / 3), isTurn, run });
+  const runner: HeldRunner = { deps, logs, deadLetter, signal: abort.signal, history: opts.history, onTurn: opts.onTurn };
+  const sched = createScheduler<Held>({
+    maxParallel,
+    progressMs: Math.max(100, ackWaitMs / 3),
+    isTurn: ({ msg: m }, signal) => isOldestOnSubject(jsm, log, m, signal),
+    run: (held) => runHeld(runner, held),
+  });
 
   const loop = (async () => {
     // bind: on missed heartbeats, pull again at once. Without it nats.js first asks for the
@@ -229,4 +183,73 @@ async function ensureConsumer(jsm: JetStreamManager, durable: string, ackWaitMs:
   const existing = await jsm.consumers.info(StreamName.Inbox, durable).catch(() => null);
   if (!existing) await jsm.consumers.add(StreamName.Inbox, cfg);
   else if (existing.config.ack_wait !== cfg.ack_wait) await jsm.consumers.update(StreamName.Inbox, durable, { ack_wait: cfg.ack_wait });
+}
+
+/** What running a held message needs of the conductor. */
+interface HeldRunner {
+  deps: TurnDeps;
+  logs: LogCache;
+  deadLetter: (m: JsMsg, refused: Refusal) => Promise<void>;
+  /** Aborted when the conductor stops: the turn's role calls end and the message is redelivered. */
+  signal: AbortSignal;
+  history: HistoryLimits | undefined;
+  onTurn: ConductorOptions["onTurn"];
+}
+
+/** Runs the turn of a held message inside a span of the user's trace; acks it when done, naks it to be redelivered when not. */
+async function runHeld(r: HeldRunner, { msg: m, inbox }: Held): Promise<void> {
+  const { deps, logs } = r;
+  const started = Date.now();
+  // The front door's traceparent continues here: the turn is a span of the user's trace.
+  const span = tracer().start("turn", m.headers?.get(Header.TraceParent), {
+    kind: "consumer",
+    attributes: {
+      "lyra.conversation": inbox.conversation,
+      "lyra.turn": inbox.id,
+      "lyra.channel": inbox.channel,
+      "lyra.deliveries": m.info.deliveryCount,
+    },
+  });
+  const turnLog = deps.log.child({ conversation: inbox.conversation, turn: inbox.id, trace_id: span.traceId });
+  turnLog.info({ deliveries: m.info.deliveryCount }, "turn started");
+  try {
+    const prior = await logs.read(inbox.conversation);
+    const foreign = foreignConversation(inbox, prior);
+    if (foreign) {
+      span.end("refused");
+      return await r.deadLetter(m, foreign);
+    }
+    const history = buildHistory(prior, inbox.id, r.history);
+    await runTurn({ ...deps, log: turnLog }, inbox, prior, history, r.signal, span);
+    await m.ackAck();
+    span.end();
+    turnLog.info({ ms: Date.now() - started }, "turn done");
+    r.onTurn?.({ conversation: inbox.conversation, id: inbox.id, ok: true, ms: Date.now() - started });
+  } catch (err) {
+    span.end(err);
+    logs.forget(inbox.conversation); // the re-run reads what the log holds
+    turnLog.error({ err }, "turn failed; the message will be redelivered");
+    m.nak(r.signal.aborted ? 0 : 1000);
+    r.onTurn?.({ conversation: inbox.conversation, id: inbox.id, ok: false, ms: Date.now() - started });
+  }
+}
+
+/**
+ * True once `m` is the oldest message left on its subject (the work queue deletes acknowledged
+ * ones), false when `signal` aborts. It holds no slot while it asks. A failed check is asked
+ * again: starting on a guess could run a conversation's turns out of order.
+ */
+async function isOldestOnSubject(jsm: JetStreamManager, log: Logger, m: JsMsg, signal: AbortSignal): Promise<boolean> {
+  let warned = false;
+  for (let wait = 20; !signal.aborted; wait = Math.min(wait * 2, 500)) {
+    const head = await jsm.direct.getMessage(StreamName.Inbox, { next_by_subj: m.subject, seq: 0 }).catch((err: unknown) => {
+      if (!warned) log.warn({ err, subject: m.subject }, "cannot read the oldest inbox message of the conversation; asking again");
+      warned = true;
+      return undefined;
+    });
+    if (signal.aborted) break;
+    if (head === null || (head && head.seq >= m.seq)) return true;
+    await sleep(wait, undefined, { signal }).catch(() => undefined);
+  }
+  return false;
 }

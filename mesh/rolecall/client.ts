@@ -52,13 +52,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
     if (closedErr) throw closedErr;
     const opts = { ...defaults, ...o };
     const timeoutMs = opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    subjects.role(role);
-    const req = validate(RoleRequest, typeof input === "string" ? { prompt: input } : input, "role request");
-    const requestId = opts.requestId ?? req.id ?? nuid.next();
-    const cancelSubject = subjects.cancel(requestId); // validates the id as a subject token
-    const encoding = opts.encoding ?? mesh.encoding;
-    const body = encode(opts.conversation && !req.conversation ? { ...req, conversation: opts.conversation } : req, encoding);
-    assertFits(body, mesh.maxPayload(), `request to role '${role}'`);
+    const { req, requestId, cancelSubject, encoding, body } = prepareRequest(mesh, role, input, opts);
 
     if (opts.signal?.aborted) throw new CancelledError(role, { cause: opts.signal.reason });
 
@@ -104,48 +98,8 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
     }
   };
 
-  const stream = (role: string, input: RoleCallInput, o: CallOptions = {}): RoleStream => {
-    const ctrl = new AbortController();
-    const signal = o.signal ? AbortSignal.any([o.signal, ctrl.signal]) : ctrl.signal;
-    const buffered: Chunk[] = [];
-    let wake: (() => void) | undefined;
-    let done = false;
-    const result = start(role, input, { ...o, signal }, (c) => {
-      buffered.push(c);
-      wake?.();
-    });
-    // This handler also keeps an unobserved `result` rejection from being reported as unhandled:
-    // the iterator reports it to a caller who only iterates.
-    const settled = result.then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    void settled.then(() => {
-      done = true;
-      wake?.();
-    });
-    const iterator: AsyncIterator<Chunk> = {
-      async next() {
-        for (;;) {
-          if (buffered.length > 0) return { done: false, value: buffered.shift()! };
-          if (done) {
-            const err = await settled;
-            if (err) throw err as Error;
-            return { done: true, value: undefined };
-          }
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-        }
-      },
-      // Leaving the loop early cancels the call.
-      async return() {
-        if (!done) ctrl.abort(new Error("stream consumer stopped early"));
-        await settled;
-        return { done: true, value: undefined };
-      },
-    };
-    return { result, [Symbol.asyncIterator]: () => iterator };
-  };
+  const stream = (role: string, input: RoleCallInput, o: CallOptions = {}): RoleStream =>
+    chunkStream((signal, onChunk) => start(role, input, { ...o, signal }, onChunk), o.signal);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -168,4 +122,60 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
     closed: () => closedP,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** A call's request, checked and encoded before anything is sent. */
+function prepareRequest(mesh: Mesh, role: string, input: RoleCallInput, opts: CallOptions) {
+  subjects.role(role);
+  const req = validate(RoleRequest, typeof input === "string" ? { prompt: input } : input, "role request");
+  const requestId = opts.requestId ?? req.id ?? nuid.next();
+  const cancelSubject = subjects.cancel(requestId); // validates the id as a subject token
+  const encoding = opts.encoding ?? mesh.encoding;
+  const body = encode(opts.conversation && !req.conversation ? { ...req, conversation: opts.conversation } : req, encoding);
+  assertFits(body, mesh.maxPayload(), `request to role '${role}'`);
+  return { req, requestId, cancelSubject, encoding, body };
+}
+
+/** A call's chunks as an async iterable beside its result; leaving the loop early cancels the call. */
+function chunkStream(start: (signal: AbortSignal, onChunk: (c: Chunk) => void) => Promise<RoleResult>, outer?: AbortSignal): RoleStream {
+  const ctrl = new AbortController();
+  const signal = outer ? AbortSignal.any([outer, ctrl.signal]) : ctrl.signal;
+  const buffered: Chunk[] = [];
+  let wake: (() => void) | undefined;
+  let done = false;
+  const result = start(signal, (c) => {
+    buffered.push(c);
+    wake?.();
+  });
+  // This handler also keeps an unobserved `result` rejection from being reported as unhandled:
+  // the iterator reports it to a caller who only iterates.
+  const settled = result.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  void settled.then(() => {
+    done = true;
+    wake?.();
+  });
+  const iterator: AsyncIterator<Chunk> = {
+    async next() {
+      for (;;) {
+        if (buffered.length > 0) return { done: false, value: buffered.shift()! };
+        if (done) {
+          const err = await settled;
+          if (err) throw err as Error;
+          return { done: true, value: undefined };
+        }
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    },
+    // Leaving the loop early cancels the call.
+    async return() {
+      if (!done) ctrl.abort(new Error("stream consumer stopped early"));
+      await settled;
+      return { done: true, value: undefined };
+    },
+  };
+  return { result, [Symbol.asyncIterator]: () => iterator };
 }

@@ -12,7 +12,8 @@ import {
 import { RoleCallError } from "../errors.ts";
 import type { CompletedAnswer } from "./dedup.ts";
 import type { Inbound } from "./inbound.ts";
-import type { ReplySink, ReplyTarget } from "./sink.ts";
+import type { ReplyTarget } from "./reply.ts";
+import type { ReplySink } from "./sink.ts";
 import type { RoleContext, RoleHandler } from "./types.ts";
 
 /** Why a job was stopped from outside. */

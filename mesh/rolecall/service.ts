@@ -9,7 +9,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm, type Service } from "@nats-io/services";
 import { AGENT, subjects } from "../subjects.ts";
 import type { RequestMsg } from "./inbound.ts";
-import type { ReplyTarget } from "./sink.ts";
+import type { ReplyTarget } from "./reply.ts";
 
 /** A request as the prompt endpoint delivers it (a micro ServiceMsg, seen structurally). */
 export type RequestIn = ReplyTarget & RequestMsg;

@@ -1,0 +1,195 @@
+/**
+ * What each step of a turn does with the mesh: append its event to the conversation log (once,
+ * by a deterministic message id), call its role (streaming text to the outbox, with the role's
+ * fallback when no agent answers), and record a failed step.
+ */
+import { createHash } from "node:crypto";
+import type { JetStreamClient, JetStreamManager, PubAck } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/nats-core";
+import { Header, responseText, type InboxMessage, type LogEvent, type OutboxMessage, type RoleRequest } from "../../schemas/index.ts";
+import { UnavailableError } from "../errors.ts";
+import { encodeBody, publishStored } from "../publish.ts";
+import { OnOutage } from "../rolecall/types.ts";
+import { subjects } from "../subjects.ts";
+import type { Mesh } from "../connect.ts";
+import type { Logger } from "../logger.ts";
+import { tracer } from "../telemetry.ts";
+import type { CommitteeConfig, ConductorEvent, RoleCaller, RoleCallOptions, RoleResult, StepEvent } from "./types.ts";
+import type { ToolEventSink } from "./toollog.ts";
+
+export interface TurnDeps {
+  mesh: Mesh;
+  js: JetStreamClient;
+  /** For the direct get of a re-run turn's stored reply. */
+  jsm: JetStreamManager;
+  log: Logger;
+  roles: RoleCaller;
+  /** Answers for a role no agent serves (the role's LiteLLM alias); optional. */
+  fallback?: RoleCaller;
+  committee: CommitteeConfig;
+  /** Time allowed for each role call, ms. */
+  stepTimeoutMs: number;
+  /** Told of every event this turn appended to the conversation log (the conductor's log cache). */
+  logged?: (conversation: string, body: { data: Uint8Array; headers: MsgHdrs }, ack: PubAck) => void;
+  /** Steps and fallbacks, for metrics. */
+  onEvent?: (e: ConductorEvent) => void;
+}
+
+/** The turn's trace: its span (a W3C traceparent) and the trace id that goes on every log line and log event. */
+export interface TurnTrace {
+  traceId: string;
+  traceparent: string;
+}
+
+export interface TurnSteps {
+  /** Appends a step's event to the conversation log; `step` names it in the message id, so a re-run stores it once. */
+  readonly append: (ev: StepEvent, step: string) => Promise<void>;
+  /** Calls a role, streaming its text to the outbox when `stream`, within the step's deadline (stepTimeoutMs). */
+  call(role: string, step: string, req: RoleRequest, stream: boolean, onTool?: ToolEventSink): Promise<RoleResult>;
+  /** Logs a failed step and remembers it for the reply's error; rethrows when the turn is being abandoned. */
+  fail(step: string, role: string, err: unknown): Promise<void>;
+  /** The failed steps so far, "role (message)". */
+  readonly failed: readonly string[];
+}
+
+export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: AbortSignal, trace?: TurnTrace): TurnSteps {
+  const traced = trace ? { trace_id: trace.traceId } : {};
+  const turnKey = `${msg.channel}:${msg.id}`;
+  let turnHash: string | undefined;
+  const reqId = (step: string) => `t${(turnHash ??= createHash("sha1").update(turnKey).digest("hex").slice(0, 20))}-${step}`;
+  const append = async (ev: StepEvent, step: string) => {
+    const full = { ...ev, ts: Date.now(), conversation: msg.conversation, turn: msg.id, ...traced } as LogEvent;
+    const { data, headers } = encodeBody(deps.mesh, full);
+    const ack = await publishStored(deps.js, subjects.log(msg.conversation), data, { msgID: `${turnKey}:${step}`, headers, signal });
+    deps.logged?.(msg.conversation, { data, headers }, ack);
+  };
+  const partial = (step: string, role: string, text: string) => publishPartial(deps.mesh, msg, step, role, text);
+  const fallbackDeps = { ...deps, signal, partial, append };
+  const failed: string[] = [];
+  return {
+    append,
+    failed,
+    async call(role, step, req, stream, onTool) {
+      const span = tracer().start(`step ${step}`, trace?.traceparent, {
+        kind: "client",
+        attributes: { "lyra.step": step, "lyra.role": role },
+      });
+      const t0 = Date.now();
+      const opts = {
+        signal,
+        timeoutMs: deps.stepTimeoutMs,
+        requestId: reqId(step),
+        conversation: msg.conversation,
+        headers: { [Header.TraceParent]: span.traceparent },
+      };
+      try {
+        const r = await callRole(fallbackDeps, { role, step, req, stream, onTool }, opts);
+        span.end();
+        deps.log.info({ step, role, host: r.host, backend: r.final.backend, ms: Date.now() - t0 }, "committee step done");
+        deps.onEvent?.({ type: "step", step, role, ok: true, ms: Date.now() - t0 });
+        return r;
+      } catch (err) {
+        span.end(err);
+        deps.onEvent?.({ type: "step", step, role, ok: false, ms: Date.now() - t0 });
+        throw err;
+      }
+    },
+    async fail(step, role, err) {
+      // A stopping conductor abandons the turn (it is redelivered and re-run): no failure reply.
+      if (signal.aborted) throw err;
+      failed.push(`${role} (${(err as Error).message})`);
+      deps.log.error({ err, step, role }, "committee step failed");
+      await append(
+        { type: "error", step, code: (err as { code?: string }).code ?? "error", message: (err as Error).message },
+        `${step}-error`,
+      );
+    },
+  };
+}
+
+/** A step's partial output on the outbox's live subject (core NATS: not stored). */
+function publishPartial(mesh: Mesh, msg: InboxMessage, step: string, role: string, text: string): void {
+  const body: OutboxMessage = {
+    conversation: msg.conversation,
+    channel: msg.channel,
+    in_reply_to: msg.id,
+    text,
+    final: false,
+    step,
+    role,
+    ts: Date.now(),
+  };
+  const { data, headers } = encodeBody(mesh, body);
+  mesh.nc.publish(subjects.outboxPartial(msg.channel, msg.conversation), data, { headers });
+}
+
+interface StepCall {
+  role: string;
+  step: string;
+  req: RoleRequest;
+  stream: boolean;
+  onTool?: ToolEventSink | undefined;
+}
+
+interface CallRoleDeps {
+  roles: RoleCaller;
+  fallback?: RoleCaller;
+  log: Logger;
+  stepTimeoutMs: number;
+  signal: AbortSignal;
+  onEvent?: (e: ConductorEvent) => void;
+  partial(step: string, role: string, text: string): void;
+  append(ev: StepEvent, step: string): Promise<void>;
+}
+
+/**
+ * A role no agent serves goes to its fallback at once (no responders is known at once), and so
+ * does one whose replicas stay silent for maxAttempts re-issues; without a fallback for the
+ * role, or when the fallback fails too, the outage is waited out until the step's deadline, so
+ * an agent restarting or frozen for a few seconds still answers the turn.
+ */
+async function callRole(d: CallRoleDeps, c: StepCall, opts: RoleCallOptions): Promise<RoleResult> {
+  const { role, step, req, stream, onTool } = c;
+  const deadline = Date.now() + (opts.timeoutMs ?? d.stepTimeoutMs);
+  const consume = async (caller: RoleCaller, o: RoleCallOptions) => {
+    const s = caller.stream(role, req, o);
+    for await (const ch of s) {
+      if (stream && ch.type === "response") d.partial(step, role, responseText(ch));
+      else if (onTool && (ch.type === "tool_call" || ch.type === "tool_result")) await onTool(ch);
+    }
+    return s.result;
+  };
+  const waitForAgents = () => consume(d.roles, { ...opts, onOutage: OnOutage.Wait, timeoutMs: Math.max(1, deadline - Date.now()) });
+  const fallback = d.fallback && (d.fallback.serves?.(role) ?? true) ? d.fallback : undefined;
+  if (!fallback) return waitForAgents();
+  let reason: string;
+  try {
+    return await consume(d.roles, { ...opts, onOutage: OnOutage.Fail });
+  } catch (err) {
+    if (!(err instanceof UnavailableError) || d.signal.aborted) throw err;
+    reason = err.message;
+    d.log.warn({ role, err }, "no agent answers the role; using its fallback");
+  }
+  try {
+    const r = await consume(fallback, opts);
+    d.onEvent?.({ type: "fallback", role });
+    await d.append({ type: "fallback_used", role, reason, backend: r.final.backend }, `${step}-fallback`);
+    return r;
+  } catch (err) {
+    if (d.signal.aborted) throw err;
+    d.log.warn({ role, err }, "the role's fallback failed too; waiting for an agent to serve it until the step's deadline");
+    return waitForAgents();
+  }
+}
+
+/** What a log event says of the role call that made it. */
+export function stepMeta(r: RoleResult) {
+  return {
+    host: r.host,
+    ...(r.route ? { route: r.route } : {}),
+    backend: r.final.backend,
+    model: r.final.model,
+    tokens: r.final.usage.completion_tokens,
+    latency_ms: r.final.timings.total_ms,
+  };
+}
