@@ -7,6 +7,8 @@ import {
   RetentionPolicy,
   StorageType,
   DiscardPolicy,
+  type Consumer,
+  type ConsumerMessages,
   type JetStreamManager,
   type StreamConfig,
 } from "@nats-io/jetstream";
@@ -130,4 +132,24 @@ export async function ensureStreams(mesh: Mesh, cfg: StreamsConfig = {}): Promis
 function needsUpdate(have: StreamConfig, want: StreamConfig): boolean {
   const keys = ["allow_direct", "subjects", "max_age", "max_bytes", "num_replicas", "duplicate_window", "description"] as const;
   return keys.some((k) => JSON.stringify(have[k] ?? null) !== JSON.stringify(want[k] ?? null) && want[k] !== undefined);
+}
+
+/**
+ * How long one pull request of a durable consumer lives. A pull request lives only on the
+ * consumer's leader: when that node dies, the request dies with it, and the client learns of it
+ * only by missing the idle heartbeats (half of this, twice). With nats.js's default of 30 s a lost
+ * node stalled the consumer for 20-30 s (more under load); at 5 s it is a few seconds.
+ */
+export const PULL_EXPIRES_MS = 5_000;
+
+/**
+ * Messages of a durable consumer (the inbox's, the Discord outbox's) that survive the loss of its
+ * leader within seconds: short pulls, and `bind` so that on missed heartbeats nats.js pulls again
+ * at once. Without bind it first asks for the consumer's info, which during the consumer's leader
+ * election times out (5 s) and is retried after up to `expires` more, round after round: a lost
+ * node held the inbox for 10 s and more. Bound, a pull that meets no leader is renewed after the
+ * next two missed heartbeats.
+ */
+export function consumeDurable(consumer: Consumer, maxMessages: number): Promise<ConsumerMessages> {
+  return consumer.consume({ max_messages: maxMessages, expires: PULL_EXPIRES_MS, bind: true });
 }

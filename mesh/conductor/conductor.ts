@@ -12,7 +12,7 @@ import { AckPolicy, jetstream, type ConsumerMessages, type JetStreamManager, typ
 import { nanos } from "@nats-io/nats-core";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Header, type InboxMessage as Inbox } from "../../schemas/index.ts";
-import { ensureStreams, StreamName, type StreamsConfig } from "../streams.ts";
+import { consumeDurable, ensureStreams, StreamName, type StreamsConfig } from "../streams.ts";
 import type { Mesh } from "../connect.ts";
 import type { Logger } from "../logger.ts";
 import { buildHistory, type HistoryLimits } from "./history.ts";
@@ -60,14 +60,6 @@ export interface Conductor extends AsyncDisposable {
   close(): Promise<void>;
   closed(): Promise<void>;
 }
-
-/**
- * How long one pull request of the inbox consumer lives. A pull request lives only on the
- * consumer's leader: when that node dies, the request dies with it, and the client learns of it
- * only by missing the idle heartbeats (half of this, twice). With nats.js's default of 30 s a lost
- * node stalled every turn for 20-30 s (more under load); at 5 s it is a few seconds.
- */
-export const INBOX_PULL_EXPIRES_MS = 5_000;
 
 /** A message this replica holds, decoded. */
 interface Held {
@@ -128,11 +120,7 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   });
 
   const loop = (async () => {
-    // bind: on missed heartbeats, pull again at once. Without it nats.js first asks for the
-    // consumer's info, which during the consumer's leader election times out (5 s) and is retried
-    // after up to `expires` more, round after round: a lost node held the inbox for 10 s and more.
-    // Bound, a pull that meets no leader is simply renewed after the next two missed heartbeats.
-    messages = await consumer.consume({ max_messages: maxParallel, expires: INBOX_PULL_EXPIRES_MS, bind: true });
+    messages = await consumeDurable(consumer, maxParallel);
     for await (const m of messages) {
       emit({ type: "received", lagMs: Math.max(0, Date.now() - m.info.timestampNanos / 1e6), deliveries: m.info.deliveryCount });
       const a = admit(m, maxDeliver);

@@ -7,7 +7,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMes
 import { nanos } from "@nats-io/nats-core";
 import { OutboxMessage } from "../../../schemas/index.ts";
 import { decodeBody } from "../../../mesh/publish.ts";
-import { StreamName } from "../../../mesh/streams.ts";
+import { consumeDurable, StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
 import type { Logger } from "../../../mesh/logger.ts";
@@ -43,7 +43,8 @@ export async function readOutbox(
     });
   }
   const consumer = await jetstream(mesh.nc).consumers.get(StreamName.Outbox, durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: 16 });
+  // Within seconds of the consumer's leader being lost, like the conductor's inbox (consumeDurable).
+  const messages: ConsumerMessages = await consumeDurable(consumer, 16);
   const loop = (async () => {
     for await (const m of messages) {
       let o: OutboxMessage;
