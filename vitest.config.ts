@@ -25,7 +25,8 @@ export default defineConfig({
           name: "real",
           include: ["test/real/**/*.test.ts"],
           sequence: { groupOrder: 1 },
-          testTimeout: 180_000,
+          // Generations are short; the limit only has to outlast a loaded 2-core machine.
+          testTimeout: 600_000,
           hookTimeout: 120_000,
           maxWorkers: 1,
         },

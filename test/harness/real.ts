@@ -19,6 +19,11 @@ const pinned = (name: string): string => {
 };
 
 /** The instruction-tuned chat model and the embedding model `npm run setup` imports into Ollama. */
+/**
+ * Chat options for a real model on a shared CPU: a first token may take minutes when the machine is
+ * loaded (the tier must pass beside a CPU hog), so only a hang fails the first-token deadline.
+ */
+export const PATIENT = { firstTokenTimeoutMs: 300_000 };
 export const CHAT_MODEL = pinned("CHAT_MODEL");
 export const EMBED_MODEL = pinned("EMBED_MODEL");
 /** The project's Python virtual environment (LiteLLM proxy, synadia-ai-agents). */

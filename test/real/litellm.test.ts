@@ -108,7 +108,8 @@ describe("fallback through the real LiteLLM proxy", () => {
     expect(warn, logLines.join("")).toMatchObject({ role: "voice", reason: "backend_unavailable", fallbackModel: ALIAS });
 
     const metrics = await fetch(`http://127.0.0.1:${host.metricsPort}/metrics`).then((r) => r.text());
-    expect(metrics).toMatch(/^lyra_role_fallbacks_total\{role="voice",reason="backend_unavailable"\} 1$/m);
+    // At least 1: on a loaded machine the client may re-issue the call, and each attempt falls back.
+    expect(metrics).toMatch(/^lyra_role_fallbacks_total\{role="voice",reason="backend_unavailable"\} [1-9]\d*$/m);
   });
 
   it("the proxy's own refusals are typed: a key that is not its master key, an alias it does not route", async () => {

@@ -9,10 +9,9 @@ import { createBreaker, withFallback } from "../../agents/backends/fallback.ts";
 import { createOllamaBackend } from "../../agents/backends/ollama.ts";
 import { createScriptedBackend } from "../../agents/backends/scripted.ts";
 import { BackendUnavailableError, ContextOverflowError, ModelNotFoundError } from "../../agents/errors.ts";
-import { CHAT_MODEL, startOllama, type RealOllama } from "../harness/real.ts";
+import { CHAT_MODEL, startOllama, type RealOllama, PATIENT } from "../harness/real.ts";
 import { collect, rejection } from "../integration/backends/collect.ts";
 
-const SLOW = { firstTokenTimeoutMs: 300_000 };
 const TEST_MS = 600_000;
 let ollama: RealOllama | undefined;
 afterEach(async () => {
@@ -37,14 +36,20 @@ describe("the Ollama backend's load parameters and errors on the real server", (
       const before = runners(ollama);
       expect(before.length).toBe(1);
       const out = await collect(
-        backend.chat({ model: CHAT_MODEL, messages: [{ role: "user", content: "Hi" }], options: { num_ctx: 2048, max_tokens: 8 } }, SLOW),
+        backend.chat(
+          { model: CHAT_MODEL, messages: [{ role: "user", content: "Hi" }], options: { num_ctx: 2048, max_tokens: 8 } },
+          PATIENT,
+        ),
       );
       console.log(`first chat after warm: load_ms ${out.final?.timings.load_ms ?? 0}`);
       expect(runners(ollama)).toEqual(before);
       expect(await loadedCtx(ollama)).toBe(2048);
       // A larger num_ctx reloads it: why it is fixed per role.
       await collect(
-        backend.chat({ model: CHAT_MODEL, messages: [{ role: "user", content: "Hi" }], options: { num_ctx: 4096, max_tokens: 8 } }, SLOW),
+        backend.chat(
+          { model: CHAT_MODEL, messages: [{ role: "user", content: "Hi" }], options: { num_ctx: 4096, max_tokens: 8 } },
+          PATIENT,
+        ),
       );
       const after = runners(ollama);
       expect(
@@ -73,7 +78,10 @@ describe("the Ollama backend's load parameters and errors on the real server", (
       const long = Array.from({ length: 800 }, (_, i) => `word${i}`).join(" ");
       const err = await rejection(
         collect(
-          backend.chat({ model: CHAT_MODEL, messages: [{ role: "user", content: long }], options: { num_ctx: 256, max_tokens: 8 } }, SLOW),
+          backend.chat(
+            { model: CHAT_MODEL, messages: [{ role: "user", content: long }], options: { num_ctx: 256, max_tokens: 8 } },
+            PATIENT,
+          ),
         ),
       );
       expect(err).toBeInstanceOf(ContextOverflowError);
@@ -97,7 +105,7 @@ describe("the Ollama backend's load parameters and errors on the real server", (
         (async () => {
           for await (const c of fb.chat(
             { model: CHAT_MODEL, messages: [{ role: "user", content: "Tell a long story." }], options: { max_tokens: 200 } },
-            SLOW,
+            PATIENT,
           )) {
             seen.push(c.type);
             if (seen.length === 1) {

@@ -13,7 +13,7 @@ import { silentLogger } from "../../mesh/logger.ts";
 import { RoleConfig, type Chunk } from "../../schemas/index.ts";
 import { clockServer, sdkHandler, serveMcp } from "../../tools/index.ts";
 import { startNatsServer } from "../harness/nats-server.ts";
-import { CHAT_MODEL, startOllama, type RealOllama } from "../harness/real.ts";
+import { CHAT_MODEL, startOllama, type RealOllama, PATIENT } from "../harness/real.ts";
 import { collect, rejection } from "../integration/backends/collect.ts";
 
 let ollama: RealOllama;
@@ -25,7 +25,6 @@ afterAll(async () => {
 });
 
 // The machine may be shared and slow: a generous first-token limit, never a time assertion.
-const SLOW = { firstTokenTimeoutMs: 300_000 };
 const TEST_MS = 600_000;
 const nowTool = {
   name: "clock__now",
@@ -66,7 +65,7 @@ describe("tools on a real model without tools in its template", () => {
             tools: [nowTool],
             options: { max_tokens: 48, temperature: 0, seed: 7 },
           },
-          SLOW,
+          PATIENT,
         ),
       );
       expect(out.final?.type).toBe("final");
@@ -96,7 +95,7 @@ describe("tools on a real model without tools in its template", () => {
           max_tool_steps: 1,
           max_tokens: 48,
           temperature: 0,
-          first_token_timeout_ms: SLOW.firstTokenTimeoutMs,
+          first_token_timeout_ms: PATIENT.firstTokenTimeoutMs,
           system_prompt: "Always call the tool clock__now first to learn the time, then answer.",
         });
         const handler = roleHandler({

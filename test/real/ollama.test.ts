@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOllamaBackend } from "../../agents/backends/ollama.ts";
 import type { ModelChunk } from "../../agents/backends/types.ts";
-import { CHAT_MODEL, startOllama, type RealOllama } from "../harness/real.ts";
+import { CHAT_MODEL, PATIENT, startOllama, type RealOllama } from "../harness/real.ts";
 
 let ollama: RealOllama;
 beforeAll(async () => {
@@ -19,11 +19,14 @@ describe("the Ollama backend on a real model", () => {
   it("streams text deltas before a final chunk with real usage and timings", async () => {
     const backend = createOllamaBackend({ host: ollama.url });
     const chunks: ModelChunk[] = [];
-    for await (const c of backend.chat({
-      model: CHAT_MODEL,
-      messages: [{ role: "user", content: "Name one colour." }],
-      options: { max_tokens: 16 },
-    }))
+    for await (const c of backend.chat(
+      {
+        model: CHAT_MODEL,
+        messages: [{ role: "user", content: "Name one colour." }],
+        options: { max_tokens: 16 },
+      },
+      PATIENT,
+    ))
       chunks.push(c);
     const deltas = chunks.filter((c) => c.type === "delta");
     expect(deltas.length).toBeGreaterThan(0);
