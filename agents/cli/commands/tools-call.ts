@@ -89,7 +89,8 @@ function target(positionals: string[]): [string, string] {
   }
   if (positionals.length !== 2) {
     throw new UsageError(
-      `name a server and a tool, e.g. 'lyra tools call clock now' (got ${positionals.length ? `'${positionals.join(" ")}'` : "nothing"}); ` +
+      `name a server and a tool, e.g. 'lyra tools call clock now' ` +
+        `(got ${positionals.length ? `'${positionals.join(" ")}'` : "nothing"}); ` +
         `'lyra tools ls' lists them`,
     );
   }
