@@ -341,7 +341,8 @@ function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx)
     if (!ok.success)
       add(
         ["roles", name],
-        `is not a usable role name (${ok.error.issues[0]?.message}); rename it with lowercase letters, digits and '-', not inbox, outbox, log or cancel`,
+        `is not a usable role name (${ok.error.issues[0]?.message}); ` +
+          `rename it with lowercase letters, digits and '-', not inbox, outbox, log or cancel`,
       );
     if (role.fallback !== undefined && !cfg.litellm)
       add(
@@ -357,7 +358,8 @@ function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx)
       if (!cfg.tools.servers[server]) {
         add(
           ["roles", name, "tools", i],
-          `grants '${g}' but no tool server '${server}' is defined; add tools.servers.${server} or remove the grant (defined: ${Object.keys(cfg.tools.servers).join(", ") || "none"})`,
+          `grants '${g}' but no tool server '${server}' is defined; ` +
+            `add tools.servers.${server} or remove the grant (defined: ${Object.keys(cfg.tools.servers).join(", ") || "none"})`,
         );
       }
     });
@@ -376,7 +378,8 @@ function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx)
   if (cfg.serve && cfg.serve.header_timeout > cfg.serve.body_timeout)
     add(
       ["serve", "header_timeout"],
-      `is ${cfg.serve.header_timeout} ms, longer than serve.body_timeout (${cfg.serve.body_timeout} ms), which covers the headers too; make header_timeout the shorter`,
+      `is ${cfg.serve.header_timeout} ms, longer than serve.body_timeout (${cfg.serve.body_timeout} ms), ` +
+        `which covers the headers too; make header_timeout the shorter`,
     );
   const d = cfg.router?.default_specialist;
   if (d !== undefined && cfg.roles[d]?.kind !== "specialist") {
@@ -405,7 +408,8 @@ function checkTenants(tenants: Record<string, string[]>, add: (path: (string | n
       if (!KEY_ID_RE.test(id))
         add(
           ["serve", "tenants", t, i],
-          `is '${id}', not a key id; use the id 'lyra serve' logs at start ('k' and 12 hex digits: printf %s "$KEY" | sha256sum | cut -c1-12), never the key`,
+          `is '${id}', not a key id; use the id 'lyra serve' logs at start ('k' and 12 hex digits: ` +
+            `printf %s "$KEY" | sha256sum | cut -c1-12), never the key`,
         );
       else if (owner.has(id))
         add(["serve", "tenants", t, i], `is key id '${id}', already in tenant '${owner.get(id)}'; a key belongs to one tenant`);
@@ -464,7 +468,8 @@ export async function loadMeshConfig(path: string, env: NodeJS.ProcessEnv = proc
     throw new ConfigError(
       path,
       [
-        `${path}: cannot read the configuration file (${(err as NodeJS.ErrnoException).code ?? String(err)}); check the path, or copy config/mesh.example.yaml there`,
+        `${path}: cannot read the configuration file (${(err as NodeJS.ErrnoException).code ?? String(err)}); ` +
+          `check the path, or copy config/mesh.example.yaml there`,
       ],
       { cause: err },
     );
@@ -569,7 +574,11 @@ function describeIssue(source: string, raw: unknown, issue: z.core.$ZodIssue, ov
     return `${source}: ${where}${fromEnv} ${issue.message}`;
   if (issue.code === "unrecognized_keys") {
     const known = knownKeys(path);
-    return `${source}: ${where === "(top level)" ? "the top level" : where} has unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}; remove or correct ${issue.keys.length > 1 ? "them" : "it"}${known.length ? ` (allowed: ${known.join(", ")})` : ""}`;
+    return (
+      `${source}: ${where === "(top level)" ? "the top level" : where} has unknown ` +
+      `key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}; ` +
+      `remove or correct ${issue.keys.length > 1 ? "them" : "it"}${known.length ? ` (allowed: ${known.join(", ")})` : ""}`
+    );
   }
   if (value === undefined) return `${source}: ${where} is missing; ${fix}`;
   const why = issue.code === "invalid_format" && issue.format === "regex" ? "wrong format" : issue.message;

@@ -14,7 +14,8 @@ export function expandVars(value: string, env: Readonly<Record<string, string | 
     if (v === undefined) {
       throw new ToolsError(
         ToolsErrorCode.Config,
-        `tool server '${server}': ${field} uses \${${name}} but the environment of 'lyra tools' has no ${name}; export ${name} (or remove it from tools.servers.${server}.${field.split(/[.[]/)[0]})`,
+        `tool server '${server}': ${field} uses \${${name}} but the environment of 'lyra tools' has no ${name}; ` +
+          `export ${name} (or remove it from tools.servers.${server}.${field.split(/[.[]/)[0]})`,
       );
     }
     return v;

@@ -166,7 +166,8 @@ function plan(mesh: Mesh, server: string, cfg: ToolServerConfig, o: ToolHostOpti
     if (!b) {
       throw new ToolsError(
         ToolsErrorCode.Config,
-        `tools.servers.${server}.builtin is '${cfg.builtin}', which is not a built-in tool server; use one of: ${Object.keys(builtins).join(", ")}`,
+        `tools.servers.${server}.builtin is '${cfg.builtin}', which is not a built-in tool server; ` +
+          `use one of: ${Object.keys(builtins).join(", ")}`,
       );
     }
     return () => {
@@ -247,7 +248,8 @@ function selectServers(servers: Readonly<Record<string, ToolServerConfig>>, only
   if (unknown.length) {
     throw new ToolsError(
       ToolsErrorCode.Config,
-      `--only names ${unknown.map((n) => `'${n}'`).join(", ")}, not in the config's tools.servers (${all.join(", ") || "none"}); pass names from there`,
+      `--only names ${unknown.map((n) => `'${n}'`).join(", ")}, ` +
+        `not in the config's tools.servers (${all.join(", ") || "none"}); pass names from there`,
     );
   }
   return [...new Set(only)];

@@ -202,7 +202,8 @@ async function sendResult(
       errorResponse(
         l.id,
         McpCode.PayloadTooLarge,
-        `the result is ${body.length} bytes, over the NATS max_payload of ${mesh.maxPayload()}; send Mcp-Accept-Claim: 1 to receive it through the claim-check store`,
+        `the result is ${body.length} bytes, over the NATS max_payload of ${mesh.maxPayload()}; ` +
+          `send Mcp-Accept-Claim: 1 to receive it through the claim-check store`,
       ),
     );
   }

@@ -171,7 +171,8 @@ export function constrainedParser(tools: readonly ToolSpec[], where: string) {
         doc = JSON.parse(buf);
       } catch (err) {
         throw new ConstrainedOutputError(
-          `the model's constrained tool-call output is not complete JSON (${JSON.stringify(buf.slice(0, 200))}); raise max_tokens for this role`,
+          `the model's constrained tool-call output is not complete JSON (${JSON.stringify(buf.slice(0, 200))}); ` +
+            `raise max_tokens for this role`,
           { backend: "ollama", where, cause: err },
         );
       }

@@ -104,13 +104,15 @@ export function mapOllamaError(err: unknown, c: ErrorContext): Error {
     if (status === 404 || /not found/i.test(message)) return notFound(c, withStatus);
     if (status === 400 && /does not support tools/i.test(message)) {
       return new ModelCapabilityError(
-        `model '${c.model}' on ${c.host} has no tools in its chat template (${message}); set tool_mode: constrained (or auto) for this role`,
+        `model '${c.model}' on ${c.host} has no tools in its chat template (${message}); ` +
+          `set tool_mode: constrained (or auto) for this role`,
         withStatus,
       );
     }
     if (status === 400 && /exceeds the context length/i.test(message)) {
       return new ContextOverflowError(
-        `the prompt for model '${c.model}' on ${c.host} is longer than its num_ctx (${message}); raise num_ctx for this role or send a shorter conversation`,
+        `the prompt for model '${c.model}' on ${c.host} is longer than its num_ctx (${message}); ` +
+          `raise num_ctx for this role or send a shorter conversation`,
         withStatus,
       );
     }

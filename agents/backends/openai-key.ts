@@ -8,7 +8,8 @@ export function openAIKey(cfg: { baseURL: string; apiKey?: string; apiKeyEnv?: s
   const apiKey = cfg.apiKey ?? (cfg.env ?? process.env)[keyEnv];
   if (!apiKey) {
     throw new BackendConfigError(
-      `no API key for ${cfg.baseURL}: environment variable ${keyEnv} is not set; export ${keyEnv}=<your LiteLLM key> (or set litellm.api_key_env to the variable that holds it)`,
+      `no API key for ${cfg.baseURL}: environment variable ${keyEnv} is not set; ` +
+        `export ${keyEnv}=<your LiteLLM key> (or set litellm.api_key_env to the variable that holds it)`,
     );
   }
   return apiKey;

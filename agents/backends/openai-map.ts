@@ -145,7 +145,8 @@ export function mapOpenAIError(err: unknown, c: OpenAIErrorContext): Error {
   if (err instanceof NotFoundError || (status === 400 && /invalid model name/i.test(msg))) {
     return new ModelNotFoundError(
       c.model,
-      `model alias '${c.model}' is not known to LiteLLM at ${where} (${msg}); add it to model_list in the LiteLLM config or fix the role's fallback`,
+      `model alias '${c.model}' is not known to LiteLLM at ${where} (${msg}); ` +
+        `add it to model_list in the LiteLLM config or fix the role's fallback`,
       init,
     );
   }

@@ -41,7 +41,8 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
     const rule = rules.find((r) => r.re?.test(input) ?? true);
     if (!rule) {
       throw new ScriptError(
-        `scripted backend: no rule matches ${JSON.stringify(input.slice(0, 120))} for model '${req.model}', and the script has no default rule; add a rule without 'match'`,
+        `scripted backend: no rule matches ${JSON.stringify(input.slice(0, 120))} for model '${req.model}', ` +
+          `and the script has no default rule; add a rule without 'match'`,
       );
     }
     rule.used = true;
@@ -73,7 +74,8 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
       const granted = (req.tools ?? []).map((t) => t.name);
       if (!granted.includes(rule.tool_call.name)) {
         throw new ScriptError(
-          `scripted backend: the rule calls tool '${rule.tool_call.name}', but the request grants only [${granted.join(", ")}]; grant the tool to the role or change the script`,
+          `scripted backend: the rule calls tool '${rule.tool_call.name}', but the request grants only [${granted.join(", ")}]; ` +
+            `grant the tool to the role or change the script`,
         );
       }
       await wait(rule.delay_ms ?? 0, true);
@@ -85,7 +87,8 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
     if (req.format !== undefined) {
       if (!rule.json)
         throw new ScriptError(
-          `scripted backend: the request asks for structured output, but the rule matching ${JSON.stringify(input.slice(0, 80))} has no 'json'; add json to that rule`,
+          `scripted backend: the request asks for structured output, ` +
+            `but the rule matching ${JSON.stringify(input.slice(0, 80))} has no 'json'; add json to that rule`,
         );
       text = JSON.stringify(rule.json);
     } else if (rule.reply !== undefined) {
@@ -143,7 +146,8 @@ function assertRulesUsed(rules: readonly CompiledRule[]): void {
   );
   if (unused.length)
     throw new ScriptError(
-      `scripted backend: ${unused.join(", ")} never matched a request; remove the rule, fix its match, or mark it optional: true if it matches only sometimes`,
+      `scripted backend: ${unused.join(", ")} never matched a request; ` +
+        `remove the rule, fix its match, or mark it optional: true if it matches only sometimes`,
     );
 }
 

@@ -38,7 +38,8 @@ export function litellmConfig(cfg: MeshConfig): GeneratedLiteLLM {
   const missing = [...roles.keys()].filter((a) => !models[a] && !models.default);
   if (missing.length) {
     throw new UsageError(
-      `no upstream model for alias${missing.length > 1 ? "es" : ""} ${missing.map((a) => `'${a}'`).join(", ")}: set litellm.models.${missing[0]} (or litellm.models.default) to { model: 'provider/model', api_key_env: NAME }`,
+      `no upstream model for alias${missing.length > 1 ? "es" : ""} ${missing.map((a) => `'${a}'`).join(", ")}: ` +
+        `set litellm.models.${missing[0]} (or litellm.models.default) to { model: 'provider/model', api_key_env: NAME }`,
     );
   }
   const model_list = [...roles.keys()].map((alias) => {

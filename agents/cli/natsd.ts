@@ -37,7 +37,8 @@ export async function startLocalNats(preferredPort = 4222): Promise<LocalNats> {
     proc.once("error", (err) =>
       reject(
         new Error(
-          `nats-server is not installed (${err.message}); run 'npm run setup' (or install a current release from NATS), or set NATS_URL to a running server`,
+          `nats-server is not installed (${err.message}); ` +
+            `run 'npm run setup' (or install a current release from NATS), or set NATS_URL to a running server`,
         ),
       ),
     ),

@@ -69,7 +69,8 @@ export async function ensureOllama(url: string, models: readonly string[], tell:
     if (!["127.0.0.1", "localhost", "[::1]"].includes(u.hostname)) {
       throw new OllamaSetupError(
         AgentErrorCode.OllamaNotReachable,
-        `Ollama does not answer at ${url} (hosts.*.ollama_url or $OLLAMA_HOST); start it there, point OLLAMA_HOST at a running one, or use 'lyra up --scripted'`,
+        `Ollama does not answer at ${url} (hosts.*.ollama_url or $OLLAMA_HOST); ` +
+          `start it there, point OLLAMA_HOST at a running one, or use 'lyra up --scripted'`,
       );
     }
     proc = await spawnOllama(`${u.hostname}:${u.port || "11434"}`);
@@ -80,7 +81,8 @@ export async function ensureOllama(url: string, models: readonly string[], tell:
         await stop();
         throw new OllamaSetupError(
           AgentErrorCode.OllamaNotStarted,
-          `ollama serve did not answer on ${url} within ${OLLAMA_START_TIMEOUT_MS / 1000} s (${proc.exitCode !== null ? `it exited ${proc.exitCode}` : "still starting"}): ${tail(proc)}`,
+          `ollama serve did not answer on ${url} within ${OLLAMA_START_TIMEOUT_MS / 1000} s ` +
+            `(${proc.exitCode !== null ? `it exited ${proc.exitCode}` : "still starting"}): ${tail(proc)}`,
         );
       }
       await sleep(100);
@@ -91,7 +93,8 @@ export async function ensureOllama(url: string, models: readonly string[], tell:
     await stop();
     throw new OllamaSetupError(
       AgentErrorCode.OllamaModelsMissing,
-      `Ollama at ${url} lacks the model${missing.length > 1 ? "s" : ""} ${missing.join(", ")}: run 'npm run setup' (or ${missing.map((m) => `'ollama pull ${m}'`).join(" and ")}), or use 'lyra up --scripted' (no model)`,
+      `Ollama at ${url} lacks the model${missing.length > 1 ? "s" : ""} ${missing.join(", ")}: ` +
+        `run 'npm run setup' (or ${missing.map((m) => `'ollama pull ${m}'`).join(" and ")}), or use 'lyra up --scripted' (no model)`,
     );
   }
   return { url, started: proc !== undefined, stop };

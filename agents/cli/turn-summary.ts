@@ -69,7 +69,10 @@ export function summarizeTurn(events: readonly LogEvent[], turn: string): TurnSu
 export function formatTurnSummary(s: TurnSummary): string[] {
   const lines = s.steps.map((f) => {
     const how = f.backend ? `${f.backend}${f.model ? `/${f.model}` : ""}` : "?";
-    return `  ${f.step.padEnd(12)} ${how.padEnd(24)} ${String(f.tokens ?? "?").padStart(4)} tokens ${String(f.ms === undefined ? "?" : Math.round(f.ms)).padStart(6)} ms`;
+    return (
+      `  ${f.step.padEnd(12)} ${how.padEnd(24)} ${String(f.tokens ?? "?").padStart(4)} ` +
+      `tokens ${String(f.ms === undefined ? "?" : Math.round(f.ms)).padStart(6)} ms`
+    );
   });
   const tokens = s.steps.reduce((n, f) => n + (f.tokens ?? 0), 0);
   const ms = s.steps.reduce((n, f) => n + (f.ms ?? 0), 0);

@@ -56,7 +56,8 @@ export function hostConfigOf(config: MeshConfig, host: string): MeshConfig["host
   const hostCfg = config.hosts[host];
   if (!hostCfg) {
     throw new BackendConfigError(
-      `host '${host}' is not in the config's hosts (${Object.keys(config.hosts).join(", ")}); pass --host with one of them or add hosts.${host}`,
+      `host '${host}' is not in the config's hosts (${Object.keys(config.hosts).join(", ")}); ` +
+        `pass --host with one of them or add hosts.${host}`,
     );
   }
   return hostCfg;

@@ -69,5 +69,6 @@ async function describe(item: Media, vision: boolean, access: MediaAccess | unde
   if (item.kind !== "image") return `[The user attached ${what}; you cannot listen to audio.]`;
   return vision
     ? `[The user attached ${what}.]`
-    : `[The user attached an ${what}. You cannot see images: if a describe_image tool is offered, call it with this reference; otherwise say you cannot see it.]`;
+    : `[The user attached an ${what}. You cannot see images: if a describe_image tool is offered, call it with this reference; ` +
+        `otherwise say you cannot see it.]`;
 }

@@ -50,7 +50,10 @@ function blockText(b: Block): string {
       return typeof b.text === "string" ? b.text : "";
     case "image":
     case "audio":
-      return `[${b.type}: ${str(b.mimeType, "unknown type")}, ${typeof b.data === "string" ? Math.floor((b.data.length * 3) / 4) : 0} bytes, not shown]`;
+      return (
+        `[${b.type}: ${str(b.mimeType, "unknown type")}, ` +
+        `${typeof b.data === "string" ? Math.floor((b.data.length * 3) / 4) : 0} bytes, not shown]`
+      );
     case "resource_link":
       return `[resource link: ${str(b.uri)}${b.name ? ` (${str(b.name)})` : ""}]`;
     case "resource": {

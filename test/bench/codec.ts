@@ -109,7 +109,8 @@ export async function codec(ctx: BenchContext): Promise<SectionResult> {
     title: "3. Codec (µs per message; hop = validate + encode + decode + validate)",
     table: rows,
     notes: [
-      `each op warmed up, then timed in ${ROUNDS} interleaved rounds of ${fmt(ms / ROUNDS)} ms (median round); validate = zod safeParse of the schema`,
+      `each op warmed up, then timed in ${ROUNDS} interleaved rounds of ${fmt(ms / ROUNDS)} ms (median round); ` +
+        `validate = zod safeParse of the schema`,
     ],
     json,
     targets: [],

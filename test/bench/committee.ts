@@ -139,9 +139,14 @@ export async function committee(ctx: BenchContext): Promise<SectionResult> {
     table: rows,
     notes: [
       "closed-loop conversations; scripted models, no delay; file-backed streams; conductor max_parallel = max(64, conversations)",
-      `agent: node ${AGENT_FLAGS.join(" ")} dist/agents/cli/lyra.js agent (as lyra-agent@.service); conductor: NODE_OPTIONS="${CONDUCTOR_NODE_OPTIONS}" node dist/agents/cli/lyra.js core (as lyra-core.service); front door: test/bench/frontdoor-proc.ts`,
-      "CPU = % of one core per process over the measured phase (over 100 = GC and I/O threads too); CPU ms per message = all of them together, per committee turn",
-      `last row: the agent with ${FAST_AGENT_FLAGS.join(" ")} instead of the unit's ${AGENT_FLAGS.join(" ")} (faster, more RSS: see the memory section); the targets use the unit's rows`,
+      `agent: node ${AGENT_FLAGS.join(" ")} dist/agents/cli/lyra.js agent (as lyra-agent@.service); ` +
+        `conductor: NODE_OPTIONS="${CONDUCTOR_NODE_OPTIONS}" node dist/agents/cli/lyra.js core (as lyra-core.service); ` +
+        `front door: test/bench/frontdoor-proc.ts`,
+      "CPU = % of one core per process over the measured phase (over 100 = GC and I/O threads too); " +
+        "CPU ms per message = all of them together, per committee turn",
+      `last row: the agent with ${FAST_AGENT_FLAGS.join(" ")} instead of the ` +
+        `unit's ${AGENT_FLAGS.join(" ")} (faster, more RSS: see the memory section); ` +
+        `the targets use the unit's rows`,
     ],
     json: {
       runs: runs.map((r) => ({

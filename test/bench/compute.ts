@@ -96,8 +96,12 @@ export async function compute(ctx: BenchContext): Promise<SectionResult> {
     title: "9. compute: sandbox start-up and a trivial python call (ms)",
     table: rows,
     notes: [
-      `warm-up 3 per way; ${ROUNDS} interleaved rounds; default limits; ${process.getuid?.() === 0 ? "as root, so each sandbox starts through setpriv" : "not root: bwrap directly"}`,
-      `sandbox start-up p50 ${fmt(stats.startup.p50, "ms")} = ${fmt(ratio("startup"))}× a bare python3 start (${fmt(stats.bare.p50, "ms")}); a one-shot python call over NATS ${fmt(stats.oneshot.p50, "ms")} (${fmt(ratio("oneshot"))}×); a warm session ${fmt(stats.session.p50, "ms")}`,
+      `warm-up 3 per way; ${ROUNDS} interleaved rounds; ` +
+        `default limits; ${process.getuid?.() === 0 ? "as root, so each sandbox starts through setpriv" : "not root: bwrap directly"}`,
+      `sandbox start-up p50 ${fmt(stats.startup.p50, "ms")} ` +
+        `= ${fmt(ratio("startup"))}× a bare python3 start (${fmt(stats.bare.p50, "ms")}); ` +
+        `a one-shot python call over NATS ${fmt(stats.oneshot.p50, "ms")} (${fmt(ratio("oneshot"))}×); ` +
+        `a warm session ${fmt(stats.session.p50, "ms")}`,
     ],
     json: {
       n,

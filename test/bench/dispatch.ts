@@ -133,7 +133,9 @@ export async function dispatch(ctx: BenchContext): Promise<SectionResult> {
       row("capacity-aware dispatch", aware),
     ],
     notes: [
-      `${CALLS} calls, ${PARALLEL} at a time; answers take ${ANSWER_MS} ms; gpu-2 and gpu-3 each have both slots kept busy by another caller's ${HOG_MS} ms calls; gpu-3 starts with its model unloaded (its first call, usually the other caller's, loads it: ${LOAD_MS} ms); fresh replicas for each routing`,
+      `${CALLS} calls, ${PARALLEL} at a time; answers take ${ANSWER_MS} ms; ` +
+        `gpu-2 and gpu-3 each have both slots kept busy by another caller's ${HOG_MS} ms calls; gpu-3 starts with its model ` +
+        `unloaded (its first call, usually the other caller's, loads it: ${LOAD_MS} ms); fresh replicas for each routing`,
       `p50 ratio (queue group / dispatch): ${ratio.toFixed(1)}×`,
     ],
     json: {

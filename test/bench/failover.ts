@@ -262,8 +262,10 @@ export async function failover(ctx: BenchContext): Promise<SectionResult> {
     title: "4. Failover",
     table: rows,
     notes: [
-      `replicas: child processes (test/fixtures/responder.ts), ${WORD_DELAY_MS} ms per word; killed at a random point after the 2nd word; the killed one is restarted between repetitions`,
-      "first chunk = the other replica's ack; first new text = the first word the caller had not yet seen (the new replica re-runs from the start)",
+      `replicas: child processes (test/fixtures/responder.ts), ${WORD_DELAY_MS} ms per word; ` +
+        `killed at a random point after the 2nd word; the killed one is restarted between repetitions`,
+      "first chunk = the other replica's ack; " +
+        "first new text = the first word the caller had not yet seen (the new replica re-runs from the start)",
     ],
     json: {
       word_delay_ms: WORD_DELAY_MS,

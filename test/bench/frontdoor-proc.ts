@@ -88,7 +88,14 @@ const seconds = (performance.now() - t0) / 1000;
 // Late duplicates of the last replies still count.
 await new Promise((r) => setTimeout(r, 500));
 const stats = mesh.nc.stats();
-process.stdout.write(
-  `${JSON.stringify({ done: { seconds, replies: seen, latencies, lost, duplicated, nats_msgs: stats.inMsgs + stats.outMsgs, rss_mb: statusMB(process.pid, "VmRSS") } })}\n`,
-);
+const done = {
+  seconds,
+  replies: seen,
+  latencies,
+  lost,
+  duplicated,
+  nats_msgs: stats.inMsgs + stats.outMsgs,
+  rss_mb: statusMB(process.pid, "VmRSS"),
+};
+process.stdout.write(`${JSON.stringify({ done })}\n`);
 await mesh.close();

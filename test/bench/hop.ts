@@ -169,7 +169,8 @@ export async function hop(ctx: BenchContext): Promise<SectionResult> {
     title: "1. Hop overhead (request → complete answer, ms)",
     table: rows,
     notes: [
-      `warm-up ${warmup} per way; ${ROUNDS} interleaved rounds; msgpack; caller, responder and HTTP double in one process, nats-server local`,
+      `warm-up ${warmup} per way; ${ROUNDS} interleaved rounds; msgpack; ` +
+        `caller, responder and HTTP double in one process, nats-server local`,
       "Lyra role call = client.call(): Lyra-Stream request, ack + response + final + terminator",
       "GC pauses = V8 garbage collections (both ends of every call run in this process) per 1000 calls while that way ran",
     ],

@@ -165,10 +165,14 @@ export async function memory(ctx: BenchContext): Promise<SectionResult> {
       title: "5. Memory of an agent host (`lyra agent`, scripted committee config)",
       table: rows,
       notes: [
-        `${STREAMS} voice streams of 42 words at ${WORD_DELAY_MS} ms per word, ${fmt(streamSeconds)} s; at most ${maxInFlight} streaming at once; RSS sampled every 10 ms`,
-        `Node ${process.version}, agent run as infra/systemd runs it: node ${AGENT_FLAGS.join(" ")} dist/agents/cli/lyra.js, NODE_OPTIONS=${AGENT_NODE_OPTIONS}`,
-        `the ${FAST_AGENT_FLAGS.join(" ")} rows: V8's Maglev tier instead of --lite-mode, the committee section's faster agent; the targets use the unit's rows`,
-        "floor rows: the TypeScript sources, step by step, as `node test/bench/rss-floor.ts` loads them (compiled JavaScript saves the stripping)",
+        `${STREAMS} voice streams of 42 words at ${WORD_DELAY_MS} ms per word, ${fmt(streamSeconds)} s; ` +
+          `at most ${maxInFlight} streaming at once; RSS sampled every 10 ms`,
+        `Node ${process.version}, agent run as infra/systemd runs it: ` +
+          `node ${AGENT_FLAGS.join(" ")} dist/agents/cli/lyra.js, NODE_OPTIONS=${AGENT_NODE_OPTIONS}`,
+        `the ${FAST_AGENT_FLAGS.join(" ")} rows: V8's Maglev tier instead of --lite-mode, ` +
+          `the committee section's faster agent; the targets use the unit's rows`,
+        "floor rows: the TypeScript sources, step by step, " +
+          "as `node test/bench/rss-floor.ts` loads them (compiled JavaScript saves the stripping)",
       ],
       json: {
         idle_rss_mb: Math.round(idle * 10) / 10,

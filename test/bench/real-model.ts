@@ -56,7 +56,8 @@ function privateStore(): string {
 // machine, the default first-token deadline (20 s); a cut would time the retry, not the stage.
 function yaml(natsUrl: string, ollamaUrl: string): string {
   const role = (kind: string, extra = "", maxTokens = MAX_TOKENS) =>
-    `{ kind: ${kind}, model: "${MODEL}", backend: ollama, temperature: 0, max_tokens: ${maxTokens}, keep_alive: 10m, first_token_timeout_ms: 120000, slots: 2${extra} }`;
+    `{ kind: ${kind}, model: "${MODEL}", backend: ollama, ` +
+    `temperature: 0, max_tokens: ${maxTokens}, keep_alive: 10m, first_token_timeout_ms: 120000, slots: 2${extra} }`;
   return `
 mesh: { name: bench, owner: bench }
 nats: { servers: ["${natsUrl}"] }
@@ -281,9 +282,14 @@ export async function realModel(ctx: BenchContext): Promise<SectionResult> {
     title: `Real model: ${CHAT_MODEL} (one thread) in real Ollama, direct vs through the mesh (ms)`,
     table: rows,
     notes: [
-      `prompt '${PROMPT}', max_tokens ${MAX_TOKENS} (the router ${ROUTER_MAX_TOKENS}), temperature 0 (both ways generate the same ${fmt(meanTokens)} tokens on average); ${n} calls each way, interleaved, after 3 warm-ups; Ollama OLLAMA_NUM_PARALLEL=1`,
-      `the model on this machine: ${fmt(tokensPerS)} tokens/s generated, ${fmt(promptPerS)} tokens/s prompt (Ollama's eval counts and durations over the direct calls)`,
-      `committee: ${turns} turn, each stage's wall time from the log's timestamps (ms resolution); model time per stage p50 (the agent's total_ms): router ${fmt(summarize(models.router).p50)}, specialist ${fmt(summarize(models.specialist).p50)}, voice ${fmt(summarize(models.voice).p50)}`,
+      `prompt '${PROMPT}', max_tokens ${MAX_TOKENS} (the router ${ROUTER_MAX_TOKENS}), ` +
+        `temperature 0 (both ways generate the same ${fmt(meanTokens)} tokens on average); ` +
+        `${n} calls each way, interleaved, after 3 warm-ups; Ollama OLLAMA_NUM_PARALLEL=1`,
+      `the model on this machine: ${fmt(tokensPerS)} tokens/s generated, ` +
+        `${fmt(promptPerS)} tokens/s prompt (Ollama's eval counts and durations over the direct calls)`,
+      `committee: ${turns} turn, each stage's wall time from the log's timestamps (ms resolution); ` +
+        `model time per stage p50 (the agent's total_ms): router ${fmt(summarize(models.router).p50)}, ` +
+        `specialist ${fmt(summarize(models.specialist).p50)}, voice ${fmt(summarize(models.voice).p50)}`,
       "the machine may be shared: figures are noisy; the interleaving spreads the noise over both ways alike",
     ],
     json: {

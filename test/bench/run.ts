@@ -161,7 +161,9 @@ writeFileSync(file, text);
 const complete = !values.quick && !only;
 if (complete) writeFileSync(new URL("latest.json", dir), text);
 console.log(
-  `figures written to ${file.pathname}${complete ? " and latest.json" : " (latest.json is only replaced by a full run of every section)"}; ${seconds} s in all`,
+  `figures written to ${file.pathname}` +
+    `${complete ? " and latest.json" : " (latest.json is only replaced by a full run of every section)"}; ` +
+    `${seconds} s in all`,
 );
 // Child processes, timers of closed connections: nothing should hold the process, but make sure.
 process.exit(0);

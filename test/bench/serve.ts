@@ -146,9 +146,12 @@ export async function serve(ctx: BenchContext): Promise<SectionResult> {
       title: "8. lyra serve overhead (one committee turn: HTTP vs lyra ask's path)",
       table: rows,
       notes: [
-        `${n} turns each way, one at a time, interleaved; each turn a new conversation; the mesh (lyra up --scripted, no delay) and lyra serve run as their own processes; file-backed streams`,
-        "added = this way's figure minus lyra ask's path in the same run: the HTTP round trip, parsing, validation, the key check, the conductor check (one consumer info a second), the JSON or SSE reply, and the client's own cost",
-        "the target is judged on the node:http client (the server's overhead); fetch (undici) and the openai client add their own per-request cost",
+        `${n} turns each way, one at a time, interleaved; each turn a new conversation; ` +
+          `the mesh (lyra up --scripted, no delay) and lyra serve run as their own processes; file-backed streams`,
+        "added = this way's figure minus lyra ask's path in the same run: the HTTP round trip, parsing, validation, " +
+          "the key check, the conductor check (one consumer info a second), the JSON or SSE reply, and the client's own cost",
+        "the target is judged on the node:http client (the server's overhead); " +
+          "fetch (undici) and the openai client add their own per-request cost",
       ],
       json: {
         turns: n,

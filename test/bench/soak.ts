@@ -100,7 +100,8 @@ try {
   }
   const lat = summarize(r.latencies);
   console.log(
-    `Soak: ${r.replies} committee turns, ${conversations} conversations, ${conductors} conductor(s), ${fmt(r.seconds)} s (${fmt(r.replies / r.seconds)} messages/s, p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms)\n${table(rows)}\n`,
+    `Soak: ${r.replies} committee turns, ${conversations} conversations, ${conductors} conductor(s), ` +
+      `${fmt(r.seconds)} s (${fmt(r.replies / r.seconds)} messages/s, p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms)\n${table(rows)}\n`,
   );
   console.log(
     `Targets\n${table([

@@ -117,9 +117,13 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
     title: "6. Tool calls (MCP request → result, ms)",
     table: rows,
     notes: [
-      `warm-up ${warmup} per way; ${ROUNDS} interleaved rounds; caller and tool host in this process on separate connections, the stdio servers in child processes, nats-server local`,
-      `p50 overhead of the mesh over a direct stdio call: ${fmt(overhead, "ms")} at 1 in flight (${fmt(m1.stats.natsSdk.p50 - m1.stats.direct.p50, "ms")} with the SDK Client as the caller); at 64 in flight ${fmt(m64.perSecond.nats)} calls/s over NATS vs ${fmt(m64.perSecond.direct)} direct`,
-      "the NATS path runs the SDK's Client twice (the bridge's to the child, and the caller's in the SDK row): most of the difference is its zod validation of each result",
+      `warm-up ${warmup} per way; ${ROUNDS} interleaved rounds; ` +
+        `caller and tool host in this process on separate connections, the stdio servers in child processes, nats-server local`,
+      `p50 overhead of the mesh over a direct stdio call: ${fmt(overhead, "ms")} at 1 in flight ` +
+        `(${fmt(m1.stats.natsSdk.p50 - m1.stats.direct.p50, "ms")} with the SDK Client as the caller); ` +
+        `at 64 in flight ${fmt(m64.perSecond.nats)} calls/s over NATS vs ${fmt(m64.perSecond.direct)} direct`,
+      "the NATS path runs the SDK's Client twice (the bridge's to the child, " +
+        "and the caller's in the SDK row): most of the difference is its zod validation of each result",
     ],
     json: {
       warmup,

@@ -66,6 +66,7 @@ function feed(url: URL, total: number, start: number, perPage: number, entries: 
 }
 
 function entry(p: ArxivPaper): string {
+  const authors = p.authors.map((a) => `    <author>\n      <name>${esc(a)}</name>\n    </author>\n`).join("");
   return `
   <entry>
     <id>http://arxiv.org/abs/${p.id}</id>
@@ -74,7 +75,7 @@ function entry(p: ArxivPaper): string {
     <title>${esc(p.title)}</title>
     <summary>  ${esc(p.summary)}
 </summary>
-${p.authors.map((a) => `    <author>\n      <name>${esc(a)}</name>\n    </author>\n`).join("")}    <link href="http://arxiv.org/abs/${p.id}" rel="alternate" type="text/html"/>
+${authors}    <link href="http://arxiv.org/abs/${p.id}" rel="alternate" type="text/html"/>
     <link title="pdf" href="http://arxiv.org/pdf/${p.id}" rel="related" type="application/pdf"/>
     <arxiv:primary_category xmlns:arxiv="http://arxiv.org/schemas/atom" term="${p.category}" scheme="http://arxiv.org/schemas/atom"/>
     <category term="${p.category}" scheme="http://arxiv.org/schemas/atom"/>

@@ -25,7 +25,9 @@ export async function startWolframDouble(o: WolframDoubleOptions): Promise<Servi
     const result = o.answers[input];
     if (result === undefined)
       return text(501, `Wolfram|Alpha did not understand your input "${input}". Things to try instead: ${input.split(/\s+/)[0]}`);
-    const body = `Query:\n"${input}"\n\nInput interpretation:\n${input}\n\nResult:\n${result}\n\nWolfram|Alpha website result for "${input}":\nhttps://www.wolframalpha.com/input?i=${encodeURIComponent(input)}`;
+    const body =
+      `Query:\n"${input}"\n\nInput interpretation:\n${input}\n\nResult:\n${result}\n\n` +
+      `Wolfram|Alpha website result for "${input}":\nhttps://www.wolframalpha.com/input?i=${encodeURIComponent(input)}`;
     const max = Number(q.get("maxchars") ?? 6800);
     return text(200, Number.isFinite(max) && max > 0 ? body.slice(0, max) : body);
   });

@@ -43,7 +43,9 @@ export interface CommitteeYamlOptions {
 const CLOCK_YAML = {
   servers: "tools: { servers: { clock: { builtin: clock } } }",
   grant: "    tools: [clock.now]",
-  rule: '      - { match: "\\\\btime\\\\b", tool_call: { name: clock__now, arguments: { timezone: UTC } }, reply: "Pragmatist read the clock: {tool_result}", delay_ms: DELAY }',
+  rule:
+    '      - { match: "\\\\btime\\\\b", tool_call: { name: clock__now, arguments: ' +
+    '{ timezone: UTC } }, reply: "Pragmatist read the clock: {tool_result}", delay_ms: DELAY }',
 };
 
 /** Router: "why/meaning" → philosopher, else pragmatist. Specialists answer with a fixed sentence. */

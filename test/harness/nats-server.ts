@@ -17,13 +17,15 @@ export function requireNatsServer(): void {
   const r = spawnSync(NATS_SERVER_BIN, ["--version"], { encoding: "utf8" });
   if (r.error || r.status !== 0) {
     throw new Error(
-      `nats-server not found ('${NATS_SERVER_BIN}'): run 'npm run setup' (it installs the pinned release), or set NATS_SERVER_BIN to its path.`,
+      `nats-server not found ('${NATS_SERVER_BIN}'): ` +
+        `run 'npm run setup' (it installs the pinned release), or set NATS_SERVER_BIN to its path.`,
     );
   }
   const version = /v?(\d+\.\d+\.\d+\S*)/.exec(r.stdout)?.[1] ?? r.stdout.trim();
   if (!versionAtLeast(version, MIN_NATS_SERVER)) {
     throw new Error(
-      `nats-server ${version} ('${NATS_SERVER_BIN}') is older than ${MIN_NATS_SERVER}, which the mesh needs: run 'npm run setup' and put its bin folder first on PATH.`,
+      `nats-server ${version} ('${NATS_SERVER_BIN}') is older than ${MIN_NATS_SERVER}, ` +
+        `which the mesh needs: run 'npm run setup' and put its bin folder first on PATH.`,
     );
   }
 }

@@ -31,7 +31,8 @@ beforeAll(async () => {
   nats = await startNatsServer();
   mesh = await connectMesh({ servers: nats.url, ...(process.env.DEBUG_REAL ? { log: createLogger({ level: "debug" }) } : {}) });
   const role = (kind: string, description: string, maxTokens: number) =>
-    `{ kind: ${kind}, model: "${CHAT_MODEL}", backend: ollama, description: "${description}", max_tokens: ${maxTokens}, num_ctx: 2048, keep_alive: 10m, first_token_timeout_ms: 120000 }`;
+    `{ kind: ${kind}, model: "${CHAT_MODEL}", backend: ollama, description: "${description}", ` +
+    `max_tokens: ${maxTokens}, num_ctx: 2048, keep_alive: 10m, first_token_timeout_ms: 120000 }`;
   const config = parseMeshConfig(
     `
 mesh: { name: real, owner: tester }

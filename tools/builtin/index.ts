@@ -29,7 +29,10 @@ export interface BuiltinContext {
 export interface StartedBuiltin {
   /** A fresh SDK server per request (the 2026-07-28 stateless model); share long-lived state by closure. */
   create: McpServerFactory;
-  /** One line for operators: what bounds this server on this host (the compute sandbox's memory); $SRV metadata `limits`, shown by `lyra status`. */
+  /**
+   * One line for operators: what bounds this server on this host (the compute sandbox's memory); $SRV metadata `limits`,
+   * shown by `lyra status`.
+   */
   limits?: string;
   close?(): Promise<void>;
 }

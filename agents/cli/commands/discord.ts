@@ -25,7 +25,8 @@ export const discord = defineCommand({
     const token = process.env[DISCORD_TOKEN_ENV];
     if (!token)
       throw new UsageError(
-        `set ${DISCORD_TOKEN_ENV} to the bot's token (Discord Developer Portal → your app → Bot → Reset Token); it is never read from the config`,
+        `set ${DISCORD_TOKEN_ENV} to the bot's token (Discord Developer Portal → your app → Bot → Reset Token); ` +
+          `it is never read from the config`,
       );
     if (!cfg.discord) throw new UsageError("the config has no 'discord:' section; add 'discord: {}' (options in config/mesh.example.yaml)");
     const log = createLogger().child({ process: "discord" });

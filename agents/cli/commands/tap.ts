@@ -21,7 +21,8 @@ export const tap = defineCommand({
     json: "one JSON object per line",
   },
   details:
-    "SUBJECT defaults to 'lyra.>' (without the replicas' capacity state: tap 'lyra.state.>' for it; requests and acks show the routing decision as Lyra-Route); try 'agents.>' for Agent Protocol traffic (prompts on agents.prompt.lyra.<owner>.<role>, " +
+    "SUBJECT defaults to 'lyra.>' (without the replicas' capacity state: tap 'lyra.state.>' for it; requests and acks show the " +
+    "routing decision as Lyra-Route); try 'agents.>' for Agent Protocol traffic (prompts on agents.prompt.lyra.<owner>.<role>, " +
     "heartbeats on agents.hb.lyra.<owner>.<role>) or '>' for everything.",
   async run(values, positionals) {
     const subject = positionals[0] ?? "lyra.>";

@@ -20,7 +20,9 @@ export const toolsCall = defineCommand({
     ...toolMeshHelp,
     args: "the tool's arguments, a JSON object",
     timeout: "give up (and cancel) after this many ms (default: no limit; a silent server still ends the call after 3 missed keep-alives)",
-    for: "the end user the call is for (lyra/user in _meta), as an agent sets it from the conversation: memory reads and writes that user's memories",
+    for:
+      "the end user the call is for (lyra/user in _meta), " +
+      "as an agent sets it from the conversation: memory reads and writes that user's memories",
     conversation: "the conversation the call is made in (lyra/conversation in _meta)",
     "no-claim": "refuse a result over max_payload (-32012) instead of fetching it from the claim-check store",
   },
@@ -87,7 +89,9 @@ function target(positionals: string[]): [string, string] {
   }
   if (positionals.length !== 2) {
     throw new UsageError(
-      `name a server and a tool, e.g. 'lyra tools call clock now' (got ${positionals.length ? `'${positionals.join(" ")}'` : "nothing"}); 'lyra tools ls' lists them`,
+      `name a server and a tool, e.g. 'lyra tools call clock now' ` +
+        `(got ${positionals.length ? `'${positionals.join(" ")}'` : "nothing"}); ` +
+        `'lyra tools ls' lists them`,
     );
   }
   const server = positionals[0]!;

@@ -25,7 +25,8 @@ export const tools = defineCommand({
     "grace-ms": "on SIGINT/SIGTERM, how long calls in flight may take to finish",
   },
   details:
-    "A bridged server that crashes is restarted with backoff; one that cannot start is reported in 'lyra status' and its calls fail at once.\n" +
+    "A bridged server that crashes is restarted with backoff; " +
+    "one that cannot start is reported in 'lyra status' and its calls fail at once.\n" +
     "Stops cleanly on SIGINT/SIGTERM: takes no new calls, finishes those in flight, stops the servers, drains NATS.",
   async run(values) {
     const cfg = await loadConfig(values);

@@ -22,7 +22,8 @@ export { DEMO_CONVERSATION } from "../demo.ts";
 export const up = defineCommand({
   name: "up",
   summary:
-    "A whole mesh on this machine: nats-server (JetStream), Ollama, the tool servers, the agent host for every host in the config, and the conductor.",
+    "A whole mesh on this machine: nats-server (JetStream), Ollama, " +
+    "the tool servers, the agent host for every host in the config, and the conductor.",
   usage: "[--config FILE] [--scripted] [--demo]",
   options: { ...configOption, scripted: { type: "boolean" }, demo: { type: "boolean" } },
   help: {

@@ -97,7 +97,10 @@ export function createVoice(o: VoiceOptions): Voice {
       const target = channelId ?? guild.voiceStates.cache.get(userId)?.channelId ?? undefined;
       if (!target) return "Join a voice channel first, or name one: /join channel:<voice channel>.";
       if (!(await hasSpeak()))
-        return `There is no \`${SPEAK_TOOL}\` tool on the mesh (tool server '${o.server}'), so I can't speak. Start the speech tool server, then /join again.`;
+        return (
+          `There is no \`${SPEAK_TOOL}\` tool on the mesh (tool server '${o.server}'), ` +
+          `so I can't speak. Start the speech tool server, then /join again.`
+        );
       sessions.get(guildId)?.connection.destroy();
       const connection = joinVoiceChannel({ channelId: target, guildId, adapterCreator: guild.voiceAdapterCreator, selfDeaf: true });
       const player = createAudioPlayer();

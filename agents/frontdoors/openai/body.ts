@@ -15,7 +15,8 @@ export function requireJson(contentType: string | undefined): void {
   throw new OpenAIError(
     415,
     ErrorType.InvalidRequest,
-    `Content-Type must be application/json (got '${contentType.slice(0, 64)}'); send the body as JSON with 'Content-Type: application/json'`,
+    `Content-Type must be application/json (got '${contentType.slice(0, 64)}'); ` +
+      `send the body as JSON with 'Content-Type: application/json'`,
     { code: "invalid_content_type" },
   );
 }

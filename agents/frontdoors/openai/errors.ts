@@ -47,7 +47,8 @@ export const payloadTooLarge = (err: PayloadTooLargeError) =>
   new OpenAIError(
     413,
     ErrorType.InvalidRequest,
-    `the request is too large for the mesh: ${err.message}. Send a shorter request (the NATS server's max_payload is ${err.limit} bytes; serve.max_body is not the only limit)`,
+    `the request is too large for the mesh: ${err.message}. ` +
+      `Send a shorter request (the NATS server's max_payload is ${err.limit} bytes; serve.max_body is not the only limit)`,
     { code: "request_too_large", cause: err },
   );
 

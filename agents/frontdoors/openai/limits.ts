@@ -29,7 +29,8 @@ export function serverOptions(l: ConnectionLimits): ServerOptions {
   const requestTimeout = l.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   if (headersTimeout > requestTimeout)
     throw new Error(
-      `serve.header_timeout (${headersTimeout} ms) is longer than serve.body_timeout (${requestTimeout} ms), which covers the headers too; make header_timeout the shorter`,
+      `serve.header_timeout (${headersTimeout} ms) is longer than serve.body_timeout (${requestTimeout} ms), ` +
+        `which covers the headers too; make header_timeout the shorter`,
     );
   return {
     headersTimeout,

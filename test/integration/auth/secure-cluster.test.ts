@@ -57,7 +57,9 @@ describe("the committee on the secured three-node TLS cluster", () => {
       reply: model,
       json: () => ({ specialist: "pragmatist", confidence: 0.9, reason: "practical" }),
     });
-    const yaml = `${committeeYaml({ natsUrl: "nats://127.0.0.1:4222", backend: "ollama", ollamaUrl: ollama.url, clock: true, slots: 8, queue: 64 })}\njetstream: { replicas: 3 }\n`;
+    const yaml =
+      committeeYaml({ natsUrl: "nats://127.0.0.1:4222", backend: "ollama", ollamaUrl: ollama.url, clock: true, slots: 8, queue: 64 }) +
+      "\njetstream: { replicas: 3 }\n";
     config = parseMeshConfig(yaml, { source: "test", env: {} });
     auth = await generateAuth(yaml);
     cluster = await startSecureCluster({ authConf: auth.conf });
@@ -200,7 +202,8 @@ describe("the committee on the secured three-node TLS cluster", () => {
       ).toBe(turnsEach);
     }
     process.stdout.write(
-      `node loss: ${sent.length} turns in ${conversations.length} conversations, ${sentAtKill} sent before node nats-${victim} (the log's leader) was SIGKILLed and restarted; every reply stored once, every log event once\n`,
+      `node loss: ${sent.length} turns in ${conversations.length} conversations, ${sentAtKill} sent before node ` +
+        `nats-${victim} (the log's leader) was SIGKILLed and restarted; every reply stored once, every log event once\n`,
     );
   }, 180_000);
 

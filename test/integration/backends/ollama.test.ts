@@ -97,7 +97,8 @@ describe("Ollama backend", () => {
     const err = await rejection(collect(backend.chat({ ...hello, model: "llama9:70b" })));
     expect(err).toBeInstanceOf(ModelNotFoundError);
     expect(err.message).toBe(
-      `model 'llama9:70b' is not pulled on ${ollama.url}; run 'ollama pull llama9:70b' there (or 'npm run setup' for the models of the tests)`,
+      `model 'llama9:70b' is not pulled on ${ollama.url}; ` +
+        `run 'ollama pull llama9:70b' there (or 'npm run setup' for the models of the tests)`,
     );
     expect((err as ModelNotFoundError).status).toBe(404);
   });

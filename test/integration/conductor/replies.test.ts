@@ -117,7 +117,9 @@ describe("one live final per turn", () => {
     await mesh.nc.flush();
     const twice = ids.filter((id) => (finals.get(id) ?? 0) > 1);
     console.log(
-      `after the restart: ${runs.length - ids.length} turns run again; ${twice.length} of ${ids.length} turns were seen live twice; ${ids.filter((id) => !finals.has(id)).length} not seen live (published while disconnected)`,
+      `after the restart: ${runs.length - ids.length} turns run again; ` +
+        `${twice.length} of ${ids.length} turns were seen live twice; ` +
+        `${ids.filter((id) => !finals.has(id)).length} not seen live (published while disconnected)`,
     );
     expect(twice).toEqual([]);
     // One stored reply per turn, in order. (Not their texts: a voice stream cut by the restart has

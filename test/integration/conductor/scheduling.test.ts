@@ -84,7 +84,8 @@ describe("conductor scheduling", () => {
     });
     const drainMs = performance.now() - t0;
     console.log(
-      `head-of-line: the other conversation's reply came after ${before} of ${n} queued turns, ${(otherMs / 1000).toFixed(2)} s; the ${n} took ${(drainMs / 1000).toFixed(1)} s (${(drainMs / n).toFixed(0)} ms a turn)`,
+      `head-of-line: the other conversation's reply came after ${before} of ${n} queued turns, ${(otherMs / 1000).toFixed(2)} s; ` +
+        `the ${n} took ${(drainMs / 1000).toFixed(1)} s (${(drainMs / n).toFixed(0)} ms a turn)`,
     );
     // It starts at once, beside the long conversation's first turn.
     expect(before).toBeLessThan(10);
@@ -125,7 +126,9 @@ describe("conductor scheduling", () => {
     const allMs = performance.now() - t0;
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     console.log(
-      `restart (ack_wait ${s(ackWaitMs)}): ${doneBeforeKill} replies before the kill; the new conductor's first reply after ${s(firstAfterMs ?? 0)}, all ${convs.length * perConv} after ${s(allMs)} (${s(performance.now() - killedAt)} after the kill); deliveries per message at most ${Math.max(...deliveries)}`,
+      `restart (ack_wait ${s(ackWaitMs)}): ${doneBeforeKill} replies before the kill; ` +
+        `the new conductor's first reply after ${s(firstAfterMs ?? 0)}, all ${convs.length * perConv} after ${s(allMs)} ` +
+        `(${s(performance.now() - killedAt)} after the kill); deliveries per message at most ${Math.max(...deliveries)}`,
     );
     // Waiting for its conversation is not a failed delivery: nothing is handed back and redelivered.
     expect(Math.max(...deliveries)).toBeLessThanOrEqual(2);

@@ -75,7 +75,8 @@ async function serveWith(o: Partial<ServeOptions>): Promise<ServeServer> {
   });
 }
 
-const REQUEST_HEAD = `POST /v1/chat/completions HTTP/1.1\r\nHost: lyra\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\n`;
+const REQUEST_HEAD =
+  `POST /v1/chat/completions HTTP/1.1\r\n` + `Host: lyra\r\n` + `Authorization: Bearer ${KEY}\r\n` + `Content-Type: application/json\r\n`;
 
 describe("lyra serve's timeouts", () => {
   it("cuts off a client that sends its headers slowly (slowloris) after serve.header_timeout", async () => {

@@ -77,7 +77,8 @@ describe("compute sandbox escape suite", () => {
       "outside network",
       py([
         "import socket",
-        "for fam, kind, addr in [(socket.AF_INET, socket.SOCK_STREAM, ('1.1.1.1', 53)), (socket.AF_INET, socket.SOCK_DGRAM, ('8.8.8.8', 53)), (socket.AF_INET6, socket.SOCK_STREAM, ('2606:4700:4700::1111', 53))]:",
+        "for fam, kind, addr in [(socket.AF_INET, socket.SOCK_STREAM, ('1.1.1.1', 53)), " +
+          "(socket.AF_INET, socket.SOCK_DGRAM, ('8.8.8.8', 53)), (socket.AF_INET6, socket.SOCK_STREAM, ('2606:4700:4700::1111', 53))]:",
         "    try:",
         "        s = socket.socket(fam, kind); s.settimeout(2); s.connect(addr); s.send(b'x'); print('ESCAPED', addr)",
         "    except OSError as e:",
@@ -117,7 +118,8 @@ describe("compute sandbox escape suite", () => {
     await attempt(
       "mesh config",
       py([
-        `for p in [${JSON.stringify(meshConfig)}, ${JSON.stringify(resolve("config/mesh.example.yaml"))}, ${JSON.stringify(resolve("config"))}]:`,
+        `for p in ` +
+          `[${JSON.stringify(meshConfig)}, ${JSON.stringify(resolve("config/mesh.example.yaml"))}, ${JSON.stringify(resolve("config"))}]:`,
         "    try:",
         "        print('ESCAPED', open(p).read()[:50])",
         "    except OSError as e:",
@@ -165,7 +167,8 @@ describe("compute sandbox escape suite", () => {
       "symlink out",
       py([
         "import os",
-        `targets = ['/etc/shadow', ${JSON.stringify(meshConfig)}, '/proc/1/root/etc/shadow', '/proc/self/root/etc/passwd', '/proc/1/cwd/../etc/shadow']`,
+        `targets = ['/etc/shadow', ${JSON.stringify(meshConfig)}, '/proc/1/root/etc/shadow', ` +
+          `'/proc/self/root/etc/passwd', '/proc/1/cwd/../etc/shadow']`,
         "for i, t in enumerate(targets):",
         "    os.symlink(t, f'/tmp/l{i}')",
         "    try:",
@@ -203,7 +206,8 @@ describe("compute sandbox escape suite", () => {
         "import os",
         "print(sorted(os.environ))",
         `if any('${SECRET}' in v for v in os.environ.values()) or 'LYRA_COMPUTE_TEST_SECRET' in os.environ: print('ESCAPED env')`,
-        "if set(os.environ) - {'PATH', 'HOME', 'TMPDIR', 'LANG', 'PWD', 'LC_CTYPE', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS'}: print('ESCAPED extra env', sorted(os.environ))",
+        "if set(os.environ) - {'PATH', 'HOME', 'TMPDIR', 'LANG', 'PWD', 'LC_CTYPE', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS'}: " +
+          "print('ESCAPED extra env', sorted(os.environ))",
       ]),
     );
   });
@@ -306,7 +310,8 @@ describe("compute sandbox escape suite", () => {
         `for pid in [${process.pid}, ${process.ppid}]:`,
         "    r = libc.ptrace(16, pid, None, None)  # PTRACE_ATTACH",
         "    print('ESCAPED attached', pid) if r == 0 else print('no', pid, os.strerror(ctypes.get_errno()))",
-        `r = os.open('/proc/${process.pid}/mem', os.O_RDONLY) if os.path.exists('/proc/${process.pid}/mem') and ${process.pid} > 10 else -1`,
+        `r = os.open('/proc/${process.pid}/mem', os.O_RDONLY) ` +
+          `if os.path.exists('/proc/${process.pid}/mem') and ${process.pid} > 10 else -1`,
         "print('ESCAPED mem') if r >= 0 else print('no mem')",
       ]),
     );
@@ -332,7 +337,8 @@ describe("compute sandbox escape suite", () => {
     await attempt(
       "proc sys",
       py([
-        "for p in ['/proc/sys/kernel/hostname', '/proc/sys/vm/drop_caches', '/proc/sysrq-trigger', '/sys/kernel/mm/transparent_hugepage/enabled']:",
+        "for p in ['/proc/sys/kernel/hostname', '/proc/sys/vm/drop_caches', " +
+          "'/proc/sysrq-trigger', '/sys/kernel/mm/transparent_hugepage/enabled']:",
         "    try:",
         "        open(p, 'w').write('1'); print('ESCAPED', p)",
         "    except OSError as e:",
@@ -348,8 +354,10 @@ describe("compute sandbox escape suite", () => {
         "import ctypes, os",
         "libc = ctypes.CDLL(None, use_errno=True)",
         "os.makedirs('/tmp/m', exist_ok=True)",
-        "print('ESCAPED mount') if libc.mount(b'none', b'/tmp/m', b'tmpfs', 0, None) == 0 else print('no mount', os.strerror(ctypes.get_errno()))",
-        "print('ESCAPED remount') if libc.mount(None, b'/usr', None, 0x20 | 0x1000, None) == 0 else print('no remount', os.strerror(ctypes.get_errno()))",
+        "print('ESCAPED mount') " +
+          "if libc.mount(b'none', b'/tmp/m', b'tmpfs', 0, None) == 0 else print('no mount', os.strerror(ctypes.get_errno()))",
+        "print('ESCAPED remount') " +
+          "if libc.mount(None, b'/usr', None, 0x20 | 0x1000, None) == 0 else print('no remount', os.strerror(ctypes.get_errno()))",
         "print('ESCAPED chroot') if libc.chroot(b'/tmp') == 0 else print('no chroot')",
         "for flag, name in [(0x10000000, 'user'), (0x00020000, 'mount'), (0x40000000, 'net')]:",
         "    print('ESCAPED unshare', name) if libc.unshare(flag) == 0 else print('no unshare', name, os.strerror(ctypes.get_errno()))",
@@ -373,7 +381,8 @@ describe("compute sandbox escape suite", () => {
         "        print('ESCAPED', cmd) if r.returncode == 0 and b'uid=0' in r.stdout else print('no', cmd[0], r.returncode)",
         "    except Exception as e:",
         "        print('no', cmd[0], type(e).__name__)",
-        "print('ESCAPED caps') if open('/proc/self/status').read().split('CapEff:')[1].split()[0] != '0000000000000000' else print('no caps')",
+        "print('ESCAPED caps') " +
+          "if open('/proc/self/status').read().split('CapEff:')[1].split()[0] != '0000000000000000' else print('no caps')",
       ]),
     );
   });

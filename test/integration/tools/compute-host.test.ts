@@ -209,9 +209,11 @@ describe("compute under lyra tools", () => {
     const results = await calls;
     // With a cgroup, the kernel's own high-water mark of the group counts too (tmpfs and page cache included).
     const dir = /^cgroup v2 (\S+):/.exec(big.metadata.limits ?? "")?.[1];
-    const cgroupPeak = dir && existsSync(`${dir}/memory.peak`) ? Number(readFileSync(`${dir}/memory.peak`, "utf8")) / 2 ** 20 : 0; // memory.peak: kernel 5.19+
+    // memory.peak: kernel 5.19+
+    const cgroupPeak = dir && existsSync(`${dir}/memory.peak`) ? Number(readFileSync(`${dir}/memory.peak`, "utf8")) / 2 ** 20 : 0;
     console.log(
-      `compute memory bomb on '${server}' (${cgroup ? `cgroup v2, memory.peak ${cgroupPeak.toFixed(0)} MiB` : "rlimits"}): peak ${peak.toFixed(0)} MiB of sandbox PSS over ${samples} samples, ` +
+      `compute memory bomb on '${server}' (${cgroup ? `cgroup v2, memory.peak ${cgroupPeak.toFixed(0)} MiB` : "rlimits"}): ` +
+        `peak ${peak.toFixed(0)} MiB of sandbox PSS over ${samples} samples, ` +
         `memory_total_mb ${TOTAL_MB}; ${results.map((r) => r.text.split("\n")[0]).join(" / ")}`,
     );
     expect(cgroupPeak).toBeLessThanOrEqual(TOTAL_MB);
@@ -235,7 +237,12 @@ describe("compute under lyra tools", () => {
       .find((l) => l.startsWith("  compute@fd-host limits: "));
     console.log(`lyra status:${line}`);
     expect(line).toMatch(
-      /limits: (cgroup v2 \S+: memory\.max 3584 MiB, pids\.max 18 for all sandboxes together|rlimits \(no cgroup: .+\): 2 sandboxes \(max_concurrent 2\) × \(memory_mb 128 × processes 8 \+ tmp_mb 8\) = 2064 MiB ≤ memory_total_mb 3584); descriptors above stdio closed before the sandbox starts$/,
+      new RegExp(
+        String.raw`limits: (cgroup v2 \S+: memory\.max 3584 MiB, pids\.max 18 for all sandboxes together|` +
+          String.raw`rlimits \(no cgroup: .+\): 2 sandboxes \(max_concurrent 2\) × ` +
+          String.raw`\(memory_mb 128 × processes 8 \+ tmp_mb 8\) = 2064 MiB ≤ memory_total_mb 3584); ` +
+          String.raw`descriptors above stdio closed before the sandbox starts$`,
+      ),
     );
   });
 });

@@ -137,7 +137,10 @@ describe("memory tool server", () => {
     await host("memchat", { path: join(dir, "search.db"), ollama_url: ollama.url, embedding_model: "qwen3:4b" });
     const chat = await call("memchat", "semantic_search", { query: "zygomorphic" });
     expect(chat.text).toMatch(
-      /lexical only: embedding model 'qwen3:4b' .* is not an embedding model \(its capabilities: completion, tools\); set options.embedding_model/,
+      new RegExp(
+        String.raw`lexical only: embedding model 'qwen3:4b' .* is not an embedding model ` +
+          String.raw`\(its capabilities: completion, tools\); set options.embedding_model`,
+      ),
     );
     expect(chat.text).toContain("orchid");
   });

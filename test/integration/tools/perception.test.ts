@@ -168,7 +168,10 @@ describe("images with a user message", () => {
       .find((b) => b.model === "qwen3:4b")!;
     expect(lastUser(first)!.images).toBeUndefined();
     expect(lastUser(first)!.content).toMatch(
-      /\[The user attached an image \(image\/png, 5000 bytes, reference image\/[0-9a-f]{64}\)\. You cannot see images: if a describe_image tool is offered, call it/,
+      new RegExp(
+        String.raw`\[The user attached an image \(image\/png, 5000 bytes, reference image\/[0-9a-f]{64}\)\. ` +
+          String.raw`You cannot see images: if a describe_image tool is offered, call it`,
+      ),
     );
     // The inline item was stored so it has a reference; the pragmatist asked describe_image, which asked the vision role.
     expect(r.text).toMatch(/^Pragmatist relays: I see 1 image\(s\) of 5000 bytes; asked: What is it\?/);

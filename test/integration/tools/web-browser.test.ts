@@ -96,7 +96,8 @@ describe("browse's browser", () => {
   it("missing Chromium says what to install; a closed pool refuses new calls", async () => {
     const none = browserPool("/nonexistent/chromium", true);
     await expect(browse(none, `${pages.url}/form`, [], o())).rejects.toThrow(
-      "browse needs Chromium, which is not at /nonexistent/chromium: install it (sudo apt-get install chromium) or set tools.servers.web.options.chromium_path",
+      "browse needs Chromium, which is not at /nonexistent/chromium: " +
+        "install it (sudo apt-get install chromium) or set tools.servers.web.options.chromium_path",
     );
     await none.close();
     const p = browserPool("/usr/bin/chromium", true);

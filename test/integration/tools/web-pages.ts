@@ -4,15 +4,24 @@ import { sleep, startDoubleServer, type DoubleServer } from "../../doubles/http.
 
 export const ARTICLE_SENTENCE = "JetStream keeps every message of a stream on disk until its limits say otherwise";
 
+const PARAGRAPHS = Array.from(
+  { length: 6 },
+  (_, i) =>
+    `<p>${ARTICLE_SENTENCE}, paragraph ${i + 1}. ` +
+    `Consumers read from a stream at their own pace, acknowledging what they processed, ` +
+    `and a stream can be replicated across servers for durability.</p>`,
+).join("\n");
+
 const ARTICLE = `<!doctype html><html><head><title>Streams in depth</title>
 <script>window.trackingSecret = "SCRIPT-NOISE-42";</script><style>.nav{color:red}</style></head>
 <body><nav class="nav"><a href="/">Home</a> <a href="/about">NAVIGATION-NOISE</a></nav>
 <article><h1>Streams in depth</h1>
-${Array.from({ length: 6 }, (_, i) => `<p>${ARTICLE_SENTENCE}, paragraph ${i + 1}. Consumers read from a stream at their own pace, acknowledging what they processed, and a stream can be replicated across servers for durability.</p>`).join("\n")}
+${PARAGRAPHS}
 </article><footer>FOOTER-NOISE copyright</footer></body></html>`;
 
+const GREET = "document.getElementById('out').textContent = 'Hello, ' + document.getElementById('name').value + '!'";
 const FORM = `<!doctype html><html><head><title>Greeter</title></head><body>
-<input id="name" placeholder="your name"><button id="go" onclick="document.getElementById('out').textContent = 'Hello, ' + document.getElementById('name').value + '!'">Greet</button>
+<input id="name" placeholder="your name"><button id="go" onclick="${GREET}">Greet</button>
 <p id="out">nobody greeted yet</p></body></html>`;
 
 function send(

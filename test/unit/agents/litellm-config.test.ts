@@ -73,7 +73,8 @@ ${extra}`,
   it("keeps api_base, and reports the roles without a fallback", () => {
     const out = litellmConfig(
       mesh(
-        "litellm: { base_url: 'http://l:4000/v1', api_key_env: MESH_KEY, models: { cloud-voice: { model: 'openai/local', api_base: 'http://vllm:8000/v1' } } }",
+        "litellm: { base_url: 'http://l:4000/v1', api_key_env: MESH_KEY, models: " +
+          "{ cloud-voice: { model: 'openai/local', api_base: 'http://vllm:8000/v1' } } }",
       ),
     );
     expect(ProxyConfig.parse(out.config)).toEqual({

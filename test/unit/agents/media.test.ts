@@ -47,7 +47,8 @@ describe("media in a request's messages", () => {
     expect(m!.images).toBeUndefined();
     expect(m!.media).toBeUndefined();
     expect(m!.content).toContain(
-      `[The user attached an image (image/png, 3 bytes, reference image/${"d".repeat(64)}). You cannot see images: if a describe_image tool is offered, call it`,
+      `[The user attached an image (image/png, 3 bytes, reference image/${"d".repeat(64)}). ` +
+        `You cannot see images: if a describe_image tool is offered, call it`,
     );
     expect(m!.content).toContain(`[The user attached audio (audio/mpeg, 4 bytes, reference audio/${sha}); you cannot listen to audio.]`);
   });

@@ -116,7 +116,8 @@ describe("scripted backend", () => {
     await run(b.chat(ask("hello")));
     expect(() => b.assertAllUsed()).toThrow(ScriptError);
     expect(() => b.assertAllUsed()).toThrow(
-      `scripted backend: rule 1 (match "^bye"), rule 3 (the default) never matched a request; remove the rule, fix its match, or mark it optional: true if it matches only sometimes`,
+      `scripted backend: rule 1 (match "^bye"), rule 3 (the default) never matched a request; ` +
+        `remove the rule, fix its match, or mark it optional: true if it matches only sometimes`,
     );
     await run(b.chat(ask("bye")));
     await run(b.chat(ask("anything")));

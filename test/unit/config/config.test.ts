@@ -164,7 +164,10 @@ describe("refused files: the message names the file, the field, the value and th
     [
       "wrong type",
       base("", "  pragmatist: { model: m, temperature: warm }\n"),
-      /roles\.pragmatist\.temperature is "warm", which is not valid \(.*expected number.*\); set roles\.pragmatist\.temperature to a number from 0 to 2/,
+      new RegExp(
+        String.raw`roles\.pragmatist\.temperature is "warm", which is not valid \(.*expected number.*\); ` +
+          String.raw`set roles\.pragmatist\.temperature to a number from 0 to 2`,
+      ),
     ],
     [
       "empty roles",
@@ -179,7 +182,10 @@ describe("refused files: the message names the file, the field, the value and th
     [
       "bad regex in a script",
       base("", "  pragmatist: { model: m, backend: scripted, script: [{ match: '(unclosed', reply: hi }] }\n"),
-      /roles\.pragmatist\.script\[0\]\.match is "\(unclosed", which is not valid .*; set roles\.pragmatist\.script\[0\]\.match to a valid regular expression/,
+      new RegExp(
+        String.raw`roles\.pragmatist\.script\[0\]\.match is "\(unclosed", which is not valid .*; ` +
+          String.raw`set roles\.pragmatist\.script\[0\]\.match to a valid regular expression`,
+      ),
     ],
     [
       "a key pasted where its variable name goes",

@@ -29,7 +29,8 @@ describe("splitResponseText", () => {
       // How full the pieces are (all but the last): a figure, not a bound.
       const full = sizes.slice(0, -1);
       console.log(
-        `${enc}: ${TEXT.length} chars in ${pieces.length} pieces, ${Math.round((full.reduce((a, b) => a + b, 0) / full.length / budget) * 100)}% full on average`,
+        `${enc}: ${TEXT.length} chars in ${pieces.length} pieces, ` +
+          `${Math.round((full.reduce((a, b) => a + b, 0) / full.length / budget) * 100)}% full on average`,
       );
     });
   }

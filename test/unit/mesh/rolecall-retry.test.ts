@@ -35,7 +35,8 @@ describe("outage retries", () => {
     expect(err).toBeInstanceOf(DeadlineExceededError);
     expect(err.status).toBe(CallCode.Timeout);
     expect(err.message).toBe(
-      "role 'voice': no agent served role 'voice' for 30 s, until the call's deadline (last attempt: replica presumed dead: no ack within 1000 ms; 2 attempts); check that an agent serves it ('lyra status') or give the call a longer deadline",
+      "role 'voice': no agent served role 'voice' for 30 s, until the call's deadline (last attempt: replica presumed dead: " +
+        "no ack within 1000 ms; 2 attempts); check that an agent serves it ('lyra status') or give the call a longer deadline",
     );
     expect(err.cause).toBe(dead);
     o.reset();

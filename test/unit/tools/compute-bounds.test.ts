@@ -1,4 +1,7 @@
-/** What bounds all of a compute server's sandboxes together: a cgroup v2 (here on a fake tree), else the rlimits' worst case against memory_total_mb. */
+/**
+ * What bounds all of a compute server's sandboxes together: a cgroup v2 (here on a fake tree), else the rlimits' worst case against
+ * memory_total_mb.
+ */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +19,10 @@ import {
 let root: string;
 let host: CgroupHost;
 
-/** A /proc/self whose mountinfo puts cgroup2 at <root>/cg, our group at /svc/main, and /svc offering `offered` and enabling `controllers` for its children. */
+/**
+ * A /proc/self whose mountinfo puts cgroup2 at <root>/cg, our group at /svc/main, and /svc offering `offered` and enabling `controllers`
+ * for its children.
+ */
 function fakeTree(controllers: string, offered = "cpu io memory pids"): void {
   mkdirSync(join(root, "proc"), { recursive: true });
   mkdirSync(join(root, "cg", "svc", "main"), { recursive: true });
@@ -57,7 +63,10 @@ describe("compute cgroup", () => {
   it("says why not when the parent does not offer the controllers, or there is no cgroup v2", () => {
     fakeTree("", "cpu io hugetlb\n");
     expect(createComputeCgroup("compute", 1536, 40, host)).toEqual({
-      unavailable: `${join(root, "cg", "svc")} does not offer the memory and pids controllers: cgroup v1 holds them, or they are not delegated`,
+      unavailable:
+        `${join(root, "cg", "svc")} does not offer ` +
+        `the memory and pids controllers: ` +
+        `cgroup v1 holds them, or they are not delegated`,
     });
     writeFileSync(join(root, "proc", "mountinfo"), "25 1 0:22 / /proc rw - proc proc rw\n");
     expect(createComputeCgroup("compute", 1536, 40, host)).toEqual({
@@ -75,14 +84,21 @@ describe("compute bound", () => {
     const b = computeBound("big", opts(big), host);
     expect(b.kind).toBe(BoundKind.Cgroup);
     expect(b.summary).toBe(
-      `cgroup v2 ${join(root, "cg", "svc", "lyra-compute-big-4242")}: memory.max 1536 MiB, pids.max 34 for all sandboxes together; descriptors above stdio closed before the sandbox starts`,
+      `cgroup v2 ${join(root, "cg", "svc", "lyra-compute-big-4242")}: memory.max 1536 MiB, pids.max 34 for all sandboxes together; ` +
+        `descriptors above stdio closed before the sandbox starts`,
     );
   });
 
   it("without one, refuses a config whose rlimits could pass memory_total_mb, and says what to change", () => {
     fakeTree("", "cpu");
     expect(() => computeBound("big", opts(big), host)).toThrow(
-      /^tools\.servers\.big\.options: no cgroup can bound the sandboxes on this host \(.* does not offer the memory and pids controllers: .*\), and by their rlimits 2 sandboxes \(max_concurrent 2\) × \(memory_mb 128 × processes 16 \+ tmp_mb 8\) = 4112 MiB, more than memory_total_mb \(1536\); lower memory_mb, processes, max_concurrent or tmp_mb, raise memory_total_mb/,
+      new RegExp(
+        String.raw`^tools\.servers\.big\.options: no cgroup can bound the sandboxes on this host ` +
+          String.raw`\(.* does not offer the memory and pids controllers: .*\), ` +
+          String.raw`and by their rlimits 2 sandboxes \(max_concurrent 2\) × \(memory_mb 128 × processes 16 \+ tmp_mb 8\) = 4112 MiB, ` +
+          String.raw`more than memory_total_mb \(1536\); ` +
+          String.raw`lower memory_mb, processes, max_concurrent or tmp_mb, raise memory_total_mb`,
+      ),
     );
     // Open sessions hold memory too: each counts as a sandbox.
     expect(() => computeBound("big", opts({ ...big, processes: 5, sessions: true, max_sessions: 3 }), host)).toThrow(

@@ -31,11 +31,15 @@ describe("knowledge options", () => {
 
 describe("arXiv Atom reader", () => {
   const feed = (entries: string) =>
-    `<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><opensearch:totalResults xmlns:opensearch="x">2</opensearch:totalResults>${entries}</feed>`;
+    `<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">` +
+    `<opensearch:totalResults xmlns:opensearch="x">2</opensearch:totalResults>${entries}</feed>`;
   it("reads entries, entities, CDATA and links; skips the feed's own link", () => {
     const f = parseAtom(
       feed(
-        `<entry><id>http://arxiv.org/abs/1</id><title>A &amp; B &#x3b1;</title><summary><![CDATA[x < y]]></summary><author><name>Ann</name></author><author><name>Bo</name><arxiv:affiliation>U</arxiv:affiliation></author><link href="http://arxiv.org/abs/1" rel="alternate"/><link title="pdf" href="http://arxiv.org/pdf/1" rel="related"/><arxiv:primary_category term="cs.AI" scheme="s"/></entry>`,
+        `<entry><id>http://arxiv.org/abs/1</id><title>A &amp; B &#x3b1;</title><summary><![CDATA[x < y]]></summary>` +
+          `<author><name>Ann</name></author>` +
+          `<author><name>Bo</name><arxiv:affiliation>U</arxiv:affiliation></author><link href="http://arxiv.org/abs/1" rel="alternate"/>` +
+          `<link title="pdf" href="http://arxiv.org/pdf/1" rel="related"/><arxiv:primary_category term="cs.AI" scheme="s"/></entry>`,
       ),
     );
     expect(f).toEqual({

@@ -37,12 +37,17 @@ export function computeBound(server: string, o: ComputeOptions, host?: CgroupHos
     };
   }
   const worstMb = worstCaseMb(o);
-  const product = `${sandboxSlots(o)} sandboxes (max_concurrent ${o.max_concurrent}${o.sessions ? ` + max_sessions ${o.max_sessions}` : ""}) × (memory_mb ${o.memory_mb} × processes ${o.processes} + tmp_mb ${o.tmp_mb}) = ${worstMb} MiB`;
+  const product =
+    `${sandboxSlots(o)} sandboxes ` +
+    `(max_concurrent ${o.max_concurrent}${o.sessions ? ` + max_sessions ${o.max_sessions}` : ""}) ` +
+    `× (memory_mb ${o.memory_mb} × processes ${o.processes} + tmp_mb ${o.tmp_mb}) = ${worstMb} MiB`;
   if (worstMb > o.memory_total_mb) {
     throw new ToolsError(
       ToolsErrorCode.Config,
-      `tools.servers.${server}.options: no cgroup can bound the sandboxes on this host (${cg.unavailable}), and by their rlimits ${product}, more than memory_total_mb (${o.memory_total_mb}); ` +
-        `lower memory_mb, processes, max_concurrent${o.sessions ? ", max_sessions" : ""} or tmp_mb, raise memory_total_mb, or run lyra tools where it can make a cgroup v2 (see "Memory for all calls together" in docs/tools.md)`,
+      `tools.servers.${server}.options: no cgroup can bound the sandboxes on this host (${cg.unavailable}), ` +
+        `and by their rlimits ${product}, more than memory_total_mb (${o.memory_total_mb}); ` +
+        `lower memory_mb, processes, max_concurrent${o.sessions ? ", max_sessions" : ""} or tmp_mb, raise memory_total_mb, ` +
+        `or run lyra tools where it can make a cgroup v2 (see "Memory for all calls together" in docs/tools.md)`,
     );
   }
   return {

@@ -54,7 +54,9 @@ export async function probeSandbox(o: ComputeOptions, start: () => Sandbox = () 
     try {
       accessSync(path, constants.X_OK);
     } catch {
-      return `${path} is missing or not executable: install ${pkg} (apt-get install ${pkg}) or set its path in the compute server's options`;
+      return (
+        `${path} is missing or not executable: ` + `install ${pkg} (apt-get install ${pkg}) or set its path in the compute server's options`
+      );
     }
   }
   const box = start();

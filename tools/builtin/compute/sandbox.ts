@@ -157,7 +157,10 @@ function exitReason(
   if (killedFor) return killedFor;
   const sig = signalName(exit?.code ?? null, exit?.sig ?? null);
   if (sig === "SIGXCPU" || sig === "SIGKILL")
-    return `the code was stopped (${sig}): it reached the CPU time limit (${o.cpu_s} s per call${session ? `, ${o.session_cpu_s} s per session` : ""}) or the memory limit`;
+    return (
+      `the code was stopped (${sig}): ` +
+      `it reached the CPU time limit (${o.cpu_s} s per call${session ? `, ${o.session_cpu_s} s per session` : ""}) or the memory limit`
+    );
   if (sig) return `the sandbox ended with ${sig}`;
   const detail = stderr.trim().split("\n").slice(-3).join(" | ");
   return `the sandbox ended (exit code ${exit?.code ?? "none"})${detail ? `: ${detail}` : ""}`;

@@ -66,7 +66,8 @@ export function computeServer(d: ComputeDeps): McpServer {
     "python",
     {
       description:
-        `Runs Python 3 code in a sandbox (no network, no files but a private /tmp of ${d.o.tmp_mb} MiB; ${limits} per call) and returns what it prints and the value of its last expression. ` +
+        `Runs Python 3 code in a sandbox (no network, no files but a private /tmp of ${d.o.tmp_mb} MiB; ${limits} per call) ` +
+        `and returns what it prints and the value of its last expression. ` +
         (d.sessions
           ? "Variables are kept between calls in this conversation (reset: true starts afresh)."
           : "Each call starts fresh: nothing is kept between calls."),
@@ -105,8 +106,10 @@ export function computeServer(d: ComputeDeps): McpServer {
     "calculate",
     {
       description:
-        "Exact arithmetic and unit conversion, without running code: fractions stay exact (0.1 + 0.2 = 0.3), integers have no size limit short of 12,000 digits. " +
-        "Operators + - * / // % ^ !, functions abs floor ceil round sqrt gcd lcm min max, and 'to UNIT' (e.g. '5 km to mi', '100 degC to degF', '1 km/h to m/s').",
+        "Exact arithmetic and unit conversion, without running code: " +
+        "fractions stay exact (0.1 + 0.2 = 0.3), integers have no size limit short of 12,000 digits. " +
+        "Operators + - * / // % ^ !, functions abs floor ceil round sqrt gcd lcm min max, " +
+        "and 'to UNIT' (e.g. '5 km to mi', '100 degC to degF', '1 km/h to m/s').",
       inputSchema: CalculateInput,
     },
     async ({ expression }) => {

@@ -41,7 +41,8 @@ export async function arxivSearch(
   if (error)
     throw new KnowledgeError(
       KnowledgeErrorCode.Rejected,
-      `arXiv refused the query: ${error.summary || "no reason given"}; fix the query syntax (e.g. 'ti:transformer AND cat:cs.CL') or use plain words`,
+      `arXiv refused the query: ${error.summary || "no reason given"}; ` +
+        `fix the query syntax (e.g. 'ti:transformer AND cat:cs.CL') or use plain words`,
     );
   const bad = statusError(SERVICE, a);
   if (bad) throw bad;

@@ -66,5 +66,8 @@ const knowledgeWording: OptionWording = (p) => {
 
 /** Wikimedia's User-Agent policy form: `name/version (contact) library/version`. */
 export function userAgent(o: KnowledgeOptions): string {
-  return `${o.user_agent} (${o.contact ?? "Lyra mesh knowledge tool server; set tools.servers.<s>.options.contact"}) node/${process.versions.node}`;
+  return (
+    `${o.user_agent} (${o.contact ?? "Lyra mesh knowledge tool server; set tools.servers.<s>.options.contact"}) ` +
+    `node/${process.versions.node}`
+  );
 }

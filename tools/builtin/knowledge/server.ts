@@ -46,7 +46,8 @@ export function knowledgeServer(p: KnowledgeParts): McpServer {
     "wikipedia_search",
     {
       description:
-        "Search Wikipedia. Lists matching article titles with a link and a short snippet each. Use it to find the exact title, then read the article with wikipedia_page.",
+        "Search Wikipedia. Lists matching article titles with a link and a short snippet each. " +
+        "Use it to find the exact title, then read the article with wikipedia_page.",
       inputSchema: WikipediaSearchInput,
     },
     async (a, ctx) =>
@@ -58,7 +59,8 @@ export function knowledgeServer(p: KnowledgeParts): McpServer {
     "wikipedia_page",
     {
       description:
-        "Read a Wikipedia article as plain text (its lead section by default), with its link. Give the exact title, e.g. from wikipedia_search.",
+        "Read a Wikipedia article as plain text (its lead section by default), with its link. " +
+        "Give the exact title, e.g. from wikipedia_search.",
       inputSchema: WikipediaPageInput,
     },
     async (a, ctx) =>
@@ -70,7 +72,8 @@ export function knowledgeServer(p: KnowledgeParts): McpServer {
     "arxiv_search",
     {
       description:
-        "Search arXiv for research papers. Lists titles, authors, date, category, abstract and PDF links. Slow by design: arXiv allows one request every few seconds.",
+        "Search arXiv for research papers. Lists titles, authors, date, category, abstract and PDF links. " +
+        "Slow by design: arXiv allows one request every few seconds.",
       inputSchema: ArxivSearchInput,
     },
     async (a, ctx) =>
@@ -82,7 +85,8 @@ export function knowledgeServer(p: KnowledgeParts): McpServer {
     "wolfram_query",
     {
       description:
-        "Ask Wolfram|Alpha to compute or look up a fact: math (solve, integrate, plot data), unit conversions, science, geography, dates. Phrase it as a short query, not a conversation.",
+        "Ask Wolfram|Alpha to compute or look up a fact: math (solve, integrate, plot data), " +
+        "unit conversions, science, geography, dates. Phrase it as a short query, not a conversation.",
       inputSchema: WolframQueryInput,
     },
     async (a, ctx) => {
@@ -93,7 +97,9 @@ export function knowledgeServer(p: KnowledgeParts): McpServer {
           "wolfram_query",
           new KnowledgeError(
             KnowledgeErrorCode.Config,
-            `wolfram_query is not available: the tool host has no Wolfram|Alpha app id; its operator must set ${o.wolfram_app_id_env} (an LLM API app id from developer.wolframalpha.com) in the environment of 'lyra tools'`,
+            `wolfram_query is not available: the tool host has no Wolfram|Alpha app id; ` +
+              `its operator must set ${o.wolfram_app_id_env} (an LLM API app id from developer.wolframalpha.com) ` +
+              `in the environment of 'lyra tools'`,
           ),
         );
       }

@@ -26,13 +26,15 @@ export async function wolframQuery(
     const hint = snippet(a.text);
     throw new KnowledgeError(
       KnowledgeErrorCode.NoResults,
-      `Wolfram|Alpha could not interpret '${input}'${hint ? ` (${hint})` : ""}; rephrase it as a short math or factual query, e.g. 'population of France' or 'integrate x^2'`,
+      `Wolfram|Alpha could not interpret '${input}'${hint ? ` (${hint})` : ""}; ` +
+        `rephrase it as a short math or factual query, e.g. 'population of France' or 'integrate x^2'`,
     );
   }
   if (a.status === 403) {
     throw new KnowledgeError(
       KnowledgeErrorCode.Config,
-      `Wolfram|Alpha refused the app id (403${a.text ? `: ${snippet(a.text)}` : ""}); the tool host's operator must set a valid LLM API app id`,
+      `Wolfram|Alpha refused the app id (403${a.text ? `: ${snippet(a.text)}` : ""}); ` +
+        `the tool host's operator must set a valid LLM API app id`,
     );
   }
   const bad = statusError(SERVICE, a);

@@ -76,7 +76,8 @@ function artistServer(ctx: BuiltinContext, o: ArtistOptions, input: z.ZodType<{ 
     "generate_image",
     {
       description:
-        "Generate images from a text prompt. The images are attached to your reply for the user automatically; describe what you made in words, do not paste data.",
+        "Generate images from a text prompt. The images are attached to your reply for the user automatically; " +
+        "describe what you made in words, do not paste data.",
       inputSchema: input,
     },
     async ({ prompt, size, n }, mctx): Promise<CallToolResult> => {
@@ -99,18 +100,21 @@ function artistServer(ctx: BuiltinContext, o: ArtistOptions, input: z.ZodType<{ 
       for (const [i, d] of data.slice(0, n).entries()) {
         if (typeof d.b64_json !== "string" || d.b64_json.length === 0) {
           return failed(
-            `generate_image failed: the images endpoint returned image ${i + 1} without b64_json${d.url ? " (it sent a URL)" : ""}; the operator must configure model '${o.model}' to return base64`,
+            `generate_image failed: the images endpoint returned image ${i + 1} without b64_json${d.url ? " (it sent a URL)" : ""}; ` +
+              `the operator must configure model '${o.model}' to return base64`,
           );
         }
         const bytes = Buffer.from(d.b64_json, "base64");
         if (bytes.length > o.max_image_bytes)
           return failed(
-            `generate_image failed: image ${i + 1} is ${bytes.length} bytes, over this server's max_image_bytes (${o.max_image_bytes}); ask for a smaller size`,
+            `generate_image failed: image ${i + 1} is ${bytes.length} bytes, ` +
+              `over this server's max_image_bytes (${o.max_image_bytes}); ask for a smaller size`,
           );
         const kind = trySniff(bytes);
         if (kind?.kind !== "image")
           return failed(
-            `generate_image failed: image ${i + 1} from the images endpoint is ${kind ? kind.mime : "no image format Lyra knows"}, not a png, jpeg, gif or webp image`,
+            `generate_image failed: image ${i + 1} from the images endpoint is ${kind ? kind.mime : "no image format Lyra knows"}, ` +
+              `not a png, jpeg, gif or webp image`,
           );
         let m: Media;
         try {
@@ -128,7 +132,9 @@ function artistServer(ctx: BuiltinContext, o: ArtistOptions, input: z.ZodType<{ 
           content.push({ type: "image", data: d.b64_json, mimeType: m.mime });
       }
       const lines = media.map((m, i) => `image ${i + 1}: ${mediaLine(m)}`);
-      const text = `Generated ${media.length} image${media.length > 1 ? "s" : ""} (${size}, model ${o.model}); ${media.length > 1 ? "they are" : "it is"} attached to the reply.\n${lines.join("\n")}`;
+      const text =
+        `Generated ${media.length} image${media.length > 1 ? "s" : ""} (${size}, model ${o.model}); ` +
+        `${media.length > 1 ? "they are" : "it is"} attached to the reply.\n${lines.join("\n")}`;
       return {
         content: [{ type: "text", text }, ...content],
         structuredContent: { media, model: o.model, size, revised_prompts: data.slice(0, n).map((d) => d.revised_prompt ?? null) },

@@ -86,12 +86,21 @@ export async function endpointError(
     switch (err.status) {
       case 400:
       case 422:
-        return `the ${endpoint} endpoint refused the request (${err.status}${type ? ` ${type}` : ""}): ${detail}; change the arguments (or the prompt) and try again`;
+        return (
+          `the ${endpoint} endpoint refused the request (${err.status}${type ? ` ${type}` : ""}): ${detail}; ` +
+          `change the arguments (or the prompt) and try again`
+        );
       case 401:
       case 403:
-        return `the ${endpoint} endpoint refused the tool host's key (${err.status}: ${detail}); the operator must set a valid key in ${o.api_key_env}. Do not retry.`;
+        return (
+          `the ${endpoint} endpoint refused the tool host's key (${err.status}: ${detail}); ` +
+          `the operator must set a valid key in ${o.api_key_env}. Do not retry.`
+        );
       case 404:
-        return `the ${endpoint} endpoint has no model '${o.model}' (404: ${detail}); the operator must set the server's options.model to a model LiteLLM serves. Do not retry.`;
+        return (
+          `the ${endpoint} endpoint has no model '${o.model}' (404: ${detail}); ` +
+          `the operator must set the server's options.model to a model LiteLLM serves. Do not retry.`
+        );
       case 429: {
         const after = (err.headers as Headers | undefined)?.get("retry-after");
         return `the ${endpoint} endpoint is rate limiting requests (429: ${detail}); try again ${after ? `after ${after} s` : "later"}`;

@@ -44,7 +44,8 @@ export const perceptionBuiltin: BuiltinToolServer = {
         .max(200)
         .regex(
           REF,
-          "is not an image reference; give the reference the conversation shows, 'image/' followed by 64 hex digits (or its lyra-media: link)",
+          "is not an image reference; give the reference the conversation shows, " +
+            "'image/' followed by 64 hex digits (or its lyra-media: link)",
         )
         .describe("The image's reference, e.g. image/3f5a… (64 hex digits), as shown with the user's attachment or a generated image"),
       question: z
@@ -106,7 +107,8 @@ function perceptionServer(
       } catch (err) {
         if (err instanceof UnavailableError) {
           return failed(
-            `describe_image is unavailable: the vision role '${o.role}' cannot answer now (${err.message}); if no agent serves it, the operator must run one whose host has roles.${o.role} (with vision: true)`,
+            `describe_image is unavailable: the vision role '${o.role}' cannot answer now (${err.message}); ` +
+              `if no agent serves it, the operator must run one whose host has roles.${o.role} (with vision: true)`,
           );
         }
         ctx.log.info({ err, role: o.role }, "describe_image: the vision role failed");

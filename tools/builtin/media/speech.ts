@@ -79,7 +79,8 @@ function speechServer(ctx: BuiltinContext, o: SpeechOptions, input: z.ZodType<Sp
     "speak",
     {
       description:
-        "Say text aloud: makes an audio clip of the text, attached to your reply for the user automatically. Use it when the user asks to hear something.",
+        "Say text aloud: makes an audio clip of the text, attached to your reply for the user automatically. " +
+        "Use it when the user asks to hear something.",
       inputSchema: input,
     },
     async ({ text, voice, format, speed }, mctx): Promise<CallToolResult> => {
@@ -106,12 +107,14 @@ function speechServer(ctx: BuiltinContext, o: SpeechOptions, input: z.ZodType<Sp
       }
       if (bytes.length > o.max_audio_bytes)
         return failed(
-          `speak failed: the audio is ${bytes.length} bytes, over this server's max_audio_bytes (${o.max_audio_bytes}); speak a shorter text`,
+          `speak failed: the audio is ${bytes.length} bytes, ` +
+            `over this server's max_audio_bytes (${o.max_audio_bytes}); speak a shorter text`,
         );
       const kind = trySniff(bytes);
       if (kind?.mime !== SPEECH_FORMATS[format]) {
         return failed(
-          `speak failed: the speech endpoint returned ${kind ? kind.mime : `${bytes.length} bytes of no audio format Lyra knows`} (Content-Type ${contentType ?? "none"}), not the ${format} (${SPEECH_FORMATS[format]}) asked for`,
+          `speak failed: the speech endpoint returned ${kind ? kind.mime : `${bytes.length} bytes of no audio format Lyra knows`} ` +
+            `(Content-Type ${contentType ?? "none"}), not the ${format} (${SPEECH_FORMATS[format]}) asked for`,
         );
       }
       let m: Media;
@@ -124,7 +127,9 @@ function speechServer(ctx: BuiltinContext, o: SpeechOptions, input: z.ZodType<Sp
         content: [
           {
             type: "text",
-            text: `Spoke ${text.length} characters (voice ${voice}, ${format}); the audio is attached to the reply.\naudio: ${mediaLine(m)}`,
+            text:
+              `Spoke ${text.length} characters (voice ${voice}, ${format}); ` +
+              `the audio is attached to the reply.\naudio: ${mediaLine(m)}`,
           },
           resourceLink(m, `speech.${format}`, `speech (${voice})`),
         ],

@@ -49,7 +49,8 @@ export function createEmbedder(o: EmbedderOptions): Embedder {
     const caps = (await client.show({ model: o.model })).capabilities;
     if (Array.isArray(caps) && !caps.includes("embedding")) {
       throw new EmbedFailure(
-        `embedding model '${o.model}' at ${o.host} is not an embedding model (its capabilities: ${caps.join(", ") || "none"}); set options.embedding_model to one such as all-minilm or nomic-embed-text`,
+        `embedding model '${o.model}' at ${o.host} is not an embedding model (its capabilities: ${caps.join(", ") || "none"}); ` +
+          `set options.embedding_model to one such as all-minilm or nomic-embed-text`,
       );
     }
     checked = true;
@@ -69,7 +70,8 @@ export function createEmbedder(o: EmbedderOptions): Embedder {
         const reason =
           err instanceof EmbedFailure
             ? err.message
-            : `embedding model '${o.model}' at ${o.host} did not answer (${(err as Error).message}); pull it with 'ollama pull ${o.model}' or set options.embedding_model`;
+            : `embedding model '${o.model}' at ${o.host} did not answer (${(err as Error).message}); ` +
+              `pull it with 'ollama pull ${o.model}' or set options.embedding_model`;
         failed = { at: Date.now(), reason };
         return { reason };
       }

@@ -44,7 +44,8 @@ export function startMemory(ctx: BuiltinContext): StartedBuiltin {
   } catch (err) {
     throw new ToolsError(
       ToolsErrorCode.Config,
-      `tools.servers.${ctx.server}.options.path '${path}' cannot be opened as a memory store (${(err as Error).message}); set it to a writable file path`,
+      `tools.servers.${ctx.server}.options.path '${path}' cannot be opened as a memory store (${(err as Error).message}); ` +
+        `set it to a writable file path`,
       { cause: err },
     );
   }

@@ -45,16 +45,19 @@ export function prepareStatements(db: DatabaseSync) {
   const cols = "id, user, conversation, text, significance, ts, tags";
   return {
     insert: db.prepare(
-      "INSERT INTO memories (user, conversation, text, significance, ts, tags, vector, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+      "INSERT INTO memories (user, conversation, text, significance, ts, tags, vector, sketch) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     ),
     get: db.prepare(`SELECT ${cols} FROM memories WHERE user = ? AND id = ?`),
     latest: db.prepare(`SELECT ${cols} FROM memories WHERE user = ? ORDER BY significance DESC, ts DESC LIMIT ?`),
     latestConv: db.prepare(`SELECT ${cols} FROM memories WHERE user = ? AND conversation = ? ORDER BY significance DESC, ts DESC LIMIT ?`),
     lexical: db.prepare(
-      `SELECT m.id AS id FROM memories_fts f JOIN memories m ON m.id = f.rowid WHERE memories_fts MATCH ? AND m.user = ? ORDER BY bm25(memories_fts) LIMIT ${LEXICAL_CANDIDATES}`,
+      `SELECT m.id AS id FROM memories_fts f JOIN memories m ON m.id = f.rowid ` +
+        `WHERE memories_fts MATCH ? AND m.user = ? ORDER BY bm25(memories_fts) LIMIT ${LEXICAL_CANDIDATES}`,
     ),
     lexicalConv: db.prepare(
-      `SELECT m.id AS id FROM memories_fts f JOIN memories m ON m.id = f.rowid WHERE memories_fts MATCH ? AND m.user = ? AND m.conversation = ? ORDER BY bm25(memories_fts) LIMIT ${LEXICAL_CANDIDATES}`,
+      `SELECT m.id AS id FROM memories_fts f JOIN memories m ON m.id = f.rowid ` +
+        `WHERE memories_fts MATCH ? AND m.user = ? AND m.conversation = ? ORDER BY bm25(memories_fts) LIMIT ${LEXICAL_CANDIDATES}`,
     ),
     vectors: db.prepare("SELECT id, vector FROM memories WHERE id IN (SELECT value FROM json_each(?))"),
     docs: db.prepare("SELECT doc FROM memories_vocab WHERE term = ?"),

@@ -61,7 +61,10 @@ function scopeOf(meta: Record<string, unknown> | undefined): Scoped | string {
   const user = meta?.[MetaKey.User];
   const conversation = meta?.[MetaKey.Conversation];
   if (typeof user !== "string" || !user || user.length > 256) {
-    return `memory needs to know whose memories these are: the request's _meta has no '${MetaKey.User}' (the agent host sets it from the conversation; a direct caller must set it)`;
+    return (
+      `memory needs to know whose memories these are: ` +
+      `the request's _meta has no '${MetaKey.User}' (the agent host sets it from the conversation; a direct caller must set it)`
+    );
   }
   return { user, conversation: typeof conversation === "string" && conversation ? conversation : undefined };
 }
@@ -109,7 +112,8 @@ export function memoryServer(d: MemoryDeps): McpServer {
     "semantic_search",
     {
       description:
-        "Searches your long-term memory of this user (journal entries from earlier conversations) by meaning and by exact words. Returns the best matches, most relevant first, with their ids.",
+        "Searches your long-term memory of this user (journal entries from earlier conversations) by meaning and by exact words. " +
+        "Returns the best matches, most relevant first, with their ids.",
       inputSchema: SearchInput,
     },
     async ({ query, limit, scope }, ctx) => {
@@ -148,7 +152,8 @@ export function memoryServer(d: MemoryDeps): McpServer {
     "commit_journal",
     {
       description:
-        "Writes an entry in your long-term journal about this user, to recall in later conversations: a fact, preference or event worth keeping, with how significant it is.",
+        "Writes an entry in your long-term journal about this user, to recall in later conversations: " +
+        "a fact, preference or event worth keeping, with how significant it is.",
       inputSchema: JournalInput,
     },
     async ({ text, significance, tags }, ctx) => {

@@ -142,7 +142,8 @@ function stepError(err: unknown, i: number, s: BrowseStep | undefined, deadline:
   if (/Timeout \d+ms exceeded/.test(msg))
     return new WebError(
       WebErrorCode.Timeout,
-      `${where} timed out after ${o.actionTimeoutMs} ms: ${s?.selector ? `no element matches '${s.selector}'` : "the page did not finish loading"}; check the selector or the page`,
+      `${where} timed out after ${o.actionTimeoutMs} ms: ` +
+        `${s?.selector ? `no element matches '${s.selector}'` : "the page did not finish loading"}; check the selector or the page`,
       { cause: err },
     );
   return new WebError(WebErrorCode.Upstream, `${where} failed: ${clip(msg.split("\n")[0] ?? msg, 300)}`, { cause: err });

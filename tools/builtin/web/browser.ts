@@ -42,7 +42,8 @@ export function browserPool(chromiumPath: string, policy: AddressPolicy): Browse
     } catch {
       throw new WebError(
         WebErrorCode.Unavailable,
-        `browse needs Chromium, which is not at ${chromiumPath}: install it (sudo apt-get install chromium) or set tools.servers.web.options.chromium_path`,
+        `browse needs Chromium, which is not at ${chromiumPath}: ` +
+          `install it (sudo apt-get install chromium) or set tools.servers.web.options.chromium_path`,
       );
     }
     // Loaded on first use: playwright-core takes seconds to import, and every `lyra` command loads the built-ins.

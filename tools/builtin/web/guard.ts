@@ -85,7 +85,8 @@ function refused(host: string, ip: string): WebError {
   const shown = host === ip ? `'${host}'` : `'${host}' (${ip})`;
   return new WebError(
     WebErrorCode.Refused,
-    `refused: ${shown} is a private, loopback or link-local address; only public addresses may be fetched (the server's options.allow_private allows them)`,
+    `refused: ${shown} is a private, loopback or link-local address; ` +
+      `only public addresses may be fetched (the server's options.allow_private allows them)`,
   );
 }
 

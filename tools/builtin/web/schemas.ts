@@ -24,7 +24,8 @@ const Step = z.strictObject({
   action: z
     .enum(Object.values(BrowseAction) as [BrowseAction, ...BrowseAction[]])
     .describe(
-      "navigate (needs url), click (needs selector), type (needs selector and text), extract (text of selector, default the whole page), screenshot",
+      "navigate (needs url), click (needs selector), type (needs selector and text), " +
+        "extract (text of selector, default the whole page), screenshot",
     ),
   url: z.string().max(MAX_URL).optional().describe("For navigate: the http(s) address to open"),
   selector: z.string().max(500).optional().describe("CSS selector of the element, e.g. '#search', 'button[type=submit]', 'article'"),

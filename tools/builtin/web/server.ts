@@ -15,7 +15,8 @@ export function webServer(o: WebOptions, pool: BrowserPool): McpServer {
     "web_search",
     {
       description:
-        "Searches the web. Returns a numbered list of results, each with a title, its URL and a snippet. Use fetch_page on a result's URL to read the page.",
+        "Searches the web. Returns a numbered list of results, each with a title, its URL and a snippet. " +
+        "Use fetch_page on a result's URL to read the page.",
       inputSchema: WebSearchInput,
     },
     async ({ query, page }, ctx) => {
@@ -63,8 +64,10 @@ export function webServer(o: WebOptions, pool: BrowserPool): McpServer {
     "browse",
     {
       description:
-        "Opens a page in a real web browser (runs its JavaScript) and performs steps in order: navigate, click, type, extract (text), screenshot (an image). " +
-        "Example: {url: 'https://example.org', steps: [{action: 'type', selector: '#q', text: 'nats'}, {action: 'click', selector: 'button'}, {action: 'extract'}]}. " +
+        "Opens a page in a real web browser (runs its JavaScript) and performs steps in order: " +
+        "navigate, click, type, extract (text), screenshot (an image). " +
+        "Example: {url: 'https://example.org', steps: [{action: 'type', selector: '#q', text: 'nats'}, " +
+        "{action: 'click', selector: 'button'}, {action: 'extract'}]}. " +
         "Prefer fetch_page for plain reading; it is faster.",
       inputSchema: BrowseInput,
     },

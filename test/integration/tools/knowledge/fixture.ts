@@ -42,8 +42,11 @@ export async function knowledgeFixture(): Promise<Fixture> {
     {
       title: "Ada Lovelace",
       intro:
-        "Augusta Ada King, Countess of Lovelace, was an English mathematician & writer, chiefly known for her work on Charles Babbage's Analytical Engine.",
-      body: "== Early life ==\nBorn in London in 1815, the only legitimate child of the poet Lord Byron and the mathematician Anne Isabella Milbanke.",
+        "Augusta Ada King, Countess of Lovelace, was an English mathematician & writer, " +
+        "chiefly known for her work on Charles Babbage's Analytical Engine.",
+      body:
+        "== Early life ==\nBorn in London in 1815, " +
+        "the only legitimate child of the poet Lord Byron and the mathematician Anne Isabella Milbanke.",
       redirects: ["Lady Lovelace"],
     },
     {

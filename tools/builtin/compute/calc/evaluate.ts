@@ -151,7 +151,8 @@ class Parser {
         noAffine(a, b);
         if (!sameDims(a.dims, b.dims))
           throw new CalcError(
-            `cannot ${op === "+" ? "add" : "subtract"} ${formatDims(b.dims) || "a plain number"} ${op === "+" ? "to" : "from"} ${formatDims(a.dims) || "a plain number"}`,
+            `cannot ${op === "+" ? "add" : "subtract"} ${formatDims(b.dims) || "a plain number"} ` +
+              `${op === "+" ? "to" : "from"} ${formatDims(a.dims) || "a plain number"}`,
           );
         a = { v: op === "+" ? a.v.add(b.v) : a.v.sub(b.v), dims: a.dims, label: a.label };
       }
@@ -279,7 +280,8 @@ export function calculate(src: string): string {
   const to = target.val;
   if (!sameDims(value.dims, to.dims)) {
     throw new CalcError(
-      `cannot convert ${formatDims(value.dims) || "a plain number"} to '${target.name}' (${formatDims(to.dims) || "a plain number"}); the units must measure the same thing`,
+      `cannot convert ${formatDims(value.dims) || "a plain number"} to '${target.name}' (${formatDims(to.dims) || "a plain number"}); ` +
+        `the units must measure the same thing`,
     );
   }
   if (to.affine) {

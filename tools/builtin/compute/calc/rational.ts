@@ -52,7 +52,8 @@ export class Q {
     }
     if (this.d.toString(16).length * 4 > MAX_DEN_BITS) {
       throw new CalcError(
-        `a fraction's denominator has more than ${MAX_DEN_BITS} bits (about ${Math.round(MAX_DEN_BITS * 0.30103)} digits); use smaller numbers`,
+        `a fraction's denominator has more than ${MAX_DEN_BITS} bits (about ${Math.round(MAX_DEN_BITS * 0.30103)} digits); ` +
+          `use smaller numbers`,
       );
     }
   }

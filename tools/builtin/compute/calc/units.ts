@@ -124,7 +124,8 @@ export function unit(name: string): Unit {
   const u = UNITS.get(name);
   if (!u)
     throw new CalcError(
-      `unknown name '${name}': not a unit or function I know (units such as m, km, mi, ft, inch, kg, lb, s, h, l, gal, J, kWh, W, Pa, bar, degC, degF, K, B, MiB; functions abs, floor, ceil, round, sqrt, gcd, lcm, min, max)`,
+      `unknown name '${name}': not a unit or function I know (units such as m, km, mi, ft, inch, kg, lb, s, h, l, ` +
+        `gal, J, kWh, W, Pa, bar, degC, degF, K, B, MiB; functions abs, floor, ceil, round, sqrt, gcd, lcm, min, max)`,
     );
   return u;
 }
