@@ -1,17 +1,16 @@
 /** A role's slots and queue: requests past the slots wait, requests past the queue get 429 at once. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { discoverRoles } from "../../../mesh/discovery.ts";
 import { BusyError } from "../../../mesh/errors.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { AgentHost } from "../../../agents/host/host.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
-import { agentConfig, drain, MODEL, PATIENT, rejectionOf, startTestAgent, within, words } from "./helpers.ts";
+import type { OllamaDouble } from "../../doubles/ollama.ts";
+import { drain, MODEL, rejectionOf, within, words } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startAgentFixture, type AgentFixture } from "./fixture.ts";
 
-let server: NatsServer;
+let fx: AgentFixture;
 let mesh: Mesh;
 let ollama: OllamaDouble;
 let host: AgentHost;
@@ -20,27 +19,15 @@ let client: RoleClient;
 const ANSWER = words(30);
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  mesh = await connectMesh({ servers: server.url });
-  // Slow tokens keep the first two requests running while the test looks at the queue.
-  ollama = await startOllamaDouble({ models: [MODEL], parallel: 4, tokenDelayMs: 150, reply: () => ANSWER });
-  const config = agentConfig({
-    natsUrl: server.url,
-    ollamaUrl: ollama.url,
-    roles: { voice: { slots: 2, queue: 1 } },
-    hosts: { local: { roles: ["voice"] } },
+  fx = await startAgentFixture({
+    // Slow tokens keep the first two requests running while the test looks at the queue.
+    ollama: { models: [MODEL], parallel: 4, tokenDelayMs: 150, reply: () => ANSWER },
+    config: { roles: { voice: { slots: 2, queue: 1 } }, hosts: { local: { roles: ["voice"] } } },
   });
-  host = await startTestAgent(mesh, config);
-  client = createRoleClient(mesh, PATIENT);
+  ({ mesh, ollama, host, client } = fx);
 });
 
-afterAll(async () => {
-  await client?.close();
-  await host?.close();
-  await mesh?.close();
-  await ollama?.stop();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 describe("agent host: slots = 2, queue = 1", () => {
   it("a third request queues (queued status, queue_depth 1), a fourth gets 429, and the three all complete", async () => {

@@ -4,35 +4,33 @@
  * Each case gets its own Ollama double and agent host, so one case's breaker never leaks into another.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { BusyError, UnavailableError } from "../../../mesh/errors.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { AgentHost } from "../../../agents/host/host.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import type { NatsServer } from "../../harness/nats-server.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 import { startOllamaDouble, type OllamaDoubleOptions } from "../../doubles/ollama.ts";
 import { startOpenAIDouble, type OpenAIDouble } from "../../doubles/openai.ts";
 import { agentConfig, drain, MODEL, PATIENT, rejectionOf, startTestAgent, within, words, type RoleYaml } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 
+let fx: MeshFixture;
 let server: NatsServer;
 let mesh: Mesh;
 let litellm: OpenAIDouble;
 let client: RoleClient;
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  mesh = await connectMesh({ servers: server.url });
-  litellm = await startOpenAIDouble({ models: ["lyra-voice"], reply: () => "cloud answer" });
-  client = createRoleClient(mesh, PATIENT);
+  fx = await startMeshFixture();
+  // The per-case agent hosts serve on the agent connection; the client calls from the other.
+  ({ server, agent: mesh } = fx);
+  litellm = fx.own(await startOpenAIDouble({ models: ["lyra-voice"], reply: () => "cloud answer" }));
+  client = fx.own(createRoleClient(fx.caller, PATIENT));
 });
 
-afterAll(async () => {
-  await client?.close();
-  await mesh?.close();
-  await litellm?.stop();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 /** An Ollama double and an agent host serving `voice` from it, disposed together. */
 async function voiceAgent(ollamaOpts: OllamaDoubleOptions, role: RoleYaml) {

@@ -1,13 +1,15 @@
 /** `lyra agent` as an operator runs it: wrong host, broken config, SIGTERM with a stream in flight. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import type { NatsServer } from "../../harness/nats-server.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 import { runLyra } from "../../harness/committee.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
 import { agentYaml, childEnv, MODEL, PATIENT, within, words, writeTempFile } from "./helpers.ts";
 
+let fx: MeshFixture;
 let server: NatsServer;
 let mesh: Mesh;
 let ollama: OllamaDouble;
@@ -16,19 +18,15 @@ let configPath: string;
 const ANSWER = words(20);
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  mesh = await connectMesh({ servers: server.url });
-  ollama = await startOllamaDouble({ models: [MODEL], tokenDelayMs: 100, reply: () => ANSWER });
+  fx = await startMeshFixture();
+  ({ server, caller: mesh } = fx);
+  ollama = fx.own(await startOllamaDouble({ models: [MODEL], tokenDelayMs: 100, reply: () => ANSWER }));
   configPath = writeTempFile(
     agentYaml({ natsUrl: server.url, ollamaUrl: ollama.url, roles: { voice: {} }, hosts: { "gpu-1": { roles: ["voice"] } } }),
   );
 });
 
-afterAll(async () => {
-  await mesh?.close();
-  await ollama?.stop();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 describe("lyra agent: refusals", () => {
   it("--host nosuch exits non-zero, naming the host, the hosts there are, and the fix", async () => {

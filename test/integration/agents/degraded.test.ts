@@ -7,17 +7,16 @@
  * next call after Ollama returns goes to Ollama without waiting out the open period.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { AgentHost } from "../../../agents/host/host.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
-import { startOpenAIDouble, type OpenAIDouble } from "../../doubles/openai.ts";
+import type { OllamaDouble } from "../../doubles/ollama.ts";
+import type { OpenAIDouble } from "../../doubles/openai.ts";
 import { discoverRoles } from "../../../mesh/discovery.ts";
-import { agentConfig, drain, MODEL, PATIENT, startTestAgent, within } from "./helpers.ts";
+import { drain, MODEL, within } from "./helpers.ts";
+import { startAgentFixture, type AgentFixture } from "./fixture.ts";
 
-let server: NatsServer;
+let fx: AgentFixture;
 let mesh: Mesh;
 let ollama: OllamaDouble;
 let litellm: OpenAIDouble;
@@ -25,30 +24,17 @@ let host: AgentHost;
 let client: RoleClient;
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  mesh = await connectMesh({ servers: server.url });
-  ollama = await startOllamaDouble({ models: [MODEL], reply: () => "local answer" });
-  litellm = await startOpenAIDouble({ models: ["lyra-voice"], reply: () => "cloud answer" });
-  await ollama.down();
-  const config = agentConfig({
-    natsUrl: server.url,
-    ollamaUrl: ollama.url,
-    litellmUrl: litellm.baseURL,
-    roles: { voice: { fallback: "lyra-voice" } },
-    hosts: { local: { roles: ["voice"] } },
+  fx = await startAgentFixture({
+    ollama: { models: [MODEL], reply: () => "local answer" },
+    litellm: { models: ["lyra-voice"], reply: () => "cloud answer" },
+    ollamaDown: true,
+    config: { roles: { voice: { fallback: "lyra-voice" } }, hosts: { local: { roles: ["voice"] } } },
   });
-  host = await startTestAgent(mesh, config);
-  client = createRoleClient(mesh, PATIENT);
+  ({ mesh, ollama, host, client } = fx);
+  litellm = fx.litellm!;
 });
 
-afterAll(async () => {
-  await client?.close();
-  await host?.close();
-  await mesh?.close();
-  await ollama?.stop();
-  await litellm?.stop();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 describe("agent host: Ollama down at start", () => {
   it("starts anyway and reports the role degraded, with the reason (state and $SRV.STATS)", async () => {

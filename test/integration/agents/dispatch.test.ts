@@ -11,56 +11,41 @@ import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import { Header } from "../../../schemas/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { runLyra, type CliProcess } from "../../harness/committee.ts";
-import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
-import { agentConfig, agentYaml, bodyOf, childEnv, isTerminator, MODEL, PATIENT, rawExchange, writeTempFile } from "./helpers.ts";
+import { startNatsServer } from "../../harness/nats-server.ts";
+import type { CliProcess } from "../../harness/committee.ts";
+import { startOllamaDouble, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
+import { agentConfig, bodyOf, isTerminator, MODEL, PATIENT, rawExchange } from "./helpers.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startAgentProcesses, type AgentProcesses } from "./fixture.ts";
 
 const LOAD_MS = 1500;
 const HOSTS = ["a", "b", "c"] as const;
 
-let server: NatsServer;
+let fx: AgentProcesses;
 let mesh: Mesh;
 let client: RoleClient;
-const ollama: Record<string, OllamaDouble> = {};
-const agents: Record<string, CliProcess> = {};
+let ollama: Record<string, OllamaDouble>;
+let agents: Record<string, CliProcess>;
 
 const chatsOn = (h: string) => ollama[h]!.requests.filter((r) => r.path === "/api/chat").length;
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  mesh = await connectMesh({ servers: server.url });
-  for (const h of HOSTS) {
-    ollama[h] = await startOllamaDouble({
-      models: [MODEL],
-      loadDelayMs: h === "a" ? 0 : LOAD_MS,
-      tokenDelayMs: 20,
-      reply: (b) => `answer to ${b.messages?.at(-1)?.content}`,
-    });
-  }
-  const path = writeTempFile(
-    agentYaml({
-      natsUrl: server.url,
-      roles: { voice: { slots: 2, queue: 8 } },
-      hosts: Object.fromEntries(HOSTS.map((h) => [h, { roles: ["voice"], ollama_url: ollama[h]!.url, preload: h === "a" }])),
-    }),
-  );
-  for (const h of HOSTS) agents[h] = runLyra(["agent", "--host", h, "--config", path, "--metrics-port", "0"], childEnv());
-  await Promise.all(Object.values(agents).map((p) => p.waitFor(/agent host serving/, 30_000)));
-  client = createRoleClient(mesh, PATIENT);
+  const double = (h: string) => ({
+    models: [MODEL],
+    loadDelayMs: h === "a" ? 0 : LOAD_MS,
+    tokenDelayMs: 20,
+    reply: (b: OllamaChatBody) => `answer to ${b.messages?.at(-1)?.content}`,
+  });
+  fx = await startAgentProcesses({
+    roles: { voice: { slots: 2, queue: 8 } },
+    hosts: Object.fromEntries(HOSTS.map((h) => [h, { ollama: double(h), preload: h === "a" }])),
+  });
+  ({ mesh, client, ollama, agents } = fx);
 });
 
-afterAll(async () => {
-  await client?.close();
-  for (const p of Object.values(agents)) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill("SIGKILL");
-  await Promise.all(Object.values(agents).map((p) => p.exited));
-  await mesh?.close();
-  for (const d of Object.values(ollama)) await d.stop();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 describe("capacity-aware dispatch over three replicas, one warm", () => {
   it("sends every call to the warm replica with a free slot, with the reason on the answer", async () => {

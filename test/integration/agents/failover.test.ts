@@ -4,47 +4,27 @@
  * gap, re-issues the request, and still gets one complete answer, without duplicated text.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { FinalInfo } from "../../../schemas/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { runLyra, type CliProcess } from "../../harness/committee.ts";
-import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
-import { agentYaml, childEnv, MODEL, PATIENT, within, words, writeTempFile } from "./helpers.ts";
+import type { CliProcess } from "../../harness/committee.ts";
+import type { OllamaDouble } from "../../doubles/ollama.ts";
+import { MODEL, within, words } from "./helpers.ts";
+import { startAgentProcesses, type AgentProcesses } from "./fixture.ts";
 
-let server: NatsServer;
-let mesh: Mesh;
+let fx: AgentProcesses;
 let client: RoleClient;
-const ollama: Record<string, OllamaDouble> = {};
-const agents: Record<string, CliProcess> = {};
+let ollama: Record<string, OllamaDouble>;
+let agents: Record<string, CliProcess>;
 
 const ANSWER = words(25);
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  mesh = await connectMesh({ servers: server.url });
-  for (const h of ["a", "b"]) ollama[h] = await startOllamaDouble({ models: [MODEL], tokenDelayMs: 100, reply: () => ANSWER });
-  const path = writeTempFile(
-    agentYaml({
-      natsUrl: server.url,
-      roles: { voice: {} },
-      hosts: { a: { roles: ["voice"], ollama_url: ollama.a!.url }, b: { roles: ["voice"], ollama_url: ollama.b!.url } },
-    }),
-  );
-  for (const h of ["a", "b"]) agents[h] = runLyra(["agent", "--host", h, "--config", path, "--metrics-port", "0"], childEnv());
-  await Promise.all(Object.values(agents).map((p) => p.waitFor(/agent host serving/, 30_000)));
-  client = createRoleClient(mesh, PATIENT);
+  const double = { models: [MODEL], tokenDelayMs: 100, reply: () => ANSWER };
+  fx = await startAgentProcesses({ roles: { voice: {} }, hosts: { a: { ollama: double }, b: { ollama: double } } });
+  ({ client, ollama, agents } = fx);
 });
 
-afterAll(async () => {
-  await client?.close();
-  for (const p of Object.values(agents)) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill("SIGKILL");
-  await Promise.all(Object.values(agents).map((p) => p.exited));
-  await mesh?.close();
-  for (const d of Object.values(ollama)) await d.stop();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 const chatsOn = (h: string) => ollama[h]!.requests.filter((r) => r.path === "/api/chat").length;
 

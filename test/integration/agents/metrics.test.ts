@@ -1,56 +1,36 @@
 /** /metrics of a running agent host: request counts, first-token latency, in-flight, fallbacks. */
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { AgentHost } from "../../../agents/host/host.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
-import { startOpenAIDouble, type OpenAIDouble } from "../../doubles/openai.ts";
-import { agentConfig, MODEL, PATIENT, startTestAgent, within, words } from "./helpers.ts";
+import { MODEL, within, words } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startAgentFixture, type AgentFixture } from "./fixture.ts";
 
-let server: NatsServer;
-let mesh: Mesh;
-let ollama: OllamaDouble;
-let litellm: OpenAIDouble;
+let fx: AgentFixture;
 let host: AgentHost;
 let client: RoleClient;
 /** The next /api/chat answer fails with 500 when set (a crashed llama runner). */
 let failChat = false;
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  mesh = await connectMesh({ servers: server.url });
-  ollama = await startOllamaDouble({
-    models: [MODEL],
-    tokenDelayMs: 50,
-    reply: (b) => {
-      if (failChat) return ((failChat = false), { status: 500, error: "llama runner process has terminated" });
-      return b.messages?.at(-1)?.content === "slow" ? words(40) : "fine";
+  fx = await startAgentFixture({
+    ollama: {
+      models: [MODEL],
+      tokenDelayMs: 50,
+      reply: (b) => {
+        if (failChat) return ((failChat = false), { status: 500, error: "llama runner process has terminated" });
+        return b.messages?.at(-1)?.content === "slow" ? words(40) : "fine";
+      },
     },
+    litellm: { models: ["lyra-voice"] },
+    config: { roles: { voice: { fallback: "lyra-voice" } }, hosts: { local: { roles: ["voice"] } } },
+    metricsPort: 0,
   });
-  litellm = await startOpenAIDouble({ models: ["lyra-voice"] });
-  const config = agentConfig({
-    natsUrl: server.url,
-    ollamaUrl: ollama.url,
-    litellmUrl: litellm.baseURL,
-    roles: { voice: { fallback: "lyra-voice" } },
-    hosts: { local: { roles: ["voice"] } },
-  });
-  host = await startTestAgent(mesh, config, { metricsPort: 0 });
-  client = createRoleClient(mesh, PATIENT);
+  ({ host, client } = fx);
 });
 
-afterAll(async () => {
-  await client?.close();
-  await host?.close();
-  await mesh?.close();
-  await ollama?.stop();
-  await litellm?.stop();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 async function scrape(): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${host.metricsPort}/metrics`);

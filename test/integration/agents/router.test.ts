@@ -1,37 +1,26 @@
 /** The router role: schema-constrained output picks a specialist; an unusable answer goes to the default. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
-import type { AgentHost } from "../../../agents/host/host.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { startOllamaDouble, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
-import { agentConfig, PATIENT, ROUTER_MODEL, startTestAgent, within } from "./helpers.ts";
+import type { OllamaChatBody, OllamaDouble } from "../../doubles/ollama.ts";
+import { ROUTER_MODEL, within } from "./helpers.ts";
+import { startAgentFixture, type AgentFixture } from "./fixture.ts";
 
-let server: NatsServer;
-let mesh: Mesh;
+let fx: AgentFixture;
 let ollama: OllamaDouble;
-let host: AgentHost;
 let client: RoleClient;
 /** What the (double of the) router model answers next. */
 let modelAnswer: unknown;
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  mesh = await connectMesh({ servers: server.url });
-  ollama = await startOllamaDouble({ models: [ROUTER_MODEL], json: () => modelAnswer });
-  // The host serves only the router; the specialists exist in the config, as on a real mesh.
-  host = await startTestAgent(mesh, agentConfig({ natsUrl: server.url, ollamaUrl: ollama.url, hosts: { local: { roles: ["router"] } } }));
-  client = createRoleClient(mesh, PATIENT);
+  fx = await startAgentFixture({
+    ollama: { models: [ROUTER_MODEL], json: () => modelAnswer },
+    // The host serves only the router; the specialists exist in the config, as on a real mesh.
+    config: { hosts: { local: { roles: ["router"] } } },
+  });
+  ({ ollama, client } = fx);
 });
 
-afterAll(async () => {
-  await client?.close();
-  await host?.close();
-  await mesh?.close();
-  await ollama?.stop();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 beforeEach(() => {
   modelAnswer = undefined;

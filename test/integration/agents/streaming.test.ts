@@ -1,15 +1,14 @@
 /** A role served by the agent host from (the double of) the local Ollama: streamed and plain calls. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { AgentHost } from "../../../agents/host/host.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
-import { agentConfig, bodyOf, drain, isTerminator, MODEL, PATIENT, rawExchange, startTestAgent, within, words } from "./helpers.ts";
+import type { OllamaDouble } from "../../doubles/ollama.ts";
+import { bodyOf, drain, isTerminator, MODEL, rawExchange, within, words } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startAgentFixture, type AgentFixture } from "./fixture.ts";
 
-let server: NatsServer;
+let fx: AgentFixture;
 let mesh: Mesh;
 let ollama: OllamaDouble;
 let host: AgentHost;
@@ -18,28 +17,14 @@ let client: RoleClient;
 const ANSWER = words(12);
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  mesh = await connectMesh({ servers: server.url });
-  ollama = await startOllamaDouble({ models: [MODEL], tokenDelayMs: 5, reply: () => ANSWER });
-  host = await startTestAgent(
-    mesh,
-    agentConfig({
-      natsUrl: server.url,
-      ollamaUrl: ollama.url,
-      roles: { voice: { keep_alive: "24h" } },
-      hosts: { local: { roles: ["voice"] } },
-    }),
-  );
-  client = createRoleClient(mesh, PATIENT);
+  fx = await startAgentFixture({
+    ollama: { models: [MODEL], tokenDelayMs: 5, reply: () => ANSWER },
+    config: { roles: { voice: { keep_alive: "24h" } }, hosts: { local: { roles: ["voice"] } } },
+  });
+  ({ mesh, ollama, host, client } = fx);
 });
 
-afterAll(async () => {
-  await client?.close();
-  await host?.close();
-  await mesh?.close();
-  await ollama?.stop();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 describe("agent host: a role answered from Ollama", () => {
   it("streams the answer as several response deltas, then a final naming ollama, host, model and usage", async () => {

@@ -5,11 +5,35 @@ import { silentLogger } from "../../../mesh/logger.ts";
 import { RoleConfig, type Chunk } from "../../../schemas/index.ts";
 import { createOpenAIBackend } from "../../../agents/backends/index.ts";
 import { roleHandler } from "../../../agents/host/handler.ts";
-import { createToolPlane } from "../../../agents/host/tools.ts";
+import { createToolPlane, type ToolPlane } from "../../../agents/host/tools.ts";
 import { McpServer } from "@modelcontextprotocol/server";
 import { clockServer, sdkHandler, serveMcp } from "../../../tools/index.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
-import { startOpenAIDouble, type OpenAIChatBody } from "../../doubles/openai.ts";
+import { startOpenAIDouble, type OpenAIChatBody, type OpenAIDouble } from "../../doubles/openai.ts";
+
+/** Runs the pragmatist's handler on the LiteLLM double, its tools through `plane`, to the end of one prompt. */
+async function runPragmatist(llm: OpenAIDouble, plane: ToolPlane, tools: string[], requestId: string, prompt: string): Promise<Chunk[]> {
+  const config = RoleConfig.parse({ model: "lyra-fallback", backend: "openai", tools });
+  const handler = roleHandler({
+    role: "pragmatist",
+    host: "gpu-1",
+    config,
+    backend: createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey }),
+    tools: plane,
+  });
+  const ctx = {
+    requestId,
+    deadline: Date.now() + 30_000,
+    stream: true,
+    signal: new AbortController().signal,
+    log: silentLogger,
+    headers: undefined,
+    conversation: undefined,
+  };
+  const chunks: Chunk[] = [];
+  for await (const c of handler({ prompt }, ctx)) chunks.push(c);
+  return chunks;
+}
 
 describe("the tool loop over the OpenAI-compatible backend", () => {
   it("sends tools, runs the call over NATS, answers the call by tool_call_id, streams the events", async () => {
@@ -24,25 +48,7 @@ describe("the tool loop over the OpenAI-compatible backend", () => {
     const clock = await serveMcp(mesh, { server: "clock", tenant: "test", host: "tools-1", handler: sdkHandler(() => clockServer()) });
     const plane = createToolPlane({ mesh, tenant: "test", log: silentLogger });
     try {
-      const config = RoleConfig.parse({ model: "lyra-fallback", backend: "openai", tools: ["clock.now"] });
-      const handler = roleHandler({
-        role: "pragmatist",
-        host: "gpu-1",
-        config,
-        backend: createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey }),
-        tools: plane,
-      });
-      const ctx = {
-        requestId: "r1",
-        deadline: Date.now() + 30_000,
-        stream: true,
-        signal: new AbortController().signal,
-        log: silentLogger,
-        headers: undefined,
-        conversation: undefined,
-      };
-      const chunks: Chunk[] = [];
-      for await (const c of handler({ prompt: "what time is it?" }, ctx)) chunks.push(c);
+      const chunks = await runPragmatist(llm, plane, ["clock.now"], "r1", "what time is it?");
 
       const bodies = llm.requests.filter((r) => r.path === "/v1/chat/completions").map((r) => r.body as OpenAIChatBody);
       expect(bodies.length).toBe(2);
@@ -91,25 +97,7 @@ describe("the tool loop over the OpenAI-compatible backend", () => {
     const ts = await serveMcp(mesh, { server: "misc", tenant: "test", host: "tools-1", handler: sdkHandler(misc) });
     const plane = createToolPlane({ mesh, tenant: "test", log: silentLogger });
     try {
-      const config = RoleConfig.parse({ model: "lyra-fallback", backend: "openai", tools: ["misc.*"] });
-      const handler = roleHandler({
-        role: "pragmatist",
-        host: "gpu-1",
-        config,
-        backend: createOpenAIBackend({ baseURL: llm.baseURL, apiKey: llm.apiKey }),
-        tools: plane,
-      });
-      const ctx = {
-        requestId: "r2",
-        deadline: Date.now() + 30_000,
-        stream: true,
-        signal: new AbortController().signal,
-        log: silentLogger,
-        headers: undefined,
-        conversation: undefined,
-      };
-      const chunks: Chunk[] = [];
-      for await (const c of handler({ prompt: "tea?" }, ctx)) chunks.push(c);
+      const chunks = await runPragmatist(llm, plane, ["misc.*"], "r2", "tea?");
       const first = llm.requests.find((r) => r.path === "/v1/chat/completions")!.body as OpenAIChatBody;
       expect(first.tools?.map((t) => t.function.name)).toEqual(["misc__get_time"]);
       expect(chunks.find((c) => c.type === "tool_call")).toMatchObject({

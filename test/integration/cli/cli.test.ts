@@ -1,34 +1,21 @@
 /** The lyra CLI as a user runs it: help, usage errors, status, log, tap, and the demo. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { silentLogger } from "../../../mesh/logger.ts";
-import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
-import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import type { NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig, runLyra } from "../../harness/committee.ts";
 import { askTurn, newId } from "../conductor/helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startCommitteeFixture, type CommitteeFixture } from "../../harness/conductor.ts";
 
+let fx: CommitteeFixture;
 let server: NatsServer;
 let mesh: Mesh;
-let host: AgentHost;
-let conductor: Conductor;
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  mesh = await connectMesh({ servers: server.url });
-  const config = committeeConfig({ natsUrl: server.url });
-  host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-  conductor = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config) });
+  fx = await startCommitteeFixture({ config: (natsUrl) => committeeConfig({ natsUrl }) });
+  ({ server, mesh } = fx);
 });
-afterAll(async () => {
-  await conductor?.close();
-  await host?.close();
-  await mesh?.close();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 describe("lyra CLI", () => {
   it("every command has --help; unknown commands and options are usage errors", async () => {

@@ -4,41 +4,26 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstream } from "@nats-io/jetstream";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { silentLogger } from "../../../mesh/logger.ts";
-import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { encodeBody } from "../../../mesh/publish.ts";
 import { watchReplies } from "../../../mesh/frontdoor.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
-import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { DeadLetter, LogEvent, OutboxMessage } from "../../../schemas/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig } from "../../harness/committee.ts";
 import { askTurn, newId, readStream } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startCommitteeFixture, type CommitteeFixture } from "../../harness/conductor.ts";
 
-let server: NatsServer;
+let fx: CommitteeFixture;
 let mesh: Mesh;
-let host: AgentHost;
-let conductor: Conductor;
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  mesh = await connectMesh({ servers: server.url });
-  const config = committeeConfig({ natsUrl: server.url });
-  host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-  conductor = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ackWaitMs: 5000 });
+  fx = await startCommitteeFixture({ config: (natsUrl) => committeeConfig({ natsUrl }), conductor: { ackWaitMs: 5000 } });
+  ({ mesh } = fx);
 });
 
-afterAll(async () => {
-  await conductor?.close();
-  await host?.close();
-  await mesh?.close();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 /** What a process allowed only `lyra.inbox.<channel>.*` can do: any body on its own subject. */
 async function publishRaw(channel: string, conversation: string, body: Record<string, unknown>): Promise<void> {

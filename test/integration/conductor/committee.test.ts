@@ -1,45 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { silentLogger } from "../../../mesh/logger.ts";
-import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { serveRole } from "../../../mesh/rolecall/responder.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
 import { jetstream } from "@nats-io/jetstream";
-import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import type { NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig, runLyra } from "../../harness/committee.ts";
 import { askTurn, logOf, newId, outboxOf, readStream } from "./helpers.ts";
 import { DeadLetter, requestMessages, type RoleRequest } from "../../../schemas/index.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startCommitteeFixture, type CommitteeFixture } from "../../harness/conductor.ts";
 
+let fx: CommitteeFixture;
 let server: NatsServer;
 let mesh: Mesh;
-let host: AgentHost;
-let conductor: Conductor;
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  mesh = await connectMesh({ servers: server.url });
-  const config = committeeConfig({ natsUrl: server.url, hostRoles: ["router", "philosopher", "voice"] });
-  host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-  // A step waits for an agent of its role up to stepTimeoutMs: short here, for the test of a role nobody serves.
-  conductor = await startConductor(mesh, {
-    roles: createRoleClient(mesh),
-    committee: committeeFromConfig(config),
-    ackWaitMs: 5000,
-    stepTimeoutMs: 5000,
+  fx = await startCommitteeFixture({
+    config: (natsUrl) => committeeConfig({ natsUrl, hostRoles: ["router", "philosopher", "voice"] }),
+    // A step waits for an agent of its role up to stepTimeoutMs: short here, for the test of a role nobody serves.
+    conductor: { ackWaitMs: 5000, stepTimeoutMs: 5000 },
   });
+  ({ server, mesh } = fx);
 });
 
-afterAll(async () => {
-  await conductor?.close();
-  await host?.close();
-  await mesh?.close();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 describe("the committee end to end (scripted backend)", () => {
   it("routes, answers, voices; the log holds every step; a second turn sees the first", async () => {

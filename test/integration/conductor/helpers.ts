@@ -7,13 +7,8 @@ import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
-import { startConductor } from "../../../mesh/conductor/index.ts";
-import { silentLogger } from "../../../mesh/logger.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import type { MeshConfig } from "../../../schemas/config.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
-import { startAgentHost } from "../../../agents/host/host.ts";
-import { startToolHost } from "../../../tools/host.ts";
+import { startCommittee } from "../../harness/conductor.ts";
 
 export const newId = (p = "m") => `${p}${randomUUID().replaceAll("-", "").slice(0, 12)}`;
 
@@ -53,15 +48,6 @@ export const outboxOf = (mesh: Mesh, conversation: string) =>
 export const logOf = (mesh: Mesh, conversation: string) => readStream(mesh, StreamName.Log, subjects.log(conversation), LogEvent);
 
 /** A config's tool servers, agent host `local` and a conductor on one connection; close() stops them in order. */
-export async function serveConfig(mesh: Mesh, config: MeshConfig): Promise<{ close(): Promise<void> }> {
-  const tools = await startToolHost(mesh, { tenant: config.mesh.name, host: "tools-1", servers: config.tools.servers, log: silentLogger });
-  const host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-  const core = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config) });
-  return {
-    async close() {
-      await core.close();
-      await host.close();
-      await tools.close();
-    },
-  };
+export function serveConfig(mesh: Mesh, config: MeshConfig): Promise<{ close(): Promise<void> }> {
+  return startCommittee(mesh, config, { tools: true });
 }

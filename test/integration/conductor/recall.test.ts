@@ -7,13 +7,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
 import { createMcpClient, meshRequest, MetaKey } from "../../../tools/caller.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import type { NatsServer } from "../../harness/nats-server.ts";
 import { startOllamaDouble, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
-import { logOf, newId, serveConfig } from "./helpers.ts";
+import { logOf, newId } from "./helpers.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
+import { startCommittee } from "../../harness/conductor.ts";
 
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
 const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
@@ -39,29 +41,28 @@ conductor: { ack_wait_ms: 5000 }
 }
 
 describe("memory.auto_recall", () => {
+  let fx: MeshFixture;
   let nats: NatsServer;
   let mesh: Mesh;
   let ollama: OllamaDouble;
-  let serving: { close(): Promise<void> } | undefined;
   let dir: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "lyra-recall-"));
-    ollama = await startOllamaDouble({
-      models: ["qwen3:4b", "nomic-embed-text"],
-      json: () => ({ specialist: "pragmatist", confidence: 0.9, reason: "only one" }),
-      reply: (b) => (b.format !== undefined ? "" : isVoice(b) ? `Lyra: ${lastUser(b)}` : `Noted: ${lastUser(b)}`),
-    });
-    nats = await startNatsServer();
-    mesh = await connectMesh({ servers: nats.url });
+    fx = await startMeshFixture({ server: { jetstream: true } });
+    ({ server: nats, caller: mesh } = fx);
+    ollama = fx.own(
+      await startOllamaDouble({
+        models: ["qwen3:4b", "nomic-embed-text"],
+        json: () => ({ specialist: "pragmatist", confidence: 0.9, reason: "only one" }),
+        reply: (b) => (b.format !== undefined ? "" : isVoice(b) ? `Lyra: ${lastUser(b)}` : `Noted: ${lastUser(b)}`),
+      }),
+    );
     const config = parseMeshConfig(yaml(nats.url, ollama.url, join(dir, "memory.db")), { source: "recall test", env: {} });
-    serving = await serveConfig(mesh, config);
+    fx.own(await startCommittee(fx.agent, config, { tools: true }));
   });
   afterAll(async () => {
-    await serving?.close();
-    await mesh?.close();
-    await nats?.stop();
-    await ollama?.stop();
+    await fx?.[Symbol.asyncDispose]();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -4,17 +4,12 @@
  * and the conversation log holds the call and the result.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { silentLogger } from "../../../mesh/logger.ts";
-import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
-import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
 import { budgetNote } from "../../../agents/host/toolloop.ts";
 import { clockServer, sdkHandler, serveMcp, type ToolServer } from "../../../tools/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import type { NatsServer } from "../../harness/nats-server.ts";
 import { runLyra } from "../../harness/committee.ts";
 import {
   offeredTools,
@@ -27,6 +22,9 @@ import {
 } from "../../doubles/ollama.ts";
 import { askTurn, logOf } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
+import type { AgentHost } from "../../../agents/host/host.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
+import { startCommittee } from "../../harness/conductor.ts";
 
 const call = (name: string, args: Record<string, unknown> = {}): OllamaToolCall => ({ function: { name, arguments: args } });
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
@@ -72,44 +70,40 @@ conductor: { ack_wait_ms: 5000 }
 }
 
 describe("the specialists' tool loop, end to end (Ollama double, clock over NATS)", () => {
+  let fx: MeshFixture;
   let nats: NatsServer;
   let mesh: Mesh;
   let ollama: OllamaDouble;
   let clock: ToolServer;
   let host: AgentHost;
-  let core: Conductor;
 
   beforeAll(async () => {
-    ollama = await startOllamaDouble({
-      models: ["qwen3:4b"],
-      json: (b) => {
-        const q = lastUser(b);
-        const specialist = /\bwhy\b/.test(q) ? "philosopher" : /tinker/.test(q) ? "tinkerer" : "pragmatist";
-        return { specialist, confidence: 0.9, reason: "the double routes by keyword" };
-      },
-      reply: (b) => (b.format !== undefined ? "" : isVoice(b) ? `Lyra: ${lastUser(b)}` : specialistModel(b)),
-    });
-    nats = await startNatsServer();
-    mesh = await connectMesh({ servers: nats.url });
-    clock = await serveMcp(mesh, {
-      server: "clock",
-      tenant: "test",
-      host: "tools-1",
-      handler: sdkHandler(() => clockServer()),
-      keepAliveMs: 100,
-    });
+    fx = await startMeshFixture({ server: { jetstream: true } });
+    ({ server: nats, caller: mesh } = fx);
+    ollama = fx.own(
+      await startOllamaDouble({
+        models: ["qwen3:4b"],
+        json: (b) => {
+          const q = lastUser(b);
+          const specialist = /\bwhy\b/.test(q) ? "philosopher" : /tinker/.test(q) ? "tinkerer" : "pragmatist";
+          return { specialist, confidence: 0.9, reason: "the double routes by keyword" };
+        },
+        reply: (b) => (b.format !== undefined ? "" : isVoice(b) ? `Lyra: ${lastUser(b)}` : specialistModel(b)),
+      }),
+    );
+    clock = fx.own(
+      await serveMcp(fx.agent, {
+        server: "clock",
+        tenant: "test",
+        host: "tools-1",
+        handler: sdkHandler(() => clockServer()),
+        keepAliveMs: 100,
+      }),
+    );
     const config = parseMeshConfig(toolsYaml(nats.url, ollama.url), { source: "tools test", env: {} });
-    host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-    core = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config) });
+    ({ host } = fx.own(await startCommittee(fx.agent, config)));
   });
-  afterAll(async () => {
-    await core?.close();
-    await host?.close();
-    await clock?.close();
-    await mesh?.close();
-    await nats?.stop();
-    await ollama?.stop();
-  });
+  afterAll(() => fx?.[Symbol.asyncDispose]());
 
   /** The specialist's /api/chat requests of one turn (not the router's, not the voice's). */
   const specialistChats = (q: string) => ollama.chats().filter((b) => b.format === undefined && !isVoice(b) && lastUser(b) === q);

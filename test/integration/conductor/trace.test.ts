@@ -6,29 +6,27 @@
  */
 import { appendFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { rootTraceparent } from "../../../mesh/telemetry.ts";
 import { runLyra, writeCommitteeConfig, type CliProcess } from "../../harness/committee.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import type { NatsServer } from "../../harness/nats-server.ts";
 import { startOtlpCollectorDouble, type OtlpCollectorDouble } from "../../doubles/otlp.ts";
 import { logOf } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 
+let fx: MeshFixture;
 let server: NatsServer;
 let mesh: Mesh;
 let collector: OtlpCollectorDouble;
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: true });
-  mesh = await connectMesh({ servers: server.url });
-  collector = await startOtlpCollectorDouble();
+  fx = await startMeshFixture({ server: { jetstream: true } });
+  ({ server, caller: mesh } = fx);
+  collector = fx.own(await startOtlpCollectorDouble());
 });
 
-afterAll(async () => {
-  await mesh?.close();
-  await collector?.stop();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 /** Starts tools, agent and core from one config file; stop() sends SIGTERM and waits. */
 async function startMesh(otlp: boolean) {

@@ -4,9 +4,9 @@
  * localhost) → the answer cites the page; `lyra log` shows both calls.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import type { NatsServer } from "../../harness/nats-server.ts";
 import { runLyra } from "../../harness/committee.ts";
 import type { DoubleServer } from "../../doubles/http.ts";
 import {
@@ -19,7 +19,9 @@ import {
 } from "../../doubles/ollama.ts";
 import { startSearxngDouble, type SearxngDouble } from "../../doubles/searxng.ts";
 import { ARTICLE_SENTENCE, startPages } from "../tools/web-pages.ts";
-import { logOf, serveConfig } from "./helpers.ts";
+import { logOf } from "./helpers.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
+import { startCommittee } from "../../harness/conductor.ts";
 
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
 const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
@@ -41,26 +43,34 @@ function pragmatist(b: OllamaChatBody): OllamaDoubleReply {
 }
 
 describe("the pragmatist searches the web and reads a page (web built-in over NATS)", () => {
+  let fx: MeshFixture;
   let nats: NatsServer;
   let mesh: Mesh;
   let ollama: OllamaDouble;
   let searx: SearxngDouble;
   let pages: DoubleServer;
-  let serving: { close(): Promise<void> } | undefined;
 
   beforeAll(async () => {
-    pages = await startPages();
-    searx = await startSearxngDouble({
-      results: () => [{ url: `${pages.url}/article`, title: "Streams in depth", content: "How JetStream keeps messages" }],
-    });
-    ollama = await startOllamaDouble({
-      models: ["qwen3:4b"],
-      json: () => ({ specialist: "pragmatist", confidence: 0.9, reason: "the double always routes here" }),
-      reply: (b) =>
-        b.format !== undefined ? "" : isVoice(b) ? `Lyra: ${b.messages?.findLast((m) => m.role === "user")?.content ?? ""}` : pragmatist(b),
-    });
-    nats = await startNatsServer();
-    mesh = await connectMesh({ servers: nats.url });
+    fx = await startMeshFixture({ server: { jetstream: true } });
+    ({ server: nats, caller: mesh } = fx);
+    pages = fx.own(await startPages());
+    searx = fx.own(
+      await startSearxngDouble({
+        results: () => [{ url: `${pages.url}/article`, title: "Streams in depth", content: "How JetStream keeps messages" }],
+      }),
+    );
+    ollama = fx.own(
+      await startOllamaDouble({
+        models: ["qwen3:4b"],
+        json: () => ({ specialist: "pragmatist", confidence: 0.9, reason: "the double always routes here" }),
+        reply: (b) =>
+          b.format !== undefined
+            ? ""
+            : isVoice(b)
+              ? `Lyra: ${b.messages?.findLast((m) => m.role === "user")?.content ?? ""}`
+              : pragmatist(b),
+      }),
+    );
     const role = (kind: string, extra = "") => `{ kind: ${kind}, model: qwen3:4b, backend: ollama, slots: 2${extra} }`;
     const yaml = `
 mesh: { name: test, owner: tester }
@@ -78,16 +88,9 @@ hosts:
 conductor: { ack_wait_ms: 5000 }
 `;
     const config = parseMeshConfig(yaml, { source: "web e2e test", env: {} });
-    serving = await serveConfig(mesh, config);
+    fx.own(await startCommittee(fx.agent, config, { tools: true }));
   });
-  afterAll(async () => {
-    await serving?.close();
-    await mesh?.close();
-    await nats?.stop();
-    await ollama?.stop();
-    await searx?.stop();
-    await pages?.stop();
-  });
+  afterAll(() => fx?.[Symbol.asyncDispose]());
 
   it("lyra ask → web__web_search → web__fetch_page → the answer cites the page; lyra log shows both calls", async () => {
     const q = "how does jetstream keep messages?";

@@ -1,15 +1,15 @@
 /** Roles are found the NATS micro way ($SRV.INFO / $SRV.STATS) and announce themselves with heartbeats. */
 import { Svcm } from "@nats-io/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { discoverRoles } from "../../../mesh/discovery.ts";
 import { startHeartbeat, type HeartbeatBody } from "../../../mesh/heartbeat.ts";
 import { createRoleClient, serveRole, type RoleResponder } from "../../../mesh/rolecall/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { wordsHandler } from "../../fixtures/scripted.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 
-let server: NatsServer;
+let fx: MeshFixture;
 let agent: Mesh;
 let caller: Mesh;
 let responder: RoleResponder;
@@ -27,27 +27,23 @@ interface StatsReply {
 }
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  agent = await connectMesh({ servers: server.url });
-  caller = await connectMesh({ servers: server.url });
+  fx = await startMeshFixture();
+  ({ agent, caller } = fx);
   caller.nc.subscribe("agents.hb.lyra.lyra.voice", { callback: (_e, m) => void beats.push(m.json<HeartbeatBody>()) });
   await caller.nc.flush();
-  responder = await serveRole(agent, {
-    role: "voice",
-    host: "gpu-1",
-    handler: wordsHandler("gpu-1"),
-    heartbeatIntervalS: 1,
-    metadata: { model: "qwen3:8b" },
-    stats: () => ({ model_loaded: true }),
-  });
+  responder = fx.own(
+    await serveRole(agent, {
+      role: "voice",
+      host: "gpu-1",
+      handler: wordsHandler("gpu-1"),
+      heartbeatIntervalS: 1,
+      metadata: { model: "qwen3:8b" },
+      stats: () => ({ model_loaded: true }),
+    }),
+  );
   await agent.nc.flush();
 });
-afterAll(async () => {
-  await responder?.close();
-  await caller?.close();
-  await agent?.close();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 describe("discovery", () => {
   it("$SRV.INFO.agents lists the role with its prompt, status and lyra endpoints and Agent Protocol 0.3 metadata", async () => {

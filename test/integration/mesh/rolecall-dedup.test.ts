@@ -5,26 +5,25 @@
  * the same request (new reply inbox, new deadline, new attempt) still joins or replays.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { ConflictError } from "../../../mesh/errors.ts";
-import { createRoleClient, serveRole, type RoleResponder, type RoleResult } from "../../../mesh/rolecall/index.ts";
+import { createRoleClient, serveRole, type RoleResult } from "../../../mesh/rolecall/index.ts";
 import { Header, REQUEST_ID_CONFLICT } from "../../../schemas/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { ANSWER, wordsHandler } from "../../fixtures/scripted.ts";
 import { bodyOf, errorCodeOf, isTerminator, rawExchange } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 
-let server: NatsServer;
+let fx: MeshFixture;
 let agent: Mesh;
 /** Two callers with their own inbox prefixes, as `lyra auth` gives each NATS user. */
 let alice: Mesh;
 const ALICE = "_INBOX.alice";
 let mallory: Mesh;
-const responders: RoleResponder[] = [];
 
 async function serve(role: string, opts: { delayMs?: number } = {}) {
   const runs = { count: 0 };
-  responders.push(
+  fx.own(
     await serveRole(agent, { role, host: "h1", heartbeatIntervalS: 0, keepAliveMs: 100, handler: wordsHandler("h1", { runs, ...opts }) }),
   );
   await agent.nc.flush();
@@ -43,18 +42,12 @@ function expectConflict(msgs: Awaited<ReturnType<typeof rawExchange>>, reason: R
 }
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  agent = await connectMesh({ servers: server.url });
-  alice = await connectMesh({ servers: server.url, inboxPrefix: ALICE });
-  mallory = await connectMesh({ servers: server.url, inboxPrefix: "_INBOX.mallory" });
+  fx = await startMeshFixture();
+  agent = fx.agent;
+  alice = await fx.connect({ inboxPrefix: ALICE });
+  mallory = await fx.connect({ inboxPrefix: "_INBOX.mallory" });
 });
-afterAll(async () => {
-  await Promise.all(responders.map((r) => r.close()));
-  await mallory?.close();
-  await alice?.close();
-  await agent?.close();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 describe("a completed request id", () => {
   it("reused with another body by the same caller: 409 request_id_conflict, the stored answer is not sent", async () => {

@@ -2,30 +2,26 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { UnavailableError } from "../../../mesh/errors.ts";
-import { createRoleClient, serveRole, type ResponderEvent, type RoleHandler, type RoleResponder } from "../../../mesh/rolecall/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { createRoleClient, serveRole, type ResponderEvent, type RoleHandler } from "../../../mesh/rolecall/index.ts";
+import type { NatsServer } from "../../harness/nats-server.ts";
 import { ANSWER, wordsHandler } from "../../fixtures/scripted.ts";
 import { gate } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 
+let fx: MeshFixture;
 let server: NatsServer;
 let caller: Mesh;
-const meshes: Mesh[] = [];
-const responders: RoleResponder[] = [];
 const children: ChildProcess[] = [];
 
-async function agentMesh(): Promise<Mesh> {
-  const m = await connectMesh({ servers: server.url });
-  meshes.push(m);
-  return m;
-}
+/** A connection of its own, as each agent process has; closed with the fixture. */
+const agentMesh = (): Promise<Mesh> => fx.connect();
 
 async function replica(role: string, host: string, handler: RoleHandler, extra: Partial<Parameters<typeof serveRole>[1]> = {}) {
   const mesh = await agentMesh();
-  const r = await serveRole(mesh, { role, host, handler, heartbeatIntervalS: 0, keepAliveMs: 100, ...extra });
-  responders.push(r);
+  const r = fx.own(await serveRole(mesh, { role, host, handler, heartbeatIntervalS: 0, keepAliveMs: 100, ...extra }));
   await mesh.nc.flush(); // the subscription is on the server before anyone calls
   return { mesh, responder: r };
 }
@@ -46,15 +42,12 @@ async function consume(stream: AsyncIterable<{ type: string; data: unknown }>, o
 }
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  caller = await connectMesh({ servers: server.url });
+  fx = await startMeshFixture();
+  ({ server, caller } = fx);
 });
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  await Promise.all(responders.map((r) => r.close()));
-  await Promise.all(meshes.map((m) => m.close()));
-  await caller?.close();
-  await server?.[Symbol.asyncDispose]();
+  await fx?.[Symbol.asyncDispose]();
 });
 
 describe("replicas", () => {

@@ -7,40 +7,33 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/connect.ts";
 import { DeadlineExceededError, UnavailableError } from "../../../mesh/errors.ts";
-import { createRoleClient, OnOutage, serveRole, type RoleResponder } from "../../../mesh/rolecall/index.ts";
-import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
+import { createRoleClient, OnOutage, serveRole } from "../../../mesh/rolecall/index.ts";
+import type { NatsServer } from "../../harness/nats-server.ts";
 import { ANSWER, wordsHandler } from "../../fixtures/scripted.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 
+let fx: MeshFixture;
 let server: NatsServer;
 let caller: Mesh;
-const meshes: Mesh[] = [];
-const responders: RoleResponder[] = [];
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  server = await startNatsServer({ jetstream: false });
-  caller = await connectMesh({ servers: server.url });
+  fx = await startMeshFixture();
+  ({ server, caller } = fx);
 });
 afterEach(() => {
   // A frozen child must not outlive its test (SIGKILL works on a stopped process).
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 });
-afterAll(async () => {
-  await Promise.all(responders.map((r) => r.close()));
-  await Promise.all(meshes.map((m) => m.close()));
-  await caller?.close();
-  await server?.[Symbol.asyncDispose]();
-});
+afterAll(() => fx?.[Symbol.asyncDispose]());
 
 async function replica(role: string, host: string) {
-  const mesh = await connectMesh({ servers: server.url });
-  meshes.push(mesh);
-  const r = await serveRole(mesh, { role, host, handler: wordsHandler(host), heartbeatIntervalS: 0, keepAliveMs: 100 });
-  responders.push(r);
+  const mesh = await fx.connect();
+  const r = fx.own(await serveRole(mesh, { role, host, handler: wordsHandler(host), heartbeatIntervalS: 0, keepAliveMs: 100 }));
   await mesh.nc.flush();
   return r;
 }

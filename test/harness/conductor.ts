@@ -1,0 +1,60 @@
+/**
+ * A committee served in this process: the config's tool servers (optionally), agent host `local`
+ * and a conductor on one connection, as the conductor tests and the CLI test set it up, and a
+ * fixture that adds it to a JetStream-enabled mesh fixture.
+ */
+import type { Mesh } from "../../mesh/connect.ts";
+import { startConductor, type Conductor, type ConductorOptions } from "../../mesh/conductor/index.ts";
+import { silentLogger } from "../../mesh/logger.ts";
+import { createRoleClient } from "../../mesh/rolecall/client.ts";
+import type { MeshConfig } from "../../schemas/config.ts";
+import { committeeFromConfig } from "../../agents/host/committee.ts";
+import { startAgentHost, type AgentHost } from "../../agents/host/host.ts";
+import { startToolHost } from "../../tools/host.ts";
+import { buildOnMesh, type MeshFixture } from "./mesh.ts";
+import type { NatsServer } from "./nats-server.ts";
+
+export interface CommitteeOptions {
+  /** Serves the config's tool servers too, as tool host `tools-1`; default false. */
+  tools?: boolean;
+  /** The conductor's options besides its role client and committee (such as ackWaitMs); default none. */
+  conductor?: Omit<ConductorOptions, "roles" | "committee">;
+}
+
+export interface Committee extends AsyncDisposable {
+  readonly host: AgentHost;
+  readonly conductor: Conductor;
+  /** Stops the conductor, then the agent host, then the tool host. */
+  close(): Promise<void>;
+}
+
+/** Starts the tool host (when asked), agent host `local` and a conductor on `mesh`. */
+export async function startCommittee(mesh: Mesh, config: MeshConfig, o: CommitteeOptions = {}): Promise<Committee> {
+  const tools = o.tools
+    ? await startToolHost(mesh, { tenant: config.mesh.name, host: "tools-1", servers: config.tools.servers, log: silentLogger })
+    : undefined;
+  const host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
+  const conductor = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ...o.conductor });
+  const close = async () => {
+    await conductor.close();
+    await host.close();
+    await tools?.close();
+  };
+  return { host, conductor, close, [Symbol.asyncDispose]: close };
+}
+
+export interface CommitteeFixture extends AsyncDisposable {
+  readonly server: NatsServer;
+  /** The connection the test publishes and reads from; the committee runs on the mesh fixture's other one. */
+  readonly mesh: Mesh;
+  readonly host: AgentHost;
+  readonly conductor: Conductor;
+}
+
+/** A nats-server with JetStream and a committee on it; `config` gets the server's URL. */
+export function startCommitteeFixture(o: CommitteeOptions & { config: (natsUrl: string) => MeshConfig }): Promise<CommitteeFixture> {
+  return buildOnMesh({ server: { jetstream: true } }, async (fx: MeshFixture) => {
+    const { host, conductor } = fx.own(await startCommittee(fx.agent, o.config(fx.server.url), o));
+    return { server: fx.server, mesh: fx.caller, host, conductor, [Symbol.asyncDispose]: () => fx[Symbol.asyncDispose]() };
+  });
+}
