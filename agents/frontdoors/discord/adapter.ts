@@ -6,7 +6,7 @@
 import { Client, GatewayIntentBits } from "discord.js";
 import type { Mesh } from "../../../mesh/connect.ts";
 import type { Logger } from "../../../mesh/logger.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
+import { decodeBody } from "../../../mesh/body.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { OutboxMessage, type DiscordConfig } from "../../../schemas/index.ts";
 import { onInteraction, onMessage, type InboundDeps } from "./inbound.ts";

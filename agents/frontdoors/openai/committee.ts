@@ -7,7 +7,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 // The typed not-found errors are exported only here (the same classes the client throws).
 import { jserrors } from "@nats-io/jetstream/internal";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
+import { decodeBody } from "../../../mesh/body.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { CONDUCTOR_DURABLE } from "../../../mesh/conductor/index.ts";

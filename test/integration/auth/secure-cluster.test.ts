@@ -10,7 +10,7 @@ import type { Mesh } from "../../../mesh/connect.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
+import { decodeBody } from "../../../mesh/body.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { jetstreamManager } from "@nats-io/jetstream";

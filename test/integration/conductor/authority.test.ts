@@ -8,7 +8,7 @@ import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
-import { encodeBody } from "../../../mesh/publish.ts";
+import { encodeBody } from "../../../mesh/body.ts";
 import { watchReplies } from "../../../mesh/frontdoor.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";

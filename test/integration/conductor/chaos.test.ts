@@ -7,7 +7,7 @@ import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { StreamName } from "../../../mesh/streams.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
+import { decodeBody } from "../../../mesh/body.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { DeadLetter, OutboxMessage } from "../../../schemas/index.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";

@@ -13,7 +13,7 @@ import { runLyra } from "../../harness/committee.ts";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { putMedia, readMedia } from "../../../mesh/media.ts";
-import { encodeBody } from "../../../mesh/publish.ts";
+import { encodeBody } from "../../../mesh/body.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";

@@ -9,7 +9,7 @@ import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor } from "../../../mesh/conductor/index.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
+import { decodeBody } from "../../../mesh/body.ts";
 import { serveRole } from "../../../mesh/rolecall/index.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { OutboxMessage } from "../../../schemas/index.ts";

@@ -9,7 +9,7 @@ import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
-import { encodeBody, decodeBody } from "../../../mesh/publish.ts";
+import { encodeBody, decodeBody } from "../../../mesh/body.ts";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";

@@ -9,7 +9,7 @@ import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor, type ConductorOptions } from "../../../mesh/conductor/index.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
+import { decodeBody } from "../../../mesh/body.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
 import { committeeFromConfig } from "../../../agents/host/committee.ts";
