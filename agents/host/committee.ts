@@ -9,7 +9,7 @@ import type { RoleHandler } from "../../mesh/rolecall/types.ts";
 import { createOpenAIBackend } from "../backends/openai.ts";
 import { BackendConfigError } from "../errors.ts";
 import { roleHandler } from "./handler.ts";
-import { localCaller } from "./local.ts";
+import { localCaller } from "./in-process-caller.ts";
 import { defaultSpecialistOf, specialistsOf } from "./specialists.ts";
 
 export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
