@@ -2,7 +2,7 @@
 import OpenAI from "openai";
 import { DEFAULT_LITELLM_KEY_ENV } from "../../schemas/config.ts";
 import { BackendTimeoutError, BackendUnavailableError } from "../errors.ts";
-import { callControl, since } from "./control.ts";
+import { callControl, since } from "./abort.ts";
 import { openAIKey } from "./openai-key.ts";
 import { mapOpenAIError, toOpenAIParams, toolCallAssembler } from "./openai-map.ts";
 import {

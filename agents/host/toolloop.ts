@@ -6,7 +6,7 @@
  */
 import type { ChatMessage, Chunk, ToolCall } from "../../schemas/index.ts";
 import type { Logger } from "../../mesh/logger.ts";
-import { since } from "../backends/control.ts";
+import { since } from "../backends/abort.ts";
 import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
 import { errorOutcome, ToolStatus, type ToolOutcome } from "./toolcontent.ts";
 import type { CallScope, ToolOffer, ToolPlane } from "./tools.ts";
