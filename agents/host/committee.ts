@@ -3,7 +3,7 @@ import type { MeshConfig } from "../../schemas/config.ts";
 import type { CommitteeConfig, ConductorOptions, RoleCaller } from "../../mesh/conductor/index.ts";
 import type { Mesh } from "../../mesh/connect.ts";
 import { createRoleClient } from "../../mesh/rolecall/client.ts";
-import { streamsFromConfig } from "./streams.ts";
+import { streamsFromConfig } from "./streams-config.ts";
 import type { Logger } from "../../mesh/logger.ts";
 import type { RoleHandler } from "../../mesh/rolecall/types.ts";
 import { createOpenAIBackend } from "../backends/openai.ts";

@@ -4,7 +4,7 @@ import type { Mesh } from "../../../mesh/connect.ts";
 import type { MeshConfig } from "../../../schemas/config.ts";
 import { startDiscordAdapter, type DiscordAdapter } from "../../frontdoors/discord/index.ts";
 import { serveMetrics } from "../../host/metrics.ts";
-import { streamsFromConfig } from "../../host/streams.ts";
+import { streamsFromConfig } from "../../host/streams-config.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
 
