@@ -7,7 +7,7 @@ import { startToolHost, type ToolHost } from "../../../tools/index.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
 import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/from-config.ts";
 import type { ServeServer } from "../../frontdoors/openai/index.ts";
-import { conductorOptions } from "../../host/committee.ts";
+import { conductorOptions } from "../../host/conductor-options.ts";
 import { defineCommand } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals, type StopSignals } from "../config.ts";
 import { startLocalNats, type LocalNats } from "../natsd.ts";

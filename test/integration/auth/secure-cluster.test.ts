@@ -16,7 +16,7 @@ import { subjects } from "../../../mesh/subjects.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { LogEvent, OutboxMessage } from "../../../schemas/index.ts";
 import { parseMeshConfig, type MeshConfig } from "../../../schemas/config.ts";
-import { conductorOptions } from "../../../agents/host/committee.ts";
+import { conductorOptions } from "../../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeYaml, runLyra, type CliProcess } from "../../harness/committee.ts";
 import { startSecureCluster, type SecureCluster } from "../../harness/secure-cluster.ts";

@@ -11,7 +11,7 @@ import { decodeBody } from "../../../mesh/body.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { DeadLetter, OutboxMessage } from "../../../schemas/index.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee.ts";
 import { askTurn, logOf, newId, outboxOf, readStream } from "./helpers.ts";

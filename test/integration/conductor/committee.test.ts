@@ -7,7 +7,7 @@ import { serveRole } from "../../../mesh/rolecall/responder.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig, runLyra } from "../../harness/committee.ts";
 import { askTurn, logOf, newId, outboxOf, readStream } from "./helpers.ts";

@@ -11,7 +11,7 @@ import { startConductor } from "../../../mesh/conductor/index.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import type { MeshConfig } from "../../../schemas/config.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
 import { startToolHost } from "../../../tools/host.ts";
 

@@ -12,7 +12,7 @@ import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { serveMetrics } from "../../../agents/host/metrics.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeConfig } from "../../harness/committee.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";

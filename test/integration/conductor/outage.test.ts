@@ -13,7 +13,7 @@ import { decodeBody } from "../../../mesh/body.ts";
 import { serveRole } from "../../../mesh/rolecall/index.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { OutboxMessage } from "../../../schemas/index.ts";
-import { conductorOptions } from "../../../agents/host/committee.ts";
+import { conductorOptions } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig, runLyra, writeCommitteeConfig, type CliProcess } from "../../harness/committee.ts";
 import { wordsHandler } from "../../fixtures/scripted.ts";

@@ -13,7 +13,7 @@ import { encodeBody, decodeBody } from "../../../mesh/body.ts";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { OutboxMessage, type InboxMessage } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { committeeConfig } from "../../harness/committee.ts";

@@ -11,7 +11,7 @@ import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { budgetNote } from "../../../agents/host/toolloop.ts";
 import { clockServer, sdkHandler, serveMcp, type ToolServer } from "../../../tools/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
