@@ -4,7 +4,7 @@
  * ended by `data: [DONE]`.
  */
 import type { RoleClient } from "../../../mesh/rolecall/index.ts";
-import type { Committee } from "./committee.ts";
+import type { Committee } from "./committee-model.ts";
 import type { Models } from "./models.ts";
 import type { Caller } from "./access.ts";
 import { conversationOf, headerName, newUserMessage, scoped, userOf } from "./conversation.ts";

@@ -10,7 +10,7 @@ import type { Logger } from "../../../mesh/logger.ts";
 import { createRoleClient, type RoleClient } from "../../../mesh/rolecall/index.ts";
 import { rateLimiter, type Keys } from "./access.ts";
 import type { ChatDeps } from "./chat.ts";
-import { createCommittee } from "./committee.ts";
+import { createCommittee } from "./committee-model.ts";
 import { unavailable } from "./errors.ts";
 import { capConnections, serverOptions, type ConnectionLimits } from "./limits.ts";
 import { createModels } from "./models.ts";
