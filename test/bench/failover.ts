@@ -22,7 +22,7 @@ import { Header, type RoleRequest } from "../../schemas/index.ts";
 import { fallbackCaller } from "../../agents/host/conductor-options.ts";
 import { startOpenAIDouble } from "../doubles/openai.ts";
 import { ANSWER } from "../fixtures/scripted.ts";
-import { committeeConfig } from "../harness/committee.ts";
+import { committeeConfig } from "../harness/committee-fixture.ts";
 import { startNatsServer } from "../harness/nats-server.ts";
 import type { BenchContext, SectionResult, Target } from "./report.ts";
 import { fmt, rounded, summarize, type Summary } from "./stats.ts";

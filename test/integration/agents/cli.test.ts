@@ -4,7 +4,7 @@ import { parse, stringify } from "yaml";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { runLyra } from "../../harness/committee.ts";
+import { runLyra } from "../../harness/committee-fixture.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
 import { agentYaml, childEnv, MODEL, PATIENT, within, words, writeTempFile } from "./helpers.ts";
 

@@ -12,7 +12,7 @@ import { subjects } from "../../../mesh/subjects.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import { Header } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { runLyra, type CliProcess } from "../../harness/committee.ts";
+import { runLyra, type CliProcess } from "../../harness/committee-fixture.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
 import { agentConfig, agentYaml, bodyOf, childEnv, isTerminator, MODEL, PATIENT, rawExchange, writeTempFile } from "./helpers.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";

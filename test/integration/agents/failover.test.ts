@@ -9,7 +9,7 @@ import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { FinalInfo } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { runLyra, type CliProcess } from "../../harness/committee.ts";
+import { runLyra, type CliProcess } from "../../harness/committee-fixture.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
 import { agentYaml, childEnv, MODEL, PATIENT, within, words, writeTempFile } from "./helpers.ts";
 

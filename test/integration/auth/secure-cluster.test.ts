@@ -18,7 +18,7 @@ import { LogEvent, OutboxMessage } from "../../../schemas/index.ts";
 import { parseMeshConfig, type MeshConfig } from "../../../schemas/config.ts";
 import { conductorOptions } from "../../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeYaml, runLyra, type CliProcess } from "../../harness/committee.ts";
+import { committeeYaml, runLyra, type CliProcess } from "../../harness/committee-fixture.ts";
 import { startSecureCluster, type SecureCluster } from "../../harness/secure-cluster.ts";
 import { startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
 import { newId, readStream } from "../conductor/helpers.ts";

@@ -7,7 +7,7 @@ import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig, runLyra } from "../../harness/committee.ts";
+import { committeeConfig, runLyra } from "../../harness/committee-fixture.ts";
 import { askTurn, newId } from "../conductor/helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 

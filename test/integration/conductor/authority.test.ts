@@ -16,7 +16,7 @@ import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { DeadLetter, LogEvent, OutboxMessage } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig } from "../../harness/committee.ts";
+import { committeeConfig } from "../../harness/committee-fixture.ts";
 import { askTurn, newId, readStream } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 

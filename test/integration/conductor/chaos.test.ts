@@ -13,7 +13,7 @@ import { DeadLetter, OutboxMessage } from "../../../schemas/index.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee.ts";
+import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee-fixture.ts";
 import { askTurn, logOf, newId, outboxOf, readStream } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 

@@ -9,7 +9,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig, runLyra } from "../../harness/committee.ts";
+import { committeeConfig, runLyra } from "../../harness/committee-fixture.ts";
 import { askTurn, logOf, newId, outboxOf, readStream } from "./helpers.ts";
 import { DeadLetter, requestMessages, type RoleRequest } from "../../../schemas/index.ts";
 import { StreamName } from "../../../mesh/streams.ts";

@@ -6,7 +6,7 @@ import { startConductor } from "../../../mesh/conductor/index.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
 import { conductorOptions } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig } from "../../harness/committee.ts";
+import { committeeConfig } from "../../harness/committee-fixture.ts";
 import { startOpenAIDouble } from "../../doubles/openai.ts";
 import { askTurn, logOf, newId } from "./helpers.ts";
 

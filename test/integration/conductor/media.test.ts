@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runLyra } from "../../harness/committee.ts";
+import { runLyra } from "../../harness/committee-fixture.ts";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { putMedia, readMedia } from "../../../mesh/media.ts";

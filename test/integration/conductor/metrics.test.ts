@@ -14,7 +14,7 @@ import { subjects } from "../../../mesh/subjects.ts";
 import { serveMetrics } from "../../../agents/host/metrics.ts";
 import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeConfig } from "../../harness/committee.ts";
+import { committeeConfig } from "../../harness/committee-fixture.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { askTurn, newId, outboxOf } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";

@@ -15,7 +15,7 @@ import { subjects } from "../../../mesh/subjects.ts";
 import { OutboxMessage } from "../../../schemas/index.ts";
 import { conductorOptions } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig, runLyra, writeCommitteeConfig, type CliProcess } from "../../harness/committee.ts";
+import { committeeConfig, runLyra, writeCommitteeConfig, type CliProcess } from "../../harness/committee-fixture.ts";
 import { wordsHandler } from "../../fixtures/scripted.ts";
 import { askTurn, logOf, newId } from "./helpers.ts";
 

@@ -16,7 +16,7 @@ import { startAgentHost } from "../../../agents/host/host.ts";
 import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { OutboxMessage, type InboxMessage } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig } from "../../harness/committee.ts";
+import { committeeConfig } from "../../harness/committee-fixture.ts";
 import { askTurn, newId, outboxOf } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 

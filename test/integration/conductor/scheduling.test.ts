@@ -15,7 +15,7 @@ import { startAgentHost } from "../../../agents/host/host.ts";
 import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { OutboxMessage } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee.ts";
+import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee-fixture.ts";
 import { logOf, newId, outboxOf } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 

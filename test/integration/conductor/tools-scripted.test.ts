@@ -8,7 +8,7 @@ import { startAgentHost } from "../../../agents/host/host.ts";
 import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { clockServer, sdkHandler, serveMcp } from "../../../tools/index.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig } from "../../harness/committee.ts";
+import { committeeConfig } from "../../harness/committee-fixture.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
 import { askTurn, logOf, newId, outboxOf } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";

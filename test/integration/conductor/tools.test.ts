@@ -15,7 +15,7 @@ import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { budgetNote } from "../../../agents/host/toolloop.ts";
 import { clockServer, sdkHandler, serveMcp, type ToolServer } from "../../../tools/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { runLyra } from "../../harness/committee.ts";
+import { runLyra } from "../../harness/committee-fixture.ts";
 import {
   offeredTools,
   startOllamaDouble,

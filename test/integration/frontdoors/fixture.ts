@@ -9,7 +9,7 @@ import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { DiscordConfig } from "../../../schemas/index.ts";
 import { startDiscordAdapter, type DiscordAdapter, type DiscordAdapterOptions } from "../../../agents/frontdoors/discord/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig } from "../../harness/committee.ts";
+import { committeeConfig } from "../../harness/committee-fixture.ts";
 import { DISCORD_TOKEN, startDiscordDouble, type DiscordDouble, type PostedMessage } from "../../doubles/discord.ts";
 
 export interface DiscordFixture {

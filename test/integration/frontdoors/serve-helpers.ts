@@ -10,7 +10,7 @@ import { parseKeys, startServe, type ServeOptions, type ServeServer } from "../.
 import { keyIdOf } from "../../../agents/frontdoors/openai/access.ts";
 import { scoped } from "../../../agents/frontdoors/openai/conversation.ts";
 import { startNatsServer, type NatsServer, type NatsServerOptions } from "../../harness/nats-server.ts";
-import { committeeConfig, type CommitteeYamlOptions } from "../../harness/committee.ts";
+import { committeeConfig, type CommitteeYamlOptions } from "../../harness/committee-fixture.ts";
 
 export const KEY = "sk-test-one";
 export const KEY2 = "sk-test-two";
