@@ -1,6 +1,6 @@
 /** Model backend for a local Ollama, through the official `ollama` client. */
 import { Ollama, type ChatResponse } from "ollama";
-import { DEFAULT_OLLAMA_URL, normalizeOllamaUrl } from "../../schemas/config.ts";
+import { DEFAULT_OLLAMA_URL, normalizeOllamaUrl } from "../../schemas/index.ts";
 import { AgentError, BackendTimeoutError } from "../errors.ts";
 import { callControl, fetchWithSignal, since, type CallControl } from "./abort.ts";
 import { constrainedParser, constrainedRequest, jsonEnd, type ConstrainedEvent } from "./ollama-constrained.ts";

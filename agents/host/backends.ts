@@ -1,6 +1,6 @@
 /** Builds each role's model backend from the mesh config: primary, plus the LiteLLM fallback. */
-import type { MeshConfig, RoleConfig } from "../../schemas/config.ts";
-import type { Logger } from "../../mesh/logger.ts";
+import type { MeshConfig, RoleConfig } from "../../schemas/index.ts";
+import type { Logger } from "../../mesh/index.ts";
 import { lazyBackend } from "../backends/lazy.ts";
 import { openAIKey } from "../backends/openai-key.ts";
 import { createScriptedBackend } from "../backends/scripted.ts";

@@ -1,11 +1,15 @@
 /** The committee as the conductor sees it, and its LiteLLM fallback, both from the mesh config. */
-import type { MeshConfig } from "../../schemas/config.ts";
-import type { CommitteeConfig, ConductorOptions, RoleCaller } from "../../mesh/conductor/index.ts";
-import type { Mesh } from "../../mesh/connect.ts";
-import { createRoleClient } from "../../mesh/rolecall/client.ts";
+import type { MeshConfig } from "../../schemas/index.ts";
+import {
+  type CommitteeConfig,
+  type ConductorOptions,
+  type RoleCaller,
+  type Mesh,
+  createRoleClient,
+  type Logger,
+  type RoleHandler,
+} from "../../mesh/index.ts";
 import { streamsFromConfig } from "./streams-config.ts";
-import type { Logger } from "../../mesh/logger.ts";
-import type { RoleHandler } from "../../mesh/rolecall/types.ts";
 import { createOpenAIBackend } from "../backends/openai.ts";
 import { BackendConfigError } from "../errors.ts";
 import { roleHandler } from "./handler.ts";

@@ -5,7 +5,7 @@
  * result streams to the caller as a `tool_call` / `tool_result` chunk as it happens.
  */
 import type { ChatMessage, Chunk, ToolCall } from "../../schemas/index.ts";
-import type { Logger } from "../../mesh/logger.ts";
+import type { Logger } from "../../mesh/index.ts";
 import { since } from "../backends/abort.ts";
 import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
 import { errorOutcome, ToolStatus, type ToolOutcome } from "./toolcontent.ts";

@@ -3,8 +3,7 @@
  * its `options`). Each later tool server (memory, web, ...) adds one entry here.
  */
 import type { McpServerFactory } from "@modelcontextprotocol/server";
-import type { Mesh } from "../../mesh/connect.ts";
-import type { Logger } from "../../mesh/logger.ts";
+import type { Mesh, Logger } from "../../mesh/index.ts";
 import { clockServer } from "./clock.ts";
 import { computeBuiltin } from "./compute/index.ts";
 import { startKnowledge } from "./knowledge/index.ts";

@@ -1,5 +1,4 @@
-import { createLogger } from "../../../mesh/logger.ts";
-import { createCoreMetrics, startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
+import { createLogger, createCoreMetrics, startConductor, type Conductor } from "../../../mesh/index.ts";
 import { conductorOptions } from "../../host/conductor-options.ts";
 import { serveMetrics } from "../../host/metrics.ts";
 import { defineCommand, intOption } from "../command.ts";

@@ -1,8 +1,5 @@
-import { subjects } from "../../../mesh/subjects.ts";
-import { createLogger, type Logger } from "../../../mesh/logger.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { MeshConfig } from "../../../schemas/config.ts";
-import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
+import { subjects, createLogger, type Logger, type Mesh, startConductor, type Conductor } from "../../../mesh/index.ts";
+import type { MeshConfig } from "../../../schemas/index.ts";
 import { startToolHost, type ToolHost } from "../../../tools/index.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
 import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/from-config.ts";

@@ -3,7 +3,7 @@
  * role call (`lyra/<role>`), answered as one `chat.completion` or as SSE `chat.completion.chunk`s
  * ended by `data: [DONE]`.
  */
-import type { RoleClient } from "../../../mesh/rolecall/index.ts";
+import type { RoleClient } from "../../../mesh/index.ts";
 import type { Committee } from "./committee-model.ts";
 import type { Models } from "./models.ts";
 import type { Caller } from "./access.ts";
