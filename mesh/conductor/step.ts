@@ -10,7 +10,7 @@ import { Header, responseText, type InboxMessage, type LogEvent, type OutboxMess
 import { UnavailableError } from "../errors.ts";
 import { encodeBody } from "../body.ts";
 import { publishStored } from "../publish-stored.ts";
-import { OnOutage } from "../rolecall/types.ts";
+import { OnOutage } from "../rolecall/index.ts";
 import { subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";
 import type { Logger } from "../logger.ts";

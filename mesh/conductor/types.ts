@@ -1,7 +1,7 @@
 import type { LogEvent, RoleRequest } from "../../schemas/index.ts";
-import type { CallOptions, RoleStream } from "../rolecall/types.ts";
+import type { CallOptions, RoleStream } from "../rolecall/index.ts";
 
-export type { RoleResult, RoleStream } from "../rolecall/types.ts";
+export type { RoleResult, RoleStream } from "../rolecall/index.ts";
 
 /** The call options the conductor sets. */
 export type RoleCallOptions = Pick<CallOptions, "signal" | "timeoutMs" | "requestId" | "conversation" | "headers" | "onOutage">;

@@ -39,6 +39,8 @@ export interface BuiltinToolServer {
   start(ctx: BuiltinContext): StartedBuiltin | Promise<StartedBuiltin>;
 }
 
+export { clockServer };
+
 export const BUILTIN_TOOL_SERVERS: Readonly<Record<string, BuiltinToolServer>> = {
   clock: { description: "the time in any time zone, and a wait with progress", start: () => ({ create: () => clockServer() }) },
   knowledge: { description: "Wikipedia, arXiv and Wolfram|Alpha lookups, cached in JetStream KV", start: startKnowledge },

@@ -2,7 +2,7 @@ import { subjects, createLogger, type Logger, type Mesh, startConductor, type Co
 import type { MeshConfig } from "../../../schemas/index.ts";
 import { startToolHost, type ToolHost } from "../../../tools/index.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
-import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/from-config.ts";
+import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/index.ts";
 import type { ServeServer } from "../../frontdoors/openai/index.ts";
 import { conductorOptions } from "../../host/conductor-options.ts";
 import { defineCommand } from "../command.ts";
