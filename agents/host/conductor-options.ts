@@ -10,6 +10,7 @@ import {
   type RoleHandler,
 } from "../../mesh/index.ts";
 import { streamsFromConfig } from "./streams-config.ts";
+// lazy: backends/index.ts would also load the ollama client, which the conductor never uses
 import { createOpenAIBackend } from "../backends/openai.ts";
 import { BackendConfigError } from "../errors.ts";
 import { roleHandler } from "./handler.ts";

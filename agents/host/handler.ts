@@ -15,7 +15,7 @@ import {
 } from "../../schemas/index.ts";
 import { roleCallError, type RoleContext, type RoleHandler } from "../../mesh/index.ts";
 import { AgentError, BackendBusyError, BackendConfigError, BackendError } from "../errors.ts";
-import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
+import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/index.ts";
 import { resolveMedia, type MediaAccess } from "./media.ts";
 import { autoRecall, type AutoRecallOptions } from "./recall.ts";
 import { toolLoop, type ToolLoopOptions } from "./toolloop.ts";

@@ -1,7 +1,7 @@
 /** The agent host's responders: one per role placed on the host, each with its handler and metrics. */
 import type { MeshConfig } from "../../schemas/index.ts";
 import { type Mesh, serveRole, type ResponderEvent, type RoleResponder } from "../../mesh/index.ts";
-import type { FinalModelChunk } from "../backends/types.ts";
+import type { FinalModelChunk } from "../backends/index.ts";
 import type { RoleBackend } from "./backends.ts";
 import { roleHandler } from "./handler.ts";
 import type { RoleState } from "./health.ts";
