@@ -6,7 +6,7 @@
 import { Svcm, type ServiceInfo, type ServiceStats } from "@nats-io/services";
 import type { Mesh } from "./connect.ts";
 import { isNoResponders } from "./errors.ts";
-import { AGENT_SERVICE_NAME, LYRA_ENDPOINT, PROMPT_ENDPOINT } from "./rolecall/service.ts";
+import { AGENT_SERVICE_NAME, LYRA_ENDPOINT, PROMPT_ENDPOINT } from "./rolecall/index.ts";
 import { AGENT } from "./subjects.ts";
 
 export interface DiscoveredRole {

@@ -1,7 +1,7 @@
 /** What a front door (Discord, the CLI) does: publish a user message, follow the reply. */
 import { jetstream } from "@nats-io/jetstream";
 import { assertFits, Header, InboxMessage, OutboxMessage, validate } from "../schemas/index.ts";
-import { decodeBody, encodeBody } from "./publish.ts";
+import { decodeBody, encodeBody } from "./body.ts";
 import { subjects } from "./subjects.ts";
 import type { Mesh } from "./connect.ts";
 

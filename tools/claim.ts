@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { Objm, type ObjectStore } from "@nats-io/obj";
-import type { Mesh } from "../mesh/connect.ts";
+import type { Mesh } from "../mesh/index.ts";
 import { McpCode } from "./wire.ts";
 import { McpWireError } from "./errors.ts";
 

@@ -3,8 +3,7 @@
  * headers before it is sent, and what each frame of the reply stream (or a claim) means.
  */
 import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
-import type { Mesh } from "../mesh/connect.ts";
-import { subjects } from "../mesh/subjects.ts";
+import { type Mesh, subjects } from "../mesh/index.ts";
 import { takeClaim } from "./claim.ts";
 import type { McpRequestOptions } from "./client.ts";
 import type { McpWireError } from "./errors.ts";

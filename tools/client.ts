@@ -5,9 +5,7 @@
  * only ever see the response.
  */
 import type { Msg } from "@nats-io/nats-core";
-import type { Mesh } from "../mesh/connect.ts";
-import { createReplyRoutes, type ReplyInbox } from "../mesh/rolecall/index.ts";
-import { MCP_UNSET, subjects } from "../mesh/subjects.ts";
+import { type Mesh, createReplyRoutes, type ReplyInbox, MCP_UNSET, subjects } from "../mesh/index.ts";
 import { fetchClaimed, noServer, prepare, readFrame, requestHeaders } from "./client-frames.ts";
 import { ToolsError, ToolsErrorCode } from "./errors.ts";
 import {

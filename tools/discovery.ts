@@ -3,8 +3,7 @@
  * says `wire: mcp.v1` (ours are `mcp-<server>`, but any peer on the gateway's wire counts), with
  * its state and load from `$SRV.STATS`. `lyra status` prints it; `nats micro ls` shows the same.
  */
-import type { Mesh } from "../mesh/connect.ts";
-import { queryServices } from "../mesh/discovery.ts";
+import { type Mesh, queryServices } from "../mesh/index.ts";
 import { WIRE_VERSION } from "./wire.ts";
 
 export interface DiscoveredToolServer {

@@ -4,9 +4,8 @@
  * the SDK client and supervised (restart with backoff, report when they cannot start). A server
  * that is down still serves: its calls fail fast with -32010 and `lyra status` shows why.
  */
-import type { Mesh } from "../mesh/connect.ts";
-import type { Logger } from "../mesh/logger.ts";
-import type { ToolServerConfig } from "../schemas/config.ts";
+import type { Mesh, Logger } from "../mesh/index.ts";
+import type { ToolServerConfig } from "../schemas/index.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { bridgeHandler } from "./bridge.ts";
 import { BUILTIN_TOOL_SERVERS, type BuiltinToolServer, type StartedBuiltin } from "./builtin/index.ts";

@@ -4,7 +4,7 @@
  * `….tools.call.get_time` could send a `delete_everything` body there. Schema-blind otherwise:
  * the server behind it judges the params.
  */
-import { MCP_UNSET, mcpNameToken, type McpSubject } from "../mesh/subjects.ts";
+import { MCP_UNSET, mcpNameToken, type McpSubject } from "../mesh/index.ts";
 import {
   McpCode,
   McpHeader,

@@ -4,10 +4,7 @@
  * frame, through the claim-check store when the result is over max_payload.
  */
 import { headers as natsHeaders, type Msg, type Subscription } from "@nats-io/nats-core";
-import type { Logger } from "../mesh/logger.ts";
-import type { Mesh } from "../mesh/connect.ts";
-import { parseMcpSubject, subjects, type McpSubject } from "../mesh/subjects.ts";
-import { tracer } from "../mesh/telemetry.ts";
+import { type Logger, type Mesh, parseMcpSubject, subjects, type McpSubject, tracer } from "../mesh/index.ts";
 import { putClaim } from "./claim.ts";
 import { ToolsError, ToolsErrorCode } from "./errors.ts";
 import { checkInbound } from "./integrity.ts";

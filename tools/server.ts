@@ -6,9 +6,7 @@
  */
 import type { Msg } from "@nats-io/nats-core";
 import { Svcm, type Service } from "@nats-io/services";
-import type { Mesh } from "../mesh/connect.ts";
-import type { Logger } from "../mesh/logger.ts";
-import { subjects } from "../mesh/subjects.ts";
+import { type Mesh, type Logger, subjects } from "../mesh/index.ts";
 import { createRequestStreams } from "./server-requests.ts";
 import { DEFAULT_MCP_KEEP_ALIVE_MS, WIRE_VERSION, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "./wire.ts";
 

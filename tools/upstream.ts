@@ -5,7 +5,7 @@
  * caller re-issues), and answers calls made while it is down straight away: never a hang.
  */
 import type { Client } from "@modelcontextprotocol/client";
-import type { Logger } from "../mesh/logger.ts";
+import type { Logger } from "../mesh/index.ts";
 import { createBackoff, type BackoffOptions } from "./backoff.ts";
 import { ToolsError, ToolsErrorCode } from "./errors.ts";
 import { createUpstreamEvents, type UpstreamEvents } from "./upstream-events.ts";

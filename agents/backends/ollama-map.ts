@@ -11,7 +11,7 @@ import {
   ModelCapabilityError,
   ModelNotFoundError,
 } from "../errors.ts";
-import { isConnectionError } from "./control.ts";
+import { isConnectionError } from "./abort.ts";
 import { DEFAULT_KEEP_ALIVE, DEFAULT_NUM_CTX, type FinalModelChunk, type ModelRequest } from "./types.ts";
 
 /**

@@ -1,8 +1,8 @@
 /** Model backend for a local Ollama, through the official `ollama` client. */
 import { Ollama, type ChatResponse } from "ollama";
-import { DEFAULT_OLLAMA_URL, normalizeOllamaUrl } from "../../schemas/config.ts";
+import { DEFAULT_OLLAMA_URL, normalizeOllamaUrl } from "../../schemas/index.ts";
 import { AgentError, BackendTimeoutError } from "../errors.ts";
-import { callControl, fetchWithSignal, since, type CallControl } from "./control.ts";
+import { callControl, fetchWithSignal, since, type CallControl } from "./abort.ts";
 import { constrainedParser, constrainedRequest, jsonEnd, type ConstrainedEvent } from "./ollama-constrained.ts";
 import { thinkFilter } from "./think-filter.ts";
 import { fromOllamaToolCall, mapOllamaError, ollamaFinal, toOllamaChat } from "./ollama-map.ts";

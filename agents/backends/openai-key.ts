@@ -1,5 +1,5 @@
 /** The LiteLLM key check, apart from the `openai` client so that it runs at start without loading it. */
-import { DEFAULT_LITELLM_KEY_ENV } from "../../schemas/config.ts";
+import { DEFAULT_LITELLM_KEY_ENV } from "../../schemas/index.ts";
 import { BackendConfigError } from "../errors.ts";
 
 /** The key (given, or from the variable `apiKeyEnv` names); throws BackendConfigError saying how to set it. */

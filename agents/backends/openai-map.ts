@@ -15,7 +15,7 @@ import {
   FirstTokenTimeoutError,
   ModelNotFoundError,
 } from "../errors.ts";
-import { isConnectionError } from "./control.ts";
+import { isConnectionError } from "./abort.ts";
 import type { ModelRequest } from "./types.ts";
 
 export function toOpenAIParams(req: ModelRequest): ChatCompletionCreateParamsStreaming {

@@ -1,8 +1,8 @@
 /** Model backend for an OpenAI-compatible server (the LiteLLM proxy), through the `openai` client. */
 import OpenAI from "openai";
-import { DEFAULT_LITELLM_KEY_ENV } from "../../schemas/config.ts";
+import { DEFAULT_LITELLM_KEY_ENV } from "../../schemas/index.ts";
 import { BackendTimeoutError, BackendUnavailableError } from "../errors.ts";
-import { callControl, since } from "./control.ts";
+import { callControl, since } from "./abort.ts";
 import { openAIKey } from "./openai-key.ts";
 import { mapOpenAIError, toOpenAIParams, toolCallAssembler } from "./openai-map.ts";
 import {

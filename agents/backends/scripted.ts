@@ -5,10 +5,9 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { z } from "zod";
-import { ScriptRule } from "../../schemas/config.ts";
-import type { ChatMessage } from "../../schemas/index.ts";
+import { ScriptRule, type ChatMessage } from "../../schemas/index.ts";
 import { AbortedError, FirstTokenTimeoutError, ScriptError } from "../errors.ts";
-import { since } from "./control.ts";
+import { since } from "./abort.ts";
 import { DEFAULT_FIRST_TOKEN_TIMEOUT_MS, type ChatOptions, type ModelBackend, type ModelChunk, type ModelRequest } from "./types.ts";
 
 /**

@@ -1,8 +1,7 @@
 /** Loading the mesh config and connecting with it, shared by the long-running commands. */
 import { fileURLToPath } from "node:url";
-import { loadMeshConfig, type MeshConfig } from "../../schemas/config.ts";
-import { connectMesh, type Mesh } from "../../mesh/connect.ts";
-import type { Logger } from "../../mesh/logger.ts";
+import { loadMeshConfig, type MeshConfig } from "../../schemas/index.ts";
+import { connectMesh, type Mesh, type Logger } from "../../mesh/index.ts";
 
 /** config/mesh.dev.yaml of this checkout: the default when neither --config nor LYRA_CONFIG is given. */
 export const DEV_CONFIG = fileURLToPath(new URL("../../config/mesh.dev.yaml", import.meta.url));

@@ -5,9 +5,7 @@
  * and a question whose answer only the memory holds. Nothing is claimed that the log does not show.
  */
 import { randomUUID } from "node:crypto";
-import { readConversation } from "../../mesh/conductor/index.ts";
-import { publishInbox, watchReplies } from "../../mesh/frontdoor.ts";
-import type { Mesh } from "../../mesh/connect.ts";
+import { readConversation, publishInbox, watchReplies, type Mesh } from "../../mesh/index.ts";
 import { formatEvent } from "./commands/log.ts";
 import { formatTurnSummary, summarizeTurn } from "./turn-summary.ts";
 

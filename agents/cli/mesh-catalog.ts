@@ -4,7 +4,7 @@
  * One listing is reused for the config's `tools.list_ttl_s`.
  */
 import { qualifiedToolName, type ListedTool } from "../../tools/index.ts";
-import type { Logger } from "../../mesh/logger.ts";
+import type { Logger } from "../../mesh/index.ts";
 import { findToolServers, listServerTools, type ToolMesh } from "./tool-mesh.ts";
 
 export interface MeshTool {

@@ -1,6 +1,5 @@
 /** What several commands share: connecting from flags/env, printing decoded bodies. */
-import { connectMesh, type Mesh } from "../../mesh/connect.ts";
-import { createLogger } from "../../mesh/logger.ts";
+import { connectMesh, type Mesh, createLogger } from "../../mesh/index.ts";
 import { decode, Header } from "../../schemas/index.ts";
 import type { MsgHdrs } from "@nats-io/nats-core";
 

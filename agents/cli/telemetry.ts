@@ -1,7 +1,6 @@
 /** Turns on OTLP span export for a long-running command when the config asks (telemetry.otlp). */
-import type { MeshConfig } from "../../schemas/config.ts";
-import type { Logger } from "../../mesh/logger.ts";
-import { enableOtlp } from "../../mesh/telemetry.ts";
+import type { MeshConfig } from "../../schemas/index.ts";
+import { type Logger, enableOtlp } from "../../mesh/index.ts";
 import { UsageError } from "./command.ts";
 
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;

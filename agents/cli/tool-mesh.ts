@@ -3,10 +3,8 @@
  * mesh (tenant = the config's mesh name), finding the tool servers (the config's, and those
  * tools/'s `discoverToolServers` finds through $SRV) and listing their tools (tools/'s `listTools`).
  */
-import type { Mesh } from "../../mesh/connect.ts";
-import { createLogger } from "../../mesh/logger.ts";
-import { MCP_UNSET } from "../../mesh/subjects.ts";
-import type { MeshConfig } from "../../schemas/config.ts";
+import { type Mesh, createLogger, MCP_UNSET } from "../../mesh/index.ts";
+import type { MeshConfig } from "../../schemas/index.ts";
 import { createMcpClient, discoverToolServers, listTools, McpWireError, type ListedTool, type McpClient } from "../../tools/index.ts";
 import { AgentError, AgentErrorCode, Fault } from "../errors.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig } from "./config.ts";

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { MeshConfig } from "../../schemas/config.ts";
+import type { MeshConfig } from "../../schemas/index.ts";
 import { ensureOllama, type LocalOllama } from "./ollamad.ts";
 
 /** Every role that has `script` rules on the scripted backend; the others as they are. */

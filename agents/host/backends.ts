@@ -1,12 +1,16 @@
 /** Builds each role's model backend from the mesh config: primary, plus the LiteLLM fallback. */
-import type { MeshConfig, RoleConfig } from "../../schemas/config.ts";
-import type { Logger } from "../../mesh/logger.ts";
+import type { MeshConfig, RoleConfig } from "../../schemas/index.ts";
+import type { Logger } from "../../mesh/index.ts";
+// lazy: backends/index.ts would load the openai and ollama clients at once; an agent host loads them only when used (lazy.ts)
 import { lazyBackend } from "../backends/lazy.ts";
+// lazy: backends/index.ts would load the openai and ollama clients at once; an agent host loads them only when used (lazy.ts)
 import { openAIKey } from "../backends/openai-key.ts";
+// lazy: backends/index.ts would load the openai and ollama clients at once; an agent host loads them only when used (lazy.ts)
 import { createScriptedBackend } from "../backends/scripted.ts";
+// lazy: backends/index.ts would load the openai and ollama clients at once; an agent host loads them only when used (lazy.ts)
 import { withFallback } from "../backends/fallback.ts";
 import { BackendConfigError } from "../errors.ts";
-import type { ModelBackend } from "../backends/types.ts";
+import type { ModelBackend } from "../backends/index.ts";
 
 export interface RoleBackend {
   /** What the role calls: the primary, wrapped with the fallback when one is configured. */
@@ -32,13 +36,14 @@ export function createRoleBackends(o: BackendFactoryOptions, roles: string[]): M
       throw new BackendConfigError("a role uses LiteLLM but the config has no 'litellm' section; add litellm.base_url");
     const cfg = { baseURL: o.config.litellm.base_url, apiKeyEnv: o.config.litellm.api_key_env };
     openAIKey(cfg); // a missing key fails at start, not at the first fallback
-    // The clients are loaded on first use (agents/backends/lazy.ts): a fallback that never answers costs nothing.
+    // lazy: the clients are loaded on first use (agents/backends/lazy.ts): a fallback that never answers costs nothing.
     return (litellm ??= lazyBackend("openai", async () => (await import("../backends/openai.ts")).createOpenAIBackend(cfg)));
   };
   const primaryFor = (name: string, rc: RoleConfig): ModelBackend => {
     switch (rc.backend) {
       case "ollama":
         return (ollama ??= lazyBackend("ollama", async () =>
+          // lazy: the ollama client loads on the first call (lazy.ts), so a host without Ollama roles never loads it
           (await import("../backends/ollama.ts")).createOllamaBackend({ host: o.ollamaUrl }),
         ));
       case "openai":

@@ -4,12 +4,18 @@
  * through schema-constrained output and falls to the default specialist when it cannot.
  */
 import { z } from "zod";
-import { requestMessages, RouterChoice, type Chunk, type FinalInfo, type RoleRequest, CallCode } from "../../schemas/index.ts";
-import type { RoleConfig } from "../../schemas/config.ts";
-import { roleCallError } from "../../mesh/errors.ts";
-import type { RoleContext, RoleHandler } from "../../mesh/rolecall/types.ts";
+import {
+  requestMessages,
+  RouterChoice,
+  type Chunk,
+  type FinalInfo,
+  type RoleRequest,
+  CallCode,
+  type RoleConfig,
+} from "../../schemas/index.ts";
+import { roleCallError, type RoleContext, type RoleHandler } from "../../mesh/index.ts";
 import { AgentError, BackendBusyError, BackendConfigError, BackendError } from "../errors.ts";
-import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
+import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/index.ts";
 import { resolveMedia, type MediaAccess } from "./media.ts";
 import { autoRecall, type AutoRecallOptions } from "./recall.ts";
 import { toolLoop, type ToolLoopOptions } from "./toolloop.ts";

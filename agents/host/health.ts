@@ -3,8 +3,8 @@
  * the role is degraded (its primary cannot serve it). Checked at start, after the pre-load and
  * every healthIntervalMs.
  */
-import type { MeshConfig } from "../../schemas/config.ts";
-import type { Logger } from "../../mesh/logger.ts";
+import type { MeshConfig } from "../../schemas/index.ts";
+import type { Logger } from "../../mesh/index.ts";
 import type { RoleBackend } from "./backends.ts";
 import type { AgentMetrics } from "./metrics.ts";
 

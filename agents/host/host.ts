@@ -2,13 +2,10 @@
  * The agent host: serves every role placed on one GPU host, each backed by that host's Ollama
  * (or the backend its config names), with the LiteLLM fallback, metrics and health reporting.
  */
-import { putMedia, readMedia } from "../../mesh/media.ts";
+import { putMedia, readMedia, type Mesh, type Logger, type RoleResponder } from "../../mesh/index.ts";
 import type { MediaAccess } from "./media.ts";
 import type { Server } from "node:http";
-import type { MeshConfig } from "../../schemas/config.ts";
-import type { Mesh } from "../../mesh/connect.ts";
-import type { Logger } from "../../mesh/logger.ts";
-import type { RoleResponder } from "../../mesh/rolecall/types.ts";
+import type { MeshConfig } from "../../schemas/index.ts";
 import { BackendConfigError } from "../errors.ts";
 import { createRoleBackends } from "./backends.ts";
 import { checkHealth as checkRoles, initialStates, warmModels, type RoleState } from "./health.ts";

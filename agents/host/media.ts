@@ -5,7 +5,7 @@
  * attached, with its reference, so it can say it cannot see it or ask `describe_image`.
  */
 import type { ChatMessage, Media } from "../../schemas/index.ts";
-import type { Logger } from "../../mesh/logger.ts";
+import type { Logger } from "../../mesh/index.ts";
 
 /** How the agent reaches LYRA_MEDIA (mesh/media.ts over the host's connection). */
 export interface MediaAccess {

@@ -1,9 +1,7 @@
 /** The agent host's responders: one per role placed on the host, each with its handler and metrics. */
-import type { MeshConfig } from "../../schemas/config.ts";
-import type { Mesh } from "../../mesh/connect.ts";
-import { serveRole } from "../../mesh/rolecall/responder.ts";
-import type { ResponderEvent, RoleResponder } from "../../mesh/rolecall/types.ts";
-import type { FinalModelChunk } from "../backends/types.ts";
+import type { MeshConfig } from "../../schemas/index.ts";
+import { type Mesh, serveRole, type ResponderEvent, type RoleResponder } from "../../mesh/index.ts";
+import type { FinalModelChunk } from "../backends/index.ts";
 import type { RoleBackend } from "./backends.ts";
 import { roleHandler } from "./handler.ts";
 import type { RoleState } from "./health.ts";

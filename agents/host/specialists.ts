@@ -1,5 +1,5 @@
 /** The committee's specialists as the config defines them, and the one the router falls back to. */
-import type { MeshConfig } from "../../schemas/config.ts";
+import type { MeshConfig } from "../../schemas/index.ts";
 
 /** A specialist as the router's menu shows it. */
 export interface SpecialistInfo {

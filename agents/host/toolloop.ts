@@ -5,9 +5,10 @@
  * result streams to the caller as a `tool_call` / `tool_result` chunk as it happens.
  */
 import type { ChatMessage, Chunk, ToolCall } from "../../schemas/index.ts";
-import type { Logger } from "../../mesh/logger.ts";
-import { since } from "../backends/control.ts";
-import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/types.ts";
+import type { Logger } from "../../mesh/index.ts";
+// lazy: backends/index.ts would load the openai and ollama clients at once; an agent host loads them only when used (lazy.ts)
+import { since } from "../backends/abort.ts";
+import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/index.ts";
 import { errorOutcome, ToolStatus, type ToolOutcome } from "./toolcontent.ts";
 import type { CallScope, ToolOffer, ToolPlane } from "./tools.ts";
 import { splitToolName } from "../../tools/caller.ts";

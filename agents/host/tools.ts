@@ -4,9 +4,7 @@
  * the model's calls over NATS. Every failure becomes a result the model can read, never a throw.
  */
 import { Header, type ToolCall, type ToolSpec } from "../../schemas/index.ts";
-import type { Mesh } from "../../mesh/connect.ts";
-import type { Logger } from "../../mesh/logger.ts";
-import { tracer } from "../../mesh/telemetry.ts";
+import { type Mesh, type Logger, tracer } from "../../mesh/index.ts";
 import {
   createMcpClient,
   grantAllows,

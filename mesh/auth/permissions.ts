@@ -4,7 +4,7 @@
  * JetStream API grants (mesh/auth/jetstream.ts) are scoped to the streams, consumers and buckets
  * each process touches and the operations it performs on them.
  */
-import type { MeshConfig } from "../../schemas/config.ts";
+import type { MeshConfig } from "../../schemas/index.ts";
 import { MEDIA_BUCKET } from "../media.ts";
 import { StreamName } from "../streams.ts";
 import { subjects } from "../subjects.ts";

@@ -2,7 +2,7 @@
 import { DeliverPolicy, jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import { LogEvent, type ChatMessage } from "../../schemas/index.ts";
-import { decodeBody } from "../publish.ts";
+import { decodeBody } from "../body.ts";
 import { StreamName } from "../streams.ts";
 import { subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";

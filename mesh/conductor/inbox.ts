@@ -8,7 +8,7 @@
  */
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { Header, InboxMessage, type InboxMessage as Inbox, type LogEvent, type OutboxMessage } from "../../schemas/index.ts";
-import { decodeBody, encodeBody } from "../publish.ts";
+import { decodeBody, encodeBody } from "../body.ts";
 import { parseInboxSubject, subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";
 import type { Logger } from "../logger.ts";

@@ -8,8 +8,9 @@ import type { JetStreamClient, JetStreamManager, PubAck } from "@nats-io/jetstre
 import type { MsgHdrs } from "@nats-io/nats-core";
 import { Header, responseText, type InboxMessage, type LogEvent, type OutboxMessage, type RoleRequest } from "../../schemas/index.ts";
 import { UnavailableError } from "../errors.ts";
-import { encodeBody, publishStored } from "../publish.ts";
-import { OnOutage } from "../rolecall/types.ts";
+import { encodeBody } from "../body.ts";
+import { publishStored } from "../publish-stored.ts";
+import { OnOutage } from "../rolecall/index.ts";
 import { subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";
 import type { Logger } from "../logger.ts";

@@ -15,7 +15,8 @@ import {
   type OutboxMessage,
   type RoleRequest,
 } from "../../schemas/index.ts";
-import { decodeBody, encodeBody, publishStored } from "../publish.ts";
+import { decodeBody, encodeBody } from "../body.ts";
+import { publishStored } from "../publish-stored.ts";
 import { StreamName } from "../streams.ts";
 import { subjects } from "../subjects.ts";
 import { producedMedia, type ProducedMedia } from "./produced.ts";

@@ -1,7 +1,7 @@
 import type { LogEvent, RoleRequest } from "../../schemas/index.ts";
-import type { CallOptions, RoleStream } from "../rolecall/types.ts";
+import type { CallOptions, RoleStream } from "../rolecall/index.ts";
 
-export type { RoleResult, RoleStream } from "../rolecall/types.ts";
+export type { RoleResult, RoleStream } from "../rolecall/index.ts";
 
 /** The call options the conductor sets. */
 export type RoleCallOptions = Pick<CallOptions, "signal" | "timeoutMs" | "requestId" | "conversation" | "headers" | "onOutage">;
@@ -30,9 +30,10 @@ export interface CommitteeConfig {
   vision?: string[];
 }
 
-type Omit2<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+// Omit applied to each member of a union (plain Omit would merge the members into one object type).
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 /** A log event as a step writes it: the turn adds ts, conversation and turn. */
-export type StepEvent = Omit2<LogEvent, "ts" | "conversation" | "turn">;
+export type StepEvent = DistributiveOmit<LogEvent, "ts" | "conversation" | "turn">;
 
 /** What the conductor reports for metrics; cheap, synchronous, never throws into the conductor. */
 export type ConductorEvent =

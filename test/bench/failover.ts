@@ -7,7 +7,7 @@
  *     The caller notices through the keep-alive gap, so this is measured with the client's
  *     defaults and with shorter settings.
  * (b) no agent serves the role: a role call meets NATS no-responders (UnavailableError) and the
- *     conductor's fallback (agents/host/committee.ts fallbackCaller: the role's handler over the
+ *     conductor's fallback (agents/host/conductor-options.ts fallbackCaller: the role's handler over the
  *     OpenAI-compatible backend, here the OpenAI double standing in for LiteLLM) answers; the
  *     figure is the no-responders answer → the first chunk of the fallback stream.
  */
@@ -19,10 +19,10 @@ import { UnavailableError } from "../../mesh/errors.ts";
 import { silentLogger } from "../../mesh/logger.ts";
 import { createRoleClient, type CallOptions } from "../../mesh/rolecall/index.ts";
 import { Header, type RoleRequest } from "../../schemas/index.ts";
-import { fallbackCaller } from "../../agents/host/committee.ts";
+import { fallbackCaller } from "../../agents/host/conductor-options.ts";
 import { startOpenAIDouble } from "../doubles/openai.ts";
 import { ANSWER } from "../fixtures/scripted.ts";
-import { committeeConfig } from "../harness/committee.ts";
+import { committeeConfig } from "../harness/committee-fixture.ts";
 import { startNatsServer } from "../harness/nats-server.ts";
 import type { BenchContext, SectionResult, Target } from "./report.ts";
 import { fmt, rounded, summarize, type Summary } from "./stats.ts";

@@ -7,7 +7,7 @@
  */
 import { connectMesh } from "../../mesh/connect.ts";
 import { publishInbox } from "../../mesh/frontdoor.ts";
-import { decodeBody } from "../../mesh/publish.ts";
+import { decodeBody } from "../../mesh/body.ts";
 import { OutboxMessage } from "../../schemas/index.ts";
 import { statusMB } from "./procfs.ts";
 

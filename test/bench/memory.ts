@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connectMesh } from "../../mesh/connect.ts";
 import { createRoleClient } from "../../mesh/rolecall/index.ts";
-import { writeCommitteeConfig } from "../harness/committee.ts";
+import { writeCommitteeConfig } from "../harness/committee-fixture.ts";
 import { startNatsServer } from "../harness/nats-server.ts";
 import { statusMB } from "./procfs.ts";
 import type { BenchContext, SectionResult } from "./report.ts";

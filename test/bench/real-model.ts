@@ -24,7 +24,7 @@ import { silentLogger } from "../../mesh/logger.ts";
 import { createRoleClient } from "../../mesh/rolecall/index.ts";
 import { parseMeshConfig } from "../../schemas/config.ts";
 import { responseText, type RoleRequest } from "../../schemas/index.ts";
-import { committeeFromConfig } from "../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../agents/host/conductor-options.ts";
 import { startAgentHost } from "../../agents/host/host.ts";
 import { askTurn, logOf } from "../integration/conductor/helpers.ts";
 import { startNatsServer } from "../harness/nats-server.ts";

@@ -19,7 +19,7 @@ import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { NATS_SERVER_BIN, requireNatsServer } from "../harness/nats-server.ts";
 import { codec } from "./codec.ts";
-import { committee } from "./committee.ts";
+import { committee } from "./committee-throughput.ts";
 import { compute } from "./compute.ts";
 import { dispatch } from "./dispatch.ts";
 import { failover } from "./failover.ts";

@@ -11,7 +11,7 @@ import { Agent, request as httpRequest } from "node:http";
 import OpenAI from "openai";
 import { connectMesh } from "../../mesh/connect.ts";
 import { publishInbox, watchReplies } from "../../mesh/frontdoor.ts";
-import { runLyra, writeCommitteeConfig, type CliProcess } from "../harness/committee.ts";
+import { runLyra, writeCommitteeConfig, type CliProcess } from "../harness/committee-fixture.ts";
 import { startNatsServer } from "../harness/nats-server.ts";
 import type { BenchContext, SectionResult } from "./report.ts";
 import { fmt, rounded, summarize, type Summary } from "./stats.ts";

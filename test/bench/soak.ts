@@ -10,7 +10,7 @@ import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
-import { writeCommitteeConfig } from "../harness/committee.ts";
+import { writeCommitteeConfig } from "../harness/committee-fixture.ts";
 import { requireNatsServer, startNatsServer } from "../harness/nats-server.ts";
 import { buildDist } from "./memory.ts";
 import { statusMB } from "./procfs.ts";

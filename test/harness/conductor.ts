@@ -8,7 +8,7 @@ import { startConductor, type Conductor, type ConductorOptions } from "../../mes
 import { silentLogger } from "../../mesh/logger.ts";
 import { createRoleClient } from "../../mesh/rolecall/client.ts";
 import type { MeshConfig } from "../../schemas/config.ts";
-import { committeeFromConfig } from "../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../agents/host/host.ts";
 import { startToolHost } from "../../tools/host.ts";
 import { buildOnMesh, type MeshFixture } from "./mesh.ts";

@@ -5,7 +5,7 @@
  * model's words are its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { committeeFromConfig } from "../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../agents/host/host.ts";
 import { startConductor, type Conductor } from "../../mesh/conductor/index.ts";
 import { connectMesh, type Mesh } from "../../mesh/connect.ts";

@@ -19,7 +19,7 @@ import { parseMeshConfig } from "../../schemas/config.ts";
 import { startAgentHost, type AgentHost } from "../../agents/host/host.ts";
 import { createOpenAIBackend } from "../../agents/backends/openai.ts";
 import { BackendAuthError, ModelNotFoundError } from "../../agents/errors.ts";
-import { runLyra } from "../harness/committee.ts";
+import { runLyra } from "../harness/committee-fixture.ts";
 import { freePort, startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { startLiteLLM, type RealLiteLLM } from "../harness/litellm.ts";
 import { CHAT_MODEL, startOllama, type RealOllama } from "../harness/real.ts";

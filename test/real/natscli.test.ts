@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runLyra } from "../harness/committee.ts";
+import { runLyra } from "../harness/committee-fixture.ts";
 import { requireBinary } from "../harness/real.ts";
 import { childEnv } from "../integration/agents/helpers.ts";
 import { OWNER, ROLES, startScriptedMesh, type ScriptedMesh } from "./helpers/scripted-mesh.ts";

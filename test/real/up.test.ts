@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { LogEvent } from "../../schemas/index.ts";
-import { runLyra, type CliProcess } from "../harness/committee.ts";
+import { runLyra, type CliProcess } from "../harness/committee-fixture.ts";
 import { freePort } from "../harness/nats-server.ts";
 import { CHAT_MODEL, EMBED_MODEL, startOllama, type RealOllama } from "../harness/real.ts";
 

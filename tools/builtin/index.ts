@@ -3,8 +3,7 @@
  * its `options`). Each later tool server (memory, web, ...) adds one entry here.
  */
 import type { McpServerFactory } from "@modelcontextprotocol/server";
-import type { Mesh } from "../../mesh/connect.ts";
-import type { Logger } from "../../mesh/logger.ts";
+import type { Mesh, Logger } from "../../mesh/index.ts";
 import { clockServer } from "./clock.ts";
 import { computeBuiltin } from "./compute/index.ts";
 import { startKnowledge } from "./knowledge/index.ts";
@@ -42,6 +41,8 @@ export interface BuiltinToolServer {
   /** Opens what the server keeps between requests (a database, a browser); throws a ToolsError('config') for bad options. */
   start(ctx: BuiltinContext): StartedBuiltin | Promise<StartedBuiltin>;
 }
+
+export { clockServer };
 
 export const BUILTIN_TOOL_SERVERS: Readonly<Record<string, BuiltinToolServer>> = {
   clock: { description: "the time in any time zone, and a wait with progress", start: () => ({ create: () => clockServer() }) },

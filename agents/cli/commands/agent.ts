@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { createLogger } from "../../../mesh/logger.ts";
+import { createLogger } from "../../../mesh/index.ts";
 import { hostConfigOf, startAgentHost } from "../../host/host.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";

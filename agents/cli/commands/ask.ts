@@ -2,11 +2,16 @@ import { randomUUID } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { basename, join } from "node:path";
-import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
-import { readConversation } from "../../../mesh/conductor/index.ts";
-import { rootTraceparent, traceIdOf } from "../../../mesh/telemetry.ts";
-import { putMedia, readMedia } from "../../../mesh/media.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
+import {
+  publishInbox,
+  watchReplies,
+  readConversation,
+  rootTraceparent,
+  traceIdOf,
+  putMedia,
+  readMedia,
+  type Mesh,
+} from "../../../mesh/index.ts";
 import { INLINE_MEDIA_MAX_BYTES, type Media, type OutboxMessage } from "../../../schemas/index.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { cliConnect, natsHelp, natsOption } from "../shared.ts";

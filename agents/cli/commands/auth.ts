@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { nkeys } from "@nats-io/nats-core";
-import { meshUsers, renderAuthConf, type AuthUser } from "../../../mesh/auth/index.ts";
+import { meshUsers, renderAuthConf, type AuthUser } from "../../../mesh/index.ts";
 import { defineCommand, UsageError } from "../command.ts";
 import { configHelp, configOption, loadConfig } from "../config.ts";
 

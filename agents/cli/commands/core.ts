@@ -1,6 +1,5 @@
-import { createLogger } from "../../../mesh/logger.ts";
-import { createCoreMetrics, startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
-import { conductorOptions } from "../../host/committee.ts";
+import { createLogger, createCoreMetrics, startConductor, type Conductor } from "../../../mesh/index.ts";
+import { conductorOptions } from "../../host/conductor-options.ts";
 import { serveMetrics } from "../../host/metrics.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";

@@ -1,10 +1,8 @@
-import { createLogger, type Logger } from "../../../mesh/logger.ts";
-import { ensureStreams } from "../../../mesh/streams.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { MeshConfig } from "../../../schemas/config.ts";
+import { createLogger, type Logger, ensureStreams, type Mesh } from "../../../mesh/index.ts";
+import type { MeshConfig } from "../../../schemas/index.ts";
 import { startDiscordAdapter, type DiscordAdapter } from "../../frontdoors/discord/index.ts";
 import { serveMetrics } from "../../host/metrics.ts";
-import { streamsFromConfig } from "../../host/streams.ts";
+import { streamsFromConfig } from "../../host/streams-config.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
 

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { defineCommand } from "../command.ts";
 import { configHelp, configOption, loadConfig } from "../config.ts";
-import { litellmConfig } from "../litellm-config.ts";
+import { litellmConfig } from "../litellm-proxy-config.ts";
 
 export const litellmConfigCommand = defineCommand({
   name: "litellm-config",

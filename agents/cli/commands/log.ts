@@ -1,8 +1,6 @@
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { LogEvent, type Media } from "../../../schemas/index.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
-import { StreamName } from "../../../mesh/streams.ts";
-import { subjects } from "../../../mesh/subjects.ts";
+import { decodeBody, StreamName, subjects } from "../../../mesh/index.ts";
 import { defineCommand, UsageError } from "../command.ts";
 import { cliConnect, natsHelp, natsOption } from "../shared.ts";
 

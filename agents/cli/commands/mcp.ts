@@ -7,7 +7,7 @@
  */
 import { ProtocolError, Server, type CallToolResult, type Tool } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
-import { createLogger, type Logger } from "../../../mesh/logger.ts";
+import { createLogger, type Logger } from "../../../mesh/index.ts";
 import { McpCode, meshRequest, splitToolName, ToolsError } from "../../../tools/index.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { createMeshCatalog, type MeshCatalog } from "../mesh-catalog.ts";

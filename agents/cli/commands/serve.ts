@@ -1,5 +1,5 @@
-import { createLogger } from "../../../mesh/logger.ts";
-import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/from-config.ts";
+import { createLogger } from "../../../mesh/index.ts";
+import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/index.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
 

@@ -1,5 +1,5 @@
-import { discoverRoles } from "../../../mesh/discovery.ts";
-import { discoverToolServers, type DiscoveredToolServer } from "../../../tools/discovery.ts";
+import { discoverRoles } from "../../../mesh/index.ts";
+import { discoverToolServers, type DiscoveredToolServer } from "../../../tools/caller.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { cliConnect, natsHelp, natsOption } from "../shared.ts";
 

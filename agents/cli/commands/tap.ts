@@ -1,7 +1,7 @@
 import { defineCommand } from "../command.ts";
 import { cliConnect, describeBody, headerRecord, natsHelp, natsOption } from "../shared.ts";
 import { Chunk, Header, LogEvent } from "../../../schemas/index.ts";
-import { roleOfSubject } from "../../../mesh/subjects.ts";
+import { roleOfSubject } from "../../../mesh/index.ts";
 import { formatToolEvent } from "./log.ts";
 
 export const tap = defineCommand({

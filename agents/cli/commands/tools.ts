@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
-import { createLogger } from "../../../mesh/logger.ts";
-import { startToolHost } from "../../../tools/host.ts";
+import { createLogger } from "../../../mesh/index.ts";
+import { startToolHost } from "../../../tools/index.ts";
 import { serveMetrics } from "../../host/metrics.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";

@@ -1,13 +1,10 @@
-import { subjects } from "../../../mesh/subjects.ts";
-import { createLogger, type Logger } from "../../../mesh/logger.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { MeshConfig } from "../../../schemas/config.ts";
-import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
+import { subjects, createLogger, type Logger, type Mesh, startConductor, type Conductor } from "../../../mesh/index.ts";
+import type { MeshConfig } from "../../../schemas/index.ts";
 import { startToolHost, type ToolHost } from "../../../tools/index.ts";
 import { startAgentHost, type AgentHost } from "../../host/host.ts";
-import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/from-config.ts";
+import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/index.ts";
 import type { ServeServer } from "../../frontdoors/openai/index.ts";
-import { conductorOptions } from "../../host/committee.ts";
+import { conductorOptions } from "../../host/conductor-options.ts";
 import { defineCommand } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals, type StopSignals } from "../config.ts";
 import { startLocalNats, type LocalNats } from "../natsd.ts";

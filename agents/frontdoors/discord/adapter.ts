@@ -4,10 +4,7 @@
  * final replies come from the outbox through a durable consumer (outbox.ts).
  */
 import { Client, GatewayIntentBits } from "discord.js";
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { Logger } from "../../../mesh/logger.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
-import { subjects } from "../../../mesh/subjects.ts";
+import { type Mesh, type Logger, decodeBody, subjects } from "../../../mesh/index.ts";
 import { OutboxMessage, type DiscordConfig } from "../../../schemas/index.ts";
 import { onInteraction, onMessage, type InboundDeps } from "./inbound.ts";
 import { channelSlots, userRateLimiter } from "./limits.ts";

@@ -1,8 +1,6 @@
 /** The slash commands: /ask, /forget, /status, /join, /leave. */
-import { discoverRoles } from "../../../mesh/discovery.ts";
-import { discoverToolServers } from "../../../tools/discovery.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { Logger } from "../../../mesh/logger.ts";
+import { discoverRoles, type Mesh, type Logger } from "../../../mesh/index.ts";
+import { discoverToolServers } from "../../../tools/caller.ts";
 import { Outcome } from "./metrics.ts";
 import { interactionUser, type CommandInteraction } from "./payloads.ts";
 import type { Poster } from "./rest.ts";

@@ -3,8 +3,7 @@
  * an application command. Each is validated, then becomes a turn or a command.
  */
 import type { Client } from "discord.js";
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { Logger } from "../../../mesh/logger.ts";
+import type { Mesh, Logger } from "../../../mesh/index.ts";
 import type { DiscordConfig, Media } from "../../../schemas/index.ts";
 import { handleCommand } from "./commands.ts";
 import { AttachmentRefused, attachmentsToMedia } from "./media.ts";

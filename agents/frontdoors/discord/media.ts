@@ -1,7 +1,6 @@
 /** Images in, images and audio out: Discord attachments to and from the mesh's Media items. */
 import type { RawFile } from "discord.js";
-import { putMedia, readMedia } from "../../../mesh/media.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
+import { putMedia, readMedia, type Mesh } from "../../../mesh/index.ts";
 import type { Media } from "../../../schemas/index.ts";
 import { AgentError, AgentErrorCode, Fault } from "../../errors.ts";
 import type { DiscordAttachment } from "./payloads.ts";

@@ -6,11 +6,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { OutboxMessage } from "../../../schemas/index.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
-import { consumeDurable, StreamName } from "../../../mesh/streams.ts";
-import { subjects } from "../../../mesh/subjects.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { Logger } from "../../../mesh/logger.ts";
+import { consumeDurable, decodeBody, StreamName, subjects, type Mesh, type Logger } from "../../../mesh/index.ts";
 import type { DiscordState } from "./state.ts";
 
 export const DISCORD_CHANNEL = "discord";

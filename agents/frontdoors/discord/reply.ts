@@ -3,8 +3,7 @@
  * reply (split into Discord-sized chunks, with its media as attachments).
  */
 import type { RawFile } from "discord.js";
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { Logger } from "../../../mesh/logger.ts";
+import type { Mesh, Logger } from "../../../mesh/index.ts";
 import type { OutboxMessage } from "../../../schemas/index.ts";
 import { mediaToFiles } from "./media.ts";
 import { DOOR, Outcome, type FrontdoorMetrics } from "./metrics.ts";

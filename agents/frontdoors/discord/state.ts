@@ -4,7 +4,7 @@
  * posted (a redelivered outbox message is not posted twice).
  */
 import { Kvm, type KV } from "@nats-io/kv";
-import type { Mesh } from "../../../mesh/connect.ts";
+import type { Mesh } from "../../../mesh/index.ts";
 
 export const STATE_BUCKET = "LYRA_DISCORD";
 export const SENT_BUCKET = "LYRA_DISCORD_SENT";

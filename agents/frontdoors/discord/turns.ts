@@ -3,9 +3,7 @@
  * turns) and what has streamed so far. Starting one checks the user's rate and the channel's
  * slots, then publishes the message to the inbox.
  */
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { Logger } from "../../../mesh/logger.ts";
-import { publishInbox } from "../../../mesh/frontdoor.ts";
+import { type Mesh, type Logger, publishInbox } from "../../../mesh/index.ts";
 import type { Media } from "../../../schemas/index.ts";
 import type { ChannelSlots, UserRateLimiter } from "./limits.ts";
 import { DOOR, Outcome, type FrontdoorMetrics } from "./metrics.ts";

@@ -14,9 +14,7 @@ import {
   type VoiceConnection,
 } from "@discordjs/voice";
 import type { Client } from "discord.js";
-import { readMedia } from "../../../mesh/media.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { Logger } from "../../../mesh/logger.ts";
+import { readMedia, type Mesh, type Logger } from "../../../mesh/index.ts";
 import { Media } from "../../../schemas/index.ts";
 import { createMcpClient, listTools, meshRequest } from "../../../tools/caller.ts";
 

@@ -3,8 +3,8 @@
  * role call (`lyra/<role>`), answered as one `chat.completion` or as SSE `chat.completion.chunk`s
  * ended by `data: [DONE]`.
  */
-import type { RoleClient } from "../../../mesh/rolecall/index.ts";
-import type { Committee } from "./committee.ts";
+import type { RoleClient } from "../../../mesh/index.ts";
+import type { Committee } from "./committee-model.ts";
 import type { Models } from "./models.ts";
 import type { Caller } from "./access.ts";
 import { conversationOf, headerName, newUserMessage, scoped, userOf } from "./conversation.ts";

@@ -1,7 +1,6 @@
 /** `lyra serve` from the mesh config (the serve section, or its defaults) and the environment. */
-import { ServeConfig, type MeshConfig } from "../../../schemas/config.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { Logger } from "../../../mesh/logger.ts";
+import { ServeConfig, type MeshConfig } from "../../../schemas/index.ts";
+import type { Mesh, Logger } from "../../../mesh/index.ts";
 import { parseKeys, type Keys } from "./access.ts";
 import { startServe, type ServeServer } from "./server.ts";
 

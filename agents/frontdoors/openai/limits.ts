@@ -3,7 +3,7 @@
  * defaults are 60 s, 300 s and 5 s, checked every 30 s) and a cap on open connections.
  */
 import type { Server, ServerOptions } from "node:http";
-import type { Logger } from "../../../mesh/logger.ts";
+import type { Logger } from "../../../mesh/index.ts";
 
 export interface ConnectionLimits {
   /** Time a client has to send the request's headers, ms; default 10000. */

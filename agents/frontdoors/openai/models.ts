@@ -1,6 +1,5 @@
 /** The models `lyra serve` offers: `lyra`, and `lyra/<role>` for the config's roles and those found on the mesh. */
-import { discoverRoles } from "../../../mesh/discovery.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
+import { discoverRoles, type Mesh } from "../../../mesh/index.ts";
 
 export interface Models {
   /** Model ids: `lyra`, then `lyra/<role>` for the config's roles, then any other role discovered. */

@@ -3,8 +3,8 @@
  * the request's messages are the whole context (no conversation log), its sampling options the
  * role's options.
  */
-import type { RoleClient } from "../../../mesh/rolecall/index.ts";
 import {
+  type RoleClient,
   BadRequestError,
   BusyError,
   CancelledError,
@@ -12,7 +12,7 @@ import {
   DeadlineExceededError,
   RoleCallError,
   UnavailableError,
-} from "../../../mesh/errors.ts";
+} from "../../../mesh/index.ts";
 import {
   PayloadTooLargeError,
   responseText,

@@ -5,7 +5,7 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Logger } from "../../../mesh/logger.ts";
+import type { Logger } from "../../../mesh/index.ts";
 import type { Caller, Keys, RateLimiter } from "./access.ts";
 import { completeAnswer, startAnswer, streamAnswer, type ChatDeps } from "./chat.ts";
 import { CONVERSATION_HEADER } from "./conversation.ts";

@@ -5,12 +5,10 @@
 import type { Server } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
-import type { Mesh } from "../../../mesh/connect.ts";
-import type { Logger } from "../../../mesh/logger.ts";
-import { createRoleClient, type RoleClient } from "../../../mesh/rolecall/index.ts";
+import { type Mesh, type Logger, createRoleClient, type RoleClient } from "../../../mesh/index.ts";
 import { rateLimiter, type Keys } from "./access.ts";
 import type { ChatDeps } from "./chat.ts";
-import { createCommittee } from "./committee.ts";
+import { createCommittee } from "./committee-model.ts";
 import { unavailable } from "./errors.ts";
 import { capConnections, serverOptions, type ConnectionLimits } from "./limits.ts";
 import { createModels } from "./models.ts";

@@ -5,7 +5,7 @@ import type { Mesh } from "../../../mesh/connect.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import type { NatsServer } from "../../harness/nats-server.ts";
 import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
-import { runLyra } from "../../harness/committee.ts";
+import { runLyra } from "../../harness/committee-fixture.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
 import { agentYaml, childEnv, MODEL, PATIENT, within, words, writeTempFile } from "./helpers.ts";
 

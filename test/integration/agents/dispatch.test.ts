@@ -12,7 +12,7 @@ import { subjects } from "../../../mesh/subjects.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import { Header } from "../../../schemas/index.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
-import type { CliProcess } from "../../harness/committee.ts";
+import type { CliProcess } from "../../harness/committee-fixture.ts";
 import { startOllamaDouble, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
 import { agentConfig, bodyOf, isTerminator, MODEL, PATIENT, rawExchange } from "./helpers.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { FinalInfo } from "../../../schemas/index.ts";
-import type { CliProcess } from "../../harness/committee.ts";
+import type { CliProcess } from "../../harness/committee-fixture.ts";
 import type { OllamaDouble } from "../../doubles/ollama.ts";
 import { MODEL, within, words } from "./helpers.ts";
 import { startAgentProcesses, type AgentProcesses } from "./fixture.ts";

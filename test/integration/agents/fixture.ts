@@ -9,7 +9,7 @@ import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import type { AgentHost } from "../../../agents/host/host.ts";
 import { buildOnMesh } from "../../harness/mesh.ts";
 import type { NatsServer } from "../../harness/nats-server.ts";
-import { runLyra, type CliProcess } from "../../harness/committee.ts";
+import { runLyra, type CliProcess } from "../../harness/committee-fixture.ts";
 import { startOllamaDouble, type OllamaDouble, type OllamaDoubleOptions } from "../../doubles/ollama.ts";
 import { startOpenAIDouble, type OpenAIDouble, type OpenAIDoubleOptions } from "../../doubles/openai.ts";
 import {

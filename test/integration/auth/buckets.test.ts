@@ -12,7 +12,7 @@ import { readOutbox } from "../../../agents/frontdoors/discord/outbox.ts";
 import type { Mesh } from "../../../mesh/connect.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { MEDIA_BUCKET, putMedia, readMedia, statMedia } from "../../../mesh/media.ts";
-import { encodeBody } from "../../../mesh/publish.ts";
+import { encodeBody } from "../../../mesh/body.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { fakePng } from "../../doubles/openai.ts";
 import { putClaim, takeClaim } from "../../../tools/claim.ts";

@@ -2,7 +2,7 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runLyra } from "../../harness/committee.ts";
+import { runLyra } from "../../harness/committee-fixture.ts";
 import { generateAuth } from "./helpers.ts";
 
 const YAML = `

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { runLyra } from "../../harness/committee.ts";
+import { runLyra } from "../../harness/committee-fixture.ts";
 
 export interface GeneratedAuth {
   dir: string;

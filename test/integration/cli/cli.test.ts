@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import type { NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig, runLyra } from "../../harness/committee.ts";
+import { committeeConfig, runLyra } from "../../harness/committee-fixture.ts";
 import { askTurn, newId } from "../conductor/helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { startCommitteeFixture, type CommitteeFixture } from "../../harness/conductor.ts";

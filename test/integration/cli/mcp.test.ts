@@ -11,7 +11,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { clockServer, sdkHandler, serveMcp, type ToolServer } from "../../../tools/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { LYRA_CLI } from "../../harness/committee.ts";
+import { LYRA_CLI } from "../../harness/committee-fixture.ts";
 import { statsServer } from "./stats-server.ts";
 import { eventually } from "../../harness/eventually.ts";
 

@@ -4,7 +4,7 @@ import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { clockServer, sdkHandler, serveMcp, type ToolServer } from "../../../tools/index.ts";
 import { memoryServer, openMemoryStore } from "../../../tools/builtin/memory/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { runLyra } from "../../harness/committee.ts";
+import { runLyra } from "../../harness/committee-fixture.ts";
 import { eventually } from "../../harness/eventually.ts";
 
 let nats: NatsServer;

@@ -5,12 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstream } from "@nats-io/jetstream";
 import type { Mesh } from "../../../mesh/connect.ts";
-import { encodeBody } from "../../../mesh/publish.ts";
+import { encodeBody } from "../../../mesh/body.ts";
 import { watchReplies } from "../../../mesh/frontdoor.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { DeadLetter, LogEvent, OutboxMessage } from "../../../schemas/index.ts";
-import { committeeConfig } from "../../harness/committee.ts";
+import { committeeConfig } from "../../harness/committee-fixture.ts";
 import { askTurn, newId, readStream } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { startCommitteeFixture, type CommitteeFixture } from "../../harness/conductor.ts";

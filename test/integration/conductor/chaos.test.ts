@@ -7,13 +7,13 @@ import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { StreamName } from "../../../mesh/streams.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
+import { decodeBody } from "../../../mesh/body.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { DeadLetter, OutboxMessage } from "../../../schemas/index.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee.ts";
+import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee-fixture.ts";
 import { askTurn, logOf, newId, outboxOf, readStream } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 

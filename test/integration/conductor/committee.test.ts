@@ -4,7 +4,7 @@ import { serveRole } from "../../../mesh/rolecall/responder.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig, runLyra } from "../../harness/committee.ts";
+import { committeeConfig, runLyra } from "../../harness/committee-fixture.ts";
 import { askTurn, logOf, newId, outboxOf, readStream } from "./helpers.ts";
 import { DeadLetter, requestMessages, type RoleRequest } from "../../../schemas/index.ts";
 import { StreamName } from "../../../mesh/streams.ts";

@@ -4,9 +4,9 @@ import { connectMesh } from "../../../mesh/connect.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor } from "../../../mesh/conductor/index.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
-import { conductorOptions } from "../../../agents/host/committee.ts";
+import { conductorOptions } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig } from "../../harness/committee.ts";
+import { committeeConfig } from "../../harness/committee-fixture.ts";
 import { startOpenAIDouble } from "../../doubles/openai.ts";
 import { askTurn, logOf, newId } from "./helpers.ts";
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { readLog } from "../../../mesh/conductor/history.ts";
 import { createLogCache } from "../../../mesh/conductor/logcache.ts";
-import { encodeBody } from "../../../mesh/publish.ts";
+import { encodeBody } from "../../../mesh/body.ts";
 import { ensureStreams } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import type { LogEvent } from "../../../schemas/index.ts";

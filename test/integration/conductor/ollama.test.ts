@@ -5,9 +5,9 @@ import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor } from "../../../mesh/conductor/index.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig, runLyra } from "../../harness/committee.ts";
+import { committeeConfig, runLyra } from "../../harness/committee-fixture.ts";
 import { startOllamaDouble } from "../../doubles/ollama.ts";
 import { logOf } from "./helpers.ts";
 

@@ -9,13 +9,13 @@ import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor } from "../../../mesh/conductor/index.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
+import { decodeBody } from "../../../mesh/body.ts";
 import { serveRole } from "../../../mesh/rolecall/index.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { OutboxMessage } from "../../../schemas/index.ts";
-import { conductorOptions } from "../../../agents/host/committee.ts";
+import { conductorOptions } from "../../../agents/host/conductor-options.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig, runLyra, writeCommitteeConfig, type CliProcess } from "../../harness/committee.ts";
+import { committeeConfig, runLyra, writeCommitteeConfig, type CliProcess } from "../../harness/committee-fixture.ts";
 import { wordsHandler } from "../../fixtures/scripted.ts";
 import { askTurn, logOf, newId } from "./helpers.ts";
 

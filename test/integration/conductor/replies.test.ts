@@ -9,14 +9,14 @@ import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
-import { encodeBody, decodeBody } from "../../../mesh/publish.ts";
+import { encodeBody, decodeBody } from "../../../mesh/body.ts";
 import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { OutboxMessage, type InboxMessage } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig } from "../../harness/committee.ts";
+import { committeeConfig } from "../../harness/committee-fixture.ts";
 import { askTurn, newId, outboxOf } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 

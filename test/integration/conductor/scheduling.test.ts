@@ -9,13 +9,13 @@ import { silentLogger } from "../../../mesh/logger.ts";
 import { startConductor, type ConductorOptions } from "../../../mesh/conductor/index.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
+import { decodeBody } from "../../../mesh/body.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { OutboxMessage } from "../../../schemas/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee.ts";
+import { committeeConfig, runLyra, writeCommitteeConfig } from "../../harness/committee-fixture.ts";
 import { logOf, newId, outboxOf } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 

@@ -10,7 +10,7 @@ import { parseMeshConfig } from "../../../schemas/config.ts";
 import { budgetNote } from "../../../agents/host/toolloop.ts";
 import { clockServer, sdkHandler, serveMcp, type ToolServer } from "../../../tools/index.ts";
 import type { NatsServer } from "../../harness/nats-server.ts";
-import { runLyra } from "../../harness/committee.ts";
+import { runLyra } from "../../harness/committee-fixture.ts";
 import {
   offeredTools,
   startOllamaDouble,

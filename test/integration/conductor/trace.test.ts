@@ -8,7 +8,7 @@ import { appendFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Mesh } from "../../../mesh/connect.ts";
 import { rootTraceparent } from "../../../mesh/telemetry.ts";
-import { runLyra, writeCommitteeConfig, type CliProcess } from "../../harness/committee.ts";
+import { runLyra, writeCommitteeConfig, type CliProcess } from "../../harness/committee-fixture.ts";
 import type { NatsServer } from "../../harness/nats-server.ts";
 import { startOtlpCollectorDouble, type OtlpCollectorDouble } from "../../doubles/otlp.ts";
 import { logOf } from "./helpers.ts";

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Mesh } from "../../../mesh/connect.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
 import type { NatsServer } from "../../harness/nats-server.ts";
-import { runLyra } from "../../harness/committee.ts";
+import { runLyra } from "../../harness/committee-fixture.ts";
 import type { DoubleServer } from "../../doubles/http.ts";
 import {
   offeredTools,

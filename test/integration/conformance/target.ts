@@ -6,7 +6,7 @@
 import type { Msg } from "@nats-io/nats-core";
 import { stringify } from "yaml";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
-import { runLyra, type CliProcess } from "../../harness/committee.ts";
+import { runLyra, type CliProcess } from "../../harness/committee-fixture.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { startOllamaDouble, type OllamaDouble } from "../../doubles/ollama.ts";
 import { childEnv, writeTempFile } from "../agents/helpers.ts";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeYaml, runLyra, type CliProcess } from "../../harness/committee.ts";
+import { committeeYaml, runLyra, type CliProcess } from "../../harness/committee-fixture.ts";
 import { DISCORD_TOKEN, startDiscordDouble, type DiscordDouble } from "../../doubles/discord.ts";
 import { eventually } from "../../harness/eventually.ts";
 

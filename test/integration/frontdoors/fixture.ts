@@ -5,11 +5,11 @@ import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { serveRole } from "../../../mesh/rolecall/responder.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { DiscordConfig } from "../../../schemas/index.ts";
 import { startDiscordAdapter, type DiscordAdapter, type DiscordAdapterOptions } from "../../../agents/frontdoors/discord/index.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { committeeConfig } from "../../harness/committee.ts";
+import { committeeConfig } from "../../harness/committee-fixture.ts";
 import { DISCORD_TOKEN, startDiscordDouble, type DiscordDouble, type PostedMessage } from "../../doubles/discord.ts";
 
 export interface DiscordFixture {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { serveRole } from "../../../mesh/rolecall/responder.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { runLyra, writeCommitteeConfig, type CliProcess } from "../../harness/committee.ts";
+import { runLyra, writeCommitteeConfig, type CliProcess } from "../../harness/committee-fixture.ts";
 
 let server: NatsServer;
 let mesh: Mesh;

@@ -4,13 +4,13 @@ import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { createLogger, silentLogger } from "../../../mesh/logger.ts";
 import { startConductor, type Conductor } from "../../../mesh/conductor/index.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { parseKeys, startServe, type ServeOptions, type ServeServer } from "../../../agents/frontdoors/openai/index.ts";
 import { keyIdOf } from "../../../agents/frontdoors/openai/access.ts";
 import { scoped } from "../../../agents/frontdoors/openai/conversation.ts";
 import { startNatsServer, type NatsServer, type NatsServerOptions } from "../../harness/nats-server.ts";
-import { committeeConfig, type CommitteeYamlOptions } from "../../harness/committee.ts";
+import { committeeConfig, type CommitteeYamlOptions } from "../../harness/committee-fixture.ts";
 
 export const KEY = "sk-test-one";
 export const KEY2 = "sk-test-two";

@@ -3,7 +3,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logOf, newId } from "../conductor/helpers.ts";
 import { subjects } from "../../../mesh/subjects.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
+import { decodeBody } from "../../../mesh/body.ts";
 import { RoleRequest } from "../../../schemas/index.ts";
 import { keyIdOf } from "../../../agents/frontdoors/openai/access.ts";
 import { parseKeys, startServe } from "../../../agents/frontdoors/openai/index.ts";

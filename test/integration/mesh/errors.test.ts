@@ -26,7 +26,7 @@ describe("isNoResponders", () => {
     expect(isNoResponders(timedOut)).toBe(false);
     // A message that merely says so is not the error.
     expect(isNoResponders(new Error("no responders: 'lyra.nobody'"))).toBe(false);
-    // JetStream reads it as "not enabled", by a class it does not export: mesh/publish.ts tells it by name.
+    // JetStream reads it as "not enabled", by a class it does not export: mesh/publish-stored.ts tells it by name.
     const js = await jetstream(mesh.nc)
       .publish("lyra.nostream", "x", { timeout: 500 })
       .catch((err: unknown) => err);

@@ -6,7 +6,7 @@ import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { createMcpClient } from "../../../tools/client.ts";
 import { connectSdkClient } from "../../../tools/sdk.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { runLyra } from "../../harness/committee.ts";
+import { runLyra } from "../../harness/committee-fixture.ts";
 import { agentYaml, childEnv, within, writeTempFile } from "../agents/helpers.ts";
 
 let nats: NatsServer;

@@ -13,7 +13,7 @@ import { parse, stringify } from "yaml";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { createMcpClient, type McpClient } from "../../../tools/client.ts";
 import type { DiscoveredToolServer } from "../../../tools/discovery.ts";
-import { LYRA_CLI, runLyra } from "../../harness/committee.ts";
+import { LYRA_CLI, runLyra } from "../../harness/committee-fixture.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { agentYaml, childEnv, within, writeTempFile } from "../agents/helpers.ts";
 import { requireSandboxTools, TEST_LIMITS } from "./compute-fixture.ts";

@@ -18,7 +18,7 @@ import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
 import type { Media, OutboxMessage } from "../../../schemas/index.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
-import { committeeFromConfig } from "../../../agents/host/committee.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { createMcpClient } from "../../../tools/client.ts";
 import { startToolHost, type ToolHost } from "../../../tools/host.ts";
 import { connectSdkClient } from "../../../tools/sdk.ts";

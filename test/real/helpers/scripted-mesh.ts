@@ -5,7 +5,7 @@
  * clients, not about a model.
  */
 import { stringify } from "yaml";
-import { runLyra, type CliProcess } from "../../harness/committee.ts";
+import { runLyra, type CliProcess } from "../../harness/committee-fixture.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { childEnv, writeTempFile } from "../../integration/agents/helpers.ts";
 

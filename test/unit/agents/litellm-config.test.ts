@@ -5,7 +5,7 @@ import { parse, stringify } from "yaml";
 import { z } from "zod";
 import { describe, expect, it } from "vitest";
 import { loadMeshConfig, parseMeshConfig } from "../../../schemas/config.ts";
-import { litellmConfig } from "../../../agents/cli/litellm-config.ts";
+import { litellmConfig } from "../../../agents/cli/litellm-proxy-config.ts";
 
 /**
  * The part of LiteLLM's proxy config.yaml this generates, as its docs describe it

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Logger } from "../../../mesh/logger.ts";
+import type { Logger } from "../../../mesh/index.ts";
 
 /** The bucket's own max age: a sweep of entries no TTL would keep longer. */
 const BUCKET_MAX_AGE_MS = 24 * 3600_000;

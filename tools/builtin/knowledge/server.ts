@@ -4,7 +4,7 @@
  * success; any failure becomes a tool result with `isError: true` and a reason, never a throw.
  */
 import { McpServer, type CallToolResult } from "@modelcontextprotocol/server";
-import type { Logger } from "../../../mesh/logger.ts";
+import type { Logger } from "../../../mesh/index.ts";
 import { arxivSearch } from "./arxiv.ts";
 import { cacheKey, type ToolCache } from "./cache.ts";
 import { KnowledgeError, KnowledgeErrorCode } from "./errors.ts";

@@ -7,8 +7,7 @@ import type OpenAI from "openai";
 import type { CallToolResult } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { sniffMedia, type Media } from "../../../schemas/index.ts";
-import { DEFAULT_MEDIA_MAX_AGE_MS, mediaUri } from "../../../mesh/media.ts";
-import type { Logger } from "../../../mesh/logger.ts";
+import { DEFAULT_MEDIA_MAX_AGE_MS, mediaUri, type Logger } from "../../../mesh/index.ts";
 import { parseServerOptions, seeExampleConfig } from "../options.ts";
 
 export const ENDPOINT_DEFAULTS = {

@@ -7,11 +7,8 @@
  */
 import { McpServer, type CallToolResult } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { MEDIA_URI_PREFIX, statMedia } from "../../../mesh/media.ts";
+import { MEDIA_URI_PREFIX, statMedia, createRoleClient, MeshError, UnavailableError, type RoleClient } from "../../../mesh/index.ts";
 import { RoleName } from "../../../schemas/index.ts";
-import { createRoleClient } from "../../../mesh/rolecall/client.ts";
-import { MeshError, UnavailableError } from "../../../mesh/errors.ts";
-import type { RoleClient } from "../../../mesh/rolecall/types.ts";
 import { MetaKey } from "../../wire.ts";
 import type { BuiltinContext, BuiltinToolServer } from "../index.ts";
 import { failed, parseOptions } from "./common.ts";

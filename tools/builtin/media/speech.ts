@@ -7,7 +7,7 @@
 import { McpServer, type CallToolResult } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { MAX_MEDIA_BYTES, type Media } from "../../../schemas/index.ts";
-import { putMedia } from "../../../mesh/media.ts";
+import { putMedia } from "../../../mesh/index.ts";
 import type { BuiltinContext, BuiltinToolServer } from "../index.ts";
 import { endpointError, endpointOptions, failed, mediaLine, openaiClient, parseOptions, resourceLink, trySniff } from "./common.ts";
 

@@ -10,7 +10,7 @@
  */
 import { rmSync } from "node:fs";
 import { dirname } from "node:path";
-import { writeCommitteeConfig } from "../harness/committee.ts";
+import { writeCommitteeConfig } from "../harness/committee-fixture.ts";
 import { startNatsServer } from "../harness/nats-server.ts";
 import { AGENT_FLAGS, buildDist, FAST_AGENT_FLAGS } from "./memory.ts";
 import { cpuMeter } from "./procfs.ts";

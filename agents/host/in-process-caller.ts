@@ -3,10 +3,16 @@
  * fallback for roles no agent serves (the handler over the LiteLLM backend).
  */
 import { responseText, CallCode, type Chunk, type FinalInfo, type RoleRequest, type ToolCall } from "../../schemas/index.ts";
-import type { RoleCaller, RoleCallOptions, RoleResult, RoleStream } from "../../mesh/conductor/index.ts";
-import { DEFAULT_CALL_TIMEOUT_MS, type RoleHandler } from "../../mesh/rolecall/index.ts";
-import type { Logger } from "../../mesh/logger.ts";
-import { UnavailableError } from "../../mesh/errors.ts";
+import {
+  type RoleCaller,
+  type RoleCallOptions,
+  type RoleResult,
+  type RoleStream,
+  DEFAULT_CALL_TIMEOUT_MS,
+  type RoleHandler,
+  type Logger,
+  UnavailableError,
+} from "../../mesh/index.ts";
 
 export function localCaller(handlers: Map<string, RoleHandler>, host: string, log: Logger): RoleCaller {
   return {

@@ -6,13 +6,8 @@
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 // The typed not-found errors are exported only here (the same classes the client throws).
 import { jserrors } from "@nats-io/jetstream/internal";
-import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
-import { decodeBody } from "../../../mesh/publish.ts";
-import { StreamName } from "../../../mesh/streams.ts";
-import { subjects } from "../../../mesh/subjects.ts";
-import { CONDUCTOR_DURABLE } from "../../../mesh/conductor/index.ts";
+import { publishInbox, watchReplies, decodeBody, StreamName, subjects, CONDUCTOR_DURABLE, type Mesh } from "../../../mesh/index.ts";
 import { OutboxMessage, PayloadTooLargeError } from "../../../schemas/index.ts";
-import type { Mesh } from "../../../mesh/connect.ts";
 import { payloadTooLarge, unavailable } from "./errors.ts";
 
 /** The inbox channel of this front door. */

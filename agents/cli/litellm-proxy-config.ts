@@ -4,7 +4,7 @@
  * `litellm.models` gives for it (or `litellm.models.default`). Keys are `os.environ/NAME`
  * references, so the file holds no secret.
  */
-import type { MeshConfig } from "../../schemas/config.ts";
+import type { MeshConfig } from "../../schemas/index.ts";
 import { UsageError } from "./command.ts";
 
 export interface LiteLLMConfig {

@@ -1,15 +1,20 @@
 /** The committee as the conductor sees it, and its LiteLLM fallback, both from the mesh config. */
-import type { MeshConfig } from "../../schemas/config.ts";
-import type { CommitteeConfig, ConductorOptions, RoleCaller } from "../../mesh/conductor/index.ts";
-import type { Mesh } from "../../mesh/connect.ts";
-import { createRoleClient } from "../../mesh/rolecall/client.ts";
-import { streamsFromConfig } from "./streams.ts";
-import type { Logger } from "../../mesh/logger.ts";
-import type { RoleHandler } from "../../mesh/rolecall/types.ts";
+import type { MeshConfig } from "../../schemas/index.ts";
+import {
+  type CommitteeConfig,
+  type ConductorOptions,
+  type RoleCaller,
+  type Mesh,
+  createRoleClient,
+  type Logger,
+  type RoleHandler,
+} from "../../mesh/index.ts";
+import { streamsFromConfig } from "./streams-config.ts";
+// lazy: backends/index.ts would also load the ollama client, which the conductor never uses
 import { createOpenAIBackend } from "../backends/openai.ts";
 import { BackendConfigError } from "../errors.ts";
 import { roleHandler } from "./handler.ts";
-import { localCaller } from "./local.ts";
+import { localCaller } from "./in-process-caller.ts";
 import { defaultSpecialistOf, specialistsOf } from "./specialists.ts";
 
 export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
