@@ -119,7 +119,8 @@ export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
     await nc.close().catch(() => undefined);
     throw new MeshError(
       "server_too_old",
-      `nats-server ${version} at ${nc.getServer()} is too old: Lyra mesh needs ${MIN_NATS_SERVER} or later (JetStream sync_interval, +TERM reasons); ` +
+      `nats-server ${version} at ${nc.getServer()} is too old: Lyra mesh needs ${MIN_NATS_SERVER} or later (JetStream ` +
+        `sync_interval, +TERM reasons); ` +
         "install a current one with 'npm run setup' (or from the NATS releases)",
     );
   }

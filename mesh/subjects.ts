@@ -100,7 +100,8 @@ export const subjects = {
    * is token-safe, else `_`, and `_` for methods that name nothing.
    */
   mcpRequest: (tenant: string, user: string, server: string, method: string, name?: string) =>
-    `${MCP_PREFIX}.req.${token("tenant", tenant)}.${token("user", user)}.${token("tool server", server)}.${methodTokens(method)}.${mcpNameToken(name)}`,
+    `${MCP_PREFIX}.req.${token("tenant", tenant)}.${token("user", user)}.${token("tool server", server)}.` +
+    `${methodTokens(method)}.${mcpNameToken(name)}`,
   /** What one tool server's replicas subscribe to: every user of the tenant. */
   mcpServer: (tenant: string, server: string) => `${MCP_PREFIX}.req.${token("tenant", tenant)}.*.${token("tool server", server)}.>`,
   /** Queue group shared by the replicas of one tool server. */

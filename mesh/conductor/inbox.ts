@@ -40,7 +40,10 @@ export function admit(m: JsMsg, maxDeliver: number): Admission {
     return {
       ok: false,
       cause: DeadLetterCause.SubjectMismatch,
-      reason: `the body names channel '${inbox.channel}' and conversation '${inbox.conversation}' but arrived on ${m.subject}: the subject decides, so publish to ${subjects.inbox(inbox.channel, inbox.conversation)} or name '${at.channel}' and '${at.conversation}' in the body`,
+      reason:
+        `the body names channel '${inbox.channel}' and conversation '${inbox.conversation}' but arrived on ` +
+        `${m.subject}: the subject decides, so publish to ${subjects.inbox(inbox.channel, inbox.conversation)} or name ` +
+        `'${at.channel}' and '${at.conversation}' in the body`,
       reply: `this message names another channel or conversation than the subject it was published on (${m.subject}); it was not answered`,
       inbox: { ...inbox, ...at },
     };
@@ -58,7 +61,9 @@ export function foreignConversation(inbox: Inbox, prior: readonly LogEvent[]): R
   return {
     ok: false,
     cause: DeadLetterCause.ForeignConversation,
-    reason: `conversation '${inbox.conversation}' belongs to channel '${owner.channel}'; a message on channel '${inbox.channel}' cannot join it: use another conversation id`,
+    reason:
+      `conversation '${inbox.conversation}' belongs to channel '${owner.channel}'; a message on channel ` +
+      `'${inbox.channel}' cannot join it: use another conversation id`,
     reply: `conversation '${inbox.conversation}' belongs to another channel; use another conversation id`,
     inbox,
   };

@@ -23,7 +23,10 @@ import { subjects } from "../subjects.ts";
 import { decodeLogEvent, readLog } from "./history.ts";
 
 export interface LogCacheOptions {
-  /** Turns with a user message to keep per conversation: the history's turn limit + 1 (the turn being run is left out of its own history). */
+  /**
+   * Turns with a user message to keep per conversation: the history's turn limit + 1 (the turn being run is
+   * left out of its own history).
+   */
   keepTurns: number;
   /** Default 1000. */
   maxConversations?: number;

@@ -50,7 +50,9 @@ export function createCoreMetrics(live?: () => CoreLive | undefined): CoreMetric
   });
   const dead = new Counter({
     name: "lyra_dead_letters_total",
-    help: "Inbox messages given up on and stored in the dead-letter stream, by cause (undecodable, max_deliver, subject_mismatch, foreign_conversation)",
+    help:
+      "Inbox messages given up on and stored in the dead-letter stream, by cause (undecodable, max_deliver, " +
+      "subject_mismatch, foreign_conversation)",
     labelNames: ["cause"],
     ...r,
   });

@@ -98,7 +98,9 @@ async function routeStep(
     const parsed = RouterChoice.safeParse(safeJson(r.text));
     if (parsed.success && committee.specialists.includes(parsed.data.specialist)) choice = parsed.data;
     else
-      choice.reason = `router answer unusable (${parsed.success ? `unknown specialist '${parsed.data.specialist}'` : "off-schema"}); default specialist`;
+      choice.reason =
+        `router answer unusable ` +
+        `(${parsed.success ? `unknown specialist '${parsed.data.specialist}'` : "off-schema"}); default specialist`;
     choice = seeing(choice, p.images, committee.vision);
     await steps.append({ type: "routed", ...choice, ...stepMeta(r) }, "routed");
   } catch (err) {

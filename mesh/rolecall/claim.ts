@@ -57,10 +57,16 @@ export function claimOf(reply: string | undefined, req: RoleRequest, conversatio
 export function claimConflict(id: string, held: RequestClaim, asked: RequestClaim): string | undefined {
   // The other caller's prefix is not named: it is none of this caller's business.
   if (held.caller !== asked.caller) {
-    return `request id '${id}' belongs to another caller's request (one whose replies go to another inbox prefix); send this request under a fresh request id`;
+    return (
+      `request id '${id}' belongs to another caller's request (one whose replies go to another inbox prefix); ` +
+      `send this request under a fresh request id`
+    );
   }
   if (held.digest !== asked.digest) {
-    return `request id '${id}' was already used for a different request (its prompt, messages, options, tools, format or conversation differ); only a re-issue of the same request may reuse an id: send this one under a fresh request id`;
+    return (
+      `request id '${id}' was already used for a different request (its prompt, messages, options, tools, format ` +
+      `or conversation differ); only a re-issue of the same request may reuse an id: send this one under a fresh request id`
+    );
   }
   return undefined;
 }

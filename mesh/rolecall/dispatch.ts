@@ -82,9 +82,9 @@ export function createDispatcher(nc: NatsConnection, now: () => number = Date.no
     const chosen = load(b) < load(a) ? b : a;
     const { state } = chosen;
     const q = queued(chosen);
-    const reason = `${state.host}: model ${state.loaded ? "warm" : "cold"}, ${free(chosen)} of ${state.slots} slots free${q > 0 ? `, ${q} queued` : ""}${
-      state.degraded ? ", degraded" : ""
-    } (best of ${fresh.length})`;
+    const reason =
+      `${state.host}: model ${state.loaded ? "warm" : "cold"}, ${free(chosen)} of ${state.slots} slots ` +
+      `free${q > 0 ? `, ${q} queued` : ""}${state.degraded ? ", degraded" : ""} (best of ${fresh.length})`;
     chosen.sent++;
     const release = () => {
       const k = replicas!.get(state.instance);

@@ -81,7 +81,8 @@ export function checkAttachments(req: RoleRequest, attachmentsOk: boolean, role:
   if (!req.attachments?.length) return;
   if (!attachmentsOk) {
     throw new InvalidBodyError(
-      `role '${role}' does not take attachments (its prompt endpoint says attachments_ok: false); send the prompt without them or ask a vision role`,
+      `role '${role}' does not take attachments (its prompt endpoint says attachments_ok: false); send the prompt ` +
+        `without them or ask a vision role`,
     );
   }
   for (const a of req.attachments) attachmentKind(a);

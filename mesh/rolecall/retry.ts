@@ -67,7 +67,8 @@ export function createOutage(role: string, quick: number, now = Date.now): Outag
       return new DeadlineExceededError(
         CallCode.Timeout,
         role,
-        `no agent served role '${role}' for ${s} s, until the call's deadline (last attempt: ${why}; ${count} attempts); check that an agent serves it ('lyra status') or give the call a longer deadline`,
+        `no agent served role '${role}' for ${s} s, until the call's deadline (last attempt: ${why}; ${count} ` +
+          `attempts); check that an agent serves it ('lyra status') or give the call a longer deadline`,
         undefined,
         { cause: last },
       );

@@ -188,7 +188,8 @@ function tooLarge(s: SinkState, type: string, bytes: number): void {
   fail(
     s,
     CallCode.PayloadTooLarge,
-    `the reply's ${type} chunk is ${bytes} bytes, over the server's max_payload of ${s.opts.maxPayload} bytes, and only response text can be split across messages; raise max_payload on the NATS servers or keep ${type} data under it`,
+    `the reply's ${type} chunk is ${bytes} bytes, over the server's max_payload of ${s.opts.maxPayload} bytes, and ` +
+      `only response text can be split across messages; raise max_payload on the NATS servers or keep ${type} data under it`,
   );
 }
 

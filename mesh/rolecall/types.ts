@@ -140,7 +140,10 @@ export interface CallOptions {
    * at once after a silent replica; outages go on until the deadline.
    */
   maxAttempts?: number;
-  /** While no agent answers the role: "fail" (no responders at once, silent replicas after maxAttempts) or "wait" until the deadline; default "fail". */
+  /**
+   * While no agent answers the role: "fail" (no responders at once, silent replicas after maxAttempts) or
+   * "wait" until the deadline; default "fail".
+   */
   onOutage?: OnOutage;
   /** Extra request headers (traceparent...). */
   headers?: Record<string, string>;

@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 describe("lyra up on the real model", () => {
-  it("a turn is answered by smollm2:135m on Ollama: a non-empty reply, real token counts, and lyra log names backend and model", async () => {
+  it("a turn answered by smollm2:135m on Ollama: a non-empty reply, real token counts, lyra log names backend and model", async () => {
     // Specialists without tools, to keep the tier short: a tool call driven by this model through
     // the constrained mode has its own test (ollama-tools.test.ts), and the demo makes real ones.
     // Shorter generations than the dev config's and a patient first token: the tier shares two cores.

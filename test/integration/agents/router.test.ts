@@ -77,7 +77,7 @@ describe("agent host: the router", () => {
     expect(choice.reason).toBe("router named unknown specialist 'astrologer'; default specialist 'pragmatist'");
   });
 
-  it("a confidence out of 0..1 (real smollm2:135m answers 2: Ollama's grammar does not bound numbers) is clamped; the choice stands", async () => {
+  it("a confidence out of 0..1 (smollm2:135m answers 2: the grammar does not bound numbers) is clamped; the choice stands", async () => {
     modelAnswer = { specialist: "philosopher", confidence: 2, reason: "a why-question" };
     const { choice } = await route("Why do we dream?");
     expect(choice).toEqual({ specialist: "philosopher", confidence: 1, reason: "a why-question" });

@@ -47,7 +47,7 @@ describe("agent host: a role answered from Ollama", () => {
     expect(chat.messages.at(-1)?.content).toBe("say something");
   });
 
-  it("a plain request (what `nats req --wait-for-empty lyra.voice hello` sends) gets the ack, then one response chunk with the whole answer", async () => {
+  it("a plain request (`nats req --wait-for-empty lyra.voice hello`) gets the ack, then one response chunk with the answer", async () => {
     // The first message is the ack (§6.4): a bare `nats req` prints only that.
     const first = await mesh.nc.request("lyra.voice", "hello", { timeout: 15_000 });
     expect(JSON.parse(new TextDecoder().decode(first.data))).toEqual({ type: "status", data: "ack" });

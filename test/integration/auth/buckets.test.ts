@@ -113,7 +113,7 @@ describe("JetStream buckets under the generated users", () => {
     expect(warnings).toEqual([]);
   }, 30_000);
 
-  it("the media store: the processes that handle media store it and read it back, an 8 MiB image too; the others cannot touch it", async () => {
+  it("the media store: the processes that handle media store and read it (an 8 MiB image too); the others cannot touch it", async () => {
     const auth = await generateAuth(MEDIA_YAML);
     await using server = await startNatsServer({ config: auth.conf });
     await using discord = await connectAs(auth, "discord", server.url);

@@ -61,7 +61,7 @@ describe("the permissions lyra auth generates", () => {
     expect(denied).toBeGreaterThan(70);
   }, 60_000);
 
-  it("refuse the JetStream calls that would read, pull, take over, delete or purge what is not the caller's, and none of them has an effect", async () => {
+  it("refuse JetStream calls that would read, pull, take over, delete or purge what is not the caller's; none has an effect", async () => {
     const auth = await generateAuth(YAML);
     await using server = await startNatsServer({ config: withAdmin(auth.conf) });
     await using admin = await connectMesh({ servers: server.url, user: "admin", pass: "admin-test-only" });

@@ -83,7 +83,7 @@ describe("the committee end to end (scripted backend)", () => {
     expect(String((routed as { reason: string }).reason)).toMatch(/off-schema|unknown specialist/);
   });
 
-  it("when no agent serves the chosen specialist and there is no fallback, the turn waits until the step's deadline and the reply says what failed", async () => {
+  it("no agent serves the chosen specialist, no fallback: the turn waits until its step's deadline; the reply says why", async () => {
     // Nobody serves pragmatist in this file unless a test does.
     const r = await askTurn(mesh, newId("c"), "How do I fix a bike?");
     expect(r.final).toBe(true);

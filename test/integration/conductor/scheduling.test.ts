@@ -94,7 +94,7 @@ describe("conductor scheduling", () => {
     );
   });
 
-  it("SIGKILLed mid-turn with queued messages of several conversations: a new conductor finishes them all, in order, each once", async () => {
+  it("SIGKILLed mid-turn with queued messages of several conversations: a new conductor finishes all, in order, each once", async () => {
     const { server, mesh, conductor } = await committeeMesh(20);
     const ackWaitMs = 2500;
     const cfgPath = writeCommitteeConfig({ natsUrl: server.url, ackWaitMs });

@@ -53,7 +53,7 @@ export function defineErrorTests(kind: TargetKind, ctx: Ctx): void {
       expect(e.description).toMatch(/attachments_ok: false/);
     });
 
-    it("§9.2 409 (Lyra's deadline passed): a request whose Lyra-Deadline is over is refused as a conflict, named deadline_exceeded", async () => {
+    it("§9.2 409 (Lyra's deadline passed): a request past its Lyra-Deadline is refused as a conflict, deadline_exceeded", async () => {
       const s = await promptStream(ctx.t.nc, ctx.prompt("voice"), "too late", {
         inactivityMs: QUICK_MS,
         headers: { "Lyra-Deadline": String(Date.now() - 60_000) },

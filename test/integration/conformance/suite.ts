@@ -48,7 +48,7 @@ export function conformanceSuite(kind: TargetKind): void {
   }, 60_000);
 
   describe(`${kind}: §3-§4 registration and discovery`, () => {
-    it("§3.1, §3.2, §4.1: $SRV.INFO.agents has one record per role: name agents, semver version, description, agent/owner/protocol_version 0.3", () => {
+    it("§3.1, §3.2, §4.1: $SRV.INFO.agents has a record per role: name agents, semver, description, agent/owner/protocol_version", () => {
       expect(ctx.records.map(instanceName).sort()).toEqual([...ROLES]);
       for (const r of ctx.records) {
         expect(r.name).toBe("agents");
@@ -59,7 +59,7 @@ export function conformanceSuite(kind: TargetKind): void {
       }
     });
 
-    it("§2, §2.1, §3.3, §12: a prompt endpoint on agents.prompt.<agent>.<owner>.<name>, queue group agents, max_payload and attachments_ok", () => {
+    it("§2, §2.1, §3.3, §12: a prompt endpoint on agents.prompt.<agent>.<owner>.<name>, queue group agents, limits", () => {
       for (const role of ROLES) {
         const e = promptEndpoint(ctx.record(role));
         const [root, verb, agent, owner, name] = e.subject.split(".");
@@ -148,7 +148,7 @@ export function conformanceSuite(kind: TargetKind): void {
       expect(responseText(s.items)).toBe("Lyra says: hello there");
     });
 
-    it("§5.1, §6.2, §6.3, §6.5: a JSON prompt: {type,data} chunks, the text in response chunks, then the zero-byte header-less terminator, and nothing after it", async () => {
+    it("§5.1, §6.2, §6.3, §6.5: a JSON prompt: {type,data} chunks, text in response chunks, the empty terminator, no more", async () => {
       const s = await promptStream(ctx.t.nc, ctx.prompt("voice"), ' \n\t{"prompt":"json please"}', { inactivityMs: QUICK_MS });
       expect(s.stalled).toBe(false);
       expect(s.items.at(-1)).toEqual({ kind: "end" });
@@ -173,7 +173,7 @@ export function conformanceSuite(kind: TargetKind): void {
       expect(shape(s.items)).toEqual(["status:ack", "response", "end"]);
     });
 
-    it("§6.4, §6.6: a slow answer keeps the stream alive: status keep-alives between the ack and the answer, no stall under a short inactivity timeout", async () => {
+    it("§6.4, §6.6: a slow answer keeps the stream alive with status keep-alives; no stall under a short inactivity timeout", async () => {
       // 24 words 150 ms apart: silent for seconds without keep-alives, so a 3 s inactivity timeout
       // would expire; Lyra's keep-alives (a fraction of a second apart) keep resetting it.
       const s = await promptStream(ctx.t.nc, ctx.prompt("slow"), "take your time", { inactivityMs: 3000 });
@@ -198,7 +198,7 @@ export function conformanceSuite(kind: TargetKind): void {
       expect(responseText(s.items)).toBe("Lyra says: stream it");
     });
 
-    it("§5.2, §2.1: attachments are accepted where attachments_ok is true: images reach the vision model, text files the prompt", async () => {
+    it("§5.2, §2.1: attachments are accepted where attachments_ok is true: images reach the vision model, text the prompt", async () => {
       const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]).toString("base64");
       const note = Buffer.from("the cat is orange").toString("base64");
       const before = ctx.t.ollama.requests.length;
@@ -221,7 +221,7 @@ export function conformanceSuite(kind: TargetKind): void {
       expect(user.content).toContain("the cat is orange");
     });
 
-    it("§2.1, §5.4: max_payload is the server's limit (so a caller's local check is exact), and a request within it is served", async () => {
+    it("§2.1, §5.4: max_payload is the server's limit (a caller's local check is exact); a request within it is served", async () => {
       const limit = parseSize(promptEndpoint(ctx.record("voice")).metadata!.max_payload!);
       expect(limit).toBe(ctx.t.serverMaxPayload);
       // The vision role's model answers briefly, so only the request is large.

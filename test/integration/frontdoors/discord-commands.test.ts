@@ -87,7 +87,7 @@ describe("slash commands", () => {
     expect(seen).toEqual([1, 2, 1]);
   });
 
-  it("conversation: user keeps each user's history apart in one channel; a thread of a listed channel is its own conversation", async () => {
+  it("conversation: user keeps each user's history apart in one channel; a thread of a listed channel is its own", async () => {
     const listed = nextId();
     const other = await f.start({ conversation: "user", channels: [listed] });
     await adapter.close();

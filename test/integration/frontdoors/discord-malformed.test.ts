@@ -131,7 +131,7 @@ const refusedPayloads: [string, () => [string, unknown], RegExp][] = [
 ];
 
 describe("malformed input to lyra discord", () => {
-  it(`refuses ${refusedPayloads.length} malformed gateway payloads, each with a log line naming the field, and loses no other message`, async () => {
+  it(`refuses ${refusedPayloads.length} malformed gateway payloads, each logged naming the field, and loses no other message`, async () => {
     await using _p = await f.pragmatist(() => "Still here.", 0);
     const before = await invalidCount();
     for (const [, make] of refusedPayloads) {

@@ -206,7 +206,7 @@ describe("drain and close", () => {
     await r[Symbol.asyncDispose]();
   });
 
-  it("drain aborts what is still running after graceMs: the caller gets 429 shutting_down (Lyra's 503), the handler's signal fires", async () => {
+  it("drain aborts what still runs after graceMs: the caller gets 429 shutting_down (Lyra's 503), the handler's signal fires", async () => {
     const state = { started: 0, aborted: 0 };
     const r = await serve({ role: "grace", handler: waitsForAbort(state), graceMs: 200 });
     const pending = rawExchange(caller.nc, "lyra.grace", "hello", { [Header.Stream]: "1" });

@@ -120,7 +120,7 @@ describe("a replica frozen with SIGSTOP and thawed", () => {
     console.log(`frozen before the call, thawed after 7 attempts: answered after ${Date.now() - t0} ms, ${r.attempts} attempts`);
   });
 
-  it("frozen mid-stream, thawed after seven attempts: the re-issue joins the running request and the stream holds one complete answer", async () => {
+  it("frozen mid-stream, thawed after seven attempts: the re-issue joins the running request; the stream holds one answer", async () => {
     const child = await childReplica("thaw-mid", 100);
     const client = createRoleClient(caller);
     const sent = await requestsTo("thaw-mid");

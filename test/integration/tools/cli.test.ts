@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 describe("lyra tools", () => {
-  it("serves the clock from a config file beside a server that cannot start, shows both in lyra status, counts calls, and exits 0 on SIGTERM", async () => {
+  it("serves the clock beside a server that cannot start, shows both in lyra status, counts calls, exits 0 on SIGTERM", async () => {
     const p = runLyra(["tools", "--config", configPath, "--host", "tools-1", "--metrics-port", "0"], childEnv());
     try {
       await p.waitFor(/lyra tools ready/, 60_000);

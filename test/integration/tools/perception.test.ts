@@ -115,7 +115,7 @@ async function ask(conversation: string, text: string, media: Media[]): Promise<
 }
 
 describe("images with a user message", () => {
-  it("a small inline image reaches the vision role with its exact bytes; the router is told and its non-vision choice is moved", async () => {
+  it("a small inline image reaches the vision role with its exact bytes; the router is told, its non-vision choice moved", async () => {
     const bytes = png(1000);
     const m = await putMedia(mesh, bytes);
     expect(m.data).toBeDefined(); // small: inline

@@ -34,7 +34,7 @@ describe("error codes (§9.2)", () => {
     expect(isWireCode(wireFormOf(CallCode.Unavailable, "shutting_down"))).toBe(true);
   });
 
-  it("Lyra's cases map onto the table: deadline → 409, shutting down → 429, unavailable and reply too large → 500; others unchanged", () => {
+  it("Lyra's cases map onto the table: deadline → 409, shutting down → 429, unavailable, reply too large → 500; others as is", () => {
     expect(wireFormOf(CallCode.Timeout)).toBe(WireCode.Conflict);
     expect(wireFormOf(CallCode.PayloadTooLarge)).toBe(WireCode.Internal);
     expect(wireFormOf(CallCode.Unavailable, "shutting_down")).toBe(WireCode.Busy);
