@@ -6,7 +6,7 @@
 import type { Subscription } from "@nats-io/nats-core";
 import { Header, REQUEST_ID_CONFLICT, WireCode } from "../../schemas/index.ts";
 import type { Mesh } from "../connect.ts";
-import { MeshError } from "../errors.ts";
+import { MeshCode, MeshError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { parseCancelSubject, subjects } from "../subjects.ts";
 import { createAdmission, type Admission } from "./admission.ts";
@@ -243,7 +243,7 @@ function roleLifecycle(
 
 function positiveInt(name: string, v: number, min: number): number {
   if (!Number.isInteger(v) || v < min) {
-    throw new MeshError("invalid_option", `responder option ${name}=${v} is invalid: use an integer >= ${min}`);
+    throw new MeshError(MeshCode.InvalidOption, `responder option ${name}=${v} is invalid: use an integer >= ${min}`);
   }
   return v;
 }
