@@ -21,17 +21,17 @@ export interface Drainable extends Closable {
 }
 
 /** A Drainable's methods as plain functions: they need no `this`, so they can be taken apart and spread. */
-export interface Lifecycle {
+export interface Lifecycle<A extends unknown[] = []> {
   close: () => Promise<void>;
-  drain: () => Promise<void>;
+  drain: (...args: A) => Promise<void>;
   closed: () => Promise<void>;
   [Symbol.asyncDispose]: () => Promise<void>;
 }
 
-export interface Stops {
+export interface Stops<A extends unknown[] = []> {
   close: () => Promise<void> | void;
-  /** The orderly stop; without it drain() is close(). */
-  drain?: () => Promise<void> | void;
+  /** The orderly stop (its arguments: a grace period...); without it drain() is close(). */
+  drain?: (...args: A) => Promise<void> | void;
   /** Runs at every close() (dispose too), before it joins a stop in progress: cuts a drain short. */
   cut?: () => void;
 }
@@ -41,7 +41,7 @@ export interface Stops {
  * (of either) return the same promise; closed() settles with it but swallows its failure (the
  * caller of close/drain sees that).
  */
-export function lifecycle(stops: Stops): Lifecycle {
+export function lifecycle<A extends unknown[] = []>(stops: Stops<A>): Lifecycle<A> {
   let stopping: Promise<void> | undefined;
   let resolveClosed!: () => void;
   const done = new Promise<void>((r) => (resolveClosed = r));
@@ -59,7 +59,7 @@ export function lifecycle(stops: Stops): Lifecycle {
   };
   return {
     close,
-    drain: () => run(stops.drain ?? stops.close),
+    drain: (...args: A) => run(stops.drain ? () => stops.drain!(...args) : stops.close),
     closed: () => done,
     [Symbol.asyncDispose]: close,
   };

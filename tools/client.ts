@@ -6,6 +6,7 @@
  */
 import type { Msg } from "@nats-io/nats-core";
 import type { Mesh } from "../mesh/connect.ts";
+import { lifecycle, type Closable } from "../mesh/lifecycle.ts";
 import { createReplyRoutes, type ReplyInbox } from "../mesh/rolecall/index.ts";
 import { MCP_UNSET, subjects } from "../mesh/subjects.ts";
 import { fetchClaimed, noServer, prepare, readFrame, requestHeaders } from "./client-frames.ts";
@@ -48,7 +49,7 @@ export interface McpClientOptions {
   user?: string;
 }
 
-export interface McpClient {
+export interface McpClient extends Closable {
   readonly tenant: string;
   readonly user: string;
   /**
@@ -56,7 +57,8 @@ export interface McpClient {
    * rejects only with `ToolsError`: `cancelled` when the signal aborts, `closed` when the client closes.
    */
   request(server: string, req: JsonRpcRequest, opts?: McpRequestOptions): Promise<JsonRpcResponse>;
-  close(): void;
+  /** Ends the requests in flight (`closed`) and the reply routes; the work is done before the promise returns. */
+  close(): Promise<void>;
 }
 
 export function createMcpClient(mesh: Mesh, o: McpClientOptions): McpClient {
@@ -68,11 +70,13 @@ export function createMcpClient(mesh: Mesh, o: McpClientOptions): McpClient {
     tenant: o.tenant,
     user,
     request: (server, req, opts = {}) => request(mesh, routes.open.bind(routes), pending, o.tenant, user, server, req, opts),
-    close: () => {
-      for (const fail of [...pending])
-        fail(new ToolsError(ToolsErrorCode.Closed, "the MCP client was closed while the request was in flight"));
-      routes.close();
-    },
+    ...lifecycle({
+      close: () => {
+        for (const fail of [...pending])
+          fail(new ToolsError(ToolsErrorCode.Closed, "the MCP client was closed while the request was in flight"));
+        routes.close();
+      },
+    }),
   };
 }
 

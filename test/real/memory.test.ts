@@ -33,7 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const h of hosts) await h.close();
-  mcp?.close();
+  await mcp?.close();
   await mesh?.close();
   await nats?.stop();
   await ollama?.stop();

@@ -123,7 +123,7 @@ export function createVoice(o: VoiceOptions): Voice {
     },
     close() {
       for (const [g] of sessions) this.leave(g);
-      mcp.close();
+      void mcp.close(); // its work is done before the promise returns
     },
   };
 }

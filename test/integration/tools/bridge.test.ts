@@ -38,7 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sdk?.close();
-  mcp?.close();
+  await mcp?.close();
   await host?.close();
   await mesh?.close();
   await nats?.stop();

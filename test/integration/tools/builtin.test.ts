@@ -70,7 +70,7 @@ describe("built-in tool servers", () => {
     expect(broken.error).toMatch(/options\.path is missing/);
     const r = await call("broken");
     expect("error" in r).toBe(true);
-    mcp.close();
+    await mcp.close();
     await host.close();
     expect(closed).toBe(1);
   });

@@ -70,7 +70,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  mcp?.close();
+  await mcp?.close();
   await host?.close();
   await mesh?.close();
   await nats?.stop();

@@ -64,7 +64,7 @@ beforeAll(async () => {
   client = createMcpClient(mesh, { tenant: TENANT });
 });
 afterAll(async () => {
-  client?.close();
+  await client?.close();
   await bulk?.close();
   await clock?.close();
   await mesh?.close();

@@ -129,7 +129,7 @@ export async function knowledgeFixture(): Promise<Fixture> {
       };
     },
     async close() {
-      for (const c of clients) c.close();
+      for (const c of clients) await c.close();
       await Promise.all(hosts.map((h) => h.close()));
       await Promise.all([wiki.stop(), arxiv.stop(), wolfram.stop()]);
       await mesh.close();
