@@ -10,6 +10,7 @@ import type { ServeServer } from "../../frontdoors/openai/index.ts";
 import { conductorOptions } from "../../host/committee.ts";
 import { defineCommand } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals, type StopSignals } from "../config.ts";
+import { stopInOrder } from "../run-until-signal.ts";
 import { startLocalNats, type LocalNats } from "../natsd.ts";
 import type { LocalOllama } from "../ollamad.ts";
 import { ensureOllamas, freshMemory, scriptedConfig } from "../up-backends.ts";
@@ -127,13 +128,13 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
     await serve?.drain();
     await discord?.close();
   } finally {
-    await serve?.close();
-    await discord?.close();
-    await conductor?.drain();
-    await Promise.all(hosts.map((h) => h.drain()));
-    await tools?.drain();
-    await mesh.drain();
-    await stopStarted();
+    // In reverse start order (stopInOrder reverses): front doors, conductor, agent hosts (together), tools, mesh, processes.
+    const all = async (f: (h: AgentHost) => Promise<void>) => void (await Promise.all(hosts.map(f)));
+    const agents = { drain: () => all((h) => h.drain()), close: () => all((h) => h.close()) };
+    const started = [{ close: stopStarted }, mesh, ...(tools ? [tools] : []), agents, ...(conductor ? [conductor] : [])];
+    // The try drained the front doors; here they only close (at once, when the try ended early).
+    const doors = [discord, serve].flatMap((d) => (d ? [{ close: () => d.close() }] : []));
+    await stopInOrder([...started, ...doors], log);
   }
   return 0;
 }
