@@ -8,6 +8,7 @@ import type { Server } from "node:http";
 import type { MeshConfig } from "../../schemas/config.ts";
 import type { Mesh } from "../../mesh/connect.ts";
 import type { Logger } from "../../mesh/logger.ts";
+import { lifecycle, type Drainable } from "../../mesh/lifecycle.ts";
 import type { RoleResponder } from "../../mesh/rolecall/types.ts";
 import { BackendConfigError } from "../errors.ts";
 import { createRoleBackends } from "./backends.ts";
@@ -37,7 +38,7 @@ export interface AgentHostOptions {
   stateIntervalMs?: number;
 }
 
-export interface AgentHost extends AsyncDisposable {
+export interface AgentHost extends Drainable {
   readonly host: string;
   readonly responders: RoleResponder[];
   readonly metrics: AgentMetrics;
@@ -46,9 +47,6 @@ export interface AgentHost extends AsyncDisposable {
   state(): RoleState[];
   /** Re-checks every backend now (also runs every healthIntervalMs). */
   checkHealth(): Promise<void>;
-  drain(): Promise<void>;
-  close(): Promise<void>;
-  closed(): Promise<void>;
 }
 
 /** The config's entry for `host`; throws naming the hosts there are and the fix when it has none. */
@@ -116,17 +114,15 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
   if (port !== undefined && port !== null) server = await serveMetrics(metrics.registry, port);
   log.info({ roles: hostCfg.roles, metricsPort: server?.port }, "agent host serving");
 
-  let stopping: Promise<void> | undefined;
-  const stop = (how: "drain" | "close") =>
-    (stopping ??= (async () => {
-      clearInterval(timer);
-      await Promise.all(responders.map((r) => (how === "drain" ? r.drain() : r.close())));
-      await warming.catch(() => undefined);
-      for (const rb of backends.values()) rb.primary.close?.();
-      tools.close();
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      log.info("agent host stopped");
-    })());
+  const stop = async (how: "drain" | "close") => {
+    clearInterval(timer);
+    await Promise.all(responders.map((r) => (how === "drain" ? r.drain() : r.close())));
+    await warming.catch(() => undefined);
+    for (const rb of backends.values()) rb.primary.close?.();
+    tools.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    log.info("agent host stopped");
+  };
   return {
     host: o.host,
     responders,
@@ -134,9 +130,6 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     metricsPort: server?.port,
     state: () => [...states.values()].map((s) => ({ ...s })),
     checkHealth,
-    drain: () => stop("drain"),
-    close: () => stop("close"),
-    closed: () => stopping ?? new Promise(() => undefined),
-    [Symbol.asyncDispose]: () => stop("close"),
+    ...lifecycle({ drain: () => stop("drain"), close: () => stop("close") }),
   };
 }
