@@ -63,11 +63,11 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
       say("using the scripted development backend (--scripted): every reply says 'backend: scripted'");
     } else ollamas = await ensureOllamas(cfg, say);
   } catch (err) {
-    await nats?.stop();
+    await nats?.close();
     throw err;
   }
   if (stop.signal.aborted) {
-    await Promise.all([nats?.stop(), ...ollamas.map((o) => o.stop())]);
+    await Promise.all([nats?.close(), ...ollamas.map((o) => o.close())]);
     return 0;
   }
   // The demo remembers into a fresh store, so what it recalls was told in this run.
@@ -75,8 +75,8 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
   // The memory server embeds with the Ollama the roles use.
   const toolEnv = { ...process.env, OLLAMA_HOST: process.env.OLLAMA_HOST ?? ollamas[0]?.url };
   const stopStarted = async () => {
-    await nats?.stop();
-    await Promise.all(ollamas.map((o) => o.stop()));
+    await nats?.close();
+    await Promise.all(ollamas.map((o) => o.close()));
     memory?.remove();
   };
   const mesh = await connectWithConfig(cfg, "lyra-up", log).catch(async (err: unknown) => {
