@@ -35,8 +35,8 @@ afterAll(async () => {
   for (const h of hosts) await h.close();
   await mcp?.close();
   await mesh?.close();
-  await nats?.stop();
-  await ollama?.stop();
+  await nats?.close();
+  await ollama?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

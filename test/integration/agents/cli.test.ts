@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mesh?.close();
-  await ollama?.stop();
+  await ollama?.close();
   await server?.[Symbol.asyncDispose]();
 });
 

@@ -45,8 +45,8 @@ afterAll(async () => {
   await client?.close();
   await host?.close();
   await mesh?.close();
-  await ollama?.stop();
-  await litellm?.stop();
+  await ollama?.close();
+  await litellm?.close();
   await server?.[Symbol.asyncDispose]();
 });
 

@@ -42,7 +42,7 @@ afterAll(async () => {
   for (const p of Object.values(agents)) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill("SIGKILL");
   await Promise.all(Object.values(agents).map((p) => p.exited));
   await mesh?.close();
-  for (const d of Object.values(ollama)) await d.stop();
+  for (const d of Object.values(ollama)) await d.close();
   await server?.[Symbol.asyncDispose]();
 });
 

@@ -29,7 +29,7 @@ afterAll(async () => {
   await client?.close();
   await host?.close();
   await mesh?.close();
-  await ollama?.stop();
+  await ollama?.close();
   await server?.[Symbol.asyncDispose]();
 });
 

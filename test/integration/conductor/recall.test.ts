@@ -60,8 +60,8 @@ describe("memory.auto_recall", () => {
   afterAll(async () => {
     await serving?.close();
     await mesh?.close();
-    await nats?.stop();
-    await ollama?.stop();
+    await nats?.close();
+    await ollama?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

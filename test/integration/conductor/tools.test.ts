@@ -107,8 +107,8 @@ describe("the specialists' tool loop, end to end (Ollama double, clock over NATS
     await host?.close();
     await clock?.close();
     await mesh?.close();
-    await nats?.stop();
-    await ollama?.stop();
+    await nats?.close();
+    await ollama?.close();
   });
 
   /** The specialist's /api/chat requests of one turn (not the router's, not the voice's). */

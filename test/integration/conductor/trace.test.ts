@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mesh?.close();
-  await collector?.stop();
+  await collector?.close();
   await server?.[Symbol.asyncDispose]();
 });
 

@@ -83,10 +83,10 @@ conductor: { ack_wait_ms: 5000 }
   afterAll(async () => {
     await serving?.close();
     await mesh?.close();
-    await nats?.stop();
-    await ollama?.stop();
-    await searx?.stop();
-    await pages?.stop();
+    await nats?.close();
+    await ollama?.close();
+    await searx?.close();
+    await pages?.close();
   });
 
   it("lyra ask → web__web_search → web__fetch_page → the answer cites the page; lyra log shows both calls", async () => {

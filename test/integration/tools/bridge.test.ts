@@ -41,7 +41,7 @@ afterAll(async () => {
   await mcp?.close();
   await host?.close();
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
 });
 
 const status = () => host.servers().find((s) => s.server === "everything")!;

@@ -19,7 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
 });
 
 describe("built-in tool servers", () => {

@@ -65,7 +65,7 @@ export async function computeFixture(servers: Record<string, Record<string, unkn
       await mcp.close();
       await host.close();
       await mesh.close();
-      await nats.stop();
+      await nats.close();
     },
   };
 }

@@ -73,7 +73,7 @@ afterAll(async () => {
   await mcp?.close();
   await host?.close();
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
   http?.close();
 });
 

@@ -31,7 +31,7 @@ describe("tool server lifecycle on the wire", () => {
   afterAll(async () => {
     await client?.close();
     await mesh?.close();
-    await nats?.stop();
+    await nats?.close();
   });
 
   it("sends keep-alive frames while a call works, then msg frames and one end", async () => {

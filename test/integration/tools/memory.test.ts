@@ -36,8 +36,8 @@ afterAll(async () => {
   for (const h of hosts) await h.close();
   await mcp?.close();
   await mesh?.close();
-  await ollama?.stop();
-  await nats?.stop();
+  await ollama?.close();
+  await nats?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -68,7 +68,7 @@ afterAll(async () => {
   await bulk?.close();
   await clock?.close();
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
 });
 
 const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
