@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type TlsOptions } from "@nats-io/transport-node";
 import { Encoding } from "../schemas/index.ts";
-import { MeshError } from "./errors.ts";
+import { MeshCode, MeshError } from "./errors.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 
 export interface MeshOptions {
@@ -83,7 +83,7 @@ export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
     try {
       creds = readFileSync(opts.credsFile);
     } catch (err) {
-      throw new MeshError("creds_unreadable", `cannot read NATS creds file '${opts.credsFile}': check the path and its permissions`, {
+      throw new MeshError(MeshCode.CredsUnreadable, `cannot read NATS creds file '${opts.credsFile}': check the path and its permissions`, {
         cause: err,
       });
     }
@@ -109,7 +109,7 @@ export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
     });
   } catch (err) {
     throw new MeshError(
-      "connect_failed",
+      MeshCode.ConnectFailed,
       `cannot connect to NATS at ${[servers].flat().join(",")}: ${(err as Error).message}; start nats-server or set NATS_URL`,
       { cause: err },
     );
@@ -118,7 +118,7 @@ export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
   if (!versionAtLeast(version, MIN_NATS_SERVER)) {
     await nc.close().catch(() => undefined);
     throw new MeshError(
-      "server_too_old",
+      MeshCode.ServerTooOld,
       `nats-server ${version} at ${nc.getServer()} is too old: Lyra mesh needs ${MIN_NATS_SERVER} or later (JetStream ` +
         `sync_interval, +TERM reasons); ` +
         "install a current one with 'npm run setup' (or from the NATS releases)",
@@ -164,7 +164,7 @@ function readSecret(path: string, what: string): Uint8Array {
     return new TextEncoder().encode(readFileSync(path, "utf8").trim());
   } catch (err) {
     throw new MeshError(
-      "creds_unreadable",
+      MeshCode.CredsUnreadable,
       `cannot read NATS ${what} file '${path}': check the path and its permissions (run 'lyra auth' to create it)`,
       { cause: err },
     );
@@ -175,5 +175,5 @@ function encodingFromEnv(): Encoding {
   const v = process.env.LYRA_ENCODING;
   if (v === undefined || v === "" || v === Encoding.Msgpack) return Encoding.Msgpack;
   if (v === Encoding.Json) return Encoding.Json;
-  throw new MeshError("invalid_encoding", `LYRA_ENCODING='${v}' is not an encoding: use 'msgpack' or 'json'`);
+  throw new MeshError(MeshCode.InvalidEncoding, `LYRA_ENCODING='${v}' is not an encoding: use 'msgpack' or 'json'`);
 }

@@ -5,9 +5,39 @@
 import { NoRespondersError, RequestError } from "@nats-io/nats-core";
 import { CallCode, wireErrorName, type ErrorBody } from "../schemas/index.ts";
 
-export class MeshError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+/** Every local error code of mesh/ (never on the wire: wire errors carry the wire's error name). */
+export const MeshCode = {
+  /** A NATS creds file that cannot be read. */
+  CredsUnreadable: "creds_unreadable",
+  ConnectFailed: "connect_failed",
+  ServerTooOld: "server_too_old",
+  InvalidEncoding: "invalid_encoding",
+  InvalidToken: "invalid_token",
+  InvalidRole: "invalid_role",
+  InvalidOption: "invalid_option",
+  JetStreamUnavailable: "jetstream_unavailable",
+  StreamSetupFailed: "stream_setup_failed",
+  MediaTooLarge: "media_too_large",
+  MediaUnavailable: "media_unavailable",
+  MediaCorrupt: "media_corrupt",
+  MediaBadReference: "media_bad_reference",
+  /** A reply text that cannot be cut to fit max_payload (rolecall/fit.ts). */
+  TextTooLarge: "text_too_large",
+  ConnectionClosed: "connection_closed",
+  Cancelled: "cancelled",
+} as const;
+export type MeshCode = (typeof MeshCode)[keyof typeof MeshCode];
+
+/**
+ * The error name a role call ended with: wireErrorName's, SHUTTING_DOWN, REQUEST_ID_CONFLICT, or
+ * whatever another agent put in its error body. It comes from the wire, so it stays an open string.
+ */
+export type WireErrorName = string;
+
+/** The base of mesh/'s errors; `code` is a MeshCode, except for RoleCallError's wire names. */
+export class MeshError<C extends string = MeshCode> extends Error {
+  readonly code: C;
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -27,12 +57,12 @@ export function isNoResponders(err: unknown): boolean {
 /** The connection closed while a call or handler was pending. */
 export class ConnectionClosedError extends MeshError {
   constructor(what = "operation", options?: { cause?: unknown }) {
-    super("connection_closed", `${what} failed: the NATS connection is closed`, options);
+    super(MeshCode.ConnectionClosed, `${what} failed: the NATS connection is closed`, options);
   }
 }
 
 /** An error a role answered with, or one the caller concluded (no responders, deadline). */
-export class RoleCallError extends MeshError {
+export class RoleCallError extends MeshError<WireErrorName> {
   /** What the call ended with, as a CallCode: 408, 413 and 503 are Lyra's cases, whatever spec code carried them. */
   readonly status: CallCode;
   readonly role: string;
@@ -61,7 +91,7 @@ export class UnavailableError extends RoleCallError {}
 /** The caller aborted the call. */
 export class CancelledError extends MeshError {
   constructor(role: string, options?: { cause?: unknown }) {
-    super("cancelled", `role '${role}': call cancelled`, options);
+    super(MeshCode.Cancelled, `role '${role}': call cancelled`, options);
   }
 }
 

@@ -2,6 +2,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import { assertFits, Header, InboxMessage, OutboxMessage, validate } from "../schemas/index.ts";
 import { decodeBody, encodeBody } from "./body.ts";
+import { lifecycle, type Closable } from "./lifecycle.ts";
 import { subjects } from "./subjects.ts";
 import type { Mesh } from "./connect.ts";
 
@@ -29,7 +30,8 @@ export async function publishInbox(
   return { seq: ack.seq, duplicate: ack.duplicate };
 }
 
-export interface ReplyWatch extends AsyncDisposable {
+/** close() stops following (unsubscribes); the iterator closes it when it ends. */
+export interface ReplyWatch extends Closable {
   /** Partial text as it streams, then the final reply (final: true) for `inReplyTo`. */
   [Symbol.asyncIterator](): AsyncIterator<OutboxMessage>;
 }
@@ -58,14 +60,18 @@ export function watchReplies(mesh: Mesh, channel: string, conversation: string, 
     for await (const m of s) push(m);
   };
   const pumps = Promise.all([pump(sub), pump(finalSub)]);
-  const close = async () => {
-    done = true;
-    sub.unsubscribe();
-    finalSub.unsubscribe();
-    wake?.();
-    await pumps;
-  };
+  const { close, closed } = lifecycle({
+    close: async () => {
+      done = true;
+      sub.unsubscribe();
+      finalSub.unsubscribe();
+      wake?.();
+      await pumps;
+    },
+  });
   return {
+    close,
+    closed,
     async *[Symbol.asyncIterator]() {
       try {
         while (!done) {

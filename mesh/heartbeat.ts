@@ -4,6 +4,7 @@
  * status endpoint (§8.7) answers with the same builder, so the two never disagree.
  */
 import type { Mesh } from "./connect.ts";
+import { lifecycle, type Closable } from "./lifecycle.ts";
 import { AGENT, subjects } from "./subjects.ts";
 
 export interface HeartbeatOptions {
@@ -30,10 +31,8 @@ export interface HeartbeatBody {
   [extra: string]: unknown;
 }
 
-export interface Heartbeat extends Disposable {
-  /** Stops beating; safe to call twice. */
-  stop(): void;
-}
+/** close() stops beating (at once: the timer is cleared before close() returns its promise). */
+export type Heartbeat = Closable;
 
 /** A fresh heartbeat body; Lyra's extras first, so they can never overwrite a spec field. */
 export function heartbeatBody(opts: HeartbeatOptions): HeartbeatBody {
@@ -62,9 +61,15 @@ export function startHeartbeat(mesh: Mesh, opts: HeartbeatOptions): Heartbeat {
   };
   beat();
   let timer: NodeJS.Timeout | undefined = setInterval(beat, opts.intervalS * 1000);
-  const stop = () => {
-    if (timer) clearInterval(timer);
-    timer = undefined;
-  };
-  return { stop, [Symbol.dispose]: stop };
+  const {
+    close,
+    closed,
+    [Symbol.asyncDispose]: dispose,
+  } = lifecycle({
+    close: () => {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+  });
+  return { close, closed, [Symbol.asyncDispose]: dispose };
 }

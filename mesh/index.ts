@@ -9,6 +9,7 @@ export { consumeDurable, ensureStreams, StreamName, type StreamsConfig } from ".
 export { encodeBody, decodeBody } from "./body.ts";
 export { publishInbox, watchReplies, type ReplyWatch } from "./frontdoor.ts";
 export { discoverRoles, queryServices, type DiscoveredRole, type DiscoverOptions } from "./discovery.ts";
+export { lifecycle, type Closable, type Drainable } from "./lifecycle.ts";
 export {
   mediaStore,
   putMedia,

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import { INLINE_MEDIA_MAX_BYTES, MAX_MEDIA_BYTES, Media, sniffMedia, validate } from "../schemas/index.ts";
-import { MeshError } from "./errors.ts";
+import { MeshCode, MeshError } from "./errors.ts";
 import type { Mesh } from "./connect.ts";
 
 export const MEDIA_BUCKET = "LYRA_MEDIA";
@@ -40,7 +40,7 @@ export interface PutMediaOptions extends MediaStoreOptions {
  */
 export async function putMedia(mesh: Mesh, bytes: Uint8Array, opts: PutMediaOptions = {}): Promise<Media> {
   if (bytes.length > MAX_MEDIA_BYTES) {
-    throw new MeshError("media_too_large", `media is ${bytes.length} bytes, over the mesh's limit of ${MAX_MEDIA_BYTES}`);
+    throw new MeshError(MeshCode.MediaTooLarge, `media is ${bytes.length} bytes, over the mesh's limit of ${MAX_MEDIA_BYTES}`);
   }
   const { kind, mime } = sniffMedia(bytes);
   const base = { kind, mime, size: bytes.length, ...(opts.filename ? { filename: opts.filename } : {}) };
@@ -64,15 +64,21 @@ export async function readMedia(mesh: Mesh, media: Media): Promise<Uint8Array> {
     try {
       bytes = await (await new Objm(mesh.nc).open(MEDIA_BUCKET)).getBlob(m.object!);
     } catch (err) {
-      throw new MeshError("media_unavailable", `media ${m.object} could not be fetched from ${MEDIA_BUCKET}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new MeshError(
+        MeshCode.MediaUnavailable,
+        `media ${m.object} could not be fetched from ${MEDIA_BUCKET}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
-    if (bytes === null) throw new MeshError("media_unavailable", `media ${m.object} is gone from ${MEDIA_BUCKET} (expired or deleted)`);
+    if (bytes === null)
+      throw new MeshError(MeshCode.MediaUnavailable, `media ${m.object} is gone from ${MEDIA_BUCKET} (expired or deleted)`);
   }
-  if (bytes.length !== m.size) throw new MeshError("media_corrupt", `media is ${bytes.length} bytes, not the ${m.size} its reference says`);
+  if (bytes.length !== m.size)
+    throw new MeshError(MeshCode.MediaCorrupt, `media is ${bytes.length} bytes, not the ${m.size} its reference says`);
   if (m.sha256 !== undefined && createHash("sha256").update(bytes).digest("hex") !== m.sha256) {
-    throw new MeshError("media_corrupt", `media ${m.object ?? "(inline)"} failed its SHA-256 check`);
+    throw new MeshError(MeshCode.MediaCorrupt, `media ${m.object ?? "(inline)"} failed its SHA-256 check`);
   }
   return bytes;
 }
@@ -93,7 +99,7 @@ export async function statMedia(mesh: Mesh, name: string): Promise<Media | null>
   const sha256 = /^[a-z]+\/([0-9a-f]{64})$/.exec(object)?.[1];
   if (!sha256)
     throw new MeshError(
-      "media_bad_reference",
+      MeshCode.MediaBadReference,
       `'${name.slice(0, 100)}' is not a media reference; use '<kind>/<sha256>', e.g. image/3f5a… (64 hex digits)`,
     );
   const os = await new Objm(mesh.nc).open(MEDIA_BUCKET).catch(() => undefined);

@@ -15,6 +15,7 @@ import {
   type SpanKind as Kind,
   type Tracer,
 } from "./telemetry.ts";
+import { lifecycle } from "./lifecycle.ts";
 
 const KINDS: Record<Kind, SpanKind> = {
   internal: SpanKind.INTERNAL,
@@ -64,9 +65,11 @@ export async function createOtlpTracer(o: OtlpOptions, onShutdown: () => void): 
         },
       };
     },
-    async shutdown() {
-      onShutdown();
-      await provider.shutdown();
-    },
+    ...lifecycle({
+      close: async () => {
+        onShutdown();
+        await provider.shutdown();
+      },
+    }),
   };
 }

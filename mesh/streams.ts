@@ -13,7 +13,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { MeshError } from "./errors.ts";
+import { MeshCode, MeshError } from "./errors.ts";
 import { subjects } from "./subjects.ts";
 import type { Mesh } from "./connect.ts";
 
@@ -107,7 +107,7 @@ export async function ensureStreams(mesh: Mesh, cfg: StreamsConfig = {}): Promis
     jsm = await jetstreamManager(mesh.nc);
   } catch (err) {
     throw new MeshError(
-      "jetstream_unavailable",
+      MeshCode.JetStreamUnavailable,
       "JetStream is not enabled on the NATS server: start nats-server with -js (or jetstream {} in its config)",
       { cause: err },
     );
@@ -122,7 +122,9 @@ export async function ensureStreams(mesh: Mesh, cfg: StreamsConfig = {}): Promis
         await jsm.streams.update(sc.name, rest);
       }
     } catch (err) {
-      throw new MeshError("stream_setup_failed", `cannot create or update stream ${sc.name}: ${(err as Error).message}`, { cause: err });
+      throw new MeshError(MeshCode.StreamSetupFailed, `cannot create or update stream ${sc.name}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   mesh.log.debug({ streams: Object.values(StreamName) }, "JetStream streams ready");

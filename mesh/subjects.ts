@@ -2,7 +2,7 @@
  * The one module that builds subject strings. Every token is validated, so a conversation id or
  * channel name can never inject a wildcard or an extra token.
  */
-import { MeshError } from "./errors.ts";
+import { MeshCode, MeshError } from "./errors.ts";
 
 /** The `agent` token of Lyra's Agent Protocol subjects (and its `metadata.agent`). */
 export const AGENT = "lyra";
@@ -15,7 +15,7 @@ export const RESERVED_ROLES: ReadonlySet<string> = new Set(["inbox", "outbox", "
 /** Throws a configuration error when `value` is not a safe single subject token. */
 export function token(what: string, value: string): string {
   if (!TOKEN.test(value)) {
-    throw new MeshError("invalid_token", `${what} '${value}' is not a valid subject token: use 1-128 letters, digits, '_' or '-'`);
+    throw new MeshError(MeshCode.InvalidToken, `${what} '${value}' is not a valid subject token: use 1-128 letters, digits, '_' or '-'`);
   }
   return value;
 }
@@ -23,7 +23,7 @@ export function token(what: string, value: string): string {
 export function roleToken(role: string): string {
   if (!ROLE.test(role) || RESERVED_ROLES.has(role)) {
     throw new MeshError(
-      "invalid_role",
+      MeshCode.InvalidRole,
       `role '${role}' is not a valid role name: use lowercase letters, digits and '-', and not ${[...RESERVED_ROLES].join("/")}`,
     );
   }
@@ -148,7 +148,7 @@ export function mcpNameToken(name: string | undefined): string {
 function methodTokens(method: string): string {
   const segs = method.split("/");
   for (const seg of segs) {
-    if (!TOKEN.test(seg)) throw new MeshError("invalid_token", `MCP method '${method}' has a segment that is not a subject token`);
+    if (!TOKEN.test(seg)) throw new MeshError(MeshCode.InvalidToken, `MCP method '${method}' has a segment that is not a subject token`);
   }
   return segs.join(".");
 }

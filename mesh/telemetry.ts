@@ -4,6 +4,7 @@
  * no dependency loaded); `enableOtlp()` swaps in an exporting tracer, loading OpenTelemetry then.
  */
 import { randomBytes } from "node:crypto";
+import type { Closable } from "./lifecycle.ts";
 
 export interface TraceContext {
   /** 32 lowercase hex digits, not all zero. */
@@ -73,10 +74,9 @@ export interface Span {
   end(error?: unknown): void;
 }
 
-export interface Tracer {
+/** close() flushes what is buffered; the process tracer goes back to the no-op one. */
+export interface Tracer extends Closable {
   start(name: string, parent: string | undefined, o?: { kind?: SpanKind; attributes?: SpanAttributes }): Span;
-  /** Flushes what is buffered; the process tracer goes back to the no-op one. */
-  shutdown(): Promise<void>;
 }
 
 /** Mints child ids only: the trace continues on the wire and in the logs, nothing is exported. */
@@ -86,7 +86,10 @@ export const idTracer: Tracer = {
     const ctx = { traceId: p?.traceId ?? hex(16), spanId: newSpanId(), flags: p?.flags ?? "01" };
     return { traceId: ctx.traceId, traceparent: formatTraceparent(ctx), setAttributes: () => undefined, end: () => undefined };
   },
-  shutdown: async () => undefined,
+  // Nothing to stop: always closed.
+  close: async () => undefined,
+  closed: async () => undefined,
+  [Symbol.asyncDispose]: async () => undefined,
 };
 
 let current: Tracer = idTracer;

@@ -5,7 +5,7 @@
  * only ever see the response.
  */
 import type { Msg } from "@nats-io/nats-core";
-import { type Mesh, createReplyRoutes, type ReplyInbox, MCP_UNSET, subjects } from "../mesh/index.ts";
+import { type Mesh, createReplyRoutes, lifecycle, type Closable, type ReplyInbox, MCP_UNSET, subjects } from "../mesh/index.ts";
 import { fetchClaimed, noServer, prepare, readFrame, requestHeaders } from "./client-frames.ts";
 import { ToolsError, ToolsErrorCode } from "./errors.ts";
 import {
@@ -46,7 +46,7 @@ export interface McpClientOptions {
   user?: string;
 }
 
-export interface McpClient {
+export interface McpClient extends Closable {
   readonly tenant: string;
   readonly user: string;
   /**
@@ -54,7 +54,8 @@ export interface McpClient {
    * rejects only with `ToolsError`: `cancelled` when the signal aborts, `closed` when the client closes.
    */
   request(server: string, req: JsonRpcRequest, opts?: McpRequestOptions): Promise<JsonRpcResponse>;
-  close(): void;
+  /** Ends the requests in flight (`closed`) and the reply routes; the work is done before the promise returns. */
+  close(): Promise<void>;
 }
 
 export function createMcpClient(mesh: Mesh, o: McpClientOptions): McpClient {
@@ -66,11 +67,13 @@ export function createMcpClient(mesh: Mesh, o: McpClientOptions): McpClient {
     tenant: o.tenant,
     user,
     request: (server, req, opts = {}) => request(mesh, routes.open.bind(routes), pending, o.tenant, user, server, req, opts),
-    close: () => {
-      for (const fail of [...pending])
-        fail(new ToolsError(ToolsErrorCode.Closed, "the MCP client was closed while the request was in flight"));
-      routes.close();
-    },
+    ...lifecycle({
+      close: () => {
+        for (const fail of [...pending])
+          fail(new ToolsError(ToolsErrorCode.Closed, "the MCP client was closed while the request was in flight"));
+        routes.close();
+      },
+    }),
   };
 }
 

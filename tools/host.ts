@@ -4,7 +4,7 @@
  * the SDK client and supervised (restart with backoff, report when they cannot start). A server
  * that is down still serves: its calls fail fast with -32010 and `lyra status` shows why.
  */
-import type { Mesh, Logger } from "../mesh/index.ts";
+import { lifecycle, type Drainable, type Mesh, type Logger } from "../mesh/index.ts";
 import type { ToolServerConfig } from "../schemas/index.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { bridgeHandler } from "./bridge.ts";
@@ -57,14 +57,11 @@ export interface HostedServerStatus {
   listFetches: number;
 }
 
-export interface ToolHost extends AsyncDisposable {
+export interface ToolHost extends Drainable {
   readonly metrics: ToolMetrics;
   servers(): HostedServerStatus[];
   /** Stops taking calls, lets those in flight finish up to `graceMs` (default 10 s), then stops the servers. */
   drain(graceMs?: number): Promise<void>;
-  close(): Promise<void>;
-  /** Resolves (never rejects) once the host has stopped. */
-  closed(): Promise<void>;
 }
 
 interface Hosted {
@@ -81,7 +78,7 @@ interface Hosted {
   /** Why a built-in could not start. */
   error?: string;
   /** Releases a built-in's long-lived parts. */
-  stop?: () => Promise<void>;
+  close?: () => Promise<void>;
   /** A built-in's bounds on this host (StartedBuiltin.limits), once started. */
   limits?: () => string | undefined;
   ts?: ToolServer;
@@ -128,10 +125,6 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
   }
   o.log.info({ servers: hosted.map((h) => h.server) }, "tool host serving");
 
-  let stopping: Promise<void> | undefined;
-  let done!: () => void;
-  const closed = new Promise<void>((r) => (done = r));
-  const stop = (graceMs: number) => (stopping ??= stopAll(hosted, graceMs).finally(done));
   return {
     metrics,
     servers: () =>
@@ -149,10 +142,7 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
           listFetches: h.listFetches(),
         };
       }),
-    drain: (graceMs = 10_000) => stop(graceMs),
-    close: () => stop(0),
-    closed: () => closed,
-    [Symbol.asyncDispose]: () => stop(0),
+    ...lifecycle({ drain: (graceMs: number = 10_000) => stopAll(hosted, graceMs), close: () => stopAll(hosted, 0) }),
   };
 }
 
@@ -202,7 +192,7 @@ function plan(mesh: Mesh, server: string, cfg: ToolServerConfig, o: ToolHostOpti
             (err: unknown) => (log.warn({ err }, "built-in tool server does not list its tools"), []),
           );
         },
-        stop: async () => started?.close?.(),
+        close: async () => started?.close?.(),
         limits: () => started?.limits,
       };
       let tools: string[] = [];
@@ -266,7 +256,7 @@ function errorOf(h: Hosted): string | undefined {
 /** The services stop taking calls first (drain), then the bridged servers stop. */
 async function stopAll(hosted: Hosted[], graceMs: number): Promise<void> {
   await Promise.all(hosted.map(async (h) => h.ts?.drain(graceMs)));
-  await Promise.all(hosted.map(async (h) => (await h.upstream?.close(), await h.handler.close?.(), await h.stop?.())));
+  await Promise.all(hosted.map(async (h) => (await h.upstream?.close(), await h.handler.close?.(), await h.close?.())));
 }
 
 /** A built-in's tool names, asked the way a mesh client would. */

@@ -6,7 +6,7 @@
  */
 import type { Msg } from "@nats-io/nats-core";
 import { Svcm, type Service } from "@nats-io/services";
-import { type Mesh, type Logger, subjects } from "../mesh/index.ts";
+import { type Mesh, type Logger, lifecycle, subjects, type Drainable } from "../mesh/index.ts";
 import { createRequestStreams } from "./server-requests.ts";
 import { DEFAULT_MCP_KEEP_ALIVE_MS, WIRE_VERSION, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from "./wire.ts";
 
@@ -46,7 +46,7 @@ export interface ServeMcpOptions {
   claimMaxAgeMs?: number;
 }
 
-export interface ToolServer extends AsyncDisposable {
+export interface ToolServer extends Drainable {
   readonly server: string;
   readonly instanceId: string;
   inFlight(): number;
@@ -81,24 +81,20 @@ export async function serveMcp(mesh: Mesh, o: ServeMcpOptions): Promise<ToolServ
   const hb = startHeartbeat(mesh, o, instanceId, streams.inFlight, log);
   log.info({ subject, instanceId }, "tool server serving");
 
-  let stopped: Promise<void> | undefined;
-  const stop = (graceMs: number) =>
-    (stopped ??= (async () => {
-      streams.refuse();
-      clearInterval(hb);
-      await service.stop().catch(() => undefined);
-      const until = Date.now() + graceMs;
-      while (streams.inFlight() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      streams.endAll(`tool server '${o.server}' on ${o.host} stopped`);
-      await mesh.nc.flush().catch(() => undefined);
-    })());
+  const stop = async (graceMs: number) => {
+    streams.refuse();
+    clearInterval(hb);
+    await service.stop().catch(() => undefined);
+    const until = Date.now() + graceMs;
+    while (streams.inFlight() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    streams.endAll(`tool server '${o.server}' on ${o.host} stopped`);
+    await mesh.nc.flush().catch(() => undefined);
+  };
   return {
     server: o.server,
     instanceId,
     inFlight: streams.inFlight,
-    drain: (graceMs = 10_000) => stop(graceMs),
-    close: () => stop(0),
-    [Symbol.asyncDispose]: () => stop(0),
+    ...lifecycle({ drain: (graceMs: number = 10_000) => stop(graceMs), close: () => stop(0) }),
   };
 }
 

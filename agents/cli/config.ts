@@ -61,8 +61,3 @@ export function watchSignals(): StopSignals {
   process.on("SIGTERM", on);
   return { signal: ac.signal, received, [Symbol.dispose]: off };
 }
-
-/** Resolves on the first SIGINT or SIGTERM after the call. */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return watchSignals().received;
-}

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 export interface LocalNats {
   url: string;
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 async function portInUse(port: number): Promise<boolean> {
@@ -54,7 +54,7 @@ export async function startLocalNats(preferredPort = 4222): Promise<LocalNats> {
   await Promise.race([ready, spawnError]);
   return {
     url: `nats://127.0.0.1:${port}`,
-    async stop() {
+    async close() {
       if (proc.exitCode === null) proc.kill("SIGTERM");
       await exited;
       rmSync(store, { recursive: true, force: true });

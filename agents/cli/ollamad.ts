@@ -15,9 +15,9 @@ const PROBE_TIMEOUT_MS = 1_500;
 export interface LocalOllama {
   /** The URL Ollama answers on (normalised: http://host:port). */
   url: string;
-  /** True when this process started `ollama serve` (and `stop()` ends it). */
+  /** True when this process started `ollama serve` (and `close()` ends it). */
   started: boolean;
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** Why Ollama cannot serve the development mesh; the message says what to run. */
@@ -97,7 +97,7 @@ export async function ensureOllama(url: string, models: readonly string[], tell:
         `run 'npm run setup' (or ${missing.map((m) => `'ollama pull ${m}'`).join(" and ")}), or use 'lyra up --scripted' (no model)`,
     );
   }
-  return { url, started: proc !== undefined, stop };
+  return { url, started: proc !== undefined, close: stop };
 }
 
 const output = new WeakMap<ChildProcess, string>();

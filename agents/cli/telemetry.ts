@@ -34,5 +34,5 @@ export async function startTelemetry(
   const serviceName = `${o.service_prefix}-${process}`;
   const t = await enableOtlp({ endpoint: o.endpoint, headers, serviceName, resource });
   log.info({ endpoint: o.endpoint, serviceName }, "exporting spans over OTLP/HTTP");
-  return () => t.shutdown().catch((err: unknown) => log.warn({ err }, "OTLP export did not flush"));
+  return () => t.close().catch((err: unknown) => log.warn({ err }, "OTLP export did not flush"));
 }

@@ -44,7 +44,7 @@ export async function openToolMesh(values: Record<string, unknown>, name: string
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
-      client.close();
+      await client.close();
       await mesh.close();
     })());
   return { mesh, cfg, tenant: cfg.mesh.name, client, close, [Symbol.asyncDispose]: close };

@@ -37,7 +37,7 @@ export function ollamaNeeds(cfg: MeshConfig, env: Readonly<Record<string, string
 
 const normalize = (u: string) => (u.includes("://") ? u : `http://${u}`).replace(/\/$/, "");
 
-/** Ollama answering with its models at every URL the config needs; `stop()` ends those started here. */
+/** Ollama answering with its models at every URL the config needs; `close()` ends those started here. */
 export async function ensureOllamas(cfg: MeshConfig, tell: (s: string) => void): Promise<LocalOllama[]> {
   const started: LocalOllama[] = [];
   try {
@@ -47,7 +47,7 @@ export async function ensureOllamas(cfg: MeshConfig, tell: (s: string) => void):
       tell(`using real Ollama at ${url} (${[...new Set(models)].join(", ")})`);
     }
   } catch (err) {
-    await Promise.all(started.map((o) => o.stop()));
+    await Promise.all(started.map((o) => o.close()));
     throw err;
   }
   return started;

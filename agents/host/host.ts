@@ -2,7 +2,7 @@
  * The agent host: serves every role placed on one GPU host, each backed by that host's Ollama
  * (or the backend its config names), with the LiteLLM fallback, metrics and health reporting.
  */
-import { putMedia, readMedia, type Mesh, type Logger, type RoleResponder } from "../../mesh/index.ts";
+import { lifecycle, putMedia, readMedia, type Drainable, type Mesh, type Logger, type RoleResponder } from "../../mesh/index.ts";
 import type { MediaAccess } from "./media.ts";
 import type { Server } from "node:http";
 import type { MeshConfig } from "../../schemas/index.ts";
@@ -34,7 +34,7 @@ export interface AgentHostOptions {
   stateIntervalMs?: number;
 }
 
-export interface AgentHost extends AsyncDisposable {
+export interface AgentHost extends Drainable {
   readonly host: string;
   readonly responders: RoleResponder[];
   readonly metrics: AgentMetrics;
@@ -43,9 +43,6 @@ export interface AgentHost extends AsyncDisposable {
   state(): RoleState[];
   /** Re-checks every backend now (also runs every healthIntervalMs). */
   checkHealth(): Promise<void>;
-  drain(): Promise<void>;
-  close(): Promise<void>;
-  closed(): Promise<void>;
 }
 
 /** The config's entry for `host`; throws naming the hosts there are and the fix when it has none. */
@@ -114,17 +111,15 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
   if (port !== undefined && port !== null) server = await serveMetrics(metrics.registry, port);
   log.info({ roles: hostCfg.roles, metricsPort: server?.port }, "agent host serving");
 
-  let stopping: Promise<void> | undefined;
-  const stop = (how: "drain" | "close") =>
-    (stopping ??= (async () => {
-      clearInterval(timer);
-      await Promise.all(responders.map((r) => (how === "drain" ? r.drain() : r.close())));
-      await warming.catch(() => undefined);
-      for (const rb of backends.values()) rb.primary.close?.();
-      tools.close();
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      log.info("agent host stopped");
-    })());
+  const stop = async (how: "drain" | "close") => {
+    clearInterval(timer);
+    await Promise.all(responders.map((r) => (how === "drain" ? r.drain() : r.close())));
+    await warming.catch(() => undefined);
+    for (const rb of backends.values()) rb.primary.close?.();
+    tools.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    log.info("agent host stopped");
+  };
   return {
     host: o.host,
     responders,
@@ -132,9 +127,6 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     metricsPort: server?.port,
     state: () => [...states.values()].map((s) => ({ ...s })),
     checkHealth,
-    drain: () => stop("drain"),
-    close: () => stop("close"),
-    closed: () => stopping ?? new Promise(() => undefined),
-    [Symbol.asyncDispose]: () => stop("close"),
+    ...lifecycle({ drain: () => stop("drain"), close: () => stop("close") }),
   };
 }

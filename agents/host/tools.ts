@@ -186,7 +186,7 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
     },
 
     close() {
-      for (const c of clients.values()) c.close();
+      for (const c of clients.values()) void c.close(); // done before the promise returns
       clients.clear();
     },
   };

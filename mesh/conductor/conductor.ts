@@ -21,6 +21,7 @@ import { createLogCache, type LogCache } from "./logcache.ts";
 import { createScheduler } from "./schedule.ts";
 import { runTurn, type TurnDeps } from "./turn.ts";
 import { tracer } from "../telemetry.ts";
+import { lifecycle, type Drainable } from "../lifecycle.ts";
 import type { CommitteeConfig, ConductorEvent, RoleCaller } from "./types.ts";
 import { DEFAULT_CALL_TIMEOUT_MS } from "../rolecall/index.ts";
 
@@ -51,14 +52,12 @@ export interface ConductorOptions {
   onEvent?: (e: ConductorEvent) => void;
 }
 
-export interface Conductor extends AsyncDisposable {
+export interface Conductor extends Drainable {
   inFlight(): number;
   /** The inbox consumer's backlog: messages not yet delivered, and delivered but not yet acknowledged. */
   backlog(): Promise<{ pending: number; ackPending: number }>;
   /** Stop taking messages, let in-flight turns finish within graceMs, hand the rest back. */
   drain(): Promise<void>;
-  close(): Promise<void>;
-  closed(): Promise<void>;
 }
 
 /** A message this replica holds, decoded. */
@@ -132,30 +131,25 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   })().catch((err: unknown) => log.error({ err }, "inbox consumer stopped"));
 
   log.info({ durable, maxParallel }, "conductor consuming the inbox");
-  let stopping: Promise<void> | undefined;
-  const stop = (graceMs: number) =>
-    (stopping ??= (async () => {
-      messages?.stop();
-      // In-flight turns get graceMs, then their role calls are aborted (the messages are redelivered);
-      // messages not started are handed back at once.
-      const timer = setTimeout(() => abort.abort(), graceMs);
-      await sched.stop();
-      await loop;
-      await Promise.allSettled([...refusals]);
-      clearTimeout(timer);
-      abort.abort();
-      log.info("conductor stopped");
-    })());
+  const stop = async (graceMs: number) => {
+    messages?.stop();
+    // In-flight turns get graceMs, then their role calls are aborted (the messages are redelivered);
+    // messages not started are handed back at once.
+    const timer = setTimeout(() => abort.abort(), graceMs);
+    await sched.close();
+    await loop;
+    await Promise.allSettled([...refusals]);
+    clearTimeout(timer);
+    abort.abort();
+    log.info("conductor stopped");
+  };
   return {
     inFlight: () => sched.running(),
     async backlog() {
       const i = await consumer.info(); // not the cached info: that is the backlog at start
       return { pending: i.num_pending, ackPending: i.num_ack_pending };
     },
-    drain: () => stop(opts.graceMs ?? 15_000),
-    close: () => stop(0),
-    closed: () => stopping?.catch(() => undefined) ?? new Promise(() => undefined),
-    [Symbol.asyncDispose]: () => stop(0),
+    ...lifecycle({ drain: () => stop(opts.graceMs ?? 15_000), close: () => stop(0) }),
   };
 }
 

@@ -7,6 +7,7 @@
  * keeps the other conversations waiting, and the consumer is read on while they wait.
  */
 import type { JsMsg } from "@nats-io/jetstream";
+import { lifecycle, type Closable } from "../lifecycle.ts";
 
 export interface SchedulerOptions<T extends { msg: JsMsg }> {
   /** Turns run at once. */
@@ -22,15 +23,14 @@ export interface SchedulerOptions<T extends { msg: JsMsg }> {
   run(item: T): Promise<void>;
 }
 
-export interface Scheduler<T extends { msg: JsMsg }> {
+/** close() hands back every message not started (nak), then resolves when the running turns have ended. */
+export interface Scheduler<T extends { msg: JsMsg }> extends Closable {
   /** Queues a delivered message behind the older ones of its subject held here. */
   add(item: T): void;
   /** Resolves when another message may be taken: fewer than maxParallel turns running or due to run. */
   room(): Promise<void>;
   /** Turns running now. */
   running(): number;
-  /** Hands back every message not started (nak), then resolves when the running turns have ended. */
-  stop(): Promise<void>;
 }
 
 interface Queue<T> {
@@ -131,17 +131,19 @@ export function createScheduler<T extends { msg: JsMsg }>(o: SchedulerOptions<T>
     },
     room: () => (stopped || running.size + due < o.maxParallel ? Promise.resolve() : new Promise<void>((r) => roomWaiters.push(r))),
     running: () => running.size,
-    async stop() {
-      stopped = true;
-      for (const q of queues.values()) {
-        q.head.abort();
-        for (const it of q.items) if (!running.has(it)) it.msg.nak(); // another replica takes it now
-        q.items = q.items.filter((it) => running.has(it));
-      }
-      for (const r of slotWaiters.splice(0)) r();
-      wakeRoom();
-      await Promise.allSettled([...pumps]);
-      clearInterval(progress);
-    },
+    ...lifecycle({
+      close: async () => {
+        stopped = true;
+        for (const q of queues.values()) {
+          q.head.abort();
+          for (const it of q.items) if (!running.has(it)) it.msg.nak(); // another replica takes it now
+          q.items = q.items.filter((it) => running.has(it));
+        }
+        for (const r of slotWaiters.splice(0)) r();
+        wakeRoom();
+        await Promise.allSettled([...pumps]);
+        clearInterval(progress);
+      },
+    }),
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { MsgHdrs } from "@nats-io/nats-core";
 import { encode, type Encoding } from "../../schemas/index.ts";
+import { MeshCode, MeshError } from "../errors.ts";
 
 /** "NATS/1.0" and the blank line that ends the header block. */
 const HEADER_FRAME = "NATS/1.0".length + 4;
@@ -24,7 +25,11 @@ export function messageBytes(data: Uint8Array, h: MsgHdrs | undefined): number {
 }
 
 /** A piece of text that cannot be made to fit (max_payload below a chunk's own framing). */
-export class TextTooLargeError extends Error {}
+export class TextTooLargeError extends MeshError {
+  constructor(message: string) {
+    super(MeshCode.TextTooLarge, message);
+  }
+}
 
 /**
  * Cuts text into pieces whose `response` chunks, encoded, each take at most `budget` bytes. Never

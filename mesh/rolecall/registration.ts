@@ -108,8 +108,8 @@ export async function registerRole(
     id: serviceId,
     changed: () => feed?.changed(),
     async withdraw() {
-      heartbeat?.stop();
-      feed?.stop();
+      await heartbeat?.close();
+      await feed?.close();
       if (!mesh.nc.isClosed()) directSub.unsubscribe();
       await service.stop().catch(() => null);
     },

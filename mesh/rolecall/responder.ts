@@ -6,8 +6,9 @@
 import type { Subscription } from "@nats-io/nats-core";
 import { Header, REQUEST_ID_CONFLICT, WireCode } from "../../schemas/index.ts";
 import type { Mesh } from "../connect.ts";
-import { MeshError } from "../errors.ts";
+import { MeshCode, MeshError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { lifecycle, type Lifecycle } from "../lifecycle.ts";
 import { parseCancelSubject, subjects } from "../subjects.ts";
 import { createAdmission, type Admission } from "./admission.ts";
 import { createAnswerCache, type AnswerCache } from "./dedup.ts";
@@ -71,17 +72,14 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     "serving role",
   );
 
-  const { shutdown, closed } = roleLifecycle(mesh, reg, admission, cancelSub, cfg.graceMs, () => (accepting = false), log);
-  void mesh.nc.closed().then(() => shutdown(false, StopReason.Closed));
+  const { connectionClosed, ...lc } = roleLifecycle(mesh, reg, admission, cancelSub, cfg.graceMs, () => (accepting = false), log);
+  void mesh.nc.closed().then(connectionClosed);
   return {
     id: reg.id,
     role,
     inFlight: () => admission.running,
     queueDepth: () => admission.queued,
-    drain: () => shutdown(true, StopReason.Shutdown),
-    close: () => shutdown(false, StopReason.Shutdown),
-    closed: () => closed,
-    [Symbol.asyncDispose]: () => shutdown(false, StopReason.Shutdown),
+    ...lc,
   };
 }
 
@@ -215,35 +213,37 @@ function roleLifecycle(
   graceMs: number,
   stopAccepting: () => void,
   log: Logger,
-) {
-  let resolveClosed!: () => void;
-  const closed = new Promise<void>((r) => (resolveClosed = r));
-  let stopping: Promise<void> | undefined;
-  const abortAll = (reason: StopReason) => {
+): Lifecycle & { connectionClosed: () => void } {
+  let reason: StopReason = StopReason.Shutdown;
+  const abortAll = () => {
     stopAccepting();
     admission.stopAll(reason);
   };
-  const shutdown = (graceful: boolean, reason: StopReason) => {
-    if (!graceful) abortAll(reason); // also cuts short a drain in progress
-    return (stopping ??= (async () => {
-      stopAccepting();
-      await reg.withdraw();
-      if (graceful) {
-        await admission.idle(graceMs);
-        abortAll(reason);
-      }
-      await admission.idle(ABORT_SETTLE_MS);
-      if (!mesh.nc.isClosed()) cancelSub.unsubscribe();
-      log.info({ id: reg.id }, "role stopped");
-      resolveClosed();
-    })());
+  const stop = async (graceful: boolean) => {
+    stopAccepting();
+    await reg.withdraw();
+    if (graceful) {
+      await admission.idle(graceMs);
+      abortAll();
+    }
+    await admission.idle(ABORT_SETTLE_MS);
+    if (!mesh.nc.isClosed()) cancelSub.unsubscribe();
+    log.info({ id: reg.id }, "role stopped");
   };
-  return { shutdown, closed };
+  // cut: a close also cuts short a drain in progress.
+  const lc = lifecycle({ cut: abortAll, drain: () => stop(true), close: () => stop(false) });
+  return {
+    ...lc,
+    connectionClosed() {
+      reason = StopReason.Closed;
+      void lc.close();
+    },
+  };
 }
 
 function positiveInt(name: string, v: number, min: number): number {
   if (!Number.isInteger(v) || v < min) {
-    throw new MeshError("invalid_option", `responder option ${name}=${v} is invalid: use an integer >= ${min}`);
+    throw new MeshError(MeshCode.InvalidOption, `responder option ${name}=${v} is invalid: use an integer >= ${min}`);
   }
   return v;
 }

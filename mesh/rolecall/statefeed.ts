@@ -5,16 +5,16 @@
  */
 import type { ReplicaState } from "../../schemas/index.ts";
 import type { Mesh } from "../connect.ts";
+import { lifecycle, type Closable } from "../lifecycle.ts";
 import { subjects } from "../subjects.ts";
 
 /** Changes within this window go out as one state message. */
 export const CHANGE_GAP_MS = 20;
 
-export interface StateFeed {
+/** close() sends the state now (a stopping replica says it is degraded) and stops. */
+export interface StateFeed extends Closable {
   /** Something changed: send the state soon. */
   changed(): void;
-  /** Sends the state now (a stopping replica says it is degraded) and stops. */
-  stop(): void;
 }
 
 export function startStateFeed(
@@ -42,16 +42,25 @@ export function startStateFeed(
   const timer = setInterval(() => {
     if (Date.now() - lastSent >= intervalMs * 0.8) send();
   }, intervalMs);
+  const {
+    close,
+    closed,
+    [Symbol.asyncDispose]: dispose,
+  } = lifecycle({
+    close: () => {
+      send();
+      stopped = true;
+      clearInterval(timer);
+      if (soon) clearTimeout(soon);
+    },
+  });
   return {
     changed() {
       if (stopped || soon) return;
       soon = setTimeout(send, Math.max(0, CHANGE_GAP_MS - (Date.now() - lastSent)));
     },
-    stop() {
-      if (!stopped) send();
-      stopped = true;
-      clearInterval(timer);
-      if (soon) clearTimeout(soon);
-    },
+    close,
+    closed,
+    [Symbol.asyncDispose]: dispose,
   };
 }

@@ -1,6 +1,7 @@
 /** Public types of the role-call client and responder. */
 import type { CallCode, Chunk, Encoding, FinalInfo, RoleRequest, ToolCall } from "../../schemas/index.ts";
 import type { Logger } from "../logger.ts";
+import type { Drainable } from "../lifecycle.ts";
 import type { RequestHeaders } from "./inbound.ts";
 
 /** What a handler gets besides the request. */
@@ -84,7 +85,7 @@ export interface ResponderOptions {
 }
 
 /** A role being served. */
-export interface RoleResponder extends AsyncDisposable {
+export interface RoleResponder extends Drainable {
   /** The micro service instance id. */
   readonly id: string;
   readonly role: string;
@@ -94,8 +95,6 @@ export interface RoleResponder extends AsyncDisposable {
   drain(): Promise<void>;
   /** Aborts everything now (callers get shutting_down and re-issue elsewhere). */
   close(): Promise<void>;
-  /** Resolves when stopped; never rejects. */
-  closed(): Promise<void>;
 }
 
 /** The collected answer of a role call. */

@@ -85,7 +85,7 @@ export async function compute(ctx: BenchContext): Promise<SectionResult> {
     for (const w of WAYS) await timeConcurrent(3, 1, once[w]);
     for (let r = 0; r < ROUNDS; r++) for (const w of WAYS) samples[w].push(...(await timeConcurrent(Math.ceil(n / ROUNDS), 1, once[w])));
   });
-  mcp.close();
+  await mcp.close();
 
   const stats = Object.fromEntries(WAYS.map((w) => [w, summarize(samples[w])])) as Record<Way, Summary>;
   const ratio = (w: Way) => stats[w].p50 / stats.bare.p50;

@@ -88,7 +88,7 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
   await overNats.close();
   await clock.close();
   await direct.close();
-  mcp.close();
+  await mcp.close();
 
   const rows = [["way", "in flight", "N", "p50 ms", "p95 ms", "p99 ms", "calls/s"]];
   for (const [inFlight, m] of [

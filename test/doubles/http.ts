@@ -23,7 +23,7 @@ export interface DoubleServer extends AsyncDisposable {
   /** Listens again on the same port. */
   up(): Promise<void>;
   /** Final stop; safe to call twice. */
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export async function startDoubleServer(handler: Handler, port = 0): Promise<DoubleServer> {
@@ -59,7 +59,7 @@ export async function startDoubleServer(handler: Handler, port = 0): Promise<Dou
     up: async () => {
       if (!server) await listen(actual);
     },
-    stop: close,
+    close: close,
     [Symbol.asyncDispose]: close,
   };
 }

@@ -75,7 +75,7 @@ export interface OllamaDouble extends AsyncDisposable {
   failNext(status: number, message?: string): void;
   down(): Promise<void>;
   up(): Promise<void>;
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 const NS_PER_MS = 1e6;
@@ -253,8 +253,8 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     failNext: (status, message = "internal error") => (failure = { status, message }),
     down: () => server.down(),
     up: () => server.up(),
-    stop: () => server.stop(),
-    [Symbol.asyncDispose]: () => server.stop(),
+    close: () => server.close(),
+    [Symbol.asyncDispose]: () => server.close(),
   };
 }
 

@@ -104,7 +104,7 @@ export interface OpenAIDouble extends AsyncDisposable {
   failNext(status: number, message?: string): void;
   down(): Promise<void>;
   up(): Promise<void>;
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 // As the real proxy (LiteLLM 1.108, master key only, no database) sends them: `code` is the status
@@ -276,7 +276,7 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     failNext: (status, message) => (failure = { status, message }),
     down: () => server.down(),
     up: () => server.up(),
-    stop: () => server.stop(),
-    [Symbol.asyncDispose]: () => server.stop(),
+    close: () => server.close(),
+    [Symbol.asyncDispose]: () => server.close(),
   };
 }

@@ -57,7 +57,7 @@ export interface OtlpCollectorDouble extends AsyncDisposable {
   refused(): string[];
   /** The headers of every accepted export request. */
   headers(): Record<string, string | string[] | undefined>[];
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 const plain = (kvs: z.infer<typeof KeyValue>[]) =>
@@ -104,7 +104,7 @@ export async function startOtlpCollectorDouble(): Promise<OtlpCollectorDouble> {
     spans: () => [...spans],
     refused: () => [...refused],
     headers: () => [...headers],
-    stop: () => server.stop(),
-    [Symbol.asyncDispose]: () => server.stop(),
+    close: () => server.close(),
+    [Symbol.asyncDispose]: () => server.close(),
   };
 }

@@ -27,7 +27,7 @@ export interface SearxngDouble extends AsyncDisposable {
   rateLimit(n?: number): void;
   /** Turns the json format off or on (403 while off). */
   setJson(enabled: boolean): void;
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export async function startSearxngDouble(opts: SearxngDoubleOptions = {}): Promise<SearxngDouble> {
@@ -90,8 +90,8 @@ export async function startSearxngDouble(opts: SearxngDoubleOptions = {}): Promi
     requests,
     rateLimit: (n = 1) => void (limited = n),
     setJson: (enabled) => void (enabled ? formats.add("json") : formats.delete("json")),
-    stop: () => server.stop(),
-    [Symbol.asyncDispose]: () => server.stop(),
+    close: () => server.close(),
+    [Symbol.asyncDispose]: () => server.close(),
   };
 }
 

@@ -36,7 +36,7 @@ export interface ServiceDouble extends AsyncDisposable {
   failNext(reply: ScriptedReply): void;
   /** The next request waits this long before answering (or until the client goes away). */
   stallNext(ms: number): void;
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export const text = (status: number, body: string, contentType = "text/plain; charset=utf-8", headers?: Record<string, string>): Reply => ({
@@ -72,7 +72,7 @@ export async function startServiceDouble(route: (url: URL) => Reply): Promise<Se
     requests,
     failNext: (r) => void failures.push(r),
     stallNext: (ms) => void stalls.push(ms),
-    stop: () => server.stop(),
-    [Symbol.asyncDispose]: () => server.stop(),
+    close: () => server.close(),
+    [Symbol.asyncDispose]: () => server.close(),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The real LiteLLM proxy (`.venv/bin/litellm`) on a random loopback port, for the `real` tier. It
- * starts in its own process group (it forks workers), so stop() ends the whole group. Its
+ * starts in its own process group (it forks workers), so close() ends the whole group. Its
  * telemetry and its fetch of the remote model cost map are off: this machine has no internet, and
  * the fetch alone costs ~10 s of start-up in retries.
  */
@@ -17,7 +17,7 @@ export interface RealLiteLLM extends AsyncDisposable {
   readonly process: ChildProcess;
   /** The proxy's log so far. */
   log(): string;
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface RealLiteLLMOptions {
@@ -83,5 +83,5 @@ export async function startLiteLLM(o: RealLiteLLMOptions): Promise<RealLiteLLM> 
     stopped = true;
     await stop();
   };
-  return { url, baseURL: `${url}/v1`, process: proc, log: () => out, stop: once, [Symbol.asyncDispose]: once };
+  return { url, baseURL: `${url}/v1`, process: proc, log: () => out, close: once, [Symbol.asyncDispose]: once };
 }

@@ -51,7 +51,7 @@ export interface NatsServer extends AsyncDisposable {
   readonly storeDir: string;
   readonly process: ChildProcess;
   /** SIGTERM and wait. */
-  stop(): Promise<void>;
+  close(): Promise<void>;
   /** SIGKILL and wait. */
   kill(): Promise<void>;
 }
@@ -87,7 +87,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     port,
     storeDir,
     process: proc,
-    stop: () => stopWith("SIGTERM"),
+    close: () => stopWith("SIGTERM"),
     kill: () => stopWith("SIGKILL"),
     async [Symbol.asyncDispose]() {
       if (disposed) return;

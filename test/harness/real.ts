@@ -52,7 +52,7 @@ export interface RealOllama extends AsyncDisposable {
   readonly process: ChildProcess;
   /** The server's log so far (for failure messages). */
   log(): string;
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface RealOllamaOptions {
@@ -112,7 +112,7 @@ export async function startOllama(o: RealOllamaOptions = {}): Promise<RealOllama
     host,
     process: proc,
     log: () => out,
-    stop,
+    close: stop,
     async [Symbol.asyncDispose]() {
       if (disposed) return;
       disposed = true;

@@ -62,8 +62,8 @@ afterAll(async () => {
   await conductor?.close();
   await host?.close();
   await mesh?.close();
-  await nats?.stop();
-  await ollama?.stop();
+  await nats?.close();
+  await ollama?.close();
 });
 
 describe("the committee on a real model", () => {

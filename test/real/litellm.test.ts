@@ -76,7 +76,7 @@ beforeAll(async () => {
   });
   client = createRoleClient(mesh, { ackWindowMs: 10_000, timeoutMs: 120_000 });
   // The role's own Ollama goes away: every call must now reach LiteLLM.
-  await primary.stop();
+  await primary.close();
   expect(readFileSync(join(dir, "litellm.yaml"), "utf8")).toContain(`model_name: ${ALIAS}`);
 }, 180_000);
 
@@ -84,8 +84,8 @@ afterAll(async () => {
   await client?.close();
   await host?.close();
   await mesh?.close();
-  await litellm?.stop();
-  await Promise.all([primary?.stop(), upstream?.stop()]);
+  await litellm?.close();
+  await Promise.all([primary?.close(), upstream?.close()]);
   await server?.[Symbol.asyncDispose]();
 });
 

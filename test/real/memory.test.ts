@@ -33,10 +33,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const h of hosts) await h.close();
-  mcp?.close();
+  await mcp?.close();
   await mesh?.close();
-  await nats?.stop();
-  await ollama?.stop();
+  await nats?.close();
+  await ollama?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -15,7 +15,7 @@ import { collect, rejection } from "../integration/backends/collect.ts";
 const TEST_MS = 600_000;
 let ollama: RealOllama | undefined;
 afterEach(async () => {
-  await ollama?.stop();
+  await ollama?.close();
   ollama = undefined;
 });
 /** The model runner processes of this server (a reload starts a new one; the log is too long to count in). */

@@ -21,7 +21,7 @@ beforeAll(async () => {
   ollama = await startOllama();
 });
 afterAll(async () => {
-  await ollama?.stop();
+  await ollama?.close();
 });
 
 // The machine may be shared and slow: a generous first-token limit, never a time assertion.

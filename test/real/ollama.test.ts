@@ -12,7 +12,7 @@ beforeAll(async () => {
   ollama = await startOllama();
 });
 afterAll(async () => {
-  await ollama?.stop();
+  await ollama?.close();
 });
 
 describe("the Ollama backend on a real model", () => {

@@ -44,7 +44,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "lyra-real-up-"));
 });
 afterAll(async () => {
-  await ollama?.stop();
+  await ollama?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

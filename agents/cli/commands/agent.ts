@@ -2,7 +2,8 @@ import { hostname } from "node:os";
 import { createLogger } from "../../../mesh/index.ts";
 import { hostConfigOf, startAgentHost } from "../../host/host.ts";
 import { defineCommand, intOption } from "../command.ts";
-import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
+import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals } from "../config.ts";
+import { runUntilSignal } from "../run-until-signal.ts";
 import { startTelemetry } from "../telemetry.ts";
 
 export const agent = defineCommand({
@@ -36,15 +37,11 @@ export const agent = defineCommand({
       await mesh.close();
       throw err;
     }
-    const signalled = untilSignal(); // before the ready line: a signal right after it must stop cleanly
+    const signals = watchSignals(); // before the ready line: a signal right after it must stop cleanly
     for (const s of agentHost.state()) {
       log.info(s, `role ${s.role}: ${s.degraded ? `DEGRADED (${s.reason ?? "unhealthy"})` : s.loaded ? "ready, model loaded" : "ready"}`);
     }
-    const sig = await signalled;
-    log.info({ signal: sig }, "shutting down: finishing in-flight work");
-    await agentHost.drain();
-    await mesh.drain();
-    await stopTelemetry();
+    await runUntilSignal([{ close: stopTelemetry }, mesh, agentHost], log, { signals, message: "shutting down: finishing in-flight work" });
     return 0;
   },
 });

@@ -2,7 +2,8 @@ import { createLogger, createCoreMetrics, startConductor, type Conductor } from 
 import { conductorOptions } from "../../host/conductor-options.ts";
 import { serveMetrics } from "../../host/metrics.ts";
 import { defineCommand, intOption } from "../command.ts";
-import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
+import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals } from "../config.ts";
+import { runUntilSignal } from "../run-until-signal.ts";
 import { startTelemetry } from "../telemetry.ts";
 
 export const core = defineCommand({
@@ -26,14 +27,10 @@ export const core = defineCommand({
     });
     const port = intOption("metrics-port", values["metrics-port"], (cfg.metrics?.port ?? 9464) + 1);
     const server = await serveMetrics(metrics.registry, port);
-    const signalled = untilSignal(); // before the ready line: a signal right after it must stop cleanly
+    const signals = watchSignals(); // before the ready line: a signal right after it must stop cleanly
     log.info({ metricsPort: server.port }, "conductor ready");
-    const sig = await signalled;
-    log.info({ signal: sig }, "shutting down: finishing in-flight turns");
-    await conductor.drain();
-    server.close();
-    await mesh.drain();
-    await stopTelemetry();
+    const services = [{ close: stopTelemetry }, mesh, { close: () => void server.close() }, conductor];
+    await runUntilSignal(services, log, { signals, message: "shutting down: finishing in-flight turns" });
     return 0;
   },
 });

@@ -4,7 +4,8 @@ import { startDiscordAdapter, type DiscordAdapter } from "../../frontdoors/disco
 import { serveMetrics } from "../../host/metrics.ts";
 import { streamsFromConfig } from "../../host/streams-config.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
-import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
+import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals } from "../config.ts";
+import { runUntilSignal } from "../run-until-signal.ts";
 
 /** The environment variable that holds the bot token (never the config file). */
 export const DISCORD_TOKEN_ENV = "DISCORD_TOKEN";
@@ -32,13 +33,9 @@ export const discord = defineCommand({
     const adapter = await startDiscordFromConfig(cfg, mesh, token, log);
     const port = intOption("metrics-port", values["metrics-port"], cfg.discord.metrics_port ?? (cfg.metrics?.port ?? 9464) + 3);
     const server = await serveMetrics(adapter.metrics.registry, port);
-    const signalled = untilSignal(); // before the ready line: a signal right after it must stop cleanly
+    const signals = watchSignals(); // before the ready line: a signal right after it must stop cleanly
     log.info({ metricsPort: server.port }, "discord front door ready");
-    const sig = await signalled;
-    log.info({ signal: sig }, "shutting down");
-    await adapter.close();
-    server.close();
-    await mesh.drain();
+    await runUntilSignal([mesh, { close: () => void server.close() }, adapter], log, { signals });
     return 0;
   },
 });

@@ -1,7 +1,8 @@
 import { createLogger } from "../../../mesh/index.ts";
 import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/index.ts";
 import { defineCommand, intOption } from "../command.ts";
-import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
+import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals } from "../config.ts";
+import { runUntilSignal } from "../run-until-signal.ts";
 
 export const serve = defineCommand({
   name: "serve",
@@ -25,20 +26,19 @@ export const serve = defineCommand({
     keysFromConfig(cfg); // no keys: say so before connecting
     const log = createLogger().child({ process: "serve" });
     const mesh = await connectWithConfig(cfg, "lyra-serve", log);
-    try {
-      const server = await serveFromConfig(cfg, mesh, log, { listen: values.listen as string | undefined, port });
-      const signalled = untilSignal(); // before the ready line: a signal right after it must stop cleanly
-      process.stderr.write(
-        `lyra serve: OpenAI-compatible API on ${server.url} (models: lyra, ${Object.keys(cfg.roles)
-          .map((r) => `lyra/${r}`)
-          .join(", ")})\n`,
-      );
-      const sig = await signalled;
-      log.info({ signal: sig }, "shutting down: finishing in-flight requests");
-      await server.drain();
-    } finally {
-      await mesh.drain();
-    }
+    const server = await serveFromConfig(cfg, mesh, log, { listen: values.listen as string | undefined, port }).catch(
+      async (err: unknown) => {
+        await mesh.drain();
+        throw err;
+      },
+    );
+    const signals = watchSignals(); // before the ready line: a signal right after it must stop cleanly
+    process.stderr.write(
+      `lyra serve: OpenAI-compatible API on ${server.url} (models: lyra, ${Object.keys(cfg.roles)
+        .map((r) => `lyra/${r}`)
+        .join(", ")})\n`,
+    );
+    await runUntilSignal([mesh, server], log, { signals, message: "shutting down: finishing in-flight requests" });
     return 0;
   },
 });

@@ -3,7 +3,8 @@ import { createLogger } from "../../../mesh/index.ts";
 import { startToolHost } from "../../../tools/index.ts";
 import { serveMetrics } from "../../host/metrics.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
-import { configHelp, configOption, connectWithConfig, loadConfig, untilSignal } from "../config.ts";
+import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals } from "../config.ts";
+import { runUntilSignal } from "../run-until-signal.ts";
 import { startTelemetry } from "../telemetry.ts";
 
 export const tools = defineCommand({
@@ -63,14 +64,12 @@ export const tools = defineCommand({
       await mesh.close();
       throw err;
     }
-    const signalled = untilSignal(); // before the ready line: a signal right after it must stop cleanly
+    const signals = watchSignals(); // before the ready line: a signal right after it must stop cleanly
     log.info({ metricsPort: server.port, servers: toolHost.servers().map((s) => `${s.server}:${s.state}`) }, "lyra tools ready");
-    const sig = await signalled;
-    log.info({ signal: sig, graceMs }, "shutting down: finishing calls in flight");
-    await toolHost.drain(graceMs);
-    server.close();
-    await mesh.drain();
-    await stopTelemetry();
+    const metricsServer = server;
+    const hosted = { drain: () => toolHost.drain(graceMs), close: () => toolHost.close() };
+    const services = [{ close: stopTelemetry }, mesh, { close: () => void metricsServer.close() }, hosted];
+    await runUntilSignal(services, log, { signals, message: "shutting down: finishing calls in flight", fields: { graceMs } });
     return 0;
   },
 });

@@ -7,6 +7,7 @@ import type { ServeServer } from "../../frontdoors/openai/index.ts";
 import { conductorOptions } from "../../host/conductor-options.ts";
 import { defineCommand } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals, type StopSignals } from "../config.ts";
+import { stopInOrder } from "../run-until-signal.ts";
 import { startLocalNats, type LocalNats } from "../natsd.ts";
 import type { LocalOllama } from "../ollamad.ts";
 import { ensureOllamas, freshMemory, scriptedConfig } from "../up-backends.ts";
@@ -60,11 +61,11 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
       say("using the scripted development backend (--scripted): every reply says 'backend: scripted'");
     } else ollamas = await ensureOllamas(cfg, say);
   } catch (err) {
-    await nats?.stop();
+    await nats?.close();
     throw err;
   }
   if (stop.signal.aborted) {
-    await Promise.all([nats?.stop(), ...ollamas.map((o) => o.stop())]);
+    await Promise.all([nats?.close(), ...ollamas.map((o) => o.close())]);
     return 0;
   }
   // The demo remembers into a fresh store, so what it recalls was told in this run.
@@ -72,8 +73,8 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
   // The memory server embeds with the Ollama the roles use.
   const toolEnv = { ...process.env, OLLAMA_HOST: process.env.OLLAMA_HOST ?? ollamas[0]?.url };
   const stopStarted = async () => {
-    await nats?.stop();
-    await Promise.all(ollamas.map((o) => o.stop()));
+    await nats?.close();
+    await Promise.all(ollamas.map((o) => o.close()));
     memory?.remove();
   };
   const mesh = await connectWithConfig(cfg, "lyra-up", log).catch(async (err: unknown) => {
@@ -125,13 +126,13 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
     await serve?.drain();
     await discord?.close();
   } finally {
-    await serve?.close();
-    await discord?.close();
-    await conductor?.drain();
-    await Promise.all(hosts.map((h) => h.drain()));
-    await tools?.drain();
-    await mesh.drain();
-    await stopStarted();
+    // In reverse start order (stopInOrder reverses): front doors, conductor, agent hosts (together), tools, mesh, processes.
+    const all = async (f: (h: AgentHost) => Promise<void>) => void (await Promise.all(hosts.map(f)));
+    const agents = { drain: () => all((h) => h.drain()), close: () => all((h) => h.close()) };
+    const started = [{ close: stopStarted }, mesh, ...(tools ? [tools] : []), agents, ...(conductor ? [conductor] : [])];
+    // The try drained the front doors; here they only close (at once, when the try ended early).
+    const doors = [discord, serve].flatMap((d) => (d ? [{ close: () => d.close() }] : []));
+    await stopInOrder([...started, ...doors], log);
   }
   return 0;
 }

@@ -4,7 +4,7 @@
  * final replies come from the outbox through a durable consumer (outbox.ts).
  */
 import { Client, GatewayIntentBits } from "discord.js";
-import { type Mesh, type Logger, decodeBody, subjects } from "../../../mesh/index.ts";
+import { type Mesh, type Logger, decodeBody, lifecycle, subjects, type Closable } from "../../../mesh/index.ts";
 import { OutboxMessage, type DiscordConfig } from "../../../schemas/index.ts";
 import { onInteraction, onMessage, type InboundDeps } from "./inbound.ts";
 import { channelSlots, userRateLimiter } from "./limits.ts";
@@ -35,11 +35,10 @@ export interface DiscordAdapterOptions {
   onAudio?: (textChannelId: string, audio: { mime: string; bytes: Uint8Array }) => void;
 }
 
-export interface DiscordAdapter extends AsyncDisposable {
+export interface DiscordAdapter extends Closable {
   /** The bot's user id (after login). */
   readonly botId: string;
   readonly metrics: FrontdoorMetrics;
-  close(): Promise<void>;
 }
 
 /** A Discord client logged in and ready; a refused login leaves nothing running. */
@@ -136,18 +135,22 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
     .registerCommands(appId, cfg.guild, SLASH_COMMANDS)
     .catch((err: unknown) => log.warn({ err }, "could not register the slash commands"));
 
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
+  const {
+    close,
+    closed,
+    [Symbol.asyncDispose]: dispose,
+  } = lifecycle({
+    close: async () => {
       client.removeAllListeners("raw");
       partials.unsubscribe();
-      await outbox.stop();
+      await outbox.close();
       for (const t of turns.all()) {
-        await t.editor?.stop();
+        await t.editor?.close();
         turns.end(t);
       }
       voice.close();
       await client.destroy();
-    })());
-  return { botId, metrics, close, [Symbol.asyncDispose]: close };
+    },
+  });
+  return { botId, metrics, close, closed, [Symbol.asyncDispose]: dispose };
 }

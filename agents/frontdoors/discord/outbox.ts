@@ -14,7 +14,8 @@ export const DISCORD_CHANNEL = "discord";
 const ACK_WAIT_MS = 60_000;
 
 export interface OutboxReader {
-  stop(): Promise<void>;
+  /** Stops consuming; resolves when the reply being posted (if any) is done. */
+  close(): Promise<void>;
 }
 
 /** Consumes the stored replies; `post` throwing leaves the message for redelivery (after 5 s). */
@@ -66,7 +67,7 @@ export async function readOutbox(
     }
   })().catch((err: unknown) => log.error({ err }, "outbox consumer stopped"));
   return {
-    async stop() {
+    async close() {
       await messages.close().catch(() => undefined);
       await loop;
     },

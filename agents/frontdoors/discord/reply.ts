@@ -107,7 +107,7 @@ async function postChunks(
 /** Posts a final reply and ends its turn; returns the ids of the messages it posted. */
 export async function postFinal(d: FinalDeps, o: OutboxMessage): Promise<string[]> {
   const t = d.turns.get(o.in_reply_to);
-  await t?.editor?.stop();
+  await t?.editor?.close();
   const channelId = t?.channelId ?? channelOfConversation(o.conversation);
   if (!channelId) {
     d.log.warn({ conversation: o.conversation }, "outbox reply for a conversation that is not a Discord channel; dropped");

@@ -7,7 +7,7 @@ export interface StreamEditor {
   /** The whole text to show now. */
   update(text: string): void;
   /** Stops editing; resolves when the write in flight (if any) has ended. */
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export function streamEditor(write: (text: string) => Promise<void>, intervalMs: number, onError: (err: unknown) => void): StreamEditor {
@@ -41,7 +41,7 @@ export function streamEditor(write: (text: string) => Promise<void>, intervalMs:
       latest = text;
       kick();
     },
-    async stop() {
+    async close() {
       stopped = true;
       clearTimeout(timer);
       await busy;

@@ -124,7 +124,7 @@ export function createVoice(o: VoiceOptions): Voice {
     },
     close() {
       for (const [g] of sessions) this.leave(g);
-      mcp.close();
+      void mcp.close(); // its work is done before the promise returns
     },
   };
 }

@@ -5,7 +5,7 @@
 import type { Server } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
-import { type Mesh, type Logger, createRoleClient, type RoleClient } from "../../../mesh/index.ts";
+import { type Mesh, type Logger, createRoleClient, lifecycle, type Drainable, type RoleClient } from "../../../mesh/index.ts";
 import { rateLimiter, type Keys } from "./access.ts";
 import type { ChatDeps } from "./chat.ts";
 import { createCommittee } from "./committee-model.ts";
@@ -35,7 +35,7 @@ export interface ServeOptions extends ConnectionLimits {
   log?: Logger;
 }
 
-export interface ServeServer extends AsyncDisposable {
+export interface ServeServer extends Drainable {
   /** Base URL of the API, e.g. http://127.0.0.1:8080/v1. */
   readonly url: string;
   readonly port: number;
@@ -45,8 +45,6 @@ export interface ServeServer extends AsyncDisposable {
   drain(): Promise<void>;
   /** Ends everything now. */
   close(): Promise<void>;
-  /** Resolves when stopped; never rejects. */
-  closed(): Promise<void>;
 }
 
 /** Listens on o.listen:o.port; a port in use fails with the fix. Returns the port and the API's base URL. */
@@ -72,7 +70,7 @@ async function listenOn(server: Server, o: ServeOptions): Promise<{ port: number
 }
 
 /**
- * The server's stop, once: refuses new requests, gives those in flight `graceMs`, aborts the
+ * The server's stop (lifecycle() runs it once): refuses new requests, gives those in flight `graceMs`, aborts the
  * rest, then waits for the connections to close.
  */
 function stopper(d: {
@@ -82,11 +80,9 @@ function stopper(d: {
   roles: RoleClient;
   log: Logger;
   setDraining: () => void;
-  onStopped: () => void;
 }): (graceMs: number) => Promise<void> {
-  let stopP: Promise<void> | undefined;
   return (graceMs) =>
-    (stopP ??= (async () => {
+    (async () => {
       d.setDraining();
       const listening = new Promise<void>((r) => d.server.close(() => r()));
       d.server.closeIdleConnections();
@@ -107,8 +103,7 @@ function stopper(d: {
       clearTimeout(late);
       await d.roles.close();
       d.log.info("lyra serve stopped");
-      d.onStopped();
-    })());
+    })();
 }
 
 export async function startServe(o: ServeOptions): Promise<ServeServer> {
@@ -133,17 +128,12 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   const { port, url } = await listenOn(server, o);
   log.info({ url, roles: o.roles, keys: o.keys.list() }, "lyra serve listening");
 
-  let resolveClosed!: () => void;
-  const closedP = new Promise<void>((r) => (resolveClosed = r));
-  const stop = stopper({ server, running, stopping, roles, log, setDraining: () => (draining = true), onStopped: () => resolveClosed() });
+  const stop = stopper({ server, running, stopping, roles, log, setDraining: () => (draining = true) });
   return {
     url,
     port,
     metrics,
     inFlight: () => running.size(),
-    drain: () => stop(o.graceMs ?? 10_000),
-    close: () => stop(0),
-    closed: () => closedP,
-    [Symbol.asyncDispose]: () => stop(0),
+    ...lifecycle({ drain: () => stop(o.graceMs ?? 10_000), close: () => stop(0) }),
   };
 }

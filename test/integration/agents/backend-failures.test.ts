@@ -48,7 +48,7 @@ async function voiceAgent(ollamaOpts: OllamaDoubleOptions, role: RoleYaml) {
       }),
     );
   } catch (err) {
-    await ollama.stop();
+    await ollama.close();
     throw err;
   }
   const chats = () => ollama.requests.filter((r) => r.path === "/api/chat");
@@ -60,7 +60,7 @@ async function voiceAgent(ollamaOpts: OllamaDoubleOptions, role: RoleYaml) {
     warmed: () => eventually("the warm-up", async () => (await host.checkHealth(), host.state()[0]?.loaded), { timeoutMs: 15_000 }),
     async [Symbol.asyncDispose]() {
       await host.close();
-      await ollama.stop();
+      await ollama.close();
     },
   };
 }

@@ -171,6 +171,6 @@ describe("JetStream buckets under the generated users", () => {
     await eventually("the reply acked", async () =>
       (await jsm.consumers.info(StreamName.Outbox, "discord")).num_ack_pending === 0 ? true : undefined,
     );
-    await reader.stop();
+    await reader.close();
   }, 60_000);
 });

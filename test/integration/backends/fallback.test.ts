@@ -40,8 +40,8 @@ async function fixture(ollamaOpts: OllamaDoubleOptions = {}) {
     chats,
     advance: (ms: number) => (t += ms),
     [Symbol.asyncDispose]: async () => {
-      await ollama.stop();
-      await llm.stop();
+      await ollama.close();
+      await llm.close();
     },
   };
 }

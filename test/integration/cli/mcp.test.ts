@@ -44,7 +44,7 @@ afterAll(async () => {
   await clock?.close();
   await stats?.close();
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
 });
 
 function inspector(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

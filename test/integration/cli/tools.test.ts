@@ -31,7 +31,7 @@ afterAll(async () => {
   store.close();
   await clock?.close();
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
 });
 
 const lyra = (args: string[]) => runLyra([...args, "--nats", nats.url], { LYRA_LOG_LEVEL: "warn" });

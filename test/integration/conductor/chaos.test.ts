@@ -95,7 +95,7 @@ describe("conductor under failure", () => {
     await conductor.drain();
     const pendingId = newId();
     await publishInbox(mesh, { id: pendingId, channel: "cli", conversation: conv, user: { id: "t" }, text: "How do I turn two?" });
-    await first.stop();
+    await first.close();
     const again = await startNatsServer({ port, storeDir });
     cleanup.push(
       () => again[Symbol.asyncDispose](),
@@ -116,7 +116,7 @@ describe("conductor under failure", () => {
     });
     expect(second.text).toBe("Lyra says: Pragmatist answer to: How do I turn two?");
     // The conductor carries on across another restart.
-    await again.stop();
+    await again.close();
     const third = await startNatsServer({ port, storeDir });
     cleanup.push(() => third[Symbol.asyncDispose]());
     await eventually(

@@ -77,9 +77,9 @@ conductor: { ack_wait_ms: 5000 }
 afterAll(async () => {
   await served?.close();
   await mesh?.close();
-  await nats?.stop();
-  await ollama?.stop();
-  await api?.stop();
+  await nats?.close();
+  await ollama?.close();
+  await api?.close();
   delete process.env.TEST_MEDIA_KEY;
 });
 

@@ -86,7 +86,7 @@ describe("memory.auto_recall", () => {
         { [MetaKey.User]: "dana", [MetaKey.Conversation]: "old" },
       ),
     );
-    mcp.close();
+    await mcp.close();
     expect("result" in r && !(r.result as { isError?: boolean }).isError).toBe(true);
 
     const q = "suggest a snack with peanuts";

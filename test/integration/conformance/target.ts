@@ -93,7 +93,7 @@ export async function startTarget(kind: TargetKind): Promise<Target> {
       lyra.proc.kill("SIGTERM");
       await lyra.exited;
       await mesh.close();
-      await ollama.stop();
+      await ollama.close();
       await server[Symbol.asyncDispose]();
     },
   };

@@ -64,7 +64,7 @@ describe("connectMesh", () => {
     const first = await startNatsServer({ jetstream: false });
     const port = first.port;
     const mesh = await connectMesh({ servers: first.url, reconnectTimeWaitMs: 100, log: createLogger({ level: "debug", destination }) });
-    await first.stop();
+    await first.close();
     await using again = await startNatsServer({ jetstream: false, port });
     await eventually("the reconnect to be logged", () => lines.some((l) => l.includes("NATS reconnected")), { timeoutMs: 10_000 });
     expect(lines.some((l) => l.includes("NATS disconnect"))).toBe(true);

@@ -120,8 +120,8 @@ describe("heartbeat", () => {
     const hb = startHeartbeat(agent, { owner: "team", role: "critic", instanceId: "abc", intervalS: 60, extra: () => ({ load: 0.5 }) });
     await agent.nc.flush();
     await caller.nc.flush();
-    hb.stop();
-    hb.stop();
+    await hb.close();
+    await hb.close();
     expect(got).toHaveLength(1);
     expect(got[0]).toMatchObject({ agent: "lyra", owner: "team", session: "critic", instance_id: "abc", interval_s: 60, load: 0.5 });
     sub.unsubscribe();
@@ -143,7 +143,7 @@ describe("after close", () => {
     try {
       await eventually("two sentinel heartbeats", () => sentinel.length >= 2, { timeoutMs: 5000 });
     } finally {
-      hb.stop();
+      await hb.close();
       sub.unsubscribe();
     }
     expect(beats.length).toBe(count);

@@ -38,10 +38,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sdk?.close();
-  mcp?.close();
+  await mcp?.close();
   await host?.close();
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
 });
 
 const status = () => host.servers().find((s) => s.server === "everything")!;

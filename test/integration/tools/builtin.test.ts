@@ -19,7 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
 });
 
 describe("built-in tool servers", () => {
@@ -70,7 +70,7 @@ describe("built-in tool servers", () => {
     expect(broken.error).toMatch(/options\.path is missing/);
     const r = await call("broken");
     expect("error" in r).toBe(true);
-    mcp.close();
+    await mcp.close();
     await host.close();
     expect(closed).toBe(1);
   });

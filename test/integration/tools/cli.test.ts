@@ -23,7 +23,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
 });
 
 describe("lyra tools", () => {

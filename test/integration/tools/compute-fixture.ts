@@ -62,10 +62,10 @@ export async function computeFixture(servers: Record<string, Record<string, unkn
       return { text: res.content.map((c) => c.text).join("\n"), isError: res.isError ?? false };
     },
     async close() {
-      mcp.close();
+      await mcp.close();
       await host.close();
       await mesh.close();
-      await nats.stop();
+      await nats.close();
     },
   };
 }

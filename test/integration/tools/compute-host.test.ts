@@ -76,7 +76,7 @@ afterAll(async () => {
     await exited;
   }
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -156,7 +156,7 @@ describe("compute: python", () => {
     );
     await eventually("both sandboxes to start", () => marks.every((m) => running(m).length > 0), { timeoutMs: 30_000 });
     await host.close();
-    mcp.close();
+    await mcp.close();
     await Promise.allSettled(calls);
     await eventually("the sandboxes to be gone", () => marks.every((m) => running(m).length === 0), { timeoutMs: 30_000 });
   });

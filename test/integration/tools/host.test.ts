@@ -70,10 +70,10 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  mcp?.close();
+  await mcp?.close();
   await host?.close();
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
   http?.close();
 });
 

@@ -29,9 +29,9 @@ describe("tool server lifecycle on the wire", () => {
     client = createMcpClient(mesh, { tenant: "t", user: "tester" });
   });
   afterAll(async () => {
-    client?.close();
+    await client?.close();
     await mesh?.close();
-    await nats?.stop();
+    await nats?.close();
   });
 
   it("sends keep-alive frames while a call works, then msg frames and one end", async () => {
@@ -135,7 +135,7 @@ describe("tool server lifecycle on the wire", () => {
     const other = createMcpClient(mesh, { tenant: "t" });
     const hang = mesh.nc.subscribe(subjects.mcpServer("t", "hang"), { callback: () => undefined });
     const p = other.request("hang", waitCall(1));
-    other.close();
+    await other.close();
     await expect(p).rejects.toMatchObject({ code: "closed" });
     hang.unsubscribe();
   });

@@ -70,9 +70,9 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of Object.values(clients)) await c.close();
   await host?.close();
-  await api?.stop();
+  await api?.close();
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
 });
 
 type Block = { type: string; text?: string; data?: string; mimeType?: string; uri?: string; name?: string; size?: number };

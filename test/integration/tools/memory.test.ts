@@ -34,10 +34,10 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) c.kill("SIGKILL");
   for (const h of hosts) await h.close();
-  mcp?.close();
+  await mcp?.close();
   await mesh?.close();
-  await ollama?.stop();
-  await nats?.stop();
+  await ollama?.close();
+  await nats?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -101,8 +101,8 @@ afterAll(async () => {
   await agent?.close();
   await tools?.close();
   await mesh?.close();
-  await nats?.stop();
-  await ollama?.stop();
+  await nats?.close();
+  await ollama?.close();
 });
 
 async function ask(conversation: string, text: string, media: Media[]): Promise<OutboxMessage> {

@@ -23,7 +23,7 @@ describe("the MCP SDK's own client and server over NATS", () => {
     await sdk?.close();
     await ts?.close();
     await mesh?.close();
-    await nats?.stop();
+    await nats?.close();
   });
 
   it("lists and calls tools", async () => {

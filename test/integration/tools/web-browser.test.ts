@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await pool?.close();
-  await pages?.stop();
+  await pages?.close();
 });
 
 describe("browse's browser", () => {

@@ -34,7 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   publicish?.closeAllConnections();
   await new Promise((r) => publicish?.close(r));
-  await pages?.stop();
+  await pages?.close();
 });
 
 describe("fetch_page's guard across redirects and lookups", () => {

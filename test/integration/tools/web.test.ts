@@ -53,10 +53,10 @@ afterAll(async () => {
   await open?.close();
   await guarded?.close();
   await host?.close();
-  await searx?.stop();
-  await pages?.stop();
+  await searx?.close();
+  await pages?.close();
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
 });
 
 type Outcome = { isError: boolean; text: string; content: { type: string; text?: string; data?: string; mimeType?: string }[] };

@@ -64,11 +64,11 @@ beforeAll(async () => {
   client = createMcpClient(mesh, { tenant: TENANT });
 });
 afterAll(async () => {
-  client?.close();
+  await client?.close();
   await bulk?.close();
   await clock?.close();
   await mesh?.close();
-  await nats?.stop();
+  await nats?.close();
 });
 
 const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };

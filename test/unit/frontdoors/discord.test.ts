@@ -107,7 +107,7 @@ describe("streamEditor", () => {
     e.update("abcd");
     await vi.advanceTimersByTimeAsync(0);
     e.update("abcde");
-    await e.stop();
+    await e.close();
     await vi.advanceTimersByTimeAsync(5000);
     expect(writes).toEqual(["a", "abc", "abcd"]);
   });

@@ -113,13 +113,13 @@ describe("conductor scheduler", () => {
     expect(h.started).toEqual(["a#1", "a#2 again"]);
   });
 
-  it("stop() hands back every message not started and waits for the running turn", async () => {
+  it("close() hands back every message not started and waits for the running turn", async () => {
     const h = harness(1);
     const msgs = [fake("a", 1), fake("a", 2), fake("b", 3)];
     for (const f of msgs) h.sched.add(f);
     await h.settle();
     let stopped = false;
-    const stopping = h.sched.stop().then(() => (stopped = true));
+    const stopping = h.sched.close().then(() => (stopped = true));
     await h.settle();
     expect(msgs.map((f) => f.naks)).toEqual([0, 1, 1]);
     expect(stopped).toBe(false);

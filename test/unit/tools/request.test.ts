@@ -9,7 +9,9 @@ function fakeClient(answer: (req: JsonRpcRequest) => JsonRpcResponse) {
   const client = {
     tenant: "t",
     user: "_",
-    close: () => undefined,
+    close: async () => undefined,
+    closed: async () => undefined,
+    [Symbol.asyncDispose]: async () => undefined,
     request: async (_s: string, req: JsonRpcRequest) => (seen.push(req), answer(req)),
   } as McpClient;
   return { client, seen };

@@ -132,11 +132,11 @@ export async function knowledgeFixture(): Promise<Fixture> {
       };
     },
     async close() {
-      for (const c of clients) c.close();
+      for (const c of clients) await c.close();
       await Promise.all(hosts.map((h) => h.close()));
-      await Promise.all([wiki.stop(), arxiv.stop(), wolfram.stop()]);
+      await Promise.all([wiki.close(), arxiv.close(), wolfram.close()]);
       await mesh.close();
-      await nats.stop();
+      await nats.close();
     },
   };
 }
