@@ -122,7 +122,7 @@ export type ToolServerConfig = z.output<typeof ToolServerConfig>;
 export const RoleConfig = z.strictObject({
   model: z.string().min(1),
   backend: z.enum(["ollama", "openai", "scripted"]).default("ollama"),
-  kind: z.enum(["router", "specialist", "voice"]).default("specialist"),
+  kind: z.enum(RoleKind).default(RoleKind.Specialist),
   description: z.string().optional(),
   system_prompt: z.string().optional(),
   temperature: z.number().min(0).max(2).optional(),
@@ -382,8 +382,8 @@ function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx)
         `which covers the headers too; make header_timeout the shorter`,
     );
   const d = cfg.router?.default_specialist;
-  if (d !== undefined && cfg.roles[d]?.kind !== "specialist") {
-    const specialists = roleNames.filter((r) => cfg.roles[r]?.kind === "specialist");
+  if (d !== undefined && cfg.roles[d]?.kind !== RoleKind.Specialist) {
+    const specialists = roleNames.filter((r) => cfg.roles[r]?.kind === RoleKind.Specialist);
     add(
       ["router", "default_specialist"],
       `is '${d}', which is not a role of kind specialist; set it to one of: ${specialists.join(", ") || "(none defined)"}`,

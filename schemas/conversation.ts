@@ -113,7 +113,6 @@ export const LogEvent = z.discriminatedUnion("type", [
   z.looseObject({ ...base, type: z.literal("error"), step: z.string(), code: z.string(), message: z.string() }),
 ]);
 export type LogEvent = z.infer<typeof LogEvent>;
-export type LogEventType = LogEvent["type"];
 
 /** Published to `lyra.dead.<channel>` when an inbox message is given up on. */
 export const DeadLetter = z.looseObject({

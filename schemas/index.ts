@@ -36,7 +36,6 @@ export { contentTypeOf, encodingOf, encode, decode, validate, assertFits } from 
 export type { Decoded } from "./codec.ts";
 export { SchemaError, InvalidBodyError, PayloadTooLargeError } from "./errors.ts";
 export { TokenId, InboxMessage, OutboxMessage, RouterChoice, LogEvent, DeadLetter } from "./conversation.ts";
-export type { LogEventType } from "./conversation.ts";
 export {
   normalizeOllamaUrl,
   parseMeshConfig,

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import {
   requestMessages,
+  RoleKind,
   RouterChoice,
   type Chunk,
   type FinalInfo,
@@ -44,7 +45,7 @@ export interface RoleHandlerOptions {
 }
 
 export function roleHandler(o: RoleHandlerOptions): RoleHandler {
-  return o.config.kind === "router" ? routerHandler(o) : generalHandler(o);
+  return o.config.kind === RoleKind.Router ? routerHandler(o) : generalHandler(o);
 }
 
 async function modelRequest(o: RoleHandlerOptions, req: RoleRequest, ctx: RoleContext, extraSystem?: string): Promise<ModelRequest> {
@@ -86,7 +87,7 @@ function toWire(o: RoleHandlerOptions, err: unknown): unknown {
 
 /** A specialist with tool grants and a tool plane runs the tool loop; other roles are never offered tools. */
 function generalHandler(o: RoleHandlerOptions): RoleHandler {
-  const plane = o.config.kind === "specialist" && o.config.tools.length > 0 ? o.tools : undefined;
+  const plane = o.config.kind === RoleKind.Specialist && o.config.tools.length > 0 ? o.tools : undefined;
   if (plane) return toolHandler(o, plane);
   return async function* (req: RoleRequest, ctx: RoleContext) {
     try {

@@ -1,5 +1,5 @@
 /** The committee's specialists as the config defines them, and the one the router falls back to. */
-import type { MeshConfig } from "../../schemas/index.ts";
+import { RoleKind, type MeshConfig } from "../../schemas/index.ts";
 
 /** A specialist as the router's menu shows it. */
 export interface SpecialistInfo {
@@ -11,7 +11,7 @@ export interface SpecialistInfo {
 /** Every role of kind specialist, in the config's order. */
 export function specialistsOf(cfg: MeshConfig): SpecialistInfo[] {
   return Object.entries(cfg.roles)
-    .filter(([, r]) => r.kind === "specialist")
+    .filter(([, r]) => r.kind === RoleKind.Specialist)
     .map(([name, r]) => ({ name, description: r.description, vision: r.vision }));
 }
 

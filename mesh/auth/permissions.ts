@@ -4,7 +4,7 @@
  * JetStream API grants (mesh/auth/jetstream.ts) are scoped to the streams, consumers and buckets
  * each process touches and the operations it performs on them.
  */
-import type { MeshConfig } from "../../schemas/index.ts";
+import { RoleKind, type MeshConfig } from "../../schemas/index.ts";
 import { MEDIA_BUCKET } from "../media.ts";
 import { StreamName } from "../streams.ts";
 import { subjects } from "../subjects.ts";
@@ -155,7 +155,7 @@ function agentUsers(m: Mesh): MeshUser[] {
     // A large tool result is parked in the claims bucket; the caller takes it (reads, deletes).
     if (m.toolHosts.includes(`agent-${host}`)) pub.push(...objectRead(m.claims), ...objectDelete(m.claims));
     // A user's media reaches the specialists only: a vision one reads it, the others store an inline item for a reference.
-    if (h.roles.some((r) => cfg.roles[r]!.kind === "specialist")) pub.push(...m.media);
+    if (h.roles.some((r) => cfg.roles[r]!.kind === RoleKind.Specialist)) pub.push(...m.media);
     return user(m, `agent-${host}`, ProcessKind.Agent, pub, sub, { responses: true });
   });
 }
