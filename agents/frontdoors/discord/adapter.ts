@@ -3,8 +3,9 @@
  * into the inbox with the Discord id as the message id; partials stream into one edited message;
  * final replies come from the outbox through a durable consumer (outbox.ts).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { Client, GatewayIntentBits } from "discord.js";
-import { type Mesh, type Logger, decodeBody, lifecycle, subjects, type Closable } from "../../../mesh/index.ts";
+import { type Mesh, type Logger, decodeBody, lifecycle, subjects, type Drainable } from "../../../mesh/index.ts";
 import { OutboxMessage, type DiscordConfig } from "../../../schemas/index.ts";
 import { onInteraction, onMessage, type InboundDeps } from "./inbound.ts";
 import { channelSlots, userRateLimiter } from "./limits.ts";
@@ -33,9 +34,15 @@ export interface DiscordAdapterOptions {
   metrics?: FrontdoorMetrics;
   /** Called with the audio of each spoken reply before it plays (voice sessions). */
   onAudio?: (textChannelId: string, audio: { mime: string; bytes: Uint8Array }) => void;
+  /** How long drain() waits for the replies still coming before it closes, ms (default DEFAULT_DRAIN_GRACE_MS). */
+  drainGraceMs?: number;
 }
 
-export interface DiscordAdapter extends Closable {
+/** Within `lyra discord`'s own grace (run-until-signal.ts), so the adapter closes itself first. */
+export const DEFAULT_DRAIN_GRACE_MS = 30_000;
+
+/** drain(): takes no new message or command, waits for the final replies of the turns in flight, then closes. */
+export interface DiscordAdapter extends Drainable {
   /** The bot's user id (after login). */
   readonly botId: string;
   readonly metrics: FrontdoorMetrics;
@@ -75,13 +82,25 @@ async function connectClient(o: DiscordAdapterOptions): Promise<{ client: Client
   return { client, voice };
 }
 
+interface Listening {
+  /** Takes no new packet; resolves once the ones being handled are done (their turns started or refused). */
+  stop(): Promise<void>;
+}
+
 /** Routes the gateway's MESSAGE_CREATE and INTERACTION_CREATE packets to the adapter, and only to it. */
-function listen(client: Client, d: InboundDeps): void {
-  const safely = (what: string, f: (d: InboundDeps, raw: unknown) => Promise<void>) => (raw: unknown) =>
-    void f(d, raw).catch((err: unknown) => {
-      d.count(Outcome.Failed);
-      d.log.error({ err }, `${what} failed`);
-    });
+function listen(client: Client, d: InboundDeps): Listening {
+  let taking = true;
+  const running = new Set<Promise<void>>();
+  const safely = (what: string, f: (d: InboundDeps, raw: unknown) => Promise<void>) => (raw: unknown) => {
+    if (!taking) return;
+    const handled = f(d, raw)
+      .catch((err: unknown) => {
+        d.count(Outcome.Failed);
+        d.log.error({ err }, `${what} failed`);
+      })
+      .finally(() => running.delete(handled));
+    running.add(handled);
+  };
   const handleMessage = safely("message", onMessage);
   const handleInteraction = safely("interaction", onInteraction);
   client.on("raw", (packet: { t?: string; d?: unknown }) => {
@@ -95,6 +114,24 @@ function listen(client: Client, d: InboundDeps): void {
     packet.t = `LYRA_${packet.t}`;
   });
   client.on("error", (err) => d.log.error({ err }, "discord client error"));
+  return {
+    async stop() {
+      taking = false; // the packets are still renamed above, so discord.js never handles them
+      await Promise.all(running);
+    },
+  };
+}
+
+/** Waits until no turn waits for its reply, the grace period is over, or `cut` (a close()) comes. */
+async function settle(turns: Turns, graceMs: number, cut: AbortSignal, log: Logger): Promise<void> {
+  const settled = new AbortController();
+  const over = sleep(graceMs, true, { signal: AbortSignal.any([cut, settled.signal]), ref: false }).catch(() => false);
+  try {
+    if (await Promise.race([turns.idle().then(() => false), over]))
+      log.warn({ waiting: turns.all().length }, "drain: grace period over; closing with replies still coming");
+  } finally {
+    settled.abort();
+  }
 }
 
 export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<DiscordAdapter> {
@@ -116,7 +153,7 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
     metrics,
     count,
   });
-  listen(client, { mesh, config: cfg, log, client, botId, poster, state, turns, voice, count });
+  const listening = listen(client, { mesh, config: cfg, log, client, botId, poster, state, turns, voice, count });
 
   const partialDeps = { turns, poster, metrics, log, editIntervalMs: cfg.edit_interval_ms };
   const partials = mesh.nc.subscribe(subjects.outboxPartialChannel(DISCORD_CHANNEL), {
@@ -135,22 +172,31 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
     .registerCommands(appId, cfg.guild, SLASH_COMMANDS)
     .catch((err: unknown) => log.warn({ err }, "could not register the slash commands"));
 
+  const cut = new AbortController();
+  const stop = async () => {
+    client.removeAllListeners("raw");
+    partials.unsubscribe();
+    await outbox.close();
+    for (const t of turns.all()) {
+      await t.editor?.close();
+      turns.end(t);
+    }
+    voice.close();
+    await client.destroy();
+  };
   const {
     close,
+    drain,
     closed,
     [Symbol.asyncDispose]: dispose,
   } = lifecycle({
-    close: async () => {
-      client.removeAllListeners("raw");
-      partials.unsubscribe();
-      await outbox.close();
-      for (const t of turns.all()) {
-        await t.editor?.close();
-        turns.end(t);
-      }
-      voice.close();
-      await client.destroy();
+    close: stop,
+    drain: async () => {
+      await listening.stop();
+      await settle(turns, o.drainGraceMs ?? DEFAULT_DRAIN_GRACE_MS, cut.signal, log);
+      await stop();
     },
+    cut: () => cut.abort(),
   });
-  return { botId, metrics, close, closed, [Symbol.asyncDispose]: dispose };
+  return { botId, metrics, close, drain, closed, [Symbol.asyncDispose]: dispose };
 }

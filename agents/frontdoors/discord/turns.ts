@@ -49,6 +49,8 @@ export interface Turns {
   start(r: TurnRequest): Promise<void>;
   /** Frees the turn's slot and timers; a turn already ended is left alone. */
   end(t: Turn): void;
+  /** Resolves once no turn waits for its reply (at once when none does): what a drain waits for. */
+  idle(): Promise<void>;
 }
 
 export interface TurnsDeps {
@@ -67,13 +69,16 @@ const TURN_SLOT_MS = 10 * 60_000;
 
 export function createTurns(d: TurnsDeps): Turns {
   const turns = new Map<string, Turn>();
+  const idlers: (() => void)[] = [];
   const end = (t: Turn) => {
     if (turns.get(t.id) !== t) return;
     turns.delete(t.id);
     clearInterval(t.typing);
     clearTimeout(t.timeout);
     d.slots.release(t.channelId);
+    if (turns.size === 0) for (const resolve of idlers.splice(0)) resolve();
   };
+  const idle = () => (turns.size === 0 ? Promise.resolve() : new Promise<void>((r) => idlers.push(r)));
   // True when the user's rate or the channel's slots refuse the turn (the user has been told why).
   const refuse = async (r: TurnRequest): Promise<boolean> => {
     const rate = d.limiter.take(r.user.id);
@@ -130,5 +135,5 @@ export function createTurns(d: TurnsDeps): Turns {
       await r.reply(Say.failed);
     }
   };
-  return { get: (id) => turns.get(id), all: () => [...turns.values()], start, end };
+  return { get: (id) => turns.get(id), all: () => [...turns.values()], start, end, idle };
 }

@@ -9,7 +9,8 @@ import { DISCORD_TOKEN, type DiscordDouble } from "../../doubles/discord.ts";
 import { discordFixture, type DiscordFixture } from "./fixture.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { readStream } from "../conductor/helpers.ts";
-import { OutboxMessage } from "../../../schemas/index.ts";
+import { InboxMessage, OutboxMessage } from "../../../schemas/index.ts";
+import { decodeBody } from "../../../mesh/body.ts";
 import { StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 
@@ -211,6 +212,43 @@ describe("lyra discord through the Discord double", () => {
       await adapter.close();
       adapter = await start();
     }
+  });
+
+  it("drain() takes no new message, posts the reply still coming, then stops", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await using _p = await serveRole(f.mesh, {
+      role: "pragmatist",
+      host: "gate",
+      heartbeatIntervalS: 0,
+      async *handler() {
+        await gate;
+        yield { type: "response", data: "Posted while draining." };
+        yield {
+          type: "final",
+          data: { model: "m", backend: "test", host: "gate", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } },
+        };
+      },
+    });
+    const typed = discord.typing.length;
+    const msg = discord.userMessage({ content: "still there?" });
+    await eventually("typing", () => (discord.typing.length > typed ? true : undefined), { timeoutMs: 10_000 });
+    const published: string[] = [];
+    const inbox = f.mesh.nc.subscribe(subjects.inboxAll, {
+      callback: (_e, m) => void published.push(decodeBody(InboxMessage, m, "inbox message").id),
+    });
+    const drained = adapter!.drain();
+    adapter = undefined;
+    const late = discord.userMessage({ content: "one more" });
+    // Time for the gateway to deliver it: a taken message would be in the inbox by then.
+    await new Promise((r) => setTimeout(r, 500));
+    release();
+    await drained;
+    expect(repliesTo(msg.id as string).map((m) => m.content)).toEqual(["Lyra says: Posted while draining."]);
+    inbox.unsubscribe();
+    expect(published).not.toContain(late.id);
+    expect(repliesTo(late.id as string)).toHaveLength(0);
+    adapter = await start();
   });
 
   it("a reply finished while the adapter was stopped is delivered once when it comes back", async () => {
