@@ -16,6 +16,9 @@ import { idTracer } from "../../mesh/telemetry.ts";
 import { committeeFromConfig } from "../../agents/host/conductor-options.ts";
 import { startAgentHost } from "../../agents/host/host.ts";
 import { parseKeys, startServe } from "../../agents/frontdoors/openai/index.ts";
+import { startDiscordAdapter } from "../../agents/frontdoors/discord/index.ts";
+import { ensureStreams } from "../../mesh/streams.ts";
+import { DiscordConfig } from "../../schemas/index.ts";
 import { createMcpClient } from "../../tools/client.ts";
 import { startToolHost } from "../../tools/host.ts";
 import { sdkHandler } from "../../tools/sdk.ts";
@@ -23,16 +26,21 @@ import { serveMcp } from "../../tools/server.ts";
 import { clockServer } from "../../tools/builtin/clock.ts";
 import { committeeConfig } from "../harness/committee-fixture.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
+import { DISCORD_TOKEN, startDiscordDouble, type DiscordDouble } from "../doubles/discord.ts";
 import { wordsHandler } from "../fixtures/scripted.ts";
 
 let server: NatsServer;
 let mesh: Mesh;
+let discord: DiscordDouble;
 
 beforeAll(async () => {
   server = await startNatsServer();
   mesh = await connectMesh({ servers: server.url });
+  await ensureStreams(mesh); // the Discord adapter reads the outbox
+  discord = await startDiscordDouble();
 });
 afterAll(async () => {
+  await discord?.close();
   await mesh?.close();
   await server?.[Symbol.asyncDispose]();
 });
@@ -69,6 +77,18 @@ const factories: [string, () => Promise<Closable> | Closable][] = [
   [
     "ServeServer",
     () => startServe({ mesh, roles: ["voice"], keys: parseKeys("sk-life-0123456789abcdef", "K"), port: 0, log: silentLogger }),
+  ],
+  [
+    "DiscordAdapter",
+    () =>
+      startDiscordAdapter({
+        mesh,
+        config: DiscordConfig.parse({}),
+        token: DISCORD_TOKEN,
+        tenant: "t",
+        log: silentLogger,
+        apiUrl: discord.apiUrl,
+      }),
   ],
 ];
 
