@@ -8,20 +8,13 @@ import type { Mesh } from "../connect.ts";
 import { heartbeatBody, startHeartbeat, type HeartbeatOptions } from "../heartbeat.ts";
 import type { Logger } from "../logger.ts";
 import { subjects } from "../subjects.ts";
-import { addRoleService, PROMPT_ENDPOINT, PROTOCOL_VERSION, promptMetadata, type RequestIn } from "./service.ts";
+import { addRoleService, PROMPT_ENDPOINT, PROTOCOL_VERSION, promptMetadata, type RequestIn, type RoleIdentity } from "./service.ts";
 import { startStateFeed, type StateFeed } from "./statefeed.ts";
 
 /** The heartbeat period (s) when none is given; the spec's recommended default (§8.2). */
 export const DEFAULT_HEARTBEAT_S = 30;
 
-export interface RegistrationOptions {
-  role: string;
-  host: string;
-  owner: string;
-  version: string;
-  description: string;
-  metadata: Record<string, string>;
-  maxPayload: number;
+export interface RegistrationOptions extends RoleIdentity {
   attachmentsOk: boolean;
   /** Heartbeat period, s; 0 turns heartbeats off. */
   heartbeatS: number;
@@ -55,7 +48,7 @@ export async function registerRole(
   onRequest: (msg: RequestIn) => void,
   log: Logger,
 ): Promise<RoleRegistration> {
-  const { role, host, owner } = o;
+  const { role, host, owner, version, description, metadata, maxPayload } = o;
   let serviceId = "";
   // One builder for heartbeats and status replies (§8.7.1): the spec's fields, then Lyra's extras.
   const beatOpts: HeartbeatOptions = {
@@ -81,10 +74,10 @@ export async function registerRole(
     role,
     host,
     owner,
-    version: o.version,
-    description: o.description,
-    metadata: o.metadata,
-    maxPayload: o.maxPayload,
+    version,
+    description,
+    metadata,
+    maxPayload,
     attachments: o.attachmentsOk,
     status: () => heartbeatBody(beatOpts),
     stats: () => ({ in_flight: load.inFlight(), queue_depth: load.queueDepth(), role, host, ...load.stats() }),

@@ -23,7 +23,8 @@ export const STATUS_ENDPOINT = "status";
 /** Lyra's own endpoint on `lyra.<role>`: the same requests and replies as `prompt`. */
 export const LYRA_ENDPOINT = "lyra";
 
-export interface RoleServiceOptions {
+/** What a role's service says of itself: the registration and the micro service share it. */
+export interface RoleIdentity {
   role: string;
   host: string;
   owner: string;
@@ -31,6 +32,9 @@ export interface RoleServiceOptions {
   description: string;
   metadata: Record<string, string>;
   maxPayload: number;
+}
+
+export interface RoleServiceOptions extends RoleIdentity {
   /** Whether the role takes attachments (advertised as `attachments_ok`). */
   attachments: boolean;
   stats: () => Record<string, unknown>;

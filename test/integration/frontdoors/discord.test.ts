@@ -21,6 +21,26 @@ const start = (cfg: Record<string, unknown> = {}) => f.start(cfg);
 const pragmatist = (reply: (input: string) => string, delayMs = 10) => f.pragmatist(reply, delayMs);
 const repliesTo = (id: unknown) => f.repliesTo(id);
 
+/** A pragmatist that answers `text` only once `release()` is called: a reply still coming. */
+async function gatedPragmatist(text: string) {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const role = await serveRole(f.mesh, {
+    role: "pragmatist",
+    host: "gate",
+    heartbeatIntervalS: 0,
+    async *handler() {
+      await gate;
+      yield { type: "response", data: text };
+      yield {
+        type: "final",
+        data: { model: "m", backend: "test", host: "gate", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } },
+      };
+    },
+  });
+  return { release, [Symbol.asyncDispose]: () => role[Symbol.asyncDispose]() };
+}
+
 beforeAll(async () => {
   f = await discordFixture();
   discord = f.discord;
@@ -215,21 +235,7 @@ describe("lyra discord through the Discord double", () => {
   });
 
   it("drain() takes no new message, posts the reply still coming, then stops", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    await using _p = await serveRole(f.mesh, {
-      role: "pragmatist",
-      host: "gate",
-      heartbeatIntervalS: 0,
-      async *handler() {
-        await gate;
-        yield { type: "response", data: "Posted while draining." };
-        yield {
-          type: "final",
-          data: { model: "m", backend: "test", host: "gate", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } },
-        };
-      },
-    });
+    await using gated = await gatedPragmatist("Posted while draining.");
     const typed = discord.typing.length;
     const msg = discord.userMessage({ content: "still there?" });
     await eventually("typing", () => (discord.typing.length > typed ? true : undefined), { timeoutMs: 10_000 });
@@ -242,7 +248,7 @@ describe("lyra discord through the Discord double", () => {
     const late = discord.userMessage({ content: "one more" });
     // Time for the gateway to deliver it: a taken message would be in the inbox by then.
     await new Promise((r) => setTimeout(r, 500));
-    release();
+    gated.release();
     await drained;
     expect(repliesTo(msg.id as string).map((m) => m.content)).toEqual(["Lyra says: Posted while draining."]);
     inbox.unsubscribe();
@@ -253,27 +259,13 @@ describe("lyra discord through the Discord double", () => {
 
   it("a reply finished while the adapter was stopped is delivered once when it comes back", async () => {
     // The specialist waits for the gate: the adapter stops before the reply is stored.
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    await using _p = await serveRole(f.mesh, {
-      role: "pragmatist",
-      host: "gate",
-      heartbeatIntervalS: 0,
-      async *handler() {
-        await gate;
-        yield { type: "response", data: "Delivered after the restart." };
-        yield {
-          type: "final",
-          data: { model: "m", backend: "test", host: "gate", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } },
-        };
-      },
-    });
+    await using gated = await gatedPragmatist("Delivered after the restart.");
     const typed = discord.typing.length;
     const msg = discord.userMessage({ content: "are you there?" });
     await eventually("typing", () => (discord.typing.length > typed ? true : undefined), { timeoutMs: 10_000 });
     await adapter!.close();
     adapter = undefined;
-    release();
+    gated.release();
     // The reply is stored while no adapter runs.
     await eventually("the reply in the outbox", async () =>
       (await readStream(f.mesh, StreamName.Outbox, subjects.outboxAll, OutboxMessage)).some(
