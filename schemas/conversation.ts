@@ -53,6 +53,11 @@ const StepMeta = {
   host: z.string().optional(),
   /** The caller's routing decision and its reason ("gpu-2: model warm, 1 of 2 slots free"). */
   route: z.string().optional(),
+  /** Where the answer resumed after its replica died mid-answer: at `at` characters, from host `from` to host `to`. */
+  resumed: z
+    .array(z.object({ at: z.number().int().nonnegative(), from: z.string(), to: z.string() }))
+    .max(16)
+    .optional(),
   backend: z.string().optional(),
   model: z.string().optional(),
   tokens: z.number().int().nonnegative().optional(),

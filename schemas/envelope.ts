@@ -53,6 +53,18 @@ export const ModelOptions = z.looseObject({
 });
 export type ModelOptions = z.infer<typeof ModelOptions>;
 
+/** Longest partial answer a re-issued request may carry to be continued (`resume.text`), in characters. */
+export const RESUME_MAX_CHARS = 65_536;
+
+/**
+ * What a re-issued request carries when the replica that streamed part of its answer died: the
+ * text already streamed, for the new replica to give the model as the start of its message.
+ */
+export const Resume = z.object({
+  text: z.string().min(1).max(RESUME_MAX_CHARS),
+});
+export type Resume = z.infer<typeof Resume>;
+
 /**
  * A role request: the NATS Agent Protocol 0.3 request (§5.1: `prompt`, `attachments`) is the base,
  * and Lyra's envelope is a superset of it (`messages`, options, tools, deadline...). Plain text is
@@ -79,6 +91,8 @@ export const RoleRequest = z
     /** Absolute deadline, epoch ms. */
     deadline: z.number().int().positive().optional(),
     stream: z.boolean().optional(),
+    /** Set by a re-issue (mesh/rolecall/call.ts): the answer so far, to be continued, not restarted. */
+    resume: Resume.optional(),
   })
   .refine((r) => r.prompt !== undefined || (r.messages?.length ?? 0) > 0, {
     message: "a request needs a non-empty 'prompt' or at least one entry in 'messages'",

@@ -35,6 +35,8 @@ export const FinalInfo = z.looseObject({
   /** Set when the fallback backend answered, with why. */
   fallback: z.looseObject({ reason: z.string(), from: z.string() }).optional(),
   done_reason: z.string().optional(),
+  /** Set when the answer continued a re-issued request's partial answer (`resume`): that text's length. */
+  resumed_at: z.number().int().nonnegative().optional(),
 });
 export type FinalInfo = z.infer<typeof FinalInfo>;
 

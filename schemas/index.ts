@@ -13,6 +13,7 @@ export {
   REQUEST_ID_CONFLICT,
 } from "./wire.ts";
 export { requestMessages, RoleName, ToolCall, ChatMessage, ToolSpec, ModelOptions, RoleRequest } from "./envelope.ts";
+export { Resume, RESUME_MAX_CHARS } from "./envelope.ts";
 export { attachmentKind, attachmentParts, Attachment, AttachmentKind } from "./attachments.ts";
 export { sniffMedia, MAX_MEDIA_BYTES, INLINE_MEDIA_MAX_BYTES, MediaKind, Media } from "./media.ts";
 export {

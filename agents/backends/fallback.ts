@@ -129,6 +129,8 @@ export function withFallback(primary: ModelBackend, fallback: ModelBackend, opts
     chat,
     health,
     warm: (model: string, o?: WarmOptions) => primary.warm(model, o),
+    // The primary's say: a call that falls back mid-resume gets a fresh answer from a fallback that cannot continue.
+    canContinue: async (req: ModelRequest) => (await primary.canContinue?.(req)) ?? false,
     close: () => {
       primary.close?.();
       fallback.close?.();

@@ -24,6 +24,9 @@ export function lazyBackend(name: string, load: () => Promise<ModelBackend>): Mo
     async warm(model, opts) {
       return (await get()).warm(model, opts);
     },
+    async canContinue(req) {
+      return (await (await get()).canContinue?.(req)) ?? false;
+    },
     close() {
       loaded?.close?.();
     },

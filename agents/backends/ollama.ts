@@ -1,8 +1,9 @@
 /** Model backend for a local Ollama, through the official `ollama` client. */
-import { Ollama, type ChatResponse } from "ollama";
+import { Ollama, type ChatResponse, type ShowResponse } from "ollama";
 import { DEFAULT_OLLAMA_URL, normalizeOllamaUrl } from "../../schemas/index.ts";
 import { AgentError, BackendTimeoutError } from "../errors.ts";
 import { callControl, fetchWithSignal, since, type CallControl } from "./abort.ts";
+import { asChatRecord, chatmlFits, chatmlGenerate, Continuation, continuationOf, continues } from "./ollama-continue.ts";
 import { constrainedParser, constrainedRequest, jsonEnd, type ConstrainedEvent } from "./ollama-constrained.ts";
 import { thinkFilter } from "./think-filter.ts";
 import { fromOllamaToolCall, mapOllamaError, ollamaFinal, toOllamaChat } from "./ollama-map.ts";
@@ -46,20 +47,8 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
     callerReason: caller?.reason as unknown,
   });
 
-  // Whether a model's template takes `tools` (POST /api/show `capabilities`), asked once per model.
-  const toolsCapable = new Map<string, Promise<boolean>>();
-  const supportsTools = (model: string, ctl: CallControl): Promise<boolean> => {
-    let p = toolsCapable.get(model);
-    if (!p) {
-      // A server too old to report capabilities gets native tools, as before.
-      p = clientFor(ctl)
-        .show({ model })
-        .then((r) => !Array.isArray(r.capabilities) || r.capabilities.includes("tools"));
-      toolsCapable.set(model, p);
-      p.catch(() => toolsCapable.delete(model));
-    }
-    return p;
-  };
+  const modelInfo = cachedShow((model, ctl) => clientFor(ctl).show({ model }));
+  const supportsTools = async (model: string, ctl: CallControl): Promise<boolean> => (await modelInfo(model, ctl)).tools;
   const constrainedFor = async (req: ModelRequest, ctl: CallControl): Promise<boolean> => {
     if (!req.tools?.length || req.toolMode === ToolMode.Native) return false;
     return req.toolMode === ToolMode.Constrained || !(await supportsTools(req.model, ctl));
@@ -70,6 +59,12 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
     const ctl = callControl(opts.signal, timeoutMs);
     const started = performance.now();
     try {
+      if (continues(req) && chatmlFits(req) && (await modelInfo(req.model, ctl)).continuation === Continuation.ChatML) {
+        // The template closes every message: the prompt goes raw, its last message left open.
+        const raw = await clientFor(ctl).generate({ ...chatmlGenerate(req, cfg.keepAlive), stream: true });
+        yield* readChat(mapRecords(raw, asChatRecord), { req, constrained: false, host, ctl, started });
+        return;
+      }
       const constrained = await constrainedFor(req, ctl);
       const stream = await clientFor(ctl).chat({
         ...toOllamaChat(constrained ? constrainedRequest(req) : req, cfg.keepAlive),
@@ -125,7 +120,44 @@ export function createOllamaBackend(cfg: OllamaBackendConfig = {}): ModelBackend
     }
   }
 
-  return { name: "ollama", chat, health, warm };
+  /** Whether the model's template lets Ollama continue a final assistant message (ollama-continue.ts). */
+  async function canContinue(req: ModelRequest): Promise<boolean> {
+    const ctl = callControl(undefined, DEFAULT_HEALTH_TIMEOUT_MS);
+    // On an error the answer is written afresh; the chat itself says what is wrong with the server.
+    const c = await modelInfo(req.model, ctl).then(
+      (i) => i.continuation,
+      () => Continuation.None,
+    );
+    ctl.close();
+    return c === Continuation.Native || (c === Continuation.ChatML && chatmlFits(req));
+  }
+
+  return { name: "ollama", chat, health, warm, canContinue };
+}
+
+/**
+ * What a model's template allows (POST /api/show), asked once per model: `tools` (its
+ * capabilities; a server too old to report them gets native tools) and continuing a final
+ * assistant message (ollama-continue.ts).
+ */
+function cachedShow(show: (model: string, ctl: CallControl) => Promise<ShowResponse>) {
+  const shown = new Map<string, Promise<{ tools: boolean; continuation: Continuation }>>();
+  return (model: string, ctl: CallControl) => {
+    let p = shown.get(model);
+    if (!p) {
+      p = show(model, ctl).then((r) => ({
+        tools: !Array.isArray(r.capabilities) || r.capabilities.includes("tools"),
+        continuation: continuationOf(r.template),
+      }));
+      shown.set(model, p);
+      p.catch(() => shown.delete(model));
+    }
+    return p;
+  };
+}
+
+async function* mapRecords<A, B>(src: AsyncIterable<A>, f: (a: A) => B): AsyncGenerator<B> {
+  for await (const a of src) yield f(a);
 }
 
 /**

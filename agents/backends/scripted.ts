@@ -97,6 +97,9 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
     } else {
       text = toolResult;
     }
+    // A resumed answer (a final assistant message) continues: what follows that text in the reply.
+    const prefix = req.messages.at(-1)?.role === "assistant" ? req.messages.at(-1)!.content : "";
+    if (prefix && text.startsWith(prefix)) text = text.slice(prefix.length);
     const words = text.match(/\s*\S+\s*/g) ?? [];
     let firstTokenMs: number | undefined;
     for (const word of words) {
@@ -113,6 +116,7 @@ export function createScriptedBackend(script: readonly ScriptRuleInput[]): Scrip
     requests,
     chat,
     health: async () => ({ ok: true, models: [...warmed], loaded: [...warmed] }),
+    canContinue: async () => true,
     warm: async (model: string) => {
       warmed.add(model);
     },

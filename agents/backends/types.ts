@@ -100,5 +100,10 @@ export interface ModelBackend {
   health(opts?: CallOptions): Promise<BackendHealth>;
   /** Loads a model and keeps it loaded (keep_alive). */
   warm(model: string, opts?: WarmOptions): Promise<void>;
+  /**
+   * Whether a request whose last message is the assistant's gets that message continued (a resumed
+   * answer) rather than a new one; absent: it does not (the message is taken as history).
+   */
+  canContinue?(req: ModelRequest): Promise<boolean>;
   close?(): void;
 }

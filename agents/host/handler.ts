@@ -67,12 +67,33 @@ async function modelRequest(o: RoleHandlerOptions, req: RoleRequest, ctx: RoleCo
   };
 }
 
-function finalChunk(o: RoleHandlerOptions, f: FinalModelChunk): Chunk {
+function finalChunk(o: RoleHandlerOptions, f: FinalModelChunk, resumedAt?: number): Chunk {
   o.onFinal?.(f);
   const data: FinalInfo = { model: f.model, backend: f.backend, host: o.host, role: o.role, usage: f.usage, timings: { ...f.timings } };
   if (f.fallback) data.fallback = f.fallback;
   if (f.done_reason) data.done_reason = f.done_reason;
+  if (resumedAt !== undefined) data.resumed_at = resumedAt;
   return { type: "final", data };
+}
+
+/** Stands for the tools the loop will offer, when asking whether a backend continues a tool request. */
+const TOOLS_OFFERED = [{ name: "offered", description: "", parameters: { type: "object", properties: {} } }];
+
+/**
+ * A re-issued request's partial answer (`resume`), continued: the text is the model request's
+ * final assistant message, and the stream starts with it, so this attempt's stream, like every
+ * attempt's, starts from the beginning of the answer (the caller skips what it already showed).
+ * Returns the text's length, or undefined when the backend cannot continue it (structured output,
+ * an OpenAI-compatible backend, an Ollama template that closes every message): the answer is
+ * then written afresh, as without `resume`.
+ */
+async function resumeInto(o: RoleHandlerOptions, req: RoleRequest, mreq: ModelRequest, withTools: boolean): Promise<number | undefined> {
+  const text = req.resume?.text;
+  if (!text || req.format || !o.backend.canContinue) return undefined;
+  const asked: ModelRequest = { ...mreq, messages: [...mreq.messages, { role: "assistant", content: text }] };
+  if (!(await o.backend.canContinue(withTools ? { ...asked, tools: TOOLS_OFFERED } : asked))) return undefined;
+  mreq.messages = asked.messages;
+  return text.length;
 }
 
 /** Backend errors become wire errors the caller can act on: 429 retry, 503 go elsewhere. */
@@ -91,13 +112,13 @@ function generalHandler(o: RoleHandlerOptions): RoleHandler {
   if (plane) return toolHandler(o, plane);
   return async function* (req: RoleRequest, ctx: RoleContext) {
     try {
-      for await (const c of o.backend.chat(await modelRequest(o, req, ctx), {
-        signal: ctx.signal,
-        firstTokenTimeoutMs: o.config.first_token_timeout_ms,
-      })) {
+      const mreq = await modelRequest(o, req, ctx);
+      const resumedAt = await resumeInto(o, req, mreq, false);
+      if (resumedAt !== undefined) yield { type: "response", data: req.resume!.text };
+      for await (const c of o.backend.chat(mreq, { signal: ctx.signal, firstTokenTimeoutMs: o.config.first_token_timeout_ms })) {
         if (c.type === "delta") yield { type: "response", data: c.text };
         else if (c.type === "tool_call") yield { type: "tool_call", data: c.call };
-        else yield finalChunk(o, c);
+        else yield finalChunk(o, c, resumedAt);
       }
     } catch (err) {
       throw toWire(o, err);
@@ -137,7 +158,10 @@ function toolHandler(o: RoleHandlerOptions, plane: ToolPlane): RoleHandler {
         );
     }
     try {
-      for await (const out of toolLoop(loop, mreq, ctx.signal)) yield out.kind === "chunk" ? out.chunk : finalChunk(o, out.final);
+      const resumedAt = await resumeInto(o, req, mreq, true);
+      if (resumedAt !== undefined) yield { type: "response", data: req.resume!.text };
+      for await (const out of toolLoop(loop, mreq, ctx.signal))
+        yield out.kind === "chunk" ? out.chunk : finalChunk(o, out.final, resumedAt);
     } catch (err) {
       throw toWire(o, err);
     }

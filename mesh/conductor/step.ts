@@ -188,6 +188,7 @@ export function stepMeta(r: RoleResult) {
   return {
     host: r.host,
     ...(r.route ? { route: r.route } : {}),
+    ...(r.resumed ? { resumed: r.resumed } : {}),
     backend: r.final.backend,
     model: r.final.model,
     tokens: r.final.usage.completion_tokens,

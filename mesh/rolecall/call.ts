@@ -37,6 +37,8 @@ export interface CallPlan {
   replies: ReplyRoutes;
   role: string;
   body: Uint8Array;
+  /** The body of a re-issue that resumes the answer text already streamed; undefined when it cannot (client.ts). */
+  resumeBody?: (text: string) => Uint8Array | undefined;
   encoding: Encoding;
   requestId: string;
   conversation: string | undefined;
@@ -115,7 +117,10 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
   const { nc, role, box, deadline } = p;
   const inbox = p.replies.open((msg) => box.push({ attempt, msg }));
   try {
-    nc.publish(route.subject, p.body, { reply: inbox.subject, headers: requestHeaders(p, attempt, route.reason) });
+    // A re-issue after answer text was shown asks the new replica to continue that text.
+    const shown = attempt > 1 ? collector.resumable() : undefined;
+    const body = (shown && p.resumeBody?.(shown)) || p.body;
+    nc.publish(route.subject, body, { reply: inbox.subject, headers: requestHeaders(p, attempt, route.reason) });
     collector.startAttempt();
     let acked = false;
     let heard = Date.now();

@@ -39,11 +39,12 @@ export function callerOf(reply: string | undefined): string {
 /**
  * What determines the answer: the validated request (messages, prompt, attachments, options,
  * tools, format, user, unknown fields) and the conversation (header or body). Not the id, the
- * deadline or the stream flag, which a re-issue may change, nor the encoding: a JSON and a
- * msgpack copy of one request are the same request.
+ * deadline, the stream flag or the partial answer to resume, which a re-issue may change, nor the
+ * encoding: a JSON and a msgpack copy of one request are the same request. So a re-issue that
+ * carries `resume` joins (or is answered from) the job a slow replica still runs for that id.
  */
 export function requestDigest(req: RoleRequest, conversation: string | undefined): string {
-  const { id: _id, deadline: _deadline, stream: _stream, conversation: _conversation, ...asked } = req;
+  const { id: _id, deadline: _deadline, stream: _stream, conversation: _conversation, resume: _resume, ...asked } = req;
   return createHash("sha256")
     .update(canonical({ ...asked, conversation: conversation ?? null }))
     .digest("base64url");

@@ -5,7 +5,7 @@
  * else to go waits an outage out until that deadline (onOutage "wait").
  */
 import { nuid } from "@nats-io/nats-core";
-import { assertFits, encode, RoleRequest, validate, type Chunk } from "../../schemas/index.ts";
+import { assertFits, encode, RESUME_MAX_CHARS, RoleRequest, validate, type Chunk } from "../../schemas/index.ts";
 import type { Mesh } from "../connect.ts";
 import { CancelledError, ConnectionClosedError } from "../errors.ts";
 import { subjects } from "../subjects.ts";
@@ -52,7 +52,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
     if (closedErr) throw closedErr;
     const opts = { ...defaults, ...o };
     const timeoutMs = opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    const { req, requestId, cancelSubject, encoding, body } = prepareRequest(mesh, role, input, opts);
+    const { req, requestId, cancelSubject, encoding, body, resumeBody } = prepareRequest(mesh, role, input, opts);
 
     if (opts.signal?.aborted) throw new CancelledError(role, { cause: opts.signal.reason });
 
@@ -64,6 +64,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
       replies,
       role,
       body,
+      resumeBody,
       encoding,
       requestId,
       conversation: opts.conversation ?? req.conversation,
@@ -131,9 +132,16 @@ function prepareRequest(mesh: Mesh, role: string, input: RoleCallInput, opts: Ca
   const requestId = opts.requestId ?? req.id ?? nuid.next();
   const cancelSubject = subjects.cancel(requestId); // validates the id as a subject token
   const encoding = opts.encoding ?? mesh.encoding;
-  const body = encode(opts.conversation && !req.conversation ? { ...req, conversation: opts.conversation } : req, encoding);
+  const sent = opts.conversation && !req.conversation ? { ...req, conversation: opts.conversation } : req;
+  const body = encode(sent, encoding);
   assertFits(body, mesh.maxPayload(), `request to role '${role}'`);
-  return { req, requestId, cancelSubject, encoding, body };
+  // Structured output is not continued (the grammar starts from the top), nor a text too long to carry.
+  const resumeBody = (text: string): Uint8Array | undefined => {
+    if (req.format || text.length > RESUME_MAX_CHARS) return undefined;
+    const b = encode({ ...sent, resume: { text } }, encoding);
+    return b.length <= mesh.maxPayload() ? b : undefined;
+  };
+  return { req, requestId, cancelSubject, encoding, body, resumeBody };
 }
 
 /** A call's chunks as an async iterable beside its result; leaving the loop early cancels the call. */

@@ -13,6 +13,7 @@ export type {
   RoleContext,
   RoleHandler,
   RoleResponder,
+  Resumed,
   RoleResult,
   RoleStream,
 } from "./types.ts";

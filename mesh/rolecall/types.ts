@@ -108,6 +108,18 @@ export interface RoleResult {
   attempts: number;
   /** The routing decision of the answering attempt and its reason (Lyra-Route). */
   route?: string;
+  /** Where the answer was continued after the replica streaming it died (absent when it never was). */
+  resumed?: Resumed[];
+}
+
+/** A resumed answer: the new replica continued the `at` characters already streamed. */
+export interface Resumed {
+  /** Characters of answer text streamed before the re-issue, which the new replica continued. */
+  at: number;
+  /** The host whose answer stopped ("" when it never acked). */
+  from: string;
+  /** The host that continued it. */
+  to: string;
 }
 
 /** Chunks as they arrive, plus the collected result. */

@@ -47,6 +47,8 @@ export interface OllamaDoubleOptions {
   models?: string[];
   /** /api/show capabilities per model; default ["completion", "tools"] (smollm2:135m has only "completion"). */
   capabilities?: Record<string, string[]>;
+  /** /api/show template of every model; default "" (a template with `$last` continues a final assistant message). */
+  template?: string;
   /** Requests it takes at once (OLLAMA_NUM_PARALLEL plus queue); more get 503; default 4. */
   parallel?: number;
   /** Delay of the first request per model (cold load), ms; default 0. */
@@ -133,7 +135,7 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
       return sendJson(res, 200, {
         modelfile: "",
         parameters: "",
-        template: "",
+        template: opts.template ?? "",
         details: modelInfo(b.model).details,
         model_info: {},
         capabilities: caps,

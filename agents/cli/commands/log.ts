@@ -44,13 +44,21 @@ export const log = defineCommand({
 
 export function formatEvent(e: LogEvent): string {
   const t = new Date(e.ts).toISOString().slice(11, 23);
-  const m = e as { host?: string; backend?: string; model?: string; latency_ms?: number; route?: string };
+  const m = e as {
+    host?: string;
+    backend?: string;
+    model?: string;
+    latency_ms?: number;
+    route?: string;
+    resumed?: { at: number; from: string; to: string }[];
+  };
   const where = m.host ? ` @${m.host}` : "";
   const how = m.backend ? ` ${m.backend}${m.model ? `/${m.model}` : ""}` : "";
   const lat = m.latency_ms;
   const ms = lat !== undefined ? ` ${Math.round(lat)}ms` : "";
-  // Where the caller sent the step and why (capacity-aware dispatch).
-  const via = m.route ? `  [${m.route}]` : "";
+  // Where the caller sent the step and why (capacity-aware dispatch), and where a dead replica's answer was continued.
+  const resumes = (m.resumed ?? []).map((r) => `resumed at ${r.at} chars: ${r.from || "?"} → ${r.to}`);
+  const via = m.route || resumes.length ? `  [${[m.route, ...resumes].filter(Boolean).join("; ")}]` : "";
   switch (e.type) {
     case "user_message":
       return `${t} user ${e.user.id}: ${e.text}${mediaNote(e.media)}`;

@@ -36,9 +36,11 @@ describe("callerOf: the reply subject's inbox prefix", () => {
 describe("requestDigest: what determines the answer", () => {
   const base = { messages: [{ role: "user", content: "hi" }], options: { temperature: 0.2, seed: 1 }, format: { type: "object" } };
 
-  it("ignores the id, the deadline, the stream flag and key order", () => {
+  it("ignores the id, the deadline, the stream flag, the partial answer to resume and key order", () => {
     const d = requestDigest(req(base), "c1");
     expect(requestDigest(req({ ...base, id: "x", deadline: 123, stream: true }), "c1")).toBe(d);
+    // A re-issue that resumes joins the job a slow replica still runs for the id: no 409.
+    expect(requestDigest(req({ ...base, resume: { text: "The answer so far" } }), "c1")).toBe(d);
     expect(
       requestDigest(
         req({ format: { type: "object" }, options: { seed: 1, temperature: 0.2 }, messages: [{ content: "hi", role: "user" }] }),

@@ -68,4 +68,35 @@ describe("collector", () => {
     c.accept(r("x"));
     expect(c.result(1)).toMatchObject({ text: "x", host: "h1", final: { model: "unknown", host: "h1", role: "voice" } });
   });
+
+  it("offers the shown text for a resume, and joins a resumed attempt's echo and continuation without repeats", () => {
+    const c = createCollector("voice");
+    const seen: string[] = [];
+    const feed = (ch: Chunk) => {
+      const out = c.accept(ch);
+      if (out?.type === "response") seen.push(out.data as string);
+    };
+    c.startAttempt();
+    c.setHost("h1");
+    expect(c.resumable()).toBeUndefined();
+    feed(r("The sea "));
+    feed(r("is wi"));
+    expect(c.resumable()).toBe("The sea is wi");
+    // The replica died; the next one echoes the prefix it continues, then its continuation.
+    c.startAttempt();
+    c.setHost("h2");
+    feed(r("The sea is wi"));
+    feed(r("de and deep."));
+    feed({ type: "final", data: { ...(final.data as object), resumed_at: 13 } } as Chunk);
+    expect(seen.join("")).toBe("The sea is wide and deep.");
+    expect(c.result(2)).toMatchObject({ text: "The sea is wide and deep.", resumed: [{ at: 13, from: "h1", to: "h2" }] });
+  });
+
+  it("does not offer a resume once tool events were shown", () => {
+    const c = createCollector("voice");
+    c.startAttempt();
+    c.accept({ type: "tool_call", data: { id: "1", name: "clock__now", arguments: {} } });
+    c.accept(r("It is noon"));
+    expect(c.resumable()).toBeUndefined();
+  });
 });
