@@ -64,7 +64,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
       replies,
       role,
       body,
-      resumeBody,
+      resumeBody: opts.resume === false ? undefined : resumeBody,
       encoding,
       requestId,
       conversation: opts.conversation ?? req.conversation,

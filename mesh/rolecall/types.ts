@@ -162,6 +162,11 @@ export interface CallOptions {
   encoding?: Encoding;
   /** Capacity-aware dispatch from the replicas' state feed; default true (false: always the queue group). */
   dispatch?: boolean;
+  /**
+   * Whether a re-issue after answer text was streamed asks the new replica to continue that text
+   * (`resume`); default true. false: the new replica answers afresh and the text it repeats is skipped.
+   */
+  resume?: boolean;
 }
 
 /**

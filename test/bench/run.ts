@@ -21,6 +21,7 @@ import { NATS_SERVER_BIN, requireNatsServer } from "../harness/nats-server.ts";
 import { codec } from "./codec.ts";
 import { committee } from "./committee-throughput.ts";
 import { compute } from "./compute.ts";
+import { continueSection } from "./continue.ts";
 import { dispatch } from "./dispatch.ts";
 import { failover } from "./failover.ts";
 import { hop } from "./hop.ts";
@@ -44,6 +45,7 @@ const SECTIONS: Record<string, Section> = {
   compute,
   dispatch,
   "real-model": realModel,
+  continue: continueSection,
 };
 
 const { values } = parseArgs({
