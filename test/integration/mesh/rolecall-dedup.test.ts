@@ -122,4 +122,31 @@ describe("an in-flight request id", () => {
     expect(r.text).toBe(ANSWER);
     expect(r.attempts).toBe(1);
   });
+
+  it("re-issued by the same caller with a partial answer to resume: joins the live job (no 409, not re-run)", async () => {
+    const runs = await serve("live-resume", { delayMs: 40 });
+    const first = createRoleClient(alice).call("live-resume", "hello", { requestId: "lr-1" });
+    await eventually("the first request to start", () => runs.count === 1, { timeoutMs: 5000 });
+    // What a re-issue after a keep-alive gap sends when the replica was only slow.
+    const again = await createRoleClient(alice).call("live-resume", { prompt: "hello", resume: { text: "one" } }, { requestId: "lr-1" });
+    expect(again.text).toBe(ANSWER);
+    expect((await first).text).toBe(ANSWER);
+    expect(runs.count).toBe(1);
+  });
+
+  it("another caller's request with a partial answer to resume: 409, nothing of the stream leaks", async () => {
+    const runs = await serve("live-resume-other", { delayMs: 40 });
+    const first = createRoleClient(alice).call("live-resume-other", "hello", { requestId: "lro-1" });
+    await eventually("the first request to start", () => runs.count === 1, { timeoutMs: 5000 });
+    const raw = await rawExchange(
+      mallory.nc,
+      "lyra.live-resume-other",
+      JSON.stringify({ prompt: "hello", resume: { text: "one" } }),
+      { [Header.RequestId]: "lro-1", [Header.Stream]: "1", [Header.ContentType]: "application/json" },
+      5000,
+      "_INBOX.mallory",
+    );
+    expectConflict(raw, /another caller/);
+    expect((await first).text).toBe(ANSWER);
+  });
 });

@@ -5,6 +5,7 @@ import {
   FinalInfo,
   KnownChunkTypes,
   RoleName,
+  RESUME_MAX_CHARS,
   RoleRequest,
   requestMessages,
   responseText,
@@ -99,5 +100,21 @@ describe("RoleName", () => {
     for (const bad of ["Voice", "a.b", "*", ">", "-x", "", "inbox", "outbox", "log", "cancel", "state", "a b"]) {
       expect(RoleName.safeParse(bad).success, bad).toBe(false);
     }
+  });
+});
+
+describe("resume: the partial answer a re-issue carries", () => {
+  const base = { prompt: "hi" };
+  it("takes text up to RESUME_MAX_CHARS", () => {
+    expect(RoleRequest.parse({ ...base, resume: { text: "The sea is" } }).resume).toEqual({ text: "The sea is" });
+    expect(RoleRequest.safeParse({ ...base, resume: { text: "x".repeat(RESUME_MAX_CHARS) } }).success).toBe(true);
+  });
+  it("refuses anything else: too long, empty, not text", () => {
+    for (const resume of [{ text: "x".repeat(RESUME_MAX_CHARS + 1) }, { text: "" }, { text: 42 }, "The sea", { text: ["a"] }]) {
+      expect(RoleRequest.safeParse({ ...base, resume }).success, JSON.stringify(resume).slice(0, 40)).toBe(false);
+    }
+  });
+  it("is not a message: requestMessages leaves it out", () => {
+    expect(requestMessages(RoleRequest.parse({ ...base, resume: { text: "The sea is" } }))).toEqual([{ role: "user", content: "hi" }]);
   });
 });
