@@ -20,6 +20,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
+import { lifecycle, type Closable } from "../../mesh/lifecycle.ts";
 import { sendJson } from "./http.ts";
 
 export const DISCORD_TOKEN = "double-bot-token";
@@ -55,7 +56,7 @@ export interface DiscordDoubleOptions {
   heartbeatMs?: number;
 }
 
-export interface DiscordDouble extends AsyncDisposable {
+export interface DiscordDouble extends Closable {
   readonly apiUrl: string;
   readonly botId: string;
   readonly appId: string;
@@ -100,8 +101,6 @@ export interface DiscordDouble extends AsyncDisposable {
   rateLimitNext(match: RegExp, retryAfterS: number): { hitAt(): number | undefined; retriedAt(): number | undefined };
   /** Messages in a channel, oldest first. */
   channelMessages(channelId: string): PostedMessage[];
-  /** Drops every gateway connection (the client resumes or reconnects). */
-  close(): Promise<void>;
 }
 
 let snowflake = 1_300_000_000_000_000_000n;
@@ -461,13 +460,16 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
   const dispatch = (t: string, d: unknown) => {
     for (const s of sessions) s.ws.send(JSON.stringify({ op: 0, t, s: ++s.seq, d }));
   };
-  const close = async () => {
-    for (const s of sessions) s.ws.terminate();
-    sessions.clear();
-    wss.close();
-    http.closeAllConnections();
-    await new Promise<void>((resolve) => http.close(() => resolve()));
-  };
+  // Drops every gateway connection, then the HTTP server.
+  const { close, closed } = lifecycle({
+    close: async () => {
+      for (const s of sessions) s.ws.terminate();
+      sessions.clear();
+      wss.close();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  });
   return {
     apiUrl: `${base}/api`,
     botId,
@@ -547,6 +549,7 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     },
     channelMessages: (ch) => [...messages.values()].filter((m) => m.channel_id === ch),
     close,
+    closed,
     [Symbol.asyncDispose]: close,
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { Mesh } from "../../mesh/connect.ts";
 import { startConductor, type Conductor, type ConductorOptions } from "../../mesh/conductor/index.ts";
+import { lifecycle, type Closable } from "../../mesh/lifecycle.ts";
 import { silentLogger } from "../../mesh/logger.ts";
 import { createRoleClient } from "../../mesh/rolecall/client.ts";
 import type { MeshConfig } from "../../schemas/config.ts";
@@ -21,7 +22,7 @@ export interface CommitteeOptions {
   conductor?: Omit<ConductorOptions, "roles" | "committee">;
 }
 
-export interface Committee extends AsyncDisposable {
+export interface Committee extends Closable {
   readonly host: AgentHost;
   readonly conductor: Conductor;
   /** Stops the conductor, then the agent host, then the tool host. */
@@ -35,12 +36,14 @@ export async function startCommittee(mesh: Mesh, config: MeshConfig, o: Committe
     : undefined;
   const host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
   const conductor = await startConductor(mesh, { roles: createRoleClient(mesh), committee: committeeFromConfig(config), ...o.conductor });
-  const close = async () => {
-    await conductor.close();
-    await host.close();
-    await tools?.close();
-  };
-  return { host, conductor, close, [Symbol.asyncDispose]: close };
+  const { close, closed } = lifecycle({
+    close: async () => {
+      await conductor.close();
+      await host.close();
+      await tools?.close();
+    },
+  });
+  return { host, conductor, close, closed, [Symbol.asyncDispose]: close };
 }
 
 export interface CommitteeFixture extends AsyncDisposable {
