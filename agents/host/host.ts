@@ -22,6 +22,7 @@ import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
 import { serveHostRole, type ServingOptions } from "./serving.ts";
 import { defaultSpecialistOf, specialistsOf } from "./specialists.ts";
 import { createToolPlane } from "./tools.ts";
+import type { ModelBackend } from "../backends/index.ts";
 
 export type { RoleState } from "./health.ts";
 
@@ -47,6 +48,8 @@ export interface AgentHost extends Drainable {
   readonly host: string;
   readonly responders: RoleResponder[];
   readonly metrics: AgentMetrics;
+  /** Each served role's primary backend, by role (a test reaches its scripted backends' assertAllUsed here). */
+  readonly backends: ReadonlyMap<string, ModelBackend>;
   /** The /metrics port, when served. */
   readonly metricsPort: number | undefined;
   state(): RoleState[];
@@ -133,6 +136,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     host: o.host,
     responders,
     metrics,
+    backends: new Map([...backends].map(([role, rb]) => [role, rb.primary])),
     metricsPort: server?.port,
     state: () => [...states.values()].map((s) => ({ ...s })),
     checkHealth,

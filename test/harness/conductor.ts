@@ -11,6 +11,7 @@ import { createRoleClient } from "../../mesh/rolecall/client.ts";
 import type { MeshConfig } from "../../schemas/config.ts";
 import { committeeFromConfig } from "../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../agents/host/host.ts";
+import type { ScriptedBackend } from "../../agents/backends/scripted.ts";
 import { startToolHost } from "../../tools/host.ts";
 import { buildOnMesh, type MeshFixture } from "./mesh.ts";
 import type { NatsServer } from "./nats-server.ts";
@@ -25,6 +26,11 @@ export interface CommitteeOptions {
 export interface Committee extends Closable {
   readonly host: AgentHost;
   readonly conductor: Conductor;
+  /**
+   * Throws naming each role (of `roles`, default every one the host serves) whose scripted backend
+   * has a rule that never matched: call it once the file's tests ran, naming the roles they all exercise.
+   */
+  assertScriptsUsed(roles?: readonly string[]): void;
   /** Stops the conductor, then the agent host, then the tool host. */
   close(): Promise<void>;
 }
@@ -43,7 +49,26 @@ export async function startCommittee(mesh: Mesh, config: MeshConfig, o: Committe
       await tools?.close();
     },
   });
-  return { host, conductor, close, closed, [Symbol.asyncDispose]: close };
+  return { host, conductor, assertScriptsUsed: (roles) => assertScriptsUsed(host, roles), close, closed, [Symbol.asyncDispose]: close };
+}
+
+/** The host's scripted backends, by role. */
+export function scriptedBackends(host: AgentHost): Map<string, ScriptedBackend> {
+  const isScripted = (b: unknown): b is ScriptedBackend => typeof (b as Partial<ScriptedBackend>).assertAllUsed === "function";
+  return new Map([...host.backends].filter((e): e is [string, ScriptedBackend] => isScripted(e[1])));
+}
+
+function assertScriptsUsed(host: AgentHost, roles?: readonly string[]): void {
+  const unused: string[] = [];
+  for (const [role, b] of scriptedBackends(host)) {
+    if (roles && !roles.includes(role)) continue;
+    try {
+      b.assertAllUsed();
+    } catch (err) {
+      unused.push(`role '${role}': ${(err as Error).message}`);
+    }
+  }
+  if (unused.length) throw new Error(unused.join("\n"));
 }
 
 export interface CommitteeFixture extends AsyncDisposable {
@@ -52,12 +77,21 @@ export interface CommitteeFixture extends AsyncDisposable {
   readonly mesh: Mesh;
   readonly host: AgentHost;
   readonly conductor: Conductor;
+  /** As Committee's: every scripted rule of the host's roles (or of `roles`) matched some request. */
+  assertScriptsUsed(roles?: readonly string[]): void;
 }
 
 /** A nats-server with JetStream and a committee on it; `config` gets the server's URL. */
 export function startCommitteeFixture(o: CommitteeOptions & { config: (natsUrl: string) => MeshConfig }): Promise<CommitteeFixture> {
   return buildOnMesh({ server: { jetstream: true } }, async (fx: MeshFixture) => {
-    const { host, conductor } = fx.own(await startCommittee(fx.agent, o.config(fx.server.url), o));
-    return { server: fx.server, mesh: fx.caller, host, conductor, [Symbol.asyncDispose]: () => fx[Symbol.asyncDispose]() };
+    const c = fx.own(await startCommittee(fx.agent, o.config(fx.server.url), o));
+    return {
+      server: fx.server,
+      mesh: fx.caller,
+      host: c.host,
+      conductor: c.conductor,
+      assertScriptsUsed: (roles) => c.assertScriptsUsed(roles),
+      [Symbol.asyncDispose]: () => fx[Symbol.asyncDispose](),
+    };
   });
 }
