@@ -1,8 +1,9 @@
-/** What a front door (Discord, the CLI) does: publish a user message, follow the reply. */
-import { jetstream } from "@nats-io/jetstream";
+/** What a front door (Discord, the CLI, OpenAI) does: publish a user message, follow the reply, read a stored one. */
+import { jetstream, type JetStreamManager } from "@nats-io/jetstream";
 import { assertFits, Header, InboxMessage, OutboxMessage, validate } from "../schemas/index.ts";
 import { decodeBody, encodeBody } from "./body.ts";
 import { lifecycle, type Closable } from "./lifecycle.ts";
+import { StreamName } from "./streams.ts";
 import { subjects } from "./subjects.ts";
 import type { Mesh } from "./connect.ts";
 
@@ -89,4 +90,39 @@ export function watchReplies(mesh: Mesh, channel: string, conversation: string, 
     },
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * The last reply stored on a conversation's outbox subject; undefined when there is none or the
+ * lookup fails. A direct get: it names the subject in the request subject, which a front door's
+ * permissions confine to its channel.
+ */
+export async function lastStoredReply(jsm: JetStreamManager, channel: string, conversation: string): Promise<OutboxMessage | undefined> {
+  const last = await jsm.direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox(channel, conversation) }).catch(() => null);
+  return last ? decodeBody(OutboxMessage, { data: last.data, headers: last.header }, "stored reply") : undefined;
+}
+
+/**
+ * The stored final reply to `inReplyTo`, when its turn already finished: the conversation's last
+ * reply, or (a rare re-send of an earlier message) a read of all its replies.
+ */
+export async function storedReply(
+  mesh: Mesh,
+  jsm: JetStreamManager,
+  channel: string,
+  conversation: string,
+  inReplyTo: string,
+): Promise<OutboxMessage | undefined> {
+  const last = await lastStoredReply(jsm, channel, conversation);
+  if (!last) return undefined;
+  if (last.in_reply_to === inReplyTo) return last;
+  const c = await jetstream(mesh.nc).consumers.get(StreamName.Outbox, { filter_subjects: subjects.outbox(channel, conversation) });
+  const batch = await c.fetch({ max_messages: 10_000, expires: 2000 });
+  let found: OutboxMessage | undefined;
+  for await (const m of batch) {
+    const r = decodeBody(OutboxMessage, m, "outbox message");
+    if (r.in_reply_to === inReplyTo) found = r;
+    if (m.info.pending === 0) break;
+  }
+  return found;
 }

@@ -6,10 +6,12 @@
 export { connectMesh, type Mesh, type MeshOptions } from "./connect.ts";
 export { subjects, roleOfSubject, parseMcpSubject, mcpNameToken, MCP_UNSET, type McpSubject } from "./subjects.ts";
 export { consumeDurable, ensureStreams, StreamName, type StreamsConfig } from "./streams.ts";
+export { streamsFromConfig } from "./streams-config.ts";
 export { encodeBody, decodeBody } from "./body.ts";
-export { publishInbox, watchReplies, type ReplyWatch } from "./frontdoor.ts";
+export { publishInbox, watchReplies, storedReply, lastStoredReply, type ReplyWatch } from "./frontdoor.ts";
 export { discoverRoles, queryServices, type DiscoveredRole, type DiscoverOptions } from "./discovery.ts";
 export { lifecycle, type Closable, type Drainable } from "./lifecycle.ts";
+export { serveMetrics } from "./metrics-server.ts";
 export {
   mediaStore,
   putMedia,

@@ -4,7 +4,7 @@
  * `lyra ask` prints it under the reply, the demo after each turn.
  */
 import type { LogEvent } from "../../schemas/index.ts";
-import { AUTO_RECALL_CALL_ID } from "../host/recall.ts";
+import { AUTO_RECALL_CALL_ID } from "../host/index.ts";
 
 export interface StepFigure {
   /** router, the specialist's name, or voice. */

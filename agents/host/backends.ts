@@ -28,16 +28,24 @@ export interface BackendFactoryOptions {
   onFallback?: (role: string, reason: string) => void;
 }
 
+/**
+ * The LiteLLM proxy as a backend (the agent host's fallback, the conductor's): a missing key fails
+ * here, at start; the `openai` client loads on the first call, so a fallback that never answers costs nothing.
+ */
+export function liteLLMBackend(litellm: NonNullable<MeshConfig["litellm"]>): ModelBackend {
+  const cfg = { baseURL: litellm.base_url, apiKeyEnv: litellm.api_key_env };
+  openAIKey(cfg);
+  // lazy: the clients are loaded on first use (agents/backends/lazy.ts): a fallback that never answers costs nothing.
+  return lazyBackend("openai", async () => (await import("../backends/openai.ts")).createOpenAIBackend(cfg));
+}
+
 export function createRoleBackends(o: BackendFactoryOptions, roles: string[]): Map<string, RoleBackend> {
   let ollama: ModelBackend | undefined; // one client per host, shared by its roles
   let litellm: ModelBackend | undefined;
   const lite = () => {
     if (!o.config.litellm)
       throw new BackendConfigError("a role uses LiteLLM but the config has no 'litellm' section; add litellm.base_url");
-    const cfg = { baseURL: o.config.litellm.base_url, apiKeyEnv: o.config.litellm.api_key_env };
-    openAIKey(cfg); // a missing key fails at start, not at the first fallback
-    // lazy: the clients are loaded on first use (agents/backends/lazy.ts): a fallback that never answers costs nothing.
-    return (litellm ??= lazyBackend("openai", async () => (await import("../backends/openai.ts")).createOpenAIBackend(cfg)));
+    return (litellm ??= liteLLMBackend(o.config.litellm));
   };
   const primaryFor = (name: string, rc: RoleConfig): ModelBackend => {
     switch (rc.backend) {

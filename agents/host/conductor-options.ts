@@ -8,11 +8,10 @@ import {
   createRoleClient,
   type Logger,
   type RoleHandler,
+  streamsFromConfig,
 } from "../../mesh/index.ts";
-import { streamsFromConfig } from "./streams-config.ts";
-// lazy: backends/index.ts would also load the ollama client, which the conductor never uses
-import { createOpenAIBackend } from "../backends/openai.ts";
 import { BackendConfigError } from "../errors.ts";
+import { liteLLMBackend } from "./backends.ts";
 import { roleHandler } from "./handler.ts";
 import { localCaller } from "./in-process-caller.ts";
 import { defaultSpecialistOf, specialistsOf } from "./specialists.ts";
@@ -44,7 +43,7 @@ export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
 /** Answers, through LiteLLM, for roles that have a fallback alias; undefined when none do. */
 export function fallbackCaller(cfg: MeshConfig, log: Logger): RoleCaller | undefined {
   if (!cfg.litellm) return undefined;
-  const backend = createOpenAIBackend({ baseURL: cfg.litellm.base_url, apiKeyEnv: cfg.litellm.api_key_env });
+  const backend = liteLLMBackend(cfg.litellm);
   const specialists = specialistsOf(cfg);
   const defaultSpecialist = defaultSpecialistOf(cfg);
   const handlers = new Map<string, RoleHandler>();

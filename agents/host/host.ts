@@ -2,17 +2,27 @@
  * The agent host: serves every role placed on one GPU host, each backed by that host's Ollama
  * (or the backend its config names), with the LiteLLM fallback, metrics and health reporting.
  */
-import { lifecycle, putMedia, readMedia, type Drainable, type Mesh, type Logger, type RoleResponder } from "../../mesh/index.ts";
+import {
+  lifecycle,
+  putMedia,
+  readMedia,
+  serveMetrics,
+  type Drainable,
+  type Mesh,
+  type Logger,
+  type RoleResponder,
+} from "../../mesh/index.ts";
 import type { MediaAccess } from "./media.ts";
 import type { Server } from "node:http";
 import type { MeshConfig } from "../../schemas/index.ts";
 import { BackendConfigError } from "../errors.ts";
 import { createRoleBackends } from "./backends.ts";
 import { checkHealth as checkRoles, initialStates, warmModels, type RoleState } from "./health.ts";
-import { createAgentMetrics, serveMetrics, type AgentMetrics } from "./metrics.ts";
+import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
 import { serveHostRole, type ServingOptions } from "./serving.ts";
 import { defaultSpecialistOf, specialistsOf } from "./specialists.ts";
 import { createToolPlane } from "./tools.ts";
+import type { ModelBackend } from "../backends/index.ts";
 
 export type { RoleState } from "./health.ts";
 
@@ -38,6 +48,8 @@ export interface AgentHost extends Drainable {
   readonly host: string;
   readonly responders: RoleResponder[];
   readonly metrics: AgentMetrics;
+  /** Each served role's primary backend, by role (a test reaches its scripted backends' assertAllUsed here). */
+  readonly backends: ReadonlyMap<string, ModelBackend>;
   /** The /metrics port, when served. */
   readonly metricsPort: number | undefined;
   state(): RoleState[];
@@ -124,6 +136,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     host: o.host,
     responders,
     metrics,
+    backends: new Map([...backends].map(([role, rb]) => [role, rb.primary])),
     metricsPort: server?.port,
     state: () => [...states.values()].map((s) => ({ ...s })),
     checkHealth,

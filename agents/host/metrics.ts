@@ -1,5 +1,4 @@
 /** Prometheus metrics of an agent host, served on /metrics. */
-import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export interface AgentMetrics {
@@ -93,23 +92,4 @@ export function createAgentMetrics(live: () => { role: string; inFlight: number;
       ...r,
     }),
   };
-}
-
-/** Serves GET /metrics (and /healthz) on every interface (0.0.0.0) or the given host; port 0 picks a free port. */
-export async function serveMetrics(registry: Registry, port: number, host = "0.0.0.0"): Promise<Server & { port: number }> {
-  const server = createServer((req, res) => {
-    if (req.url === "/metrics") {
-      registry.metrics().then(
-        (text) => res.writeHead(200, { "Content-Type": registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500).end(String(err)),
-      );
-    } else if (req.url === "/healthz") res.writeHead(200).end("ok\n");
-    else res.writeHead(404).end("try /metrics\n");
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
-  const addr = server.address();
-  return Object.assign(server, { port: typeof addr === "object" && addr ? addr.port : port });
 }

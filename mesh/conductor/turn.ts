@@ -6,7 +6,6 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import {
   Header,
-  OutboxMessage as OutboxSchema,
   RouterChoice,
   type ChatMessage,
   type InboxMessage,
@@ -15,9 +14,9 @@ import {
   type OutboxMessage,
   type RoleRequest,
 } from "../../schemas/index.ts";
-import { decodeBody, encodeBody } from "../body.ts";
+import { encodeBody } from "../body.ts";
+import { lastStoredReply } from "../frontdoor.ts";
 import { publishStored } from "../publish-stored.ts";
-import { StreamName } from "../streams.ts";
 import { subjects } from "../subjects.ts";
 import { producedMedia, type ProducedMedia } from "./produced.ts";
 import { createTurnSteps, stepMeta, type TurnDeps, type TurnSteps, type TurnTrace } from "./step.ts";
@@ -222,8 +221,7 @@ async function publishReply(
  */
 async function storedReply(jsm: JetStreamManager, msg: InboxMessage): Promise<boolean> {
   try {
-    const last = await jsm.direct.getMessage(StreamName.Outbox, { last_by_subj: subjects.outbox(msg.channel, msg.conversation) });
-    return !!last && decodeBody(OutboxSchema, { data: last.data, headers: last.header }, "stored reply").in_reply_to === msg.id;
+    return (await lastStoredReply(jsm, msg.channel, msg.conversation))?.in_reply_to === msg.id;
   } catch {
     return false;
   }

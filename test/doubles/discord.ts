@@ -20,6 +20,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
+import { lifecycle, type Closable } from "../../mesh/lifecycle.ts";
 import { sendJson } from "./http.ts";
 
 export const DISCORD_TOKEN = "double-bot-token";
@@ -55,7 +56,7 @@ export interface DiscordDoubleOptions {
   heartbeatMs?: number;
 }
 
-export interface DiscordDouble extends AsyncDisposable {
+export interface DiscordDouble extends Closable {
   readonly apiUrl: string;
   readonly botId: string;
   readonly appId: string;
@@ -76,6 +77,12 @@ export interface DiscordDouble extends AsyncDisposable {
   readonly requests: { method: string; path: string }[];
   /** Dispatches an event to every identified session. */
   dispatch(t: string, d: unknown): void;
+  /**
+   * Whether the client has read the dispatch whose payload has this `id` (a message, an
+   * interaction): on every session it went to, a heartbeat since carried its sequence number or a
+   * later one (a heartbeat's `d` is the last sequence number the client received).
+   */
+  delivered(id: string): boolean;
   /** Sends a raw frame (string) to every identified session. */
   sendRaw(frame: string): void;
   /** A user message (MESSAGE_CREATE); returns its payload. */
@@ -100,8 +107,6 @@ export interface DiscordDouble extends AsyncDisposable {
   rateLimitNext(match: RegExp, retryAfterS: number): { hitAt(): number | undefined; retriedAt(): number | undefined };
   /** Messages in a channel, oldest first. */
   channelMessages(channelId: string): PostedMessage[];
-  /** Drops every gateway connection (the client resumes or reconnects). */
-  close(): Promise<void>;
 }
 
 let snowflake = 1_300_000_000_000_000_000n;
@@ -135,7 +140,10 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
   const requests: { method: string; path: string }[] = [];
   const files = new Map<string, Uint8Array>();
   const limits: Limit[] = [];
-  const sessions = new Set<{ ws: WebSocket; seq: number }>();
+  type Session = { ws: WebSocket; seq: number; /** The sequence number of the client's last heartbeat. */ acked: number };
+  const sessions = new Set<Session>();
+  /** The sequence number each dispatch got on each session, by payload id. */
+  const sent = new Map<string, { s: Session; seq: number }[]>();
   const interactionTokens = new Map<string, string>(); // token → interaction id
   let base = "";
 
@@ -416,7 +424,7 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
   function gateway(ws: WebSocket, url: URL): void {
     if (url.searchParams.get("v") !== "10" || url.searchParams.get("encoding") !== "json")
       violations.push(`gateway connected with ${url.search}, not ?v=10&encoding=json`);
-    const s = { ws, seq: 0 };
+    const s: Session = { ws, seq: 0, acked: 0 };
     const send = (p: object) => ws.send(JSON.stringify(p));
     send({ op: 10, d: { heartbeat_interval: opts.heartbeatMs ?? 500 }, s: null, t: null });
     ws.on("message", (raw) => {
@@ -431,8 +439,10 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
         return;
       }
       ops.push({ op: p.op ?? -1, d: p.d });
-      if (p.op === 1) send({ op: 11, d: null, s: null, t: null });
-      else if (p.op === 2) {
+      if (p.op === 1) {
+        if (typeof p.d === "number") s.acked = Math.max(s.acked, p.d);
+        send({ op: 11, d: null, s: null, t: null });
+      } else if (p.op === 2) {
         const d = p.d as { token?: string; intents?: number };
         if (d.token !== DISCORD_TOKEN) return ws.close(4004, "Authentication failed.");
         sessions.add(s);
@@ -459,15 +469,22 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
   base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 
   const dispatch = (t: string, d: unknown) => {
-    for (const s of sessions) s.ws.send(JSON.stringify({ op: 0, t, s: ++s.seq, d }));
+    const id = (d as { id?: unknown } | null)?.id;
+    for (const s of sessions) {
+      s.ws.send(JSON.stringify({ op: 0, t, s: ++s.seq, d }));
+      if (typeof id === "string") sent.set(id, [...(sent.get(id) ?? []), { s, seq: s.seq }]);
+    }
   };
-  const close = async () => {
-    for (const s of sessions) s.ws.terminate();
-    sessions.clear();
-    wss.close();
-    http.closeAllConnections();
-    await new Promise<void>((resolve) => http.close(() => resolve()));
-  };
+  // Drops every gateway connection, then the HTTP server.
+  const { close, closed } = lifecycle({
+    close: async () => {
+      for (const s of sessions) s.ws.terminate();
+      sessions.clear();
+      wss.close();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  });
   return {
     apiUrl: `${base}/api`,
     botId,
@@ -483,6 +500,10 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     ops,
     requests,
     dispatch,
+    delivered: (id) => {
+      const to = sent.get(id);
+      return !!to && to.every(({ s, seq }) => s.acked >= seq);
+    },
     sendRaw(frame) {
       for (const s of sessions) s.ws.send(frame);
     },
@@ -547,6 +568,7 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     },
     channelMessages: (ch) => [...messages.values()].filter((m) => m.channel_id === ch),
     close,
+    closed,
     [Symbol.asyncDispose]: close,
   };
 }

@@ -1,6 +1,7 @@
 /** Small HTTP plumbing shared by the service doubles: a restartable server on a fixed random port. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { lifecycle, type Closable } from "../../mesh/lifecycle.ts";
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, gone: AbortSignal) => Promise<void>;
 
@@ -14,7 +15,7 @@ export interface LoggedRequest {
   aborted: boolean;
 }
 
-export interface DoubleServer extends AsyncDisposable {
+export interface DoubleServer extends Closable {
   /** Base URL, e.g. http://127.0.0.1:41234. */
   readonly url: string;
   readonly port: number;
@@ -22,9 +23,16 @@ export interface DoubleServer extends AsyncDisposable {
   down(): Promise<void>;
   /** Listens again on the same port. */
   up(): Promise<void>;
-  /** Final stop; safe to call twice. */
+  /** Final stop (mesh/lifecycle.ts: a second call, or a dispose, waits for the first). */
   close(): Promise<void>;
 }
+
+/** The lifecycle of a double built on `c`: its close(), closed() and dispose, to spread into what the double returns. */
+export const lifeOf = (c: Closable): Closable => ({
+  close: () => c.close(),
+  closed: () => c.closed(),
+  [Symbol.asyncDispose]: () => c[Symbol.asyncDispose](),
+});
 
 export async function startDoubleServer(handler: Handler, port = 0): Promise<DoubleServer> {
   let server: Server | undefined;
@@ -44,7 +52,7 @@ export async function startDoubleServer(handler: Handler, port = 0): Promise<Dou
     });
     return (s.address() as AddressInfo).port;
   };
-  const close = async () => {
+  const down = async () => {
     const s = server;
     server = undefined;
     if (!s) return;
@@ -52,15 +60,17 @@ export async function startDoubleServer(handler: Handler, port = 0): Promise<Dou
     await new Promise<void>((resolve) => s.close(() => resolve()));
   };
   const actual = await listen(port);
+  const { close, closed, [Symbol.asyncDispose]: dispose } = lifecycle({ close: down });
   return {
     url: `http://127.0.0.1:${actual}`,
     port: actual,
-    down: close,
+    down,
     up: async () => {
       if (!server) await listen(actual);
     },
-    close: close,
-    [Symbol.asyncDispose]: close,
+    close,
+    closed,
+    [Symbol.asyncDispose]: dispose,
   };
 }
 

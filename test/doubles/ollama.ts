@@ -10,7 +10,8 @@
  * chat model (which answers /api/embed too, as real Ollama does).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest } from "./http.ts";
+import type { Closable } from "../../mesh/lifecycle.ts";
+import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest, lifeOf } from "./http.ts";
 
 /** A tool call as Ollama writes it in an assistant message: arguments are an object, not a string. */
 export interface OllamaToolCall {
@@ -65,7 +66,7 @@ export interface OllamaDoubleOptions {
   port?: number;
 }
 
-export interface OllamaDouble extends AsyncDisposable {
+export interface OllamaDouble extends Closable {
   readonly url: string;
   /** Every request, in order. */
   readonly requests: LoggedRequest[];
@@ -77,7 +78,6 @@ export interface OllamaDouble extends AsyncDisposable {
   failNext(status: number, message?: string): void;
   down(): Promise<void>;
   up(): Promise<void>;
-  close(): Promise<void>;
 }
 
 const NS_PER_MS = 1e6;
@@ -255,8 +255,7 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     failNext: (status, message = "internal error") => (failure = { status, message }),
     down: () => server.down(),
     up: () => server.up(),
-    close: () => server.close(),
-    [Symbol.asyncDispose]: () => server.close(),
+    ...lifeOf(server),
   };
 }
 

@@ -6,7 +6,8 @@
  * and OpenAI's error bodies `{"error": {message, type, param, code}}`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest } from "./http.ts";
+import type { Closable } from "../../mesh/lifecycle.ts";
+import { readJson, sampleForSchema, sendJson, sleep, startDoubleServer, tokens, type LoggedRequest, lifeOf } from "./http.ts";
 
 export interface OpenAIChatBody {
   model: string;
@@ -94,7 +95,7 @@ export function fakePng(seed: string, size = 2000): Buffer {
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), body]);
 }
 
-export interface OpenAIDouble extends AsyncDisposable {
+export interface OpenAIDouble extends Closable {
   readonly url: string;
   /** Base URL for the openai client: `<url>/v1`. */
   readonly baseURL: string;
@@ -104,7 +105,6 @@ export interface OpenAIDouble extends AsyncDisposable {
   failNext(status: number, message?: string): void;
   down(): Promise<void>;
   up(): Promise<void>;
-  close(): Promise<void>;
 }
 
 // As the real proxy (LiteLLM 1.108, master key only, no database) sends them: `code` is the status
@@ -276,7 +276,6 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     failNext: (status, message) => (failure = { status, message }),
     down: () => server.down(),
     up: () => server.up(),
-    close: () => server.close(),
-    [Symbol.asyncDispose]: () => server.close(),
+    ...lifeOf(server),
   };
 }

@@ -5,7 +5,8 @@
  * ExportTraceServiceResponse. Protobuf bodies are refused with 415, as a JSON-only collector would.
  */
 import { z } from "zod";
-import { readJson, sendJson, startDoubleServer, type DoubleServer } from "./http.ts";
+import type { Closable } from "../../mesh/lifecycle.ts";
+import { readJson, sendJson, startDoubleServer, type DoubleServer, lifeOf } from "./http.ts";
 
 const HexId = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), `a ${n}-digit lowercase hex id`);
 const AnyValue = z.looseObject({
@@ -49,7 +50,7 @@ export interface CollectedSpan {
   error: boolean;
 }
 
-export interface OtlpCollectorDouble extends AsyncDisposable {
+export interface OtlpCollectorDouble extends Closable {
   /** Base URL, the `endpoint` of telemetry.otlp. */
   readonly url: string;
   spans(): CollectedSpan[];
@@ -57,7 +58,6 @@ export interface OtlpCollectorDouble extends AsyncDisposable {
   refused(): string[];
   /** The headers of every accepted export request. */
   headers(): Record<string, string | string[] | undefined>[];
-  close(): Promise<void>;
 }
 
 const plain = (kvs: z.infer<typeof KeyValue>[]) =>
@@ -104,7 +104,6 @@ export async function startOtlpCollectorDouble(): Promise<OtlpCollectorDouble> {
     spans: () => [...spans],
     refused: () => [...refused],
     headers: () => [...headers],
-    close: () => server.close(),
-    [Symbol.asyncDispose]: () => server.close(),
+    ...lifeOf(server),
   };
 }

@@ -5,7 +5,8 @@
  * not enabled in settings.yml (`search.formats`) is 403 Forbidden; its limiter answers 429.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { sendJson, startDoubleServer, type LoggedRequest } from "./http.ts";
+import type { Closable } from "../../mesh/lifecycle.ts";
+import { sendJson, startDoubleServer, type LoggedRequest, lifeOf } from "./http.ts";
 
 export interface SearxngResult {
   url: string;
@@ -20,14 +21,13 @@ export interface SearxngDoubleOptions {
   formats?: string[];
 }
 
-export interface SearxngDouble extends AsyncDisposable {
+export interface SearxngDouble extends Closable {
   readonly url: string;
   readonly requests: LoggedRequest[];
   /** The next `n` requests get 429 Too Many Requests (the limiter). */
   rateLimit(n?: number): void;
   /** Turns the json format off or on (403 while off). */
   setJson(enabled: boolean): void;
-  close(): Promise<void>;
 }
 
 export async function startSearxngDouble(opts: SearxngDoubleOptions = {}): Promise<SearxngDouble> {
@@ -90,8 +90,7 @@ export async function startSearxngDouble(opts: SearxngDoubleOptions = {}): Promi
     requests,
     rateLimit: (n = 1) => void (limited = n),
     setJson: (enabled) => void (enabled ? formats.add("json") : formats.delete("json")),
-    close: () => server.close(),
-    [Symbol.asyncDispose]: () => server.close(),
+    ...lifeOf(server),
   };
 }
 

@@ -3,7 +3,8 @@
  * times, scripted failures (any status, body, Retry-After) and stalls for timeout tests.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { sleep, startDoubleServer, type DoubleServer } from "./http.ts";
+import type { Closable } from "../../mesh/lifecycle.ts";
+import { sleep, startDoubleServer, type DoubleServer, lifeOf } from "./http.ts";
 
 export interface Reply {
   status: number;
@@ -29,14 +30,13 @@ export interface ServiceRequest {
   at: number;
 }
 
-export interface ServiceDouble extends AsyncDisposable {
+export interface ServiceDouble extends Closable {
   readonly url: string;
   readonly requests: ServiceRequest[];
   /** The next request gets this instead of its answer. */
   failNext(reply: ScriptedReply): void;
   /** The next request waits this long before answering (or until the client goes away). */
   stallNext(ms: number): void;
-  close(): Promise<void>;
 }
 
 export const text = (status: number, body: string, contentType = "text/plain; charset=utf-8", headers?: Record<string, string>): Reply => ({
@@ -72,7 +72,6 @@ export async function startServiceDouble(route: (url: URL) => Reply): Promise<Se
     requests,
     failNext: (r) => void failures.push(r),
     stallNext: (ms) => void stalls.push(ms),
-    close: () => server.close(),
-    [Symbol.asyncDispose]: () => server.close(),
+    ...lifeOf(server),
   };
 }

@@ -6,10 +6,11 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
+import { lifecycle, type Closable } from "../../mesh/lifecycle.ts";
 import { freePort } from "./nats-server.ts";
 import { venvBin } from "./real.ts";
 
-export interface RealLiteLLM extends AsyncDisposable {
+export interface RealLiteLLM extends Closable {
   /** http://127.0.0.1:<port> */
   readonly url: string;
   /** `<url>/v1`, as litellm.base_url takes it. */
@@ -17,7 +18,6 @@ export interface RealLiteLLM extends AsyncDisposable {
   readonly process: ChildProcess;
   /** The proxy's log so far. */
   log(): string;
-  close(): Promise<void>;
 }
 
 export interface RealLiteLLMOptions {
@@ -77,11 +77,5 @@ export async function startLiteLLM(o: RealLiteLLMOptions): Promise<RealLiteLLM> 
     await stop();
     throw err;
   }
-  let stopped = false;
-  const once = async () => {
-    if (stopped) return;
-    stopped = true;
-    await stop();
-  };
-  return { url, baseURL: `${url}/v1`, process: proc, log: () => out, close: once, [Symbol.asyncDispose]: once };
+  return { url, baseURL: `${url}/v1`, process: proc, log: () => out, ...lifecycle({ close: stop }) };
 }

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MIN_NATS_SERVER, versionAtLeast } from "../../mesh/connect.ts";
+import { lifecycle, type Closable } from "../../mesh/lifecycle.ts";
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
 
@@ -45,15 +46,17 @@ export interface NatsServerOptions {
   args?: string[];
 }
 
-export interface NatsServer extends AsyncDisposable {
+export interface NatsServer extends Closable {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
   readonly process: ChildProcess;
-  /** SIGTERM and wait. */
+  /** SIGTERM and wait; the store stays (a restart test starts a new server on it). */
   close(): Promise<void>;
-  /** SIGKILL and wait. */
+  /** SIGKILL and wait (then as close()). */
   kill(): Promise<void>;
+  /** close(), then removes the temp dir (the store with it, unless `storeDir` was given). */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
@@ -81,20 +84,17 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
     await exited;
   };
-  let disposed = false;
+  const { close, closed } = lifecycle({ close: () => stopWith("SIGTERM") });
+  const removed = lifecycle({ close: () => close().finally(() => rmSync(dir, { recursive: true, force: true })) });
   return {
     url,
     port,
     storeDir,
     process: proc,
-    close: () => stopWith("SIGTERM"),
-    kill: () => stopWith("SIGKILL"),
-    async [Symbol.asyncDispose]() {
-      if (disposed) return;
-      disposed = true;
-      await stopWith("SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close,
+    closed,
+    kill: () => stopWith("SIGKILL").then(close),
+    [Symbol.asyncDispose]: removed.close,
   };
 }
 

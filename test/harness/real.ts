@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { lifecycle, type Closable } from "../../mesh/lifecycle.ts";
 import { freePort } from "./nats-server.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -44,7 +45,7 @@ export function venvBin(name: string): string {
   return path;
 }
 
-export interface RealOllama extends AsyncDisposable {
+export interface RealOllama extends Closable {
   /** http://127.0.0.1:<port> */
   readonly url: string;
   /** host:port, as OLLAMA_HOST takes it. */
@@ -52,7 +53,6 @@ export interface RealOllama extends AsyncDisposable {
   readonly process: ChildProcess;
   /** The server's log so far (for failure messages). */
   log(): string;
-  close(): Promise<void>;
 }
 
 export interface RealOllamaOptions {
@@ -106,17 +106,5 @@ export async function startOllama(o: RealOllamaOptions = {}): Promise<RealOllama
     await stop();
     throw err;
   }
-  let disposed = false;
-  return {
-    url,
-    host,
-    process: proc,
-    log: () => out,
-    close: stop,
-    async [Symbol.asyncDispose]() {
-      if (disposed) return;
-      disposed = true;
-      await stop();
-    },
-  };
+  return { url, host, process: proc, log: () => out, ...lifecycle({ close: stop }) };
 }

@@ -1,7 +1,8 @@
 /**
  * The one lifecycle (mesh/lifecycle.ts), checked on the real long-lived things over a real
  * nats-server: closed() resolves after close() and never rejects, and disposing twice is safe.
- * One list of factories, one set of checks.
+ * One list of factories, one set of checks; the test doubles and the harness's servers too (the
+ * real tier's Ollama and LiteLLM are not started here).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMesh, type Mesh } from "../../mesh/connect.ts";
@@ -25,8 +26,16 @@ import { sdkHandler } from "../../tools/sdk.ts";
 import { serveMcp } from "../../tools/server.ts";
 import { clockServer } from "../../tools/builtin/clock.ts";
 import { committeeConfig } from "../harness/committee-fixture.ts";
+import { startCommittee } from "../harness/conductor.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { DISCORD_TOKEN, startDiscordDouble, type DiscordDouble } from "../doubles/discord.ts";
+import { startArxivDouble } from "../doubles/arxiv.ts";
+import { startMediaWikiDouble } from "../doubles/mediawiki.ts";
+import { startOllamaDouble } from "../doubles/ollama.ts";
+import { startOpenAIDouble } from "../doubles/openai.ts";
+import { startOtlpCollectorDouble } from "../doubles/otlp.ts";
+import { startSearxngDouble } from "../doubles/searxng.ts";
+import { startWolframDouble } from "../doubles/wolfram.ts";
 import { wordsHandler } from "../fixtures/scripted.ts";
 
 let server: NatsServer;
@@ -90,6 +99,16 @@ const factories: [string, () => Promise<Closable> | Closable][] = [
         apiUrl: discord.apiUrl,
       }),
   ],
+  ["Committee (harness)", () => startCommittee(mesh, config(), { conductor: { durable: "life" } })],
+  ["NatsServer (harness)", () => startNatsServer({ jetstream: false })],
+  ["DiscordDouble", () => startDiscordDouble()],
+  ["OllamaDouble", () => startOllamaDouble()],
+  ["OpenAIDouble", () => startOpenAIDouble()],
+  ["OtlpCollectorDouble", () => startOtlpCollectorDouble()],
+  ["SearxngDouble", () => startSearxngDouble()],
+  ["MediaWikiDouble", () => startMediaWikiDouble([])],
+  ["ArxivDouble", () => startArxivDouble([])],
+  ["WolframDouble", () => startWolframDouble({ appIds: [], answers: {} })],
 ];
 
 describe.each(factories)("%s", (_name, start) => {

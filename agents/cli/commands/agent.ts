@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { createLogger } from "../../../mesh/index.ts";
-import { hostConfigOf, startAgentHost } from "../../host/host.ts";
+import { hostConfigOf, startAgentHost } from "../../host/index.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals } from "../config.ts";
 import { runUntilSignal } from "../run-until-signal.ts";

@@ -1,6 +1,5 @@
-import { createLogger, createCoreMetrics, startConductor, type Conductor } from "../../../mesh/index.ts";
-import { conductorOptions } from "../../host/conductor-options.ts";
-import { serveMetrics } from "../../host/metrics.ts";
+import { createLogger, createCoreMetrics, serveMetrics, startConductor, type Conductor } from "../../../mesh/index.ts";
+import { conductorOptions } from "../../host/index.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals } from "../config.ts";
 import { runUntilSignal } from "../run-until-signal.ts";

@@ -1,8 +1,6 @@
-import { createLogger, type Logger, ensureStreams, type Mesh } from "../../../mesh/index.ts";
+import { createLogger, type Logger, ensureStreams, serveMetrics, streamsFromConfig, type Mesh } from "../../../mesh/index.ts";
 import type { MeshConfig } from "../../../schemas/index.ts";
 import { startDiscordAdapter, type DiscordAdapter } from "../../frontdoors/discord/index.ts";
-import { serveMetrics } from "../../host/metrics.ts";
-import { streamsFromConfig } from "../../host/streams-config.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals } from "../config.ts";
 import { runUntilSignal } from "../run-until-signal.ts";

@@ -1,7 +1,6 @@
 import { hostname } from "node:os";
-import { createLogger } from "../../../mesh/index.ts";
+import { createLogger, serveMetrics } from "../../../mesh/index.ts";
 import { startToolHost } from "../../../tools/index.ts";
-import { serveMetrics } from "../../host/metrics.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals } from "../config.ts";
 import { runUntilSignal } from "../run-until-signal.ts";

@@ -1,10 +1,9 @@
 import { subjects, createLogger, type Logger, type Mesh, startConductor, type Conductor } from "../../../mesh/index.ts";
 import type { MeshConfig } from "../../../schemas/index.ts";
 import { startToolHost, type ToolHost } from "../../../tools/index.ts";
-import { startAgentHost, type AgentHost } from "../../host/host.ts";
+import { conductorOptions, startAgentHost, type AgentHost } from "../../host/index.ts";
 import { keysFromConfig, serveFromConfig } from "../../frontdoors/openai/index.ts";
 import type { ServeServer } from "../../frontdoors/openai/index.ts";
-import { conductorOptions } from "../../host/conductor-options.ts";
 import { defineCommand } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals, type StopSignals } from "../config.ts";
 import { stopInOrder } from "../run-until-signal.ts";

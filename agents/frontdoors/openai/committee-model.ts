@@ -3,11 +3,11 @@
  * new user message is published to `lyra.inbox.openai.<conversation>`; the voice's partial
  * output streams from the outbox's `.partial` subject and the final reply from the outbox.
  */
-import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 // The typed not-found errors are exported only here (the same classes the client throws).
 import { jserrors } from "@nats-io/jetstream/internal";
-import { publishInbox, watchReplies, decodeBody, StreamName, subjects, CONDUCTOR_DURABLE, type Mesh } from "../../../mesh/index.ts";
-import { OutboxMessage, PayloadTooLargeError } from "../../../schemas/index.ts";
+import { publishInbox, watchReplies, storedReply, StreamName, CONDUCTOR_DURABLE, type Mesh } from "../../../mesh/index.ts";
+import { PayloadTooLargeError, type OutboxMessage } from "../../../schemas/index.ts";
 import { payloadTooLarge, unavailable } from "./errors.ts";
 
 /** The inbox channel of this front door. */
@@ -62,26 +62,6 @@ export function createCommittee(mesh: Mesh): Committee {
     seenAt = performance.now();
   };
 
-  // The stored final reply to `id`, when the turn already finished.
-  const storedReply = async (conversation: string, id: string): Promise<OutboxMessage | undefined> => {
-    const subject = subjects.outbox(CHANNEL, conversation);
-    // A direct get names the subject in the request subject, which serve's permissions confine to its channel.
-    const last = await (await manager()).direct.getMessage(StreamName.Outbox, { last_by_subj: subject }).catch(() => null);
-    if (!last) return undefined;
-    const o = decodeBody(OutboxMessage, { data: last.data, headers: last.header }, "outbox message");
-    if (o.in_reply_to === id) return o;
-    // An older turn: read the conversation's replies (a rare retry of an earlier message).
-    const c = await jetstream(mesh.nc).consumers.get(StreamName.Outbox, { filter_subjects: subject });
-    const batch = await c.fetch({ max_messages: 10_000, expires: 2000 });
-    let found: OutboxMessage | undefined;
-    for await (const m of batch) {
-      const r = decodeBody(OutboxMessage, m, "outbox message");
-      if (r.in_reply_to === id) found = r;
-      if (m.info.pending === 0) break;
-    }
-    return found;
-  };
-
   const start = async (msg: NewMessage, o: { signal: AbortSignal; timeoutMs: number }) => {
     await requireConductor();
     const watch = watchReplies(mesh, CHANNEL, msg.conversation, msg.id);
@@ -103,7 +83,7 @@ export function createCommittee(mesh: Mesh): Committee {
           ? payloadTooLarge(err)
           : unavailable(`could not publish to the inbox: ${(err as Error).message}`, "mesh_unavailable", err);
       });
-      if (duplicate) stored = await storedReply(msg.conversation, msg.id);
+      if (duplicate) stored = await storedReply(mesh, await manager(), CHANNEL, msg.conversation, msg.id);
     } catch (err) {
       await cleanup();
       throw err;

@@ -10,7 +10,7 @@ import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import type { RoleClient } from "../../../mesh/rolecall/types.ts";
-import { Header } from "../../../schemas/index.ts";
+import { Header, ReplicaState } from "../../../schemas/index.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
 import type { CliProcess } from "../../harness/committee-fixture.ts";
 import { startOllamaDouble, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
@@ -47,11 +47,31 @@ beforeAll(async () => {
 
 afterAll(() => fx?.[Symbol.asyncDispose]());
 
+/**
+ * Resolves once `mesh`'s role client knows that host `host` has the role's model loaded: this
+ * subscription sees the state message, and the flush after it returns only once every message
+ * the server sent this connection before, the client's copy included, has been read.
+ */
+async function clientKnowsWarm(mesh: Mesh, role: string, host: string): Promise<void> {
+  let seen = false;
+  const sub = mesh.nc.subscribe(subjects.roleStateOf(role), {
+    callback: (_err, m) => {
+      const s = ReplicaState.safeParse(m.json());
+      if (s.success && s.data.host === host && s.data.loaded) seen = true;
+    },
+  });
+  try {
+    await eventually(`host ${host}'s warm state`, () => (seen ? true : undefined));
+  } finally {
+    sub.unsubscribe();
+  }
+  await mesh.nc.flush();
+}
+
 describe("capacity-aware dispatch over three replicas, one warm", () => {
   it("sends every call to the warm replica with a free slot, with the reason on the answer", async () => {
-    // The client learns the replicas' state within a state period (500 ms); a call sent before
-    // that would go to the queue group and might warm b or c.
-    await new Promise((r) => setTimeout(r, 800));
+    // A call sent before the client knows a's state would go to the queue group and might warm b or c.
+    await clientKnowsWarm(mesh, "voice", "a");
     const before = { b: chatsOn("b"), c: chatsOn("c") };
     for (let i = 0; i < 10; i++) {
       // Two at a time: host a has two slots.
@@ -125,6 +145,8 @@ describe("with the state feed off", () => {
     await using s2 = await startNatsServer({ jetstream: false });
     await using d = await startOllamaDouble({ models: [MODEL] });
     await using m2 = await connectMesh({ servers: s2.url });
+    // The client first: a replica's state feed sends a state as it starts, which the client would read.
+    await using c2 = createRoleClient(m2, PATIENT);
     const config = agentConfig({ natsUrl: s2.url, ollamaUrl: d.url, roles: { voice: {} }, hosts: { x: { roles: ["voice"] } } });
     await using _host = await startAgentHost({
       config,
@@ -135,8 +157,8 @@ describe("with the state feed off", () => {
       heartbeatIntervalS: 0,
       stateIntervalMs: 0,
     });
-    await using c2 = createRoleClient(m2, PATIENT);
-    await new Promise((r) => setTimeout(r, 700)); // a state period: none comes
+    // The host published on m2 while it started: after this round trip the client has read whatever it sent.
+    await m2.nc.flush();
     for (let i = 0; i < 3; i++) {
       const r = await c2.call("voice", `hello ${i}`);
       expect(r.route).toBe("queue group: no replica state");

@@ -15,7 +15,13 @@ beforeAll(async () => {
   fx = await startCommitteeFixture({ config: (natsUrl) => committeeConfig({ natsUrl }) });
   ({ server, mesh } = fx);
 });
-afterAll(() => fx?.[Symbol.asyncDispose]());
+afterAll(async () => {
+  try {
+    fx?.assertScriptsUsed(["philosopher", "voice"]); // the roles all its tests ask; committee.test.ts runs every rule
+  } finally {
+    await fx?.[Symbol.asyncDispose]();
+  }
+});
 
 describe("lyra CLI", () => {
   it("every command has --help; unknown commands and options are usage errors", async () => {

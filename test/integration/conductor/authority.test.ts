@@ -23,7 +23,13 @@ beforeAll(async () => {
   ({ mesh } = fx);
 });
 
-afterAll(() => fx?.[Symbol.asyncDispose]());
+afterAll(async () => {
+  try {
+    fx?.assertScriptsUsed(["pragmatist", "voice"]); // the roles all its tests ask; committee.test.ts runs every rule
+  } finally {
+    await fx?.[Symbol.asyncDispose]();
+  }
+});
 
 /** What a process allowed only `lyra.inbox.<channel>.*` can do: any body on its own subject. */
 async function publishRaw(channel: string, conversation: string, body: Record<string, unknown>): Promise<void> {

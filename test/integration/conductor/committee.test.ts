@@ -24,7 +24,13 @@ beforeAll(async () => {
   ({ server, mesh } = fx);
 });
 
-afterAll(() => fx?.[Symbol.asyncDispose]());
+afterAll(async () => {
+  try {
+    fx?.assertScriptsUsed(); // every rule of the host's scripts ran in this file's tests
+  } finally {
+    await fx?.[Symbol.asyncDispose]();
+  }
+});
 
 describe("the committee end to end (scripted backend)", () => {
   it("routes, answers, voices; the log holds every step; a second turn sees the first", async () => {

@@ -11,7 +11,7 @@ import { createCoreMetrics, startConductor, type Conductor } from "../../../mesh
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { publishInbox } from "../../../mesh/frontdoor.ts";
 import { subjects } from "../../../mesh/subjects.ts";
-import { serveMetrics } from "../../../agents/host/metrics.ts";
+import { serveMetrics } from "../../../mesh/metrics-server.ts";
 import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeConfig } from "../../harness/committee-fixture.ts";

@@ -13,7 +13,7 @@ import { subjects } from "../../../mesh/subjects.ts";
 import { InboxMessage, type OutboxMessage } from "../../../schemas/index.ts";
 import { decodeBody } from "../../../mesh/body.ts";
 import { serveMcp, sdkHandler } from "../../../tools/index.ts";
-import { serveMetrics } from "../../../agents/host/metrics.ts";
+import { serveMetrics } from "../../../mesh/metrics-server.ts";
 import type { DiscordAdapter } from "../../../agents/frontdoors/discord/index.ts";
 import { nextId, type DiscordDouble } from "../../doubles/discord.ts";
 import { discordFixture, type DiscordFixture } from "./fixture.ts";

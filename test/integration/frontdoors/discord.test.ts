@@ -246,8 +246,8 @@ describe("lyra discord through the Discord double", () => {
     const drained = adapter!.drain();
     adapter = undefined;
     const late = discord.userMessage({ content: "one more" });
-    // Time for the gateway to deliver it: a taken message would be in the inbox by then.
-    await new Promise((r) => setTimeout(r, 500));
+    // The client has read it (its heartbeat says so): a taken message would be published by the time drain() resolves.
+    await eventually("the client to read the late message", () => (discord.delivered(late.id as string) ? true : undefined));
     gated.release();
     await drained;
     expect(repliesTo(msg.id as string).map((m) => m.content)).toEqual(["Lyra says: Posted while draining."]);

@@ -1,5 +1,5 @@
-import type { MeshConfig } from "../../schemas/index.ts";
-import type { StreamsConfig } from "../../mesh/index.ts";
+import type { MeshConfig } from "../schemas/index.ts";
+import type { StreamsConfig } from "./streams.ts";
 
 /** The config's jetstream section in the terms of mesh/streams.ts. */
 export function streamsFromConfig(cfg: MeshConfig): StreamsConfig {
