@@ -15,7 +15,7 @@ import {
 import { nanos } from "@nats-io/nats-core";
 import { MeshCode, MeshError } from "./errors.ts";
 import { subjects } from "./subjects.ts";
-import type { Mesh } from "./connect.ts";
+import { versionAtLeast, type Mesh } from "./connect.ts";
 
 export const StreamName = {
   Inbox: "LYRA_INBOX",
@@ -40,7 +40,15 @@ export interface StreamsConfig {
   logMaxBytes?: number;
   /** De-duplication window; it must cover redeliveries of a turn; default 2 h. */
   duplicateWindowMs?: number;
+  /**
+   * Atomic batch publish on the log (`allow_atomic`), so a conductor stores a step's events in one
+   * round trip; default true. ensureStreams leaves it off on a server older than 2.12, which has none.
+   */
+  atomicLog?: boolean;
 }
+
+/** The first nats-server with atomic batch publish (ADR-50). */
+export const ATOMIC_PUBLISH_SERVER = "2.12.0";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -83,6 +91,8 @@ export function streamConfigs(cfg: StreamsConfig = {}): StreamConfig[] {
       retention: RetentionPolicy.Limits,
       // Direct get lets a conductor check its cached history against the log's last sequence.
       allow_direct: true,
+      // A step's events in one atomic batch: one round trip, stored together or not at all.
+      ...(cfg.atomicLog === false ? {} : { allow_atomic: true }),
       max_age: nanos(cfg.logMaxAgeMs ?? 30 * DAY),
       max_bytes: cfg.logMaxBytes ?? 1024 ** 3,
     },
@@ -112,7 +122,13 @@ export async function ensureStreams(mesh: Mesh, cfg: StreamsConfig = {}): Promis
       { cause: err },
     );
   }
-  for (const sc of streamConfigs(cfg)) {
+  const version = mesh.nc.info?.version ?? "0.0.0";
+  const atomic = cfg.atomicLog !== false && versionAtLeast(version, ATOMIC_PUBLISH_SERVER);
+  if (cfg.atomicLog !== false && !atomic) {
+    const why = `nats-server ${version} has no atomic batch publish (${ATOMIC_PUBLISH_SERVER}+)`;
+    mesh.log.info({ version }, `${why}: log events are stored one at a time`);
+  }
+  for (const sc of streamConfigs({ ...cfg, atomicLog: atomic })) {
     const existing = await jsm.streams.info(sc.name).catch(() => null);
     try {
       if (!existing) await jsm.streams.add(sc);
@@ -131,8 +147,17 @@ export async function ensureStreams(mesh: Mesh, cfg: StreamsConfig = {}): Promis
   return jsm;
 }
 
+/** Whether the log stream takes atomic batches (its config as the server reports it). */
+export async function logAllowsAtomic(jsm: JetStreamManager): Promise<boolean> {
+  const info = await jsm.streams.info(StreamName.Log).catch(() => null);
+  return info?.config.allow_atomic === true;
+}
+
 function needsUpdate(have: StreamConfig, want: StreamConfig): boolean {
-  const keys = ["allow_direct", "subjects", "max_age", "max_bytes", "num_replicas", "duplicate_window", "description"] as const;
+  const keys = [
+    ...["allow_direct", "allow_atomic", "subjects", "max_age", "max_bytes"],
+    ...["num_replicas", "duplicate_window", "description"],
+  ] as (keyof StreamConfig)[];
   return keys.some((k) => JSON.stringify(have[k] ?? null) !== JSON.stringify(want[k] ?? null) && want[k] !== undefined);
 }
 

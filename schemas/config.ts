@@ -271,6 +271,8 @@ const MeshConfigShape = z.strictObject({
       log_max_age: Duration.default(30 * 8.64e7),
       log_max_bytes: Size.default(1024 ** 3),
       duplicate_window: Duration.default(2 * 3.6e6),
+      /** A conductor stores a step's log events as one atomic batch (nats-server 2.12+); default true. */
+      atomic_log: z.boolean().default(true),
     })
     .prefault({}),
   conductor: z

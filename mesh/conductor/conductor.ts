@@ -12,7 +12,7 @@ import { AckPolicy, jetstream, type ConsumerMessages, type JetStreamManager, typ
 import { nanos } from "@nats-io/nats-core";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Header, type InboxMessage as Inbox } from "../../schemas/index.ts";
-import { consumeDurable, ensureStreams, StreamName, type StreamsConfig } from "../streams.ts";
+import { consumeDurable, ensureStreams, logAllowsAtomic, StreamName, type StreamsConfig } from "../streams.ts";
 import type { Mesh } from "../connect.ts";
 import type { Logger } from "../logger.ts";
 import { buildHistory, type HistoryLimits } from "./history.ts";
@@ -87,7 +87,8 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     fallback: opts.fallback,
     committee: opts.committee,
     stepTimeoutMs: opts.stepTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-    logged: (conversation, body, ack) => logs.appended(conversation, body, ack),
+    logged: (conversation, event, ack) => logs.appended(conversation, event, ack),
+    atomicLog: { on: opts.streams?.atomicLog !== false && (await logAllowsAtomic(jsm)) },
     onEvent: (e) => emit(e),
   };
   const emit = (e: ConductorEvent) => {
