@@ -40,11 +40,6 @@ export interface StreamsConfig {
   logMaxBytes?: number;
   /** De-duplication window; it must cover redeliveries of a turn; default 2 h. */
   duplicateWindowMs?: number;
-  /**
-   * Atomic batch publish on the log (`allow_atomic`), so a conductor stores a step's events in one
-   * round trip; default true. ensureStreams leaves it off on a server older than 2.12, which has none.
-   */
-  atomicLog?: boolean;
 }
 
 /** The first nats-server with atomic batch publish (ADR-50). */
@@ -53,7 +48,8 @@ export const ATOMIC_PUBLISH_SERVER = "2.12.0";
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-export function streamConfigs(cfg: StreamsConfig = {}): StreamConfig[] {
+/** `atomic`: the server has atomic batch publish (ATOMIC_PUBLISH_SERVER), so the log allows it. */
+export function streamConfigs(cfg: StreamsConfig = {}, atomic = true): StreamConfig[] {
   const common = {
     num_replicas: cfg.replicas ?? 1,
     storage: cfg.storage === "memory" ? StorageType.Memory : StorageType.File,
@@ -91,8 +87,8 @@ export function streamConfigs(cfg: StreamsConfig = {}): StreamConfig[] {
       retention: RetentionPolicy.Limits,
       // Direct get lets a conductor check its cached history against the log's last sequence.
       allow_direct: true,
-      // A step's events in one atomic batch: one round trip, stored together or not at all.
-      ...(cfg.atomicLog === false ? {} : { allow_atomic: true }),
+      // A step's events may go as one atomic batch (a conductor's atomic_log): stored together or not at all.
+      ...(atomic ? { allow_atomic: true } : {}),
       max_age: nanos(cfg.logMaxAgeMs ?? 30 * DAY),
       max_bytes: cfg.logMaxBytes ?? 1024 ** 3,
     },
@@ -123,12 +119,9 @@ export async function ensureStreams(mesh: Mesh, cfg: StreamsConfig = {}): Promis
     );
   }
   const version = mesh.nc.info?.version ?? "0.0.0";
-  const atomic = cfg.atomicLog !== false && versionAtLeast(version, ATOMIC_PUBLISH_SERVER);
-  if (cfg.atomicLog !== false && !atomic) {
-    const why = `nats-server ${version} has no atomic batch publish (${ATOMIC_PUBLISH_SERVER}+)`;
-    mesh.log.info({ version }, `${why}: log events are stored one at a time`);
-  }
-  for (const sc of streamConfigs({ ...cfg, atomicLog: atomic })) {
+  // An older server does not know allow_atomic: it is not sent there, and conductors store events one at a time.
+  const atomic = versionAtLeast(version, ATOMIC_PUBLISH_SERVER);
+  for (const sc of streamConfigs(cfg, atomic)) {
     const existing = await jsm.streams.info(sc.name).catch(() => null);
     try {
       if (!existing) await jsm.streams.add(sc);

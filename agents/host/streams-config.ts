@@ -12,6 +12,5 @@ export function streamsFromConfig(cfg: MeshConfig): StreamsConfig {
     logMaxAgeMs: j.log_max_age,
     logMaxBytes: j.log_max_bytes,
     duplicateWindowMs: j.duplicate_window,
-    atomicLog: j.atomic_log,
   };
 }

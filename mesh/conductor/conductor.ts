@@ -44,6 +44,11 @@ export interface ConductorOptions {
   ackWaitMs?: number;
   /** Time allowed for one role call, ms; default 120000. */
   stepTimeoutMs?: number;
+  /**
+   * Store a step's log events as one atomic batch (nats-server 2.12+); default false. Where the server
+   * or the stream has none, events go one at a time (and a log line says so).
+   */
+  atomicLog?: boolean;
   /** Time in-flight turns get to finish on drain(), ms; default 15000. */
   graceMs?: number;
   /** Observer for tests and metrics. */
@@ -88,7 +93,7 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     committee: opts.committee,
     stepTimeoutMs: opts.stepTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     logged: (conversation, event, ack) => logs.appended(conversation, event, ack),
-    atomicLog: { on: opts.streams?.atomicLog !== false && (await logAllowsAtomic(jsm)) },
+    atomicLog: { on: opts.atomicLog === true && (await atomicOrSay(jsm, log)) },
     onEvent: (e) => emit(e),
   };
   const emit = (e: ConductorEvent) => {
@@ -234,5 +239,12 @@ async function isOldestOnSubject(jsm: JetStreamManager, log: Logger, m: JsMsg, s
     if (head === null || (head && head.seq >= m.seq)) return true;
     await sleep(wait, undefined, { signal }).catch(() => undefined);
   }
+  return false;
+}
+
+/** Whether the log takes atomic batches; when not, says that events go one at a time. */
+async function atomicOrSay(jsm: JetStreamManager, log: Logger): Promise<boolean> {
+  if (await logAllowsAtomic(jsm)) return true;
+  log.warn("atomic_log is on, but the log stream takes no atomic batches (nats-server 2.12+): log events are stored one at a time");
   return false;
 }
