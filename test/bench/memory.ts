@@ -151,7 +151,13 @@ async function measureAgent(ctx: BenchContext, url: string, cfgPath: string, lau
     return { startupMs, idle, peak: Math.max(...busySamples), hwm: statusMB(pid, "VmHWM") ?? Number.NaN, maxInFlight, streamSeconds };
   } finally {
     await client.close();
-    if (agentPid !== undefined && agentPid !== proc.pid) process.kill(agentPid, "SIGTERM");
+    if (agentPid !== undefined && agentPid !== proc.pid) {
+      try {
+        process.kill(agentPid, "SIGTERM"); // npx's child: npm may not pass the signal on
+      } catch {
+        // gone already
+      }
+    }
     if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
     await Promise.race([exited, sleep(5000)]);
     if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
