@@ -15,7 +15,7 @@ import {
 import { nanos } from "@nats-io/nats-core";
 import { MeshCode, MeshError } from "./errors.ts";
 import { subjects } from "./subjects.ts";
-import type { Mesh } from "./connect.ts";
+import { versionAtLeast, type Mesh } from "./connect.ts";
 
 export const StreamName = {
   Inbox: "LYRA_INBOX",
@@ -42,10 +42,14 @@ export interface StreamsConfig {
   duplicateWindowMs?: number;
 }
 
+/** The first nats-server with atomic batch publish (ADR-50). */
+export const ATOMIC_PUBLISH_SERVER = "2.12.0";
+
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-export function streamConfigs(cfg: StreamsConfig = {}): StreamConfig[] {
+/** `atomic`: the server has atomic batch publish (ATOMIC_PUBLISH_SERVER), so the log allows it. */
+export function streamConfigs(cfg: StreamsConfig = {}, atomic = true): StreamConfig[] {
   const common = {
     num_replicas: cfg.replicas ?? 1,
     storage: cfg.storage === "memory" ? StorageType.Memory : StorageType.File,
@@ -83,6 +87,8 @@ export function streamConfigs(cfg: StreamsConfig = {}): StreamConfig[] {
       retention: RetentionPolicy.Limits,
       // Direct get lets a conductor check its cached history against the log's last sequence.
       allow_direct: true,
+      // A step's events may go as one atomic batch (a conductor's atomic_log): stored together or not at all.
+      ...(atomic ? { allow_atomic: true } : {}),
       max_age: nanos(cfg.logMaxAgeMs ?? 30 * DAY),
       max_bytes: cfg.logMaxBytes ?? 1024 ** 3,
     },
@@ -112,7 +118,10 @@ export async function ensureStreams(mesh: Mesh, cfg: StreamsConfig = {}): Promis
       { cause: err },
     );
   }
-  for (const sc of streamConfigs(cfg)) {
+  const version = mesh.nc.info?.version ?? "0.0.0";
+  // An older server does not know allow_atomic: it is not sent there, and conductors store events one at a time.
+  const atomic = versionAtLeast(version, ATOMIC_PUBLISH_SERVER);
+  for (const sc of streamConfigs(cfg, atomic)) {
     const existing = await jsm.streams.info(sc.name).catch(() => null);
     try {
       if (!existing) await jsm.streams.add(sc);
@@ -131,8 +140,17 @@ export async function ensureStreams(mesh: Mesh, cfg: StreamsConfig = {}): Promis
   return jsm;
 }
 
+/** Whether the log stream takes atomic batches (its config as the server reports it). */
+export async function logAllowsAtomic(jsm: JetStreamManager): Promise<boolean> {
+  const info = await jsm.streams.info(StreamName.Log).catch(() => null);
+  return info?.config.allow_atomic === true;
+}
+
 function needsUpdate(have: StreamConfig, want: StreamConfig): boolean {
-  const keys = ["allow_direct", "subjects", "max_age", "max_bytes", "num_replicas", "duplicate_window", "description"] as const;
+  const keys = [
+    ...["allow_direct", "allow_atomic", "subjects", "max_age", "max_bytes"],
+    ...["num_replicas", "duplicate_window", "description"],
+  ] as (keyof StreamConfig)[];
   return keys.some((k) => JSON.stringify(have[k] ?? null) !== JSON.stringify(want[k] ?? null) && want[k] !== undefined);
 }
 

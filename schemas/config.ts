@@ -282,6 +282,11 @@ const MeshConfigShape = z.strictObject({
       ack_wait_ms: z.number().int().min(1000).default(60_000),
       /** Time one role call of a turn (route, specialist, voice) may take, ms; default 120000. */
       step_timeout_ms: z.number().int().min(1000).max(3_600_000).default(120_000),
+      /**
+       * Store the log events of a step together as one atomic batch (nats-server 2.12+); default
+       * false: on file-backed streams nats-server 2.15 spends far more per batch than per message.
+       */
+      atomic_log: z.boolean().default(false),
     })
     .prefault({}),
   /** Long-term memory: the `memory` built-in tool server (tools.servers.<server>). */

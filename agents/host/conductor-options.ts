@@ -78,5 +78,6 @@ export function conductorOptions(cfg: MeshConfig, mesh: Mesh, log: Logger): Cond
     maxDeliver: cfg.conductor.max_deliver,
     ackWaitMs: cfg.conductor.ack_wait_ms,
     stepTimeoutMs: cfg.conductor.step_timeout_ms,
+    atomicLog: cfg.conductor.atomic_log,
   };
 }

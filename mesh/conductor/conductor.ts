@@ -12,7 +12,7 @@ import { AckPolicy, jetstream, type ConsumerMessages, type JetStreamManager, typ
 import { nanos } from "@nats-io/nats-core";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Header, type InboxMessage as Inbox } from "../../schemas/index.ts";
-import { consumeDurable, ensureStreams, StreamName, type StreamsConfig } from "../streams.ts";
+import { consumeDurable, ensureStreams, logAllowsAtomic, StreamName, type StreamsConfig } from "../streams.ts";
 import type { Mesh } from "../connect.ts";
 import type { Logger } from "../logger.ts";
 import { buildHistory, type HistoryLimits } from "./history.ts";
@@ -44,6 +44,11 @@ export interface ConductorOptions {
   ackWaitMs?: number;
   /** Time allowed for one role call, ms; default 120000. */
   stepTimeoutMs?: number;
+  /**
+   * Store a step's log events as one atomic batch (nats-server 2.12+); default false. Where the server
+   * or the stream has none, events go one at a time (and a log line says so).
+   */
+  atomicLog?: boolean;
   /** Time in-flight turns get to finish on drain(), ms; default 15000. */
   graceMs?: number;
   /** Observer for tests and metrics. */
@@ -87,7 +92,8 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     fallback: opts.fallback,
     committee: opts.committee,
     stepTimeoutMs: opts.stepTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-    logged: (conversation, body, ack) => logs.appended(conversation, body, ack),
+    logged: (conversation, event, ack) => logs.appended(conversation, event, ack),
+    atomicLog: { on: opts.atomicLog === true && (await atomicOrSay(jsm, log)) },
     onEvent: (e) => emit(e),
   };
   const emit = (e: ConductorEvent) => {
@@ -233,5 +239,12 @@ async function isOldestOnSubject(jsm: JetStreamManager, log: Logger, m: JsMsg, s
     if (head === null || (head && head.seq >= m.seq)) return true;
     await sleep(wait, undefined, { signal }).catch(() => undefined);
   }
+  return false;
+}
+
+/** Whether the log takes atomic batches; when not, says that events go one at a time. */
+async function atomicOrSay(jsm: JetStreamManager, log: Logger): Promise<boolean> {
+  if (await logAllowsAtomic(jsm)) return true;
+  log.warn("atomic_log is on, but the log stream takes no atomic batches (nats-server 2.12+): log events are stored one at a time");
   return false;
 }

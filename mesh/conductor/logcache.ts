@@ -16,7 +16,6 @@
  * recently used out), and an entry keeps only the events of the turns a history can still include.
  */
 import type { JetStreamClient, JetStreamManager, PubAck } from "@nats-io/jetstream";
-import type { MsgHdrs } from "@nats-io/nats-core";
 import type { LogEvent } from "../../schemas/index.ts";
 import { StreamName } from "../streams.ts";
 import { subjects } from "../subjects.ts";
@@ -49,8 +48,8 @@ interface Entry {
 export interface LogCache {
   /** The conversation's events, as readLog would return them (trimmed to what a turn uses). */
   read(conversation: string): Promise<LogEvent[]>;
-  /** Records an event this replica appended (its encoded body and the stream's ack). */
-  appended(conversation: string, body: { data: Uint8Array; headers: MsgHdrs }, ack: PubAck): void;
+  /** Records an event this replica appended (the event as stored and the stream's ack). */
+  appended(conversation: string, event: LogEvent, ack: PubAck): void;
   /** Drops a conversation: the next read goes to the log. */
   forget(conversation: string): void;
   readonly size: number;
@@ -143,7 +142,7 @@ export function createLogCache(jsm: JetStreamManager, js: JetStreamClient, o: Lo
       const { events, lastSeq } = await readTail(conversation, last);
       return [...store(conversation, lastSeq, events)];
     },
-    appended(conversation, body, ack) {
+    appended(conversation, ev, ack) {
       const e = entries.get(conversation);
       if (!e) return;
       // A duplicate stored someone else's body; a sequence behind ours means the cache is off.
@@ -151,10 +150,9 @@ export function createLogCache(jsm: JetStreamManager, js: JetStreamClient, o: Lo
         entries.delete(conversation);
         return;
       }
-      const ev = decodeLogEvent(body);
-      if (ev) e.events.push(ev);
+      e.events.push(ev);
       e.lastSeq = ack.seq;
-      if (ev?.type === "user_message") e.events = trimToTurns(e.events, o.keepTurns);
+      if (ev.type === "user_message") e.events = trimToTurns(e.events, o.keepTurns);
     },
     forget(conversation) {
       entries.delete(conversation);

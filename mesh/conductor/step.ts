@@ -9,7 +9,7 @@ import type { MsgHdrs } from "@nats-io/nats-core";
 import { Header, responseText, type InboxMessage, type LogEvent, type OutboxMessage, type RoleRequest } from "../../schemas/index.ts";
 import { UnavailableError } from "../errors.ts";
 import { encodeBody } from "../body.ts";
-import { publishStored } from "../publish-stored.ts";
+import { publishStoredBatch } from "../publish-stored.ts";
 import { OnOutage } from "../rolecall/index.ts";
 import { subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";
@@ -30,8 +30,13 @@ export interface TurnDeps {
   committee: CommitteeConfig;
   /** Time allowed for each role call, ms. */
   stepTimeoutMs: number;
-  /** Told of every event this turn appended to the conversation log (the conductor's log cache). */
-  logged?: (conversation: string, body: { data: Uint8Array; headers: MsgHdrs }, ack: PubAck) => void;
+  /** Told of every event this turn appended to the conversation log, with its ack (the conductor's log cache). */
+  logged?: (conversation: string, event: LogEvent, ack: PubAck) => void;
+  /**
+   * Whether the log stream takes atomic batches (nats-server 2.12+, `allow_atomic`): staged events
+   * then go with the next append in one round trip. Turned off for good when the stream refuses one.
+   */
+  atomicLog?: { on: boolean };
   /** Steps and fallbacks, for metrics. */
   onEvent?: (e: ConductorEvent) => void;
 }
@@ -43,8 +48,19 @@ export interface TurnTrace {
 }
 
 export interface TurnSteps {
-  /** Appends a step's event to the conversation log; `step` names it in the message id, so a re-run stores it once. */
+  /**
+   * Appends a step's event to the conversation log, after any staged ones (one atomic batch where the
+   * stream allows it); `step` names it in the message id, so a re-run stores it once.
+   */
   readonly append: (ev: StepEvent, step: string) => Promise<void>;
+  /**
+   * Stages an event to be stored with the next append, for events that come right before another
+   * with nothing waited on between (so the log means the same). Staged events are lost if the turn
+   * ends before the next append: stage only what a re-run would write again.
+   */
+  stage(ev: StepEvent, step: string): void;
+  /** Stores the staged events, if any. */
+  flush(): Promise<void>;
   /** Calls a role, streaming its text to the outbox when `stream`, within the step's deadline (stepTimeoutMs). */
   call(role: string, step: string, req: RoleRequest, stream: boolean, onTool?: ToolEventSink): Promise<RoleResult>;
   /** Logs a failed step and remembers it for the reply's error; rethrows when the turn is being abandoned. */
@@ -58,17 +74,33 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
   const turnKey = `${msg.channel}:${msg.id}`;
   let turnHash: string | undefined;
   const reqId = (step: string) => `t${(turnHash ??= createHash("sha1").update(turnKey).digest("hex").slice(0, 20))}-${step}`;
-  const append = async (ev: StepEvent, step: string) => {
-    const full = { ...ev, ts: Date.now(), conversation: msg.conversation, turn: msg.id, ...traced } as LogEvent;
-    const { data, headers } = encodeBody(deps.mesh, full);
-    const ack = await publishStored(deps.js, subjects.log(msg.conversation), data, { msgID: `${turnKey}:${step}`, headers, signal });
-    deps.logged?.(msg.conversation, { data, headers }, ack);
+  const staged: { event: LogEvent; data: Uint8Array; headers: MsgHdrs; msgID: string }[] = [];
+  const stage = (ev: StepEvent, step: string) => {
+    const event = { ...ev, ts: Date.now(), conversation: msg.conversation, turn: msg.id, ...traced } as LogEvent;
+    staged.push({ event, ...encodeBody(deps.mesh, event), msgID: `${turnKey}:${step}` });
+  };
+  const store = async () => {
+    const all = staged.splice(0);
+    if (!all.length) return;
+    const atomic = deps.atomicLog?.on ?? false;
+    const r = await publishStoredBatch(deps.js, deps.mesh.nc, subjects.log(msg.conversation), all, { atomic, signal });
+    if (atomic && !r.atomic && deps.atomicLog?.on) {
+      deps.atomicLog.on = false;
+      deps.log.warn("the log stream refuses atomic batches (allow_atomic is off): log events are stored one at a time");
+    }
+    all.forEach((s, i) => deps.logged?.(msg.conversation, s.event, r.acks[i]!));
+  };
+  const append = (ev: StepEvent, step: string) => {
+    stage(ev, step);
+    return store();
   };
   const partial = (step: string, role: string, text: string) => publishPartial(deps.mesh, msg, step, role, text);
-  const fallbackDeps = { ...deps, signal, partial, append };
+  const fallbackDeps = { ...deps, signal, partial, stage };
   const failed: string[] = [];
   return {
     append,
+    stage,
+    flush: store,
     failed,
     async call(role, step, req, stream, onTool) {
       const span = tracer().start(`step ${step}`, trace?.traceparent, {
@@ -140,7 +172,8 @@ interface CallRoleDeps {
   signal: AbortSignal;
   onEvent?: (e: ConductorEvent) => void;
   partial(step: string, role: string, text: string): void;
-  append(ev: StepEvent, step: string): Promise<void>;
+  /** fallback_used is staged: the step's own event follows at once and stores both. */
+  stage(ev: StepEvent, step: string): void;
 }
 
 /**
@@ -174,7 +207,7 @@ async function callRole(d: CallRoleDeps, c: StepCall, opts: RoleCallOptions): Pr
   try {
     const r = await consume(fallback, opts);
     d.onEvent?.({ type: "fallback", role });
-    await d.append({ type: "fallback_used", role, reason, backend: r.final.backend }, `${step}-fallback`);
+    d.stage({ type: "fallback_used", role, reason, backend: r.final.backend }, `${step}-fallback`);
     return r;
   } catch (err) {
     if (d.signal.aborted) throw err;

@@ -65,6 +65,7 @@ export async function runTurn(
   const draft = await specialistStep(steps, specialist, done, msg, prompts.specialistTurn, media);
   // 3. Voice
   const reply = await voiceStep(steps, committee.voice, done, msg, prompts.userTurn, specialist, draft);
+  await steps.flush();
   const failed = [...steps.failed];
   await publishReply(deps, msg, signal, done.size > 0, { reply, specialist, failed, media: media.list() });
   return { reply, specialist, failed };
@@ -81,7 +82,10 @@ function turnPrompts(msg: InboxMessage, history: ChatMessage[]): TurnPrompts {
   return { userTurn, routerTurn, specialistTurn, images };
 }
 
-/** The router chooses the specialist; an unusable answer or a failed router leaves the default one. */
+/**
+ * The router chooses the specialist; an unusable answer or a failed router leaves the default one.
+ * Its `routed` event is staged: the specialist step's first append stores both.
+ */
 async function routeStep(
   steps: TurnSteps,
   committee: CommitteeConfig,
@@ -101,11 +105,12 @@ async function routeStep(
         `router answer unusable ` +
         `(${parsed.success ? `unknown specialist '${parsed.data.specialist}'` : "off-schema"}); default specialist`;
     choice = seeing(choice, p.images, committee.vision);
-    await steps.append({ type: "routed", ...choice, ...stepMeta(r) }, "routed");
+    // Stored with specialist_started, which follows at once (one round trip).
+    steps.stage({ type: "routed", ...choice, ...stepMeta(r) }, "routed");
   } catch (err) {
     await steps.fail("router", committee.router, err);
     choice = seeing(choice, p.images, committee.vision);
-    await steps.append({ type: "routed", ...choice }, "routed");
+    steps.stage({ type: "routed", ...choice }, "routed");
   }
   return choice.specialist;
 }

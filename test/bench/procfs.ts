@@ -1,5 +1,5 @@
 /** Reads a process's memory and CPU time from /proc (Linux), for the memory and throughput sections. */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks (100 on every mainstream build). */
 const CLOCK_TICKS = 100;
@@ -33,4 +33,29 @@ export function cpuMeter(pids: Record<string, number>) {
       return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.round(((cpuSeconds(pid) - c0[k]!) / wall) * 100)]));
     },
   };
+}
+
+/** The first process under `root` (itself included, children before grandchildren) whose command line matches `re`. */
+export function descendantMatching(root: number, re: RegExp): number | undefined {
+  const parents = new Map<number, number[]>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // gone already
+    }
+  }
+  for (let queue = [root]; queue.length;) {
+    const pid = queue.shift()!;
+    try {
+      if (re.test(readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " "))) return pid;
+    } catch {
+      // gone already
+    }
+    queue = [...queue, ...(parents.get(pid) ?? [])];
+  }
+  return undefined;
 }

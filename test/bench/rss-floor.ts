@@ -16,6 +16,7 @@ const steps: [string, () => Promise<unknown>][] = [
     () => Promise.all([import("@nats-io/transport-node"), import("@nats-io/jetstream"), import("@nats-io/services")]),
   ],
   ["pino, prom-client", () => Promise.all([import("pino"), import("prom-client")])],
+  ["mesh/ (mesh/index.ts: all of it, the conductor and role calls included)", () => import("../../mesh/index.ts")],
   ["model clients (openai, ollama)", () => Promise.all([import("openai"), import("ollama")])],
   [
     "agent host and `lyra agent` command",

@@ -30,6 +30,8 @@ export interface CommitteeYamlOptions {
   queue?: number;
   /** conductor.max_parallel; default the config's (8). */
   maxParallel?: number;
+  /** conductor.atomic_log; default the config's (false). */
+  atomicLog?: boolean;
   /**
    * Defines the built-in clock tool server and grants `clock.now` to the pragmatist, whose script
    * then reads the clock for a "time" question (one tool round) before answering; default false.
@@ -100,7 +102,9 @@ ${
         .map(([k, v]) => `${k}: ${v}`)
         .join(", ")} }\n`
     : ""
-}conductor: { ack_wait_ms: ${o.ackWaitMs ?? 5000}, max_deliver: 5${o.maxParallel ? `, max_parallel: ${o.maxParallel}` : ""} }
+}conductor: { ack_wait_ms: ${o.ackWaitMs ?? 5000}, max_deliver: 5${o.maxParallel ? `, max_parallel: ${o.maxParallel}` : ""}${
+    o.atomicLog === undefined ? "" : `, atomic_log: ${o.atomicLog}`
+  } }
 `;
 }
 

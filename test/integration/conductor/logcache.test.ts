@@ -28,7 +28,7 @@ afterAll(async () => {
   await server?.[Symbol.asyncDispose]();
 });
 
-/** Appends one turn's events (as another replica would), returning the stored bodies and acks. */
+/** Appends one turn's events (as another replica would), returning the events and their acks. */
 async function turn(conversation: string, id: string) {
   const events: LogEvent[] = [
     { type: "user_message", channel: "cli", user: { id: "u" }, text: `question ${id}`, ts: 1, conversation, turn: id },
@@ -39,7 +39,7 @@ async function turn(conversation: string, id: string) {
   for (const [i, e] of events.entries()) {
     const body = encodeBody(mesh, e);
     out.push({
-      body,
+      event: e,
       ack: await js.publish(subjects.log(conversation), body.data, { msgID: `${conversation}:${id}:${i}`, headers: body.headers }),
     });
   }
@@ -53,7 +53,7 @@ describe("log cache", () => {
     expect(await cache.read(conv)).toEqual([]);
 
     // This replica's own turn: appended through the cache, then a hit.
-    for (const { body, ack } of await turn(conv, "t1")) cache.appended(conv, body, ack);
+    for (const { event, ack } of await turn(conv, "t1")) cache.appended(conv, event, ack);
     expect(await cache.read(conv)).toEqual((await readLog(js, conv)).events);
 
     // Another replica's turn (3 events): caught up with direct gets.
@@ -73,11 +73,11 @@ describe("log cache", () => {
     const cache = createLogCache(jsm, js, { keepTurns: 100 });
     await cache.read(conv);
     const first = await turn(conv, "t1");
-    for (const { body, ack } of first) cache.appended(conv, body, ack);
+    for (const { event, ack } of first) cache.appended(conv, event, ack);
     expect(cache.size).toBeGreaterThan(0);
     const again = await turn(conv, "t1"); // same message ids: duplicates
     expect(again.every((a) => a.ack.duplicate)).toBe(true);
-    cache.appended(conv, again[0]!.body, again[0]!.ack);
+    cache.appended(conv, again[0]!.event, again[0]!.ack);
     expect(await cache.read(conv)).toEqual((await readLog(js, conv)).events);
   });
 

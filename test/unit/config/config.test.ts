@@ -84,6 +84,7 @@ describe("defaults", () => {
       max_parallel: 8,
       max_deliver: 5,
       step_timeout_ms: 120_000,
+      atomic_log: false,
       ack_wait_ms: 60_000,
     });
     expect(cfg.litellm).toBeUndefined();
