@@ -21,6 +21,8 @@ export const Timings = z.looseObject({
   first_token_ms: z.number().nonnegative().optional(),
   /** Model load time reported by the backend, ms. */
   load_ms: z.number().nonnegative().optional(),
+  /** Time the backend spent reading the prompt (Ollama prompt_eval_duration), ms; a warm prefix cache makes it small. */
+  prompt_eval_ms: z.number().nonnegative().optional(),
 });
 export type Timings = z.infer<typeof Timings>;
 

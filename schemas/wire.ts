@@ -9,6 +9,8 @@ export const Header = {
   Conversation: "Lyra-Conversation",
   Role: "Lyra-Role",
   Host: "Lyra-Host",
+  /** On the ack: the answering replica's instance id (warm-cache affinity sends the conversation's next call there). */
+  Instance: "Lyra-Instance",
   /** Absolute deadline, epoch milliseconds. Work past it is dropped. */
   Deadline: "Lyra-Deadline",
   /** "1" asks the responder for the full chunk stream (ack, keep-alives, deltas, final). */

@@ -68,6 +68,7 @@ const ns = (v: number | undefined) => (typeof v === "number" && v > 0 ? Math.rou
 
 export function ollamaFinal(part: ChatResponse, wallMs: number, firstTokenMs: number | undefined, thinkingChars = 0): FinalModelChunk {
   const load = ns(part.load_duration);
+  const promptEval = ns(part.prompt_eval_duration);
   return {
     type: "final",
     model: part.model,
@@ -77,6 +78,7 @@ export function ollamaFinal(part: ChatResponse, wallMs: number, firstTokenMs: nu
       total_ms: ns(part.total_duration) ?? wallMs,
       ...(firstTokenMs !== undefined ? { first_token_ms: firstTokenMs } : {}),
       ...(load !== undefined ? { load_ms: load } : {}),
+      ...(promptEval !== undefined ? { prompt_eval_ms: promptEval } : {}),
     },
     ...(part.done_reason ? { done_reason: part.done_reason } : {}),
     ...(thinkingChars ? { thinking_chars: thinkingChars } : {}),

@@ -38,6 +38,8 @@ export interface ModelTimings {
   total_ms: number;
   first_token_ms?: number;
   load_ms?: number;
+  /** Time spent reading the prompt (Ollama prompt_eval_duration), ms. */
+  prompt_eval_ms?: number;
 }
 
 /** What a backend streams: text deltas, tool calls, then exactly one final chunk. */

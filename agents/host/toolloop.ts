@@ -49,6 +49,7 @@ export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: 
   const offer = await o.plane.offer(o.role, o.grants);
   const messages: ChatMessage[] = [...base.messages];
   const usage = { prompt_tokens: 0, completion_tokens: 0 };
+  let promptEvalMs: number | undefined;
   const ids = new Set<string>();
   let firstTokenMs: number | undefined;
   let last: FinalModelChunk | undefined;
@@ -68,6 +69,7 @@ export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: 
         last = c;
         usage.prompt_tokens += c.usage.prompt_tokens;
         usage.completion_tokens += c.usage.completion_tokens;
+        if (c.timings.prompt_eval_ms !== undefined) promptEvalMs = (promptEvalMs ?? 0) + c.timings.prompt_eval_ms;
       }
     }
     if (calls.length && !withTools)
@@ -104,7 +106,12 @@ export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: 
     calls.forEach((call, i) => messages.push({ role: "tool", content: results[i]!.text, tool_call_id: call.id, tool_name: call.name }));
   }
   if (!last) return;
-  const timings = { ...last.timings, total_ms: since(started), ...(firstTokenMs !== undefined ? { first_token_ms: firstTokenMs } : {}) };
+  const timings = {
+    ...last.timings,
+    total_ms: since(started),
+    ...(firstTokenMs !== undefined ? { first_token_ms: firstTokenMs } : {}),
+    ...(promptEvalMs !== undefined ? { prompt_eval_ms: promptEvalMs } : {}),
+  };
   yield { kind: "final", final: { ...last, usage, timings } };
 }
 

@@ -155,6 +155,9 @@ export function createToolPlane(o: ToolPlaneOptions): ToolPlane {
           specs.push({ name, description: t.description ?? "", parameters: t.inputSchema ?? { type: "object", properties: {} } });
         }
       });
+      // A fixed order whatever the servers' listing order: the tool definitions are part of the
+      // prompt's prefix, which must stay byte-stable across turns for the backend's prefix cache.
+      specs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       return { specs, names };
     },
 

@@ -58,13 +58,17 @@ export interface CallPlan {
   route?: () => Route;
   /** A directly addressed replica failed: its state is dropped. */
   onRouteFailed?: (instance: string) => void;
+  /** The replica that answered (the ack's Lyra-Instance, else the addressed one), for warm-cache affinity. */
+  onServed?: (instance: string) => void;
 }
 
 /**
  * `free`: the retry does not count as an attempt (a directly addressed replica that is gone).
  * `outage`: nobody answered; with onOutage "wait" bounded by the deadline, not by maxAttempts.
  */
-type AttemptEnd = { type: "done" } | { type: "retry"; error: RoleCallError; delayMs: number; free?: boolean; outage?: OutageEnd };
+type AttemptEnd =
+  | { type: "done"; instance: string | undefined }
+  | { type: "retry"; error: RoleCallError; delayMs: number; free?: boolean; outage?: OutageEnd };
 
 /** The keep-alive gap when the responder advertises no keep-alive period (older responders, other Agent Protocol agents). */
 export const UNADVERTISED_GAP_MS = 5000;
@@ -93,7 +97,10 @@ export async function runCall(p: CallPlan): Promise<RoleResult> {
     } finally {
       route.release?.();
     }
-    if (end.type === "done") return collector.result(attempt);
+    if (end.type === "done") {
+      if (end.instance) p.onServed?.(end.instance);
+      return collector.result(attempt);
+    }
     // A re-issue after a direct send goes to the queue group: whoever is alive and free there.
     if (route.instance) {
       p.onRouteFailed?.(route.instance);
@@ -125,6 +132,7 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
     let acked = false;
     let heard = Date.now();
     let gapMs = p.keepAliveGapMs ?? UNADVERTISED_GAP_MS;
+    let instance = route.instance;
     for (;;) {
       const wait = Math.min(acked ? gapMs : p.ackWindowMs, deadline - Date.now());
       const d = await box.take(wait);
@@ -140,7 +148,7 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
       if (d.attempt !== attempt) continue; // an earlier attempt's straggler
       const { msg } = d;
       const h = msg.headers;
-      if (msg.data.length === 0 && !h) return { type: "done" };
+      if (msg.data.length === 0 && !h) return { type: "done", instance };
       if (msg.data.length === 0 && h?.status === "503") {
         // The addressed replica is gone (its state was not yet stale): the queue group next.
         if (route.instance)
@@ -167,6 +175,7 @@ async function runAttempt(p: CallPlan, attempt: number, collector: ReturnType<ty
       acked = true; // any chunk proves the replica is alive, even from a responder that sends no ack
       if (chunk.type === "status" && chunk.data === "ack") {
         collector.setHost(h?.get(Header.Host) ?? "", h?.get(Header.Route) || route.reason);
+        instance = h?.get(Header.Instance) || instance;
         if (p.keepAliveGapMs === undefined) gapMs = gapFor(h?.get(Header.KeepAlive));
       }
       const out = collector.accept(chunk);

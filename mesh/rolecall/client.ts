@@ -10,7 +10,7 @@ import type { Mesh } from "../connect.ts";
 import { CancelledError, ConnectionClosedError } from "../errors.ts";
 import { subjects } from "../subjects.ts";
 import { runCall, type Delivery } from "./call.ts";
-import { createDispatcher } from "./dispatch.ts";
+import { createDispatcher, type DispatcherOptions } from "./dispatch.ts";
 import { createMailbox, type Mailbox } from "./mailbox.ts";
 import { createReplyRoutes } from "./replies.ts";
 import {
@@ -27,14 +27,18 @@ import {
 export type RoleClientOptions = Pick<
   CallOptions,
   "timeoutMs" | "ackWindowMs" | "keepAliveGapMs" | "maxAttempts" | "onOutage" | "encoding" | "dispatch"
->;
+> & {
+  /** Capacity-aware dispatch's options (warm-cache affinity on by default). */
+  dispatcher?: Omit<DispatcherOptions, "now">;
+};
 
 export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): RoleClient {
   const { nc } = mesh;
   const pending = new Map<Mailbox<Delivery>, Promise<unknown>>();
   const replies = createReplyRoutes(nc);
   // Watches the replicas' capacity state; off when the client's default turns dispatch off.
-  const dispatcher = defaults.dispatch === false ? undefined : createDispatcher(nc);
+  const { dispatcher: dispatcherOptions, ...callDefaults } = defaults;
+  const dispatcher = defaults.dispatch === false ? undefined : createDispatcher(nc, dispatcherOptions);
   let closedErr: ConnectionClosedError | undefined;
   const failAll = (err: ConnectionClosedError) => {
     closedErr ??= err;
@@ -50,7 +54,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
 
   const start = async (role: string, input: RoleCallInput, o: CallOptions, onChunk: (c: Chunk) => void): Promise<RoleResult> => {
     if (closedErr) throw closedErr;
-    const opts = { ...defaults, ...o };
+    const opts = { ...callDefaults, ...o };
     const timeoutMs = opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const { req, requestId, cancelSubject, encoding, body, resumeBody } = prepareRequest(mesh, role, input, opts);
 
@@ -59,6 +63,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
     const box = createMailbox<Delivery>();
     const onAbort = () => box.fail(new CancelledError(role, { cause: opts.signal?.reason }));
     opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const conversation = opts.conversation ?? req.conversation;
     const run = runCall({
       nc,
       replies,
@@ -67,7 +72,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
       resumeBody: opts.resume === false ? undefined : resumeBody,
       encoding,
       requestId,
-      conversation: opts.conversation ?? req.conversation,
+      conversation,
       deadline: Date.now() + timeoutMs,
       ackWindowMs: opts.ackWindowMs ?? 1000,
       keepAliveGapMs: opts.keepAliveGapMs,
@@ -76,8 +81,9 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
       headers: opts.headers ?? {},
       box,
       onChunk,
-      route: dispatcher && opts.dispatch !== false ? () => dispatcher.pick(role) : undefined,
+      route: dispatcher && opts.dispatch !== false ? () => dispatcher.pick(role, conversation) : undefined,
       onRouteFailed: (instance) => dispatcher?.forget(role, instance),
+      onServed: conversation ? (instance) => dispatcher?.served(role, conversation, instance) : undefined,
     });
     pending.set(box, run);
     try {

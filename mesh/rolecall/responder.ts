@@ -38,6 +38,8 @@ interface RoleConfig extends ScreenLimits, RegistrationOptions {
   queueSize: number;
   keepAliveMs: number;
   graceMs: number;
+  /** The micro service instance id, once registered (sent on the ack). */
+  instance?: string;
 }
 
 export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<RoleResponder> {
@@ -67,6 +69,7 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     cancelSub.unsubscribe(); // nothing else was started
     throw err;
   }
+  cfg.instance = reg.id;
   log.info(
     { subject: subjects.agentPrompt(cfg.owner, role), id: reg.id, concurrency: cfg.concurrency, queueSize: cfg.queueSize },
     "serving role",
@@ -159,6 +162,7 @@ function sinkFor(mesh: Mesh, msg: RequestIn, inb: Inbound, cfg: RoleConfig): Rep
     stream: inb.stream,
     encoding: inb.encoding,
     host: cfg.host,
+    instance: cfg.instance,
     keepAliveMs: cfg.keepAliveMs,
     route: inb.headers?.get(Header.Route) || undefined,
     maxPayload: mesh.maxPayload(),

@@ -20,6 +20,8 @@ export interface SinkOptions {
   stream: boolean;
   encoding: Encoding;
   host: string;
+  /** The replica's instance id, sent on the ack (Lyra-Instance). */
+  instance?: string;
   keepAliveMs: number;
   /** The caller's routing decision (Lyra-Route), echoed on the ack. */
   route?: string;
@@ -105,6 +107,7 @@ export function createSink(first: ReplyTarget, opts: SinkOptions): ReplySink {
       const h = headers();
       h.set(Header.ContentType, contentTypeOf(s.encoding));
       h.set(Header.Host, opts.host);
+      if (opts.instance) h.set(Header.Instance, opts.instance);
       h.set(Header.KeepAlive, String(opts.keepAliveMs));
       if (opts.route) h.set(Header.Route, opts.route);
       publish(s, encode({ type: "status", data: Status.Ack }, s.encoding), h);

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { NATS_SERVER_BIN, requireNatsServer } from "../harness/nats-server.ts";
+import { affinity } from "./affinity.ts";
 import { codec } from "./codec.ts";
 import { committee } from "./committee-throughput.ts";
 import { compute } from "./compute.ts";
@@ -46,6 +47,7 @@ const SECTIONS: Record<string, Section> = {
   dispatch,
   "real-model": realModel,
   continue: continueSection,
+  affinity,
 };
 
 const { values } = parseArgs({
