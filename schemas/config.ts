@@ -282,6 +282,12 @@ const MeshConfigShape = z.strictObject({
       ack_wait_ms: z.number().int().min(1000).default(60_000),
       /** Time one role call of a turn (route, specialist, voice) may take, ms; default 120000. */
       step_timeout_ms: z.number().int().min(1000).max(3_600_000).default(120_000),
+      /** Pipelined voice: the voice rewrites the specialist's draft segment by segment as it streams; default true. */
+      pipeline: z.boolean().default(true),
+      /** Sentences that close a segment (a paragraph break closes one sooner); 0: paragraphs only; default 3. */
+      segment_sentences: z.number().int().min(0).max(100).default(3),
+      /** The least characters of a segment, so "Dr." or "1." does not cut one; default 80. */
+      segment_min_chars: z.number().int().min(1).max(100_000).default(80),
     })
     .prefault({}),
   /** Long-term memory: the `memory` built-in tool server (tools.servers.<server>). */
