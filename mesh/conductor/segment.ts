@@ -8,13 +8,13 @@
  */
 
 export interface SegmentOptions {
-  /** Sentences that close a segment (a paragraph break closes one sooner); 0: paragraphs only. Default 3. */
+  /** Sentences that close a segment (a paragraph break closes one sooner); 0: paragraphs only. Default 2. */
   sentences?: number;
   /** The least characters of a segment (trimmed); default 80. */
   minChars?: number;
 }
 
-export const DEFAULT_SEGMENT_SENTENCES = 3;
+export const DEFAULT_SEGMENT_SENTENCES = 2;
 export const DEFAULT_SEGMENT_MIN_CHARS = 80;
 
 export interface Segmenter {

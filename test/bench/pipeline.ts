@@ -25,7 +25,7 @@ import { fmt, round, rounded, summarize } from "./stats.ts";
 import { rmSync } from "node:fs";
 
 /** The specialist's and the voice's token bound (each segment's call has the same bound). */
-const MAX_TOKENS = 72;
+const MAX_TOKENS = 160;
 const PROMPTS = [
   "Write three short paragraphs about tea: where it comes from, how to brew it, and why people like it.",
   "Write three short paragraphs about bicycles: their history, how to ride safely, and why cities like them.",
@@ -162,7 +162,7 @@ function report(n: number, figures: Record<Way, TurnFigures[]>): SectionResult {
       `${n} turns each way, interleaved, after a warm-up; prompts ask for three short paragraphs; ` +
         `max_tokens ${MAX_TOKENS} for the specialist and for each voice call; temperature 0; the router scripted (instant)`,
       `segments per pipelined turn: p50 ${fmt(segments.p50)} (min ${fmt(segments.min)}, max ${fmt(segments.max)}); ` +
-        `segmenter defaults (3 sentences or a paragraph, 80 characters at least)`,
+        `segmenter defaults (2 sentences or a paragraph, 80 characters at least)`,
       "the machine may be shared: figures are noisy; the interleaving spreads the noise over both ways alike",
       ...examples.flatMap((e) => [
         `example: ${oneLine(e.prompt)}`,

@@ -86,7 +86,7 @@ describe("defaults", () => {
       step_timeout_ms: 120_000,
       ack_wait_ms: 60_000,
       pipeline: true,
-      segment_sentences: 3,
+      segment_sentences: 2,
       segment_min_chars: 80,
     });
     expect(cfg.litellm).toBeUndefined();
