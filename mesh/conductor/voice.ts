@@ -180,24 +180,23 @@ function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
   };
 }
 
-/** The voice's prompt for segment i: the conversation, then each segment before as a draft and its rewrite. */
+/**
+ * The voice's prompt for segment i: the conversation, each segment before as a draft and its
+ * rewrite, the instruction, the segment. Its answer is bounded to about 1.5 × the segment's
+ * length in tokens (4 characters a token, and 16 more), so a rewrite does not run on past its part.
+ */
 function segmentRequest(v: VoiceContext, drafts: readonly string[], rewrites: readonly string[], i: number): RoleRequest {
   const before = drafts.slice(0, i).flatMap((d, j): ChatMessage[] => [
     { role: "user", content: d },
     { role: "assistant", content: rewrites[j]! },
   ]);
+  const instruction =
+    `The ${v.specialist} is drafting the answer to the user; it reaches you in parts, one message each. Rewrite the next part ` +
+    `in Lyra's voice, as the continuation of what you wrote so far. Answer with the rewritten part only: ` +
+    `no preface, no comment on the draft, no greeting, no summary.`;
   return {
     conversation: v.msg.conversation,
-    messages: [
-      ...v.userTurn,
-      {
-        role: "system",
-        content:
-          `The ${v.specialist} is drafting the answer; it reaches you in parts, one message each. Rewrite each part in Lyra's ` +
-          `voice for the user, as the continuation of what you wrote so far: do not repeat earlier parts, greet again or sum up.`,
-      },
-      ...before,
-      { role: "user", content: drafts[i]! },
-    ],
+    messages: [...v.userTurn, ...before, { role: "system", content: instruction }, { role: "user", content: drafts[i]! }],
+    options: { max_tokens: Math.ceil((drafts[i]!.length / 4) * 1.5) + 16 },
   };
 }

@@ -95,15 +95,18 @@ describe("the pipelined voice", () => {
     expect(voice.calls.map(lastUser)).toEqual([`${P[0]}\n\n`, `${P[1]}\n\n`, P[2]]);
     expect(
       requestMessages(voice.calls[2]!)
-        .slice(-5)
-        .map((m) => [m.role, m.content.trim()]),
+        .slice(-6)
+        .map((m) => [m.role, m.role === "system" ? "(the instruction)" : m.content.trim()]),
     ).toEqual([
       ["user", P[0]],
       ["assistant", rewrite(P[0]!)],
       ["user", P[1]],
       ["assistant", rewrite(P[1]!)],
+      ["system", "(the instruction)"],
       ["user", P[2]],
     ]);
+    // Each segment's rewrite is bounded by the segment's length.
+    expect(voice.calls[0]!.options?.max_tokens).toBe(Math.ceil(((P[0]!.length + 2) / 4) * 1.5) + 16);
     // The partials: the specialist's draft and the voice's text, each in order and once.
     expect(t.text("specialist").join("")).toBe(DRAFT);
     expect(t.text("voice").join("")).toBe(t.reply.text);
