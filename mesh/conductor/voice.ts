@@ -181,8 +181,8 @@ function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
 }
 
 /**
- * The voice's prompt for segment i: the conversation, each segment before as a draft and its
- * rewrite, the instruction, the segment. Its answer is bounded to about 1.5 × the segment's
+ * The voice's prompt for segment i: the conversation, the instruction, each segment before as a
+ * draft and its rewrite, the segment. Its answer is bounded to about 1.5 × the segment's
  * length in tokens (4 characters a token, and 16 more), so a rewrite does not run on past its part.
  */
 function segmentRequest(v: VoiceContext, drafts: readonly string[], rewrites: readonly string[], i: number): RoleRequest {
@@ -196,7 +196,8 @@ function segmentRequest(v: VoiceContext, drafts: readonly string[], rewrites: re
     `no preface, no comment on the draft, no greeting, no summary.`;
   return {
     conversation: v.msg.conversation,
-    messages: [...v.userTurn, ...before, { role: "system", content: instruction }, { role: "user", content: drafts[i]! }],
+    // The instruction before the segments: each call's prompt starts with the one before's, so Ollama reuses its cache.
+    messages: [...v.userTurn, { role: "system", content: instruction }, ...before, { role: "user", content: drafts[i]! }],
     options: { max_tokens: Math.ceil((drafts[i]!.length / 4) * 1.5) + 16 },
   };
 }

@@ -98,11 +98,11 @@ describe("the pipelined voice", () => {
         .slice(-6)
         .map((m) => [m.role, m.role === "system" ? "(the instruction)" : m.content.trim()]),
     ).toEqual([
+      ["system", "(the instruction)"],
       ["user", P[0]],
       ["assistant", rewrite(P[0]!)],
       ["user", P[1]],
       ["assistant", rewrite(P[1]!)],
-      ["system", "(the instruction)"],
       ["user", P[2]],
     ]);
     // Each segment's rewrite is bounded by the segment's length.
