@@ -139,16 +139,19 @@ function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
     const step = `voice-seg-${i}`;
     const before = earlier.get(i);
     if (before) return void (rewrites[i] = before.text);
+    let r: RoleResult | undefined;
     if (!voiceDown) {
       try {
-        const r = await v.steps.call(v.voice, step, segmentRequest(v, drafts, rewrites, i), { as: "voice", prefix: separator(i) });
-        rewrites[i] = r.text;
-        count(r);
-        return await v.steps.append({ type: "voice_segment", index: i, draft, text: r.text, ...stepMeta(r) }, step);
+        r = await v.steps.call(v.voice, step, segmentRequest(v, drafts, rewrites, i), { as: "voice", prefix: separator(i) });
       } catch (err) {
         await v.steps.fail(step, v.voice, err); // rethrows when the turn is abandoned
         voiceDown = true; // the voice failed within its step's deadline: the rest is not waited for again
       }
+    }
+    if (r) {
+      rewrites[i] = r.text;
+      count(r);
+      return v.steps.append({ type: "voice_segment", index: i, draft, text: r.text, ...stepMeta(r) }, step);
     }
     rewrites[i] = draft; // the specialist's draft is better than silence
     await v.steps.append({ type: "voice_segment", index: i, draft, text: draft, backend: "none (voice failed)" }, step);
