@@ -36,11 +36,11 @@ mesh: { name: real, owner: tester }
 nats: { servers: ["${nats.url}"] }
 roles:
   router: ${role("router", 96)}
-  pragmatist: ${role("specialist", 48)}
+  pragmatist: ${role("specialist", 96)}
   voice: ${role("voice", 24)}
 hosts:
   local: { ollama_url: "${ollama.url}", roles: [router, pragmatist, voice] }
-conductor: { pipeline: true, segment_sentences: 1, segment_min_chars: 60 }
+conductor: { pipeline: true, segment_sentences: 1, segment_min_chars: 20 }
 `,
     { source: "real pipeline test", env: {} },
   );
