@@ -90,6 +90,7 @@ export {
   type ConductorEvent,
   type HistoryLimits,
   type CommitteeConfig,
+  type SegmentOptions,
   type RoleCaller,
   type RoleCallOptions,
   type CoreMetrics,

@@ -92,7 +92,15 @@ export const LogEvent = z.discriminatedUnion("type", [
   }),
   z.looseObject({ ...base, ...StepMeta, type: z.literal("routed"), specialist: z.string(), confidence: z.number(), reason: z.string() }),
   z.looseObject({ ...base, type: z.literal("specialist_started"), specialist: z.string() }),
-  z.looseObject({ ...base, ...StepMeta, type: z.literal("specialist_finished"), specialist: z.string(), text: z.string() }),
+  z.looseObject({
+    ...base,
+    ...StepMeta,
+    type: z.literal("specialist_finished"),
+    specialist: z.string(),
+    text: z.string(),
+    /** Pipelined voice: where in `text` the voiced part starts (after the last tool step); absent: 0. */
+    voice_from: z.number().int().nonnegative().optional(),
+  }),
   // A specialist's mesh tool call and its result: `server` and `tool` (its own name), `call` the call id.
   z.looseObject({
     ...base,
@@ -113,7 +121,17 @@ export const LogEvent = z.discriminatedUnion("type", [
     outcome: z.string(),
     is_error: z.boolean().optional(),
   }),
-  z.looseObject({ ...base, ...StepMeta, type: z.literal("voice_reply"), text: z.string() }),
+  // Pipelined voice: segment `index` of the draft and its rewrite (`text`); the reply is the rewrites in order.
+  z.looseObject({
+    ...base,
+    ...StepMeta,
+    type: z.literal("voice_segment"),
+    index: z.number().int().nonnegative(),
+    draft: z.string(),
+    text: z.string(),
+  }),
+  /** `segments`: how many voice_segment events the reply joins (pipelined voice); absent: one voice call. */
+  z.looseObject({ ...base, ...StepMeta, type: z.literal("voice_reply"), text: z.string(), segments: z.number().int().optional() }),
   z.looseObject({ ...base, type: z.literal("fallback_used"), role: z.string(), reason: z.string(), backend: z.string().optional() }),
   z.looseObject({ ...base, type: z.literal("error"), step: z.string(), code: z.string(), message: z.string() }),
 ]);

@@ -33,6 +33,7 @@ export async function runDemo(mesh: Mesh, out: NodeJS.WritableStream = process.s
         out.write(`\n  ✓ reply stored in the outbox (specialist: ${o.specialist}${o.error ? `; failed: ${o.error}` : ""})\n`);
         break;
       }
+      if (step === "voice" && o.step !== "voice") continue; // the pipelined voice has begun: only its text is printed
       if (o.step !== step) out.write(`${step ? "\n" : ""}  [${o.role ?? o.step}] `);
       step = o.step;
       out.write(o.text);

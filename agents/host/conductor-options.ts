@@ -37,6 +37,7 @@ export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
     // Defined: the committee has a specialist (checked above).
     defaultSpecialist: defaultSpecialistOf(cfg)!,
     ...(vision.length ? { vision } : {}),
+    pipeline: cfg.conductor.pipeline && { sentences: cfg.conductor.segment_sentences, minChars: cfg.conductor.segment_min_chars },
   };
 }
 

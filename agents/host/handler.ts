@@ -59,12 +59,17 @@ async function modelRequest(o: RoleHandlerOptions, req: RoleRequest, ctx: RoleCo
     toolMode: o.config.tool_mode,
     options: {
       temperature: o.config.temperature,
-      max_tokens: o.config.max_tokens,
       ...req.options,
+      // The role's max_tokens is a cap: a request may ask for fewer (the pipelined voice's segments), not more.
+      max_tokens: fewest(o.config.max_tokens, req.options?.max_tokens),
       // The role's, never the request's: another num_ctx makes Ollama reload the model.
       num_ctx: o.config.num_ctx,
     },
   };
+}
+
+function fewest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 function finalChunk(o: RoleHandlerOptions, f: FinalModelChunk, resumedAt?: number): Chunk {

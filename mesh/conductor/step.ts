@@ -47,6 +47,16 @@ export interface TurnTrace {
   traceparent: string;
 }
 
+/** How a step's call streams: `true` streams its text to the outbox under the step's name. */
+export interface CallStreaming {
+  /** Names the call's partials and its metric stage (the segments of the voice are all "voice"); default the step. */
+  as?: string;
+  /** Text put before the call's first partial (the separator from the segment before); default none. */
+  prefix?: string;
+  /** Told of each new piece of streamed text, a re-issue's repeat skipped (the pipelined voice's segmenter). */
+  onText?: (text: string) => void;
+}
+
 export interface TurnSteps {
   /**
    * Appends a step's event to the conversation log, after any staged ones (one atomic batch where the
@@ -61,8 +71,11 @@ export interface TurnSteps {
   stage(ev: StepEvent, step: string): void;
   /** Stores the staged events, if any. */
   flush(): Promise<void>;
-  /** Calls a role, streaming its text to the outbox when `stream`, within the step's deadline (stepTimeoutMs). */
-  call(role: string, step: string, req: RoleRequest, stream: boolean, onTool?: ToolEventSink): Promise<RoleResult>;
+  /**
+   * Calls a role, streaming its text to the outbox when `stream`, within the step's deadline
+   * (stepTimeoutMs); `step` names its request id and its log events' ids.
+   */
+  call(role: string, step: string, req: RoleRequest, stream: boolean | CallStreaming, onTool?: ToolEventSink): Promise<RoleResult>;
   /** Logs a failed step and remembers it for the reply's error; rethrows when the turn is being abandoned. */
   fail(step: string, role: string, err: unknown): Promise<void>;
   /** The failed steps so far, "role (message)". */
@@ -103,7 +116,8 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
     flush: store,
     failed,
     async call(role, step, req, stream, onTool) {
-      const span = tracer().start(`step ${step}`, trace?.traceparent, {
+      const stage = (typeof stream === "object" && stream.as) || step;
+      const span = tracer().start(`step ${stage}`, trace?.traceparent, {
         kind: "client",
         attributes: { "lyra.step": step, "lyra.role": role },
       });
@@ -119,11 +133,11 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
         const r = await callRole(fallbackDeps, { role, step, req, stream, onTool }, opts);
         span.end();
         deps.log.info({ step, role, host: r.host, backend: r.final.backend, ms: Date.now() - t0 }, "committee step done");
-        deps.onEvent?.({ type: "step", step, role, ok: true, ms: Date.now() - t0 });
+        deps.onEvent?.({ type: "step", step: stage, role, ok: true, ms: Date.now() - t0 });
         return r;
       } catch (err) {
         span.end(err);
-        deps.onEvent?.({ type: "step", step, role, ok: false, ms: Date.now() - t0 });
+        deps.onEvent?.({ type: "step", step: stage, role, ok: false, ms: Date.now() - t0 });
         throw err;
       }
     },
@@ -160,7 +174,7 @@ interface StepCall {
   role: string;
   step: string;
   req: RoleRequest;
-  stream: boolean;
+  stream: boolean | CallStreaming;
   onTool?: ToolEventSink | undefined;
 }
 
@@ -183,12 +197,14 @@ interface CallRoleDeps {
  * an agent restarting or frozen for a few seconds still answers the turn.
  */
 async function callRole(d: CallRoleDeps, c: StepCall, opts: RoleCallOptions): Promise<RoleResult> {
-  const { role, step, req, stream, onTool } = c;
+  const { role, step, req, onTool } = c;
   const deadline = Date.now() + (opts.timeoutMs ?? d.stepTimeoutMs);
+  const text = streamedText(c, (st, r, t) => d.partial(st, r, t));
   const consume = async (caller: RoleCaller, o: RoleCallOptions) => {
     const s = caller.stream(role, req, o);
+    text.restart();
     for await (const ch of s) {
-      if (stream && ch.type === "response") d.partial(step, role, responseText(ch));
+      if (ch.type === "response") text.add(responseText(ch));
       else if (onTool && (ch.type === "tool_call" || ch.type === "tool_result")) await onTool(ch);
     }
     return s.result;
@@ -214,6 +230,32 @@ async function callRole(d: CallRoleDeps, c: StepCall, opts: RoleCallOptions): Pr
     d.log.warn({ role, err }, "the role's fallback failed too; waiting for an agent to serve it until the step's deadline");
     return waitForAgents();
   }
+}
+
+/**
+ * A step's streamed text across the calls of one step (the agents, then the fallback, then the
+ * agents again): each call's stream starts from the beginning, so the characters already seen
+ * are skipped (the role client does the same across the re-issues of one call).
+ */
+function streamedText(c: StepCall, partial: CallRoleDeps["partial"]) {
+  const o = typeof c.stream === "object" ? c.stream : {};
+  let seen = 0;
+  let got = 0;
+  let prefix = o.prefix ?? "";
+  return {
+    restart: () => void (got = 0),
+    add(t: string) {
+      const skip = Math.max(0, seen - got);
+      got += t.length;
+      if (skip >= t.length) return;
+      const fresh = t.slice(skip);
+      seen = got;
+      o.onText?.(fresh);
+      if (!c.stream) return;
+      partial(o.as ?? c.step, c.role, prefix + fresh);
+      prefix = "";
+    },
+  };
 }
 
 /** What a log event says of the role call that made it. */

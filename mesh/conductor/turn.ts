@@ -1,5 +1,6 @@
 /**
- * One turn of the committee: router → specialist → voice. Each step is logged with a
+ * One turn of the committee: router → specialist → voice (pipelined by default: the voice
+ * rewrites the draft segment by segment while the specialist writes, voice.ts). Each step is logged with a
  * deterministic message id; a step already in the log (a re-run after a crash) is reused, so the
  * log and the outbox hold each step and the reply once.
  */
@@ -12,7 +13,6 @@ import {
   type LogEvent,
   type Media,
   type OutboxMessage,
-  type RoleRequest,
 } from "../../schemas/index.ts";
 import { encodeBody } from "../body.ts";
 import { lastStoredReply } from "../frontdoor.ts";
@@ -22,6 +22,7 @@ import { producedMedia, type ProducedMedia } from "./produced.ts";
 import { createTurnSteps, stepMeta, type TurnDeps, type TurnSteps, type TurnTrace } from "./step.ts";
 import type { CommitteeConfig } from "./types.ts";
 import { toolLogger, type ToolEventSink } from "./toollog.ts";
+import { pipelinedVoice, voiceStep, type DoneSteps, type Draft, type DraftFeed } from "./voice.ts";
 
 export type { TurnDeps, TurnTrace } from "./step.ts";
 
@@ -38,9 +39,6 @@ interface TurnPrompts {
   specialistTurn: ChatMessage[];
   images: number;
 }
-
-/** A step's event already in the log (a re-run after a crash), by type. */
-type DoneSteps = ReadonlyMap<LogEvent["type"], LogEvent>;
 
 export async function runTurn(
   deps: TurnDeps,
@@ -61,10 +59,18 @@ export async function runTurn(
   const media = producedMedia(prior, msg.id);
   // 1. Router
   const specialist = await routeStep(steps, committee, done, msg, prompts);
-  // 2. Specialist
-  const draft = await specialistStep(steps, specialist, done, msg, prompts.specialistTurn, media);
-  // 3. Voice
-  const reply = await voiceStep(steps, committee.voice, done, msg, prompts.userTurn, specialist, draft);
+  // 2. Specialist, 3. voice
+  const voice = { steps, voice: committee.voice, done, msg, userTurn: prompts.userTurn, specialist };
+  const draft = (feed?: DraftFeed) => specialistStep(steps, specialist, done, msg, prompts.specialistTurn, media, feed);
+  const reply =
+    committee.pipeline === false
+      ? await voiceStep(voice, (await draft())?.text)
+      : await pipelinedVoice(
+          voice,
+          committee.pipeline ?? {},
+          prior.filter((e) => e.turn === msg.id),
+          draft,
+        );
   await steps.flush();
   const failed = [...steps.failed];
   await publishReply(deps, msg, signal, done.size > 0, { reply, specialist, failed, media: media.list() });
@@ -115,7 +121,10 @@ async function routeStep(
   return choice.specialist;
 }
 
-/** The specialist drafts the answer, calling tools on the way; undefined when it failed. */
+/**
+ * The specialist drafts the answer, calling tools on the way, streaming into `feed` (the pipelined
+ * voice); undefined when it failed.
+ */
 async function specialistStep(
   steps: TurnSteps,
   specialist: string,
@@ -123,63 +132,28 @@ async function specialistStep(
   msg: InboxMessage,
   specialistTurn: ChatMessage[],
   media: ProducedMedia,
-): Promise<string | undefined> {
+  feed?: DraftFeed,
+): Promise<Draft | undefined> {
   const finished = done.get("specialist_finished");
-  if (finished?.type === "specialist_finished") return finished.text;
+  if (finished?.type === "specialist_finished") return { text: finished.text, voiceFrom: finished.voice_from ?? 0 };
   await steps.append({ type: "specialist_started", specialist }, "specialist-started");
   try {
     const logTool = toolLogger(specialist, steps.append);
     const onTool: ToolEventSink = async (c) => {
+      feed?.onToolStep();
       media.note(c);
       await logTool(c);
     };
     const req = { messages: specialistTurn, conversation: msg.conversation, user: msg.user.id };
-    const r = await steps.call(specialist, "specialist", req, true, onTool);
-    await steps.append({ type: "specialist_finished", specialist, text: r.text, ...stepMeta(r) }, "specialist-finished");
-    return r.text;
+    const r = await steps.call(specialist, "specialist", req, feed ? { onText: feed.onText } : true, onTool);
+    const voiceFrom = feed?.voiceFrom ?? 0;
+    const voiced = voiceFrom ? { voice_from: voiceFrom } : {};
+    await steps.append({ type: "specialist_finished", specialist, text: r.text, ...voiced, ...stepMeta(r) }, "specialist-finished");
+    return { text: r.text, voiceFrom };
   } catch (err) {
     await steps.fail("specialist", specialist, err);
     return undefined;
   }
-}
-
-/** Voice rewrites the draft; without voice the draft is the reply, without a draft an apology is. */
-async function voiceStep(
-  steps: TurnSteps,
-  voice: string,
-  done: DoneSteps,
-  msg: InboxMessage,
-  userTurn: ChatMessage[],
-  specialist: string,
-  draft: string | undefined,
-): Promise<string> {
-  let reply: string | undefined;
-  const voiced = done.get("voice_reply");
-  if (voiced?.type === "voice_reply") reply = voiced.text;
-  else if (draft !== undefined) {
-    const voiceReq: RoleRequest = {
-      conversation: msg.conversation,
-      messages: [
-        ...userTurn,
-        { role: "system", content: `The ${specialist} drafted the answer in the next message. Rewrite it in Lyra's voice for the user.` },
-        { role: "user", content: draft },
-      ],
-    };
-    try {
-      const r = await steps.call(voice, "voice", voiceReq, true);
-      reply = r.text;
-      await steps.append({ type: "voice_reply", text: reply, ...stepMeta(r) }, "voice");
-    } catch (err) {
-      await steps.fail("voice", voice, err);
-      reply = draft; // the specialist's answer is better than silence
-      await steps.append({ type: "voice_reply", text: reply, backend: "none (voice failed)" }, "voice");
-    }
-  }
-  if (reply === undefined) {
-    reply = `Sorry, I could not answer this time: ${steps.failed.join("; ") || "no step produced a reply"}.`;
-    await steps.append({ type: "voice_reply", text: reply, backend: "none (committee failed)" }, "voice");
-  }
-  return reply;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { LogEvent, RoleRequest } from "../../schemas/index.ts";
 import type { CallOptions, RoleStream } from "../rolecall/index.ts";
+import type { SegmentOptions } from "./segment.ts";
 
 export type { RoleResult, RoleStream } from "../rolecall/index.ts";
 
@@ -28,6 +29,12 @@ export interface CommitteeConfig {
    * router gives to another specialist goes to the first of these instead; none: no such rule.
    */
   vision?: string[];
+  /**
+   * The pipelined voice: how the specialist's draft is cut into segments the voice rewrites as
+   * they come (segment.ts); false: the voice rewrites the whole draft. Default on, with the
+   * segmenter's defaults.
+   */
+  pipeline?: SegmentOptions | false;
 }
 
 // Omit applied to each member of a union (plain Omit would merge the members into one object type).

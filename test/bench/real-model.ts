@@ -39,8 +39,8 @@ const PROMPT = "Name one colour.";
 /** The mesh's cost at p50 (mesh minus direct), ms. */
 const TARGET_MS = 2;
 
-/** The derived model both ways call. */
-const MODEL = "lyra-bench-chat:1t";
+/** The derived model both ways call (the pipeline section's roles too). */
+export const MODEL = "lyra-bench-chat:1t";
 
 /** A model store of the bench's own: the default store's manifests copied, its blobs linked one by one, so /api/create writes only here. */
 export function privateStore(): string {
@@ -73,6 +73,15 @@ conductor: { ack_wait_ms: 30000 }
 `;
 }
 
+/** Makes MODEL (CHAT_MODEL on one thread) in the Ollama at `url`, whose store is a privateStore(). */
+export async function deriveModel(url: string): Promise<void> {
+  const created = await fetch(`${url}/api/create`, {
+    method: "POST",
+    body: JSON.stringify({ model: MODEL, from: CHAT_MODEL, parameters: { num_thread: 1 }, stream: false }),
+  });
+  if (!created.ok) throw new Error(`Ollama could not derive ${MODEL} from ${CHAT_MODEL}: ${created.status} ${await created.text()}`);
+}
+
 interface Call {
   ttft: number;
   total: number;
@@ -92,11 +101,7 @@ export async function realModel(ctx: BenchContext): Promise<SectionResult> {
   const store = privateStore();
   await using _store = { [Symbol.asyncDispose]: async () => rmSync(store, { recursive: true, force: true }) };
   await using ollama = await startOllama({ parallel: 1, env: { OLLAMA_MODELS: store } });
-  const created = await fetch(`${ollama.url}/api/create`, {
-    method: "POST",
-    body: JSON.stringify({ model: MODEL, from: CHAT_MODEL, parameters: { num_thread: 1 }, stream: false }),
-  });
-  if (!created.ok) throw new Error(`Ollama could not derive ${MODEL} from ${CHAT_MODEL}: ${created.status} ${await created.text()}`);
+  await deriveModel(ollama.url);
   await using server = await startNatsServer();
   await using agentMesh = await connectMesh({ servers: server.url, name: "bench-real-agent" });
   await using coreMesh = await connectMesh({ servers: server.url, name: "bench-real-core" });

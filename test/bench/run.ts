@@ -8,6 +8,8 @@
  *   npm run bench -- --only hop,codec   some sections (development; latest.json is left alone)
  *   npm run bench -- --only real-model  the mesh in front of a real model (real Ollama and its small
  *                                        model from `npm run setup`; about a minute)
+ *   npm run bench -- --only pipeline    the pipelined voice vs the sequential one on the real model
+ *                                        (real Ollama, several-paragraph answers; about 3 minutes)
  *   npm run bench -- --profile .tmp/prof   also profile each measured phase (in-process parts): CPU and
  *                                          sampled allocations (.cpuprofile, .heapprofile; cpuprofile-top.ts reads both)
  */
@@ -28,6 +30,7 @@ import { failover } from "./failover.ts";
 import { hop } from "./hop.ts";
 import { memory } from "./memory.ts";
 import { memorySearch } from "./memory-search.ts";
+import { pipeline } from "./pipeline.ts";
 import { realModel } from "./real-model.ts";
 import { serve } from "./serve.ts";
 import { tools } from "./tools.ts";
@@ -48,6 +51,7 @@ const SECTIONS: Record<string, Section> = {
   "real-model": realModel,
   continue: continueSection,
   affinity,
+  pipeline,
 };
 
 const { values } = parseArgs({

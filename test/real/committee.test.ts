@@ -97,7 +97,8 @@ describe("the committee on a real model", () => {
         { backend?: string; model?: string; tokens?: number; latency_ms?: number; text?: string } | undefined;
       expect(e, type).toMatchObject({ backend: "ollama", model: CHAT_MODEL });
       expect(e!.tokens, type).toBeGreaterThan(0);
-      expect(e!.tokens, type).toBeLessThanOrEqual(24);
+      // The pipelined voice's reply counts the tokens of all its segments.
+      expect(e!.tokens, type).toBeLessThanOrEqual(24 * ((e as { segments?: number }).segments ?? 1));
       expect(e!.latency_ms, type).toBeGreaterThan(0);
       expect(e!.text?.trim().length, type).toBeGreaterThan(0);
     }

@@ -84,7 +84,8 @@ export const ask = defineCommand({
           if (typeof values.save === "string") await save(mesh, o, values.save);
           return o.error ? 1 : 0;
         }
-        if (values.json) continue;
+        // The pipelined voice streams while the specialist still writes: once the voice has begun, only its text is printed.
+        if (values.json || (lastStep === "voice" && o.step !== "voice")) continue;
         if (o.step !== lastStep) process.stdout.write(`\n[${o.role ?? o.step}] `);
         lastStep = o.step;
         process.stdout.write(o.text);

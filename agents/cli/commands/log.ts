@@ -68,8 +68,12 @@ export function formatEvent(e: LogEvent): string {
       return `${t} ${e.specialist} started`;
     case "specialist_finished":
       return `${t} ${e.specialist}${where}${how}${ms}: ${e.text}${via}`;
+    case "voice_segment": {
+      const indent = " ".repeat(t.length);
+      return `${t} voice segment ${e.index + 1}${where}${how}${ms}: ${oneLine(e.text)}${via}\n${indent}   draft: ${oneLine(e.draft)}`;
+    }
     case "voice_reply":
-      return `${t} voice${where}${how}${ms}: ${e.text}${via}`;
+      return `${t} voice${e.segments ? ` (${e.segments} segments)` : `${where}${how}${ms}`}: ${e.text}${e.segments ? "" : via}`;
     case "tool_call":
     case "tool_result":
       return `${t} ${formatToolEvent(e)}`;
@@ -79,6 +83,13 @@ export function formatEvent(e: LogEvent): string {
       return `${t} ERROR in ${e.step} [${e.code}]: ${e.message}`;
   }
 }
+
+/** A segment's text on one line (its paragraph breaks as ¶). */
+const oneLine = (s: string) =>
+  s
+    .trim()
+    .replace(/\s*\n\s*\n\s*/g, " ¶ ")
+    .replace(/\s+/g, " ");
 
 /** Longest tool outcome `lyra log` prints on one line; `--json` has the whole logged text. */
 const SHOWN_OUTCOME_CHARS = 200;

@@ -31,8 +31,10 @@ export function showPartial(d: PartialDeps, o: OutboxMessage): void {
   const t = d.turns.get(o.in_reply_to);
   if (!t || o.final) return;
   const step = o.step ?? "reply";
-  t.step = step;
   t.text.set(step, (t.text.get(step) ?? "") + o.text);
+  // The pipelined voice streams while the specialist still writes: once the voice has begun, it is what is shown.
+  const shown = t.text.has("voice") ? "voice" : step;
+  t.step = shown;
   t.editor ??= streamEditor(
     async (text) => {
       d.metrics.edits.inc({ door: DOOR });
@@ -43,7 +45,7 @@ export function showPartial(d: PartialDeps, o: OutboxMessage): void {
     d.editIntervalMs,
     (err) => d.log.warn({ err, id: t.id }, "could not update the streamed reply"),
   );
-  t.editor.update(preview(t.text.get(step)!));
+  t.editor.update(preview(t.text.get(shown)!));
 }
 
 export interface FinalDeps {

@@ -39,7 +39,8 @@ export async function discordFixture(): Promise<DiscordFixture> {
   });
   const conductor: Conductor = await startConductor(mesh, {
     roles: createRoleClient(mesh),
-    committee: committeeFromConfig(config),
+    // One voice call per reply: these tests check the reply's text (its splitting) as the scripted voice writes it once.
+    committee: { ...committeeFromConfig(config), pipeline: false },
     ackWaitMs: 5000,
   });
   const discord = await startDiscordDouble();

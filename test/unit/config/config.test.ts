@@ -86,6 +86,9 @@ describe("defaults", () => {
       step_timeout_ms: 120_000,
       atomic_log: false,
       ack_wait_ms: 60_000,
+      pipeline: true,
+      segment_sentences: 2,
+      segment_min_chars: 80,
     });
     expect(cfg.litellm).toBeUndefined();
   });

@@ -1,0 +1,221 @@
+/**
+ * The pipelined voice end to end: the test serves the specialist and the voice itself, to hold
+ * the specialist's stream and see each voice call.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Mesh } from "../../../mesh/connect.ts";
+import { serveRole } from "../../../mesh/rolecall/responder.ts";
+import { createRoleClient } from "../../../mesh/rolecall/client.ts";
+import { startConductor } from "../../../mesh/conductor/index.ts";
+import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
+import type { RoleHandler } from "../../../mesh/rolecall/types.ts";
+import { committeeFromConfig } from "../../../agents/host/conductor-options.ts";
+import { requestMessages, type Chunk, type LogEvent, type OutboxMessage, type RoleRequest } from "../../../schemas/index.ts";
+import type { MeshConfig } from "../../../schemas/config.ts";
+import { committeeConfig } from "../../harness/committee-fixture.ts";
+import { startCommitteeFixture, type CommitteeFixture } from "../../harness/conductor.ts";
+import { eventually } from "../../harness/eventually.ts";
+import { logOf, newId, outboxOf } from "./helpers.ts";
+
+// Paragraphs longer than the default segment_min_chars (80), so each is a segment.
+const P = [1, 2, 3].map((n) => `Paragraph ${n} of the draft, long enough to be a segment of its own in the pipelined voice.`);
+const DRAFT = `${P[0]}\n\n${P[1]}\n\n${P[2]}`;
+const final: Chunk = {
+  type: "final",
+  data: { model: "m", backend: "test", host: "test", usage: { prompt_tokens: 0, completion_tokens: 1 }, timings: { total_ms: 1 } },
+};
+const lastUser = (req: RoleRequest) => requestMessages(req).findLast((m) => m.role === "user")?.content ?? "";
+/** What the test's voice answers: its input, marked. */
+const rewrite = (draftSegment: string) => `V(${draftSegment.trim()})`;
+
+function config(natsUrl: string, pipeline = true): MeshConfig {
+  const cfg = committeeConfig({ natsUrl, hostRoles: ["router"] });
+  return { ...cfg, conductor: { ...cfg.conductor, pipeline } };
+}
+
+/** Serves a role with `handler` on the test's connection. */
+const serve = (mesh: Mesh, role: string, handler: RoleHandler) => serveRole(mesh, { role, host: "test", heartbeatIntervalS: 0, handler });
+
+/** A voice that marks what it gets; `onCall` sees each request first (it may throw to fail the call). */
+function testVoice(mesh: Mesh, onCall: (req: RoleRequest) => void | Promise<void> = () => undefined) {
+  const calls: RoleRequest[] = [];
+  const served = serve(mesh, "voice", async function* (req) {
+    calls.push(req);
+    await onCall(req);
+    yield { type: "response", data: "V(" };
+    yield { type: "response", data: `${lastUser(req).trim()})` };
+    yield final;
+  });
+  return { calls, served };
+}
+
+/** Publishes a turn and collects its partials until the final reply. */
+async function turn(mesh: Mesh, conversation: string, text: string, id = newId()) {
+  const watch = watchReplies(mesh, "cli", conversation, id);
+  await mesh.nc.flush();
+  await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: "tester" }, text });
+  const partials: OutboxMessage[] = [];
+  for await (const o of watch) {
+    if (o.final) return { reply: o, partials, text: (step: string) => partials.filter((p) => p.step === step).map((p) => p.text) };
+    partials.push(o);
+  }
+  throw new Error(`no final reply for ${id}`);
+}
+
+const segmentsOf = (log: LogEvent[]) => log.filter((e): e is Extract<LogEvent, { type: "voice_segment" }> => e.type === "voice_segment");
+
+describe("the pipelined voice", () => {
+  let fx: CommitteeFixture;
+  beforeAll(async () => {
+    fx = await startCommitteeFixture({ config: (url) => config(url), conductor: { ackWaitMs: 5000, stepTimeoutMs: 5000 } });
+  });
+  afterAll(() => fx?.[Symbol.asyncDispose]());
+
+  it("starts the voice while the specialist still writes; logs each segment; the reply is the rewrites in order", async () => {
+    let voiceCalled!: () => void;
+    const voiceStarted = new Promise<void>((r) => (voiceCalled = r));
+    await using _s = await serve(fx.mesh, "pragmatist", async function* (_req, ctx) {
+      yield { type: "response", data: `${P[0]}\n\n` };
+      yield { type: "response", data: P[1]!.slice(0, 10) }; // the next segment's first characters close segment 1
+      // The positive signal: the specialist goes on only once the voice has its first segment.
+      await Promise.race([
+        voiceStarted,
+        new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("the voice never started")))),
+      ]);
+      yield { type: "response", data: `${P[1]!.slice(10)}\n\n${P[2]}` };
+      yield final;
+    });
+    const voice = testVoice(fx.mesh, () => voiceCalled());
+    await using _v = await voice.served;
+    const conv = newId("c");
+    const t = await turn(fx.mesh, conv, "How do I do three things?");
+    expect(t.reply.text).toBe(P.map(rewrite).join("\n\n"));
+    expect(t.reply.error).toBeUndefined();
+    // Each segment's call has the segments before (draft and rewrite) as context.
+    expect(voice.calls.map(lastUser)).toEqual([`${P[0]}\n\n`, `${P[1]}\n\n`, P[2]]);
+    expect(
+      requestMessages(voice.calls[2]!)
+        .slice(-6)
+        .map((m) => [m.role, m.role === "system" ? "(the instruction)" : m.content.trim()]),
+    ).toEqual([
+      ["system", "(the instruction)"],
+      ["user", P[0]],
+      ["assistant", rewrite(P[0]!)],
+      ["user", P[1]],
+      ["assistant", rewrite(P[1]!)],
+      ["user", P[2]],
+    ]);
+    // Each segment's rewrite is bounded by the segment's length.
+    expect(voice.calls[0]!.options?.max_tokens).toBe(Math.ceil(((P[0]!.length + 2) / 4) * 1.5) + 16);
+    // The partials: the specialist's draft and the voice's text, each in order and once.
+    expect(t.text("specialist").join("")).toBe(DRAFT);
+    expect(t.text("voice").join("")).toBe(t.reply.text);
+    const log = await logOf(fx.mesh, conv);
+    expect(segmentsOf(log).map((e) => [e.index, e.draft.trim(), e.text])).toEqual(P.map((p, i) => [i, p, rewrite(p)]));
+    expect(log.filter((e) => e.type === "voice_reply")).toMatchObject([{ text: t.reply.text, segments: 3 }]);
+    expect(log.find((e) => e.type === "specialist_finished")).toMatchObject({ text: DRAFT });
+  });
+
+  it("a tool step resets the segmenter: what the specialist said before it is not voiced", async () => {
+    const before = "Let me look that up for you, one moment please while I check the clock on the wall. ";
+    await using _s = await serve(fx.mesh, "pragmatist", async function* () {
+      yield { type: "response", data: before };
+      yield { type: "tool_call", data: { id: "call_0", name: "clock__now", arguments: {} } };
+      yield { type: "tool_result", data: { id: "call_0", name: "clock__now", content: "12:00", status: "ok" } };
+      yield { type: "response", data: DRAFT };
+      yield final;
+    });
+    const voice = testVoice(fx.mesh);
+    await using _v = await voice.served;
+    const conv = newId("c");
+    const t = await turn(fx.mesh, conv, "What time is it, in three paragraphs?");
+    expect(t.reply.text).toBe(P.map(rewrite).join("\n\n"));
+    expect(voice.calls.map((c) => lastUser(c).trim())).toEqual(P);
+    const log = await logOf(fx.mesh, conv);
+    expect(log.find((e) => e.type === "specialist_finished")).toMatchObject({ text: before + DRAFT, voice_from: before.length });
+    expect(log.map((e) => e.type).filter((x) => x.startsWith("tool_"))).toEqual(["tool_call", "tool_result"]);
+  });
+
+  it("a segment the voice fails is the draft's; the later ones are not sent to the failed voice", async () => {
+    const voice = testVoice(fx.mesh, (req) => {
+      if (lastUser(req).startsWith("Paragraph 2")) throw new Error("voice model crashed");
+    });
+    await using _v = await voice.served;
+    await using _s = await serve(fx.mesh, "pragmatist", async function* () {
+      yield { type: "response", data: DRAFT };
+      yield final;
+    });
+    const conv = newId("c");
+    const t = await turn(fx.mesh, conv, "How do I do three things?");
+    expect(t.reply.text).toBe(`${rewrite(P[0]!)}\n\n${P[1]}\n\n${P[2]}`);
+    expect(t.reply.error).toMatch(/^voice \(/);
+    expect(voice.calls).toHaveLength(2);
+    const log = await logOf(fx.mesh, conv);
+    expect(segmentsOf(log).map((e) => e.backend)).toEqual(["test", "none (voice failed)", "none (voice failed)"]);
+    expect(log.filter((e) => e.type === "error")).toMatchObject([{ step: "voice-seg-1" }]);
+  });
+
+  it("a conductor stopped mid-pipeline: the next one reuses the logged segments; log and outbox hold each once", async () => {
+    let firstRun = true;
+    await using _s = await serve(fx.mesh, "pragmatist", async function* (_req, ctx) {
+      if (firstRun) {
+        firstRun = false;
+        yield { type: "response", data: `${P[0]}\n\n${P[1]}\n\nParagraph 3` };
+        // Held until the conductor stops (its cancel, or the deadline, ends the call).
+        await new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("stopped"))));
+      }
+      yield { type: "response", data: DRAFT };
+      yield final;
+    });
+    const voice = testVoice(fx.mesh);
+    await using _v = await voice.served;
+    const conv = newId("c");
+    const id = newId();
+    const watch = watchReplies(fx.mesh, "cli", conv, id);
+    await fx.mesh.nc.flush();
+    await publishInbox(fx.mesh, { id, channel: "cli", conversation: conv, user: { id: "tester" }, text: "Three things?" });
+    await eventually("two segments logged", async () => segmentsOf(await logOf(fx.mesh, conv)).length === 2 || undefined, {
+      timeoutMs: 15_000,
+    });
+    await fx.conductor.close();
+    const config = committeeFromConfig(committeeConfig({ natsUrl: fx.server.url }));
+    await using _c = await startConductor(fx.mesh, { roles: createRoleClient(fx.mesh), committee: config, ackWaitMs: 5000 });
+    let reply: OutboxMessage | undefined;
+    for await (const o of watch) {
+      if (!o.final) continue;
+      reply = o;
+      break;
+    }
+    expect(reply?.text).toBe(P.map(rewrite).join("\n\n"));
+    // Segments 1 and 2 were voiced once; only segment 3 by the second conductor.
+    expect(voice.calls.map((c) => lastUser(c).trim())).toEqual(P);
+    const log = await logOf(fx.mesh, conv);
+    expect(segmentsOf(log).map((e) => e.index)).toEqual([0, 1, 2]);
+    expect(log.filter((e) => e.type === "voice_reply")).toHaveLength(1);
+    expect(log.filter((e) => e.type === "specialist_finished")).toHaveLength(1);
+    expect(await outboxOf(fx.mesh, conv)).toHaveLength(1);
+  });
+});
+
+describe("pipeline: false", () => {
+  let fx: CommitteeFixture;
+  beforeAll(async () => {
+    fx = await startCommitteeFixture({ config: (url) => config(url, false), conductor: { ackWaitMs: 5000, stepTimeoutMs: 5000 } });
+  });
+  afterAll(() => fx?.[Symbol.asyncDispose]());
+
+  it("the voice rewrites the whole draft once the specialist is done, as before", async () => {
+    await using _s = await serve(fx.mesh, "pragmatist", async function* () {
+      yield { type: "response", data: DRAFT };
+      yield final;
+    });
+    const voice = testVoice(fx.mesh);
+    await using _v = await voice.served;
+    const conv = newId("c");
+    const t = await turn(fx.mesh, conv, "How do I do three things?");
+    expect(t.reply.text).toBe(rewrite(DRAFT));
+    expect(voice.calls.map(lastUser)).toEqual([DRAFT]);
+    const types = (await logOf(fx.mesh, conv)).map((e) => e.type);
+    expect(types).toEqual(["user_message", "routed", "specialist_started", "specialist_finished", "voice_reply"]);
+  });
+});
