@@ -49,6 +49,7 @@ export {
   ToolGrant,
   ToolServerConfig,
   RoleConfig,
+  RouterClassifierConfig,
   HostConfig,
   ServeConfig,
   DiscordConfig,
