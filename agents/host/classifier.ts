@@ -138,6 +138,7 @@ export interface RouterClassifierOptions {
  */
 export function createRouterClassifier(o: RouterClassifierOptions): RouterClassifier {
   const { config } = o;
+  let warned: string | undefined;
   const build = async (): Promise<ExampleIndex | { reason: string }> => {
     const t0 = performance.now();
     const embedded: [string, Float32Array[]][] = [];
@@ -147,7 +148,10 @@ export function createRouterClassifier(o: RouterClassifierOptions): RouterClassi
         const got = await Promise.all(texts.slice(i, i + EMBED_CONCURRENCY).map((t) => o.embedder.embed(t)));
         for (const e of got) {
           if ("reason" in e) {
-            o.log.warn({ role: o.role, reason: e.reason }, "router classifier examples not embedded; the LLM router decides");
+            // Once per reason: every message retries the build while the embeddings fail.
+            if (e.reason !== warned)
+              o.log.warn({ role: o.role, reason: e.reason }, "router classifier examples not embedded; the LLM router decides");
+            warned = e.reason;
             return { reason: e.reason };
           }
           vectors.push(e.vector);
