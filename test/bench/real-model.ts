@@ -43,7 +43,7 @@ const TARGET_MS = 2;
 const MODEL = "lyra-bench-chat:1t";
 
 /** A model store of the bench's own: the default store's manifests copied, its blobs linked one by one, so /api/create writes only here. */
-function privateStore(): string {
+export function privateStore(): string {
   const src = process.env.OLLAMA_MODELS ?? join(homedir(), ".ollama", "models");
   const dir = mkdtempSync(join(tmpdir(), "lyra-bench-ollama-"));
   cpSync(join(src, "manifests"), join(dir, "manifests"), { recursive: true });

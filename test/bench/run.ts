@@ -8,6 +8,8 @@
  *   npm run bench -- --only hop,codec   some sections (development; latest.json is left alone)
  *   npm run bench -- --only real-model  the mesh in front of a real model (real Ollama and its small
  *                                        model from `npm run setup`; about a minute)
+ *   npm run bench -- --only router       the router's classifier, LLM router and chain on real models over
+ *                                        the labelled set (real Ollama; about 2 minutes)
  *   npm run bench -- --profile .tmp/prof   also profile each measured phase (in-process parts): CPU and
  *                                          sampled allocations (.cpuprofile, .heapprofile; cpuprofile-top.ts reads both)
  */
@@ -27,6 +29,7 @@ import { hop } from "./hop.ts";
 import { memory } from "./memory.ts";
 import { memorySearch } from "./memory-search.ts";
 import { realModel } from "./real-model.ts";
+import { router } from "./router.ts";
 import { serve } from "./serve.ts";
 import { tools } from "./tools.ts";
 import type { BenchContext, Section, SectionResult } from "./report.ts";
@@ -44,6 +47,7 @@ const SECTIONS: Record<string, Section> = {
   compute,
   dispatch,
   "real-model": realModel,
+  router,
 };
 
 const { values } = parseArgs({
