@@ -35,7 +35,7 @@ describe("agent host: the router", () => {
   it("asks Ollama for schema-constrained output and passes the model's choice on", async () => {
     modelAnswer = { specialist: "philosopher", confidence: 0.9, reason: "a why-question" };
     const { choice, final } = await route("Why do we dream?");
-    expect(choice).toEqual({ ...modelAnswer, decided_by: "llm" });
+    expect(choice).toEqual({ specialist: "philosopher", confidence: 0.9, reason: "a why-question", decided_by: "llm" });
     expect(final).toMatchObject({ backend: "ollama", model: ROUTER_MODEL, host: "local", role: "router" });
     // The model was given a JSON schema whose specialist is an enum of the configured specialists.
     const chat = ollama.requests.findLast((r) => r.path === "/api/chat")?.body as OllamaChatBody;
