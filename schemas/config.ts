@@ -119,6 +119,25 @@ export const ToolServerConfig = z.union([
 ]);
 export type ToolServerConfig = z.output<typeof ToolServerConfig>;
 
+/**
+ * A router's classifier: labelled example messages per specialist, embedded by the host's Ollama
+ * at start. When its confidence clears `threshold` it picks the specialist alone; else the LLM
+ * router decides.
+ */
+export const RouterClassifierConfig = z.strictObject({
+  /** Ollama embedding model on the router's host (all-minilm, nomic-embed-text). */
+  embed_model: z.string().min(1),
+  /** Least confidence (0..1) at which the classifier decides without the LLM router. */
+  threshold: z.number().min(0).max(1),
+  /** Score each specialist by the mean similarity of its k nearest examples; default: nearest centroid. */
+  k: z.number().int().min(1).max(100).optional(),
+  /** Time one embedding may take, ms; past it the LLM router decides. Default 5000. */
+  embed_timeout_ms: z.number().int().positive().default(5000),
+  /** Example messages per specialist (role names of kind specialist; two at least). */
+  examples: z.record(z.string(), z.array(z.string().min(1).max(2000)).min(1).max(1000)),
+});
+export type RouterClassifierConfig = z.output<typeof RouterClassifierConfig>;
+
 export const RoleConfig = z.strictObject({
   model: z.string().min(1),
   backend: z.enum(["ollama", "openai", "scripted"]).default("ollama"),
@@ -153,6 +172,8 @@ export const RoleConfig = z.strictObject({
    * it (NATS Agent Protocol §2.1); default false, and then attachments are refused with 400.
    */
   vision: z.boolean().default(false),
+  /** Router only: the embedding classifier tried before the LLM router (RouterClassifierConfig). */
+  classifier: RouterClassifierConfig.optional(),
 });
 export type RoleConfig = z.output<typeof RoleConfig>;
 
@@ -375,6 +396,7 @@ function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx)
       }
     });
   }
+  for (const [name, role] of Object.entries(cfg.roles)) if (role.classifier) checkClassifier(cfg, name, role, add);
   for (const [host, h] of Object.entries(cfg.hosts)) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(host)) add(["hosts", host], "is not a usable host name; use letters, digits, '_' and '-'");
     h.roles.forEach((r, i) => {
@@ -399,6 +421,33 @@ function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx)
       ["router", "default_specialist"],
       `is '${d}', which is not a role of kind specialist; set it to one of: ${specialists.join(", ") || "(none defined)"}`,
     );
+  }
+}
+
+/** A classifier sits on a router and names specialists, each with at least k examples. */
+function checkClassifier(
+  cfg: z.output<typeof MeshConfigShape>,
+  name: string,
+  role: z.output<typeof RoleConfig>,
+  add: (path: (string | number)[], message: string) => void,
+): void {
+  const at = ["roles", name, "classifier"];
+  if (role.kind !== RoleKind.Router)
+    add(at, `is set on a role of kind '${role.kind}'; only a router has a classifier: move it to the role of kind router`);
+  const specialists = Object.keys(cfg.roles).filter((r) => cfg.roles[r]?.kind === RoleKind.Specialist);
+  const examples = role.classifier!.examples;
+  const named = Object.keys(examples);
+  if (named.length < 2)
+    add(
+      [...at, "examples"],
+      `names ${named.length} specialist(s); give examples for two at least (specialists: ${specialists.join(", ")})`,
+    );
+  for (const s of named) {
+    if (cfg.roles[s]?.kind !== RoleKind.Specialist)
+      add([...at, "examples", s], `is not a role of kind specialist; use one of: ${specialists.join(", ") || "(none defined)"}`);
+    const k = role.classifier!.k;
+    if (k !== undefined && examples[s]!.length < k)
+      add([...at, "examples", s], `has ${examples[s]!.length} example(s), fewer than k (${k}); add examples or lower classifier.k`);
   }
 }
 
@@ -542,6 +591,9 @@ const EXPECT: Record<string, string> = {
   "roles.*.tools": "a list of grants such as ['clock.now', 'memory.*'] (server.tool or server.*)",
   "roles.*.max_tool_steps": "a whole number from 1 to 64 (default 6)",
   "roles.*.tool_timeout_ms": "a positive number of milliseconds such as 30000",
+  "roles.*.classifier.threshold": "a number from 0 to 1 (the least confidence at which the classifier decides alone)",
+  "roles.*.classifier.k": "a whole number from 1 to 100 (examples per specialist to average), or leave it out for the centroid",
+  "roles.*.classifier.examples": "a map of specialist names to lists of example messages",
   "tools.servers": "a map of tool server names (lowercase letters, digits, '-') to { builtin }, { command, args, env } or { url, headers }",
   "tools.servers.*": "{ builtin: NAME }, { command, args, env, cwd } (stdio MCP server) or { url, headers } (Streamable HTTP)",
   "tools.list_ttl_s": "a whole number of seconds (0 disables the cache)",

@@ -46,6 +46,10 @@ export const RouterChoice = z.object({
   specialist: z.string().min(1),
   confidence: z.number().min(0).max(1),
   reason: z.string(),
+  /** Who chose: the embedding classifier alone, or the LLM router; absent when neither did (the default specialist). */
+  decided_by: z.enum(["classifier", "llm"]).optional(),
+  /** The classifier's confidence (0..1), when it ran: the choice's own when it decided, else why it handed over. */
+  classifier_confidence: z.number().min(0).max(1).optional(),
 });
 export type RouterChoice = z.infer<typeof RouterChoice>;
 
@@ -90,7 +94,16 @@ export const LogEvent = z.discriminatedUnion("type", [
     text: z.string(),
     media: z.array(Media).max(16).optional(),
   }),
-  z.looseObject({ ...base, ...StepMeta, type: z.literal("routed"), specialist: z.string(), confidence: z.number(), reason: z.string() }),
+  z.looseObject({
+    ...base,
+    ...StepMeta,
+    type: z.literal("routed"),
+    specialist: z.string(),
+    confidence: z.number(),
+    reason: z.string(),
+    decided_by: RouterChoice.shape.decided_by,
+    classifier_confidence: z.number().optional(),
+  }),
   z.looseObject({ ...base, type: z.literal("specialist_started"), specialist: z.string() }),
   z.looseObject({
     ...base,

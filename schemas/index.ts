@@ -50,6 +50,7 @@ export {
   ToolGrant,
   ToolServerConfig,
   RoleConfig,
+  RouterClassifierConfig,
   HostConfig,
   ServeConfig,
   DiscordConfig,

@@ -42,3 +42,5 @@ export {
   type ListToolsOptions,
 } from "./request.ts";
 export { discoverToolServers, type DiscoveredToolServer, type DiscoverToolServersOptions } from "./discovery.ts";
+// Not a tool call, but lean too (the ollama client only): the agent host's router classifier embeds with it.
+export { createEmbedder, type Embedder, type Embedding, type EmbedderOptions } from "./embed.ts";

@@ -1,7 +1,8 @@
 /**
  * Turns a role's configuration and a backend into a responder handler: the request's messages
  * get the role's system prompt and options; model chunks become wire chunks. The router answers
- * through schema-constrained output and falls to the default specialist when it cannot.
+ * through its classifier when that is confident enough, else through schema-constrained output,
+ * and falls to the default specialist when it cannot.
  */
 import { z } from "zod";
 import {
@@ -20,6 +21,7 @@ import type { FinalModelChunk, ModelBackend, ModelRequest } from "../backends/in
 import { resolveMedia, type MediaAccess } from "./media.ts";
 import { autoRecall, type AutoRecallOptions } from "./recall.ts";
 import { toolLoop, type ToolLoopOptions } from "./toolloop.ts";
+import type { Classification, RouterClassifier } from "./classifier.ts";
 import type { SpecialistInfo } from "./specialists.ts";
 import type { ToolPlane } from "./tools.ts";
 
@@ -32,6 +34,8 @@ export interface RoleHandlerOptions {
   specialists?: SpecialistInfo[];
   /** For a router: where an unusable answer goes (defaultSpecialistOf(config); a router needs one). */
   defaultSpecialist?: string;
+  /** For a router with roles.<router>.classifier: tried first; it decides alone when confident enough. */
+  classifier?: RouterClassifier;
   /** Called with every final chunk (metrics). */
   onFinal?: (f: FinalModelChunk) => void;
   /** The mesh's tools; a specialist with grants (`config.tools`) runs the tool loop through it. */
@@ -183,7 +187,10 @@ function routerHandler(o: RoleHandlerOptions): RoleHandler {
     throw new BackendConfigError(
       `router '${o.role}' has no specialist to fall back to; define a role of kind 'specialist' (or set router.default_specialist)`,
     );
-  const schema = RouterChoice.extend({ specialist: names.length ? z.enum(names as [string, ...string[]]) : z.string() });
+  // What the model writes: who decided is the handler's to say, not the model's.
+  const schema = RouterChoice.pick({ confidence: true, reason: true }).extend({
+    specialist: names.length ? z.enum(names as [string, ...string[]]) : z.string().min(1),
+  });
   // The grammar Ollama builds from `format` bounds a string's length but not a number's range, and
   // a small model rambles: a bounded reason keeps the answer within a few dozen tokens, so it is
   // not cut off mid-JSON by max_tokens (SmolLM2 135M wrote reasons past 48 tokens, and confidence 107).
@@ -198,6 +205,12 @@ function routerHandler(o: RoleHandlerOptions): RoleHandler {
     `Choose the specialist best suited to answer the user's last message.\nSpecialists:\n${menu}\n${seeing}` +
     'Answer only with JSON: {"specialist": <name>, "confidence": <0..1>, "reason": <one short sentence>}.';
   return async function* (req: RoleRequest, ctx: RoleContext) {
+    const t0 = performance.now();
+    const verdict = o.classifier ? await classifierVerdict(o.classifier, req, ctx) : undefined;
+    if (verdict && verdict.confidence >= o.classifier!.threshold) {
+      yield* classifierAnswer(o, o.classifier!, verdict, performance.now() - t0);
+      return;
+    }
     let text = "";
     let final: FinalModelChunk | undefined;
     try {
@@ -211,12 +224,63 @@ function routerHandler(o: RoleHandlerOptions): RoleHandler {
     }
     const choice = parseChoice(text, schema, fallbackChoice);
     if (choice.fallback) ctx.log.warn({ reason: choice.value.reason }, "router answer unusable; default specialist");
-    yield { type: "response", data: JSON.stringify(choice.value) };
+    const value: RouterChoice = {
+      ...choice.value,
+      ...(choice.fallback ? {} : { decided_by: "llm" as const }),
+      ...(verdict ? { classifier_confidence: round3(verdict.confidence) } : {}),
+    };
+    yield { type: "response", data: JSON.stringify(value) };
     if (final) yield finalChunk(o, final);
   };
 }
 
-function parseChoice(text: string, schema: z.ZodType<RouterChoice>, fallback: string): { value: RouterChoice; fallback: boolean } {
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The last user message's text, as the router sees it (with the conductor's note of attached images). */
+function lastUserText(req: RoleRequest): string {
+  return requestMessages(req).findLast((m) => m.role === "user")?.content ?? "";
+}
+
+/** The classifier's choice, or undefined when it has none (an embedding failed: the LLM router decides). */
+async function classifierVerdict(c: RouterClassifier, req: RoleRequest, ctx: RoleContext): Promise<Classification | undefined> {
+  const v = await c.classify(lastUserText(req));
+  if ("reason" in v) {
+    ctx.log.warn({ reason: v.reason }, "router classifier unavailable; the LLM router decides");
+    return undefined;
+  }
+  return v;
+}
+
+/** The answer when the classifier decides alone: the same RouterChoice JSON, and a final chunk naming the embedding model. */
+function* classifierAnswer(o: RoleHandlerOptions, c: RouterClassifier, v: Classification, ms: number): Generator<Chunk> {
+  const confidence = round3(v.confidence);
+  const next = v.scores[1];
+  const choice: RouterChoice = {
+    specialist: v.specialist,
+    confidence,
+    reason:
+      `classifier: nearest to ${v.specialist}'s examples (similarity ${v.scores[0]!.score.toFixed(2)}` +
+      `${next ? `; next ${next.specialist} ${next.score.toFixed(2)}` : ""})`,
+    decided_by: "classifier",
+    classifier_confidence: confidence,
+  };
+  yield { type: "response", data: JSON.stringify(choice) };
+  // Not through finalChunk: onFinal's metrics are the LLM's (a classifier answer says nothing of its model being loaded).
+  const data: FinalInfo = {
+    model: c.model,
+    backend: "classifier",
+    host: o.host,
+    role: o.role,
+    usage: { prompt_tokens: 0, completion_tokens: 0 },
+    timings: { total_ms: ms },
+  };
+  yield { type: "final", data };
+}
+
+/** What the LLM router writes: the choice without who decided. */
+type ModelChoice = Omit<RouterChoice, "decided_by" | "classifier_confidence">;
+
+function parseChoice(text: string, schema: z.ZodType<ModelChoice>, fallback: string): { value: ModelChoice; fallback: boolean } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -98,6 +98,8 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     media,
     specialists,
     defaultSpecialist,
+    ollamaUrl: hostCfg.ollama_url,
+    log,
     keepAliveMs: o.keepAliveMs,
     heartbeatIntervalS: o.heartbeatIntervalS,
     stateIntervalMs: o.stateIntervalMs,

@@ -1,8 +1,9 @@
 /** The agent host's responders: one per role placed on the host, each with its handler and metrics. */
 import type { MeshConfig } from "../../schemas/index.ts";
-import { type Mesh, serveRole, type ResponderEvent, type RoleResponder } from "../../mesh/index.ts";
+import { type Logger, type Mesh, serveRole, type ResponderEvent, type RoleResponder } from "../../mesh/index.ts";
 import type { FinalModelChunk } from "../backends/index.ts";
 import type { RoleBackend } from "./backends.ts";
+import { hostRouterClassifier } from "./classifier.ts";
 import { roleHandler } from "./handler.ts";
 import type { RoleState } from "./health.ts";
 import type { MediaAccess } from "./media.ts";
@@ -21,6 +22,9 @@ export interface ServingOptions {
   media: MediaAccess;
   specialists: SpecialistInfo[];
   defaultSpecialist: string | undefined;
+  /** The host's Ollama: a router's classifier embeds with it. */
+  ollamaUrl: string;
+  log: Logger;
   keepAliveMs?: number;
   heartbeatIntervalS?: number;
   stateIntervalMs?: number;
@@ -54,6 +58,7 @@ export async function serveHostRole(o: ServingOptions, role: string): Promise<Ro
       backend: rb.backend,
       specialists: o.specialists,
       defaultSpecialist: o.defaultSpecialist,
+      classifier: rc.classifier ? hostRouterClassifier(role, rc.classifier, o.ollamaUrl, o.log) : undefined,
       tools: o.tools,
       media: o.media,
       autoRecall: o.config.memory?.auto_recall ? { server: o.config.memory.server, topK: o.config.memory.top_k } : undefined,

@@ -10,6 +10,8 @@
  *                                        model from `npm run setup`; about a minute)
  *   npm run bench -- --only pipeline    the pipelined voice vs the sequential one on the real model
  *                                        (real Ollama, several-paragraph answers; about 3 minutes)
+ *   npm run bench -- --only router       the router's classifier, LLM router and chain on real models over
+ *                                        the labelled set (real Ollama; about 2 minutes)
  *   npm run bench -- --profile .tmp/prof   also profile each measured phase (in-process parts): CPU and
  *                                          sampled allocations (.cpuprofile, .heapprofile; cpuprofile-top.ts reads both)
  */
@@ -32,6 +34,7 @@ import { memory } from "./memory.ts";
 import { memorySearch } from "./memory-search.ts";
 import { pipeline } from "./pipeline.ts";
 import { realModel } from "./real-model.ts";
+import { router } from "./router.ts";
 import { serve } from "./serve.ts";
 import { tools } from "./tools.ts";
 import type { BenchContext, Section, SectionResult } from "./report.ts";
@@ -52,6 +55,7 @@ const SECTIONS: Record<string, Section> = {
   continue: continueSection,
   affinity,
   pipeline,
+  router,
 };
 
 const { values } = parseArgs({

@@ -63,7 +63,7 @@ export function formatEvent(e: LogEvent): string {
     case "user_message":
       return `${t} user ${e.user.id}: ${e.text}${mediaNote(e.media)}`;
     case "routed":
-      return `${t} routed → ${e.specialist} (${e.confidence.toFixed(2)}: ${e.reason})${where}${how}${ms}${via}`;
+      return `${t} routed → ${e.specialist}${routedBy(e)}${where}${how}${ms}${via}`;
     case "specialist_started":
       return `${t} ${e.specialist} started`;
     case "specialist_finished":
@@ -90,6 +90,18 @@ const oneLine = (s: string) =>
     .trim()
     .replace(/\s*\n\s*\n\s*/g, " ¶ ")
     .replace(/\s+/g, " ");
+
+/**
+ * Who chose and how sure: " by the classifier, confidence 0.82 (reason)", or " by the LLM router,
+ * confidence 0.70; classifier 0.41, below its threshold (reason)"; older events: " (0.70: reason)".
+ */
+function routedBy(e: Extract<LogEvent, { type: "routed" }>): string {
+  const c = e.confidence.toFixed(2);
+  if (e.decided_by === "classifier") return ` by the classifier, confidence ${c} (${e.reason})`;
+  const unsure = e.classifier_confidence !== undefined ? `; classifier ${e.classifier_confidence.toFixed(2)}, below its threshold` : "";
+  if (e.decided_by === "llm") return ` by the LLM router, confidence ${c}${unsure} (${e.reason})`;
+  return ` (${c}: ${e.reason}${unsure})`;
+}
 
 /** Longest tool outcome `lyra log` prints on one line; `--json` has the whole logged text. */
 const SHOWN_OUTCOME_CHARS = 200;

@@ -35,7 +35,7 @@ describe("agent host: the router", () => {
   it("asks Ollama for schema-constrained output and passes the model's choice on", async () => {
     modelAnswer = { specialist: "philosopher", confidence: 0.9, reason: "a why-question" };
     const { choice, final } = await route("Why do we dream?");
-    expect(choice).toEqual(modelAnswer);
+    expect(choice).toEqual({ specialist: "philosopher", confidence: 0.9, reason: "a why-question", decided_by: "llm" });
     expect(final).toMatchObject({ backend: "ollama", model: ROUTER_MODEL, host: "local", role: "router" });
     // The model was given a JSON schema whose specialist is an enum of the configured specialists.
     const chat = ollama.requests.findLast((r) => r.path === "/api/chat")?.body as OllamaChatBody;
@@ -80,6 +80,6 @@ describe("agent host: the router", () => {
   it("a confidence out of 0..1 (smollm2:135m answers 2: the grammar does not bound numbers) is clamped; the choice stands", async () => {
     modelAnswer = { specialist: "philosopher", confidence: 2, reason: "a why-question" };
     const { choice } = await route("Why do we dream?");
-    expect(choice).toEqual({ specialist: "philosopher", confidence: 1, reason: "a why-question" });
+    expect(choice).toEqual({ specialist: "philosopher", confidence: 1, reason: "a why-question", decided_by: "llm" });
   });
 });

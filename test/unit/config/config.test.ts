@@ -15,6 +15,10 @@ ${roles}hosts:
   local: { roles: [pragmatist] }
 ${extra}`;
 
+/** A router role with a classifier over `examples` (YAML flow mapping). */
+const ROUTER = (examples: string, extra = "", threshold = "0.5") =>
+  `  router: { model: m, kind: router, classifier: { embed_model: all-minilm, threshold: ${threshold}${extra}, examples: ${examples} } }\n`;
+
 /** The ConfigError a document is refused with. */
 function refusal(yaml: string, env: NodeJS.ProcessEnv = {}): ConfigError {
   try {
@@ -54,6 +58,9 @@ describe("shipped configuration files", () => {
     expect(Object.values(cfg.roles).every((r) => r.fallback)).toBe(true);
     expect(cfg.jetstream).toMatchObject({ replicas: 3, log_max_age: 30 * 86_400_000, duplicate_window: 7_200_000 });
     expect(cfg.litellm?.api_key_env).toBe("LITELLM_API_KEY");
+    // The router's classifier: examples for every specialist (test/fixtures/router-set.json is the test set).
+    expect(cfg.roles.router?.classifier).toMatchObject({ embed_model: "all-minilm", threshold: 0.7, embed_timeout_ms: 5000 });
+    expect(Object.keys(cfg.roles.router?.classifier?.examples ?? {})).toEqual(["pragmatist", "philosopher", "artist", "perception"]);
   });
 });
 
@@ -205,6 +212,36 @@ describe("refused files: the message names the file, the field, the value and th
       "unknown top-level key",
       base("jetsream: { replicas: 3 }\n"),
       /the top level has unknown key 'jetsream'; remove or correct it \(allowed: mesh, nats, roles, router, hosts, litellm, jetstream/,
+    ],
+    [
+      "classifier on a specialist",
+      base("", "  pragmatist: { model: m, classifier: { embed_model: e, threshold: 0.5, examples: { pragmatist: [a] } } }\n"),
+      /roles\.pragmatist\.classifier is set on a role of kind 'specialist'; only a router has a classifier/,
+    ],
+    [
+      "classifier examples for an unknown specialist",
+      base("", `${ROUTER("{ pragmatist: [a], poet: [b] }")}  pragmatist: { model: m }\n`),
+      /roles\.router\.classifier\.examples\.poet is not a role of kind specialist; use one of: pragmatist/,
+    ],
+    [
+      "classifier with one specialist",
+      base("", `${ROUTER("{ pragmatist: [a] }")}  pragmatist: { model: m }\n`),
+      /roles\.router\.classifier\.examples names 1 specialist\(s\); give examples for two at least \(specialists: pragmatist\)/,
+    ],
+    [
+      "classifier k above a specialist's examples",
+      base("", `${ROUTER("{ pragmatist: [a, b], philosopher: [c] }", ", k: 2")}  pragmatist: { model: m }\n  philosopher: { model: m }\n`),
+      /roles\.router\.classifier\.examples\.philosopher has 1 example\(s\), fewer than k \(2\); add examples or lower classifier\.k/,
+    ],
+    [
+      "classifier threshold above 1",
+      base("", `${ROUTER("{ pragmatist: [a], philosopher: [b] }", "", "1.5")}  pragmatist: { model: m }\n  philosopher: { model: m }\n`),
+      /classifier\.threshold is 1\.5, which is not valid .*; set roles\.router\.classifier\.threshold to a number from 0 to 1 /,
+    ],
+    [
+      "classifier without examples",
+      base("", "  router: { model: m, kind: router, classifier: { embed_model: e, threshold: 0.5 } }\n  pragmatist: { model: m }\n"),
+      /roles\.router\.classifier\.examples is missing/,
     ],
     [
       "bad duration",

@@ -9,12 +9,12 @@ import { z } from "zod";
 import { ToolsError, ToolsErrorCode } from "../../errors.ts";
 import { parseServerOptions, type OptionWording } from "../options.ts";
 import type { BuiltinContext, StartedBuiltin } from "../index.ts";
-import { createEmbedder } from "./embed.ts";
+import { createEmbedder } from "../../embed.ts";
 import { memoryServer } from "./server.ts";
 import { openMemoryStore } from "./store.ts";
 
 export { openMemoryStore, type MemoryStore, type MemoryEntry, type SearchHit } from "./store.ts";
-export { createEmbedder, type Embedder } from "./embed.ts";
+export { createEmbedder, type Embedder } from "../../embed.ts";
 export { memoryServer } from "./server.ts";
 
 /** Default store: under the XDG state directory. */

@@ -6,7 +6,7 @@
 import { McpServer, type CallToolResult } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { MetaKey } from "../../wire.ts";
-import type { Embedder } from "./embed.ts";
+import type { Embedder } from "../../embed.ts";
 import type { MemoryEntry, MemoryStore, SearchHit } from "./store.ts";
 
 /** Longest journal entry, characters. */
