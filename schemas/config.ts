@@ -310,7 +310,7 @@ const MeshConfigShape = z.strictObject({
       atomic_log: z.boolean().default(false),
       /** Pipelined voice: the voice rewrites the specialist's draft segment by segment as it streams; default true. */
       pipeline: z.boolean().default(true),
-      /** Sentences that close a segment (a paragraph break closes one sooner); 0: paragraphs only; default 2. */
+      /** Sentences that close a segment (the first: one; a paragraph break closes one sooner); 0: paragraphs only; default 2. */
       segment_sentences: z.number().int().min(0).max(100).default(2),
       /** The least characters of a segment, so "Dr." or "1." does not cut one; default 80. */
       segment_min_chars: z.number().int().min(1).max(100_000).default(80),

@@ -1,6 +1,7 @@
 /**
  * Cuts the specialist's streamed draft into segments for the pipelined voice: a segment ends at a
  * paragraph break, or after `sentences` sentences, once it holds at least `minChars` characters.
+ * The first segment ends after one sentence already, so the voice starts as early as it can.
  * A cut is made only when the next segment's first character has arrived, so a segment carries
  * its trailing whitespace and the segments concatenate to the draft. Where it cuts depends on the
  * text alone, not on how it was chunked, so a re-run cuts the same segments. No cut inside a code
@@ -63,6 +64,7 @@ export function createSegmenter(o: SegmentOptions = {}): Segmenter {
   let pos = 0; // where the scan goes on: the end of the last whitespace run that was followed by text
   let count = 0; // sentences ended in buf so far
   let fences = 0; // ``` seen in buf[0, pos)
+  let cuts = 0; // segments cut so far
 
   const scan = (): string[] => {
     const out: string[] = [];
@@ -76,7 +78,9 @@ export function createSegmenter(o: SegmentOptions = {}): Segmenter {
       const paragraph = /\n[ \t]*\n/.test(m[0]);
       if (endsSentence(buf.slice(0, m.index))) count++;
       const long = buf.slice(0, m.index).trim().length >= minChars;
-      if (!long || !(paragraph || (sentences > 0 && count >= sentences))) continue;
+      const enough = sentences > 0 && count >= (cuts === 0 ? 1 : sentences);
+      if (!long || !(paragraph || enough)) continue;
+      cuts++;
       out.push(buf.slice(0, end));
       buf = buf.slice(end);
       pos = 0;

@@ -185,8 +185,8 @@ function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
 
 /**
  * The voice's prompt for segment i: the conversation, the instruction, each segment before as a
- * draft and its rewrite, the segment. Its answer is bounded to about 1.5 × the segment's
- * length in tokens (4 characters a token, and 16 more), so a rewrite does not run on past its part.
+ * draft and its rewrite, the segment. Its answer is bounded to about 1.25 × the segment's
+ * length in tokens (4 characters a token, and 8 more), so a rewrite does not run on past its part.
  */
 function segmentRequest(v: VoiceContext, drafts: readonly string[], rewrites: readonly string[], i: number): RoleRequest {
   const before = drafts.slice(0, i).flatMap((d, j): ChatMessage[] => [
@@ -201,6 +201,6 @@ function segmentRequest(v: VoiceContext, drafts: readonly string[], rewrites: re
     conversation: v.msg.conversation,
     // The instruction before the segments: each call's prompt starts with the one before's, so Ollama reuses its cache.
     messages: [...v.userTurn, { role: "system", content: instruction }, ...before, { role: "user", content: drafts[i]! }],
-    options: { max_tokens: Math.ceil((drafts[i]!.length / 4) * 1.5) + 16 },
+    options: { max_tokens: Math.ceil((drafts[i]!.length / 4) * 1.25) + 8 },
   };
 }

@@ -106,7 +106,7 @@ describe("the pipelined voice", () => {
       ["user", P[2]],
     ]);
     // Each segment's rewrite is bounded by the segment's length.
-    expect(voice.calls[0]!.options?.max_tokens).toBe(Math.ceil(((P[0]!.length + 2) / 4) * 1.5) + 16);
+    expect(voice.calls[0]!.options?.max_tokens).toBe(Math.ceil(((P[0]!.length + 2) / 4) * 1.25) + 8);
     // The partials: the specialist's draft and the voice's text, each in order and once.
     expect(t.text("specialist").join("")).toBe(DRAFT);
     expect(t.text("voice").join("")).toBe(t.reply.text);

@@ -14,7 +14,8 @@ describe("the pipelined voice's segmenter", () => {
 
   it("cuts after N sentences once the segment is long enough", () => {
     const s = "This sentence is about twenty-nine. ";
-    expect(segmentText(s.repeat(6), { sentences: 2, minChars: 10 })).toEqual([s.repeat(2), s.repeat(2), s.repeat(2)]);
+    // The first segment ends after one sentence, so the voice starts early; the others after N.
+    expect(segmentText(s.repeat(5), { sentences: 2, minChars: 10 })).toEqual([s, s.repeat(2), s.repeat(2)]);
     // Below minChars, more sentences join the segment.
     expect(segmentText(s.repeat(6), { sentences: 2, minChars: 100 })).toEqual([s.repeat(3), s.repeat(3)]);
     // sentences: 0 cuts at paragraphs only.
