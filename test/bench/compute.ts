@@ -49,8 +49,12 @@ export async function compute(ctx: BenchContext): Promise<SectionResult> {
   await using _host = await startToolHost(hostMesh, {
     tenant: "bench",
     host: "bench",
-    // One session is all the bench uses; with the default 16 the rlimits' worst case would pass memory_total_mb.
-    servers: { compute: { builtin: "compute" }, computes: { builtin: "compute", options: { sessions: true, max_sessions: 1 } } },
+    // One session and one call at a time are all the bench uses: on a host without a cgroup v2 to
+    // bound them, the defaults' rlimit worst case (16 sessions, 2 calls) passes memory_total_mb.
+    servers: {
+      compute: { builtin: "compute" },
+      computes: { builtin: "compute", options: { sessions: true, max_sessions: 1, max_concurrent: 1 } },
+    },
     log: silentLogger,
   });
   const mcp = createMcpClient(callerMesh, { tenant: "bench", user: "bench" });

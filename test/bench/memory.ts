@@ -68,7 +68,13 @@ function spawnAgent(launch: Launch, cfgPath: string) {
   if (launch === "npx") {
     // As a user starts it from a checkout: no NODE_OPTIONS, no V8 flags, the TypeScript sources.
     const { NODE_OPTIONS: _drop, ...env } = process.env;
-    return spawn("npx", ["lyra", ...args], { cwd: ROOT, env: { ...env, LYRA_LOG_LEVEL: "warn" }, stdio: ["ignore", "ignore", "pipe"] });
+    // A process group of its own (npm → sh → node), so the whole of it is stopped at the end.
+    return spawn("npx", ["lyra", ...args], {
+      cwd: ROOT,
+      env: { ...env, LYRA_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "ignore", "pipe"],
+      detached: true,
+    });
   }
   return spawn(process.execPath, [...launch.flags, COMPILED_CLI, ...args], {
     env: { ...process.env, LYRA_LOG_LEVEL: "warn", NODE_OPTIONS: AGENT_NODE_OPTIONS },
@@ -151,16 +157,19 @@ async function measureAgent(ctx: BenchContext, url: string, cfgPath: string, lau
     return { startupMs, idle, peak: Math.max(...busySamples), hwm: statusMB(pid, "VmHWM") ?? Number.NaN, maxInFlight, streamSeconds };
   } finally {
     await client.close();
-    if (agentPid !== undefined && agentPid !== proc.pid) {
+    // npx's group (npm may not pass a signal on to the agent it runs), or the agent itself.
+    const stop = (sig: NodeJS.Signals) => {
       try {
-        process.kill(agentPid, "SIGTERM"); // npx's child: npm may not pass the signal on
+        if (launch === "npx") process.kill(-proc.pid!, sig);
+        else proc.kill(sig);
       } catch {
         // gone already
       }
-    }
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+    };
+    stop("SIGTERM");
     await Promise.race([exited, sleep(5000)]);
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+    if (agentPid !== undefined && statusMB(agentPid, "VmRSS") !== undefined) stop("SIGKILL");
+    else if (proc.exitCode === null && proc.signalCode === null) stop("SIGKILL");
   }
 }
 

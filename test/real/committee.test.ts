@@ -9,14 +9,13 @@ import { committeeFromConfig } from "../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../agents/host/host.ts";
 import { startConductor, type Conductor } from "../../mesh/conductor/index.ts";
 import { connectMesh, type Mesh } from "../../mesh/connect.ts";
-import { publishInbox, watchReplies } from "../../mesh/frontdoor.ts";
 import { createLogger, silentLogger } from "../../mesh/logger.ts";
 import { createRoleClient } from "../../mesh/rolecall/client.ts";
 import { parseMeshConfig } from "../../schemas/config.ts";
-import type { OutboxMessage } from "../../schemas/index.ts";
 import { logOf, newId } from "../integration/conductor/helpers.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { CHAT_MODEL, startOllama, type RealOllama } from "../harness/real.ts";
+import { realTurn } from "./helpers/turn.ts";
 
 const SPECIALISTS = ["pragmatist", "philosopher"];
 
@@ -69,15 +68,7 @@ afterAll(async () => {
 describe("the committee on a real model", () => {
   it("routes within the schema, streams the specialist and the voice, and logs backend ollama with real usage", async () => {
     const conversation = newId("real");
-    const id = newId();
-    const watch = watchReplies(mesh, "cli", conversation, id);
-    await mesh.nc.flush();
-    await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: "tester" }, text: "How do I boil an egg?" });
-    const seen: OutboxMessage[] = [];
-    for await (const o of watch) {
-      seen.push(o);
-      if (o.final) break;
-    }
+    const seen = await realTurn(mesh, conversation, "How do I boil an egg?");
     const final = seen.at(-1)!;
     expect(final.final).toBe(true);
     expect(final.text.trim().length).toBeGreaterThan(0);

@@ -8,14 +8,13 @@ import { committeeFromConfig } from "../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../agents/host/host.ts";
 import { startConductor, type Conductor } from "../../mesh/conductor/index.ts";
 import { connectMesh, type Mesh } from "../../mesh/connect.ts";
-import { publishInbox, watchReplies } from "../../mesh/frontdoor.ts";
 import { silentLogger } from "../../mesh/logger.ts";
 import { createRoleClient } from "../../mesh/rolecall/client.ts";
 import { parseMeshConfig } from "../../schemas/config.ts";
-import type { OutboxMessage } from "../../schemas/index.ts";
 import { logOf, newId } from "../integration/conductor/helpers.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { CHAT_MODEL, startOllama, type RealOllama } from "../harness/real.ts";
+import { realTurn } from "./helpers/turn.ts";
 
 let ollama: RealOllama;
 let nats: NatsServer;
@@ -58,16 +57,11 @@ afterAll(async () => {
 describe("the pipelined voice on a real model", () => {
   it("voices a several-sentence draft in two or more segments; the reply is non-empty and streamed first", async () => {
     const conversation = newId("real");
-    const id = newId();
-    const watch = watchReplies(mesh, "cli", conversation, id);
-    await mesh.nc.flush();
-    const text = "Write three short paragraphs about tea: where it comes from, how to brew it, and why people like it.";
-    await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: "tester" }, text });
-    const seen: OutboxMessage[] = [];
-    for await (const o of watch) {
-      seen.push(o);
-      if (o.final) break;
-    }
+    const seen = await realTurn(
+      mesh,
+      conversation,
+      "Write three short paragraphs about tea: where it comes from, how to brew it, and why people like it.",
+    );
     const final = seen.at(-1)!;
     expect(final.final).toBe(true);
     expect(final.error).toBeUndefined();
