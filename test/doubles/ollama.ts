@@ -286,6 +286,11 @@ function keepAliveMs(v: unknown): number {
  * The tool results a chat request carries for its last user message: the `role: "tool"` messages
  * after the last user message, each answering a call of an earlier assistant `tool_calls`.
  */
+/** Whether a chat is the voice's: its instruction (the whole draft, or one part of it in the pipelined voice) asks for Lyra's voice. */
+export function isVoiceChat(b: OllamaChatBody): boolean {
+  return (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("in Lyra's voice"));
+}
+
 export function toolResultsOf(b: OllamaChatBody): { tool_name?: string; content: string }[] {
   const msgs = b.messages ?? [];
   return msgs

@@ -20,13 +20,13 @@ import { conductorOptions } from "../../../agents/host/conductor-options.ts";
 import { startAgentHost, type AgentHost } from "../../../agents/host/host.ts";
 import { committeeYaml, runLyra, type CliProcess } from "../../harness/committee-fixture.ts";
 import { startSecureCluster, type SecureCluster } from "../../harness/secure-cluster.ts";
-import { startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
+import { startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble, isVoiceChat } from "../../doubles/ollama.ts";
 import { newId, readStream } from "../conductor/helpers.ts";
 import { connectAs, generateAuth, type GeneratedAuth } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
 
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
-const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
+const isVoice = isVoiceChat;
 
 /** Specialists read the clock for a "time" question; the voice restates the draft. */
 function model(b: OllamaChatBody) {

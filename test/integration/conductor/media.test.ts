@@ -17,12 +17,12 @@ import { encodeBody } from "../../../mesh/body.ts";
 import { subjects } from "../../../mesh/subjects.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
+import { startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble, isVoiceChat } from "../../doubles/ollama.ts";
 import { fakeAudio, fakePng, startOpenAIDouble, type OpenAIDouble } from "../../doubles/openai.ts";
 import { askTurn, logOf, newId, serveConfig } from "./helpers.ts";
 
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
-const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
+const isVoice = isVoiceChat;
 
 let nats: NatsServer;
 let mesh: Mesh;

@@ -23,7 +23,7 @@ describe("the committee over Ollama (double)", () => {
             .map((m) => m.content)
             .join(" ") ?? "";
         const last = b.messages?.findLast((m) => m.role === "user")?.content ?? "";
-        return system.includes("drafted the answer") ? `Lyra, warmly: ${last}` : `Considered answer to ${last}`;
+        return system.includes("in Lyra's voice") ? `Lyra, warmly: ${last}` : `Considered answer to ${last}`;
       },
     });
     await using server = await startNatsServer();

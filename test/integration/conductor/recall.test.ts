@@ -12,13 +12,13 @@ import { publishInbox, watchReplies } from "../../../mesh/frontdoor.ts";
 import { parseMeshConfig } from "../../../schemas/config.ts";
 import { createMcpClient, meshRequest, MetaKey } from "../../../tools/caller.ts";
 import type { NatsServer } from "../../harness/nats-server.ts";
-import { startOllamaDouble, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
+import { startOllamaDouble, type OllamaChatBody, type OllamaDouble, isVoiceChat } from "../../doubles/ollama.ts";
 import { logOf, newId } from "./helpers.ts";
 import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 import { startCommittee } from "../../harness/conductor.ts";
 
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
-const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
+const isVoice = isVoiceChat;
 
 function yaml(natsUrl: string, ollamaUrl: string, dbPath: string): string {
   const role = (kind: string, extra = "") => `{ kind: ${kind}, model: qwen3:4b, backend: ollama, slots: 4${extra} }`;

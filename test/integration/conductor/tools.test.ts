@@ -19,6 +19,7 @@ import {
   type OllamaDouble,
   type OllamaDoubleReply,
   type OllamaToolCall,
+  isVoiceChat,
 } from "../../doubles/ollama.ts";
 import { askTurn, logOf } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
@@ -28,7 +29,7 @@ import { startCommittee } from "../../harness/conductor.ts";
 
 const call = (name: string, args: Record<string, unknown> = {}): OllamaToolCall => ({ function: { name, arguments: args } });
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
-const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
+const isVoice = isVoiceChat;
 
 /** The specialists' model: the user message says which tools to call; once results are back it answers with them. */
 function specialistModel(b: OllamaChatBody): OllamaDoubleReply {

@@ -16,6 +16,7 @@ import {
   type OllamaChatBody,
   type OllamaDouble,
   type OllamaDoubleReply,
+  isVoiceChat,
 } from "../../doubles/ollama.ts";
 import { startSearxngDouble, type SearxngDouble } from "../../doubles/searxng.ts";
 import { ARTICLE_SENTENCE, startPages } from "../tools/web-pages.ts";
@@ -24,7 +25,7 @@ import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 import { startCommittee } from "../../harness/conductor.ts";
 
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user")?.content ?? "";
-const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
+const isVoice = isVoiceChat;
 
 /** The pragmatist's model: search, then read the first result, then answer citing it. */
 function pragmatist(b: OllamaChatBody): OllamaDoubleReply {

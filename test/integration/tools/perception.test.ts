@@ -23,12 +23,12 @@ import { createMcpClient } from "../../../tools/client.ts";
 import { startToolHost, type ToolHost } from "../../../tools/host.ts";
 import { connectSdkClient } from "../../../tools/sdk.ts";
 import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
-import { startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble } from "../../doubles/ollama.ts";
+import { startOllamaDouble, toolResultsOf, type OllamaChatBody, type OllamaDouble, isVoiceChat } from "../../doubles/ollama.ts";
 import { logOf, newId } from "../conductor/helpers.ts";
 
 const png = (size: number) => Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(size - 8)]);
 const lastUser = (b: OllamaChatBody) => b.messages?.findLast((m) => m.role === "user");
-const isVoice = (b: OllamaChatBody) => (b.messages ?? []).some((m) => m.role === "system" && m.content.includes("drafted the answer"));
+const isVoice = isVoiceChat;
 const visionChats = (o: OllamaDouble) => o.chats().filter((b) => b.model === "llava:13b");
 
 let nats: NatsServer;
