@@ -1,13 +1,13 @@
 /**
- * Warm-cache affinity on the real model: two real Ollama instances (one slot each, the small chat
- * model on one thread), two agent hosts serving the specialist `pragmatist`, one on each, and a
- * 10-turn conversation whose history grows to ~1.5k tokens. Each turn's request is what the
- * conductor sends (system prompt, then the history, then the new message). Run with affinity (the
- * default dispatcher) and with round robin over the two replicas (affinity off, alternating), the
- * two interleaved conversation by conversation; reported: the specialist's prompt-eval time and
- * tokens (Ollama's prompt_eval_duration / prompt_eval_count, carried in the final chunk through
- * the mesh) on the follow-up turns. Round robin is not cold either: a replica still holds the
- * conversation as of two turns back, so it re-reads about two turns where affinity reads one.
+ * Warm-cache affinity on the real model: two real Ollama instances (two slots each, the small chat
+ * model on one thread), two agent hosts serving the specialist `pragmatist`, one on each, and
+ * CONVERSATIONS conversations of 10 turns each, their turns sent together, as users share a busy
+ * mesh; the history grows to ~1.5k tokens. Each turn's request is what the conductor sends (system
+ * prompt, then the history, then the new message). Run with affinity (the default dispatcher) and
+ * with round robin over the two replicas (affinity off, alternating call by call, so each
+ * conversation changes replica every turn and finds the slots holding other conversations);
+ * reported: the specialist's prompt-eval time and tokens (Ollama's prompt_eval_duration /
+ * prompt_eval_count, carried in the final chunk through the mesh) on the follow-up turns.
  */
 import { rmSync } from "node:fs";
 import { connectMesh } from "../../mesh/connect.ts";
@@ -25,11 +25,12 @@ import { fmt, round, summarize } from "./stats.ts";
 
 const MODEL = "lyra-bench-chat:1t";
 const TURNS = 10;
+/** More conversations than one replica has slots, fewer than both have: affinity can keep each warm. */
+const CONVERSATIONS = 3;
+const SLOTS = 2;
 const MAX_TOKENS = 8;
 /** Follow-up turns' prompt-eval time, round robin over affinity. */
 const TARGET_RATIO = 2;
-/** No further round after this long (a round takes ~15 s on an idle 2-core machine). */
-const ROUND_BUDGET_MS = 60_000;
 const SYSTEM =
   "You are the pragmatist of a small assistant committee. Answer the user's last message in a few words, " +
   "concretely, without preamble. The conversation so far is context; do not repeat it. ".repeat(4);
@@ -45,7 +46,7 @@ const userMessage = (turn: number) =>
 function yaml(natsUrl: string, urls: [string, string]): string {
   const role = (kind: string, extra = "") =>
     `{ kind: ${kind}, model: "${MODEL}", backend: ollama, temperature: 0, max_tokens: ${MAX_TOKENS}, ` +
-    `keep_alive: 10m, first_token_timeout_ms: 120000, num_ctx: 4096, slots: 1${extra} }`;
+    `keep_alive: 10m, first_token_timeout_ms: 120000, num_ctx: 4096, slots: ${SLOTS}${extra} }`;
   return `
 mesh: { name: bench, owner: bench }
 nats: { servers: ["${natsUrl}"] }
@@ -67,37 +68,40 @@ interface Turn {
   promptTokens: number;
 }
 
-/** One conversation of TURNS turns through `client`; the history as the conductor renders it. */
-async function conversation(client: RoleClient, id: string): Promise<Turn[]> {
-  const history: ChatMessage[] = [];
-  const turns: Turn[] = [];
+/** CONVERSATIONS conversations of TURNS turns through `client`, turn t of each sent together; the history as the conductor renders it. */
+async function conversations(client: RoleClient, ids: string[]): Promise<Turn[][]> {
+  const histories = ids.map((): ChatMessage[] => []);
+  const turns = ids.map((): Turn[] => []);
   for (let t = 1; t <= TURNS; t++) {
-    const user: ChatMessage = { role: "user", content: userMessage(t) };
-    const r = await client.call("pragmatist", { messages: [...history, user], conversation: id }, { timeoutMs: 120_000 });
-    history.push(user, { role: "assistant", content: r.text });
-    turns.push({
-      host: r.host,
-      route: r.route ?? "",
-      promptMs: Number(r.final.timings.prompt_eval_ms ?? 0),
-      promptTokens: r.final.usage.prompt_tokens,
-    });
+    await Promise.all(
+      ids.map(async (id, c) => {
+        const user: ChatMessage = { role: "user", content: userMessage(t + 100 * c) };
+        const r = await client.call("pragmatist", { messages: [...histories[c]!, user], conversation: id }, { timeoutMs: 300_000 });
+        histories[c]!.push(user, { role: "assistant", content: r.text });
+        turns[c]!.push({
+          host: r.host,
+          route: r.route ?? "",
+          promptMs: Number(r.final.timings.prompt_eval_ms ?? 0),
+          promptTokens: r.final.usage.prompt_tokens,
+        });
+      }),
+    );
   }
   return turns;
 }
 
 export async function affinity(ctx: BenchContext): Promise<SectionResult> {
-  const rounds = ctx.quick ? 1 : 2;
-  ctx.progress(`affinity: starting two ollama serve (${CHAT_MODEL}, one slot each) and nats-server`);
+  ctx.progress(`affinity: starting two ollama serve (${CHAT_MODEL}, ${SLOTS} slots each) and nats-server`);
   const store = privateStore();
   await using _store = { [Symbol.asyncDispose]: async () => rmSync(store, { recursive: true, force: true }) };
   const env = { OLLAMA_MODELS: store };
-  await using ollamaA = await startOllama({ parallel: 1, env });
+  await using ollamaA = await startOllama({ parallel: SLOTS, env });
   const created = await fetch(`${ollamaA.url}/api/create`, {
     method: "POST",
     body: JSON.stringify({ model: MODEL, from: CHAT_MODEL, parameters: { num_thread: 1 }, stream: false }),
   });
   if (!created.ok) throw new Error(`Ollama could not derive ${MODEL} from ${CHAT_MODEL}: ${created.status} ${await created.text()}`);
-  await using ollamaB = await startOllama({ parallel: 1, env });
+  await using ollamaB = await startOllama({ parallel: SLOTS, env });
   await using server = await startNatsServer();
   const config = parseMeshConfig(yaml(server.url, [ollamaA.url, ollamaB.url]), { source: "affinity bench", env: {} });
   await using mesh1 = await connectMesh({ servers: server.url, name: "bench-affinity-gpu-1" });
@@ -123,20 +127,16 @@ export async function affinity(ctx: BenchContext): Promise<SectionResult> {
   );
 
   const runs = { affinity: [] as Turn[][], robin: [] as Turn[][] };
-  const started = performance.now();
   await ctx.measure("affinity-conversations", async () => {
-    for (let i = 0; i < rounds; i++) {
-      // A loaded machine reads prompts many times slower: one round then, to stay within minutes.
-      if (i > 0 && performance.now() - started > ROUND_BUDGET_MS) break;
-      ctx.progress(`affinity: round ${i + 1} of ${rounds}: a ${TURNS}-turn conversation with affinity, then one round robin`);
-      runs.affinity.push(await conversation(sticky, `bench-affinity-${i}`));
-      runs.robin.push(await conversation(robin, `bench-robin-${i}`));
-    }
+    const ids = (way: string) => Array.from({ length: CONVERSATIONS }, (_, c) => `bench-${way}-${c}`);
+    ctx.progress(`affinity: ${CONVERSATIONS} conversations of ${TURNS} turns with affinity, then the same round robin`);
+    runs.affinity.push(...(await conversations(sticky, ids("affinity"))));
+    runs.robin.push(...(await conversations(robin, ids("robin"))));
   });
-  return report(runs, runs.affinity.length);
+  return report(runs);
 }
 
-function report(runs: { affinity: Turn[][]; robin: Turn[][] }, rounds: number): SectionResult {
+function report(runs: { affinity: Turn[][]; robin: Turn[][] }): SectionResult {
   const followUps = (w: Turn[][]) => w.flatMap((c) => c.slice(1));
   const stat = (w: Turn[][], f: (t: Turn) => number) => summarize(followUps(w).map(f));
   const s = {
@@ -164,20 +164,30 @@ function report(runs: { affinity: Turn[][]; robin: Turn[][] }, rounds: number): 
   ];
   return {
     name: "affinity",
-    title: `Warm-cache affinity: a ${TURNS}-turn conversation over 2 real Ollama replicas, the specialist's prompt eval on follow-up turns`,
+    title: `Warm-cache affinity: ${CONVERSATIONS} conversations × ${TURNS} turns, 2 Ollama replicas × ${SLOTS} slots, prompt eval`,
     table: [
       ["dispatch", "prompt eval mean", "p50", "p95", "prompt p50 (tokens)"],
       row("affinity", s.affinity),
       row("round robin", s.robin),
     ],
     notes: [
-      `${rounds} conversation(s) each way, ${TURNS} turns, ${MAX_TOKENS} tokens per answer; turn 1 left out (cold either way).`,
+      `${CONVERSATIONS} conversations each way, their turns sent together, ${TURNS} turns, ${MAX_TOKENS} tokens per answer; ` +
+        "turn 1 left out (cold either way).",
       `affinity kept ${stuck} of ${followUps(runs.affinity).length} follow-up turns on the replica of the turn before; ` +
         `the last turn's prompt: ${lastTurnTokens.join(", ")} tokens (Ollama's prompt_eval_count counts the whole prompt, cached or not: ` +
         "the time shows the cache).",
-      "Round robin re-reads about two turns (a replica holds the conversation as of two turns back), affinity one.",
+      "Round robin changes each conversation's replica every turn, where the slots hold other conversations' prompts.",
     ],
-    json: { rounds, turns: TURNS, ratio: round(ratio), affinity: s.affinity, robin: s.robin, stuck, runs },
+    json: {
+      conversations: CONVERSATIONS,
+      slots: SLOTS,
+      turns: TURNS,
+      ratio: round(ratio),
+      affinity: s.affinity,
+      robin: s.robin,
+      stuck,
+      runs,
+    },
     targets: [
       {
         name: "follow-up turn's prompt-eval time, round robin over affinity",
