@@ -116,8 +116,8 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
     flush: store,
     failed,
     async call(role, step, req, stream, onTool) {
-      const stage = (typeof stream === "object" && stream.as) || step;
-      const span = tracer().start(`step ${stage}`, trace?.traceparent, {
+      const stageName = (typeof stream === "object" && stream.as) || step;
+      const span = tracer().start(`step ${stageName}`, trace?.traceparent, {
         kind: "client",
         attributes: { "lyra.step": step, "lyra.role": role },
       });
@@ -133,11 +133,11 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
         const r = await callRole(fallbackDeps, { role, step, req, stream, onTool }, opts);
         span.end();
         deps.log.info({ step, role, host: r.host, backend: r.final.backend, ms: Date.now() - t0 }, "committee step done");
-        deps.onEvent?.({ type: "step", step: stage, role, ok: true, ms: Date.now() - t0 });
+        deps.onEvent?.({ type: "step", step: stageName, role, ok: true, ms: Date.now() - t0 });
         return r;
       } catch (err) {
         span.end(err);
-        deps.onEvent?.({ type: "step", step: stage, role, ok: false, ms: Date.now() - t0 });
+        deps.onEvent?.({ type: "step", step: stageName, role, ok: false, ms: Date.now() - t0 });
         throw err;
       }
     },

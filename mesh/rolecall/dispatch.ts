@@ -112,10 +112,10 @@ export function createDispatcher(nc: NatsConnection, o: DispatcherOptions = {}):
     return route(role, chosen, `model ${chosen.state.loaded ? "warm" : "cold"}`, ` (best of ${fresh.length}${overridden})`);
   };
 
-  const turns = new Map<string, number>();
+  const roundRobinNext = new Map<string, number>();
   const nextOf = (role: string, equals: Known[]): Known => {
-    const n = turns.get(role) ?? 0;
-    turns.set(role, n + 1);
+    const n = roundRobinNext.get(role) ?? 0;
+    roundRobinNext.set(role, n + 1);
     return equals.sort((x, y) => (x.state.instance < y.state.instance ? -1 : 1))[n % equals.length]!;
   };
 

@@ -12,7 +12,8 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { RouterChoice, RouterClassifierConfig, loadMeshConfig, type RoleConfig } from "../../schemas/index.ts";
-import { silentLogger, type RoleContext } from "../../mesh/index.ts";
+import { silentLogger } from "../../mesh/index.ts";
+import { roleContext } from "../harness/role-context.ts";
 import { createOllamaBackend } from "../../agents/backends/index.ts";
 import { hostRouterClassifier, type Classification } from "../../agents/host/classifier.ts";
 import { roleHandler } from "../../agents/host/handler.ts";
@@ -39,15 +40,7 @@ interface Routed {
   by?: string;
 }
 
-const ctx = (): RoleContext => ({
-  requestId: "bench",
-  conversation: undefined,
-  deadline: Date.now() + 300_000,
-  stream: false,
-  signal: new AbortController().signal,
-  log: silentLogger,
-  headers: undefined,
-});
+const ctx = () => roleContext({ requestId: "bench" });
 
 /** A fixed shuffle (stride 37 over 64 and the like), so any prefix holds every specialist. */
 function shuffled<T>(xs: readonly T[]): T[] {

@@ -7,7 +7,8 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMeshConfig, RouterChoice, RouterClassifierConfig, type Chunk } from "../../schemas/index.ts";
-import { silentLogger, type RoleContext } from "../../mesh/index.ts";
+import { silentLogger } from "../../mesh/index.ts";
+import { roleContext } from "../harness/role-context.ts";
 import { hostRouterClassifier } from "../../agents/host/classifier.ts";
 import { roleHandler } from "../../agents/host/handler.ts";
 import { createScriptedBackend } from "../../agents/backends/scripted.ts";
@@ -23,15 +24,7 @@ afterAll(async () => {
   await ollama?.close();
 });
 
-const ctx = (): RoleContext => ({
-  requestId: "r1",
-  conversation: undefined,
-  deadline: Date.now() + 300_000,
-  stream: false,
-  signal: new AbortController().signal,
-  log: silentLogger,
-  headers: undefined,
-});
+const ctx = () => roleContext();
 
 /** The example config's router, its classifier on the real embedding model at `threshold`, in front of a scripted LLM router. */
 async function router(overrides: Partial<RouterClassifierConfig>) {

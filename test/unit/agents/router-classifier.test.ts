@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { RouterChoice, RouterClassifierConfig, type Chunk, type RoleConfig } from "../../../schemas/index.ts";
-import { silentLogger, type RoleContext } from "../../../mesh/index.ts";
+import { silentLogger } from "../../../mesh/index.ts";
+import { roleContext } from "../../harness/role-context.ts";
 import {
   buildIndex,
   classify,
@@ -157,15 +158,7 @@ const ROUTER: RoleConfig = {
   vision: false,
 };
 
-const ctx: RoleContext = {
-  requestId: "r1",
-  conversation: undefined,
-  deadline: Date.now() + 60_000,
-  stream: false,
-  signal: new AbortController().signal,
-  log: silentLogger,
-  headers: undefined,
-};
+const ctx = roleContext({ timeoutMs: 60_000 });
 
 /** A classifier that always answers `v`. */
 const fixed = (v: Classification | { reason: string }, threshold = 0.7): RouterClassifier => ({
