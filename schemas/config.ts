@@ -197,6 +197,18 @@ export const ServeConfig = z.strictObject({
   port: z.number().int().min(0).max(65_535).default(8080),
   /** The NAME of the environment variable with the API keys, comma-separated (never the keys). */
   keys_env: EnvName.default("LYRA_SERVE_KEYS"),
+  /**
+   * A file with the API keys (one a line, or an env file assigning keys_env), re-read on SIGHUP:
+   * how keys rotate without a restart. When set, keys_env's variable is not read. Default none.
+   */
+  keys_file: z.string().min(1).optional(),
+  /** How long a key gone from the keys at a reload keeps working, s; default 3600. */
+  key_grace_s: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(3600),
   /** Time a request waits for its reply before a 503; default 180 s. */
   timeout: Duration.default(180_000),
   /** Largest request body; default 1 MiB. */
@@ -459,10 +471,12 @@ export const KEY_ID_RE = /^k[0-9a-f]{12}$/;
 function checkTenants(tenants: Record<string, string[]>, add: (path: (string | number)[], message: string) => void): void {
   const owner = new Map<string, string>();
   for (const [t, ids] of Object.entries(tenants)) {
-    if (!TENANT_RE.test(t) || KEY_ID_RE.test(t))
+    // A tenant named as a key id is that key's own tenant, given to its successor when it rotates.
+    if (KEY_ID_RE.test(t) ? !ids.includes(t) : !TENANT_RE.test(t))
       add(
         ["serve", "tenants", t],
-        "is not a usable tenant name; use 1-31 lowercase letters, digits and '-' (not '_', and not the form of a key id)",
+        "is not a usable tenant name; use 1-31 lowercase letters, digits and '-' (not '_'; the form of a key id only " +
+          "for that key's own tenant, listing it: kOLD: [kOLD, kNEW])",
       );
     ids.forEach((id, i) => {
       if (!KEY_ID_RE.test(id))
@@ -615,6 +629,8 @@ const EXPECT: Record<string, string> = {
   "serve.listen": "an address such as '127.0.0.1' or '0.0.0.0'",
   "serve.port": "a port number from 0 to 65535",
   "serve.keys_env": "the NAME of the environment variable that holds the keys, such as 'LYRA_SERVE_KEYS' (never the keys)",
+  "serve.keys_file": "the path of a file with the keys, one a line (or an env file assigning serve.keys_env)",
+  "serve.key_grace_s": "a whole number of seconds from 0 to 2592000 (30 days)",
   "serve.timeout": "a duration such as '180s' or a number of ms",
   "serve.max_body": "a size such as '1MiB' or a number of bytes",
   "serve.grace": "a duration such as '10s' or a number of ms",

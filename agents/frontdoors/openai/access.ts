@@ -13,8 +13,20 @@ export interface Caller {
 export interface Keys {
   /** The caller a `Authorization: Bearer` header's key is; throws a 401. */
   check(authorization: string | undefined): Caller;
-  /** Every key's id and tenant (for the start log: never the keys). */
+  /** Every key's id and tenant (for the start log: never the keys); retiring keys are not listed. */
   list(): Caller[];
+  /**
+   * Makes `next`'s keys the keys (a reload). A key `next` lacks keeps working, with its tenant,
+   * for `graceMs`, then gets a 401; a key `next` has works at once. Returns the key ids that changed.
+   */
+  rotate(next: Keys, graceMs: number): Rotation;
+}
+
+/** What a rotation changed, by key id. */
+export interface Rotation {
+  added: Caller[];
+  /** Keys that keep working until their grace ends. */
+  retiring: Caller[];
 }
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
@@ -22,11 +34,27 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
 /** A key's id: stable across restarts and the order of the list, so its conversations stay its own. */
 export const keyIdOf = (key: string): string => `k${digest(key).toString("hex").slice(0, 12)}`;
 
+interface Entry {
+  digest: Buffer;
+  caller: Caller;
+  /** When a retiring key stops working (the clock's ms); undefined for a current key. */
+  until?: number;
+}
+
+/** Each Keys' entries, for rotate(): private to this module. */
+const entriesOf = new WeakMap<Keys, readonly Entry[]>();
+
 /**
  * Keys from a comma-separated list; an empty list is a configuration error. `tenants` (serve.tenants)
  * maps tenant names to key ids: keys of one tenant share its conversations (a rotated key keeps them).
+ * `now` is the clock of the rotation grace (ms); default performance.now.
  */
-export function parseKeys(list: string | undefined, envName: string, tenants: Readonly<Record<string, readonly string[]>> = {}): Keys {
+export function parseKeys(
+  list: string | undefined,
+  envName: string,
+  tenants: Readonly<Record<string, readonly string[]>> = {},
+  now: () => number = () => performance.now(),
+): Keys {
   const keys = (list ?? "")
     .split(",")
     .map((k) => k.trim())
@@ -36,12 +64,11 @@ export function parseKeys(list: string | undefined, envName: string, tenants: Re
       `lyra serve needs API keys: set ${envName} to one or more keys, comma-separated (e.g. ${envName}=$(openssl rand -hex 24))`,
     );
   const tenantOf = new Map(Object.entries(tenants).flatMap(([t, ids]) => ids.map((id) => [id, t] as const)));
-  const digests = keys.map(digest);
-  const callers = keys.map((k): Caller => {
+  let entries: Entry[] = keys.map((k) => {
     const keyId = keyIdOf(k);
-    return { keyId, tenant: tenantOf.get(keyId) ?? keyId };
+    return { digest: digest(k), caller: { keyId, tenant: tenantOf.get(keyId) ?? keyId } };
   });
-  return {
+  const self: Keys = {
     check(authorization) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
       if (!m)
@@ -52,16 +79,30 @@ export function parseKeys(list: string | undefined, envName: string, tenants: Re
           { code: "missing_api_key" },
         );
       const d = digest(m[1]!);
+      const t = now();
       // Compare digests of equal length in constant time, against every key.
-      let found = -1;
-      digests.forEach((k, i) => {
-        if (timingSafeEqual(k, d)) found = i;
-      });
-      if (found < 0) throw new OpenAIError(401, ErrorType.InvalidRequest, "Incorrect API key provided.", { code: "invalid_api_key" });
-      return callers[found]!;
+      let found: Entry | undefined;
+      for (const e of entries) if (timingSafeEqual(e.digest, d) && (e.until === undefined || t < e.until)) found = e;
+      if (!found) throw new OpenAIError(401, ErrorType.InvalidRequest, "Incorrect API key provided.", { code: "invalid_api_key" });
+      return found.caller;
     },
-    list: () => [...callers],
+    list: () => entries.filter((e) => e.until === undefined).map((e) => e.caller),
+    rotate(next, graceMs) {
+      const t = now();
+      const fresh = entriesOf.get(next) ?? [];
+      const has = (list: readonly Entry[], e: Entry) => list.some((o) => o.digest.equals(e.digest));
+      const current = entries.filter((e) => e.until === undefined);
+      const added = fresh.filter((e) => !has(current, e)).map((e) => e.caller);
+      // Keys that leave now start their grace; those already retiring keep theirs; expired ones go.
+      const leaving = current.filter((e) => !has(fresh, e)).map((e) => ({ ...e, until: t + graceMs }));
+      const stillRetiring = entries.filter((e) => e.until !== undefined && t < e.until && !has(fresh, e));
+      entries = [...fresh.map((e) => ({ ...e })), ...stillRetiring, ...leaving];
+      entriesOf.set(self, entries);
+      return { added, retiring: leaving.map((e) => e.caller) };
+    },
   };
+  entriesOf.set(self, entries);
+  return self;
 }
 
 export interface RateLimiter {

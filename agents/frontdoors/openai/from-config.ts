@@ -1,7 +1,8 @@
 /** `lyra serve` from the mesh config (the serve section, or its defaults) and the environment. */
 import { ServeConfig, type MeshConfig } from "../../../schemas/index.ts";
 import type { Mesh, Logger } from "../../../mesh/index.ts";
-import { parseKeys, type Keys } from "./access.ts";
+import { readKeyFile } from "../../key-file.ts";
+import { parseKeys, type Keys, type Rotation } from "./access.ts";
 import { startServe, type ServeServer } from "./server.ts";
 
 export interface ServeOverrides {
@@ -9,10 +10,52 @@ export interface ServeOverrides {
   port?: number;
 }
 
-/** The API keys from the variable serve.keys_env names; throws, naming it, when it holds none. */
-export function keysFromConfig(cfg: MeshConfig, env: NodeJS.ProcessEnv = process.env): Keys {
+/**
+ * The API keys: from serve.keys_file when it is set (the environment is then not read: a running
+ * process's environment keeps the keys it started with), else from the variable serve.keys_env
+ * names; throws, naming the file or variable, when it holds none.
+ */
+export function keysFromConfig(cfg: MeshConfig, env: NodeJS.ProcessEnv = process.env, now?: () => number): Keys {
   const s = cfg.serve ?? ServeConfig.parse({});
-  return parseKeys(env[s.keys_env], s.keys_env, s.tenants);
+  if (s.keys_file === undefined) return parseKeys(env[s.keys_env], s.keys_env, s.tenants, now);
+  const keys = readKeyFile(s.keys_file, s.keys_env, "serve.keys_file");
+  return parseKeys(keys.join(","), `the keys file ${s.keys_file} (serve.keys_file)`, s.tenants, now);
+}
+
+/** Warns about serve.tenants entries no key has (a removed key?). */
+function warnGoneTenants(s: ServeConfig, keys: Keys, log: Logger): void {
+  const known = new Set(keys.list().map((k) => k.keyId));
+  for (const [tenant, ids] of Object.entries(s.tenants)) {
+    const gone = ids.filter((id) => !known.has(id));
+    if (gone.length)
+      log.warn(
+        { tenant, keyIds: gone },
+        `serve.tenants.${tenant} names key ids no key in ${s.keys_file ?? s.keys_env} has (a removed key?); remove them from the config`,
+      );
+  }
+}
+
+/**
+ * Re-reads the keys (SIGHUP): `cfg` is the config as it is now (its serve.tenants and keys file).
+ * A key gone from the list keeps working for serve.key_grace_s; an unreadable or empty list leaves
+ * the keys as they were and throws.
+ */
+export function reloadKeys(keys: Keys, cfg: MeshConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Rotation {
+  const s = cfg.serve ?? ServeConfig.parse({});
+  const r = keys.rotate(keysFromConfig(cfg, env), s.key_grace_s * 1000);
+  const solo = r.retiring.filter((c) => c.tenant === c.keyId).map((c) => c.keyId);
+  log.info(
+    { added: r.added, retiring: r.retiring, graceS: s.key_grace_s, keys: keys.list() },
+    `keys reloaded: ${r.added.length} added, ${r.retiring.length} retiring (they work for ${s.key_grace_s} s more)`,
+  );
+  if (solo.length)
+    log.warn(
+      { keyIds: solo },
+      "retiring keys that are tenants of their own: their conversations do not pass to the new keys; " +
+        "to keep them, list the old and new key ids under one serve.tenants entry and reload again within the grace",
+    );
+  warnGoneTenants(s, keys, log);
+  return r;
 }
 
 /** Starts the endpoint; throws, naming the variable, when the environment holds no key. */
@@ -25,15 +68,7 @@ export function serveFromConfig(
 ): Promise<ServeServer> {
   const s = cfg.serve ?? ServeConfig.parse({});
   const keys = keysFromConfig(cfg, env);
-  const known = new Set(keys.list().map((k) => k.keyId));
-  for (const [tenant, ids] of Object.entries(s.tenants)) {
-    const gone = ids.filter((id) => !known.has(id));
-    if (gone.length)
-      log.warn(
-        { tenant, keyIds: gone },
-        `serve.tenants.${tenant} names key ids no key in ${s.keys_env} has (a removed key?); remove them from the config`,
-      );
-  }
+  warnGoneTenants(s, keys, log);
   return startServe({
     mesh,
     log,

@@ -40,6 +40,8 @@ export interface ServeServer extends Drainable {
   readonly url: string;
   readonly port: number;
   readonly metrics: FrontdoorMetrics;
+  /** The keys it checks (reloadKeys() rotates them). */
+  readonly keys: Keys;
   inFlight(): number;
   /** Refuses new requests (503), lets in-flight ones finish within graceMs, then ends the rest. */
   drain(): Promise<void>;
@@ -133,6 +135,7 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
     url,
     port,
     metrics,
+    keys: o.keys,
     inFlight: () => running.size(),
     ...lifecycle({ drain: () => stop(o.graceMs ?? 10_000), close: () => stop(0) }),
   };

@@ -53,6 +53,37 @@ describe("keys and the rate limit", () => {
     expect(JSON.stringify(shared.list())).not.toMatch(/"(old|new|other)"/);
   });
 
+  it("rotates: a dropped key works, with its tenant, until its grace ends; a new key at once; a re-added key stays", () => {
+    let t = 0;
+    const clock = () => t;
+    const own = { [keyIdOf("old")]: [keyIdOf("old"), keyIdOf("new")] };
+    const keys = parseKeys("old,other", "K", {}, clock);
+    const r = keys.rotate(parseKeys("new,other", "K", own, clock), 1000);
+    expect(r).toEqual({
+      added: [{ keyId: keyIdOf("new"), tenant: keyIdOf("old") }],
+      retiring: [{ keyId: keyIdOf("old"), tenant: keyIdOf("old") }],
+    });
+    // The successor is the old key's tenant: the old key's conversations are its own.
+    expect(keys.check("Bearer new").tenant).toBe(keys.check("Bearer old").tenant);
+    expect(keys.list().map((c) => c.keyId)).toEqual([keyIdOf("new"), keyIdOf("other")]);
+    t = 999;
+    expect(keys.check("Bearer old").keyId).toBe(keyIdOf("old"));
+    t = 1000;
+    expect(() => keys.check("Bearer old")).toThrow(expect.objectContaining({ status: 401, code: "invalid_api_key" }) as Error);
+    expect(keys.check("Bearer other").keyId).toBe(keyIdOf("other"));
+    // A second reload within a grace keeps the first grace; a key put back is a key again.
+    const again = parseKeys("a,b", "K", {}, clock);
+    again.rotate(parseKeys("b", "K", {}, clock), 100);
+    t += 50;
+    expect(again.rotate(parseKeys("c", "K", {}, clock), 1000).retiring.map((c) => c.keyId)).toEqual([keyIdOf("b")]);
+    t += 50;
+    expect(() => again.check("Bearer a")).toThrow(/Incorrect API key/);
+    expect(again.check("Bearer b").keyId).toBe(keyIdOf("b"));
+    again.rotate(parseKeys("b,c", "K", {}, clock), 0);
+    t += 1e9;
+    expect(again.check("Bearer b").keyId).toBe(keyIdOf("b"));
+  });
+
   it("lets a burst through, then one request per 60/rpm seconds, per key", () => {
     let t = 0;
     const limit = rateLimiter(60, 2, () => t);
@@ -76,6 +107,7 @@ describe("the serve config section", () => {
       listen: "127.0.0.1",
       port: 9000,
       keys_env: "LYRA_SERVE_KEYS",
+      key_grace_s: 3600,
       timeout: 30_000,
       max_body: 2 * 1024 ** 2,
       rate_limit: { rpm: 60, burst: 10 },
@@ -110,5 +142,12 @@ describe("the serve config section", () => {
     expect(parseMeshConfig(`${base}serve: { tenants: { acme: [k0123456789ab] } }\n`, { env: {} }).serve?.tenants).toEqual({
       acme: ["k0123456789ab"],
     });
+    // A key's own tenant, named by its id, may take in its successor; another key's id may not be a tenant.
+    const own = "serve: { tenants: { k0123456789ab: [k0123456789ab, kba9876543210] } }\n";
+    expect(parseMeshConfig(`${base}${own}`, { env: {} }).serve?.tenants).toEqual({ k0123456789ab: ["k0123456789ab", "kba9876543210"] });
+    expect(() => parseMeshConfig(`${base}serve: { tenants: { k0123456789ab: [kba9876543210] } }\n`, { env: {} })).toThrow(
+      /serve.tenants.k0123456789ab .*not a usable tenant name/,
+    );
+    expect(() => parseMeshConfig(`${base}serve: { key_grace_s: -1 }\n`, { env: {} })).toThrow(/serve.key_grace_s/);
   });
 });
