@@ -289,6 +289,11 @@ const MeshConfigShape = z.strictObject({
       base_url: z.url(),
       api_key_env: EnvName.default(DEFAULT_LITELLM_KEY_ENV),
       /**
+       * A file with the key (the key alone, or an env file assigning api_key_env), read again when it
+       * changes: how the key rotates without a restart. When set, api_key_env's variable is not read.
+       */
+      api_key_file: z.string().min(1).optional(),
+      /**
        * For `lyra litellm-config`: the upstream model behind each alias (LiteLLM's `provider/model`),
        * keyed by alias; `default` serves every alias not listed. Unused by the mesh itself.
        */
@@ -625,6 +630,7 @@ const EXPECT: Record<string, string> = {
   "jetstream.log_max_bytes": "a size such as '1GiB' or a number of bytes",
   "metrics.port": "a port number from 0 to 65535",
   "telemetry.otlp.endpoint": "the OTLP/HTTP collector URL such as 'http://otel-collector:4318'",
+  "litellm.api_key_file": "the path of a file with the key (the key alone, or NAME=key as in an env file)",
   "litellm.models": "a map of aliases (or 'default') to { model: 'provider/model', api_key_env, api_base }",
   "serve.listen": "an address such as '127.0.0.1' or '0.0.0.0'",
   "serve.port": "a port number from 0 to 65535",

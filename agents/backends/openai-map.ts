@@ -117,7 +117,8 @@ function parseArgs(text: string): Record<string, unknown> {
 export interface OpenAIErrorContext {
   baseURL: string;
   model: string;
-  keyEnv: string;
+  /** Where the key came from: "the LITELLM_API_KEY environment variable", "the key file /etc/lyra/litellm.key". */
+  keySource: string;
   stoppedBy: "timeout" | "caller" | undefined;
   timeoutMs: number;
   callerReason?: unknown;
@@ -136,7 +137,7 @@ export function mapOpenAIError(err: unknown, c: OpenAIErrorContext): Error {
   const type = err instanceof APIError ? (err.type ?? undefined) : undefined;
   if (err instanceof AuthenticationError || err instanceof PermissionDeniedError || type === "no_db_connection") {
     return new BackendAuthError(
-      `LiteLLM at ${where} refused the API key from ${c.keyEnv} (${msg}); put a valid key in the ${c.keyEnv} environment variable`,
+      `LiteLLM at ${where} refused the API key from ${c.keySource} (${msg}); put a valid key in ${c.keySource}`,
       init,
     );
   }

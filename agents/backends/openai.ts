@@ -1,9 +1,8 @@
 /** Model backend for an OpenAI-compatible server (the LiteLLM proxy), through the `openai` client. */
 import OpenAI from "openai";
-import { DEFAULT_LITELLM_KEY_ENV } from "../../schemas/index.ts";
 import { BackendTimeoutError, BackendUnavailableError } from "../errors.ts";
 import { callControl, since } from "./abort.ts";
-import { openAIKey } from "./openai-key.ts";
+import { keySourceOf, openAIKey, openAIKeySource } from "./openai-key.ts";
 import { mapOpenAIError, toOpenAIParams, toolCallAssembler } from "./openai-map.ts";
 import {
   DEFAULT_FIRST_TOKEN_TIMEOUT_MS,
@@ -23,6 +22,8 @@ export interface OpenAIBackendConfig {
   apiKey?: string;
   /** Name of the environment variable that holds the key; default LITELLM_API_KEY. */
   apiKeyEnv?: string;
+  /** A file with the key, read again when it changes (key rotation); when set, the variable is not read. */
+  apiKeyFile?: string;
   /** Environment to read the key from; default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Backend name in final chunks; default "openai". */
@@ -33,12 +34,14 @@ export interface OpenAIBackendConfig {
 
 /** Throws BackendConfigError at once when no key is found, so a bad setup fails at start. */
 export function createOpenAIBackend(cfg: OpenAIBackendConfig): ModelBackend {
-  const keyEnv = cfg.apiKeyEnv ?? DEFAULT_LITELLM_KEY_ENV;
-  const apiKey = openAIKey(cfg);
+  const keySource = keySourceOf(cfg);
+  const key = openAIKeySource(cfg);
+  // The key goes with each call, so a rotated key file takes effect on the next one.
+  const auth = async () => ({ Authorization: `Bearer ${await key()}` });
 
   const name = cfg.name ?? "openai";
   // Retries are the caller's business (fallback, another replica): one attempt per call here.
-  const client = new OpenAI({ apiKey, baseURL: cfg.baseURL, maxRetries: 0, ...(cfg.fetch ? { fetch: cfg.fetch } : {}) });
+  const client = new OpenAI({ apiKey: openAIKey(cfg), baseURL: cfg.baseURL, maxRetries: 0, ...(cfg.fetch ? { fetch: cfg.fetch } : {}) });
 
   async function* chat(req: ModelRequest, opts: ChatOptions = {}): AsyncGenerator<ModelChunk> {
     const timeoutMs = opts.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
@@ -46,7 +49,7 @@ export function createOpenAIBackend(cfg: OpenAIBackendConfig): ModelBackend {
     const context = () => ({
       baseURL: cfg.baseURL,
       model: req.model,
-      keyEnv,
+      keySource,
       timeoutMs,
       stoppedBy: ctl.stoppedBy(),
       callerReason: opts.signal?.reason as unknown,
@@ -57,7 +60,7 @@ export function createOpenAIBackend(cfg: OpenAIBackendConfig): ModelBackend {
     let finish: string | undefined;
     let usage = { prompt_tokens: 0, completion_tokens: 0 };
     try {
-      const stream = await client.chat.completions.create(toOpenAIParams(req), { signal: ctl.signal });
+      const stream = await client.chat.completions.create(toOpenAIParams(req), { signal: ctl.signal, headers: await auth() });
       for await (const chunk of stream) {
         if (chunk.usage) usage = { prompt_tokens: chunk.usage.prompt_tokens, completion_tokens: chunk.usage.completion_tokens };
         const choice = chunk.choices[0];
@@ -102,13 +105,13 @@ export function createOpenAIBackend(cfg: OpenAIBackendConfig): ModelBackend {
     const ctl = callControl(opts.signal, timeoutMs);
     try {
       const models: string[] = [];
-      for await (const m of client.models.list({ signal: ctl.signal })) models.push(m.id);
+      for await (const m of client.models.list({ signal: ctl.signal, headers: await auth() })) models.push(m.id);
       return { ok: true, models, loaded: [] };
     } catch (err) {
       const e =
         ctl.stoppedBy() === "timeout"
           ? new BackendTimeoutError("the health probe", timeoutMs, { backend: name, where: cfg.baseURL })
-          : mapOpenAIError(err, { baseURL: cfg.baseURL, model: "", keyEnv, timeoutMs, stoppedBy: ctl.stoppedBy() });
+          : mapOpenAIError(err, { baseURL: cfg.baseURL, model: "", keySource, timeoutMs, stoppedBy: ctl.stoppedBy() });
       return { ok: false, models: [], loaded: [], error: e.message };
     } finally {
       ctl.close();

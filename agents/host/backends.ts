@@ -33,7 +33,7 @@ export interface BackendFactoryOptions {
  * here, at start; the `openai` client loads on the first call, so a fallback that never answers costs nothing.
  */
 export function liteLLMBackend(litellm: NonNullable<MeshConfig["litellm"]>): ModelBackend {
-  const cfg = { baseURL: litellm.base_url, apiKeyEnv: litellm.api_key_env };
+  const cfg = { baseURL: litellm.base_url, apiKeyEnv: litellm.api_key_env, apiKeyFile: litellm.api_key_file };
   openAIKey(cfg);
   // lazy: the clients are loaded on first use (agents/backends/lazy.ts): a fallback that never answers costs nothing.
   return lazyBackend("openai", async () => (await import("../backends/openai.ts")).createOpenAIBackend(cfg));

@@ -100,6 +100,8 @@ export interface OpenAIDouble extends Closable {
   /** Base URL for the openai client: `<url>/v1`. */
   readonly baseURL: string;
   readonly apiKey: string;
+  /** The keys it accepts from now on (a rotation on the proxy: both while the old one is in its grace); default [apiKey]. */
+  acceptKeys(keys: string[]): void;
   readonly requests: LoggedRequest[];
   /** The next request fails with this status and OpenAI's error body for it. */
   failNext(status: number, message?: string): void;
@@ -137,6 +139,7 @@ const sendUnknownModel = (res: ServerResponse, model: string) =>
 
 export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise<OpenAIDouble> {
   const apiKey = opts.apiKey ?? "sk-test";
+  let accepted = [apiKey];
   const models = opts.models ?? ["lyra-fallback"];
   const requests: LoggedRequest[] = [];
   let failure: { status: number; message: string | undefined } | undefined;
@@ -154,7 +157,7 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     const entry: LoggedRequest = { method: req.method ?? "GET", path, headers: req.headers, body, aborted: false };
     requests.push(entry);
     res.on("close", () => (entry.aborted = !res.writableFinished));
-    if (req.headers.authorization !== `Bearer ${apiKey}`) return sendBadKey(res);
+    if (!accepted.some((k) => req.headers.authorization === `Bearer ${k}`)) return sendBadKey(res);
     if (failure) {
       const f = failure;
       failure = undefined;
@@ -272,6 +275,7 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
     url: server.url,
     baseURL: `${server.url}/v1`,
     apiKey,
+    acceptKeys: (keys) => void (accepted = [...keys]),
     requests,
     failNext: (status, message) => (failure = { status, message }),
     down: () => server.down(),
