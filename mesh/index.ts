@@ -12,6 +12,7 @@ export { publishInbox, watchReplies, storedReply, lastStoredReply, type ReplyWat
 export { discoverRoles, queryServices, type DiscoveredRole, type DiscoverOptions } from "./discovery.ts";
 export { lifecycle, type Closable, type Drainable } from "./lifecycle.ts";
 export { serveMetrics } from "./metrics-server.ts";
+export { natsReadiness, readinessOf, type Readiness, type ReadinessCheck } from "./readiness.ts";
 export {
   mediaStore,
   putMedia,

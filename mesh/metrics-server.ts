@@ -1,9 +1,19 @@
 /** The /metrics endpoint every long-running process serves (agent host, conductor, tool host, Discord adapter). */
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
+import { readinessOf, type ReadinessCheck } from "./readiness.ts";
 
-/** Serves GET /metrics (and /healthz) on every interface (0.0.0.0) or the given host; port 0 picks a free port. */
-export async function serveMetrics(registry: Registry, port: number, host = "0.0.0.0"): Promise<Server & { port: number }> {
+/**
+ * Serves GET /metrics, /healthz (liveness: the process answers) and /readyz (200 or 503 with
+ * `{ready, reasons}` from `ready`'s checks; none: always ready) on every interface (0.0.0.0) or
+ * the given host; port 0 picks a free port.
+ */
+export async function serveMetrics(
+  registry: Registry,
+  port: number,
+  host = "0.0.0.0",
+  ready: readonly ReadinessCheck[] = [],
+): Promise<Server & { port: number }> {
   const server = createServer((req, res) => {
     if (req.url === "/metrics") {
       registry.metrics().then(
@@ -11,7 +21,10 @@ export async function serveMetrics(registry: Registry, port: number, host = "0.0
         (err: unknown) => res.writeHead(500).end(String(err)),
       );
     } else if (req.url === "/healthz") res.writeHead(200).end("ok\n");
-    else res.writeHead(404).end("try /metrics\n");
+    else if (req.url === "/readyz") {
+      const r = readinessOf(ready);
+      res.writeHead(r.ready ? 200 : 503, { "Content-Type": "application/json" }).end(JSON.stringify(r));
+    } else res.writeHead(404).end("try /metrics, /healthz or /readyz\n");
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

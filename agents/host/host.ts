@@ -4,12 +4,16 @@
  */
 import {
   lifecycle,
+  natsReadiness,
   putMedia,
+  readinessOf,
   readMedia,
   serveMetrics,
   type Drainable,
   type Mesh,
   type Logger,
+  type Readiness,
+  type ReadinessCheck,
   type RoleResponder,
 } from "../../mesh/index.ts";
 import type { MediaAccess } from "./media.ts";
@@ -55,6 +59,8 @@ export interface AgentHost extends Drainable {
   state(): RoleState[];
   /** Re-checks every backend now (also runs every healthIntervalMs). */
   checkHealth(): Promise<void>;
+  /** /readyz: not ready while NATS is disconnected, a role's backend is unhealthy (degraded) or the host drains. */
+  ready(): Readiness;
 }
 
 /** The config's entry for `host`; throws naming the hosts there are and the fix when it has none. */
@@ -120,12 +126,19 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     checkHealth().catch((err: unknown) => log.warn({ err }, "health check failed"));
   }, o.healthIntervalMs ?? 10_000);
 
+  let draining = false;
+  const ready: ReadinessCheck[] = [
+    natsReadiness(o.mesh.nc),
+    () => [...states.values()].filter((s) => s.degraded).map((s) => `role ${s.role}: ${s.reason ?? "backend unhealthy"}`),
+    () => (draining ? ["draining"] : []),
+  ];
   const port = o.metricsPort === undefined ? o.config.metrics?.port : o.metricsPort;
   let server: (Server & { port: number }) | undefined;
-  if (port !== undefined && port !== null) server = await serveMetrics(metrics.registry, port);
+  if (port !== undefined && port !== null) server = await serveMetrics(metrics.registry, port, undefined, ready);
   log.info({ roles: hostCfg.roles, metricsPort: server?.port }, "agent host serving");
 
   const stop = async (how: "drain" | "close") => {
+    draining = true;
     clearInterval(timer);
     await Promise.all(responders.map((r) => (how === "drain" ? r.drain() : r.close())));
     await warming.catch(() => undefined);
@@ -142,6 +155,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     metricsPort: server?.port,
     state: () => [...states.values()].map((s) => ({ ...s })),
     checkHealth,
+    ready: () => readinessOf(ready),
     ...lifecycle({ drain: () => stop("drain"), close: () => stop("close") }),
   };
 }

@@ -5,7 +5,7 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Logger } from "../../../mesh/index.ts";
+import type { Logger, Readiness } from "../../../mesh/index.ts";
 import type { Caller, Keys, RateLimiter } from "./access.ts";
 import { completeAnswer, startAnswer, streamAnswer, type ChatDeps } from "./chat.ts";
 import { CONVERSATION_HEADER } from "./conversation.ts";
@@ -75,12 +75,24 @@ export function errorRoutes(app: Hono<Env>, log: Logger, metrics: FrontdoorMetri
   );
 }
 
-/** The routes that need no key (/healthz, /metrics), the key check of /v1, and /v1/models. */
+/** The routes that need no key (/healthz, /readyz, /metrics), the key check of /v1, and /v1/models. */
 export function openRoutes(
   app: Hono<Env>,
-  d: { metrics: FrontdoorMetrics; keys: Keys; models: ChatDeps["models"]; started: number; draining: () => boolean },
+  d: {
+    metrics: FrontdoorMetrics;
+    keys: Keys;
+    models: ChatDeps["models"];
+    started: number;
+    draining: () => boolean;
+    /** What /readyz answers. */
+    ready: () => Readiness;
+  },
 ): void {
   app.get("/healthz", (c) => c.text(d.draining() ? "draining\n" : "ok\n", d.draining() ? 503 : 200));
+  app.get("/readyz", (c) => {
+    const r = d.ready();
+    return c.json(r, r.ready ? 200 : 503);
+  });
   app.get("/metrics", async (c) => c.body(await d.metrics.registry.metrics(), 200, { "Content-Type": d.metrics.registry.contentType }));
   app.use("/v1/*", async (c, next) => {
     try {

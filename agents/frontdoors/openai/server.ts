@@ -1,11 +1,21 @@
 /**
  * `lyra serve`: the OpenAI-compatible endpoint, on Hono (web-standard handlers) through
- * @hono/node-server. Every `/v1` route needs a key; /healthz and /metrics do not.
+ * @hono/node-server. Every `/v1` route needs a key; /healthz, /readyz and /metrics do not.
  */
 import type { Server } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
-import { type Mesh, type Logger, createRoleClient, lifecycle, type Drainable, type RoleClient } from "../../../mesh/index.ts";
+import {
+  type Mesh,
+  type Logger,
+  createRoleClient,
+  lifecycle,
+  natsReadiness,
+  readinessOf,
+  type Drainable,
+  type Readiness,
+  type RoleClient,
+} from "../../../mesh/index.ts";
 import { rateLimiter, type Keys } from "./access.ts";
 import type { ChatDeps } from "./chat.ts";
 import { createCommittee } from "./committee-model.ts";
@@ -43,6 +53,8 @@ export interface ServeServer extends Drainable {
   /** The keys it checks (reloadKeys() rotates them). */
   readonly keys: Keys;
   inFlight(): number;
+  /** /readyz: not ready while NATS is disconnected or it drains (a draining server also stops taking connections). */
+  ready(): Readiness;
   /** Refuses new requests (503), lets in-flight ones finish within graceMs, then ends the rest. */
   drain(): Promise<void>;
   /** Ends everything now. */
@@ -121,7 +133,9 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
 
   const app = new Hono<Env>();
   errorRoutes(app, log, metrics);
-  openRoutes(app, { metrics, keys: o.keys, models, started, draining: () => draining });
+  const checks = [natsReadiness(o.mesh.nc), () => (draining ? ["draining"] : [])];
+  const ready = () => readinessOf(checks);
+  openRoutes(app, { metrics, keys: o.keys, models, started, draining: () => draining, ready });
   const limiter = rateLimiter(o.rateLimit?.rpm ?? 60, o.rateLimit?.burst ?? 10);
   completionsRoute(app, { chat, limiter, metrics, log, maxBody: o.maxBody ?? 1024 ** 2, running, stopping: stopping.signal });
 
@@ -136,6 +150,7 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
     port,
     metrics,
     keys: o.keys,
+    ready,
     inFlight: () => running.size(),
     ...lifecycle({ drain: () => stop(o.graceMs ?? 10_000), close: () => stop(0) }),
   };
