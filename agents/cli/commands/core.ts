@@ -1,4 +1,4 @@
-import { createLogger, createCoreMetrics, serveMetrics, startConductor, type Conductor } from "../../../mesh/index.ts";
+import { createLogger, createCoreMetrics, natsReadiness, serveMetrics, startConductor, type Conductor } from "../../../mesh/index.ts";
 import { conductorOptions } from "../../host/index.ts";
 import { defineCommand, intOption } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals } from "../config.ts";
@@ -25,7 +25,7 @@ export const core = defineCommand({
       onEvent: metrics.onEvent,
     });
     const port = intOption("metrics-port", values["metrics-port"], (cfg.metrics?.port ?? 9464) + 1);
-    const server = await serveMetrics(metrics.registry, port);
+    const server = await serveMetrics(metrics.registry, port, undefined, [natsReadiness(mesh.nc)]);
     const signals = watchSignals(); // before the ready line: a signal right after it must stop cleanly
     log.info({ metricsPort: server.port }, "conductor ready");
     const services = [{ close: stopTelemetry }, mesh, { close: () => void server.close() }, conductor];

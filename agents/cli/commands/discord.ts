@@ -1,4 +1,12 @@
-import { createLogger, type Logger, ensureStreams, serveMetrics, streamsFromConfig, type Mesh } from "../../../mesh/index.ts";
+import {
+  createLogger,
+  type Logger,
+  ensureStreams,
+  natsReadiness,
+  serveMetrics,
+  streamsFromConfig,
+  type Mesh,
+} from "../../../mesh/index.ts";
 import type { MeshConfig } from "../../../schemas/index.ts";
 import { startDiscordAdapter, type DiscordAdapter } from "../../frontdoors/discord/index.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
@@ -30,7 +38,7 @@ export const discord = defineCommand({
     const mesh = await connectWithConfig(cfg, "lyra-discord", log);
     const adapter = await startDiscordFromConfig(cfg, mesh, token, log);
     const port = intOption("metrics-port", values["metrics-port"], cfg.discord.metrics_port ?? (cfg.metrics?.port ?? 9464) + 3);
-    const server = await serveMetrics(adapter.metrics.registry, port);
+    const server = await serveMetrics(adapter.metrics.registry, port, undefined, [natsReadiness(mesh.nc)]);
     const signals = watchSignals(); // before the ready line: a signal right after it must stop cleanly
     log.info({ metricsPort: server.port }, "discord front door ready");
     await runUntilSignal([mesh, { close: () => void server.close() }, adapter], log, { signals });

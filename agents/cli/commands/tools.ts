@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { createLogger, serveMetrics } from "../../../mesh/index.ts";
+import { createLogger, natsReadiness, serveMetrics } from "../../../mesh/index.ts";
 import { startToolHost } from "../../../tools/index.ts";
 import { defineCommand, intOption, UsageError } from "../command.ts";
 import { configHelp, configOption, connectWithConfig, loadConfig, watchSignals } from "../config.ts";
@@ -56,7 +56,7 @@ export const tools = defineCommand({
         listTtlS: cfg.tools.list_ttl_s,
         log,
       });
-      server = await serveMetrics(toolHost.metrics.registry, port);
+      server = await serveMetrics(toolHost.metrics.registry, port, undefined, [natsReadiness(mesh.nc)]);
     } catch (err) {
       // The bridged children stop with the host, not with this process's exit.
       await toolHost?.close();
