@@ -18,6 +18,11 @@ export interface DiscoveredRole {
   subject: string;
   version: string;
   metadata: Record<string, string>;
+  /**
+   * Requests in and errors answered, on every endpoint and the replica's own subject (capacity-aware
+   * dispatch): the responder's own counts from the stats data; micro's endpoint counts for a replica
+   * that does not send them (an older Lyra).
+   */
   stats: { num_requests: number; num_errors: number; data: unknown };
 }
 
@@ -37,6 +42,7 @@ export async function discoverRoles(mesh: Mesh, opts: DiscoverOptions = {}): Pro
     // A role's requests arrive on two endpoints (the spec's prompt subject and lyra.<role>).
     const served = statsById.get(info.id)?.endpoints?.filter((e) => e.name === PROMPT_ENDPOINT || e.name === LYRA_ENDPOINT) ?? [];
     const es = served.find((e) => e.name === PROMPT_ENDPOINT);
+    const own = (es?.data ?? {}) as { requests?: unknown; errors?: unknown };
     roles.push({
       instanceId: info.id,
       role: md.role ?? md.session ?? "",
@@ -45,8 +51,8 @@ export async function discoverRoles(mesh: Mesh, opts: DiscoverOptions = {}): Pro
       version: info.version,
       metadata: md,
       stats: {
-        num_requests: served.reduce((n, e) => n + e.num_requests, 0),
-        num_errors: served.reduce((n, e) => n + e.num_errors, 0),
+        num_requests: typeof own.requests === "number" ? own.requests : served.reduce((n, e) => n + e.num_requests, 0),
+        num_errors: typeof own.errors === "number" ? own.errors : served.reduce((n, e) => n + e.num_errors, 0),
         data: es?.data,
       },
     });

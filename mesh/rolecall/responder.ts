@@ -46,7 +46,10 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
   const cfg = roleConfig(mesh, opts);
   const { role, host } = cfg;
   const log = mesh.log.child({ component: "responder", role, host });
-  const emit = listenerOf(opts.events, log);
+  // Every request in (queue-group endpoints and the replica's own subject alike) and every error
+  // answered: micro's endpoint stats miss the direct subject, and count only errors thrown at once.
+  const counts: RequestCounts = { requests: 0, errors: 0 };
+  const emit = countingErrors(listenerOf(opts.events, log), counts);
   const answers = createAnswerCache(opts.dedupWindowMs ?? 60_000);
   let accepting = true;
   let reg: RoleRegistration | undefined;
@@ -54,14 +57,17 @@ export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<Rol
     ...requestHooks(role, host, opts.handler, answers, emit, log),
     changed: () => reg?.changed(),
   });
-  const onRequest = (msg: RequestIn) => handleRequest(mesh, msg, cfg, accepting, admission, answers, emit, log);
+  const onRequest = (msg: RequestIn) => {
+    counts.requests++;
+    handleRequest(mesh, msg, cfg, accepting, admission, answers, emit, log);
+  };
 
   const cancelSub = subscribeCancels(mesh, admission);
   try {
     reg = await registerRole(
       mesh,
       cfg,
-      roleLoad(cfg, opts, admission, () => accepting),
+      roleLoad(cfg, opts, admission, () => accepting, counts),
       onRequest,
       log,
     );
@@ -106,6 +112,20 @@ function roleConfig(mesh: Mesh, opts: ResponderOptions): RoleConfig {
     metadata: opts.metadata ?? {},
     heartbeatS: opts.heartbeatIntervalS ?? DEFAULT_HEARTBEAT_S,
     stateMs: opts.stateIntervalMs ?? 500,
+  };
+}
+
+/** What $SRV.STATS data carries as `requests` and `errors` (discovery and `lyra status` read them). */
+interface RequestCounts {
+  requests: number;
+  errors: number;
+}
+
+/** Counts the requests answered with an error (refused or failed) on their way to the listener. */
+function countingErrors(emit: Emit, counts: RequestCounts): Emit {
+  return (e) => {
+    if (e.type === "rejected" || e.type === "failed") counts.errors++;
+    emit(e);
   };
 }
 
@@ -170,11 +190,17 @@ function sinkFor(mesh: Mesh, msg: RequestIn, inb: Inbound, cfg: RoleConfig): Rep
 }
 
 /** What heartbeats, stats and the capacity state read of the role while it runs. */
-function roleLoad(cfg: RoleConfig, opts: ResponderOptions, admission: Admission, accepting: () => boolean): RoleLoad {
+function roleLoad(
+  cfg: RoleConfig,
+  opts: ResponderOptions,
+  admission: Admission,
+  accepting: () => boolean,
+  counts: RequestCounts,
+): RoleLoad {
   return {
     inFlight: () => admission.running,
     queueDepth: () => admission.queued,
-    stats: () => opts.stats?.() ?? {},
+    stats: () => ({ ...opts.stats?.(), requests: counts.requests, errors: counts.errors }),
     state: () => {
       const c = opts.capacity?.() ?? { loaded: true, degraded: false };
       const ttftMs = admission.ttftMs;

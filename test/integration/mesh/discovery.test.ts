@@ -1,10 +1,12 @@
 /** Roles are found the NATS micro way ($SRV.INFO / $SRV.STATS) and announce themselves with heartbeats. */
+import { headers } from "@nats-io/nats-core";
 import { Svcm } from "@nats-io/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Mesh } from "../../../mesh/connect.ts";
 import { discoverRoles } from "../../../mesh/discovery.ts";
 import { startHeartbeat, type HeartbeatBody } from "../../../mesh/heartbeat.ts";
 import { createRoleClient, serveRole, type RoleResponder } from "../../../mesh/rolecall/index.ts";
+import { subjects } from "../../../mesh/subjects.ts";
 import { wordsHandler } from "../../fixtures/scripted.ts";
 import { eventually } from "../../harness/eventually.ts";
 import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
@@ -86,6 +88,32 @@ describe("discovery", () => {
     expect(roles).toHaveLength(1);
     expect(roles[0]).toMatchObject({ instanceId: responder.id, role: "voice", host: "gpu-1", subject: "agents.prompt.lyra.lyra.voice" });
     expect(roles[0]!.stats.num_requests).toBeGreaterThanOrEqual(4);
+  });
+
+  it("discoverRoles counts the calls that dispatch sends to the replica's own subject, and the errors answered", async () => {
+    const before = (await discoverRoles(caller, { timeoutMs: 1000 }))[0]!.stats;
+    let direct = 0;
+    const tap = caller.nc.subscribe(subjects.roleInstance("voice", responder.id), { callback: () => void direct++ });
+    await caller.nc.flush();
+    const client = createRoleClient(caller, { dispatch: true });
+    let calls = 0;
+    try {
+      // Dispatch picks the replica once its capacity state has arrived: from then on calls go direct.
+      await eventually("three calls sent to the replica's own subject", async () => {
+        await client.call("voice", `d${calls++}`);
+        return direct >= 3;
+      });
+      const bad = headers();
+      bad.set("Content-Type", "application/json");
+      const reply = await caller.nc.request(subjects.roleInstance("voice", responder.id), '{"text": 5}', { timeout: 2000, headers: bad });
+      expect(reply.headers?.get("Nats-Service-Error-Code")).toBe("400");
+    } finally {
+      tap.unsubscribe();
+      await client.close();
+    }
+    const after = (await discoverRoles(caller, { timeoutMs: 1000 }))[0]!.stats;
+    expect(after.num_requests - before.num_requests).toBe(calls + 1);
+    expect(after.num_errors - before.num_errors).toBe(1);
   });
 
   it("discoverRoles ignores other agents that share the Agent Protocol service name", async () => {
