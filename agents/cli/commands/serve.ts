@@ -21,7 +21,7 @@ export const serve = defineCommand({
     "log has each key's id). With serve.keys_file, SIGHUP re-reads the config and the keys file: a key\n" +
     "gone from it keeps working for serve.key_grace_s, then gets 401.\n" +
     "Model 'lyra' runs the whole committee through the inbox (a conductor must run);\n" +
-    "'lyra/<role>' calls one role directly. /metrics and /healthz are on the same port, without a key.\n" +
+    "'lyra/<role>' calls one role directly. /metrics, /healthz and /readyz are on the same port, without a key.\n" +
     "SIGINT/SIGTERM drains: new requests get 503, in-flight ones finish within serve.grace.",
   async run(values) {
     const cfg = await loadConfig(values);
