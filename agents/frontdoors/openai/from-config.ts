@@ -43,7 +43,8 @@ function warnGoneTenants(s: ServeConfig, keys: Keys, log: Logger): void {
 export function reloadKeys(keys: Keys, cfg: MeshConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Rotation {
   const s = cfg.serve ?? ServeConfig.parse({});
   const r = keys.rotate(keysFromConfig(cfg, env), s.key_grace_s * 1000);
-  const solo = r.retiring.filter((c) => c.tenant === c.keyId).map((c) => c.keyId);
+  // A retiring key that is a tenant of its own, and no current key of that tenant: its conversations pass to nobody.
+  const solo = r.retiring.filter((c) => c.tenant === c.keyId && !keys.list().some((k) => k.tenant === c.tenant)).map((c) => c.keyId);
   log.info(
     { added: r.added, retiring: r.retiring, graceS: s.key_grace_s, keys: keys.list() },
     `keys reloaded: ${r.added.length} added, ${r.retiring.length} retiring (they work for ${s.key_grace_s} s more)`,
@@ -52,7 +53,7 @@ export function reloadKeys(keys: Keys, cfg: MeshConfig, log: Logger, env: NodeJS
     log.warn(
       { keyIds: solo },
       "retiring keys that are tenants of their own: their conversations do not pass to the new keys; " +
-        "to keep them, list the old and new key ids under one serve.tenants entry and reload again within the grace",
+        "to pass them on, set serve.tenants.<old key id>: [<old key id>, <new key id>] and reload again within the grace",
     );
   warnGoneTenants(s, keys, log);
   return r;

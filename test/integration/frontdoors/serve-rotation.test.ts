@@ -126,6 +126,8 @@ describe("lyra serve (CLI) with serve.keys_file", () => {
       writeFileSync(keysFile, `LITELLM_API_KEY=sk-not-a-serve-key\nLYRA_SERVE_KEYS=${NEW}\n`);
       p.proc.kill("SIGHUP");
       await p.waitFor(/keys reloaded: 1 added, 1 retiring/);
+      // The old key was a tenant of its own and the config gives the new one no tenant: the log says what to set.
+      await p.waitFor(/conversations do not pass to the new keys/);
       expect(await models(NEW)).toBe(200);
       expect(await models("sk-not-a-serve-key")).toBe(401);
       await eventually("the old key refused after its grace", async () => (await models(OLD)) === 401);
