@@ -182,6 +182,8 @@ export const HostConfig = z.strictObject({
   roles: z.array(z.string()).min(1),
   /** Load each role's model at start (false: serve at once, the first call pays the load). */
   preload: z.boolean().default(true),
+  /** The host's region, advertised in its capacity state; default mesh.region. */
+  region: Token.optional(),
 });
 export type HostConfig = z.output<typeof HostConfig>;
 
@@ -254,7 +256,12 @@ export type DiscordConfig = z.output<typeof DiscordConfig>;
 
 /** Sections without a default must be written; jetstream, conductor and nats fill in defaults. */
 const MeshConfigShape = z.strictObject({
-  mesh: z.strictObject({ name: Token, owner: Token }),
+  mesh: z.strictObject({
+    name: Token,
+    owner: Token,
+    /** Region of the processes started with this file (env LYRA_REGION): role calls prefer replicas there. Default none. */
+    region: Token.optional(),
+  }),
   nats: z
     .strictObject({
       servers: Servers.default([DEFAULT_NATS_URL]),
@@ -565,6 +572,10 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
       from.set(`hosts.${name}.ollama_url`, "OLLAMA_HOST");
     }
   }
+  if (env.LYRA_REGION) {
+    raw.mesh = { ...obj("mesh"), region: env.LYRA_REGION };
+    from.set("mesh.region", "LYRA_REGION");
+  }
   if (env.LITELLM_BASE_URL) {
     raw.litellm = { ...obj("litellm"), base_url: env.LITELLM_BASE_URL };
     from.set("litellm.base_url", "LITELLM_BASE_URL");
@@ -576,6 +587,8 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
 const EXPECT: Record<string, string> = {
   "mesh.name": "a short lowercase name such as 'lyra'",
   "mesh.owner": "a short lowercase name such as 'ops'",
+  "mesh.region": "a short lowercase name such as 'eu' (the NATS cluster's name is a good choice)",
+  "hosts.*.region": "a short lowercase name such as 'eu' (the NATS cluster's name is a good choice)",
   "nats.servers": "a NATS URL such as 'nats://127.0.0.1:4222', or a list of them",
   "nats.encoding": "msgpack or json",
   "nats.inbox_prefix": "dot-separated tokens such as '_INBOX.lyra'",

@@ -119,6 +119,14 @@ describe("environment overrides", () => {
     expect(cfg.litellm).toEqual({ base_url: "http://env:4000/v1", api_key_env: "LITELLM_API_KEY" });
   });
 
+  it("LYRA_REGION sets mesh.region; hosts.*.region is a name", () => {
+    const yaml = base().replace("mesh: { name: lyra, owner: ops }", "mesh: { name: lyra, owner: ops, region: eu }");
+    expect(parseMeshConfig(yaml).mesh.region).toBe("eu");
+    expect(parseMeshConfig(yaml, { env: { LYRA_REGION: "us" } }).mesh.region).toBe("us");
+    expect(parseMeshConfig(base().replace("roles: [pragmatist] }", "roles: [pragmatist], region: us }")).hosts.local?.region).toBe("us");
+    expect(refusal(base(), { LYRA_REGION: "Not A Name" }).message).toContain("mesh.region (from environment variable LYRA_REGION)");
+  });
+
   it("a bad override is reported with the variable it came from", () => {
     const e = refusal(base(), { NATS_URL: "   " });
     expect(e.message).toContain("nats.servers (from environment variable NATS_URL)");
