@@ -184,6 +184,11 @@ export const HostConfig = z.strictObject({
   preload: z.boolean().default(true),
   /** The host's region, advertised in its capacity state; default mesh.region. */
   region: Token.optional(),
+  /**
+   * The host reaches the mesh through a leaf node on its own machine (a GPU box that can only dial
+   * out, infra/nats/leaf.conf): `lyra auth` also writes the user that leaf node signs in as, leaf-<host>.
+   */
+  leaf: z.boolean().default(false),
 });
 export type HostConfig = z.output<typeof HostConfig>;
 

@@ -24,7 +24,7 @@ import {
 } from "./jetstream.ts";
 
 /** What a user's process is; the process name is also the user name's first part. */
-export const ProcessKind = { Agent: "agent", Core: "core", Tools: "tools", FrontDoor: "frontdoor", Cli: "cli" } as const;
+export const ProcessKind = { Agent: "agent", Core: "core", Tools: "tools", FrontDoor: "frontdoor", Cli: "cli", Leaf: "leaf" } as const;
 export type ProcessKind = (typeof ProcessKind)[keyof typeof ProcessKind];
 
 /** One NATS user: its permissions and the private inbox prefix it must connect with. */
@@ -110,7 +110,18 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
     toolHosts,
     mcpCallers: [...toolHosts, "cli"],
   };
-  return [...agentUsers(m), coreUser(m), toolsUser(m), ...frontDoorUsers(m), cliUser(m)];
+  const agents = agentUsers(m);
+  const leaves = Object.entries(cfg.hosts).flatMap(([host, h]) =>
+    h.leaf
+      ? [
+          leafUser(
+            host,
+            agents.find((u) => u.name === `agent-${host}`)!,
+          ),
+        ]
+      : [],
+  );
+  return [...agents, coreUser(m), toolsUser(m), ...frontDoorUsers(m), cliUser(m), ...leaves];
 }
 
 function user(
@@ -134,6 +145,26 @@ function user(
     subscribe: uniq([...subscribe, `${inbox}.>`]),
     subscribeDeny: o.subscribeDeny ?? [],
     responses: o.responses ?? false,
+  };
+}
+
+/**
+ * The user a GPU box's leaf node authenticates as (hosts.<host>.leaf: true): the box's agent's
+ * subjects, as nats-server applies permissions to a leaf connection. It checks the subscriptions
+ * the leaf forwards by subject only, so a queue-group limit ("lyra.<role> agents") would refuse the
+ * role's queue subscription: the subjects are allowed in any group. It tracks no responses
+ * (allow_responses) for a leaf, so the replies the agent sends are allowed to any inbox (`_INBOX.>`);
+ * a reply subject is unguessable, and the box sees only the requests sent to it. The agent on the
+ * box keeps its own inbox prefix, which this user may subscribe under.
+ */
+function leafUser(host: string, agent: MeshUser): MeshUser {
+  return {
+    ...agent,
+    name: `leaf-${host}`,
+    kind: ProcessKind.Leaf,
+    publish: uniq([...agent.publish, subjects.userInboxAll]),
+    subscribe: agent.subscribe.map((s) => s.split(" ")[0]!),
+    responses: false,
   };
 }
 

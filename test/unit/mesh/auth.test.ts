@@ -64,6 +64,7 @@ describe("meshUsers", () => {
       "mesh.yaml",
     );
     expect(conf).toContain("jetstream: enabled");
+    expect(conf).toMatch(/^system_account: SYS$/m); // gateways with leaf nodes need one
     expect(conf.match(/nkey: "UKEY\d+"/g)?.length).toBe(users.length);
     expect(conf.match(/allow_responses/g)?.length).toBe(users.filter((u) => u.responses).length);
     expect(conf).toContain('publish: { allow: ["$JS.API.INFO"');
