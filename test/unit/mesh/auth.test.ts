@@ -44,6 +44,23 @@ describe("meshUsers", () => {
     expect(u.responses).toBe(true);
   });
 
+  it("writes a leaf user for a host on a leaf node: the agent's subjects in any queue group, replies to any inbox", () => {
+    const yaml = readFileSync(new URL("../../../config/mesh.example.yaml", import.meta.url), "utf8").replace(
+      "    roles: [voice]\n",
+      "    roles: [voice]\n    leaf: true\n",
+    );
+    const cfg = parseMeshConfig(yaml, { env: {} });
+    const [host] = Object.entries(cfg.hosts).find(([, h]) => h.leaf)!;
+    const all = meshUsers(cfg);
+    const agent = all.find((u) => u.name === `agent-${host}`)!;
+    const leaf = all.find((u) => u.name === `leaf-${host}`)!;
+    expect(all.at(-1)).toBe(leaf);
+    expect(leaf).toMatchObject({ kind: "leaf", inboxPrefix: agent.inboxPrefix, responses: false });
+    expect(leaf.subscribe).toEqual(agent.subscribe.map((s) => s.split(" ")[0]));
+    expect(leaf.publish).toEqual([...agent.publish, "_INBOX.>"]);
+    expect(meshUsers(example).some((u) => u.kind === "leaf")).toBe(false);
+  });
+
   it("lets nobody purge or delete a stream, nor reach another process's durable consumer", () => {
     for (const u of users) {
       for (const s of u.publish) expect(s, u.name).not.toMatch(/^\$JS\.API\.STREAM\.(DELETE|PURGE)\.(LYRA_|OBJ_LYRA_MEDIA)/);
