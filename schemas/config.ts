@@ -62,6 +62,19 @@ const LiteLLMUpstream = z.strictObject({
   api_base: z.url().optional(),
 });
 
+/** The LiteLLM proxy's router_settings that `lyra litellm-config` writes (LiteLLM's own names and meanings). */
+export const LiteLLMRouterConfig = z.strictObject({
+  /** Retries of a failed call, on the same alias (another of its upstreams when it has several); default 2. */
+  num_retries: z.number().int().min(0).max(10).default(2),
+  /** Failures of one upstream within a minute before it is cooled down; default 3. */
+  allowed_fails: z.number().int().min(0).max(1000).default(3),
+  /** How long a cooled-down upstream gets no calls; default 30 s (written in seconds). */
+  cooldown_time: Duration.default(30_000),
+  /** How the proxy picks among an alias's upstreams; default simple-shuffle. */
+  routing_strategy: z.enum(["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"]).default("simple-shuffle"),
+});
+export type LiteLLMRouterConfig = z.output<typeof LiteLLMRouterConfig>;
+
 /** One rule of the scripted (development) backend. First match wins; no `match` = default. */
 export const ScriptRule = z
   .strictObject({
@@ -280,7 +293,9 @@ const MeshConfigShape = z.strictObject({
        * For `lyra litellm-config`: the upstream model behind each alias (LiteLLM's `provider/model`),
        * keyed by alias; `default` serves every alias not listed. Unused by the mesh itself.
        */
-      models: z.record(z.string().min(1), LiteLLMUpstream).optional(),
+      models: z.record(z.string().min(1), z.union([LiteLLMUpstream, z.array(LiteLLMUpstream).min(1).max(16)])).optional(),
+      /** For `lyra litellm-config`: retries and the cooldown of failing upstreams (router_settings). */
+      router: LiteLLMRouterConfig.optional(),
     })
     .optional(),
   jetstream: z
@@ -611,7 +626,9 @@ const EXPECT: Record<string, string> = {
   "jetstream.log_max_bytes": "a size such as '1GiB' or a number of bytes",
   "metrics.port": "a port number from 0 to 65535",
   "telemetry.otlp.endpoint": "the OTLP/HTTP collector URL such as 'http://otel-collector:4318'",
-  "litellm.models": "a map of aliases (or 'default') to { model: 'provider/model', api_key_env, api_base }",
+  "litellm.models": "a map of aliases (or 'default') to { model: 'provider/model', api_key_env, api_base }, or a list of them",
+  "litellm.router.cooldown_time": "a duration such as '30s' (how long a failing upstream gets no calls)",
+  "litellm.router.routing_strategy": "simple-shuffle, least-busy, latency-based-routing or usage-based-routing-v2",
   "serve.listen": "an address such as '127.0.0.1' or '0.0.0.0'",
   "serve.port": "a port number from 0 to 65535",
   "serve.keys_env": "the NAME of the environment variable that holds the keys, such as 'LYRA_SERVE_KEYS' (never the keys)",

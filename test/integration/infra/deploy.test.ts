@@ -122,7 +122,15 @@ describe("infra/compose.yaml", () => {
       model_list: { model_name: string }[];
       general_settings: { master_key: string };
     };
-    expect(generated.model_list.map((m) => m.model_name)).toEqual(["lyra-router", "lyra-specialist", "lyra-voice", "lyra-vision"]);
+    expect(generated.model_list.map((m) => m.model_name)).toEqual([
+      "lyra-router",
+      "lyra-specialist",
+      "lyra-voice",
+      "lyra-vision",
+      "flux",
+      "flux",
+      "tts-1",
+    ]);
     const cfg = parse(compose(["config"]).out) as {
       services: { litellm: { command: string[]; environment: Record<string, string>; volumes: unknown[] } };
     };
