@@ -528,6 +528,7 @@ export function parseMeshConfig(yamlText: string, opts: ParseConfigOptions = {})
     throw new ConfigError(source, [`${source}: the file is empty or not a mapping; start from config/mesh.example.yaml`]);
   }
   const overridden = applyEnv(raw as Record<string, unknown>, opts.env ?? process.env);
+  mediaEndpoints(raw as Record<string, unknown>, opts.env ?? process.env);
   const result = MeshConfig.safeParse(raw);
   if (result.success) return result.data;
   const lines = result.error.issues.slice(0, 10).map((i) => describeIssue(source, raw, i, overridden));
@@ -585,6 +586,26 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
     from.set("litellm.base_url", "LITELLM_BASE_URL");
   }
   return from;
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * The artist and speech built-ins call the LiteLLM proxy: their options.base_url and api_key_env
+ * default to litellm.base_url and litellm.api_key_env, and LITELLM_BASE_URL replaces base_url as it
+ * replaces litellm.base_url (so a container reaches the proxy by its service name, not 127.0.0.1).
+ */
+function mediaEndpoints(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const litellm = isMap(raw.litellm) ? raw.litellm : {};
+  const servers = isMap(raw.tools) && isMap(raw.tools.servers) ? raw.tools.servers : {};
+  for (const s of Object.values(servers)) {
+    if (!isMap(s) || (s.builtin !== "artist" && s.builtin !== "speech")) continue;
+    const options = isMap(s.options) ? { ...s.options } : {};
+    if (env.LITELLM_BASE_URL) options.base_url = env.LITELLM_BASE_URL;
+    else if (options.base_url === undefined && typeof litellm.base_url === "string") options.base_url = litellm.base_url;
+    if (options.api_key_env === undefined && typeof litellm.api_key_env === "string") options.api_key_env = litellm.api_key_env;
+    s.options = options;
+  }
 }
 
 /** What a field should hold, for the "set X to …" part of a message. Keys use * for names. */
