@@ -195,6 +195,11 @@ export const HostConfig = z.strictObject({
   roles: z.array(z.string()).min(1),
   /** Load each role's model at start (false: serve at once, the first call pays the load). */
   preload: z.boolean().default(true),
+  /** For `lyra compose`: the GPUs (NVIDIA indexes or UUIDs) of this host's Ollama container; none: Ollama on the CPU. */
+  gpus: z
+    .array(z.union([z.number().int().min(0), z.string().regex(/^[A-Za-z0-9-]+$/, "is not a GPU index or UUID")]))
+    .min(1)
+    .optional(),
 });
 export type HostConfig = z.output<typeof HostConfig>;
 
