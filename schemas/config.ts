@@ -62,6 +62,19 @@ const LiteLLMUpstream = z.strictObject({
   api_base: z.url().optional(),
 });
 
+/** The LiteLLM proxy's router_settings that `lyra litellm-config` writes (LiteLLM's own names and meanings). */
+export const LiteLLMRouterConfig = z.strictObject({
+  /** Retries of a failed call, on the same alias (another of its upstreams when it has several); default 2. */
+  num_retries: z.number().int().min(0).max(10).default(2),
+  /** Failures of one upstream within a minute before it is cooled down; default 3. */
+  allowed_fails: z.number().int().min(0).max(1000).default(3),
+  /** How long a cooled-down upstream gets no calls; default 30 s (written in seconds). */
+  cooldown_time: Duration.default(30_000),
+  /** How the proxy picks among an alias's upstreams; default simple-shuffle. */
+  routing_strategy: z.enum(["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"]).default("simple-shuffle"),
+});
+export type LiteLLMRouterConfig = z.output<typeof LiteLLMRouterConfig>;
+
 /** One rule of the scripted (development) backend. First match wins; no `match` = default. */
 export const ScriptRule = z
   .strictObject({
@@ -189,6 +202,11 @@ export const HostConfig = z.strictObject({
    * out, infra/nats/leaf.conf): `lyra auth` also writes the user that leaf node signs in as, leaf-<host>.
    */
   leaf: z.boolean().default(false),
+  /** For `lyra compose`: the GPUs (NVIDIA indexes or UUIDs) of this host's Ollama container; none: Ollama on the CPU. */
+  gpus: z
+    .array(z.union([z.number().int().min(0), z.string().regex(/^[A-Za-z0-9-]+$/, "is not a GPU index or UUID")]))
+    .min(1)
+    .optional(),
 });
 export type HostConfig = z.output<typeof HostConfig>;
 
@@ -292,7 +310,9 @@ const MeshConfigShape = z.strictObject({
        * For `lyra litellm-config`: the upstream model behind each alias (LiteLLM's `provider/model`),
        * keyed by alias; `default` serves every alias not listed. Unused by the mesh itself.
        */
-      models: z.record(z.string().min(1), LiteLLMUpstream).optional(),
+      models: z.record(z.string().min(1), z.union([LiteLLMUpstream, z.array(LiteLLMUpstream).min(1).max(16)])).optional(),
+      /** For `lyra litellm-config`: retries and the cooldown of failing upstreams (router_settings). */
+      router: LiteLLMRouterConfig.optional(),
     })
     .optional(),
   jetstream: z
@@ -525,6 +545,7 @@ export function parseMeshConfig(yamlText: string, opts: ParseConfigOptions = {})
     throw new ConfigError(source, [`${source}: the file is empty or not a mapping; start from config/mesh.example.yaml`]);
   }
   const overridden = applyEnv(raw as Record<string, unknown>, opts.env ?? process.env);
+  mediaEndpoints(raw as Record<string, unknown>, opts.env ?? process.env);
   const result = MeshConfig.safeParse(raw);
   if (result.success) return result.data;
   const lines = result.error.issues.slice(0, 10).map((i) => describeIssue(source, raw, i, overridden));
@@ -588,6 +609,26 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
   return from;
 }
 
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * The artist and speech built-ins call the LiteLLM proxy: their options.base_url and api_key_env
+ * default to litellm.base_url and litellm.api_key_env, and LITELLM_BASE_URL replaces base_url as it
+ * replaces litellm.base_url (so a container reaches the proxy by its service name, not 127.0.0.1).
+ */
+function mediaEndpoints(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const litellm = isMap(raw.litellm) ? raw.litellm : {};
+  const servers = isMap(raw.tools) && isMap(raw.tools.servers) ? raw.tools.servers : {};
+  for (const s of Object.values(servers)) {
+    if (!isMap(s) || (s.builtin !== "artist" && s.builtin !== "speech")) continue;
+    const options = isMap(s.options) ? { ...s.options } : {};
+    if (env.LITELLM_BASE_URL) options.base_url = env.LITELLM_BASE_URL;
+    else if (options.base_url === undefined && typeof litellm.base_url === "string") options.base_url = litellm.base_url;
+    if (options.api_key_env === undefined && typeof litellm.api_key_env === "string") options.api_key_env = litellm.api_key_env;
+    s.options = options;
+  }
+}
+
 /** What a field should hold, for the "set X to …" part of a message. Keys use * for names. */
 const EXPECT: Record<string, string> = {
   "mesh.name": "a short lowercase name such as 'lyra'",
@@ -629,7 +670,9 @@ const EXPECT: Record<string, string> = {
   "jetstream.log_max_bytes": "a size such as '1GiB' or a number of bytes",
   "metrics.port": "a port number from 0 to 65535",
   "telemetry.otlp.endpoint": "the OTLP/HTTP collector URL such as 'http://otel-collector:4318'",
-  "litellm.models": "a map of aliases (or 'default') to { model: 'provider/model', api_key_env, api_base }",
+  "litellm.models": "a map of aliases (or 'default') to { model: 'provider/model', api_key_env, api_base }, or a list of them",
+  "litellm.router.cooldown_time": "a duration such as '30s' (how long a failing upstream gets no calls)",
+  "litellm.router.routing_strategy": "simple-shuffle, least-busy, latency-based-routing or usage-based-routing-v2",
   "serve.listen": "an address such as '127.0.0.1' or '0.0.0.0'",
   "serve.port": "a port number from 0 to 65535",
   "serve.keys_env": "the NAME of the environment variable that holds the keys, such as 'LYRA_SERVE_KEYS' (never the keys)",

@@ -52,6 +52,7 @@ export {
   RoleConfig,
   RouterClassifierConfig,
   HostConfig,
+  LiteLLMRouterConfig,
   ServeConfig,
   DiscordConfig,
   MeshConfig,
