@@ -3,6 +3,7 @@
  * JetStream nats-server, results marked the MCP 2026-07-28 way (`ttlMs`, `cacheScope`) by the tool
  * itself, kept in the KV bucket every replica shares.
  */
+import { fileURLToPath } from "node:url";
 import { McpServer } from "@modelcontextprotocol/server";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +19,7 @@ import { startNatsServer, type NatsServer } from "../../harness/nats-server.ts";
 import { mcpRequest } from "./helpers.ts";
 
 const TENANT = "cache";
+const MARKING_SERVER = new URL("../../fixtures/marking-server.ts", import.meta.url);
 /** How often the tool really ran, per question. */
 const runs = new Map<string, number>();
 const LookupInput = z.object({ q: z.string(), mark: z.record(z.string(), z.unknown()).optional() });
@@ -158,6 +160,30 @@ describe("tool result cache", () => {
     expect((await call({ q, mark })).text).toBe(`${q} run 1`);
     expect(await call({ q, mark })).toMatchObject({ text: `${q} run 2`, cached: false });
     expect(warnings.some((w) => w.server === "marked" && warning.test(w.msg) && w.msg.includes("not cached"))).toBe(true);
+  });
+
+  it("caches a bridged stdio MCP server's marked result too (the bridge passes the fields through)", async () => {
+    const bridged = await startToolHost(mesh, {
+      tenant: "cache-bridged",
+      host: "tools-bridged",
+      servers: { marking: { command: process.execPath, args: [fileURLToPath(MARKING_SERVER)], env: {} } },
+      log: silentLogger,
+    });
+    hosts.push(bridged);
+    expect(bridged.servers()[0]).toMatchObject({ state: "up", tools: ["lookup"] });
+    const mcp = createMcpClient(mesh, { tenant: "cache-bridged", user: "pragmatist" });
+    clients.push(mcp);
+    const ask = async (q: string, mark?: Record<string, unknown>) => {
+      const r = await mcp.request("marking", mcpRequest("tools/call", { name: "lookup", arguments: { q, mark } }), { timeoutMs: 10_000 });
+      if ("error" in r) throw new Error(r.error.message);
+      const meta = (r.result._meta ?? {}) as Record<string, unknown>;
+      return { text: (r.result.content as { text: string }[])[0]!.text, cached: meta[MetaKey.Cached] === true };
+    };
+    const first = await ask("bridged", PUBLIC);
+    expect(first.text).toMatch(/^bridged from \d+ run 1$/);
+    expect(await ask("bridged", PUBLIC)).toEqual({ text: first.text, cached: true });
+    expect((await ask("bridged plain")).cached).toBe(false);
+    expect((await ask("bridged plain")).text).toMatch(/run 3$/); // run 2 was the first plain call: the cached one did not run
   });
 
   it("is off with tools.cache.enabled false", async () => {
