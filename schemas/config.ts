@@ -16,6 +16,8 @@ export type RoleKind = (typeof RoleKind)[keyof typeof RoleKind];
 export const DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434";
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 export const DEFAULT_LITELLM_KEY_ENV = "LITELLM_API_KEY";
+/** The tool plane's result cache (`tools.cache`): its JetStream KV bucket and the longest TTL it keeps. */
+export const TOOL_CACHE_DEFAULTS = { bucket: "LYRA_TOOL_CACHE", max_ttl_s: 86_400 } as const;
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 };
 const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
@@ -387,6 +389,23 @@ const MeshConfigShape = z.strictObject({
       servers: z.record(ToolServerName, ToolServerConfig).default({}),
       /** How long a server's tools/list result is reused, s. */
       list_ttl_s: z.number().int().min(0).default(60),
+      /** The tool host caches the tools/call results its servers mark cacheable (`ttlMs`, `cacheScope`). */
+      cache: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          bucket: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,64}$/)
+            .default(TOOL_CACHE_DEFAULTS.bucket),
+          /** A result marked to live longer is not cached (and logged): also the bucket's max age. */
+          max_ttl_s: z
+            .number()
+            .int()
+            .min(1)
+            .max(30 * 86_400)
+            .default(TOOL_CACHE_DEFAULTS.max_ttl_s),
+        })
+        .prefault({}),
     })
     .prefault({}),
 });
@@ -656,6 +675,8 @@ const EXPECT: Record<string, string> = {
   "tools.servers": "a map of tool server names (lowercase letters, digits, '-') to { builtin }, { command, args, env } or { url, headers }",
   "tools.servers.*": "{ builtin: NAME }, { command, args, env, cwd } (stdio MCP server) or { url, headers } (Streamable HTTP)",
   "tools.list_ttl_s": "a whole number of seconds (0 disables the cache)",
+  "tools.cache.bucket": "a JetStream KV bucket name: letters, digits, '_' or '-' (default LYRA_TOOL_CACHE)",
+  "tools.cache.max_ttl_s": "a whole number of seconds from 1 to 2592000 (30 days)",
   "roles.*.script.*.match": "a valid regular expression",
   "hosts.*.ollama_url": "a URL such as 'http://127.0.0.1:11434'",
   "hosts.*.roles": "a non-empty list of role names defined under roles",

@@ -45,6 +45,7 @@ export {
   DEFAULT_OLLAMA_URL,
   DEFAULT_NATS_URL,
   DEFAULT_LITELLM_KEY_ENV,
+  TOOL_CACHE_DEFAULTS,
   ScriptRule,
   ToolServerName,
   ToolGrant,

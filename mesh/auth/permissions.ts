@@ -50,8 +50,6 @@ export interface MeshUser {
 export const FRONT_DOORS: Readonly<Record<string, string>> = { discord: "discord", serve: "openai" };
 /** The channel `lyra ask` publishes on. */
 export const CLI_CHANNEL = "cli";
-/** The knowledge servers' default KV cache bucket (tools/builtin/knowledge). */
-export const DEFAULT_TOOL_CACHE_BUCKET = "LYRA_TOOL_CACHE";
 /** The Discord door's KV buckets: conversation epochs and posted replies (agents/frontdoors/discord/state.ts). */
 export const DISCORD_STATE_BUCKETS = ["LYRA_DISCORD", "LYRA_DISCORD_SENT"] as const;
 /** Its durable outbox consumer when the config names none (schemas/config.ts `discord.durable`). */
@@ -215,13 +213,11 @@ function toolsUser(m: Mesh): MeshUser {
     toolsSub.push(`${subjects.mcpServer(m.tenant, server)} ${subjects.mcpQueue(server)}`, ...subjects.serviceDiscovery(`mcp-${server}`));
     toolsPub.push(subjects.mcpHeartbeat(m.tenant, server));
     if (!("builtin" in s)) continue;
-    if (s.builtin === "knowledge") {
-      const bucket = typeof s.options?.cache_bucket === "string" ? s.options.cache_bucket : DEFAULT_TOOL_CACHE_BUCKET;
-      toolsPub.push(...kvBucket(bucket));
-    }
     if (MEDIA_WRITERS.has(s.builtin)) toolsPub.push(...objectWrite(MEDIA_BUCKET));
     if (MEDIA_READERS.has(s.builtin)) toolsPub.push(...objectRead(MEDIA_BUCKET));
   }
+  // The result cache (tools/result-cache.ts): every hosted server's cacheable tools/call results.
+  if (m.cfg.tools.cache.enabled) toolsPub.push(...kvBucket(m.cfg.tools.cache.bucket));
   return user(m, "tools", ProcessKind.Tools, toolsPub, toolsSub, { responses: true });
 }
 

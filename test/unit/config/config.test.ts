@@ -278,6 +278,12 @@ describe("refused files: the message names the file, the field, the value and th
       base("jetstream: { log_max_age: 'a month' }\n"),
       /jetstream\.log_max_age is "a month", .*; set jetstream\.log_max_age to a duration such as '30d'/,
     ],
+    [
+      "tool cache max TTL below 1 s",
+      base("tools: { cache: { max_ttl_s: 0 } }\n"),
+      /tools\.cache\.max_ttl_s is 0, .*; set tools\.cache\.max_ttl_s to a whole number of seconds from 1/,
+    ],
+    ["tool cache bucket not a KV name", base("tools: { cache: { bucket: 'a b' } }\n"), /tools\.cache\.bucket is "a b", .*KV bucket name/],
   ];
   it.each(cases)("%s", (_name, yaml, expected) => {
     const e = refusal(yaml);

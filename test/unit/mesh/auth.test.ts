@@ -71,6 +71,13 @@ describe("meshUsers", () => {
     expect(byName.get("discord")!.publish).toContain("$JS.API.CONSUMER.MSG.NEXT.LYRA_OUTBOX.discord");
   });
 
+  it("gives the tool host alone the result cache's bucket (tools.cache.bucket), and none when the cache is off", () => {
+    const holders = users.filter((u) => u.publish.includes("$KV.LYRA_TOOL_CACHE.>")).map((u) => u.name);
+    expect(holders).toEqual(["tools"]);
+    const off = meshUsers({ ...example, tools: { ...example.tools, cache: { ...example.tools.cache, enabled: false } } });
+    expect(off.find((u) => u.name === "tools")!.publish.some((s) => s.includes("LYRA_TOOL_CACHE"))).toBe(false);
+  });
+
   it("names the Discord door's state buckets as the door does", () => {
     expect([...DISCORD_STATE_BUCKETS]).toEqual([STATE_BUCKET, SENT_BUCKET]);
   });
