@@ -109,6 +109,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     keepAliveMs: o.keepAliveMs,
     heartbeatIntervalS: o.heartbeatIntervalS,
     stateIntervalMs: o.stateIntervalMs,
+    region: hostCfg.region ?? o.config.mesh.region,
   };
 
   try {

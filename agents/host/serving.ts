@@ -28,6 +28,8 @@ export interface ServingOptions {
   keepAliveMs?: number;
   heartbeatIntervalS?: number;
   stateIntervalMs?: number;
+  /** The host's region (hosts.<host>.region, else mesh.region), in its replicas' capacity state. */
+  region?: string;
 }
 
 /** Serves one role of the host on the mesh. */
@@ -51,6 +53,7 @@ export async function serveHostRole(o: ServingOptions, role: string): Promise<Ro
     events: (e) => observe(metrics, role, e),
     capacity: () => st,
     stateIntervalMs: o.stateIntervalMs,
+    region: o.region,
     handler: roleHandler({
       role,
       host: o.host,
