@@ -100,6 +100,7 @@ export {
   meshUsers,
   inboxPrefixOf,
   claimsBucket,
+  responseCacheBucket,
   renderAuthConf,
   FRONT_DOORS,
   CLI_CHANNEL,

@@ -51,6 +51,7 @@ export {
   ToolServerConfig,
   RoleConfig,
   RouterClassifierConfig,
+  ResponseCacheConfig,
   HostConfig,
   ServeConfig,
   DiscordConfig,
