@@ -23,6 +23,8 @@ import { unit } from "./classifier.ts";
 import type { ResponseCacheStore } from "./respcache-store.ts";
 
 export type CacheKind = "exact" | "semantic";
+/** What a cached role's final chunk says (FinalInfo.cache). */
+export type CacheOutcome = CacheKind | "miss" | "bypass" | "uncached";
 export type CacheResult = "hit" | "miss" | "bypass";
 
 export interface ResponseCacheOptions {
@@ -106,7 +108,7 @@ function cosine(a: Float32Array, b: Float32Array): number {
 /** The handler with the role's response cache in front of it. */
 export function cachedHandler(inner: RoleHandler, o: ResponseCacheOptions): RoleHandler {
   const kinds: CacheKind[] = [...(o.config.exact ? ["exact" as const] : []), ...(o.config.semantic ? ["semantic" as const] : [])];
-  const uncached = async function* (req: RoleRequest, ctx: RoleContext, mark: FinalInfo["cache"]) {
+  const uncached = async function* (req: RoleRequest, ctx: RoleContext, mark: CacheOutcome) {
     for await (const c of inner(req, ctx)) yield c.type === "final" ? { ...c, data: { ...c.data, cache: mark } } : c;
   };
   return async function* (req, ctx) {
@@ -156,6 +158,9 @@ interface Lookup {
   vector?: Float32Array;
 }
 
+/** The last reason an embedding failed, logged once until it changes (the embedder remembers a failure for a while). */
+const warned = new WeakMap<ResponseCacheOptions, string>();
+
 async function lookup(o: ResponseCacheOptions, keys: CacheKeys, ctx: RoleContext): Promise<Lookup> {
   if (o.config.exact) {
     const answer = await o.store.getAnswer(keys.exact);
@@ -166,7 +171,8 @@ async function lookup(o: ResponseCacheOptions, keys: CacheKeys, ctx: RoleContext
   if (!sem || !o.embedder || !keys.lastText.trim()) return {};
   const [e, index] = await Promise.all([o.embedder.embed(keys.lastText), o.store.getIndex(keys.index)]);
   if ("reason" in e) {
-    ctx.log.warn({ reason: e.reason }, "response cache: the message was not embedded; no semantic lookup");
+    if (warned.get(o) !== e.reason) ctx.log.warn({ reason: e.reason }, "response cache: the message was not embedded; no semantic lookup");
+    warned.set(o, e.reason);
     o.onLookup?.("semantic", "miss");
     return {};
   }

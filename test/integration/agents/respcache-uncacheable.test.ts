@@ -9,7 +9,9 @@ import type { RoleHandler } from "../../../mesh/rolecall/types.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
 import { cachedHandler } from "../../../agents/host/respcache.ts";
 import { createResponseCacheStore, type ResponseCacheStore } from "../../../agents/host/respcache-store.ts";
+import { createEmbedder } from "../../../tools/caller.ts";
 import { roleContext } from "../../harness/role-context.ts";
+import { freePort } from "../../harness/nats-server.ts";
 import { startMeshFixture, type MeshFixture } from "../../harness/mesh.ts";
 
 let fx: MeshFixture;
@@ -96,5 +98,15 @@ describe("response cache: never kept", () => {
     const resumed = await run(h, { ...req("tell me"), resume: { text: "ans" } });
     expect(resumed.final?.cache).toBe("uncached");
     expect(f.calls()).toBe(2);
+  });
+
+  it("the semantic cache's embedding model does not answer: the model answers, the exact cache still hits", async () => {
+    const f = fixture((n) => [{ type: "response", data: `answer ${n}` }, final()]);
+    const embedder = createEmbedder({ host: `http://127.0.0.1:${await freePort()}`, model: "all-minilm", timeoutMs: 2000 });
+    const config = { ...CONFIG, semantic: { embed_model: "all-minilm", threshold: 0.9, embed_timeout_ms: 2000 } };
+    const h = cachedHandler(f.handler, { role: "no-embeddings", host: "h", config, salt: {}, store, embedder, log: silentLogger });
+    expect(await run(h, req("hello"))).toMatchObject({ text: "answer 1", final: { cache: "miss" } });
+    expect(await run(h, req("hello"))).toMatchObject({ text: "answer 1", final: { cache: "exact" } });
+    expect((await run(h, req("hello again"))).text).toBe("answer 2");
   });
 });
