@@ -32,6 +32,8 @@ export interface MeshOptions {
   asyncTraces?: boolean;
   /** Publishers' body encoding; default msgpack, `LYRA_ENCODING=json` switches the mesh to JSON. */
   encoding?: Encoding;
+  /** The region this process runs in (config mesh.region); default none. */
+  region?: string;
   log?: Logger;
 }
 
@@ -41,6 +43,8 @@ export interface Mesh extends AsyncDisposable {
   /** The process's root logger; components take children of it. */
   readonly log: Logger;
   readonly encoding: Encoding;
+  /** The region this process runs in: its role calls prefer replicas there, its replicas advertise it; undefined: none. */
+  readonly region?: string;
   /** The server's max_payload in bytes. */
   maxPayload(): number;
   /** Closes at once; pending requests are rejected. */
@@ -148,6 +152,7 @@ export async function connectMesh(opts: MeshOptions = {}): Promise<Mesh> {
     nc,
     log: root,
     encoding,
+    region: opts.region,
     maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
     close,
     drain: async () => {

@@ -125,6 +125,8 @@ export const subjects = {
   mcpHeartbeat: (tenant: string, server: string) => `${MCP_PREFIX}.hb.${token("tenant", tenant)}.${token("tool server", server)}`,
   /** `_INBOX.<user>`: a user's private reply prefix under `lyra auth` (only that user may subscribe under it). */
   userInbox: (user: string) => `${INBOX_ROOT}.${token("user", user)}`,
+  /** Every user's replies: what a GPU box's leaf node may answer to (nats-server tracks no responses over a leaf). */
+  userInboxAll: `${INBOX_ROOT}.>`,
   /** The $SRV discovery subjects a micro service named `name` subscribes to (PING, INFO, STATS). */
   serviceDiscovery: (name: string) => ["$SRV.*", `$SRV.*.${name}`, `$SRV.*.${name}.*`],
   /** Every $SRV discovery subject (the operator's `micro ls/info/stats`). */

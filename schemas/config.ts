@@ -16,6 +16,8 @@ export type RoleKind = (typeof RoleKind)[keyof typeof RoleKind];
 export const DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434";
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 export const DEFAULT_LITELLM_KEY_ENV = "LITELLM_API_KEY";
+/** The tool plane's result cache (`tools.cache`): its JetStream KV bucket and the longest TTL it keeps. */
+export const TOOL_CACHE_DEFAULTS = { bucket: "LYRA_TOOL_CACHE", max_ttl_s: 86_400 } as const;
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 };
 const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
@@ -61,6 +63,19 @@ const LiteLLMUpstream = z.strictObject({
   api_key_env: EnvName.optional(),
   api_base: z.url().optional(),
 });
+
+/** The LiteLLM proxy's router_settings that `lyra litellm-config` writes (LiteLLM's own names and meanings). */
+export const LiteLLMRouterConfig = z.strictObject({
+  /** Retries of a failed call, on the same alias (another of its upstreams when it has several); default 2. */
+  num_retries: z.number().int().min(0).max(10).default(2),
+  /** Failures of one upstream within a minute before it is cooled down; default 3. */
+  allowed_fails: z.number().int().min(0).max(1000).default(3),
+  /** How long a cooled-down upstream gets no calls; default 30 s (written in seconds). */
+  cooldown_time: Duration.default(30_000),
+  /** How the proxy picks among an alias's upstreams; default simple-shuffle. */
+  routing_strategy: z.enum(["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"]).default("simple-shuffle"),
+});
+export type LiteLLMRouterConfig = z.output<typeof LiteLLMRouterConfig>;
 
 /** One rule of the scripted (development) backend. First match wins; no `match` = default. */
 export const ScriptRule = z
@@ -215,6 +230,18 @@ export const HostConfig = z.strictObject({
   roles: z.array(z.string()).min(1),
   /** Load each role's model at start (false: serve at once, the first call pays the load). */
   preload: z.boolean().default(true),
+  /** The host's region, advertised in its capacity state; default mesh.region. */
+  region: Token.optional(),
+  /**
+   * The host reaches the mesh through a leaf node on its own machine (a GPU box that can only dial
+   * out, infra/nats/leaf.conf): `lyra auth` also writes the user that leaf node signs in as, leaf-<host>.
+   */
+  leaf: z.boolean().default(false),
+  /** For `lyra compose`: the GPUs (NVIDIA indexes or UUIDs) of this host's Ollama container; none: Ollama on the CPU. */
+  gpus: z
+    .array(z.union([z.number().int().min(0), z.string().regex(/^[A-Za-z0-9-]+$/, "is not a GPU index or UUID")]))
+    .min(1)
+    .optional(),
 });
 export type HostConfig = z.output<typeof HostConfig>;
 
@@ -287,7 +314,12 @@ export type DiscordConfig = z.output<typeof DiscordConfig>;
 
 /** Sections without a default must be written; jetstream, conductor and nats fill in defaults. */
 const MeshConfigShape = z.strictObject({
-  mesh: z.strictObject({ name: Token, owner: Token }),
+  mesh: z.strictObject({
+    name: Token,
+    owner: Token,
+    /** Region of the processes started with this file (env LYRA_REGION): role calls prefer replicas there. Default none. */
+    region: Token.optional(),
+  }),
   nats: z
     .strictObject({
       servers: Servers.default([DEFAULT_NATS_URL]),
@@ -313,7 +345,9 @@ const MeshConfigShape = z.strictObject({
        * For `lyra litellm-config`: the upstream model behind each alias (LiteLLM's `provider/model`),
        * keyed by alias; `default` serves every alias not listed. Unused by the mesh itself.
        */
-      models: z.record(z.string().min(1), LiteLLMUpstream).optional(),
+      models: z.record(z.string().min(1), z.union([LiteLLMUpstream, z.array(LiteLLMUpstream).min(1).max(16)])).optional(),
+      /** For `lyra litellm-config`: retries and the cooldown of failing upstreams (router_settings). */
+      router: LiteLLMRouterConfig.optional(),
     })
     .optional(),
   jetstream: z
@@ -388,6 +422,23 @@ const MeshConfigShape = z.strictObject({
       servers: z.record(ToolServerName, ToolServerConfig).default({}),
       /** How long a server's tools/list result is reused, s. */
       list_ttl_s: z.number().int().min(0).default(60),
+      /** The tool host caches the tools/call results its servers mark cacheable (`ttlMs`, `cacheScope`). */
+      cache: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          bucket: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,64}$/)
+            .default(TOOL_CACHE_DEFAULTS.bucket),
+          /** A result marked to live longer is not cached (and logged): also the bucket's max age. */
+          max_ttl_s: z
+            .number()
+            .int()
+            .min(1)
+            .max(30 * 86_400)
+            .default(TOOL_CACHE_DEFAULTS.max_ttl_s),
+        })
+        .prefault({}),
     })
     .prefault({}),
 });
@@ -546,6 +597,7 @@ export function parseMeshConfig(yamlText: string, opts: ParseConfigOptions = {})
     throw new ConfigError(source, [`${source}: the file is empty or not a mapping; start from config/mesh.example.yaml`]);
   }
   const overridden = applyEnv(raw as Record<string, unknown>, opts.env ?? process.env);
+  mediaEndpoints(raw as Record<string, unknown>, opts.env ?? process.env);
   const result = MeshConfig.safeParse(raw);
   if (result.success) return result.data;
   const lines = result.error.issues.slice(0, 10).map((i) => describeIssue(source, raw, i, overridden));
@@ -598,6 +650,10 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
       from.set(`hosts.${name}.ollama_url`, "OLLAMA_HOST");
     }
   }
+  if (env.LYRA_REGION) {
+    raw.mesh = { ...obj("mesh"), region: env.LYRA_REGION };
+    from.set("mesh.region", "LYRA_REGION");
+  }
   if (env.LITELLM_BASE_URL) {
     raw.litellm = { ...obj("litellm"), base_url: env.LITELLM_BASE_URL };
     from.set("litellm.base_url", "LITELLM_BASE_URL");
@@ -605,10 +661,32 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
   return from;
 }
 
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * The artist and speech built-ins call the LiteLLM proxy: their options.base_url and api_key_env
+ * default to litellm.base_url and litellm.api_key_env, and LITELLM_BASE_URL replaces base_url as it
+ * replaces litellm.base_url (so a container reaches the proxy by its service name, not 127.0.0.1).
+ */
+function mediaEndpoints(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const litellm = isMap(raw.litellm) ? raw.litellm : {};
+  const servers = isMap(raw.tools) && isMap(raw.tools.servers) ? raw.tools.servers : {};
+  for (const s of Object.values(servers)) {
+    if (!isMap(s) || (s.builtin !== "artist" && s.builtin !== "speech")) continue;
+    const options = isMap(s.options) ? { ...s.options } : {};
+    if (env.LITELLM_BASE_URL) options.base_url = env.LITELLM_BASE_URL;
+    else if (options.base_url === undefined && typeof litellm.base_url === "string") options.base_url = litellm.base_url;
+    if (options.api_key_env === undefined && typeof litellm.api_key_env === "string") options.api_key_env = litellm.api_key_env;
+    s.options = options;
+  }
+}
+
 /** What a field should hold, for the "set X to …" part of a message. Keys use * for names. */
 const EXPECT: Record<string, string> = {
   "mesh.name": "a short lowercase name such as 'lyra'",
   "mesh.owner": "a short lowercase name such as 'ops'",
+  "mesh.region": "a short lowercase name such as 'eu' (the NATS cluster's name is a good choice)",
+  "hosts.*.region": "a short lowercase name such as 'eu' (the NATS cluster's name is a good choice)",
   "nats.servers": "a NATS URL such as 'nats://127.0.0.1:4222', or a list of them",
   "nats.encoding": "msgpack or json",
   "nats.inbox_prefix": "dot-separated tokens such as '_INBOX.lyra'",
@@ -634,6 +712,8 @@ const EXPECT: Record<string, string> = {
   "tools.servers": "a map of tool server names (lowercase letters, digits, '-') to { builtin }, { command, args, env } or { url, headers }",
   "tools.servers.*": "{ builtin: NAME }, { command, args, env, cwd } (stdio MCP server) or { url, headers } (Streamable HTTP)",
   "tools.list_ttl_s": "a whole number of seconds (0 disables the cache)",
+  "tools.cache.bucket": "a JetStream KV bucket name: letters, digits, '_' or '-' (default LYRA_TOOL_CACHE)",
+  "tools.cache.max_ttl_s": "a whole number of seconds from 1 to 2592000 (30 days)",
   "roles.*.script.*.match": "a valid regular expression",
   "hosts.*.ollama_url": "a URL such as 'http://127.0.0.1:11434'",
   "hosts.*.roles": "a non-empty list of role names defined under roles",
@@ -648,7 +728,9 @@ const EXPECT: Record<string, string> = {
   "jetstream.log_max_bytes": "a size such as '1GiB' or a number of bytes",
   "metrics.port": "a port number from 0 to 65535",
   "telemetry.otlp.endpoint": "the OTLP/HTTP collector URL such as 'http://otel-collector:4318'",
-  "litellm.models": "a map of aliases (or 'default') to { model: 'provider/model', api_key_env, api_base }",
+  "litellm.models": "a map of aliases (or 'default') to { model: 'provider/model', api_key_env, api_base }, or a list of them",
+  "litellm.router.cooldown_time": "a duration such as '30s' (how long a failing upstream gets no calls)",
+  "litellm.router.routing_strategy": "simple-shuffle, least-busy, latency-based-routing or usage-based-routing-v2",
   "serve.listen": "an address such as '127.0.0.1' or '0.0.0.0'",
   "serve.port": "a port number from 0 to 65535",
   "serve.keys_env": "the NAME of the environment variable that holds the keys, such as 'LYRA_SERVE_KEYS' (never the keys)",

@@ -79,6 +79,8 @@ const ToolMeta = {
   status: z.string().optional(),
   /** tool_result: media the tool produced (references), so a re-run turn still attaches them to the reply. */
   media: z.array(Media).max(16).optional(),
+  /** tool_result: answered from the tool host's result cache. */
+  cached: z.boolean().optional(),
 };
 const base = {
   ts: z.number(),

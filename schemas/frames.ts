@@ -74,6 +74,8 @@ export const ToolResult = z.looseObject({
   latency_ms: z.number().nonnegative().optional(),
   /** Images and audio the tool produced (its structuredContent.media): the conductor attaches them to the reply. */
   media: z.array(Media).max(16).optional(),
+  /** The tool host answered from its result cache (the tool did not run). */
+  cached: z.boolean().optional(),
 });
 export type ToolResult = z.infer<typeof ToolResult>;
 

@@ -9,6 +9,8 @@ export const ReplicaState = z.object({
   /** The micro service instance id; requests for this replica go to `lyra.<role>.<instance>`. */
   instance: z.string(),
   host: z.string(),
+  /** The replica's region (hosts.<host>.region or mesh.region); callers prefer their own. Absent: none configured. */
+  region: z.string().optional(),
   model: z.string().optional(),
   /** Whether the role's model is loaded now (Ollama /api/ps); true for backends that do not load. */
   loaded: z.boolean(),

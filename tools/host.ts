@@ -5,13 +5,15 @@
  * that is down still serves: its calls fail fast with -32010 and `lyra status` shows why.
  */
 import { lifecycle, type Drainable, type Mesh, type Logger } from "../mesh/index.ts";
-import type { ToolServerConfig } from "../schemas/index.ts";
+import { TOOL_CACHE_DEFAULTS, type MeshConfig, type ToolServerConfig } from "../schemas/index.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { bridgeHandler } from "./bridge.ts";
+import { createKvCache, type ToolCache } from "./cache.ts";
 import { BUILTIN_TOOL_SERVERS, type BuiltinToolServer, type StartedBuiltin } from "./builtin/index.ts";
 import { describeTarget, httpConnector, stdioConnector } from "./connectors.ts";
 import { ToolsError, ToolsErrorCode } from "./errors.ts";
-import { createToolMetrics, instrumentCalls, type ToolMetrics } from "./metrics.ts";
+import { createToolMetrics, instrumentCalls, toolLabel, type ToolMetrics } from "./metrics.ts";
+import { cacheCalls } from "./result-cache.ts";
 import { sdkHandler } from "./sdk.ts";
 import { meshRequest } from "./request.ts";
 import { serveMcp, type McpHandler, type ToolServer } from "./server.ts";
@@ -41,6 +43,8 @@ export interface ToolHostOptions {
   startTimeoutMs?: number;
   keepAliveMs?: number;
   heartbeatS?: number;
+  /** `tools.cache`: the result cache's KV bucket and longest TTL; default on, with TOOL_CACHE_DEFAULTS. */
+  cache?: MeshConfig["tools"]["cache"];
 }
 
 export interface HostedServerStatus {
@@ -94,6 +98,9 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
   );
   // First starts run side by side and are bounded (start timeout): a bad server never holds the others up.
   await Promise.all(hosted.map((h) => h.ready()));
+  const c = o.cache ?? { enabled: true, ...TOOL_CACHE_DEFAULTS };
+  const maxTtlMs = c.max_ttl_s * 1000;
+  const cache = c.enabled ? { store: createKvCache(mesh.nc, { bucket: c.bucket, maxAgeMs: maxTtlMs, log: o.log }), maxTtlMs } : undefined;
 
   try {
     for (const h of hosted) {
@@ -101,7 +108,7 @@ export async function startToolHost(mesh: Mesh, o: ToolHostOptions): Promise<Too
         server: h.server,
         tenant: o.tenant,
         host: o.host,
-        handler: instrumentCalls(h.handler, h.server, metrics, h.tools),
+        handler: instrumentCalls(withCache(h, cache, o.tenant, o.log, metrics), h.server, metrics, h.tools),
         description: `${h.description ? `${h.description}: ` : ""}MCP server '${h.server}' (${h.kind}) hosted by lyra tools on ${o.host}`,
         metadata: { kind: h.kind, tools: h.tools().join(","), ...(h.limits?.() ? { limits: h.limits()! } : {}) },
         stats: () => ({
@@ -228,6 +235,25 @@ function plan(mesh: Mesh, server: string, cfg: ToolServerConfig, o: ToolHostOpti
       ready,
     };
   };
+}
+
+/** A hosted server's handler behind the result cache, shared by every replica through its KV bucket. */
+function withCache(
+  h: Hosted,
+  cache: { store: ToolCache; maxTtlMs: number } | undefined,
+  tenant: string,
+  log: Logger,
+  metrics: ToolMetrics,
+): McpHandler {
+  if (!cache) return h.handler;
+  return cacheCalls(h.handler, {
+    server: h.server,
+    tenant,
+    cache: cache.store,
+    maxTtlMs: cache.maxTtlMs,
+    log: log.child({ component: "tool-cache", server: h.server }),
+    count: (tool, result) => metrics.cache.inc({ server: h.server, tool: toolLabel(tool, h.tools), result }),
+  });
 }
 
 function selectServers(servers: Readonly<Record<string, ToolServerConfig>>, only: readonly string[] | undefined): string[] {

@@ -8,7 +8,7 @@ export { serveMcp, type McpHandler, type McpRequestContext, type ServeMcpOptions
 export { sdkHandler, NatsClientTransport, connectSdkClient } from "./sdk.ts";
 export { checkInbound, UNSUPPORTED_PROTOCOL_VERSION } from "./integrity.ts";
 export { claimBucket, DEFAULT_CLAIM_MAX_AGE_MS } from "./claim.ts";
-export { BUILTIN_TOOL_SERVERS, clockServer, type BuiltinToolServer } from "./builtin/index.ts";
+export { BUILTIN_TOOL_SERVERS, clockServer, ARTIST_DEFAULTS, SPEECH_DEFAULTS, type BuiltinToolServer } from "./builtin/index.ts";
 export { startToolHost, ToolServerKind, type ToolHost, type ToolHostOptions, type HostedServerStatus } from "./host.ts";
 export { ServerState } from "./upstream.ts";
 export { createToolMetrics, CallOutcome, type ToolMetrics } from "./metrics.ts";

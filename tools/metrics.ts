@@ -7,6 +7,8 @@ export interface ToolMetrics {
   calls: Counter<"server" | "tool" | "outcome">;
   duration: Histogram<"server" | "tool">;
   inFlight: Gauge<"server">;
+  /** What the result cache did per tools/call: hit, miss (stored), uncacheable, bypass. */
+  cache: Counter<"server" | "tool" | "result">;
 }
 
 /** The outcome label of a tools/call. */
@@ -71,6 +73,12 @@ export function createToolMetrics(live: () => { server: string; up: boolean; res
       labelNames: ["server"],
       ...r,
     }),
+    cache: new Counter({
+      name: "lyra_tool_server_cache_total",
+      help: "tools/call requests by what the result cache did: hit, miss (then stored), uncacheable (not marked), bypass",
+      labelNames: ["server", "tool", "result"],
+      ...r,
+    }),
   };
 }
 
@@ -81,8 +89,7 @@ export function createToolMetrics(live: () => { server: string; up: boolean; res
 export function instrumentCalls(handler: McpHandler, server: string, m: ToolMetrics, known: () => readonly string[]): McpHandler {
   return async (req, ctx) => {
     if (req.method !== "tools/call") return handler(req, ctx);
-    const name = req.params?.name;
-    const tool = typeof name === "string" && known().includes(name) ? name : "_other";
+    const tool = toolLabel(req.params?.name, known);
     const stop = m.duration.startTimer({ server, tool });
     m.inFlight.inc({ server });
     let outcome: CallOutcome = CallOutcome.Error;
@@ -102,4 +109,9 @@ export function instrumentCalls(handler: McpHandler, server: string, m: ToolMetr
       stop();
     }
   };
+}
+
+/** A tool name as a label value: `_other` unless the server lists it. */
+export function toolLabel(name: unknown, known: () => readonly string[]): string {
+  return typeof name === "string" && known().includes(name) ? name : "_other";
 }

@@ -76,6 +76,12 @@ export const MetaKey = {
   User: "lyra/user",
   /** The conversation a call is made in (set by the agent's tool plane). */
   Conversation: "lyra/conversation",
+  /** Request: `true` skips the tool host's result cache (a fresh result still replaces the entry). */
+  NoCache: "lyra/noCache",
+  /** Result: `true` when the tool host answered from its result cache. */
+  Cached: "lyra/cached",
+  /** Result: how old the cached result is, ms. */
+  CacheAgeMs: "lyra/cacheAgeMs",
 } as const;
 
 export type JsonRpcId = string | number;

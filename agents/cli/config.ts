@@ -24,6 +24,7 @@ export async function connectWithConfig(cfg: MeshConfig, name: string, log: Logg
     tls,
     inboxPrefix: cfg.nats.inbox_prefix,
     encoding: cfg.nats.encoding,
+    region: cfg.mesh.region,
     log,
   });
 }

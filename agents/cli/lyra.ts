@@ -35,6 +35,10 @@ const commands: Record<string, { summary: string; load: Loader }> = {
     summary: "host the config's tool servers (built-in, stdio, Streamable HTTP MCP) on NATS",
     load: async () => (await import("./commands/tools.ts")).tools,
   },
+  compose: {
+    summary: "print the compose file of the GPU hosts: Ollama on each host's GPUs and its agent",
+    load: async () => (await import("./commands/compose.ts")).composeCommand,
+  },
   "litellm-config": {
     summary: "print the LiteLLM proxy config for the mesh: one alias per role's fallback",
     load: async () => (await import("./commands/litellm-config.ts")).litellmConfigCommand,

@@ -113,6 +113,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     heartbeatIntervalS: o.heartbeatIntervalS,
     stateIntervalMs: o.stateIntervalMs,
     responseCache: responseCacheOf(o, log),
+    region: hostCfg.region ?? o.config.mesh.region,
   };
 
   try {

@@ -52,6 +52,7 @@ export async function autoRecall(
         is_error: r.isError,
         status: r.status,
         latency_ms: Math.round(performance.now() - t0),
+        ...(r.cached ? { cached: true } : {}),
         ...where,
       },
     },

@@ -33,6 +33,8 @@ export interface ServingOptions {
   stateIntervalMs?: number;
   /** The mesh's response cache bucket, when a role of the host has roles.<role>.cache. */
   responseCache?: ResponseCacheStore;
+  /** The host's region (hosts.<host>.region, else mesh.region), in its replicas' capacity state. */
+  region?: string;
 }
 
 /** Serves one role of the host on the mesh. */
@@ -56,6 +58,7 @@ export async function serveHostRole(o: ServingOptions, role: string): Promise<Ro
     events: (e) => observe(metrics, role, e),
     capacity: () => st,
     stateIntervalMs: o.stateIntervalMs,
+    region: o.region,
     handler: withCache(
       o,
       role,

@@ -1,6 +1,6 @@
 /** What a model reads of an MCP `tools/call` answer: text blocks joined, other blocks summarised. */
 import { Media } from "../../schemas/index.ts";
-import type { JsonRpcResponse } from "../../tools/caller.ts";
+import { MetaKey, type JsonRpcResponse } from "../../tools/caller.ts";
 
 /** Longest tool result given to a model, characters; the rest is cut with a note saying so. */
 export const MAX_TOOL_RESULT_CHARS = 16_000;
@@ -28,6 +28,8 @@ export interface ToolOutcome {
   isError: boolean;
   /** Media the tool produced (`structuredContent.media`, each a valid Media item): the reply carries them. */
   media?: Media[];
+  /** The tool host answered from its result cache (`lyra/cached` in the result's `_meta`). */
+  cached?: boolean;
 }
 
 type Block = {
@@ -74,7 +76,7 @@ export function truncate(text: string, max = MAX_TOOL_RESULT_CHARS): string {
 export function callOutcome(res: JsonRpcResponse, what: string): ToolOutcome {
   if ("error" in res)
     return { status: ToolStatus.Error, isError: true, text: `tool ${what} failed: ${res.error.message} (code ${res.error.code})` };
-  const r = res.result as { content?: unknown; structuredContent?: unknown; isError?: unknown };
+  const r = res.result as { content?: unknown; structuredContent?: unknown; isError?: unknown; _meta?: Record<string, unknown> };
   const blocks = Array.isArray(r.content) ? (r.content as Block[]) : [];
   let text = blocks.map(blockText).filter(Boolean).join("\n");
   if (!text && r.structuredContent !== undefined) text = JSON.stringify(r.structuredContent);
@@ -85,6 +87,7 @@ export function callOutcome(res: JsonRpcResponse, what: string): ToolOutcome {
     isError,
     text: truncate(text || (isError ? `tool ${what} failed without saying why` : "(no content)")),
     ...(media.length ? { media } : {}),
+    ...(r._meta?.[MetaKey.Cached] === true ? { cached: true } : {}),
   };
 }
 

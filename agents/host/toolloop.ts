@@ -100,6 +100,7 @@ export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: 
         host: o.host,
         ...(r.server ? { server: r.server, tool: r.tool } : {}),
         ...(r.media ? { media: r.media } : {}),
+        ...(r.cached ? { cached: true } : {}),
       };
       yield { kind: "chunk", chunk: { type: "tool_result", data } };
     }

@@ -24,7 +24,7 @@ import {
 } from "./jetstream.ts";
 
 /** What a user's process is; the process name is also the user name's first part. */
-export const ProcessKind = { Agent: "agent", Core: "core", Tools: "tools", FrontDoor: "frontdoor", Cli: "cli" } as const;
+export const ProcessKind = { Agent: "agent", Core: "core", Tools: "tools", FrontDoor: "frontdoor", Cli: "cli", Leaf: "leaf" } as const;
 export type ProcessKind = (typeof ProcessKind)[keyof typeof ProcessKind];
 
 /** One NATS user: its permissions and the private inbox prefix it must connect with. */
@@ -50,8 +50,6 @@ export interface MeshUser {
 export const FRONT_DOORS: Readonly<Record<string, string>> = { discord: "discord", serve: "openai" };
 /** The channel `lyra ask` publishes on. */
 export const CLI_CHANNEL = "cli";
-/** The knowledge servers' default KV cache bucket (tools/builtin/knowledge). */
-export const DEFAULT_TOOL_CACHE_BUCKET = "LYRA_TOOL_CACHE";
 /** The Discord door's KV buckets: conversation epochs and posted replies (agents/frontdoors/discord/state.ts). */
 export const DISCORD_STATE_BUCKETS = ["LYRA_DISCORD", "LYRA_DISCORD_SENT"] as const;
 /** Its durable outbox consumer when the config names none (schemas/config.ts `discord.durable`). */
@@ -110,7 +108,18 @@ export function meshUsers(cfg: MeshConfig): MeshUser[] {
     toolHosts,
     mcpCallers: [...toolHosts, "cli"],
   };
-  return [...agentUsers(m), coreUser(m), toolsUser(m), ...frontDoorUsers(m), cliUser(m)];
+  const agents = agentUsers(m);
+  const leaves = Object.entries(cfg.hosts).flatMap(([host, h]) =>
+    h.leaf
+      ? [
+          leafUser(
+            host,
+            agents.find((u) => u.name === `agent-${host}`)!,
+          ),
+        ]
+      : [],
+  );
+  return [...agents, coreUser(m), toolsUser(m), ...frontDoorUsers(m), cliUser(m), ...leaves];
 }
 
 function user(
@@ -134,6 +143,26 @@ function user(
     subscribe: uniq([...subscribe, `${inbox}.>`]),
     subscribeDeny: o.subscribeDeny ?? [],
     responses: o.responses ?? false,
+  };
+}
+
+/**
+ * The user a GPU box's leaf node authenticates as (hosts.<host>.leaf: true): the box's agent's
+ * subjects, as nats-server applies permissions to a leaf connection. It checks the subscriptions
+ * the leaf forwards by subject only, so a queue-group limit ("lyra.<role> agents") would refuse the
+ * role's queue subscription: the subjects are allowed in any group. It tracks no responses
+ * (allow_responses) for a leaf, so the replies the agent sends are allowed to any inbox (`_INBOX.>`);
+ * a reply subject is unguessable, and the box sees only the requests sent to it. The agent on the
+ * box keeps its own inbox prefix, which this user may subscribe under.
+ */
+function leafUser(host: string, agent: MeshUser): MeshUser {
+  return {
+    ...agent,
+    name: `leaf-${host}`,
+    kind: ProcessKind.Leaf,
+    publish: uniq([...agent.publish, subjects.userInboxAll]),
+    subscribe: agent.subscribe.map((s) => s.split(" ")[0]!),
+    responses: false,
   };
 }
 
@@ -186,13 +215,11 @@ function toolsUser(m: Mesh): MeshUser {
     toolsSub.push(`${subjects.mcpServer(m.tenant, server)} ${subjects.mcpQueue(server)}`, ...subjects.serviceDiscovery(`mcp-${server}`));
     toolsPub.push(subjects.mcpHeartbeat(m.tenant, server));
     if (!("builtin" in s)) continue;
-    if (s.builtin === "knowledge") {
-      const bucket = typeof s.options?.cache_bucket === "string" ? s.options.cache_bucket : DEFAULT_TOOL_CACHE_BUCKET;
-      toolsPub.push(...kvBucket(bucket));
-    }
     if (MEDIA_WRITERS.has(s.builtin)) toolsPub.push(...objectWrite(MEDIA_BUCKET));
     if (MEDIA_READERS.has(s.builtin)) toolsPub.push(...objectRead(MEDIA_BUCKET));
   }
+  // The result cache (tools/result-cache.ts): every hosted server's cacheable tools/call results.
+  if (m.cfg.tools.cache.enabled) toolsPub.push(...kvBucket(m.cfg.tools.cache.bucket));
   return user(m, "tools", ProcessKind.Tools, toolsPub, toolsSub, { responses: true });
 }
 

@@ -5,6 +5,12 @@ import type { MeshUser } from "./permissions.ts";
 export const MESH_ACCOUNT = "LYRA";
 
 /**
+ * The server's system account. No Lyra process is its user; nats-server needs one named when a
+ * node has both a gateway and a leaf node port (infra/nats/region.conf).
+ */
+export const SYSTEM_ACCOUNT = "SYS";
+
+/**
  * Responders stream many messages per request (ack, chunks, keep-alives, end), and a turn may run
  * for minutes: each reply subject stays writable for this long and this many messages.
  */
@@ -36,7 +42,7 @@ export function renderAuthConf(users: AuthUser[], source: string): string {
     if (u.responses) lines.push(`          allow_responses: { max: ${RESPONSE_MAX_MSGS}, expires: ${quote(RESPONSE_EXPIRES)} }`);
     lines.push("      } }");
   }
-  lines.push("    ]", "  }", "}", "");
+  lines.push("    ]", "  }", `  ${SYSTEM_ACCOUNT}: {}`, "}", `system_account: ${SYSTEM_ACCOUNT}`, "");
   return lines.join("\n");
 }
 

@@ -42,6 +42,7 @@ export function toolLogger(role: string, append: (ev: StepEvent, step: string) =
         ...(d.status !== undefined ? { status: d.status } : {}),
         ...(d.latency_ms !== undefined ? { latency_ms: d.latency_ms } : {}),
         ...(d.media?.length ? { media: d.media } : {}),
+        ...(d.cached ? { cached: true } : {}),
         ...where(d),
       },
       `${step}-tool-${n}-result`,

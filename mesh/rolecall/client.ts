@@ -38,7 +38,7 @@ export function createRoleClient(mesh: Mesh, defaults: RoleClientOptions = {}): 
   const replies = createReplyRoutes(nc);
   // Watches the replicas' capacity state; off when the client's default turns dispatch off.
   const { dispatcher: dispatcherOptions, ...callDefaults } = defaults;
-  const dispatcher = defaults.dispatch === false ? undefined : createDispatcher(nc, dispatcherOptions);
+  const dispatcher = defaults.dispatch === false ? undefined : createDispatcher(nc, { region: mesh.region, ...dispatcherOptions });
   let closedErr: ConnectionClosedError | undefined;
   const failAll = (err: ConnectionClosedError) => {
     closedErr ??= err;

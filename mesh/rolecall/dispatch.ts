@@ -11,6 +11,11 @@
  * history already in its slot's KV cache (the prompt's prefix is byte-stable across turns).
  * Overloaded (no free slot, and its in-flight work over twice the average of the role's other
  * replicas), the call is placed as above. Affinity is routing only: nothing of one conversation reaches another.
+ *
+ * Regions: a caller with a region chooses among its own region's replicas (those whose state names
+ * that region) while one of them is healthy, and among all of them otherwise (every local replica
+ * degraded, stale or gone), so a call crosses a gateway only when it must. Queue groups prefer the
+ * local cluster by themselves; these direct calls need the region in the state to do the same.
  */
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { ReplicaState } from "../../schemas/index.ts";
@@ -33,6 +38,8 @@ export interface Route {
 export const AFFINITY_ENTRIES = 10_000;
 
 export interface DispatcherOptions {
+  /** The caller's region: replicas of this region are chosen while one is healthy; default none (every region alike). */
+  region?: string;
   /** Warm-cache affinity; default true (false: every call is placed by capacity alone). */
   affinity?: boolean;
   /** Remembered (conversation, role) pairs; default AFFINITY_ENTRIES. */
@@ -98,18 +105,20 @@ export function createDispatcher(nc: NatsConnection, o: DispatcherOptions = {}):
       else if (t - k.at > 60 * STALE_MS) replicas!.delete(id);
     }
     if (fresh.length === 0) return queueGroup(role, replicas?.size ? "replica state stale" : "no replica state");
+    const { pool, note } = inRegion(fresh, o.region);
     const last = conversation === undefined ? undefined : sticky?.get(conversation, role);
-    const home = last && fresh.find((k) => k.state.instance === last.instance);
-    const away = home && leaves(home, fresh);
-    if (home && !away) return route(role, home, `affinity: served this conversation's turn ${last.turns}`, "");
+    const known = last && fresh.find((k) => k.state.instance === last.instance);
+    const home = known && pool.includes(known) ? known : undefined;
+    const away = known && (home ? leaves(home, pool) : `outside region ${o.region}`);
+    if (home && last && !away) return route(role, home, `affinity: served this conversation's turn ${last.turns}`, "");
     // Tiers: healthy before degraded, warm before cold, a free slot before none; lower is better.
     const tier = (k: Known) => (k.state.degraded ? 4 : 0) + (k.state.loaded ? 0 : 2) + (free(k) > 0 ? 0 : 1);
     let best = Infinity;
-    for (const k of fresh) best = Math.min(best, tier(k));
-    const equals = fresh.filter((k) => tier(k) === best);
+    for (const k of pool) best = Math.min(best, tier(k));
+    const equals = pool.filter((k) => tier(k) === best);
     const chosen = o.roundRobin ? nextOf(role, equals) : twoChoices(equals);
-    const overridden = away && chosen !== home ? `, affinity to ${home.state.host} overridden: ${away}` : "";
-    return route(role, chosen, `model ${chosen.state.loaded ? "warm" : "cold"}`, ` (best of ${fresh.length}${overridden})`);
+    const overridden = away && chosen !== known ? `, affinity to ${known.state.host} overridden: ${away}` : "";
+    return route(role, chosen, `model ${chosen.state.loaded ? "warm" : "cold"}`, ` (best of ${pool.length}${note}${overridden})`);
   };
 
   const roundRobinNext = new Map<string, number>();
@@ -119,12 +128,13 @@ export function createDispatcher(nc: NatsConnection, o: DispatcherOptions = {}):
     return equals.sort((x, y) => (x.state.instance < y.state.instance ? -1 : 1))[n % equals.length]!;
   };
 
-  /** Sends to `k`: "<host>: <why>, <free> of <slots> slots free[, queued][, degraded]<tail>". */
+  /** Sends to `k`: "<host>[ (region r)]: <why>, <free> of <slots> slots free[, queued][, degraded]<tail>". */
   const route = (role: string, k: Known, why: string, tail: string): Route => {
     const { state } = k;
     const q = queued(k);
+    const where = state.region !== undefined ? ` (region ${state.region})` : "";
     const reason =
-      `${state.host}: ${why}, ${free(k)} of ${state.slots} slots free${q > 0 ? `, ${q} queued` : ""}` +
+      `${state.host}${where}: ${why}, ${free(k)} of ${state.slots} slots free${q > 0 ? `, ${q} queued` : ""}` +
       `${state.degraded ? ", degraded" : ""}${tail}`;
     k.sent++;
     const replicas = byRole.get(role);
@@ -148,6 +158,17 @@ export function createDispatcher(nc: NatsConnection, o: DispatcherOptions = {}):
       sub = undefined;
     },
   };
+}
+
+/**
+ * The replicas a caller in `region` chooses among: its region's while one of them is healthy (the
+ * note then says "in region r"), else all (the note says none there is healthy).
+ */
+function inRegion(fresh: Known[], region: string | undefined): { pool: Known[]; note: string } {
+  if (region === undefined) return { pool: fresh, note: "" };
+  const local = fresh.filter((k) => k.state.region === region);
+  if (local.some((k) => !k.state.degraded)) return { pool: local, note: ` in region ${region}` };
+  return { pool: fresh, note: `, none healthy in region ${region}` };
 }
 
 /** The less loaded of two distinct replicas drawn at random (power of two choices). */

@@ -40,6 +40,7 @@ interface RoleConfig extends ScreenLimits, RegistrationOptions {
   graceMs: number;
   /** The micro service instance id, once registered (sent on the ack). */
   instance?: string;
+  region?: string;
 }
 
 export async function serveRole(mesh: Mesh, opts: ResponderOptions): Promise<RoleResponder> {
@@ -106,6 +107,7 @@ function roleConfig(mesh: Mesh, opts: ResponderOptions): RoleConfig {
     metadata: opts.metadata ?? {},
     heartbeatS: opts.heartbeatIntervalS ?? DEFAULT_HEARTBEAT_S,
     stateMs: opts.stateIntervalMs ?? 500,
+    region: opts.region ?? mesh.region,
   };
 }
 
@@ -180,6 +182,7 @@ function roleLoad(cfg: RoleConfig, opts: ResponderOptions, admission: Admission,
       const ttftMs = admission.ttftMs;
       return {
         host: cfg.host,
+        ...(cfg.region !== undefined ? { region: cfg.region } : {}),
         ...(c.model !== undefined ? { model: c.model } : {}),
         loaded: c.loaded,
         degraded: c.degraded || !accepting(),

@@ -82,6 +82,8 @@ export interface ResponderOptions {
   capacity?: () => { model?: string; loaded: boolean; degraded: boolean };
   /** Capacity state period, ms (it also goes out on change); default 500, 0 turns the state feed off. */
   stateIntervalMs?: number;
+  /** The replica's region, advertised in its capacity state; default the mesh connection's region. */
+  region?: string;
 }
 
 /** A role being served. */

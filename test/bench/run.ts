@@ -36,6 +36,7 @@ import { memory } from "./memory.ts";
 import { memorySearch } from "./memory-search.ts";
 import { pipeline } from "./pipeline.ts";
 import { realModel } from "./real-model.ts";
+import { regions } from "./regions.ts";
 import { router } from "./router.ts";
 import { serve } from "./serve.ts";
 import { tools } from "./tools.ts";
@@ -58,6 +59,7 @@ const SECTIONS: Record<string, Section> = {
   affinity,
   pipeline,
   router,
+  regions,
   cache: cacheSection,
 };
 

@@ -5,7 +5,8 @@
  *            over NATS → `lyra tools`' bridge (the SDK's Client) → the same kind of stdio child;
  *   natsSdk — the same, with the SDK's own Client on NatsClientTransport as the caller.
  * Plus the built-in clock over NATS (served by the SDK's per-request handler in the tool host).
- * At 1 in flight (latency, interleaved rounds) and at 64 in flight (calls/s).
+ * At 1 in flight (latency, interleaved rounds) and at 64 in flight (calls/s). Then the result
+ * cache: a slow tool cached and not (tool-cache.ts).
  */
 import { createRequire } from "node:module";
 import { Client } from "@modelcontextprotocol/client";
@@ -16,6 +17,7 @@ import { connectSdkClient, createMcpClient, startToolHost } from "../../tools/in
 import { startNatsServer } from "../harness/nats-server.ts";
 import type { BenchContext, SectionResult, Target } from "./report.ts";
 import { fmt, rounded, summarize, timeConcurrent, type Summary } from "./stats.ts";
+import { toolCacheFigures } from "./tool-cache.ts";
 
 const ROUNDS = 5;
 const EVERYTHING = createRequire(import.meta.url).resolve("@modelcontextprotocol/server-everything/dist/index.js");
@@ -35,6 +37,7 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
   const n64 = ctx.quick ? 2000 : 8000;
   const warmup = ctx.quick ? 100 : 300;
 
+  const cache = await toolCacheFigures(ctx);
   await using server = await startNatsServer({ jetstream: false });
   await using hostMesh = await connectMesh({ servers: server.url, name: "bench-tools-host" });
   await using callerMesh = await connectMesh({ servers: server.url, name: "bench-tools-caller" });
@@ -42,6 +45,8 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
     tenant: "bench",
     host: "bench",
     servers: { everything: { command: process.execPath, args: [EVERYTHING, "stdio"], env: {} }, clock: { builtin: "clock" } },
+    // No JetStream here: these rows measure the wire and the bridge; the cache has rows of its own.
+    cache: { enabled: false, bucket: "LYRA_TOOL_CACHE", max_ttl_s: 3600 },
     log: silentLogger,
   });
   const mcp = createMcpClient(callerMesh, { tenant: "bench", user: "bench" });
@@ -100,6 +105,7 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
       rows.push([LABEL[w], String(inFlight), String(s.n), fmt(s.p50), fmt(s.p95), fmt(s.p99), fmt(m.perSecond[w])]);
     }
   }
+  rows.push(...cache.rows);
   const overhead = m1.stats.nats.p50 - m1.stats.direct.p50;
   const targets: Target[] = [
     {
@@ -108,6 +114,7 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
       figure: `${fmt(overhead, "ms")} (${fmt(m1.stats.nats.p50, "ms")} vs ${fmt(m1.stats.direct.p50, "ms")})`,
       met: overhead <= 1,
     },
+    ...cache.targets,
   ];
   const asJson = (m: { stats: Record<Way, Summary>; perSecond: Record<Way, number> }) => ({
     ...Object.fromEntries(WAYS.map((w) => [w, { ...rounded(m.stats[w]), calls_per_s: Math.round(m.perSecond[w]) }])),
@@ -124,6 +131,7 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
         `at 64 in flight ${fmt(m64.perSecond.nats)} calls/s over NATS vs ${fmt(m64.perSecond.direct)} direct`,
       "the NATS path runs the SDK's Client twice (the bridge's to the child, " +
         "and the caller's in the SDK row): most of the difference is its zod validation of each result",
+      ...cache.notes,
     ],
     json: {
       warmup,
@@ -132,6 +140,7 @@ export async function tools(ctx: BenchContext): Promise<SectionResult> {
       in_flight_64: asJson(m64),
       overhead_p50_ms: Math.round(overhead * 1000) / 1000,
       overhead_sdk_p50_ms: Math.round((m1.stats.natsSdk.p50 - m1.stats.direct.p50) * 1000) / 1000,
+      cache: cache.json,
     },
     targets,
   };

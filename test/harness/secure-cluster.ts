@@ -38,7 +38,8 @@ export async function startSecureCluster(o: { authConf: string; n?: number }): P
   const certs = join(dir, "certs");
   makeDevCerts(certs);
   // The committed config as it is, sync_interval: always included.
-  const conf = readFileSync(join(INFRA_NATS, "nats.conf"), "utf8").replaceAll("/etc/nats/", `${dir}/`);
+  // The leaf node port is random: nodes share one machine.
+  const conf = readFileSync(join(INFRA_NATS, "nats.conf"), "utf8").replaceAll("/etc/nats/", `${dir}/`).replace("port: 7422", "port: -1");
   for (let i = 0; i < n; i++) {
     mkdirSync(join(dir, `n${i}`));
     writeFileSync(join(dir, `n${i}`, "nats.conf"), conf.replace("/var/lib/nats/jetstream", join(dir, `n${i}`, "js")));

@@ -43,6 +43,7 @@ export interface BuiltinToolServer {
 }
 
 export { clockServer };
+export { ARTIST_DEFAULTS, SPEECH_DEFAULTS } from "./media/index.ts";
 
 export const BUILTIN_TOOL_SERVERS: Readonly<Record<string, BuiltinToolServer>> = {
   clock: { description: "the time in any time zone, and a wait with progress", start: () => ({ create: () => clockServer() }) },

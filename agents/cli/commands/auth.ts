@@ -13,7 +13,7 @@ export const auth = defineCommand({
   help: { ...configHelp, out: "directory for auth.conf, the nkey seeds (<user>.nk) and connection settings (<user>.env)" },
   details:
     "Writes DIR/auth.conf (include it in every nats-server node's config), " +
-    "and per user (agent-<host>, core, tools, discord, serve, cli)\n" +
+    "and per user (agent-<host>, core, tools, discord, serve, cli, and leaf-<host> for a host with leaf: true)\n" +
     "DIR/<user>.nk (its nkey seed) and DIR/<user>.env (NATS_NKEY_FILE and NATS_INBOX_PREFIX for that process), all mode 0600.\n" +
     "Existing seeds are kept, so re-running after a config change only changes permissions. Never commit DIR.",
   async run(values) {

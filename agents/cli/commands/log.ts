@@ -121,13 +121,14 @@ const SHOWN_OUTCOME_CHARS = 200;
  * `  ← "Monday, 1 December 2026 at 00:10:00 UTC" (12 ms)` (or `  ← ERROR timeout: …`).
  */
 export function formatToolEvent(e: Extract<LogEvent, { type: "tool_call" | "tool_result" }>): string {
-  const x = e as { server?: string; host?: string; status?: string; latency_ms?: number };
+  const x = e as { server?: string; host?: string; status?: string; latency_ms?: number; cached?: boolean };
   const name = x.server ? `${x.server}.${e.tool}` : e.tool;
   const who = `${e.role}${x.host ? `@${x.host}` : ""}`;
   if (e.type === "tool_call") return `tool  ${who ? `${who} ` : ""}→ ${name} ${JSON.stringify(e.arguments ?? {})}`;
   const flat = e.outcome.replace(/\s+/g, " ").trim();
   const shown = flat.length > SHOWN_OUTCOME_CHARS ? `${flat.slice(0, SHOWN_OUTCOME_CHARS)}…` : flat;
-  const ms = x.latency_ms !== undefined ? ` (${Math.round(x.latency_ms)} ms)` : "";
+  const figures = [...(x.latency_ms !== undefined ? [`${Math.round(x.latency_ms)} ms`] : []), ...(x.cached ? ["cached"] : [])];
+  const ms = figures.length ? ` (${figures.join(", ")})` : "";
   const err = e.is_error ? `ERROR${x.status && x.status !== "error" ? ` ${x.status}` : ""}: ` : "";
   return `  ← ${name}: ${err}${JSON.stringify(shown)}${ms}${mediaNote(e.media)}`;
 }

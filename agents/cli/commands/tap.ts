@@ -98,5 +98,6 @@ export function toolLine(body: unknown): string | undefined {
     server: d.server,
     status: d.status,
     latency_ms: d.latency_ms,
+    cached: d.cached,
   });
 }

@@ -7,12 +7,13 @@ const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 export const toolsCall = defineCommand({
   name: "tools call",
   summary: "Send one tools/call over NATS and print its reply frames as they arrive (msg, ka, end, err).",
-  usage: "SERVER TOOL [--args JSON] [--user NAME] [--for USER] [--conversation ID] [--timeout MS] [--no-claim]",
+  usage: "SERVER TOOL [--args JSON] [--user NAME] [--for USER] [--conversation ID] [--timeout MS] [--no-claim] [--no-cache]",
   options: {
     ...toolMeshOptions,
     args: { type: "string", short: "a", default: "{}" },
     timeout: { type: "string" },
     "no-claim": { type: "boolean" },
+    "no-cache": { type: "boolean" },
     for: { type: "string" },
     conversation: { type: "string" },
   },
@@ -25,6 +26,7 @@ export const toolsCall = defineCommand({
       "as an agent sets it from the conversation: memory reads and writes that user's memories",
     conversation: "the conversation the call is made in (lyra/conversation in _meta)",
     "no-claim": "refuse a result over max_payload (-32012) instead of fetching it from the claim-check store",
+    "no-cache": "skip the tool host's result cache (lyra/noCache in _meta): the tool runs, and a cacheable result replaces the cached one",
   },
   details:
     "SERVER TOOL may also be written SERVER__TOOL. Exit status: 0 a result, 1 an error result (isError) or a\n" +
@@ -38,6 +40,7 @@ export const toolsCall = defineCommand({
     const scope = {
       ...(values.for !== undefined ? { [MetaKey.User]: values.for as string } : {}),
       ...(values.conversation !== undefined ? { [MetaKey.Conversation]: values.conversation as string } : {}),
+      ...(values["no-cache"] ? { [MetaKey.NoCache]: true } : {}),
     };
     const req = meshRequest("tools/call", { name: tool, arguments: args }, { progressToken: 1, ...scope });
     const abort = new AbortController();

@@ -54,6 +54,7 @@ export const tools = defineCommand({
         servers: cfg.tools.servers,
         only,
         listTtlS: cfg.tools.list_ttl_s,
+        cache: cfg.tools.cache,
         log,
       });
       server = await serveMetrics(toolHost.metrics.registry, port);

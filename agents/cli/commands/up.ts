@@ -92,6 +92,7 @@ async function runUp(values: Record<string, unknown>, stop: StopSignals): Promis
       host: "local",
       servers: cfg.tools.servers,
       listTtlS: cfg.tools.list_ttl_s,
+      cache: cfg.tools.cache,
       env: toolEnv,
       log,
     });

@@ -16,7 +16,7 @@ import { encodeBody } from "../../../mesh/body.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { fakePng } from "../../doubles/openai.ts";
 import { putClaim, takeClaim } from "../../../tools/claim.ts";
-import { createKvCache } from "../../../tools/builtin/knowledge/cache.ts";
+import { createKvCache } from "../../../tools/cache.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { ensureStreams, StreamName } from "../../../mesh/streams.ts";
 import { subjects } from "../../../mesh/subjects.ts";
@@ -101,15 +101,15 @@ describe("JetStream buckets under the generated users", () => {
     );
   }, 30_000);
 
-  it("the knowledge cache: tools writes and reads its KV bucket", async () => {
+  it("the tool result cache: tools writes and reads its KV bucket (tools.cache.bucket)", async () => {
     const auth = await generateAuth(YAML);
     await using server = await startNatsServer({ config: auth.conf });
     await using tools = await connectAs(auth, "tools", server.url);
     const warnings: unknown[] = [];
     const log = { ...silentLogger, warn: (...a: unknown[]) => void warnings.push(a) } as typeof silentLogger;
-    const cache = createKvCache(tools.nc, { bucket: "LYRA_TOOL_CACHE", ttlMs: 60_000, log });
-    await cache.put("k1", "cached value");
-    expect(await cache.get("k1")).toBe("cached value");
+    const cache = createKvCache(tools.nc, { bucket: "LYRA_TOOL_CACHE", maxAgeMs: 86_400_000, log });
+    await cache.put("clock.now.public.k1", { content: [] }, 60_000);
+    expect((await cache.get("clock.now.public.k1"))?.value).toEqual({ content: [] });
     expect(warnings).toEqual([]);
   }, 30_000);
 

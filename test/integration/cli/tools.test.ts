@@ -154,4 +154,22 @@ describe("lyra tools call --for", () => {
     expect(await nobody.exited).toBe(1);
     expect(nobody.stdout()).toContain("no 'lyra/user'");
   });
+
+  it("--no-cache asks the tool host to skip its result cache (lyra/noCache in _meta)", async () => {
+    const seen: Record<string, unknown>[] = [];
+    const tap = mesh.nc.subscribe("mcp.v1.req.lyra.*.clock.tools.call.now", {
+      callback: (_e, m) => void seen.push(m.json<{ params: { _meta: Record<string, unknown> } }>().params._meta),
+    });
+    try {
+      await mesh.nc.flush();
+      const p = lyra(["tools", "call", "clock", "now", "--no-cache"]);
+      expect(await p.exited, p.output()).toBe(0);
+      const plain = lyra(["tools", "call", "clock", "now"]);
+      expect(await plain.exited, plain.output()).toBe(0);
+      await eventually("both requests seen", () => seen.length === 2);
+      expect(seen.map((m) => m["lyra/noCache"])).toEqual([true, undefined]);
+    } finally {
+      tap.unsubscribe();
+    }
+  });
 });

@@ -9,6 +9,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
+import { loadMeshConfig } from "../../../schemas/config.ts";
+import { COMPUTE_DEFAULTS } from "../../../tools/builtin/compute/index.ts";
+import { WEB_DEFAULTS } from "../../../tools/builtin/web/index.ts";
+import { defaultMemoryPath } from "../../../tools/builtin/memory/index.ts";
 
 const INFRA = fileURLToPath(new URL("../../../infra/", import.meta.url));
 
@@ -122,7 +126,15 @@ describe("infra/compose.yaml", () => {
       model_list: { model_name: string }[];
       general_settings: { master_key: string };
     };
-    expect(generated.model_list.map((m) => m.model_name)).toEqual(["lyra-router", "lyra-specialist", "lyra-voice", "lyra-vision"]);
+    expect(generated.model_list.map((m) => m.model_name)).toEqual([
+      "lyra-router",
+      "lyra-specialist",
+      "lyra-voice",
+      "lyra-vision",
+      "flux",
+      "flux",
+      "tts-1",
+    ]);
     const cfg = parse(compose(["config"]).out) as {
       services: { litellm: { command: string[]; environment: Record<string, string>; volumes: unknown[] } };
     };
@@ -130,6 +142,100 @@ describe("infra/compose.yaml", () => {
     expect(cfg.services.litellm.environment[env]).toBe("test-key");
     expect(cfg.services.litellm.command).toEqual(["--config", "/etc/litellm/config.yaml", "--port", "4000"]);
     expect(JSON.stringify(cfg.services.litellm.volumes)).toMatch(/infra\/litellm\/config\.yaml:\/etc\/litellm\/config\.yaml/);
+  });
+
+  type Service = {
+    image?: string;
+    build?: { target?: string };
+    command?: string[];
+    environment?: Record<string, string>;
+    volumes?: (string | { source: string; target: string; type?: string })[];
+    healthcheck?: { test?: string[] };
+    depends_on?: Record<string, { condition?: string }>;
+    deploy?: { resources?: { reservations?: { devices?: { driver: string; device_ids: string[]; capabilities: string[] }[] } } };
+  };
+  const services = (files: string[]) =>
+    (
+      parse(
+        run(
+          "docker-compose",
+          [...files.flatMap((f) => ["-f", f]), "--profile", "discord", "--profile", "serve", "config"],
+          "sudo apt-get install docker-compose",
+          { cwd: INFRA, env },
+        ).out,
+      ) as { services: Record<string, Service> }
+    ).services;
+  const mount = (v: string | { source: string; target: string }) => (typeof v === "string" ? v : `${v.source}:${v.target}`);
+
+  it("every service has a healthcheck, the lyra ones on their own port (/readyz for serve), and starts after NATS is healthy", () => {
+    const all = services(["compose.yaml"]);
+    for (const [name, svc] of Object.entries(all)) {
+      expect(svc.healthcheck?.test?.length, `${name} has a healthcheck`).toBeGreaterThan(1);
+      if (!svc.image?.startsWith("lyra-mesh")) continue;
+      // The check reads LYRA_HEALTH_URL: the process's own port, /healthz or /readyz.
+      const url = new URL(svc.environment!.LYRA_HEALTH_URL!);
+      expect(url.hostname, name).toBe("127.0.0.1");
+      const portArg = svc.command!.indexOf("--metrics-port");
+      expect(url.port, name).toBe(portArg >= 0 ? svc.command![portArg + 1] : "8080");
+      expect(url.pathname, name).toBe(name === "serve" ? "/readyz" : "/healthz");
+      expect(svc.depends_on, name).toEqual(Object.fromEntries([0, 1, 2].map((n) => [`nats-${n}`, { condition: "service_healthy" }])));
+    }
+  });
+
+  it("the tools image installs bubblewrap, python3 and chromium, pinned, at the paths compute and web run", () => {
+    const tools = services(["compose.yaml"]).tools!;
+    expect(tools.build?.target).toBe("tools");
+    const dockerfile = readFileSync(join(INFRA, "Dockerfile"), "utf8");
+    const stage = dockerfile.slice(dockerfile.indexOf("AS tools"));
+    for (const pkg of ["bubblewrap", "python3", "chromium"]) expect(stage, pkg).toMatch(new RegExp(`"${pkg}=\\$\\{[A-Z0-9_]+_VERSION\\}"`));
+    for (const arg of ["BUBBLEWRAP", "PYTHON3", "CHROMIUM"]) expect(stage).toMatch(new RegExp(`^ARG ${arg}_VERSION=\\d`, "m"));
+    // The build fails unless the binaries are where the tool servers look by default.
+    for (const path of [COMPUTE_DEFAULTS.bwrap_path, COMPUTE_DEFAULTS.python_path, WEB_DEFAULTS.chromium_path])
+      expect(stage).toContain(`test -x ${path}`);
+  });
+
+  it("the memory database is on the tools volume, and the artist and speech servers reach the litellm service", async () => {
+    const tools = services(["compose.yaml"]).tools!;
+    const stateDir = tools.environment!.STATE_DIRECTORY!;
+    expect(tools.volumes!.map(mount)).toContainEqual(expect.stringMatching(new RegExp(`^tools-data:${stateDir}(:rw)?$`)));
+    expect(readFileSync(join(INFRA, "Dockerfile"), "utf8")).toContain(`chown node:node ${stateDir}`);
+    // The example config leaves memory's path to the default, which is under the state directory.
+    const cfg = await loadMeshConfig(join(INFRA, "../config/mesh.example.yaml"), tools.environment);
+    const memory = cfg.tools.servers.memory as { options?: Record<string, unknown> };
+    expect(memory.options?.path).toBeUndefined();
+    expect(defaultMemoryPath(tools.environment!)).toBe(join(stateDir, "memory.db"));
+    for (const s of ["artist", "speech"]) {
+      const server = cfg.tools.servers[s] as { options?: Record<string, unknown> };
+      expect(server.options?.base_url, s).toBe(tools.environment!.LITELLM_BASE_URL);
+    }
+    expect(tools.environment!.LITELLM_BASE_URL).toBe("http://litellm:4000/v1");
+  });
+
+  it("lyra compose: compose.gpus.yaml is what it writes for the example config, an Ollama per host on its GPUs and the agent", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "lyra-compose-")), "compose.gpus.yaml");
+    const example = join(INFRA, "../config/mesh.example.yaml");
+    const r = run(process.execPath, [join(INFRA, "../agents/cli/lyra.ts"), "compose", "--config", example, "--out", out], "Node 24");
+    expect(r.status, r.out).toBe(0);
+    expect(readFileSync(join(INFRA, "compose.gpus.yaml"), "utf8"), "regenerate infra/compose.gpus.yaml with lyra compose").toBe(
+      readFileSync(out, "utf8"),
+    );
+    const cfg = await loadMeshConfig(example, {});
+    const alone = services(["compose.gpus.yaml"]);
+    const merged = services(["compose.yaml", "compose.gpus.yaml"]);
+    for (const [host, h] of Object.entries(cfg.hosts)) {
+      const ollama = alone[`ollama-${host}`]!;
+      expect(ollama.image).toMatch(/^ollama\/ollama:\d+\.\d+\.\d+$/);
+      expect(ollama.deploy?.resources?.reservations?.devices).toEqual([
+        { driver: "nvidia", device_ids: h.gpus!.map(String), capabilities: ["gpu"] },
+      ]);
+      const agent = merged[`agent-${host}`]!;
+      expect(agent.command).toEqual(["agent", "--host", host, "--metrics-port", "9464"]);
+      expect(agent.environment?.OLLAMA_HOST).toBe(`http://ollama-${host}:11434`);
+      expect(agent.environment?.LYRA_HEALTH_URL).toBe("http://127.0.0.1:9464/readyz");
+      expect(agent.environment?.NATS_URL).toBe(merged.core!.environment!.NATS_URL);
+      expect(agent.depends_on).toEqual({ [`ollama-${host}`]: { condition: "service_healthy" } });
+      for (const svc of [ollama, agent]) expect(svc.healthcheck?.test?.length, host).toBeGreaterThan(1);
+    }
   });
 
   it("refuses to start without the secrets it needs", () => {
@@ -153,6 +259,15 @@ describe("infra/systemd", () => {
       "lyra-serve.service",
       "lyra-tools.service",
     ]);
+  });
+
+  it("lyra-tools has a state directory, where the memory database goes under ProtectSystem=strict", () => {
+    const unit = readFileSync(join(dir, "lyra-tools.service"), "utf8");
+    expect(unit).toMatch(/^ProtectSystem=strict$/m);
+    const name = /^StateDirectory=(\S+)$/m.exec(unit)?.[1];
+    expect(name).toBe("lyra");
+    // systemd passes it as $STATE_DIRECTORY.
+    expect(defaultMemoryPath({ STATE_DIRECTORY: `/var/lib/${name}` })).toBe("/var/lib/lyra/memory.db");
   });
 
   it("systemd-analyze verify finds nothing wrong but the binaries this machine lacks", () => {

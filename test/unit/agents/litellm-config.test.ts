@@ -23,10 +23,18 @@ const ProxyConfig = z.strictObject({
           api_key: EnvRef.optional(),
           api_base: z.url().optional(),
         }),
+        model_info: z.strictObject({ mode: z.enum(["image_generation", "audio_speech"]) }).optional(),
       }),
     )
     .min(1),
   litellm_settings: z.strictObject({ drop_params: z.boolean() }),
+  // litellm.Router's constructor arguments (docs.litellm.ai/docs/router/api_reference/configuration); cooldown_time in seconds.
+  router_settings: z.strictObject({
+    num_retries: z.int().min(0),
+    allowed_fails: z.int().min(0),
+    cooldown_time: z.number().positive(),
+    routing_strategy: z.enum(["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"]),
+  }),
   general_settings: z.strictObject({ master_key: EnvRef }),
 });
 
@@ -38,7 +46,15 @@ describe("lyra litellm-config", () => {
     const out = litellmConfig(cfg);
     const yaml = ProxyConfig.parse(parse(stringify(out.config)));
     const aliases = new Set(Object.values(cfg.roles).flatMap((r) => (r.fallback ? [r.fallback] : [])));
-    expect(yaml.model_list.map((m) => m.model_name).sort()).toEqual([...aliases].sort());
+    // The roles' aliases, and the models the artist and speech servers ask for (flux twice: two upstreams).
+    expect(yaml.model_list.map((m) => m.model_name).sort()).toEqual([...aliases, "flux", "flux", "tts-1"].sort());
+    expect(yaml.model_list.filter((m) => m.model_name === "flux").map((m) => [m.litellm_params.model, m.model_info?.mode])).toEqual([
+      ["openai/flux", "image_generation"],
+      ["openai/dall-e-3", "image_generation"],
+    ]);
+    expect(yaml.model_list.find((m) => m.model_name === "tts-1")?.model_info).toEqual({ mode: "audio_speech" });
+    expect(out.roles.get("tts-1")).toEqual(["tools.servers.speech"]);
+    expect(yaml.router_settings).toEqual({ num_retries: 2, allowed_fails: 3, cooldown_time: 30, routing_strategy: "simple-shuffle" });
     expect(yaml.model_list.find((m) => m.model_name === "lyra-specialist")?.litellm_params).toEqual({
       model: "anthropic/claude-sonnet-4-5",
       api_key: "os.environ/ANTHROPIC_API_KEY",
@@ -80,8 +96,44 @@ ${extra}`,
     expect(ProxyConfig.parse(out.config)).toEqual({
       model_list: [{ model_name: "cloud-voice", litellm_params: { model: "openai/local", api_base: "http://vllm:8000/v1" } }],
       litellm_settings: { drop_params: true },
+      router_settings: { num_retries: 2, allowed_fails: 3, cooldown_time: 30, routing_strategy: "simple-shuffle" },
       general_settings: { master_key: "os.environ/MESH_KEY" },
     });
     expect(out.without).toEqual(["router"]);
+  });
+
+  it("writes litellm.router as router_settings, and one entry per upstream of a list", () => {
+    const out = litellmConfig(
+      mesh(
+        "litellm: { base_url: 'http://l:4000/v1', " +
+          "router: { num_retries: 0, allowed_fails: 1, cooldown_time: 2m, routing_strategy: least-busy }, " +
+          "models: { cloud-voice: [{ model: 'openai/a', api_key_env: A_KEY }, { model: 'anthropic/b', api_key_env: B_KEY }] } }",
+      ),
+    );
+    expect(ProxyConfig.parse(out.config).router_settings).toEqual({
+      num_retries: 0,
+      allowed_fails: 1,
+      cooldown_time: 120,
+      routing_strategy: "least-busy",
+    });
+    expect(out.config.model_list).toEqual([
+      { model_name: "cloud-voice", litellm_params: { model: "openai/a", api_key: "os.environ/A_KEY" } },
+      { model_name: "cloud-voice", litellm_params: { model: "anthropic/b", api_key: "os.environ/B_KEY" } },
+    ]);
+    expect(() => mesh("litellm: { base_url: 'http://l:4000/v1', router: { routing_strategy: fastest } }")).toThrow(/routing_strategy/);
+  });
+
+  it("asks for an upstream of the artist's and speech's models, never the chat default", () => {
+    const tools = "tools: { servers: { art: { builtin: artist, options: { model: sdxl } }, say: { builtin: speech } } }\n";
+    const base = "litellm: { base_url: 'http://l:4000/v1', models: { default: { model: 'openai/gpt-4o-mini' }";
+    expect(() => litellmConfig(mesh(`${tools}${base} } }`))).toThrow(
+      /no upstream model for alias 'sdxl', the model tools.servers.art asks the proxy for: set litellm.models.sdxl/,
+    );
+    const out = litellmConfig(mesh(`${tools}${base}, sdxl: { model: 'openai/sdxl' }, tts-1: { model: 'openai/tts-1' } } }`));
+    expect(out.config.model_list.map((m) => [m.model_name, m.model_info?.mode])).toEqual([
+      ["cloud-voice", undefined],
+      ["sdxl", "image_generation"],
+      ["tts-1", "audio_speech"],
+    ]);
   });
 });

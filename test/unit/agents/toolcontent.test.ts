@@ -88,6 +88,14 @@ describe("tool events in lyra log and lyra tap", () => {
         status: "timeout",
       }),
     ).toBe('  ← clock.wait: ERROR timeout: "timed out"');
+    expect(
+      formatToolEvent({ ...base, type: "tool_result", role: "r", server: "kb", tool: "q", outcome: "x", latency_ms: 2, cached: true }),
+    ).toBe('  ← kb.q: "x" (2 ms, cached)');
+  });
+
+  it("a result the tool host answered from its cache is marked cached", () => {
+    expect(callOutcome(ok({ content: [{ type: "text", text: "x" }], _meta: { "lyra/cached": true } }), "'kb__q'").cached).toBe(true);
+    expect(callOutcome(ok({ content: [{ type: "text", text: "x" }] }), "'kb__q'").cached).toBeUndefined();
   });
 
   it("tap shows log events and reply chunks of tools the same way; other bodies are left alone", () => {

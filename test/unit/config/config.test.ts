@@ -119,6 +119,36 @@ describe("environment overrides", () => {
     expect(cfg.litellm).toEqual({ base_url: "http://env:4000/v1", api_key_env: "LITELLM_API_KEY" });
   });
 
+  it("LYRA_REGION sets mesh.region; hosts.*.region is a name", () => {
+    const yaml = base().replace("mesh: { name: lyra, owner: ops }", "mesh: { name: lyra, owner: ops, region: eu }");
+    expect(parseMeshConfig(yaml).mesh.region).toBe("eu");
+    expect(parseMeshConfig(yaml, { env: { LYRA_REGION: "us" } }).mesh.region).toBe("us");
+    expect(parseMeshConfig(base().replace("roles: [pragmatist] }", "roles: [pragmatist], region: us }")).hosts.local?.region).toBe("us");
+    expect(refusal(base(), { LYRA_REGION: "Not A Name" }).message).toContain("mesh.region (from environment variable LYRA_REGION)");
+  });
+
+  it("the artist and speech servers reach the proxy of litellm.base_url, and LITELLM_BASE_URL replaces theirs too", () => {
+    const servers =
+      "tools: { servers: { art: { builtin: artist, options: { base_url: 'http://127.0.0.1:4000/v1' } }, say: { builtin: speech }, " +
+      "img: { builtin: artist, options: { base_url: 'http://images:9000/v1', api_key_env: IMG_KEY } }, clock: { builtin: clock } } }\n";
+    const yaml = base(`${servers}litellm: { base_url: 'http://file:4000/v1', api_key_env: MESH_KEY }\n`);
+    const options = (env: NodeJS.ProcessEnv) =>
+      Object.fromEntries(
+        Object.entries(parseMeshConfig(yaml, { env }).tools.servers).map(([n, s]) => [n, "builtin" in s ? s.options : undefined]),
+      );
+    // From the file: an explicit base_url stays, a missing one is litellm's, and so is the key's variable.
+    expect(options({})).toEqual({
+      art: { base_url: "http://127.0.0.1:4000/v1", api_key_env: "MESH_KEY" },
+      say: { base_url: "http://file:4000/v1", api_key_env: "MESH_KEY" },
+      img: { base_url: "http://images:9000/v1", api_key_env: "IMG_KEY" },
+      clock: undefined,
+    });
+    // In a container: the proxy's address from the environment, for every media server.
+    const env = options({ LITELLM_BASE_URL: "http://litellm:4000/v1" });
+    expect([env.art?.base_url, env.say?.base_url, env.img?.base_url]).toEqual(Array(3).fill("http://litellm:4000/v1"));
+    expect(env.clock).toBeUndefined();
+  });
+
   it("a bad override is reported with the variable it came from", () => {
     const e = refusal(base(), { NATS_URL: "   " });
     expect(e.message).toContain("nats.servers (from environment variable NATS_URL)");
@@ -248,6 +278,12 @@ describe("refused files: the message names the file, the field, the value and th
       base("jetstream: { log_max_age: 'a month' }\n"),
       /jetstream\.log_max_age is "a month", .*; set jetstream\.log_max_age to a duration such as '30d'/,
     ],
+    [
+      "tool cache max TTL below 1 s",
+      base("tools: { cache: { max_ttl_s: 0 } }\n"),
+      /tools\.cache\.max_ttl_s is 0, .*; set tools\.cache\.max_ttl_s to a whole number of seconds from 1/,
+    ],
+    ["tool cache bucket not a KV name", base("tools: { cache: { bucket: 'a b' } }\n"), /tools\.cache\.bucket is "a b", .*KV bucket name/],
   ];
   it.each(cases)("%s", (_name, yaml, expected) => {
     const e = refusal(yaml);

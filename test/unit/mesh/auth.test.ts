@@ -44,6 +44,23 @@ describe("meshUsers", () => {
     expect(u.responses).toBe(true);
   });
 
+  it("writes a leaf user for a host on a leaf node: the agent's subjects in any queue group, replies to any inbox", () => {
+    const yaml = readFileSync(new URL("../../../config/mesh.example.yaml", import.meta.url), "utf8").replace(
+      "    roles: [voice]\n",
+      "    roles: [voice]\n    leaf: true\n",
+    );
+    const cfg = parseMeshConfig(yaml, { env: {} });
+    const [host] = Object.entries(cfg.hosts).find(([, h]) => h.leaf)!;
+    const all = meshUsers(cfg);
+    const agent = all.find((u) => u.name === `agent-${host}`)!;
+    const leaf = all.find((u) => u.name === `leaf-${host}`)!;
+    expect(all.at(-1)).toBe(leaf);
+    expect(leaf).toMatchObject({ kind: "leaf", inboxPrefix: agent.inboxPrefix, responses: false });
+    expect(leaf.subscribe).toEqual(agent.subscribe.map((s) => s.split(" ")[0]));
+    expect(leaf.publish).toEqual([...agent.publish, "_INBOX.>"]);
+    expect(meshUsers(example).some((u) => u.kind === "leaf")).toBe(false);
+  });
+
   it("lets nobody purge or delete a stream, nor reach another process's durable consumer", () => {
     for (const u of users) {
       for (const s of u.publish) expect(s, u.name).not.toMatch(/^\$JS\.API\.STREAM\.(DELETE|PURGE)\.(LYRA_|OBJ_LYRA_MEDIA)/);
@@ -52,6 +69,13 @@ describe("meshUsers", () => {
       if (u.name !== "discord") expect(u.publishDeny.includes("$JS.API.CONSUMER.*.*.LYRA_OUTBOX.discord"), u.name).toBe(reachesOutbox);
     }
     expect(byName.get("discord")!.publish).toContain("$JS.API.CONSUMER.MSG.NEXT.LYRA_OUTBOX.discord");
+  });
+
+  it("gives the tool host alone the result cache's bucket (tools.cache.bucket), and none when the cache is off", () => {
+    const holders = users.filter((u) => u.publish.includes("$KV.LYRA_TOOL_CACHE.>")).map((u) => u.name);
+    expect(holders).toEqual(["tools"]);
+    const off = meshUsers({ ...example, tools: { ...example.tools, cache: { ...example.tools.cache, enabled: false } } });
+    expect(off.find((u) => u.name === "tools")!.publish.some((s) => s.includes("LYRA_TOOL_CACHE"))).toBe(false);
   });
 
   it("names the Discord door's state buckets as the door does", () => {
@@ -64,6 +88,7 @@ describe("meshUsers", () => {
       "mesh.yaml",
     );
     expect(conf).toContain("jetstream: enabled");
+    expect(conf).toMatch(/^system_account: SYS$/m); // gateways with leaf nodes need one
     expect(conf.match(/nkey: "UKEY\d+"/g)?.length).toBe(users.length);
     expect(conf.match(/allow_responses/g)?.length).toBe(users.filter((u) => u.responses).length);
     expect(conf).toContain('publish: { allow: ["$JS.API.INFO"');

@@ -27,7 +27,7 @@ const chunks: ToolChunk[] = [
   },
   {
     type: "tool_result",
-    data: { id: "call_0", name: "clock__now", content: "noon", server: "clock", tool: "now", status: "ok", latency_ms: 9 },
+    data: { id: "call_0", name: "clock__now", content: "noon", server: "clock", tool: "now", status: "ok", latency_ms: 9, cached: true },
   },
 ];
 
@@ -57,7 +57,14 @@ describe("tool events in the conversation log", () => {
       call: "call_0",
       arguments: { timezone: "UTC" },
     });
-    expect(first[3]!.ev).toMatchObject({ type: "tool_result", outcome: "noon", is_error: false, status: "ok", latency_ms: 9 });
+    expect(first[3]!.ev).toMatchObject({
+      type: "tool_result",
+      outcome: "noon",
+      is_error: false,
+      status: "ok",
+      latency_ms: 9,
+      cached: true,
+    });
     expect((first[2]!.ev as { outcome: string }).outcome).toMatch(/… \[5 more characters\]$/);
   });
 });

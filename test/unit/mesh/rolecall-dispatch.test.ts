@@ -117,3 +117,52 @@ describe("warm-cache affinity in the dispatcher", () => {
     expect(picks).toEqual(["i-a", "i-b", "i-a", "i-b"]);
   });
 });
+
+describe("regions in the dispatcher", () => {
+  it("stays in the caller's region while it has a healthy replica, whatever the load elsewhere", () => {
+    const { pick, state } = setup({ region: "a", affinity: false });
+    state("a1", { region: "a", in_flight: 4, queue_depth: 2 });
+    state("b1", { region: "b" });
+    state("b2", { region: "b" });
+    for (let i = 0; i < 20; i++) {
+      const r = pick(`c${i}`);
+      expect(r.instance).toBe("i-a1");
+      expect(r.reason).toMatch(/^a1 \(region a\): model warm, 0 of 4 slots free, 2 queued \(best of 1 in region a\)$/);
+    }
+  });
+
+  it("falls back to another region when the local replicas are degraded, stale or gone, and returns", () => {
+    const { pick, state, advance } = setup({ region: "a", affinity: false });
+    state("a1", { region: "a", degraded: true });
+    state("b1", { region: "b" });
+    expect(pick("c1").reason).toMatch(/^b1 \(region b\): .*\(best of 2, none healthy in region a\)$/);
+    advance(STALE_MS + 1);
+    state("b1", { region: "b" }); // a1's state is stale now
+    expect(pick("c1").instance).toBe("i-b1");
+    state("a1", { region: "a" });
+    expect(pick("c1").instance).toBe("i-a1");
+  });
+
+  it("treats replicas without a region as another region's, and a caller without one sees every region alike", () => {
+    const { pick, state } = setup({ region: "a", affinity: false });
+    state("old");
+    state("a1", { region: "a" });
+    expect(pick("c1").instance).toBe("i-a1");
+    const any = setup({ affinity: false });
+    any.state("a1", { region: "a" });
+    any.state("b1", { region: "b" });
+    const seen = new Set(Array.from({ length: 40 }, (_, i) => any.pick(`c${i}`).instance));
+    expect(seen).toEqual(new Set(["i-a1", "i-b1"]));
+  });
+
+  it("moves a conversation back to its region when the region has a healthy replica again", () => {
+    const { d, pick, state } = setup({ region: "a" });
+    state("b1", { region: "b" });
+    d.served(ROLE, "c1", "i-b1");
+    expect(pick("c1").reason).toMatch(/^b1 \(region b\): affinity/); // no replica in a: the other region's stays
+    state("a1", { region: "a" });
+    expect(pick("c1").reason).toMatch(/^a1 \(region a\): .*in region a, affinity to b1 overridden: outside region a\)$/);
+    d.served(ROLE, "c1", "i-a1");
+    expect(pick("c1").reason).toMatch(/^a1 \(region a\): affinity: served this conversation's turn 2/);
+  });
+});

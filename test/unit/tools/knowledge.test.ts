@@ -1,7 +1,6 @@
-/** knowledge's pure parts: options checks, the Atom reader, the cache key, the limiter. */
+/** knowledge's pure parts: options checks, the Atom reader, the limiter. */
 import { describe, expect, it } from "vitest";
 import { parseAtom } from "../../../tools/builtin/knowledge/atom.ts";
-import { cacheKey } from "../../../tools/builtin/knowledge/cache.ts";
 import { createLimiter } from "../../../tools/builtin/knowledge/limiter.ts";
 import { KNOWLEDGE_DEFAULTS, parseKnowledgeOptions, userAgent } from "../../../tools/builtin/knowledge/options.ts";
 
@@ -16,6 +15,10 @@ describe("knowledge options", () => {
       wolfram_app_id_env: "WOLFRAM_APP_ID",
     });
     expect(userAgent({ ...o, contact: "ops@example.org" })).toMatch(/^lyra-mesh-knowledge\/0\.1 \(ops@example\.org\) node\/\d+/);
+  });
+
+  it("still accepts the deprecated cache_bucket (the tool host's tools.cache.bucket replaces it)", () => {
+    expect(parseKnowledgeOptions("kn", { cache_bucket: "MY_CACHE" }).cache_bucket).toBe("MY_CACHE");
   });
 
   it.each([
@@ -64,15 +67,6 @@ describe("arXiv Atom reader", () => {
       expect(parseAtom(xml)).toBeUndefined();
     },
   );
-});
-
-describe("knowledge cache key", () => {
-  it("is KV-safe and the same for the same question however it is spaced or ordered", () => {
-    const a = cacheKey("knowledge", "wikipedia_search", { query: " Ada  Lovelace ", limit: 5 });
-    expect(a).toMatch(/^knowledge\.wikipedia_search\.[0-9a-f]{64}$/);
-    expect(cacheKey("knowledge", "wikipedia_search", { limit: 5, query: "Ada Lovelace" })).toBe(a);
-    expect(cacheKey("knowledge", "wikipedia_search", { query: "Ada Lovelace", limit: 6 })).not.toBe(a);
-  });
 });
 
 describe("knowledge limiter", () => {

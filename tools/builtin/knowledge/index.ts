@@ -1,10 +1,10 @@
 /**
  * `knowledge`: Wikipedia, arXiv and Wolfram|Alpha as MCP tools (`wikipedia_search`,
  * `wikipedia_page`, `arxiv_search`, `wolfram_query`). Needs outbound HTTPS; `wolfram_query` needs
- * an LLM API app id in WOLFRAM_APP_ID. Results are cached in JetStream KV, shared by replicas.
+ * an LLM API app id in WOLFRAM_APP_ID. Results are marked cacheable (public, `cache_ttl_s`): the
+ * tool host's result cache keeps them in JetStream KV, shared by replicas.
  */
 import type { BuiltinContext, StartedBuiltin } from "../index.ts";
-import { createKvCache, noCache } from "./cache.ts";
 import type { HttpContext } from "./http.ts";
 import { createLimiter } from "./limiter.ts";
 import { parseKnowledgeOptions, userAgent } from "./options.ts";
@@ -29,13 +29,14 @@ export function startKnowledge(ctx: BuiltinContext): StartedBuiltin {
       arxiv: http("arXiv", options.arxiv_interval_ms),
       wolfram: http("Wolfram|Alpha", options.wolfram_interval_ms),
     },
-    cache:
-      options.cache_ttl_s > 0
-        ? createKvCache(ctx.mesh.nc, { bucket: options.cache_bucket, ttlMs: options.cache_ttl_s * 1000, log: ctx.log })
-        : noCache,
     env: ctx.env,
     log: ctx.log,
   };
+  if (options.cache_bucket !== undefined)
+    ctx.log.warn(
+      `tools.servers.${ctx.server}.options.cache_bucket is deprecated and ignored: the tool host caches every server's ` +
+        `results in tools.cache.bucket (default LYRA_TOOL_CACHE); move the name there and remove it here`,
+    );
   if (!ctx.env[options.wolfram_app_id_env])
     ctx.log.warn(`${options.wolfram_app_id_env} is not set: wolfram_query will answer with an error until it is`);
   return { create: () => knowledgeServer(parts) };

@@ -17,8 +17,8 @@ export const KNOWLEDGE_DEFAULTS = {
   /** arXiv's terms of use: no more than one request every three seconds. */
   arxiv_interval_ms: 3_000,
   wolfram_interval_ms: 0,
+  /** How long a result is marked fresh (`ttlMs`); 0: results are not marked, so never cached. */
   cache_ttl_s: 3_600,
-  cache_bucket: "LYRA_TOOL_CACHE",
   user_agent: "lyra-mesh-knowledge/0.1",
 } as const;
 
@@ -42,10 +42,11 @@ const Options = z.strictObject({
     .min(0)
     .max(30 * 86_400)
     .default(KNOWLEDGE_DEFAULTS.cache_ttl_s),
+  /** Deprecated, ignored (a warning at start): the tool host's `tools.cache.bucket` holds every server's results. */
   cache_bucket: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
-    .default(KNOWLEDGE_DEFAULTS.cache_bucket),
+    .optional(),
   user_agent: z.string().min(1).max(200).default(KNOWLEDGE_DEFAULTS.user_agent),
   /** An email or URL appended to the User-Agent, as Wikimedia's policy asks. */
   contact: z.string().min(3).max(200).optional(),

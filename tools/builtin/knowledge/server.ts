@@ -1,12 +1,12 @@
 /**
- * The knowledge MCP server, built per request around long-lived parts (clients' limiters, the
- * cache). Every tool answers from the cache when it can, else asks its service and caches a
- * success; any failure becomes a tool result with `isError: true` and a reason, never a throw.
+ * The knowledge MCP server, built per request around long-lived parts (the clients' limiters).
+ * Every tool asks its service and marks a success cacheable for everyone (`ttlMs` from
+ * `cache_ttl_s`, `cacheScope: public`): the tool host's result cache keeps it, shared by replicas.
+ * Any failure becomes a tool result with `isError: true` and a reason, never a throw (and is not cached).
  */
 import { McpServer, type CallToolResult } from "@modelcontextprotocol/server";
 import type { Logger } from "../../../mesh/index.ts";
 import { arxivSearch } from "./arxiv.ts";
-import { cacheKey, type ToolCache } from "./cache.ts";
 import { KnowledgeError, KnowledgeErrorCode } from "./errors.ts";
 import { formatArxiv, formatWikiPage, formatWikiSearch, formatWolfram } from "./format.ts";
 import type { HttpContext } from "./http.ts";
@@ -18,7 +18,6 @@ import { wolframQuery } from "./wolfram.ts";
 export interface KnowledgeParts {
   options: KnowledgeOptions;
   http: { wikipedia: HttpContext; arxiv: HttpContext; wolfram: HttpContext };
-  cache: ToolCache;
   env: Readonly<Record<string, string | undefined>>;
   log: Logger;
 }
@@ -27,19 +26,14 @@ export function knowledgeServer(p: KnowledgeParts): McpServer {
   const o = p.options;
   const server = new McpServer({ name: "lyra-knowledge", version: "0.1.0" });
 
-  /** Cache, then the service; the service's URL is part of the key (two deployments, two caches). */
-  const answer = async (tool: string, args: object, base: string, ask: () => Promise<string>): Promise<CallToolResult> => {
-    const key = cacheKey("knowledge", tool, { ...args, base });
-    const hit = await p.cache.get(key);
-    if (hit !== undefined) return { content: [{ type: "text", text: hit }] };
-    let text: string;
+  /** The same for every caller: public, for `cache_ttl_s` (0: not marked, so never cached). */
+  const marking = o.cache_ttl_s > 0 ? { ttlMs: Math.round(o.cache_ttl_s * 1000), cacheScope: "public" } : {};
+  const answer = async (tool: string, ask: () => Promise<string>): Promise<CallToolResult> => {
     try {
-      text = await ask();
+      return { content: [{ type: "text", text: await ask() }], ...marking };
     } catch (err) {
       return failure(p.log, tool, err);
     }
-    await p.cache.put(key, text);
-    return { content: [{ type: "text", text }] };
   };
 
   server.registerTool(
@@ -51,7 +45,7 @@ export function knowledgeServer(p: KnowledgeParts): McpServer {
       inputSchema: WikipediaSearchInput,
     },
     async (a, ctx) =>
-      answer("wikipedia_search", a, o.wikipedia_url, async () =>
+      answer("wikipedia_search", async () =>
         formatWikiSearch(a.query, await wikipediaSearch(p.http.wikipedia, o.wikipedia_url, a.query, a.limit, ctx.mcpReq.signal)),
       ),
   );
@@ -64,7 +58,7 @@ export function knowledgeServer(p: KnowledgeParts): McpServer {
       inputSchema: WikipediaPageInput,
     },
     async (a, ctx) =>
-      answer("wikipedia_page", a, o.wikipedia_url, async () =>
+      answer("wikipedia_page", async () =>
         formatWikiPage(await wikipediaPage(p.http.wikipedia, o.wikipedia_url, a.title, a.intro_only, a.max_chars, ctx.mcpReq.signal)),
       ),
   );
@@ -77,7 +71,7 @@ export function knowledgeServer(p: KnowledgeParts): McpServer {
       inputSchema: ArxivSearchInput,
     },
     async (a, ctx) =>
-      answer("arxiv_search", a, o.arxiv_url, async () =>
+      answer("arxiv_search", async () =>
         formatArxiv(a.query, await arxivSearch(p.http.arxiv, o.arxiv_url, a.query, a.max_results, a.sort, ctx.mcpReq.signal)),
       ),
   );
@@ -103,7 +97,7 @@ export function knowledgeServer(p: KnowledgeParts): McpServer {
           ),
         );
       }
-      return answer("wolfram_query", a, o.wolfram_url, async () =>
+      return answer("wolfram_query", async () =>
         formatWolfram(a.input, await wolframQuery(p.http.wolfram, o.wolfram_url, appId, a.input, a.max_chars, ctx.mcpReq.signal)),
       );
     },

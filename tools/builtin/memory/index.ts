@@ -17,8 +17,18 @@ export { openMemoryStore, type MemoryStore, type MemoryEntry, type SearchHit } f
 export { createEmbedder, type Embedder } from "../../embed.ts";
 export { memoryServer } from "./server.ts";
 
-/** Default store: under the XDG state directory. */
+/** Default store without $STATE_DIRECTORY: under the XDG state directory. */
 export const DEFAULT_MEMORY_PATH = join(homedir(), ".local", "state", "lyra", "memory.db");
+
+/**
+ * The store's path when options.path is not set: memory.db in $STATE_DIRECTORY (systemd's
+ * StateDirectory=, whose ProtectSystem=strict forbids the home directory; compose sets it to the
+ * tools volume), else DEFAULT_MEMORY_PATH. systemd lists several directories with ':'; the first is used.
+ */
+export function defaultMemoryPath(env: Readonly<Record<string, string | undefined>>): string {
+  const dir = env.STATE_DIRECTORY?.split(":")[0];
+  return dir ? join(dir, "memory.db") : DEFAULT_MEMORY_PATH;
+}
 export const DEFAULT_EMBEDDING_MODEL = "nomic-embed-text";
 const DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434";
 /** Time an embedding may take before the search falls back to lexical only, ms. */
@@ -37,7 +47,7 @@ const memoryWording: OptionWording = (p) =>
 export function startMemory(ctx: BuiltinContext): StartedBuiltin {
   const o = parseServerOptions(Options, ctx.server, ctx.options, memoryWording);
   // "~/..." as a shell would read it: the config file is written for the user running `lyra tools`.
-  const path = o.path === undefined ? DEFAULT_MEMORY_PATH : o.path.replace(/^~(?=\/|$)/, homedir());
+  const path = o.path === undefined ? defaultMemoryPath(ctx.env) : o.path.replace(/^~(?=\/|$)/, homedir());
   let store;
   try {
     store = openMemoryStore(path);

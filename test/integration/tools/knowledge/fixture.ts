@@ -2,7 +2,7 @@
 import { connectMesh, type Mesh } from "../../../../mesh/connect.ts";
 import { silentLogger } from "../../../../mesh/logger.ts";
 import { createMcpClient, type McpClient } from "../../../../tools/client.ts";
-import { startToolHost, type ToolHost } from "../../../../tools/host.ts";
+import { startToolHost, type ToolHost, type ToolHostOptions } from "../../../../tools/host.ts";
 import { startArxivDouble, type ArxivDouble } from "../../../doubles/arxiv.ts";
 import { startMediaWikiDouble, type MediaWikiDouble } from "../../../doubles/mediawiki.ts";
 import type { ServiceDouble } from "../../../doubles/service.ts";
@@ -18,8 +18,8 @@ export interface Fixture {
   wiki: MediaWikiDouble;
   arxiv: ArxivDouble;
   wolfram: ServiceDouble;
-  /** A knowledge host on its own tenant; options merge over the doubles' URLs. */
-  host(tenant: string, options?: Record<string, unknown>, env?: Record<string, string>): Promise<Caller>;
+  /** A knowledge host on tenant `tenant` (one per test, or a replica of another); options merge over the doubles' URLs. */
+  host(tenant: string, options?: Record<string, unknown>, env?: Record<string, string>, cache?: ToolHostOptions["cache"]): Promise<Caller>;
   close(): Promise<void>;
 }
 
@@ -97,10 +97,11 @@ export async function knowledgeFixture(): Promise<Fixture> {
     wiki,
     arxiv,
     wolfram,
-    async host(tenant, options = {}, env = { WOLFRAM_APP_ID: APP_ID }) {
+    async host(tenant, options = {}, env = { WOLFRAM_APP_ID: APP_ID }, cache) {
       const host = await startToolHost(mesh, {
         tenant,
-        host: `h-${tenant}`,
+        host: `h-${tenant}-${hosts.length}`,
+        cache,
         log: silentLogger,
         env,
         servers: {

@@ -1,50 +1,55 @@
 /**
- * Tool results cached in a JetStream KV bucket, so every replica of the server shares them (the
- * seed's "tool result caching"). The key is a hash of the tool and its normalized arguments; the
- * value carries its own expiry, because per-message TTLs need nats-server 2.11 and the bucket is
- * shared with other tool servers that may want other TTLs (the bucket's max age only sweeps).
- * A cache that fails (no JetStream, slow, full) is skipped and logged: it never fails a call.
+ * The tool-result store: a JetStream KV bucket every replica of every tool host shares. Each entry
+ * carries its own expiry (the TTL its tool server asked for), because per-message TTLs need
+ * nats-server 2.11 and the mesh runs on 2.10; the bucket's max age (the longest TTL accepted)
+ * sweeps what no TTL would keep. A store that fails (no JetStream, slow, full) is skipped and
+ * logged: it never fails a call.
  */
 import { createHash } from "node:crypto";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Logger } from "../../../mesh/index.ts";
+import type { Logger } from "../mesh/index.ts";
 
-/** The bucket's own max age: a sweep of entries no TTL would keep longer. */
-const BUCKET_MAX_AGE_MS = 24 * 3600_000;
-/** A cache read or write that takes longer is abandoned: the service answers instead. */
+/** A cache read or write that takes longer is abandoned: the tool answers instead. */
 const CACHE_OP_TIMEOUT_MS = 2_000;
 /** After the bucket cannot be opened, how long calls skip the cache before trying again. */
 const REOPEN_AFTER_MS = 30_000;
 
+/** One stored result: when it was stored and when it stops being fresh (ms since the epoch). */
+export interface StoredResult {
+  at: number;
+  exp: number;
+  value: unknown;
+}
+
 export interface ToolCache {
-  get(key: string): Promise<string | undefined>;
-  put(key: string, value: string): Promise<void>;
+  /** The fresh entry under `key`, or undefined (none, expired, unreadable, or the store failed). */
+  get(key: string): Promise<StoredResult | undefined>;
+  put(key: string, value: unknown, ttlMs: number): Promise<void>;
 }
 
 export interface CacheOptions {
   bucket: string;
-  ttlMs: number;
+  /** The bucket's max age (created with it; an existing bucket keeps its own), ms. */
+  maxAgeMs: number;
   log: Logger;
 }
 
-/** The cache key: `<prefix>.<sha256 of the tool and its normalized arguments>` (KV-safe characters). */
-export function cacheKey(prefix: string, tool: string, args: unknown): string {
-  return `${prefix}.${tool}.${createHash("sha256")
-    .update(JSON.stringify(normalize(args)))
-    .digest("hex")}`;
+/** The SHA-256 (hex) of a value's canonical JSON: object keys sorted, undefined members dropped. */
+export function canonicalDigest(v: unknown): string {
+  return createHash("sha256")
+    .update(JSON.stringify(canonical(v)))
+    .digest("hex");
 }
 
-/** Sorted keys, trimmed and collapsed strings: the same question asked twice hits one entry. */
-function normalize(v: unknown): unknown {
-  if (typeof v === "string") return v.replace(/\s+/g, " ").trim();
-  if (Array.isArray(v)) return v.map(normalize);
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
   if (v && typeof v === "object")
     return Object.fromEntries(
       Object.entries(v)
         .filter(([, x]) => x !== undefined)
         .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([k, x]) => [k, normalize(x)]),
+        .map(([k, x]) => [k, canonical(x)]),
     );
   return v;
 }
@@ -54,7 +59,7 @@ export function createKvCache(nc: NatsConnection, o: CacheOptions): ToolCache {
   let failedAt = 0;
   const open = (): Promise<KV> | undefined => {
     if (!kv && Date.now() - failedAt >= REOPEN_AFTER_MS) {
-      kv = new Kvm(nc).create(o.bucket, { ttl: BUCKET_MAX_AGE_MS, history: 1 });
+      kv = new Kvm(nc).create(o.bucket, { ttl: o.maxAgeMs, history: 1 });
       kv.catch((err: unknown) => {
         o.log.warn(
           { err, bucket: o.bucket },
@@ -88,17 +93,15 @@ export function createKvCache(nc: NatsConnection, o: CacheOptions): ToolCache {
       const entry = await bounded("read", (b) => b.get(key));
       if (!entry || entry.operation !== "PUT") return undefined;
       try {
-        const v = entry.json<{ exp: number; value: string }>();
-        return typeof v.value === "string" && v.exp > Date.now() ? v.value : undefined;
+        const v = entry.json<StoredResult>();
+        return typeof v.exp === "number" && typeof v.at === "number" && v.exp > Date.now() && v.value !== undefined ? v : undefined;
       } catch {
         return undefined; // written by something else: treat as a miss, the next put replaces it
       }
     },
-    async put(key, value) {
-      await bounded("write", (b) => b.put(key, JSON.stringify({ exp: Date.now() + o.ttlMs, value })));
+    async put(key, value, ttlMs) {
+      const at = Date.now();
+      await bounded("write", (b) => b.put(key, JSON.stringify({ at, exp: at + ttlMs, value })));
     },
   };
 }
-
-/** For `cache: false`: every call reaches the service. */
-export const noCache: ToolCache = { get: async () => undefined, put: async () => undefined };
