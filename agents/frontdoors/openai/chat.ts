@@ -187,7 +187,9 @@ export function streamAnswer(a: Answer, model: string, includeUsage: boolean, on
           send(chunk(a.id, model, created, { role: "assistant", content: "" }, includeUsage));
           for await (const text of a.deltas) send(chunk(a.id, model, created, { content: text }, includeUsage));
           const d = a.done();
-          send(chunk(a.id, model, created, { finish: d.finish }, includeUsage));
+          // The headers went out before the answer: a role's response cache outcome rides on the finish chunk.
+          const lyra = d.lyra.cache === undefined ? {} : { lyra: { cache: d.lyra.cache } };
+          send(chunk(a.id, model, created, { finish: d.finish, ...lyra }, includeUsage));
           if (includeUsage) send(usageChunk(a.id, model, created, d.usage));
           send("[DONE]");
         } catch (err) {

@@ -160,7 +160,7 @@ export function completionsRoute(app: Hono<Env>, d: CompletionsDeps): void {
       for (const [k, v] of Object.entries(answer.headers)) c.header(k, v);
       if (!req.stream) {
         const body = await completeAnswer(answer, req.model);
-        // A role's response cache: hit, miss or bypass (a streamed answer's headers go before it is known).
+        // A role's response cache: hit, miss or bypass (a streamed answer's headers go before it is known: its finish chunk says it).
         const cache = cacheHeader(body.lyra.cache);
         if (cache) c.header(CACHE_HEADER, cache);
         end();

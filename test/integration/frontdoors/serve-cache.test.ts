@@ -38,6 +38,19 @@ describe("lyra serve with a role's response cache", () => {
     expect((await roleCall(anon)).header).toBe("hit");
   });
 
+  it("a streamed role answer from the cache streams, and says so on its finish chunk", async () => {
+    const q = `How deep do I plant garlic ${newId("q")}?`;
+    await roleCall(q, { user: "u1" });
+    const body = JSON.stringify({ model: "lyra/pragmatist", stream: true, user: "u1", messages: [{ role: "user", content: q }] });
+    const r = await f.post("/chat/completions", body);
+    const events = (await r.text())
+      .split("\n\n")
+      .filter((e) => e.startsWith("data: {"))
+      .map((e) => JSON.parse(e.slice(6)) as { choices: { delta: { content?: string }; finish_reason: string | null }[]; lyra?: unknown });
+    expect(events.map((e) => e.choices[0]?.delta.content ?? "").join("")).toBe((await roleCall(q, { user: "u1" })).text);
+    expect(events.find((e) => e.choices[0]?.finish_reason)?.lyra).toEqual({ cache: "exact" });
+  });
+
   it("another key's tenant never gets the answer, even when its body names the first tenant's user", async () => {
     const q = `Which pot for rosemary ${newId("q")}?`;
     await roleCall(q, { user: "u1" });
