@@ -101,6 +101,7 @@ export {
   meshUsers,
   inboxPrefixOf,
   claimsBucket,
+  responseCacheBucket,
   renderAuthConf,
   FRONT_DOORS,
   CLI_CHANNEL,

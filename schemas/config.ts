@@ -153,6 +153,37 @@ export const RouterClassifierConfig = z.strictObject({
 });
 export type RouterClassifierConfig = z.output<typeof RouterClassifierConfig>;
 
+/** Longest time a cached answer may be kept: 30 days. */
+export const RESPONSE_CACHE_MAX_TTL_S = 30 * 86_400;
+
+/**
+ * A role's response cache (opt-in), in the mesh's JetStream KV bucket. An answer is kept for one
+ * user (the request's `user`) unless `public`; a call without a user is not cached on a private role.
+ */
+export const ResponseCacheConfig = z.strictObject({
+  /** Answer from the cache a call with the same role, model, options, messages (history included), tools and format; default true. */
+  exact: z.boolean().default(true),
+  /**
+   * Also answer a call whose last user message means the same as a cached call's (cosine similarity of
+   * their embeddings at least `threshold`), all else (the history before it included) being the same.
+   */
+  semantic: z
+    .strictObject({
+      /** Ollama embedding model on the role's host; default all-minilm. */
+      embed_model: z.string().min(1).default("all-minilm"),
+      /** Least cosine similarity (0..1) of the two messages; default 0.9. */
+      threshold: z.number().min(0).max(1).default(0.9),
+      /** Time one embedding may take, ms; past it the call goes to the model. Default 5000. */
+      embed_timeout_ms: z.number().int().positive().default(5000),
+    })
+    .optional(),
+  /** How long an answer is kept, s; default 3600. */
+  ttl_s: z.number().int().min(1).max(RESPONSE_CACHE_MAX_TTL_S).default(3600),
+  /** The role's answers are the same for everyone: shared by all users (and calls without one); default false. */
+  public: z.boolean().default(false),
+});
+export type ResponseCacheConfig = z.output<typeof ResponseCacheConfig>;
+
 export const RoleConfig = z.strictObject({
   model: z.string().min(1),
   backend: z.enum(["ollama", "openai", "scripted"]).default("ollama"),
@@ -189,6 +220,8 @@ export const RoleConfig = z.strictObject({
   vision: z.boolean().default(false),
   /** Router only: the embedding classifier tried before the LLM router (RouterClassifierConfig). */
   classifier: RouterClassifierConfig.optional(),
+  /** The response cache (ResponseCacheConfig); default none. */
+  cache: ResponseCacheConfig.optional(),
 });
 export type RoleConfig = z.output<typeof RoleConfig>;
 
@@ -691,6 +724,10 @@ const EXPECT: Record<string, string> = {
   "roles.*.classifier.threshold": "a number from 0 to 1 (the least confidence at which the classifier decides alone)",
   "roles.*.classifier.k": "a whole number from 1 to 100 (examples per specialist to average), or leave it out for the centroid",
   "roles.*.classifier.examples": "a map of specialist names to lists of example messages",
+  "roles.*.cache": "{ exact: true, semantic: { threshold: 0.9 }, ttl_s: 3600, public: false }",
+  "roles.*.cache.ttl_s": "a whole number of seconds from 1 to 2592000 (30 days)",
+  "roles.*.cache.semantic.threshold": "a number from 0 to 1 (the least cosine similarity of the two messages), such as 0.9",
+  "roles.*.cache.public": "true (every user shares the role's answers) or false (each user has their own)",
   "tools.servers": "a map of tool server names (lowercase letters, digits, '-') to { builtin }, { command, args, env } or { url, headers }",
   "tools.servers.*": "{ builtin: NAME }, { command, args, env, cwd } (stdio MCP server) or { url, headers } (Streamable HTTP)",
   "tools.list_ttl_s": "a whole number of seconds (0 disables the cache)",

@@ -16,6 +16,8 @@ export const InboxMessage = z.looseObject({
   ts: z.number().int().positive().optional(),
   /** Images (or audio) the user sent with the message: inline when small, else by LYRA_MEDIA reference. */
   media: z.array(Media).max(16).optional(),
+  /** "bypass": every role call of the turn answers afresh, not from the response cache (`lyra ask --no-cache`). */
+  cache: z.enum(["bypass"]).optional(),
 });
 export type InboxMessage = z.infer<typeof InboxMessage>;
 
@@ -66,6 +68,9 @@ const StepMeta = {
   model: z.string().optional(),
   tokens: z.number().int().nonnegative().optional(),
   latency_ms: z.number().nonnegative().optional(),
+  /** The role call's response cache outcome (FinalInfo.cache): "exact" or "semantic" for a hit. */
+  cache: z.string().optional(),
+  cache_similarity: z.number().optional(),
 };
 const ToolMeta = {
   server: z.string().optional(),

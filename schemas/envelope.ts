@@ -93,6 +93,8 @@ export const RoleRequest = z
     stream: z.boolean().optional(),
     /** Set by a re-issue (mesh/rolecall/call.ts): the answer so far, to be continued, not restarted. */
     resume: Resume.optional(),
+    /** The response cache (roles.<role>.cache): "bypass" answers afresh, and that answer replaces the cached one. */
+    cache: z.enum(["bypass"]).optional(),
   })
   .refine((r) => r.prompt !== undefined || (r.messages?.length ?? 0) > 0, {
     message: "a request needs a non-empty 'prompt' or at least one entry in 'messages'",

@@ -39,6 +39,13 @@ export const FinalInfo = z.looseObject({
   done_reason: z.string().optional(),
   /** Set when the answer continued a re-issued request's partial answer (`resume`): that text's length. */
   resumed_at: z.number().int().nonnegative().optional(),
+  /**
+   * The response cache, on a role that has one: a hit ("exact", "semantic"), "miss", "bypass", or
+   * "uncached" (not cacheable). A string, not an enum: a caller tolerates values it does not know.
+   */
+  cache: z.string().optional(),
+  /** A semantic hit: the cosine similarity of the two last user messages (0..1). */
+  cache_similarity: z.number().optional(),
 });
 export type FinalInfo = z.infer<typeof FinalInfo>;
 

@@ -52,6 +52,7 @@ export {
   ToolServerConfig,
   RoleConfig,
   RouterClassifierConfig,
+  ResponseCacheConfig,
   HostConfig,
   LiteLLMRouterConfig,
   ServeConfig,

@@ -15,6 +15,8 @@ export interface StepFigure {
   tokens?: number;
   /** The agent's wall time for the call (its final chunk's timings.total_ms), ms. */
   ms?: number;
+  /** The response cache's outcome: "exact" or "semantic" when the step was answered from it. */
+  cache?: string;
 }
 
 export interface ToolFigure {
@@ -37,12 +39,16 @@ export interface TurnSummary {
 /** The steps, tool calls and errors of turn `turn` (the inbox message id) in `events`. */
 export function summarizeTurn(events: readonly LogEvent[], turn: string): TurnSummary {
   const out: TurnSummary = { steps: [], tools: [], errors: [] };
-  const figure = (step: string, e: { backend?: string; model?: string; tokens?: number; latency_ms?: number }): StepFigure => ({
+  const figure = (
+    step: string,
+    e: { backend?: string; model?: string; tokens?: number; latency_ms?: number; cache?: string },
+  ): StepFigure => ({
     step,
     backend: e.backend,
     model: e.model,
     tokens: e.tokens,
     ms: e.latency_ms,
+    ...(e.cache ? { cache: e.cache } : {}),
   });
   const results = new Map<string, Extract<LogEvent, { type: "tool_result" }>>();
   for (const e of events) if (e.turn === turn && e.type === "tool_result" && e.call) results.set(e.call, e);
@@ -71,7 +77,8 @@ export function formatTurnSummary(s: TurnSummary): string[] {
     const how = f.backend ? `${f.backend}${f.model ? `/${f.model}` : ""}` : "?";
     return (
       `  ${f.step.padEnd(12)} ${how.padEnd(24)} ${String(f.tokens ?? "?").padStart(4)} ` +
-      `tokens ${String(f.ms === undefined ? "?" : Math.round(f.ms)).padStart(6)} ms`
+      `tokens ${String(f.ms === undefined ? "?" : Math.round(f.ms)).padStart(6)} ms` +
+      (f.cache === "exact" || f.cache === "semantic" ? `  (cache hit, ${f.cache})` : "")
     );
   });
   const tokens = s.steps.reduce((n, f) => n + (f.tokens ?? 0), 0);

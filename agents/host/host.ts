@@ -8,6 +8,7 @@ import {
   putMedia,
   readinessOf,
   readMedia,
+  responseCacheBucket,
   serveMetrics,
   type Drainable,
   type Mesh,
@@ -23,6 +24,7 @@ import { BackendConfigError } from "../errors.ts";
 import { createRoleBackends } from "./backends.ts";
 import { checkHealth as checkRoles, initialStates, warmModels, type RoleState } from "./health.ts";
 import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
+import { createResponseCacheStore } from "./respcache-store.ts";
 import { serveHostRole, type ServingOptions } from "./serving.ts";
 import { defaultSpecialistOf, specialistsOf } from "./specialists.ts";
 import { createToolPlane } from "./tools.ts";
@@ -75,6 +77,13 @@ export function hostConfigOf(config: MeshConfig, host: string): MeshConfig["host
   return hostCfg;
 }
 
+/** The mesh's response cache bucket, when a role placed on the host has a cache; max age the mesh's longest ttl. */
+function responseCacheOf(o: AgentHostOptions, log: Logger) {
+  const ttls = Object.values(o.config.roles).flatMap((r) => (r.cache ? [r.cache.ttl_s] : []));
+  if (!o.config.hosts[o.host]!.roles.some((r) => o.config.roles[r]!.cache)) return undefined;
+  return createResponseCacheStore(o.mesh.nc, { bucket: responseCacheBucket(o.config.mesh.name), maxAgeMs: Math.max(...ttls) * 1000, log });
+}
+
 export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
   const hostCfg = hostConfigOf(o.config, o.host);
   const log = o.log.child({ component: "agent", host: o.host });
@@ -109,6 +118,7 @@ export async function startAgentHost(o: AgentHostOptions): Promise<AgentHost> {
     keepAliveMs: o.keepAliveMs,
     heartbeatIntervalS: o.heartbeatIntervalS,
     stateIntervalMs: o.stateIntervalMs,
+    responseCache: responseCacheOf(o, log),
     region: hostCfg.region ?? o.config.mesh.region,
   };
 

@@ -14,6 +14,7 @@ export interface AgentMetrics {
   degraded: Gauge<"role">;
   toolCalls: Counter<"role" | "server" | "tool" | "outcome">;
   toolDuration: Histogram<"role" | "server" | "tool">;
+  cacheLookups: Counter<"role" | "kind" | "result">;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -89,6 +90,12 @@ export function createAgentMetrics(live: () => { role: string; inFlight: number;
       help: "Time from a tool call to its result, as the role saw it",
       labelNames: ["role", "server", "tool"],
       buckets: LATENCY_BUCKETS,
+      ...r,
+    }),
+    cacheLookups: new Counter({
+      name: "lyra_role_cache_lookups_total",
+      help: "Response cache lookups of a role by kind (exact, semantic) and result (hit, miss, bypass)",
+      labelNames: ["role", "kind", "result"],
       ...r,
     }),
   };

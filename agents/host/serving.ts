@@ -1,6 +1,7 @@
 /** The agent host's responders: one per role placed on the host, each with its handler and metrics. */
 import type { MeshConfig } from "../../schemas/index.ts";
-import { type Logger, type Mesh, serveRole, type ResponderEvent, type RoleResponder } from "../../mesh/index.ts";
+import { type Logger, type Mesh, serveRole, type ResponderEvent, type RoleHandler, type RoleResponder } from "../../mesh/index.ts";
+import { createEmbedder } from "../../tools/caller.ts";
 import type { FinalModelChunk } from "../backends/index.ts";
 import type { RoleBackend } from "./backends.ts";
 import { hostRouterClassifier } from "./classifier.ts";
@@ -8,6 +9,8 @@ import { roleHandler } from "./handler.ts";
 import type { RoleState } from "./health.ts";
 import type { MediaAccess } from "./media.ts";
 import type { AgentMetrics } from "./metrics.ts";
+import { cachedHandler, promptShaping } from "./respcache.ts";
+import type { ResponseCacheStore } from "./respcache-store.ts";
 import type { SpecialistInfo } from "./specialists.ts";
 import type { ToolPlane } from "./tools.ts";
 
@@ -28,6 +31,8 @@ export interface ServingOptions {
   keepAliveMs?: number;
   heartbeatIntervalS?: number;
   stateIntervalMs?: number;
+  /** The mesh's response cache bucket, when a role of the host has roles.<role>.cache. */
+  responseCache?: ResponseCacheStore;
   /** The host's region (hosts.<host>.region, else mesh.region), in its replicas' capacity state. */
   region?: string;
 }
@@ -54,23 +59,53 @@ export async function serveHostRole(o: ServingOptions, role: string): Promise<Ro
     capacity: () => st,
     stateIntervalMs: o.stateIntervalMs,
     region: o.region,
-    handler: roleHandler({
+    handler: withCache(
+      o,
       role,
-      host: o.host,
-      config: rc,
-      backend: rb.backend,
-      specialists: o.specialists,
-      defaultSpecialist: o.defaultSpecialist,
-      classifier: rc.classifier ? hostRouterClassifier(role, rc.classifier, o.ollamaUrl, o.log) : undefined,
-      tools: o.tools,
-      media: o.media,
-      autoRecall: o.config.memory?.auto_recall ? { server: o.config.memory.server, topK: o.config.memory.top_k } : undefined,
-      onToolResult: (r) => {
-        metrics.toolCalls.inc({ role, server: r.server, tool: r.tool, outcome: r.status });
-        metrics.toolDuration.observe({ role, server: r.server, tool: r.tool }, r.latencyMs / 1000);
-      },
-      onFinal: (f) => observeFinal(metrics, role, st, f),
-    }),
+      roleHandler({
+        role,
+        host: o.host,
+        config: rc,
+        backend: rb.backend,
+        specialists: o.specialists,
+        defaultSpecialist: o.defaultSpecialist,
+        classifier: rc.classifier ? hostRouterClassifier(role, rc.classifier, o.ollamaUrl, o.log) : undefined,
+        tools: o.tools,
+        media: o.media,
+        autoRecall: o.config.memory?.auto_recall ? { server: o.config.memory.server, topK: o.config.memory.top_k } : undefined,
+        onToolResult: (r) => {
+          metrics.toolCalls.inc({ role, server: r.server, tool: r.tool, outcome: r.status });
+          metrics.toolDuration.observe({ role, server: r.server, tool: r.tool }, r.latencyMs / 1000);
+        },
+        onFinal: (f) => observeFinal(metrics, role, st, f),
+      }),
+    ),
+  });
+}
+
+/** The role's handler behind its response cache, when it has one. */
+function withCache(o: ServingOptions, role: string, handler: RoleHandler): RoleHandler {
+  const rc = o.config.roles[role]!;
+  if (!rc.cache || !o.responseCache) return handler;
+  const sem = rc.cache.semantic;
+  const embedder = sem
+    ? createEmbedder({
+        host: o.ollamaUrl,
+        model: sem.embed_model,
+        timeoutMs: sem.embed_timeout_ms,
+        setting: `roles.${role}.cache.semantic.embed_model`,
+      })
+    : undefined;
+  return cachedHandler(handler, {
+    role,
+    host: o.host,
+    config: rc.cache,
+    // The router's menu is part of its prompt.
+    salt: { role: promptShaping(rc), specialists: rc.kind === "router" ? o.specialists : undefined },
+    store: o.responseCache,
+    embedder,
+    log: o.log,
+    onLookup: (kind, result) => o.metrics.cacheLookups.inc({ role, kind, result }),
   });
 }
 

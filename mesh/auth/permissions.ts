@@ -185,6 +185,8 @@ function agentUsers(m: Mesh): MeshUser[] {
     if (m.toolHosts.includes(`agent-${host}`)) pub.push(...objectRead(m.claims), ...objectDelete(m.claims));
     // A user's media reaches the specialists only: a vision one reads it, the others store an inline item for a reference.
     if (h.roles.some((r) => cfg.roles[r]!.kind === RoleKind.Specialist)) pub.push(...m.media);
+    // Roles with a response cache read and write the mesh's cache bucket (agents/host/respcache.ts).
+    if (h.roles.some((r) => cfg.roles[r]!.cache)) pub.push(...kvBucket(responseCacheBucket(tenant)));
     return user(m, `agent-${host}`, ProcessKind.Agent, pub, sub, { responses: true });
   });
 }
@@ -270,6 +272,11 @@ function cliUser(m: Mesh): MeshUser {
     ...Object.keys(m.cfg.tools.servers).map((s) => `${subjects.mcpAll} ${subjects.mcpQueue(s)}`),
   ];
   return user(m, "cli", ProcessKind.Cli, cliPub, [subjects.lyraAll, subjects.agentsAll, subjects.mcpAll], { subscribeDeny: queues });
+}
+
+/** The mesh's response cache bucket (roles.<role>.cache), shared by every agent host of the mesh. */
+export function responseCacheBucket(mesh: string): string {
+  return `LYRA_RESPONSES_${mesh}`;
 }
 
 export function claimsBucket(tenant: string): string {

@@ -130,7 +130,10 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
         headers: { [Header.TraceParent]: span.traceparent },
       };
       try {
-        const r = await callRole(fallbackDeps, { role, step, req, stream, onTool }, opts);
+        // Every role of the turn is called for the message's user (the response cache keeps answers per user),
+        // and bypasses the cache when the message asks.
+        const forUser: RoleRequest = { user: msg.user.id, ...req, ...(msg.cache ? { cache: msg.cache } : {}) };
+        const r = await callRole(fallbackDeps, { role, step, req: forUser, stream, onTool }, opts);
         span.end();
         deps.log.info({ step, role, host: r.host, backend: r.final.backend, ms: Date.now() - t0 }, "committee step done");
         deps.onEvent?.({ type: "step", step: stageName, role, ok: true, ms: Date.now() - t0 });
@@ -268,5 +271,7 @@ export function stepMeta(r: RoleResult) {
     model: r.final.model,
     tokens: r.final.usage.completion_tokens,
     latency_ms: r.final.timings.total_ms,
+    ...(r.final.cache ? { cache: r.final.cache } : {}),
+    ...(r.final.cache_similarity !== undefined ? { cache_similarity: r.final.cache_similarity } : {}),
   };
 }

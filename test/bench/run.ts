@@ -12,6 +12,7 @@
  *                                        (real Ollama, several-paragraph answers; about 3 minutes)
  *   npm run bench -- --only router       the router's classifier, LLM router and chain on real models over
  *                                        the labelled set (real Ollama; about 2 minutes)
+ *   npm run bench -- --only cache        the response cache's hits vs misses on the real model (real Ollama; about a minute)
  *   npm run bench -- --profile .tmp/prof   also profile each measured phase (in-process parts): CPU and
  *                                          sampled allocations (.cpuprofile, .heapprofile; cpuprofile-top.ts reads both)
  */
@@ -23,6 +24,7 @@ import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { NATS_SERVER_BIN, requireNatsServer } from "../harness/nats-server.ts";
 import { affinity } from "./affinity.ts";
+import { cacheSection } from "./cache.ts";
 import { codec } from "./codec.ts";
 import { committee } from "./committee-throughput.ts";
 import { compute } from "./compute.ts";
@@ -58,6 +60,7 @@ const SECTIONS: Record<string, Section> = {
   pipeline,
   router,
   regions,
+  cache: cacheSection,
 };
 
 const { values } = parseArgs({

@@ -39,6 +39,8 @@ export interface CommitteeYamlOptions {
   clock?: boolean;
   /** The config's `jetstream:` section, key by key (such as duplicate_window: "60s"); default none. */
   jetstream?: Record<string, string>;
+  /** Every role's `cache:` (roles.<role>.cache, as YAML flow, such as "{ ttl_s: 600 }"); default none. */
+  cache?: string;
 }
 
 /** The YAML `clock: true` adds: the tool server, the grant, the tool-calling rule. */
@@ -55,7 +57,8 @@ export function committeeYaml(o: CommitteeYamlOptions): string {
   const d = o.delayMs ?? 0;
   const backend = o.backend ?? "scripted";
   const model = o.model ?? "qwen3:4b";
-  const cap = `slots: ${o.slots ?? 4}${o.queue !== undefined ? `\n    queue: ${o.queue}` : ""}`;
+  const cap =
+    `slots: ${o.slots ?? 4}${o.queue !== undefined ? `\n    queue: ${o.queue}` : ""}` + (o.cache ? `\n    cache: ${o.cache}` : "");
   return `
 mesh: { name: test, owner: tester }
 nats: { servers: ["${o.natsUrl}"] }

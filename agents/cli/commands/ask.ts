@@ -20,7 +20,7 @@ import { formatTurnSummary, summarizeTurn } from "../turn-summary.ts";
 export const ask = defineCommand({
   name: "ask",
   summary: "Send one message through the mesh (inbox → conductor → committee) and stream the reply.",
-  usage: "[--conversation ID] [--image FILE]... [--save DIR] [--json] [--timeout SECONDS] [--trace ID] MESSAGE",
+  usage: "[--conversation ID] [--image FILE]... [--save DIR] [--json] [--no-cache] [--timeout SECONDS] [--trace ID] MESSAGE",
   options: {
     ...natsOption,
     conversation: { type: "string", short: "c" },
@@ -29,6 +29,7 @@ export const ask = defineCommand({
     trace: { type: "string" },
     image: { type: "string", multiple: true },
     save: { type: "string" },
+    "no-cache": { type: "boolean" },
   },
   help: {
     ...natsHelp,
@@ -38,6 +39,7 @@ export const ask = defineCommand({
     trace: "W3C trace id (32 hex digits) or traceparent for this turn; every hop logs it (default: a new one, printed)",
     image: "send an image with the message (png, jpeg, gif, webp; repeatable); large ones go by LYRA_MEDIA reference",
     save: "write the reply's images and audio into this directory",
+    "no-cache": "answer afresh: every role call of the turn bypasses the response cache (roles.<role>.cache)",
   },
   async run(values, positionals) {
     const text = positionals.join(" ").trim();
@@ -68,6 +70,7 @@ export const ask = defineCommand({
           text,
           ts: Date.now(),
           ...(media.length ? { media } : {}),
+          ...(values["no-cache"] ? { cache: "bypass" as const } : {}),
         },
         { traceparent },
       );

@@ -51,6 +51,8 @@ export function formatEvent(e: LogEvent): string {
     latency_ms?: number;
     route?: string;
     resumed?: { at: number; from: string; to: string }[];
+    cache?: string;
+    cache_similarity?: number;
   };
   const where = m.host ? ` @${m.host}` : "";
   const how = m.backend ? ` ${m.backend}${m.model ? `/${m.model}` : ""}` : "";
@@ -58,7 +60,15 @@ export function formatEvent(e: LogEvent): string {
   const ms = lat !== undefined ? ` ${Math.round(lat)}ms` : "";
   // Where the caller sent the step and why (capacity-aware dispatch), and where a dead replica's answer was continued.
   const resumes = (m.resumed ?? []).map((r) => `resumed at ${r.at} chars: ${r.from || "?"} → ${r.to}`);
-  const via = m.route || resumes.length ? `  [${[m.route, ...resumes].filter(Boolean).join("; ")}]` : "";
+  // A response cache hit (or a bypass) of the step's role call.
+  const cached =
+    m.cache === "exact" || m.cache === "semantic"
+      ? `cache hit (${m.cache}${m.cache_similarity !== undefined ? ` ${m.cache_similarity.toFixed(2)}` : ""})`
+      : m.cache === "bypass"
+        ? "cache bypassed"
+        : undefined;
+  const notes = [m.route, ...resumes, cached].filter(Boolean);
+  const via = notes.length ? `  [${notes.join("; ")}]` : "";
   switch (e.type) {
     case "user_message":
       return `${t} user ${e.user.id}: ${e.text}${mediaNote(e.media)}`;

@@ -51,16 +51,21 @@ function notFound(model: string): never {
 export async function startAnswer(
   deps: ChatDeps,
   req: ChatCompletionRequest,
-  o: { caller: Caller; conversationHeader: string | undefined; signal: AbortSignal },
+  o: { caller: Caller; conversationHeader: string | undefined; signal: AbortSignal; cacheControl?: string | undefined },
 ): Promise<Answer> {
   const { role } = await targetOf(req.model, deps.models);
   const opts = { signal: o.signal, timeoutMs: deps.timeoutMs };
   const tenant = o.caller.tenant;
+  // Cache-Control: no-cache (or no-store) asks for a fresh answer: the response cache is bypassed.
+  const bypass = /\bno-(cache|store)\b/i.test(o.cacheControl ?? "") ? { cache: "bypass" as const } : {};
   if (role === undefined) {
     const conv = conversationOf(o.conversationHeader, req.user, req.messages, tenant);
     const conversation = conv.id;
     const { id, text } = newUserMessage(conversation, req.messages);
-    const events = await deps.committee.start({ id, conversation, user: { id: userOf(req.user, tenant) }, text, ts: Date.now() }, opts);
+    const events = await deps.committee.start(
+      { id, conversation, user: { id: userOf(req.user, tenant) }, text, ts: Date.now(), ...bypass },
+      opts,
+    );
     let streamed = "";
     let final: { text: string; specialist?: string; error?: string } | undefined;
     return {
@@ -96,11 +101,9 @@ export async function startAnswer(
     };
   }
   const name = headerName(o.conversationHeader);
-  const request = roleRequest(
-    req,
-    name === undefined ? undefined : scoped(tenant, name),
-    req.user === undefined ? undefined : userOf(req.user, tenant),
-  );
+  // The user is always the key's tenant's (its default user without a `user` field), as on the committee path:
+  // the response cache keeps answers per user, and a body can only name a user within its tenant.
+  const request = { ...roleRequest(req, name === undefined ? undefined : scoped(tenant, name), userOf(req.user, tenant)), ...bypass };
   const events = await startRole(deps.roles, role, request, opts);
   let text = "";
   let info: import("../../../schemas/index.ts").FinalInfo | undefined;
@@ -119,7 +122,14 @@ export async function startAnswer(
       text,
       finish: info!.done_reason === "length" ? "length" : "stop",
       usage: usage(info!.usage.prompt_tokens, info!.usage.completion_tokens),
-      lyra: { role, host: info!.host, backend: info!.backend, model: info!.model, ...(info!.fallback ? { fallback: info!.fallback } : {}) },
+      lyra: {
+        role,
+        host: info!.host,
+        backend: info!.backend,
+        model: info!.model,
+        ...(info!.fallback ? { fallback: info!.fallback } : {}),
+        ...(info!.cache ? { cache: info!.cache } : {}),
+      },
     }),
   };
 }
@@ -177,7 +187,9 @@ export function streamAnswer(a: Answer, model: string, includeUsage: boolean, on
           send(chunk(a.id, model, created, { role: "assistant", content: "" }, includeUsage));
           for await (const text of a.deltas) send(chunk(a.id, model, created, { content: text }, includeUsage));
           const d = a.done();
-          send(chunk(a.id, model, created, { finish: d.finish }, includeUsage));
+          // The headers went out before the answer: a role's response cache outcome rides on the finish chunk.
+          const lyra = d.lyra.cache === undefined ? {} : { lyra: { cache: d.lyra.cache } };
+          send(chunk(a.id, model, created, { finish: d.finish, ...lyra }, includeUsage));
           if (includeUsage) send(usageChunk(a.id, model, created, d.usage));
           send("[DONE]");
         } catch (err) {

@@ -20,6 +20,8 @@ export interface NewMessage {
   user: { id: string };
   text: string;
   ts?: number;
+  /** "bypass": the turn's role calls answer afresh, not from the response cache (Cache-Control: no-cache). */
+  cache?: "bypass";
 }
 
 export type TurnEvent = { type: "delta"; text: string } | { type: "final"; reply: OutboxMessage };

@@ -45,6 +45,8 @@ export interface ChunkParts {
   role?: "assistant";
   content?: string;
   finish?: FinishReason;
+  /** Lyra's own details on the finish chunk (a streamed role answer's response cache outcome); OpenAI clients ignore them. */
+  lyra?: Record<string, unknown>;
 }
 
 /** One SSE event's JSON; `usage: null` on every chunk but the last when usage was asked for. */
@@ -59,6 +61,7 @@ export function chunk(id: string, model: string, created: number, p: ChunkParts,
     model,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: p.finish ?? null }],
     ...(withUsage ? { usage: null } : {}),
+    ...(p.lyra ? { lyra: p.lyra } : {}),
   };
 }
 

@@ -124,6 +124,15 @@ export interface CompletionsDeps {
   stopping: AbortSignal;
 }
 
+/** The response header that says whether a `lyra/<role>` answer came from the role's response cache. */
+export const CACHE_HEADER = "Lyra-Cache";
+
+/** `hit` for an exact or semantic hit, else `miss` or `bypass`; undefined when the role has no cache. */
+function cacheHeader(cache: unknown): string | undefined {
+  if (cache === "exact" || cache === "semantic") return "hit";
+  return cache === "miss" || cache === "bypass" ? cache : undefined;
+}
+
 /** POST /v1/chat/completions: one answer, whole or streamed; each request is counted and timed once. */
 export function completionsRoute(app: Hono<Env>, d: CompletionsDeps): void {
   app.post("/v1/chat/completions", async (c) => {
@@ -154,10 +163,18 @@ export function completionsRoute(app: Hono<Env>, d: CompletionsDeps): void {
       const req = parseChatRequest(parseJson(await readBody(c.env.incoming, d.maxBody)));
       model = req.model;
       const signal = AbortSignal.any([c.req.raw.signal, d.stopping]);
-      const answer = await startAnswer(d.chat, req, { caller, conversationHeader: c.req.header(CONVERSATION_HEADER), signal });
+      const answer = await startAnswer(d.chat, req, {
+        caller,
+        conversationHeader: c.req.header(CONVERSATION_HEADER),
+        signal,
+        cacheControl: c.req.header("cache-control"),
+      });
       for (const [k, v] of Object.entries(answer.headers)) c.header(k, v);
       if (!req.stream) {
         const body = await completeAnswer(answer, req.model);
+        // A role's response cache: hit, miss or bypass (a streamed answer's headers go before it is known: its finish chunk says it).
+        const cache = cacheHeader(body.lyra.cache);
+        if (cache) c.header(CACHE_HEADER, cache);
         end();
         return c.json(body);
       }

@@ -34,6 +34,8 @@ export interface AgentFixtureOptions {
   ollamaDown?: boolean;
   /** The host's metrics port (0: any free one); default none. */
   metricsPort?: number | null;
+  /** Runs nats-server with JetStream (the response cache's KV bucket); default false. */
+  jetstream?: boolean;
 }
 
 export interface AgentFixture extends AsyncDisposable {
@@ -51,7 +53,7 @@ export interface AgentFixture extends AsyncDisposable {
 
 /** nats-server, the doubles, an in-process agent host on them and a role client. */
 export function startAgentFixture(o: AgentFixtureOptions): Promise<AgentFixture> {
-  return buildOnMesh({}, async (fx) => {
+  return buildOnMesh(o.jetstream ? { server: { jetstream: true } } : {}, async (fx) => {
     const ollama = fx.own(await startOllamaDouble(o.ollama));
     const litellm = o.litellm ? fx.own(await startOpenAIDouble(o.litellm)) : undefined;
     if (o.ollamaDown) await ollama.down();

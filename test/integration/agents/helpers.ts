@@ -29,6 +29,8 @@ export interface RoleYaml {
   fallback?: string;
   first_token_timeout_ms?: number;
   keep_alive?: string | number;
+  /** roles.<role>.cache (ResponseCacheConfig's YAML form). */
+  cache?: Record<string, unknown>;
 }
 
 export interface AgentYamlOptions {
