@@ -111,3 +111,15 @@ export {
   type MeshUser,
   type AuthUser,
 } from "./auth/index.ts";
+export {
+  costOf,
+  usageRecord,
+  summarizeUsage,
+  utcDay,
+  nextUtcMidnight,
+  UsageBy,
+  type Price,
+  type PriceTable,
+  type UsageRecord,
+  type UsageRow,
+} from "./usage.ts";

@@ -258,15 +258,21 @@ function streamedText(c: StepCall, partial: CallRoleDeps["partial"]) {
   };
 }
 
-/** What a log event says of the role call that made it. */
-export function stepMeta(r: RoleResult) {
+/** What a log event says of the role call that made it, for `user`'s turn: where, what, and its usage. */
+export function stepMeta(r: RoleResult, user?: string) {
+  const u = r.final.usage;
   return {
     host: r.host,
     ...(r.route ? { route: r.route } : {}),
     ...(r.resumed ? { resumed: r.resumed } : {}),
     backend: r.final.backend,
     model: r.final.model,
-    tokens: r.final.usage.completion_tokens,
+    tokens: u.completion_tokens,
+    tokens_in: u.prompt_tokens,
+    tokens_out: u.completion_tokens,
+    ...(u.estimated ? { tokens_estimated: true } : {}),
+    ...(user !== undefined ? { user } : {}),
+    ...(r.final.role ? { role: r.final.role } : {}),
     latency_ms: r.final.timings.total_ms,
   };
 }

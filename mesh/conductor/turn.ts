@@ -112,7 +112,7 @@ async function routeStep(
         `(${parsed.success ? `unknown specialist '${parsed.data.specialist}'` : "off-schema"}); default specialist`;
     choice = seeing(choice, p.images, committee.vision);
     // Stored with specialist_started, which follows at once (one round trip).
-    steps.stage({ type: "routed", ...choice, ...stepMeta(r) }, "routed");
+    steps.stage({ type: "routed", ...choice, ...stepMeta(r, msg.user.id) }, "routed");
   } catch (err) {
     await steps.fail("router", committee.router, err);
     choice = seeing(choice, p.images, committee.vision);
@@ -148,7 +148,8 @@ async function specialistStep(
     const r = await steps.call(specialist, "specialist", req, feed ? { onText: feed.onText } : true, onTool);
     const voiceFrom = feed?.voiceFrom ?? 0;
     const voiced = voiceFrom ? { voice_from: voiceFrom } : {};
-    await steps.append({ type: "specialist_finished", specialist, text: r.text, ...voiced, ...stepMeta(r) }, "specialist-finished");
+    const ev = { type: "specialist_finished", specialist, text: r.text, ...voiced, ...stepMeta(r, msg.user.id) } as const;
+    await steps.append(ev, "specialist-finished");
     return { text: r.text, voiceFrom };
   } catch (err) {
     await steps.fail("specialist", specialist, err);
