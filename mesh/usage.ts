@@ -40,10 +40,10 @@ type Meta = { user?: string; role?: string; model?: string; backend?: string; to
 /**
  * The model call a log event records, if it records one: routed, specialist_finished,
  * voice_segment, a voice_reply of one call (a pipelined one sums its segments, counted already)
- * and usage (a direct call). `turnUsers` maps a turn to its user_message's user, for events
+ * and usage (a direct call). `turnUser` is the user of the turn's user_message, for events
  * written before steps carried the user. Older events have only `tokens` (completion tokens).
  */
-export function usageRecord(e: LogEvent, turnUsers?: ReadonlyMap<string, string>): UsageRecord | undefined {
+export function usageRecord(e: LogEvent, turnUser?: string): UsageRecord | undefined {
   let role: string | undefined;
   switch (e.type) {
     case "routed":
@@ -70,7 +70,7 @@ export function usageRecord(e: LogEvent, turnUsers?: ReadonlyMap<string, string>
   return {
     ts: e.ts,
     conversation: e.conversation,
-    user: m.user ?? turnUsers?.get(e.turn) ?? "unknown",
+    user: m.user ?? turnUser ?? "unknown",
     role: m.role ?? role,
     model: m.model ?? "unknown",
     backend: m.backend,

@@ -67,6 +67,7 @@ export function matrix(): Row[] {
     pub("$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.oc1.lyra.outbox.openai.c1"),
     pub("$JS.API.CONSUMER.MSG.NEXT.LYRA_OUTBOX.oc1"),
     pub("$JS.API.CONSUMER.DELETE.LYRA_OUTBOX.oc1"),
+    pub(subjects.usage("openai")), // the usage of its direct role calls
   ];
   // Another process's consumer, or a consumer not its own, on the outbox.
   const outboxDeny = (door: "discord" | "serve") =>
@@ -259,6 +260,7 @@ export function matrix(): Row[] {
           sub("lyra.>", undefined, "lyra.log.c1"),
           sub(`_INBOX.${door === "discord" ? "serve" : "discord"}.>`, undefined, inbox(door === "discord" ? "serve" : "discord")),
           pub(subjects.log("c1")),
+          pub(subjects.usage(other)),
           pub("$JS.API.STREAM.INFO.LYRA_LOG"),
           pub(call("pragmatist", "clock", "now")),
         ],

@@ -29,7 +29,7 @@ describe("usage from the log", () => {
 
   it("an older event without user or tokens_out: the turn's user, completion tokens from `tokens`", () => {
     const e: LogEvent = { ...base, type: "specialist_finished", specialist: "sage", text: "x", backend: "ollama", model: "m", tokens: 9 };
-    expect(usageRecord(e, new Map([["m1", "bob"]]))).toMatchObject({ user: "bob", role: "sage", tokensIn: 0, tokensOut: 9 });
+    expect(usageRecord(e, "bob")).toMatchObject({ user: "bob", role: "sage", tokensIn: 0, tokensOut: 9 });
   });
 
   it("sums by a dimension, largest first; cost of priced calls only, the rest as unpriced tokens", () => {
