@@ -95,6 +95,11 @@ export {
   type RoleCallOptions,
   type CoreMetrics,
   type CoreLive,
+  openBudgets,
+  DEFAULT_BUDGET_BUCKET,
+  type BudgetOptions,
+  type Budgets,
+  type DailyLimits,
 } from "./conductor/index.ts";
 export {
   meshUsers,
