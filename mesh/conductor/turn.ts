@@ -201,7 +201,7 @@ async function publishReply(
     in_reply_to: msg.id,
     text: r.reply,
     final: true,
-    specialist: r.specialist,
+    ...(r.specialist ? { specialist: r.specialist } : {}),
     ts: Date.now(),
   };
   if (r.failed.length) out.error = r.failed.join("; ");
