@@ -96,6 +96,11 @@ export {
   type RoleCallOptions,
   type CoreMetrics,
   type CoreLive,
+  openBudgets,
+  DEFAULT_BUDGET_BUCKET,
+  type BudgetOptions,
+  type Budgets,
+  type DailyLimits,
 } from "./conductor/index.ts";
 export {
   meshUsers,
@@ -113,3 +118,15 @@ export {
   type MeshUser,
   type AuthUser,
 } from "./auth/index.ts";
+export {
+  costOf,
+  usageRecord,
+  summarizeUsage,
+  utcDay,
+  nextUtcMidnight,
+  UsageBy,
+  type Price,
+  type PriceTable,
+  type UsageRecord,
+  type UsageRow,
+} from "./usage.ts";

@@ -78,6 +78,11 @@ export const subjects = {
   /** `lyra.log.<conversation>`: conversation events. */
   log: (conversation: string) => `lyra.log.${token("conversation", conversation)}`,
   logAll: "lyra.log.>",
+  /**
+   * `lyra.log.usage.<channel>`: usage of role calls made outside a turn (a front door's direct
+   * calls), in the log stream; four tokens, so no conversation's `lyra.log.<conversation>` is it.
+   */
+  usage: (channel: string) => `lyra.log.usage.${token("channel", channel)}`,
   /** `lyra.dead.<channel>`: inbox messages given up on, with the reason. */
   dead: (channel: string) => `lyra.dead.${token("channel", channel)}`,
   deadAll: "lyra.dead.>",

@@ -324,6 +324,40 @@ export const DiscordConfig = z.strictObject({
 });
 export type DiscordConfig = z.output<typeof DiscordConfig>;
 
+/** A model's price, USD per million tokens: prompt tokens in, completion tokens out. */
+export const ModelPrice = z.strictObject({ input: z.number().min(0), output: z.number().min(0) });
+export type ModelPrice = z.output<typeof ModelPrice>;
+
+/** A user's daily allowance (per UTC day); either limit may be left out, none: no limit. */
+export const DailyBudget = z.strictObject({
+  /** Tokens in and out together. */
+  tokens: z.number().int().min(0).optional(),
+  /** Cost in USD, from usage.prices (tokens of a model without a price count nothing here). */
+  usd: z.number().min(0).optional(),
+});
+export type DailyBudget = z.output<typeof DailyBudget>;
+
+/** Usage, cost and budgets (docs/usage.md). */
+export const UsageConfig = z.strictObject({
+  /** Prices keyed by the model name the log shows (`lyra log`); a model without one has its cost shown as unknown. */
+  prices: z.record(z.string().min(1), ModelPrice).default({}),
+  /** Per-user daily budgets, checked when a message enters the inbox; absent: none. */
+  budgets: z
+    .strictObject({
+      /** Every user's budget; absent: users not listed have none. */
+      default: DailyBudget.optional(),
+      /** Budgets by user id (the inbox message's user.id); one here replaces the default. */
+      users: z.record(z.string().min(1).max(256), DailyBudget).default({}),
+      /** The JetStream KV bucket of the per-day totals; default LYRA_USAGE. */
+      bucket: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,64}$/)
+        .default("LYRA_USAGE"),
+    })
+    .optional(),
+});
+export type UsageConfig = z.output<typeof UsageConfig>;
+
 /** Sections without a default must be written; jetstream, conductor and nats fill in defaults. */
 const MeshConfigShape = z.strictObject({
   mesh: z.strictObject({
@@ -430,6 +464,8 @@ const MeshConfigShape = z.strictObject({
         .optional(),
     })
     .optional(),
+  /** Prices per model and per-user daily budgets (docs/usage.md). */
+  usage: UsageConfig.prefault({}),
   /** `lyra serve`, the OpenAI-compatible endpoint; `lyra up` starts it when this section is present. */
   serve: ServeConfig.optional(),
   /** The Discord front door; `lyra up` starts it when this is set and $DISCORD_TOKEN is too. */
@@ -764,6 +800,10 @@ const EXPECT: Record<string, string> = {
   "serve.idle_timeout": "a duration such as '5s' or a number of ms",
   "serve.max_connections": "a whole number of connections, 1 or more",
   "serve.tenants": "a map of tenant names to lists of key ids, such as { acme: [k3f1c2a9b8e7d] }",
+  "usage.prices": "a map of model names to { input, output } in USD per million tokens, such as { 'gpt-4o': { input: 2.5, output: 10 } }",
+  "usage.budgets.default.tokens": "a whole number of tokens a day, 0 or more",
+  "usage.budgets.default.usd": "a number of USD a day, 0 or more",
+  "usage.budgets.bucket": "a KV bucket name (letters, digits, '_' and '-')",
 };
 
 function describeIssue(source: string, raw: unknown, issue: z.core.$ZodIssue, overridden: Map<string, string>): string {

@@ -66,7 +66,16 @@ const StepMeta = {
     .optional(),
   backend: z.string().optional(),
   model: z.string().optional(),
+  /** Completion tokens (the same as tokens_out; kept for readers of older events). */
   tokens: z.number().int().nonnegative().optional(),
+  /** The call's usage as its backend reported it: prompt tokens in, completion tokens out (`lyra usage` sums these). */
+  tokens_in: z.number().int().nonnegative().optional(),
+  tokens_out: z.number().int().nonnegative().optional(),
+  /** Set when the backend could not report a count and it was estimated (4 characters a token). */
+  tokens_estimated: z.boolean().optional(),
+  /** The user whose turn or call this was (the inbox message's user.id), and the role that answered. */
+  user: z.string().optional(),
+  role: z.string().optional(),
   latency_ms: z.number().nonnegative().optional(),
   /** The role call's response cache outcome (FinalInfo.cache): "exact" or "semantic" for a hit. */
   cache: z.string().optional(),
@@ -150,10 +159,18 @@ export const LogEvent = z.discriminatedUnion("type", [
     draft: z.string(),
     text: z.string(),
   }),
-  /** `segments`: how many voice_segment events the reply joins (pipelined voice); absent: one voice call. */
+  /**
+   * `segments`: how many voice_segment events the reply joins (pipelined voice); absent: one voice call.
+   * With segments its tokens are the segments' sums (`lyra usage` counts the segments, not this).
+   */
   z.looseObject({ ...base, ...StepMeta, type: z.literal("voice_reply"), text: z.string(), segments: z.number().int().optional() }),
   z.looseObject({ ...base, type: z.literal("fallback_used"), role: z.string(), reason: z.string(), backend: z.string().optional() }),
   z.looseObject({ ...base, type: z.literal("error"), step: z.string(), code: z.string(), message: z.string() }),
+  /**
+   * A role call made outside a turn (a direct `lyra/<role>` call through `lyra serve`), on
+   * `lyra.log.usage.<channel>`: `turn` is its request id, `conversation` its conversation or "".
+   */
+  z.looseObject({ ...base, ...StepMeta, type: z.literal("usage"), channel: z.string() }),
 ]);
 export type LogEvent = z.infer<typeof LogEvent>;
 

@@ -11,6 +11,8 @@ import { Media } from "./media.ts";
 export const Usage = z.looseObject({
   prompt_tokens: z.number().int().nonnegative().default(0),
   completion_tokens: z.number().int().nonnegative().default(0),
+  /** True when a count is an estimate (the backend did not report it: an Ollama answer cut at the end of its JSON). */
+  estimated: z.boolean().optional(),
 });
 export type Usage = z.infer<typeof Usage>;
 

@@ -13,6 +13,8 @@ import {
   DEFAULT_KEEP_ALIVE,
   DEFAULT_NUM_CTX,
   DEFAULT_WARM_TIMEOUT_MS,
+  estimateTokens,
+  promptChars,
   ToolMode,
   type BackendHealth,
   type CallOptions,
@@ -200,8 +202,11 @@ async function* readChat(
     if (part.done) yield ollamaFinal(part, since(started), firstTokenMs, thinkingChars);
     if (cut) {
       // Stop at the end of the JSON (chat's `finally` aborts the request); Ollama's usage comes
-      // only with its last record, so completion_tokens counts the records (one token each).
-      yield ollamaFinal({ ...part, done_reason: "stop", eval_count: records }, since(started), firstTokenMs, thinkingChars);
+      // only with its last record, so completion_tokens counts the records (one token each) and
+      // prompt_tokens is estimated from the prompt's length.
+      const cutPart = { ...part, done_reason: "stop", eval_count: records, prompt_eval_count: estimateTokens(promptChars(o.req)) };
+      const final = ollamaFinal(cutPart, since(started), firstTokenMs, thinkingChars);
+      yield { ...final, usage: { ...final.usage, estimated: true } };
       return;
     }
   }

@@ -1,5 +1,6 @@
 /** Model backend for an OpenAI-compatible server (the LiteLLM proxy), through the `openai` client. */
 import OpenAI from "openai";
+import type { Usage } from "../../schemas/index.ts";
 import { BackendTimeoutError, BackendUnavailableError } from "../errors.ts";
 import { callControl, since } from "./abort.ts";
 import { keySourceOf, openAIKey, openAIKeySource } from "./openai-key.ts";
@@ -7,6 +8,8 @@ import { mapOpenAIError, toOpenAIParams, toolCallAssembler } from "./openai-map.
 import {
   DEFAULT_FIRST_TOKEN_TIMEOUT_MS,
   DEFAULT_HEALTH_TIMEOUT_MS,
+  estimateTokens,
+  promptChars,
   type BackendHealth,
   type CallOptions,
   type ChatOptions,
@@ -58,7 +61,8 @@ export function createOpenAIBackend(cfg: OpenAIBackendConfig): ModelBackend {
     const calls = toolCallAssembler();
     let firstTokenMs: number | undefined;
     let finish: string | undefined;
-    let usage = { prompt_tokens: 0, completion_tokens: 0 };
+    let usage: Usage | undefined;
+    let outChars = 0;
     try {
       const stream = await client.chat.completions.create(toOpenAIParams(req), { signal: ctl.signal, headers: await auth() });
       for await (const chunk of stream) {
@@ -71,7 +75,10 @@ export function createOpenAIBackend(cfg: OpenAIBackendConfig): ModelBackend {
           firstTokenMs ??= since(started);
         }
         for (const frag of choice.delta?.tool_calls ?? []) calls.add(frag);
-        if (text) yield { type: "delta", text };
+        if (text) {
+          outChars += text.length;
+          yield { type: "delta", text };
+        }
         if (choice.finish_reason) {
           finish = choice.finish_reason;
           for (const call of calls.take()) yield { type: "tool_call", call };
@@ -94,7 +101,8 @@ export function createOpenAIBackend(cfg: OpenAIBackendConfig): ModelBackend {
       type: "final",
       model: req.model,
       backend: name,
-      usage,
+      // A proxy that sends no usage chunk (stream_options.include_usage unsupported): estimated, not 0.
+      usage: usage ?? { prompt_tokens: estimateTokens(promptChars(req)), completion_tokens: estimateTokens(outChars), estimated: true },
       timings: { total_ms: since(started), ...(firstTokenMs !== undefined ? { first_token_ms: firstTokenMs } : {}) },
       done_reason: finish,
     };

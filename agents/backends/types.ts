@@ -109,3 +109,16 @@ export interface ModelBackend {
   canContinue?(req: ModelRequest): Promise<boolean>;
   close?(): void;
 }
+
+/**
+ * A token count for when a backend reports none (an Ollama answer cut at the end of its JSON, a
+ * proxy that sends no usage chunk): about 4 characters a token. Usage built from it says `estimated`.
+ */
+export function estimateTokens(chars: number): number {
+  return Math.ceil(chars / 4);
+}
+
+/** The characters of a request's prompt: its messages' text (images and tools not counted). */
+export function promptChars(req: ModelRequest): number {
+  return req.messages.reduce((n, m) => n + m.content.length, 0);
+}

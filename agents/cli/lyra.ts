@@ -19,6 +19,10 @@ const commands: Record<string, { summary: string; load: Loader }> = {
     load: async () => (await import("./commands/status.ts")).status,
   },
   log: { summary: "a conversation's history from JetStream", load: async () => (await import("./commands/log.ts")).log },
+  usage: {
+    summary: "tokens and cost by user, role, model, backend or conversation, from the log",
+    load: async () => (await import("./commands/usage.ts")).usage,
+  },
   mcp: {
     summary: "a stdio MCP server offering every tool of the mesh (server__tool) to any MCP client",
     load: async () => (await import("./commands/mcp.ts")).mcp,

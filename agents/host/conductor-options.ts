@@ -1,6 +1,7 @@
 /** The committee as the conductor sees it, and its LiteLLM fallback, both from the mesh config. */
 import type { MeshConfig } from "../../schemas/index.ts";
 import {
+  type BudgetOptions,
   type CommitteeConfig,
   type ConductorOptions,
   type RoleCaller,
@@ -80,5 +81,16 @@ export function conductorOptions(cfg: MeshConfig, mesh: Mesh, log: Logger): Cond
     ackWaitMs: cfg.conductor.ack_wait_ms,
     stepTimeoutMs: cfg.conductor.step_timeout_ms,
     atomicLog: cfg.conductor.atomic_log,
+    ...(cfg.usage.budgets ? { budget: budgetFromConfig(cfg) } : {}),
+  };
+}
+
+/** The per-user daily budgets of usage.budgets: a user's own entry, else the default. */
+export function budgetFromConfig(cfg: MeshConfig): BudgetOptions {
+  const b = cfg.usage.budgets!;
+  return {
+    limitsOf: (user) => (Object.hasOwn(b.users, user) ? b.users[user] : b.default),
+    prices: cfg.usage.prices,
+    bucket: b.bucket,
   };
 }

@@ -7,7 +7,9 @@ export interface AgentMetrics {
   duration: Histogram<"role">;
   firstToken: Histogram<"role">;
   tokensPerSecond: Histogram<"role" | "backend">;
-  tokens: Counter<"role" | "kind">;
+  tokens: Counter<"role" | "kind" | "model" | "backend">;
+  /** USD of answers whose model has a price (usage.prices); a model without one adds nothing. */
+  cost: Counter<"role" | "model" | "backend">;
   fallbacks: Counter<"role" | "reason">;
   inFlight: Gauge<"role">;
   queueDepth: Gauge<"role">;
@@ -53,7 +55,19 @@ export function createAgentMetrics(live: () => { role: string; inFlight: number;
       buckets: [1, 5, 10, 20, 40, 80, 160, 320, 1000],
       ...r,
     }),
-    tokens: new Counter({ name: "lyra_role_tokens_total", help: "Tokens processed", labelNames: ["role", "kind"], ...r }),
+    // No user label: users are unbounded (Discord ids, serve tenants' users); `lyra usage --by user` reads them from the log.
+    tokens: new Counter({
+      name: "lyra_role_tokens_total",
+      help: "Tokens processed (kind prompt = in, completion = out), as the backend reported them",
+      labelNames: ["role", "kind", "model", "backend"],
+      ...r,
+    }),
+    cost: new Counter({
+      name: "lyra_role_cost_usd_total",
+      help: "Cost of the answers in USD, from usage.prices (models without a price are not counted)",
+      labelNames: ["role", "model", "backend"],
+      ...r,
+    }),
     fallbacks: new Counter({
       name: "lyra_role_fallbacks_total",
       help: "Answers given by the fallback backend, by reason",

@@ -1,6 +1,15 @@
 /** The agent host's responders: one per role placed on the host, each with its handler and metrics. */
 import type { MeshConfig } from "../../schemas/index.ts";
-import { type Logger, type Mesh, serveRole, type ResponderEvent, type RoleHandler, type RoleResponder } from "../../mesh/index.ts";
+import {
+  costOf,
+  type Logger,
+  type Mesh,
+  type PriceTable,
+  serveRole,
+  type ResponderEvent,
+  type RoleHandler,
+  type RoleResponder,
+} from "../../mesh/index.ts";
 import { createEmbedder } from "../../tools/caller.ts";
 import type { FinalModelChunk } from "../backends/index.ts";
 import type { RoleBackend } from "./backends.ts";
@@ -77,7 +86,7 @@ export async function serveHostRole(o: ServingOptions, role: string): Promise<Ro
           metrics.toolCalls.inc({ role, server: r.server, tool: r.tool, outcome: r.status });
           metrics.toolDuration.observe({ role, server: r.server, tool: r.tool }, r.latencyMs / 1000);
         },
-        onFinal: (f) => observeFinal(metrics, role, st, f),
+        onFinal: (f) => observeFinal(metrics, role, st, f, o.config.usage.prices),
       }),
     ),
   });
@@ -110,11 +119,14 @@ function withCache(o: ServingOptions, role: string, handler: RoleHandler): RoleH
 }
 
 /** A final chunk's tokens and speed; a model that answered is loaded. */
-function observeFinal(m: AgentMetrics, role: string, st: RoleState, f: FinalModelChunk): void {
+function observeFinal(m: AgentMetrics, role: string, st: RoleState, f: FinalModelChunk, prices: PriceTable): void {
   // A model that answered is loaded (not the fallback's); the health check (Ollama /api/ps) notices unloads.
   if (!f.fallback) st.loaded = true;
-  m.tokens.inc({ role, kind: "prompt" }, f.usage.prompt_tokens);
-  m.tokens.inc({ role, kind: "completion" }, f.usage.completion_tokens);
+  const labels = { role, model: f.model, backend: f.backend };
+  m.tokens.inc({ role, kind: "prompt", model: f.model, backend: f.backend }, f.usage.prompt_tokens);
+  m.tokens.inc({ role, kind: "completion", model: f.model, backend: f.backend }, f.usage.completion_tokens);
+  const cost = costOf(prices, f.model, f.usage.prompt_tokens, f.usage.completion_tokens);
+  if (cost !== undefined) m.cost.inc(labels, cost);
   const genMs = f.timings.total_ms - (f.timings.first_token_ms ?? 0);
   if (f.usage.completion_tokens > 0 && genMs > 0)
     m.tokensPerSecond.observe({ role, backend: f.backend }, (f.usage.completion_tokens * 1000) / genMs);

@@ -4,7 +4,7 @@
  * without tools, to answer with what it has, so the caller always gets an answer. Every call and
  * result streams to the caller as a `tool_call` / `tool_result` chunk as it happens.
  */
-import type { ChatMessage, Chunk, ToolCall } from "../../schemas/index.ts";
+import type { ChatMessage, Chunk, ToolCall, Usage } from "../../schemas/index.ts";
 import type { Logger } from "../../mesh/index.ts";
 // lazy: backends/index.ts would load the openai and ollama clients at once; an agent host loads them only when used (lazy.ts)
 import { since } from "../backends/abort.ts";
@@ -48,7 +48,7 @@ export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: 
   const started = performance.now();
   const offer = await o.plane.offer(o.role, o.grants);
   const messages: ChatMessage[] = [...base.messages];
-  const usage = { prompt_tokens: 0, completion_tokens: 0 };
+  const usage: Usage = { prompt_tokens: 0, completion_tokens: 0 };
   let promptEvalMs: number | undefined;
   const ids = new Set<string>();
   let firstTokenMs: number | undefined;
@@ -69,6 +69,7 @@ export async function* toolLoop(o: ToolLoopOptions, base: ModelRequest, signal: 
         last = c;
         usage.prompt_tokens += c.usage.prompt_tokens;
         usage.completion_tokens += c.usage.completion_tokens;
+        if (c.usage.estimated) usage.estimated = true;
         if (c.timings.prompt_eval_ms !== undefined) promptEvalMs = (promptEvalMs ?? 0) + c.timings.prompt_eval_ms;
       }
     }

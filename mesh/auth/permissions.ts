@@ -204,6 +204,8 @@ function coreUser(m: Mesh): MeshUser {
   );
   // A re-run turn looks up its stored reply (last by subject) before publishing it again.
   corePub.push(...directGetAny(StreamName.Outbox));
+  // Per-user daily totals for the budgets (mesh/conductor/budget.ts).
+  if (m.cfg.usage.budgets) corePub.push(...kvBucket(m.cfg.usage.budgets.bucket));
   return user(m, "core", ProcessKind.Core, corePub, [subjects.roleStateAll]);
 }
 
@@ -239,6 +241,8 @@ function frontDoorUsers(m: Mesh): MeshUser[] {
       // direct get, an older one through an ordered consumer; both only inside its channel.
       for (const r of m.roles) doorPub.push(subjects.role(r), subjects.roleInstanceAll(r));
       doorPub.push(subjects.cancelAll, consumerInfo(StreamName.Inbox, CORE_DURABLE));
+      // The usage of its direct role calls, in the log stream (agents/frontdoors/openai/usage.ts).
+      doorPub.push(subjects.usage(channel));
       doorPub.push(
         directGetLast(StreamName.Outbox, subjects.outboxChannel(channel)),
         ...orderedReads(StreamName.Outbox, subjects.outboxChannel(channel)),

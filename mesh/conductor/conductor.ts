@@ -19,7 +19,8 @@ import { buildHistory, type HistoryLimits } from "./history.ts";
 import { admit, deadLetterer, foreignConversation, type Refusal } from "./inbox.ts";
 import { createLogCache, type LogCache } from "./logcache.ts";
 import { createScheduler } from "./schedule.ts";
-import { runTurn, type TurnDeps } from "./turn.ts";
+import { refuseTurn, runTurn, type TurnDeps } from "./turn.ts";
+import { addUsage, budgetRefusal, openBudgets, type BudgetOptions, type Budgets } from "./budget.ts";
 import { tracer } from "../telemetry.ts";
 import { lifecycle, type Drainable } from "../lifecycle.ts";
 import type { CommitteeConfig, ConductorEvent, RoleCaller } from "./types.ts";
@@ -51,6 +52,8 @@ export interface ConductorOptions {
   atomicLog?: boolean;
   /** Time in-flight turns get to finish on drain(), ms; default 15000. */
   graceMs?: number;
+  /** Per-user daily budgets, checked when a message enters (budget.ts); default none. */
+  budget?: BudgetOptions;
   /** Observer for tests and metrics. */
   onTurn?: (e: { conversation: string; id: string; ok: boolean; ms: number }) => void;
   /** Inbox lag, redeliveries, steps, fallbacks and dead letters, for metrics (mesh/conductor/metrics.ts). */
@@ -116,7 +119,8 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     refusals.add(p);
   };
 
-  const runner: HeldRunner = { deps, logs, deadLetter, signal: abort.signal, history: opts.history, onTurn: opts.onTurn };
+  const budgets = opts.budget ? await openBudgets(mesh, opts.budget) : undefined;
+  const runner: HeldRunner = { deps, logs, deadLetter, signal: abort.signal, history: opts.history, onTurn: opts.onTurn, budgets };
   const sched = createScheduler<Held>({
     maxParallel,
     progressMs: Math.max(100, ackWaitMs / 3),
@@ -182,6 +186,7 @@ interface HeldRunner {
   signal: AbortSignal;
   history: HistoryLimits | undefined;
   onTurn: ConductorOptions["onTurn"];
+  budgets: Budgets | undefined;
 }
 
 /** Runs the turn of a held message inside a span of the user's trace; acks it when done, naks it to be redelivered when not. */
@@ -207,8 +212,17 @@ async function runHeld(r: HeldRunner, { msg: m, inbox }: Held): Promise<void> {
       span.end("refused");
       return await r.deadLetter(m, foreign);
     }
-    const history = buildHistory(prior, inbox.id, r.history);
-    await runTurn({ ...deps, log: turnLog }, inbox, prior, history, r.signal, span);
+    // A re-run (steps of the turn in the log) was admitted the first time: it finishes.
+    const rerun = prior.some((e) => e.turn === inbox.id);
+    const refused = r.budgets && !rerun ? await budgetRefusal(r.budgets, inbox.user.id, turnLog) : undefined;
+    if (refused) {
+      await refuseTurn({ ...deps, log: turnLog }, inbox, r.signal, "budget_spent", refused);
+      turnLog.info({ user: inbox.user.id }, "the user's daily budget is spent; answered without a model call");
+    } else {
+      const history = buildHistory(prior, inbox.id, r.history);
+      const t = await runTurn({ ...deps, log: turnLog }, inbox, prior, history, r.signal, span);
+      if (r.budgets) await addUsage(r.budgets, inbox.user.id, t.calls, turnLog);
+    }
     await m.ackAck();
     span.end();
     turnLog.info({ ms: Date.now() - started }, "turn done");

@@ -7,3 +7,5 @@ export type { CommitteeConfig, RoleCaller, RoleCallOptions, RoleResult, RoleStre
 export { createCoreMetrics } from "./metrics.ts";
 export type { CoreMetrics, CoreLive } from "./metrics.ts";
 export type { ConductorEvent } from "./types.ts";
+export { openBudgets, budgetKey, DEFAULT_BUDGET_BUCKET } from "./budget.ts";
+export type { BudgetOptions, Budgets, DailyLimits, DayTotals, CallUsage } from "./budget.ts";

@@ -17,6 +17,7 @@ import type { Logger } from "../logger.ts";
 import { tracer } from "../telemetry.ts";
 import type { CommitteeConfig, ConductorEvent, RoleCaller, RoleCallOptions, RoleResult, StepEvent } from "./types.ts";
 import type { ToolEventSink } from "./toollog.ts";
+import type { CallUsage } from "./budget.ts";
 
 export interface TurnDeps {
   mesh: Mesh;
@@ -80,6 +81,8 @@ export interface TurnSteps {
   fail(step: string, role: string, err: unknown): Promise<void>;
   /** The failed steps so far, "role (message)". */
   readonly failed: readonly string[];
+  /** The model calls this run of the turn made, for the user's budget (a re-run's reused steps are not in it). */
+  readonly calls: readonly CallUsage[];
 }
 
 export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: AbortSignal, trace?: TurnTrace): TurnSteps {
@@ -110,11 +113,13 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
   const partial = (step: string, role: string, text: string) => publishPartial(deps.mesh, msg, step, role, text);
   const fallbackDeps = { ...deps, signal, partial, stage };
   const failed: string[] = [];
+  const calls: CallUsage[] = [];
   return {
     append,
     stage,
     flush: store,
     failed,
+    calls,
     async call(role, step, req, stream, onTool) {
       const stageName = (typeof stream === "object" && stream.as) || step;
       const span = tracer().start(`step ${stageName}`, trace?.traceparent, {
@@ -134,6 +139,7 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
         // and bypasses the cache when the message asks.
         const forUser: RoleRequest = { user: msg.user.id, ...req, ...(msg.cache ? { cache: msg.cache } : {}) };
         const r = await callRole(fallbackDeps, { role, step, req: forUser, stream, onTool }, opts);
+        calls.push({ model: r.final.model, tokensIn: r.final.usage.prompt_tokens, tokensOut: r.final.usage.completion_tokens });
         span.end();
         deps.log.info({ step, role, host: r.host, backend: r.final.backend, ms: Date.now() - t0 }, "committee step done");
         deps.onEvent?.({ type: "step", step: stageName, role, ok: true, ms: Date.now() - t0 });
@@ -261,15 +267,21 @@ function streamedText(c: StepCall, partial: CallRoleDeps["partial"]) {
   };
 }
 
-/** What a log event says of the role call that made it. */
-export function stepMeta(r: RoleResult) {
+/** What a log event says of the role call that made it, for `user`'s turn: where, what, and its usage. */
+export function stepMeta(r: RoleResult, user?: string) {
+  const u = r.final.usage;
   return {
     host: r.host,
     ...(r.route ? { route: r.route } : {}),
     ...(r.resumed ? { resumed: r.resumed } : {}),
     backend: r.final.backend,
     model: r.final.model,
-    tokens: r.final.usage.completion_tokens,
+    tokens: u.completion_tokens,
+    tokens_in: u.prompt_tokens,
+    tokens_out: u.completion_tokens,
+    ...(u.estimated ? { tokens_estimated: true } : {}),
+    ...(user !== undefined ? { user } : {}),
+    ...(r.final.role ? { role: r.final.role } : {}),
     latency_ms: r.final.timings.total_ms,
     ...(r.final.cache ? { cache: r.final.cache } : {}),
     ...(r.final.cache_similarity !== undefined ? { cache_similarity: r.final.cache_similarity } : {}),

@@ -21,6 +21,7 @@ import { subjects } from "../subjects.ts";
 import { producedMedia, type ProducedMedia } from "./produced.ts";
 import { createTurnSteps, stepMeta, type TurnDeps, type TurnSteps, type TurnTrace } from "./step.ts";
 import type { CommitteeConfig } from "./types.ts";
+import type { CallUsage } from "./budget.ts";
 import { toolLogger, type ToolEventSink } from "./toollog.ts";
 import { pipelinedVoice, voiceStep, type DoneSteps, type Draft, type DraftFeed } from "./voice.ts";
 
@@ -30,6 +31,8 @@ export interface TurnResult {
   reply: string;
   specialist: string;
   failed: string[];
+  /** The model calls this run made (the user's budget adds them). */
+  calls: readonly CallUsage[];
 }
 
 /** The conversation as each role sees it this turn. */
@@ -51,10 +54,7 @@ export async function runTurn(
   const { committee } = deps;
   const done: DoneSteps = new Map(prior.filter((e) => e.turn === msg.id).map((e) => [e.type, e] as const));
   const steps = createTurnSteps(deps, msg, signal, trace);
-  await steps.append(
-    { type: "user_message", channel: msg.channel, user: msg.user, text: msg.text, ...(msg.media?.length ? { media: msg.media } : {}) },
-    "user",
-  );
+  await steps.append(userMessage(msg), "user");
   const prompts = turnPrompts(msg, history);
   const media = producedMedia(prior, msg.id);
   // 1. Router
@@ -74,8 +74,30 @@ export async function runTurn(
   await steps.flush();
   const failed = [...steps.failed];
   await publishReply(deps, msg, signal, done.size > 0, { reply, specialist, failed, media: media.list() });
-  return { reply, specialist, failed };
+  return { reply, specialist, failed, calls: steps.calls };
 }
+
+/**
+ * A turn refused before any model call (the user's budget is spent): the message is logged as
+ * usual (nothing is lost), then why, and `reason` is the reply, through the normal reply path.
+ */
+export async function refuseTurn(deps: TurnDeps, msg: InboxMessage, signal: AbortSignal, code: string, reason: string): Promise<void> {
+  const steps = createTurnSteps(deps, msg, signal);
+  await steps.append(userMessage(msg), "user");
+  await steps.append({ type: "error", step: "inbox", code, message: reason }, "refused");
+  const reply = `Sorry: ${reason}.`;
+  await publishReply(deps, msg, signal, true, { reply, specialist: "", failed: [reason], media: [] });
+}
+
+/** The user_message event that opens a turn in the log. */
+const userMessage = (msg: InboxMessage) =>
+  ({
+    type: "user_message",
+    channel: msg.channel,
+    user: msg.user,
+    text: msg.text,
+    ...(msg.media?.length ? { media: msg.media } : {}),
+  }) as const;
 
 function turnPrompts(msg: InboxMessage, history: ChatMessage[]): TurnPrompts {
   const userTurn: ChatMessage[] = [...history, { role: "user", content: msg.text }];
@@ -112,7 +134,7 @@ async function routeStep(
         `(${parsed.success ? `unknown specialist '${parsed.data.specialist}'` : "off-schema"}); default specialist`;
     choice = seeing(choice, p.images, committee.vision);
     // Stored with specialist_started, which follows at once (one round trip).
-    steps.stage({ type: "routed", ...choice, ...stepMeta(r) }, "routed");
+    steps.stage({ type: "routed", ...choice, ...stepMeta(r, msg.user.id) }, "routed");
   } catch (err) {
     await steps.fail("router", committee.router, err);
     choice = seeing(choice, p.images, committee.vision);
@@ -148,7 +170,8 @@ async function specialistStep(
     const r = await steps.call(specialist, "specialist", req, feed ? { onText: feed.onText } : true, onTool);
     const voiceFrom = feed?.voiceFrom ?? 0;
     const voiced = voiceFrom ? { voice_from: voiceFrom } : {};
-    await steps.append({ type: "specialist_finished", specialist, text: r.text, ...voiced, ...stepMeta(r) }, "specialist-finished");
+    const ev = { type: "specialist_finished", specialist, text: r.text, ...voiced, ...stepMeta(r, msg.user.id) } as const;
+    await steps.append(ev, "specialist-finished");
     return { text: r.text, voiceFrom };
   } catch (err) {
     await steps.fail("specialist", specialist, err);
@@ -178,7 +201,7 @@ async function publishReply(
     in_reply_to: msg.id,
     text: r.reply,
     final: true,
-    specialist: r.specialist,
+    ...(r.specialist ? { specialist: r.specialist } : {}),
     ts: Date.now(),
   };
   if (r.failed.length) out.error = r.failed.join("; ");

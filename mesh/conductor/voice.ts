@@ -43,7 +43,7 @@ export async function voiceStep(v: VoiceContext, draft: string | undefined): Pro
     try {
       const r = await steps.call(v.voice, "voice", voiceReq, true);
       reply = r.text;
-      await steps.append({ type: "voice_reply", text: reply, ...stepMeta(r) }, "voice");
+      await steps.append({ type: "voice_reply", text: reply, ...stepMeta(r, v.msg.user.id) }, "voice");
     } catch (err) {
       await steps.fail("voice", v.voice, err);
       reply = draft; // the specialist's answer is better than silence
@@ -132,6 +132,7 @@ function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
   let voiceDown = false;
   let meta: Partial<ReturnType<typeof stepMeta>> = { backend: "none (voice failed)" };
   let tokens = 0;
+  let tokensIn = 0;
   let latency = 0;
 
   const voiceOne = async (i: number) => {
@@ -151,14 +152,15 @@ function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
     if (r) {
       rewrites[i] = r.text;
       count(r);
-      return v.steps.append({ type: "voice_segment", index: i, draft, text: r.text, ...stepMeta(r) }, step);
+      return v.steps.append({ type: "voice_segment", index: i, draft, text: r.text, ...stepMeta(r, v.msg.user.id) }, step);
     }
     rewrites[i] = draft; // the specialist's draft is better than silence
     await v.steps.append({ type: "voice_segment", index: i, draft, text: draft, backend: "none (voice failed)" }, step);
   };
   const count = (r: RoleResult) => {
-    meta = stepMeta(r);
+    meta = stepMeta(r, v.msg.user.id);
     tokens += r.final.usage.completion_tokens;
+    tokensIn += r.final.usage.prompt_tokens;
     latency += r.final.timings.total_ms;
   };
   // Between two rewrites: what ended the draft segment before (a paragraph break or a space), unless the rewrite ends with a space.
@@ -178,7 +180,7 @@ function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
         .map((r, i) => separator(i) + r)
         .join("")
         .trimEnd();
-      return { text, meta: { ...meta, ...(tokens ? { tokens, latency_ms: latency } : {}) } };
+      return { text, meta: { ...meta, ...(tokens ? { tokens, tokens_in: tokensIn, tokens_out: tokens, latency_ms: latency } : {}) } };
     },
   };
 }

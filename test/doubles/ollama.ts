@@ -62,6 +62,8 @@ export interface OllamaDoubleOptions {
   reply?: (req: OllamaChatBody) => OllamaDoubleReply;
   /** The JSON document sent when `format` is set; default a sample of the schema (or {}). */
   json?: (req: OllamaChatBody) => unknown;
+  /** Text streamed after a `format` answer's JSON, as a model pads it up to max_tokens; default none. */
+  jsonPadding?: string;
   /** Port; default a random free one. */
   port?: number;
 }
@@ -180,7 +182,7 @@ export async function startOllamaDouble(opts: OllamaDoubleOptions = {}): Promise
     const loadMs = await load(b.model, b.keep_alive, gone);
     let r = reply(b);
     if (typeof r === "object" && "error" in r) return sendJson(res, r.status, { error: r.error });
-    if (b.format !== undefined) r = JSON.stringify(json(b));
+    if (b.format !== undefined) r = JSON.stringify(json(b)) + (opts.jsonPadding ?? "");
     const content = typeof r === "string" ? r : (r.content ?? "");
     const toolCalls = typeof r === "string" ? undefined : r.tool_calls;
     const thinking = typeof r === "string" ? undefined : r.thinking;

@@ -35,6 +35,8 @@ export interface OpenAIDoubleOptions {
   images?: (req: OpenAIImagesBody) => OpenAIImage[];
   /** The audio of a speech request; default a few bytes with the format's header and OpenAI's Content-Type. */
   speech?: (req: OpenAISpeechBody) => { bytes: Buffer; contentType?: string };
+  /** Sends no usage chunk even when asked (a proxy without stream_options support); default false. */
+  noUsage?: boolean;
   /** Delay before the first chunk, ms; default 0. */
   firstTokenDelayMs?: number;
   /** Delay between chunks, ms; default 0. */
@@ -210,7 +212,7 @@ export async function startOpenAIDouble(opts: OpenAIDoubleOptions = {}): Promise
         usage,
       });
     }
-    const withUsage = b.stream_options?.include_usage === true;
+    const withUsage = b.stream_options?.include_usage === true && !opts.noUsage;
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
     // The real proxy's chunks: no `usage: null` or `finish_reason: null` fields, the role on the
     // first text delta (no empty opening chunk), and the usage chunk after the finish with one

@@ -16,6 +16,7 @@ import { logOf, newId } from "../integration/conductor/helpers.ts";
 import { startNatsServer, type NatsServer } from "../harness/nats-server.ts";
 import { CHAT_MODEL, startOllama, type RealOllama } from "../harness/real.ts";
 import { realTurn } from "./helpers/turn.ts";
+import { runLyra } from "../harness/committee-fixture.ts";
 
 const SPECIALISTS = ["pragmatist", "philosopher"];
 
@@ -66,7 +67,7 @@ afterAll(async () => {
 });
 
 describe("the committee on a real model", () => {
-  it("routes within the schema, streams the specialist and the voice, and logs backend ollama with real usage", async () => {
+  it("routes within the schema, streams specialist and voice, logs backend ollama with real usage; lyra usage reports it", async () => {
     const conversation = newId("real");
     const seen = await realTurn(mesh, conversation, "How do I boil an egg?");
     const final = seen.at(-1)!;
@@ -93,5 +94,17 @@ describe("the committee on a real model", () => {
       expect(e!.latency_ms, type).toBeGreaterThan(0);
       expect(e!.text?.trim().length, type).toBeGreaterThan(0);
     }
+    // Tokens in and out per step, and `lyra usage` sums them (the dev config prices nothing: cost unknown).
+    const fin = log.find((x) => x.type === "specialist_finished") as { tokens_in?: number; tokens_out?: number; user?: string };
+    expect(fin.tokens_in).toBeGreaterThan(0);
+    expect(fin.tokens_out).toBeGreaterThan(0);
+    expect(fin.user).toBe("tester");
+    const usage = runLyra(["usage", "--nats", nats.url, "--by", "model", "--since", "1h", "--json"]);
+    expect(await usage.exited, usage.output()).toBe(0);
+    const rows = (JSON.parse(usage.stdout()) as { rows: { key: string; tokens_in: number; tokens_out: number; cost_usd: null }[] }).rows;
+    const row = rows.find((r) => r.key === CHAT_MODEL)!;
+    expect(row.cost_usd).toBeNull();
+    expect(row.tokens_in).toBeGreaterThan(0);
+    expect(row.tokens_out).toBeGreaterThan(0);
   });
 });

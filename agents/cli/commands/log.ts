@@ -91,6 +91,10 @@ export function formatEvent(e: LogEvent): string {
       return `${t} fallback for ${e.role}: ${e.reason}${e.backend ? ` (${e.backend})` : ""}`;
     case "error":
       return `${t} ERROR in ${e.step} [${e.code}]: ${e.message}`;
+    case "usage": {
+      const who = `${e.channel} ${e.user ?? "?"} ${e.role ?? "?"}`;
+      return `${t} usage ${who}${where}${how}${ms}: ${e.tokens_in ?? 0} in, ${e.tokens_out ?? 0} out`;
+    }
   }
 }
 

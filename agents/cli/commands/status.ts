@@ -68,7 +68,8 @@ export const status = defineCommand({
   },
 });
 
-function printTable([head, ...rows]: string[][]): void {
+/** Rows under a header, in columns two spaces apart. */
+export function printTable([head, ...rows]: string[][]): void {
   const widths = head!.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [head!, ...rows])
     process.stdout.write(

@@ -12,6 +12,7 @@ import { OpenAIError } from "./errors.ts";
 import { chunk, completion, estimateTokens, usage, usageChunk, type FinishReason, type Usage } from "./format.ts";
 import type { ChatCompletionRequest } from "./request.ts";
 import { roleRequest, startRole } from "./role.ts";
+import type { RecordUsage } from "./usage.ts";
 
 /** What one answer is, whichever path produced it. */
 interface Answer {
@@ -28,6 +29,8 @@ export interface ChatDeps {
   /** The models offered (`lyra/<role>` for which roles). */
   models: Models;
   timeoutMs: number;
+  /** Records each answered direct role call's usage (the committee's turns are in the log already); default none. */
+  recordUsage?: RecordUsage;
 }
 
 /** The request's target, or a 404 naming the models there are. */
@@ -105,10 +108,12 @@ export async function startAnswer(
   // the response cache keeps answers per user, and a body can only name a user within its tenant.
   const request = { ...roleRequest(req, name === undefined ? undefined : scoped(tenant, name), userOf(req.user, tenant)), ...bypass };
   const events = await startRole(deps.roles, role, request, opts);
+  const requestId = crypto.randomUUID().replaceAll("-", "");
+  const user = userOf(req.user, tenant);
   let text = "";
   let info: import("../../../schemas/index.ts").FinalInfo | undefined;
   return {
-    id: `chatcmpl-${crypto.randomUUID().replaceAll("-", "")}`,
+    id: `chatcmpl-${requestId}`,
     headers: {},
     deltas: (async function* () {
       for await (const e of events) {
@@ -117,6 +122,7 @@ export async function startAnswer(
           yield e.text;
         } else info = e.final;
       }
+      if (info) await deps.recordUsage?.({ requestId, user, conversation: request.conversation, role, final: info });
     })(),
     done: () => ({
       text,

@@ -22,6 +22,7 @@ import { createCommittee } from "./committee-model.ts";
 import { unavailable } from "./errors.ts";
 import { capConnections, serverOptions, type ConnectionLimits } from "./limits.ts";
 import { createModels } from "./models.ts";
+import { usageRecorder } from "./usage.ts";
 import { createFrontdoorMetrics, type FrontdoorMetrics } from "../metrics.ts";
 import { completionsRoute, errorRoutes, inFlight, openRoutes, type Env, type InFlight } from "./routes.ts";
 
@@ -125,7 +126,13 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
   const metrics = createFrontdoorMetrics();
   const roles = createRoleClient(o.mesh);
   const models = createModels(o.mesh, o.roles);
-  const chat: ChatDeps = { committee: createCommittee(o.mesh), roles, models, timeoutMs: o.timeoutMs ?? 180_000 };
+  const chat: ChatDeps = {
+    committee: createCommittee(o.mesh),
+    roles,
+    models,
+    timeoutMs: o.timeoutMs ?? 180_000,
+    recordUsage: usageRecorder(o.mesh, log),
+  };
   const started = Math.floor(Date.now() / 1000);
   const stopping = new AbortController();
   const running = inFlight();

@@ -43,6 +43,8 @@ export interface AgentYamlOptions {
   roles?: Record<string, RoleYaml>;
   /** Hosts and their roles; default `local` serving every role. */
   hosts?: Record<string, { roles: string[]; ollama_url?: string; preload?: boolean }>;
+  /** The usage section (prices, budgets); default none. */
+  usage?: Record<string, unknown>;
 }
 
 export const ROUTER_MODEL = "qwen3:4b";
@@ -71,6 +73,7 @@ export function agentYaml(o: AgentYamlOptions): string {
       ]),
     ),
   };
+  if (o.usage) doc.usage = o.usage;
   if (o.litellmUrl) doc.litellm = { base_url: o.litellmUrl, api_key_env: LITELLM_KEY_ENV };
   return stringify(doc);
 }

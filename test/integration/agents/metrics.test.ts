@@ -24,7 +24,11 @@ beforeAll(async () => {
       },
     },
     litellm: { models: ["lyra-voice"] },
-    config: { roles: { voice: { fallback: "lyra-voice" } }, hosts: { local: { roles: ["voice"] } } },
+    config: {
+      roles: { voice: { fallback: "lyra-voice" } },
+      hosts: { local: { roles: ["voice"] } },
+      usage: { prices: { [MODEL]: { input: 1, output: 2 } } },
+    },
     metricsPort: 0,
   });
   ({ host, client } = fx);
@@ -74,7 +78,15 @@ describe("agent host: /metrics", () => {
     expect(text).toContain("# TYPE lyra_role_time_to_first_token_seconds histogram");
     expect(text).toContain("# TYPE lyra_role_in_flight gauge");
     expect(text).toContain("# TYPE lyra_role_fallbacks_total counter");
-    expect(text).toMatch(/^lyra_role_tokens_total\{role="voice",kind="completion"\} \d+$/m);
+    // Tokens and cost by role, model and backend: the priced model has a cost, the unpriced fallback alias none.
+    const out = sample(text, `lyra_role_tokens_total{role="voice",kind="completion",model="${MODEL}",backend="ollama"}`);
+    const cin = sample(text, `lyra_role_tokens_total{role="voice",kind="prompt",model="${MODEL}",backend="ollama"}`);
+    expect(out).toBeGreaterThan(0);
+    expect(cin).toBeGreaterThan(0);
+    const cost = sample(text, `lyra_role_cost_usd_total{role="voice",model="${MODEL}",backend="ollama"}`);
+    expect(cost).toBeCloseTo((cin! * 1 + out! * 2) / 1e6, 12);
+    expect(text).toMatch(/^lyra_role_tokens_total\{role="voice",kind="completion",model="lyra-voice",backend="openai"\} \d+$/m);
+    expect(text).not.toMatch(/^lyra_role_cost_usd_total\{[^}]*model="lyra-voice"/m);
 
     // The exposition format, checked by Prometheus' own tool.
     const promtool = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });

@@ -17,6 +17,7 @@ hosts:
   gpu-a: { roles: [router, pragmatist] }
   gpu-b: { roles: [philosopher, voice] }
   gpu-c: { roles: [voice] }
+usage: { budgets: { default: { tokens: 1000 } } }
 `;
 
 const call = (role: string, server: string, tool: string) => subjects.mcpRequest("test", role, server, "tools/call", tool);
@@ -67,6 +68,7 @@ export function matrix(): Row[] {
     pub("$JS.API.CONSUMER.CREATE.LYRA_OUTBOX.oc1.lyra.outbox.openai.c1"),
     pub("$JS.API.CONSUMER.MSG.NEXT.LYRA_OUTBOX.oc1"),
     pub("$JS.API.CONSUMER.DELETE.LYRA_OUTBOX.oc1"),
+    pub(subjects.usage("openai")), // the usage of its direct role calls
   ];
   // Another process's consumer, or a consumer not its own, on the outbox.
   const outboxDeny = (door: "discord" | "serve") =>
@@ -173,6 +175,10 @@ export function matrix(): Row[] {
         pub("$JS.API.CONSUMER.CREATE.LYRA_LOG.oc1.lyra.log.c1"),
         pub("$JS.API.CONSUMER.MSG.NEXT.LYRA_LOG.oc1"),
         pub("$JS.API.CONSUMER.DELETE.LYRA_LOG.oc1"),
+        // The budgets' per-day totals (usage.budgets is set).
+        pub("$JS.API.STREAM.CREATE.KV_LYRA_USAGE"),
+        pub("$KV.LYRA_USAGE.2026-12-04.YW5u"),
+        pub("$JS.API.DIRECT.GET.KV_LYRA_USAGE.$KV.LYRA_USAGE.2026-12-04.YW5u"),
         sub(subjects.roleStateAll, undefined, subjects.roleState("voice", "i1")),
         sub("_INBOX.core.n1.*", undefined, inbox("core")),
       ],
@@ -259,6 +265,8 @@ export function matrix(): Row[] {
           sub("lyra.>", undefined, "lyra.log.c1"),
           sub(`_INBOX.${door === "discord" ? "serve" : "discord"}.>`, undefined, inbox(door === "discord" ? "serve" : "discord")),
           pub(subjects.log("c1")),
+          pub(subjects.usage(other)),
+          pub("$KV.LYRA_USAGE.2026-12-04.YW5u"), // the budget totals are the conductor's
           pub("$JS.API.STREAM.INFO.LYRA_LOG"),
           pub(call("pragmatist", "clock", "now")),
         ],

@@ -83,6 +83,17 @@ describe("Ollama backend", () => {
     expect(bodyOf(ollama).format).toEqual(format);
   });
 
+  it("a format answer cut at the end of its JSON reports usage, prompt tokens estimated (Ollama sends them only at the end)", async () => {
+    await using ollama = await startOllamaDouble({ json: () => ({ specialist: "pragmatist" }), jsonPadding: " \n \n \n \n \n \n" });
+    const backend = createOllamaBackend({ host: ollama.url });
+    const format = { type: "object", properties: { specialist: { type: "string" } }, required: ["specialist"] };
+    const out = await collect(backend.chat({ ...hello, format }));
+    expect(JSON.parse(out.text)).toEqual({ specialist: "pragmatist" });
+    expect(out.final?.usage.estimated).toBe(true);
+    expect(out.final?.usage.prompt_tokens).toBe(Math.ceil(hello.messages[0]!.content.length / 4));
+    expect(out.final?.usage.completion_tokens).toBeGreaterThan(0);
+  });
+
   it("passes base64 images through untouched", async () => {
     await using ollama = await startOllamaDouble({ models: ["llava:7b"] });
     const backend = createOllamaBackend({ host: ollama.url });

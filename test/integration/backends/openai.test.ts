@@ -33,6 +33,17 @@ describe("OpenAI-compatible backend", () => {
     expect(lastBody(llm)).toMatchObject({ stream: true, stream_options: { include_usage: true }, temperature: 0.3, max_tokens: 50 });
   });
 
+  it("a proxy that sends no usage chunk: usage estimated from the text (4 characters a token), marked estimated, never 0", async () => {
+    await using llm = await startOpenAIDouble({ noUsage: true });
+    const backend = createOpenAIBackend({ baseURL: llm.baseURL, env: { LITELLM_API_KEY: llm.apiKey } });
+    const out = await collect(backend.chat(hello));
+    expect(out.final?.usage).toEqual({
+      prompt_tokens: Math.ceil("hello there".length / 4),
+      completion_tokens: Math.ceil(out.text.length / 4),
+      estimated: true,
+    });
+  });
+
   it("assembles streamed tool-call fragments into whole calls", async () => {
     await using llm = await startOpenAIDouble({
       reply: () => ({

@@ -13,10 +13,10 @@ import { startCommittee } from "../../harness/conductor.ts";
 export const newId = (p = "m") => `${p}${randomUUID().replaceAll("-", "").slice(0, 12)}`;
 
 /** Publishes one user message and resolves with its final reply. */
-export async function askTurn(mesh: Mesh, conversation: string, text: string, id = newId()): Promise<OutboxMessage> {
+export async function askTurn(mesh: Mesh, conversation: string, text: string, id = newId(), user = "tester"): Promise<OutboxMessage> {
   const watch = watchReplies(mesh, "cli", conversation, id);
   await mesh.nc.flush();
-  await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: "tester" }, text });
+  await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: user }, text });
   for await (const o of watch) if (o.final) return o;
   throw new Error(`no final reply for ${id}`);
 }

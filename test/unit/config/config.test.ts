@@ -316,3 +316,26 @@ describe("refused files: the message names the file, the field, the value and th
     expect(e.issues.every((l) => l.startsWith(`${SRC}: roles.pragmatist.`))).toBe(true);
   });
 });
+
+describe("usage: prices and budgets", () => {
+  it("defaults to no prices and no budgets; the example's budgets read as written, a user's entry replacing the default", async () => {
+    const cfg = parseMeshConfig(base(), { source: SRC, env: {} });
+    expect(cfg.usage).toEqual({ prices: {} });
+    const ex = await loadMeshConfig(join(root, "config/mesh.example.yaml"), {});
+    expect(ex.usage.prices["lyra-voice"]).toEqual({ input: 0.15, output: 0.6 });
+    expect(ex.usage.budgets).toMatchObject({ default: { tokens: 200_000 }, bucket: "LYRA_USAGE" });
+    expect(ex.usage.budgets?.users["ops-bot"]).toEqual({});
+  });
+
+  it("refuses a negative price or budget, and an unknown key, saying what to write", () => {
+    expect(refusal(base("usage: { prices: { m: { input: -1, output: 1 } } }\n")).message).toMatch(
+      /usage\.prices\.m\.input is -1, which is not valid/,
+    );
+    expect(refusal(base("usage: { budgets: { default: { tokens: -5 } } }\n")).message).toMatch(
+      /usage\.budgets\.default\.tokens is -5, .*set usage\.budgets\.default\.tokens to a whole number of tokens a day/,
+    );
+    expect(refusal(base("usage: { budgets: { default: { dollars: 5 } } }\n")).message).toMatch(
+      /usage\.budgets\.default has unknown key 'dollars'.*allowed: tokens, usd/,
+    );
+  });
+});
