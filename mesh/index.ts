@@ -13,6 +13,20 @@ export { discoverRoles, queryServices, type DiscoveredRole, type DiscoverOptions
 export { lifecycle, type Closable, type Drainable } from "./lifecycle.ts";
 export { serveMetrics } from "./metrics-server.ts";
 export {
+  chooseVariant,
+  shadowsOf,
+  watchRollout,
+  setRollout,
+  clearRollout,
+  storedRollout,
+  parseRollout,
+  ROLLOUT_BUCKET,
+  RolloutRecord,
+  type Rollout,
+  type VariantPick,
+  type VariantWeight,
+} from "./rollout.ts";
+export {
   mediaStore,
   putMedia,
   readMedia,

@@ -39,6 +39,8 @@ export const FinalInfo = z.looseObject({
   done_reason: z.string().optional(),
   /** Set when the answer continued a re-issued request's partial answer (`resume`): that text's length. */
   resumed_at: z.number().int().nonnegative().optional(),
+  /** The role variant that answered (the request's `variant`), when the role has variants. */
+  variant: z.string().optional(),
 });
 export type FinalInfo = z.infer<typeof FinalInfo>;
 

@@ -30,6 +30,9 @@ export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
     );
   }
   const vision = specialists.filter((s) => cfg.roles[s]!.vision);
+  const variants = Object.entries(cfg.roles)
+    .filter(([, r]) => r.variants)
+    .map(([n, r]) => [n, r.variants!.map((v) => ({ name: v.name, weight: v.weight, shadow: v.shadow }))] as const);
   return {
     router,
     voice,
@@ -38,6 +41,7 @@ export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
     defaultSpecialist: defaultSpecialistOf(cfg)!,
     ...(vision.length ? { vision } : {}),
     pipeline: cfg.conductor.pipeline && { sentences: cfg.conductor.segment_sentences, minChars: cfg.conductor.segment_min_chars },
+    ...(variants.length ? { variants: Object.fromEntries(variants) } : {}),
   };
 }
 
@@ -80,5 +84,6 @@ export function conductorOptions(cfg: MeshConfig, mesh: Mesh, log: Logger): Cond
     ackWaitMs: cfg.conductor.ack_wait_ms,
     stepTimeoutMs: cfg.conductor.step_timeout_ms,
     atomicLog: cfg.conductor.atomic_log,
+    shadowConcurrency: cfg.conductor.shadow_concurrency,
   };
 }

@@ -46,6 +46,8 @@ export interface RoleHandlerOptions {
   autoRecall?: AutoRecallOptions;
   /** LYRA_MEDIA, for the media a request's messages carry (a vision role's images). */
   media?: MediaAccess;
+  /** The variant this handler answers as (variants.ts); its final chunk names it. Default none. */
+  variant?: string;
 }
 
 export function roleHandler(o: RoleHandlerOptions): RoleHandler {
@@ -82,6 +84,7 @@ function finalChunk(o: RoleHandlerOptions, f: FinalModelChunk, resumedAt?: numbe
   if (f.fallback) data.fallback = f.fallback;
   if (f.done_reason) data.done_reason = f.done_reason;
   if (resumedAt !== undefined) data.resumed_at = resumedAt;
+  if (o.variant) data.variant = o.variant;
   return { type: "final", data };
 }
 
@@ -273,6 +276,7 @@ function* classifierAnswer(o: RoleHandlerOptions, c: RouterClassifier, v: Classi
     role: o.role,
     usage: { prompt_tokens: 0, completion_tokens: 0 },
     timings: { total_ms: ms },
+    ...(o.variant ? { variant: o.variant } : {}),
   };
   yield { type: "final", data };
 }

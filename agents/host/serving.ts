@@ -4,7 +4,8 @@ import { type Logger, type Mesh, serveRole, type ResponderEvent, type RoleRespon
 import type { FinalModelChunk } from "../backends/index.ts";
 import type { RoleBackend } from "./backends.ts";
 import { hostRouterClassifier } from "./classifier.ts";
-import { roleHandler } from "./handler.ts";
+import { roleHandler, type RoleHandlerOptions } from "./handler.ts";
+import { variantsHandler } from "./variants.ts";
 import type { RoleState } from "./health.ts";
 import type { MediaAccess } from "./media.ts";
 import type { AgentMetrics } from "./metrics.ts";
@@ -51,7 +52,7 @@ export async function serveHostRole(o: ServingOptions, role: string): Promise<Ro
     events: (e) => observe(metrics, role, e),
     capacity: () => st,
     stateIntervalMs: o.stateIntervalMs,
-    handler: roleHandler({
+    handler: (rc.variants ? (h: RoleHandlerOptions) => variantsHandler(h, rb.variants) : roleHandler)({
       role,
       host: o.host,
       config: rc,

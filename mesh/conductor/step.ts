@@ -17,6 +17,8 @@ import type { Logger } from "../logger.ts";
 import { tracer } from "../telemetry.ts";
 import type { CommitteeConfig, ConductorEvent, RoleCaller, RoleCallOptions, RoleResult, StepEvent } from "./types.ts";
 import type { ToolEventSink } from "./toollog.ts";
+import type { Rollout } from "../rollout.ts";
+import type { ShadowRunner } from "./shadow.ts";
 
 export interface TurnDeps {
   mesh: Mesh;
@@ -39,6 +41,10 @@ export interface TurnDeps {
   atomicLog?: { on: boolean };
   /** Steps and fallbacks, for metrics. */
   onEvent?: (e: ConductorEvent) => void;
+  /** The variant of each role call, for roles with variants (rollout and A/B); none: every role as configured. */
+  rollout?: Pick<Rollout, "pick">;
+  /** Runs the shadow variants' calls in the background; none: no shadows. */
+  shadows?: ShadowRunner;
 }
 
 /** The turn's trace: its span (a W3C traceparent) and the trace id that goes on every log line and log event. */
@@ -110,6 +116,8 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
   const partial = (step: string, role: string, text: string) => publishPartial(deps.mesh, msg, step, role, text);
   const fallbackDeps = { ...deps, signal, partial, stage };
   const failed: string[] = [];
+  // The variant each step's call was given, for its error event.
+  const picked = new Map<string, string>();
   return {
     append,
     stage,
@@ -129,10 +137,19 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
         conversation: msg.conversation,
         headers: { [Header.TraceParent]: span.traceparent },
       };
+      const pick = deps.rollout?.pick(role, msg.conversation);
+      if (pick) picked.set(step, pick.variant);
       try {
-        const r = await callRole(fallbackDeps, { role, step, req, stream, onTool }, opts);
+        const sent = pick ? { ...req, variant: pick.variant } : req;
+        const primary = callRole(fallbackDeps, { role, step, req: sent, stream, onTool }, opts).then((r) => withVariant(r, role, pick));
+        for (const variant of pick?.shadows ?? [])
+          deps.shadows?.start({ msg, role, step, variant, primaryVariant: pick!.variant, req, requestId: opts.requestId, primary, traced });
+        const r = await primary;
         span.end();
-        deps.log.info({ step, role, host: r.host, backend: r.final.backend, ms: Date.now() - t0 }, "committee step done");
+        deps.log.info(
+          { step, role, variant: pick?.variant, host: r.host, backend: r.final.backend, ms: Date.now() - t0 },
+          "committee step done",
+        );
         deps.onEvent?.({ type: "step", step: stageName, role, ok: true, ms: Date.now() - t0 });
         return r;
       } catch (err) {
@@ -146,8 +163,15 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
       if (signal.aborted) throw err;
       failed.push(`${role} (${(err as Error).message})`);
       deps.log.error({ err, step, role }, "committee step failed");
+      const variant = picked.get(step);
       await append(
-        { type: "error", step, code: (err as { code?: string }).code ?? "error", message: (err as Error).message },
+        {
+          type: "error",
+          step,
+          code: (err as { code?: string }).code ?? "error",
+          message: (err as Error).message,
+          ...(variant ? { role, variant } : {}),
+        },
         `${step}-error`,
       );
     },
@@ -258,15 +282,28 @@ function streamedText(c: StepCall, partial: CallRoleDeps["partial"]) {
   };
 }
 
+/**
+ * A call of a role with variants says which variant the conversation was given, also when the
+ * answer came from a fallback (which knows no variants), so `lyra compare` counts it there.
+ */
+function withVariant(r: RoleResult, role: string, pick: { variant: string } | undefined): RoleResult {
+  if (!pick) return r;
+  return { ...r, final: { ...r.final, role: r.final.role ?? role, variant: r.final.variant ?? pick.variant } };
+}
+
 /** What a log event says of the role call that made it. */
 export function stepMeta(r: RoleResult) {
+  const f = r.final;
   return {
     host: r.host,
     ...(r.route ? { route: r.route } : {}),
     ...(r.resumed ? { resumed: r.resumed } : {}),
-    backend: r.final.backend,
-    model: r.final.model,
-    tokens: r.final.usage.completion_tokens,
-    latency_ms: r.final.timings.total_ms,
+    backend: f.backend,
+    model: f.model,
+    tokens: f.usage.completion_tokens,
+    latency_ms: f.timings.total_ms,
+    ...(f.variant ? { role: f.role, variant: f.variant } : {}),
+    ...(f.variant && f.timings.first_token_ms !== undefined ? { first_token_ms: f.timings.first_token_ms } : {}),
+    ...(f.fallback ? { fallback: f.fallback.reason } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import type { LogEvent, RoleRequest } from "../../schemas/index.ts";
 import type { CallOptions, RoleStream } from "../rolecall/index.ts";
 import type { SegmentOptions } from "./segment.ts";
+import type { VariantWeight } from "../rollout.ts";
 
 export type { RoleResult, RoleStream } from "../rolecall/index.ts";
 
@@ -35,6 +36,12 @@ export interface CommitteeConfig {
    * segmenter's defaults.
    */
   pipeline?: SegmentOptions | false;
+  /**
+   * Roles with variants (roles.<r>.variants): each conversation's calls of the role go to one
+   * variant by weight, shadows answer beside it (mesh/rollout.ts); weights follow the rollout
+   * bucket. None: every role as configured.
+   */
+  variants?: Record<string, VariantWeight[]>;
 }
 
 // Omit applied to each member of a union (plain Omit would merge the members into one object type).
