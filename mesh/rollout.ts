@@ -92,8 +92,8 @@ export function parseRollout(
 export async function watchRollout(mesh: Mesh, config: Readonly<Record<string, readonly VariantWeight[]>>, log: Logger): Promise<Rollout> {
   const current = new Map<string, VariantWeight[]>(Object.entries(config).map(([r, vs]) => [r, [...vs]]));
   const apply = (e: KvWatchEntry) => {
-    const base = config[e.key];
-    if (!base) return;
+    if (!Object.hasOwn(config, e.key)) return;
+    const base = config[e.key]!;
     if (e.operation !== "PUT") {
       current.set(e.key, [...base]);
       if (e.isUpdate) log.info({ role: e.key }, "rollout weights back to the config's");
@@ -124,7 +124,8 @@ export async function watchRollout(mesh: Mesh, config: Readonly<Record<string, r
         const e = await kv.get(role);
         if (e) apply(e as KvWatchEntry);
       }
-      const watch = await kv.watch({ key: Object.keys(config) });
+      // The whole bucket (keys of other roles are ignored): one filter, which the conductor's permissions name.
+      const watch = await kv.watch();
       stop = () => watch.stop();
       void (async () => {
         for await (const e of watch) apply(e);

@@ -6,6 +6,7 @@
  */
 import { RoleKind, type MeshConfig } from "../../schemas/index.ts";
 import { MEDIA_BUCKET } from "../media.ts";
+import { ROLLOUT_BUCKET } from "../rollout.ts";
 import { StreamName } from "../streams.ts";
 import { subjects } from "../subjects.ts";
 import {
@@ -15,6 +16,7 @@ import {
   consumerInfo,
   JS_INFO,
   kvBucket,
+  kvWatch,
   objectDelete,
   objectRead,
   objectWrite,
@@ -173,6 +175,8 @@ function coreUser(m: Mesh): MeshUser {
   );
   // A re-run turn looks up its stored reply (last by subject) before publishing it again.
   corePub.push(...directGetAny(StreamName.Outbox));
+  // The variants' weights `lyra rollout` stores: followed, never written.
+  corePub.push(...kvWatch(ROLLOUT_BUCKET));
   return user(m, "core", ProcessKind.Core, corePub, [subjects.roleStateAll]);
 }
 
@@ -235,6 +239,8 @@ function cliUser(m: Mesh): MeshUser {
     ...objectRead(m.claims),
     ...objectDelete(m.claims),
     ...m.media,
+    // `lyra rollout`: the variants' weights.
+    ...kvBucket(ROLLOUT_BUCKET),
   );
   // Reading lyra.> must not let it join the queue groups that share out role and tool requests.
   const queues = [

@@ -114,6 +114,15 @@ describe("rollout and A/B variants of a role", () => {
     }
     expect(shown.length).toBeGreaterThan(0);
     expect([...shown, ...replies.map((r) => r.text)].join("\n")).not.toContain("m-s");
+
+    // A direct call names a variant or gets the role as configured; a variant the role lacks is refused.
+    await using client = createRoleClient(mesh);
+    const direct = await client.call("pragmatist", { prompt: "hi", variant: "candidate" });
+    expect(direct.final).toMatchObject({ model: "m-b", variant: "candidate" });
+    expect((await client.call("pragmatist", { prompt: "hi" })).final).toMatchObject({ model: "m-a" });
+    await expect(client.call("pragmatist", { prompt: "hi", variant: "nope" })).rejects.toThrow(
+      /has no variant 'nope'.*control, candidate, shadowy/,
+    );
   }, 60_000);
 
   it("weights are honoured turn by turn, and a change made while turns run applies with nothing failed", async () => {
