@@ -114,7 +114,7 @@ describe("JetStream buckets under the generated users", () => {
     expect(warnings).toEqual([]);
   }, 30_000);
 
-  it("the rollout weights: the operator's console sets them, the conductor follows them and cannot write them, an agent can do neither", async () => {
+  it("the rollout weights: the console sets them, the conductor follows them read-only, an agent can do neither", async () => {
     const auth = await generateAuth(YAML);
     await using server = await startNatsServer({ config: auth.conf });
     await using core = await connectAs(auth, "core", server.url);
