@@ -91,7 +91,15 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   const variants = opts.committee.variants ?? {};
   const rollout = Object.keys(variants).length ? await watchRollout(mesh, variants, log) : undefined;
   const shadows = rollout
-    ? createShadowRunner({ mesh, js, roles: opts.roles, log, concurrency: opts.shadowConcurrency, timeoutMs: stepTimeoutMs })
+    ? createShadowRunner({
+        mesh,
+        js,
+        roles: opts.roles,
+        log,
+        concurrency: opts.shadowConcurrency,
+        timeoutMs: stepTimeoutMs,
+        onEvent: (e) => emit(e),
+      })
     : undefined;
   const deps: TurnDeps = {
     mesh,

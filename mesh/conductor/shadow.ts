@@ -12,7 +12,7 @@ import { OnOutage } from "../rolecall/index.ts";
 import { subjects } from "../subjects.ts";
 import type { Mesh } from "../connect.ts";
 import type { Logger } from "../logger.ts";
-import type { RoleCaller, RoleResult } from "./types.ts";
+import type { ConductorEvent, RoleCaller, RoleResult } from "./types.ts";
 
 /** Default shadow calls at once per conductor (conductor.shadow_concurrency). */
 export const DEFAULT_SHADOW_CONCURRENCY = 4;
@@ -52,6 +52,8 @@ export interface ShadowRunnerOptions {
   concurrency?: number;
   /** Time one shadow call may take, ms. */
   timeoutMs: number;
+  /** Each shadow's outcome, for metrics. */
+  onEvent?: (e: Extract<ConductorEvent, { type: "shadow" }>) => void;
 }
 
 export function createShadowRunner(o: ShadowRunnerOptions): ShadowRunner {
@@ -61,12 +63,18 @@ export function createShadowRunner(o: ShadowRunnerOptions): ShadowRunner {
   let skipped = 0;
   return {
     start(job) {
+      const seen = (outcome: "logged" | "failed" | "skipped") =>
+        o.onEvent?.({ type: "shadow", role: job.role, variant: job.variant, outcome });
       if (live.size >= limit || abort.signal.aborted) {
         skipped++;
+        seen("skipped");
         o.log.debug({ role: job.role, variant: job.variant, running: live.size }, "shadow skipped: the shadow limit is reached");
         return;
       }
       const p: Promise<void> = runShadow(o, job, abort.signal)
+        .then((ok) => {
+          if (ok !== undefined) seen(ok ? "logged" : "failed");
+        })
         .catch((err: unknown) => o.log.warn({ err, role: job.role, variant: job.variant }, "shadow answer not logged"))
         .finally(() => live.delete(p));
       live.add(p);
@@ -80,7 +88,8 @@ export function createShadowRunner(o: ShadowRunnerOptions): ShadowRunner {
   };
 }
 
-async function runShadow(o: ShadowRunnerOptions, job: ShadowJob, signal: AbortSignal): Promise<void> {
+/** Logs the shadow's answer: true when it answered, false when it failed, undefined when stopped first. */
+async function runShadow(o: ShadowRunnerOptions, job: ShadowJob, signal: AbortSignal): Promise<boolean | undefined> {
   const t0 = Date.now();
   let text = "";
   let error: string | undefined;
@@ -102,14 +111,14 @@ async function runShadow(o: ShadowRunnerOptions, job: ShadowJob, signal: AbortSi
     result = await s.result;
     text = result.text;
   } catch (err) {
-    if (signal.aborted) return;
+    if (signal.aborted) return undefined;
     error = (err as Error).message;
   }
   const primary = await job.primary.then(
     (r) => ({ variant: job.primaryVariant, text: r.text, latency_ms: r.final.timings.total_ms }),
     (err: unknown) => ({ variant: job.primaryVariant, text: "", error: (err as Error).message }),
   );
-  if (signal.aborted) return;
+  if (signal.aborted) return undefined;
   const f = result?.final;
   const event: LogEvent = {
     type: "shadow_answer",
@@ -141,4 +150,5 @@ async function runShadow(o: ShadowRunnerOptions, job: ShadowJob, signal: AbortSi
     headers,
     signal,
   });
+  return error === undefined;
 }

@@ -151,10 +151,12 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
           "committee step done",
         );
         deps.onEvent?.({ type: "step", step: stageName, role, ok: true, ms: Date.now() - t0 });
+        if (pick) deps.onEvent?.({ type: "variant", role, variant: pick.variant, ok: true });
         return r;
       } catch (err) {
         span.end(err);
         deps.onEvent?.({ type: "step", step: stageName, role, ok: false, ms: Date.now() - t0 });
+        if (pick) deps.onEvent?.({ type: "variant", role, variant: pick.variant, ok: false });
         throw err;
       }
     },

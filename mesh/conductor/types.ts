@@ -58,7 +58,11 @@ export type ConductorEvent =
   /** A role no agent serves was answered by its fallback (the role's LiteLLM alias). */
   | { type: "fallback"; role: string }
   /** A message was given up on, for `cause`. */
-  | { type: "dead_letter"; cause: DeadLetterCause };
+  | { type: "dead_letter"; cause: DeadLetterCause }
+  /** A call of a role with variants ended (roles.<r>.variants): which variant the conversation had. */
+  | { type: "variant"; role: string; variant: string; ok: boolean }
+  /** A shadow variant's answer: logged, failed (logged with its error) or skipped (the shadow limit was reached). */
+  | { type: "shadow"; role: string; variant: string; outcome: "logged" | "failed" | "skipped" };
 
 /** Why an inbox message was given up on (the `cause` label of `lyra_dead_letters_total`). */
 export const DeadLetterCause = {

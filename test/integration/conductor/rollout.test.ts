@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
 import { silentLogger } from "../../../mesh/logger.ts";
-import { startConductor } from "../../../mesh/conductor/index.ts";
+import { startConductor, type ConductorEvent } from "../../../mesh/conductor/index.ts";
 import { createRoleClient } from "../../../mesh/rolecall/client.ts";
 import { chooseVariant, setRollout, storedRollout, type VariantWeight } from "../../../mesh/rollout.ts";
 import { subjects } from "../../../mesh/subjects.ts";
@@ -64,9 +64,9 @@ async function ollama() {
   });
 }
 
-async function committee(mesh: Mesh, config: MeshConfig) {
+async function committee(mesh: Mesh, config: MeshConfig, onEvent?: (e: ConductorEvent) => void) {
   const host = await startAgentHost({ config, host: "local", mesh, log: silentLogger, metricsPort: null, heartbeatIntervalS: 0 });
-  const core = await startConductor(mesh, { ...conductorOptions(config, mesh, silentLogger), roles: createRoleClient(mesh) });
+  const core = await startConductor(mesh, { ...conductorOptions(config, mesh, silentLogger), roles: createRoleClient(mesh), onEvent });
   return {
     async [Symbol.asyncDispose]() {
       await core.close();
@@ -83,7 +83,8 @@ describe("rollout and A/B variants of a role", () => {
     await using server = await startNatsServer();
     await using mesh = await connectMesh({ servers: server.url });
     const config = parseMeshConfig(yaml(server.url, double.url, { control: 50, candidate: 50, shadowy: 100 }), { env: {} });
-    await using _c = await committee(mesh, config);
+    const seen: ConductorEvent[] = [];
+    await using _c = await committee(mesh, config, (e) => void seen.push(e));
 
     const conv = newId("c");
     const shown: string[] = [];
@@ -114,6 +115,12 @@ describe("rollout and A/B variants of a role", () => {
     }
     expect(shown.length).toBeGreaterThan(0);
     expect([...shown, ...replies.map((r) => r.text)].join("\n")).not.toContain("m-s");
+    // The metrics' events: two calls of the conversation's variant, two shadow answers logged.
+    expect(seen.filter((e) => e.type === "variant")).toEqual([
+      { type: "variant", role: "pragmatist", variant: expected, ok: true },
+      { type: "variant", role: "pragmatist", variant: expected, ok: true },
+    ]);
+    expect(seen.filter((e) => e.type === "shadow").map((e) => e.type === "shadow" && e.outcome)).toEqual(["logged", "logged"]);
 
     // A direct call names a variant or gets the role as configured; a variant the role lacks is refused.
     await using client = createRoleClient(mesh);
