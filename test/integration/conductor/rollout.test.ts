@@ -132,6 +132,29 @@ describe("rollout and A/B variants of a role", () => {
     );
   }, 60_000);
 
+  it("a shadow that fails is logged with its error; the turn it shadowed answers as if there were none", async () => {
+    await using double = await ollama();
+    await using server = await startNatsServer();
+    await using mesh = await connectMesh({ servers: server.url });
+    // The shadow's model is not on the host's Ollama: every shadow call fails.
+    const text = yaml(server.url, double.url, { control: 100, candidate: 0, shadowy: 100 }).replace("model: m-s", "model: m-gone");
+    await using _c = await committee(mesh, parseMeshConfig(text, { env: {} }));
+    const conv = newId("f");
+    const reply = await askTurn(mesh, conv, "Still fine?");
+    expect(reply.error).toBeUndefined();
+    expect(reply.text).toContain("[m-a] answer to Still fine?");
+    const shadow = await eventually("the failed shadow logged", async () =>
+      (await logOf(mesh, conv)).find((e) => e.type === "shadow_answer"),
+    );
+    expect(shadow).toMatchObject({
+      variant: "shadowy",
+      text: "",
+      error: expect.stringMatching(/m-gone/) as string,
+      primary: { variant: "control" },
+    });
+    expect((await logOf(mesh, conv)).filter((e) => e.type === "error")).toEqual([]);
+  }, 60_000);
+
   it("weights are honoured turn by turn, and a change made while turns run applies with nothing failed", async () => {
     await using double = await ollama();
     await using server = await startNatsServer();
