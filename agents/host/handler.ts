@@ -23,6 +23,7 @@ import { autoRecall, type AutoRecallOptions } from "./recall.ts";
 import { toolLoop, type ToolLoopOptions } from "./toolloop.ts";
 import type { Classification, RouterClassifier } from "./classifier.ts";
 import type { SpecialistInfo } from "./specialists.ts";
+import { variantsHandler } from "./variants.ts";
 import type { ToolPlane } from "./tools.ts";
 
 export interface RoleHandlerOptions {
@@ -48,9 +49,16 @@ export interface RoleHandlerOptions {
   media?: MediaAccess;
   /** The variant this handler answers as (variants.ts); its final chunk names it. Default none. */
   variant?: string;
+  /** A role with variants (config.variants): each variant's backend; with it the handler answers a request's `variant`. */
+  variantBackends?: ReadonlyMap<string, ModelBackend>;
 }
 
 export function roleHandler(o: RoleHandlerOptions): RoleHandler {
+  if (o.config.variants && o.variantBackends) return variantsHandler(o, o.variantBackends, plainHandler);
+  return plainHandler(o);
+}
+
+function plainHandler(o: RoleHandlerOptions): RoleHandler {
   return o.config.kind === RoleKind.Router ? routerHandler(o) : generalHandler(o);
 }
 

@@ -4,8 +4,7 @@ import { type Logger, type Mesh, serveRole, type ResponderEvent, type RoleRespon
 import type { FinalModelChunk } from "../backends/index.ts";
 import type { RoleBackend } from "./backends.ts";
 import { hostRouterClassifier } from "./classifier.ts";
-import { roleHandler, type RoleHandlerOptions } from "./handler.ts";
-import { variantsHandler } from "./variants.ts";
+import { roleHandler } from "./handler.ts";
 import type { RoleState } from "./health.ts";
 import type { MediaAccess } from "./media.ts";
 import type { AgentMetrics } from "./metrics.ts";
@@ -52,7 +51,7 @@ export async function serveHostRole(o: ServingOptions, role: string): Promise<Ro
     events: (e) => observe(metrics, role, e),
     capacity: () => st,
     stateIntervalMs: o.stateIntervalMs,
-    handler: (rc.variants ? (h: RoleHandlerOptions) => variantsHandler(h, rb.variants) : roleHandler)({
+    handler: roleHandler({
       role,
       host: o.host,
       config: rc,
@@ -62,6 +61,7 @@ export async function serveHostRole(o: ServingOptions, role: string): Promise<Ro
       classifier: rc.classifier ? hostRouterClassifier(role, rc.classifier, o.ollamaUrl, o.log) : undefined,
       tools: o.tools,
       media: o.media,
+      variantBackends: rb.variants,
       autoRecall: o.config.memory?.auto_recall ? { server: o.config.memory.server, topK: o.config.memory.top_k } : undefined,
       onToolResult: (r) => {
         metrics.toolCalls.inc({ role, server: r.server, tool: r.tool, outcome: r.status });

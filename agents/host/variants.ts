@@ -7,7 +7,7 @@
 import { CallCode, type RoleConfig, type RoleRequest, type RoleVariant } from "../../schemas/index.ts";
 import { roleCallError, type RoleContext, type RoleHandler } from "../../mesh/index.ts";
 import type { ModelBackend } from "../backends/index.ts";
-import { roleHandler, type RoleHandlerOptions } from "./handler.ts";
+import type { RoleHandlerOptions } from "./handler.ts";
 
 /** The role's config as one variant changes it. */
 export function variantConfig(rc: RoleConfig, v: RoleVariant): RoleConfig {
@@ -20,9 +20,17 @@ export function variantConfig(rc: RoleConfig, v: RoleVariant): RoleConfig {
   };
 }
 
-/** The handler of a role with variants: each request answered by the variant it names, with that variant's backend. */
-export function variantsHandler(o: RoleHandlerOptions, backends: ReadonlyMap<string, ModelBackend>): RoleHandler {
+/**
+ * The handler of a role with variants: each request answered by the variant it names, with that
+ * variant's backend; `build` makes the handler of one configuration (handler.ts).
+ */
+export function variantsHandler(
+  o: RoleHandlerOptions,
+  backends: ReadonlyMap<string, ModelBackend>,
+  build: (o: RoleHandlerOptions) => RoleHandler,
+): RoleHandler {
   const variants = o.config.variants ?? [];
+  const roleHandler = (h: RoleHandlerOptions) => build({ ...h, variantBackends: undefined });
   const base = roleHandler(o);
   const byName = new Map(
     variants.map((v) => [
