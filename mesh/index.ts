@@ -14,6 +14,20 @@ export { lifecycle, type Closable, type Drainable } from "./lifecycle.ts";
 export { serveMetrics } from "./metrics-server.ts";
 export { natsReadiness, readinessOf, type Readiness, type ReadinessCheck } from "./readiness.ts";
 export {
+  chooseVariant,
+  shadowsOf,
+  watchRollout,
+  setRollout,
+  clearRollout,
+  storedRollout,
+  parseRollout,
+  ROLLOUT_BUCKET,
+  RolloutRecord,
+  type Rollout,
+  type VariantPick,
+  type VariantWeight,
+} from "./rollout.ts";
+export {
   mediaStore,
   putMedia,
   readMedia,

@@ -184,6 +184,31 @@ export const ResponseCacheConfig = z.strictObject({
 });
 export type ResponseCacheConfig = z.output<typeof ResponseCacheConfig>;
 
+/** A variant's name: lowercase letters, digits, '_' and '-'. */
+export const VariantName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "variant names use lowercase letters, digits, '_' and '-' (1-63 chars)");
+
+/**
+ * One variant of a role for a rollout or an A/B test (docs/operations.md "Rollout and A/B"): what it
+ * changes of the role, and its weight. An answering variant's weight is its share of the role's
+ * conversations, in percent (the answering variants' weights add up to 100); a shadow variant
+ * never answers the user: its weight is the percent of conversations it also answers in the
+ * background, to be compared (`lyra compare`). `lyra rollout` changes weights without a restart.
+ */
+export const RoleVariant = z.strictObject({
+  name: VariantName,
+  weight: z.number().min(0).max(100),
+  /** The model instead of the role's (a LiteLLM alias with backend openai). */
+  model: z.string().min(1).optional(),
+  /** The system prompt instead of the role's system_prompt. */
+  system: z.string().optional(),
+  backend: z.enum(["ollama", "openai", "scripted"]).optional(),
+  /** Answers in the background only, logged as shadow_answer; default false. */
+  shadow: z.boolean().default(false),
+});
+export type RoleVariant = z.output<typeof RoleVariant>;
+
 export const RoleConfig = z.strictObject({
   model: z.string().min(1),
   backend: z.enum(["ollama", "openai", "scripted"]).default("ollama"),
@@ -222,6 +247,8 @@ export const RoleConfig = z.strictObject({
   classifier: RouterClassifierConfig.optional(),
   /** The response cache (ResponseCacheConfig); default none. */
   cache: ResponseCacheConfig.optional(),
+  /** Weighted variants (RoleVariant); each conversation keeps one. Default none: the role as configured. */
+  variants: z.array(RoleVariant).min(1).max(16).optional(),
 });
 export type RoleConfig = z.output<typeof RoleConfig>;
 
@@ -432,6 +459,8 @@ const MeshConfigShape = z.strictObject({
       segment_sentences: z.number().int().min(0).max(100).default(2),
       /** The least characters of a segment, so "Dr." or "1." does not cut one; default 80. */
       segment_min_chars: z.number().int().min(1).max(100_000).default(80),
+      /** Shadow variants' calls running at once (roles.<r>.variants with shadow); past it a shadow answer is skipped; default 4. */
+      shadow_concurrency: z.number().int().min(0).max(256).default(4),
     })
     .prefault({}),
   /** Long-term memory: the `memory` built-in tool server (tools.servers.<server>). */
@@ -534,6 +563,7 @@ function crossCheck(cfg: z.output<typeof MeshConfigShape>, ctx: z.RefinementCtx)
     });
   }
   for (const [name, role] of Object.entries(cfg.roles)) if (role.classifier) checkClassifier(cfg, name, role, add);
+  for (const [name, role] of Object.entries(cfg.roles)) if (role.variants) checkVariants(cfg, name, role, add);
   for (const [host, h] of Object.entries(cfg.hosts)) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(host)) add(["hosts", host], "is not a usable host name; use letters, digits, '_' and '-'");
     h.roles.forEach((r, i) => {
@@ -586,6 +616,57 @@ function checkClassifier(
     if (k !== undefined && examples[s]!.length < k)
       add([...at, "examples", s], `has ${examples[s]!.length} example(s), fewer than k (${k}); add examples or lower classifier.k`);
   }
+}
+
+/** Variants: names once each, weights that add up, backends the config can serve. */
+function checkVariants(
+  cfg: z.output<typeof MeshConfigShape>,
+  name: string,
+  role: z.output<typeof RoleConfig>,
+  add: (path: (string | number)[], message: string) => void,
+): void {
+  const at = ["roles", name, "variants"];
+  const variants = role.variants!;
+  const problem = weightProblem(variants, Object.fromEntries(variants.map((v) => [v.name, v.weight])));
+  if (problem) add(at, problem);
+  variants.forEach((v, i) => {
+    if (variants.findIndex((w) => w.name === v.name) !== i) add([...at, i, "name"], `is '${v.name}' again; give each variant its own name`);
+    const backend = v.backend ?? role.backend;
+    if (backend === "openai" && !cfg.litellm)
+      add([...at, i, "backend"], "is 'openai' but there is no litellm section; add litellm.base_url");
+    if (backend === "scripted" && !role.script)
+      add([...at, i, "backend"], `is 'scripted' but roles.${name} has no script; add script rules to the role`);
+  });
+}
+
+/** Tolerance of the answering weights' sum (100), for weights such as 33.3. */
+const WEIGHT_SUM_EPSILON = 0.01;
+
+/**
+ * Why a role's variant weights (name → percent) cannot be used, or undefined when they can: every
+ * variant named and known, each 0-100, the answering ones adding up to 100. Used by the config
+ * check, the conductor reading the rollout bucket and `lyra rollout`.
+ */
+export function weightProblem(
+  variants: readonly Pick<RoleVariant, "name" | "shadow">[],
+  weights: Record<string, number>,
+): string | undefined {
+  const known = variants.map((v) => v.name);
+  const unknown = Object.keys(weights).filter((n) => !known.includes(n));
+  if (unknown.length) return `names unknown variant(s) ${unknown.join(", ")}; the role's variants are ${known.join(", ")}`;
+  const missing = known.filter((n) => weights[n] === undefined);
+  if (missing.length) return `has no weight for ${missing.join(", ")}; give every variant a weight`;
+  const bad = Object.entries(weights).filter(([, w]) => !Number.isFinite(w) || w < 0 || w > 100);
+  if (bad.length) return `has weight(s) out of 0-100: ${bad.map(([n, w]) => `${n}=${w}`).join(", ")}`;
+  const answering = variants.filter((v) => !v.shadow);
+  if (!answering.length) return "has only shadow variants; at least one variant must answer (shadow: false)";
+  const sum = answering.reduce((s, v) => s + weights[v.name]!, 0);
+  if (Math.abs(sum - 100) > WEIGHT_SUM_EPSILON)
+    return (
+      `has answering weights that add up to ${Math.round(sum * 100) / 100}, not 100 ` +
+      `(${answering.map((v) => `${v.name}=${weights[v.name]}`).join(", ")}); shadow weights are apart`
+    );
+  return undefined;
 }
 
 /** A serve tenant's name: no '_' (it separates the tenant from the conversation) and not a key id. */
@@ -764,6 +845,10 @@ const EXPECT: Record<string, string> = {
   "roles.*.cache.ttl_s": "a whole number of seconds from 1 to 2592000 (30 days)",
   "roles.*.cache.semantic.threshold": "a number from 0 to 1 (the least cosine similarity of the two messages), such as 0.9",
   "roles.*.cache.public": "true (every user shares the role's answers) or false (each user has their own)",
+  "roles.*.variants": "a list of { name, weight, model?, system?, backend?, shadow? } (answering weights add up to 100)",
+  "roles.*.variants.*.name": "lowercase letters, digits, '_' and '-', such as 'qwen3-14b'",
+  "roles.*.variants.*.weight": "a percent from 0 to 100",
+  "conductor.shadow_concurrency": "a whole number from 0 to 256 (0: no shadow answers)",
   "tools.servers": "a map of tool server names (lowercase letters, digits, '-') to { builtin }, { command, args, env } or { url, headers }",
   "tools.servers.*": "{ builtin: NAME }, { command, args, env, cwd } (stdio MCP server) or { url, headers } (Streamable HTTP)",
   "tools.list_ttl_s": "a whole number of seconds (0 disables the cache)",

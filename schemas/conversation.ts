@@ -80,6 +80,12 @@ const StepMeta = {
   /** The role call's response cache outcome (FinalInfo.cache): "exact" or "semantic" for a hit. */
   cache: z.string().optional(),
   cache_similarity: z.number().optional(),
+  /** A role with variants: the variant this conversation was given (rollout and A/B). */
+  variant: z.string().optional(),
+  /** Time to the answer's first token on the agent, ms. */
+  first_token_ms: z.number().nonnegative().optional(),
+  /** Set when the agent's LiteLLM fallback answered: why. */
+  fallback: z.string().optional(),
 };
 const ToolMeta = {
   server: z.string().optional(),
@@ -165,12 +171,38 @@ export const LogEvent = z.discriminatedUnion("type", [
    */
   z.looseObject({ ...base, ...StepMeta, type: z.literal("voice_reply"), text: z.string(), segments: z.number().int().optional() }),
   z.looseObject({ ...base, type: z.literal("fallback_used"), role: z.string(), reason: z.string(), backend: z.string().optional() }),
-  z.looseObject({ ...base, type: z.literal("error"), step: z.string(), code: z.string(), message: z.string() }),
+  z.looseObject({
+    ...base,
+    type: z.literal("error"),
+    step: z.string(),
+    code: z.string(),
+    message: z.string(),
+    /** The failed role and its variant, when the role has variants. */
+    role: z.string().optional(),
+    variant: z.string().optional(),
+  }),
   /**
    * A role call made outside a turn (a direct `lyra/<role>` call through `lyra serve`), on
    * `lyra.log.usage.<channel>`: `turn` is its request id, `conversation` its conversation or "".
    */
   z.looseObject({ ...base, ...StepMeta, type: z.literal("usage"), channel: z.string() }),
+  /**
+   * A shadow variant's answer to a step's request, made in the background and never shown: its text
+   * (or `error`), timings, and the primary answer it is compared with (`lyra compare`).
+   */
+  z.looseObject({
+    ...base,
+    ...StepMeta,
+    type: z.literal("shadow_answer"),
+    role: z.string(),
+    step: z.string(),
+    variant: z.string(),
+    text: z.string(),
+    error: z.string().optional(),
+    primary: z
+      .looseObject({ variant: z.string().optional(), text: z.string(), latency_ms: z.number().optional(), error: z.string().optional() })
+      .optional(),
+  }),
 ]);
 export type LogEvent = z.infer<typeof LogEvent>;
 

@@ -95,6 +95,11 @@ export const RoleRequest = z
     resume: Resume.optional(),
     /** The response cache (roles.<role>.cache): "bypass" answers afresh, and that answer replaces the cached one. */
     cache: z.enum(["bypass"]).optional(),
+    /** The role variant to answer with (roles.<role>.variants), chosen by the conductor; absent: the role as configured. */
+    variant: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "is not a variant name")
+      .optional(),
   })
   .refine((r) => r.prompt !== undefined || (r.messages?.length ?? 0) > 0, {
     message: "a request needs a non-empty 'prompt' or at least one entry in 'messages'",

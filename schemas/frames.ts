@@ -48,6 +48,8 @@ export const FinalInfo = z.looseObject({
   cache: z.string().optional(),
   /** A semantic hit: the cosine similarity of the two last user messages (0..1). */
   cache_similarity: z.number().optional(),
+  /** The role variant that answered (the request's `variant`), when the role has variants. */
+  variant: z.string().optional(),
 });
 export type FinalInfo = z.infer<typeof FinalInfo>;
 

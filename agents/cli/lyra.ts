@@ -23,6 +23,14 @@ const commands: Record<string, { summary: string; load: Loader }> = {
     summary: "tokens and cost by user, role, model, backend or conversation, from the log",
     load: async () => (await import("./commands/usage.ts")).usage,
   },
+  rollout: {
+    summary: "show or change the weights of a role's variants (rollout, A/B), live on every conductor",
+    load: async () => (await import("./commands/rollout.ts")).rollout,
+  },
+  compare: {
+    summary: "a role's variants side by side from the log: latency, length, errors, fallbacks, answer pairs",
+    load: async () => (await import("./commands/compare.ts")).compare,
+  },
   mcp: {
     summary: "a stdio MCP server offering every tool of the mesh (server__tool) to any MCP client",
     load: async () => (await import("./commands/mcp.ts")).mcp,

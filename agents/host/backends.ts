@@ -19,6 +19,8 @@ export interface RoleBackend {
   primary: ModelBackend;
   /** True while the primary's circuit breaker is open. */
   breakerOpen: () => boolean;
+  /** What each variant of the role calls (roles.<r>.variants), by name: `backend`, or its own backend with the same fallback. */
+  variants: Map<string, ModelBackend>;
 }
 
 export interface BackendFactoryOptions {
@@ -62,20 +64,31 @@ export function createRoleBackends(o: BackendFactoryOptions, roles: string[]): M
         return createScriptedBackend(rc.script);
     }
   };
+  const withRoleFallback = (name: string, rc: RoleConfig, primary: ModelBackend, backend: RoleConfig["backend"]) => {
+    if (!rc.fallback || backend === "openai") return undefined;
+    return withFallback(primary, lite(), {
+      fallbackModel: rc.fallback,
+      onFallback: (e) => {
+        o.log.warn({ role: name, reason: e.reason, err: e.error, fallbackModel: e.fallbackModel }, "fallback backend answering");
+        o.onFallback?.(name, e.reason);
+      },
+    });
+  };
   const out = new Map<string, RoleBackend>();
   for (const name of roles) {
     const rc = o.config.roles[name]!;
     const primary = primaryFor(name, rc);
-    if (rc.fallback && rc.backend !== "openai") {
-      const fb = withFallback(primary, lite(), {
-        fallbackModel: rc.fallback,
-        onFallback: (e) => {
-          o.log.warn({ role: name, reason: e.reason, err: e.error, fallbackModel: e.fallbackModel }, "fallback backend answering");
-          o.onFallback?.(name, e.reason);
-        },
-      });
-      out.set(name, { backend: fb, primary, breakerOpen: () => fb.breaker.state() === "open" });
-    } else out.set(name, { backend: primary, primary, breakerOpen: () => false });
+    const fb = withRoleFallback(name, rc, primary, rc.backend);
+    const backend = fb ?? primary;
+    const variants = new Map<string, ModelBackend>();
+    for (const v of rc.variants ?? []) {
+      if (!v.backend || v.backend === rc.backend) variants.set(v.name, backend);
+      else {
+        const own = primaryFor(name, { ...rc, backend: v.backend });
+        variants.set(v.name, withRoleFallback(name, rc, own, v.backend) ?? own);
+      }
+    }
+    out.set(name, { backend, primary, breakerOpen: () => fb?.breaker.state() === "open", variants });
   }
   return out;
 }

@@ -31,6 +31,9 @@ export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
     );
   }
   const vision = specialists.filter((s) => cfg.roles[s]!.vision);
+  const variants = Object.entries(cfg.roles)
+    .filter(([, r]) => r.variants)
+    .map(([n, r]) => [n, r.variants!.map((v) => ({ name: v.name, weight: v.weight, shadow: v.shadow }))] as const);
   return {
     router,
     voice,
@@ -39,6 +42,7 @@ export function committeeFromConfig(cfg: MeshConfig): CommitteeConfig {
     defaultSpecialist: defaultSpecialistOf(cfg)!,
     ...(vision.length ? { vision } : {}),
     pipeline: cfg.conductor.pipeline && { sentences: cfg.conductor.segment_sentences, minChars: cfg.conductor.segment_min_chars },
+    ...(variants.length ? { variants: Object.fromEntries(variants) } : {}),
   };
 }
 
@@ -81,6 +85,7 @@ export function conductorOptions(cfg: MeshConfig, mesh: Mesh, log: Logger): Cond
     ackWaitMs: cfg.conductor.ack_wait_ms,
     stepTimeoutMs: cfg.conductor.step_timeout_ms,
     atomicLog: cfg.conductor.atomic_log,
+    shadowConcurrency: cfg.conductor.shadow_concurrency,
     ...(cfg.usage.budgets ? { budget: budgetFromConfig(cfg) } : {}),
   };
 }

@@ -23,6 +23,7 @@ import { autoRecall, type AutoRecallOptions } from "./recall.ts";
 import { toolLoop, type ToolLoopOptions } from "./toolloop.ts";
 import type { Classification, RouterClassifier } from "./classifier.ts";
 import type { SpecialistInfo } from "./specialists.ts";
+import { variantsHandler } from "./variants.ts";
 import type { ToolPlane } from "./tools.ts";
 
 export interface RoleHandlerOptions {
@@ -46,9 +47,18 @@ export interface RoleHandlerOptions {
   autoRecall?: AutoRecallOptions;
   /** LYRA_MEDIA, for the media a request's messages carry (a vision role's images). */
   media?: MediaAccess;
+  /** The variant this handler answers as (variants.ts); its final chunk names it. Default none. */
+  variant?: string;
+  /** A role with variants (config.variants): each variant's backend; with it the handler answers a request's `variant`. */
+  variantBackends?: ReadonlyMap<string, ModelBackend>;
 }
 
 export function roleHandler(o: RoleHandlerOptions): RoleHandler {
+  if (o.config.variants && o.variantBackends) return variantsHandler(o, o.variantBackends, plainHandler);
+  return plainHandler(o);
+}
+
+function plainHandler(o: RoleHandlerOptions): RoleHandler {
   return o.config.kind === RoleKind.Router ? routerHandler(o) : generalHandler(o);
 }
 
@@ -82,6 +92,7 @@ function finalChunk(o: RoleHandlerOptions, f: FinalModelChunk, resumedAt?: numbe
   if (f.fallback) data.fallback = f.fallback;
   if (f.done_reason) data.done_reason = f.done_reason;
   if (resumedAt !== undefined) data.resumed_at = resumedAt;
+  if (o.variant) data.variant = o.variant;
   return { type: "final", data };
 }
 
@@ -273,6 +284,7 @@ function* classifierAnswer(o: RoleHandlerOptions, c: RouterClassifier, v: Classi
     role: o.role,
     usage: { prompt_tokens: 0, completion_tokens: 0 },
     timings: { total_ms: ms },
+    ...(o.variant ? { variant: o.variant } : {}),
   };
   yield { type: "final", data };
 }

@@ -67,6 +67,9 @@ export async function warmModels(
         const rc = config.roles[st.role]!;
         await rb.primary.warm(st.model, { keepAlive: rc.keep_alive, numCtx: rc.num_ctx });
         log.info({ role: st.role, model: st.model }, "model warm");
+        // Variants on the role's Ollama with a model of their own are loaded too.
+        const own = (rc.variants ?? []).filter((v) => v.model && v.model !== st.model && (v.backend ?? rc.backend) === rc.backend);
+        for (const v of own) await rb.primary.warm(v.model!, { keepAlive: rc.keep_alive, numCtx: rc.num_ctx });
       } catch (err) {
         log.warn({ role: st.role, model: st.model, err }, "could not pre-load the model; the role is degraded until it can");
       }

@@ -69,7 +69,8 @@ export function cacheKeys(role: string, salt: unknown, req: RoleRequest, scope: 
   const messages = requestMessages(req);
   const last = messages.findLastIndex((m) => m.role === "user");
   const lastText = last < 0 ? "" : messages[last]!.content;
-  const rest = { role, salt, options: req.options ?? {}, tools: req.tools ?? [], format: req.format ?? null };
+  // The variant (rollout and A/B) picks the model and system prompt: one variant's answer is not another's.
+  const rest = { role, salt, variant: req.variant ?? null, options: req.options ?? {}, tools: req.tools ?? [], format: req.format ?? null };
   // The last user message but its text: its images and media stay part of the context.
   const context = messages.map((m, i) => (i === last ? { ...m, content: "" } : m));
   return {

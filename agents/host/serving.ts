@@ -81,6 +81,7 @@ export async function serveHostRole(o: ServingOptions, role: string): Promise<Ro
         classifier: rc.classifier ? hostRouterClassifier(role, rc.classifier, o.ollamaUrl, o.log) : undefined,
         tools: o.tools,
         media: o.media,
+        variantBackends: rb.variants,
         autoRecall: o.config.memory?.auto_recall ? { server: o.config.memory.server, topK: o.config.memory.top_k } : undefined,
         onToolResult: (r) => {
           metrics.toolCalls.inc({ role, server: r.server, tool: r.tool, outcome: r.status });

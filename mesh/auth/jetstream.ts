@@ -111,3 +111,20 @@ export function kvBucket(bucket: string): string[] {
   const s = `KV_${bucket}`;
   return [`$KV.${bucket}.>`, `${API}.STREAM.CREATE.${s}`, `${API}.STREAM.INFO.${s}`, `${API}.STREAM.MSG.GET.${s}`, ...directGetAny(s)];
 }
+
+/**
+ * Follow a KV bucket without writing it (the conductor's rollout weights): open or create it, get
+ * a key, and watch it through an ordered push consumer of the whole bucket, answering its flow control.
+ */
+export function kvWatch(bucket: string): string[] {
+  const s = `KV_${bucket}`;
+  return [
+    `${API}.STREAM.CREATE.${s}`,
+    `${API}.STREAM.INFO.${s}`,
+    `${API}.STREAM.MSG.GET.${s}`,
+    ...directGetAny(s),
+    `${API}.CONSUMER.CREATE.${s}.*.$KV.${bucket}.>`,
+    ...["INFO", "DELETE"].map((op) => `${API}.CONSUMER.${op}.${s}.*`),
+    `$JS.FC.${s}.>`,
+  ];
+}

@@ -6,6 +6,7 @@
  */
 import { RoleKind, type MeshConfig } from "../../schemas/index.ts";
 import { MEDIA_BUCKET } from "../media.ts";
+import { ROLLOUT_BUCKET } from "../rollout.ts";
 import { StreamName } from "../streams.ts";
 import { subjects } from "../subjects.ts";
 import {
@@ -15,6 +16,7 @@ import {
   consumerInfo,
   JS_INFO,
   kvBucket,
+  kvWatch,
   objectDelete,
   objectRead,
   objectWrite,
@@ -206,6 +208,8 @@ function coreUser(m: Mesh): MeshUser {
   corePub.push(...directGetAny(StreamName.Outbox));
   // Per-user daily totals for the budgets (mesh/conductor/budget.ts).
   if (m.cfg.usage.budgets) corePub.push(...kvBucket(m.cfg.usage.budgets.bucket));
+  // The variants' weights `lyra rollout` stores: followed, never written.
+  corePub.push(...kvWatch(ROLLOUT_BUCKET));
   return user(m, "core", ProcessKind.Core, corePub, [subjects.roleStateAll]);
 }
 
@@ -268,6 +272,8 @@ function cliUser(m: Mesh): MeshUser {
     ...objectRead(m.claims),
     ...objectDelete(m.claims),
     ...m.media,
+    // `lyra rollout`: the variants' weights.
+    ...kvBucket(ROLLOUT_BUCKET),
   );
   // Reading lyra.> must not let it join the queue groups that share out role and tool requests.
   const queues = [

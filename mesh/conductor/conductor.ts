@@ -25,6 +25,8 @@ import { tracer } from "../telemetry.ts";
 import { lifecycle, type Drainable } from "../lifecycle.ts";
 import type { CommitteeConfig, ConductorEvent, RoleCaller } from "./types.ts";
 import { DEFAULT_CALL_TIMEOUT_MS } from "../rolecall/index.ts";
+import { watchRollout } from "../rollout.ts";
+import { createShadowRunner } from "./shadow.ts";
 
 /** The durable inbox consumer every conductor replica shares (front doors check it has takers). */
 export const CONDUCTOR_DURABLE = "lyra-core";
@@ -50,6 +52,8 @@ export interface ConductorOptions {
    * or the stream has none, events go one at a time (and a log line says so).
    */
   atomicLog?: boolean;
+  /** Shadow variants' calls at once (conductor.shadow_concurrency); past it a shadow is skipped; default 4. */
+  shadowConcurrency?: number;
   /** Time in-flight turns get to finish on drain(), ms; default 15000. */
   graceMs?: number;
   /** Per-user daily budgets, checked when a message enters (budget.ts); default none. */
@@ -86,6 +90,20 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
   const consumer = await js.consumers.get(StreamName.Inbox, durable);
   // A turn's history comes from this cache, checked against the log with one direct get.
   const logs = createLogCache(jsm, js, { keepTurns: (opts.history?.turns ?? 10) + 1 });
+  const stepTimeoutMs = opts.stepTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const variants = opts.committee.variants ?? {};
+  const rollout = Object.keys(variants).length ? await watchRollout(mesh, variants, log) : undefined;
+  const shadows = rollout
+    ? createShadowRunner({
+        mesh,
+        js,
+        roles: opts.roles,
+        log,
+        concurrency: opts.shadowConcurrency,
+        timeoutMs: stepTimeoutMs,
+        onEvent: (e) => emit(e),
+      })
+    : undefined;
   const deps: TurnDeps = {
     mesh,
     js,
@@ -94,7 +112,8 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     roles: opts.roles,
     fallback: opts.fallback,
     committee: opts.committee,
-    stepTimeoutMs: opts.stepTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    stepTimeoutMs,
+    ...(rollout ? { rollout, shadows } : {}),
     logged: (conversation, event, ack) => logs.appended(conversation, event, ack),
     atomicLog: { on: opts.atomicLog === true && (await atomicOrSay(jsm, log)) },
     onEvent: (e) => emit(e),
@@ -151,6 +170,8 @@ export async function startConductor(mesh: Mesh, opts: ConductorOptions): Promis
     await Promise.allSettled([...refusals]);
     clearTimeout(timer);
     abort.abort();
+    rollout?.close();
+    await shadows?.close();
     log.info("conductor stopped");
   };
   return {

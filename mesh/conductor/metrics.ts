@@ -62,6 +62,18 @@ export function createCoreMetrics(live?: () => CoreLive | undefined): CoreMetric
     labelNames: ["role"],
     ...r,
   });
+  const variantCalls = new Counter({
+    name: "lyra_variant_calls_total",
+    help: "Calls of roles with variants (rollout and A/B), by role, the conversation's variant and outcome (ok, error)",
+    labelNames: ["role", "variant", "outcome"],
+    ...r,
+  });
+  const shadows = new Counter({
+    name: "lyra_shadow_answers_total",
+    help: "Shadow variants' answers, by role, variant and outcome (logged, failed, skipped: the shadow limit was reached)",
+    labelNames: ["role", "variant", "outcome"],
+    ...r,
+  });
   new Gauge({
     name: "lyra_turns_in_flight",
     help: "Turns running in this conductor now",
@@ -97,6 +109,8 @@ export function createCoreMetrics(live?: () => CoreLive | undefined): CoreMetric
         else lag.observe(e.lagMs / 1000);
       } else if (e.type === "step") stageSeconds.observe({ stage: e.step, role: e.role, outcome: e.ok ? "ok" : "error" }, e.ms / 1000);
       else if (e.type === "fallback") fallbacks.inc({ role: e.role });
+      else if (e.type === "variant") variantCalls.inc({ role: e.role, variant: e.variant, outcome: e.ok ? "ok" : "error" });
+      else if (e.type === "shadow") shadows.inc({ role: e.role, variant: e.variant, outcome: e.outcome });
       else dead.inc({ cause: e.cause });
     },
     onTurn: (t) => {

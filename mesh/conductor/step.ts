@@ -18,6 +18,8 @@ import { tracer } from "../telemetry.ts";
 import type { CommitteeConfig, ConductorEvent, RoleCaller, RoleCallOptions, RoleResult, StepEvent } from "./types.ts";
 import type { ToolEventSink } from "./toollog.ts";
 import type { CallUsage } from "./budget.ts";
+import type { Rollout } from "../rollout.ts";
+import type { ShadowRunner } from "./shadow.ts";
 
 export interface TurnDeps {
   mesh: Mesh;
@@ -40,6 +42,10 @@ export interface TurnDeps {
   atomicLog?: { on: boolean };
   /** Steps and fallbacks, for metrics. */
   onEvent?: (e: ConductorEvent) => void;
+  /** The variant of each role call, for roles with variants (rollout and A/B); none: every role as configured. */
+  rollout?: Pick<Rollout, "pick">;
+  /** Runs the shadow variants' calls in the background; none: no shadows. */
+  shadows?: ShadowRunner;
 }
 
 /** The turn's trace: its span (a W3C traceparent) and the trace id that goes on every log line and log event. */
@@ -114,6 +120,8 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
   const fallbackDeps = { ...deps, signal, partial, stage };
   const failed: string[] = [];
   const calls: CallUsage[] = [];
+  // The variant each step's call was given, for its error event.
+  const picked = new Map<string, string>();
   return {
     append,
     stage,
@@ -134,19 +142,40 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
         conversation: msg.conversation,
         headers: { [Header.TraceParent]: span.traceparent },
       };
+      const pick = deps.rollout?.pick(role, msg.conversation);
+      if (pick) picked.set(step, pick.variant);
       try {
         // Every role of the turn is called for the message's user (the response cache keeps answers per user),
         // and bypasses the cache when the message asks.
         const forUser: RoleRequest = { user: msg.user.id, ...req, ...(msg.cache ? { cache: msg.cache } : {}) };
-        const r = await callRole(fallbackDeps, { role, step, req: forUser, stream, onTool }, opts);
+        const sent = pick ? { ...forUser, variant: pick.variant } : forUser;
+        const primary = callRole(fallbackDeps, { role, step, req: sent, stream, onTool }, opts).then((r) => withVariant(r, role, pick));
+        for (const variant of pick?.shadows ?? [])
+          deps.shadows?.start({
+            msg,
+            role,
+            step,
+            variant,
+            primaryVariant: pick!.variant,
+            req: forUser,
+            requestId: opts.requestId,
+            primary,
+            traced,
+          });
+        const r = await primary;
         calls.push({ model: r.final.model, tokensIn: r.final.usage.prompt_tokens, tokensOut: r.final.usage.completion_tokens });
         span.end();
-        deps.log.info({ step, role, host: r.host, backend: r.final.backend, ms: Date.now() - t0 }, "committee step done");
+        deps.log.info(
+          { step, role, variant: pick?.variant, host: r.host, backend: r.final.backend, ms: Date.now() - t0 },
+          "committee step done",
+        );
         deps.onEvent?.({ type: "step", step: stageName, role, ok: true, ms: Date.now() - t0 });
+        if (pick) deps.onEvent?.({ type: "variant", role, variant: pick.variant, ok: true });
         return r;
       } catch (err) {
         span.end(err);
         deps.onEvent?.({ type: "step", step: stageName, role, ok: false, ms: Date.now() - t0 });
+        if (pick) deps.onEvent?.({ type: "variant", role, variant: pick.variant, ok: false });
         throw err;
       }
     },
@@ -155,8 +184,15 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
       if (signal.aborted) throw err;
       failed.push(`${role} (${(err as Error).message})`);
       deps.log.error({ err, step, role }, "committee step failed");
+      const variant = picked.get(step);
       await append(
-        { type: "error", step, code: (err as { code?: string }).code ?? "error", message: (err as Error).message },
+        {
+          type: "error",
+          step,
+          code: (err as { code?: string }).code ?? "error",
+          message: (err as Error).message,
+          ...(variant ? { role, variant } : {}),
+        },
         `${step}-error`,
       );
     },
@@ -267,23 +303,36 @@ function streamedText(c: StepCall, partial: CallRoleDeps["partial"]) {
   };
 }
 
+/**
+ * A call of a role with variants says which variant the conversation was given, also when the
+ * answer came from a fallback (which knows no variants), so `lyra compare` counts it there.
+ */
+function withVariant(r: RoleResult, role: string, pick: { variant: string } | undefined): RoleResult {
+  if (!pick) return r;
+  return { ...r, final: { ...r.final, role: r.final.role ?? role, variant: r.final.variant ?? pick.variant } };
+}
+
 /** What a log event says of the role call that made it, for `user`'s turn: where, what, and its usage. */
 export function stepMeta(r: RoleResult, user?: string) {
-  const u = r.final.usage;
+  const f = r.final;
+  const u = f.usage;
   return {
     host: r.host,
     ...(r.route ? { route: r.route } : {}),
     ...(r.resumed ? { resumed: r.resumed } : {}),
-    backend: r.final.backend,
-    model: r.final.model,
+    backend: f.backend,
+    model: f.model,
     tokens: u.completion_tokens,
     tokens_in: u.prompt_tokens,
     tokens_out: u.completion_tokens,
     ...(u.estimated ? { tokens_estimated: true } : {}),
     ...(user !== undefined ? { user } : {}),
-    ...(r.final.role ? { role: r.final.role } : {}),
-    latency_ms: r.final.timings.total_ms,
-    ...(r.final.cache ? { cache: r.final.cache } : {}),
-    ...(r.final.cache_similarity !== undefined ? { cache_similarity: r.final.cache_similarity } : {}),
+    ...(f.role ? { role: f.role } : {}),
+    latency_ms: f.timings.total_ms,
+    ...(f.cache ? { cache: f.cache } : {}),
+    ...(f.cache_similarity !== undefined ? { cache_similarity: f.cache_similarity } : {}),
+    ...(f.variant ? { variant: f.variant } : {}),
+    ...(f.variant && f.timings.first_token_ms !== undefined ? { first_token_ms: f.timings.first_token_ms } : {}),
+    ...(f.fallback ? { fallback: f.fallback.reason } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import type { LogEvent, RoleRequest } from "../../schemas/index.ts";
 import type { CallOptions, RoleStream } from "../rolecall/index.ts";
 import type { SegmentOptions } from "./segment.ts";
+import type { VariantWeight } from "../rollout.ts";
 
 export type { RoleResult, RoleStream } from "../rolecall/index.ts";
 
@@ -35,6 +36,12 @@ export interface CommitteeConfig {
    * segmenter's defaults.
    */
   pipeline?: SegmentOptions | false;
+  /**
+   * Roles with variants (roles.<r>.variants): each conversation's calls of the role go to one
+   * variant by weight, shadows answer beside it (mesh/rollout.ts); weights follow the rollout
+   * bucket. None: every role as configured.
+   */
+  variants?: Record<string, VariantWeight[]>;
 }
 
 // Omit applied to each member of a union (plain Omit would merge the members into one object type).
@@ -51,7 +58,11 @@ export type ConductorEvent =
   /** A role no agent serves was answered by its fallback (the role's LiteLLM alias). */
   | { type: "fallback"; role: string }
   /** A message was given up on, for `cause`. */
-  | { type: "dead_letter"; cause: DeadLetterCause };
+  | { type: "dead_letter"; cause: DeadLetterCause }
+  /** A call of a role with variants ended (roles.<r>.variants): which variant the conversation had. */
+  | { type: "variant"; role: string; variant: string; ok: boolean }
+  /** A shadow variant's answer: logged, failed (logged with its error) or skipped (the shadow limit was reached). */
+  | { type: "shadow"; role: string; variant: string; outcome: "logged" | "failed" | "skipped" };
 
 /** Why an inbox message was given up on (the `cause` label of `lyra_dead_letters_total`). */
 export const DeadLetterCause = {

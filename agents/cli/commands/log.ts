@@ -53,9 +53,10 @@ export function formatEvent(e: LogEvent): string {
     resumed?: { at: number; from: string; to: string }[];
     cache?: string;
     cache_similarity?: number;
+    variant?: string;
   };
   const where = m.host ? ` @${m.host}` : "";
-  const how = m.backend ? ` ${m.backend}${m.model ? `/${m.model}` : ""}` : "";
+  const how = (m.backend ? ` ${m.backend}${m.model ? `/${m.model}` : ""}` : "") + (m.variant ? ` variant ${m.variant}` : "");
   const lat = m.latency_ms;
   const ms = lat !== undefined ? ` ${Math.round(lat)}ms` : "";
   // Where the caller sent the step and why (capacity-aware dispatch), and where a dead replica's answer was continued.
@@ -90,11 +91,13 @@ export function formatEvent(e: LogEvent): string {
     case "fallback_used":
       return `${t} fallback for ${e.role}: ${e.reason}${e.backend ? ` (${e.backend})` : ""}`;
     case "error":
-      return `${t} ERROR in ${e.step} [${e.code}]: ${e.message}`;
+      return `${t} ERROR in ${e.step}${e.variant ? ` (variant ${e.variant})` : ""} [${e.code}]: ${e.message}`;
     case "usage": {
       const who = `${e.channel} ${e.user ?? "?"} ${e.role ?? "?"}`;
       return `${t} usage ${who}${where}${how}${ms}: ${e.tokens_in ?? 0} in, ${e.tokens_out ?? 0} out`;
     }
+    case "shadow_answer":
+      return `${t} shadow ${e.role} ${e.step}${where}${how}${ms} (not shown): ${e.error ? `ERROR ${e.error}` : oneLine(e.text)}`;
   }
 }
 

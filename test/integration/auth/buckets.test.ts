@@ -23,6 +23,7 @@ import { subjects } from "../../../mesh/subjects.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
 import { connectAs, generateAuth } from "./helpers.ts";
 import { eventually } from "../../harness/eventually.ts";
+import { setRollout, watchRollout } from "../../../mesh/rollout.ts";
 
 const YAML = `
 mesh: { name: test, owner: tester }
@@ -111,6 +112,31 @@ describe("JetStream buckets under the generated users", () => {
     await cache.put("clock.now.public.k1", { content: [] }, 60_000);
     expect((await cache.get("clock.now.public.k1"))?.value).toEqual({ content: [] });
     expect(warnings).toEqual([]);
+  }, 30_000);
+
+  it("the rollout weights: the console sets them, the conductor follows them read-only, an agent can do neither", async () => {
+    const auth = await generateAuth(YAML);
+    await using server = await startNatsServer({ config: auth.conf });
+    await using core = await connectAs(auth, "core", server.url);
+    await using cli = await connectAs(auth, "cli", server.url);
+    await using agent = await connectAs(auth, "agent-gpu-a", server.url);
+    const variants = [
+      { name: "a", weight: 100, shadow: false },
+      { name: "b", weight: 0, shadow: false },
+    ];
+    const problems: unknown[] = [];
+    const log = { ...silentLogger, warn: (...a: unknown[]) => void problems.push(a), error: (...a: unknown[]) => void problems.push(a) };
+    const rollout = await watchRollout(core, { pragmatist: variants }, log as typeof silentLogger);
+    try {
+      await setRollout(cli, "pragmatist", variants, { a: 40, b: 60 });
+      await eventually("the conductor follows the weights", () => rollout.weights("pragmatist")?.b === 60);
+      expect(problems).toEqual([]);
+      await expect(setRollout(core, "pragmatist", variants, { a: 0, b: 100 })).rejects.toThrow(/permission|timeout/i);
+      await expect(setRollout(agent, "pragmatist", variants, { a: 0, b: 100 })).rejects.toThrow(/permission|timeout/i);
+      expect(rollout.weights("pragmatist")).toEqual({ a: 40, b: 60 });
+    } finally {
+      rollout.close();
+    }
   }, 30_000);
 
   it("the media store: the processes that handle media store and read it (an 8 MiB image too); the others cannot touch it", async () => {

@@ -23,7 +23,7 @@ describe("response cache keys", () => {
     expect(stableJson({ b: 1, a: { d: undefined, c: 2 } })).toBe('{"a":{"c":2},"b":1}');
   });
 
-  it("history, options, tools, format and the prompt-shaping config are part of the exact key", () => {
+  it("history, options, tools, format, the variant and the prompt-shaping config are part of the exact key", () => {
     const base = keys(req()).exact;
     const history = req({ messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }, ...req().messages!] });
     expect(keys(history).exact).not.toBe(base);
@@ -31,6 +31,8 @@ describe("response cache keys", () => {
     expect(keys(req({ tools: [{ name: "t", description: "", parameters: {} }] })).exact).not.toBe(base);
     expect(keys(req({ format: { type: "object" } })).exact).not.toBe(base);
     expect(keys(req(), { system_prompt: "be brief" }).exact).not.toBe(base);
+    expect(keys(req({ variant: "terse" })).exact).not.toBe(base);
+    expect(keys(req({ variant: "terse" })).index).not.toBe(keys(req()).index);
     // How a role runs is not what it answers.
     expect(promptShaping({ model: "m", system_prompt: "s", slots: 4, queue: 2, cache: {}, keep_alive: "1h" })).toEqual({
       model: "m",

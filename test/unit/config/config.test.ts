@@ -96,6 +96,7 @@ describe("defaults", () => {
       pipeline: true,
       segment_sentences: 2,
       segment_min_chars: 80,
+      shadow_concurrency: 4,
     });
     expect(cfg.litellm).toBeUndefined();
   });
