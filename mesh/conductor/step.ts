@@ -54,6 +54,20 @@ export interface TurnTrace {
   traceparent: string;
 }
 
+type Staged = { event: LogEvent; data: Uint8Array; headers: MsgHdrs; msgID: string };
+
+/** Appends a step's staged events to the conversation's log as one batch (atomic while the stream allows it). */
+async function storeStaged(deps: TurnDeps, conversation: string, all: Staged[], signal: AbortSignal): Promise<void> {
+  if (!all.length) return;
+  const atomic = deps.atomicLog?.on ?? false;
+  const r = await publishStoredBatch(deps.js, deps.mesh.nc, subjects.log(conversation), all, { atomic, signal });
+  if (atomic && !r.atomic && deps.atomicLog?.on) {
+    deps.atomicLog.on = false;
+    deps.log.warn("the log stream refuses atomic batches (allow_atomic is off): log events are stored one at a time");
+  }
+  all.forEach((s, i) => deps.logged?.(conversation, s.event, r.acks[i]!));
+}
+
 /** How a step's call streams: `true` streams its text to the outbox under the step's name. */
 export interface CallStreaming {
   /** Names the call's partials and its metric stage (the segments of the voice are all "voice"); default the step. */
@@ -96,22 +110,12 @@ export function createTurnSteps(deps: TurnDeps, msg: InboxMessage, signal: Abort
   const turnKey = `${msg.channel}:${msg.id}`;
   let turnHash: string | undefined;
   const reqId = (step: string) => `t${(turnHash ??= createHash("sha1").update(turnKey).digest("hex").slice(0, 20))}-${step}`;
-  const staged: { event: LogEvent; data: Uint8Array; headers: MsgHdrs; msgID: string }[] = [];
+  const staged: Staged[] = [];
   const stage = (ev: StepEvent, step: string) => {
     const event = { ...ev, ts: Date.now(), conversation: msg.conversation, turn: msg.id, ...traced } as LogEvent;
     staged.push({ event, ...encodeBody(deps.mesh, event), msgID: `${turnKey}:${step}` });
   };
-  const store = async () => {
-    const all = staged.splice(0);
-    if (!all.length) return;
-    const atomic = deps.atomicLog?.on ?? false;
-    const r = await publishStoredBatch(deps.js, deps.mesh.nc, subjects.log(msg.conversation), all, { atomic, signal });
-    if (atomic && !r.atomic && deps.atomicLog?.on) {
-      deps.atomicLog.on = false;
-      deps.log.warn("the log stream refuses atomic batches (allow_atomic is off): log events are stored one at a time");
-    }
-    all.forEach((s, i) => deps.logged?.(msg.conversation, s.event, r.acks[i]!));
-  };
+  const store = () => storeStaged(deps, msg.conversation, staged.splice(0), signal);
   const append = (ev: StepEvent, step: string) => {
     stage(ev, step);
     return store();
