@@ -122,13 +122,14 @@ describe("the real LiteLLM proxy on the generated config", () => {
   });
 
   it("cools down an upstream that failed more than allowed_fails times; the alias's other upstream answers", async () => {
-    // Until the broken upstream of lyra-voice has failed allowed_fails + 1 times (the shuffle picks it about every other call).
+    // Until the broken upstream of lyra-voice has failed more than allowed_fails times (the shuffle picks it about every other
+    // try). Until then a call may fail: the proxy's retries shuffle again and can land on the broken upstream every time.
     for (let i = 0; i < 40 && (hits.get("half") ?? 0) <= ROUTER.allowed_fails; i++) {
       const res = await chat("lyra-voice");
-      expect(res.status, await res.clone().text()).toBe(200);
+      expect([200, 500], await res.clone().text()).toContain(res.status);
     }
     const failed = hits.get("half") ?? 0;
-    expect(failed, seen.join("\n")).toBe(ROUTER.allowed_fails + 1);
+    expect(failed, seen.join("\n")).toBeGreaterThan(ROUTER.allowed_fails);
     // Cooled down: none of the next calls reaches it (without the cooldown about half would), and every one is answered.
     for (let i = 0; i < 8; i++) expect((await chat("lyra-voice")).status).toBe(200);
     expect(hits.get("half")).toBe(failed);
