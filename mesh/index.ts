@@ -144,3 +144,4 @@ export {
   type UsageRecord,
   type UsageRow,
 } from "./usage.ts";
+export { parseKeyFile, readKeyFile } from "./key-file.ts";

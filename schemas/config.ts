@@ -813,6 +813,7 @@ function mediaEndpoints(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): v
     if (env.LITELLM_BASE_URL) options.base_url = env.LITELLM_BASE_URL;
     else if (options.base_url === undefined && typeof litellm.base_url === "string") options.base_url = litellm.base_url;
     if (options.api_key_env === undefined && typeof litellm.api_key_env === "string") options.api_key_env = litellm.api_key_env;
+    if (options.api_key_file === undefined && typeof litellm.api_key_file === "string") options.api_key_file = litellm.api_key_file;
     s.options = options;
   }
 }

@@ -3,7 +3,7 @@ import { statSync, type Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { DEFAULT_LITELLM_KEY_ENV } from "../../schemas/index.ts";
 import { BackendConfigError } from "../errors.ts";
-import { readKeyFile } from "../key-file.ts";
+import { readKeyFile } from "../../mesh/index.ts";
 
 export interface OpenAIKeyConfig {
   baseURL: string;

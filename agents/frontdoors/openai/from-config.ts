@@ -1,7 +1,6 @@
 /** `lyra serve` from the mesh config (the serve section, or its defaults) and the environment. */
 import { ServeConfig, type MeshConfig } from "../../../schemas/index.ts";
-import type { Mesh, Logger } from "../../../mesh/index.ts";
-import { readKeyFile } from "../../key-file.ts";
+import { readKeyFile, type Mesh, type Logger } from "../../../mesh/index.ts";
 import { parseKeys, type Keys, type Rotation } from "./access.ts";
 import { startServe, type ServeServer } from "./server.ts";
 

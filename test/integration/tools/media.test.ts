@@ -4,6 +4,9 @@
  * no NATS message carries the media, the endpoint's documented errors and bad inputs are each a
  * clear tool error, and the server keeps serving.
  */
+import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/client";
 import { connectMesh, type Mesh } from "../../../mesh/connect.ts";
@@ -26,6 +29,8 @@ let nextImages: OpenAIImage[] | undefined;
 let nextAudio: { bytes: Buffer; contentType?: string } | undefined;
 /** The largest NATS message seen, by subject. */
 let largest = { size: 0, subject: "" };
+/** The artist-keyfile server's key file (litellm.api_key_file): rewritten to rotate the key. */
+const keyFile = join(mkdtempSync(join(tmpdir(), "lyra-media-key-")), "litellm.key");
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -44,6 +49,7 @@ beforeAll(async () => {
     },
   });
   const endpoint = { base_url: api.baseURL, api_key_env: "TEST_LITELLM_KEY", timeout_ms: 5000 };
+  writeFileSync(keyFile, `${api.apiKey}\n`);
   host = await startToolHost(mesh, {
     tenant: "t",
     host: "h",
@@ -52,6 +58,7 @@ beforeAll(async () => {
     servers: {
       artist: { builtin: "artist", options: { ...endpoint, max_n: 4 } },
       "artist-small": { builtin: "artist", options: { ...endpoint, max_image_bytes: 4096 } },
+      "artist-keyfile": { builtin: "artist", options: { ...endpoint, api_key_env: "NO_SUCH_KEY", api_key_file: keyFile } },
       "artist-nokey": { builtin: "artist", options: { ...endpoint, api_key_env: "NO_SUCH_KEY" } },
       "artist-nomodel": { builtin: "artist", options: { ...endpoint, model: "sdxl-missing" } },
       "artist-down": { builtin: "artist", options: { ...endpoint, base_url: "http://127.0.0.1:9/v1" } },
@@ -211,6 +218,29 @@ describe("artist: generate_image", () => {
     expect(r.isError, r.text).toBe(true);
     expect(r.text).toMatch(reason);
     expect((await call("artist", "generate_image", { prompt: "a cat" })).isError).toBe(false);
+  });
+
+  it("with api_key_file the key rotates without a restart: each call reads the file", async () => {
+    const ok = async () => {
+      const r = await call("artist-keyfile", "generate_image", { prompt: "a kite" });
+      return r.isError ? r.text : "ok";
+    };
+    expect(await ok()).toBe("ok");
+    try {
+      api.acceptKeys([api.apiKey, "sk-rotated"]);
+      writeFileSync(`${keyFile}.tmp`, "sk-rotated\n");
+      renameSync(`${keyFile}.tmp`, keyFile);
+      api.acceptKeys(["sk-rotated"]); // the old key is refused from now on
+      expect(await ok()).toBe("ok");
+      expect(api.requests.at(-1)?.headers?.authorization).toBe("Bearer sk-rotated");
+      writeFileSync(keyFile, "");
+      const r = await call("artist-keyfile", "generate_image", { prompt: "a kite" });
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(/key file .* holds 0 keys/);
+    } finally {
+      api.acceptKeys([api.apiKey]);
+      writeFileSync(keyFile, api.apiKey);
+    }
   });
 
   it("bad options leave the server failed with a message naming the option", async () => {

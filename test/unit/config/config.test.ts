@@ -148,6 +148,12 @@ describe("environment overrides", () => {
     const env = options({ LITELLM_BASE_URL: "http://litellm:4000/v1" });
     expect([env.art?.base_url, env.say?.base_url, env.img?.base_url]).toEqual(Array(3).fill("http://litellm:4000/v1"));
     expect(env.clock).toBeUndefined();
+    // A rotating key (litellm.api_key_file) is theirs too.
+    const rotating = base(`${servers}litellm: { base_url: 'http://file:4000/v1', api_key_file: /etc/lyra/litellm.key }\n`);
+    const media = parseMeshConfig(rotating, { env: {} }).tools.servers;
+    expect(["art", "say", "img"].map((n) => (media[n] as { options?: { api_key_file?: string } }).options?.api_key_file)).toEqual(
+      Array(3).fill("/etc/lyra/litellm.key"),
+    );
   });
 
   it("a bad override is reported with the variable it came from", () => {

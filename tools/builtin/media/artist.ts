@@ -52,7 +52,8 @@ export const artistBuiltin: BuiltinToolServer = {
   description: "generate_image: images from an OpenAI-compatible images endpoint (LiteLLM), stored in LYRA_MEDIA",
   start(ctx) {
     const o = parseOptions(ArtistOptions, ctx.server, ctx.options, "artist");
-    if (!ctx.env[o.api_key_env]) ctx.log.warn(`${o.api_key_env} is not set: generate_image will answer with an error until it is`);
+    if (o.api_key_file === undefined && !ctx.env[o.api_key_env])
+      ctx.log.warn(`${o.api_key_env} is not set: generate_image will answer with an error until it is`);
     const input = z.strictObject({
       prompt: z
         .string()

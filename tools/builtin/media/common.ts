@@ -7,7 +7,7 @@ import type OpenAI from "openai";
 import type { CallToolResult } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { sniffMedia, type Media } from "../../../schemas/index.ts";
-import { DEFAULT_MEDIA_MAX_AGE_MS, mediaUri, type Logger } from "../../../mesh/index.ts";
+import { DEFAULT_MEDIA_MAX_AGE_MS, mediaUri, readKeyFile, type Logger } from "../../../mesh/index.ts";
 import { parseServerOptions, seeExampleConfig } from "../options.ts";
 
 export const ENDPOINT_DEFAULTS = {
@@ -25,6 +25,11 @@ export const endpointOptions = {
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
     .default(ENDPOINT_DEFAULTS.api_key_env),
+  /**
+   * A file with the key (the key alone, or an env file assigning api_key_env), read at each call, so
+   * the key rotates without a restart; default litellm.api_key_file. When set, the variable is not read.
+   */
+  api_key_file: z.string().min(1).optional(),
   /** How long stored items live in LYRA_MEDIA when this server creates the bucket, ms. */
   media_max_age_ms: z
     .int()
@@ -50,15 +55,27 @@ export const loadOpenAI = (): Promise<OpenAIModule> => (openaiModule ??= import(
 
 /** The client for one call, or the reason there is none (the key is missing from the environment). */
 export async function openaiClient(
-  o: { base_url: string; api_key_env: string; timeout_ms: number },
+  o: { base_url: string; api_key_env: string; api_key_file?: string; timeout_ms: number },
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<OpenAI | string> {
-  const apiKey = env[o.api_key_env];
+  const apiKey = o.api_key_file === undefined ? env[o.api_key_env] : keyFromFile(o.api_key_file, o.api_key_env);
+  if (typeof apiKey === "object") return apiKey.error;
   if (!apiKey)
     return `the tool host has no API key for ${o.base_url}; its operator must set ${o.api_key_env} in the environment of 'lyra tools'`;
   const { default: OpenAIClient } = await loadOpenAI();
   // Retries are the model's call (it reads the error); one attempt per call here.
   return new OpenAIClient({ apiKey, baseURL: o.base_url, maxRetries: 0, timeout: o.timeout_ms });
+}
+
+/** The one key in the key file, or why there is none (the operator's to fix; the model reads it). */
+function keyFromFile(path: string, envName: string): string | { error: string } {
+  try {
+    const keys = readKeyFile(path, envName, "the api_key_file option");
+    if (keys.length === 1) return keys[0]!;
+    return { error: `the tool host's key file ${path} holds ${keys.length} keys; its operator must put exactly one in it. Do not retry.` };
+  } catch (err) {
+    return { error: `the tool host has no API key: ${(err as Error).message}. Do not retry.` };
+  }
 }
 
 /** A failure as a tool result the model reads: what happened and what to do. */
@@ -70,7 +87,7 @@ export function failed(text: string): CallToolResult {
 export async function endpointError(
   err: unknown,
   endpoint: string,
-  o: { base_url: string; api_key_env: string; model: string; timeout_ms: number },
+  o: { base_url: string; api_key_env: string; api_key_file?: string; model: string; timeout_ms: number },
   log: Logger,
 ): Promise<string> {
   const { default: OpenAI } = await loadOpenAI();
@@ -93,7 +110,7 @@ export async function endpointError(
       case 403:
         return (
           `the ${endpoint} endpoint refused the tool host's key (${err.status}: ${detail}); ` +
-          `the operator must set a valid key in ${o.api_key_env}. Do not retry.`
+          `the operator must set a valid key in ${o.api_key_file ?? o.api_key_env}. Do not retry.`
         );
       case 404:
         return (

@@ -52,7 +52,8 @@ export const speechBuiltin: BuiltinToolServer = {
   description: "speak: text to audio through an OpenAI-compatible speech endpoint (LiteLLM), stored in LYRA_MEDIA",
   start(ctx) {
     const o = parseOptions(SpeechOptions, ctx.server, ctx.options, "speech");
-    if (!ctx.env[o.api_key_env]) ctx.log.warn(`${o.api_key_env} is not set: speak will answer with an error until it is`);
+    if (o.api_key_file === undefined && !ctx.env[o.api_key_env])
+      ctx.log.warn(`${o.api_key_env} is not set: speak will answer with an error until it is`);
     const input = z.strictObject({
       text: z
         .string()

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseKeyFile, readKeyFile } from "../../agents/key-file.ts";
+import { parseKeyFile, readKeyFile } from "../../../mesh/key-file.ts";
 
 describe("keys files", () => {
   it("reads keys one a line or comma-separated, skipping blanks and comments", () => {
