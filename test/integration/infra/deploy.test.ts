@@ -3,7 +3,7 @@
  * rules and their unit tests), docker-compose (the compose file), systemd-analyze (the units).
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -101,6 +101,9 @@ describe("infra/compose.yaml", () => {
       };
       expect(node.command).toEqual(["-c", "/etc/nats/nats.conf"]);
       expect(node.environment?.NATS_SERVER_NAME).toBe(`nats-${n}`);
+      // Its leaf node port (a GPU box behind NAT dials it: docs/regions.md) is published.
+      const ports = (node as { ports?: { target: number; published: string | number }[] }).ports ?? [];
+      expect(String(ports.find((p) => p.target === 7422)?.published), `nats-${n}`).toBe(String(7422 + n));
       expect(node.volumes?.map((v) => (typeof v === "string" ? v : `${v.source}:${v.target}`))).toContainEqual(
         expect.stringMatching(new RegExp(`^nats-${n}-data:/var/lib/nats`)),
       );
@@ -167,17 +170,17 @@ describe("infra/compose.yaml", () => {
     ).services;
   const mount = (v: string | { source: string; target: string }) => (typeof v === "string" ? v : `${v.source}:${v.target}`);
 
-  it("every service has a healthcheck, the lyra ones on their own port (/readyz for serve), and starts after NATS is healthy", () => {
+  it("every service has a healthcheck, the lyra ones on /readyz of their own port, and starts after NATS is healthy", () => {
     const all = services(["compose.yaml"]);
     for (const [name, svc] of Object.entries(all)) {
       expect(svc.healthcheck?.test?.length, `${name} has a healthcheck`).toBeGreaterThan(1);
       if (!svc.image?.startsWith("lyra-mesh")) continue;
-      // The check reads LYRA_HEALTH_URL: the process's own port, /healthz or /readyz.
+      // The check reads LYRA_HEALTH_URL: the process's own port, /readyz.
       const url = new URL(svc.environment!.LYRA_HEALTH_URL!);
       expect(url.hostname, name).toBe("127.0.0.1");
       const portArg = svc.command!.indexOf("--metrics-port");
       expect(url.port, name).toBe(portArg >= 0 ? svc.command![portArg + 1] : "8080");
-      expect(url.pathname, name).toBe(name === "serve" ? "/readyz" : "/healthz");
+      expect(url.pathname, name).toBe("/readyz");
       expect(svc.depends_on, name).toEqual(Object.fromEntries([0, 1, 2].map((n) => [`nats-${n}`, { condition: "service_healthy" }])));
     }
   });
@@ -268,6 +271,25 @@ describe("infra/systemd", () => {
     expect(name).toBe("lyra");
     // systemd passes it as $STATE_DIRECTORY.
     expect(defaultMemoryPath({ STATE_DIRECTORY: `/var/lib/${name}` })).toBe("/var/lib/lyra/memory.db");
+  });
+
+  it("each lyra unit counts as started once its /readyz answers, on the port its process serves by default", () => {
+    const ports: Record<string, number> = {
+      "lyra-agent@.service": 9464,
+      "lyra-core.service": 9465,
+      "lyra-tools.service": 9466,
+      "lyra-discord.service": 9467,
+      "lyra-serve.service": 8080,
+    };
+    for (const [u, port] of Object.entries(ports)) {
+      const unit = readFileSync(join(dir, u), "utf8");
+      expect(unit, u).toMatch(new RegExp(`^Environment=LYRA_READY_URL=http://127\\.0\\.0\\.1:${port}/readyz$`, "m"));
+      const post = /^ExecStartPost=-(\S+) (\S+) \$\{LYRA_READY_URL\} (\d+)$/m.exec(unit);
+      expect(post?.[2], u).toBe("/opt/lyra/infra/systemd/wait-ready.js");
+      expect(Number(/^TimeoutStartSec=(\d+)$/m.exec(unit)?.[1]), u).toBeGreaterThan(Number(post?.[3]));
+    }
+    expect(existsSync(join(dir, "wait-ready.js"))).toBe(true);
+    expect(readFileSync(join(dir, "lyra-serve.service"), "utf8")).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
   });
 
   it("systemd-analyze verify finds nothing wrong but the binaries this machine lacks", () => {
