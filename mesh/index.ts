@@ -145,3 +145,4 @@ export {
   type UsageRow,
 } from "./usage.ts";
 export { parseKeyFile, readKeyFile } from "./key-file.ts";
+export { cacheBucket, type BoundedKv, type CacheBucketOptions } from "./kv-cache.ts";

@@ -6,14 +6,8 @@
  * logged: it never fails a call.
  */
 import { createHash } from "node:crypto";
-import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Logger } from "../mesh/index.ts";
-
-/** A cache read or write that takes longer is abandoned: the tool answers instead. */
-const CACHE_OP_TIMEOUT_MS = 2_000;
-/** After the bucket cannot be opened, how long calls skip the cache before trying again. */
-const REOPEN_AFTER_MS = 30_000;
+import { cacheBucket, type Logger } from "../mesh/index.ts";
 
 /** One stored result: when it was stored and when it stops being fresh (ms since the epoch). */
 export interface StoredResult {
@@ -55,39 +49,7 @@ function canonical(v: unknown): unknown {
 }
 
 export function createKvCache(nc: NatsConnection, o: CacheOptions): ToolCache {
-  let kv: Promise<KV> | undefined;
-  let failedAt = 0;
-  const open = (): Promise<KV> | undefined => {
-    if (!kv && Date.now() - failedAt >= REOPEN_AFTER_MS) {
-      kv = new Kvm(nc).create(o.bucket, { ttl: o.maxAgeMs, history: 1 });
-      kv.catch((err: unknown) => {
-        o.log.warn(
-          { err, bucket: o.bucket },
-          `tool cache bucket '${o.bucket}' cannot be opened (is JetStream enabled?); calls go uncached for ${REOPEN_AFTER_MS / 1000} s`,
-        );
-        failedAt = Date.now();
-        kv = undefined;
-      });
-    }
-    return kv;
-  };
-  const bounded = async <T>(what: string, op: (kv: KV) => Promise<T>): Promise<T | undefined> => {
-    const bucket = open();
-    if (!bucket) return undefined;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const timeout = new Promise<never>(
-        (_, reject) =>
-          (timer = setTimeout(() => reject(new Error(`tool cache ${what} took over ${CACHE_OP_TIMEOUT_MS} ms`)), CACHE_OP_TIMEOUT_MS)),
-      );
-      return await Promise.race([bucket.then(op), timeout]);
-    } catch (err) {
-      o.log.warn({ err, bucket: o.bucket }, `tool cache ${what} failed; the call goes on without the cache`);
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const bounded = cacheBucket(nc, { bucket: o.bucket, maxAgeMs: o.maxAgeMs, name: "tool cache", log: o.log });
   return {
     async get(key) {
       const entry = await bounded("read", (b) => b.get(key));

@@ -5,15 +5,10 @@
  * A semantic index entry lists the recent answers of one scope and context with their embeddings.
  * A store that fails (no JetStream, slow, a value too large) is skipped and logged: it never fails a call.
  */
-import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { FinalInfo } from "../../schemas/index.ts";
-import type { Logger } from "../../mesh/index.ts";
+import { cacheBucket, type Logger } from "../../mesh/index.ts";
 
-/** A cache read or write that takes longer is abandoned: the model answers instead. */
-const CACHE_OP_TIMEOUT_MS = 2_000;
-/** After the bucket cannot be opened, how long calls skip the cache before trying again. */
-const REOPEN_AFTER_MS = 30_000;
 /** Answers one semantic index entry lists at most (the newest kept): about 2 KiB each with all-minilm. */
 export const SEMANTIC_INDEX_MAX = 32;
 
@@ -52,39 +47,7 @@ type Stored = { exp: number; text: string; final: FinalInfo; at: number };
 type StoredIndex = { items: { key: string; v: string; exp: number }[] };
 
 export function createResponseCacheStore(nc: NatsConnection, o: ResponseCacheStoreOptions): ResponseCacheStore {
-  let kv: Promise<KV> | undefined;
-  let failedAt = 0;
-  const open = (): Promise<KV> | undefined => {
-    if (!kv && Date.now() - failedAt >= REOPEN_AFTER_MS) {
-      kv = new Kvm(nc).create(o.bucket, { ttl: o.maxAgeMs, history: 1 });
-      kv.catch((err: unknown) => {
-        o.log.warn(
-          { err, bucket: o.bucket },
-          `response cache bucket '${o.bucket}' cannot be opened (is JetStream enabled?); calls go uncached for ${REOPEN_AFTER_MS / 1000} s`,
-        );
-        failedAt = Date.now();
-        kv = undefined;
-      });
-    }
-    return kv;
-  };
-  const bounded = async <T>(what: string, op: (kv: KV) => Promise<T>): Promise<T | undefined> => {
-    const bucket = open();
-    if (!bucket) return undefined;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const timeout = new Promise<never>(
-        (_, reject) =>
-          (timer = setTimeout(() => reject(new Error(`response cache ${what} took over ${CACHE_OP_TIMEOUT_MS} ms`)), CACHE_OP_TIMEOUT_MS)),
-      );
-      return await Promise.race([bucket.then(op), timeout]);
-    } catch (err) {
-      o.log.warn({ err, bucket: o.bucket }, `response cache ${what} failed; the call goes on without the cache`);
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const bounded = cacheBucket(nc, { bucket: o.bucket, maxAgeMs: o.maxAgeMs, name: "response cache", log: o.log });
   const read = async <T>(key: string): Promise<{ value: T; revision: number } | undefined> => {
     const e = await bounded("read", (b) => b.get(key));
     if (!e || e.operation !== "PUT") return undefined;
