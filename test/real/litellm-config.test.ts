@@ -130,8 +130,9 @@ describe("the real LiteLLM proxy on the generated config", () => {
     }
     const failed = hits.get("half") ?? 0;
     expect(failed, seen.join("\n")).toBeGreaterThan(ROUTER.allowed_fails);
-    // Cooled down: none of the next calls reaches it (without the cooldown about half would), and every one is answered.
-    for (let i = 0; i < 8; i++) expect((await chat("lyra-voice")).status).toBe(200);
-    expect(hits.get("half")).toBe(failed);
+    // Cooled down: every one of the next 16 calls is answered and at most one reaches it (without the cooldown about 8 would;
+    // 1 or fewer by chance: p = 17 / 65536). One may: the proxy can set the cooldown a call late (seen in a CI run).
+    for (let i = 0; i < 16; i++) expect((await chat("lyra-voice")).status).toBe(200);
+    expect((hits.get("half") ?? 0) - failed, seen.join("\n")).toBeLessThanOrEqual(1);
   });
 });
