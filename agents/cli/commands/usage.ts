@@ -1,23 +1,11 @@
-import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
-import { LogEvent } from "../../../schemas/index.ts";
-import {
-  decodeBody,
-  StreamName,
-  subjects,
-  summarizeUsage,
-  UsageBy,
-  usageRecord,
-  type Mesh,
-  type UsageRecord,
-  type UsageRow,
-} from "../../../mesh/index.ts";
+import { summarizeUsage, UsageBy, usageRecord, type Mesh, type UsageRecord, type UsageRow } from "../../../mesh/index.ts";
 import { defineCommand, UsageError } from "../command.ts";
 import { configHelp, configOption, loadConfig } from "../config.ts";
+import { logSince, sinceMs } from "../log-since.ts";
 import { cliConnect, natsHelp, natsOption } from "../shared.ts";
 import { printTable } from "./status.ts";
 
 const BY: readonly string[] = Object.values(UsageBy);
-const UNIT_MS: Record<string, number> = { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 };
 
 export const usage = defineCommand({
   name: "usage",
@@ -41,7 +29,7 @@ export const usage = defineCommand({
   async run(values) {
     const by = values.by as string;
     if (!BY.includes(by)) throw new UsageError(`--by must be one of ${BY.join(", ")}, got '${by}'`);
-    const since = values.since === undefined ? undefined : Date.now() - parseSince(values.since as string);
+    const since = values.since === undefined ? undefined : Date.now() - sinceMs(values.since as string);
     const prices = (await loadConfig(values)).usage.prices;
     const mesh = await cliConnect(values, "lyra-usage");
     try {
@@ -72,35 +60,14 @@ export const usage = defineCommand({
   },
 });
 
-/** "90m", "24h", "7d", "30s" as ms; anything else is a usage error saying what is expected. */
-export function parseSince(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)([smhd])$/.exec(v);
-  const ms = m ? Number(m[1]) * UNIT_MS[m[2]!]! : 0;
-  if (!m || !(ms > 0)) throw new UsageError(`--since must be a duration such as 90m, 24h or 7d (s, m, h, d), got '${v}'`);
-  return ms;
-}
-
 /** Every model call the log holds (since `since`), with each turn's user from its user_message for older events. */
 async function readUsage(mesh: Mesh, since: number | undefined): Promise<UsageRecord[]> {
-  const js = jetstream(mesh.nc);
-  const start =
-    since === undefined
-      ? { deliver_policy: DeliverPolicy.All }
-      : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(since).toISOString() };
-  const c = await js.consumers.get(StreamName.Log, { filter_subjects: subjects.logAll, ...start });
-  if ((await c.info(true)).num_pending === 0) return [];
   const users = new Map<string, string>();
   const out: UsageRecord[] = [];
-  for await (const m of await c.consume()) {
-    try {
-      const e = decodeBody(LogEvent, m, "log event");
-      if (e.type === "user_message") users.set(`${e.conversation}:${e.turn}`, e.user.id);
-      const r = usageRecord(e, users.get(`${e.conversation}:${e.turn}`));
-      if (r) out.push(r);
-    } catch {
-      // An event this version cannot read is no model call it could count.
-    }
-    if (m.info.pending === 0) break;
+  for (const e of await logSince(mesh, since === undefined ? undefined : new Date(since))) {
+    if (e.type === "user_message") users.set(`${e.conversation}:${e.turn}`, e.user.id);
+    const r = usageRecord(e, users.get(`${e.conversation}:${e.turn}`));
+    if (r) out.push(r);
   }
   return out;
 }

@@ -19,7 +19,7 @@ import { parseMeshConfig, type MeshConfig } from "../../../schemas/config.ts";
 import { conductorOptions } from "../../../agents/host/conductor-options.ts";
 import { startAgentHost } from "../../../agents/host/host.ts";
 import { compareReport } from "../../../agents/cli/compare.ts";
-import { logSince } from "../../../agents/cli/commands/compare.ts";
+import { logSince } from "../../../agents/cli/log-since.ts";
 import { startNatsServer } from "../../harness/nats-server.ts";
 import { runLyra } from "../../harness/committee-fixture.ts";
 import { startOllamaDouble, type OllamaChatBody } from "../../doubles/ollama.ts";
