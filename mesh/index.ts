@@ -145,4 +145,4 @@ export {
   type UsageRow,
 } from "./usage.ts";
 export { parseKeyFile, readKeyFile } from "./key-file.ts";
-export { cacheBucket, type BoundedKv, type CacheBucketOptions } from "./kv-cache.ts";
+export { cacheBucket, stableDigest, stableJson, type BoundedKv, type CacheBucketOptions } from "./kv-cache.ts";

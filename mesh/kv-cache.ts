@@ -4,6 +4,7 @@
  * fails or stalls the call it serves. A bucket that cannot be opened (no JetStream, no permission)
  * is tried again after REOPEN_AFTER_MS. The response cache and the tool-result cache share it.
  */
+import { createHash } from "node:crypto";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "./logger.ts";
@@ -60,3 +61,19 @@ export function cacheBucket(nc: NatsConnection, o: CacheBucketOptions): BoundedK
     }
   };
 }
+
+/** JSON with sorted keys and no undefined members: the same value from any client has one text, so one cache key. */
+export function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === "object" && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.entries(x)
+            .filter(([, y]) => y !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : 1)),
+        )
+      : x,
+  );
+}
+
+/** The SHA-256 (hex) of a value's stableJson. */
+export const stableDigest = (v: unknown): string => createHash("sha256").update(stableJson(v)).digest("hex");

@@ -5,9 +5,8 @@
  * sweeps what no TTL would keep. A store that fails (no JetStream, slow, full) is skipped and
  * logged: it never fails a call.
  */
-import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { cacheBucket, type Logger } from "../mesh/index.ts";
+import { cacheBucket, stableDigest, type Logger } from "../mesh/index.ts";
 
 /** One stored result: when it was stored and when it stops being fresh (ms since the epoch). */
 export interface StoredResult {
@@ -30,23 +29,7 @@ export interface CacheOptions {
 }
 
 /** The SHA-256 (hex) of a value's canonical JSON: object keys sorted, undefined members dropped. */
-export function canonicalDigest(v: unknown): string {
-  return createHash("sha256")
-    .update(JSON.stringify(canonical(v)))
-    .digest("hex");
-}
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === "object")
-    return Object.fromEntries(
-      Object.entries(v)
-        .filter(([, x]) => x !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([k, x]) => [k, canonical(x)]),
-    );
-  return v;
-}
+export const canonicalDigest = stableDigest;
 
 export function createKvCache(nc: NatsConnection, o: CacheOptions): ToolCache {
   const bounded = cacheBucket(nc, { bucket: o.bucket, maxAgeMs: o.maxAgeMs, name: "tool cache", log: o.log });

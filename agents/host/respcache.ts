@@ -8,7 +8,6 @@
  * call without a user on a private role, a resumed answer, an answer that called tools, a fallback's
  * answer and a failed call are never cached.
  */
-import { createHash } from "node:crypto";
 import {
   requestMessages,
   responseText,
@@ -17,7 +16,7 @@ import {
   type ResponseCacheConfig,
   type RoleRequest,
 } from "../../schemas/index.ts";
-import type { Logger, RoleContext, RoleHandler } from "../../mesh/index.ts";
+import { stableDigest, type Logger, type RoleContext, type RoleHandler } from "../../mesh/index.ts";
 import type { Embedder } from "../../tools/caller.ts";
 import { unit } from "./classifier.ts";
 import type { ResponseCacheStore } from "./respcache-store.ts";
@@ -62,7 +61,7 @@ export interface CacheKeys {
 /** "pub" for a public role, else the user's digest; undefined for a call without a user on a private role. */
 export function scopeOf(config: ResponseCacheConfig, user: string | undefined): string | undefined {
   if (config.public) return "pub";
-  return user === undefined ? undefined : `u${digest(user).slice(0, 32)}`;
+  return user === undefined ? undefined : `u${stableDigest(user).slice(0, 32)}`;
 }
 
 export function cacheKeys(role: string, salt: unknown, req: RoleRequest, scope: string): CacheKeys {
@@ -74,27 +73,10 @@ export function cacheKeys(role: string, salt: unknown, req: RoleRequest, scope: 
   // The last user message but its text: its images and media stay part of the context.
   const context = messages.map((m, i) => (i === last ? { ...m, content: "" } : m));
   return {
-    exact: `x.${scope}.${digest(stableJson({ ...rest, messages }))}`,
-    index: `s.${scope}.${digest(stableJson({ ...rest, messages: context }))}`,
+    exact: `x.${scope}.${stableDigest({ ...rest, messages })}`,
+    index: `s.${scope}.${stableDigest({ ...rest, messages: context })}`,
     lastText,
   };
-}
-
-function digest(s: string): string {
-  return createHash("sha256").update(s).digest("hex");
-}
-
-/** JSON with sorted keys and no undefined members, so the same request from any client has one digest. */
-export function stableJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === "object" && !Array.isArray(x)
-      ? Object.fromEntries(
-          Object.entries(x)
-            .filter(([, y]) => y !== undefined)
-            .sort(([a], [b]) => (a < b ? -1 : 1)),
-        )
-      : x,
-  );
 }
 
 function cosine(a: Float32Array, b: Float32Array): number {

@@ -1,7 +1,8 @@
 /** The response cache's keys: what makes two calls the same, and the scope that keeps users apart. */
 import { describe, expect, it } from "vitest";
 import type { ResponseCacheConfig, RoleRequest } from "../../../schemas/index.ts";
-import { cacheKeys, promptShaping, scopeOf, stableJson } from "../../../agents/host/respcache.ts";
+import { cacheKeys, promptShaping, scopeOf } from "../../../agents/host/respcache.ts";
+import { stableJson } from "../../../mesh/index.ts";
 
 const PRIVATE: ResponseCacheConfig = { exact: true, ttl_s: 60, public: false };
 const req = (o: Partial<RoleRequest> = {}): RoleRequest => ({ messages: [{ role: "user", content: "How do I repot basil?" }], ...o });
