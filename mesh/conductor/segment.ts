@@ -1,7 +1,8 @@
 /**
  * Cuts the specialist's streamed draft into segments for the pipelined voice: a segment ends at a
  * paragraph break, or after `sentences` sentences, once it holds at least `minChars` characters.
- * The first segment ends after one sentence already, so the voice starts as early as it can.
+ * The first segment ends after one sentence already, and needs only half of `minChars`, so the
+ * voice starts as early as it can. A cut is made only where a sentence or a paragraph ends.
  * A cut is made only when the next segment's first character has arrived, so a segment carries
  * its trailing whitespace and the segments concatenate to the draft. Where it cuts depends on the
  * text alone, not on how it was chunked, so a re-run cuts the same segments. No cut inside a code
@@ -76,9 +77,11 @@ export function createSegmenter(o: SegmentOptions = {}): Segmenter {
       pos = end;
       if (fences % 2 === 1) continue;
       const paragraph = /\n[ \t]*\n/.test(m[0]);
-      if (endsSentence(buf.slice(0, m.index))) count++;
-      const long = buf.slice(0, m.index).trim().length >= minChars;
-      const enough = sentences > 0 && count >= (cuts === 0 ? 1 : sentences);
+      const sentence = endsSentence(buf.slice(0, m.index));
+      if (sentence) count++;
+      const long = buf.slice(0, m.index).trim().length >= (cuts === 0 ? minChars / 2 : minChars);
+      // A cut only where a sentence ends: "enough" sentences before a short segment's next sentence end waits for that end.
+      const enough = sentence && sentences > 0 && count >= (cuts === 0 ? 1 : sentences);
       if (!long || !(paragraph || enough)) continue;
       cuts++;
       out.push(buf.slice(0, end));

@@ -16,10 +16,18 @@ describe("the pipelined voice's segmenter", () => {
     const s = "This sentence is about twenty-nine. ";
     // The first segment ends after one sentence, so the voice starts early; the others after N.
     expect(segmentText(s.repeat(5), { sentences: 2, minChars: 10 })).toEqual([s, s.repeat(2), s.repeat(2)]);
-    // Below minChars, more sentences join the segment.
-    expect(segmentText(s.repeat(6), { sentences: 2, minChars: 100 })).toEqual([s.repeat(3), s.repeat(3)]);
+    // Below minChars, more sentences join the segment; the first segment needs half of minChars.
+    expect(segmentText(s.repeat(6), { sentences: 2, minChars: 100 })).toEqual([s.repeat(2), s.repeat(3), s]);
     // sentences: 0 cuts at paragraphs only.
     expect(segmentText(s.repeat(6), { sentences: 0, minChars: 10 })).toHaveLength(1);
+  });
+
+  it("cuts only where a sentence ends, also when a short sentence came first", () => {
+    // A short first sentence, then one longer than minChars: the cut waits for that sentence's end.
+    const long = `Then ${"a long sentence goes on ".repeat(5)}in ancient times, and more.`;
+    const text = `It is short. ${long} Next one.`;
+    expect(segmentText(text, { sentences: 2, minChars: 80 })).toEqual([`It is short. ${long} `, "Next one."]);
+    for (const seg of segmentText(`${text} ${text} ${text}`)) expect(seg.trimEnd()).toMatch(/[.!?]$/);
   });
 
   it("cuts the same however the text is chunked", () => {
