@@ -453,11 +453,11 @@ const MeshConfigShape = z.strictObject({
        * false: on file-backed streams nats-server 2.15 spends far more per batch than per message.
        */
       atomic_log: z.boolean().default(false),
-      /** Pipelined voice: the voice rewrites the specialist's draft segment by segment as it streams; default true. */
+      /** Pipelined voice: the voice rewrites the specialist's draft piece by piece as it streams; default true. */
       pipeline: z.boolean().default(true),
       /** Sentences that close a segment (the first: one; a paragraph break closes one sooner); 0: paragraphs only; default 2. */
       segment_sentences: z.number().int().min(0).max(100).default(2),
-      /** The least characters of a segment, so "Dr." or "1." does not cut one; default 80. */
+      /** The least characters of a segment (the first: half), so the voice's calls are not tiny; default 80. */
       segment_min_chars: z.number().int().min(1).max(100_000).default(80),
       /** Shadow variants' calls running at once (roles.<r>.variants with shadow); past it a shadow answer is skipped; default 4. */
       shadow_concurrency: z.number().int().min(0).max(256).default(4),

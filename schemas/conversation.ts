@@ -156,7 +156,7 @@ export const LogEvent = z.discriminatedUnion("type", [
     outcome: z.string(),
     is_error: z.boolean().optional(),
   }),
-  // Pipelined voice: segment `index` of the draft and its rewrite (`text`); the reply is the rewrites in order.
+  // Pipelined voice: piece `index` of the draft (one or more segments) and its rewrite (`text`); the reply is the rewrites in order.
   z.looseObject({
     ...base,
     ...StepMeta,

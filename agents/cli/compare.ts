@@ -61,7 +61,7 @@ export function variantStats(role: string, events: readonly LogEvent[]): Variant
       s.errors++;
       continue;
     }
-    // A pipelined voice's reply joins its segments, which are counted one by one.
+    // A pipelined voice's reply joins its pieces, which are counted one by one.
     if (e.type === "voice_reply" && m.segments) {
       s.calls--;
       continue;

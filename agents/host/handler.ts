@@ -74,7 +74,7 @@ async function modelRequest(o: RoleHandlerOptions, req: RoleRequest, ctx: RoleCo
     options: {
       temperature: o.config.temperature,
       ...req.options,
-      // The role's max_tokens is a cap: a request may ask for fewer (the pipelined voice's segments), not more.
+      // The role's max_tokens is a cap: a request may ask for fewer (the pipelined voice's pieces), not more.
       max_tokens: fewest(o.config.max_tokens, req.options?.max_tokens),
       // The role's, never the request's: another num_ctx makes Ollama reload the model.
       num_ctx: o.config.num_ctx,

@@ -1,6 +1,6 @@
 /**
  * One turn of the committee: router → specialist → voice (pipelined by default: the voice
- * rewrites the draft segment by segment while the specialist writes, voice.ts). Each step is logged with a
+ * rewrites the draft piece by piece while the specialist writes, voice.ts). Each step is logged with a
  * deterministic message id; a step already in the log (a re-run after a crash) is reused, so the
  * log and the outbox hold each step and the reply once.
  */

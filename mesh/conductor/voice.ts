@@ -1,10 +1,10 @@
 /**
  * The voice step: the voice rewrites the specialist's draft in Lyra's voice. Sequential, it
  * rewrites the whole draft once the specialist is done. Pipelined (the default), it starts on the
- * draft's first complete segment while the specialist still writes, and rewrites segment by
- * segment, one call after another, each with the segments before (draft and rewrite) as context;
- * the reply is the rewrites in order. Each segment is logged (`voice_segment`, message id
- * `voice-seg-N`), so a re-run turn reuses the segments already voiced.
+ * draft's first complete segment while the specialist still writes, and rewrites piece by piece
+ * (a piece: the segments cut while the call before ran), one call after another, each with the
+ * pieces before (draft and rewrite) as context; the reply is the rewrites in order. Each piece is
+ * logged (`voice_segment`, message id `voice-seg-N`), so a re-run turn reuses the pieces voiced.
  */
 import type { ChatMessage, InboxMessage, LogEvent, RoleRequest } from "../../schemas/index.ts";
 import { createSegmenter, type SegmentOptions } from "./segment.ts";
@@ -106,7 +106,7 @@ export async function pipelinedVoice(
   try {
     d = await draft(feed);
   } catch (err) {
-    await voicer.settle(); // the turn is abandoned: the voice calls end with it
+    await voicer.settle(true); // the turn is abandoned: the voice calls end with it
     throw err;
   }
   if (d && fed === 0) {
@@ -118,16 +118,24 @@ export async function pipelinedVoice(
   if (voicer.count() === 0) return voiceStep(v, d && (last ?? d.text));
   if (d && last !== undefined) voicer.add(last);
   const reply = await voicer.finish();
-  await v.steps.append({ type: "voice_reply", text: reply.text, segments: voicer.count(), ...reply.meta }, "voice");
+  await v.steps.append({ type: "voice_reply", text: reply.text, segments: reply.pieces, ...reply.meta }, "voice");
   return reply.text;
 }
 
-/** Voices segments one after another as they are added; a segment already logged is reused. */
+/**
+ * Voices the segments as they are added, one call at a time. Each call takes every segment cut
+ * since the call before ended (one piece): the voice starts on the first segment at once, and
+ * when the specialist writes faster than the voice, the later pieces grow instead of queueing
+ * one call (one prompt read, one opening) per segment. A re-run reuses each piece already
+ * logged, taking as many segments as its logged draft held.
+ */
 function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
   const earlier = new Map(logged.filter((e): e is VoiceSegment => e.type === "voice_segment").map((e) => [e.index, e]));
+  const pending: string[] = []; // segments cut and not yet in a piece
+  let ended = false;
+  let wake: (() => void) | undefined;
   const drafts: string[] = [];
   const rewrites: string[] = [];
-  let chain = Promise.resolve();
   let failure: { err: unknown } | undefined;
   let voiceDown = false;
   let meta: Partial<ReturnType<typeof stepMeta>> = { backend: "none (voice failed)" };
@@ -135,6 +143,18 @@ function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
   let tokensIn = 0;
   let latency = 0;
 
+  /** The next piece's draft: the pending segments (a re-run: those its logged piece held); undefined once all are voiced. */
+  const nextPiece = async (): Promise<string | undefined> => {
+    for (;;) {
+      const want = earlier.get(drafts.length)?.draft.length;
+      let n = 0;
+      if (want === undefined) n = pending.length;
+      else for (let len = 0; n < pending.length && len < want; n++) len += pending[n]!.length;
+      if (n > 0 && (want === undefined || ended || pending.slice(0, n).join("").length >= want)) return pending.splice(0, n).join("");
+      if (ended) return undefined;
+      await new Promise<void>((r) => (wake = r));
+    }
+  };
   const voiceOne = async (i: number) => {
     const draft = drafts[i]!;
     const step = `voice-seg-${i}`;
@@ -163,15 +183,30 @@ function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
     tokensIn += r.final.usage.prompt_tokens;
     latency += r.final.timings.total_ms;
   };
-  // Between two rewrites: what ended the draft segment before (a paragraph break or a space), unless the rewrite ends with a space.
+  // Between two rewrites: what ended the draft piece before (a paragraph break or a space), unless the rewrite ends with a space.
   const separator = (i: number) => (i === 0 || /\s$/.test(rewrites[i - 1]!) ? "" : /\n[ \t]*\n\s*$/.test(drafts[i - 1]!) ? "\n\n" : " ");
-  const settle = () => chain;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  let worker: Promise<void> | undefined;
+  const work = async () => {
+    for (let piece = await nextPiece(); piece !== undefined; piece = await nextPiece()) await voiceOne(drafts.push(piece) - 1);
+  };
+  /** Ends the voicing once the pending segments are voiced (abandon: once the call running ends). */
+  const settle = async (abandon = false) => {
+    if (abandon) pending.length = 0;
+    ended = true;
+    notify();
+    await worker;
+  };
   return {
     add(segment: string) {
-      const i = drafts.push(segment) - 1;
-      chain = chain.then(() => (failure ? undefined : voiceOne(i))).catch((err: unknown) => void (failure ??= { err }));
+      pending.push(segment);
+      worker ??= work().catch((err: unknown) => void (failure = { err }));
+      notify();
     },
-    count: () => drafts.length,
+    count: () => drafts.length + pending.length,
     settle,
     async finish() {
       await settle();
@@ -180,15 +215,20 @@ function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
         .map((r, i) => separator(i) + r)
         .join("")
         .trimEnd();
-      return { text, meta: { ...meta, ...(tokens ? { tokens, tokens_in: tokensIn, tokens_out: tokens, latency_ms: latency } : {}) } };
+      return {
+        text,
+        pieces: drafts.length,
+        meta: { ...meta, ...(tokens ? { tokens, tokens_in: tokensIn, tokens_out: tokens, latency_ms: latency } : {}) },
+      };
     },
   };
 }
 
 /**
- * The voice's prompt for segment i: the conversation, the instruction, each segment before as a
- * draft and its rewrite, the segment. Its answer is bounded to about 1.25 × the segment's
- * length in tokens (4 characters a token, and 8 more), so a rewrite does not run on past its part.
+ * The voice's prompt for piece i: the conversation, the instruction, each piece before as a
+ * draft and its rewrite, the piece. Its answer is bounded to the piece's length in tokens (4
+ * characters a token, and 4 more): a rewrite is about as long as its draft, and a small model
+ * that runs on past its part (a comment, a summary) is cut off there.
  */
 function segmentRequest(v: VoiceContext, drafts: readonly string[], rewrites: readonly string[], i: number): RoleRequest {
   const before = drafts.slice(0, i).flatMap((d, j): ChatMessage[] => [
@@ -203,6 +243,6 @@ function segmentRequest(v: VoiceContext, drafts: readonly string[], rewrites: re
     conversation: v.msg.conversation,
     // The instruction before the segments: each call's prompt starts with the one before's, so Ollama reuses its cache.
     messages: [...v.userTurn, { role: "system", content: instruction }, ...before, { role: "user", content: drafts[i]! }],
-    options: { max_tokens: Math.ceil((drafts[i]!.length / 4) * 1.25) + 8 },
+    options: { max_tokens: Math.ceil(drafts[i]!.length / 4) + 4 },
   };
 }

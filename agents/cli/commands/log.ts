@@ -81,10 +81,10 @@ export function formatEvent(e: LogEvent): string {
       return `${t} ${e.specialist}${where}${how}${ms}: ${e.text}${via}`;
     case "voice_segment": {
       const indent = " ".repeat(t.length);
-      return `${t} voice segment ${e.index + 1}${where}${how}${ms}: ${oneLine(e.text)}${via}\n${indent}   draft: ${oneLine(e.draft)}`;
+      return `${t} voice piece ${e.index + 1}${where}${how}${ms}: ${oneLine(e.text)}${via}\n${indent}   draft: ${oneLine(e.draft)}`;
     }
     case "voice_reply":
-      return `${t} voice${e.segments ? ` (${e.segments} segments)` : `${where}${how}${ms}`}: ${e.text}${e.segments ? "" : via}`;
+      return `${t} voice${e.segments ? ` (${e.segments} pieces)` : `${where}${how}${ms}`}: ${e.text}${e.segments ? "" : via}`;
     case "tool_call":
     case "tool_result":
       return `${t} ${formatToolEvent(e)}`;
@@ -101,7 +101,7 @@ export function formatEvent(e: LogEvent): string {
   }
 }
 
-/** A segment's text on one line (its paragraph breaks as ¶). */
+/** A piece's text on one line (its paragraph breaks as ¶). */
 const oneLine = (s: string) =>
   s
     .trim()

@@ -18,11 +18,11 @@ describe("lyra log: the pipelined voice", () => {
       latency_ms: 812.4,
     });
     expect(seg.split("\n")).toEqual([
-      "00:10:01.000 voice segment 1 @gpu-3 ollama/gemma3:12b 812ms: Lyra's first paragraph.",
+      "00:10:01.000 voice piece 1 @gpu-3 ollama/gemma3:12b 812ms: Lyra's first paragraph.",
       "               draft: First paragraph, wrapped.",
     ]);
     expect(formatEvent({ ...base, type: "voice_reply", text: "A\n\nB", segments: 2, backend: "ollama" })).toBe(
-      "00:10:01.000 voice (2 segments): A\n\nB",
+      "00:10:01.000 voice (2 pieces): A\n\nB",
     );
     expect(formatEvent({ ...base, type: "voice_reply", text: "One call.", backend: "ollama", model: "m" })).toBe(
       "00:10:01.000 voice ollama/m: One call.",
