@@ -26,7 +26,7 @@ import type { BenchContext, SectionResult, Target } from "./report.ts";
 import { fmt, round, rounded, summarize } from "./stats.ts";
 import { rmSync } from "node:fs";
 
-/** The specialist's and the voice's token bound (each segment's call has the same bound). */
+/** The specialist's and the voice's token cap (a pipelined voice's piece asks for fewer: its draft's tokens + 4). */
 const MAX_TOKENS = 160;
 const PROMPTS = [
   "Write three short paragraphs about tea: where it comes from, how to brew it, and why people like it.",
@@ -66,7 +66,11 @@ interface TurnFigures {
   draftFirst: number;
   total: number;
   reply: string;
-  segments: number;
+  pieces: number;
+  /** Tokens the voice wrote (over its pieces, pipelined). */
+  voiceTokens: number;
+  /** The specialist's last token, from the publish. */
+  draftDone: number;
 }
 
 /** One turn through a conductor of its own (the way's committee), timed from the inbox publish. */
@@ -79,17 +83,31 @@ async function timedTurn(mesh: Mesh, committee: CommitteeConfig, conversation: s
   await publishInbox(mesh, { id, channel: "cli", conversation, user: { id: "bench" }, text });
   let first: number | undefined;
   let draftFirst: number | undefined;
+  let draftDone: number | undefined;
   for await (const o of watch) {
     if (!o.final) {
       if (o.step === "voice" && o.text.trim()) first ??= performance.now() - t0;
-      if (o.step === "specialist" && o.text.trim()) draftFirst ??= performance.now() - t0;
+      if (o.step === "specialist" && o.text.trim()) {
+        draftFirst ??= performance.now() - t0;
+        draftDone = performance.now() - t0;
+      }
       continue;
     }
     const total = performance.now() - t0;
     if (o.error) throw new Error(`pipeline bench turn ${conversation} failed: ${o.error}`);
     const log = await logOf(mesh, conversation);
-    const segments = log.filter((e) => e.type === "voice_segment").length;
-    return { first: first ?? total, draftFirst: draftFirst ?? total, total, reply: o.text, segments };
+    const pieces = log.filter((e) => e.type === "voice_segment");
+    const voiced = pieces.length ? pieces : log.filter((e) => e.type === "voice_reply");
+    const voiceTokens = voiced.reduce((n, e) => n + ("tokens" in e && typeof e.tokens === "number" ? e.tokens : 0), 0);
+    return {
+      first: first ?? total,
+      draftFirst: draftFirst ?? total,
+      draftDone: draftDone ?? total,
+      total,
+      reply: o.text,
+      pieces: pieces.length,
+      voiceTokens,
+    };
   }
   throw new Error(`pipeline bench turn ${conversation}: no reply`);
 }
@@ -141,12 +159,32 @@ function report(n: number, figures: Record<Way, TurnFigures[]>): SectionResult {
   };
   const firstRatio = s.pipelined.first.p50 / s.sequential.first.p50;
   const totalRatio = s.pipelined.total.p50 / s.sequential.total.p50;
-  const segments = summarize(figures.pipelined.map((f) => f.segments));
-  const draftFirst = (w: Way) => summarize(figures[w].map((f) => f.draftFirst)).p50;
-  const rows = [["way", "N", "specialist's first token p50 ms", "first reply token p50 ms", "total p50 ms", "total max ms"]];
+  const pieces = summarize(figures.pipelined.map((f) => f.pieces));
+  const p50 = (w: Way, f: (t: TurnFigures) => number) => summarize(figures[w].map(f)).p50;
+  const rows = [
+    [
+      "way",
+      "N",
+      "specialist's first token p50 ms",
+      "specialist done p50 ms",
+      "first reply token p50 ms",
+      "total p50 ms",
+      "total max ms",
+      "voice tokens p50",
+    ],
+  ];
   for (const w of [Way.Sequential, Way.Pipelined])
-    rows.push([w, String(figures[w].length), fmt(draftFirst(w)), fmt(s[w].first.p50), fmt(s[w].total.p50), fmt(s[w].total.max)]);
-  rows.push(["pipelined ÷ sequential", "", "", fmt(firstRatio), fmt(totalRatio), ""]);
+    rows.push([
+      w,
+      String(figures[w].length),
+      fmt(p50(w, (t) => t.draftFirst)),
+      fmt(p50(w, (t) => t.draftDone)),
+      fmt(s[w].first.p50),
+      fmt(s[w].total.p50),
+      fmt(s[w].total.max),
+      fmt(p50(w, (t) => t.voiceTokens)),
+    ]);
+  rows.push(["pipelined ÷ sequential", "", "", "", fmt(firstRatio), fmt(totalRatio), "", ""]);
   const targets: Target[] = [
     {
       name: "Pipelined voice: time to the first reply token p50",
@@ -175,7 +213,7 @@ function report(n: number, figures: Record<Way, TurnFigures[]>): SectionResult {
     notes: [
       `${n} turns each way, interleaved, after a warm-up; prompts ask for three short paragraphs; ` +
         `max_tokens ${MAX_TOKENS} for the specialist and for each voice call; temperature 0; the router scripted (instant)`,
-      `segments per pipelined turn: p50 ${fmt(segments.p50)} (min ${fmt(segments.min)}, max ${fmt(segments.max)}); ` +
+      `voice pieces per pipelined turn: p50 ${fmt(pieces.p50)} (min ${fmt(pieces.min)}, max ${fmt(pieces.max)}); ` +
         `segmenter defaults (2 sentences or a paragraph, 80 characters at least)`,
       "the machine may be shared: figures are noisy; the interleaving spreads the noise over both ways alike",
       ...examples.flatMap((e) => [
@@ -191,7 +229,8 @@ function report(n: number, figures: Record<Way, TurnFigures[]>): SectionResult {
       sequential: { first_token: rounded(s.sequential.first), total: rounded(s.sequential.total) },
       pipelined: { first_token: rounded(s.pipelined.first), total: rounded(s.pipelined.total) },
       ratio_pipelined_sequential: { first_token_p50: round(firstRatio), total_p50: round(totalRatio) },
-      segments: rounded(segments),
+      pieces: rounded(pieces),
+      voice_tokens_p50: { sequential: p50(Way.Sequential, (t) => t.voiceTokens), pipelined: p50(Way.Pipelined, (t) => t.voiceTokens) },
       examples,
     },
     targets,
