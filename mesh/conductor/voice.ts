@@ -146,11 +146,11 @@ function segmentVoicer(v: VoiceContext, logged: readonly LogEvent[]) {
   /** The next piece's draft: the pending segments (a re-run: those its logged piece held); undefined once all are voiced. */
   const nextPiece = async (): Promise<string | undefined> => {
     for (;;) {
-      const want = earlier.get(drafts.length)?.draft.length;
+      const want = earlier.get(drafts.length)?.draft.length ?? Infinity;
       let n = 0;
-      if (want === undefined) n = pending.length;
-      else for (let len = 0; n < pending.length && len < want; n++) len += pending[n]!.length;
-      if (n > 0 && (want === undefined || ended || pending.slice(0, n).join("").length >= want)) return pending.splice(0, n).join("");
+      let len = 0;
+      while (n < pending.length && len < want) len += pending[n++]!.length;
+      if (n > 0 && (want === Infinity || len >= want || ended)) return pending.splice(0, n).join("");
       if (ended) return undefined;
       await new Promise<void>((r) => (wake = r));
     }

@@ -188,6 +188,14 @@ describe("the pipelined voice", () => {
     expect(log.filter((e) => e.type === "error")).toMatchObject([{ step: "voice-seg-1" }]);
   });
 
+  /** A conductor of the test's own (the fixture's is stopped by the tests that stop one). */
+  const conductor = () =>
+    startConductor(fx.mesh, {
+      roles: createRoleClient(fx.mesh),
+      committee: committeeFromConfig(committeeConfig({ natsUrl: fx.server.url })),
+      ackWaitMs: 5000,
+    });
+
   it("a conductor stopped mid-pipeline: the next one reuses the logged segments; log and outbox hold each once", async () => {
     let firstRun = true;
     await using _s = await serve(fx.mesh, "pragmatist", async function* (_req, ctx) {
@@ -211,8 +219,7 @@ describe("the pipelined voice", () => {
       timeoutMs: 15_000,
     });
     await fx.conductor.close();
-    const config = committeeFromConfig(committeeConfig({ natsUrl: fx.server.url }));
-    await using _c = await startConductor(fx.mesh, { roles: createRoleClient(fx.mesh), committee: config, ackWaitMs: 5000 });
+    await using _c = await conductor();
     let reply: OutboxMessage | undefined;
     for await (const o of watch) {
       if (!o.final) continue;
@@ -227,6 +234,50 @@ describe("the pipelined voice", () => {
     expect(log.filter((e) => e.type === "voice_reply")).toHaveLength(1);
     expect(log.filter((e) => e.type === "specialist_finished")).toHaveLength(1);
     expect(await outboxOf(fx.mesh, conv)).toHaveLength(1);
+  });
+
+  it("a re-run takes for each logged piece the segments its draft held", async () => {
+    const P3 = "Paragraph 4 of the draft, long enough to be a segment of its own in the pipelined voice.";
+    let firstRun = true;
+    await using _s = await serve(fx.mesh, "pragmatist", async function* (_req, ctx) {
+      if (firstRun) {
+        firstRun = false;
+        yield { type: "response", data: `${P[0]}\n\n${P[1]!.slice(0, 10)}` };
+        yield { type: "response", data: `${P[1]!.slice(10)}\n\n${P[2]}\n\n${P3.slice(0, 11)}` };
+        await new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("stopped"))));
+      }
+      // All at once: the re-run has four segments pending when it looks for the logged piece 1 (two of them).
+      yield { type: "response", data: `${DRAFT}\n\n${P3}\n\nThe end.` };
+      yield final;
+    });
+    const conv = newId("c");
+    const id = newId();
+    // The voice's first call ends once segments 1 and 2 are cut (the specialist's partial after them is out), so they make one piece.
+    let cut!: () => void;
+    const segmentsCut = new Promise<void>((r) => (cut = r));
+    const voice = testVoice(fx.mesh, (req) => (lastUser(req).startsWith("Paragraph 1") ? segmentsCut : undefined));
+    await using _v = await voice.served;
+    const watch = watchReplies(fx.mesh, "cli", conv, id);
+    const reply = (async () => {
+      for await (const o of watch) {
+        if (o.final) return o;
+        if (o.step === "specialist" && o.text.includes("Paragraph 4")) cut();
+      }
+    })();
+    await fx.mesh.nc.flush();
+    {
+      await using _first = await conductor();
+      await publishInbox(fx.mesh, { id, channel: "cli", conversation: conv, user: { id: "tester" }, text: "Four things?" });
+      await eventually("two pieces logged", async () => segmentsOf(await logOf(fx.mesh, conv)).length === 2 || undefined, {
+        timeoutMs: 15_000,
+      });
+    }
+    await using _second = await conductor();
+    const pieces = [`${P[0]}\n\n`, `${P[1]}\n\n${P[2]}\n\n`, `${P3}\n\n`, "The end."];
+    expect((await reply)?.text).toBe(pieces.map(rewrite).join("\n\n"));
+    // The second conductor reused the two logged pieces (three segments) and voiced the rest.
+    expect(voice.calls.map(lastUser)).toEqual(pieces);
+    expect(segmentsOf(await logOf(fx.mesh, conv)).map((e) => e.draft)).toEqual(pieces);
   });
 });
 
