@@ -42,12 +42,12 @@ export interface ReplyWatch extends Closable {
  * BEFORE publishing, so nothing is missed. Ends after the final reply to `inReplyTo`.
  */
 export function watchReplies(mesh: Mesh, channel: string, conversation: string, inReplyTo: string): ReplyWatch {
-  const sub = mesh.nc.subscribe(`${subjects.outbox(channel, conversation)}.>`);
-  const finalSub = mesh.nc.subscribe(subjects.outbox(channel, conversation));
   const queue: OutboxMessage[] = [];
   let wake: (() => void) | undefined;
   let done = false;
-  const push = (m: { data: Uint8Array; headers?: import("@nats-io/nats-core").MsgHdrs }) => {
+  // Callbacks, not one iterator per subscription: the client calls them in the order the messages
+  // arrived, so the partials and the final stay in the order they were published.
+  const push = (_err: unknown, m: { data: Uint8Array; headers?: import("@nats-io/nats-core").MsgHdrs }) => {
     try {
       const o = decodeBody(OutboxMessage, m, "outbox message");
       if (o.in_reply_to !== inReplyTo) return;
@@ -57,17 +57,14 @@ export function watchReplies(mesh: Mesh, channel: string, conversation: string, 
       // not ours to judge: a tap shows it
     }
   };
-  const pump = async (s: typeof sub) => {
-    for await (const m of s) push(m);
-  };
-  const pumps = Promise.all([pump(sub), pump(finalSub)]);
+  const sub = mesh.nc.subscribe(`${subjects.outbox(channel, conversation)}.>`, { callback: push });
+  const finalSub = mesh.nc.subscribe(subjects.outbox(channel, conversation), { callback: push });
   const { close, closed } = lifecycle({
     close: async () => {
       done = true;
       sub.unsubscribe();
       finalSub.unsubscribe();
       wake?.();
-      await pumps;
     },
   });
   return {

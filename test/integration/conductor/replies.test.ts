@@ -147,4 +147,27 @@ describe("front doors deliver a turn's final once", () => {
     for await (const o of watch) got.push(o);
     expect(got.map((o) => o.text)).toEqual(["once"]);
   });
+
+  it("watchReplies yields the partials and the final in the order they were published", async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server[Symbol.asyncDispose]());
+    const mesh = await connectMesh({ servers: server.url });
+    cleanup.push(() => mesh.close());
+    const conv = newId("c");
+    const id = newId();
+    const watch = watchReplies(mesh, "cli", conv, id);
+    await mesh.nc.flush();
+    // A burst, as a conductor streams: the partials (core NATS) and then the final, from one connection.
+    const base = { conversation: conv, channel: "cli", in_reply_to: id, ts: Date.now() };
+    const publish = (subject: string, o: OutboxMessage) => {
+      const { data, headers } = encodeBody(mesh, o);
+      mesh.nc.publish(subject, data, { headers });
+    };
+    const words = Array.from({ length: 20 }, (_, i) => `w${i} `);
+    for (const w of words) publish(subjects.outboxPartial("cli", conv), { ...base, text: w, final: false, step: "voice", role: "voice" });
+    publish(subjects.outbox("cli", conv), { ...base, text: words.join(""), final: true });
+    const got: string[] = [];
+    for await (const o of watch) got.push(o.final ? "(final)" : o.text);
+    expect(got).toEqual([...words, "(final)"]);
+  });
 });
