@@ -129,7 +129,8 @@ describe("one live final per turn", () => {
 });
 
 describe("front doors deliver a turn's final once", () => {
-  it("watchReplies ends at the first final; a second one for the same turn is never yielded", async () => {
+  /** A nats-server, a connection, and a watch on one turn of a new conversation; publish() sends as a conductor does. */
+  async function watched() {
     const server = await startNatsServer();
     cleanup.push(() => server[Symbol.asyncDispose]());
     const mesh = await connectMesh({ servers: server.url });
@@ -138,34 +139,28 @@ describe("front doors deliver a turn's final once", () => {
     const id = newId();
     const watch = watchReplies(mesh, "cli", conv, id);
     await mesh.nc.flush();
-    const final: OutboxMessage = { conversation: conv, channel: "cli", in_reply_to: id, text: "once", final: true, ts: Date.now() };
-    for (let i = 0; i < 2; i++) {
-      const { data, headers } = encodeBody(mesh, final);
-      mesh.nc.publish(subjects.outbox("cli", conv), data, { headers });
-    }
+    const base = { conversation: conv, channel: "cli", in_reply_to: id, ts: Date.now() };
+    const publish = (o: Omit<OutboxMessage, keyof typeof base>) => {
+      const { data, headers } = encodeBody(mesh, { ...base, ...o });
+      mesh.nc.publish(o.final ? subjects.outbox("cli", conv) : subjects.outboxPartial("cli", conv), data, { headers });
+    };
+    return { watch, publish };
+  }
+
+  it("watchReplies ends at the first final; a second one for the same turn is never yielded", async () => {
+    const { watch, publish } = await watched();
+    for (let i = 0; i < 2; i++) publish({ text: "once", final: true });
     const got: OutboxMessage[] = [];
     for await (const o of watch) got.push(o);
     expect(got.map((o) => o.text)).toEqual(["once"]);
   });
 
   it("watchReplies yields the partials and the final in the order they were published", async () => {
-    const server = await startNatsServer();
-    cleanup.push(() => server[Symbol.asyncDispose]());
-    const mesh = await connectMesh({ servers: server.url });
-    cleanup.push(() => mesh.close());
-    const conv = newId("c");
-    const id = newId();
-    const watch = watchReplies(mesh, "cli", conv, id);
-    await mesh.nc.flush();
+    const { watch, publish } = await watched();
     // A burst, as a conductor streams: the partials (core NATS) and then the final, from one connection.
-    const base = { conversation: conv, channel: "cli", in_reply_to: id, ts: Date.now() };
-    const publish = (subject: string, o: OutboxMessage) => {
-      const { data, headers } = encodeBody(mesh, o);
-      mesh.nc.publish(subject, data, { headers });
-    };
     const words = Array.from({ length: 20 }, (_, i) => `w${i} `);
-    for (const w of words) publish(subjects.outboxPartial("cli", conv), { ...base, text: w, final: false, step: "voice", role: "voice" });
-    publish(subjects.outbox("cli", conv), { ...base, text: words.join(""), final: true });
+    for (const w of words) publish({ text: w, final: false, step: "voice", role: "voice" });
+    publish({ text: words.join(""), final: true });
     const got: string[] = [];
     for await (const o of watch) got.push(o.final ? "(final)" : o.text);
     expect(got).toEqual([...words, "(final)"]);
