@@ -80,7 +80,7 @@ export function createSegmenter(o: SegmentOptions = {}): Segmenter {
       const sentence = endsSentence(buf.slice(0, m.index));
       if (sentence) count++;
       const long = buf.slice(0, m.index).trim().length >= (cuts === 0 ? minChars / 2 : minChars);
-      // A cut only where a sentence ends: "enough" sentences before a short segment's next sentence end waits for that end.
+      // Only where a sentence ends: after a short first sentence, the long one after it is not cut in its middle.
       const enough = sentence && sentences > 0 && count >= (cuts === 0 ? 1 : sentences);
       if (!long || !(paragraph || enough)) continue;
       cuts++;

@@ -98,7 +98,7 @@ async function timedTurn(mesh: Mesh, committee: CommitteeConfig, conversation: s
     const log = await logOf(mesh, conversation);
     const pieces = log.filter((e) => e.type === "voice_segment");
     const voiced = pieces.length ? pieces : log.filter((e) => e.type === "voice_reply");
-    const voiceTokens = voiced.reduce((n, e) => n + ("tokens" in e && typeof e.tokens === "number" ? e.tokens : 0), 0);
+    const voiceTokens = voiced.reduce((n, e) => n + (e.tokens ?? 0), 0);
     return {
       first: first ?? total,
       draftFirst: draftFirst ?? total,
@@ -161,6 +161,7 @@ function report(n: number, figures: Record<Way, TurnFigures[]>): SectionResult {
   const totalRatio = s.pipelined.total.p50 / s.sequential.total.p50;
   const pieces = summarize(figures.pipelined.map((f) => f.pieces));
   const p50 = (w: Way, f: (t: TurnFigures) => number) => summarize(figures[w].map(f)).p50;
+  const voiceTokens = { sequential: p50(Way.Sequential, (t) => t.voiceTokens), pipelined: p50(Way.Pipelined, (t) => t.voiceTokens) };
   const rows = [
     [
       "way",
@@ -182,7 +183,7 @@ function report(n: number, figures: Record<Way, TurnFigures[]>): SectionResult {
       fmt(s[w].first.p50),
       fmt(s[w].total.p50),
       fmt(s[w].total.max),
-      fmt(p50(w, (t) => t.voiceTokens)),
+      fmt(voiceTokens[w]),
     ]);
   rows.push(["pipelined ÷ sequential", "", "", "", fmt(firstRatio), fmt(totalRatio), "", ""]);
   const targets: Target[] = [
@@ -230,7 +231,7 @@ function report(n: number, figures: Record<Way, TurnFigures[]>): SectionResult {
       pipelined: { first_token: rounded(s.pipelined.first), total: rounded(s.pipelined.total) },
       ratio_pipelined_sequential: { first_token_p50: round(firstRatio), total_p50: round(totalRatio) },
       pieces: rounded(pieces),
-      voice_tokens_p50: { sequential: p50(Way.Sequential, (t) => t.voiceTokens), pipelined: p50(Way.Pipelined, (t) => t.voiceTokens) },
+      voice_tokens_p50: voiceTokens,
       examples,
     },
     targets,

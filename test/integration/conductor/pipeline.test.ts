@@ -63,6 +63,11 @@ async function turn(mesh: Mesh, conversation: string, text: string, id = newId()
 }
 
 const segmentsOf = (log: LogEvent[]) => log.filter((e): e is Extract<LogEvent, { type: "voice_segment" }> => e.type === "voice_segment");
+/** Waits until the conversation's log holds n voice pieces. */
+const piecesLogged = (mesh: Mesh, conversation: string, n: number) =>
+  eventually(`${n} voice pieces logged`, async () => segmentsOf(await logOf(mesh, conversation)).length === n || undefined, {
+    timeoutMs: 15_000,
+  });
 
 describe("the pipelined voice", () => {
   let fx: CommitteeFixture;
@@ -73,15 +78,13 @@ describe("the pipelined voice", () => {
 
   it("starts the voice while the specialist still writes; logs each piece; the reply is the rewrites in order", async () => {
     const conv = newId("c");
-    const voiced = (n: number) =>
-      eventually(`voice piece ${n} logged`, async () => segmentsOf(await logOf(fx.mesh, conv)).length === n || undefined);
     await using _s = await serve(fx.mesh, "pragmatist", async function* () {
       yield { type: "response", data: `${P[0]}\n\n` };
       yield { type: "response", data: P[1]!.slice(0, 10) }; // the next segment's first characters close segment 0
       // The positive signal: the specialist goes on only once the voice has rewritten its first segment.
-      await voiced(1);
+      await piecesLogged(fx.mesh, conv, 1);
       yield { type: "response", data: `${P[1]!.slice(10)}\n\n${P[2]!.slice(0, 10)}` };
-      await voiced(2);
+      await piecesLogged(fx.mesh, conv, 2);
       yield { type: "response", data: P[2]!.slice(10) };
       yield final;
     });
@@ -215,9 +218,7 @@ describe("the pipelined voice", () => {
     const watch = watchReplies(fx.mesh, "cli", conv, id);
     await fx.mesh.nc.flush();
     await publishInbox(fx.mesh, { id, channel: "cli", conversation: conv, user: { id: "tester" }, text: "Three things?" });
-    await eventually("two pieces logged", async () => segmentsOf(await logOf(fx.mesh, conv)).length === 2 || undefined, {
-      timeoutMs: 15_000,
-    });
+    await piecesLogged(fx.mesh, conv, 2);
     await fx.conductor.close();
     await using _c = await conductor();
     let reply: OutboxMessage | undefined;
@@ -268,9 +269,7 @@ describe("the pipelined voice", () => {
     {
       await using _first = await conductor();
       await publishInbox(fx.mesh, { id, channel: "cli", conversation: conv, user: { id: "tester" }, text: "Four things?" });
-      await eventually("two pieces logged", async () => segmentsOf(await logOf(fx.mesh, conv)).length === 2 || undefined, {
-        timeoutMs: 15_000,
-      });
+      await piecesLogged(fx.mesh, conv, 2);
     }
     await using _second = await conductor();
     const pieces = [`${P[0]}\n\n`, `${P[1]}\n\n${P[2]}\n\n`, `${P3}\n\n`, "The end."];
